@@ -1,0 +1,45 @@
+-- reserve.lua: sell one seat of one event's zone, atomically.
+--
+-- KEYS[1] bo:zone:{E:Z}   catalog hash: venue, rows, cols, price
+-- KEYS[2] bo:left:{E:Z}   counters hash: z (zone), r<N> (row N)
+-- KEYS[3] bo:seat:{E:Z}   seat bitmap
+-- KEYS[4] bo:own:{E:Z}    owner tokens: bit index -> ticketId
+-- KEYS[5] bo:pend:{E:Z}   tickets awaiting the broker's confirm (score: ms)
+-- KEYS[6] bo:tkt:<id>     ticket cache for lookups
+-- ARGV: venueId, row, column, ticketId, json head, json tail, cache ttl (s),
+--       now (ms)
+--
+-- Returns {code, price}: 0 reserved, 1 seat taken, 2 zone sold out,
+-- 3 row sold out, 4 not found (zone/event/venue), 5 invalid seat.
+-- Checks run in the contract's order: existence, bounds, zone counter,
+-- row counter, seat bit.
+local meta = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price')
+if not meta[1] or meta[1] ~= ARGV[1] then
+  return {4, ''}
+end
+local rows, cols = tonumber(meta[2]), tonumber(meta[3])
+local row, col = tonumber(ARGV[2]), tonumber(ARGV[3])
+if row < 1 or row > rows or col < 1 or col > cols then
+  return {5, ''}
+end
+local rowf = 'r' .. ARGV[2]
+local left = redis.call('HMGET', KEYS[2], 'z', rowf)
+-- a missing counter reads as sold out: never sell on unknown state
+if (tonumber(left[1]) or 0) <= 0 then
+  return {2, ''}
+end
+if (tonumber(left[2]) or 0) <= 0 then
+  return {3, ''}
+end
+local bit = (row - 1) * cols + (col - 1)
+if redis.call('GETBIT', KEYS[3], bit) == 1 then
+  return {1, ''}
+end
+redis.call('SETBIT', KEYS[3], bit, 1)
+redis.call('HINCRBY', KEYS[2], 'z', -1)
+redis.call('HINCRBY', KEYS[2], rowf, -1)
+redis.call('HSET', KEYS[4], bit, ARGV[4])
+local json = ARGV[5] .. meta[4] .. ARGV[6]
+redis.call('ZADD', KEYS[5], ARGV[8], json)
+redis.call('SET', KEYS[6], json, 'EX', ARGV[7])
+return {0, meta[4]}

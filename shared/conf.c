@@ -1,0 +1,252 @@
+/*
+ * conf.c - the settings table and its loader (see conf.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "valid.h"
+
+#define S(f)	offsetof(struct conf, f), sizeof(((struct conf *)0)->f)
+#define I(f)	offsetof(struct conf, f), sizeof(int)
+
+const struct conf_def conf_defs[] = {
+	{ "log_file", CONF_STR, 0, 0, "", S(log_file), 0, NULL },
+	{ "log_level", CONF_STR, 0, 0, "info", S(log_level), 0, NULL },
+
+	{ "redis_nodes", CONF_STR, 0, 0, "127.0.0.1:6379", S(redis_nodes), 0, NULL },
+	{ "redis_timeout_ms", CONF_INT, 10, 60000, "1000", I(redis_timeout_ms), 0, NULL },
+	{ "ticket_cache_ttl", CONF_INT, 1, 30 * 86400, "86400", I(ticket_cache_ttl), 0, NULL },
+
+	{ "amqp_host", CONF_STR, 0, 0, "127.0.0.1", S(amqp_host), 0, NULL },
+	{ "amqp_port", CONF_INT, 1, 65535, "5672", I(amqp_port), 0, NULL },
+	{ "amqp_user", CONF_STR, 0, 0, "guest", S(amqp_user), 0, NULL },
+	{ "amqp_password", CONF_STR, 0, 0, "guest", S(amqp_password), 1, NULL },
+	{ "amqp_vhost", CONF_STR, 0, 0, "/", S(amqp_vhost), 0, NULL },
+	{ "amqp_connect_timeout_ms", CONF_INT, 10, 60000, "1000", I(amqp_connect_timeout_ms), 0, NULL },
+	{ "amqp_confirm_timeout_ms", CONF_INT, 10, 600000, "5000", I(amqp_confirm_timeout_ms), 0, NULL },
+	{ "amqp_queue_max_length", CONF_INT, 0, 2000000000, "0", I(amqp_queue_max_length), 0, NULL },
+
+	{ "mysql_host", CONF_STR, 0, 0, "127.0.0.1", S(mysql_host), 0, NULL },
+	{ "mysql_port", CONF_INT, 1, 65535, "3306", I(mysql_port), 0, NULL },
+	{ "mysql_socket", CONF_STR, 0, 0, "", S(mysql_socket), 0, NULL },
+	{ "mysql_database", CONF_STR, 0, 0, "ticketing", S(mysql_database), 0, NULL },
+	{ "mysql_query_user", CONF_STR, 0, 0, "bo_query", S(mysql_query_user), 0, NULL },
+	{ "mysql_query_password", CONF_STR, 0, 0, "bo_query_pw", S(mysql_query_password), 1, NULL },
+	{ "mysql_consumer_user", CONF_STR, 0, 0, "bo_consumer", S(mysql_consumer_user), 0, NULL },
+	{ "mysql_consumer_password", CONF_STR, 0, 0, "bo_consumer_pw", S(mysql_consumer_password), 1, NULL },
+	{ "mysql_timeout_ms", CONF_INT, 100, 600000, "5000", I(mysql_timeout_ms), 0, NULL },
+
+	{ "dynamodb_endpoint", CONF_STR, 0, 0, "http://127.0.0.1:8000", S(dynamodb_endpoint), 0, NULL },
+	{ "dynamodb_region", CONF_STR, 0, 0, "us-east-1", S(dynamodb_region), 0, "AWS_REGION" },
+	{ "dynamodb_table", CONF_STR, 0, 0, "Tickets", S(dynamodb_table), 0, NULL },
+	{ "aws_access_key_id", CONF_STR, 0, 0, "boxoffice", S(aws_access_key_id), 0, "AWS_ACCESS_KEY_ID" },
+	{ "aws_secret_access_key", CONF_STR, 0, 0, "boxoffice", S(aws_secret_access_key), 1, "AWS_SECRET_ACCESS_KEY" },
+	{ "aws_session_token", CONF_STR, 0, 0, "", S(aws_session_token), 1, "AWS_SESSION_TOKEN" },
+	{ "dynamodb_timeout_ms", CONF_INT, 100, 600000, "5000", I(dynamodb_timeout_ms), 0, NULL },
+
+	{ "consumer_prefetch", CONF_INT, 1, 65535, "300", I(consumer_prefetch), 0, NULL },
+	{ "consumer_batch", CONF_INT, 1, 1000, "100", I(consumer_batch), 0, NULL },
+	{ "consumer_batch_wait_ms", CONF_INT, 0, 10000, "20", I(consumer_batch_wait_ms), 0, NULL },
+	{ "consumer_ddb_parallel", CONF_INT, 1, 64, "8", I(consumer_ddb_parallel), 0, NULL },
+	{ "consumer_retry_max_ms", CONF_INT, 10, 600000, "5000", I(consumer_retry_max_ms), 0, NULL },
+	{ "sweeper_interval_ms", CONF_INT, 100, 3600000, "2000", I(sweeper_interval_ms), 0, NULL },
+	{ "sweeper_stale_ms", CONF_INT, 1000, 86400000, "30000", I(sweeper_stale_ms), 0, NULL },
+};
+const size_t conf_ndefs = sizeof(conf_defs) / sizeof(conf_defs[0]);
+
+static const struct conf_def *
+conf_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < conf_ndefs; i++)
+		if (strcmp(conf_defs[i].name, name) == 0)
+			return &conf_defs[i];
+	return NULL;
+}
+
+static int
+conf_apply(struct conf *c, const struct conf_def *d, const char *value,
+    char *err, size_t errlen)
+{
+	char	*dst = (char *)c + d->off;
+	long	 n;
+
+	if (d->type == CONF_INT) {
+		if (valid_long(value, d->min, d->max, &n) != 0) {
+			snprintf(err, errlen, "%s: '%s' is not an integer in %ld..%ld",
+			    d->name, value, d->min, d->max);
+			return -1;
+		}
+		*(int *)dst = (int)n;
+		return 0;
+	}
+	if (strlen(value) >= d->size) {
+		snprintf(err, errlen, "%s: value longer than %zu characters",
+		    d->name, d->size - 1);
+		return -1;
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return 0;
+}
+
+int
+conf_set(struct conf *c, const char *name, const char *value, char *err,
+    size_t errlen)
+{
+	const struct conf_def *d;
+
+	if ((d = conf_find(name)) == NULL) {
+		snprintf(err, errlen, "unknown setting '%s'", name);
+		return -1;
+	}
+	return conf_apply(c, d, value, err, errlen);
+}
+
+/* Strips leading and trailing blanks in place; returns the new start. */
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+conf_read_file(struct conf *c, const char *path, int must_exist, char *err,
+    size_t errlen)
+{
+	FILE	*f;
+	char	 line[4096], msg[512], *p, *eq, *name, *value;
+	int	 lineno = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		p = trim(line);
+		if (*p == '\0')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%d: expected 'name = value'",
+			    path, lineno);
+			fclose(f);
+			return -1;
+		}
+		*eq = '\0';
+		name = trim(p);
+		value = trim(eq + 1);
+		if (conf_set(c, name, value, msg, sizeof(msg)) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static int
+conf_read_env(struct conf *c, char *err, size_t errlen)
+{
+	char		 var[128], msg[512];
+	const char	*v;
+	size_t		 i, j;
+
+	for (i = 0; i < conf_ndefs; i++) {
+		const struct conf_def *d = &conf_defs[i];
+
+		if (d->env_alias != NULL && (v = getenv(d->env_alias)) != NULL &&
+		    conf_apply(c, d, v, msg, sizeof(msg)) != 0) {
+			snprintf(err, errlen, "%s: %s", d->env_alias, msg);
+			return -1;
+		}
+		j = (size_t)snprintf(var, sizeof(var), "BOXOFFICE_%s", d->name);
+		if (j >= sizeof(var))
+			continue;
+		for (j = 10; var[j] != '\0'; j++)
+			var[j] = toupper((unsigned char)var[j]);
+		if ((v = getenv(var)) != NULL &&
+		    conf_apply(c, d, v, msg, sizeof(msg)) != 0) {
+			snprintf(err, errlen, "%s: %s", var, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+conf_load(struct conf *c, const char *path, int must_exist, char *err,
+    size_t errlen)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < conf_ndefs; i++)
+		if (conf_apply(c, &conf_defs[i], conf_defs[i].def, err, errlen))
+			return -1;
+	if (path != NULL && conf_read_file(c, path, must_exist, err, errlen))
+		return -1;
+	if (conf_read_env(c, err, errlen) != 0)
+		return -1;
+	if (log_level_parse(c->log_level) < 0) {
+		snprintf(err, errlen, "log_level: '%s' is not error, warn, info "
+		    "or debug", c->log_level);
+		return -1;
+	}
+	return 0;
+}
+
+void
+conf_dump(const struct conf *c, int fd)
+{
+	char	 line[CONF_STR_MAX * 10];
+	size_t	 i;
+	int	 n;
+
+	for (i = 0; i < conf_ndefs; i++) {
+		const struct conf_def *d = &conf_defs[i];
+		const char *p = (const char *)c + d->off;
+
+		if (d->secret)
+			n = snprintf(line, sizeof(line), "%s = %s\n", d->name,
+			    *p ? "****" : "");
+		else if (d->type == CONF_INT)
+			n = snprintf(line, sizeof(line), "%s = %d\n", d->name,
+			    *(const int *)p);
+		else
+			n = snprintf(line, sizeof(line), "%s = %s\n", d->name, p);
+		if (n > 0 && (size_t)n < sizeof(line))
+			(void)!write(fd, line, n);
+	}
+}
+
+const char *
+conf_default_path(void)
+{
+	const char *p = getenv("BOXOFFICE_CONF");
+
+	return p != NULL && *p != '\0' ? p : "/etc/boxoffice/boxoffice.conf";
+}

@@ -1,0 +1,149 @@
+/*
+ * http.c - FastCGI request and response helpers (see http.h).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+long
+http_read_body(FCGX_Request *req, char *buf, size_t cap)
+{
+	size_t	off = 0;
+	int	n;
+	char	extra;
+
+	while (off < cap) {
+		n = FCGX_GetStr(buf + off, (int)(cap - off), req->in);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off == cap && FCGX_GetStr(&extra, 1, req->in) == 1)
+		return -2;
+	if (FCGX_GetError(req->in) != 0)
+		return -1;
+	return (long)off;
+}
+
+const char *
+http_param(FCGX_Request *req, const char *name)
+{
+	const char *v = FCGX_GetParam(name, req->envp);
+
+	return v != NULL ? v : "";
+}
+
+int
+http_path(FCGX_Request *req, char *buf, size_t size)
+{
+	const char	*uri = http_param(req, "REQUEST_URI");
+	size_t		 len;
+
+	if (*uri == '\0')
+		uri = http_param(req, "DOCUMENT_URI");
+	if (*uri == '\0')
+		uri = http_param(req, "SCRIPT_NAME");
+	len = strcspn(uri, "?");
+	if (len >= size)
+		return -1;
+	memcpy(buf, uri, len);
+	buf[len] = '\0';
+	return (int)len;
+}
+
+int
+http_content_type_is(const char *ct, const char *media)
+{
+	size_t n = strlen(media);
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, media, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+void
+http_reply(FCGX_Request *req, int status, const char *headers,
+    const char *body, size_t len)
+{
+	FCGX_FPrintF(req->out, "Status: %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "%s\r\n", status, http_reason(status), len,
+	    headers != NULL ? headers : "");
+	FCGX_PutStr(body, (int)len, req->out);
+}
+
+int
+http_json_escape(const char *s, char *buf, size_t size)
+{
+	size_t		o = 0;
+	unsigned char	c;
+	char		esc[8];
+	size_t		n;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c < 0x20) {
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
+		} else {
+			esc[0] = (char)c;
+			n = 1;
+		}
+		if (n >= size - o)
+			return -1;
+		memcpy(buf + o, esc, n);
+		o += n;
+	}
+	buf[o] = '\0';
+	return (int)o;
+}
+
+void
+http_error(FCGX_Request *req, int status, const char *code,
+    const char *message, const char *headers)
+{
+	char	msg[512], body[640];
+	int	n;
+
+	if (http_json_escape(message, msg, sizeof(msg)) < 0)
+		snprintf(msg, sizeof(msg), "(message too long)");
+	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}",
+	    code, msg);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", code);
+	http_reply(req, status, headers, body, (size_t)n);
+}

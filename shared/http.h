@@ -1,0 +1,43 @@
+/*
+ * http.h - FastCGI request and response helpers shared by the responders:
+ * reading a capped body, the status line, JSON answers and JSON errors
+ * ({"error":"CODE","message":"..."}).  Every response is application/json.
+ */
+#ifndef BOX_HTTP_H
+#define BOX_HTTP_H
+
+#include <stddef.h>
+
+#include <fcgiapp.h>
+
+/* Reads the request body into buf (at most cap bytes).  Returns the length
+ * read, -2 if the body is larger than cap (only cap+1 bytes were read), or
+ * -1 on a stream error. */
+long	http_read_body(FCGX_Request *req, char *buf, size_t cap);
+
+/* The request's parameter or "" (never NULL). */
+const char *http_param(FCGX_Request *req, const char *name);
+
+/* The path of the request (REQUEST_URI up to '?', else DOCUMENT_URI or
+ * SCRIPT_NAME) copied into buf; returns its length or -1 if too long. */
+int	http_path(FCGX_Request *req, char *buf, size_t size);
+
+/* 1 if CONTENT_TYPE names the media type (case-insensitive, parameters such
+ * as charset allowed), else 0. */
+int	http_content_type_is(const char *content_type, const char *media);
+
+/* Reason phrase of a status code. */
+const char *http_reason(int status);
+
+/* Sends status, Content-Type: application/json, optional extra header lines
+ * (each ending in "\r\n", or NULL) and the body. */
+void	http_reply(FCGX_Request *req, int status, const char *headers,
+	    const char *body, size_t len);
+/* Sends {"error":code,"message":message} with status. */
+void	http_error(FCGX_Request *req, int status, const char *code,
+	    const char *message, const char *headers);
+
+/* Escapes s as JSON string contents into buf; returns length or -1. */
+int	http_json_escape(const char *s, char *buf, size_t size);
+
+#endif

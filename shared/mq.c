@@ -1,0 +1,511 @@
+/*
+ * mq.c - RabbitMQ connection, publisher confirms and topology (see mq.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+
+#include "log.h"
+#include "mq.h"
+
+#define CHANNEL	1
+
+static void
+seterr(struct mq *m, const char *what, const char *why)
+{
+	snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s", m->host,
+	    m->port, what, why);
+}
+
+/* Describes an RPC reply; returns 0 if it is normal. */
+static int
+rpc_check(struct mq *m, amqp_rpc_reply_t rep, const char *what)
+{
+	char why[160];
+
+	switch (rep.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return 0;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		seterr(m, what, amqp_error_string2(rep.library_error));
+		return -1;
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (rep.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+			amqp_connection_close_t *c = rep.reply.decoded;
+
+			snprintf(why, sizeof(why), "connection closed %u %.*s",
+			    c->reply_code, (int)c->reply_text.len,
+			    (char *)c->reply_text.bytes);
+		} else if (rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			amqp_channel_close_t *c = rep.reply.decoded;
+
+			snprintf(why, sizeof(why), "channel closed %u %.*s",
+			    c->reply_code, (int)c->reply_text.len,
+			    (char *)c->reply_text.bytes);
+		} else
+			snprintf(why, sizeof(why), "server exception 0x%08x",
+			    rep.reply.id);
+		seterr(m, what, why);
+		return -1;
+	default:
+		seterr(m, what, "no reply");
+		return -1;
+	}
+}
+
+void
+mq_init(struct mq *m, const char *host, int port, const char *user,
+    const char *password, const char *vhost, int timeout_ms, const char *name)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->host, sizeof(m->host), "%s", host);
+	m->port = port;
+	snprintf(m->user, sizeof(m->user), "%s", user);
+	snprintf(m->password, sizeof(m->password), "%s", password);
+	snprintf(m->vhost, sizeof(m->vhost), "%s", vhost);
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->timeout_ms = timeout_ms;
+}
+
+void
+mq_close(struct mq *m)
+{
+	if (m->conn == NULL)
+		return;
+	if (m->open) {
+		/* best effort: a dead peer makes these fail fast */
+		(void)amqp_channel_close(m->conn, CHANNEL, AMQP_REPLY_SUCCESS);
+		(void)amqp_connection_close(m->conn, AMQP_REPLY_SUCCESS);
+	}
+	amqp_destroy_connection(m->conn);
+	m->conn = NULL;
+	m->open = 0;
+	m->blocked = 0;
+	m->confirms = 0;
+}
+
+/* Drops a connection that failed without talking to the peer again. */
+static void
+mq_abort(struct mq *m)
+{
+	m->open = 0;
+	mq_close(m);
+}
+
+static int
+login(struct mq *m)
+{
+	amqp_table_entry_t	 caps[3], props[2];
+	amqp_table_t		 captable, proptable;
+
+	caps[0].key = amqp_cstring_bytes("connection.blocked");
+	caps[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	caps[0].value.value.boolean = 1;
+	caps[1].key = amqp_cstring_bytes("publisher_confirms");
+	caps[1].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	caps[1].value.value.boolean = 1;
+	caps[2].key = amqp_cstring_bytes("consumer_cancel_notify");
+	caps[2].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	caps[2].value.value.boolean = 1;
+	captable.num_entries = 3;
+	captable.entries = caps;
+	props[0].key = amqp_cstring_bytes("capabilities");
+	props[0].value.kind = AMQP_FIELD_KIND_TABLE;
+	props[0].value.value.table = captable;
+	props[1].key = amqp_cstring_bytes("connection_name");
+	props[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	props[1].value.value.bytes = amqp_cstring_bytes(m->name);
+	proptable.num_entries = 2;
+	proptable.entries = props;
+	return rpc_check(m, amqp_login_with_properties(m->conn, m->vhost, 0,
+	    131072, 0, &proptable, AMQP_SASL_METHOD_PLAIN, m->user,
+	    m->password), "login");
+}
+
+int
+mq_connect(struct mq *m, int confirms)
+{
+	amqp_socket_t	*sock;
+	struct timeval	 tv;
+	int		 rc;
+
+	if (m->conn != NULL)
+		mq_close(m);
+	if ((m->conn = amqp_new_connection()) == NULL) {
+		seterr(m, "connect", "out of memory");
+		return -1;
+	}
+	if ((sock = amqp_tcp_socket_new(m->conn)) == NULL) {
+		seterr(m, "connect", "cannot create socket");
+		mq_abort(m);
+		return -1;
+	}
+	tv.tv_sec = m->timeout_ms / 1000;
+	tv.tv_usec = (m->timeout_ms % 1000) * 1000;
+	(void)amqp_set_handshake_timeout(m->conn, &tv);
+	(void)amqp_set_rpc_timeout(m->conn, &tv);
+	if ((rc = amqp_socket_open_noblock(sock, m->host, m->port, &tv)) != 0) {
+		seterr(m, "connect", amqp_error_string2(rc));
+		mq_abort(m);
+		return -1;
+	}
+	if (login(m) != 0) {
+		mq_abort(m);
+		return -1;
+	}
+	m->open = 1;
+	amqp_channel_open(m->conn, CHANNEL);
+	if (rpc_check(m, amqp_get_rpc_reply(m->conn), "channel.open") != 0) {
+		mq_abort(m);
+		return -1;
+	}
+	if (confirms) {
+		amqp_confirm_select(m->conn, CHANNEL);
+		if (rpc_check(m, amqp_get_rpc_reply(m->conn),
+		    "confirm.select") != 0) {
+			mq_abort(m);
+			return -1;
+		}
+		m->confirms = 1;
+	}
+	m->next_tag = 1;
+	m->blocked = 0;
+	m->reconnects++;
+	return 0;
+}
+
+/* Answers a broker-initiated close of the connection or the channel. */
+static void
+answer_close(struct mq *m, amqp_frame_t *f)
+{
+	char why[160];
+
+	if (f->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_t *c = f->payload.method.decoded;
+		amqp_connection_close_ok_t ok;
+
+		snprintf(why, sizeof(why), "broker closed the connection: %u %.*s",
+		    c->reply_code, (int)c->reply_text.len,
+		    (char *)c->reply_text.bytes);
+		(void)amqp_send_method(m->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD,
+		    &ok);
+	} else {
+		amqp_channel_close_t *c = f->payload.method.decoded;
+		amqp_channel_close_ok_t ok;
+
+		snprintf(why, sizeof(why), "broker closed the channel: %u %.*s",
+		    c->reply_code, (int)c->reply_text.len,
+		    (char *)c->reply_text.bytes);
+		(void)amqp_send_method(m->conn, CHANNEL,
+		    AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+	}
+	seterr(m, "frame", why);
+	mq_abort(m);
+}
+
+/* Handles a frame that is not the confirm being waited for.  Returns 0 to
+ * keep going, -1 if the connection is gone (errstr set). */
+static int
+other_frame(struct mq *m, amqp_frame_t *f)
+{
+	if (f->frame_type != AMQP_FRAME_METHOD)
+		return 0;
+	switch (f->payload.method.id) {
+	case AMQP_CONNECTION_CLOSE_METHOD:
+	case AMQP_CHANNEL_CLOSE_METHOD:
+		answer_close(m, f);
+		return -1;
+	case AMQP_CONNECTION_BLOCKED_METHOD:
+		if (!m->blocked)
+			log_warnx("amqp: broker blocked publishing (resource "
+			    "alarm)");
+		m->blocked = 1;
+		return 0;
+	case AMQP_CONNECTION_UNBLOCKED_METHOD:
+		if (m->blocked)
+			log_info("amqp: broker unblocked publishing");
+		m->blocked = 0;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int
+mq_check(struct mq *m)
+{
+	amqp_frame_t	 f;
+	struct timeval	 zero = { 0, 0 };
+	struct pollfd	 pfd;
+	int		 rc;
+
+	if (!m->open)
+		return mq_connect(m, 1);
+	for (;;) {
+		if (!amqp_data_in_buffer(m->conn) && !amqp_frames_enqueued(m->conn)) {
+			pfd.fd = amqp_get_sockfd(m->conn);
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, 0) <= 0)
+				return 0;	/* nothing waiting: usable */
+		}
+		amqp_maybe_release_buffers(m->conn);
+		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &zero);
+		if (rc == AMQP_STATUS_TIMEOUT)
+			return 0;
+		if (rc != AMQP_STATUS_OK) {
+			seterr(m, "idle connection", amqp_error_string2(rc));
+			mq_abort(m);
+			break;
+		}
+		if (other_frame(m, &f) != 0)
+			break;
+	}
+	/* the connection died while idle: nothing was in flight */
+	log_warnx("%s; reconnecting", m->errstr);
+	return mq_connect(m, 1);
+}
+
+const char *
+mq_result_str(enum mq_result r)
+{
+	switch (r) {
+	case MQ_OK:
+		return "confirmed";
+	case MQ_FAILED:
+		return "failed";
+	default:
+		return "unknown";
+	}
+}
+
+static long long
+now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Reads frames until the confirm for tag arrives or the deadline passes. */
+static enum mq_result
+wait_confirm(struct mq *m, uint64_t tag, long long deadline)
+{
+	amqp_frame_t	 f;
+	amqp_message_t	 msg;
+	struct timeval	 tv;
+	long long	 left;
+	int		 rc, returned = 0;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) < 0)
+			left = 0;
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		amqp_maybe_release_buffers(m->conn);
+		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &tv);
+		if (rc == AMQP_STATUS_TIMEOUT) {
+			seterr(m, "confirm", "timed out");
+			mq_abort(m);	/* a late confirm would confuse tags */
+			return MQ_UNKNOWN;
+		}
+		if (rc != AMQP_STATUS_OK) {
+			seterr(m, "confirm", amqp_error_string2(rc));
+			mq_abort(m);
+			return MQ_UNKNOWN;
+		}
+		if (f.frame_type != AMQP_FRAME_METHOD) {
+			continue;
+		}
+		switch (f.payload.method.id) {
+		case AMQP_BASIC_ACK_METHOD: {
+			amqp_basic_ack_t *a = f.payload.method.decoded;
+
+			if (a->delivery_tag == tag ||
+			    (a->multiple && a->delivery_tag > tag))
+				return returned ? MQ_FAILED : MQ_OK;
+			continue;
+		}
+		case AMQP_BASIC_NACK_METHOD: {
+			amqp_basic_nack_t *n = f.payload.method.decoded;
+
+			if (n->delivery_tag == tag ||
+			    (n->multiple && n->delivery_tag > tag)) {
+				/* RabbitMQ may have stored it in some queue:
+				 * treat as unknown, never as a safe failure */
+				seterr(m, "confirm", "nack from broker");
+				return returned ? MQ_FAILED : MQ_UNKNOWN;
+			}
+			continue;
+		}
+		case AMQP_BASIC_RETURN_METHOD: {
+			amqp_basic_return_t *r = f.payload.method.decoded;
+			char why[128];
+
+			snprintf(why, sizeof(why), "returned %u %.*s",
+			    r->reply_code, (int)r->reply_text.len,
+			    (char *)r->reply_text.bytes);
+			seterr(m, "publish", why);
+			/* the returned content follows: consume it */
+			amqp_read_message(m->conn, f.channel, &msg, 0);
+			amqp_destroy_message(&msg);
+			returned = 1;
+			continue;
+		}
+		case AMQP_CHANNEL_CLOSE_METHOD: {
+			amqp_channel_close_t *c = f.payload.method.decoded;
+			int notfound = c->reply_code == AMQP_NOT_FOUND;
+
+			answer_close(m, &f);
+			/* 404: the exchange is missing, nothing was routed */
+			return notfound ? MQ_FAILED : MQ_UNKNOWN;
+		}
+		default:
+			if (other_frame(m, &f) != 0)
+				return MQ_UNKNOWN;
+			continue;
+		}
+	}
+}
+
+enum mq_result
+mq_publish(struct mq *m, const char *body, size_t len, const char *msgid,
+    int timeout_ms)
+{
+	amqp_basic_properties_t	 props;
+	amqp_bytes_t		 b;
+	uint64_t		 tag;
+	long long		 deadline = now_ms() + timeout_ms;
+	int			 rc;
+
+	if (mq_check(m) != 0)
+		return MQ_FAILED;
+	if (!m->confirms) {
+		seterr(m, "publish", "channel not in confirm mode");
+		return MQ_FAILED;
+	}
+	if (m->blocked) {
+		seterr(m, "publish", "broker is blocking publishers "
+		    "(resource alarm)");
+		return MQ_FAILED;
+	}
+	memset(&props, 0, sizeof(props));
+	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
+	    AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+	props.content_type = amqp_cstring_bytes("application/json");
+	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	props.message_id = amqp_cstring_bytes(msgid);
+	b.bytes = (void *)(uintptr_t)body;
+	b.len = len;
+	tag = m->next_tag;
+	rc = amqp_basic_publish(m->conn, CHANNEL,
+	    amqp_cstring_bytes(MQ_EXCHANGE), amqp_cstring_bytes(MQ_ROUTING_KEY),
+	    1, 0, &props, b);
+	if (rc != AMQP_STATUS_OK) {
+		/* the message did not leave whole: the broker drops a
+		 * partial one with the connection */
+		seterr(m, "publish", amqp_error_string2(rc));
+		mq_abort(m);
+		return MQ_FAILED;
+	}
+	m->next_tag++;
+	return wait_confirm(m, tag, deadline);
+}
+
+static int
+declare_exchange(struct mq *m, const char *name)
+{
+	amqp_exchange_declare(m->conn, CHANNEL, amqp_cstring_bytes(name),
+	    amqp_cstring_bytes("direct"), 0, 1, 0, 0, amqp_empty_table);
+	return rpc_check(m, amqp_get_rpc_reply(m->conn), name);
+}
+
+static int
+declare_queue(struct mq *m, const char *name, const char *dlx_key,
+    int max_length)
+{
+	amqp_table_entry_t	e[4];
+	amqp_table_t		args;
+	int			n = 0;
+
+	if (dlx_key != NULL) {
+		e[n].key = amqp_cstring_bytes("x-dead-letter-exchange");
+		e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+		e[n++].value.value.bytes = amqp_cstring_bytes(MQ_DLX);
+		e[n].key = amqp_cstring_bytes("x-dead-letter-routing-key");
+		e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+		e[n++].value.value.bytes = amqp_cstring_bytes(dlx_key);
+	}
+	if (max_length > 0) {
+		e[n].key = amqp_cstring_bytes("x-max-length");
+		e[n].value.kind = AMQP_FIELD_KIND_I64;
+		e[n++].value.value.i64 = max_length;
+		e[n].key = amqp_cstring_bytes("x-overflow");
+		e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+		e[n++].value.value.bytes = amqp_cstring_bytes("reject-publish");
+	}
+	args.num_entries = n;
+	args.entries = e;
+	amqp_queue_declare(m->conn, CHANNEL, amqp_cstring_bytes(name), 0, 1, 0, 0,
+	    args);
+	return rpc_check(m, amqp_get_rpc_reply(m->conn), name);
+}
+
+static int
+bind_queue(struct mq *m, const char *queue, const char *exchange,
+    const char *key)
+{
+	amqp_queue_bind(m->conn, CHANNEL, amqp_cstring_bytes(queue),
+	    amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
+	    amqp_empty_table);
+	return rpc_check(m, amqp_get_rpc_reply(m->conn), queue);
+}
+
+int
+mq_declare_topology(struct mq *m, int max_length)
+{
+	static const char *const queues[] = { MQ_QUEUE_SQL, MQ_QUEUE_NOSQL };
+	char	dead[64];
+	size_t	i;
+
+	if (!m->open && mq_connect(m, 0) != 0)
+		return -1;
+	if (declare_exchange(m, MQ_EXCHANGE) || declare_exchange(m, MQ_DLX))
+		goto fail;
+	for (i = 0; i < 2; i++) {
+		snprintf(dead, sizeof(dead), "%s" MQ_DEAD_SUFFIX, queues[i]);
+		if (declare_queue(m, queues[i], queues[i], max_length) ||
+		    bind_queue(m, queues[i], MQ_EXCHANGE, MQ_ROUTING_KEY) ||
+		    declare_queue(m, dead, NULL, 0) ||
+		    bind_queue(m, dead, MQ_DLX, queues[i]))
+			goto fail;
+	}
+	return 0;
+fail:
+	mq_abort(m);
+	return -1;
+}
+
+long
+mq_queue_depth(struct mq *m, const char *queue, long *consumers)
+{
+	amqp_queue_declare_ok_t *ok;
+
+	if (!m->open && mq_connect(m, 0) != 0)
+		return -1;
+	ok = amqp_queue_declare(m->conn, CHANNEL, amqp_cstring_bytes(queue), 1,
+	    0, 0, 0, amqp_empty_table);
+	if (rpc_check(m, amqp_get_rpc_reply(m->conn), queue) != 0 || ok == NULL) {
+		mq_abort(m);
+		return -1;
+	}
+	if (consumers != NULL)
+		*consumers = ok->consumer_count;
+	return ok->message_count;
+}

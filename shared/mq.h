@@ -1,0 +1,78 @@
+/*
+ * mq.h - RabbitMQ (AMQP 0-9-1, rabbitmq-c 0.11): one connection with one
+ * channel in confirm mode, publish with a publisher confirm read through the
+ * frame loop, the topology of CONTRACT §4, and a small consumer helper.
+ *
+ * A struct mq reconnects by itself: any error closes it, the next call opens
+ * it again.  Functions returning int give 0 on success, -1 on failure with
+ * m->errstr set.
+ */
+#ifndef BOX_MQ_H
+#define BOX_MQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <amqp.h>
+
+#define MQ_EXCHANGE	"ticket.exchange"
+#define MQ_ROUTING_KEY	"ticket.created"
+#define MQ_DLX		"ticket.dlx"
+#define MQ_QUEUE_SQL	"ticketSQL"
+#define MQ_QUEUE_NOSQL	"ticketNoSQL"
+#define MQ_DEAD_SUFFIX	".dead"
+
+struct mq {
+	amqp_connection_state_t	 conn;
+	int			 open;
+	int			 blocked;	/* connection.blocked in force */
+	uint64_t		 next_tag;	/* delivery tag of next publish */
+	int			 confirms;	/* channel in confirm mode */
+
+	char			 host[256];
+	int			 port;
+	char			 user[256];
+	char			 password[256];
+	char			 vhost[256];
+	int			 timeout_ms;	/* connect and RPC */
+	char			 name[64];	/* connection_name shown by the broker */
+
+	unsigned long		 reconnects;
+	char			 errstr[192];
+};
+
+/* Outcome of a publish with confirm. */
+enum mq_result {
+	MQ_OK,		/* confirmed (basic.ack, not returned) */
+	MQ_FAILED,	/* definitely not taken: not sent, returned (unroutable),
+			   refused before sending (blocked, no connection) */
+	MQ_UNKNOWN	/* sent, but no answer: timeout, connection lost, nack */
+};
+
+/* Copies the settings; connects nothing.  name labels the connection. */
+void	mq_init(struct mq *m, const char *host, int port, const char *user,
+	    const char *password, const char *vhost, int timeout_ms,
+	    const char *name);
+/* Opens the connection and channel 1; confirms selects confirm mode. */
+int	mq_connect(struct mq *m, int confirms);
+/* Closes the connection (politely if it is still up). */
+void	mq_close(struct mq *m);
+/* For an idle connection: reads whatever the broker sent meanwhile
+ * (connection.close, blocked/unblocked) without waiting, reconnects if the
+ * connection died.  Returns 0 if usable, -1 if not. */
+int	mq_check(struct mq *m);
+
+/* Publishes body (persistent, mandatory, content-type application/json,
+ * message-id msgid) to MQ_EXCHANGE/MQ_ROUTING_KEY and waits up to
+ * timeout_ms for its confirm.  Reconnects first if needed. */
+enum mq_result mq_publish(struct mq *m, const char *body, size_t len,
+	    const char *msgid, int timeout_ms);
+const char *mq_result_str(enum mq_result r);
+
+/* Declares exchanges, queues (durable, dead-lettered) and bindings.
+ * max_length > 0 caps each main queue (reject-publish). */
+int	mq_declare_topology(struct mq *m, int max_length);
+/* Messages ready in a queue (passive declare), or -1. */
+long	mq_queue_depth(struct mq *m, const char *queue, long *consumers);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * rds.h - Redis: the shard list, connections that reconnect by themselves,
+ * the Lua scripts (EVALSHA, NOSCRIPT handled) and the seat operations.
+ *
+ * A struct rds holds one lazily opened hiredis context per node.  After any
+ * I/O or protocol error that context is dropped (hiredis cannot reuse it) and
+ * the next call reconnects.  Functions returning int give 0 or a positive
+ * result on success and -1 on failure, with r->errstr set.
+ */
+#ifndef BOX_RDS_H
+#define BOX_RDS_H
+
+#include <hiredis/hiredis.h>
+
+#include "ticket.h"
+
+#define RDS_NODES_MAX	16
+
+enum rds_script {
+	SCRIPT_RESERVE,
+	SCRIPT_RELEASE,
+	SCRIPT_CLAIM,
+	SCRIPT_LOAD_ZONE,
+	SCRIPT__MAX
+};
+
+struct rds_node {
+	char		 host[128];
+	int		 port;
+	redisContext	*ctx;
+	char		 sha[SCRIPT__MAX][41];
+};
+
+struct rds {
+	struct rds_node	 nodes[RDS_NODES_MAX];
+	unsigned	 n;
+	int		 timeout_ms;
+	unsigned long	 reconnects;
+	char		 errstr[160];
+};
+
+/* Outcomes of rds_reserve(), in the codes of lua/reserve.lua. */
+enum rds_reserve {
+	RESERVE_OK,
+	RESERVE_SEAT_TAKEN,
+	RESERVE_ZONE_SOLD_OUT,
+	RESERVE_ROW_SOLD_OUT,
+	RESERVE_NOT_FOUND,
+	RESERVE_INVALID_SEAT,
+	RESERVE_ERROR,		/* Redis failed: errstr says why */
+	RESERVE__MAX
+};
+
+/* Parses "host:port[,host:port...]" into r; connects nothing yet.
+ * Returns 0, or -1 with errstr set (bad list, too many nodes). */
+int	rds_init(struct rds *r, const char *nodes, int timeout_ms);
+/* Closes every connection. */
+void	rds_close(struct rds *r);
+
+/* The node index holding an "E:Z" tag. */
+unsigned rds_node_for(const struct rds *r, const char *tag);
+/* The connected context of node i (connecting and loading scripts if
+ * needed), or NULL with errstr set. */
+redisContext *rds_ctx(struct rds *r, unsigned i);
+/* Drops node i's connection after an error (the next call reconnects). */
+void	rds_drop(struct rds *r, unsigned i);
+
+/* Runs a command on node i (redisCommandArgv); the caller frees the reply
+ * with freeReplyObject().  Returns NULL on I/O failure or an error reply
+ * (errstr set; the connection is dropped on I/O failure). */
+redisReply *rds_argv(struct rds *r, unsigned i, int argc, const char **argv,
+	    const size_t *lens);
+/* printf-style variant of rds_argv(). */
+redisReply *rds_cmd(struct rds *r, unsigned i, const char *fmt, ...);
+/* EVALSHA of a script with nkeys keys then args (reloads on NOSCRIPT).
+ * Same return convention as rds_argv(). */
+redisReply *rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys,
+	    int argc, const char **argv);
+
+/* PING every node; returns 0 if all answer, else -1 with errstr set. */
+int	rds_ping(struct rds *r);
+
+/* Reserves t's seat: on RESERVE_OK fills t->price and the pending ticket
+ * JSON (json, of size jsonsize) that rds_confirmed()/rds_release() need. */
+enum rds_reserve rds_reserve(struct rds *r, struct ticket *t, int cache_ttl,
+	    char *json, size_t jsonsize);
+/* After the broker's confirm: drops the ticket from the pending set.
+ * Returns 0 or -1 (harmless: the sweeper republishes, consumers dedupe). */
+int	rds_confirmed(struct rds *r, const struct ticket *t, const char *json);
+/* Compare-and-release of t's seat (see lua/release.lua).  Returns 1
+ * released, 0 not the owner, 2 no longer pending (kept), -1 Redis error. */
+int	rds_release(struct rds *r, const struct ticket *t, const char *json);
+
+#endif

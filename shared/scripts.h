@@ -1,0 +1,14 @@
+/*
+ * scripts.h - the Lua scripts of lua/, compiled into the programs by the
+ * Makefile (build/gen/scripts.c), so a deployed binary never runs a script
+ * from another version.
+ */
+#ifndef BOX_SCRIPTS_H
+#define BOX_SCRIPTS_H
+
+extern const char *const lua_reserve;
+extern const char *const lua_release;
+extern const char *const lua_claim;
+extern const char *const lua_load_zone;
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * server.c - command line, signals and the accept loop (see server.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+static volatile sig_atomic_t	stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	/* only sets libfcgi's flag: makes a blocked accept give up */
+	FCGX_ShutdownPending();
+}
+
+static void
+usage(const struct server_ops *ops, FILE *f)
+{
+	fprintf(f, "usage: %s [-n] [-c config]\n"
+	    "%s\n\n"
+	    "  -c FILE  settings file (default $BOXOFFICE_CONF or\n"
+	    "           /etc/boxoffice/boxoffice.conf; missing file = defaults)\n"
+	    "  -n       check the settings, print them (secrets masked), exit\n"
+	    "  -h       this help\n\n"
+	    "Settings may be overridden by BOXOFFICE_<NAME> environment\n"
+	    "variables; see docs/config.md.  The process serves FastCGI on\n"
+	    "file descriptor 0, as spawn-fcgi provides it.\n",
+	    ops->prog, ops->summary);
+}
+
+int
+server_main(int argc, char **argv, const struct server_ops *ops)
+{
+	struct conf		 c;
+	struct sigaction	 sa;
+	FCGX_Request		 req;
+	const char		*path = NULL;
+	char			 err[512];
+	int			 ch, check = 0;
+
+	while ((ch = getopt(argc, argv, "c:nh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'h':
+			usage(ops, stdout);
+			return 0;
+		default:
+			usage(ops, stderr);
+			return 2;
+		}
+	}
+	if (conf_load(&c, path != NULL ? path : conf_default_path(),
+	    path != NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", ops->prog, err);
+		return 1;
+	}
+	if (check) {
+		if (ops->init(&c, 1) != 0)
+			return 1;
+		conf_dump(&c, STDOUT_FILENO);
+		fprintf(stdout, "# configuration ok\n");
+		return 0;
+	}
+	if (log_open(ops->prog, c.log_file, log_level_parse(c.log_level)) != 0)
+		fprintf(stderr, "%s: log_file %s: %s (logging to stderr)\n",
+		    ops->prog, c.log_file, strerror(errno));
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
+		log_error("fastcgi: cannot initialise the library");
+		return 1;
+	}
+	if (ops->init(&c, 0) != 0)
+		return 1;
+	log_info("started");
+	while (!stopping) {
+		if (FCGX_Accept_r(&req) < 0)
+			break;
+		ops->handle(&req);
+		FCGX_Finish_r(&req);
+	}
+	if (ops->fini != NULL)
+		ops->fini();
+	FCGX_Free(&req, 1);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * server.h - the life of a preforked FastCGI responder: command line
+ * (-c config, -n check config, -h), settings, logging, signals and the
+ * FCGX accept loop.  fcgi/ticket.c and fcgi/query.c only supply the
+ * handlers.  SIGTERM and SIGINT end the process after the request in hand.
+ */
+#ifndef BOX_SERVER_H
+#define BOX_SERVER_H
+
+#include <fcgiapp.h>
+
+#include "conf.h"
+
+struct server_ops {
+	const char	*prog;		/* name in logs and --help */
+	const char	*summary;	/* one line for --help */
+	/* Called once after the settings are loaded (and in -n mode with
+	 * check_only set: validate, connect nothing).  Returns 0 or -1. */
+	int		(*init)(const struct conf *c, int check_only);
+	/* Answers one request; must not exit. */
+	void		(*handle)(FCGX_Request *req);
+	/* Called once before exit. */
+	void		(*fini)(void);
+};
+
+/* Runs the responder; returns the process exit status. */
+int	server_main(int argc, char **argv, const struct server_ops *ops);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * ticket.c - ticket ids, timestamps and JSON (see ticket.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include <json-c/json.h>
+
+#include "ticket.h"
+
+long long
+ticket_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+ticket_stamp(long long ms, char out[STAMP_LEN + 1])
+{
+	time_t		secs = (time_t)(ms / 1000);
+	struct tm	tm;
+	char		base[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, STAMP_LEN + 1, "%.19s.%03dZ", base, (int)(ms % 1000));
+}
+
+int
+ticket_uuid_v7(long long ms, char out[UUID_LEN + 1])
+{
+	unsigned char	b[16];
+	size_t		got = 0;
+	ssize_t		n;
+	int		i, o = 0;
+
+	while (got < 10) {
+		n = getrandom(b + 6 + got, 10 - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	for (i = 0; i < 6; i++)
+		b[i] = (unsigned char)((unsigned long long)ms >> (40 - 8 * i));
+	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));	/* version 7 */
+	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));	/* variant 10 */
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = "0123456789abcdef"[b[i] >> 4];
+		out[o++] = "0123456789abcdef"[b[i] & 15];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int
+ticket_new(struct ticket *t)
+{
+	t->created_ms = ticket_now_ms();
+	ticket_stamp(t->created_ms, t->created);
+	return ticket_uuid_v7(t->created_ms, t->id);
+}
+
+static int
+fits(int n, size_t size)
+{
+	return n >= 0 && (size_t)n < size ? n : -1;
+}
+
+int
+ticket_json_head(const struct ticket *t, char *buf, size_t size)
+{
+	return fits(snprintf(buf, size, "{\"ticketId\":\"%s\",\"venueId\":\"%s\","
+	    "\"eventId\":\"%s\",\"zoneId\":%ld,\"row\":%ld,\"column\":%ld,"
+	    "\"price\":", t->id, t->venue, t->event, t->zone, t->row, t->col),
+	    size);
+}
+
+int
+ticket_json_tail(const struct ticket *t, char *buf, size_t size)
+{
+	return fits(snprintf(buf, size, ",\"status\":\"" TICKET_STATUS "\","
+	    "\"createdOn\":\"%s\"}", t->created), size);
+}
+
+int
+ticket_json(const struct ticket *t, char *buf, size_t size)
+{
+	int h, p, r;
+
+	if ((h = ticket_json_head(t, buf, size)) < 0)
+		return -1;
+	p = fits(snprintf(buf + h, size - h, "%s", t->price), size - h);
+	if (p < 0)
+		return -1;
+	if ((r = ticket_json_tail(t, buf + h + p, size - h - p)) < 0)
+		return -1;
+	return h + p + r;
+}
+
+int
+ticket_price_ok(const char *s)
+{
+	size_t i = 0, n;
+
+	while (s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i < 1 || i > 8 || (i > 1 && s[0] == '0'))
+		return 0;
+	n = strlen(s);
+	return n == i + 3 && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9' &&
+	    s[i + 2] >= '0' && s[i + 2] <= '9';
+}
+
+/* Reads n digits at s into *v; returns 0 or -1. */
+static int
+digits(const char *s, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+int
+ticket_stamp_ok(const char *s)
+{
+	int y, mo, d, h, mi, se, ms;
+
+	if (strlen(s) != STAMP_LEN || s[4] != '-' || s[7] != '-' ||
+	    s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
+	    s[23] != 'Z')
+		return 0;
+	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
+	    digits(s + 17, 2, &se) || digits(s + 20, 3, &ms))
+		return 0;
+	return y >= 1970 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 &&
+	    h <= 23 && mi <= 59 && se <= 60;
+}
+
+static int
+get_str(struct json_object *o, const char *key, char *dst, size_t size)
+{
+	struct json_object	*v;
+	int			 len;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -1;
+	len = json_object_get_string_len(v);
+	if (len < 0 || (size_t)len >= size)
+		return -1;
+	memcpy(dst, json_object_get_string(v), len);
+	dst[len] = '\0';
+	return strlen(dst) == (size_t)len ? 0 : -1;
+}
+
+static int
+get_int(struct json_object *o, const char *key, long *out)
+{
+	struct json_object	*v;
+	int64_t			 n;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return -1;
+	n = json_object_get_int64(v);
+	if (n < 1 || n > SEAT_MAX)
+		return -1;
+	*out = (long)n;
+	return 0;
+}
+
+/* The price as written in the message: json-c keeps a parsed number's text. */
+static int
+get_price(struct json_object *o, char *dst, size_t size)
+{
+	struct json_object	*v;
+	const char		*s;
+
+	if (!json_object_object_get_ex(o, "price", &v) ||
+	    !(json_object_is_type(v, json_type_double) ||
+	    json_object_is_type(v, json_type_int)))
+		return -1;
+	s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	if (s == NULL || strlen(s) >= size || !ticket_price_ok(s))
+		return -1;
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+static const char *
+ticket_fields(struct json_object *o, struct ticket *t)
+{
+	char status[16];
+
+	if (get_str(o, "ticketId", t->id, sizeof(t->id)) || !valid_uuid(t->id))
+		return "ticketId is missing or not a lowercase UUID";
+	if (get_str(o, "venueId", t->venue, sizeof(t->venue)) ||
+	    !valid_id(t->venue))
+		return "venueId is missing or malformed";
+	if (get_str(o, "eventId", t->event, sizeof(t->event)) ||
+	    !valid_id(t->event))
+		return "eventId is missing or malformed";
+	if (get_int(o, "zoneId", &t->zone))
+		return "zoneId is missing or not a positive integer";
+	if (get_int(o, "row", &t->row))
+		return "row is missing or not a positive integer";
+	if (get_int(o, "column", &t->col))
+		return "column is missing or not a positive integer";
+	if (get_price(o, t->price, sizeof(t->price)))
+		return "price is missing or not a number with 2 decimals";
+	if (get_str(o, "status", status, sizeof(status)) ||
+	    strcmp(status, TICKET_STATUS) != 0)
+		return "status is missing or not CREATED";
+	if (get_str(o, "createdOn", t->created, sizeof(t->created)) ||
+	    !ticket_stamp_ok(t->created))
+		return "createdOn is missing or not RFC 3339 UTC with ms";
+	return NULL;
+}
+
+int
+ticket_parse(const char *json, size_t len, struct ticket *t, const char **why)
+{
+	struct json_tokener	*tok;
+	struct json_object	*o;
+
+	memset(t, 0, sizeof(*t));
+	*why = NULL;
+	if (len == 0 || len > 4 * TICKET_JSON_MAX) {
+		*why = "message is empty or too large";
+		return -1;
+	}
+	if ((tok = json_tokener_new_ex(JSON_DEPTH_MAX_TICKET)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len)
+		*why = "message is not valid JSON";
+	else if (!json_object_is_type(o, json_type_object))
+		*why = "message is not a JSON object";
+	else
+		*why = ticket_fields(o, t);
+	json_tokener_free(tok);
+	json_object_put(o);
+	return *why == NULL ? 0 : -1;
+}

@@ -1,0 +1,60 @@
+/*
+ * ticket.h - the ticket: ids (UUIDv7), timestamps, its JSON form (the 201
+ * body and the broker message of CONTRACT §2/§4) and the parser the consumer
+ * uses for that message.  Pure functions apart from reading the clock and
+ * getrandom(2); unit-tested and fuzzed.
+ */
+#ifndef BOX_TICKET_H
+#define BOX_TICKET_H
+
+#include <stddef.h>
+
+#include "valid.h"
+
+#define PRICE_MAX	16	/* "99999999.99" and NUL, with room */
+#define STAMP_LEN	24	/* "2026-11-27T23:54:24.123Z" */
+#define TICKET_JSON_MAX	512	/* longest ticket JSON we ever write */
+#define TICKET_STATUS	"CREATED"
+#define JSON_DEPTH_MAX_TICKET 8	/* nesting accepted in a message */
+
+struct ticket {
+	char	id[UUID_LEN + 1];
+	char	venue[ID_MAX + 1];
+	char	event[ID_MAX + 1];
+	long	zone;
+	long	row;
+	long	col;
+	char	price[PRICE_MAX];	/* decimal text with 2 decimals, "320.00" */
+	char	created[STAMP_LEN + 1];	/* RFC 3339 UTC with milliseconds */
+	long long created_ms;		/* the same instant, ms since the epoch */
+};
+
+/* Writes a new lowercase UUIDv7 (RFC 9562) for the instant ms into out.
+ * Returns 0, or -1 if no randomness was available. */
+int	ticket_uuid_v7(long long ms, char out[UUID_LEN + 1]);
+/* The current time in ms since the epoch (CLOCK_REALTIME). */
+long long ticket_now_ms(void);
+/* Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out. */
+void	ticket_stamp(long long ms, char out[STAMP_LEN + 1]);
+
+/* Fills id, created and created_ms for a new sale.  Returns 0 or -1. */
+int	ticket_new(struct ticket *t);
+
+/* The ticket JSON is head + price + tail, so that the reserve script can put
+ * the catalog price in between.  Each returns the length written (< size),
+ * or -1 if it does not fit. */
+int	ticket_json_head(const struct ticket *t, char *buf, size_t size);
+int	ticket_json_tail(const struct ticket *t, char *buf, size_t size);
+/* The whole ticket JSON (t->price filled in). */
+int	ticket_json(const struct ticket *t, char *buf, size_t size);
+
+/* Parses and validates a ticket JSON message (every field of CONTRACT §2,
+ * status "CREATED").  Returns 0, or -1 with *why set to a static reason. */
+int	ticket_parse(const char *json, size_t len, struct ticket *t,
+	    const char **why);
+/* 1 if s is a decimal price "D+.DD" (1..8 integer digits), else 0. */
+int	ticket_price_ok(const char *s);
+/* 1 if s is exactly "YYYY-MM-DDTHH:MM:SS.mmmZ" with sane fields, else 0. */
+int	ticket_stamp_ok(const char *s);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * valid.h - validators for untrusted text: identifiers, integers, row labels,
+ * ticket ids.  Pure functions, no I/O, no allocation; unit-tested and fuzzed.
+ */
+#ifndef BOX_VALID_H
+#define BOX_VALID_H
+
+#include <stddef.h>
+
+#define ID_MAX		64		/* venueId / eventId length cap */
+#define UUID_LEN	36
+#define SEAT_MAX	2147483647L	/* zoneId, row, column upper bound */
+
+/* 1 if s matches ^[A-Za-z0-9_-]{1,64}$, else 0. */
+int	valid_id(const char *s);
+/* Same for a buffer of len bytes that need not be NUL-terminated. */
+int	valid_id_n(const char *s, size_t len);
+/* 1 if s is a canonical lowercase UUID (8-4-4-4-12 hex), else 0. */
+int	valid_uuid(const char *s);
+
+/* Parses a whole decimal integer (optional '-', digits, nothing else) into
+ * *out if it lies in [min, max].  Returns 0, or -1 if malformed or out of range. */
+int	valid_long(const char *s, long min, long max, long *out);
+
+/* Parses a decimal number of 1..18 digits with no sign, no blanks.
+ * Returns 0 with *out set, or -1 if malformed. */
+int	valid_digits(const char *s, long *out);
+
+enum row_label {
+	ROW_LABEL_OK,
+	ROW_LABEL_MALFORMED,	/* empty, mixed, or not letters/digits */
+	ROW_LABEL_RANGE		/* well formed but too large (or zero) */
+};
+
+/* A legacy row label: letters A=1 .. Z=26, AA=27, .. (case-insensitive),
+ * or decimal digits.  *out is set when ROW_LABEL_OK. */
+enum row_label valid_row_label(const char *s, long *out);
+
+#endif
