@@ -94,12 +94,20 @@ void
 http_reply(FCGX_Request *req, int status, const char *headers,
     const char *body, size_t len)
 {
-	FCGX_FPrintF(req->out, "Status: %d %s\r\n"
+	char	head[1024];
+	int	n;
+
+	/* snprintf, not FCGX_FPrintF: libfcgi's printf lacks %zu */
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
 	    "Content-Type: application/json\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "%s\r\n", status, http_reason(status), len,
 	    headers != NULL ? headers : "");
+	if (n < 0 || (size_t)n >= sizeof(head))
+		n = snprintf(head, sizeof(head), "Status: 500 Internal Server "
+		    "Error\r\nContent-Type: application/json\r\n\r\n");
+	FCGX_PutStr(head, n, req->out);
 	FCGX_PutStr(body, (int)len, req->out);
 }
 

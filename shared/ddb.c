@@ -1,0 +1,280 @@
+/*
+ * ddb.c - DynamoDB client over libcurl (see ddb.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "ddb.h"
+
+int
+ddb_sigv4_param(const char *region, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "aws:amz:%s:dynamodb", region);
+
+	return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
+int
+ddb_target_header(const char *op, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "X-Amz-Target: DynamoDB_20120810.%s", op);
+
+	return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
+int
+ddb_init(struct ddb *d, const struct conf *c)
+{
+	int n;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->endpoint, sizeof(d->endpoint), "%s", c->dynamodb_endpoint);
+	snprintf(d->region, sizeof(d->region), "%s", c->dynamodb_region);
+	snprintf(d->table, sizeof(d->table), "%s", c->dynamodb_table);
+	d->timeout_ms = c->dynamodb_timeout_ms;
+	n = snprintf(d->userpwd, sizeof(d->userpwd), "%s:%s",
+	    c->aws_access_key_id, c->aws_secret_access_key);
+	if (n < 0 || (size_t)n >= sizeof(d->userpwd) ||
+	    ddb_sigv4_param(d->region, d->sigv4, sizeof(d->sigv4)) != 0) {
+		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		    "or region too long");
+		return -1;
+	}
+	d->hdr_base = curl_slist_append(NULL,
+	    "Content-Type: application/x-amz-json-1.0");
+	if (c->aws_session_token[0] != '\0') {
+		snprintf(d->token_hdr, sizeof(d->token_hdr),
+		    "X-Amz-Security-Token: %s", c->aws_session_token);
+		d->hdr_base = curl_slist_append(d->hdr_base, d->token_hdr);
+	}
+	if (d->hdr_base == NULL || (d->curl = curl_easy_init()) == NULL) {
+		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: curl init");
+		return -1;
+	}
+	return 0;
+}
+
+void
+ddb_free(struct ddb *d)
+{
+	if (d->curl != NULL)
+		curl_easy_cleanup(d->curl);
+	curl_slist_free_all(d->hdr_base);
+	d->curl = NULL;
+	d->hdr_base = NULL;
+}
+
+static size_t
+on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct ddb_resp	*r = arg;
+	size_t		 n = size * nmemb;
+	char		*p;
+
+	if (n > DDB_RESP_MAX - r->len)
+		return 0;	/* too large: abort the transfer */
+	if ((p = realloc(r->body, r->len + n + 1)) == NULL)
+		return 0;
+	memcpy(p + r->len, ptr, n);
+	r->len += n;
+	p[r->len] = '\0';
+	r->body = p;
+	return n;
+}
+
+int
+ddb_prepare(struct ddb *d, CURL *h, struct curl_slist **hdrs, const char *op,
+    const char *json, struct ddb_resp *resp)
+{
+	char			 target[128];
+	struct curl_slist	*s, *l = NULL;
+
+	memset(resp, 0, sizeof(*resp));
+	if (ddb_target_header(op, target, sizeof(target)) != 0)
+		return -1;
+	for (s = d->hdr_base; s != NULL; s = s->next)
+		if ((l = curl_slist_append(l, s->data)) == NULL)
+			return -1;
+	if ((l = curl_slist_append(l, target)) == NULL)
+		return -1;
+	/* no "Expect: 100-continue" round trip */
+	if ((l = curl_slist_append(l, "Expect:")) == NULL)
+		return -1;
+	*hdrs = l;
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, d->endpoint);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, d->sigv4);
+	curl_easy_setopt(h, CURLOPT_USERPWD, d->userpwd);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)d->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	return 0;
+}
+
+void
+ddb_parse_error(const char *body, char *type, size_t tsize, char *msg,
+    size_t msize)
+{
+	struct json_object	*o, *v;
+	const char		*t, *hash;
+
+	type[0] = msg[0] = '\0';
+	if (body == NULL || (o = json_tokener_parse(body)) == NULL)
+		return;
+	if (json_object_object_get_ex(o, "__type", &v) &&
+	    (t = json_object_get_string(v)) != NULL) {
+		/* "com.amazonaws.dynamodb.v20120810#ThrottlingException" */
+		hash = strrchr(t, '#');
+		snprintf(type, tsize, "%s", hash != NULL ? hash + 1 : t);
+	}
+	if ((json_object_object_get_ex(o, "message", &v) ||
+	    json_object_object_get_ex(o, "Message", &v)) &&
+	    (t = json_object_get_string(v)) != NULL)
+		snprintf(msg, msize, "%s", t);
+	json_object_put(o);
+}
+
+void
+ddb_finish(CURL *h, struct ddb_resp *resp)
+{
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (resp->status >= 400)
+		ddb_parse_error(resp->body, resp->type, sizeof(resp->type),
+		    resp->message, sizeof(resp->message));
+}
+
+int
+ddb_retryable(long status, const char *type)
+{
+	if (status == 0 || status >= 500)
+		return 1;
+	return strcmp(type, "ProvisionedThroughputExceededException") == 0 ||
+	    strcmp(type, "ThrottlingException") == 0 ||
+	    strcmp(type, "RequestLimitExceeded") == 0 ||
+	    strcmp(type, "LimitExceededException") == 0 ||
+	    strcmp(type, "TransactionConflictException") == 0;
+}
+
+int
+ddb_call(struct ddb *d, const char *op, const char *json,
+    struct ddb_resp *resp)
+{
+	struct curl_slist	*hdrs = NULL;
+	CURLcode		 rc;
+
+	if (ddb_prepare(d, d->curl, &hdrs, op, json, resp) != 0) {
+		curl_slist_free_all(hdrs);
+		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: out of memory");
+		return -1;
+	}
+	rc = curl_easy_perform(d->curl);
+	curl_slist_free_all(hdrs);
+	if (rc != CURLE_OK) {
+		snprintf(d->errstr, sizeof(d->errstr), "dynamodb %s: %s: %s",
+		    d->endpoint, op, curl_easy_strerror(rc));
+		ddb_resp_free(resp);
+		return -1;
+	}
+	ddb_finish(d->curl, resp);
+	if (resp->status >= 400)
+		snprintf(d->errstr, sizeof(d->errstr), "dynamodb %s: HTTP %ld "
+		    "%s: %s", op, resp->status, resp->type, resp->message);
+	return 0;
+}
+
+void
+ddb_resp_free(struct ddb_resp *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+}
+
+int
+ddb_create_table(struct ddb *d)
+{
+	struct ddb_resp	 r;
+	char		 json[512];
+	int		 ret;
+
+	snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
+	    "\"AttributeDefinitions\":[{\"AttributeName\":\"ticketId\","
+	    "\"AttributeType\":\"S\"}],\"KeySchema\":[{\"AttributeName\":"
+	    "\"ticketId\",\"KeyType\":\"HASH\"}],\"BillingMode\":"
+	    "\"PAY_PER_REQUEST\"}", d->table);
+	if (ddb_call(d, "CreateTable", json, &r) != 0)
+		return -1;
+	if (r.status == 200)
+		ret = 1;
+	else if (strcmp(r.type, "ResourceInUseException") == 0)
+		ret = 0;
+	else
+		ret = -1;
+	ddb_resp_free(&r);
+	return ret;
+}
+
+int
+ddb_delete_table(struct ddb *d)
+{
+	struct ddb_resp	 r;
+	char		 json[320];
+	int		 ret;
+
+	snprintf(json, sizeof(json), "{\"TableName\":\"%s\"}", d->table);
+	if (ddb_call(d, "DeleteTable", json, &r) != 0)
+		return -1;
+	ret = r.status == 200 ||
+	    strcmp(r.type, "ResourceNotFoundException") == 0 ? 0 : -1;
+	ddb_resp_free(&r);
+	return ret;
+}
+
+long
+ddb_count(struct ddb *d)
+{
+	struct json_object	*o, *v, *lek;
+	struct ddb_resp		 r;
+	char			 json[2048];
+	const char		*start = NULL;
+	char			 startbuf[1024];
+	long			 total = 0;
+
+	for (;;) {
+		if (start != NULL)
+			snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
+			    "\"Select\":\"COUNT\",\"ExclusiveStartKey\":%s}",
+			    d->table, start);
+		else
+			snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
+			    "\"Select\":\"COUNT\"}", d->table);
+		if (ddb_call(d, "Scan", json, &r) != 0)
+			return -1;
+		if (r.status != 200 || (o = json_tokener_parse(r.body)) == NULL) {
+			ddb_resp_free(&r);
+			return -1;
+		}
+		ddb_resp_free(&r);
+		if (json_object_object_get_ex(o, "Count", &v))
+			total += json_object_get_int64(v);
+		start = NULL;
+		if (json_object_object_get_ex(o, "LastEvaluatedKey", &lek)) {
+			snprintf(startbuf, sizeof(startbuf), "%s",
+			    json_object_to_json_string_ext(lek,
+			    JSON_C_TO_STRING_PLAIN));
+			start = startbuf;
+		}
+		json_object_put(o);
+		if (start == NULL)
+			return total;
+	}
+}

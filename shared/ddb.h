@@ -1,0 +1,78 @@
+/*
+ * ddb.h - DynamoDB over HTTP with libcurl: SigV4 signing by libcurl
+ * (CURLOPT_AWS_SIGV4 with region and service given explicitly), the JSON
+ * protocol (X-Amz-Target, application/x-amz-json-1.0), error types, and
+ * the table of CONTRACT §4.  The same code talks to AWS or DynamoDB Local.
+ */
+#ifndef BOX_DDB_H
+#define BOX_DDB_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+
+#define DDB_RESP_MAX	(4 * 1024 * 1024)	/* cap on a response body */
+
+struct ddb {
+	CURL			*curl;
+	struct curl_slist	*hdr_base;	/* content type, token */
+	char			 endpoint[CONF_STR_MAX];
+	char			 region[64];
+	char			 table[CONF_STR_MAX];
+	char			 userpwd[CONF_STR_MAX * 2 + 2];
+	char			 sigv4[128];
+	char			 token_hdr[CONF_STR_MAX * 8 + 32];
+	int			 timeout_ms;
+	char			 errstr[256];
+};
+
+/* A response: HTTP status, body (NUL-terminated, malloc'd), and for
+ * errors the short DynamoDB error type ("ConditionalCheckFailedException")
+ * and message. */
+struct ddb_resp {
+	long	 status;
+	char	*body;
+	size_t	 len;
+	char	 type[96];
+	char	 message[256];
+};
+
+/* Sets up the client; returns 0 or -1 with errstr. */
+int	ddb_init(struct ddb *d, const struct conf *c);
+void	ddb_free(struct ddb *d);
+
+/* Fills the signing string "aws:amz:<region>:dynamodb" into buf. */
+int	ddb_sigv4_param(const char *region, char *buf, size_t size);
+/* The header "X-Amz-Target: DynamoDB_20120810.<op>" into buf. */
+int	ddb_target_header(const char *op, char *buf, size_t size);
+/* Extracts the short error type and message from an error body. */
+void	ddb_parse_error(const char *body, char *type, size_t tsize,
+	    char *msg, size_t msize);
+/* 1 if an error is worth retrying (throttling, 5xx, transport), else 0. */
+int	ddb_retryable(long status, const char *type);
+
+/* Prepares easy handle h for one call of op with body json (which must stay
+ * valid until the transfer ends); resp collects the answer.  Used by both
+ * ddb_call() and callers running many handles with curl multi. */
+int	ddb_prepare(struct ddb *d, CURL *h, struct curl_slist **hdrs,
+	    const char *op, const char *json, struct ddb_resp *resp);
+/* Finishes a response after its transfer: status and error type. */
+void	ddb_finish(CURL *h, struct ddb_resp *resp);
+
+/* One synchronous call.  Returns 0 if a response arrived (check
+ * resp->status), -1 on a transport failure with errstr set. */
+int	ddb_call(struct ddb *d, const char *op, const char *json,
+	    struct ddb_resp *resp);
+void	ddb_resp_free(struct ddb_resp *resp);
+
+/* Creates the table (ticketId S, on-demand) unless it exists.
+ * Returns 1 created, 0 existed, -1 error. */
+int	ddb_create_table(struct ddb *d);
+/* Deletes the table if it exists.  Returns 0 or -1. */
+int	ddb_delete_table(struct ddb *d);
+/* Number of items (Scan with Select COUNT, all pages), or -1. */
+long	ddb_count(struct ddb *d);
+
+#endif
