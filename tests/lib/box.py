@@ -1,0 +1,377 @@
+"""box.py - helpers for the integration tests: the stack under test, HTTP,
+Redis, MySQL, DynamoDB and the broker, plus a tiny test runner.
+
+Every helper talks to the real servers of the stack that tests/run started
+(ports from the BOX_* environment, settings from $BOX_CONF).  Python's
+standard library only.
+
+A test file defines functions named test_*; `box.main(globals())` runs them
+in file order and prints one line per test, "PASS name" or "FAIL name: why",
+which tests/run counts.
+"""
+
+import concurrent.futures
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV = os.environ
+CONF = ENV.get("BOX_CONF", os.path.join(ROOT, "var", "boxoffice.conf"))
+BIN = ENV.get("BOX_BIN", os.path.join(ROOT, "build", "bin"))
+NGINX = int(ENV.get("BOX_NGINX_PORT", "8080"))
+LIGHTTPD = int(ENV.get("BOX_LIGHTTPD_PORT", "8081"))
+WEB_PORTS = (NGINX, LIGHTTPD)
+REDIS_PORTS = [int(p) for p in ENV.get("BOX_REDIS_PORTS", "6379").replace(",", " ").split()]
+DDB_PORT = int(ENV.get("BOX_DYNAMODB_PORT", "8000"))
+
+# Seed catalog facts (sql/schema.sql), used to compute expectations.
+VENUE1_ZONES = 100
+VENUE1_ROWS, VENUE1_COLS = 26, 30
+VENUE2_ZONES = {1: (10, 20, "150.00"), 2: (5, 12, "95.50"), 3: (1, 8, "250.00"), 4: (3, 4, "45.00")}
+
+
+def venue1_price(zone):
+    return "320.00" if zone <= 20 else "160.00" if zone <= 40 else "80.00" if zone <= 60 \
+        else "40.00" if zone <= 80 else "20.00"
+
+
+class Fail(AssertionError):
+    pass
+
+
+def check(cond, msg="check failed"):
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(got, want, what="value"):
+    if got != want:
+        raise Fail("%s: got %r, want %r" % (what, got, want))
+
+
+# ------------------------------------------------------------------- HTTP
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+def http(method, path, body=None, headers=None, port=NGINX, timeout=30, conn=None):
+    """One HTTP request; returns Resp.  body may be str, bytes or a dict (sent as JSON)."""
+    hdrs = dict(headers or {})
+    if isinstance(body, dict):
+        body = json.dumps(body)
+        hdrs.setdefault("Content-Type", "application/json")
+    if isinstance(body, str):
+        body = body.encode()
+    own = conn is None
+    if own:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        data = r.read().decode("utf-8", "replace")
+        return Resp(r.status, r.getheaders(), data)
+    finally:
+        if own:
+            conn.close()
+
+
+def buy(venue, event, zone, row, col, port=NGINX, conn=None):
+    return http("POST", "/tickets", {"venueId": venue, "eventId": event, "zoneId": zone,
+                                     "row": row, "column": col}, port=port, conn=conn)
+
+
+def raw_http(data, port=NGINX, timeout=10):
+    """Sends raw bytes, returns everything the server answered (bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def parallel(fn, args, workers=64):
+    """Runs fn(*a) for every a in args on a thread pool; returns results in order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as ex:
+        return list(ex.map(lambda a: fn(*a), args))
+
+
+# ------------------------------------------------------------------ Redis
+
+def _resp_encode(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        if not isinstance(a, bytes):
+            a = str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+class RedisError(Exception):
+    pass
+
+
+def redis(*args, port=None, node=None):
+    """One Redis command on a node (default: first); returns the decoded reply."""
+    if port is None:
+        port = REDIS_PORTS[node or 0]
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rb")
+    try:
+        s.sendall(_resp_encode(args))
+        return _resp_read(f)
+    finally:
+        f.close()
+        s.close()
+
+
+def _resp_read(f):
+    line = f.readline()
+    if not line:
+        raise RedisError("connection closed")
+    t, rest = line[:1], line[1:-2]
+    if t == b"+":
+        return rest.decode()
+    if t == b"-":
+        raise RedisError(rest.decode())
+    if t == b":":
+        return int(rest)
+    if t == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data
+    if t == b"*":
+        n = int(rest)
+        if n < 0:
+            return None
+        return [_resp_read(f) for _ in range(n)]
+    raise RedisError("bad reply %r" % line)
+
+
+def crc16(data):
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def zone_node(event, zone):
+    """Index of the Redis node holding an event zone (shared/keys.c)."""
+    if len(REDIS_PORTS) <= 1:
+        return 0
+    return (crc16(("%s:%d" % (event, zone)).encode()) % 16384) % len(REDIS_PORTS)
+
+
+def zone_state(event, zone):
+    """Redis state of one event zone: dict with rows, cols, left (zone),
+    row_left {row: n}, taken set of (row, col) from the bitmap, owners {bit: id}."""
+    tag = "%s:%d" % (event, zone)
+    n = zone_node(event, zone)
+    meta = redis("HGETALL", "bo:zone:{%s}" % tag, node=n)
+    meta = {meta[i].decode(): meta[i + 1].decode() for i in range(0, len(meta), 2)}
+    rows, cols = int(meta["rows"]), int(meta["cols"])
+    left = redis("HGETALL", "bo:left:{%s}" % tag, node=n)
+    left = {left[i].decode(): int(left[i + 1]) for i in range(0, len(left), 2)}
+    bitmap = redis("GET", "bo:seat:{%s}" % tag, node=n) or b""
+    taken = set()
+    for i, byte in enumerate(bitmap):
+        for b in range(8):
+            if byte & (0x80 >> b):
+                bit = i * 8 + b
+                taken.add((bit // cols + 1, bit % cols + 1))
+    own = redis("HGETALL", "bo:own:{%s}" % tag, node=n)
+    owners = {int(own[i]): own[i + 1].decode() for i in range(0, len(own), 2)}
+    return {"rows": rows, "cols": cols, "price": meta["price"], "left": left.get("z"),
+            "row_left": {int(k[1:]): v for k, v in left.items() if k.startswith("r")},
+            "taken": taken, "owners": owners}
+
+
+# ------------------------------------------------------------ MySQL, AMQP
+
+def sql(query):
+    """Runs SQL as the local admin; returns rows as lists of strings."""
+    out = subprocess.run([os.path.join(ROOT, "scripts", "stack"), "sql", "-N", "-B", "-e", query],
+                         check=True, capture_output=True, text=True).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def sql_count(query):
+    return int(sql(query)[0][0])
+
+
+def mqtool(*args, check_rc=True):
+    r = subprocess.run([os.path.join(BIN, "mqtool"), "-c", CONF] + [str(a) for a in args],
+                       capture_output=True, text=True)
+    if check_rc and r.returncode != 0:
+        raise Fail("mqtool %s: %s" % (" ".join(map(str, args)), r.stderr.strip()))
+    return r.stdout
+
+
+def queue_count(queue):
+    return int(mqtool("count", queue).strip())
+
+
+def queue_get(queue, max_n=1000000):
+    """Consumes (and acks) up to max_n messages; returns their bodies."""
+    return [line for line in mqtool("get", queue, max_n).splitlines() if line]
+
+
+def stack(*args, check_rc=True):
+    r = subprocess.run([os.path.join(ROOT, "scripts", "stack")] + list(args),
+                       capture_output=True, text=True)
+    if check_rc and r.returncode != 0:
+        raise Fail("scripts/stack %s failed: %s%s" % (" ".join(args), r.stdout, r.stderr))
+    return r.stdout
+
+
+def ticketctl(*args, check_rc=True):
+    r = subprocess.run([os.path.join(BIN, "ticketctl"), "-c", CONF] + list(args),
+                       capture_output=True, text=True)
+    if check_rc and r.returncode != 0:
+        raise Fail("ticketctl %s failed: %s%s" % (" ".join(args), r.stdout, r.stderr))
+    return r
+
+
+# --------------------------------------------------------------- DynamoDB
+
+def ddb(op, payload, timeout=30):
+    """One signed DynamoDB call via curl --aws-sigv4; returns (status, json)."""
+    r = subprocess.run(["curl", "-s", "-m", str(timeout), "-w", "\n%{http_code}",
+                        "--aws-sigv4", "aws:amz:us-east-1:dynamodb", "--user", "boxoffice:boxoffice",
+                        "-H", "X-Amz-Target: DynamoDB_20120810." + op,
+                        "-H", "Content-Type: application/x-amz-json-1.0",
+                        "-d", json.dumps(payload), "http://127.0.0.1:%d/" % DDB_PORT],
+                       capture_output=True, text=True)
+    body, _, code = r.stdout.rpartition("\n")
+    try:
+        return int(code), (json.loads(body) if body else None)
+    except ValueError:
+        return 0, None
+
+
+def ddb_items():
+    """Every item of the Tickets table, as plain dicts of the ticket JSON names."""
+    items, start = [], None
+    while True:
+        req = {"TableName": "Tickets"}
+        if start:
+            req["ExclusiveStartKey"] = start
+        code, res = ddb("Scan", req)
+        check(code == 200, "DynamoDB Scan failed: %s %s" % (code, res))
+        for it in res.get("Items", []):
+            d = {}
+            for k, v in it.items():
+                if "S" in v:
+                    d[k] = v["S"]
+                elif "N" in v:
+                    d[k] = v["N"]
+            items.append(d)
+        start = res.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def wait_until(fn, timeout=60, interval=0.25, what="condition"):
+    """Polls fn until it returns a truthy value; returns it or raises Fail."""
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        try:
+            last = fn()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - servers may be restarting
+            last = e
+        time.sleep(interval)
+    raise Fail("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def fcgi_pids(name):
+    path = os.path.join(ENV.get("BOX_VAR", os.path.join(ROOT, "var")), "run", name + ".pid")
+    try:
+        with open(path) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------ runner
+
+def main(scope):
+    only = sys.argv[1:]
+    tests = [(name, fn) for name, fn in scope.items() if name.startswith("test_") and callable(fn)]
+    tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
+    setup = scope.get("setup_module")
+    if setup:
+        try:
+            setup()
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc()
+            for name, _ in tests:
+                print("FAIL %s: setup_module: %s" % (name, e), flush=True)
+            return 1
+    failed = 0
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+            print("PASS %s (%.1fs)" % (name, time.time() - t0), flush=True)
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            traceback.print_exc()
+            print("FAIL %s: %s" % (name, str(e).splitlines()[0] if str(e) else type(e).__name__),
+                  flush=True)
+    teardown = scope.get("teardown_module")
+    if teardown:
+        teardown()
+    return 1 if failed else 0
