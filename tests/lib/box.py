@@ -11,7 +11,7 @@ which tests/run counts.
 """
 
 import concurrent.futures
-import http.client
+import http.client as httplib
 import json
 import os
 import socket
@@ -86,7 +86,7 @@ def http(method, path, body=None, headers=None, port=NGINX, timeout=30, conn=Non
         body = body.encode()
     own = conn is None
     if own:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = httplib.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()
