@@ -119,6 +119,8 @@ http_json_escape(const char *s, char *buf, size_t size)
 	char		esc[8];
 	size_t		n;
 
+	if (size == 0)
+		return -1;
 	for (; *s != '\0'; s++) {
 		c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {

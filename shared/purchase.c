@@ -82,6 +82,11 @@ purchase_from_json(const char *body, size_t len, struct purchase *p,
 		return fail(why, "request body is empty", PURCHASE_BAD_REQUEST);
 	if (len > BODY_MAX)
 		return fail(why, "request body too large", PURCHASE_BAD_REQUEST);
+	/* json-c accepts some non-JSON (single-quoted keys, raw control
+	 * characters, leading zeros): check the grammar first */
+	if (!valid_json(body, len, JSON_DEPTH_MAX))
+		return fail(why, "request body is not valid JSON",
+		    PURCHASE_BAD_REQUEST);
 	if ((tok = json_tokener_new_ex(JSON_DEPTH_MAX)) == NULL)
 		return fail(why, "out of memory", PURCHASE_BAD_REQUEST);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -196,6 +201,22 @@ form_get(const char *s, size_t len, const char *name, char *out, size_t outlen)
 	return found;
 }
 
+/* 1 if a legacy row or column is an integer (maybe negative, of any length)
+ * that the number parsers refused: a seat outside every zone, not a
+ * malformed request, as in the JSON form.  Else 0. */
+static int
+form_out_of_range(const char *v)
+{
+	size_t i = v[0] == '-';
+
+	if (v[i] == '\0')
+		return 0;
+	for (; v[i] != '\0'; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+	return 1;
+}
+
 /* Finds a parameter in the body first, then the query. */
 static int
 param(const char *q, size_t qlen, const char *b, size_t blen,
@@ -238,6 +259,9 @@ purchase_from_form(const char *q, size_t qlen, const char *b, size_t blen,
 	case ROW_LABEL_RANGE:
 		return fail(why, "row is outside the zone", PURCHASE_INVALID_SEAT);
 	default:
+		if (form_out_of_range(v))
+			return fail(why, "row is outside the zone",
+			    PURCHASE_INVALID_SEAT);
 		return fail(why, "row must be a letter label (A, B, .., AA) or "
 		    "a number", PURCHASE_BAD_REQUEST);
 	}
@@ -245,7 +269,7 @@ purchase_from_form(const char *q, size_t qlen, const char *b, size_t blen,
 		return fail(why, "column is missing or malformed",
 		    PURCHASE_BAD_REQUEST);
 	if (valid_digits(v, &p->col) != 0) {
-		if (v[0] == '-' && valid_digits(v + 1, &p->col) == 0)
+		if (form_out_of_range(v))
 			return fail(why, "column is outside the zone",
 			    PURCHASE_INVALID_SEAT);
 		return fail(why, "column must be a number", PURCHASE_BAD_REQUEST);

@@ -243,6 +243,10 @@ ticket_parse(const char *json, size_t len, struct ticket *t, const char **why)
 		*why = "message is empty or too large";
 		return -1;
 	}
+	if (!valid_json(json, len, JSON_DEPTH_MAX_TICKET)) {
+		*why = "message is not valid JSON";
+		return -1;
+	}
 	if ((tok = json_tokener_new_ex(JSON_DEPTH_MAX_TICKET)) == NULL) {
 		*why = "out of memory";
 		return -1;

@@ -114,7 +114,7 @@ valid_row_label(const char *s, long *out)
 
 		if (ch < 'A' || ch > 'Z')
 			return ROW_LABEL_MALFORMED;
-		if (v > (SEAT_MAX - 26) / 26) {
+		if (v > (SEAT_MAX - (ch - 'A' + 1)) / 26) {
 			/* keep scanning so junk still reads as malformed */
 			v = SEAT_MAX + 1L;
 			continue;
@@ -125,4 +125,189 @@ valid_row_label(const char *s, long *out)
 		return ROW_LABEL_RANGE;
 	*out = v;
 	return ROW_LABEL_OK;
+}
+
+/*
+ * A strict RFC 8259 recogniser run before json-c, which accepts a few things
+ * that are not JSON even with JSON_TOKENER_STRICT.  Recursive descent whose
+ * depth is capped by depth_max; no allocation.
+ */
+struct jscan {
+	const char	*s;
+	size_t		 len, off;
+	int		 depth, depth_max;
+};
+
+static int	jscan_value(struct jscan *);
+
+static void
+jscan_ws(struct jscan *j)
+{
+	while (j->off < j->len && (j->s[j->off] == ' ' ||
+	    j->s[j->off] == '\t' || j->s[j->off] == '\n' ||
+	    j->s[j->off] == '\r'))
+		j->off++;
+}
+
+/* Consumes c if it is next; returns 1 if it was. */
+static int
+jscan_eat(struct jscan *j, char c)
+{
+	if (j->off < j->len && j->s[j->off] == c) {
+		j->off++;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+jscan_isdigit(struct jscan *j)
+{
+	return j->off < j->len && j->s[j->off] >= '0' && j->s[j->off] <= '9';
+}
+
+static int
+jscan_digits(struct jscan *j)
+{
+	if (!jscan_isdigit(j))
+		return -1;
+	while (jscan_isdigit(j))
+		j->off++;
+	return 0;
+}
+
+static int
+jscan_number(struct jscan *j)
+{
+	jscan_eat(j, '-');
+	if (jscan_eat(j, '0')) {
+		if (jscan_isdigit(j))
+			return -1;		/* leading zero */
+	} else if (jscan_digits(j) != 0)
+		return -1;
+	if (jscan_eat(j, '.') && jscan_digits(j) != 0)
+		return -1;
+	if (jscan_eat(j, 'e') || jscan_eat(j, 'E')) {
+		if (!jscan_eat(j, '+'))
+			jscan_eat(j, '-');
+		if (jscan_digits(j) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+jscan_string(struct jscan *j)
+{
+	unsigned char	c;
+	int		i;
+
+	if (!jscan_eat(j, '"'))
+		return -1;
+	while (j->off < j->len) {
+		c = (unsigned char)j->s[j->off++];
+		if (c == '"')
+			return 0;
+		if (c < 0x20)
+			return -1;
+		if (c != '\\')
+			continue;
+		if (j->off >= j->len)
+			return -1;
+		c = (unsigned char)j->s[j->off++];
+		if (c == 'u') {
+			if (j->len - j->off < 4)
+				return -1;
+			for (i = 0; i < 4; i++)
+				if (!isxdigit((unsigned char)j->s[j->off++]))
+					return -1;
+		} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0')
+			return -1;
+	}
+	return -1;
+}
+
+static int
+jscan_word(struct jscan *j, const char *w)
+{
+	size_t n = strlen(w);
+
+	if (j->len - j->off < n || memcmp(j->s + j->off, w, n) != 0)
+		return -1;
+	j->off += n;
+	return 0;
+}
+
+/* An array or object; the opening bracket is next. */
+static int
+jscan_container(struct jscan *j)
+{
+	char	close = j->s[j->off] == '{' ? '}' : ']';
+
+	if (++j->depth > j->depth_max)
+		return -1;
+	j->off++;
+	jscan_ws(j);
+	if (!jscan_eat(j, close)) {
+		for (;;) {
+			if (close == '}') {
+				if (jscan_string(j) != 0)
+					return -1;
+				jscan_ws(j);
+				if (!jscan_eat(j, ':'))
+					return -1;
+			}
+			if (jscan_value(j) != 0)
+				return -1;
+			if (jscan_eat(j, close))
+				break;
+			if (!jscan_eat(j, ','))
+				return -1;
+			jscan_ws(j);
+		}
+	}
+	j->depth--;
+	return 0;
+}
+
+/* A value with the whitespace around it. */
+static int
+jscan_value(struct jscan *j)
+{
+	int r;
+
+	jscan_ws(j);
+	if (j->off >= j->len)
+		return -1;
+	switch (j->s[j->off]) {
+	case '{':
+	case '[':
+		r = jscan_container(j);
+		break;
+	case '"':
+		r = jscan_string(j);
+		break;
+	case 't':
+		r = jscan_word(j, "true");
+		break;
+	case 'f':
+		r = jscan_word(j, "false");
+		break;
+	case 'n':
+		r = jscan_word(j, "null");
+		break;
+	default:
+		r = jscan_number(j);
+		break;
+	}
+	jscan_ws(j);
+	return r;
+}
+
+int
+valid_json(const char *s, size_t len, int depth_max)
+{
+	struct jscan j = { s, len, 0, 0, depth_max };
+
+	return s != NULL && jscan_value(&j) == 0 && j.off == len;
 }

@@ -1,0 +1,349 @@
+/*
+ * test_valid.c - unit tests of shared/valid.c: identifiers, UUIDs, numbers,
+ * legacy row labels and the strict JSON recogniser.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "valid.h"
+
+static void
+test_id_accepts(void **state)
+{
+	char	max[ID_MAX + 1];
+
+	(void)state;
+	assert_int_equal(valid_id("Venue1"), 1);
+	assert_int_equal(valid_id("a"), 1);
+	assert_int_equal(valid_id("A_b-9"), 1);
+	assert_int_equal(valid_id("-"), 1);
+	assert_int_equal(valid_id("_"), 1);
+	memset(max, 'x', ID_MAX);
+	max[ID_MAX] = '\0';
+	assert_int_equal(valid_id(max), 1);
+}
+
+static void
+test_id_rejects(void **state)
+{
+	char	big[ID_MAX + 2];
+
+	(void)state;
+	assert_int_equal(valid_id(NULL), 0);
+	assert_int_equal(valid_id(""), 0);
+	assert_int_equal(valid_id("Venue 1"), 0);
+	assert_int_equal(valid_id("Venue/1"), 0);
+	assert_int_equal(valid_id("../etc"), 0);
+	assert_int_equal(valid_id("Venue.1"), 0);
+	assert_int_equal(valid_id("Venue1\n"), 0);
+	assert_int_equal(valid_id("V\xc3\xa9nue"), 0);	/* é */
+	assert_int_equal(valid_id("{tag}"), 0);
+	assert_int_equal(valid_id("a:b"), 0);
+	assert_int_equal(valid_id("%41"), 0);
+	memset(big, 'x', ID_MAX + 1);
+	big[ID_MAX + 1] = '\0';
+	assert_int_equal(valid_id(big), 0);
+}
+
+static void
+test_id_n(void **state)
+{
+	(void)state;
+	assert_int_equal(valid_id_n("Venue1", 6), 1);
+	/* only len bytes count: no terminator needed */
+	assert_int_equal(valid_id_n("Venue1!!!", 6), 1);
+	assert_int_equal(valid_id_n("Venue1", 0), 0);
+	assert_int_equal(valid_id_n("Ven\0ue", 6), 0);	/* embedded NUL */
+	assert_int_equal(valid_id_n("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxx", 65), 0);
+}
+
+static void
+test_uuid(void **state)
+{
+	(void)state;
+	assert_int_equal(valid_uuid("0190f5e2-7a3b-7c4d-8e5f-0123456789ab"), 1);
+	assert_int_equal(valid_uuid("00000000-0000-0000-0000-000000000000"), 1);
+	/* upper case is not canonical */
+	assert_int_equal(valid_uuid("0190F5E2-7A3B-7C4D-8E5F-0123456789AB"), 0);
+	assert_int_equal(valid_uuid("0190f5e2-7a3b-7c4d-8e5f-0123456789a"), 0);
+	assert_int_equal(valid_uuid("0190f5e2-7a3b-7c4d-8e5f-0123456789abc"), 0);
+	assert_int_equal(valid_uuid("0190f5e27a3b-7c4d-8e5f-0123456789ab-"), 0);
+	assert_int_equal(valid_uuid("0190f5e2_7a3b_7c4d_8e5f_0123456789ab"), 0);
+	assert_int_equal(valid_uuid("0190f5e2-7a3b-7c4d-8e5f-0123456789ag"), 0);
+	assert_int_equal(valid_uuid("{190f5e2-7a3b-7c4d-8e5f-0123456789ab}"), 0);
+	assert_int_equal(valid_uuid(""), 0);
+	assert_int_equal(valid_uuid(NULL), 0);
+}
+
+static void
+test_digits(void **state)
+{
+	long	v = -7;
+
+	(void)state;
+	assert_int_equal(valid_digits("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(valid_digits("42", &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(valid_digits("007", &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(valid_digits("999999999999999999", &v), 0);	/* 18 */
+	assert_true(v == 999999999999999999L);
+	v = -7;
+	assert_int_equal(valid_digits("1000000000000000000", &v), -1);	/* 19 */
+	assert_int_equal(valid_digits("99999999999999999999999", &v), -1);
+	assert_int_equal(valid_digits("", &v), -1);
+	assert_int_equal(valid_digits(NULL, &v), -1);
+	assert_int_equal(valid_digits("-1", &v), -1);
+	assert_int_equal(valid_digits("+1", &v), -1);
+	assert_int_equal(valid_digits(" 1", &v), -1);
+	assert_int_equal(valid_digits("1 ", &v), -1);
+	assert_int_equal(valid_digits("1a", &v), -1);
+	assert_int_equal(valid_digits("0x10", &v), -1);
+	assert_int_equal(valid_digits("1.5", &v), -1);
+	assert_int_equal(v, -7);	/* untouched on error */
+}
+
+static void
+test_long(void **state)
+{
+	long	v = 99;
+
+	(void)state;
+	assert_int_equal(valid_long("5", 1, 10, &v), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(valid_long("1", 1, 10, &v), 0);
+	assert_int_equal(valid_long("10", 1, 10, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(valid_long("-5", -10, 10, &v), 0);
+	assert_int_equal(v, -5);
+	assert_int_equal(valid_long("0", 0, 0, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(valid_long("2147483647", 1, SEAT_MAX, &v), 0);
+	assert_true(v == SEAT_MAX);
+	v = 99;
+	assert_int_equal(valid_long("2147483648", 1, SEAT_MAX, &v), -1);
+	assert_int_equal(valid_long("0", 1, 10, &v), -1);
+	assert_int_equal(valid_long("11", 1, 10, &v), -1);
+	assert_int_equal(valid_long("-1", 1, 10, &v), -1);
+	assert_int_equal(valid_long("-", -10, 10, &v), -1);
+	assert_int_equal(valid_long("--1", -10, 10, &v), -1);
+	assert_int_equal(valid_long("", 0, 10, &v), -1);
+	assert_int_equal(valid_long(NULL, 0, 10, &v), -1);
+	assert_int_equal(valid_long("5 ", 0, 10, &v), -1);
+	assert_int_equal(valid_long("5k", 0, 10, &v), -1);
+	assert_int_equal(valid_long("99999999999999999999", 0, SEAT_MAX, &v),
+	    -1);
+	assert_int_equal(v, 99);
+}
+
+static void
+expect_label(const char *s, long want)
+{
+	long v = -1;
+
+	assert_int_equal(valid_row_label(s, &v), ROW_LABEL_OK);
+	assert_int_equal(v, want);
+}
+
+static void
+test_row_label_letters(void **state)
+{
+	(void)state;
+	expect_label("A", 1);
+	expect_label("B", 2);
+	expect_label("Z", 26);
+	expect_label("AA", 27);
+	expect_label("AZ", 52);
+	expect_label("BA", 53);
+	expect_label("ZZ", 702);
+	expect_label("AAA", 703);
+	expect_label("a", 1);
+	expect_label("z", 26);
+	expect_label("aa", 27);
+	expect_label("aZ", 52);
+	expect_label("bA", 53);
+	/* the largest row: 2^31-1 in bijective base 26 */
+	expect_label("FXSHRXW", SEAT_MAX);
+}
+
+static void
+test_row_label_numbers(void **state)
+{
+	(void)state;
+	expect_label("1", 1);
+	expect_label("26", 26);
+	expect_label("27", 27);
+	expect_label("01", 1);
+	expect_label("2147483647", SEAT_MAX);
+}
+
+static void
+test_row_label_range(void **state)
+{
+	long v = -5;
+
+	(void)state;
+	assert_int_equal(valid_row_label("0", &v), ROW_LABEL_RANGE);
+	assert_int_equal(valid_row_label("00", &v), ROW_LABEL_RANGE);
+	assert_int_equal(valid_row_label("2147483648", &v), ROW_LABEL_RANGE);
+	assert_int_equal(valid_row_label("99999999999999999999999", &v),
+	    ROW_LABEL_RANGE);
+	assert_int_equal(valid_row_label("FXSHRXX", &v), ROW_LABEL_RANGE);
+	assert_int_equal(valid_row_label("ZZZZZZZ", &v), ROW_LABEL_RANGE);
+	assert_int_equal(valid_row_label("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &v),
+	    ROW_LABEL_RANGE);
+	assert_int_equal(v, -5);	/* untouched unless OK */
+}
+
+static void
+test_row_label_junk(void **state)
+{
+	long v = -5;
+
+	(void)state;
+	assert_int_equal(valid_row_label("", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label(NULL, &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("A1", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("1A", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("-1", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("+1", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label(" A", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("A ", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("A-B", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("\xc3\x84", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("[", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("@", &v), ROW_LABEL_MALFORMED);
+	/* junk after an overflowing label is still junk */
+	assert_int_equal(valid_row_label("ZZZZZZZZZZZZ1", &v),
+	    ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("99999999999999999999x", &v),
+	    ROW_LABEL_MALFORMED);
+	assert_int_equal(v, -5);
+}
+
+static int
+json_ok(const char *s, int depth)
+{
+	return valid_json(s, strlen(s), depth);
+}
+
+static void
+test_json_accepts(void **state)
+{
+	(void)state;
+	assert_int_equal(json_ok("{}", 16), 1);
+	assert_int_equal(json_ok("[]", 16), 1);
+	assert_int_equal(json_ok(" \t\r\n{ } \n", 16), 1);
+	assert_int_equal(json_ok("{\"a\":1,\"b\":[true,false,null],\"c\":{}}",
+	    16), 1);
+	assert_int_equal(json_ok("0", 16), 1);
+	assert_int_equal(json_ok("-0", 16), 1);
+	assert_int_equal(json_ok("-12.5e+3", 16), 1);
+	assert_int_equal(json_ok("1E-2", 16), 1);
+	assert_int_equal(json_ok("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD834\"",
+	    16), 1);
+	assert_int_equal(json_ok("\"\xc3\xa9\"", 16), 1);
+	assert_int_equal(json_ok("{ \"a\" : [ 1 , 2 ] , \"b\" : \"x\" }", 16),
+	    1);
+	/* exactly depth containers */
+	assert_int_equal(json_ok("[[[[]]]]", 4), 1);
+	/* only len bytes count */
+	assert_int_equal(valid_json("{}garbage", 2, 16), 1);
+}
+
+static void
+test_json_rejects(void **state)
+{
+	(void)state;
+	assert_int_equal(json_ok("", 16), 0);
+	assert_int_equal(json_ok("   ", 16), 0);
+	assert_int_equal(valid_json(NULL, 0, 16), 0);
+	assert_int_equal(json_ok("{", 16), 0);
+	assert_int_equal(json_ok("}", 16), 0);
+	assert_int_equal(json_ok("{}{}", 16), 0);
+	assert_int_equal(json_ok("{} x", 16), 0);
+	assert_int_equal(json_ok("{'a':1}", 16), 0);
+	assert_int_equal(json_ok("{\"a\":'x'}", 16), 0);
+	assert_int_equal(json_ok("{a:1}", 16), 0);
+	assert_int_equal(json_ok("{\"a\" 1}", 16), 0);
+	assert_int_equal(json_ok("{\"a\":1,}", 16), 0);
+	assert_int_equal(json_ok("[1,]", 16), 0);
+	assert_int_equal(json_ok("[,1]", 16), 0);
+	assert_int_equal(json_ok("[1 2]", 16), 0);
+	assert_int_equal(json_ok("{\"a\":1 \"b\":2}", 16), 0);
+	assert_int_equal(json_ok("{1:1}", 16), 0);
+	assert_int_equal(json_ok("01", 16), 0);
+	assert_int_equal(json_ok("-01", 16), 0);
+	assert_int_equal(json_ok("00", 16), 0);
+	assert_int_equal(json_ok("1.", 16), 0);
+	assert_int_equal(json_ok(".5", 16), 0);
+	assert_int_equal(json_ok("+1", 16), 0);
+	assert_int_equal(json_ok("-", 16), 0);
+	assert_int_equal(json_ok("1e", 16), 0);
+	assert_int_equal(json_ok("1e+", 16), 0);
+	assert_int_equal(json_ok("0x10", 16), 0);
+	assert_int_equal(json_ok("Infinity", 16), 0);
+	assert_int_equal(json_ok("NaN", 16), 0);
+	assert_int_equal(json_ok("TRUE", 16), 0);
+	assert_int_equal(json_ok("tru", 16), 0);
+	assert_int_equal(json_ok("nul", 16), 0);
+	assert_int_equal(json_ok("\"abc", 16), 0);
+	assert_int_equal(json_ok("\"a\tb\"", 16), 0);	/* raw control char */
+	assert_int_equal(json_ok("\"a\nb\"", 16), 0);
+	assert_int_equal(json_ok("\"\\x41\"", 16), 0);
+	assert_int_equal(json_ok("\"\\u00\"", 16), 0);
+	assert_int_equal(json_ok("\"\\u00g0\"", 16), 0);
+	assert_int_equal(json_ok("\"\\", 16), 0);
+	assert_int_equal(valid_json("\"\\\0\"", 4, 16), 0);
+	assert_int_equal(valid_json("\"a\0b\"", 5, 16), 0);	/* raw NUL */
+	assert_int_equal(valid_json("{}\0", 3, 16), 0);
+	assert_int_equal(json_ok("/*c*/{}", 16), 0);
+	assert_int_equal(json_ok("{}//c", 16), 0);
+	assert_int_equal(json_ok("\xef\xbb\xbf{}", 16), 0);	/* BOM */
+	assert_int_equal(json_ok("\xc3\xa9", 16), 0);
+	assert_int_equal(json_ok("[[[[[]]]]]", 4), 0);	/* one too deep */
+	assert_int_equal(json_ok("{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", 4), 0);
+}
+
+static void
+test_json_deep(void **state)
+{
+	static char	deep[20001];
+
+	(void)state;
+	/* 10000 '[' and the matching ']': rejected without deep recursion */
+	memset(deep, '[', 10000);
+	memset(deep + 10000, ']', 10000);
+	assert_int_equal(valid_json(deep, 20000, 16), 0);
+	assert_int_equal(valid_json(deep, 10000, 16), 0);
+	assert_int_equal(valid_json(deep + 9990, 20, 16), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id_accepts),
+		cmocka_unit_test(test_id_rejects),
+		cmocka_unit_test(test_id_n),
+		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_digits),
+		cmocka_unit_test(test_long),
+		cmocka_unit_test(test_row_label_letters),
+		cmocka_unit_test(test_row_label_numbers),
+		cmocka_unit_test(test_row_label_range),
+		cmocka_unit_test(test_row_label_junk),
+		cmocka_unit_test(test_json_accepts),
+		cmocka_unit_test(test_json_rejects),
+		cmocka_unit_test(test_json_deep),
+	};
+
+	return cmocka_run_group_tests_name("valid", tests, NULL, NULL);
+}
