@@ -196,6 +196,42 @@ jscan_number(struct jscan *j)
 	return 0;
 }
 
+/* The rest of a UTF-8 sequence whose lead byte c was just read (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF). */
+static int
+jscan_utf8(struct jscan *j, unsigned char c)
+{
+	unsigned char	lo = 0x80, hi = 0xbf, b;
+	int		n;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 1;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 2;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 3;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return -1;
+	for (; n > 0; n--) {
+		if (j->off >= j->len)
+			return -1;
+		b = (unsigned char)j->s[j->off++];
+		if (b < lo || b > hi)
+			return -1;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return 0;
+}
+
 static int
 jscan_string(struct jscan *j)
 {
@@ -210,6 +246,11 @@ jscan_string(struct jscan *j)
 			return 0;
 		if (c < 0x20)
 			return -1;
+		if (c >= 0x80) {
+			if (jscan_utf8(j, c) != 0)
+				return -1;
+			continue;
+		}
 		if (c != '\\')
 			continue;
 		if (j->off >= j->len)

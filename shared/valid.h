@@ -35,8 +35,8 @@ enum row_label {
 /* 1 if s[0..len) is exactly one JSON text of RFC 8259 (surrounding
  * whitespace allowed) nested at most depth_max arrays/objects deep, else 0.
  * Strict where json-c is lenient: single-quoted keys, raw control characters
- * in strings, leading zeros, "1.", Infinity/NaN are rejected.  Bytes >= 0x80
- * inside strings are not checked here (json-c's VALIDATE_UTF8 does that). */
+ * in strings, leading zeros, "1.", Infinity/NaN, and UTF-8 that RFC 3629
+ * forbids (overlong forms, encoded surrogates) are rejected. */
 int	valid_json(const char *s, size_t len, int depth_max);
 
 /* A legacy row label: letters A=1 .. Z=26, AA=27, .. (case-insensitive),

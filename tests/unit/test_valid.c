@@ -313,6 +313,42 @@ test_json_rejects(void **state)
 }
 
 static void
+test_json_utf8(void **state)
+{
+	(void)state;
+	assert_int_equal(json_ok("\"\xc2\x80\"", 16), 1);		/* U+0080 */
+	assert_int_equal(json_ok("\"\xdf\xbf\"", 16), 1);		/* U+07FF */
+	assert_int_equal(json_ok("\"\xe0\xa0\x80\"", 16), 1);	/* U+0800 */
+	assert_int_equal(json_ok("\"\xed\x9f\xbf\"", 16), 1);	/* U+D7FF */
+	assert_int_equal(json_ok("\"\xee\x80\x80\"", 16), 1);	/* U+E000 */
+	assert_int_equal(json_ok("\"\xef\xbf\xbf\"", 16), 1);	/* U+FFFF */
+	assert_int_equal(json_ok("\"\xf0\x90\x80\x80\"", 16), 1);	/* U+10000 */
+	assert_int_equal(json_ok("\"\xf0\x9f\x8e\xab\"", 16), 1);	/* ticket */
+	assert_int_equal(json_ok("\"\xf4\x8f\xbf\xbf\"", 16), 1);	/* U+10FFFF */
+	assert_int_equal(json_ok("{\"\xc3\xa9\":1}", 16), 1);
+	/* overlong forms */
+	assert_int_equal(json_ok("\"\xc0\xaf\"", 16), 0);
+	assert_int_equal(json_ok("\"\xc1\xbf\"", 16), 0);
+	assert_int_equal(json_ok("\"\xe0\x9f\xbf\"", 16), 0);
+	assert_int_equal(json_ok("\"\xf0\x8f\xbf\xbf\"", 16), 0);
+	/* encoded surrogates, beyond U+10FFFF, bytes never used */
+	assert_int_equal(json_ok("\"\xed\xa0\x80\"", 16), 0);
+	assert_int_equal(json_ok("\"\xed\xbf\xbf\"", 16), 0);
+	assert_int_equal(json_ok("\"\xf4\x90\x80\x80\"", 16), 0);
+	assert_int_equal(json_ok("\"\xf5\x80\x80\x80\"", 16), 0);
+	assert_int_equal(json_ok("\"\xfe\"", 16), 0);
+	assert_int_equal(json_ok("\"\xff\"", 16), 0);
+	/* stray continuation bytes, cut sequences */
+	assert_int_equal(json_ok("\"\x80\"", 16), 0);
+	assert_int_equal(json_ok("\"\xbf\"", 16), 0);
+	assert_int_equal(json_ok("\"\xc3\"", 16), 0);
+	assert_int_equal(json_ok("\"\xe2\x82\"", 16), 0);
+	assert_int_equal(json_ok("\"\xf0\x9f\x8e\"", 16), 0);
+	assert_int_equal(json_ok("\"\xc3\x28\"", 16), 0);
+	assert_int_equal(valid_json("\"\xe2\x82\xac\"", 3, 16), 0);
+}
+
+static void
 test_json_deep(void **state)
 {
 	static char	deep[20001];
@@ -342,6 +378,7 @@ main(void)
 		cmocka_unit_test(test_row_label_junk),
 		cmocka_unit_test(test_json_accepts),
 		cmocka_unit_test(test_json_rejects),
+		cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_json_deep),
 	};
 
