@@ -1,27 +1,306 @@
 /*
- * consumer - PLACEHOLDER until the consumer issue lands: it only stays up
- * (so that the stack can be started) and persists nothing.
+ * consumer - persists every sold ticket: drains ticketSQL into MySQL and
+ * ticketNoSQL into DynamoDB, and sweeps reservations whose publish outcome
+ * was unknown (docs/consumer.md).
+ *
+ * Three threads, each with its own connections: the MySQL pipeline, the
+ * DynamoDB pipeline (pipe.c + sink_sql.c / sink_ddb.c) and the sweeper
+ * (sweeper.c).  The main thread only waits for SIGTERM/SIGINT (blocked in
+ * every thread, taken with sigtimedwait) and logs a throughput/lag line.
+ * On a signal every pipeline stops taking messages, finishes and acks the
+ * batch in hand, closes (the broker requeues what was prefetched) and the
+ * process exits 0.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop;
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "ddb_item.h"
+#include "log.h"
+#include "mq.h"
+#include "pipe.h"
+#include "sink.h"
+#include "sweeper.h"
+
+#define STATS_INTERVAL_S	10	/* seconds between throughput lines */
+
+enum part {
+	PART_SQL = 1,
+	PART_NOSQL = 2,
+	PART_SWEEPER = 4,
+	PART_ALL = 7
+};
+
+static atomic_int stop;
 
 static void
-on_term(int sig)
+usage(FILE *f)
 {
-	(void)sig;
-	stop = 1;
+	fprintf(f, "usage: consumer [-n] [-c config] [-p parts]\n"
+	    "Persists sold tickets: queue " MQ_QUEUE_SQL " into MySQL, queue "
+	    MQ_QUEUE_NOSQL " into\nDynamoDB, and republishes reservations whose "
+	    "publish outcome was unknown.\n\n"
+	    "  -c FILE  settings file (default $BOXOFFICE_CONF or\n"
+	    "           /etc/boxoffice/boxoffice.conf; missing file = defaults)\n"
+	    "  -n       check the settings, print them (secrets masked), exit\n"
+	    "  -p LIST  run only these parts, comma-separated: sql, nosql,\n"
+	    "           sweeper (default: all three)\n"
+	    "  -h       this help\n\n"
+	    "Settings may be overridden by BOXOFFICE_<NAME> environment\n"
+	    "variables; see docs/config.md and docs/consumer.md.  SIGTERM or\n"
+	    "SIGINT: finish and ack the batch in hand, exit 0.\n");
+}
+
+/* Parses "sql,nosql,sweeper" into a mask; returns it or -1. */
+static int
+parse_parts(const char *s)
+{
+	char	 buf[64], *p, *save = NULL;
+	int	 mask = 0;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, strlen(s) + 1);
+	for (p = strtok_r(buf, ",", &save); p != NULL;
+	    p = strtok_r(NULL, ",", &save)) {
+		if (strcmp(p, "sql") == 0)
+			mask |= PART_SQL;
+		else if (strcmp(p, "nosql") == 0)
+			mask |= PART_NOSQL;
+		else if (strcmp(p, "sweeper") == 0)
+			mask |= PART_SWEEPER;
+		else
+			return -1;
+	}
+	return mask != 0 ? mask : -1;
+}
+
+/* The consumer's own checks of the settings; returns 0 or -1 (printed). */
+static int
+check_conf(const struct conf *c)
+{
+	if (strcmp(c->consumer_ddb_write, "batch") != 0 &&
+	    strcmp(c->consumer_ddb_write, "put") != 0) {
+		fprintf(stderr, "consumer: consumer_ddb_write: '%s' is not "
+		    "batch or put\n", c->consumer_ddb_write);
+		return -1;
+	}
+	if (!ddb_table_ok(c->dynamodb_table)) {
+		fprintf(stderr, "consumer: dynamodb_table: '%s' is not a valid "
+		    "table name\n", c->dynamodb_table);
+		return -1;
+	}
+	if (c->consumer_batch > c->consumer_prefetch)
+		fprintf(stderr, "consumer: note: consumer_batch %d is above "
+		    "consumer_prefetch %d; batches hold at most %d\n",
+		    c->consumer_batch, c->consumer_prefetch,
+		    c->consumer_prefetch);
+	return 0;
+}
+
+/* Per-pipeline counters at the previous stats line. */
+struct seen {
+	unsigned long	done;
+	unsigned long	dead;
+};
+
+/* Formats one pipeline's part of the stats line; returns 1 if it did
+ * anything since the previous line or has messages waiting. */
+static int
+pipe_line(struct pipe *p, struct mq *m, struct seen *prev, double secs,
+    char *buf, size_t size)
+{
+	unsigned long	done = atomic_load(&p->stats.done);
+	unsigned long	dead = atomic_load(&p->stats.dead);
+	long		ready = mq_queue_depth(m, p->queue, NULL);
+	char		rbuf[24];
+	int		busy;
+
+	if (ready >= 0)
+		snprintf(rbuf, sizeof(rbuf), "%ld", ready);
+	else
+		snprintf(rbuf, sizeof(rbuf), "?");
+	busy = done != prev->done || dead != prev->dead || ready != 0;
+	snprintf(buf, size, "%s: %lu written (%.0f/s), %lu dead-lettered, "
+	    "lag %lld ms, %s ready%s%s", p->name, done - prev->done,
+	    (done - prev->done) / secs, dead - prev->dead,
+	    (long long)atomic_load(&p->stats.lag_ms), rbuf,
+	    atomic_load(&p->stats.consuming) ? "" : ", not consuming",
+	    atomic_load(&p->stats.failing) ? ", retrying" : "");
+	prev->done = done;
+	prev->dead = dead;
+	return busy;
+}
+
+/* Waits for SIGTERM/SIGINT, logging throughput every STATS_INTERVAL_S. */
+static void
+wait_for_signal(const struct conf *c, struct pipe *pipes, int npipes)
+{
+	struct timespec	 tick = { 1, 0 };
+	struct seen	 prev[2];
+	struct mq	 m;
+	sigset_t	 set;
+	time_t		 last = time(NULL), now;
+	char		 line[2][320];
+	int		 sig, i, busy;
+
+	memset(prev, 0, sizeof(prev));
+	mq_init(&m, c->amqp_host, c->amqp_port, c->amqp_user, c->amqp_password,
+	    c->amqp_vhost, c->amqp_connect_timeout_ms, "consumer stats");
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("%s: finishing the batches in hand",
+			    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		}
+		if ((now = time(NULL)) - last < STATS_INTERVAL_S)
+			continue;
+		busy = 0;
+		for (i = 0; i < npipes; i++)
+			busy |= pipe_line(&pipes[i], &m, &prev[i],
+			    (double)(now - last), line[i], sizeof(line[i]));
+		if (busy)
+			log_info("%s%s%s", line[0], npipes > 1 ? "; " : "",
+			    npipes > 1 ? line[1] : "");
+		last = now;
+	}
+	mq_close(&m);
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	signal(SIGTERM, on_term);
-	signal(SIGINT, on_term);
-	fprintf(stderr, "consumer: placeholder, persists nothing\n");
-	while (!stop)
-		pause();
-	return 0;
+	struct conf	 c;
+	struct pipe	 pipes[2];
+	struct sweeper	 sw;
+	struct sink	*sinks[2] = { NULL, NULL };
+	pthread_t	 tids[3];
+	sigset_t	 set;
+	const char	*path = NULL;
+	char		 err[512];
+	int		 ch, check = 0, parts = PART_ALL, npipes = 0, nt = 0, i;
+	int		 ret = 0;
+
+	while ((ch = getopt(argc, argv, "c:np:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'p':
+			if ((parts = parse_parts(optarg)) < 0) {
+				fprintf(stderr, "consumer: -p: '%s' is not a "
+				    "list of sql, nosql, sweeper\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (conf_load(&c, path != NULL ? path : conf_default_path(),
+	    path != NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "consumer: %s\n", err);
+		return 1;
+	}
+	if (check_conf(&c) != 0)
+		return 1;
+	if (check) {
+		conf_dump(&c, STDOUT_FILENO);
+		fprintf(stdout, "# configuration ok\n");
+		return 0;
+	}
+	if (log_open("consumer", c.log_file, log_level_parse(c.log_level)) != 0)
+		fprintf(stderr, "consumer: log_file %s: %s (logging to "
+		    "stderr)\n", c.log_file, strerror(errno));
+
+	/* every thread inherits this mask: only sigtimedwait takes them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("cannot initialise libcurl");
+		return 1;
+	}
+	memset(pipes, 0, sizeof(pipes));
+	if (parts & PART_SQL) {
+		if ((sinks[0] = sink_sql_new(&c, err, sizeof(err))) == NULL)
+			goto fatal;
+		pipes[npipes].name = "sql";
+		pipes[npipes].queue = MQ_QUEUE_SQL;
+		pipes[npipes++].sink = sinks[0];
+	}
+	if (parts & PART_NOSQL) {
+		if ((sinks[1] = sink_ddb_new(&c, err, sizeof(err))) == NULL)
+			goto fatal;
+		pipes[npipes].name = "nosql";
+		pipes[npipes].queue = MQ_QUEUE_NOSQL;
+		pipes[npipes++].sink = sinks[1];
+	}
+	log_info("started (mysql batch %d, dynamodb %s x%d, prefetch %d)",
+	    c.consumer_batch, c.consumer_ddb_write, c.consumer_ddb_parallel,
+	    c.consumer_prefetch);
+	for (i = 0; i < npipes; i++) {
+		pipes[i].c = &c;
+		pipes[i].stop = &stop;
+		if (pthread_create(&tids[nt], NULL, pipe_run, &pipes[i]) != 0) {
+			snprintf(err, sizeof(err), "cannot start a thread");
+			goto stop;
+		}
+		nt++;
+	}
+	memset(&sw, 0, sizeof(sw));
+	sw.c = &c;
+	sw.stop = &stop;
+	if ((parts & PART_SWEEPER) &&
+	    pthread_create(&tids[nt++], NULL, sweeper_run, &sw) != 0) {
+		nt--;
+		snprintf(err, sizeof(err), "cannot start a thread");
+		goto stop;
+	}
+	wait_for_signal(&c, pipes, npipes);
+	goto join;
+stop:
+	log_error("%s", err);
+	ret = 1;
+join:
+	atomic_store(&stop, 1);
+	for (i = 0; i < nt; i++)
+		pthread_join(tids[i], NULL);
+	for (i = 0; i < 2; i++)
+		sink_free(sinks[i]);
+	curl_global_cleanup();
+	log_info("stopped");
+	return ret;
+fatal:
+	log_error("%s", err);
+	for (i = 0; i < 2; i++)
+		sink_free(sinks[i]);
+	curl_global_cleanup();
+	return 1;
 }

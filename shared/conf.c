@@ -54,6 +54,7 @@ const struct conf_def conf_defs[] = {
 	{ "consumer_batch", CONF_INT, 1, 1000, "100", I(consumer_batch), 0, NULL },
 	{ "consumer_batch_wait_ms", CONF_INT, 0, 10000, "20", I(consumer_batch_wait_ms), 0, NULL },
 	{ "consumer_ddb_parallel", CONF_INT, 1, 64, "8", I(consumer_ddb_parallel), 0, NULL },
+	{ "consumer_ddb_write", CONF_STR, 0, 0, "batch", S(consumer_ddb_write), 0, NULL },
 	{ "consumer_retry_max_ms", CONF_INT, 10, 600000, "5000", I(consumer_retry_max_ms), 0, NULL },
 	{ "sweeper_interval_ms", CONF_INT, 100, 3600000, "2000", I(sweeper_interval_ms), 0, NULL },
 	{ "sweeper_stale_ms", CONF_INT, 1000, 86400000, "30000", I(sweeper_stale_ms), 0, NULL },

@@ -59,6 +59,7 @@ struct conf {
 	int	consumer_batch;
 	int	consumer_batch_wait_ms;
 	int	consumer_ddb_parallel;
+	char	consumer_ddb_write[16];	/* "batch" or "put" */
 	int	consumer_retry_max_ms;
 	int	sweeper_interval_ms;
 	int	sweeper_stale_ms;

@@ -1,0 +1,86 @@
+/*
+ * pipe.h - one pipeline of the consumer: drains a queue into a sink.
+ *
+ * A pipeline owns its AMQP connection and channel (manual acks, basic.qos
+ * prefetch), collects up to consumer_batch deliveries (waiting at most
+ * consumer_batch_wait_ms for a batch to fill), dead-letters what does not
+ * parse as a ticket (basic.reject, requeue=false: the queue's dead-letter
+ * exchange routes it to <queue>.dead), hands the rest to its sink and acks
+ * each message only after the sink reports it durably written.  Transient
+ * failures are retried with exponential backoff and full jitter; nothing is
+ * dead-lettered for a transient cause.  The sink decides per message:
+ * written, dead (poison or double sale), or retry.
+ */
+#ifndef BOX_PIPE_H
+#define BOX_PIPE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "ticket.h"
+
+#define PIPE_BODY_MAX	(4 * TICKET_JSON_MAX)	/* larger bodies are poison */
+
+enum item_state {
+	ITEM_NEW,	/* not written yet */
+	ITEM_DONE,	/* durably written (or was already): ack */
+	ITEM_DEAD,	/* never writable: dead-letter */
+	ITEM_RETRY	/* transient failure: write again later */
+};
+
+/* One delivery of a batch. */
+struct item {
+	uint64_t	 tag;		/* delivery tag */
+	char		*body;		/* NUL-terminated copy, malloc'd */
+	size_t		 len;
+	struct ticket	 t;		/* parsed body (if not DEAD at parse) */
+	enum item_state	 state;
+	const char	*why;		/* DEAD: static reason for the log */
+	int		 settled;	/* acked or rejected already */
+};
+
+/* A destination.  write() writes every item in state ITEM_NEW or ITEM_RETRY
+ * and sets each of them to ITEM_DONE, ITEM_DEAD (why set) or ITEM_RETRY.
+ * It returns 0 if no item is left in ITEM_RETRY, else -1 with err set to
+ * the cause (for the log).  It must not block longer than its timeouts. */
+struct sink {
+	const char	*name;		/* "mysql", "dynamodb" */
+	void		*ctx;
+	int		(*write)(void *ctx, struct item *items, size_t n,
+			    char *err, size_t errlen);
+	void		(*free)(void *ctx);
+};
+
+/* Counters read by the main thread for the periodic log line. */
+struct pipe_stats {
+	atomic_ulong	 done;		/* messages acked as written */
+	atomic_ulong	 dead;		/* messages dead-lettered */
+	atomic_ulong	 batches;
+	atomic_llong	 lag_ms;	/* sale to persistence, last batch */
+	atomic_int	 consuming;	/* 1 while subscribed to the queue */
+	atomic_int	 failing;	/* 1 while the sink fails */
+};
+
+struct pipe {
+	const char		*name;		/* "sql", "nosql" (logs) */
+	const char		*queue;
+	const struct conf	*c;
+	struct sink		*sink;
+	const atomic_int	*stop;		/* set by the main thread */
+	struct pipe_stats	 stats;
+};
+
+/* Thread entry: runs pipe (a struct pipe *) until *stop is set, then
+ * finishes the batch in hand, acks it and returns NULL. */
+void	*pipe_run(void *pipe);
+
+/* Sleeps ms milliseconds in short slices; returns early (1) once *stop is
+ * set, else 0. */
+int	pipe_sleep(long ms, const atomic_int *stop);
+
+/* ms since the epoch of a ticket stamp "YYYY-MM-DDTHH:MM:SS.mmmZ", or 0. */
+long long pipe_stamp_ms(const char *stamp);
+
+#endif

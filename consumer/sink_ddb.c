@@ -1,0 +1,405 @@
+/*
+ * sink_ddb.c - the DynamoDB sink: tickets into the write model (table
+ * Tickets), over HTTP with libcurl (SigV4 by CURLOPT_AWS_SIGV4, see ddb.c).
+ *
+ * Two ways to write, chosen by consumer_ddb_write:
+ *   batch  BatchWriteItem of up to 25 items per request.  A redelivered
+ *          message rewrites the identical item (idempotent by key);
+ *          UnprocessedItems are retried with backoff.
+ *   put    one PutItem per ticket with ConditionExpression
+ *          attribute_not_exists(ticketId); ConditionalCheckFailed on a
+ *          redelivery counts as written.
+ * Either way up to consumer_ddb_parallel requests are in flight at once on
+ * one curl multi handle (connections are kept alive and reused).
+ *
+ * Transport errors, 5xx, throttling and every other refusal of the service
+ * (missing table, bad credentials) are transient: retried with backoff.
+ * Only a ValidationException on a single item is poison (a batch refused
+ * that way is split into PutItems to find the item).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "ddb.h"
+#include "ddb_item.h"
+#include "log.h"
+#include "sink.h"
+
+#define SLOTS_MAX	64
+
+enum job_op {
+	JOB_BATCH,
+	JOB_PUT
+};
+
+/* One request: a BatchWriteItem of n items or a PutItem of one. */
+struct job {
+	enum job_op	op;
+	size_t		n;
+	size_t		idx[DDB_BATCH_MAX];	/* item indices */
+};
+
+/* One transfer slot of the multi handle. */
+struct slot {
+	CURL			*h;
+	struct curl_slist	*hdrs;
+	struct ddb_resp		 resp;
+	char			*json;		/* DDB_BATCH_JSON_MAX bytes */
+	struct job		*job;		/* NULL when free */
+};
+
+struct sink_ddb {
+	struct ddb	 d;
+	CURLM		*multi;
+	struct slot	 slots[SLOTS_MAX];
+	int		 nslots;
+	int		 batch;		/* consumer_ddb_write = batch */
+	size_t		 max;		/* items per pipeline batch */
+	size_t		*lead;
+	struct job	*jobs;		/* max jobs */
+	size_t		*fallback;	/* items of refused batches */
+	size_t		 nfallback;
+	char		 err[512];	/* first transient error of a write */
+	int		 retry;		/* some item left in ITEM_RETRY */
+	char		 (*unproc)[UUID_LEN + 1];
+};
+
+/* Records a transient failure of the items of job. */
+static void
+job_retry(struct sink_ddb *s, struct item *items, const struct job *j,
+    const char *why)
+{
+	size_t k;
+
+	for (k = 0; k < j->n; k++)
+		items[j->idx[k]].state = ITEM_RETRY;
+	if (!s->retry)
+		snprintf(s->err, sizeof(s->err), "%s", why);
+	s->retry = 1;
+}
+
+static int
+refused_value(const struct ddb_resp *r)
+{
+	return r->status == 400 && (strcmp(r->type, "ValidationException") ==
+	    0 || strcmp(r->type, "SerializationException") == 0);
+}
+
+/* The answer to a PutItem. */
+static void
+put_done(struct sink_ddb *s, struct item *items, const struct job *j,
+    const struct ddb_resp *r, const char *why)
+{
+	struct item *it = &items[j->idx[0]];
+
+	if (r->status == 200 ||
+	    strcmp(r->type, "ConditionalCheckFailedException") == 0) {
+		it->state = ITEM_DONE;	/* new, or there already */
+	} else if (refused_value(r)) {
+		it->state = ITEM_DEAD;
+		it->why = "DynamoDB refused the item";
+		log_warnx("dynamodb: ticket %s refused: %s: %s", it->t.id,
+		    r->type, r->message);
+	} else
+		job_retry(s, items, j, why);
+}
+
+/* The answer to a BatchWriteItem. */
+static void
+batch_done(struct sink_ddb *s, struct item *items, const struct job *j,
+    const struct ddb_resp *r, const char *why)
+{
+	char	 msg[128];
+	long	 nu, u;
+	size_t	 k;
+	int	 left;
+
+	if (refused_value(r)) {
+		for (k = 0; k < j->n; k++)
+			s->fallback[s->nfallback++] = j->idx[k];
+		return;
+	}
+	if (r->status != 200) {
+		job_retry(s, items, j, why);
+		return;
+	}
+	if ((nu = ddb_unprocessed(r->body, s->d.table, s->unproc,
+	    DDB_BATCH_MAX)) < 0) {
+		job_retry(s, items, j, "dynamodb: BatchWriteItem: unreadable "
+		    "answer");
+		return;
+	}
+	for (k = 0; k < j->n; k++) {
+		struct item *it = &items[j->idx[k]];
+
+		left = 0;
+		for (u = 0; u < nu && u < DDB_BATCH_MAX; u++)
+			if (strcmp(s->unproc[u], it->t.id) == 0)
+				left = 1;
+		it->state = left ? ITEM_RETRY : ITEM_DONE;
+	}
+	if (nu > 0) {
+		snprintf(msg, sizeof(msg), "dynamodb: BatchWriteItem: %ld of "
+		    "%zu items unprocessed (throttled)", nu, j->n);
+		if (!s->retry)
+			snprintf(s->err, sizeof(s->err), "%s", msg);
+		s->retry = 1;
+	}
+}
+
+/* Handles a finished transfer of slot. */
+static void
+finish(struct sink_ddb *s, struct item *items, struct slot *sl, CURLcode rc)
+{
+	const char	*op = sl->job->op == JOB_BATCH ? "BatchWriteItem" :
+			    "PutItem";
+	char		 why[512];
+
+	if (rc != CURLE_OK) {
+		snprintf(why, sizeof(why), "dynamodb %s: %s: %s", s->d.endpoint,
+		    op, curl_easy_strerror(rc));
+		job_retry(s, items, sl->job, why);
+	} else {
+		ddb_finish(sl->h, &sl->resp);
+		snprintf(why, sizeof(why), "dynamodb %s: %s: HTTP %ld %s %s",
+		    s->d.endpoint, op, sl->resp.status, sl->resp.type,
+		    sl->resp.message);
+		if (sl->job->op == JOB_PUT)
+			put_done(s, items, sl->job, &sl->resp, why);
+		else
+			batch_done(s, items, sl->job, &sl->resp, why);
+	}
+	ddb_resp_free(&sl->resp);
+	curl_slist_free_all(sl->hdrs);
+	sl->hdrs = NULL;
+	sl->job = NULL;
+}
+
+/* Starts job j on the free slot sl.  Returns 0, or -1 if it could not
+ * start (its items are set to retry or dead). */
+static int
+start(struct sink_ddb *s, struct item *items, struct slot *sl, struct job *j)
+{
+	const struct ticket	*tv[DDB_BATCH_MAX];
+	size_t			 k;
+	int			 len;
+
+	for (k = 0; k < j->n; k++)
+		tv[k] = &items[j->idx[k]].t;
+	if (j->op == JOB_BATCH)
+		len = ddb_batch_json(s->d.table, tv, j->n, sl->json,
+		    DDB_BATCH_JSON_MAX);
+	else
+		len = ddb_put_json(s->d.table, tv[0], sl->json,
+		    DDB_BATCH_JSON_MAX);
+	if (len < 0) {
+		/* cannot happen: the message parser checked every value */
+		for (k = 0; k < j->n; k++) {
+			items[j->idx[k]].state = ITEM_DEAD;
+			items[j->idx[k]].why = "ticket cannot be written as "
+			    "DynamoDB JSON";
+		}
+		return -1;
+	}
+	sl->hdrs = NULL;
+	if (ddb_prepare(&s->d, sl->h, &sl->hdrs, j->op == JOB_BATCH ?
+	    "BatchWriteItem" : "PutItem", sl->json, &sl->resp) != 0 ||
+	    curl_easy_setopt(sl->h, CURLOPT_PRIVATE, sl) != CURLE_OK ||
+	    curl_multi_add_handle(s->multi, sl->h) != CURLM_OK) {
+		curl_slist_free_all(sl->hdrs);
+		sl->hdrs = NULL;
+		job_retry(s, items, j, "dynamodb: cannot start a request");
+		return -1;
+	}
+	sl->job = j;
+	return 0;
+}
+
+static struct slot *
+free_slot(struct sink_ddb *s)
+{
+	int i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->slots[i].job == NULL)
+			return &s->slots[i];
+	return NULL;
+}
+
+/* Runs the nj jobs, at most nslots at a time, until all are answered. */
+static void
+run_jobs(struct sink_ddb *s, struct item *items, struct job *jobs, size_t nj)
+{
+	struct slot	*sl;
+	CURLMsg		*msg;
+	size_t		 next = 0;
+	int		 active = 0, running, q;
+
+	while (next < nj || active > 0) {
+		while (next < nj && (sl = free_slot(s)) != NULL)
+			if (start(s, items, sl, &jobs[next++]) == 0)
+				active++;
+		if (active == 0)
+			continue;
+		if (curl_multi_perform(s->multi, &running) != CURLM_OK)
+			running = 0;	/* answered below as failed */
+		while ((msg = curl_multi_info_read(s->multi, &q)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			sl = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&sl);
+			curl_multi_remove_handle(s->multi, msg->easy_handle);
+			if (sl == NULL || sl->job == NULL)
+				continue;
+			finish(s, items, sl, msg->data.result);
+			active--;
+		}
+		if (active > 0 &&
+		    curl_multi_poll(s->multi, NULL, 0, 100, NULL) != CURLM_OK)
+			break;
+	}
+	/* only after a multi failure: give every transfer up */
+	for (q = 0; q < s->nslots; q++) {
+		sl = &s->slots[q];
+		if (sl->job == NULL)
+			continue;
+		curl_multi_remove_handle(s->multi, sl->h);
+		job_retry(s, items, sl->job, "dynamodb: curl multi failed");
+		ddb_resp_free(&sl->resp);
+		curl_slist_free_all(sl->hdrs);
+		sl->hdrs = NULL;
+		sl->job = NULL;
+	}
+}
+
+/* Builds the jobs for the leaders to write; returns how many. */
+static size_t
+plan(struct sink_ddb *s, struct item *items, size_t n, int batch)
+{
+	size_t	i, nj = 0;
+	size_t	per = batch ? DDB_BATCH_MAX : 1;
+
+	for (i = 0; i < n; i++) {
+		if (s->lead[i] != i || (items[i].state != ITEM_NEW &&
+		    items[i].state != ITEM_RETRY))
+			continue;
+		if (nj == 0 || s->jobs[nj - 1].n == per) {
+			s->jobs[nj].op = batch ? JOB_BATCH : JOB_PUT;
+			s->jobs[nj++].n = 0;
+		}
+		s->jobs[nj - 1].idx[s->jobs[nj - 1].n++] = i;
+	}
+	return nj;
+}
+
+/* The sink's write(): see pipe.h. */
+static int
+ddb_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
+{
+	struct sink_ddb	*s = ctx;
+	size_t		 i, nj;
+
+	s->retry = 0;
+	s->err[0] = '\0';
+	s->nfallback = 0;
+	sink_leaders(items, n, s->lead);
+	nj = plan(s, items, n, s->batch);
+	run_jobs(s, items, s->jobs, nj);
+	if (s->nfallback > 0) {
+		/* a batch refused as invalid: find the item by PutItems */
+		for (i = 0; i < s->nfallback; i++) {
+			s->jobs[i].op = JOB_PUT;
+			s->jobs[i].n = 1;
+			s->jobs[i].idx[0] = s->fallback[i];
+		}
+		run_jobs(s, items, s->jobs, s->nfallback);
+	}
+	for (i = 0; i < n; i++) {
+		if (s->lead[i] == i)
+			continue;
+		items[i].state = items[s->lead[i]].state;
+		items[i].why = items[s->lead[i]].why;
+	}
+	if (s->retry)
+		snprintf(err, errlen, "%s", s->err);
+	return s->retry ? -1 : 0;
+}
+
+static void
+ddb_sink_free(void *ctx)
+{
+	struct sink_ddb	*s = ctx;
+	int		 i;
+
+	for (i = 0; i < SLOTS_MAX; i++) {
+		if (s->slots[i].h != NULL)
+			curl_easy_cleanup(s->slots[i].h);
+		free(s->slots[i].json);
+	}
+	if (s->multi != NULL)
+		curl_multi_cleanup(s->multi);
+	ddb_free(&s->d);
+	free(s->lead);
+	free(s->jobs);
+	free(s->fallback);
+	free(s->unproc);
+	free(s);
+}
+
+struct sink *
+sink_ddb_new(const struct conf *c, char *err, size_t errlen)
+{
+	struct sink	*sk;
+	struct sink_ddb	*s;
+	int		 i;
+
+	if ((sk = calloc(1, sizeof(*sk))) == NULL ||
+	    (s = calloc(1, sizeof(*s))) == NULL) {
+		free(sk);
+		snprintf(err, errlen, "dynamodb sink: out of memory");
+		return NULL;
+	}
+	if (ddb_init(&s->d, c) != 0) {
+		snprintf(err, errlen, "%s", s->d.errstr);
+		goto fail;
+	}
+	if (!ddb_table_ok(s->d.table)) {
+		snprintf(err, errlen, "dynamodb_table: '%s' is not a valid "
+		    "table name", s->d.table);
+		goto fail;
+	}
+	s->batch = strcmp(c->consumer_ddb_write, "put") != 0;
+	s->max = (size_t)c->consumer_batch;
+	s->nslots = c->consumer_ddb_parallel < SLOTS_MAX ?
+	    c->consumer_ddb_parallel : SLOTS_MAX;
+	s->lead = calloc(s->max, sizeof(*s->lead));
+	s->jobs = calloc(s->max, sizeof(*s->jobs));
+	s->fallback = calloc(s->max, sizeof(*s->fallback));
+	s->unproc = calloc(DDB_BATCH_MAX, sizeof(*s->unproc));
+	if ((s->multi = curl_multi_init()) == NULL || s->lead == NULL ||
+	    s->jobs == NULL || s->fallback == NULL || s->unproc == NULL)
+		goto nomem;
+	/* keep one connection per slot open between batches */
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->nslots);
+	for (i = 0; i < s->nslots; i++) {
+		s->slots[i].h = curl_easy_init();
+		s->slots[i].json = malloc(DDB_BATCH_JSON_MAX);
+		if (s->slots[i].h == NULL || s->slots[i].json == NULL)
+			goto nomem;
+	}
+	sk->name = "dynamodb";
+	sk->ctx = s;
+	sk->write = ddb_write;
+	sk->free = ddb_sink_free;
+	return sk;
+nomem:
+	snprintf(err, errlen, "dynamodb sink: out of memory");
+fail:
+	ddb_sink_free(s);
+	free(sk);
+	return NULL;
+}

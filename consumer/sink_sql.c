@@ -1,0 +1,370 @@
+/*
+ * sink_sql.c - the MySQL sink: tickets into the read model (table ticket).
+ *
+ * A batch is one multi-row INSERT in autocommit mode, so one transaction:
+ * all rows or none, durable when the statement returns (InnoDB with
+ * innodb_flush_log_at_trx_commit=1).  The consumer's account may only
+ * SELECT and INSERT, so duplicates are not hidden by INSERT IGNORE or
+ * ON DUPLICATE KEY UPDATE; a refused batch is explained instead:
+ *
+ *   - look up the batch's ids and seats (tsql_lookup);
+ *   - a ticket already there with the same id and seat is done (a
+ *     redelivery: idempotent, acked);
+ *   - a seat that belongs to another ticket id is a DOUBLE SALE: the
+ *     message is dead-lettered and an error is logged loudly; the row in
+ *     place is never touched;
+ *   - the rest is inserted again.  If nothing could be explained (a value
+ *     the server refuses, or two tickets of the batch for one seat), the
+ *     rows are inserted one by one to find the culprit.
+ *
+ * Connection-level and server-side trouble (gone away, shutdown, lock wait,
+ * deadlock, too many connections, privileges) is transient: the pipeline
+ * backs off and retries.  Only a value the server refuses is poison.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+
+#include "db.h"
+#include "log.h"
+#include "mq.h"
+#include "sink.h"
+#include "tsql.h"
+
+#define SQL_MODE	"SET SESSION sql_mode = 'STRICT_ALL_TABLES," \
+			"NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION'"
+#define ER_DUP		1062	/* ER_DUP_ENTRY */
+#define EXPLAIN_ROUNDS	3	/* insert/look-up rounds before row by row */
+
+struct sink_sql {
+	struct db		 db;
+	unsigned long		 session;	/* db.reconnects when set up */
+	size_t			 max;		/* items per batch */
+	char			*sql;		/* TSQL_SIZE(max) bytes */
+	const struct ticket	**tv;		/* tickets of one statement */
+	size_t			*idx;		/* their item indices */
+	size_t			*lead;
+	struct tsql_row		*rows;		/* look-up result */
+	size_t			 nrows;
+	size_t			 rows_max;
+};
+
+enum outcome {
+	OUT_OK,		/* inserted (committed) */
+	OUT_REFUSED,	/* the server refused the rows: duplicate or value */
+	OUT_TRANSIENT	/* try again later */
+};
+
+/* 1 if a server error is about the values of a row: never retried. */
+static int
+value_error(unsigned e)
+{
+	switch (e) {
+	case 1048:	/* column cannot be null */
+	case 1264:	/* out of range */
+	case 1265:	/* data truncated */
+	case 1292:	/* incorrect datetime value */
+	case 1366:	/* incorrect value */
+	case 1406:	/* data too long */
+	case 1690:	/* value out of range */
+	case 4025:	/* CHECK constraint failed (MariaDB) */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The connection, its session set up; NULL with errstr set. */
+static MYSQL *
+conn(struct sink_sql *s)
+{
+	MYSQL *my;
+
+	if ((my = db_conn(&s->db)) == NULL)
+		return NULL;
+	if (s->session != s->db.reconnects) {
+		if (mysql_query(my, SQL_MODE) != 0) {
+			db_fail(&s->db, "set sql_mode");
+			db_close(&s->db);
+			return NULL;
+		}
+		s->session = s->db.reconnects;
+	}
+	return my;
+}
+
+/* Runs one statement without result.  *code gets the server's error
+ * number (0 if none); err gets the message. */
+static enum outcome
+run(struct sink_sql *s, const char *sql, size_t len, unsigned *code,
+    char *err, size_t errlen)
+{
+	MYSQL *my;
+
+	*code = 0;
+	if ((my = conn(s)) == NULL) {
+		snprintf(err, errlen, "%s", s->db.errstr);
+		return OUT_TRANSIENT;
+	}
+	if (mysql_real_query(my, sql, len) == 0)
+		return OUT_OK;
+	*code = mysql_errno(my);
+	db_fail(&s->db, "insert");
+	snprintf(err, errlen, "%s", s->db.errstr);
+	if (*code == ER_DUP || value_error(*code))
+		return OUT_REFUSED;
+	return OUT_TRANSIENT;
+}
+
+/* Inserts the k tickets s->tv[0..k-1] in one statement. */
+static enum outcome
+insert(struct sink_sql *s, size_t k, unsigned *code, char *err,
+    size_t errlen)
+{
+	int len;
+
+	if ((len = tsql_insert(s->tv, k, s->sql, TSQL_SIZE(s->max))) < 0) {
+		/* cannot happen: the message parser checked every value */
+		*code = 0;
+		snprintf(err, errlen, "ticket cannot be written as SQL");
+		return OUT_REFUSED;
+	}
+	return run(s, s->sql, (size_t)len, code, err, errlen);
+}
+
+/* Looks up the rows sharing an id or a seat with s->tv[0..k-1] into
+ * s->rows.  Returns 0 or -1 (transient) with err set. */
+static int
+lookup(struct sink_sql *s, size_t k, char *err, size_t errlen)
+{
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	int		 len;
+
+	s->nrows = 0;
+	if ((len = tsql_lookup(s->tv, k, s->sql, TSQL_SIZE(s->max))) < 0) {
+		snprintf(err, errlen, "look-up cannot be written as SQL");
+		return -1;
+	}
+	if ((my = conn(s)) == NULL) {
+		snprintf(err, errlen, "%s", s->db.errstr);
+		return -1;
+	}
+	if (mysql_real_query(my, s->sql, (size_t)len) != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		db_fail(&s->db, "look-up");
+		snprintf(err, errlen, "%s", s->db.errstr);
+		return -1;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL &&
+	    s->nrows < s->rows_max) {
+		if (tsql_row_parse(row, &s->rows[s->nrows]) == 0)
+			s->nrows++;
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+/* Logs the alarm of a refused ticket. */
+static void
+alarm_log(const struct ticket *t, enum tsql_verdict v,
+    const struct tsql_row *other)
+{
+	if (v == TSQL_SEAT_TAKEN)
+		log_error("DOUBLE SALE ALARM: ticket %s for %s seat zone %ld "
+		    "row %ld column %ld (venue %s, created %s) refused: the "
+		    "seat already belongs to ticket %s; the message goes to "
+		    MQ_QUEUE_SQL MQ_DEAD_SUFFIX ", the stored ticket is kept",
+		    t->id, t->event, t->zone, t->row, t->col, t->venue,
+		    t->created, other->id);
+	else
+		log_error("DOUBLE SALE ALARM: ticket id %s arrived for %s zone "
+		    "%ld row %ld column %ld but is stored for %s zone %ld row "
+		    "%ld column %ld; the message goes to " MQ_QUEUE_SQL
+		    MQ_DEAD_SUFFIX ", the stored ticket is kept", t->id,
+		    t->event, t->zone, t->row, t->col, other->event,
+		    other->zone, other->row, other->col);
+}
+
+/* Applies the look-up to the k items s->idx[0..k-1]: done, dead (alarm)
+ * or left alone.  Returns how many were settled. */
+static size_t
+explain(struct sink_sql *s, struct item *items, size_t k)
+{
+	const struct tsql_row	*other;
+	enum tsql_verdict	 v;
+	size_t			 j, settled = 0;
+
+	for (j = 0; j < k; j++) {
+		struct item *it = &items[s->idx[j]];
+
+		v = tsql_classify(&it->t, s->rows, s->nrows, &other);
+		if (v == TSQL_ABSENT)
+			continue;
+		settled++;
+		if (v == TSQL_PRESENT) {
+			it->state = ITEM_DONE;
+			continue;
+		}
+		it->state = ITEM_DEAD;
+		it->why = v == TSQL_SEAT_TAKEN ? "double sale: the seat "
+		    "belongs to another ticket" : "double sale: the ticket id "
+		    "is stored for another seat";
+		alarm_log(&it->t, v, other);
+	}
+	return settled;
+}
+
+/* Fills s->tv / s->idx with the leaders still to write; returns count. */
+static size_t
+pending(struct sink_sql *s, struct item *items, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s->lead[i] != i || (items[i].state != ITEM_NEW &&
+		    items[i].state != ITEM_RETRY))
+			continue;
+		s->idx[k] = i;
+		s->tv[k++] = &items[i].t;
+	}
+	return k;
+}
+
+static void
+mark(struct sink_sql *s, struct item *items, size_t k, enum item_state st)
+{
+	size_t j;
+
+	for (j = 0; j < k; j++)
+		items[s->idx[j]].state = st;
+}
+
+/* Row by row, for a refusal that the look-up could not explain.
+ * Returns 0, or -1 if a transient failure left rows to retry. */
+static int
+one_by_one(struct sink_sql *s, struct item *items, size_t k, char *err,
+    size_t errlen)
+{
+	size_t		 j, i;
+	unsigned	 code;
+	enum outcome	 o;
+
+	for (j = 0; j < k; j++) {
+		i = s->idx[j];
+		s->tv[0] = &items[i].t;
+		o = insert(s, 1, &code, err, errlen);
+		if (o == OUT_OK) {
+			items[i].state = ITEM_DONE;
+			continue;
+		}
+		if (o == OUT_REFUSED && code != ER_DUP) {
+			items[i].state = ITEM_DEAD;
+			items[i].why = "MySQL refused a value of the ticket";
+			log_warnx("mysql: ticket %s refused: %s", items[i].t.id,
+			    err);
+			continue;
+		}
+		if (o == OUT_REFUSED) {
+			s->idx[0] = i;
+			if (lookup(s, 1, err, errlen) == 0 &&
+			    explain(s, items, 1) == 1)
+				continue;
+			/* a duplicate gone by now: try again later */
+		}
+		for (; j < k; j++)
+			items[s->idx[j]].state = ITEM_RETRY;
+		return -1;
+	}
+	return 0;
+}
+
+/* The sink's write(): see pipe.h. */
+static int
+sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
+{
+	struct sink_sql	*s = ctx;
+	size_t		 k, i, round;
+	unsigned	 code;
+	enum outcome	 o;
+	int		 ret = 0;
+
+	sink_leaders(items, n, s->lead);
+	for (round = 0; round < EXPLAIN_ROUNDS; round++) {
+		if ((k = pending(s, items, n)) == 0)
+			break;
+		o = insert(s, k, &code, err, errlen);
+		if (o == OUT_OK) {
+			mark(s, items, k, ITEM_DONE);
+			break;
+		}
+		if (o == OUT_TRANSIENT || lookup(s, k, err, errlen) != 0) {
+			mark(s, items, k, ITEM_RETRY);
+			ret = -1;
+			break;
+		}
+		if (explain(s, items, k) == 0)
+			break;	/* nothing explained: row by row */
+	}
+	if (ret == 0 && (k = pending(s, items, n)) > 0)
+		ret = one_by_one(s, items, k, err, errlen);
+	for (i = 0; i < n; i++) {
+		if (s->lead[i] == i)
+			continue;
+		items[i].state = items[s->lead[i]].state;
+		items[i].why = items[s->lead[i]].why;
+	}
+	return ret;
+}
+
+static void
+sql_free(void *ctx)
+{
+	struct sink_sql *s = ctx;
+
+	db_close(&s->db);
+	free(s->sql);
+	free(s->tv);
+	free(s->idx);
+	free(s->lead);
+	free(s->rows);
+	free(s);
+}
+
+struct sink *
+sink_sql_new(const struct conf *c, char *err, size_t errlen)
+{
+	struct sink	*sk;
+	struct sink_sql	*s;
+
+	sk = calloc(1, sizeof(*sk));
+	s = calloc(1, sizeof(*s));
+	if (sk == NULL || s == NULL)
+		goto nomem;
+	db_init(&s->db, c, c->mysql_consumer_user, c->mysql_consumer_password);
+	s->max = (size_t)c->consumer_batch;
+	s->rows_max = 2 * s->max;	/* an id match and a seat match each */
+	s->sql = malloc(TSQL_SIZE(s->max));
+	s->tv = calloc(s->max, sizeof(*s->tv));
+	s->idx = calloc(s->max, sizeof(*s->idx));
+	s->lead = calloc(s->max, sizeof(*s->lead));
+	s->rows = calloc(s->rows_max, sizeof(*s->rows));
+	if (s->sql == NULL || s->tv == NULL || s->idx == NULL ||
+	    s->lead == NULL || s->rows == NULL)
+		goto nomem;
+	sk->name = "mysql";
+	sk->ctx = s;
+	sk->write = sql_write;
+	sk->free = sql_free;
+	return sk;
+nomem:
+	if (s != NULL)
+		sql_free(s);
+	free(sk);
+	snprintf(err, errlen, "mysql sink: out of memory");
+	return NULL;
+}

@@ -1,0 +1,184 @@
+/*
+ * sweeper.c - republishes tickets whose publish outcome was unknown (see
+ * sweeper.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "keys.h"
+#include "log.h"
+#include "mq.h"
+#include "pipe.h"
+#include "rds.h"
+#include "sweeper.h"
+#include "ticket.h"
+
+/* The state of one round. */
+struct round {
+	struct sweeper	*sw;
+	struct rds	*rds;
+	struct mq	*mq;
+	long long	 now;
+	unsigned long	 published;
+	char		 err[256];	/* first failure, if any */
+};
+
+static void
+round_fail(struct round *r, const char *what, const char *why)
+{
+	if (r->err[0] == '\0')
+		snprintf(r->err, sizeof(r->err), "%s: %s", what, why);
+}
+
+/* Publishes one claimed entry and drops it from bo:sweep once confirmed.
+ * Returns 0, or -1 if the broker failed (the round stops). */
+static int
+republish(struct round *r, unsigned node, const char *sweep,
+    const redisReply *e)
+{
+	struct ticket	 t;
+	const char	*why, *argv[3];
+	size_t		 lens[3];
+	redisReply	*rep;
+	enum mq_result	 res;
+
+	/* the message id is the ticket id; a broken entry still goes out and
+	 * the pipelines dead-letter it */
+	res = mq_publish(r->mq, e->str, e->len,
+	    ticket_parse(e->str, e->len, &t, &why) == 0 ? t.id : "sweeper",
+	    r->sw->c->amqp_confirm_timeout_ms);
+	if (res != MQ_OK) {
+		round_fail(r, "publish", r->mq->errstr);
+		return -1;
+	}
+	r->published++;
+	argv[0] = "ZREM";
+	argv[1] = sweep;
+	argv[2] = e->str;
+	lens[0] = 4;
+	lens[1] = strlen(sweep);
+	lens[2] = e->len;
+	if ((rep = rds_argv(r->rds, node, 3, argv, lens)) == NULL) {
+		/* published but kept: the next round publishes it again */
+		round_fail(r, "ZREM", r->rds->errstr);
+		return 0;
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* Claims and publishes the stale entries of one zone tag.  Returns 0, or
+ * -1 if the round should stop (broker failure). */
+static int
+sweep_zone(struct round *r, unsigned node, const char *tag)
+{
+	char		 pend[KEY_MAX], sweep[KEY_MAX], cutoff[24], now[24];
+	char		 max[16];
+	const char	*argv[5];
+	redisReply	*rep;
+	size_t		 i;
+	int		 ret = 0;
+
+	if (keys_build(KEY_PEND, tag, pend, sizeof(pend)) < 0 ||
+	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0)
+		return 0;	/* not a tag of ours */
+	snprintf(cutoff, sizeof(cutoff), "%lld",
+	    r->now - r->sw->c->sweeper_stale_ms);
+	snprintf(now, sizeof(now), "%lld", r->now);
+	snprintf(max, sizeof(max), "%d", SWEEP_CLAIM_MAX);
+	argv[0] = pend;
+	argv[1] = sweep;
+	argv[2] = cutoff;
+	argv[3] = now;
+	argv[4] = max;
+	if ((rep = rds_eval(r->rds, node, SCRIPT_CLAIM, 2, 5, argv)) == NULL) {
+		round_fail(r, "claim", r->rds->errstr);
+		return 0;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY)
+		for (i = 0; i < rep->elements && ret == 0 &&
+		    !atomic_load(r->sw->stop); i++)
+			if (rep->element[i]->type == REDIS_REPLY_STRING)
+				ret = republish(r, node, sweep,
+				    rep->element[i]);
+	freeReplyObject(rep);
+	return ret;
+}
+
+/* One round over every node and zone; returns the number republished. */
+static unsigned long
+sweep_round(struct round *r)
+{
+	redisReply	*tags;
+	char		 tag[TAG_MAX];
+	unsigned	 node;
+	size_t		 i;
+
+	r->now = ticket_now_ms();
+	for (node = 0; node < r->rds->n; node++) {
+		if ((tags = rds_cmd(r->rds, node, "SMEMBERS %s",
+		    KEY_ZONES)) == NULL) {
+			round_fail(r, "SMEMBERS", r->rds->errstr);
+			continue;
+		}
+		for (i = 0; tags->type == REDIS_REPLY_ARRAY &&
+		    i < tags->elements && !atomic_load(r->sw->stop); i++) {
+			redisReply *e = tags->element[i];
+
+			if (e->type != REDIS_REPLY_STRING ||
+			    e->len >= sizeof(tag))
+				continue;
+			memcpy(tag, e->str, e->len);
+			tag[e->len] = '\0';
+			if (sweep_zone(r, node, tag) != 0)
+				break;
+		}
+		freeReplyObject(tags);
+	}
+	return r->published;
+}
+
+void *
+sweeper_run(void *arg)
+{
+	struct sweeper	*sw = arg;
+	struct rds	 rds;
+	struct mq	 mq;
+	struct round	 r;
+	int		 failing = 0;
+
+	if (rds_init(&rds, sw->c->redis_nodes, sw->c->redis_timeout_ms) != 0) {
+		log_error("sweeper: %s", rds.errstr);
+		return NULL;
+	}
+	mq_init(&mq, sw->c->amqp_host, sw->c->amqp_port, sw->c->amqp_user,
+	    sw->c->amqp_password, sw->c->amqp_vhost,
+	    sw->c->amqp_connect_timeout_ms, "consumer sweeper");
+	log_info("sweeper: every %d ms, publishing reservations unconfirmed "
+	    "for %d ms", sw->c->sweeper_interval_ms, sw->c->sweeper_stale_ms);
+	while (!pipe_sleep(sw->c->sweeper_interval_ms, sw->stop)) {
+		memset(&r, 0, sizeof(r));
+		r.sw = sw;
+		r.rds = &rds;
+		r.mq = &mq;
+		sweep_round(&r);
+		atomic_fetch_add(&sw->rounds, 1);
+		if (r.published > 0) {
+			atomic_fetch_add(&sw->published, r.published);
+			log_info("sweeper: republished %lu unconfirmed "
+			    "ticket(s)", r.published);
+		}
+		if (r.err[0] != '\0' && !failing)
+			log_warnx("sweeper: %s; trying again every round",
+			    r.err);
+		else if (r.err[0] == '\0' && failing)
+			log_info("sweeper: works again");
+		failing = r.err[0] != '\0';
+	}
+	mq_close(&mq);
+	rds_close(&rds);
+	return NULL;
+}

@@ -1,0 +1,37 @@
+/*
+ * sweeper.h - completes sales whose publish outcome was unknown
+ * (CONTRACT §6.4, docs/reliability.md).
+ *
+ * The reserve script records each sold ticket in its zone's pending set
+ * bo:pend:{E:Z}; the responder removes it after the broker's confirm.  An
+ * entry that stays longer than sweeper_stale_ms belongs to a publish that
+ * timed out, lost its connection, was nacked, or to a responder killed
+ * between reserve and publish.  Every sweeper_interval_ms the sweeper runs
+ * lua/claim.lua on every zone tag of every Redis node (set bo:zones): it
+ * moves stale entries to bo:sweep:{E:Z}, after which the responder can no
+ * longer release the seat, and publishes each claimed entry with a
+ * publisher confirm; a confirmed entry is removed from bo:sweep, anything
+ * else stays for the next round.  Duplicates are harmless: both pipelines
+ * are idempotent.  The sweeper has its own Redis and AMQP connections.
+ */
+#ifndef BOX_SWEEPER_H
+#define BOX_SWEEPER_H
+
+#include <stdatomic.h>
+
+#include "conf.h"
+
+#define SWEEP_CLAIM_MAX	500	/* entries claimed per zone and round */
+
+struct sweeper {
+	const struct conf	*c;
+	const atomic_int	*stop;
+	atomic_ulong		 published;	/* total republished */
+	atomic_ulong		 rounds;
+};
+
+/* Thread entry: runs the sweeper (a struct sweeper *) until *stop is set;
+ * returns NULL. */
+void	*sweeper_run(void *sweeper);
+
+#endif
