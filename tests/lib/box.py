@@ -311,6 +311,21 @@ def ddb_items():
             return items
 
 
+def ddb_count():
+    """Number of items in the Tickets table (Scan with Select COUNT)."""
+    total, start = 0, None
+    while True:
+        req = {"TableName": "Tickets", "Select": "COUNT"}
+        if start:
+            req["ExclusiveStartKey"] = start
+        code, res = ddb("Scan", req)
+        check(code == 200, "DynamoDB Scan failed: %s %s" % (code, res))
+        total += res.get("Count", 0)
+        start = res.get("LastEvaluatedKey")
+        if not start:
+            return total
+
+
 def wait_until(fn, timeout=60, interval=0.25, what="condition"):
     """Polls fn until it returns a truthy value; returns it or raises Fail."""
     end = time.time() + timeout
