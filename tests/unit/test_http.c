@@ -1,0 +1,146 @@
+/*
+ * test_http.c - unit tests of the pure parts of shared/http.c: media type
+ * matching, JSON string escaping and reason phrases.  (Reading bodies and
+ * writing responses need libfcgi streams: the integration tests cover them.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http.h"
+
+#define JSON	"application/json"
+
+static void
+test_content_type_match(void **state)
+{
+	(void)state;
+	assert_int_equal(http_content_type_is(JSON, JSON), 1);
+	assert_int_equal(http_content_type_is("application/json; charset=utf-8",
+	    JSON), 1);
+	assert_int_equal(http_content_type_is("application/json;charset=UTF-8",
+	    JSON), 1);
+	assert_int_equal(http_content_type_is("application/json ; charset=utf-8",
+	    JSON), 1);
+	assert_int_equal(http_content_type_is("application/json;", JSON), 1);
+	assert_int_equal(http_content_type_is("Application/JSON", JSON), 1);
+	assert_int_equal(http_content_type_is("APPLICATION/JSON; CHARSET=UTF-8",
+	    JSON), 1);
+	assert_int_equal(http_content_type_is("  application/json  ", JSON), 1);
+	assert_int_equal(http_content_type_is("\tapplication/json\t", JSON), 1);
+	assert_int_equal(http_content_type_is(
+	    "application/x-www-form-urlencoded",
+	    "application/x-www-form-urlencoded"), 1);
+	assert_int_equal(http_content_type_is(
+	    "application/x-www-form-urlencoded; charset=UTF-8",
+	    "application/x-www-form-urlencoded"), 1);
+}
+
+static void
+test_content_type_junk(void **state)
+{
+	(void)state;
+	assert_int_equal(http_content_type_is("", JSON), 0);
+	assert_int_equal(http_content_type_is(" ", JSON), 0);
+	assert_int_equal(http_content_type_is("application/jso", JSON), 0);
+	assert_int_equal(http_content_type_is("application/jsonx", JSON), 0);
+	assert_int_equal(http_content_type_is("application/json-patch+json",
+	    JSON), 0);
+	assert_int_equal(http_content_type_is("application/json+x", JSON), 0);
+	assert_int_equal(http_content_type_is("application/json, text/plain",
+	    JSON), 0);
+	assert_int_equal(http_content_type_is("application/json x", JSON), 0);
+	assert_int_equal(http_content_type_is("text/json", JSON), 0);
+	assert_int_equal(http_content_type_is("text/plain", JSON), 0);
+	assert_int_equal(http_content_type_is("application/x-www-form-urlencoded",
+	    JSON), 0);
+	assert_int_equal(http_content_type_is("multipart/form-data; boundary=x",
+	    "application/x-www-form-urlencoded"), 0);
+	assert_int_equal(http_content_type_is("xapplication/json", JSON), 0);
+	assert_int_equal(http_content_type_is("application /json", JSON), 0);
+	assert_int_equal(http_content_type_is("application/json\r\nX: y", JSON),
+	    0);
+	assert_int_equal(http_content_type_is("*/*", JSON), 0);
+	assert_int_equal(http_content_type_is("application/*", JSON), 0);
+}
+
+static void
+test_escape(void **state)
+{
+	char	buf[64];
+
+	(void)state;
+	assert_int_equal(http_json_escape("plain text", buf, sizeof(buf)), 10);
+	assert_string_equal(buf, "plain text");
+	assert_int_equal(http_json_escape("", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(http_json_escape("a\"b\\c", buf, sizeof(buf)), 7);
+	assert_string_equal(buf, "a\\\"b\\\\c");
+	assert_int_equal(http_json_escape("\n\r\t\x01\x1f", buf, sizeof(buf)),
+	    30);
+	assert_string_equal(buf, "\\u000a\\u000d\\u0009\\u0001\\u001f");
+	/* bytes >= 0x20 other than '"' and '\' pass, UTF-8 included */
+	assert_int_equal(http_json_escape("/ \x7f caf\xc3\xa9", buf,
+	    sizeof(buf)), 9);
+	assert_string_equal(buf, "/ \x7f caf\xc3\xa9");
+	assert_int_equal(http_json_escape("</script>", buf, sizeof(buf)), 9);
+}
+
+static void
+test_escape_sizes(void **state)
+{
+	char	buf[16];
+
+	(void)state;
+	/* size counts the NUL */
+	assert_int_equal(http_json_escape("abc", buf, 4), 3);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(http_json_escape("abcd", buf, 4), -1);
+	assert_int_equal(http_json_escape("a\"", buf, 4), 3);
+	assert_string_equal(buf, "a\\\"");
+	assert_int_equal(http_json_escape("ab\"", buf, 4), -1);
+	/* an escape is never cut in half */
+	assert_int_equal(http_json_escape("\x01", buf, 7), 6);
+	assert_int_equal(http_json_escape("\x01", buf, 6), -1);
+	assert_int_equal(http_json_escape("", buf, 1), 0);
+	assert_int_equal(http_json_escape("x", buf, 1), -1);
+	assert_int_equal(http_json_escape("", buf, 0), -1);
+}
+
+static void
+test_reason(void **state)
+{
+	(void)state;
+	assert_string_equal(http_reason(200), "OK");
+	assert_string_equal(http_reason(201), "Created");
+	assert_string_equal(http_reason(400), "Bad Request");
+	assert_string_equal(http_reason(404), "Not Found");
+	assert_string_equal(http_reason(405), "Method Not Allowed");
+	assert_string_equal(http_reason(409), "Conflict");
+	assert_string_equal(http_reason(411), "Length Required");
+	assert_string_equal(http_reason(413), "Payload Too Large");
+	assert_string_equal(http_reason(415), "Unsupported Media Type");
+	assert_string_equal(http_reason(500), "Internal Server Error");
+	assert_string_equal(http_reason(503), "Service Unavailable");
+	assert_string_equal(http_reason(299), "Unknown");
+	assert_string_equal(http_reason(0), "Unknown");
+	assert_string_equal(http_reason(-1), "Unknown");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_content_type_match),
+		cmocka_unit_test(test_content_type_junk),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_escape_sizes),
+		cmocka_unit_test(test_reason),
+	};
+
+	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}
