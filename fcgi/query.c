@@ -145,7 +145,8 @@ ep_health(const struct route *rt, struct jout *j)
 
 	(void)rt;
 	mok = dbq_ping(&dbq) == 0;
-	rok = rds_ping(&rds) == 0;
+	/* once more if a kept connection was stale: it reconnects */
+	rok = rds_ping(&rds) == 0 || rds_ping(&rds) == 0;
 	jout_obj_open(j, NULL);
 	if (!mok || !rok) {
 		jout_str(j, "error", "UNAVAILABLE");

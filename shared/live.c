@@ -170,12 +170,18 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 	char		 tag[TAG_MAX];
 	unsigned	 node;
 	enum live_res	 res;
-	int		 i;
+	int		 i, was_open;
 
 	if (keys_tag(event, zone, tag, sizeof(tag)) < 0)
 		return fail(r, 0, "seat map", "tag too long", LIVE_FAIL);
 	node = rds_node_for(r, tag);
-	if ((res = seatmap_read(r, node, tag, rep)) != LIVE_OK)
+	/* a kept connection may be stale (Redis restarted): a read is safe to
+	 * send once more on a fresh one */
+	was_open = r->nodes[node].ctx != NULL;
+	if ((res = seatmap_read(r, node, tag, rep)) == LIVE_FAIL && was_open &&
+	    r->nodes[node].ctx == NULL)
+		res = seatmap_read(r, node, tag, rep);
+	if (res != LIVE_OK)
 		return res;
 	x = rep[SEATMAP_CMDS - 1];
 	if (x->type != REDIS_REPLY_ARRAY || x->elements != 3)
@@ -196,12 +202,16 @@ live_ticket(struct rds *r, const char *id, struct jout *j)
 	const char	*why;
 	char		 key[KEY_MAX], json[TICKET_JSON_MAX];
 	unsigned	 i;
-	int		 failed = 0, len;
+	int		 failed = 0, len, was_open;
 
 	if (keys_ticket(id, key, sizeof(key)) < 0)
 		return fail(r, 0, "ticket", "key too long", LIVE_FAIL);
 	for (i = 0; i < r->n; i++) {
-		if ((rep = rds_cmd(r, i, "GET %s", key)) == NULL) {
+		was_open = r->nodes[i].ctx != NULL;
+		rep = rds_cmd(r, i, "GET %s", key);
+		if (rep == NULL && was_open && r->nodes[i].ctx == NULL)
+			rep = rds_cmd(r, i, "GET %s", key);	/* was stale */
+		if (rep == NULL) {
 			failed = 1;
 			continue;
 		}
