@@ -152,6 +152,8 @@ form_decode(const char *s, size_t len, char *out, size_t outlen)
 	int	hi, lo;
 	char	c;
 
+	if (outlen == 0)
+		return -1;
 	for (i = 0; i < len; i++) {
 		c = s[i];
 		if (c == '+')

@@ -130,7 +130,9 @@ valid_row_label(const char *s, long *out)
 /*
  * A strict RFC 8259 recogniser run before json-c, which accepts a few things
  * that are not JSON even with JSON_TOKENER_STRICT.  Recursive descent whose
- * depth is capped by depth_max; no allocation.
+ * depth is capped by depth_max; no allocation.  depth counts the containers
+ * around the value being read; a value needs depth < depth_max, which is
+ * json-c's json_tokener_new_ex(depth_max) limit.
  */
 struct jscan {
 	const char	*s;
@@ -285,8 +287,7 @@ jscan_container(struct jscan *j)
 {
 	char	close = j->s[j->off] == '{' ? '}' : ']';
 
-	if (++j->depth > j->depth_max)
-		return -1;
+	j->depth++;
 	j->off++;
 	jscan_ws(j);
 	if (!jscan_eat(j, close)) {
@@ -318,7 +319,7 @@ jscan_value(struct jscan *j)
 	int r;
 
 	jscan_ws(j);
-	if (j->off >= j->len)
+	if (j->off >= j->len || j->depth >= j->depth_max)
 		return -1;
 	switch (j->s[j->off]) {
 	case '{':

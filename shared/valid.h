@@ -33,7 +33,8 @@ enum row_label {
 };
 
 /* 1 if s[0..len) is exactly one JSON text of RFC 8259 (surrounding
- * whitespace allowed) nested at most depth_max arrays/objects deep, else 0.
+ * whitespace allowed) in which every value lies at most depth_max levels
+ * deep (the outermost value is level 1, as json-c counts), else 0.
  * Strict where json-c is lenient: single-quoted keys, raw control characters
  * in strings, leading zeros, "1.", Infinity/NaN, and UTF-8 that RFC 3629
  * forbids (overlong forms, encoded surrogates) are rejected. */

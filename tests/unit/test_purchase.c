@@ -346,11 +346,16 @@ test_json_nesting(void **state)
 	const char *why;
 
 	(void)state;
-	/* 15 levels inside the object (16 in all) pass, 16 inside do not */
+	/* every value at most 16 levels deep, as json-c counts: an empty
+	 * array at level 16 passes, a number inside it (level 17) does not */
 	expect_json("{" IDS ",\"zoneId\":1,\"row\":2,\"column\":3,\"x\":"
 	    "[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]}", PURCHASE_OK);
 	expect_json("{" IDS ",\"zoneId\":1,\"row\":2,\"column\":3,\"x\":"
 	    "[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}", PURCHASE_BAD_REQUEST);
+	expect_json("{" IDS ",\"zoneId\":1,\"row\":2,\"column\":3,\"x\":"
+	    "[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]}", PURCHASE_BAD_REQUEST);
+	expect_json("{" IDS ",\"zoneId\":1,\"row\":2,\"column\":3,\"x\":"
+	    "[[[[[[[[[[[[[[1]]]]]]]]]]]]]]}", PURCHASE_OK);
 	/* 4000 '[' (as deep as fits the cap) */
 	buf = malloc(BODY_MAX);
 	assert_non_null(buf);
@@ -691,6 +696,8 @@ test_form_get(void **state)
 	assert_string_equal(out, "123");
 	assert_int_equal(form_get("k=1234", 6, "k", out, 4), -1);
 	assert_int_equal(form_get("k", 1, "k", out, 0), -1);
+	assert_int_equal(form_get("k=", 2, "k", out, 0), -1);
+	assert_int_equal(form_get("k=1", 3, "k", out, 0), -1);
 	/* a malformed earlier occurrence poisons the lookup */
 	assert_int_equal(form_get("k=%zz&k=1", 9, "k", out, sizeof(out)), -1);
 	/* other names' malformed values do not matter */

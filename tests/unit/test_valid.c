@@ -252,8 +252,13 @@ test_json_accepts(void **state)
 	assert_int_equal(json_ok("\"\xc3\xa9\"", 16), 1);
 	assert_int_equal(json_ok("{ \"a\" : [ 1 , 2 ] , \"b\" : \"x\" }", 16),
 	    1);
-	/* exactly depth containers */
+	/* every value at most depth levels deep (json-c's count) */
 	assert_int_equal(json_ok("[[[[]]]]", 4), 1);
+	assert_int_equal(json_ok("[[1]]", 3), 1);
+	assert_int_equal(json_ok("[[],[]]", 2), 1);
+	assert_int_equal(json_ok("{\"a\":1}", 2), 1);
+	assert_int_equal(json_ok("[]", 1), 1);
+	assert_int_equal(json_ok("1", 1), 1);
 	/* only len bytes count */
 	assert_int_equal(valid_json("{}garbage", 2, 16), 1);
 }
@@ -309,6 +314,10 @@ test_json_rejects(void **state)
 	assert_int_equal(json_ok("\xef\xbb\xbf{}", 16), 0);	/* BOM */
 	assert_int_equal(json_ok("\xc3\xa9", 16), 0);
 	assert_int_equal(json_ok("[[[[[]]]]]", 4), 0);	/* one too deep */
+	assert_int_equal(json_ok("[[1]]", 2), 0);
+	assert_int_equal(json_ok("[1]", 1), 0);
+	assert_int_equal(json_ok("{\"a\":1}", 1), 0);
+	assert_int_equal(json_ok("1", 0), 0);
 	assert_int_equal(json_ok("{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", 4), 0);
 }
 
