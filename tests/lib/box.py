@@ -102,15 +102,22 @@ def buy(venue, event, zone, row, col, port=NGINX, conn=None):
                                      "row": row, "column": col}, port=port, conn=conn)
 
 
-def raw_http(data, port=NGINX, timeout=10):
-    """Sends raw bytes, returns everything the server answered (bytes)."""
+def raw_http(data, port=NGINX, timeout=10, shut_wr=True):
+    """Sends raw bytes, returns everything the server answered (bytes).
+    shut_wr=True half-closes the connection after sending: nginx takes that
+    for a client that went away and drops requests it passed to a responder
+    (empty answer); use shut_wr=False with "Connection: close" for those."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
-        s.sendall(data)
         try:
-            s.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server refused early; read what it answered
+        if shut_wr:
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
         out = b""
         while True:
             try:
