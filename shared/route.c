@@ -170,23 +170,27 @@ enum qparam {
 
 static const char *const qp_names[QP__MAX] = { "zoneId", "limit", "after" };
 
-/* Checks one decoded query parameter into rt; seen[] catches repeats.
- * Returns NULL, or the reason it is bad. */
-static const char *
-query_param(const char *key, const char *val, struct route *rt,
-    int seen[QP__MAX])
+/* The known parameter a raw key names, or QP__MAX (ignored: unknown, too
+ * long or badly escaped, none of which can name a known one). */
+static int
+qp_find(const char *raw, size_t len)
 {
+	char	key[16];
 	int	k;
 
+	if (route_decode(raw, len, key, sizeof(key), 1) < 0)
+		return QP__MAX;
 	for (k = 0; k < QP__MAX; k++)
 		if (strcmp(key, qp_names[k]) == 0)
 			break;
-	if (k == QP__MAX)
-		return NULL;			/* unknown: ignored */
-	if (seen[k]++)
-		return "a query parameter is repeated";
-	if (*val == '\0')
-		return NULL;			/* empty: as if absent */
+	return k;
+}
+
+/* Checks the decoded value of known parameter k into rt.  Returns NULL,
+ * or the reason it is bad. */
+static const char *
+qp_value(int k, const char *val, struct route *rt)
+{
 	switch (k) {
 	case QP_ZONE:
 		if (valid_long(val, 1, SEAT_MAX, &rt->zone) != 0)
@@ -204,14 +208,16 @@ query_param(const char *key, const char *val, struct route *rt,
 	return NULL;
 }
 
-/* Parses the query string of ROUTE_TICKETS.  Returns NULL or why not. */
+/* Parses the query string of ROUTE_TICKETS: known parameters are checked,
+ * others ignored; an empty value counts as absent; a known parameter given
+ * twice is an error.  Returns NULL or why not. */
 static const char *
 tickets_query(const char *q, struct route *rt)
 {
-	char		 key[ROUTE_SEG_MAX], val[ROUTE_SEG_MAX];
+	char		 val[ROUTE_SEG_MAX];
 	const char	*amp, *eq, *why;
-	size_t		 len;
-	int		 seen[QP__MAX] = { 0 };
+	size_t		 len, klen;
+	int		 seen[QP__MAX] = { 0 }, k;
 
 	rt->limit = ROUTE_LIMIT_DEFAULT;
 	if (q == NULL || *q == '\0')
@@ -221,16 +227,18 @@ tickets_query(const char *q, struct route *rt)
 	for (;; q = amp + 1) {
 		amp = strchr(q, '&');
 		len = amp != NULL ? (size_t)(amp - q) : strlen(q);
-		if (len > 0) {
-			eq = memchr(q, '=', len);
-			if (route_decode(q, eq != NULL ? (size_t)(eq - q) : len,
-			    key, sizeof(key), 1) < 0 ||
-			    route_decode(eq != NULL ? eq + 1 : q + len,
-			    eq != NULL ? len - (size_t)(eq - q) - 1 : 0,
-			    val, sizeof(val), 1) < 0)
+		eq = memchr(q, '=', len);
+		klen = eq != NULL ? (size_t)(eq - q) : len;
+		if ((k = qp_find(q, klen)) < QP__MAX) {
+			if (route_decode(q + klen + (eq != NULL),
+			    len - klen - (eq != NULL), val, sizeof(val), 1) < 0)
 				return "malformed query string";
-			if ((why = query_param(key, val, rt, seen)) != NULL)
-				return why;
+			if (*val != '\0') {
+				if (seen[k]++)
+					return "a query parameter is repeated";
+				if ((why = qp_value(k, val, rt)) != NULL)
+					return why;
+			}
 		}
 		if (amp == NULL)
 			return NULL;

@@ -1,0 +1,335 @@
+/*
+ * test_route.c - unit tests of shared/route.c: every path of CONTRACT §3,
+ * the order of the checks (shape, method, parameters), percent-decoding
+ * and the query string of the ticket list.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "route.h"
+
+#define TID	"01a21fa5-f7be-74ae-b422-fba3111bf4d9"
+
+static enum route_err
+parse(const char *method, const char *path, const char *query,
+    struct route *rt)
+{
+	const char	*why = "unset";
+	enum route_err	 e = route_parse(method, path, query, rt, &why);
+
+	if (e == ROUTE_OK)
+		assert_null(why);
+	else
+		assert_true(why != NULL && *why != '\0');
+	return e;
+}
+
+static enum route_err
+get(const char *path, const char *query)
+{
+	struct route rt;
+
+	return parse("GET", path, query, &rt);
+}
+
+static void
+test_every_path(void **state)
+{
+	struct route rt;
+
+	(void)state;
+	assert_int_equal(parse("GET", "/get/venues", NULL, &rt), ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_VENUES);
+	assert_int_equal(parse("GET", "/get/venues/Venue2/events", "", &rt),
+	    ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_VENUE_EVENTS);
+	assert_string_equal(rt.venue, "Venue2");
+	assert_int_equal(parse("GET", "/get/events/Event_1-x", NULL, &rt),
+	    ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_EVENT);
+	assert_string_equal(rt.event, "Event_1-x");
+	assert_int_equal(parse("GET", "/get/events/E/zones/2147483647/seats",
+	    NULL, &rt), ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_SEATS);
+	assert_string_equal(rt.event, "E");
+	assert_int_equal(rt.zone, 2147483647L);
+	assert_int_equal(parse("GET", "/get/events/E/tickets", NULL, &rt),
+	    ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_TICKETS);
+	assert_int_equal(rt.zone, 0);
+	assert_int_equal(rt.limit, ROUTE_LIMIT_DEFAULT);
+	assert_string_equal(rt.after, "");
+	assert_int_equal(parse("GET", "/get/events/E/stats", NULL, &rt),
+	    ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_STATS);
+	assert_int_equal(parse("GET", "/get/tickets/" TID, NULL, &rt),
+	    ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_TICKET);
+	assert_string_equal(rt.ticket, TID);
+	assert_int_equal(parse("GET", "/get/count/Event1", NULL, &rt),
+	    ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_COUNT);
+	assert_string_equal(rt.event, "Event1");
+	assert_int_equal(parse("GET", "/get/money/Venue1/Event1", NULL, &rt),
+	    ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_MONEY);
+	assert_string_equal(rt.venue, "Venue1");
+	assert_string_equal(rt.event, "Event1");
+	assert_int_equal(parse("HEAD", "/get/health", NULL, &rt), ROUTE_OK);
+	assert_int_equal(rt.ep, ROUTE_HEALTH);
+	assert_int_equal(rt.head, 1);
+}
+
+static void
+test_unknown_paths(void **state)
+{
+	static const char *const paths[] = {
+		"", "/", "/get", "/get/", "/get/venues/", "/get//venues",
+		"/get/venue", "/get/VENUES", "/get/events", "/get/events/E/",
+		"/get/events/E/zones/1", "/get/events/E/zones/1/seats/x",
+		"/get/events/E/foo", "/get/count", "/get/money/V",
+		"/get/money/V/E/x", "/get/health/", "/tickets", "/get/tickets",
+		"/gets/venues", "get/venues", "/get/a/b/c/d/e/f/g/h/i",
+		"/get/ven%75es/x",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		assert_int_equal(get(paths[i], NULL), ROUTE_ERR_NOT_FOUND);
+}
+
+static void
+test_method_after_shape(void **state)
+{
+	struct route rt;
+
+	(void)state;
+	assert_int_equal(parse("POST", "/get/venues", NULL, &rt),
+	    ROUTE_ERR_METHOD);
+	assert_int_equal(parse("get", "/get/venues", NULL, &rt),
+	    ROUTE_ERR_METHOD);
+	assert_int_equal(parse("", "/get/venues", NULL, &rt),
+	    ROUTE_ERR_METHOD);
+	assert_int_equal(parse(NULL, "/get/venues", NULL, &rt),
+	    ROUTE_ERR_METHOD);
+	/* an unknown path is 404 whatever the method */
+	assert_int_equal(parse("POST", "/get/nope", NULL, &rt),
+	    ROUTE_ERR_NOT_FOUND);
+	/* the method is checked before the parameters */
+	assert_int_equal(parse("DELETE", "/get/events/E!/stats", NULL, &rt),
+	    ROUTE_ERR_METHOD);
+	assert_int_equal(parse("GET", "/get/events/E!/stats", NULL, &rt),
+	    ROUTE_ERR_BAD_REQUEST);
+}
+
+static void
+test_bad_ids(void **state)
+{
+	char	long_id[128];
+	char	path[256];
+
+	(void)state;
+	assert_int_equal(get("/get/events/Ev.1", NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/Ev%201", NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/Ev%2F1", NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/Ev%001", NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/Ev%zz", NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/Ev%4", NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/%C3%A9", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/venues/V*/events", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/money/V/E+", NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/money/V+/E", NULL), ROUTE_ERR_BAD_REQUEST);
+	memset(long_id, 'a', 64);
+	long_id[64] = '\0';
+	snprintf(path, sizeof(path), "/get/count/%s", long_id);
+	assert_int_equal(get(path, NULL), ROUTE_OK);
+	long_id[64] = 'a';
+	long_id[65] = '\0';
+	snprintf(path, sizeof(path), "/get/count/%s", long_id);
+	assert_int_equal(get(path, NULL), ROUTE_ERR_BAD_REQUEST);
+}
+
+static void
+test_zone_ids(void **state)
+{
+	struct route rt;
+
+	(void)state;
+	assert_int_equal(get("/get/events/E/zones/0/seats", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/zones/-1/seats", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/zones/2147483648/seats", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/zones/1.0/seats", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/zones/+1/seats", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/zones/ 1/seats", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/zones//seats", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	/* decoded first: %31 is "1" */
+	assert_int_equal(parse("GET", "/get/events/E/zones/%31/seats", NULL,
+	    &rt), ROUTE_OK);
+	assert_int_equal(rt.zone, 1);
+}
+
+static void
+test_ticket_ids(void **state)
+{
+	struct route rt;
+
+	(void)state;
+	/* upper case is the same ticket, written in lower case */
+	assert_int_equal(parse("GET", "/get/tickets/01A21FA5-F7BE-74AE-B422-"
+	    "FBA3111BF4D9", NULL, &rt), ROUTE_OK);
+	assert_string_equal(rt.ticket, TID);
+	assert_int_equal(get("/get/tickets/" TID "0", NULL),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/tickets/01a21fa5-f7be-74ae-b422-fba3111bf4d",
+	    NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/tickets/01a21fa5f-7be-74ae-b422-fba3111bf4d9",
+	    NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/tickets/01a21fa5-f7be-74ae-b422-fba3111bf4dg",
+	    NULL), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/tickets/x", NULL), ROUTE_ERR_BAD_REQUEST);
+}
+
+static void
+test_ticket_list_query(void **state)
+{
+	struct route rt;
+
+	(void)state;
+	assert_int_equal(parse("GET", "/get/events/E/tickets",
+	    "zoneId=7&limit=1000&after=" TID, &rt), ROUTE_OK);
+	assert_int_equal(rt.zone, 7);
+	assert_int_equal(rt.limit, 1000);
+	assert_string_equal(rt.after, TID);
+	/* empty values are absent, unknown keys ignored, escapes decoded */
+	assert_int_equal(parse("GET", "/get/events/E/tickets",
+	    "zoneId=&limit=&after=&foo=bar&&x&l%69mit=%33", &rt), ROUTE_OK);
+	assert_int_equal(rt.zone, 0);
+	assert_int_equal(rt.limit, 3);
+	assert_string_equal(rt.after, "");
+	assert_int_equal(parse("GET", "/get/events/E/tickets", "limit=1", &rt),
+	    ROUTE_OK);
+	assert_int_equal(rt.limit, 1);
+
+	assert_int_equal(get("/get/events/E/tickets", "limit=0"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "limit=1001"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "limit=-1"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "limit=1e2"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "limit=+5"),
+	    ROUTE_ERR_BAD_REQUEST);		/* '+' is a space */
+	assert_int_equal(get("/get/events/E/tickets",
+	    "limit=99999999999999999999"), ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "limit=5&limit=5"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "zoneId=0"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "zoneId=2147483648"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "after=xyz"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "after=%zz"),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(get("/get/events/E/tickets", "after=%00"),
+	    ROUTE_ERR_BAD_REQUEST);
+	/* a query string on another endpoint is ignored */
+	assert_int_equal(get("/get/events/E/stats", "limit=0"), ROUTE_OK);
+}
+
+static void
+test_caps(void **state)
+{
+	char	path[ROUTE_PATH_MAX + 2], query[ROUTE_QUERY_MAX + 2];
+	size_t	n;
+
+	(void)state;
+	/* a path of ROUTE_PATH_MAX bytes is looked at, one more is not */
+	n = (size_t)snprintf(path, sizeof(path), "/get/count/");
+	memset(path + n, 'a', sizeof(path) - n);
+	path[ROUTE_PATH_MAX] = '\0';
+	assert_int_equal(get(path, NULL), ROUTE_ERR_BAD_REQUEST);
+	path[ROUTE_PATH_MAX] = 'a';
+	path[ROUTE_PATH_MAX + 1] = '\0';
+	assert_int_equal(get(path, NULL), ROUTE_ERR_NOT_FOUND);
+	memset(query, 'x', sizeof(query));
+	query[ROUTE_QUERY_MAX] = '\0';
+	assert_int_equal(get("/get/events/E/tickets", query), ROUTE_OK);
+	query[ROUTE_QUERY_MAX] = 'x';
+	query[ROUTE_QUERY_MAX + 1] = '\0';
+	assert_int_equal(get("/get/events/E/tickets", query),
+	    ROUTE_ERR_BAD_REQUEST);
+}
+
+static void
+test_decode(void **state)
+{
+	char	buf[8];
+
+	(void)state;
+	assert_int_equal(route_decode("a%41+b", 6, buf, sizeof(buf), 1), 4);
+	assert_string_equal(buf, "aA b");
+	assert_int_equal(route_decode("a%41+b", 6, buf, sizeof(buf), 0), 4);
+	assert_string_equal(buf, "aA+b");
+	assert_int_equal(route_decode("%7e%7E", 6, buf, sizeof(buf), 0), 2);
+	assert_string_equal(buf, "~~");
+	assert_int_equal(route_decode("", 0, buf, sizeof(buf), 0), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(route_decode("%", 1, buf, sizeof(buf), 0), -1);
+	assert_int_equal(route_decode("%4", 2, buf, sizeof(buf), 0), -1);
+	assert_int_equal(route_decode("%g1", 3, buf, sizeof(buf), 0), -1);
+	assert_int_equal(route_decode("%00", 3, buf, sizeof(buf), 0), -1);
+	/* only len bytes are read */
+	assert_int_equal(route_decode("ab%41", 3, buf, sizeof(buf), 0), -1);
+	assert_int_equal(route_decode("abc", 2, buf, sizeof(buf), 0), 2);
+	assert_string_equal(buf, "ab");
+	/* size counts the NUL */
+	assert_int_equal(route_decode("1234567", 7, buf, 8, 0), 7);
+	assert_int_equal(route_decode("12345678", 8, buf, 8, 0), -1);
+	assert_int_equal(route_decode("1", 1, buf, 1, 0), -1);
+}
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(route_name(ROUTE_SEATS),
+	    "/get/events/{eventId}/zones/{zoneId}/seats");
+	assert_string_equal(route_name(ROUTE__MAX), "?");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_path),
+		cmocka_unit_test(test_unknown_paths),
+		cmocka_unit_test(test_method_after_shape),
+		cmocka_unit_test(test_bad_ids),
+		cmocka_unit_test(test_zone_ids),
+		cmocka_unit_test(test_ticket_ids),
+		cmocka_unit_test(test_ticket_list_query),
+		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_decode),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests_name("route", tests, NULL, NULL);
+}
