@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""test_hostile_http.py - hostile HTTP through nginx and lighttpd, on raw
+sockets (CONTRACT §2, §6.5: bad input gets a 4xx and changes nothing; no
+input crashes a process).
+
+Every hostile request names a free seat of one zone (TARGET, chosen at
+start).  After each test: the responders are the same processes, all alive,
+and the Redis state of TARGET is unchanged.  Each case expects an exact
+status per web server and either the responder's JSON error code or the web
+server's own refusal page; where that page is HTML (not the JSON the
+contract asks for), a NOTE line says so.
+
+The few requests that must succeed (chunked body, charset parameter, a body
+of exactly 4096 bytes) buy free seats of SALE_ZONE and check exactly those
+seats were sold.
+"""
+
+import json
+import re
+import socket
+import time
+
+import box
+
+SERVERS = (("nginx", box.NGINX), ("lighttpd", box.LIGHTTPD))
+TARGET = ("Event1", 97)
+SALE_ZONE = ("Event2", 1)
+BODY_MAX = 4096
+NOTES = set()
+
+state = {}
+
+
+# ---------------------------------------------------------------- helpers
+
+def purchase(seat, zone=TARGET, venue="Venue1", **extra):
+    d = {"venueId": venue, "eventId": zone[0], "zoneId": zone[1],
+         "row": seat[0], "column": seat[1]}
+    d.update(extra)
+    return json.dumps(d, separators=(",", ":")).encode()
+
+
+def good():
+    """A valid purchase of the target seat: only the hostile part may stop it."""
+    return purchase(state["seat"])
+
+
+def request(method=b"POST", path=b"/tickets", body=b"", ct=b"application/json",
+            cl=True, extra=b"", version=b"HTTP/1.1"):
+    """Raw request bytes.  cl: True = the body's length, False = none,
+    bytes = that header value."""
+    h = b"%s %s %s\r\nHost: localhost\r\nConnection: close\r\n" % (method, path, version)
+    if ct is not None:
+        h += b"Content-Type: " + ct + b"\r\n"
+    if cl is True:
+        h += b"Content-Length: %d\r\n" % len(body)
+    elif cl:
+        h += b"Content-Length: " + cl + b"\r\n"
+    return h + extra + b"\r\n" + body
+
+
+def chunked(body, size):
+    out = b""
+    for i in range(0, len(body), size):
+        c = body[i:i + size]
+        out += b"%x\r\n%s\r\n" % (len(c), c)
+    return out + b"0\r\n\r\n"
+
+
+class Reply:
+    def __init__(self, raw):
+        self.raw = raw
+        self.status = None
+        self.headers = {}
+        self.body = b""
+        m = re.match(rb"HTTP/1\.[01] (\d{3})[^\r\n]*\r\n", raw)
+        if m:
+            self.status = int(m.group(1))
+            head, _, self.body = raw[m.end():].partition(b"\r\n\r\n")
+            for line in head.split(b"\r\n"):
+                k, _, v = line.partition(b":")
+                self.headers[k.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
+
+    def content_type(self):
+        return self.headers.get("content-type", "")
+
+    def __repr__(self):
+        return "<%s %r>" % (self.status, self.raw[:200])
+
+
+def send(port, data, shut_wr=False, timeout=20):
+    return Reply(box.raw_http(data, port=port, timeout=timeout, shut_wr=shut_wr))
+
+
+def expect(case, server, port, data, status, error=None, shut_wr=False):
+    """Sends data; checks the exact status and the answer's kind.
+
+    error: a CONTRACT error code (JSON body from a responder, or nginx's JSON
+    error_page), "html" for the web server's own HTML page, or None when
+    only the status counts."""
+    r = send(port, data, shut_wr=shut_wr)
+    what = "%s via %s" % (case, server)
+    box.eq(r.status, status, what + ": status (reply %r)" % r.raw[:300])
+    if error == "html":
+        box.check(r.content_type().startswith("text/html"),
+                  what + ": expected the web server's HTML page, got %r" % r.content_type())
+        note = "NOTE %s answers %d for %s with its own text/html page, not JSON" % (
+            server, status, case)
+        if note not in NOTES:
+            NOTES.add(note)
+            print(note, flush=True)
+    elif error is not None:
+        box.eq(r.content_type(), "application/json", what + ": Content-Type")
+        body = json.loads(r.body)
+        box.eq(body.get("error"), error, what + ": error code")
+        box.check(isinstance(body.get("message"), str) and body["message"],
+                  what + ": no message")
+    return r
+
+
+def both(case, data, status, error=None, shut_wr=False):
+    """The same expectation through both web servers; status and error may be
+    dicts keyed by server name when they differ."""
+    for name, port in SERVERS:
+        s = status[name] if isinstance(status, dict) else status
+        e = error[name] if isinstance(error, dict) else error
+        expect(case, name, port, data, s, e, shut_wr)
+
+
+def responders():
+    return {n: box.fcgi_pids(n) for n in ("ticket", "query")}
+
+
+def settled():
+    """No responder died or was replaced, nothing of TARGET was sold."""
+    now = responders()
+    for name, pids in state["pids"].items():
+        box.eq(now[name], pids, "%s responder pids" % name)
+        dead = [p for p in pids if not box.alive(p)]
+        box.check(not dead, "%s responders died: %s" % (name, dead))
+    box.eq(box.zone_state(*TARGET), state["zone"], "Redis state of %s zone %d" % TARGET)
+
+
+def free_seats(zone, n):
+    st = box.zone_state(*zone)
+    seats = [(r, c) for r in range(1, st["rows"] + 1) for c in range(1, st["cols"] + 1)
+             if (r, c) not in st["taken"]]
+    box.check(len(seats) >= n, "zone %s has %d free seats, need %d" % (zone, len(seats), n))
+    return seats[:n]
+
+
+def sold(zone, seats, before):
+    """Exactly these seats were sold in zone since before (a zone_state)."""
+    after = box.zone_state(*zone)
+    box.eq(after["taken"] - before["taken"], set(seats), "seats sold in %s" % (zone,))
+    box.eq(before["taken"] - after["taken"], set(), "seats released in %s" % (zone,))
+
+
+def setup_module():
+    box.wait_until(lambda: all(box.http("GET", "/tickets/health", port=p).status == 200
+                               for _, p in SERVERS), 60, what="purchase responders healthy")
+    state["seat"] = free_seats(TARGET, 1)[0]
+    state["pids"] = responders()
+    box.check(len(state["pids"]["ticket"]) > 0, "no ticket responder pids")
+    box.check(all(box.alive(p) for p in state["pids"]["ticket"]), "ticket responders not alive")
+    state["zone"] = box.zone_state(*TARGET)
+
+
+# ------------------------------------------------------------------ tests
+
+def test_content_length_huge():
+    body = good()
+    both("Content-Length 99999999999999999999", request(body=body, cl=b"99999999999999999999"),
+         400, "html")
+    # fits 64 bits, far over the web servers' 64 KiB cap: refused before any read
+    # (shut_wr: nginx lingers 5 s for the announced body otherwise)
+    both("Content-Length 10^10", request(body=body, cl=b"10000000000"), 413,
+         {"nginx": "PAYLOAD_TOO_LARGE", "lighttpd": "html"}, shut_wr=True)
+    settled()
+
+
+def test_content_length_malformed():
+    body = good()
+    for cl in (b"-1", b"-%d" % len(body), b"abc", b"+%d" % len(body), b"0x10",
+               b"%d 5" % len(body)):
+        both("Content-Length %r" % cl, request(body=body, cl=cl), 400, "html")
+    both("two Content-Length", request(body=body, extra=b"Content-Length: 5\r\n"), 400, "html")
+    settled()
+
+
+def test_body_shorter_then_close():
+    body = good()
+    # half the body, then the client closes: neither server passes it on
+    for name, port in SERVERS:
+        r = send(port, request(body=body[:len(body) // 2], cl=b"%d" % len(body)),
+                 shut_wr=True)
+        box.eq(r.raw, b"", "short body via %s: answer" % name)
+    # the same with a full close and no read at all
+    for name, port in SERVERS:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(request(body=body[:10], cl=b"%d" % len(body)))
+        s.close()
+    time.sleep(0.5)
+    settled()
+
+
+def test_body_longer_than_announced():
+    body = good()
+    # the servers read Content-Length bytes: a cut JSON object, then junk
+    data = request(body=body + b"GARBAGE / HTTP/1.1\r\n\r\n", cl=b"%d" % (len(body) - 10))
+    both("body longer than Content-Length", data, 400, "BAD_REQUEST")
+    settled()
+
+
+def test_chunked_small_json_sells():
+    """A valid small JSON body sent chunked works through both servers: they
+    de-chunk it and pass CONTENT_LENGTH to the responder."""
+    before = box.zone_state(*SALE_ZONE)
+    seats = free_seats(SALE_ZONE, 2)
+    for (name, port), seat in zip(SERVERS, seats):
+        body = purchase(seat, zone=SALE_ZONE, venue="Venue2")
+        r = expect("chunked JSON", name, port,
+                   request(body=chunked(body, 7), cl=False,
+                           extra=b"Transfer-Encoding: chunked\r\n"), 201)
+        t = json.loads(r.body)
+        box.eq((t["eventId"], t["zoneId"], t["row"], t["column"]),
+               (SALE_ZONE[0], SALE_ZONE[1], seat[0], seat[1]), "chunked via %s: ticket" % name)
+        box.eq(r.headers.get("location"), "/get/tickets/" + t["ticketId"], "Location")
+    sold(SALE_ZONE, seats, before)
+    settled()
+
+
+def test_chunked_hostile():
+    te = b"Transfer-Encoding: chunked\r\n"
+    body = good()
+    both("chunked, cut JSON", request(body=chunked(body[:-5], 7), cl=False, extra=te),
+         400, "BAD_REQUEST")
+    both("chunked, bad size", request(body=b"zz\r\nxx\r\n0\r\n\r\n", cl=False, extra=te),
+         400, "html")
+    both("chunked, negative size", request(body=b"-5\r\nabc\r\n0\r\n\r\n", cl=False, extra=te),
+         400, "html")
+    both("chunked, huge size",
+         request(body=b"ffffffffffffffffffff\r\n" + body + b"\r\n0\r\n\r\n", cl=False, extra=te),
+         400, "html")
+    # request smuggling shapes
+    both("Content-Length and chunked", request(body=chunked(body, 7), cl=b"5", extra=te),
+         400, "html")
+    both("Transfer-Encoding gzip, chunked",
+         request(body=chunked(body, 7), cl=False, extra=b"Transfer-Encoding: gzip, chunked\r\n"),
+         501, "html")
+    # over the responder's cap but under the servers' 64 KiB: the responder's 413
+    pad = body[:-1] + b"," + b" " * 5000 + b"}"
+    both("chunked 5 KB", request(body=chunked(pad, 1000), cl=False, extra=te),
+         413, "PAYLOAD_TOO_LARGE")
+    # over the servers' cap
+    pad = body[:-1] + b',"pad":"' + b"x" * 100000 + b'"}'
+    both("chunked 100 KB", request(body=chunked(pad, 8000), cl=False, extra=te), 413,
+         {"nginx": "PAYLOAD_TOO_LARGE", "lighttpd": "html"})
+    settled()
+
+
+def test_one_megabyte_body():
+    body = good()
+    big = body[:-1] + b',"pad":"' + b"x" * (1 << 20) + b'"}'
+    both("1 MB body", request(body=big), 413, {"nginx": "PAYLOAD_TOO_LARGE", "lighttpd": "html"})
+    settled()
+
+
+def test_responder_413_between_4k_and_64k():
+    """Over 4096 bytes, under the web servers' 64 KiB: the responder itself
+    answers 413 PAYLOAD_TOO_LARGE, for a body that would otherwise sell."""
+    body = good()
+    for size in (BODY_MAX + 1, 5000, 60000):
+        pad = body + b" " * (size - len(body))
+        box.eq(len(pad), size, "padded size")
+        both("valid purchase padded to %d bytes" % size, request(body=pad), 413,
+             "PAYLOAD_TOO_LARGE")
+        both("legacy form body of %d bytes" % size,
+             request(path=b"/ticket", ct=b"application/x-www-form-urlencoded",
+                     body=b"venueId=Venue1&eventId=Event1&zoneId=97&row=1&column=1&pad="
+                     + b"x" * size),
+             413, "PAYLOAD_TOO_LARGE")
+    settled()
+
+
+def test_exactly_4096_bytes_sells():
+    before = box.zone_state(*SALE_ZONE)
+    seats = free_seats(SALE_ZONE, 2)
+    for (name, port), seat in zip(SERVERS, seats):
+        body = purchase(seat, zone=SALE_ZONE, venue="Venue2")
+        body += b" " * (BODY_MAX - len(body))
+        expect("a 4096-byte body", name, port, request(body=body), 201)
+    sold(SALE_ZONE, seats, before)
+    settled()
+
+
+def test_charset_parameter_accepted():
+    before = box.zone_state(*SALE_ZONE)
+    seats = free_seats(SALE_ZONE, 4)
+    cts = (b"application/json; charset=utf-8", b"Application/JSON;charset=UTF-8")
+    i = 0
+    for name, port in SERVERS:
+        for ct in cts:
+            seat = seats[i]
+            i += 1
+            r = expect("Content-Type %r" % ct, name, port,
+                       request(body=purchase(seat, zone=SALE_ZONE, venue="Venue2"), ct=ct), 201)
+            box.eq(json.loads(r.body)["row"], seat[0], "row")
+    sold(SALE_ZONE, seats, before)
+    # other media types: 415 and nothing sold
+    for ct in (b"application/jsonp", b"text/json", b"application/x-www-form-urlencoded",
+               b"application/json, text/plain", b"*/*"):
+        both("Content-Type %r" % ct, request(body=good(), ct=ct), 415, "UNSUPPORTED_MEDIA_TYPE")
+    both("no Content-Type", request(body=good(), ct=None), 415, "UNSUPPORTED_MEDIA_TYPE")
+    settled()
+
+
+def test_invalid_utf8():
+    seat = state["seat"]
+    prefix = b'{"venueId":"Venue1","eventId":"Event1","zoneId":%d,"row":%d,"column":%d' % (
+        TARGET[1], seat[0], seat[1])
+    for bad in (b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80",
+                b"\xe2\x82"):
+        body = prefix + b',"note":"' + bad + b'"}'
+        both("invalid UTF-8 %r in a field" % bad, request(body=body), 400, "BAD_REQUEST")
+    body = b'{"venueId":"Venue1\xff","eventId":"Event1","zoneId":97,"row":1,"column":1}'
+    both("invalid UTF-8 in venueId", request(body=body), 400, "BAD_REQUEST")
+    both("invalid UTF-8 in a key", request(body=prefix + b',"\xfe":1}'), 400, "BAD_REQUEST")
+    settled()
+
+
+def test_deep_nesting():
+    deep = b"[" * 10000 + b"]" * 10000
+    both("10k nested arrays (20 KB)", request(body=deep), 413, "PAYLOAD_TOO_LARGE")
+    both("4000 '['", request(body=b"[" * 4000), 400, "BAD_REQUEST")
+    body = good()
+    nested = body[:-1] + b',"x":' + b"[" * 2000 + b"]" * 2000 + b"}"
+    both("a purchase with 2000 nested arrays", request(body=nested), 400, "BAD_REQUEST")
+    nested = body[:-1] + b',"x":' + b'{"a":' * 16 + b"1" + b"}" * 16 + b"}"
+    both("a purchase nested 17 deep", request(body=nested), 400, "BAD_REQUEST")
+    settled()
+
+
+def test_nul_bytes():
+    body = good()
+    both("raw NUL in the body", request(body=body.replace(b'"row"', b'"r\x00ow"')), 400,
+         "BAD_REQUEST")
+    both("NUL before the body", request(body=b"\x00" + body), 400, "BAD_REQUEST")
+    both("NUL after the body", request(body=body + b"\x00"), 400, "BAD_REQUEST")
+    both("\\u0000 in venueId", request(body=body.replace(b'"Venue1"', b'"Venue1\\u0000"')),
+         400, "BAD_REQUEST")
+    both("NUL in a header", request(body=body, extra=b"X-A: a\x00b\r\n"), 400, "html")
+    both("NUL in the path", request(body=body, path=b"/tick\x00ets"), 400, "html")
+    both("%00 in the path", request(body=body, path=b"/tickets%00"), 400, "html")
+    seat = state["seat"]
+    q = b"venueId=Venue1%%00&eventId=Event1&zoneId=%d&row=%d&column=%d" % (
+        TARGET[1], seat[0], seat[1])
+    # lighttpd refuses a %00 in the query string itself
+    both("%00 in a legacy query", request(path=b"/ticket?" + q, ct=None, cl=b"0"), 400,
+         {"nginx": "BAD_REQUEST", "lighttpd": "html"})
+    both("%00 in a legacy body",
+         request(path=b"/ticket", ct=b"application/x-www-form-urlencoded", body=q), 400,
+         "BAD_REQUEST")
+    settled()
+
+
+def test_long_ids():
+    seat = state["seat"]
+    for n in (65, 1000, 3900):
+        body = purchase(seat).replace(b'"Venue1"', b'"' + b"V" * n + b'"')
+        both("venueId of %d chars" % n, request(body=body), 400, "BAD_REQUEST")
+        body = purchase(seat).replace(b'"Event1"', b'"' + b"E" * n + b'"')
+        both("eventId of %d chars" % n, request(body=body), 400, "BAD_REQUEST")
+    q = b"venueId=%s&eventId=Event1&zoneId=%d&row=%d&column=%d" % (
+        b"V" * 6000, TARGET[1], seat[0], seat[1])
+    both("legacy venueId of 6000 chars", request(path=b"/ticket?" + q, ct=None, cl=b"0"), 400,
+         "BAD_REQUEST")
+    both("query: eventId of 200 chars",
+         request(method=b"GET", path=b"/get/count/" + b"E" * 200, ct=None, cl=False), 400,
+         "BAD_REQUEST")
+    settled()
+
+
+def test_long_urls():
+    both("20 KB query string",
+         request(method=b"GET", path=b"/tickets/health?" + b"a" * 20000, ct=None, cl=False),
+         {"nginx": 414, "lighttpd": 431}, "html")
+    both("9 KB path", request(method=b"GET", path=b"/get/events/" + b"E" * 9000, ct=None,
+                              cl=False),
+         {"nginx": 414, "lighttpd": 431}, "html")
+    # long but accepted by the servers: the responders answer
+    both("2 KB unknown path under /tickets/",
+         request(method=b"GET", path=b"/tickets/" + b"x" * 2000, ct=None, cl=False), 404,
+         "NOT_FOUND")
+    both("3 KB path under /get/",
+         request(method=b"GET", path=b"/get/count/" + b"E" * 3000, ct=None, cl=False), 404,
+         "NOT_FOUND")
+    settled()
+
+
+def test_dot_dot_paths():
+    body = good()
+    # the servers normalise the path to /tickets, the responder sees the raw
+    # REQUEST_URI: no such path, nothing sold
+    both("POST /tickets/../tickets", request(path=b"/tickets/../tickets", body=body), 404,
+         "NOT_FOUND")
+    both("POST /get/../tickets", request(path=b"/get/../tickets", body=body), 404, "NOT_FOUND")
+    both("POST /%74ickets", request(path=b"/%74ickets", body=body), 404, "NOT_FOUND")
+    both("GET /get/events/../../etc/passwd",
+         request(method=b"GET", path=b"/get/events/../../etc/passwd", ct=None, cl=False), 404,
+         "NOT_FOUND")
+    both("GET /get/events/%2e%2e%2f%2e%2e%2fetc/stats",
+         request(method=b"GET", path=b"/get/events/%2e%2e%2f%2e%2e%2fetc/stats", ct=None,
+                 cl=False), 404, "NOT_FOUND")
+    both("GET /get/tickets/..%2f..%2fetc%2fpasswd",
+         request(method=b"GET", path=b"/get/tickets/..%2f..%2fetc%2fpasswd", ct=None,
+                 cl=False), 404, "NOT_FOUND")
+    both("GET /../../etc/passwd",
+         request(method=b"GET", path=b"/../../etc/passwd", ct=None, cl=False),
+         {"nginx": 400, "lighttpd": 404}, {"nginx": "html", "lighttpd": "NOT_FOUND"})
+    seat = state["seat"]
+    q = b"venueId=../Venue1&eventId=Event1&zoneId=%d&row=%d&column=%d" % (
+        TARGET[1], seat[0], seat[1])
+    both("legacy venueId=../Venue1", request(path=b"/ticket?" + q, ct=None, cl=b"0"), 400,
+         "BAD_REQUEST")
+    settled()
+
+
+def test_garbage_request_lines():
+    both("GARBAGE", b"GARBAGE\r\n\r\n", 400, "html")
+    both("control bytes", b"\x00\x01\x02 / HTTP/1.1\r\n\r\n",
+         {"nginx": 400, "lighttpd": 501}, "html")
+    both("method with a control byte", request(method=b"P\x01ST", body=good()),
+         {"nginx": 400, "lighttpd": 501}, "html")
+    both("HTTP/9.9", request(method=b"GET", path=b"/tickets/health", version=b"HTTP/9.9",
+                             ct=None, cl=False), 505, "html")
+    both("header without a colon", request(body=good(), extra=b"Broken header\r\n"), 400,
+         "html")
+    both("HTTP/1.1 without Host",
+         b"POST /tickets HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
+         b"Content-Length: %d\r\n\r\n%s" % (len(good()), good()), 400, "html")
+    # HTTP/0.9: nginx passes it on and answers the bare JSON body (GET is not
+    # allowed on /tickets); lighttpd waits for more, then closes without an
+    # answer once the client has sent everything
+    r = send(box.NGINX, b"GET /tickets\r\n")
+    box.eq(json.loads(r.raw)["error"], "METHOD_NOT_ALLOWED", "HTTP/0.9 via nginx")
+    box.eq(send(box.LIGHTTPD, b"GET /tickets\r\n", shut_wr=True).raw, b"",
+           "HTTP/0.9 via lighttpd")
+    settled()
+
+
+def test_header_flood():
+    body = good()
+    flood = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(2000))
+    both("2000 headers of 100 bytes", request(body=body, extra=flood),
+         {"nginx": 400, "lighttpd": 431}, "html")
+    both("one 70 KB header", request(body=body, extra=b"X-Big: " + b"v" * 70000 + b"\r\n"),
+         {"nginx": 400, "lighttpd": 431}, "html")
+    # many connections at once, each with a hostile body
+    data = request(body=body.replace(b'"row"', b'"r\x00ow"'))
+    res = box.parallel(lambda p: send(p, data).status,
+                       [(p,) for _, p in SERVERS for _ in range(100)], workers=50)
+    box.eq(res, [400] * len(res), "200 parallel hostile requests")
+    settled()
+
+
+def test_still_serving():
+    """After all that, both servers still sell and the responders are the same."""
+    before = box.zone_state(*SALE_ZONE)
+    seats = free_seats(SALE_ZONE, 2)
+    for (name, port), seat in zip(SERVERS, seats):
+        expect("a plain purchase", name, port,
+               request(body=purchase(seat, zone=SALE_ZONE, venue="Venue2")), 201)
+        box.eq(box.http("GET", "/tickets/health", port=port).status, 200, "health via " + name)
+    sold(SALE_ZONE, seats, before)
+    settled()
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
