@@ -63,7 +63,7 @@ static const char *const dbq_sql[DBQ__MAX] = {
 	    "e.event_id) FROM event e WHERE e.event_id = ?",
 	[DBQ_MONEY] =
 	    "SELECT (SELECT COALESCE(SUM(t.price), 0) FROM ticket t WHERE "
-	    "t.event_id = e.event_id AND t.venue_id = e.venue_id) FROM event e "
+	    "t.event_id = e.event_id) FROM event e "
 	    "WHERE e.event_id = ? AND e.venue_id = ?",
 };
 
