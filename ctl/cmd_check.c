@@ -1,0 +1,530 @@
+/*
+ * cmd_check.c - ticketctl check: reconciles Redis, MySQL and DynamoDB per
+ * event and zone and prints every difference (exit 1 if there is one).
+ *
+ * Per zone: the Redis catalog against MySQL's; counters against the seat
+ * bits; bits against owner tokens; every MySQL ticket against its seat's
+ * bit and owner; every Redis owner against MySQL; MySQL against DynamoDB
+ * (ids and seats).  Tickets still on their way are not differences: a
+ * ticket pending or claimed in Redis, or waiting in ticketSQL /
+ * ticketNoSQL (read without consuming), counts as in flight.  A running
+ * consumer holds a few messages where nobody can see them: --wait S checks
+ * again until no difference is left or S seconds have passed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "keys.h"
+#include "sold.h"
+#include "zone.h"
+
+#define QUEUE_PEEK_MAX	500000L
+#define DIFFS_SHOWN_MAX	200		/* lines printed; all are counted */
+#define ROW_DIFFS_MAX	3		/* row counter lines per zone */
+#define RETRY_S		2
+
+/* Totals of one event. */
+struct evtotal {
+	char	event[ID_MAX + 1];
+	long	zones, capacity, redis, mysql, ddb, pending, queued;
+};
+
+struct check {
+	struct ctl	*ctl;
+	struct soldv	 mysql, ddb;
+	struct soldv	 qsql, qnosql;		/* queued, in flight */
+	struct soldv	 dsql, dnosql;		/* dead-lettered */
+	long		 qsql_msgs, qnosql_msgs, ddb_bad;
+	int		 qmore;
+	struct evtotal	*ev;
+	size_t		 nev;
+	FILE		*diffs;
+	long		 ndiffs;
+};
+
+/* Records one difference. */
+static void __attribute__((format(printf, 4, 5)))
+diff(struct check *ck, const char *event, long zone, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ck->ndiffs++ >= DIFFS_SHOWN_MAX)
+		return;
+	if (zone > 0)
+		fprintf(ck->diffs, "  %s zone %ld: ", event, zone);
+	else
+		fprintf(ck->diffs, "  %s: ", event);
+	va_start(ap, fmt);
+	vfprintf(ck->diffs, fmt, ap);
+	va_end(ap);
+	fputc('\n', ck->diffs);
+}
+
+static struct evtotal *
+total(struct check *ck, const char *event)
+{
+	if (ck->nev == 0 || strcmp(ck->ev[ck->nev - 1].event, event) != 0) {
+		struct evtotal *t = &ck->ev[ck->nev++];
+
+		memset(t, 0, sizeof(*t));
+		snprintf(t->event, sizeof(t->event), "%s", event);
+	}
+	return &ck->ev[ck->nev - 1];
+}
+
+/* 1 if ticket id of the zone is in one of the lists. */
+static int
+in_list(const struct soldv *v, const char *event, long zone, const char *id)
+{
+	size_t first, n;
+
+	n = soldv_zone(v, event, zone, &first);
+	return soldv_find_id(v, first, n, id) != NULL;
+}
+
+/* Where a missing ticket may be: a hint for the operator. */
+static const char *
+dead_hint(const struct check *ck, const char *event, long zone,
+    const char *id)
+{
+	if (in_list(&ck->dsql, event, zone, id))
+		return " (dead-lettered in " MQ_QUEUE_SQL MQ_DEAD_SUFFIX
+		    ": ticketctl dlq)";
+	if (in_list(&ck->dnosql, event, zone, id))
+		return " (dead-lettered in " MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX
+		    ": ticketctl dlq)";
+	return "";
+}
+
+/* The catalog hash and the counters against the seat bits. */
+static void
+check_counters(struct check *ck, const struct catalog_zone *cz,
+    const struct zstate *z, long taken)
+{
+	long row, col, left, shown = 0;
+
+	if (!z->has_zone) {
+		diff(ck, cz->event, cz->zone, "not loaded in Redis node %u "
+		    "(run ticketctl init)", z->node);
+		return;
+	}
+	if (strcmp(z->venue, cz->venue) != 0 || z->rows != cz->rows ||
+	    z->cols != cz->cols || strcmp(z->price, cz->price) != 0)
+		diff(ck, cz->event, cz->zone, "Redis catalog %s %ldx%ld at %s, "
+		    "MySQL catalog %s %ldx%ld at %s (run ticketctl init)",
+		    z->venue, z->rows, z->cols, z->price, cz->venue, cz->rows,
+		    cz->cols, cz->price);
+	if (!z->has_left) {
+		diff(ck, cz->event, cz->zone, "no counters in Redis: nothing "
+		    "can be sold (run ticketctl rebuild)");
+		return;
+	}
+	if (z->left_zone != cz->rows * cz->cols - taken)
+		diff(ck, cz->event, cz->zone, "zone counter says %ld left, the "
+		    "seat bits %ld (%ld of %ld taken)", z->left_zone,
+		    cz->rows * cz->cols - taken, taken, cz->rows * cz->cols);
+	for (row = 1; row <= cz->rows; row++) {
+		left = cz->cols;
+		for (col = 1; col <= cz->cols; col++)
+			left -= zone_bit(z->bits, z->nbytes,
+			    keys_seat_bit(row, col, cz->cols));
+		if (z->left_row[row] == left)
+			continue;
+		if (shown++ < ROW_DIFFS_MAX)
+			diff(ck, cz->event, cz->zone, "row %ld counter says %ld "
+			    "left, the seat bits %ld", row, z->left_row[row],
+			    left);
+		else
+			ck->ndiffs++;
+	}
+}
+
+/* Seat bits against owner tokens. */
+static void
+check_owners(struct check *ck, const struct catalog_zone *cz,
+    const struct zstate *z)
+{
+	long	bit, nbits = cz->rows * cz->cols;
+	size_t	i;
+
+	for (bit = 0; bit < nbits; bit++)
+		if (zone_bit(z->bits, z->nbytes, bit) &&
+		    zone_owner_of(z, bit) == NULL)
+			diff(ck, cz->event, cz->zone, "row %ld column %ld is "
+			    "taken but has no owner token", bit / cz->cols + 1,
+			    bit % cz->cols + 1);
+	for (i = 0; i < z->nown; i++)
+		if (!zone_bit(z->bits, z->nbytes, z->own[i].bit))
+			diff(ck, cz->event, cz->zone, "owner token %s on free "
+			    "seat bit %ld", z->own[i].id, z->own[i].bit);
+}
+
+/* MySQL tickets against seat bits and owners, and Redis owners against
+ * MySQL. */
+static void
+check_redis_mysql(struct check *ck, const struct catalog_zone *cz,
+    const struct zstate *z)
+{
+	const struct zone_owner	*o;
+	const struct sold	*s;
+	size_t			 first, n, i;
+	long			 bit;
+
+	n = soldv_zone(&ck->mysql, cz->event, cz->zone, &first);
+	for (i = first; i < first + n; i++) {
+		s = &ck->mysql.v[i];
+		if (s->row < 1 || s->row > cz->rows || s->col < 1 ||
+		    s->col > cz->cols) {
+			diff(ck, cz->event, cz->zone, "MySQL ticket %s is for "
+			    "row %ld column %ld, outside the zone", s->id,
+			    s->row, s->col);
+			continue;
+		}
+		bit = keys_seat_bit(s->row, s->col, cz->cols);
+		o = zone_owner_of(z, bit);
+		if (!zone_bit(z->bits, z->nbytes, bit))
+			diff(ck, cz->event, cz->zone, "row %ld column %ld: "
+			    "sold in MySQL (ticket %s) but free in Redis: it "
+			    "could be sold again (stop sales, ticketctl rebuild "
+			    "--all)", s->row, s->col, s->id);
+		else if (o == NULL || strcmp(o->id, s->id) != 0)
+			diff(ck, cz->event, cz->zone, "row %ld column %ld: "
+			    "MySQL ticket %s, Redis owner %s", s->row, s->col,
+			    s->id, o != NULL ? o->id : "none");
+	}
+	for (i = 0; i < z->nown; i++) {
+		o = &z->own[i];
+		if (soldv_find_id(&ck->mysql, first, n, o->id) != NULL ||
+		    soldv_find_id(&z->pending, 0, z->pending.n, o->id) !=
+		    NULL || in_list(&ck->qsql, cz->event, cz->zone, o->id))
+			continue;
+		diff(ck, cz->event, cz->zone, "row %ld column %ld sold in "
+		    "Redis (ticket %s), not in MySQL, not pending, not "
+		    "queued%s", o->bit / cz->cols + 1, o->bit % cz->cols + 1,
+		    o->id, dead_hint(ck, cz->event, cz->zone, o->id));
+	}
+}
+
+/* Orders two entries of the same zone by seat, then id. */
+static int
+seat_cmp(const struct sold *a, const struct sold *b)
+{
+	if (a->row != b->row)
+		return a->row < b->row ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+/* MySQL against DynamoDB: a merge of the two zone ranges by seat. */
+static void
+check_mysql_ddb(struct check *ck, const struct catalog_zone *cz)
+{
+	const struct sold	*m, *d;
+	size_t			 mf, mn, df, dn, i = 0, j = 0;
+	int			 c;
+
+	mn = soldv_zone(&ck->mysql, cz->event, cz->zone, &mf);
+	dn = soldv_zone(&ck->ddb, cz->event, cz->zone, &df);
+	for (j = 1; j < dn; j++)
+		if (ck->ddb.v[df + j].row == ck->ddb.v[df + j - 1].row &&
+		    ck->ddb.v[df + j].col == ck->ddb.v[df + j - 1].col)
+			diff(ck, cz->event, cz->zone, "row %ld column %ld sold "
+			    "twice in DynamoDB: %s and %s", ck->ddb.v[df + j].row,
+			    ck->ddb.v[df + j].col, ck->ddb.v[df + j - 1].id,
+			    ck->ddb.v[df + j].id);
+	j = 0;
+	while (i < mn || j < dn) {
+		m = i < mn ? &ck->mysql.v[mf + i] : NULL;
+		d = j < dn ? &ck->ddb.v[df + j] : NULL;
+		c = m == NULL ? 1 : d == NULL ? -1 : seat_cmp(m, d);
+		if (c == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		if (m != NULL && d != NULL && m->row == d->row &&
+		    m->col == d->col) {
+			diff(ck, cz->event, cz->zone, "row %ld column %ld: "
+			    "MySQL ticket %s, DynamoDB ticket %s", m->row,
+			    m->col, m->id, d->id);
+			i++;
+			j++;
+		} else if (c < 0) {
+			if (!in_list(&ck->qnosql, cz->event, cz->zone, m->id))
+				diff(ck, cz->event, cz->zone, "ticket %s (row "
+				    "%ld column %ld) in MySQL, not in DynamoDB, "
+				    "not queued%s", m->id, m->row, m->col,
+				    dead_hint(ck, cz->event, cz->zone, m->id));
+			i++;
+		} else {
+			if (!in_list(&ck->qsql, cz->event, cz->zone, d->id))
+				diff(ck, cz->event, cz->zone, "ticket %s (row "
+				    "%ld column %ld) in DynamoDB, not in MySQL, "
+				    "not queued%s", d->id, d->row, d->col,
+				    dead_hint(ck, cz->event, cz->zone, d->id));
+			j++;
+		}
+	}
+}
+
+/* Tickets of event zones the catalog does not have. */
+static void
+check_strays(struct check *ck, const struct catalog *cat,
+    const struct soldv *v, const char *store)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (!catalog_has(cat, v->v[i].event, v->v[i].zone))
+			diff(ck, v->v[i].event, 0, "%s ticket %s is for zone "
+			    "%ld, which the catalog does not have", store,
+			    v->v[i].id, v->v[i].zone);
+}
+
+static int
+check_zone(struct check *ck, const struct catalog_zone *cz)
+{
+	struct evtotal	*t = total(ck, cz->event);
+	struct zstate	 z;
+	char		 err[256];
+	long		 bit, taken = 0;
+	size_t		 first;
+
+	if (zstate_read(&ck->ctl->rds, cz, &z, err, sizeof(err)) != 0) {
+		ctl_err("%s zone %ld: %s", cz->event, cz->zone, err);
+		zstate_free(&z);
+		return -1;
+	}
+	for (bit = 0; bit < cz->rows * cz->cols; bit++)
+		taken += zone_bit(z.bits, z.nbytes, bit);
+	t->zones++;
+	t->capacity += cz->rows * cz->cols;
+	t->redis += taken;
+	t->mysql += (long)soldv_zone(&ck->mysql, cz->event, cz->zone, &first);
+	t->ddb += (long)soldv_zone(&ck->ddb, cz->event, cz->zone, &first);
+	t->pending += (long)z.pending.n;
+	t->queued += (long)soldv_zone(&ck->qsql, cz->event, cz->zone, &first);
+	if (z.pending_bad > 0)
+		diff(ck, cz->event, cz->zone, "%ld pending entries are not "
+		    "tickets", z.pending_bad);
+	check_counters(ck, cz, &z, taken);
+	check_owners(ck, cz, &z);
+	check_redis_mysql(ck, cz, &z);
+	check_mysql_ddb(ck, cz);
+	zstate_free(&z);
+	return 0;
+}
+
+/* Reads one queue into v without consuming it. */
+static int
+peek(struct check *ck, struct mq *m, const char *queue, const struct events *ev,
+    struct soldv *v, long *msgs)
+{
+	char	err[256];
+	long	n, other;
+	int	more;
+
+	if (sold_from_queue(v, m, queue, ev, QUEUE_PEEK_MAX, &n, &other, &more,
+	    err, sizeof(err)) != 0) {
+		ctl_err("%s", err);
+		return -1;
+	}
+	ck->qmore |= more;
+	if (msgs != NULL)
+		*msgs = n;
+	soldv_sort(v);
+	return 0;
+}
+
+/* Reads every store.  The queues first, so that what leaves them while
+ * MySQL and DynamoDB are read is seen in the databases. */
+static int
+read_stores(struct check *ck, struct mq *m, struct db *d,
+    const struct events *ev)
+{
+	struct ddb	dd;
+	char		err[256];
+	int		ret = -1;
+
+	if (peek(ck, m, MQ_QUEUE_SQL, ev, &ck->qsql, &ck->qsql_msgs) != 0 ||
+	    peek(ck, m, MQ_QUEUE_NOSQL, ev, &ck->qnosql, &ck->qnosql_msgs) !=
+	    0 ||
+	    peek(ck, m, MQ_QUEUE_SQL MQ_DEAD_SUFFIX, ev, &ck->dsql, NULL) != 0 ||
+	    peek(ck, m, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX, ev, &ck->dnosql, NULL) !=
+	    0)
+		return -1;
+	if (sold_from_mysql(&ck->mysql, d, ev, err, sizeof(err)) != 0) {
+		ctl_err("%s", err);
+		return -1;
+	}
+	soldv_sort(&ck->mysql);
+	if (ddb_init(&dd, &ck->ctl->c) != 0)
+		ctl_err("%s", dd.errstr);
+	else if (sold_from_ddb(&ck->ddb, &dd, ev, &ck->ddb_bad, err,
+	    sizeof(err)) != 0)
+		ctl_err("%s", err);
+	else
+		ret = 0;
+	ddb_free(&dd);
+	soldv_sort(&ck->ddb);
+	return ret;
+}
+
+static void
+check_free(struct check *ck)
+{
+	soldv_free(&ck->mysql);
+	soldv_free(&ck->ddb);
+	soldv_free(&ck->qsql);
+	soldv_free(&ck->qnosql);
+	soldv_free(&ck->dsql);
+	soldv_free(&ck->dnosql);
+	free(ck->ev);
+	ck->ev = NULL;
+}
+
+static void
+report(const struct check *ck, FILE *out, const char *diffs, size_t len)
+{
+	size_t i;
+
+	fprintf(out, "%-20s %7s %9s %8s %7s %8s %7s %6s\n", "event", "zones",
+	    "capacity", "redis", "mysql", "dynamodb", "pending", "queued");
+	for (i = 0; i < ck->nev; i++)
+		fprintf(out, "%-20s %7ld %9ld %8ld %7ld %8ld %7ld %6ld\n",
+		    ck->ev[i].event, ck->ev[i].zones, ck->ev[i].capacity,
+		    ck->ev[i].redis, ck->ev[i].mysql, ck->ev[i].ddb,
+		    ck->ev[i].pending, ck->ev[i].queued);
+	fprintf(out, "queues: %s %ld, %s %ld message(s) waiting (read, left "
+	    "in place)%s\n", MQ_QUEUE_SQL, ck->qsql_msgs, MQ_QUEUE_NOSQL,
+	    ck->qnosql_msgs, ck->qmore ? "; not all read" : "");
+	if (ck->ndiffs > 0) {
+		fprintf(out, "differences:\n");
+		fwrite(diffs, 1, len, out);
+		if (ck->ndiffs > DIFFS_SHOWN_MAX)
+			fprintf(out, "  ... and %ld more\n",
+			    ck->ndiffs - DIFFS_SHOWN_MAX);
+	}
+	fprintf(out, "check: %ld difference(s)\n", ck->ndiffs);
+}
+
+/* One complete check; output into *text.  Returns the number of
+ * differences, or -1 if a store failed. */
+static long
+check_once(struct ctl *ctl, const struct events *ev, char **text,
+    size_t *textlen)
+{
+	struct check	 ck;
+	struct catalog	 cat;
+	struct db	 d;
+	struct mq	 m;
+	char		 err[256], *dtext = NULL;
+	size_t		 dlen = 0, i;
+	FILE		*out;
+	long		 ret = -1;
+
+	memset(&ck, 0, sizeof(ck));
+	ck.ctl = ctl;
+	ctl_db_open(ctl, &d);
+	if (catalog_read(&cat, &d, ev, err, sizeof(err)) != 0) {
+		ctl_err("catalog: %s", err);
+		db_close(&d);
+		return -1;
+	}
+	if (cat.n == 0 || (ck.ev = calloc(cat.n, sizeof(*ck.ev))) == NULL ||
+	    (ck.diffs = open_memstream(&dtext, &dlen)) == NULL) {
+		ctl_err("%s", cat.n == 0 ? "no such event in the catalog" :
+		    "out of memory");
+		goto out;
+	}
+	if (ctl_mq_open(ctl, &m, "ticketctl check") != 0)
+		goto out;
+	if (read_stores(&ck, &m, &d, ev) == 0) {
+		ret = 0;
+		for (i = 0; i < cat.n && ret == 0; i++)
+			if (check_zone(&ck, &cat.z[i]) != 0)
+				ret = -1;
+	}
+	mq_close(&m);	/* the messages read go back to their queues */
+	if (ret == 0) {
+		check_strays(&ck, &cat, &ck.mysql, "MySQL");
+		check_strays(&ck, &cat, &ck.ddb, "DynamoDB");
+		if (ck.ddb_bad > 0)
+			diff(&ck, "DynamoDB", 0, "%ld item(s) are not tickets",
+			    ck.ddb_bad);
+		fclose(ck.diffs);
+		ck.diffs = NULL;
+		if ((out = open_memstream(text, textlen)) != NULL) {
+			report(&ck, out, dtext, dlen);
+			fclose(out);
+			ret = ck.ndiffs;
+		} else
+			ret = -1;
+	}
+out:
+	if (ck.diffs != NULL)
+		fclose(ck.diffs);
+	free(dtext);
+	check_free(&ck);
+	catalog_free(&cat);
+	db_close(&d);
+	return ret;
+}
+
+static int
+run_check(struct ctl *ctl, int argc, char **argv)
+{
+	struct events	 ev;
+	time_t		 end;
+	char		*text = NULL;
+	size_t		 len = 0;
+	long		 wait = 0, n;
+	int		 a;
+
+	for (a = 1; a < argc && argv[a][0] == '-'; a++) {
+		if (strcmp(argv[a], "--wait") == 0 && a + 1 < argc &&
+		    ctl_seconds(argv[a + 1], 3600, &wait) == 0)
+			a++;
+		else
+			return ctl_usage(&cmd_check);
+	}
+	if (ctl_events(&ev, argc - a, argv + a) != 0)
+		return CTL_USAGE;
+	end = time(NULL) + wait;
+	for (;;) {
+		free(text);
+		text = NULL;
+		if ((n = check_once(ctl, &ev, &text, &len)) < 0) {
+			free(text);
+			return CTL_FAIL;
+		}
+		if (n == 0 || time(NULL) + RETRY_S > end)
+			break;
+		sleep(RETRY_S);
+	}
+	fwrite(text, 1, len, stdout);
+	free(text);
+	return n == 0 ? CTL_OK : CTL_FAIL;
+}
+
+const struct command cmd_check = {
+	"check", run_check, "check [--wait SECONDS] [EVENT...]",
+	"reconcile Redis, MySQL and DynamoDB per event and zone",
+	"For every event zone of the named events (default: all): the Redis\n"
+	"catalog against MySQL's, the counters against the seat bits, the bits\n"
+	"against the owner tokens, each MySQL ticket against its seat's bit and\n"
+	"owner, each Redis owner against MySQL, and MySQL against DynamoDB\n"
+	"(ticket ids and seats); also tickets of zones the catalog lacks.\n"
+	"Prints seats sold per event in each store, then every difference.\n"
+	"Tickets on their way are not differences: pending or claimed in Redis,\n"
+	"or waiting in ticketSQL / ticketNoSQL (read without consuming).  A\n"
+	"running consumer holds a few messages nobody can see: --wait S checks\n"
+	"again every 2 s until there is no difference or S seconds have passed.\n"
+	"Exit 0 if the stores agree, 1 if not (or a store failed).",
+};

@@ -1,0 +1,284 @@
+/*
+ * cmd_dlq.c - ticketctl dlq: lists the dead-lettered messages (read
+ * without consuming) and, after the cause was fixed, publishes them again
+ * to ticket.exchange with a publisher confirm, acking each dead message
+ * only once the broker confirmed its copy.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <amqp.h>
+
+#include "ctl.h"
+#include "ticket.h"
+
+#define BODY_SHOWN_MAX	400
+#define DLQ_READ_MAX	1000000L
+
+static const char *const dead_queues[] = {
+	MQ_QUEUE_SQL MQ_DEAD_SUFFIX, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX
+};
+
+/* One message taken with basic.get (not acked). */
+struct dead {
+	amqp_message_t	 msg;
+	uint64_t	 tag;
+	char		 id[UUID_LEN + 1];	/* ticket id, or "" */
+	char		 reason[64];
+	char		 from[64];
+	long long	 count;
+};
+
+static int
+key_is(amqp_bytes_t key, const char *name)
+{
+	return key.len == strlen(name) && memcmp(key.bytes, name, key.len) == 0;
+}
+
+static void
+bytes_str(amqp_bytes_t b, char *out, size_t size)
+{
+	snprintf(out, size, "%.*s", (int)(b.len < size ? b.len : size - 1),
+	    (const char *)b.bytes);
+}
+
+/* Reads x-first-death-reason / -queue and x-death[0].count. */
+static void
+death_headers(const amqp_basic_properties_t *p, struct dead *d)
+{
+	const amqp_table_t	*h, *t;
+	const amqp_field_value_t *v;
+	int			 i, k;
+
+	snprintf(d->reason, sizeof(d->reason), "?");
+	snprintf(d->from, sizeof(d->from), "?");
+	d->count = 0;
+	if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return;
+	h = &p->headers;
+	for (i = 0; i < h->num_entries; i++) {
+		v = &h->entries[i].value;
+		if (key_is(h->entries[i].key, "x-first-death-reason") &&
+		    v->kind == AMQP_FIELD_KIND_UTF8)
+			bytes_str(v->value.bytes, d->reason, sizeof(d->reason));
+		else if (key_is(h->entries[i].key, "x-first-death-queue") &&
+		    v->kind == AMQP_FIELD_KIND_UTF8)
+			bytes_str(v->value.bytes, d->from, sizeof(d->from));
+		else if (key_is(h->entries[i].key, "x-death") &&
+		    v->kind == AMQP_FIELD_KIND_ARRAY &&
+		    v->value.array.num_entries > 0 &&
+		    v->value.array.entries[0].kind == AMQP_FIELD_KIND_TABLE) {
+			t = &v->value.array.entries[0].value.table;
+			for (k = 0; k < t->num_entries; k++)
+				if (key_is(t->entries[k].key, "count") &&
+				    (t->entries[k].value.kind ==
+				    AMQP_FIELD_KIND_I64 ||
+				    t->entries[k].value.kind ==
+				    AMQP_FIELD_KIND_U64))
+					d->count = (long long)
+					    t->entries[k].value.value.i64;
+		}
+	}
+}
+
+/* basic.get of one message.  Returns 1 (d filled, to be destroyed), 0
+ * empty, -1 error (printed). */
+static int
+get_dead(struct mq *m, const char *queue, struct dead *d)
+{
+	amqp_rpc_reply_t	 r;
+	struct ticket		 t;
+	const char		*why;
+
+	memset(d, 0, sizeof(*d));
+	amqp_maybe_release_buffers(m->conn);
+	r = amqp_basic_get(m->conn, 1, amqp_cstring_bytes(queue), 0);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		ctl_err("amqp: basic.get %s failed (run ticketctl init?)", queue);
+		return -1;
+	}
+	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+		return 0;
+	d->tag = ((amqp_basic_get_ok_t *)r.reply.decoded)->delivery_tag;
+	if (amqp_read_message(m->conn, 1, &d->msg, 0).reply_type !=
+	    AMQP_RESPONSE_NORMAL) {
+		ctl_err("amqp: reading a message of %s failed", queue);
+		return -1;
+	}
+	death_headers(&d->msg.properties, d);
+	if (ticket_parse(d->msg.body.bytes, d->msg.body.len, &t, &why) == 0)
+		memcpy(d->id, t.id, sizeof(d->id));
+	return 1;
+}
+
+static void
+show(const struct dead *d, long n)
+{
+	const unsigned char	*b = d->msg.body.bytes;
+	size_t			 i, len = d->msg.body.len;
+
+	printf("  %ld. %s  reason %s in %s, %lld time(s), %zu bytes\n     ", n,
+	    d->id[0] ? d->id : "(not a ticket)", d->reason, d->from, d->count,
+	    len);
+	for (i = 0; i < len && i < BODY_SHOWN_MAX; i++)
+		putchar(isprint(b[i]) ? b[i] : '?');
+	printf("%s\n", len > BODY_SHOWN_MAX ? "..." : "");
+}
+
+static int
+list_queue(struct ctl *ctl, const char *queue)
+{
+	struct mq	m;
+	struct dead	d;
+	long		n = 0;
+	int		r;
+
+	if (ctl_mq_open(ctl, &m, "ticketctl dlq") != 0)
+		return -1;
+	printf("%s:\n", queue);
+	while (n < DLQ_READ_MAX && (r = get_dead(&m, queue, &d)) == 1) {
+		show(&d, ++n);
+		amqp_destroy_message(&d.msg);
+	}
+	mq_close(&m);	/* every message goes back to the queue */
+	printf("  %ld message(s)\n", n);
+	return r < 0 ? -1 : 0;
+}
+
+static int
+selected(const struct dead *d, int nids, char **ids)
+{
+	int i;
+
+	if (nids == 0)
+		return 1;
+	for (i = 0; i < nids; i++)
+		if (strcmp(ids[i], d->id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Publishes the selected messages of queue again; returns the number
+ * requeued, or -1. */
+static long
+requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
+{
+	struct mq	 get, pub;
+	struct dead	 d;
+	long		 depth, seen = 0, n = 0;
+	int		 r = 0;
+
+	if (ctl_mq_open(ctl, &get, "ticketctl dlq") != 0)
+		return -1;
+	mq_init(&pub, ctl->c.amqp_host, ctl->c.amqp_port, ctl->c.amqp_user,
+	    ctl->c.amqp_password, ctl->c.amqp_vhost,
+	    ctl->c.amqp_connect_timeout_ms, "ticketctl dlq publish");
+	/* only what is there now: a message that dies again must not loop */
+	if ((depth = mq_queue_depth(&get, queue, NULL)) < 0) {
+		ctl_err("%s", get.errstr);
+		mq_close(&get);
+		return -1;
+	}
+	while (seen < depth && (r = get_dead(&get, queue, &d)) == 1) {
+		seen++;
+		if (!selected(&d, nids, ids)) {
+			amqp_destroy_message(&d.msg);
+			continue;	/* stays unacked: back at close */
+		}
+		if (mq_publish(&pub, d.msg.body.bytes, d.msg.body.len,
+		    d.id[0] ? d.id : "dlq", ctl->c.amqp_confirm_timeout_ms) !=
+		    MQ_OK) {
+			ctl_err("publish %s: %s; stopping (the message stays "
+			    "in %s)", d.id, pub.errstr, queue);
+			amqp_destroy_message(&d.msg);
+			r = -1;
+			break;
+		}
+		amqp_destroy_message(&d.msg);
+		if (amqp_basic_ack(get.conn, 1, d.tag, 0) != AMQP_STATUS_OK) {
+			ctl_err("ack in %s failed: the message was published "
+			    "and stays dead-lettered too (the consumer "
+			    "ignores the duplicate)", queue);
+			r = -1;
+			break;
+		}
+		printf("  requeued %s\n", d.id[0] ? d.id : "(not a ticket)");
+		n++;
+	}
+	mq_close(&pub);
+	mq_close(&get);
+	printf("%s: %ld message(s) published again to %s\n", queue, n,
+	    MQ_EXCHANGE);
+	return r < 0 ? -1 : n;
+}
+
+/* Parses "--queue Q"; sets *only to the index of dead_queues or -1. */
+static int
+queue_option(int argc, char **argv, int *a, int *only)
+{
+	const char *q;
+
+	*only = -1;
+	if (*a + 1 < argc && strcmp(argv[*a], "--queue") == 0) {
+		q = argv[*a + 1];
+		if (strcmp(q, "sql") == 0 || strcmp(q, dead_queues[0]) == 0)
+			*only = 0;
+		else if (strcmp(q, "nosql") == 0 ||
+		    strcmp(q, dead_queues[1]) == 0)
+			*only = 1;
+		else
+			return -1;
+		*a += 2;
+	}
+	return 0;
+}
+
+static int
+run_dlq(struct ctl *ctl, int argc, char **argv)
+{
+	int	a = 1, requeue = 0, only, q, i, ret = CTL_OK;
+
+	if (a < argc && strcmp(argv[a], "list") == 0)
+		a++;
+	else if (a < argc && strcmp(argv[a], "requeue") == 0) {
+		requeue = 1;
+		a++;
+	}
+	if (queue_option(argc, argv, &a, &only) != 0)
+		return ctl_usage(&cmd_dlq);
+	if (!requeue && a != argc)
+		return ctl_usage(&cmd_dlq);
+	for (i = a; i < argc; i++)
+		if (!valid_uuid(argv[i])) {
+			ctl_err("'%s' is not a ticket id", argv[i]);
+			return CTL_USAGE;
+		}
+	for (q = 0; q < 2; q++) {
+		if (only >= 0 && q != only)
+			continue;
+		if (requeue ? requeue_queue(ctl, dead_queues[q], argc - a,
+		    argv + a) < 0 : list_queue(ctl, dead_queues[q]) != 0)
+			ret = CTL_FAIL;
+	}
+	return ret;
+}
+
+const struct command cmd_dlq = {
+	"dlq", run_dlq,
+	"dlq [list] [--queue sql|nosql]  |  dlq requeue [--queue sql|nosql] "
+	"[TICKETID...]",
+	"list dead-lettered messages; publish them again after a fix",
+	"list (the default) shows every message of ticketSQL.dead and\n"
+	"ticketNoSQL.dead (or of one of them): ticket id, why and from where it\n"
+	"was dead-lettered, how often, and the body.  The messages stay where\n"
+	"they are.\n\n"
+	"requeue publishes the messages (all, or those of the ticket ids given)\n"
+	"again to ticket.exchange with a publisher confirm, so both pipelines\n"
+	"see them (the consumer ignores a ticket it has already written), and\n"
+	"removes each from its dead-letter queue once the broker confirmed the\n"
+	"copy.  Only the messages present when it starts are handled: one that\n"
+	"is dead-lettered again stays there.  Fix the cause first (the\n"
+	"consumer's log says why it gave up on a message).",
+};

@@ -1,0 +1,479 @@
+/*
+ * cmd_rebuild.c - ticketctl rebuild: recomputes Redis seat bits, counters
+ * and owner tokens of event zones from what was sold: MySQL tickets, the
+ * tickets still queued in ticketSQL (read without consuming) and the
+ * pending / claimed tickets Redis still holds.  For after a Redis loss.
+ *
+ * A seat is never freed by a rebuild: seats Redis still marks as sold stay
+ * sold (reported, so that `ticketctl check` can be used to look at them).
+ * Each zone is written in one MULTI/EXEC.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "keys.h"
+#include "sold.h"
+#include "zone.h"
+
+#define QUEUE_PEEK_MAX	2000000L
+#define HSET_PAIRS_MAX	1000		/* field/value pairs per HSET */
+
+/* What every zone's rebuild reads. */
+struct rebuild {
+	struct ctl	*ctl;
+	struct soldv	 mysql;
+	struct soldv	 queued;
+	int		 all;		/* recompute zones that have counters */
+	long		 rebuilt, kept, conflicts, outside;
+};
+
+/* The new state of one zone. */
+struct newzone {
+	const struct catalog_zone *cz;
+	long		 nbits;
+	unsigned char	*bits;
+	size_t		 nbytes;
+	const char	**owner;	/* per bit: ticket id, or NULL */
+	const char	**json;		/* per bit: ticket JSON to cache, or NULL */
+	long		 from[4];	/* seats taken from each source */
+};
+
+enum source { SRC_MYSQL, SRC_QUEUE, SRC_PENDING, SRC_REDIS };
+
+/* Marks one sold seat; the first source to claim a seat owns it. */
+static void
+take(struct rebuild *rb, struct newzone *nz, enum source src,
+    const struct sold *s)
+{
+	const struct catalog_zone *cz = nz->cz;
+	long bit;
+
+	if (s->row < 1 || s->row > cz->rows || s->col < 1 || s->col > cz->cols) {
+		rb->outside++;
+		ctl_err("%s zone %ld: ticket %s is for row %ld column %ld, "
+		    "outside the zone; ignored", cz->event, cz->zone, s->id,
+		    s->row, s->col);
+		return;
+	}
+	bit = keys_seat_bit(s->row, s->col, cz->cols);
+	if (nz->owner[bit] != NULL) {
+		if (strcmp(nz->owner[bit], s->id) != 0) {
+			rb->conflicts++;
+			ctl_err("%s zone %ld row %ld column %ld: ticket %s %s, "
+			    "but the seat belongs to %s (kept)", cz->event,
+			    cz->zone, s->row, s->col, s->id, src == SRC_QUEUE ?
+			    "is queued (the consumer will dead-letter it)" :
+			    "is pending", nz->owner[bit]);
+		}
+		return;
+	}
+	nz->owner[bit] = s->id;
+	nz->json[bit] = s->json;
+	zone_bit_set(nz->bits, bit);
+	nz->from[src]++;
+}
+
+static void
+take_all(struct rebuild *rb, struct newzone *nz, enum source src,
+    const struct soldv *v)
+{
+	size_t first, n, i;
+
+	n = soldv_zone(v, nz->cz->event, nz->cz->zone, &first);
+	for (i = first; i < first + n; i++)
+		take(rb, nz, src, &v->v[i]);
+}
+
+/* Seats Redis still holds: owners, then bits without an owner. */
+static void
+take_redis(struct newzone *nz, const struct zstate *z)
+{
+	size_t	i;
+	long	bit;
+
+	for (i = 0; i < z->nown; i++) {
+		bit = z->own[i].bit;
+		if (bit < 0 || bit >= nz->nbits || nz->owner[bit] != NULL)
+			continue;
+		nz->owner[bit] = z->own[i].id;
+		zone_bit_set(nz->bits, bit);
+		nz->from[SRC_REDIS]++;
+	}
+	for (bit = 0; bit < nz->nbits; bit++)
+		if (zone_bit(z->bits, z->nbytes, bit) &&
+		    !zone_bit(nz->bits, nz->nbytes, bit)) {
+			zone_bit_set(nz->bits, bit);
+			nz->from[SRC_REDIS]++;
+		}
+}
+
+/* Queues one command of the transaction; returns 0 or -1. */
+static int
+queue_cmd(struct rds *r, unsigned node, int argc, const char **argv,
+    const size_t *lens)
+{
+	redisReply *rep;
+
+	if ((rep = rds_argv(r, node, argc, argv, lens)) == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* HSET key f1 v1 f2 v2 ... in chunks; fields and values as text. */
+static int
+hset_chunks(struct rds *r, unsigned node, const char *key, long npairs,
+    const char *const *fields, const char *const *values)
+{
+	const char	**argv;
+	long		  i, k;
+	int		  argc, ret = 0;
+
+	if ((argv = calloc(2 + 2 * HSET_PAIRS_MAX, sizeof(*argv))) == NULL)
+		return -1;
+	for (i = 0; i < npairs && ret == 0; i += HSET_PAIRS_MAX) {
+		argv[0] = "HSET";
+		argv[1] = key;
+		argc = 2;
+		for (k = i; k < npairs && k < i + HSET_PAIRS_MAX; k++) {
+			argv[argc++] = fields[k];
+			argv[argc++] = values[k];
+		}
+		ret = queue_cmd(r, node, argc, argv, NULL);
+	}
+	free(argv);
+	return ret;
+}
+
+/* Counters hash: z, then r1..rN, from the new bitmap. */
+static int
+write_counters(struct rds *r, unsigned node, const char *key,
+    const struct newzone *nz)
+{
+	const struct catalog_zone *cz = nz->cz;
+	const char	**f = NULL, **v = NULL;
+	char		 (*text)[2][24] = NULL;
+	long		 row, col, left, taken = 0;
+	int		 ret = -1;
+
+	if ((f = calloc((size_t)cz->rows + 1, sizeof(*f))) == NULL ||
+	    (v = calloc((size_t)cz->rows + 1, sizeof(*v))) == NULL ||
+	    (text = calloc((size_t)cz->rows + 1, sizeof(*text))) == NULL)
+		goto out;
+	for (row = 1; row <= cz->rows; row++) {
+		left = cz->cols;
+		for (col = 1; col <= cz->cols; col++)
+			if (zone_bit(nz->bits, nz->nbytes,
+			    keys_seat_bit(row, col, cz->cols)))
+				left--;
+		taken += cz->cols - left;
+		snprintf(text[row][0], sizeof(text[row][0]), "r%ld", row);
+		snprintf(text[row][1], sizeof(text[row][1]), "%ld", left);
+		f[row] = text[row][0];
+		v[row] = text[row][1];
+	}
+	snprintf(text[0][1], sizeof(text[0][1]), "%ld", nz->nbits - taken);
+	f[0] = "z";
+	v[0] = text[0][1];
+	ret = hset_chunks(r, node, key, cz->rows + 1, f, v);
+out:
+	free(f);
+	free(v);
+	free(text);
+	return ret;
+}
+
+/* Owner tokens: bit -> ticket id. */
+static int
+write_owners(struct rds *r, unsigned node, const char *key,
+    const struct newzone *nz)
+{
+	const char	**f, **v;
+	char		 (*text)[24];
+	long		  bit, n = 0;
+	int		  ret = -1;
+
+	f = calloc((size_t)nz->nbits, sizeof(*f));
+	v = calloc((size_t)nz->nbits, sizeof(*v));
+	text = calloc((size_t)nz->nbits, sizeof(*text));
+	if (f != NULL && v != NULL && text != NULL) {
+		for (bit = 0; bit < nz->nbits; bit++) {
+			if (nz->owner[bit] == NULL)
+				continue;
+			snprintf(text[n], sizeof(text[n]), "%ld", bit);
+			f[n] = text[n];
+			v[n++] = nz->owner[bit];
+		}
+		ret = n > 0 ? hset_chunks(r, node, key, n, f, v) : 0;
+	}
+	free(f);
+	free(v);
+	free(text);
+	return ret;
+}
+
+/* Lookup cache of the tickets read from messages (not yet in MySQL). */
+static int
+write_cache(struct rds *r, unsigned node, const struct newzone *nz, int ttl)
+{
+	const char	*argv[5];
+	char		 key[KEY_MAX], ttlbuf[16];
+	long		 bit;
+
+	snprintf(ttlbuf, sizeof(ttlbuf), "%d", ttl);
+	for (bit = 0; bit < nz->nbits; bit++) {
+		if (nz->json[bit] == NULL ||
+		    keys_ticket(nz->owner[bit], key, sizeof(key)) < 0)
+			continue;
+		argv[0] = "SET";
+		argv[1] = key;
+		argv[2] = nz->json[bit];
+		argv[3] = "EX";
+		argv[4] = ttlbuf;
+		if (queue_cmd(r, node, 5, argv, NULL) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Writes the new state in one transaction.  Returns 0 or -1. */
+static int
+write_zone(struct ctl *ctl, const struct zstate *z, const struct newzone *nz)
+{
+	const struct catalog_zone *cz = nz->cz;
+	struct rds	*r = &ctl->rds;
+	char		 k[KEY__MAX][KEY_MAX], rows[24], cols[24];
+	const char	*argv[10];
+	size_t		 lens[3];
+	redisReply	*rep;
+	int		 kind, i;
+
+	for (kind = 0; kind < KEY__MAX; kind++)
+		if (keys_build(kind, z->tag, k[kind], KEY_MAX) < 0)
+			return -1;
+	snprintf(rows, sizeof(rows), "%ld", cz->rows);
+	snprintf(cols, sizeof(cols), "%ld", cz->cols);
+	if ((rep = rds_cmd(r, z->node, "MULTI")) == NULL)
+		return -1;
+	freeReplyObject(rep);
+	argv[0] = "HSET";
+	argv[1] = k[KEY_ZONE];
+	argv[2] = "venue";
+	argv[3] = cz->venue;
+	argv[4] = "rows";
+	argv[5] = rows;
+	argv[6] = "cols";
+	argv[7] = cols;
+	argv[8] = "price";
+	argv[9] = cz->price;
+	if (queue_cmd(r, z->node, 10, argv, NULL) != 0)
+		goto abort;
+	argv[0] = "SADD";
+	argv[1] = KEY_ZONES;
+	argv[2] = z->tag;
+	if (queue_cmd(r, z->node, 3, argv, NULL) != 0)
+		goto abort;
+	argv[0] = "DEL";
+	for (i = 0; i < 3; i++)
+		argv[1 + i] = k[i == 0 ? KEY_LEFT : i == 1 ? KEY_SEAT : KEY_OWN];
+	if (queue_cmd(r, z->node, 4, argv, NULL) != 0)
+		goto abort;
+	argv[0] = "SET";
+	argv[1] = k[KEY_SEAT];
+	argv[2] = (const char *)nz->bits;
+	lens[0] = 3;
+	lens[1] = strlen(k[KEY_SEAT]);
+	lens[2] = nz->nbytes;
+	if (queue_cmd(r, z->node, 3, argv, lens) != 0 ||
+	    write_owners(r, z->node, k[KEY_OWN], nz) != 0 ||
+	    write_counters(r, z->node, k[KEY_LEFT], nz) != 0 ||
+	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0)
+		goto abort;
+	if ((rep = rds_cmd(r, z->node, "EXEC")) == NULL)
+		return -1;
+	kind = rep->type == REDIS_REPLY_ARRAY ? 0 : -1;
+	for (i = 0; kind == 0 && (size_t)i < rep->elements; i++)
+		if (rep->element[i]->type == REDIS_REPLY_ERROR) {
+			snprintf(r->errstr, sizeof(r->errstr), "EXEC: %s",
+			    rep->element[i]->str);
+			kind = -1;
+		}
+	freeReplyObject(rep);
+	return kind;
+abort:
+	/* the connection may be gone (then Redis dropped the transaction) */
+	if ((rep = rds_cmd(r, z->node, "DISCARD")) != NULL)
+		freeReplyObject(rep);
+	return -1;
+}
+
+static int
+rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
+{
+	struct newzone	nz;
+	struct zstate	z;
+	char		err[256];
+	long		taken;
+	int		ret = -1;
+
+	if (zstate_read(&rb->ctl->rds, cz, &z, err, sizeof(err)) != 0) {
+		ctl_err("%s zone %ld: %s", cz->event, cz->zone, err);
+		zstate_free(&z);
+		return -1;
+	}
+	if (z.has_left && !rb->all) {
+		rb->kept++;
+		zstate_free(&z);
+		return 0;
+	}
+	memset(&nz, 0, sizeof(nz));
+	nz.cz = cz;
+	nz.nbits = cz->rows * cz->cols;
+	nz.nbytes = ((size_t)nz.nbits + 7) / 8;
+	nz.bits = calloc(nz.nbytes, 1);
+	nz.owner = calloc((size_t)nz.nbits, sizeof(*nz.owner));
+	nz.json = calloc((size_t)nz.nbits, sizeof(*nz.json));
+	if (nz.bits == NULL || nz.owner == NULL || nz.json == NULL) {
+		ctl_err("out of memory");
+		goto out;
+	}
+	take_all(rb, &nz, SRC_MYSQL, &rb->mysql);
+	take_all(rb, &nz, SRC_QUEUE, &rb->queued);
+	take_all(rb, &nz, SRC_PENDING, &z.pending);
+	take_redis(&nz, &z);
+	if (write_zone(rb->ctl, &z, &nz) != 0) {
+		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
+		    rb->ctl->rds.errstr);
+		goto out;
+	}
+	taken = nz.from[SRC_MYSQL] + nz.from[SRC_QUEUE] +
+	    nz.from[SRC_PENDING] + nz.from[SRC_REDIS];
+	printf("%s zone %ld: rebuilt: %ld seats, %ld sold (%ld in MySQL, %ld "
+	    "queued, %ld pending, %ld only in Redis), %ld left\n", cz->event,
+	    cz->zone, nz.nbits, taken, nz.from[SRC_MYSQL], nz.from[SRC_QUEUE],
+	    nz.from[SRC_PENDING], nz.from[SRC_REDIS], nz.nbits - taken);
+	rb->rebuilt++;
+	ret = 0;
+out:
+	free(nz.bits);
+	free(nz.owner);
+	free(nz.json);
+	zstate_free(&z);
+	return ret;
+}
+
+/* Refuses while a consumer is attached (the messages it holds are not
+ * visible), then reads ticketSQL; m stays open so that they stay put. */
+static int
+read_queue(struct rebuild *rb, struct mq *m, const struct events *ev)
+{
+	char	err[256];
+	long	consumers, msgs, other;
+	int	more;
+
+	if (mq_queue_depth(m, MQ_QUEUE_SQL, &consumers) < 0) {
+		ctl_err("%s", m->errstr);
+		return -1;
+	}
+	if (consumers > 0) {
+		ctl_err("%ld consumer(s) attached to %s: the messages they hold "
+		    "cannot be seen; let the consumer drain the queue, stop it, "
+		    "then rebuild", consumers, MQ_QUEUE_SQL);
+		return -1;
+	}
+	if (sold_from_queue(&rb->queued, m, MQ_QUEUE_SQL, ev, QUEUE_PEEK_MAX,
+	    &msgs, &other, &more, err, sizeof(err)) != 0) {
+		ctl_err("%s", err);
+		return -1;
+	}
+	if (more) {
+		ctl_err("%s holds more than %ld messages: let the consumer "
+		    "drain it first", MQ_QUEUE_SQL, QUEUE_PEEK_MAX);
+		return -1;
+	}
+	soldv_sort(&rb->queued);
+	printf("%s: %ld message(s) read and left in the queue, %zu ticket(s) "
+	    "of the selected events%s\n", MQ_QUEUE_SQL, msgs, rb->queued.n,
+	    other ? " (and some that are not tickets)" : "");
+	return 0;
+}
+
+static int
+run_rebuild(struct ctl *ctl, int argc, char **argv)
+{
+	struct rebuild	 rb;
+	struct events	 ev;
+	struct catalog	 cat;
+	struct db	 d;
+	struct mq	 m;
+	char		 err[256];
+	size_t		 i;
+	int		 a, ret = CTL_FAIL;
+
+	memset(&rb, 0, sizeof(rb));
+	rb.ctl = ctl;
+	for (a = 1; a < argc && argv[a][0] == '-'; a++) {
+		if (strcmp(argv[a], "--all") == 0)
+			rb.all = 1;
+		else
+			return ctl_usage(&cmd_rebuild);
+	}
+	if (ctl_events(&ev, argc - a, argv + a) != 0)
+		return CTL_USAGE;
+	ctl_db_open(ctl, &d);
+	if (catalog_read(&cat, &d, &ev, err, sizeof(err)) != 0) {
+		ctl_err("catalog: %s", err);
+		db_close(&d);
+		return CTL_FAIL;
+	}
+	if (cat.n == 0) {
+		ctl_err("no such event in the catalog");
+		goto done;
+	}
+	if (ctl_mq_open(ctl, &m, "ticketctl rebuild") != 0)
+		goto done;
+	/* queue first (its messages then stay put), then MySQL: a ticket
+	 * can only move from the queue to MySQL, never back */
+	if (read_queue(&rb, &m, &ev) == 0) {
+		if (sold_from_mysql(&rb.mysql, &d, &ev, err, sizeof(err)) != 0)
+			ctl_err("%s", err);
+		else {
+			soldv_sort(&rb.mysql);
+			ret = CTL_OK;
+			for (i = 0; i < cat.n; i++)
+				if (rebuild_zone(&rb, &cat.z[i]) != 0)
+					ret = CTL_FAIL;
+		}
+	}
+	mq_close(&m);	/* the messages read go back to the queue */
+	printf("rebuild: %zu event zone(s): %ld rebuilt, %ld kept (counters "
+	    "present%s), %ld conflict(s)\n", cat.n, rb.rebuilt, rb.kept,
+	    rb.all ? "" : "; --all recomputes them", rb.conflicts);
+	if (rb.conflicts > 0 || rb.outside > 0)
+		ret = CTL_FAIL;
+done:
+	soldv_free(&rb.mysql);
+	soldv_free(&rb.queued);
+	catalog_free(&cat);
+	db_close(&d);
+	return ret;
+}
+
+const struct command cmd_rebuild = {
+	"rebuild", run_rebuild, "rebuild [--all] [EVENT...]",
+	"recompute Redis seats, counters and owners from what was sold",
+	"For after a Redis loss.  For every event zone of the named events\n"
+	"(default: all) that has no counters in Redis (--all: every zone, e.g.\n"
+	"when Redis came back from an AOF that missed its last second), writes\n"
+	"seat bits, owner tokens and counters computed from the tickets in\n"
+	"MySQL, the tickets still queued in ticketSQL (read without consuming:\n"
+	"they go back to the queue) and the pending or claimed tickets Redis\n"
+	"still holds.  Seats Redis still marks as sold stay sold.  Each zone is\n"
+	"written in one MULTI/EXEC.\n\n"
+	"Run it with sales stopped and the consumer stopped after it drained\n"
+	"ticketSQL: rebuild refuses while a consumer is attached, because the\n"
+	"messages it holds are invisible (docs/reliability.md, \"After a Redis\n"
+	"loss\").  Exit 1 if a store failed or a seat is claimed by two tickets.",
+};

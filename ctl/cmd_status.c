@@ -1,0 +1,319 @@
+/*
+ * cmd_status.c - ticketctl status: queue depths (dead-letter queues too)
+ * and consumers, seats sold per event in each store, Redis memory per node.
+ * Read-only; a store that does not answer is shown as such (exit 1).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "ctl.h"
+#include "keys.h"
+#include "sold.h"
+
+#define EVENTS_MAX	4096
+#define SCAN_REQ_MAX	1024
+
+struct evcount {
+	char	event[ID_MAX + 1];
+	long	capacity, redis, pending, mysql, ddb;
+};
+
+struct status {
+	struct evcount	ev[EVENTS_MAX];
+	size_t		nev;
+	int		failed;
+	int		redis_ok, mysql_ok, ddb_ok;
+};
+
+static struct evcount *
+find_event(struct status *st, const char *event)
+{
+	size_t i;
+
+	for (i = 0; i < st->nev; i++)
+		if (strcmp(st->ev[i].event, event) == 0)
+			return &st->ev[i];
+	if (st->nev == EVENTS_MAX)
+		return NULL;
+	memset(&st->ev[st->nev], 0, sizeof(st->ev[0]));
+	snprintf(st->ev[st->nev].event, sizeof(st->ev[0].event), "%s", event);
+	return &st->ev[st->nev++];
+}
+
+static void
+show_queues(struct ctl *ctl, struct status *st)
+{
+	static const char *const queues[] = { MQ_QUEUE_SQL, MQ_QUEUE_NOSQL,
+	    MQ_QUEUE_SQL MQ_DEAD_SUFFIX, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX };
+	struct mq	m;
+	long		depth, consumers;
+	size_t		i;
+
+	printf("queues (amqp %s:%d)\n  %-20s %9s %9s\n", ctl->c.amqp_host,
+	    ctl->c.amqp_port, "queue", "ready", "consumers");
+	if (ctl_mq_open(ctl, &m, "ticketctl status") != 0) {
+		printf("  broker unreachable\n");
+		st->failed = 1;
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		if ((depth = mq_queue_depth(&m, queues[i], &consumers)) < 0) {
+			printf("  %-20s %9s %9s  (%s)\n", queues[i], "?", "?",
+			    m.errstr);
+			st->failed = 1;
+			continue;
+		}
+		printf("  %-20s %9ld %9ld\n", queues[i], depth, consumers);
+	}
+	mq_close(&m);
+}
+
+/* Sold and pending seats of one zone from its counters and pending sets. */
+static int
+redis_zone(const struct catalog_zone *cz, void *arg)
+{
+	struct ctl	*ctl = ((void **)arg)[0];
+	struct status	*st = ((void **)arg)[1];
+	struct evcount	*e;
+	redisReply	*rep;
+	char		 tag[TAG_MAX], left[KEY_MAX], pend[KEY_MAX], sweep[KEY_MAX];
+	unsigned	 node;
+	long		 z;
+
+	if ((e = find_event(st, cz->event)) == NULL ||
+	    keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0 ||
+	    keys_build(KEY_LEFT, tag, left, sizeof(left)) < 0 ||
+	    keys_build(KEY_PEND, tag, pend, sizeof(pend)) < 0 ||
+	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0)
+		return 0;
+	e->capacity += cz->rows * cz->cols;
+	if (!st->redis_ok)
+		return 0;
+	node = rds_node_for(&ctl->rds, tag);
+	if ((rep = rds_cmd(&ctl->rds, node, "HGET %s z", left)) == NULL) {
+		st->redis_ok = 0;
+		return 0;
+	}
+	if (rep->type == REDIS_REPLY_STRING &&
+	    valid_long(rep->str, -(1L << 40), 1L << 40, &z) == 0)
+		e->redis += cz->rows * cz->cols - z;
+	freeReplyObject(rep);
+	if ((rep = rds_cmd(&ctl->rds, node, "ZCARD %s", pend)) != NULL) {
+		e->pending += rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+		freeReplyObject(rep);
+	}
+	if ((rep = rds_cmd(&ctl->rds, node, "ZCARD %s", sweep)) != NULL) {
+		e->pending += rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+static void
+count_mysql(struct status *st, struct db *d)
+{
+	struct evcount	*e;
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	long		 n;
+
+	if ((my = db_conn(d)) == NULL)
+		return;
+	if (mysql_query(my, "SELECT event_id, COUNT(*) FROM ticket GROUP BY "
+	    "event_id") != 0 || (res = mysql_store_result(my)) == NULL) {
+		db_fail(d, "count");
+		return;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL && valid_digits(row[1], &n) == 0 &&
+		    (e = find_event(st, row[0])) != NULL)
+			e->mysql = n;
+	mysql_free_result(res);
+	st->mysql_ok = 1;
+}
+
+/* Items per event: a Scan of eventId only, every page. */
+static void
+count_ddb(struct ctl *ctl, struct status *st)
+{
+	struct json_object	*o, *items, *lek, *it, *a, *s;
+	struct evcount		*e;
+	struct ddb_resp		 r;
+	struct ddb		 d;
+	char			 req[SCAN_REQ_MAX], start[SCAN_REQ_MAX - 256];
+	size_t			 i;
+	int			 more = 0;
+
+	if (ddb_init(&d, &ctl->c) != 0)
+		goto out;
+	do {
+		snprintf(req, sizeof(req), "{\"TableName\":\"%s\","
+		    "\"ProjectionExpression\":\"eventId\"%s%s}", d.table,
+		    more ? ",\"ExclusiveStartKey\":" : "", more ? start : "");
+		if (ddb_call(&d, "Scan", req, &r) != 0)
+			goto out;
+		if (r.status != 200 || (o = json_tokener_parse(r.body)) ==
+		    NULL) {
+			ddb_resp_free(&r);
+			goto out;
+		}
+		ddb_resp_free(&r);
+		if (json_object_object_get_ex(o, "Items", &items))
+			for (i = 0; i < json_object_array_length(items); i++) {
+				it = json_object_array_get_idx(items, i);
+				if (json_object_object_get_ex(it, "eventId", &a) &&
+				    json_object_object_get_ex(a, "S", &s) &&
+				    (e = find_event(st,
+				    json_object_get_string(s))) != NULL)
+					e->ddb++;
+			}
+		more = json_object_object_get_ex(o, "LastEvaluatedKey", &lek);
+		if (more)
+			snprintf(start, sizeof(start), "%s",
+			    json_object_to_json_string_ext(lek,
+			    JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	} while (more);
+	st->ddb_ok = 1;
+out:
+	ddb_free(&d);
+}
+
+static void
+show_sold(struct ctl *ctl, struct status *st, int scan)
+{
+	struct db	 d;
+	void		*arg[2] = { ctl, st };
+	size_t		 i;
+
+	st->redis_ok = 1;
+	ctl_db_open(ctl, &d);
+	if (db_catalog_each(&d, redis_zone, arg) < 0) {
+		printf("sold per event: MySQL unreachable (%s)\n", d.errstr);
+		st->failed = 1;
+		db_close(&d);
+		return;
+	}
+	count_mysql(st, &d);
+	db_close(&d);
+	if (scan)
+		count_ddb(ctl, st);
+	printf("sold per event\n  %-20s %9s %9s %9s %9s %9s\n", "event",
+	    "capacity", "redis", "pending", "mysql", "dynamodb");
+	for (i = 0; i < st->nev; i++) {
+		printf("  %-20s %9ld", st->ev[i].event, st->ev[i].capacity);
+		if (st->redis_ok)
+			printf(" %9ld %9ld", st->ev[i].redis, st->ev[i].pending);
+		else
+			printf(" %9s %9s", "?", "?");
+		if (st->mysql_ok)
+			printf(" %9ld", st->ev[i].mysql);
+		else
+			printf(" %9s", "?");
+		if (st->ddb_ok)
+			printf(" %9ld\n", st->ev[i].ddb);
+		else
+			printf(" %9s\n", scan ? "?" : "-");
+	}
+	if (!st->redis_ok)
+		printf("  redis: %s\n", ctl->rds.errstr);
+	if (!st->mysql_ok)
+		printf("  mysql: %s\n", d.errstr);
+	if (scan && !st->ddb_ok)
+		printf("  dynamodb: unreachable or table missing\n");
+	st->failed |= !st->redis_ok || !st->mysql_ok || (scan && !st->ddb_ok);
+}
+
+/* The value of "name:" in an INFO reply, or "?". */
+static void
+info_field(const char *info, const char *name, char *out, size_t size)
+{
+	const char	*p = info;
+	size_t		 n = strlen(name), len;
+
+	snprintf(out, size, "?");
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == info || p[-1] == '\n') && p[n] == ':') {
+			len = strcspn(p + n + 1, "\r\n");
+			snprintf(out, size, "%.*s", (int)len, p + n + 1);
+			return;
+		}
+		p += n;
+	}
+}
+
+static void
+show_redis(struct ctl *ctl, struct status *st)
+{
+	redisReply	*info, *keys, *zones;
+	char		 used[32], peak[32], max[32];
+	unsigned	 i;
+
+	printf("redis nodes\n");
+	for (i = 0; i < ctl->rds.n; i++) {
+		printf("  %s:%d  ", ctl->rds.nodes[i].host,
+		    ctl->rds.nodes[i].port);
+		if ((info = rds_cmd(&ctl->rds, i, "INFO memory")) == NULL) {
+			printf("unreachable (%s)\n", ctl->rds.errstr);
+			st->failed = 1;
+			continue;
+		}
+		info_field(info->str != NULL ? info->str : "",
+		    "used_memory_human", used, sizeof(used));
+		info_field(info->str != NULL ? info->str : "",
+		    "used_memory_peak_human", peak, sizeof(peak));
+		info_field(info->str != NULL ? info->str : "",
+		    "maxmemory_human", max, sizeof(max));
+		freeReplyObject(info);
+		keys = rds_cmd(&ctl->rds, i, "DBSIZE");
+		zones = rds_cmd(&ctl->rds, i, "SCARD %s", KEY_ZONES);
+		printf("memory %s (peak %s, max %s), %lld keys, %lld event "
+		    "zones\n", used, peak, strcmp(max, "0B") == 0 ? "none" : max,
+		    keys != NULL ? keys->integer : -1,
+		    zones != NULL ? zones->integer : -1);
+		if (keys != NULL)
+			freeReplyObject(keys);
+		if (zones != NULL)
+			freeReplyObject(zones);
+	}
+}
+
+static int
+run_status(struct ctl *ctl, int argc, char **argv)
+{
+	struct status	*st;
+	int		 scan = 1, a, failed;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--no-scan") == 0)
+			scan = 0;
+		else
+			return ctl_usage(&cmd_status);
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		ctl_err("out of memory");
+		return CTL_FAIL;
+	}
+	show_queues(ctl, st);
+	show_sold(ctl, st, scan);
+	show_redis(ctl, st);
+	failed = st->failed;
+	free(st);
+	return failed ? CTL_FAIL : CTL_OK;
+}
+
+const struct command cmd_status = {
+	"status", run_status, "status [--no-scan]",
+	"queue depths, consumers, seats sold per event in each store, Redis memory",
+	"Queues: messages ready in ticketSQL, ticketNoSQL and their dead-letter\n"
+	"queues, and the consumers attached.  Per event: capacity, seats sold\n"
+	"according to the Redis counters, tickets pending or claimed in Redis\n"
+	"(publish outcome not yet known), rows in MySQL and items in DynamoDB\n"
+	"(a Scan of the whole table: --no-scan skips it, which on AWS saves\n"
+	"read capacity).  Redis: memory used, peak and limit, keys and event\n"
+	"zones per node.  Exit 1 if a store does not answer.",
+};

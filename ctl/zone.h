@@ -1,0 +1,58 @@
+/*
+ * zone.h - one event zone as Redis holds it (catalog hash, counters, seat
+ * bitmap, owner tokens, pending and claimed tickets), read by ticketctl
+ * check and rebuild, and the bitmap arithmetic they share.
+ */
+#ifndef BOX_CTL_ZONE_H
+#define BOX_CTL_ZONE_H
+
+#include <stddef.h>
+
+#include "db.h"
+#include "keys.h"
+#include "rds.h"
+#include "sold.h"
+
+struct zone_owner {
+	long	bit;
+	char	id[UUID_LEN + 1];
+};
+
+struct zstate {
+	unsigned		 node;
+	char			 tag[TAG_MAX];
+	/* bo:zone: catalog as loaded */
+	int			 has_zone;
+	char			 venue[ID_MAX + 1];
+	long			 rows, cols;
+	char			 price[PRICE_MAX];
+	/* bo:left: counters; left_row[r] for r = 1..rows, -1 if absent */
+	int			 has_left;
+	long			 left_zone;
+	long			*left_row;
+	long			 nleft_row;	/* entries of left_row */
+	/* bo:seat */
+	unsigned char		*bits;
+	size_t			 nbytes;
+	/* bo:own, sorted by bit */
+	struct zone_owner	*own;
+	size_t			 nown;
+	/* bo:pend and bo:sweep, parsed (sorted by seat) */
+	struct soldv		 pending;
+	long			 pending_bad;	/* entries that are no ticket */
+};
+
+/* Reads the zone of cz into z (sized by the catalog's rows and cols).
+ * Returns 0, or -1 with err set (Redis failed, or no memory). */
+int	zstate_read(struct rds *r, const struct catalog_zone *cz,
+	    struct zstate *z, char *err, size_t errlen);
+void	zstate_free(struct zstate *z);
+
+/* 1 if bit is set in a bitmap of nbytes bytes (Redis SETBIT order:
+ * bit 0 is the most significant bit of byte 0). */
+int	zone_bit(const unsigned char *bits, size_t nbytes, long bit);
+void	zone_bit_set(unsigned char *bits, long bit);
+/* The owner of bit, or NULL. */
+const struct zone_owner *zone_owner_of(const struct zstate *z, long bit);
+
+#endif
