@@ -18,6 +18,7 @@
 const struct conf_def conf_defs[] = {
 	{ "log_file", CONF_STR, 0, 0, "", S(log_file), 0, NULL },
 	{ "log_level", CONF_STR, 0, 0, "info", S(log_level), 0, NULL },
+	{ "metrics_dir", CONF_STR, 0, 0, "/run/boxoffice", S(metrics_dir), 0, NULL },
 
 	{ "redis_nodes", CONF_STR, 0, 0, "127.0.0.1:6379", S(redis_nodes), 0, NULL },
 	{ "redis_timeout_ms", CONF_INT, 10, 60000, "1000", I(redis_timeout_ms), 0, NULL },
@@ -145,8 +146,14 @@ conf_read_file(struct conf *c, const char *path, int must_exist, char *err,
 			fclose(f);
 			return -1;
 		}
-		if ((p = strchr(line, '#')) != NULL)
-			*p = '\0';
+		/* '#' starts a comment at the start of a line or after a blank,
+		 * so that values such as passwords may contain it */
+		for (p = line; *p != '\0'; p++)
+			if (*p == '#' && (p == line || *(p - 1) == ' ' ||
+			    *(p - 1) == '\t')) {
+				*p = '\0';
+				break;
+			}
 		p = trim(line);
 		if (*p == '\0')
 			continue;

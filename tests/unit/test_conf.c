@@ -153,6 +153,7 @@ test_file(void **state)
 	    "  amqp_host=rabbit.example   \n"
 	    "redis_nodes = 10.0.0.1:7000,10.0.0.2:7000 # two shards\n"
 	    "amqp_password = se=cret\n"
+	    "mysql_query_password = pa#ss#word # a comment\n"
 	    "log_file =\n"
 	    "mysql_port\t=\t3307\r\n"
 	    "amqp_port = 5674\n",		/* the last one wins */
@@ -161,6 +162,7 @@ test_file(void **state)
 	assert_string_equal(c.amqp_host, "rabbit.example");
 	assert_string_equal(c.redis_nodes, "10.0.0.1:7000,10.0.0.2:7000");
 	assert_string_equal(c.amqp_password, "se=cret");
+	assert_string_equal(c.mysql_query_password, "pa#ss#word");
 	assert_string_equal(c.log_file, "");
 	assert_int_equal(c.mysql_port, 3307);
 	/* untouched settings keep their defaults */
