@@ -45,7 +45,7 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT	   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/test/%)
 
 PROGS	= $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
-	  $(BUILD)/bin/consumer $(BUILD)/bin/ticketctl
+	  $(BUILD)/bin/consumer $(BUILD)/bin/ticketctl $(BUILD)/bin/prefork
 
 .PHONY: all tools unit install uninstall clean deps up down reset demo test \
 	test-faults bench fuzz san
@@ -73,6 +73,9 @@ $(BUILD)/bin/ticket.fcgi: $(BUILD)/fcgi/ticket.o $(BUILD)/lib.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bin/query.fcgi: $(BUILD)/fcgi/query.o $(BUILD)/lib.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bin/prefork: $(BUILD)/fcgi/prefork.o $(BUILD)/lib.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bin/consumer: $(CONSUMER_OBJ) $(BUILD)/lib.a
@@ -122,7 +125,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/boxoffice/sql $(DESTDIR)$(PREFIX)/share/boxoffice/conf
 	install -m 755 $(BUILD)/bin/ticketctl $(BUILD)/bin/consumer $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
-		$(DESTDIR)$(PREFIX)/libexec/boxoffice/
+		$(BUILD)/bin/prefork $(DESTDIR)$(PREFIX)/libexec/boxoffice/
 	install -m 644 sql/schema.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
 	install -m 644 conf/boxoffice.conf conf/nginx-fcgi.conf conf/lighttpd.conf \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/

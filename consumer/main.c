@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "ddb_item.h"
 #include "log.h"
+#include "metrics.h"
 #include "mq.h"
 #include "pipe.h"
 #include "sink.h"
@@ -161,6 +162,11 @@ wait_for_signal(const struct conf *c, struct pipe *pipes, int npipes)
 	sigaddset(&set, SIGINT);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
+		for (i = 0; i < npipes; i++)	/* shared counters, metrics.h */
+			metrics_pipeline(pipes[i].name, atomic_load(
+			    &pipes[i].stats.done), atomic_load(
+			    &pipes[i].stats.dead), atomic_load(
+			    &pipes[i].stats.lag_ms));
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("%s: finishing the batches in hand",
 			    sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -236,6 +242,9 @@ main(int argc, char **argv)
 	if (log_open("consumer", c.log_file, log_level_parse(c.log_level)) != 0)
 		fprintf(stderr, "consumer: log_file %s: %s (logging to "
 		    "stderr)\n", c.log_file, strerror(errno));
+	if (metrics_open(c.metrics_dir, "consumer") != 0)
+		log_warn("metrics: %s/consumer.metrics (metrics off)",
+		    c.metrics_dir);
 
 	/* every thread inherits this mask: only sigtimedwait takes them */
 	sigemptyset(&set);

@@ -103,11 +103,11 @@ load_zone(const struct catalog_zone *cz, void *arg)
 		l->kept++;
 	else {
 		l->refused++;
-		ctl_err("%s zone %ld: no counters in Redis, but %ld ticket(s) "
-		    "in MySQL, %ld queued in %s, or seats/pending tickets left "
-		    "in Redis: not creating full counters (that could sell "
-		    "seats twice); run `ticketctl rebuild`", cz->event,
-		    cz->zone, in_mysql, queued, MQ_QUEUE_SQL);
+		ctl_err("%s zone %ld: no counters in Redis, but seats were sold "
+		    "(%ld ticket(s) in MySQL, %ld queued in %s, or traces left "
+		    "in Redis): not creating full counters, which could sell "
+		    "them again; run `ticketctl rebuild`", cz->event, cz->zone,
+		    in_mysql, queued, MQ_QUEUE_SQL);
 	}
 	freeReplyObject(rep);
 	return 0;

@@ -303,7 +303,7 @@ main(int argc, char **argv)
 {
 	static const struct server_ops ops = {
 		"query", "boxoffice query responder (FastCGI)", init, handle,
-		fini
+		fini, "/get/metrics"
 	};
 
 	return server_main(argc, argv, &ops);

@@ -355,7 +355,7 @@ main(int argc, char **argv)
 {
 	static const struct server_ops ops = {
 		"ticket", "boxoffice purchase responder (FastCGI)",
-		init, handle, fini
+		init, handle, fini, "/tickets/metrics"
 	};
 
 	return server_main(argc, argv, &ops);

@@ -18,6 +18,7 @@ struct conf {
 	/* logging */
 	char	log_file[CONF_STR_MAX];
 	char	log_level[16];
+	char	metrics_dir[CONF_STR_MAX];	/* shared counters; "" = off */
 
 	/* Redis: comma-separated host:port list; zones are hashed across it */
 	char	redis_nodes[CONF_STR_MAX * 4];

@@ -10,6 +10,7 @@
 #include <mysql.h>
 
 #include "db.h"
+#include "metrics.h"
 #include "valid.h"
 
 void
@@ -61,7 +62,8 @@ db_conn(struct db *d)
 		db_close(d);
 		return NULL;
 	}
-	d->reconnects++;
+	if (d->reconnects++ > 0)
+		metrics_count(METRICS_MYSQL_RECONNECTS);
 	return d->my;
 }
 

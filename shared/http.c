@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "metrics.h"
 
 long
 http_read_body(FCGX_Request *req, char *buf, size_t cap)
@@ -94,15 +95,23 @@ void
 http_reply(FCGX_Request *req, int status, const char *headers,
     const char *body, size_t len)
 {
+	http_reply_type(req, status, "application/json", headers, body, len);
+}
+
+void
+http_reply_type(FCGX_Request *req, int status, const char *type,
+    const char *headers, const char *body, size_t len)
+{
 	char	head[1024];
 	int	n;
 
+	metrics_response(status, body, len);
 	/* snprintf, not FCGX_FPrintF: libfcgi's printf lacks %zu */
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "%s\r\n", status, http_reason(status), len,
+	    "%s\r\n", status, http_reason(status), type, len,
 	    headers != NULL ? headers : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		n = snprintf(head, sizeof(head), "Status: 500 Internal Server "

@@ -1,7 +1,8 @@
 /*
  * http.h - FastCGI request and response helpers shared by the responders:
  * reading a capped body, the status line, JSON answers and JSON errors
- * ({"error":"CODE","message":"..."}).  Every response is application/json.
+ * ({"error":"CODE","message":"..."}).  Every response is application/json
+ * but the metrics text.  Every answer is counted (metrics.h).
  */
 #ifndef BOX_HTTP_H
 #define BOX_HTTP_H
@@ -33,6 +34,9 @@ const char *http_reason(int status);
  * (each ending in "\r\n", or NULL) and the body. */
 void	http_reply(FCGX_Request *req, int status, const char *headers,
 	    const char *body, size_t len);
+/* Same with another Content-Type (the Prometheus text of /metrics). */
+void	http_reply_type(FCGX_Request *req, int status, const char *type,
+	    const char *headers, const char *body, size_t len);
 /* Sends {"error":code,"message":message} with status. */
 void	http_error(FCGX_Request *req, int status, const char *code,
 	    const char *message, const char *headers);

@@ -11,6 +11,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "mq.h"
 
 #define CHANNEL	1
@@ -175,7 +176,8 @@ mq_connect(struct mq *m, int confirms)
 	}
 	m->next_tag = 1;
 	m->blocked = 0;
-	m->reconnects++;
+	if (m->reconnects++ > 0)
+		metrics_count(METRICS_AMQP_RECONNECTS);
 	return 0;
 }
 
@@ -374,8 +376,26 @@ wait_confirm(struct mq *m, uint64_t tag, long long deadline)
 	}
 }
 
+static enum mq_result	publish(struct mq *, const char *, size_t,
+			    const char *, int);
+
+/* Times and counts each publish (metrics.h), the work is in publish(). */
 enum mq_result
 mq_publish(struct mq *m, const char *body, size_t len, const char *msgid,
+    int timeout_ms)
+{
+	long long	start = metrics_clock_us();
+	enum mq_result	r;
+
+	r = publish(m, body, len, msgid, timeout_ms);
+	metrics_observe(METRICS_PUBLISH, start);
+	metrics_count(r == MQ_OK ? METRICS_PUBLISH_CONFIRMED :
+	    r == MQ_FAILED ? METRICS_PUBLISH_FAILED : METRICS_PUBLISH_UNKNOWN);
+	return r;
+}
+
+static enum mq_result
+publish(struct mq *m, const char *body, size_t len, const char *msgid,
     int timeout_ms)
 {
 	amqp_basic_properties_t	 props;

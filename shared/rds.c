@@ -7,6 +7,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "rds.h"
 #include "scripts.h"
 
@@ -149,6 +150,8 @@ rds_ctx(struct rds *r, unsigned i)
 		if (load_script(r, i, s) != 0)
 			return NULL;
 	r->reconnects++;
+	if (n->connects++ > 0)
+		metrics_count(METRICS_REDIS_RECONNECTS);
 	return n->ctx;
 }
 
@@ -281,7 +284,7 @@ rds_reserve(struct rds *r, struct ticket *t, int cache_ttl, char *json,
 	const char	*argv[14];
 	redisReply	*rep;
 	unsigned	 node;
-	long long	 code;
+	long long	 code, start;
 
 	if (zone_keys(&zk, t) != 0 ||
 	    ticket_json_head(t, head, sizeof(head)) < 0 ||
@@ -308,7 +311,10 @@ rds_reserve(struct rds *r, struct ticket *t, int cache_ttl, char *json,
 	argv[12] = ttl;
 	argv[13] = now;
 	node = rds_node_for(r, zk.tag);
-	if ((rep = rds_eval(r, node, SCRIPT_RESERVE, 6, 14, argv)) == NULL)
+	start = metrics_clock_us();
+	rep = rds_eval(r, node, SCRIPT_RESERVE, 6, 14, argv);
+	metrics_observe(METRICS_RESERVE, start);
+	if (rep == NULL)
 		return RESERVE_ERROR;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER ||

@@ -29,6 +29,7 @@ struct rds_node {
 	int		 port;
 	redisContext	*ctx;
 	char		 sha[SCRIPT__MAX][41];
+	unsigned long	 connects;	/* successful connects so far */
 };
 
 struct rds {

@@ -4,10 +4,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 
 static volatile sig_atomic_t	stopping;
@@ -34,6 +37,33 @@ usage(const struct server_ops *ops, FILE *f)
 	    "variables; see docs/config.md.  The process serves FastCGI on\n"
 	    "file descriptor 0, as spawn-fcgi provides it.\n",
 	    ops->prog, ops->summary);
+}
+
+/* Answers GET metrics_path itself; returns 1 if it did. */
+static int
+serve_metrics(FCGX_Request *req, const struct server_ops *ops)
+{
+	const char	*method;
+	char		 path[128], *text;
+	size_t		 len;
+
+	if (ops->metrics_path == NULL ||
+	    http_path(req, path, sizeof(path)) < 0 ||
+	    strcmp(path, ops->metrics_path) != 0)
+		return 0;
+	method = http_param(req, "REQUEST_METHOD");
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		http_error(req, 405, "METHOD_NOT_ALLOWED", "use GET",
+		    "Allow: GET, HEAD\r\n");
+	else if ((text = metrics_render(&len)) == NULL)
+		http_error(req, 503, "UNAVAILABLE", "metrics are off: "
+		    "metrics_dir is empty or not writable", NULL);
+	else {
+		http_reply_type(req, 200, METRICS_CONTENT_TYPE, NULL, text,
+		    len);
+		free(text);
+	}
+	return 1;
 }
 
 int
@@ -90,18 +120,24 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 		log_error("fastcgi: cannot initialise the library");
 		return 1;
 	}
+	if (ops->metrics_path != NULL &&
+	    metrics_open(c.metrics_dir, ops->prog) != 0)
+		log_warn("metrics: %s/%s.metrics (metrics off)", c.metrics_dir,
+		    ops->prog);
 	if (ops->init(&c, 0) != 0)
 		return 1;
 	log_info("started");
 	while (!stopping) {
 		if (FCGX_Accept_r(&req) < 0)
 			break;
-		ops->handle(&req);
+		if (!serve_metrics(&req, ops))
+			ops->handle(&req);
 		FCGX_Finish_r(&req);
 	}
 	if (ops->fini != NULL)
 		ops->fini();
 	FCGX_Free(&req, 1);
+	metrics_close();
 	log_info("stopped");
 	return 0;
 }

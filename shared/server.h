@@ -1,8 +1,8 @@
 /*
  * server.h - the life of a preforked FastCGI responder: command line
  * (-c config, -n check config, -h), settings, logging, signals and the
- * FCGX accept loop.  fcgi/ticket.c and fcgi/query.c only supply the
- * handlers.  SIGTERM and SIGINT end the process after the request in hand.
+ * FCGX accept loop, and the shared metrics (opened here, served at
+ * metrics_path).  fcgi/ticket.c and fcgi/query.c only supply the handlers.  SIGTERM and SIGINT end the process after the request in hand.
  */
 #ifndef BOX_SERVER_H
 #define BOX_SERVER_H
@@ -21,6 +21,9 @@ struct server_ops {
 	void		(*handle)(FCGX_Request *req);
 	/* Called once before exit. */
 	void		(*fini)(void);
+	/* GET of this path answers the Prometheus text of metrics.h (for
+	 * every process of the program), or NULL. */
+	const char	*metrics_path;
 };
 
 /* Runs the responder; returns the process exit status. */

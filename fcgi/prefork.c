@@ -1,0 +1,342 @@
+/*
+ * prefork - keeps N copies of a program running, respawning any that dies.
+ *
+ *   spawn-fcgi -n -s /run/boxoffice/ticket.sock ... -- \
+ *       prefork -n 16 -p /run/boxoffice/ticket.pid -- ticket.fcgi -c FILE
+ *
+ * spawn-fcgi -F forks its children and exits, so nobody replaces a child
+ * that dies.  Under prefork (spawn-fcgi -n binds the socket and execs us)
+ * every child inherits the listening socket as file descriptor 0, exactly
+ * as from spawn-fcgi -F, and a dead child is replaced within milliseconds:
+ * the other children go on accepting meanwhile, so only the request the
+ * dead one had in hand is lost.  The local stack also runs the consumer
+ * under prefork -n 1.
+ *
+ * Signals: SIGTERM/SIGINT are passed to the children; prefork waits for
+ * them (at most -t seconds, then SIGKILL) and exits 0.  SIGHUP restarts the
+ * children (SIGTERM each; they finish the request in hand and are
+ * replaced), e.g. after installing a new binary.
+ *
+ * A child that dies less than a second after it started is replaced after
+ * a growing delay (up to 10 s).  If children die that fast before any has
+ * ever run for a second (a bad setting, a missing file), prefork stops and
+ * exits 1 instead of looping.  Children get SIGTERM if prefork itself dies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "valid.h"
+
+#define CHILDREN_MAX	1024
+#define QUICK_MS	1000		/* a child dying sooner "failed to start" */
+#define DELAY_MAX_MS	10000
+#define PIDFILE_MAX	(CHILDREN_MAX * 12)
+
+struct child {
+	pid_t		pid;		/* 0: slot empty */
+	long long	started;	/* ms */
+	long long	due;		/* empty slot: start at this time (ms) */
+	int		quick;		/* consecutive quick deaths */
+};
+
+static struct child	 kids[CHILDREN_MAX];
+static int		 nkids = 1;
+static const char	*pidfile;
+static char *const	*prog;
+static int		 settled;	/* a child has run for QUICK_MS */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: prefork [-n N] [-p PIDFILE] [-t SECONDS] -- PROGRAM "
+	    "[ARG...]\n"
+	    "Keeps N (default 1) copies of PROGRAM running, replacing any that\n"
+	    "dies; each inherits prefork's file descriptors (the FastCGI socket\n"
+	    "of spawn-fcgi -n on descriptor 0).\n\n"
+	    "  -n N        children to keep (1..%d)\n"
+	    "  -p PIDFILE  write the children's pids there, one per line, on\n"
+	    "              every change (the file must be writable)\n"
+	    "  -t SECONDS  on SIGTERM, wait this long for the children before\n"
+	    "              SIGKILL (default 30)\n\n"
+	    "SIGTERM/SIGINT: stop the children, exit 0.  SIGHUP: restart them.\n"
+	    "Exit 1 if children die at once before any ran for a second.\n",
+	    CHILDREN_MAX);
+}
+
+/* Rewrites the pid file in place (its directory need not be writable). */
+static void
+write_pidfile(void)
+{
+	char	buf[PIDFILE_MAX];
+	size_t	len = 0;
+	int	fd, i, n;
+
+	if (pidfile == NULL)
+		return;
+	for (i = 0; i < nkids; i++) {
+		if (kids[i].pid == 0)
+			continue;
+		n = snprintf(buf + len, sizeof(buf) - len, "%ld\n",
+		    (long)kids[i].pid);
+		if (n < 0 || (size_t)n >= sizeof(buf) - len)
+			break;
+		len += (size_t)n;
+	}
+	if ((fd = open(pidfile, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		log_warn("pid file %s", pidfile);
+		return;
+	}
+	if (pwrite(fd, buf, len, 0) != (ssize_t)len ||
+	    ftruncate(fd, (off_t)len) != 0)
+		log_warn("pid file %s", pidfile);
+	close(fd);
+}
+
+/* In the child: default signal state, then exec.  Never returns. */
+static void
+exec_child(const sigset_t *old, pid_t parent)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigprocmask(SIG_SETMASK, old, NULL);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(1);	/* prefork died before prctl */
+	execvp(prog[0], prog);
+	log_warn("exec %s", prog[0]);
+	_exit(127);
+}
+
+static void
+spawn(int i, const sigset_t *old)
+{
+	pid_t pid, parent = getpid();
+
+	if ((pid = fork()) < 0) {
+		log_warn("fork");
+		kids[i].due = now_ms() + 1000;
+		return;
+	}
+	if (pid == 0)
+		exec_child(old, parent);
+	kids[i].pid = pid;
+	kids[i].started = now_ms();
+}
+
+static void
+describe(int status, char *buf, size_t size)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, size, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, size, "exited with status %d",
+		    WEXITSTATUS(status));
+}
+
+/* Reaps dead children; returns -1 if prefork should give up (children
+ * fail at once and none ever ran), else the number reaped. */
+static int
+reap(int stopping)
+{
+	char		why[64];
+	long long	now = now_ms(), lived;
+	pid_t		pid;
+	int		status, i, n = 0, delay;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < nkids && kids[i].pid != pid; i++)
+			;
+		if (i == nkids)
+			continue;
+		n++;
+		kids[i].pid = 0;
+		lived = now - kids[i].started;
+		describe(status, why, sizeof(why));
+		if (stopping)
+			continue;
+		if (lived < QUICK_MS) {
+			if (!settled && !(WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 0)) {
+				log_error("%s (pid %ld) %s %lld ms after it "
+				    "started; giving up", prog[0], (long)pid,
+				    why, lived);
+				return -1;
+			}
+			kids[i].quick++;
+		} else
+			kids[i].quick = 0;
+		delay = kids[i].quick == 0 ? 0 : 100 << (kids[i].quick < 7 ?
+		    kids[i].quick : 7);
+		if (delay > DELAY_MAX_MS)
+			delay = DELAY_MAX_MS;
+		kids[i].due = now + delay;
+		log_warnx("%s (pid %ld) %s after %lld ms; replacing it%s",
+		    prog[0], (long)pid, why, lived, delay ? " after a delay" :
+		    "");
+	}
+	return n;
+}
+
+static void
+signal_all(int sig)
+{
+	int i;
+
+	for (i = 0; i < nkids; i++)
+		if (kids[i].pid > 0)
+			kill(kids[i].pid, sig);
+}
+
+static int
+alive_count(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nkids; i++)
+		n += kids[i].pid > 0;
+	return n;
+}
+
+/* Starts what is due; returns ms until the next start is due (or 1000). */
+static long long
+start_due(const sigset_t *old, int *changed)
+{
+	long long	now = now_ms(), next = 1000;
+	int		i;
+
+	for (i = 0; i < nkids; i++) {
+		if (kids[i].pid > 0) {
+			if (!settled && now - kids[i].started >= QUICK_MS)
+				settled = 1;
+			continue;
+		}
+		if (kids[i].due <= now) {
+			spawn(i, old);
+			*changed = 1;
+		} else if (kids[i].due - now < next)
+			next = kids[i].due - now;
+	}
+	return next;
+}
+
+static int
+supervise(long stop_s)
+{
+	struct timespec	 tv;
+	sigset_t	 set, old;
+	long long	 wait, deadline = 0;
+	int		 sig, stopping = 0, changed, r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	log_info("keeping %d x %s", nkids, prog[0]);
+	for (;;) {
+		changed = 0;
+		if ((r = reap(stopping)) < 0) {
+			signal_all(SIGTERM);
+			stopping = 2;
+			deadline = now_ms() + stop_s * 1000;
+		}
+		changed |= r != 0;
+		wait = 1000;
+		if (stopping) {
+			if (alive_count() == 0)
+				break;
+			if (now_ms() >= deadline) {
+				log_warnx("children still running after %ld s: "
+				    "SIGKILL", stop_s);
+				signal_all(SIGKILL);
+				deadline = now_ms() + 60000;
+			}
+		} else
+			wait = start_due(&old, &changed);
+		if (changed)
+			write_pidfile();
+		tv.tv_sec = wait / 1000;
+		tv.tv_nsec = (wait % 1000) * 1000000;
+		sig = sigtimedwait(&set, NULL, &tv);
+		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			log_info("%s: stopping %d children",
+			    sig == SIGTERM ? "SIGTERM" : "SIGINT", alive_count());
+			stopping = 1;
+			deadline = now_ms() + stop_s * 1000;
+			signal_all(SIGTERM);
+		} else if (sig == SIGHUP && !stopping) {
+			log_info("SIGHUP: restarting %d children", alive_count());
+			signal_all(SIGTERM);
+		}
+	}
+	write_pidfile();
+	log_info("stopped");
+	return stopping == 2 ? 1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	long	n, stop_s = 30;
+	int	ch;
+
+	while ((ch = getopt(argc, argv, "+n:p:t:h")) != -1) {
+		switch (ch) {
+		case 'n':
+			if (valid_long(optarg, 1, CHILDREN_MAX, &n) != 0) {
+				fprintf(stderr, "prefork: -n: 1..%d\n",
+				    CHILDREN_MAX);
+				return 2;
+			}
+			nkids = (int)n;
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 't':
+			if (valid_long(optarg, 1, 86400, &stop_s) != 0) {
+				fprintf(stderr, "prefork: -t: 1..86400\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	prog = argv + optind;
+	log_open("prefork", NULL, LOG_LEVEL_INFO);
+	return supervise(stop_s);
+}
