@@ -139,6 +139,15 @@ main(int argc, char **argv)
 	size_t			 i;
 	int			 ch, ret;
 
+	/* --help before the command (getopt knows no long options) */
+	for (ch = 1; ch < argc && argv[ch][0] == '-'; ch++) {
+		if (strcmp(argv[ch], "--help") == 0) {
+			usage(stdout);
+			return CTL_OK;
+		}
+		if (strcmp(argv[ch], "-c") == 0)
+			ch++;
+	}
 	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -170,7 +170,8 @@ read_owners(struct rds *r, struct zstate *z, const char *key, char *err,
 		z->nown++;
 	}
 	freeReplyObject(rep);
-	qsort(z->own, z->nown, sizeof(*z->own), cmp_owner);
+	if (z->nown > 1)
+		qsort(z->own, z->nown, sizeof(*z->own), cmp_owner);
 	return 0;
 }
 

@@ -1,0 +1,267 @@
+"""ticketctl against the real stores: usage and exit codes; `check` finds
+differences introduced here on purpose (a counter, a missing DynamoDB item,
+a sold seat that Redis forgot, a ticket stuck in a dead-letter queue) and
+is clean again once they are repaired; `init` refuses to create counters
+beside sold seats after a Redis loss and `rebuild` restores them from MySQL
+and the queue, after which the sold seats cannot be sold again; `status`;
+`dlq` list and requeue."""
+
+import os
+import re
+import subprocess
+
+import box
+from box import buy, check, eq
+
+SQL_EVENT1 = "SELECT COUNT(*) FROM ticketing.ticket WHERE event_id = 'Event1'"
+
+
+def ctl(*args):
+    return box.ticketctl(*args, check_rc=False)
+
+
+def expect_rc(r, rc, what):
+    eq(r.returncode, rc, "%s exit status (stdout %r, stderr %r)" % (what, r.stdout[-800:],
+                                                                     r.stderr[-800:]))
+
+
+def sold(seats):
+    """Buys each seat (venue, event, zone, row, col); returns the ticket ids."""
+    ids = []
+    for s in seats:
+        r = buy(*s)
+        eq(r.status, 201, "buy %r: %s" % (s, r.body))
+        ids.append(r.json()["ticketId"])
+    return ids
+
+
+def wait_persisted(n_mysql, n_ddb, timeout=60):
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket") == n_mysql and
+                   box.ddb_count() == n_ddb, timeout=timeout,
+                   what="%d tickets in MySQL and %d in DynamoDB" % (n_mysql, n_ddb))
+
+
+def clean_check():
+    r = ctl("check", "--wait", "30")
+    expect_rc(r, 0, "check")
+    check("check: 0 difference(s)" in r.stdout, "no summary line: %s" % r.stdout)
+    return r.stdout
+
+
+def zone_keys(event, zone):
+    tag = "%s:%d" % (event, zone)
+    return ["bo:%s:{%s}" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "sweep")]
+
+
+def rz(event, zone, *args):
+    """A Redis command on the node of an event zone."""
+    return box.redis(*args, node=box.zone_node(event, zone))
+
+
+BOUGHT = []   # (seat, ticketId) sold by test_check_clean_after_sales
+
+
+def setup_module():
+    box.stack("reset")
+
+
+def test_usage_and_exit_codes():
+    r = ctl("--help")
+    expect_rc(r, 0, "--help")
+    for cmd in ("init", "rebuild", "check", "status", "dlq", "reset"):
+        check(re.search(r"^  %s " % cmd, r.stdout, re.M), "%s not listed: %s" % (cmd, r.stdout))
+        h = ctl(cmd, "--help")
+        expect_rc(h, 0, cmd + " --help")
+        check(h.stdout.startswith("usage: ticketctl"), cmd + " --help: " + h.stdout)
+        check("exit status: 0 ok, 1 differences found or a failure, 2 usage error" in h.stdout,
+              cmd + " --help names no exit codes")
+    for args in (("bogus",), ("check", "--wait", "x"), ("check", "--frobnicate"), ("reset",),
+                 ("rebuild", "not an id!"), ("status", "extra"), ("dlq", "requeue", "nope"),
+                 ("dlq", "--queue", "other"), ("init", "x")):
+        r = ctl(*args)
+        expect_rc(r, 2, "ticketctl %s" % " ".join(args))
+        check(r.stderr.strip(), "usage error without a message: %r" % (args,))
+    r = subprocess.run([os.path.join(box.BIN, "ticketctl"), "-c", "/nonexistent.conf", "status"],
+                       capture_output=True, text=True)
+    expect_rc(r, 1, "missing config file")
+    check("nonexistent" in r.stderr, "error does not name the file: " + r.stderr)
+
+
+def test_check_clean_after_sales():
+    seats = [("Venue1", "Event1", z, 4, c) for z in (1, 2, 3, 40) for c in (1, 2, 3)] + \
+            [("Venue2", "Event2", 1, 1, 1), ("Venue2", "Event3", 3, 1, 8)]
+    ids = sold(seats)
+    BOUGHT.extend(zip(seats, ids))
+    wait_persisted(len(ids), len(ids))
+    out = clean_check()
+    rows = {l.split()[0]: l.split()[1:] for l in out.splitlines() if l.startswith("Event")}
+    # zones capacity redis mysql dynamodb pending queued
+    eq(rows["Event1"], ["100", "78000", "12", "12", "12", "0", "0"], "Event1 line")
+    eq(rows["Event2"], ["4", "280", "1", "1", "1", "0", "0"], "Event2 line")
+    eq(rows["Event3"], ["4", "280", "1", "1", "1", "0", "0"], "Event3 line")
+    r = ctl("check", "Event2")
+    expect_rc(r, 0, "check Event2")
+    check("Event1" not in r.stdout, "check Event2 shows Event1")
+
+
+def test_status():
+    r = ctl("status")
+    expect_rc(r, 0, "status")
+    for q in ("ticketSQL", "ticketNoSQL", "ticketSQL.dead", "ticketNoSQL.dead"):
+        check(re.search(r"^  %s\s+0\s+\d+$" % re.escape(q), r.stdout, re.M),
+              "queue %s not shown: %s" % (q, r.stdout))
+    check(re.search(r"^  ticketSQL\s+0\s+1$", r.stdout, re.M), "consumer not counted")
+    check(re.search(r"^  Event1\s+78000\s+12\s+0\s+12\s+12$", r.stdout, re.M),
+          "Event1 sold line: " + r.stdout)
+    for p in box.REDIS_PORTS:
+        check(re.search(r"^  127\.0\.0\.1:%d  memory \S+ .*event zones$" % p, r.stdout, re.M),
+              "redis node %d: %s" % (p, r.stdout))
+    r = ctl("status", "--no-scan")
+    expect_rc(r, 0, "status --no-scan")
+    check(re.search(r"^  Event1\s+78000\s+12\s+0\s+12\s+-$", r.stdout, re.M), r.stdout)
+
+
+def test_check_finds_a_wrong_counter():
+    rz("Event1", 2, "HINCRBY", "bo:left:{Event1:2}", "z", 1)
+    try:
+        r = ctl("check")
+        expect_rc(r, 1, "check with a wrong zone counter")
+        check("Event1 zone 2: zone counter says 778 left, the seat bits 777" in r.stdout,
+              "difference not reported: " + r.stdout)
+        check("check: 1 difference(s)" in r.stdout, r.stdout)
+    finally:
+        rz("Event1", 2, "HINCRBY", "bo:left:{Event1:2}", "z", -1)
+    clean_check()
+
+
+def test_check_finds_a_missing_dynamodb_item():
+    (seat, tid) = BOUGHT[0]
+    code, res = box.ddb("GetItem", {"TableName": "Tickets", "Key": {"ticketId": {"S": tid}}})
+    eq(code, 200, "GetItem")
+    item = res["Item"]
+    eq(box.ddb("DeleteItem", {"TableName": "Tickets", "Key": {"ticketId": {"S": tid}}})[0], 200,
+       "DeleteItem")
+    try:
+        r = ctl("check", "Event1")
+        expect_rc(r, 1, "check with an item missing")
+        check(re.search(r"Event1 zone 1: ticket %s \(row 4 column 1\) in MySQL, not in DynamoDB"
+                        % tid, r.stdout), "difference not reported: " + r.stdout)
+    finally:
+        eq(box.ddb("PutItem", {"TableName": "Tickets", "Item": item})[0], 200, "PutItem")
+    clean_check()
+
+
+def test_check_finds_a_sold_seat_free_in_redis_and_rebuild_repairs_it():
+    """The last second of an AOF lost: a seat sold and persisted, free again
+    in Redis (counters present, so init sees nothing wrong)."""
+    (seat, tid) = BOUGHT[3]          # Event1 zone 2 row 4 column 1
+    zone = seat[2]
+    bit = (seat[3] - 1) * 30 + seat[4] - 1
+    rz("Event1", zone, "SETBIT", "bo:seat:{Event1:%d}" % zone, bit, 0)
+    rz("Event1", zone, "HDEL", "bo:own:{Event1:%d}" % zone, bit)
+    rz("Event1", zone, "HINCRBY", "bo:left:{Event1:%d}" % zone, "z", 1)
+    rz("Event1", zone, "HINCRBY", "bo:left:{Event1:%d}" % zone, "r4", 1)
+    r = ctl("check")
+    expect_rc(r, 1, "check with a forgotten seat")
+    check("Event1 zone 2: row 4 column 1: sold in MySQL (ticket %s) but free in Redis" % tid
+          in r.stdout, "difference not reported: " + r.stdout)
+    r = ctl("rebuild", "--all", "Event1")
+    expect_rc(r, 1, "rebuild with the consumer running")
+    check("consumer(s) attached" in r.stderr, "refusal not explained: " + r.stderr)
+    box.stack("stop", "consumer")
+    try:
+        r = ctl("rebuild", "--all", "Event1")
+        expect_rc(r, 0, "rebuild --all Event1")
+        check("rebuild: 100 event zone(s): 100 rebuilt, 0 kept" in r.stdout, r.stdout)
+        check("Event1 zone 2: rebuilt: 780 seats, 3 sold (3 in MySQL, 0 queued, 0 pending, "
+              "0 only in Redis), 777 left" in r.stdout, r.stdout)
+    finally:
+        box.stack("start", "consumer")
+    eq(buy(*seat).json().get("error"), "SEAT_TAKEN", "the forgotten seat after rebuild")
+    clean_check()
+
+
+def test_init_refuses_after_redis_loss_and_rebuild_restores():
+    """Redis loses Event1 while sales are queued: init must not create full
+    counters (those seats would be sold again); rebuild recomputes them from
+    MySQL and the tickets still in ticketSQL."""
+    box.stack("stop", "consumer")
+    try:
+        queued = [("Venue1", "Event1", 3, 9, c) for c in (1, 2)] + [("Venue1", "Event1", 7, 1, 1)]
+        qids = sold(queued)
+        eq(box.queue_count("ticketSQL"), 3, "tickets waiting in ticketSQL")
+        for z in range(1, 101):
+            rz("Event1", z, "DEL", *zone_keys("Event1", z))
+        r = ctl("init")
+        expect_rc(r, 1, "init after the loss")
+        for z in (1, 2, 3, 7, 40):
+            check(re.search(r"Event1 zone %d: no counters in Redis, but seats were sold" % z,
+                            r.stderr), "zone %d not refused: %s" % (z, r.stderr))
+        check("run `ticketctl rebuild`" in r.stderr, r.stderr)
+        check("redis: 108 event zones on %d node(s): 8 kept, 95 created, 5 refused"
+              % len(box.REDIS_PORTS) in r.stdout, r.stdout)
+        eq(rz("Event1", 3, "EXISTS", "bo:left:{Event1:3}"), 0, "counters created anyway")
+        eq(buy("Venue1", "Event1", 3, 9, 1).status, 404, "a refused zone sells nothing")
+        eq(buy("Venue1", "Event1", 5, 1, 1).status, 201, "an untouched zone sells")
+        r = ctl("rebuild")
+        expect_rc(r, 0, "rebuild")
+        check("ticketSQL: 4 message(s) read and left in the queue, 4 ticket(s)" in r.stdout,
+              r.stdout)
+        check("Event1 zone 3: rebuilt: 780 seats, 5 sold (3 in MySQL, 2 queued" in r.stdout,
+              r.stdout)
+        check("Event1 zone 7: rebuilt: 780 seats, 1 sold (0 in MySQL, 1 queued" in r.stdout,
+              r.stdout)
+        check("rebuild: 108 event zone(s): 5 rebuilt, 103 kept" in r.stdout, r.stdout)
+        eq(box.queue_count("ticketSQL"), 4, "rebuild left the messages in the queue")
+        r = ctl("init")
+        expect_rc(r, 0, "init after rebuild")
+    finally:
+        box.stack("start", "consumer")
+    for (seat, _) in BOUGHT[:9]:
+        eq(buy(*seat).json().get("error"), "SEAT_TAKEN", "seat %r sold again" % (seat,))
+    for seat in queued:
+        eq(buy(*seat).json().get("error"), "SEAT_TAKEN", "queued seat %r sold again" % (seat,))
+    st = box.zone_state("Event1", 3)
+    eq(st["left"], 775, "zone 3 counter")
+    eq(st["row_left"][9], 28, "zone 3 row 9 counter")
+    eq(st["owners"][8 * 30], qids[0], "owner of a queued seat")
+    clean_check()
+
+
+def test_dlq_list_and_requeue():
+    """A ticket the MySQL pipeline gave up on (moved to ticketSQL.dead here):
+    check points at the dead-letter queue; after `dlq requeue` it is in
+    MySQL and the stores agree."""
+    box.stack("stop", "consumer")
+    try:
+        r = buy("Venue2", "Event2", 2, 5, 12)
+        eq(r.status, 201, "buy")
+        tid = r.json()["ticketId"]
+        eq(box.queue_get("ticketSQL"), [r.body], "the message in ticketSQL")
+        box.mqtool("publish", "-q", "ticketSQL.dead", r.body)
+    finally:
+        box.stack("start", "consumer")
+    box.wait_until(lambda: box.ddb_count() == box.sql_count("SELECT COUNT(*) FROM ticketing.ticket")
+                   + 1, timeout=60, what="the ticket in DynamoDB only")
+    r = ctl("check")
+    expect_rc(r, 1, "check with a dead-lettered ticket")
+    check(re.search(r"ticket %s .* in DynamoDB, not in MySQL, not queued \(dead-lettered in "
+                    r"ticketSQL\.dead: ticketctl dlq\)" % tid, r.stdout), r.stdout)
+    r = ctl("dlq")
+    expect_rc(r, 0, "dlq")
+    check(re.search(r"^ticketSQL\.dead:\n  1\. %s .*\n     \{\"ticketId\":\"%s\"" % (tid, tid),
+                    r.stdout, re.M), "listing: " + r.stdout)
+    check("ticketNoSQL.dead:\n  0 message(s)" in r.stdout, r.stdout)
+    eq(box.queue_count("ticketSQL.dead"), 1, "list left the message")
+    r = ctl("dlq", "requeue", "--queue", "sql", tid)
+    expect_rc(r, 0, "dlq requeue")
+    check("ticketSQL.dead: 1 message(s) published again to ticket.exchange" in r.stdout, r.stdout)
+    eq(box.queue_count("ticketSQL.dead"), 0, "dead-letter queue after requeue")
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE "
+                                         "ticket_id = '%s'" % tid) == 1, timeout=60,
+                   what="the requeued ticket in MySQL")
+    clean_check()
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
