@@ -18,9 +18,9 @@
  * replaced), e.g. after installing a new binary.
  *
  * A child that dies less than a second after it started is replaced after
- * a growing delay (up to 10 s).  If children die that fast before any has
- * ever run for a second (a bad setting, a missing file), prefork stops and
- * exits 1 instead of looping.  Children get SIGTERM if prefork itself dies.
+ * a growing delay (up to 10 s).  If a child exits with an error that fast
+ * before any has ever run for a second (a bad setting, a missing file),
+ * prefork stops and exits 1 instead of looping.  Children get SIGTERM if prefork itself dies.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -179,8 +179,9 @@ reap(int stopping)
 		if (stopping)
 			continue;
 		if (lived < QUICK_MS) {
-			if (!settled && !(WIFEXITED(status) &&
-			    WEXITSTATUS(status) == 0)) {
+			/* exited by itself (not killed): cannot start */
+			if (!settled && WIFEXITED(status) &&
+			    WEXITSTATUS(status) != 0) {
 				log_error("%s (pid %ld) %s %lld ms after it "
 				    "started; giving up", prog[0], (long)pid,
 				    why, lived);

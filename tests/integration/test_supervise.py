@@ -1,0 +1,202 @@
+"""Supervision: a responder or the consumer killed with SIGKILL is replaced
+within seconds by prefork, while clients keep buying through nginx and
+lighttpd; no request is lost beyond the one the dead responder had in hand,
+and every ticket sold is persisted.  Also prefork itself: SIGTERM stops the
+children, a program that cannot start is not restarted forever, and
+`scripts/stack stop` really stops a supervised service."""
+
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import box
+from box import check, eq
+
+PREFORK = os.path.join(box.BIN, "prefork")
+RUN = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run")
+
+
+def alive_pids(name):
+    return [p for p in box.fcgi_pids(name) if box.alive(p)]
+
+
+def sup_pid(name):
+    with open(os.path.join(RUN, name + "-sup.pid")) as f:
+        return int(f.read().split()[0])
+
+
+class Buyers:
+    """Client threads buying distinct seats of one Event1 zone on keep-alive
+    connections, alternating nginx and lighttpd; every answer is counted."""
+
+    def __init__(self, zone, threads=4):
+        self.seats = [(r, c) for r in range(1, 27) for c in range(1, 31)]
+        self.zone = zone
+        self.lock = threading.Lock()
+        self.answers = {}        # status -> count
+        self.errors = []         # requests that got no HTTP answer
+        self.sold = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
+
+    def next_seat(self):
+        with self.lock:
+            return self.seats.pop() if self.seats else None
+
+    def run(self, i):
+        port = box.WEB_PORTS[i % 2]
+        conn = box.httplib.HTTPConnection("127.0.0.1", port, timeout=30)
+        while not self.stop.is_set():
+            seat = self.next_seat()
+            if seat is None:
+                break
+            try:
+                r = box.buy("Venue1", "Event1", self.zone, seat[0], seat[1], conn=conn)
+            except (OSError, box.httplib.HTTPException) as e:
+                with self.lock:
+                    self.errors.append(repr(e))
+                conn.close()
+                conn = box.httplib.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            with self.lock:
+                self.answers[r.status] = self.answers.get(r.status, 0) + 1
+                if r.status == 201:
+                    self.sold.append(r.json()["ticketId"])
+            time.sleep(0.002)
+        conn.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+    def count(self):
+        with self.lock:
+            return sum(self.answers.values())
+
+
+def wait_sales(b, n, what):
+    box.wait_until(lambda: b.count() >= n, timeout=30, what=what)
+
+
+def setup_module():
+    box.stack("reset")
+
+
+def test_killed_responder_is_replaced_without_losing_requests():
+    before = sorted(alive_pids("ticket"))
+    check(len(before) >= 2, "responders: %r" % before)
+    with Buyers(zone=61) as b:
+        wait_sales(b, 40, "sales before the kill")
+        victim = before[len(before) // 2]
+        at = b.count()
+        os.kill(victim, signal.SIGKILL)
+        t0 = time.time()
+        box.wait_until(lambda: len(alive_pids("ticket")) == len(before) and
+                       victim not in alive_pids("ticket"), timeout=5, interval=0.05,
+                       what="a new responder in place of %d" % victim)
+        took = time.time() - t0
+        wait_sales(b, at + 60, "sales after the kill")
+    print("responder %d replaced in %.2f s; answers %r" % (victim, took, b.answers))
+    eq(b.errors, [], "requests without an HTTP answer")
+    lost = b.count() - b.answers.get(201, 0)
+    check(lost <= 1, "more than the request in flight was lost: %r" % b.answers)
+    check(set(b.answers) <= {201, 503}, "unexpected answers %r" % b.answers)
+    after = alive_pids("ticket")
+    eq(len(after), len(before), "responders after the kill")
+    eq(len(set(after) - set(before)), 1, "exactly one new responder")
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE "
+                                         "event_id = 'Event1' AND zone_id = 61") >=
+                   len(b.sold), timeout=60, what="the sold tickets in MySQL")
+
+
+def test_killed_consumer_is_replaced_and_every_sale_persisted():
+    with open(os.path.join(RUN, "consumer.pid")) as f:
+        victim = int(f.read().split()[0])
+    sup = sup_pid("consumer")
+    with Buyers(zone=62, threads=2) as b:
+        wait_sales(b, 30, "sales before the kill")
+        os.kill(victim, signal.SIGKILL)
+        t0 = time.time()
+
+        def replaced():
+            with open(os.path.join(RUN, "consumer.pid")) as f:
+                pids = [int(x) for x in f.read().split()]
+            return pids and pids[0] != victim and box.alive(pids[0])
+        box.wait_until(replaced, timeout=5, interval=0.05, what="a new consumer")
+        took = time.time() - t0
+        wait_sales(b, b.count() + 30, "sales after the kill")
+    print("consumer %d replaced in %.2f s" % (victim, took))
+    eq(sup_pid("consumer"), sup, "the supervisor itself")
+    eq(b.errors, [], "requests without an HTTP answer")
+    eq(set(b.answers), {201}, "answers while the consumer died")
+    n = len(b.sold)
+    q = "SELECT ticket_id FROM ticketing.ticket WHERE event_id = 'Event1' AND zone_id = 62"
+    box.wait_until(lambda: len(box.sql(q)) == n, timeout=90, what="%d tickets in MySQL" % n)
+    check(sorted(r[0] for r in box.sql(q)) == sorted(b.sold), "MySQL holds other tickets")
+
+    def in_ddb():
+        return sorted(i["ticketId"] for i in box.ddb_items()
+                      if i["eventId"] == "Event1" and i["zoneId"] == "62")
+    box.wait_until(lambda: in_ddb() == sorted(b.sold), timeout=90,
+                   what="the %d tickets in DynamoDB (have %d)" % (n, len(in_ddb())))
+
+
+def test_stack_stop_stops_the_supervised_consumer():
+    sup = sup_pid("consumer")
+    box.stack("stop", "consumer")
+    try:
+        check(not box.alive(sup), "prefork of the consumer still running")
+        time.sleep(1.5)
+        with open(os.path.join(RUN, "consumer.pid")) as f:
+            left = [int(x) for x in f.read().split() if box.alive(int(x))]
+        eq(left, [], "consumer processes after stop")
+    finally:
+        box.stack("start", "consumer")
+
+
+def test_prefork_stops_its_children_on_sigterm():
+    with tempfile.TemporaryDirectory() as d:
+        pidfile = os.path.join(d, "kids.pid")
+        p = subprocess.Popen([PREFORK, "-n", "3", "-p", pidfile, "--", "sleep", "60"],
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            box.wait_until(lambda: os.path.exists(pidfile) and
+                           len(open(pidfile).read().split()) == 3, timeout=5, what="3 children")
+            kids = [int(x) for x in open(pidfile).read().split()]
+            os.kill(kids[0], signal.SIGKILL)
+            box.wait_until(lambda: kids[0] not in [int(x) for x in open(pidfile).read().split()]
+                           and len(open(pidfile).read().split()) == 3, timeout=5,
+                           what="the killed child replaced")
+            kids = [int(x) for x in open(pidfile).read().split()]
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(timeout=10), 0, "prefork exit status")
+            check(not any(box.alive(k) for k in kids), "children left running")
+            err = p.stderr.read()
+            check("killed by signal 9" in err and "SIGTERM: stopping 3 children" in err, err)
+        finally:
+            if p.poll() is None:
+                p.kill()
+
+
+def test_prefork_gives_up_on_a_program_that_cannot_start():
+    t0 = time.time()
+    r = subprocess.run([PREFORK, "-n", "2", "--", "/nonexistent/program"], capture_output=True,
+                       text=True, timeout=20)
+    eq(r.returncode, 1, "exit status")
+    check(time.time() - t0 < 5, "took %.1f s" % (time.time() - t0))
+    check("giving up" in r.stderr, r.stderr)
+    r = subprocess.run([PREFORK, "-n", "0", "--", "true"], capture_output=True, text=True)
+    eq(r.returncode, 2, "bad -n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
