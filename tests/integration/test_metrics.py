@@ -1,0 +1,173 @@
+"""Metrics: the Prometheus text of /tickets/metrics and /get/metrics is well
+formed, and counters add up across the preforked processes: N answers given
+by many responders in parallel show up as exactly N, by status and error
+code; reserve and publish latencies are recorded once per attempt; the
+consumer's written counters follow the sales; a Redis restart shows up as
+reconnects."""
+
+import re
+import threading
+
+import box
+from box import LIGHTTPD, NGINX, buy, check, eq, http
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+-]+|\+Inf|NaN)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def scrape(path, port=NGINX):
+    """The metrics as {(name, frozenset(labels)): value}; checks the format."""
+    r = http("GET", path, port=port)
+    eq(r.status, 200, "GET %s" % path)
+    eq(r.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8", "content type")
+    out, typed = {}, {}
+    for line in r.body.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            check(name not in typed, "two TYPE lines for " + name)
+            typed[name] = kind
+            continue
+        if line.startswith("#") or not line:
+            continue
+        m = SAMPLE.match(line)
+        check(m, "not a sample line: %r" % line)
+        name, labels = m.group(1), frozenset(LABEL.findall(m.group(2) or ""))
+        family = re.sub(r"_(bucket|sum|count)$", "", name) if name not in typed else name
+        check(family in typed, "sample before its TYPE: %r" % line)
+        check((name, labels) not in out, "duplicate sample %r" % line)
+        out[(name, labels)] = float(m.group(3))
+    return out
+
+
+def value(metrics, name, **labels):
+    return metrics.get((name, frozenset(labels.items())), 0.0)
+
+
+def delta(before, after, name, **labels):
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def setup_module():
+    box.stack("reset")
+
+
+def test_format_and_histograms():
+    for path, port in (("/tickets/metrics", NGINX), ("/tickets/metrics", LIGHTTPD),
+                       ("/get/metrics", NGINX), ("/get/metrics", LIGHTTPD)):
+        m = scrape(path, port)
+        check(m, "no samples at %s" % path)
+    m = scrape("/tickets/metrics")
+    for name in ("boxoffice_reserve_duration_seconds", "boxoffice_publish_duration_seconds"):
+        buckets = sorted(((float("inf") if dict(k[1])["le"] == "+Inf" else float(dict(k[1])["le"]),
+                           v) for k, v in m.items()
+                          if k[0] == name + "_bucket" and dict(k[1])["program"] == "ticket"))
+        check(len(buckets) >= 10, "%s buckets: %r" % (name, buckets))
+        counts = [v for _, v in buckets]
+        eq(counts, sorted(counts), name + " buckets are cumulative")
+        eq(counts[-1], value(m, name + "_count", program="ticket"), name + " +Inf = count")
+    for key in (("boxoffice_consumer_written_total", "sql"),
+                ("boxoffice_consumer_lag_seconds", "nosql")):
+        check((key[0], frozenset({("pipeline", key[1])})) in m, "%s{%s} missing" % key)
+    r = http("POST", "/tickets/metrics", body="", headers={"Content-Type": "text/plain"})
+    eq(r.status, 405, "POST metrics")
+
+
+def test_purchases_add_up_across_processes():
+    """200 purchase attempts on 16 parallel connections through both web
+    servers, spread over every responder: 150 distinct seats (201) and 50
+    repeats (409 SEAT_TAKEN)."""
+    before = scrape("/tickets/metrics")
+    seats = [(z, r, c) for z in (81, 82, 83) for r in range(1, 6) for c in range(1, 11)]
+    reqs = seats + seats[:50]
+    statuses = []
+    lock = threading.Lock()
+    work = list(reqs)
+
+    def client(i):
+        port = (NGINX, LIGHTTPD)[i % 2]
+        conn = box.httplib.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                if not work:
+                    break
+                z, r, c = work.pop(0)
+            resp = buy("Venue1", "Event1", z, r, c, conn=conn)
+            with lock:
+                statuses.append((resp.status, resp.json().get("error", "")))
+        conn.close()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    eq(len(statuses), 200, "answers")
+    n201 = statuses.count((201, ""))
+    n409 = statuses.count((409, "SEAT_TAKEN"))
+    eq((n201, n409), (150, 50), "answers by status")
+    after = scrape("/tickets/metrics")
+    name = "boxoffice_http_requests_total"
+    eq(delta(before, after, name, program="ticket", status="201", error=""), 150, "201 counted")
+    eq(delta(before, after, name, program="ticket", status="409", error="SEAT_TAKEN"), 50,
+       "409 SEAT_TAKEN counted")
+    eq(delta(before, after, "boxoffice_reserve_duration_seconds_count", program="ticket"), 200,
+       "reserve latencies recorded")
+    eq(delta(before, after, "boxoffice_publish_total", program="ticket", outcome="confirmed"), 150,
+       "confirmed publishes")
+    eq(delta(before, after, "boxoffice_publish_duration_seconds_count", program="ticket"), 150,
+       "publish latencies recorded")
+    check(delta(before, after, "boxoffice_reserve_duration_seconds_sum", program="ticket") > 0,
+          "reserve time summed")
+
+    def written():
+        m = scrape("/tickets/metrics")
+        return [delta(before, m, "boxoffice_consumer_written_total", pipeline=p)
+                for p in ("sql", "nosql")]
+    box.wait_until(lambda: written() == [150, 150], timeout=60,
+                   what="the consumer's written counters to grow by 150 (now %r)" % written())
+
+
+def test_errors_counted_by_code():
+    before = scrape("/tickets/metrics")
+    eq(http("POST", "/tickets", body="{", headers={"Content-Type": "application/json"}).status,
+       400, "bad JSON")
+    eq(buy("Venue1", "Event1", 1, 99, 1).status, 400, "invalid seat")
+    eq(buy("Venue1", "NoSuchEvent", 1, 1, 1).status, 404, "unknown event")
+    eq(http("GET", "/tickets").status, 405, "GET /tickets")
+    eq(http("POST", "/tickets", body="{}", headers={"Content-Type": "text/plain"}).status, 415,
+       "media type")
+    after = scrape("/tickets/metrics")
+    name = "boxoffice_http_requests_total"
+    for status, code in (("400", "BAD_REQUEST"), ("400", "INVALID_SEAT"), ("404", "NOT_FOUND"),
+                         ("405", "METHOD_NOT_ALLOWED"), ("415", "UNSUPPORTED_MEDIA_TYPE")):
+        eq(delta(before, after, name, program="ticket", status=status, error=code), 1,
+           "%s %s counted" % (status, code))
+
+
+def test_queries_add_up():
+    before = scrape("/get/metrics")
+    for i in range(30):
+        eq(http("GET", "/get/count/Event1", port=(NGINX, LIGHTTPD)[i % 2]).status, 200, "count")
+    for i in range(7):
+        eq(http("GET", "/get/events/NoSuchEvent").status, 404, "unknown event")
+    after = scrape("/get/metrics")
+    name = "boxoffice_http_requests_total"
+    # the scrape itself is one more 200, counted after it was rendered
+    eq(delta(before, after, name, program="query", status="200", error=""), 31, "200 counted")
+    eq(delta(before, after, name, program="query", status="404", error="NOT_FOUND"), 7,
+       "404 counted")
+
+
+def test_redis_restart_counts_reconnects():
+    before = scrape("/tickets/metrics")
+    box.stack("restart", "redis")
+    # every responder has a dead connection now: the first request of each
+    # reconnects; buy until one purchase went through a fresh connection
+    box.wait_until(lambda: buy("Venue1", "Event1", 84, 1, 1).status in (201, 409), timeout=30,
+                   what="a purchase after the restart")
+    after = scrape("/tickets/metrics")
+    check(delta(before, after, "boxoffice_redis_reconnects_total", program="ticket") >= 1,
+          "no Redis reconnect counted")
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
