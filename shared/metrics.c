@@ -108,7 +108,11 @@ map_file(const char *path, int writable)
 		m->size = sizeof(*m);
 		__atomic_store_n(&m->magic, MAGIC, __ATOMIC_RELEASE);
 	}
-	close(fd);	/* the mapping and the lock go with it */
+	/* the mapping keeps the open file (and so a flock) alive: unlock
+	 * explicitly, or every other process blocks in flock() for ever */
+	if (writable)
+		(void)flock(fd, LOCK_UN);
+	close(fd);
 	if (m->magic != MAGIC || m->size != sizeof(*m)) {
 		munmap(m, sizeof(*m));
 		errno = EINVAL;
