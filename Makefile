@@ -129,6 +129,8 @@ install: all
 	install -m 644 sql/schema.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
 	install -m 644 conf/boxoffice.conf conf/nginx-fcgi.conf conf/lighttpd.conf \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/
+	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/systemd
+	install -m 644 conf/systemd/* $(DESTDIR)$(PREFIX)/share/boxoffice/systemd/
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/ticketctl $(DESTDIR)$(PREFIX)/bin/consumer
 	rm -rf $(DESTDIR)$(PREFIX)/libexec/boxoffice $(DESTDIR)$(PREFIX)/share/boxoffice
