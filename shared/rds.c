@@ -1,6 +1,7 @@
 /*
  * rds.c - Redis connections, scripts and seat operations (see rds.h).
  */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,6 +120,19 @@ load_script(struct rds *r, unsigned i, enum rds_script s)
 	return 0;
 }
 
+/* 1 if an idle connection has something to read: Redis sends nothing
+ * unasked outside pub/sub, so that is an EOF or an error. */
+static int
+idle_conn_dead(redisContext *c)
+{
+	struct pollfd pfd;
+
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) > 0;
+}
+
 redisContext *
 rds_ctx(struct rds *r, unsigned i)
 {
@@ -126,8 +140,15 @@ rds_ctx(struct rds *r, unsigned i)
 	struct timeval	 tv;
 	int		 s;
 
-	if (n->ctx != NULL)
-		return n->ctx;
+	if (n->ctx != NULL) {
+		if (!idle_conn_dead(n->ctx))
+			return n->ctx;
+		/* the server closed it while idle (restart): nothing of ours
+		 * was in flight, reconnect before sending anything */
+		log_warnx("redis %s:%d: connection closed by the server; "
+		    "reconnecting", n->host, n->port);
+		rds_drop(r, i);
+	}
 	tv.tv_sec = r->timeout_ms / 1000;
 	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
 	n->ctx = redisConnectWithTimeout(n->host, n->port, tv);
