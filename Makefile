@@ -41,6 +41,8 @@ CTL_SRC	   = $(wildcard ctl/*.c)
 CTL_OBJ	   = $(CTL_SRC:%.c=$(BUILD)/%.o)
 TOOLS_SRC  = $(wildcard tests/tools/*.c)
 TOOLS	   = $(TOOLS_SRC:tests/tools/%.c=$(BUILD)/bin/%)
+BENCH_SRC  = $(wildcard bench/*.c)
+BENCH	   = $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT	   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/test/%)
 
@@ -51,7 +53,7 @@ PROGS	= $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
 	test-faults bench fuzz san
 
 all: $(PROGS) tools
-tools: $(TOOLS)
+tools: $(TOOLS) $(BENCH)
 unit: $(UNIT)
 
 $(BUILD)/lib.a: $(SHARED_OBJ)
@@ -85,6 +87,10 @@ $(BUILD)/bin/ticketctl: $(CTL_OBJ) $(BUILD)/lib.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bin/%: $(BUILD)/tests/tools/%.o $(BUILD)/lib.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# bench helpers (scripts/bench): bench/hello.c, bench/pubbench.c
+$(BENCH): $(BUILD)/bin/%: $(BUILD)/bench/%.o $(BUILD)/lib.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/lib.a
