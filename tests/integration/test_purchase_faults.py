@@ -66,6 +66,29 @@ def test_redis_down_fails_fast_and_sells_nothing():
     box.stack("start", "consumer")
 
 
+def test_redis_restart_costs_no_request():
+    """After a Redis restart every responder notices its dead connection
+    before sending, reconnects, and sells: no 503 at all."""
+    pids = responder_pids()
+    box.parallel(lambda: box.http("GET", "/tickets/health"), [()] * 64, workers=32)
+    box.stack("stop", "redis")
+    box.stack("start", "redis")
+    seats = [("Venue1", "Event1", 14, 1 + i // 30, 1 + i % 30) for i in range(60)]
+    res = box.parallel(lambda *s: buy(*s).status, seats, workers=8)
+    eq(res, [201] * 60, "answers right after the restart")
+    eq(responder_pids(), pids, "same responder processes")
+
+
+def test_broker_restart_costs_no_request():
+    """Same for the broker: the idle connection is checked before publishing."""
+    box.parallel(lambda: box.http("GET", "/tickets/health"), [()] * 64, workers=32)
+    box.stack("stop", "rabbitmq")
+    box.stack("start", "rabbitmq")
+    seats = [("Venue1", "Event1", 15, 1 + i // 30, 1 + i % 30) for i in range(60)]
+    res = box.parallel(lambda *s: buy(*s).status, seats, workers=8)
+    eq(res, [201] * 60, "answers right after the restart")
+
+
 def test_broker_down_releases_seat():
     pids = responder_pids()
     box.stack("stop", "rabbitmq")
