@@ -5,10 +5,15 @@ code; reserve and publish latencies are recorded once per attempt; the
 consumer's written counters follow the sales; a Redis restart shows up as
 reconnects."""
 
+import json
+import os
 import re
+import socket
 import threading
+import time
 
 import box
+import fcgi
 from box import LIGHTTPD, NGINX, buy, check, eq, http
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+-]+|\+Inf|NaN)$')
@@ -124,6 +129,61 @@ def test_purchases_add_up_across_processes():
                 for p in ("sql", "nosql")]
     box.wait_until(lambda: written() == [150, 150], timeout=60,
                    what="the consumer's written counters to grow by 150 (now %r)" % written())
+
+
+def test_every_responder_counts_into_the_same_counters():
+    """Each of the N responders holds one request at the same moment (sent
+    in two halves straight to the socket: a responder that has the first
+    half waits for the rest and accepts nothing else), so the N purchases
+    are served by N different processes (completed last-first, each within
+    seconds); all N are counted."""
+    sock = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run",
+                        "ticket.sock")
+    n = len([p for p in box.fcgi_pids("ticket") if box.alive(p)])
+    check(n >= 2, "responders: %d" % n)
+    before = scrape("/tickets/metrics")
+    conns, rests = [], []
+    try:
+        for i in range(n):
+            body = json.dumps({"venueId": "Venue1", "eventId": "Event1", "zoneId": 85,
+                               "row": 1, "column": i + 1}).encode()
+            head, rest = fcgi.request("POST", "/tickets", body, "application/json")
+            s = fcgi.connect(sock)
+            s.sendall(head)
+            conns.append(s)
+            rests.append(rest)
+        # every responder now waits for the rest of its request: one more
+        # request is not served
+        time.sleep(0.5)
+        probe = fcgi.connect(sock, timeout=1)
+        probe.sendall(b"".join(fcgi.request("GET", "/tickets/health")))
+        try:
+            probe.recv(1)
+            busy = False
+        except socket.timeout:
+            busy = True
+        check(busy, "a request was served while all %d responders should be busy" % n)
+        # the last connection first: if one process had taken several
+        # connections, it would be stuck on the first one's request
+        replies = []
+        for s, rest in reversed(list(zip(conns, rests))):
+            s.sendall(rest)
+            try:
+                replies.append(fcgi.read_reply(s))
+            except socket.timeout:
+                raise box.Fail("request %d of %d not served: not every responder took one"
+                               % (len(replies) + 1, n))
+        probe.settimeout(10)
+        check(fcgi.read_reply(probe).startswith("Status: 200"), "the probe after the others")
+    finally:
+        for s in conns:
+            s.close()
+    eq([r.split("\r\n", 1)[0] for r in replies], ["Status: 201 Created"] * n, "answers")
+    after = scrape("/tickets/metrics")
+    eq(delta(before, after, "boxoffice_http_requests_total", program="ticket", status="201",
+             error=""), n, "201s from %d processes" % n)
+    eq(delta(before, after, "boxoffice_publish_total", program="ticket", outcome="confirmed"), n,
+       "confirmed publishes from %d processes" % n)
 
 
 def test_errors_counted_by_code():

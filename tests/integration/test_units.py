@@ -10,13 +10,12 @@ import pwd
 import re
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import tempfile
 import time
 
 import box
+import fcgi
 from box import check, eq
 
 UNITS = os.path.join(box.ROOT, "conf", "systemd")
@@ -34,42 +33,6 @@ def exec_start(name):
     text = re.sub(r"\\\n\s*", " ", unit_text(name))
     line = next(l for l in text.splitlines() if l.startswith("ExecStart="))
     return line[len("ExecStart="):].split()
-
-
-def fcgi_get(path, sock_path, timeout=10):
-    """One FastCGI GET over a unix socket; returns the responder's output."""
-    def record(kind, body):
-        return struct.pack("!BBHHBx", 1, kind, 1, len(body), 0) + body
-
-    def pair(k, v):
-        k, v = k.encode(), v.encode()
-        return bytes([len(k), len(v)]) + k + v
-    params = b"".join(pair(k, v) for k, v in (
-        ("REQUEST_METHOD", "GET"), ("REQUEST_URI", path), ("SCRIPT_NAME", path),
-        ("QUERY_STRING", ""), ("CONTENT_LENGTH", ""), ("SERVER_PROTOCOL", "HTTP/1.1")))
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(sock_path)
-    s.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, params) + record(4, b"") +
-              record(5, b""))
-    out, buf = b"", b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-        while len(buf) >= 8:
-            _, kind, _, n, pad = struct.unpack("!BBHHBx", buf[:8])
-            if len(buf) < 8 + n + pad:
-                break
-            if kind == 6:
-                out += buf[8:8 + n]
-            buf = buf[8 + n + pad:]
-            if kind == 3:
-                s.close()
-                return out.decode()
-    s.close()
-    return out.decode()
 
 
 def test_units_verify():
@@ -153,7 +116,7 @@ def test_responder_unit_command_serves_and_restarts():
             p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             try:
                 box.wait_until(lambda: os.path.exists(sock), timeout=10, what="the socket")
-                out = box.wait_until(lambda: fcgi_get("/tickets/health", sock), timeout=10,
+                out = box.wait_until(lambda: fcgi.call(sock, "GET", "/tickets/health"), timeout=10,
                                      what="an answer on the socket")
                 check(out.startswith("Status: 200"), "health answer: %r" % out[:200])
                 with open("/proc/%d/status" % p.pid) as f:
