@@ -100,9 +100,10 @@ ddb_prepare(struct ddb *d, CURL *h, struct curl_slist **hdrs, const char *op,
 			return -1;
 	if ((l = curl_slist_append(l, target)) == NULL)
 		return -1;
-	/* no "Expect: 100-continue" round trip */
-	if ((l = curl_slist_append(l, "Expect:")) == NULL)
-		return -1;
+	/* No "Expect:" line to suppress 100-continue: libcurl 7.88 signs such
+	 * a removed header (curl issue #11664) and AWS then refuses the
+	 * request; below 1 MiB (DDB bodies are far smaller) libcurl sends no
+	 * Expect header anyway. */
 	*hdrs = l;
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, d->endpoint);
