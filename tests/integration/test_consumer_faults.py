@@ -48,7 +48,7 @@ def test_mariadb_stopped_20s_during_a_stream():
     log = persist.log_since(offset)
     check("sql: mysql write failed" in log, "the outage is logged")
     check("sql: mysql writes work again" in log, "the recovery is logged")
-    check("dead-lettered" not in log, "nothing dead-lettered for a transient cause")
+    check("dead-lettered a message" not in log, "nothing dead-lettered for a transient cause")
 
 
 def test_dynamodb_stopped_and_started_during_a_stream():
@@ -65,7 +65,7 @@ def test_dynamodb_stopped_and_started_during_a_stream():
     log = persist.log_since(offset)
     check("nosql: dynamodb write failed" in log, "the outage is logged")
     check("nosql: dynamodb writes work again" in log, "the recovery is logged")
-    check("dead-lettered" not in log, "nothing dead-lettered for a transient cause")
+    check("dead-lettered a message" not in log, "nothing dead-lettered for a transient cause")
 
 
 def test_rabbitmq_restarted_with_messages_queued():
