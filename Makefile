@@ -98,8 +98,9 @@ $(BUILD)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/lib.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # --- the sanitizer build the tests run -------------------------------------
+# BOX_TEST_HOOKS: the pause points of shared/testhook.h (fault tests only)
 san:
-	$(MAKE) BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" all unit
+	$(MAKE) BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g -DBOX_TEST_HOOKS" all unit
 
 # --- local stack and commands of CONTRACT §5 -------------------------------
 deps:

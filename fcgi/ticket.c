@@ -23,6 +23,7 @@
 #include "purchase.h"
 #include "rds.h"
 #include "server.h"
+#include "testhook.h"
 #include "ticket.h"
 
 #define RETRY_AFTER	"Retry-After: 1\r\n"
@@ -122,8 +123,10 @@ sell(FCGX_Request *req, const struct purchase *p)
 		return;
 	}
 	len = (int)strlen(json);
+	TESTHOOK("reserved", t.id);
 	switch (publish(&t, json, (size_t)len)) {
 	case MQ_OK:
+		TESTHOOK("confirmed", t.id);
 		if (rds_confirmed(&rds, &t, json) != 0)
 			log_warnx("confirmed %s, pending entry kept: %s", t.id,
 			    rds.errstr);

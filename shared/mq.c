@@ -295,9 +295,21 @@ now_ms(void)
 	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* 1 if a returned message is the one published as msgid: a return of an
+ * earlier message (kept connection, see below) must not fail this one. */
+static int
+same_message(const amqp_message_t *msg, const char *msgid)
+{
+	const amqp_basic_properties_t *p = &msg->properties;
+
+	return (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
+	    p->message_id.len == strlen(msgid) &&
+	    memcmp(p->message_id.bytes, msgid, p->message_id.len) == 0;
+}
+
 /* Reads frames until the confirm for tag arrives or the deadline passes. */
 static enum mq_result
-wait_confirm(struct mq *m, uint64_t tag, long long deadline)
+wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 {
 	amqp_frame_t	 f;
 	amqp_message_t	 msg;
@@ -353,11 +365,19 @@ wait_confirm(struct mq *m, uint64_t tag, long long deadline)
 			snprintf(why, sizeof(why), "returned %u %.*s",
 			    r->reply_code, (int)r->reply_text.len,
 			    (char *)r->reply_text.bytes);
-			seterr(m, "publish", why);
 			/* the returned content follows: consume it */
-			amqp_read_message(m->conn, f.channel, &msg, 0);
+			if (amqp_read_message(m->conn, f.channel, &msg, 0).
+			    reply_type != AMQP_RESPONSE_NORMAL) {
+				seterr(m, "publish", "cannot read a returned "
+				    "message");
+				mq_abort(m);
+				return MQ_UNKNOWN;
+			}
+			if (same_message(&msg, msgid)) {
+				seterr(m, "publish", why);
+				returned = 1;
+			}
 			amqp_destroy_message(&msg);
-			returned = 1;
 			continue;
 		}
 		case AMQP_CHANNEL_CLOSE_METHOD: {
@@ -371,6 +391,21 @@ wait_confirm(struct mq *m, uint64_t tag, long long deadline)
 		default:
 			if (other_frame(m, &f) != 0)
 				return MQ_UNKNOWN;
+			if (m->blocked) {
+				/*
+				 * A resource alarm: RabbitMQ stopped reading
+				 * at our message.  It keeps it and routes (and
+				 * confirms) it once the alarm is over, even if
+				 * we close the connection, so the outcome is
+				 * unknown, and waiting longer helps nobody.
+				 * The connection is kept: it stays blocked, and
+				 * every publish on it fails before sending
+				 * (definitely, fast) until connection.unblocked.
+				 */
+				seterr(m, "confirm", "broker blocked publishing "
+				    "(resource alarm) after the message was sent");
+				return MQ_UNKNOWN;
+			}
 			continue;
 		}
 	}
@@ -435,7 +470,7 @@ publish(struct mq *m, const char *body, size_t len, const char *msgid,
 		return MQ_FAILED;
 	}
 	m->next_tag++;
-	return wait_confirm(m, tag, deadline);
+	return wait_confirm(m, tag, msgid, deadline);
 }
 
 static int
