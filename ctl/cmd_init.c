@@ -26,15 +26,23 @@ declare_topology(struct ctl *ctl)
 {
 	struct mq m;
 
+	if (strcmp(ctl->c.amqp_queue_type, "classic") != 0 &&
+	    strcmp(ctl->c.amqp_queue_type, "quorum") != 0) {
+		ctl_err("amqp_queue_type: '%s' is not classic or quorum",
+		    ctl->c.amqp_queue_type);
+		return -1;
+	}
 	if (ctl_mq_open(ctl, &m, "ticketctl init") != 0)
 		return -1;
-	if (mq_declare_topology(&m, ctl->c.amqp_queue_max_length) != 0) {
+	if (mq_declare_topology(&m, ctl->c.amqp_queue_max_length,
+	    ctl->c.amqp_queue_type) != 0) {
 		ctl_err("topology: %s", m.errstr);
 		return -1;
 	}
 	mq_close(&m);
-	printf("amqp: exchanges %s, %s and queues %s, %s (+%s) declared\n",
-	    MQ_EXCHANGE, MQ_DLX, MQ_QUEUE_SQL, MQ_QUEUE_NOSQL, MQ_DEAD_SUFFIX);
+	printf("amqp: exchanges %s, %s and %s queues %s, %s (+%s) declared\n",
+	    MQ_EXCHANGE, MQ_DLX, ctl->c.amqp_queue_type, MQ_QUEUE_SQL,
+	    MQ_QUEUE_NOSQL, MQ_DEAD_SUFFIX);
 	return 0;
 }
 
@@ -268,7 +276,8 @@ purge_queues(struct ctl *ctl)
 
 	if (ctl_mq_open(ctl, &m, "ticketctl reset") != 0)
 		return -1;
-	if (mq_declare_topology(&m, ctl->c.amqp_queue_max_length) != 0) {
+	if (mq_declare_topology(&m, ctl->c.amqp_queue_max_length,
+	    ctl->c.amqp_queue_type) != 0) {
 		ctl_err("topology: %s", m.errstr);
 		return -1;
 	}

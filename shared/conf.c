@@ -32,6 +32,7 @@ const struct conf_def conf_defs[] = {
 	{ "amqp_connect_timeout_ms", CONF_INT, 10, 60000, "1000", I(amqp_connect_timeout_ms), 0, NULL },
 	{ "amqp_confirm_timeout_ms", CONF_INT, 10, 600000, "5000", I(amqp_confirm_timeout_ms), 0, NULL },
 	{ "amqp_queue_max_length", CONF_INT, 0, 2000000000, "0", I(amqp_queue_max_length), 0, NULL },
+	{ "amqp_queue_type", CONF_STR, 0, 0, "classic", S(amqp_queue_type), 0, NULL },
 
 	{ "mysql_host", CONF_STR, 0, 0, "127.0.0.1", S(mysql_host), 0, NULL },
 	{ "mysql_port", CONF_INT, 1, 65535, "3306", I(mysql_port), 0, NULL },

@@ -34,6 +34,7 @@ struct conf {
 	int	amqp_connect_timeout_ms;
 	int	amqp_confirm_timeout_ms;
 	int	amqp_queue_max_length;
+	char	amqp_queue_type[16];	/* "classic" or "quorum" */
 
 	/* MariaDB / MySQL */
 	char	mysql_host[CONF_STR_MAX];

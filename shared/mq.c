@@ -483,12 +483,17 @@ declare_exchange(struct mq *m, const char *name)
 
 static int
 declare_queue(struct mq *m, const char *name, const char *dlx_key,
-    int max_length)
+    int max_length, int quorum)
 {
-	amqp_table_entry_t	e[4];
+	amqp_table_entry_t	e[5];
 	amqp_table_t		args;
 	int			n = 0;
 
+	if (quorum) {
+		e[n].key = amqp_cstring_bytes("x-queue-type");
+		e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+		e[n++].value.value.bytes = amqp_cstring_bytes("quorum");
+	}
 	if (dlx_key != NULL) {
 		e[n].key = amqp_cstring_bytes("x-dead-letter-exchange");
 		e[n].value.kind = AMQP_FIELD_KIND_UTF8;
@@ -523,11 +528,12 @@ bind_queue(struct mq *m, const char *queue, const char *exchange,
 }
 
 int
-mq_declare_topology(struct mq *m, int max_length)
+mq_declare_topology(struct mq *m, int max_length, const char *queue_type)
 {
 	static const char *const queues[] = { MQ_QUEUE_SQL, MQ_QUEUE_NOSQL };
 	char	dead[64];
 	size_t	i;
+	int	quorum = strcmp(queue_type, "quorum") == 0;
 
 	if (!m->open && mq_connect(m, 0) != 0)
 		return -1;
@@ -535,9 +541,9 @@ mq_declare_topology(struct mq *m, int max_length)
 		goto fail;
 	for (i = 0; i < 2; i++) {
 		snprintf(dead, sizeof(dead), "%s" MQ_DEAD_SUFFIX, queues[i]);
-		if (declare_queue(m, queues[i], queues[i], max_length) ||
+		if (declare_queue(m, queues[i], queues[i], max_length, quorum) ||
 		    bind_queue(m, queues[i], MQ_EXCHANGE, MQ_ROUTING_KEY) ||
-		    declare_queue(m, dead, NULL, 0) ||
+		    declare_queue(m, dead, NULL, 0, quorum) ||
 		    bind_queue(m, dead, MQ_DLX, queues[i]))
 			goto fail;
 	}

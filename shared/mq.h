@@ -70,8 +70,11 @@ enum mq_result mq_publish(struct mq *m, const char *body, size_t len,
 const char *mq_result_str(enum mq_result r);
 
 /* Declares exchanges, queues (durable, dead-lettered) and bindings.
- * max_length > 0 caps each main queue (reject-publish). */
-int	mq_declare_topology(struct mq *m, int max_length);
+ * max_length > 0 caps each main queue (reject-publish); queue_type is
+ * "classic" or "quorum" (replicated over a RabbitMQ cluster; every queue,
+ * dead-letter queues too).  A queue that exists with other arguments makes
+ * the broker refuse the declaration (406 PRECONDITION_FAILED, in errstr). */
+int	mq_declare_topology(struct mq *m, int max_length, const char *queue_type);
 /* Messages ready in a queue (passive declare), or -1. */
 long	mq_queue_depth(struct mq *m, const char *queue, long *consumers);
 

@@ -263,5 +263,51 @@ def test_dlq_list_and_requeue():
     clean_check()
 
 
+def rabbitmqctl(*args):
+    node = "%s@localhost" % box.ENV.get("BOX_RABBIT_NODE", "boxoffice")
+    return subprocess.run(["rabbitmqctl", "-q", "-n", node] + list(args), capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_quorum_queues():
+    """amqp_queue_type = quorum: init declares the four queues as quorum
+    queues (a scratch vhost of the same broker), messages reach both; init
+    with the other type is refused by the broker and says so."""
+    vhost = "/boxoffice-quorum-test"
+    r = rabbitmqctl("add_vhost", vhost)
+    check(r.returncode == 0 or "already exists" in r.stderr, "add_vhost: " + r.stderr)
+    env = dict(os.environ, BOXOFFICE_AMQP_VHOST=vhost, BOXOFFICE_AMQP_QUEUE_TYPE="quorum")
+    try:
+        eq(rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*").returncode, 0,
+           "set_permissions")
+        r = subprocess.run([os.path.join(box.BIN, "ticketctl"), "-c", box.CONF, "init"],
+                           capture_output=True, text=True, env=env)
+        expect_rc(r, 0, "init with quorum queues")
+        check("quorum queues ticketSQL, ticketNoSQL (+.dead) declared" in r.stdout, r.stdout)
+        r = rabbitmqctl("list_queues", "-p", vhost, "name", "type")
+        types = dict(l.split() for l in r.stdout.splitlines() if l.startswith("ticket"))
+        eq(types, {q: "quorum" for q in ("ticketSQL", "ticketNoSQL", "ticketSQL.dead",
+                                         "ticketNoSQL.dead")}, "queue types")
+        mq = [os.path.join(box.BIN, "mqtool"), "-c", box.CONF]
+        r = subprocess.run(mq + ["publish", '{"probe":1}'], capture_output=True, text=True,
+                           env=env)
+        eq(r.returncode, 0, "publish to the quorum queues: " + r.stderr)
+        for q in ("ticketSQL", "ticketNoSQL"):
+            r = subprocess.run(mq + ["count", q], capture_output=True, text=True, env=env)
+            eq(r.stdout.strip(), "1", q + " depth")
+        env["BOXOFFICE_AMQP_QUEUE_TYPE"] = "classic"
+        r = subprocess.run([os.path.join(box.BIN, "ticketctl"), "-c", box.CONF, "init"],
+                           capture_output=True, text=True, env=env)
+        expect_rc(r, 1, "init with the other queue type")
+        check("406" in r.stderr and "x-queue-type" in r.stderr, "refusal: " + r.stderr)
+        env["BOXOFFICE_AMQP_QUEUE_TYPE"] = "mirrored"
+        r = subprocess.run([os.path.join(box.BIN, "ticketctl"), "-c", box.CONF, "init"],
+                           capture_output=True, text=True, env=env)
+        expect_rc(r, 1, "init with a bad queue type")
+        check("amqp_queue_type: 'mirrored' is not classic or quorum" in r.stderr, r.stderr)
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
