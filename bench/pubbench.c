@@ -13,7 +13,8 @@
  *   pubbench [-c config] [-p procs] [-d seconds] [-D drainers 0|1]
  *
  * Last line: "pubbench confirmed=N failed=N unknown=N seconds=S rate=R
- * p50_ms=X p99_ms=Y drained=N".
+ * p50_ms=X p99_ms=Y drained=N procs=N errors=N cpu_s=S" (cpu_s: CPU time of
+ * all its processes).
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,7 +223,8 @@ main(int argc, char **argv)
 	const char	*path = NULL;
 	char		 err[512];
 	long long	 start, end;
-	double		 secs;
+	double		 secs, cpu = 0;
+	struct rusage	 ru;
 	int		 ch, procs = 16, seconds = 10, ndrain = 2, i, status;
 	int		 bad = 0;
 	long		 n;
@@ -300,11 +303,15 @@ main(int argc, char **argv)
 	for (i = 0; i < ndrain; i++)
 		drained += drains[i].consumed;
 	secs = seconds;
+	/* CPU of every child (publishers and drainers), connect phase included */
+	if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+		cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	printf("pubbench confirmed=%lu failed=%lu unknown=%lu seconds=%.1f "
 	    "rate=%.0f p50_ms=%.2f p99_ms=%.2f drained=%lu procs=%d "
-	    "errors=%d\n", confirmed, failed, unknown, secs, confirmed / secs,
-	    percentile(hist, confirmed, 0.50), percentile(hist, confirmed, 0.99),
-	    drained, procs, bad);
+	    "errors=%d cpu_s=%.2f\n", confirmed, failed, unknown, secs,
+	    confirmed / secs, percentile(hist, confirmed, 0.50),
+	    percentile(hist, confirmed, 0.99), drained, procs, bad, cpu);
 	free(hist);
 	return bad != 0 || confirmed == 0;
 }
