@@ -238,75 +238,66 @@ write_cache(struct rds *r, unsigned node, const struct newzone *nz, int ttl)
 	return 0;
 }
 
-/* Writes the new state in one transaction.  Returns 0 or -1. */
+/* Catalog hash, zone set membership, then the old state deleted and the
+ * new seat bitmap, all queued in the open transaction. */
+static int
+write_catalog_and_seats(struct rds *r, const struct zstate *z,
+    const struct newzone *nz, char (*k)[KEY_MAX])
+{
+	const struct catalog_zone *cz = nz->cz;
+	char		 rows[24], cols[24];
+	const char	*hset[] = { "HSET", k[KEY_ZONE], "venue", cz->venue, "rows",
+			    rows, "cols", cols, "price", cz->price };
+	const char	*sadd[] = { "SADD", KEY_ZONES, z->tag };
+	const char	*del[] = { "DEL", k[KEY_LEFT], k[KEY_SEAT], k[KEY_OWN] };
+	const char	*set[] = { "SET", k[KEY_SEAT], (const char *)nz->bits };
+	size_t		 setlen[] = { 3, strlen(k[KEY_SEAT]), nz->nbytes };
+
+	snprintf(rows, sizeof(rows), "%ld", cz->rows);
+	snprintf(cols, sizeof(cols), "%ld", cz->cols);
+	return queue_cmd(r, z->node, 10, hset, NULL) != 0 ||
+	    queue_cmd(r, z->node, 3, sadd, NULL) != 0 ||
+	    queue_cmd(r, z->node, 4, del, NULL) != 0 ||
+	    queue_cmd(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
+}
+
+/* Writes the new state in one MULTI/EXEC.  Returns 0 or -1. */
 static int
 write_zone(struct ctl *ctl, const struct zstate *z, const struct newzone *nz)
 {
-	const struct catalog_zone *cz = nz->cz;
 	struct rds	*r = &ctl->rds;
-	char		 k[KEY__MAX][KEY_MAX], rows[24], cols[24];
-	const char	*argv[10];
-	size_t		 lens[3];
+	char		 k[KEY__MAX][KEY_MAX];
 	redisReply	*rep;
-	int		 kind, i;
+	size_t		 i;
+	int		 kind, ret;
 
 	for (kind = 0; kind < KEY__MAX; kind++)
 		if (keys_build(kind, z->tag, k[kind], KEY_MAX) < 0)
 			return -1;
-	snprintf(rows, sizeof(rows), "%ld", cz->rows);
-	snprintf(cols, sizeof(cols), "%ld", cz->cols);
 	if ((rep = rds_cmd(r, z->node, "MULTI")) == NULL)
 		return -1;
 	freeReplyObject(rep);
-	argv[0] = "HSET";
-	argv[1] = k[KEY_ZONE];
-	argv[2] = "venue";
-	argv[3] = cz->venue;
-	argv[4] = "rows";
-	argv[5] = rows;
-	argv[6] = "cols";
-	argv[7] = cols;
-	argv[8] = "price";
-	argv[9] = cz->price;
-	if (queue_cmd(r, z->node, 10, argv, NULL) != 0)
-		goto abort;
-	argv[0] = "SADD";
-	argv[1] = KEY_ZONES;
-	argv[2] = z->tag;
-	if (queue_cmd(r, z->node, 3, argv, NULL) != 0)
-		goto abort;
-	argv[0] = "DEL";
-	for (i = 0; i < 3; i++)
-		argv[1 + i] = k[i == 0 ? KEY_LEFT : i == 1 ? KEY_SEAT : KEY_OWN];
-	if (queue_cmd(r, z->node, 4, argv, NULL) != 0)
-		goto abort;
-	argv[0] = "SET";
-	argv[1] = k[KEY_SEAT];
-	argv[2] = (const char *)nz->bits;
-	lens[0] = 3;
-	lens[1] = strlen(k[KEY_SEAT]);
-	lens[2] = nz->nbytes;
-	if (queue_cmd(r, z->node, 3, argv, lens) != 0 ||
+	if (write_catalog_and_seats(r, z, nz, k) != 0 ||
 	    write_owners(r, z->node, k[KEY_OWN], nz) != 0 ||
 	    write_counters(r, z->node, k[KEY_LEFT], nz) != 0 ||
-	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0)
-		goto abort;
+	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0) {
+		/* the connection may be gone (Redis then dropped the
+		 * transaction itself) */
+		if ((rep = rds_cmd(r, z->node, "DISCARD")) != NULL)
+			freeReplyObject(rep);
+		return -1;
+	}
 	if ((rep = rds_cmd(r, z->node, "EXEC")) == NULL)
 		return -1;
-	kind = rep->type == REDIS_REPLY_ARRAY ? 0 : -1;
-	for (i = 0; kind == 0 && (size_t)i < rep->elements; i++)
+	ret = rep->type == REDIS_REPLY_ARRAY ? 0 : -1;
+	for (i = 0; ret == 0 && i < rep->elements; i++)
 		if (rep->element[i]->type == REDIS_REPLY_ERROR) {
 			snprintf(r->errstr, sizeof(r->errstr), "EXEC: %s",
 			    rep->element[i]->str);
-			kind = -1;
+			ret = -1;
 		}
 	freeReplyObject(rep);
-	return kind;
-abort:
-	/* the connection may be gone (then Redis dropped the transaction) */
-	if ((rep = rds_cmd(r, z->node, "DISCARD")) != NULL)
-		freeReplyObject(rep);
-	return -1;
+	return ret;
 }
 
 static int
