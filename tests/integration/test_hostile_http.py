@@ -123,6 +123,11 @@ def send(port, data, shut_wr=False, timeout=20):
     return Reply(out)
 
 
+# nginx's own refusals that conf/nginx-fcgi.conf answers in JSON (error_page)
+NGINX_JSON_PAGES = {400: "BAD_REQUEST", 411: "BAD_REQUEST", 414: "BAD_REQUEST",
+                    501: "BAD_REQUEST", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE"}
+
+
 def expect(case, server, port, data, status, error=None, shut_wr=False):
     """Sends data; checks the exact status and the answer's kind.
 
@@ -132,7 +137,12 @@ def expect(case, server, port, data, status, error=None, shut_wr=False):
     r = send(port, data, shut_wr=shut_wr)
     what = "%s via %s" % (case, server)
     box.eq(r.status, status, what + ": status (reply %r)" % r.raw[:300])
-    if error == "html":
+    if error == "html" and server == "nginx" and status in NGINX_JSON_PAGES:
+        # conf/nginx-fcgi.conf turns these refusals of nginx's into JSON
+        box.eq(r.content_type(), "application/json", what + ": Content-Type")
+        body = json.loads(r.body)
+        box.eq(body.get("error"), NGINX_JSON_PAGES[status], what + ": error code")
+    elif error == "html":
         box.check(r.content_type().startswith("text/html"),
                   what + ": expected the web server's HTML page, got %r" % r.content_type())
         note = "NOTE %s answers %d for %s with its own text/html page, not JSON" % (
