@@ -123,10 +123,10 @@ sell(FCGX_Request *req, const struct purchase *p)
 		return;
 	}
 	len = (int)strlen(json);
-	TESTHOOK("reserved", t.id);
+	TESTHOOK("reserved", t.id, json);
 	switch (publish(&t, json, (size_t)len)) {
 	case MQ_OK:
-		TESTHOOK("confirmed", t.id);
+		TESTHOOK("confirmed", t.id, json);
 		if (rds_confirmed(&rds, &t, json) != 0)
 			log_warnx("confirmed %s, pending entry kept: %s", t.id,
 			    rds.errstr);

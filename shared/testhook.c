@@ -17,13 +17,38 @@
 
 #define TESTHOOK_MAX_MS	600000L
 
+/* Reads "MS [MATCH]" from path into ms and match; returns 0 or -1. */
+static int
+read_hook(const char *path, long *ms, char *match, size_t size)
+{
+	char	 buf[256], *sp;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	match[0] = '\0';
+	if ((sp = strchr(buf, ' ')) != NULL) {
+		*sp++ = '\0';
+		snprintf(match, size, "%s", sp);
+	}
+	if (valid_long(buf, 0, TESTHOOK_MAX_MS, ms) != 0)
+		*ms = 0;
+	return 0;
+}
+
 void
-testhook(const char *point, const char *id)
+testhook(const char *point, const char *id, const char *text)
 {
 	const char	*dir = getenv("BOX_TEST_HOOK_DIR");
-	char		 path[512], mine[540], buf[32];
+	char		 path[512], mine[540], match[256];
 	struct timespec	 ts;
-	ssize_t		 n;
 	long		 ms;
 	int		 fd;
 
@@ -33,20 +58,18 @@ testhook(const char *point, const char *id)
 	    (int)sizeof(path) || snprintf(mine, sizeof(mine), "%s.%ld", path,
 	    (long)getpid()) >= (int)sizeof(mine))
 		return;
+	if (read_hook(path, &ms, match, sizeof(match)) != 0 ||
+	    (match[0] != '\0' && strstr(text, match) == NULL))
+		return;
 	/* one process wins the rename; the others find nothing */
 	if (rename(path, mine) != 0)
 		return;
-	if ((fd = open(mine, O_RDWR)) < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, " \t\r\n")] = '\0';
-	if (valid_long(buf, 0, TESTHOOK_MAX_MS, &ms) != 0)
-		ms = 0;
 	/* the id tells the test which request is held */
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, id, strlen(id), 0) < 0)
+	if ((fd = open(mine, O_WRONLY | O_TRUNC)) < 0 ||
+	    write(fd, id, strlen(id)) < 0)
 		log_warn("test hook %s", mine);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	log_warnx("test hook %s: holding %s for %ld ms", point, id, ms);
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
