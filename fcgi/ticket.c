@@ -57,6 +57,11 @@ reply_reserve_error(FCGX_Request *req, enum rds_reserve r)
 		http_error(req, 400, "INVALID_SEAT", "row or column is outside "
 		    "the zone", NULL);
 		break;
+	case RESERVE_NO_COUNTERS:
+		http_error(req, 503, "UNAVAILABLE", "this zone is being rebuilt "
+		    "after a seat store failure, nothing was sold; try again",
+		    RETRY_AFTER);
+		break;
 	default:
 		log_warnx("reserve: %s", rds.errstr);
 		http_error(req, 503, "UNAVAILABLE", "seat store unavailable, "
@@ -118,6 +123,14 @@ sell(FCGX_Request *req, const struct purchase *p)
 		return;
 	}
 	res = rds_reserve(&rds, &t, cfg.ticket_cache_ttl, json, sizeof(json));
+	if (res == RESERVE_IN_DOUBT) {
+		/* the script may have run: if it did, its pending entry makes
+		 * the sweeper publish the ticket; never say "nothing sold" */
+		log_warnx("reserve %s: %s; outcome unknown", t.id, rds.errstr);
+		reply_unknown(req, &t, "seat store did not answer; the ticket "
+		    "may still be issued, see Location");
+		return;
+	}
 	if (res != RESERVE_OK) {
 		reply_reserve_error(req, res);
 		return;
@@ -204,6 +217,19 @@ read_body_or_reply(FCGX_Request *req, char *buf)
 	return n;
 }
 
+/* Sells a parsed purchase, or answers why it could not be parsed. */
+static void
+buy_parsed(FCGX_Request *req, enum purchase_err e, const struct purchase *p,
+    const char *why)
+{
+	if (e == PURCHASE_OK)
+		sell(req, p);
+	else if (e == PURCHASE_INVALID_SEAT)
+		http_error(req, 400, "INVALID_SEAT", why, NULL);
+	else
+		http_error(req, 400, "BAD_REQUEST", why, NULL);
+}
+
 static void
 buy_json(FCGX_Request *req)
 {
@@ -220,17 +246,7 @@ buy_json(FCGX_Request *req)
 	}
 	if ((n = read_body_or_reply(req, body)) < 0)
 		return;
-	switch (purchase_from_json(body, (size_t)n, &p, &why)) {
-	case PURCHASE_OK:
-		sell(req, &p);
-		break;
-	case PURCHASE_INVALID_SEAT:
-		http_error(req, 400, "INVALID_SEAT", why, NULL);
-		break;
-	default:
-		http_error(req, 400, "BAD_REQUEST", why, NULL);
-		break;
-	}
+	buy_parsed(req, purchase_from_json(body, (size_t)n, &p, &why), &p, why);
 }
 
 static void
@@ -251,17 +267,8 @@ buy_legacy(FCGX_Request *req)
 		    "body", NULL);
 		return;
 	}
-	switch (purchase_from_form(qs, strlen(qs), body, (size_t)n, &p, &why)) {
-	case PURCHASE_OK:
-		sell(req, &p);
-		break;
-	case PURCHASE_INVALID_SEAT:
-		http_error(req, 400, "INVALID_SEAT", why, NULL);
-		break;
-	default:
-		http_error(req, 400, "BAD_REQUEST", why, NULL);
-		break;
-	}
+	buy_parsed(req, purchase_from_form(qs, strlen(qs), body, (size_t)n, &p,
+	    &why), &p, why);
 }
 
 static void

@@ -132,47 +132,6 @@ purchase_from_json(const char *body, size_t len, struct purchase *p,
 	return e;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..len) into out; returns 0 or -1. */
-static int
-form_decode(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t	i, o = 0;
-	int	hi, lo;
-	char	c;
-
-	if (outlen == 0)
-		return -1;
-	for (i = 0; i < len; i++) {
-		c = s[i];
-		if (c == '+')
-			c = ' ';
-		else if (c == '%') {
-			if (len - i < 3 || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (c == '\0' || o + 1 >= outlen)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 int
 form_get(const char *s, size_t len, const char *name, char *out, size_t outlen)
 {
@@ -196,7 +155,7 @@ form_get(const char *s, size_t len, const char *name, char *out, size_t outlen)
 			if (outlen == 0)
 				return -1;
 			out[0] = '\0';
-		} else if (form_decode(eq + 1, plen - klen - 1, out, outlen) != 0)
+		} else if (valid_pct_decode(eq + 1, plen - klen - 1, out, outlen, 1) < 0)
 			return -1;
 		found = 1;
 	}

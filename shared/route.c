@@ -32,42 +32,11 @@ route_name(enum route_ep ep)
 	return (unsigned)ep < ROUTE__MAX ? route_names[ep] : "?";
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 route_decode(const char *src, size_t len, char *dst, size_t size,
     int plus_space)
 {
-	size_t	i, o = 0;
-	int	hi, lo;
-	char	c;
-
-	for (i = 0; i < len; i++) {
-		c = src[i];
-		if (c == '%') {
-			if (len - i < 3 || (hi = hexval(src[i + 1])) < 0 ||
-			    (lo = hexval(src[i + 2])) < 0)
-				return -1;
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		} else if (c == '+' && plus_space)
-			c = ' ';
-		if (c == '\0' || o >= size - 1)
-			return -1;
-		dst[o++] = c;
-	}
-	dst[o] = '\0';
-	return (int)o;
+	return valid_pct_decode(src, len, dst, size, plus_space);
 }
 
 /* Splits the part of path after "/get/" into segments.  Returns 0, or -1

@@ -13,6 +13,46 @@ id_char(unsigned char ch)
 	    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
 }
 
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+valid_pct_decode(const char *src, size_t len, char *dst, size_t size,
+    int plus_space)
+{
+	size_t	i, o = 0;
+	int	hi, lo;
+	char	c;
+
+	if (size == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		c = src[i];
+		if (c == '%') {
+			if (len - i < 3 || (hi = hexval(src[i + 1])) < 0 ||
+			    (lo = hexval(src[i + 2])) < 0)
+				return -1;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && plus_space)
+			c = ' ';
+		if (c == '\0' || o >= size - 1)
+			return -1;
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return (int)o;
+}
+
 int
 valid_id_n(const char *s, size_t len)
 {

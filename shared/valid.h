@@ -26,6 +26,12 @@ int	valid_long(const char *s, long min, long max, long *out);
  * Returns 0 with *out set, or -1 if malformed. */
 int	valid_digits(const char *s, long *out);
 
+/* Percent-decodes src[0..len) into dst (NUL-terminated); with plus_space a
+ * '+' is a blank (forms).  Returns the decoded length, or -1 on a bad
+ * escape, a decoded NUL byte, or when dst (size bytes) is too small. */
+int	valid_pct_decode(const char *src, size_t len, char *dst, size_t size,
+	    int plus_space);
+
 enum row_label {
 	ROW_LABEL_OK,
 	ROW_LABEL_MALFORMED,	/* empty, mixed, or not letters/digits */
