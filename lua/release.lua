@@ -22,7 +22,11 @@ if redis.call('ZREM', KEYS[5], ARGV[4]) == 0 then
 end
 redis.call('HDEL', KEYS[4], bit)
 redis.call('SETBIT', KEYS[3], bit, 0)
-redis.call('HINCRBY', KEYS[2], 'z', 1)
-redis.call('HINCRBY', KEYS[2], 'r' .. ARGV[1], 1)
+-- a fenced zone (no counters) gets no partial ones: the rebuild computes
+-- them from the seat bits
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HINCRBY', KEYS[2], 'z', 1)
+  redis.call('HINCRBY', KEYS[2], 'r' .. ARGV[1], 1)
+end
 redis.call('DEL', KEYS[6])
 return 1

@@ -10,7 +10,8 @@
 --       now (ms)
 --
 -- Returns {code, price}: 0 reserved, 1 seat taken, 2 zone sold out,
--- 3 row sold out, 4 not found (zone/event/venue), 5 invalid seat.
+-- 3 row sold out, 4 not found (zone/event/venue), 5 invalid seat,
+-- 6 no counters (the zone is fenced until `ticketctl rebuild`).
 -- Checks run in the contract's order: existence, bounds, zone counter,
 -- row counter, seat bit.
 local meta = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price')
@@ -24,6 +25,11 @@ if row < 1 or row > rows or col < 1 or col > cols then
 end
 local rowf = 'r' .. ARGV[2]
 local left = redis.call('HMGET', KEYS[2], 'z', rowf)
+-- no counters at all: the zone is fenced after a Redis failure that may
+-- have lost sales (docs/reliability.md); sell nothing until rebuilt
+if not left[1] and redis.call('EXISTS', KEYS[2]) == 0 then
+  return {6, ''}
+end
 -- a missing counter reads as sold out: never sell on unknown state
 if (tonumber(left[1]) or 0) <= 0 then
   return {2, ''}

@@ -237,6 +237,7 @@ rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys, int argc,
 		return NULL;
 	}
 	snprintf(nk, sizeof(nk), "%d", nkeys);
+	r->in_doubt = 0;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((c = rds_ctx(r, i)) == NULL)
 			return NULL;
@@ -246,6 +247,11 @@ rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys, int argc,
 		for (k = 0; k < argc; k++)
 			args[k + 3] = argv[k];
 		rep = redisCommandArgv(c, argc + 3, args, NULL);
+		/* hiredis empties its output buffer once the command is
+		 * written whole: then Redis may run it even though its answer
+		 * never comes (timeout, a server frozen or killed) */
+		if (rep == NULL)
+			r->in_doubt = c->obuf != NULL && c->obuf[0] == '\0';
 		if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
 		    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 			/* the script cache was flushed: load again, retry once */
@@ -336,12 +342,12 @@ rds_reserve(struct rds *r, struct ticket *t, int cache_ttl, char *json,
 	rep = rds_eval(r, node, SCRIPT_RESERVE, 6, 14, argv);
 	metrics_observe(METRICS_RESERVE, start);
 	if (rep == NULL)
-		return RESERVE_ERROR;
+		return r->in_doubt ? RESERVE_IN_DOUBT : RESERVE_ERROR;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
 	    rep->element[1]->type != REDIS_REPLY_STRING ||
 	    (code = rep->element[0]->integer) < RESERVE_OK ||
-	    code > RESERVE_INVALID_SEAT) {
+	    code > RESERVE_NO_COUNTERS) {
 		seterr(r, node, "reserve", "unexpected reply");
 		freeReplyObject(rep);
 		return RESERVE_ERROR;

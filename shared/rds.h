@@ -37,6 +37,7 @@ struct rds {
 	unsigned	 n;
 	int		 timeout_ms;
 	unsigned long	 reconnects;
+	int		 in_doubt;	/* last rds_eval: sent, no reply */
 	char		 errstr[160];
 };
 
@@ -48,7 +49,12 @@ enum rds_reserve {
 	RESERVE_ROW_SOLD_OUT,
 	RESERVE_NOT_FOUND,
 	RESERVE_INVALID_SEAT,
-	RESERVE_ERROR,		/* Redis failed: errstr says why */
+	RESERVE_NO_COUNTERS,	/* zone fenced until rebuilt: nothing sold */
+	RESERVE_ERROR,		/* Redis failed before the script ran:
+				   nothing sold; errstr says why */
+	RESERVE_IN_DOUBT,	/* the script was sent, its answer never
+				   came (timeout, connection lost): the seat
+				   may be reserved, errstr says why */
 	RESERVE__MAX
 };
 
@@ -74,7 +80,8 @@ redisReply *rds_argv(struct rds *r, unsigned i, int argc, const char **argv,
 /* printf-style variant of rds_argv(). */
 redisReply *rds_cmd(struct rds *r, unsigned i, const char *fmt, ...);
 /* EVALSHA of a script with nkeys keys then args (reloads on NOSCRIPT).
- * Same return convention as rds_argv(). */
+ * Same return convention as rds_argv(); on NULL, r->in_doubt is 1 if the
+ * command had been sent whole (Redis may have run it), else 0. */
 redisReply *rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys,
 	    int argc, const char **argv);
 
