@@ -268,7 +268,7 @@ def run_wrk(path, connections, threads, host=None, limit_s=900, timeout_s=30, me
     if p.poll() is None:
         p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
-    facts = {"statuses": {}}
+    facts = {"statuses": {}, "codes": {}}
     for line in out.splitlines():
         m = re.match(r"bench (\S+) (\S+)$", line)
         if not m:
@@ -276,6 +276,8 @@ def run_wrk(path, connections, threads, host=None, limit_s=900, timeout_s=30, me
         k, v = m.group(1), m.group(2)
         if k.startswith("status_"):
             facts["statuses"][int(k[7:])] = int(v)
+        elif k.startswith("code_"):
+            facts["codes"][k[5:]] = int(v)
         else:
             facts[k] = float(v) if "." in v else int(v)
     if "requests" not in facts:

@@ -13,8 +13,9 @@
 -- sees every worker thread gone and ends wrk with SIGINT (wrk would
 -- otherwise sleep for all of LIMIT).
 --
--- Per thread it counts statuses and, for every 201, the seat in its body
--- (no seat may be sold twice); done() merges the threads and prints one
+-- Per thread it counts statuses, the error codes of 4xx/5xx bodies and, for
+-- every 201, the seat in its body (no seat may be sold twice); done()
+-- merges the threads and prints one
 -- line per fact, "bench <key> <value>", for scripts/bench to read.  Times
 -- are CLOCK_REALTIME in ms (first request sent, last response received),
 -- so the rate is measured over exactly the requests of the file.
@@ -49,6 +50,7 @@ taken = 0        -- built by request()
 answered = 0     -- responses received
 statuses = {}    -- status -> count
 seats = {}       -- "zone:row:col" of each 201 -> count
+codes = {}       -- error code of each 4xx/5xx body -> count
 first_ms = 0
 last_ms = 0
 local reqs = {}
@@ -104,6 +106,9 @@ function response(status, headers, body)
     local z, r, c = string.match(body, '"zoneId":(%d+),"row":(%d+),"column":(%d+)')
     local key = (z or "?") .. ":" .. (r or "?") .. ":" .. (c or "?")
     seats[key] = (seats[key] or 0) + 1
+  elseif status >= 400 then
+    local code = string.match(body, '"error":"([A-Z_]+)"') or "?"
+    codes[code] = (codes[code] or 0) + 1
   end
   if answered == share then
     last_ms = now_ms()
@@ -113,7 +118,7 @@ end
 
 function done(summary, latency, requests)
   local total, answered_all, first, last = 0, 0, nil, 0
-  local st, sold, twice = {}, {}, 0
+  local st, sold, twice, cd = {}, {}, 0, {}
   for _, t in ipairs(threads) do
     total = total + t:get("share")
     answered_all = answered_all + t:get("answered")
@@ -122,6 +127,9 @@ function done(summary, latency, requests)
     if l > last then last = l end
     for s, n in pairs(t:get("statuses")) do
       st[s] = (st[s] or 0) + n
+    end
+    for k, n in pairs(t:get("codes")) do
+      cd[k] = (cd[k] or 0) + n
     end
     for k, n in pairs(t:get("seats")) do
       sold[k] = (sold[k] or 0) + n
@@ -146,6 +154,9 @@ function done(summary, latency, requests)
   io.write(string.format("bench errors_timeout %d\n", e.timeout))
   for s, n in pairs(st) do
     io.write(string.format("bench status_%d %d\n", s, n))
+  end
+  for k, n in pairs(cd) do
+    io.write(string.format("bench code_%s %d\n", k, n))
   end
   io.write(string.format("bench seats_distinct %d\n", distinct))
   io.write(string.format("bench seats_twice %d\n", twice))
