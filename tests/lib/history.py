@@ -105,6 +105,15 @@ class History:
         self.lost = []                 # (from, to): Redis lost reservations then
         self.lock = threading.Lock()
 
+    def copy(self):
+        """A deep copy (records, expected dead letters, lost windows)."""
+        h = History(self.name)
+        with self.lock:
+            h.records = json.loads(json.dumps(self.records))
+            h.expected_dead = list(self.expected_dead)
+            h.lost = list(self.lost)
+        return h
+
     def add(self, rec):
         with self.lock:
             rec["i"] = len(self.records)
@@ -743,12 +752,15 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
         depths = {}
         rep.bad("I5", "cannot read the queues: %s" % e)
     for q in QUEUES:
-        ready, unacked, _ = depths.get(q, (0, 0, 0))
+        # ready from a passive declare (exact), unacked from rabbitmqctl
+        # (its statistics may lag a few seconds)
+        _, unacked, _ = depths.get(q, (0, 0, 0))
+        ready = box.queue_count(q)
         if ready or unacked:
             rep.bad("I5", "%s not drained: %d ready, %d unacked" % (q, ready, unacked))
     expected = collections.Counter(history.expected_dead)
     for q in DEAD:
-        if not depths.get(q, (0, 0, 0))[0]:
+        if box.queue_count(q) == 0:
             continue
         for body in box.mqtool("peek", q).splitlines():
             if not body:
@@ -766,7 +778,8 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
                 rep.info("%s: a copy of persisted ticket %s (harmless)" % (q, tid))
                 continue
             rep.bad("I5", "%s holds a message nobody accounts for: %s" % (q, body[:200]))
-    rep.info("queues: " + ", ".join("%s %d/%d" % (q, *depths.get(q, (0, 0, 0))[:2])
+    rep.info("queues: " + ", ".join("%s %d/%d" % (q, box.queue_count(q),
+                                                  depths.get(q, (0, 0, 0))[1])
                                     for q in QUEUES + DEAD) + " (ready/unacked)")
     if run_ticketctl:
         r = box.ticketctl("check", check_rc=False)
