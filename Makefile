@@ -52,9 +52,15 @@ PROGS	= $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
 .PHONY: all tools unit install uninstall clean deps up down reset demo test \
 	test-faults bench fuzz san
 
-all: $(PROGS) tools
+all: $(PROGS) tools $(BUILD)/lib/loopback.so
 tools: $(TOOLS) $(BENCH)
 unit: $(UNIT)
+
+# LD_PRELOAD library confining DynamoDB Local to 127.0.0.1 (tools/loopback.c);
+# never sanitized: it is loaded into a JVM
+$(BUILD)/lib/loopback.so: tools/loopback.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/lib.a: $(SHARED_OBJ)
 	@mkdir -p $(@D)

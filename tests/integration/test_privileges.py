@@ -1,0 +1,239 @@
+"""Least privilege of the running stack: every server listens on loopback
+only (DynamoDB Local too, through tools/loopback.c); the query responder's
+MySQL account can only read, the consumer's can only SELECT and INSERT
+tickets; passwords are settings that no log, no command line and no
+`-n` dump shows, even when a login fails; the responders run unprivileged;
+the rendered settings file is not world-readable."""
+
+import glob
+import os
+import re
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+
+import box
+from box import check, eq
+
+VAR = box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var"))
+RUN = os.path.join(VAR, "run")
+LOG = os.path.join(VAR, "log")
+MYSQL_PORT = int(box.ENV.get("BOX_MYSQL_PORT", "3306"))
+QUERY_PW = box.ENV.get("BOX_MYSQL_QUERY_PASSWORD", "bo_query_pw")
+CONSUMER_PW = box.ENV.get("BOX_MYSQL_CONSUMER_PASSWORD", "bo_consumer_pw")
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+def pidfile(path):
+    try:
+        with open(path) as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def children(pid):
+    out = []
+    for d in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(d.split("/")[2]))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def stack_pids():
+    """Every process of the stack: the pidfiles' processes and their children."""
+    roots = []
+    for f in glob.glob(os.path.join(RUN, "*.pid")):
+        roots += pidfile(f)
+    roots += pidfile(os.path.join(VAR, "rabbitmq", "rabbitmq.pid"))
+    seen, todo = set(), [p for p in roots if box.alive(p)]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        todo += children(p)
+    return seen
+
+
+def listeners():
+    """(proto, address, port, pid, name) of every listening socket."""
+    out = []
+    for proto, flag in (("tcp", "-ltnpH"), ("udp", "-lunpH")):
+        text = subprocess.run(["ss", flag], capture_output=True, text=True, check=True).stdout
+        for line in text.splitlines():
+            f = line.split()
+            if len(f) < 5:
+                continue
+            addr, _, port = f[3].rpartition(":")
+            addr = addr.strip("[]").split("%")[0]
+            for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', line):
+                out.append((proto, addr, port, int(pid), name))
+    return out
+
+
+def test_every_server_listens_on_loopback_only():
+    pids = stack_pids()
+    ports = {str(p) for p in box.REDIS_PORTS} | {box.ENV.get(k) for k in (
+        "BOX_AMQP_PORT", "BOX_AMQP_DIST_PORT", "BOX_MYSQL_PORT", "BOX_DYNAMODB_PORT",
+        "BOX_NGINX_PORT", "BOX_LIGHTTPD_PORT")} | {"4369"}   # epmd of the broker
+    mine = [x for x in listeners() if x[3] in pids or x[2] in ports]
+    seen = {x[2] for x in mine}
+    for p in ports:
+        check(p in seen, "nothing listens on port %s: %r" % (p, sorted(seen)))
+    names = sorted({x[4] for x in mine})
+    print("%d listening sockets of %s" % (len(mine), ", ".join(names)))
+    wide = [x for x in mine if x[1] not in LOOPBACK]
+    eq(wide, [], "sockets listening beyond loopback (proto, address, port, pid, program)")
+    check("java" in names, "DynamoDB Local (java) not found among the listeners")
+
+
+def mysql_as(user, password, query):
+    r = subprocess.run(["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", str(MYSQL_PORT),
+                        "-u", user, "-p" + password, "-N", "-B", "ticketing", "-e", query],
+                       capture_output=True, text=True)
+    return r.returncode, r.stdout.strip(), r.stderr.strip()
+
+
+def denied(user, password, query):
+    rc, out, err = mysql_as(user, password, query)
+    check(rc != 0 and re.search(r"denied|ERROR 114[23]", err),
+          "%s may run %r (rc %d, %s %s)" % (user, query, rc, out, err))
+
+
+def test_query_responder_account_reads_only():
+    rc, out, err = mysql_as("bo_query", QUERY_PW, "SELECT COUNT(*) FROM venue")
+    eq(rc, 0, "bo_query SELECT: " + err)
+    for q in ("INSERT INTO venue (venue_id, name) VALUES ('X', 'x')",
+              "UPDATE venue SET name = name WHERE venue_id = 'Venue1'",
+              "DELETE FROM ticket WHERE ticket_id = 'none'",
+              "INSERT INTO ticket (ticket_id) VALUES ('x')",
+              "CREATE TABLE t (i INT)", "DROP TABLE ticket", "TRUNCATE TABLE ticket",
+              "ALTER TABLE ticket ADD COLUMN x INT"):
+        denied("bo_query", QUERY_PW, q)
+    grants = mysql_as("bo_query", QUERY_PW, "SHOW GRANTS")[1]
+    for line in grants.splitlines():
+        check(re.match(r"GRANT (USAGE|SELECT) ON ", line), "bo_query: " + line)
+
+
+def test_consumer_account_selects_and_inserts_tickets_only():
+    rc, out, err = mysql_as("bo_consumer", CONSUMER_PW,
+                            "START TRANSACTION; INSERT INTO ticket (ticket_id, venue_id, event_id, "
+                            "zone_id, row_no, col_no, price, created_on) VALUES ('00000000-0000-"
+                            "7000-8000-000000000000', 'Venue1', 'Event1', 1, 26, 30, 320, NOW(3));"
+                            " ROLLBACK; SELECT COUNT(*) FROM venue")
+    eq(rc, 0, "bo_consumer INSERT (rolled back) and SELECT: " + err)
+    for q in ("UPDATE ticket SET status = 'X' WHERE ticket_id = 'none'",
+              "DELETE FROM ticket WHERE ticket_id = 'none'",
+              "INSERT INTO venue (venue_id, name) VALUES ('X', 'x')",
+              "UPDATE zone SET price = 0", "DROP TABLE ticket", "TRUNCATE TABLE ticket",
+              "CREATE TABLE t (i INT)", "ALTER TABLE ticket ADD COLUMN x INT"):
+        denied("bo_consumer", CONSUMER_PW, q)
+    grants = mysql_as("bo_consumer", CONSUMER_PW, "SHOW GRANTS")[1]
+    for line in grants.splitlines():
+        check(re.match(r"GRANT (USAGE ON|SELECT ON `ticketing`\.\*|INSERT ON `ticketing`\."
+                       r"`ticket`) ", line), "bo_consumer: " + line)
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = "
+                     "'00000000-0000-7000-8000-000000000000'"), 0, "rolled back")
+
+
+def test_responders_run_unprivileged():
+    for name in ("ticket", "query"):
+        pids = [p for p in box.fcgi_pids(name) if box.alive(p)]
+        sup = pidfile(os.path.join(RUN, name + "-sup.pid"))
+        check(pids, "no %s responders" % name)
+        for p in pids + [x for x in sup if box.alive(x)]:
+            with open("/proc/%d/status" % p) as f:
+                ids = {line.split(":")[0]: line.split()[1:] for line in f
+                       if line.startswith(("Uid:", "Gid:"))}
+            check(all(int(x) != 0 for x in ids["Uid"]), "%s process %d runs as uid %r" % (
+                name, p, ids["Uid"]))
+            check(all(int(x) != 0 for x in ids["Gid"]), "%s process %d runs as gid %r" % (
+                name, p, ids["Gid"]))
+
+
+def test_settings_file_is_not_world_readable():
+    mode = os.stat(box.CONF).st_mode
+    check(not mode & (stat.S_IROTH | stat.S_IWOTH), "%s is mode %o" % (box.CONF, mode & 0o777))
+
+
+SECRETS = {"mysql query": QUERY_PW, "mysql consumer": CONSUMER_PW}
+WRONG = {"BOXOFFICE_MYSQL_QUERY_PASSWORD": "Wr0ng-Query-S3cret",
+         "BOXOFFICE_MYSQL_CONSUMER_PASSWORD": "Wr0ng-Consumer-S3cret",
+         "BOXOFFICE_AMQP_PASSWORD": "Wr0ng-Amqp-S3cret",
+         "BOXOFFICE_AWS_SECRET_ACCESS_KEY": "Wr0ng-Aws-S3cret",
+         "AWS_SECRET_ACCESS_KEY": "Wr0ng-Aws-S3cret"}
+
+
+def leaks(text, secrets):
+    return [name for name, s in secrets.items() if s and s in text]
+
+
+def test_passwords_never_logged_nor_on_command_lines():
+    """The configured passwords are in no log of the stack and in no
+    process's command line or environment shown by ps."""
+    found = []
+    for path in glob.glob(os.path.join(LOG, "**", "*"), recursive=True):
+        if os.path.isfile(path):
+            with open(path, errors="replace") as f:
+                for name in leaks(f.read(), SECRETS):
+                    found.append((path, name))
+    eq(found, [], "passwords in logs")
+    for p in stack_pids():
+        try:
+            with open("/proc/%d/cmdline" % p) as f:
+                cmd = f.read().replace("\0", " ")
+        except OSError:
+            continue
+        eq(leaks(cmd, SECRETS), [], "passwords on the command line of %d: %s" % (p, cmd[:200]))
+
+
+def test_failed_logins_do_not_log_the_password():
+    """Wrong passwords (distinctive strings) make every program fail to log
+    in; what it prints or logs names the failure, never the password."""
+    wrong = {k: v for k, v in WRONG.items()}
+    env = dict(os.environ, **wrong)
+    secrets = {k: v for k, v in wrong.items()}
+    out = []
+    # ticketctl talks to every store
+    for args in (("status",), ("check",)):
+        r = subprocess.run([os.path.join(box.BIN, "ticketctl"), "-c", box.CONF] + list(args),
+                           capture_output=True, text=True, env=env, timeout=120)
+        check(r.returncode != 0, "ticketctl %s logged in with wrong passwords" % args[0])
+        out.append(r.stdout + r.stderr)
+    # the responders' settings dump masks secrets
+    for prog in ("ticket.fcgi", "query.fcgi", "consumer"):
+        r = subprocess.run([os.path.join(box.BIN, prog), "-n", "-c", box.CONF],
+                           capture_output=True, text=True, env=env, timeout=60)
+        out.append(r.stdout + r.stderr)
+    # the consumer, trying to log in for a few seconds
+    with tempfile.TemporaryDirectory() as d:
+        logf = os.path.join(d, "consumer.log")
+        cenv = dict(env, BOXOFFICE_LOG_FILE=logf, BOXOFFICE_METRICS_DIR=d)
+        p = subprocess.Popen([os.path.join(box.BIN, "consumer"), "-c", box.CONF], env=cenv,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(4)
+        p.send_signal(signal.SIGTERM)
+        try:
+            so, _ = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            so, _ = p.communicate()
+        with open(logf, errors="replace") as f:
+            text = f.read()
+        check(re.search(r"denied|refused|ACCESS_REFUSED|login|auth|403|signature", text, re.I),
+              "the consumer logged no login failure: %s" % text[-600:])
+        out.append(text + so)
+    joined = "\n".join(out)
+    eq(leaks(joined, secrets), [], "wrong passwords printed or logged:\n" + joined[-1500:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
