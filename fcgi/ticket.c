@@ -234,6 +234,7 @@ static void
 buy_json(FCGX_Request *req)
 {
 	struct purchase	 p;
+	enum purchase_err e;
 	char		 body[BODY_MAX];
 	const char	*why;
 	long		 n;
@@ -246,13 +247,17 @@ buy_json(FCGX_Request *req)
 	}
 	if ((n = read_body_or_reply(req, body)) < 0)
 		return;
-	buy_parsed(req, purchase_from_json(body, (size_t)n, &p, &why), &p, why);
+	/* not in one call: the order of evaluation of arguments is
+	 * unspecified, why must be read after the parser set it */
+	e = purchase_from_json(body, (size_t)n, &p, &why);
+	buy_parsed(req, e, &p, why);
 }
 
 static void
 buy_legacy(FCGX_Request *req)
 {
 	struct purchase	 p;
+	enum purchase_err e;
 	char		 body[BODY_MAX];
 	const char	*why, *qs = http_param(req, "QUERY_STRING");
 	const char	*ct = http_param(req, "CONTENT_TYPE");
@@ -267,8 +272,8 @@ buy_legacy(FCGX_Request *req)
 		    "body", NULL);
 		return;
 	}
-	buy_parsed(req, purchase_from_form(qs, strlen(qs), body, (size_t)n, &p,
-	    &why), &p, why);
+	e = purchase_from_form(qs, strlen(qs), body, (size_t)n, &p, &why);
+	buy_parsed(req, e, &p, why);
 }
 
 static void
