@@ -82,7 +82,7 @@ def test_disk_alarm_fails_fast_and_recovers():
         box.wait_until(lambda: any(r["outcome"] == "ok" and r["t0"] > window[0][1]
                                    for r in S.h.records[n0:]),
                        timeout=60, what="sales after the alarm")
-    S.run("RabbitMQ disk alarm", sc.pool(25, 26), fault)
+    S.run("RabbitMQ disk alarm", sc.pool(25, 26, 27, 28) if sc.FULL else sc.pool(25, 26), fault)
     a, b = window[0]
     during = [r for r in S.h.records[n0:] if r["t0"] >= a and r["t1"] <= b]
     fails = [r for r in during if r["why"] == "503 nothing sold"]
@@ -90,7 +90,10 @@ def test_disk_alarm_fails_fast_and_recovers():
     slow = max((r["t1"] - r["t0"] for r in during), default=0)
     print("during the alarm: %d requests, %d failed fast (seat released), %d unknown, "
           "slowest %.2f s" % (len(during), len(fails), len(doubt), slow))
-    check(len(fails) > len(during) // 2, "publishes did not fail fast during the alarm")
+    # the purchases that reached the publish (not refused by Redis: 409)
+    published = [r for r in during if r["why"] == "503 nothing sold" or r["outcome"] != "fail"]
+    check(fails and len(fails) >= 0.8 * len(published),
+          "publishes did not fail fast during the alarm: %d of %d" % (len(fails), len(published)))
     # one unknown per connection at most: the publish that met the alarm
     check(len(doubt) <= int(box.ENV.get("BOX_TICKET_PROCS", "8")) + 2,
           "%d unknown outcomes during the alarm" % len(doubt))
