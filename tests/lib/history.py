@@ -663,8 +663,9 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
         if match is not None:
             used.add(match["i"])
             continue
-        near = [r for r in fails.get(s, []) if created is not None and
-                r["t0"] - slack <= created <= r["t1"] + slack]
+        near = sorted((r for r in fails.get(s, []) if created is not None and
+                       r["t0"] - slack <= created <= r["t1"] + slack),
+                      key=lambda r: (r["why"] != "503 nothing sold", abs(r["t0"] - created)))
         rep.bad("I3", "ticket %s (seat %r, created %s) persisted, but no ok or unknown request "
                 "explains it%s" % (tid, s, t.get("createdOn"),
                                    "; a request answered '%s' for this seat then (request %d)" % (
