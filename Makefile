@@ -140,8 +140,12 @@ install: all
 	install -m 755 $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
 		$(BUILD)/bin/prefork $(DESTDIR)$(PREFIX)/libexec/boxoffice/
 	install -m 644 sql/schema.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
-	install -m 644 conf/boxoffice.conf conf/nginx-fcgi.conf conf/lighttpd.conf \
+	install -m 644 conf/boxoffice.conf conf/nginx-fcgi.conf \
+		conf/fastcgi-boxoffice.conf conf/lighttpd.conf \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/
+	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/conf/lighttpd-errors
+	install -m 644 conf/lighttpd-errors/* \
+		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/lighttpd-errors/
 	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/systemd
 	install -m 644 conf/systemd/* $(DESTDIR)$(PREFIX)/share/boxoffice/systemd/
 uninstall:

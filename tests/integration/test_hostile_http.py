@@ -123,9 +123,17 @@ def send(port, data, shut_wr=False, timeout=20):
     return Reply(out)
 
 
-# nginx's own refusals that conf/nginx-fcgi.conf answers in JSON (error_page)
-NGINX_JSON_PAGES = {400: "BAD_REQUEST", 411: "BAD_REQUEST", 414: "BAD_REQUEST",
-                    501: "BAD_REQUEST", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE"}
+# the web servers' own refusals that their configs answer in JSON
+# (nginx: error_page in conf/nginx-fcgi.conf; lighttpd: the JSON error files
+# of conf/lighttpd-errors); any other status stays the server's HTML page
+JSON_PAGES = {
+    "nginx": {400: "BAD_REQUEST", 411: "BAD_REQUEST", 414: "BAD_REQUEST",
+              501: "BAD_REQUEST", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE"},
+    "lighttpd": {400: "BAD_REQUEST", 404: "NOT_FOUND", 408: "BAD_REQUEST",
+                 411: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE", 414: "BAD_REQUEST",
+                 417: "BAD_REQUEST", 431: "BAD_REQUEST", 501: "BAD_REQUEST",
+                 505: "BAD_REQUEST"},
+}
 
 
 def expect(case, server, port, data, status, error=None, shut_wr=False):
@@ -137,11 +145,10 @@ def expect(case, server, port, data, status, error=None, shut_wr=False):
     r = send(port, data, shut_wr=shut_wr)
     what = "%s via %s" % (case, server)
     box.eq(r.status, status, what + ": status (reply %r)" % r.raw[:300])
-    if error == "html" and server == "nginx" and status in NGINX_JSON_PAGES:
-        # conf/nginx-fcgi.conf turns these refusals of nginx's into JSON
+    if error == "html" and status in JSON_PAGES[server]:
         box.eq(r.content_type(), "application/json", what + ": Content-Type")
         body = json.loads(r.body)
-        box.eq(body.get("error"), NGINX_JSON_PAGES[status], what + ": error code")
+        box.eq(body.get("error"), JSON_PAGES[server][status], what + ": error code")
     elif error == "html":
         box.check(r.content_type().startswith("text/html"),
                   what + ": expected the web server's HTML page, got %r" % r.content_type())
