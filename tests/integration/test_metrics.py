@@ -104,13 +104,13 @@ def get_from(source, port, path):
 
 
 def test_metrics_only_on_the_metrics_listener_to_allowed_addresses():
-    """The public port answers no metrics (404); the metrics listener answers
+    """The public port answers no metrics (nginx 404, lighttpd 403); the metrics listener answers
     the allowed address (127.0.0.1) and refuses 127.0.0.2 (403), on nginx
     and lighttpd; the metrics listener serves nothing but the metrics."""
     for web, mport in METRICS_PORT.items():
         for path in ("/tickets/metrics", "/get/metrics"):
             st, body = get_from("127.0.0.1", web, path)
-            eq(st, 404, "%s on the public port %d" % (path, web))
+            check(st in (403, 404), "%s on the public port %d: %d" % (path, web, st))
             check("boxoffice_" not in body, "metrics on the public port %d: %s" % (web, body[:200]))
             st, body = get_from("127.0.0.1", mport, path)
             eq(st, 200, "%s on the metrics port %d from 127.0.0.1" % (path, mport))
@@ -118,7 +118,7 @@ def test_metrics_only_on_the_metrics_listener_to_allowed_addresses():
             eq(st, 403, "%s on the metrics port %d from 127.0.0.2" % (path, mport))
             check("boxoffice_" not in body, "metrics to 127.0.0.2: %s" % body[:200])
         st, body = get_from("127.0.0.1", mport, "/get/count/Event1")
-        eq(st, 404, "the API on the metrics port %d" % mport)
+        check(st in (403, 404), "the API on the metrics port %d: %d" % (mport, st))
 
 
 def test_purchases_add_up_across_processes():
