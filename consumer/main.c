@@ -243,7 +243,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "consumer: log_file %s: %s (logging to "
 		    "stderr)\n", c.log_file, strerror(errno));
 	if (metrics_open(c.metrics_dir, "consumer") != 0)
-		log_warn("metrics: %s/consumer.metrics (metrics off)",
+		log_warn("metrics: consumer file in %s (metrics off)",
 		    c.metrics_dir);
 
 	/* every thread inherits this mask: only sigtimedwait takes them */

@@ -20,7 +20,17 @@
  * A child that dies less than a second after it started is replaced after
  * a growing delay (up to 10 s).  If a child exits with an error that fast
  * before any has ever run for a second (a bad setting, a missing file),
- * prefork stops and exits 1 instead of looping.  Children get SIGTERM if prefork itself dies.
+ * prefork stops and exits 1 instead of looping.
+ *
+ * If prefork itself dies (kill -9, a crash), its children go on serving,
+ * as nginx's and Apache's workers do when their master dies; nothing
+ * replaces a child that dies meanwhile.  A new prefork started with the
+ * same -p PIDFILE replaces them: it reads the pids of the previous
+ * generation from the file (those still running the same command line),
+ * starts its own children, and once they have all run for a second sends
+ * the old ones SIGTERM (they finish the request in hand and exit).  Under
+ * spawn-fcgi -n the new generation listens on a new socket at the same
+ * path, so the old one only drains what it had already accepted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +62,9 @@ static int		 nkids = 1;
 static const char	*pidfile;
 static char *const	*prog;
 static int		 settled;	/* a child has run for QUICK_MS */
+/* children of a previous prefork (from the pid file), to be retired */
+static pid_t		 olds[CHILDREN_MAX];
+static int		 nolds;
 
 static long long
 now_ms(void)
@@ -73,7 +85,8 @@ usage(FILE *f)
 	    "of spawn-fcgi -n on descriptor 0).\n\n"
 	    "  -n N        children to keep (1..%d)\n"
 	    "  -p PIDFILE  write the children's pids there, one per line, on\n"
-	    "              every change (the file must be writable)\n"
+	    "              every change (the file must be writable); children\n"
+	    "              of a previous prefork listed there are replaced\n"
 	    "  -t SECONDS  on SIGTERM, wait this long for the children before\n"
 	    "              SIGKILL (default 30)\n\n"
 	    "SIGTERM/SIGINT: stop the children, exit 0.  SIGHUP: restart them.\n"
@@ -110,9 +123,86 @@ write_pidfile(void)
 	close(fd);
 }
 
+/* Reads /proc/PID/cmdline into buf (NUL separated); returns its length,
+ * or -1. */
+static ssize_t
+cmdline(pid_t pid, char *buf, size_t size)
+{
+	char	path[64];
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, size);
+	close(fd);
+	return n;
+}
+
+/* Before the first start: the pids in the pid file that still run our
+ * command line are children of a previous prefork that died; they are
+ * retired (retire_olds) once ours are up. */
+static void
+read_olds(void)
+{
+	char	 buf[PIDFILE_MAX + 1], want[4096], got[4096], *p, *end;
+	size_t	 wlen = 0, len;
+	ssize_t	 n;
+	long	 v;
+	int	 fd, i;
+
+	if (pidfile == NULL || (fd = open(pidfile, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (i = 0; prog[i] != NULL; i++) {
+		len = strlen(prog[i]) + 1;
+		if (len > sizeof(want) - wlen)
+			return;
+		memcpy(want + wlen, prog[i], len);
+		wlen += len;
+	}
+	for (p = buf; *p != '\0' && nolds < CHILDREN_MAX; p = end) {
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (errno != 0 || v <= 1 || (pid_t)v == getpid())
+			continue;
+		/* not a recycled pid: the same command line, not a zombie */
+		if (cmdline((pid_t)v, got, sizeof(got)) != (ssize_t)wlen ||
+		    memcmp(got, want, wlen) != 0)
+			continue;
+		olds[nolds++] = (pid_t)v;
+	}
+	if (nolds > 0)
+		log_warnx("%d %s process(es) of a previous supervisor still "
+		    "running: replacing them once %d new one(s) run", nolds,
+		    prog[0], nkids);
+}
+
+/* SIGTERM to the previous generation (not our children: init reaps them). */
+static void
+retire_olds(void)
+{
+	int i;
+
+	for (i = 0; i < nolds; i++)
+		if (kill(olds[i], SIGTERM) != 0 && errno != ESRCH)
+			log_warn("kill %ld", (long)olds[i]);
+	if (nolds > 0)
+		log_info("sent SIGTERM to %d %s process(es) of the previous "
+		    "supervisor", nolds, prog[0]);
+	nolds = 0;
+}
+
 /* In the child: default signal state, then exec.  Never returns. */
 static void
-exec_child(const sigset_t *old, pid_t parent)
+exec_child(const sigset_t *old)
 {
 	struct sigaction sa;
 
@@ -123,9 +213,7 @@ exec_child(const sigset_t *old, pid_t parent)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigprocmask(SIG_SETMASK, old, NULL);
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(1);	/* prefork died before prctl */
+	/* no PR_SET_PDEATHSIG: a child outlives a prefork that dies */
 	execvp(prog[0], prog);
 	log_warn("exec %s", prog[0]);
 	_exit(127);
@@ -134,7 +222,7 @@ exec_child(const sigset_t *old, pid_t parent)
 static void
 spawn(int i, const sigset_t *old)
 {
-	pid_t pid, parent = getpid();
+	pid_t pid;
 
 	if ((pid = fork()) < 0) {
 		log_warn("fork");
@@ -142,7 +230,7 @@ spawn(int i, const sigset_t *old)
 		return;
 	}
 	if (pid == 0)
-		exec_child(old, parent);
+		exec_child(old);
 	kids[i].pid = pid;
 	kids[i].started = now_ms();
 }
@@ -227,19 +315,28 @@ static long long
 start_due(const sigset_t *old, int *changed)
 {
 	long long	now = now_ms(), next = 1000;
-	int		i;
+	int		i, up = 1;
 
 	for (i = 0; i < nkids; i++) {
 		if (kids[i].pid > 0) {
-			if (!settled && now - kids[i].started >= QUICK_MS)
+			if (now - kids[i].started >= QUICK_MS)
 				settled = 1;
+			else
+				up = 0;
 			continue;
 		}
+		up = 0;
 		if (kids[i].due <= now) {
 			spawn(i, old);
 			*changed = 1;
 		} else if (kids[i].due - now < next)
 			next = kids[i].due - now;
+	}
+	if (nolds > 0) {
+		if (up)
+			retire_olds();
+		else if (next > 100)
+			next = 100;	/* look again soon */
 	}
 	return next;
 }
@@ -259,10 +356,12 @@ supervise(long stop_s)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	log_info("keeping %d x %s", nkids, prog[0]);
+	read_olds();
 	for (;;) {
 		changed = 0;
 		if ((r = reap(stopping)) < 0) {
 			signal_all(SIGTERM);
+			nolds = 0;	/* they serve: better than nothing */
 			stopping = 2;
 			deadline = now_ms() + stop_s * 1000;
 		}
@@ -290,6 +389,7 @@ supervise(long stop_s)
 			stopping = 1;
 			deadline = now_ms() + stop_s * 1000;
 			signal_all(SIGTERM);
+			retire_olds();
 		} else if (sig == SIGHUP && !stopping) {
 			log_info("SIGHUP: restarting %d children", alive_count());
 			signal_all(SIGTERM);

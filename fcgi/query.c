@@ -153,8 +153,8 @@ ep_health(const struct route *rt, struct jout *j)
 		jout_str(j, "message", "a dependency is down");
 	}
 	jout_str(j, "status", mok && rok ? "ok" : "unavailable");
-	jout_str(j, "mysql", mok ? "ok" : dbq.errstr);
-	jout_str(j, "redis", rok ? "ok" : rds.errstr);
+	jout_str(j, "mysql", http_health_state("mysql", mok, dbq.errstr));
+	jout_str(j, "redis", http_health_state("redis", rok, rds.errstr));
 	jout_obj_close(j);
 	return mok && rok ? OUT_OK : OUT_HEALTH_DOWN;
 }

@@ -276,29 +276,30 @@ buy_legacy(FCGX_Request *req)
 	buy_parsed(req, e, &p, why);
 }
 
+/* GET /tickets/health: what is down, not why (http_health_state). */
 static void
 health(FCGX_Request *req)
 {
-	char	 body[768], rerr[256], merr[256];
-	int	 rok, mok, n;
+	const char	*rstate, *mstate;
+	char		 body[256];
+	int		 rok, mok, blocked, n;
 
 	rok = rds_ping(&rds) == 0;
-	mok = mq_check(&mq) == 0 && !mq.blocked;
-	if (rok && mok) {
+	mok = mq_check(&mq) == 0;
+	blocked = mok && mq.blocked;
+	rstate = http_health_state("redis", rok, rds.errstr);
+	mstate = http_health_state("broker", mok, mq.errstr);
+	if (rok && mok && !blocked) {
 		static const char ok[] = "{\"status\":\"ok\",\"redis\":\"ok\","
 		    "\"broker\":\"ok\"}";
 
 		http_reply(req, 200, NULL, ok, sizeof(ok) - 1);
 		return;
 	}
-	if (http_json_escape(rok ? "ok" : rds.errstr, rerr, sizeof(rerr)) < 0)
-		snprintf(rerr, sizeof(rerr), "down");
-	if (http_json_escape(mok ? "ok" : mq.blocked ? "blocked (resource "
-	    "alarm)" : mq.errstr, merr, sizeof(merr)) < 0)
-		snprintf(merr, sizeof(merr), "down");
 	n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
 	    "\"message\":\"a dependency is down\",\"status\":\"unavailable\","
-	    "\"redis\":\"%s\",\"broker\":\"%s\"}", rerr, merr);
+	    "\"redis\":\"%s\",\"broker\":\"%s\"}", rstate,
+	    blocked ? "blocked (resource alarm)" : mstate);
 	http_reply(req, 503, RETRY_AFTER, body, (size_t)n);
 }
 

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 
 long
@@ -165,4 +166,37 @@ http_error(FCGX_Request *req, int status, const char *code,
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", code);
 	http_reply(req, status, headers, body, (size_t)n);
+}
+
+const char *
+http_health_state(const char *what, int ok, const char *detail)
+{
+	/* the last state logged, per dependency ("" = ok) */
+	static struct {
+		const char	*what;
+		char		 last[256];
+	} seen[4];
+	size_t i;
+
+	for (i = 0; i < sizeof(seen) / sizeof(seen[0]) && seen[i].what !=
+	    NULL && strcmp(seen[i].what, what) != 0; i++)
+		;
+	if (ok) {
+		if (i < sizeof(seen) / sizeof(seen[0]) && seen[i].what != NULL &&
+		    seen[i].last[0] != '\0') {
+			log_info("health: %s is back", what);
+			seen[i].last[0] = '\0';
+		}
+		return "ok";
+	}
+	if (detail == NULL || detail[0] == '\0')
+		detail = "down";
+	if (i == sizeof(seen) / sizeof(seen[0]))
+		log_warnx("health: %s down: %s", what, detail);
+	else if (seen[i].what == NULL || strcmp(seen[i].last, detail) != 0) {
+		seen[i].what = what;
+		snprintf(seen[i].last, sizeof(seen[i].last), "%s", detail);
+		log_warnx("health: %s down: %s", what, detail);
+	}
+	return "down";
 }

@@ -43,5 +43,11 @@ void	http_error(FCGX_Request *req, int status, const char *code,
 
 /* Escapes s as JSON string contents into buf; returns length or -1. */
 int	http_json_escape(const char *s, char *buf, size_t size);
+/* The state of one dependency ("redis", "mysql", "broker") for a health
+ * answer, which anyone may read: "ok" or "down", never the error text
+ * (it names accounts, hosts, server messages).  The text goes to the log
+ * instead, once per change of state or text in this process.  detail is
+ * the connection's errstr (ignored when ok). */
+const char *http_health_state(const char *what, int ok, const char *detail);
 
 #endif

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,6 +16,13 @@
 #include "metrics.h"
 
 #define MAGIC		0x314d54454d4f42ULL	/* "BOMETM1" */
+/* The layout of struct shm.  A file is never truncated or re-initialised
+ * while a process may map it (a rolling restart runs old and new processes
+ * side by side: truncating the file under an old process kills it with
+ * SIGBUS), so every layout has a file of its own, named after LAYOUT and
+ * the struct's size: bump LAYOUT on any change of struct shm or of the
+ * tables that size it. */
+#define LAYOUT		2
 #define PROG_MAX	16
 #define PATH_MAX_	512
 #define PIPES_MAX	2
@@ -49,6 +55,7 @@ struct hist {
 struct shm {
 	uint64_t	magic;
 	uint64_t	size;
+	uint64_t	layout;
 	uint64_t	requests[NSTATUS][NCODES];
 	uint64_t	counters[METRICS_COUNTER__MAX];
 	struct hist	hist[METRICS_HIST__MAX];
@@ -75,8 +82,60 @@ get(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-/* Opens and maps one program's file.  writable: create and initialise it
- * if needed (under flock, so that processes starting together agree). */
+/* The file of program p in directory d for this layout: <p>.v<LAYOUT>-<size>.metrics.
+ * Returns 0, or -1 (ENAMETOOLONG). */
+static int
+file_name(const char *d, const char *p, char *buf, size_t size)
+{
+	int n;
+
+	n = snprintf(buf, size, "%s/%s.v%d-%zu.metrics", d, p, LAYOUT,
+	    sizeof(struct shm));
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates path complete (header written) or not at all: a new file under
+ * a temporary name, linked to path (another process may have won the race:
+ * then its file is used).  Returns 0, or -1 with errno set. */
+static int
+create_file(const char *path)
+{
+	struct shm	 h;
+	char		 tmp[PATH_MAX_ + 64];
+	int		 fd, n, r = 0, saved;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0664)) < 0)
+		return -1;
+	memset(&h, 0, sizeof(h));
+	h.magic = MAGIC;
+	h.size = sizeof(h);
+	h.layout = LAYOUT;
+	/* the whole struct (zero counters), written: no hole, no SIGBUS on a
+	 * full disk later */
+	if (pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    fsync(fd) != 0 || (link(tmp, path) != 0 && errno != EEXIST))
+		r = -1;
+	saved = errno;
+	close(fd);
+	(void)unlink(tmp);
+	errno = saved;
+	return r;
+}
+
+/* Opens and maps one program's file.  writable: create it if it does not
+ * exist.  A file of another size or header is never changed (a process of
+ * another layout may map it): -1 with EINVAL.  Returns the mapping, or
+ * NULL with errno set. */
 static struct shm *
 map_file(const char *path, int writable)
 {
@@ -84,19 +143,17 @@ map_file(const char *path, int writable)
 	struct stat	 st;
 	int		 fd, saved;
 
-	if ((fd = open(path, writable ? O_RDWR | O_CREAT | O_CLOEXEC :
-	    O_RDONLY | O_CLOEXEC, 0664)) < 0)
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && writable) {
+		if (create_file(path) != 0)
+			return NULL;
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	}
+	if (fd < 0)
 		return NULL;
-	if (writable && flock(fd, LOCK_EX) != 0)
-		goto fail;
 	if (fstat(fd, &st) != 0)
 		goto fail;
-	if (writable && (size_t)st.st_size != sizeof(struct shm)) {
-		/* new, or another layout: start again from zero */
-		if (ftruncate(fd, 0) != 0 ||
-		    ftruncate(fd, sizeof(struct shm)) != 0)
-			goto fail;
-	} else if ((size_t)st.st_size != sizeof(struct shm)) {
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size != sizeof(struct shm)) {
 		errno = EINVAL;
 		goto fail;
 	}
@@ -104,16 +161,8 @@ map_file(const char *path, int writable)
 	    PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		goto fail;
-	if (writable && m->magic != MAGIC) {
-		m->size = sizeof(*m);
-		__atomic_store_n(&m->magic, MAGIC, __ATOMIC_RELEASE);
-	}
-	/* the mapping keeps the open file (and so a flock) alive: unlock
-	 * explicitly, or every other process blocks in flock() for ever */
-	if (writable)
-		(void)flock(fd, LOCK_UN);
 	close(fd);
-	if (m->magic != MAGIC || m->size != sizeof(*m)) {
+	if (m->magic != MAGIC || m->size != sizeof(*m) || m->layout != LAYOUT) {
 		munmap(m, sizeof(*m));
 		errno = EINVAL;
 		return NULL;
@@ -129,18 +178,17 @@ fail:
 int
 metrics_open(const char *d, const char *p)
 {
-	char	path[PATH_MAX_ + PROG_MAX + 16];
-	int	n;
+	char	path[PATH_MAX_ + PROG_MAX + 32];
 
 	metrics_close();
 	if (d == NULL || d[0] == '\0')
 		return 0;
-	n = snprintf(path, sizeof(path), "%s/%s.metrics", d, p);
-	if (n < 0 || (size_t)n >= sizeof(path) || strlen(p) >= sizeof(prog) ||
-	    strlen(d) >= sizeof(dir)) {
+	if (strlen(p) >= sizeof(prog) || strlen(d) >= sizeof(dir)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	if (file_name(d, p, path, sizeof(path)) != 0)
+		return -1;
 	if ((shm = map_file(path, 1)) == NULL)
 		return -1;
 	snprintf(prog, sizeof(prog), "%s", p);
@@ -433,7 +481,7 @@ metrics_render(size_t *len)
 {
 	struct src	 s[2];
 	struct shm	*other = NULL;
-	char		*buf = NULL, path[PATH_MAX_ + 32];
+	char		*buf = NULL, path[PATH_MAX_ + 64];
 	FILE		*f;
 	int		 n = 1;
 
@@ -443,8 +491,10 @@ metrics_render(size_t *len)
 	s[0].p = prog;
 	if (strcmp(prog, "ticket") == 0) {
 		/* the consumer has no HTTP side: shown with the purchases */
-		snprintf(path, sizeof(path), "%s/consumer.metrics", dir);
-		if ((other = map_file(path, 0)) != NULL) {
+		/* of this layout only: during a rolling restart the
+		 * consumer's counters show once both run the same layout */
+		if (file_name(dir, "consumer", path, sizeof(path)) == 0 &&
+		    (other = map_file(path, 0)) != NULL) {
 			s[1].m = other;
 			s[1].p = "consumer";
 			n = 2;

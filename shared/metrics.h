@@ -2,11 +2,15 @@
  * metrics.h - counters and latency histograms that add up across every
  * process of a program, and their Prometheus text format.
  *
- * Each process of a program maps the same file, <metrics_dir>/<prog>.metrics,
- * shared (MAP_SHARED), and updates it with atomic adds: the 16 preforked
- * responders behind one socket are counted as one, and the counts survive a
- * responder that dies.  Counters start at zero when the file is created and
- * only grow (Prometheus' rate() copes with the reset when a file is deleted).
+ * Each process of a program maps the same file,
+ * <metrics_dir>/<prog>.v<layout>-<size>.metrics, shared (MAP_SHARED), and
+ * updates it with atomic adds: the 16 preforked responders behind one
+ * socket are counted as one, and the counts survive a responder that dies.
+ * Counters start at zero when the file is created and only grow
+ * (Prometheus' rate() copes with the reset when a file is deleted).  A
+ * file is created whole (under a temporary name, then linked) and never
+ * truncated: a new layout of the counters gets a new file name, so that
+ * processes of two versions run side by side (a rolling restart).
  *
  * The hooks sit where the events happen, so the front ends carry none:
  * http.c counts every answer (status, error code), rds.c and mq.c time the
@@ -35,9 +39,10 @@ enum metrics_hist {
 	METRICS_HIST__MAX
 };
 
-/* Maps <dir>/<prog>.metrics (creating it if needed).  prog is "ticket",
- * "query" or "consumer".  Returns 0, or -1 with errno set (metrics stay
- * off in this process; the caller logs it).  dir "" turns metrics off. */
+/* Maps this layout's file of prog in dir (creating it if needed).  prog is
+ * "ticket", "query" or "consumer".  Returns 0, or -1 with errno set (EINVAL:
+ * a file of that name with another size or header, left untouched; metrics
+ * stay off in this process; the caller logs it).  dir "" turns metrics off. */
 int	metrics_open(const char *dir, const char *prog);
 /* Unmaps the file. */
 void	metrics_close(void);

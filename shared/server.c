@@ -122,8 +122,8 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 	}
 	if (ops->metrics_path != NULL &&
 	    metrics_open(c.metrics_dir, ops->prog) != 0)
-		log_warn("metrics: %s/%s.metrics (metrics off)", c.metrics_dir,
-		    ops->prog);
+		log_warn("metrics: %s file in %s (metrics off)", ops->prog,
+		    c.metrics_dir);
 	if (ops->init(&c, 0) != 0)
 		return 1;
 	log_info("started");

@@ -1,28 +1,40 @@
-"""Metrics: the Prometheus text of /tickets/metrics and /get/metrics is well
+"""Metrics: /tickets/metrics and /get/metrics are served on the web servers'
+metrics listeners only, to the allowed addresses only (not on the public
+port, not to 127.0.0.2); their Prometheus text is well
 formed, and counters add up across the preforked processes: N answers given
 by many responders in parallel show up as exactly N, by status and error
 code; reserve and publish latencies are recorded once per attempt; the
 consumer's written counters follow the sales; a Redis restart shows up as
-reconnects."""
+reconnects.  A metrics file of another layout (an older responder still
+running during a rolling restart) is never truncated under its mapping."""
 
 import json
+import mmap
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
 import box
 import fcgi
-from box import LIGHTTPD, NGINX, buy, check, eq, http
+from box import LIGHTTPD, LIGHTTPD_METRICS, NGINX, NGINX_METRICS, buy, check, eq, http
+
+METRICS_PORT = {NGINX: NGINX_METRICS, LIGHTTPD: LIGHTTPD_METRICS}
+METRICS_DIR = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run",
+                           "metrics")
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+-]+|\+Inf|NaN)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def scrape(path, port=NGINX):
-    """The metrics as {(name, frozenset(labels)): value}; checks the format."""
-    r = http("GET", path, port=port)
+    """The metrics as {(name, frozenset(labels)): value}, from the metrics
+    listener of the web server on port; checks the format."""
+    r = http("GET", path, port=METRICS_PORT[port])
     eq(r.status, 200, "GET %s" % path)
     eq(r.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8", "content type")
     out, typed = {}, {}
@@ -73,8 +85,40 @@ def test_format_and_histograms():
     for key in (("boxoffice_consumer_written_total", "sql"),
                 ("boxoffice_consumer_lag_seconds", "nosql")):
         check((key[0], frozenset({("pipeline", key[1])})) in m, "%s{%s} missing" % key)
-    r = http("POST", "/tickets/metrics", body="", headers={"Content-Type": "text/plain"})
+    r = http("POST", "/tickets/metrics", body="", headers={"Content-Type": "text/plain"},
+             port=NGINX_METRICS)
     eq(r.status, 405, "POST metrics")
+
+
+def get_from(source, port, path):
+    """GET path from 127.0.0.1:port with the client bound to source; returns
+    (status, body)."""
+    conn = box.httplib.HTTPConnection("127.0.0.1", port, timeout=30,
+                                      source_address=(source, 0))
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def test_metrics_only_on_the_metrics_listener_to_allowed_addresses():
+    """The public port answers no metrics (nginx 404, lighttpd 403); the metrics listener answers
+    the allowed address (127.0.0.1) and refuses 127.0.0.2 (403), on nginx
+    and lighttpd; the metrics listener serves nothing but the metrics."""
+    for web, mport in METRICS_PORT.items():
+        for path in ("/tickets/metrics", "/get/metrics"):
+            st, body = get_from("127.0.0.1", web, path)
+            check(st in (403, 404), "%s on the public port %d: %d" % (path, web, st))
+            check("boxoffice_" not in body, "metrics on the public port %d: %s" % (web, body[:200]))
+            st, body = get_from("127.0.0.1", mport, path)
+            eq(st, 200, "%s on the metrics port %d from 127.0.0.1" % (path, mport))
+            st, body = get_from("127.0.0.2", mport, path)
+            eq(st, 403, "%s on the metrics port %d from 127.0.0.2" % (path, mport))
+            check("boxoffice_" not in body, "metrics to 127.0.0.2: %s" % body[:200])
+        st, body = get_from("127.0.0.1", mport, "/get/count/Event1")
+        check(st in (403, 404), "the API on the metrics port %d: %d" % (mport, st))
 
 
 def test_purchases_add_up_across_processes():
@@ -227,6 +271,56 @@ def test_redis_restart_counts_reconnects():
     after = scrape("/tickets/metrics")
     check(delta(before, after, "boxoffice_redis_reconnects_total", program="ticket") >= 1,
           "no Redis reconnect counted")
+
+
+READER = r"""
+import mmap, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+print("mapped", len(m), flush=True)
+while True:
+    s = sum(m[i] for i in range(0, len(m), 4096)) + m[len(m) - 1]
+    time.sleep(0.005)
+"""
+
+
+def test_other_layout_file_is_never_truncated():
+    """A rolling restart across a change of the metrics layout: a process of
+    the old layout (here a reader that keeps touching every page of its
+    mapping) goes on running while responders of the current layout start;
+    they leave its file alone (no truncation: that would kill it with
+    SIGBUS) and count into a file of their own."""
+    legacy = os.path.join(METRICS_DIR, "ticket.metrics")
+    mine = [f for f in os.listdir(METRICS_DIR) if f.startswith("ticket.")]
+    size = 3 * 4096 + 24            # no layout of ours has this size
+    content = b"BOMETM0\0" + bytes((i * 7) & 0xff for i in range(size - 8))
+    tmp = legacy + ".test"
+    with open(tmp, "wb") as f:
+        f.write(content)
+    os.chmod(tmp, 0o666)
+    os.rename(tmp, legacy)
+    reader = subprocess.Popen([sys.executable, "-c", READER, legacy], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        eq(reader.stdout.readline().split(), ["mapped", str(size)], "the old process's mapping")
+        box.stack("restart", "ticket")      # responders of the current layout
+        eq(buy("Venue1", "Event1", 86, 1, 1).status, 201, "a purchase after the restart")
+        time.sleep(1)
+        check(reader.poll() is None, "the process of the old layout died (%s)" % (
+            "SIGBUS" if reader.returncode == -signal.SIGBUS else reader.returncode))
+        with open(legacy, "rb") as f:
+            eq(f.read() == content, True, "the old layout's file is unchanged")
+        m = scrape("/tickets/metrics")
+        check(value(m, "boxoffice_http_requests_total", program="ticket", status="201",
+                    error="") >= 1, "the new responders count nothing")
+        now = [f for f in os.listdir(METRICS_DIR) if f.startswith("ticket.")]
+        print("metrics files before %r, after %r" % (sorted(mine), sorted(now)))
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+        reader.wait()
+        if os.path.exists(legacy):
+            os.unlink(legacy)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,18 @@ only (DynamoDB Local too, through tools/loopback.c); the query responder's
 MySQL account can only read, the consumer's can only SELECT and INSERT
 tickets; passwords are settings that no log, no command line and no
 `-n` dump shows, even when a login fails; the responders run unprivileged;
-the rendered settings file is not world-readable."""
+the rendered settings file is not world-readable, not even while it is
+written; passwords with quotes reach MySQL intact and a changed password
+takes effect; the health answers say what is down, never how (no account,
+host or server message: those go to the log)."""
 
+import ctypes
 import glob
+import json
 import os
+import select
+import struct
+import threading
 import re
 import signal
 import stat
@@ -162,6 +170,134 @@ def test_responders_run_unprivileged():
 def test_settings_file_is_not_world_readable():
     mode = os.stat(box.CONF).st_mode
     check(not mode & (stat.S_IROTH | stat.S_IWOTH), "%s is mode %o" % (box.CONF, mode & 0o777))
+
+
+def watch_modes(directory, name, action):
+    """Runs action() while inotify watches directory; stats `name` (a file
+    there) at every event about it.  Returns the set of modes seen."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK)
+    check(fd >= 0, "inotify_init1")
+    # IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_OPEN | IN_MOVED_TO | IN_CREATE
+    check(libc.inotify_add_watch(fd, directory.encode(), 0x2 | 0x4 | 0x8 | 0x20 | 0x80 |
+                                 0x100) >= 0, "inotify_add_watch")
+    modes, done = set(), threading.Event()
+
+    def look():
+        while not done.is_set():
+            if not select.select([fd], [], [], 0.1)[0]:
+                continue
+            buf = os.read(fd, 65536)
+            off, hit = 0, False
+            while off < len(buf):
+                _, _, _, ln = struct.unpack_from("iIII", buf, off)
+                hit |= buf[off + 16:off + 16 + ln].rstrip(b"\0").decode() == name
+                off += 16 + ln
+            if hit:
+                try:
+                    modes.add(os.stat(os.path.join(directory, name)).st_mode & 0o777)
+                except OSError:
+                    pass
+    t = threading.Thread(target=look)
+    t.start()
+    try:
+        action()
+    finally:
+        time.sleep(0.3)
+        done.set()
+        t.join()
+        os.close(fd)
+    return modes
+
+
+def test_settings_file_is_never_readable_by_others_while_written():
+    """scripts/stack renders the settings (with the passwords) under a umask
+    of 000: no moment in which the file it writes is readable by others."""
+    d = os.path.dirname(box.CONF)
+    modes = set()
+
+    def render():
+        for _ in range(5):
+            subprocess.run([os.path.join(box.ROOT, "scripts", "stack"), "conf"], check=True,
+                           capture_output=True, preexec_fn=lambda: os.umask(0))
+    for name in (os.path.basename(box.CONF), os.path.basename(box.CONF) + ".tmp"):
+        modes |= watch_modes(d, name, render)
+    print("modes seen: %s" % ", ".join("%o" % m for m in sorted(modes)))
+    check(modes, "no mode seen")
+    eq([("%o" % m) for m in sorted(modes) if m & 0o007], [], "modes readable by others")
+
+
+def stack_with(env, *args):
+    return subprocess.run([os.path.join(box.ROOT, "scripts", "stack")] + list(args),
+                          env=dict(os.environ, **env), capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_passwords_are_quoted_and_a_changed_one_takes_effect():
+    """A password with quotes, a backslash and SQL after it is the account's
+    password, byte for byte; changing it in the settings changes it in
+    MySQL (not only for new accounts); the old one stops working."""
+    hostile = "it's \\\"pw\\\"\\\\'; DROP USER 'bo_query'@'localhost'; --"
+    try:
+        r = stack_with({"BOX_MYSQL_QUERY_PASSWORD": hostile}, "start", "mysql")
+        eq(r.returncode, 0, "scripts/stack start mysql with a hostile password: " +
+           (r.stdout + r.stderr)[-400:])
+        rc, out, err = mysql_as("bo_query", hostile, "SELECT COUNT(*) FROM venue")
+        eq(rc, 0, "bo_query logs in with the new password: " + err)
+        rc, out, err = mysql_as("bo_query", QUERY_PW, "SELECT 1")
+        check(rc != 0, "the old password still works after a change")
+        eq(box.sql_count("SELECT COUNT(*) FROM mysql.user WHERE user = 'bo_query'"), 2,
+           "bo_query accounts")
+    finally:
+        r = stack_with({"BOX_MYSQL_QUERY_PASSWORD": QUERY_PW}, "start", "mysql")
+    eq(r.returncode, 0, "scripts/stack start mysql back to the old password")
+    eq(mysql_as("bo_query", QUERY_PW, "SELECT 1")[0], 0, "the old password is back")
+
+
+INTERNALS = ("bo_query", "bo_consumer", "127.0.0.1", "localhost", "Can't", "Connection",
+             "refused", "denied", "errno", "socket")
+
+
+def health_down(path, what):
+    """GET path (503) through both web servers; returns the answers."""
+    out = []
+    for port in box.WEB_PORTS:
+        r = box.wait_until(lambda: (lambda x: x if x.status == 503 else None)(
+            box.http("GET", path, port=port)), timeout=30, what="%s 503 with %s down" % (
+                path, what))
+        body = r.json()
+        print("%s (%d) with %s down: %s" % (path, port, what, r.body))
+        for word in INTERNALS + tuple(str(p) for p in box.REDIS_PORTS) + (str(MYSQL_PORT),):
+            check(word.lower() not in r.body.lower(), "%s answers %r (internal: %r)" % (
+                path, r.body, word))
+        eq(body.get(what), "down", "%s of %s" % (what, path))
+        out.append(body)
+    return out
+
+
+def test_health_says_what_is_down_without_internals():
+    """With MySQL down, /get/health answers mysql "down" and nothing of the
+    account, host or server message; with Redis down, both health answers
+    say redis "down" and no address.  The details are in the log."""
+    box.stack("stop", "mysql")
+    try:
+        health_down("/get/health", "mysql")
+    finally:
+        box.stack("start", "mysql")
+    box.wait_until(lambda: box.http("GET", "/get/health").status == 200, timeout=60,
+                   what="/get/health back to 200")
+    box.stack("stop", "redis")
+    try:
+        health_down("/get/health", "redis")
+        health_down("/tickets/health", "redis")
+    finally:
+        box.stack("start", "redis")
+    for path in ("/get/health", "/tickets/health"):
+        box.wait_until(lambda: box.http("GET", path).status == 200, timeout=60,
+                       what="%s back to 200" % path)
+    with open(os.path.join(LOG, "query.log"), errors="replace") as f:
+        text = f.read()
+    check(re.search(r"health.*mysql", text), "the query log does not say why MySQL was down")
 
 
 SECRETS = {"mysql query": QUERY_PW, "mysql consumer": CONSUMER_PW}

@@ -1,7 +1,10 @@
 """Supervision: a responder or the consumer killed with SIGKILL is replaced
 within seconds by prefork, while clients keep buying through nginx and
 lighttpd; no request is lost beyond the one the dead responder had in hand,
-and every ticket sold is persisted.  Also prefork itself: SIGTERM stops the
+and every ticket sold is persisted.  The supervisor itself (prefork) killed
+with SIGKILL under load: its responders keep serving, and the next
+`scripts/stack start ticket` starts a new supervisor that replaces them;
+the history check finds no violation.  Also prefork itself: SIGTERM stops the
 children, a program that cannot start is not restarted forever, and
 `scripts/stack stop` really stops a supervised service."""
 
@@ -13,6 +16,7 @@ import threading
 import time
 
 import box
+import history
 from box import check, eq
 
 PREFORK = os.path.join(box.BIN, "prefork")
@@ -21,6 +25,15 @@ RUN = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run")
 
 def alive_pids(name):
     return [p for p in box.fcgi_pids(name) if box.alive(p)]
+
+
+def running(pid):
+    """Alive and not a zombie (an orphan stays one until init reaps it)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def sup_pid(name):
@@ -151,6 +164,50 @@ def test_killed_consumer_is_replaced_and_every_sale_persisted():
                    what="the %d tickets in DynamoDB (have %d)" % (n, len(in_ddb())))
 
 
+def test_killed_supervisor_leaves_responders_serving_until_replaced():
+    """kill -9 of the responders' prefork under a purchase load: every
+    responder goes on serving (purchases keep succeeding), and a new
+    supervisor (scripts/stack start ticket) replaces them: its own pool on
+    the socket, the orphans stopped after they finished their request."""
+    box.stack("reset")      # the history check reads whole stores
+    h = history.History("supervisor-killed")
+    kids = sorted(alive_pids("ticket"))
+    sup = sup_pid("ticket")
+    check(len(kids) >= 2, "responders: %r" % kids)
+    load = history.Load(h, history.zone_seats("Event1", 63), workers=4, rate=40).start()
+    try:
+        time.sleep(2)
+        os.kill(sup, signal.SIGKILL)
+        killed = time.time()
+        time.sleep(4)
+        survivors = [p for p in kids if running(p)]
+        restarted = time.time()
+        box.stack("start", "ticket")
+        new_sup = sup_pid("ticket")
+        box.wait_until(lambda: not any(running(p) for p in kids), timeout=60,
+                       what="the orphaned responders replaced by the new supervisor")
+        box.wait_until(lambda: len([p for p in alive_pids("ticket") if running(p)]) == len(kids),
+                       timeout=30, what="%d responders of the new supervisor" % len(kids))
+        replaced = time.time()
+        time.sleep(3)
+    finally:
+        load.stop()
+    recs = h.records
+
+    def ok(a, b):
+        return sum(1 for r in recs if r["outcome"] == "ok" and a <= r["t0"] and r["t1"] <= b)
+    print("supervisor %d killed; %d of %d responders still running 4 s later; new "
+          "supervisor %d; ok while orphaned %d, after the replacement %d; %s" % (
+              sup, len(survivors), len(kids), new_sup, ok(killed + 0.5, restarted),
+              ok(replaced, time.time()), h.summary()))
+    eq(survivors, kids, "responders running after their supervisor died")
+    check(ok(killed + 0.5, restarted) > 0, "no purchase succeeded while the supervisor was dead")
+    check(ok(replaced, time.time()) > 0, "no purchase succeeded after the replacement")
+    check(new_sup != sup and running(new_sup), "no new supervisor")
+    eq(set(alive_pids("ticket")) & set(kids), set(), "old responders in the new pid file")
+    history.settle_and_check(h)
+
+
 def test_stack_stop_stops_the_supervised_consumer():
     sup = sup_pid("consumer")
     box.stack("stop", "consumer")
@@ -186,6 +243,46 @@ def test_prefork_stops_its_children_on_sigterm():
         finally:
             if p.poll() is None:
                 p.kill()
+
+
+def test_prefork_replaces_the_children_of_a_dead_prefork():
+    """prefork killed with SIGKILL: its children run on; a new prefork with
+    the same pid file starts its own, then stops the old ones (and only
+    those running the same command line)."""
+    with tempfile.TemporaryDirectory() as d:
+        pidfile = os.path.join(d, "kids.pid")
+        cmd = [PREFORK, "-n", "2", "-p", pidfile, "--", "sleep", "61"]
+        first = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+        other = subprocess.Popen(["sleep", "62"])     # listed, but another program
+        second = None
+        try:
+            box.wait_until(lambda: len(open(pidfile).read().split()) == 2, timeout=5,
+                           what="2 children")
+            old = [int(x) for x in open(pidfile).read().split()]
+            first.kill()
+            first.wait()
+            time.sleep(0.5)
+            eq([p for p in old if running(p)], old, "children after their prefork died")
+            with open(pidfile, "a") as f:
+                f.write("%d\n" % other.pid)
+            second = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+            box.wait_until(lambda: not any(running(p) for p in old), timeout=10,
+                           what="the old children stopped by the new prefork")
+            new = [int(x) for x in open(pidfile).read().split()]
+            eq(len([p for p in new if running(p)]), 2, "the new prefork's children")
+            eq(set(new) & set(old), set(), "old pids in the new pid file")
+            check(other.poll() is None, "a listed process of another program was stopped")
+            second.send_signal(signal.SIGTERM)
+            eq(second.wait(timeout=10), 0, "new prefork exit status")
+            check("previous supervisor" in second.stderr.read(), "no word of the old children")
+        finally:
+            for p in (first, second, other):
+                if p is not None and p.poll() is None:
+                    p.kill()
+            for p in [int(x) for x in open(pidfile).read().split()] if os.path.exists(
+                    pidfile) else []:
+                if running(p):
+                    os.kill(p, signal.SIGKILL)
 
 
 def test_prefork_gives_up_on_a_program_that_cannot_start():

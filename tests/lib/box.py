@@ -27,6 +27,9 @@ BIN = ENV.get("BOX_BIN", os.path.join(ROOT, "build", "bin"))
 NGINX = int(ENV.get("BOX_NGINX_PORT", "8080"))
 LIGHTTPD = int(ENV.get("BOX_LIGHTTPD_PORT", "8081"))
 WEB_PORTS = (NGINX, LIGHTTPD)
+# the metrics listeners (conf/nginx-fcgi.conf, conf/lighttpd.conf; conf/stack.env)
+NGINX_METRICS = int(ENV.get("BOX_NGINX_METRICS_PORT", str(NGINX + 1000)))
+LIGHTTPD_METRICS = int(ENV.get("BOX_LIGHTTPD_METRICS_PORT", str(LIGHTTPD + 1000)))
 REDIS_PORTS = [int(p) for p in ENV.get("BOX_REDIS_PORTS", "6379").replace(",", " ").split()]
 DDB_PORT = int(ENV.get("BOX_DYNAMODB_PORT", "8000"))
 

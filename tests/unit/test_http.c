@@ -131,6 +131,27 @@ test_reason(void **state)
 	assert_string_equal(http_reason(-1), "Unknown");
 }
 
+/* A health answer says "ok" or "down", never the error text (which names
+ * accounts and hosts), however often and with whatever text it is asked. */
+static void
+test_health_state(void **state)
+{
+	static const char detail[] = "mysql bo_query@127.0.0.1:3306: connect: "
+	    "Can't connect to server on '127.0.0.1' (111)";
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(http_health_state("mysql", 0, detail), "down");
+		assert_string_equal(http_health_state("redis", 0, NULL), "down");
+		assert_string_equal(http_health_state("mysql", 1, detail), "ok");
+		assert_string_equal(http_health_state("redis", 0, ""), "down");
+	}
+	for (i = 0; i < 8; i++)	/* more names than it remembers */
+		assert_string_equal(http_health_state(i % 2 ? "a" : "b", 0,
+		    detail), "down");
+}
+
 int
 main(void)
 {
@@ -140,6 +161,7 @@ main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_sizes),
 		cmocka_unit_test(test_reason),
+		cmocka_unit_test(test_health_state),
 	};
 
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
