@@ -88,7 +88,7 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = conf http keys ticket valid
+LIB_TESTS      = clock conf http keys ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout
 CONSUMER_TESTS = consumer

@@ -30,6 +30,7 @@
 
 #include <amqp.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "mq.h"
 #include "ticket.h"
@@ -51,15 +52,6 @@ struct slot {
 struct drain {
 	unsigned long	consumed;
 };
-
-static long long
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 sleep_until(long long us)

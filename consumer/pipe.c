@@ -9,21 +9,13 @@
 #include <amqp.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "log.h"
 #include "mq.h"
 #include "pipe.h"
 
 #define CHANNEL		1	/* the channel mq_connect() opens */
 #define IDLE_WAIT_MS	250	/* longest wait for a first delivery */
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 pipe_sleep(long ms, const atomic_int *stop)
@@ -352,7 +344,7 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	atomic_fetch_add(&p->stats.done, done);
 	atomic_fetch_add(&p->stats.batches, 1);
 	if (newest > 0)
-		atomic_store(&p->stats.lag_ms, ticket_now_ms() - newest);
+		atomic_store(&p->stats.lag_ms, wall_ms() - newest);
 	return 0;
 fail:
 	snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: basic.ack failed",

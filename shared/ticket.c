@@ -8,16 +8,8 @@
 
 #include <json-c/json.h>
 
+#include "clock.h"
 #include "ticket.h"
-
-long long
-ticket_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 ticket_stamp(long long ms, char out[STAMP_LEN + 1])
@@ -62,7 +54,7 @@ ticket_uuid_v7(long long ms, char out[UUID_LEN + 1])
 int
 ticket_new(struct ticket *t)
 {
-	t->created_ms = ticket_now_ms();
+	t->created_ms = wall_ms();
 	ticket_stamp(t->created_ms, t->created);
 	return ticket_uuid_v7(t->created_ms, t->id);
 }

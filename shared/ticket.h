@@ -32,8 +32,6 @@ struct ticket {
 /* Writes a new lowercase UUIDv7 (RFC 9562) for the instant ms into out.
  * Returns 0, or -1 if no randomness was available. */
 int	ticket_uuid_v7(long long ms, char out[UUID_LEN + 1]);
-/* The current time in ms since the epoch (CLOCK_REALTIME). */
-long long ticket_now_ms(void);
 /* Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out. */
 void	ticket_stamp(long long ms, char out[STAMP_LEN + 1]);
 

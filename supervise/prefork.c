@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "valid.h"
 
@@ -53,15 +54,6 @@ static int		 nkids = 1;
 static const char	*pidfile;
 static char *const	*prog;
 static int		 settled;	/* a child has run for QUICK_MS */
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 usage(FILE *f)
@@ -138,13 +130,13 @@ spawn(int i, const sigset_t *old)
 
 	if ((pid = fork()) < 0) {
 		log_warn("fork");
-		kids[i].due = now_ms() + 1000;
+		kids[i].due = mono_ms() + 1000;
 		return;
 	}
 	if (pid == 0)
 		exec_child(old, parent);
 	kids[i].pid = pid;
-	kids[i].started = now_ms();
+	kids[i].started = mono_ms();
 }
 
 static void
@@ -163,7 +155,7 @@ static int
 reap(int stopping)
 {
 	char		why[64];
-	long long	now = now_ms(), lived;
+	long long	now = mono_ms(), lived;
 	pid_t		pid;
 	int		status, i, n = 0, delay;
 
@@ -226,7 +218,7 @@ alive_count(void)
 static long long
 start_due(const sigset_t *old, int *changed)
 {
-	long long	now = now_ms(), next = 1000;
+	long long	now = mono_ms(), next = 1000;
 	int		i;
 
 	for (i = 0; i < nkids; i++) {
@@ -264,18 +256,18 @@ supervise(long stop_s)
 		if ((r = reap(stopping)) < 0) {
 			signal_all(SIGTERM);
 			stopping = 2;
-			deadline = now_ms() + stop_s * 1000;
+			deadline = mono_ms() + stop_s * 1000;
 		}
 		changed |= r != 0;
 		wait = 1000;
 		if (stopping) {
 			if (alive_count() == 0)
 				break;
-			if (now_ms() >= deadline) {
+			if (mono_ms() >= deadline) {
 				log_warnx("children still running after %ld s: "
 				    "SIGKILL", stop_s);
 				signal_all(SIGKILL);
-				deadline = now_ms() + 60000;
+				deadline = mono_ms() + 60000;
 			}
 		} else
 			wait = start_due(&old, &changed);
@@ -288,7 +280,7 @@ supervise(long stop_s)
 			log_info("%s: stopping %d children",
 			    sig == SIGTERM ? "SIGTERM" : "SIGINT", alive_count());
 			stopping = 1;
-			deadline = now_ms() + stop_s * 1000;
+			deadline = mono_ms() + stop_s * 1000;
 			signal_all(SIGTERM);
 		} else if (sig == SIGHUP && !stopping) {
 			log_info("SIGHUP: restarting %d children", alive_count());
