@@ -26,17 +26,6 @@ ddb_table_ok(const char *name)
 	return 1;
 }
 
-/* 1 if t carries fields that need no JSON escaping and fit the contract:
- * the message parser already checked them; this is the writer's own guard. */
-static int
-ticket_ok(const struct ticket *t)
-{
-	return valid_uuid(t->id) && valid_id(t->venue) && valid_id(t->event) &&
-	    t->zone >= 1 && t->zone <= SEAT_MAX && t->row >= 1 &&
-	    t->row <= SEAT_MAX && t->col >= 1 && t->col <= SEAT_MAX &&
-	    ticket_price_ok(t->price) && ticket_stamp_ok(t->created);
-}
-
 static int
 fits(int n, size_t size)
 {

@@ -22,16 +22,6 @@ tsql_datetime(const char *stamp, char out[STAMP_LEN])
 	return 0;
 }
 
-/* The writer's own guard: every value goes into SQL text unescaped. */
-static int
-ticket_ok(const struct ticket *t)
-{
-	return valid_uuid(t->id) && valid_id(t->venue) && valid_id(t->event) &&
-	    t->zone >= 1 && t->zone <= SEAT_MAX && t->row >= 1 &&
-	    t->row <= SEAT_MAX && t->col >= 1 && t->col <= SEAT_MAX &&
-	    ticket_price_ok(t->price) && ticket_stamp_ok(t->created);
-}
-
 /* Appends with snprintf at *off; returns 0 or -1 if it did not fit. */
 static int
 put(size_t size, size_t *off, int n)

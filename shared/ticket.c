@@ -257,3 +257,13 @@ ticket_parse(const char *json, size_t len, struct ticket *t, const char **why)
 	json_object_put(o);
 	return *why == NULL ? 0 : -1;
 }
+
+int
+ticket_ok(const struct ticket *t)
+{
+	return valid_uuid(t->id) && valid_id(t->venue) && valid_id(t->event) &&
+	    t->zone >= 1 && t->zone <= SEAT_MAX && t->row >= 1 &&
+	    t->row <= SEAT_MAX && t->col >= 1 && t->col <= SEAT_MAX &&
+	    ticket_price_ok(t->price) && ticket_stamp_ok(t->created);
+}
+

@@ -54,5 +54,10 @@ int	ticket_parse(const char *json, size_t len, struct ticket *t,
 int	ticket_price_ok(const char *s);
 /* 1 if s is exactly "YYYY-MM-DDTHH:MM:SS.mmmZ" with sane fields, else 0. */
 int	ticket_stamp_ok(const char *s);
+/* 1 if every field of t is what the contract allows (ids, seat numbers in
+ * 1..SEAT_MAX, price, stamp), else 0.  Such a ticket needs no escaping in
+ * SQL text or JSON: the guard of the consumer's writers (tsql, ddb_item),
+ * which build both without escaping. */
+int	ticket_ok(const struct ticket *t);
 
 #endif

@@ -398,6 +398,33 @@ test_parse_rejects_shape(void **state)
 	assert_int_equal(ticket_parse(buf, n, &u, &why), -1);
 }
 
+/* ticket_ok: the sample passes; a break of any one field is refused. */
+static void
+test_ticket_ok(void **state)
+{
+	struct ticket	t;
+	int		i;
+
+	(void)state;
+	sample(&t);
+	assert_int_equal(ticket_ok(&t), 1);
+	for (i = 0; i < 8; i++) {
+		sample(&t);
+		switch (i) {
+		case 0: t.id[0] = 'G'; break;			/* not hex */
+		case 1: t.venue[3] = '\''; break;		/* quote */
+		case 2: t.event[0] = '\0'; break;		/* empty */
+		case 3: t.zone = 0; break;
+		case 4: t.row = SEAT_MAX + 1; break;
+		case 5: t.col = -1; break;
+		case 6: snprintf(t.price, sizeof(t.price), "3.2"); break;
+		case 7: t.created[10] = ' '; break;
+		}
+		if (ticket_ok(&t) != 0)
+			fail_msg("break %d accepted", i);
+	}
+}
+
 static void
 test_price_ok(void **state)
 {
@@ -469,6 +496,7 @@ main(void)
 		cmocka_unit_test(test_parse_rejects_fields),
 		cmocka_unit_test(test_parse_rejects_shape),
 		cmocka_unit_test(test_price_ok),
+		cmocka_unit_test(test_ticket_ok),
 		cmocka_unit_test(test_stamp_ok),
 	};
 
