@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "mq.h"
+#include "start.h"
 #include "ticket.h"
 #include "valid.h"
 
@@ -213,7 +214,6 @@ main(int argc, char **argv)
 	unsigned long	*hist;
 	unsigned long	 confirmed = 0, failed = 0, unknown = 0, drained = 0;
 	const char	*path = NULL;
-	char		 err[512];
 	long long	 start, end;
 	double		 secs, cpu = 0;
 	struct rusage	 ru;
@@ -249,11 +249,8 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (conf_load(&c, path != NULL ? path : conf_default_path(),
-	    path != NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "pubbench: %s\n", err);
+	if (start_conf("pubbench", path, &c) != 0)
 		return 1;
-	}
 	slots = mmap(NULL, sizeof(*slots) * procs + sizeof(*drains) * 2,
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (slots == MAP_FAILED) {
