@@ -21,7 +21,7 @@ FUZZ	?=
 
 CFLAGS	?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
-	   -Wmissing-prototypes -Wwrite-strings -Wpointer-arith -Wformat=2 -Wno-format-truncation \
+	   -Wmissing-prototypes -Wwrite-strings -Wpointer-arith -Wformat=2 \
 	   -Ishared -I$(BUILD)/gen -MMD -MP
 ifeq ($(WERROR),1)
 override CFLAGS += -Werror
@@ -88,7 +88,7 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = clock conf http keys ticket valid
+LIB_TESTS      = clock conf fmt http keys ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout
 CONSUMER_TESTS = consumer

@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "fmt.h"
 #include "log.h"
 #include "mq.h"
 #include "pipe.h"
@@ -70,13 +71,13 @@ static int
 rpc_fail(struct mq *m, amqp_rpc_reply_t r, const char *what)
 {
 	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s",
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s",
 		    m->host, m->port, what, amqp_error_string2(r.library_error));
 	else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
 	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 		amqp_channel_close_t *c = r.reply.decoded;
 
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
 		    "channel closed %u %.*s", m->host, m->port, what,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
@@ -84,12 +85,12 @@ rpc_fail(struct mq *m, amqp_rpc_reply_t r, const char *what)
 	    r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
 		amqp_connection_close_t *c = r.reply.decoded;
 
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
 		    "connection closed %u %.*s", m->host, m->port, what,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
 	} else
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
 		    "failed", m->host, m->port, what);
 	return -1;
 }
@@ -139,7 +140,7 @@ other_frame(struct mq *m)
 	int		rc;
 
 	if ((rc = amqp_simple_wait_frame(m->conn, &f)) != AMQP_STATUS_OK) {
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s",
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s",
 		    m->host, m->port, amqp_error_string2(rc));
 		return -1;
 	}
@@ -150,7 +151,7 @@ other_frame(struct mq *m)
 		amqp_connection_close_t *c = f.payload.method.decoded;
 		amqp_connection_close_ok_t ok;
 
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
 		    "closed the connection: %u %.*s", m->host, m->port,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
@@ -161,14 +162,14 @@ other_frame(struct mq *m)
 	case AMQP_CHANNEL_CLOSE_METHOD: {
 		amqp_channel_close_t *c = f.payload.method.decoded;
 
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
 		    "closed the channel: %u %.*s", m->host, m->port,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
 		return -1;
 	}
 	case AMQP_BASIC_CANCEL_METHOD:
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
 		    "cancelled the subscription (queue deleted?)", m->host,
 		    m->port);
 		return -1;
@@ -210,7 +211,7 @@ next_delivery(struct mq *m, long ms, struct item *it)
 	}
 	if ((it->body = malloc(len + 1)) == NULL) {
 		amqp_destroy_envelope(&env);
-		snprintf(m->errstr, sizeof(m->errstr), "out of memory");
+		fmt_trunc(m->errstr, sizeof(m->errstr), "out of memory");
 		return -1;	/* the message comes back on reconnect */
 	}
 	if (len > 0)
@@ -293,7 +294,7 @@ reject_dead(struct pipe *p, struct mq *m, struct item *items, size_t n)
 			continue;
 		if (amqp_basic_reject(m->conn, CHANNEL, items[i].tag, 0) !=
 		    AMQP_STATUS_OK) {
-			snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: "
+			fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: "
 			    "basic.reject failed", m->host, m->port);
 			return -1;
 		}
@@ -347,7 +348,7 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 		atomic_store(&p->stats.lag_ms, wall_ms() - newest);
 	return 0;
 fail:
-	snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: basic.ack failed",
+	fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: basic.ack failed",
 	    m->host, m->port);
 	return -1;
 }

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "ddb.h"
+#include "fmt.h"
 
 int
 ddb_sigv4_param(const char *region, char *buf, size_t size)
@@ -39,7 +40,7 @@ ddb_init(struct ddb *d, const struct conf *c)
 	    c->aws_access_key_id, c->aws_secret_access_key);
 	if (n < 0 || (size_t)n >= sizeof(d->userpwd) ||
 	    ddb_sigv4_param(d->region, d->sigv4, sizeof(d->sigv4)) != 0) {
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
 		    "or region too long");
 		return -1;
 	}
@@ -51,7 +52,7 @@ ddb_init(struct ddb *d, const struct conf *c)
 		d->hdr_base = curl_slist_append(d->hdr_base, d->token_hdr);
 	}
 	if (d->hdr_base == NULL || (d->curl = curl_easy_init()) == NULL) {
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: curl init");
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: curl init");
 		return -1;
 	}
 	return 0;
@@ -174,20 +175,21 @@ ddb_call(struct ddb *d, const char *op, const char *json,
 
 	if (ddb_prepare(d, d->curl, &hdrs, op, json, resp) != 0) {
 		curl_slist_free_all(hdrs);
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: out of memory");
+		fmt_trunc(d->errstr, sizeof(d->errstr),
+		    "dynamodb: out of memory");
 		return -1;
 	}
 	rc = curl_easy_perform(d->curl);
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb %s: %s: %s",
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb %s: %s: %s",
 		    d->endpoint, op, curl_easy_strerror(rc));
 		ddb_resp_free(resp);
 		return -1;
 	}
 	ddb_finish(d->curl, resp);
 	if (resp->status >= 400)
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb %s: HTTP %ld "
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb %s: HTTP %ld "
 		    "%s: %s", op, resp->status, resp->type, resp->message);
 	return 0;
 }
@@ -283,19 +285,19 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 	    s->extra != NULL ? s->extra : "",
 	    s->start[0] != '\0' ? ",\"ExclusiveStartKey\":" : "", s->start);
 	if (n < 0 || (size_t)n >= sizeof(req)) {
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb Scan: request "
-		    "too long");
+		fmt_trunc(d->errstr, sizeof(d->errstr),
+		    "dynamodb Scan: request too long");
 		return -1;
 	}
 	if (ddb_call(d, "Scan", req, &r) != 0)
 		return -1;
 	if (r.status != 200 || (o = json_tokener_parse(r.body)) == NULL) {
 		if (r.status == 200)
-			snprintf(d->errstr, sizeof(d->errstr), "dynamodb Scan: "
-			    "response is not JSON");
+			fmt_trunc(d->errstr, sizeof(d->errstr),
+			    "dynamodb Scan: response is not JSON");
 		else if (r.status < 400)
-			snprintf(d->errstr, sizeof(d->errstr), "dynamodb Scan: "
-			    "HTTP %ld", r.status);
+			fmt_trunc(d->errstr, sizeof(d->errstr),
+			    "dynamodb Scan: HTTP %ld", r.status);
 		ddb_resp_free(&r);
 		return -1;
 	}
@@ -305,8 +307,8 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 		key = json_object_to_json_string_ext(lek,
 		    JSON_C_TO_STRING_PLAIN);
 		if (strlen(key) >= sizeof(s->start)) {
-			snprintf(d->errstr, sizeof(d->errstr), "dynamodb Scan: "
-			    "LastEvaluatedKey longer than %zu bytes",
+			fmt_trunc(d->errstr, sizeof(d->errstr),
+			    "dynamodb Scan: LastEvaluatedKey longer than %zu bytes",
 			    sizeof(s->start) - 1);
 			json_object_put(o);
 			return -1;

@@ -77,7 +77,7 @@ vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 	if (m < 0)
 		return;
 	n = (size_t)m >= sizeof(line) - n ? (int)sizeof(line) - 1 : n + m;
-	if (errnum != 0) {
+	if (errnum != 0 && n < (int)sizeof(line) - 1) {
 		m = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
 		if (m > 0)
 			n = (size_t)m >= sizeof(line) - n ? (int)sizeof(line) - 1 : n + m;

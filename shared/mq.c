@@ -11,6 +11,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "clock.h"
+#include "fmt.h"
 #include "log.h"
 #include "metrics.h"
 #include "mq.h"
@@ -20,7 +21,7 @@
 static void
 seterr(struct mq *m, const char *what, const char *why)
 {
-	snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s", m->host,
+	fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s", m->host,
 	    m->port, what, why);
 }
 

@@ -20,7 +20,9 @@ ticket_stamp(long long ms, char out[STAMP_LEN + 1])
 
 	gmtime_r(&secs, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, STAMP_LEN + 1, "%.19s.%03dZ", base, (int)(ms % 1000));
+	/* ms >= 0: the fraction has three digits */
+	snprintf(out, STAMP_LEN + 1, "%.19s.%03uZ", base,
+	    (unsigned)((unsigned long long)ms % 1000));
 }
 
 int

@@ -559,7 +559,10 @@ ticket_row(const struct dbq_row *r, struct ticket *t)
 	memcpy(t->id, r->col[0], UUID_LEN + 1);
 	snprintf(t->venue, sizeof(t->venue), "%s", r->col[1]);
 	snprintf(t->event, sizeof(t->event), "%s", r->col[2]);
-	snprintf(t->price, sizeof(t->price), "%s", price);
+	/* ticket_price_ok() bounds the length: this never fails */
+	if (snprintf(t->price, sizeof(t->price), "%s", price) >=
+	    (int)sizeof(t->price))
+		return -1;
 	snprintf(t->created, sizeof(t->created), "%s", r->col[7]);
 	return 0;
 }
