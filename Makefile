@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # boxoffice - build, test, run.  See README.md.
 #
 #   make              release build into build/

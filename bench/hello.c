@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hello.c - the trivial FastCGI responder of the bench's ceiling run
  * (../shared/handbook/BENCH.md): reads the request body and answers 200 with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pubbench - the broker's own ceiling for scripts/bench (BENCH.md): the
  * project's publisher module (shared/mq.c, mq_publish) alone, no HTTP and no

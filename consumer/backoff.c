@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * backoff.c - exponential backoff with full jitter (see backoff.h).
  */

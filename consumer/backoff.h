@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * backoff.h - exponential backoff with full jitter (the AWS Architecture
  * Blog's "full jitter"): attempt n waits a uniformly random time in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ddb_item.c - DynamoDB request JSON of the consumer (see ddb_item.h).
  */

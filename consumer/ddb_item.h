@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ddb_item.h - the DynamoDB requests of the consumer, as JSON text: a
  * ticket as an item (CONTRACT §4: the ticket's JSON names, numbers as N),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * consumer - persists every sold ticket: drains ticketSQL into MySQL and
  * ticketNoSQL into DynamoDB, and sweeps reservations whose publish outcome

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pipe.c - one consumer pipeline: queue -> batch -> sink -> ack (see pipe.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink_ddb.c - the DynamoDB sink: tickets into the write model (table
  * Tickets), over HTTP with libcurl (SigV4 by CURLOPT_AWS_SIGV4, see ddb.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sweeper.c - republishes tickets whose publish outcome was unknown (see
  * sweeper.h).

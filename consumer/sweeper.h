@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sweeper.h - completes sales whose publish outcome was unknown
  * (CONTRACT §6.4, docs/reliability.md).

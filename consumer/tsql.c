@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tsql.c - SQL text of the consumer's MySQL pipeline (see tsql.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tsql.h - the SQL of the consumer's MySQL pipeline: a batch of tickets as
  * one multi-row INSERT, the look-up that explains a refused batch (which of

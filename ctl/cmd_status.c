@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_status.c - ticketctl status: queue depths (dead-letter queues too)
  * and consumers, seats sold per event in each store, Redis memory per node.

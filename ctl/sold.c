@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sold.c - sold seats read from MySQL, a queue and DynamoDB (see sold.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ticketctl - the operator's tool: command line, settings, connections and
  * dispatch.  Each command lives in its own file (cmd_*.c).  `ticketctl help`

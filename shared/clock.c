@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * clock.c - monotonic and wall clocks (see clock.h).
  */

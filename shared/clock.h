@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * clock.h - the two clocks of boxoffice.  Durations, deadlines and timeouts
  * use the monotonic clock (it never jumps when the wall clock is set);

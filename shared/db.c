@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db.c - MySQL / MariaDB connection and catalog reader (see db.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ddb.c - DynamoDB client over libcurl (see ddb.h).
  */

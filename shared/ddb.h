@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ddb.h - DynamoDB over HTTP with libcurl: SigV4 signing by libcurl
  * (CURLOPT_AWS_SIGV4 with region and service given explicitly), the JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fmt.c - formatting into fixed buffers (see fmt.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fmt.h - formatting into fixed buffers where a message may not fit.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c - one-line logging for every boxoffice program (see log.h).
  */

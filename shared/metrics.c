@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.c - shared counters in a file mapping, Prometheus text (see
  * metrics.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.h - counters and latency histograms that add up across every
  * process of a program, and their Prometheus text format.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mq.c - RabbitMQ connection, publisher confirms and topology (see mq.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mq.h - RabbitMQ (AMQP 0-9-1, rabbitmq-c 0.11): one connection with one
  * channel in confirm mode, publish with a publisher confirm read through the

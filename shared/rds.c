@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rds.c - Redis connections, scripts and seat operations (see rds.h).
  */

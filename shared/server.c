@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * server.c - command line, signals and the accept loop (see server.h).
  */

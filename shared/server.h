@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * server.h - the life of a preforked FastCGI responder: command line
  * (-c config, -n check config, -h), settings, logging, signals and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * start.c - the start of every program (see start.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * start.h - the start of every program: the settings file of -c, the check
  * of -n, the log.  The option letters are the same everywhere:

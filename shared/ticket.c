@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ticket.c - ticket ids, timestamps and JSON (see ticket.h).
  */

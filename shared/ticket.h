@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ticket.h - the ticket: ids (UUIDv7), timestamps, its JSON form (the 201
  * body and the broker message of CONTRACT §2/§4) and the parser the consumer

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- boxoffice: MySQL / MariaDB schema and seed catalog (CONTRACT §1, §4).
 -- Loaded by `make up` (scripts/stack) into database `ticketing`; safe to run
 -- again: tables are created if missing and the catalog rows are upserted,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prefork - keeps N copies of a program running, respawning any that dies.
  *

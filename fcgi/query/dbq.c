@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dbq.c - the query responder's SQL (see dbq.h).
  *

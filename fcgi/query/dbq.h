@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dbq.h - the query responder's SQL (CONTRACT §3): catalog, reports and
  * ticket lookups, each written straight into a JSON answer (jout.h).

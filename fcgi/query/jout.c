@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * jout.c - JSON writer with a size cap (see jout.h).
  */

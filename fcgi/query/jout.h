@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * jout.h - a JSON writer into a growable buffer with a hard size cap, for
  * answers built from many rows (the query responder).  Commas and nesting

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * live.c - seat maps and the ticket cache from Redis (see live.h).
  */

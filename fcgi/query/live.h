@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * live.h - what the query responder reads from Redis, the live state the
  * purchase path writes: an event zone's seat map and the ticket cache

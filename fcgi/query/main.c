@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * query.c - the query responder (CONTRACT §3): every GET under /get/.
  *

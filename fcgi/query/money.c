@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * money.c - exact currency amounts (see money.h).
  */

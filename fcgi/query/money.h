@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * money.h - exact currency amounts: decimal text with 2 decimals (as MySQL
  * DECIMAL(10,2) and our JSON carry them) <-> integer cents.  Never a double.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * route.h - the query responder's router (CONTRACT §3): request method,
  * path and query string in, endpoint and validated parameters out.

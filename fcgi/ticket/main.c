@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ticket.c - the purchase responder (CONTRACT §2).
  *

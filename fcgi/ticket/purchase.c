@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * purchase.c - parse and validate purchase requests (see purchase.h).
  */

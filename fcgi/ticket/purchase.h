@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * purchase.h - parse and validate a purchase request: the JSON body of
  * POST /tickets and the legacy parameters of POST /ticket.

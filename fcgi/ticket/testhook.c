@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testhook.c - pause points for the fault tests (see testhook.h).  Only
  * compiled with -DBOX_TEST_HOOKS.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testhook.h - pause points for the fault tests, in test builds only.
  *

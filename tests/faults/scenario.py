@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """scenario.py - what the fault scenarios of tests/faults share: sizes, the
 file's history, a scenario runner (load before, during and after a fault,
 then the history check), the test hooks of the responders, and handles on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Fault scenarios: processes killed with SIGKILL in the middle of their work
 while clients keep buying (contended seats, both web servers), each ending
 with the history check of tests/lib/history.py (I1-I5).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_form.c - libFuzzer harness for the legacy parameters of POST /ticket:
  * purchase_from_form() and form_get().  The input is split at its first

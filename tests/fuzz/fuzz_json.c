@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_json.c - libFuzzer harness for the JSON body of POST /tickets:
  * purchase_from_json() and the strict recogniser valid_json() it runs first.

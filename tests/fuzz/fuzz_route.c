@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_route.c - libFuzzer harness for the query responder's router,
  * route_parse() and route_decode(), and for the JSON writer (jout.c) fed

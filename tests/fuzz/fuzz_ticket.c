@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_ticket.c - libFuzzer harness for the consumer's message parser,
  * ticket_parse().  An accepted message must hold a valid ticket, and writing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """test_consumer_faults.py - the consumer through faults (docs/consumer.md).
 
 Each test ends with the exact check of persist.exact_check(): MySQL and

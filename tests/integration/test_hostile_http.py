@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """test_hostile_http.py - hostile HTTP through nginx and lighttpd, on raw
 sockets (CONTRACT §2, §6.5: bad input gets a 4xx and changes nothing; no
 input crashes a process).

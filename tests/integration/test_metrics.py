@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Metrics: the Prometheus text of /tickets/metrics and /get/metrics is well
 formed, and counters add up across the preforked processes: N answers given
 by many responders in parallel show up as exactly N, by status and error

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Purchase responder through nginx and lighttpd: every row of CONTRACT §2,
 the 201 body and Location, the legacy form, health, and the message in both
 queues."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The purchase path when Redis or the broker fail: 503 quickly, nothing
 sold, seats released on a definite failure, kept on an unknown outcome (and
 then completed by the sweeper), and the responders recover by themselves

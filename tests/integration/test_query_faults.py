@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Query responder when its dependencies fail: MySQL stopped -> 503 JSON on
 every MySQL endpoint (health says which), Redis-only answers still served;
 MySQL started again -> every responder process answers again, without a

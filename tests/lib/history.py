@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """history.py - the history checker of the fault scenarios (tests/faults/).
 
 A load client (Load) buys seats through nginx and lighttpd while a fault

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mqtool - a test helper that talks to the broker with the project's own
  * settings: count, get (consume and ack), peek (read and requeue), purge,

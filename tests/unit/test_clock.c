@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_clock.c - unit tests of shared/clock.c: the monotonic clock never goes
  * back and agrees with itself in ms and us; the wall clock is the epoch's.

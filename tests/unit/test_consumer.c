@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_consumer.c - unit tests of what the consumer is built on:
  * shared/ddb_item.c (DynamoDB item, conditional PutItem, BatchWriteItem,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_fmt.c - unit tests of shared/fmt.c: a message that fits is whole, one
  * that does not is cut with "..." at the end, never past its buffer.

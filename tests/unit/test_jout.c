@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_jout.c - unit tests of shared/jout.c (the JSON writer of the query
  * responder) and shared/money.c (exact amounts).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_purchase.c - unit tests of shared/purchase.c: the JSON body of
  * POST /tickets and the legacy parameters of POST /ticket (CONTRACT §1/§2).

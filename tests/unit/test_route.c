@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_route.c - unit tests of shared/route.c: every path of CONTRACT §3,
  * the order of the checks (shape, method, parameters), percent-decoding

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ticket.c - unit tests of shared/ticket.c: UUIDv7 ids, timestamps,
  * the ticket JSON (201 body and broker message) and the consumer's parser.
