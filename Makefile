@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: ISC
 # boxoffice - build, test, run.  See README.md.
 #
-#   make              release build into build/
+#   make              release build of the programs into build/bin
+#   make tools        what tests, stack and bench run besides (mqtool, loopback.so, hello, pubbench)
+#   make check        build and run the unit tests (sanitizer build)
 #   make test         install what is missing, build, start a stack, run every test
 #   make demo         install, build, start the stack, sell seats, print what happened
 #   make up / down    start / stop the local stack (state under var/)
 #   make reset        forget every sale (catalog kept)
 #   make bench        the performance table of docs/performance.md
-#   make fuzz         run every fuzz harness for FUZZ_SECONDS each
+#   make fuzz         run every fuzz harness for FUZZ_SECONDS each (make fuzz-build: build only)
 #   make SANITIZE=address,undefined BUILD=build/san   sanitizer build
 #   make install PREFIX=/usr/local DESTDIR=
 
@@ -91,8 +93,8 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/lib/loopback.so \
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
 LIB_TESTS      = clock conf fmt http keys ticket valid
 TICKET_TESTS   = purchase
-QUERY_TESTS    = route jout
-CONSUMER_TESTS = consumer
+QUERY_TESTS    = route jout money
+CONSUMER_TESTS = tsql ddb_item sigv4 backoff
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS),\
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
@@ -161,7 +163,7 @@ $(BUILD)/bin/pubbench: $(BUILD)/bench/pubbench.o $(BUILD)/lib.a
 define unit_group
 $(patsubst %,$(BUILD)/tests/unit/test_%.o,$(1)): INC = $(3:%=-I%)
 $(patsubst %,$(BUILD)/test/test_%,$(1)): $(BUILD)/test/test_%: \
-		$(BUILD)/tests/unit/test_%.o $(2) $(BUILD)/lib.a
+		$(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/unit.o $(2) $(BUILD)/lib.a
 	$$(call pkgcheck,cmocka)
 	$$(call link,$(4) cmocka)
 endef
@@ -188,7 +190,7 @@ check:
 
 # the libFuzzer harnesses, clang with ASan and UBSan, into build/fuzz/bin
 fuzz-build:
-	$(MAKE) BUILD=build/fuzz CC=$${FUZZ_CC:-clang} FUZZ=1 WERROR=0 CFLAGS="-O1 -g" fuzzers
+	$(MAKE) BUILD=build/fuzz CC=$${FUZZ_CC:-clang} FUZZ=1 CFLAGS="-O1 -g" fuzzers
 fuzzers: $(FUZZERS)
 
 # --- the sanitizer build the tests run -------------------------------------

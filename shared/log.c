@@ -57,7 +57,7 @@ log_level_parse(const char *s)
 }
 
 /* Formats one line and writes it with a single write(2). */
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
 	char		 line[2048], stamp[32];

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * test_purchase.c - unit tests of shared/purchase.c: the JSON body of
+ * test_purchase.c - unit tests of fcgi/ticket/purchase.c: the JSON body of
  * POST /tickets and the legacy parameters of POST /ticket (CONTRACT §1/§2).
  */
 #include <setjmp.h>
