@@ -194,11 +194,11 @@ fuzz-build:
 fuzzers: $(FUZZERS)
 
 # --- the sanitizer build the tests run -------------------------------------
-# BOX_TEST_HOOKS: the pause points of shared/testhook.h (fault tests only)
+# BOX_TEST_HOOKS: the pause points of fcgi/ticket/testhook.h (fault tests only)
 san:
 	$(MAKE) BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g -DBOX_TEST_HOOKS" all tools unit
 
-# --- local stack and commands of CONTRACT §5 -------------------------------
+# --- local stack and the commands of the README ----------------------------
 deps:
 	scripts/deps
 up: deps all tools

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * pubbench - the broker's own ceiling for scripts/bench (BENCH.md): the
+ * pubbench - the broker's own ceiling for scripts/bench (docs/performance.md): the
  * project's publisher module (shared/mq.c, mq_publish) alone, no HTTP and no
  * Redis.  P processes, each with one connection and one channel in confirm
  * mode like a purchase responder, publish ticket messages (the JSON of a

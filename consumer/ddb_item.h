@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * ddb_item.h - the DynamoDB requests of the consumer, as JSON text: a
- * ticket as an item (CONTRACT §4: the ticket's JSON names, numbers as N),
+ * ticket as an item (docs/consumer.md: the ticket's JSON names, numbers as N),
  * the conditional PutItem (attribute_not_exists(ticketId)), BatchWriteItem,
  * and the reader of a BatchWriteItem answer's UnprocessedItems.
  * Pure functions, no I/O; unit-tested.

@@ -3,7 +3,7 @@
  * ddb.h - DynamoDB over HTTP with libcurl: SigV4 signing by libcurl
  * (CURLOPT_AWS_SIGV4 with region and service given explicitly), the JSON
  * protocol (X-Amz-Target, application/x-amz-json-1.0), error types, and
- * the table of CONTRACT §4.  The same code talks to AWS or DynamoDB Local.
+ * the table of docs/consumer.md.  The same code talks to AWS or DynamoDB Local.
  */
 #ifndef BOX_DDB_H
 #define BOX_DDB_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * ticket.h - the ticket: ids (UUIDv7), timestamps, its JSON form (the 201
- * body and the broker message of CONTRACT §2/§4) and the parser the consumer
+ * body of docs/api.md and the broker message of docs/consumer.md) and the parser the consumer
  * uses for that message.  Pure functions apart from reading the clock and
  * getrandom(2); unit-tested and fuzzed.
  */
@@ -47,7 +47,7 @@ int	ticket_json_tail(const struct ticket *t, char *buf, size_t size);
 /* The whole ticket JSON (t->price filled in). */
 int	ticket_json(const struct ticket *t, char *buf, size_t size);
 
-/* Parses and validates a ticket JSON message (every field of CONTRACT §2,
+/* Parses and validates a ticket JSON message (every field of the ticket of docs/api.md,
  * status "CREATED").  Returns 0, or -1 with *why set to a static reason. */
 int	ticket_parse(const char *json, size_t len, struct ticket *t,
 	    const char **why);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * dbq.h - the query responder's SQL (CONTRACT §3): catalog, reports and
+ * dbq.h - the query responder's SQL (docs/api.md): catalog, reports and
  * ticket lookups, each written straight into a JSON answer (jout.h).
  *
  * Prepared statements only.  They are prepared once per connection and

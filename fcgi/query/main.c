@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * query.c - the query responder (CONTRACT §3): every GET under /get/.
+ * fcgi/query/main.c - the query responder (docs/api.md): every GET under /get/.
  *
- * Per request: route (shared/route.c: path, method and parameters checked,
- * no I/O) -> one endpoint function reading MySQL (shared/dbq.c, read-only
- * account, prepared statements) or Redis (shared/live.c) into a JSON
- * buffer (shared/jout.c) -> answer -> free.  MySQL and Redis connections
+ * Per request: route (fcgi/query/route.c: path, method and parameters checked,
+ * no I/O) -> one endpoint function reading MySQL (fcgi/query/dbq.c, read-only
+ * account, prepared statements) or Redis (fcgi/query/live.c) into a JSON
+ * buffer (fcgi/query/jout.c) -> answer -> free.  MySQL and Redis connections
  * are kept across requests and re-opened by themselves; a dependency that
  * is down gets a 503 JSON answer, never an exit.
  */

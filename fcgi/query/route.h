@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * route.h - the query responder's router (CONTRACT §3): request method,
+ * route.h - the query responder's router (docs/api.md): request method,
  * path and query string in, endpoint and validated parameters out.
  * Pure: no I/O, no allocation; unit-tested and fuzzed
  * (tests/fuzz/fuzz_route.c).

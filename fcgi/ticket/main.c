@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * ticket.c - the purchase responder (CONTRACT §2).
+ * fcgi/ticket/main.c - the purchase responder (docs/api.md).
  *
  *   POST /tickets          JSON body {"venueId","eventId","zoneId","row","column"}
  *   POST /ticket?...       the original system's form (row may be a letter)

@@ -11,7 +11,7 @@
 
 #include "valid.h"
 
-#define BODY_MAX	4096	/* request body cap (CONTRACT §2) */
+#define BODY_MAX	4096	/* request body cap (docs/api.md) */
 #define JSON_DEPTH_MAX	16	/* nesting accepted in a request body */
 #define FORM_VALUE_MAX	128	/* longest legacy parameter value */
 

@@ -13,7 +13,7 @@
  * exactly that process at exactly that point of a request
  * (tests/faults/test_processes.py).  Every other request goes on.
  *
- * Points of fcgi/ticket.c: "reserved" (the seat is taken in Redis, nothing
+ * Points of fcgi/ticket/main.c: "reserved" (the seat is taken in Redis, nothing
  * is published yet), "confirmed" (the broker confirmed the ticket, the
  * pending entry is still there, no answer sent).
  */

@@ -101,7 +101,7 @@ class Scenarios:
 # --------------------------------------------------------------- test hooks
 
 def hook_arm(point, ms, match=""):
-    """Arms a pause point of the responders (shared/testhook.h): the next
+    """Arms a pause point of the responders (fcgi/ticket/testhook.h): the next
     request whose ticket JSON contains match is held ms milliseconds."""
     check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
     for f in os.listdir(HOOKS):

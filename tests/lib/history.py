@@ -52,7 +52,7 @@ QUEUES = ("ticketSQL", "ticketNoSQL")
 DEAD = ("ticketSQL.dead", "ticketNoSQL.dead")
 FIELDS = ("ticketId", "venueId", "eventId", "zoneId", "row", "column", "price", "status",
           "createdOn")
-# the 4xx error codes of CONTRACT §2 and the web servers' own refusals
+# the 4xx error codes of docs/api.md and the web servers' own refusals
 NOTHING_SOLD = "nothing was sold"
 
 
