@@ -108,7 +108,12 @@ FUZZERS	= $(foreach f,$(FUZZ_LIB) $(FUZZ_TICKET) $(FUZZ_QUERY),$(BUILD)/bin/fuzz
 
 all: $(PROGS)
 tools: $(TOOLS)
+# (a test binary no longer in the lists, e.g. of a renamed test, is removed:
+# tests/run runs every build/san/test/test_*)
 unit: $(UNIT)
+	@for t in $(wildcard $(BUILD)/test/test_*); do \
+		case " $(UNIT) " in *" $$t "*) ;; *) rm -f "$$t" "$$t.d" ;; esac; \
+	done
 
 # LD_PRELOAD library confining DynamoDB Local to 127.0.0.1 (tools/loopback.c);
 # never sanitized: it is loaded into a JVM
@@ -127,7 +132,7 @@ $(BUILD)/%.a:
 	$(AR) rcs $@ $^
 
 $(BUILD)/%.o: %.c
-	$(call pkgcheck,$(LIB_PKGS))
+	$(call pkgcheck,$(LIB_PKGS) $(NEEDS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(INC) -c -o $@ $<
 
@@ -162,6 +167,7 @@ $(BUILD)/bin/pubbench: $(BUILD)/bench/pubbench.o $(BUILD)/lib.a
 # unit_group NAMES ARCHIVE DIR PACKAGES: test_NAME links ARCHIVE, sees DIR
 define unit_group
 $(patsubst %,$(BUILD)/tests/unit/test_%.o,$(1)): INC = $(3:%=-I%)
+$(patsubst %,$(BUILD)/tests/unit/test_%.o,$(1)): NEEDS = cmocka
 $(patsubst %,$(BUILD)/test/test_%,$(1)): $(BUILD)/test/test_%: \
 		$(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/unit.o $(2) $(BUILD)/lib.a
 	$$(call pkgcheck,cmocka)
