@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """benchlib - the machinery of scripts/bench and scripts/demo.
 
 Drives the local stack (scripts/stack, ports from conf/stack.env and the

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hello.c - the trivial FastCGI responder of the bench's ceiling run
- * (../shared/handbook/BENCH.md): reads the request body and answers 200 with
+ * (docs/performance.md): reads the request body and answers 200 with
  * a fixed body the size of a ticket, with the headers the purchase responder
  * sends.  No I/O besides FastCGI: what nginx + libfcgi + this machine can do
  * at best.  Spawned by scripts/bench with spawn-fcgi, as many processes as

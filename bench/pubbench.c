@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * pubbench - the broker's own ceiling for scripts/bench (BENCH.md): the
+ * pubbench - the broker's own ceiling for scripts/bench (docs/performance.md): the
  * project's publisher module (shared/mq.c, mq_publish) alone, no HTTP and no
  * Redis.  P processes, each with one connection and one channel in confirm
  * mode like a purchase responder, publish ticket messages (the JSON of a
@@ -30,8 +31,10 @@
 
 #include <amqp.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "mq.h"
+#include "start.h"
 #include "ticket.h"
 #include "valid.h"
 
@@ -51,15 +54,6 @@ struct slot {
 struct drain {
 	unsigned long	consumed;
 };
-
-static long long
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 sleep_until(long long us)
@@ -221,7 +215,6 @@ main(int argc, char **argv)
 	unsigned long	*hist;
 	unsigned long	 confirmed = 0, failed = 0, unknown = 0, drained = 0;
 	const char	*path = NULL;
-	char		 err[512];
 	long long	 start, end;
 	double		 secs, cpu = 0;
 	struct rusage	 ru;
@@ -257,11 +250,8 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (conf_load(&c, path != NULL ? path : conf_default_path(),
-	    path != NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "pubbench: %s\n", err);
+	if (start_conf("pubbench", path, &c) != 0)
 		return 1;
-	}
 	slots = mmap(NULL, sizeof(*slots) * procs + sizeof(*drains) * 2,
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (slots == MAP_FAILED) {

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- wrk.lua - sends every request of a request file exactly once (scripts/bench).
 --
 --   wrk -t T -c C -d LIMIT --timeout 30s -s bench/wrk.lua URL -- FILE T [HOST] [PATH]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * consumer - persists every sold ticket: drains ticketSQL into MySQL and
  * ticketNoSQL into DynamoDB, and sweeps reservations whose publish outcome
@@ -11,7 +12,6 @@
  * batch in hand, closes (the broker requeues what was prefetched) and the
  * process exits 0.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,6 +30,7 @@
 #include "mq.h"
 #include "pipe.h"
 #include "sink.h"
+#include "start.h"
 #include "sweeper.h"
 
 #define STATS_INTERVAL_S	10	/* seconds between throughput lines */
@@ -227,21 +228,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (conf_load(&c, path != NULL ? path : conf_default_path(),
-	    path != NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "consumer: %s\n", err);
+	if (start_conf("consumer", path, &c) != 0 || check_conf(&c) != 0)
 		return 1;
-	}
-	if (check_conf(&c) != 0)
-		return 1;
-	if (check) {
-		conf_dump(&c, STDOUT_FILENO);
-		fprintf(stdout, "# configuration ok\n");
-		return 0;
-	}
-	if (log_open("consumer", c.log_file, log_level_parse(c.log_level)) != 0)
-		fprintf(stderr, "consumer: log_file %s: %s (logging to "
-		    "stderr)\n", c.log_file, strerror(errno));
+	if (check)
+		return start_check_done(&c);
+	start_log("consumer", &c);
 	if (metrics_open(c.metrics_dir, "consumer") != 0)
 		log_warn("metrics: consumer file in %s (metrics off)",
 		    c.metrics_dir);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pipe.c - one consumer pipeline: queue -> batch -> sink -> ack (see pipe.h).
  */
@@ -9,21 +10,14 @@
 #include <amqp.h>
 
 #include "backoff.h"
+#include "clock.h"
+#include "fmt.h"
 #include "log.h"
 #include "mq.h"
 #include "pipe.h"
 
 #define CHANNEL		1	/* the channel mq_connect() opens */
 #define IDLE_WAIT_MS	250	/* longest wait for a first delivery */
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 pipe_sleep(long ms, const atomic_int *stop)
@@ -78,13 +72,13 @@ static int
 rpc_fail(struct mq *m, amqp_rpc_reply_t r, const char *what)
 {
 	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s",
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s",
 		    m->host, m->port, what, amqp_error_string2(r.library_error));
 	else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
 	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 		amqp_channel_close_t *c = r.reply.decoded;
 
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
 		    "channel closed %u %.*s", m->host, m->port, what,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
@@ -92,12 +86,12 @@ rpc_fail(struct mq *m, amqp_rpc_reply_t r, const char *what)
 	    r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
 		amqp_connection_close_t *c = r.reply.decoded;
 
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
 		    "connection closed %u %.*s", m->host, m->port, what,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
 	} else
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
 		    "failed", m->host, m->port, what);
 	return -1;
 }
@@ -147,7 +141,7 @@ other_frame(struct mq *m)
 	int		rc;
 
 	if ((rc = amqp_simple_wait_frame(m->conn, &f)) != AMQP_STATUS_OK) {
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s",
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s",
 		    m->host, m->port, amqp_error_string2(rc));
 		return -1;
 	}
@@ -158,7 +152,7 @@ other_frame(struct mq *m)
 		amqp_connection_close_t *c = f.payload.method.decoded;
 		amqp_connection_close_ok_t ok;
 
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
 		    "closed the connection: %u %.*s", m->host, m->port,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
@@ -169,14 +163,14 @@ other_frame(struct mq *m)
 	case AMQP_CHANNEL_CLOSE_METHOD: {
 		amqp_channel_close_t *c = f.payload.method.decoded;
 
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
 		    "closed the channel: %u %.*s", m->host, m->port,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
 		return -1;
 	}
 	case AMQP_BASIC_CANCEL_METHOD:
-		snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
 		    "cancelled the subscription (queue deleted?)", m->host,
 		    m->port);
 		return -1;
@@ -218,7 +212,7 @@ next_delivery(struct mq *m, long ms, struct item *it)
 	}
 	if ((it->body = malloc(len + 1)) == NULL) {
 		amqp_destroy_envelope(&env);
-		snprintf(m->errstr, sizeof(m->errstr), "out of memory");
+		fmt_trunc(m->errstr, sizeof(m->errstr), "out of memory");
 		return -1;	/* the message comes back on reconnect */
 	}
 	if (len > 0)
@@ -301,7 +295,7 @@ reject_dead(struct pipe *p, struct mq *m, struct item *items, size_t n)
 			continue;
 		if (amqp_basic_reject(m->conn, CHANNEL, items[i].tag, 0) !=
 		    AMQP_STATUS_OK) {
-			snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: "
+			fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: "
 			    "basic.reject failed", m->host, m->port);
 			return -1;
 		}
@@ -352,10 +346,10 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	atomic_fetch_add(&p->stats.done, done);
 	atomic_fetch_add(&p->stats.batches, 1);
 	if (newest > 0)
-		atomic_store(&p->stats.lag_ms, ticket_now_ms() - newest);
+		atomic_store(&p->stats.lag_ms, wall_ms() - newest);
 	return 0;
 fail:
-	snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: basic.ack failed",
+	fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: basic.ack failed",
 	    m->host, m->port);
 	return -1;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pipe.h - one pipeline of the consumer: drains a queue into a sink.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink.h - the consumer's two destinations behind struct sink (pipe.h):
  * MySQL (sink_sql.c: multi-row INSERT, one transaction per batch, the

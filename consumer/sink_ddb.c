@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink_ddb.c - the DynamoDB sink: tickets into the write model (table
  * Tickets), over HTTP with libcurl (SigV4 by CURLOPT_AWS_SIGV4, see ddb.c).
@@ -25,6 +26,7 @@
 
 #include "ddb.h"
 #include "ddb_item.h"
+#include "fmt.h"
 #include "log.h"
 #include "sink.h"
 
@@ -159,12 +161,13 @@ finish(struct sink_ddb *s, struct item *items, struct slot *sl, CURLcode rc)
 	char		 why[512];
 
 	if (rc != CURLE_OK) {
-		snprintf(why, sizeof(why), "dynamodb %s: %s: %s", s->d.endpoint,
+		fmt_trunc(why, sizeof(why),
+		    "dynamodb %s: %s: %s", s->d.endpoint,
 		    op, curl_easy_strerror(rc));
 		job_retry(s, items, sl->job, why);
 	} else {
 		ddb_finish(sl->h, &sl->resp);
-		snprintf(why, sizeof(why), "dynamodb %s: %s: HTTP %ld %s %s",
+		fmt_trunc(why, sizeof(why), "dynamodb %s: %s: HTTP %ld %s %s",
 		    s->d.endpoint, op, sl->resp.status, sl->resp.type,
 		    sl->resp.message);
 		if (sl->job->op == JOB_PUT)

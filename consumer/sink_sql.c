@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sink_sql.c - the MySQL sink: tickets into the read model (table ticket).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sweeper.c - republishes tickets whose publish outcome was unknown (see
  * sweeper.h).
@@ -8,6 +9,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
 #include "keys.h"
 #include "log.h"
 #include "mq.h"
@@ -117,7 +119,7 @@ sweep_round(struct round *r)
 	unsigned	 node;
 	size_t		 i;
 
-	r->now = ticket_now_ms();
+	r->now = wall_ms();
 	for (node = 0; node < r->rds->n; node++) {
 		if ((tags = rds_cmd(r->rds, node, "SMEMBERS %s",
 		    KEY_ZONES)) == NULL) {

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sweeper.h - completes sales whose publish outcome was unknown
- * (CONTRACT §6.4, docs/reliability.md).
+ * (docs/reliability.md).
  *
  * The reserve script records each sold ticket in its zone's pending set
  * bo:pend:{E:Z}; the responder removes it after the broker's confirm.  An

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_check.c - ticketctl check: reconciles Redis, MySQL and DynamoDB per
  * event and zone and prints every difference (exit 1 if there is one).

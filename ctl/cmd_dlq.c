@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_dlq.c - ticketctl dlq: lists the dead-lettered messages (read
  * without consuming) and, after the cause was fixed, publishes them again

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_init.c - ticketctl init (topology, table, catalog into Redis; never
  * creates full counters beside sold seats) and ticketctl reset --yes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_rebuild.c - ticketctl rebuild: recomputes Redis seat bits, counters
  * and owner tokens of event zones from what was sold: MySQL tickets, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_status.c - ticketctl status: queue depths (dead-letter queues too)
  * and consumers, seats sold per event in each store, Redis memory per node.
@@ -14,7 +15,6 @@
 #include "sold.h"
 
 #define EVENTS_MAX	4096
-#define SCAN_REQ_MAX	1024
 
 struct evcount {
 	char	event[ID_MAX + 1];
@@ -140,28 +140,17 @@ count_mysql(struct status *st, struct db *d)
 static void
 count_ddb(struct ctl *ctl, struct status *st)
 {
-	struct json_object	*o, *items, *lek, *it, *a, *s;
+	struct json_object	*o, *items, *it, *a, *s;
 	struct evcount		*e;
-	struct ddb_resp		 r;
+	struct ddb_scan		 sc;
 	struct ddb		 d;
-	char			 req[SCAN_REQ_MAX], start[SCAN_REQ_MAX - 256];
 	size_t			 i;
-	int			 more = 0;
+	int			 rc;
 
 	if (ddb_init(&d, &ctl->c) != 0)
 		goto out;
-	do {
-		snprintf(req, sizeof(req), "{\"TableName\":\"%s\","
-		    "\"ProjectionExpression\":\"eventId\"%s%s}", d.table,
-		    more ? ",\"ExclusiveStartKey\":" : "", more ? start : "");
-		if (ddb_call(&d, "Scan", req, &r) != 0)
-			goto out;
-		if (r.status != 200 || (o = json_tokener_parse(r.body)) ==
-		    NULL) {
-			ddb_resp_free(&r);
-			goto out;
-		}
-		ddb_resp_free(&r);
+	ddb_scan_init(&sc, &d, "\"ProjectionExpression\":\"eventId\"");
+	while ((rc = ddb_scan_next(&sc, &o)) == 1) {
 		if (json_object_object_get_ex(o, "Items", &items))
 			for (i = 0; i < json_object_array_length(items); i++) {
 				it = json_object_array_get_idx(items, i);
@@ -171,14 +160,10 @@ count_ddb(struct ctl *ctl, struct status *st)
 				    json_object_get_string(s))) != NULL)
 					e->ddb++;
 			}
-		more = json_object_object_get_ex(o, "LastEvaluatedKey", &lek);
-		if (more)
-			snprintf(start, sizeof(start), "%s",
-			    json_object_to_json_string_ext(lek,
-			    JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
-	} while (more);
-	st->ddb_ok = 1;
+	}
+	if (rc == 0)
+		st->ddb_ok = 1;
 out:
 	ddb_free(&d);
 }

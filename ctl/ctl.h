@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctl.h - what the ticketctl commands share: the command table entry, the
  * connections (settings, Redis shards, and helpers that open the broker,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sold.c - sold seats read from MySQL, a queue and DynamoDB (see sold.h).
  */
@@ -12,7 +13,6 @@
 #include "valid.h"
 
 #define SQL_MAX		(256 + CTL_EVENTS_MAX * (ID_MAX + 4))
-#define SCAN_REQ_MAX	2048
 
 int
 soldv_add(struct soldv *s, const char *event, long zone, long row, long col,
@@ -325,48 +325,25 @@ int
 sold_from_ddb(struct soldv *s, struct ddb *d, const struct events *ev,
     long *bad, char *err, size_t errlen)
 {
-	struct json_object	*o, *items, *lek;
-	struct ddb_resp		 r;
-	char			 req[SCAN_REQ_MAX], start[SCAN_REQ_MAX - 256];
-	int			 more = 0, n;
+	struct json_object	*o, *items;
+	struct ddb_scan		 sc;
+	int			 rc;
 
 	*bad = 0;
-	do {
-		if (more)
-			n = snprintf(req, sizeof(req), "{\"TableName\":\"%s\","
-			    "\"ExclusiveStartKey\":%s}", d->table, start);
-		else
-			n = snprintf(req, sizeof(req), "{\"TableName\":\"%s\"}",
-			    d->table);
-		if (n < 0 || (size_t)n >= sizeof(req)) {
-			snprintf(err, errlen, "dynamodb: scan key too long");
-			return -1;
-		}
-		if (ddb_call(d, "Scan", req, &r) != 0) {
-			snprintf(err, errlen, "%s", d->errstr);
-			return -1;
-		}
-		if (r.status != 200 || (o = json_tokener_parse(r.body)) ==
-		    NULL) {
-			snprintf(err, errlen, "dynamodb: Scan %s: HTTP %ld %s",
-			    d->table, r.status, r.type);
-			ddb_resp_free(&r);
-			return -1;
-		}
-		ddb_resp_free(&r);
+	ddb_scan_init(&sc, d, NULL);
+	while ((rc = ddb_scan_next(&sc, &o)) == 1) {
 		if (json_object_object_get_ex(o, "Items", &items) &&
 		    add_items(s, items, ev, bad) != 0) {
 			json_object_put(o);
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		more = json_object_object_get_ex(o, "LastEvaluatedKey", &lek);
-		if (more)
-			snprintf(start, sizeof(start), "%s",
-			    json_object_to_json_string_ext(lek,
-			    JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
-	} while (more);
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", d->errstr);
+		return -1;
+	}
 	return 0;
 }
 

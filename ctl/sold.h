@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sold.h - sold seats as each store records them, for ticketctl's check,
  * rebuild, init and status: a growable list of (event, zone, row, column,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ticketctl - the operator's tool: command line, settings, connections and
  * dispatch.  Each command lives in its own file (cmd_*.c).  `ticketctl help`
@@ -18,6 +19,7 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "start.h"
 #include "valid.h"
 
 static const struct command *const commands[] = {
@@ -135,7 +137,6 @@ main(int argc, char **argv)
 	const struct command	*cmd = NULL;
 	struct ctl		 ctl;
 	const char		*path = NULL;
-	char			 err[512];
 	size_t			 i;
 	int			 ch, ret;
 
@@ -185,11 +186,8 @@ main(int argc, char **argv)
 			command_help(cmd);
 			return CTL_OK;
 		}
-	if (conf_load(&ctl.c, path != NULL ? path : conf_default_path(),
-	    path != NULL, err, sizeof(err)) != 0) {
-		ctl_err("%s", err);
+	if (start_conf("ticketctl", path, &ctl.c) != 0)
 		return CTL_FAIL;
-	}
 	log_open("ticketctl", NULL, log_level_parse(ctl.c.log_level));
 	if (rds_init(&ctl.rds, ctl.c.redis_nodes, ctl.c.redis_timeout_ms)) {
 		ctl_err("%s", ctl.rds.errstr);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * zone.c - reads one event zone's Redis state (see zone.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * zone.h - one event zone as Redis holds it (catalog hash, counters, seat
  * bitmap, owner tokens, pending and claimed tickets), read by ticketctl

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- claim.lua: the sweeper takes over pending tickets older than a cutoff.
 --
 -- KEYS[1] bo:pend:{E:Z}, KEYS[2] bo:sweep:{E:Z}

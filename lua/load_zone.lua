@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- load_zone.lua: put one event zone of the catalog into Redis without ever
 -- touching what was sold.
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- release.lua: give a reserved seat back after a definite publish failure.
 --
 -- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},

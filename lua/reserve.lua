@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- reserve.lua: sell one seat of one event's zone, atomically.
 --
 -- KEYS[1] bo:zone:{E:Z}   catalog hash: venue, rows, cols, price

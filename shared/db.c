@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db.c - MySQL / MariaDB connection and catalog reader (see db.h).
  */
@@ -10,6 +11,7 @@
 #include <mysql.h>
 
 #include "db.h"
+#include "fmt.h"
 #include "metrics.h"
 #include "valid.h"
 
@@ -45,7 +47,7 @@ db_conn(struct db *d)
 	if (d->my != NULL)
 		return d->my;
 	if ((d->my = mysql_init(NULL)) == NULL) {
-		snprintf(d->errstr, sizeof(d->errstr), "mysql: out of memory");
+		fmt_trunc(d->errstr, sizeof(d->errstr), "mysql: out of memory");
 		return NULL;
 	}
 	mysql_options(d->my, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
@@ -56,7 +58,7 @@ db_conn(struct db *d)
 	if (mysql_real_connect(d->my, d->socket[0] ? NULL : d->host, d->user,
 	    d->password, d->database, (unsigned)d->port,
 	    d->socket[0] ? d->socket : NULL, 0) == NULL) {
-		snprintf(d->errstr, sizeof(d->errstr), "mysql %s@%s:%d: "
+		fmt_trunc(d->errstr, sizeof(d->errstr), "mysql %s@%s:%d: "
 		    "connect: %s", d->user, d->socket[0] ? d->socket : d->host,
 		    d->port, mysql_error(d->my));
 		db_close(d);
@@ -75,7 +77,7 @@ db_fail(struct db *d, const char *what)
 	if (d->my == NULL)
 		return -1;
 	e = mysql_errno(d->my);
-	snprintf(d->errstr, sizeof(d->errstr), "mysql: %s: %s (%u)", what,
+	fmt_trunc(d->errstr, sizeof(d->errstr), "mysql: %s: %s (%u)", what,
 	    mysql_error(d->my), e);
 	/* client errors (2000..2999) mean the connection is unusable */
 	if (e >= 2000 && e < 3000)
@@ -137,7 +139,7 @@ db_catalog_each(struct db *d, int (*fn)(const struct catalog_zone *, void *),
 		    valid_digits(row[3], &cz.rows) != 0 ||
 		    valid_digits(row[4], &cz.cols) != 0 ||
 		    strlen(row[5]) >= sizeof(cz.price)) {
-			snprintf(d->errstr, sizeof(d->errstr), "catalog: bad "
+			fmt_trunc(d->errstr, sizeof(d->errstr), "catalog: bad "
 			    "row for event %s", row[0] ? row[0] : "?");
 			mysql_free_result(res);
 			return -1;

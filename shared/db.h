@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db.h - MySQL / MariaDB connection that reconnects by itself, and the
  * catalog reader shared by ticketctl and the query responder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ddb.c - DynamoDB client over libcurl (see ddb.h).
  */
@@ -8,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "ddb.h"
+#include "fmt.h"
 
 int
 ddb_sigv4_param(const char *region, char *buf, size_t size)
@@ -39,7 +41,7 @@ ddb_init(struct ddb *d, const struct conf *c)
 	    c->aws_access_key_id, c->aws_secret_access_key);
 	if (n < 0 || (size_t)n >= sizeof(d->userpwd) ||
 	    ddb_sigv4_param(d->region, d->sigv4, sizeof(d->sigv4)) != 0) {
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
 		    "or region too long");
 		return -1;
 	}
@@ -51,7 +53,7 @@ ddb_init(struct ddb *d, const struct conf *c)
 		d->hdr_base = curl_slist_append(d->hdr_base, d->token_hdr);
 	}
 	if (d->hdr_base == NULL || (d->curl = curl_easy_init()) == NULL) {
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: curl init");
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: curl init");
 		return -1;
 	}
 	return 0;
@@ -174,20 +176,21 @@ ddb_call(struct ddb *d, const char *op, const char *json,
 
 	if (ddb_prepare(d, d->curl, &hdrs, op, json, resp) != 0) {
 		curl_slist_free_all(hdrs);
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb: out of memory");
+		fmt_trunc(d->errstr, sizeof(d->errstr),
+		    "dynamodb: out of memory");
 		return -1;
 	}
 	rc = curl_easy_perform(d->curl);
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb %s: %s: %s",
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb %s: %s: %s",
 		    d->endpoint, op, curl_easy_strerror(rc));
 		ddb_resp_free(resp);
 		return -1;
 	}
 	ddb_finish(d->curl, resp);
 	if (resp->status >= 400)
-		snprintf(d->errstr, sizeof(d->errstr), "dynamodb %s: HTTP %ld "
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb %s: HTTP %ld "
 		    "%s: %s", op, resp->status, resp->type, resp->message);
 	return 0;
 }
@@ -243,39 +246,77 @@ ddb_delete_table(struct ddb *d)
 long
 ddb_count(struct ddb *d)
 {
-	struct json_object	*o, *v, *lek;
-	struct ddb_resp		 r;
-	char			 json[2048];
-	const char		*start = NULL;
-	char			 startbuf[1024];
+	struct ddb_scan		 s;
+	struct json_object	*page, *v;
 	long			 total = 0;
+	int			 rc;
 
-	for (;;) {
-		if (start != NULL)
-			snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
-			    "\"Select\":\"COUNT\",\"ExclusiveStartKey\":%s}",
-			    d->table, start);
-		else
-			snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
-			    "\"Select\":\"COUNT\"}", d->table);
-		if (ddb_call(d, "Scan", json, &r) != 0)
-			return -1;
-		if (r.status != 200 || (o = json_tokener_parse(r.body)) == NULL) {
-			ddb_resp_free(&r);
-			return -1;
-		}
-		ddb_resp_free(&r);
-		if (json_object_object_get_ex(o, "Count", &v))
+	ddb_scan_init(&s, d, "\"Select\":\"COUNT\"");
+	while ((rc = ddb_scan_next(&s, &page)) == 1) {
+		if (json_object_object_get_ex(page, "Count", &v))
 			total += json_object_get_int64(v);
-		start = NULL;
-		if (json_object_object_get_ex(o, "LastEvaluatedKey", &lek)) {
-			snprintf(startbuf, sizeof(startbuf), "%s",
-			    json_object_to_json_string_ext(lek,
-			    JSON_C_TO_STRING_PLAIN));
-			start = startbuf;
-		}
-		json_object_put(o);
-		if (start == NULL)
-			return total;
+		json_object_put(page);
 	}
+	return rc == 0 ? total : -1;
+}
+
+void
+ddb_scan_init(struct ddb_scan *s, struct ddb *d, const char *extra)
+{
+	s->d = d;
+	s->extra = extra;
+	s->start[0] = '\0';
+	s->done = 0;
+}
+
+int
+ddb_scan_next(struct ddb_scan *s, struct json_object **page)
+{
+	struct ddb		*d = s->d;
+	struct json_object	*o, *lek;
+	struct ddb_resp		 r;
+	char			 req[DDB_SCAN_KEY_MAX + CONF_STR_MAX + 256];
+	const char		*key;
+	int			 n;
+
+	if (s->done)
+		return 0;
+	n = snprintf(req, sizeof(req), "{\"TableName\":\"%s\"%s%s%s%s}",
+	    d->table, s->extra != NULL ? "," : "",
+	    s->extra != NULL ? s->extra : "",
+	    s->start[0] != '\0' ? ",\"ExclusiveStartKey\":" : "", s->start);
+	if (n < 0 || (size_t)n >= sizeof(req)) {
+		fmt_trunc(d->errstr, sizeof(d->errstr),
+		    "dynamodb Scan: request too long");
+		return -1;
+	}
+	if (ddb_call(d, "Scan", req, &r) != 0)
+		return -1;
+	if (r.status != 200 || (o = json_tokener_parse(r.body)) == NULL) {
+		if (r.status == 200)
+			fmt_trunc(d->errstr, sizeof(d->errstr),
+			    "dynamodb Scan: response is not JSON");
+		else if (r.status < 400)
+			fmt_trunc(d->errstr, sizeof(d->errstr),
+			    "dynamodb Scan: HTTP %ld", r.status);
+		ddb_resp_free(&r);
+		return -1;
+	}
+	ddb_resp_free(&r);
+	s->done = 1;
+	if (json_object_object_get_ex(o, "LastEvaluatedKey", &lek)) {
+		key = json_object_to_json_string_ext(lek,
+		    JSON_C_TO_STRING_PLAIN);
+		if (strlen(key) >= sizeof(s->start)) {
+			fmt_trunc(d->errstr, sizeof(d->errstr),
+			    "dynamodb Scan: LastEvaluatedKey longer than %zu bytes",
+			    sizeof(s->start) - 1);
+			json_object_put(o);
+			return -1;
+		}
+		memcpy(s->start, key, strlen(key) + 1);
+		s->done = 0;
+	}
+	*page = o;
+	return 1;
 }

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ddb.h - DynamoDB over HTTP with libcurl: SigV4 signing by libcurl
  * (CURLOPT_AWS_SIGV4 with region and service given explicitly), the JSON
  * protocol (X-Amz-Target, application/x-amz-json-1.0), error types, and
- * the table of CONTRACT §4.  The same code talks to AWS or DynamoDB Local.
+ * the table of docs/consumer.md.  The same code talks to AWS or DynamoDB Local.
  */
 #ifndef BOX_DDB_H
 #define BOX_DDB_H
@@ -14,6 +15,9 @@
 #include "conf.h"
 
 #define DDB_RESP_MAX	(4 * 1024 * 1024)	/* cap on a response body */
+#define DDB_SCAN_KEY_MAX 1024			/* a page's LastEvaluatedKey */
+
+struct json_object;
 
 struct ddb {
 	CURL			*curl;
@@ -74,5 +78,31 @@ int	ddb_create_table(struct ddb *d);
 int	ddb_delete_table(struct ddb *d);
 /* Number of items (Scan with Select COUNT, all pages), or -1. */
 long	ddb_count(struct ddb *d);
+
+/*
+ * The pages of a Scan of the whole table, one call each:
+ *
+ *	ddb_scan_init(&s, d, "\"ProjectionExpression\":\"eventId\"");
+ *	while ((rc = ddb_scan_next(&s, &page)) == 1) {
+ *		... json_object_object_get_ex(page, "Items", &items) ...
+ *		json_object_put(page);
+ *	}
+ *	if (rc < 0) ... d->errstr ...
+ *
+ * extra: JSON members added to each request after TableName, or NULL.
+ */
+struct ddb_scan {
+	struct ddb	*d;
+	const char	*extra;
+	char		 start[DDB_SCAN_KEY_MAX];	/* "" on the first page */
+	int		 done;
+};
+
+void	ddb_scan_init(struct ddb_scan *s, struct ddb *d, const char *extra);
+/* Fetches the next page.  Returns 1 with *page (the parsed response, the
+ * caller's to json_object_put), 0 when the last page was read, or -1 with
+ * d->errstr (transport, HTTP status, a body that is not JSON, a key too
+ * long to send back). */
+int	ddb_scan_next(struct ddb_scan *s, struct json_object **page);
 
 #endif

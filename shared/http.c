@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http.c - FastCGI request and response helpers (see http.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http.h - FastCGI request and response helpers shared by the responders:
  * reading a capped body, the status line, JSON answers and JSON errors

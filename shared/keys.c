@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * keys.c - Redis key names and shard choice (see keys.h).
  */

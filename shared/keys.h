@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * keys.h - Redis key names and shard choice.  Pure functions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c - one-line logging for every boxoffice program (see log.h).
  */
@@ -56,7 +57,7 @@ log_level_parse(const char *s)
 }
 
 /* Formats one line and writes it with a single write(2). */
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
 	char		 line[2048], stamp[32];
@@ -77,7 +78,7 @@ vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 	if (m < 0)
 		return;
 	n = (size_t)m >= sizeof(line) - n ? (int)sizeof(line) - 1 : n + m;
-	if (errnum != 0) {
+	if (errnum != 0 && n < (int)sizeof(line) - 1) {
 		m = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
 		if (m > 0)
 			n = (size_t)m >= sizeof(line) - n ? (int)sizeof(line) - 1 : n + m;

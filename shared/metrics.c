@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.c - shared counters in a file mapping, Prometheus text (see
  * metrics.h).
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "metrics.h"
 
 #define MAGIC		0x314d54454d4f42ULL	/* "BOMETM1" */
@@ -241,15 +243,6 @@ metrics_count(enum metrics_counter c)
 		add(&shm->counters[c], 1);
 }
 
-long long
-metrics_clock_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void
 metrics_observe(enum metrics_hist h, long long start_us)
 {
@@ -258,7 +251,7 @@ metrics_observe(enum metrics_hist h, long long start_us)
 
 	if (shm == NULL || (unsigned)h >= METRICS_HIST__MAX)
 		return;
-	if ((us = metrics_clock_us() - start_us) < 0)
+	if ((us = mono_us() - start_us) < 0)
 		us = 0;
 	for (b = 0; b < NBOUNDS && us > bounds_us[b]; b++)
 		;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.h - counters and latency histograms that add up across every
  * process of a program, and their Prometheus text format.
@@ -51,9 +52,7 @@ void	metrics_close(void);
  * {"error":"CODE",...} when status >= 400. */
 void	metrics_response(int status, const char *body, size_t len);
 void	metrics_count(enum metrics_counter c);
-/* Microseconds of a monotonic clock, for metrics_observe(). */
-long long metrics_clock_us(void);
-/* Records the time since start_us (from metrics_clock_us()). */
+/* Records the time since start_us (from mono_us() of clock.h). */
 void	metrics_observe(enum metrics_hist h, long long start_us);
 /* The consumer's pipeline totals ("sql", "nosql"), sampled now and then:
  * what grew since the previous sample of this process is added, so that

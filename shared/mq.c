@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mq.c - RabbitMQ connection, publisher confirms and topology (see mq.h).
  */
@@ -10,6 +11,8 @@
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
+#include "clock.h"
+#include "fmt.h"
 #include "log.h"
 #include "metrics.h"
 #include "mq.h"
@@ -19,7 +22,7 @@
 static void
 seterr(struct mq *m, const char *what, const char *why)
 {
-	snprintf(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s", m->host,
+	fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s", m->host,
 	    m->port, what, why);
 }
 
@@ -286,15 +289,6 @@ mq_result_str(enum mq_result r)
 	}
 }
 
-static long long
-now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* 1 if a returned message is the one published as msgid: a return of an
  * earlier message (kept connection, see below) must not fail this one. */
 static int
@@ -318,7 +312,7 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 	int		 rc, returned = 0;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) < 0)
+		if ((left = deadline - mono_ms()) < 0)
 			left = 0;
 		tv.tv_sec = left / 1000;
 		tv.tv_usec = (left % 1000) * 1000;
@@ -419,7 +413,7 @@ enum mq_result
 mq_publish(struct mq *m, const char *body, size_t len, const char *msgid,
     int timeout_ms)
 {
-	long long	start = metrics_clock_us();
+	long long	start = mono_us();
 	enum mq_result	r;
 
 	r = publish(m, body, len, msgid, timeout_ms);
@@ -436,7 +430,7 @@ publish(struct mq *m, const char *body, size_t len, const char *msgid,
 	amqp_basic_properties_t	 props;
 	amqp_bytes_t		 b;
 	uint64_t		 tag;
-	long long		 deadline = now_ms() + timeout_ms;
+	long long		 deadline = mono_ms() + timeout_ms;
 	int			 rc;
 
 	if (mq_check(m) != 0)

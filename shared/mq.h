@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mq.h - RabbitMQ (AMQP 0-9-1, rabbitmq-c 0.11): one connection with one
  * channel in confirm mode, publish with a publisher confirm read through the
- * frame loop, the topology of CONTRACT §4, and a small consumer helper.
+ * frame loop, the topology of docs/consumer.md, and a small consumer helper.
  *
  * A struct mq reconnects by itself: any error closes it, the next call opens
  * it again.  Functions returning int give 0 on success, -1 on failure with

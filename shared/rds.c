@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rds.c - Redis connections, scripts and seat operations (see rds.h).
  */
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -338,7 +340,7 @@ rds_reserve(struct rds *r, struct ticket *t, int cache_ttl, char *json,
 	argv[12] = ttl;
 	argv[13] = now;
 	node = rds_node_for(r, zk.tag);
-	start = metrics_clock_us();
+	start = mono_us();
 	rep = rds_eval(r, node, SCRIPT_RESERVE, 6, 14, argv);
 	metrics_observe(METRICS_RESERVE, start);
 	if (rep == NULL)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rds.h - Redis: the shard list, connections that reconnect by themselves,
  * the Lua scripts (EVALSHA, NOSCRIPT handled) and the seat operations.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * scripts.h - the Lua scripts of lua/, compiled into the programs by the
  * Makefile (build/gen/scripts.c), so a deployed binary never runs a script

@@ -1,7 +1,7 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * server.c - command line, signals and the accept loop (see server.h).
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "start.h"
 
 static volatile sig_atomic_t	stopping;
 
@@ -73,7 +74,6 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 	struct sigaction	 sa;
 	FCGX_Request		 req;
 	const char		*path = NULL;
-	char			 err[512];
 	int			 ch, check = 0;
 
 	while ((ch = getopt(argc, argv, "c:nh")) != -1) {
@@ -92,21 +92,11 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 			return 2;
 		}
 	}
-	if (conf_load(&c, path != NULL ? path : conf_default_path(),
-	    path != NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", ops->prog, err);
+	if (start_conf(ops->prog, path, &c) != 0)
 		return 1;
-	}
-	if (check) {
-		if (ops->init(&c, 1) != 0)
-			return 1;
-		conf_dump(&c, STDOUT_FILENO);
-		fprintf(stdout, "# configuration ok\n");
-		return 0;
-	}
-	if (log_open(ops->prog, c.log_file, log_level_parse(c.log_level)) != 0)
-		fprintf(stderr, "%s: log_file %s: %s (logging to stderr)\n",
-		    ops->prog, c.log_file, strerror(errno));
+	if (check)
+		return ops->init(&c, 1) != 0 ? 1 : start_check_done(&c);
+	start_log(ops->prog, &c);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;

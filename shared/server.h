@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * server.h - the life of a preforked FastCGI responder: command line
  * (-c config, -n check config, -h), settings, logging, signals and the
  * FCGX accept loop, and the shared metrics (opened here, served at
- * metrics_path).  fcgi/ticket.c and fcgi/query.c only supply the handlers.  SIGTERM and SIGINT end the process after the request in hand.
+ * metrics_path).  fcgi/ticket/main.c and fcgi/query/main.c only supply the handlers.  SIGTERM and SIGINT end the process after the request in hand.
  */
 #ifndef BOX_SERVER_H
 #define BOX_SERVER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ticket.c - ticket ids, timestamps and JSON (see ticket.h).
  */
@@ -8,16 +9,8 @@
 
 #include <json-c/json.h>
 
+#include "clock.h"
 #include "ticket.h"
-
-long long
-ticket_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 ticket_stamp(long long ms, char out[STAMP_LEN + 1])
@@ -28,7 +21,9 @@ ticket_stamp(long long ms, char out[STAMP_LEN + 1])
 
 	gmtime_r(&secs, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, STAMP_LEN + 1, "%.19s.%03dZ", base, (int)(ms % 1000));
+	/* ms >= 0: the fraction has three digits */
+	snprintf(out, STAMP_LEN + 1, "%.19s.%03uZ", base,
+	    (unsigned)((unsigned long long)ms % 1000));
 }
 
 int
@@ -62,7 +57,7 @@ ticket_uuid_v7(long long ms, char out[UUID_LEN + 1])
 int
 ticket_new(struct ticket *t)
 {
-	t->created_ms = ticket_now_ms();
+	t->created_ms = wall_ms();
 	ticket_stamp(t->created_ms, t->created);
 	return ticket_uuid_v7(t->created_ms, t->id);
 }
@@ -265,3 +260,13 @@ ticket_parse(const char *json, size_t len, struct ticket *t, const char **why)
 	json_object_put(o);
 	return *why == NULL ? 0 : -1;
 }
+
+int
+ticket_ok(const struct ticket *t)
+{
+	return valid_uuid(t->id) && valid_id(t->venue) && valid_id(t->event) &&
+	    t->zone >= 1 && t->zone <= SEAT_MAX && t->row >= 1 &&
+	    t->row <= SEAT_MAX && t->col >= 1 && t->col <= SEAT_MAX &&
+	    ticket_price_ok(t->price) && ticket_stamp_ok(t->created);
+}
+

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ticket.h - the ticket: ids (UUIDv7), timestamps, its JSON form (the 201
- * body and the broker message of CONTRACT §2/§4) and the parser the consumer
+ * body of docs/api.md and the broker message of docs/consumer.md) and the parser the consumer
  * uses for that message.  Pure functions apart from reading the clock and
  * getrandom(2); unit-tested and fuzzed.
  */
@@ -32,8 +33,6 @@ struct ticket {
 /* Writes a new lowercase UUIDv7 (RFC 9562) for the instant ms into out.
  * Returns 0, or -1 if no randomness was available. */
 int	ticket_uuid_v7(long long ms, char out[UUID_LEN + 1]);
-/* The current time in ms since the epoch (CLOCK_REALTIME). */
-long long ticket_now_ms(void);
 /* Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out. */
 void	ticket_stamp(long long ms, char out[STAMP_LEN + 1]);
 
@@ -48,7 +47,7 @@ int	ticket_json_tail(const struct ticket *t, char *buf, size_t size);
 /* The whole ticket JSON (t->price filled in). */
 int	ticket_json(const struct ticket *t, char *buf, size_t size);
 
-/* Parses and validates a ticket JSON message (every field of CONTRACT §2,
+/* Parses and validates a ticket JSON message (every field of the ticket of docs/api.md,
  * status "CREATED").  Returns 0, or -1 with *why set to a static reason. */
 int	ticket_parse(const char *json, size_t len, struct ticket *t,
 	    const char **why);
@@ -56,5 +55,10 @@ int	ticket_parse(const char *json, size_t len, struct ticket *t,
 int	ticket_price_ok(const char *s);
 /* 1 if s is exactly "YYYY-MM-DDTHH:MM:SS.mmmZ" with sane fields, else 0. */
 int	ticket_stamp_ok(const char *s);
+/* 1 if every field of t is what the contract allows (ids, seat numbers in
+ * 1..SEAT_MAX, price, stamp), else 0.  Such a ticket needs no escaping in
+ * SQL text or JSON: the guard of the consumer's writers (tsql, ddb_item),
+ * which build both without escaping. */
+int	ticket_ok(const struct ticket *t);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * valid.c - validators for untrusted text (see valid.h).
  */

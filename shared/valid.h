@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * valid.h - validators for untrusted text: identifiers, integers, row labels,
  * ticket ids.  Pure functions, no I/O, no allocation; unit-tested and fuzzed.

@@ -1,4 +1,5 @@
--- boxoffice: MySQL / MariaDB schema and seed catalog (CONTRACT §1, §4).
+-- SPDX-License-Identifier: ISC
+-- boxoffice: MySQL / MariaDB schema and seed catalog (docs/api.md, docs/consumer.md).
 -- Loaded by `make up` (scripts/stack) into database `ticketing`; safe to run
 -- again: tables are created if missing and the catalog rows are upserted,
 -- sold tickets are never touched.

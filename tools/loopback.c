@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loopback.c - an LD_PRELOAD library that confines a server to the
  * loopback interface: a bind() to "any address" (0.0.0.0 or ::) becomes a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """scenario.py - what the fault scenarios of tests/faults share: sizes, the
 file's history, a scenario runner (load before, during and after a fault,
 then the history check), the test hooks of the responders, and handles on
@@ -100,7 +101,7 @@ class Scenarios:
 # --------------------------------------------------------------- test hooks
 
 def hook_arm(point, ms, match=""):
-    """Arms a pause point of the responders (shared/testhook.h): the next
+    """Arms a pause point of the responders (fcgi/ticket/testhook.h): the next
     request whose ticket JSON contains match is held ms milliseconds."""
     check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
     for f in os.listdir(HOOKS):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Fault scenarios: RabbitMQ under load (contended seats, both web servers),
 each ending with the history check (tests/lib/history.py).
 
@@ -6,7 +7,7 @@ each ending with the history check (tests/lib/history.py).
   flight), the sweeper completes the unknown ones once it is back, the
   consumer reconnects; confirmed messages survived the kill;
 - the broker frozen (SIGSTOP) past the confirm timeout, then resumed: the
-  unknown outcome of CONTRACT §6.4 (503 with ticketId, seat kept), the
+  unknown outcome of docs/reliability.md (503 with ticketId, seat kept), the
   messages it held are routed after all, the sweeper publishes again,
   every ticket is persisted exactly once;
 - a disk alarm (disk_free_limit raised above the free space): publishes

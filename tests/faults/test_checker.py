@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The history checker itself (tests/lib/history.py): a checker that passes
 when the promise is broken would prove nothing.  After a small clean run,
 each invariant is broken on purpose, in the history or in a store, and the

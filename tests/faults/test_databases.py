@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Fault scenarios: the persistence side under load (contended seats, both
 web servers), each ending with the history check (tests/lib/history.py).
 
@@ -6,7 +7,7 @@ web servers), each ending with the history check (tests/lib/history.py).
   catches up, nothing is lost or doubled;
 - DynamoDB Local stopped and started: the same for the DynamoDB pipeline.
 
-tests/integration/test_consumer_faults.py covers the consumer's side of
+tests/faults/test_consumer_faults.py covers the consumer's side of
 these outages with one buyer per seat; here the buyers contend, and the
 check covers Redis and both stores together.
 """

@@ -1,9 +1,10 @@
+# SPDX-License-Identifier: ISC
 """Fault scenarios: processes killed with SIGKILL in the middle of their work
 while clients keep buying (contended seats, both web servers), each ending
 with the history check of tests/lib/history.py (I1-I5).
 
 - a purchase responder killed between the reservation and the publish
-  (held there by the test hook "reserved" of shared/testhook.h): its
+  (held there by the test hook "reserved" of fcgi/ticket/testhook.h): its
   client gets the web server's 5xx (unknown outcome), the seat stays taken
   and the sweeper publishes the orphaned reservation: persisted once;
 - a purchase responder killed after the broker's confirm, before it

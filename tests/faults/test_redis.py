@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Fault scenarios: Redis, the seat store, under load (contended seats, both
 web servers), each ending with the history check (tests/lib/history.py).
 

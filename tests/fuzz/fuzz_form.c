@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_form.c - libFuzzer harness for the legacy parameters of POST /ticket:
  * purchase_from_form() and form_get().  The input is split at its first
@@ -10,25 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "purchase.h"
 #include "valid.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c)	do { if (!(c)) { \
-	fprintf(stderr, "property failed: %s (line %d)\n", #c, __LINE__); \
-	abort(); } } while (0)
-
-static char *
-dup_exact(const uint8_t *p, size_t n)
-{
-	char *d = malloc(n > 0 ? n : 1);
-
-	CHECK(d != NULL);
-	if (n > 0)
-		memcpy(d, p, n);
-	return d;
-}
 
 /* form_get with several output sizes; checks what it promises. */
 static void
@@ -69,8 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct purchase		 p;
 	enum purchase_err	 e;
 
-	q = dup_exact(data, qlen);
-	b = nl != NULL ? dup_exact(nl + 1, blen) : NULL;
+	q = fuzz_dup(data, qlen);
+	b = nl != NULL ? fuzz_dup(nl + 1, blen) : NULL;
 	e = purchase_from_form(q, qlen, b, blen, &p, &why);
 	if (e != PURCHASE_OK)
 		CHECK(why != NULL && *why != '\0');

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_json.c - libFuzzer harness for the JSON body of POST /tickets:
  * purchase_from_json() and the strict recogniser valid_json() it runs first.
@@ -15,14 +16,9 @@
 
 #include <json-c/json.h>
 
+#include "fuzz.h"
 #include "purchase.h"
 #include "valid.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c)	do { if (!(c)) { \
-	fprintf(stderr, "property failed: %s (line %d)\n", #c, __LINE__); \
-	abort(); } } while (0)
 
 /* 1 if json-c (strict, UTF-8 checked) parses s; a blank is appended because
  * json-c cannot end a top-level number at the end of its input. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_route.c - libFuzzer harness for the query responder's router,
  * route_parse() and route_decode(), and for the JSON writer (jout.c) fed
@@ -13,28 +14,10 @@
 
 #include <json-c/json.h>
 
+#include "fuzz.h"
 #include "jout.h"
 #include "route.h"
 #include "valid.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c)	do { if (!(c)) { \
-	fprintf(stderr, "property failed: %s (line %d)\n", #c, __LINE__); \
-	abort(); } } while (0)
-
-/* A NUL-terminated copy in a buffer of exactly n + 1 bytes. */
-static char *
-dup_exact(const uint8_t *p, size_t n)
-{
-	char *d = malloc(n + 1);
-
-	CHECK(d != NULL);
-	if (n > 0)
-		memcpy(d, p, n);
-	d[n] = '\0';
-	return d;
-}
 
 /* What an accepted route promises. */
 static void
@@ -124,15 +107,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	nl1 = memchr(data, '\n', size);
 	mlen = nl1 != NULL ? (size_t)(nl1 - data) : size;
-	method = dup_exact(data, mlen);
+	method = fuzz_dup_str(data, mlen);
 	if (nl1 != NULL) {
 		nl2 = memchr(nl1 + 1, '\n', size - mlen - 1);
 		plen = nl2 != NULL ? (size_t)(nl2 - nl1 - 1) : size - mlen - 1;
-		path = dup_exact(nl1 + 1, plen);
+		path = fuzz_dup_str(nl1 + 1, plen);
 		if (nl2 != NULL)
-			query = dup_exact(nl2 + 1, size - (size_t)(nl2 + 1 - data));
+			query = fuzz_dup_str(nl2 + 1, size - (size_t)(nl2 + 1 - data));
 	} else
-		path = dup_exact((const uint8_t *)"/get/venues", 11);
+		path = fuzz_dup_str((const uint8_t *)"/get/venues", 11);
 
 	e = route_parse(method, path, query, &rt, &why);
 	CHECK(e >= ROUTE_OK && e <= ROUTE_ERR_BAD_REQUEST);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_ticket.c - libFuzzer harness for the consumer's message parser,
  * ticket_parse().  An accepted message must hold a valid ticket, and writing
@@ -8,14 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "ticket.h"
 #include "valid.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c)	do { if (!(c)) { \
-	fprintf(stderr, "property failed: %s (line %d)\n", #c, __LINE__); \
-	abort(); } } while (0)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The bench machinery cannot rot: `scripts/bench --smoke` (one small ratio
 on 4 zones of Event1, 64 connections through nginx, the trivial-responder and
 broker ceilings included) runs against the test stack and its correctness

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Contention: many parallel clients on the same seats, through both web
 servers.  Exactly one 201 per seat, every other answer a 409, and Redis bits,
 counters and owners agree with the 201s."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """test_consumer.py - the consumer (docs/consumer.md): every ticket sold
 through nginx ends up exactly once in MySQL and in DynamoDB, field for field
 equal to its 201 body; the sweeper publishes a reservation whose responder

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """ticketctl against the real stores: usage and exit codes; `check` finds
 differences introduced here on purpose (a counter, a missing DynamoDB item,
 a sold seat that Redis forgot, a ticket stuck in a dead-letter queue) and

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """test_hostile_http.py - hostile HTTP through nginx and lighttpd, on raw
-sockets (CONTRACT §2, §6.5: bad input gets a 4xx and changes nothing; no
+sockets (docs/api.md, docs/reliability.md: bad input gets a 4xx and changes nothing; no
 input crashes a process).
 
 Every hostile request names a free seat of one zone (TARGET, chosen at
@@ -139,7 +140,7 @@ JSON_PAGES = {
 def expect(case, server, port, data, status, error=None, shut_wr=False):
     """Sends data; checks the exact status and the answer's kind.
 
-    error: a CONTRACT error code (JSON body from a responder, or nginx's JSON
+    error: an error code of docs/api.md (JSON body from a responder, or nginx's JSON
     error_page), "html" for the web server's own HTML page, or None when
     only the status counts."""
     r = send(port, data, shut_wr=shut_wr)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Metrics: /tickets/metrics and /get/metrics are served on the web servers'
 metrics listeners only, to the allowed addresses only (not on the public
 port, not to 127.0.0.2); their Prometheus text is well

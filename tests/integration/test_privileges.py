@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Least privilege of the running stack: every server listens on loopback
 only (DynamoDB Local too, through tools/loopback.c); the query responder's
 MySQL account can only read, the consumer's can only SELECT and INSERT

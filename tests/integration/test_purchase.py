@@ -1,4 +1,5 @@
-"""Purchase responder through nginx and lighttpd: every row of CONTRACT §2,
+# SPDX-License-Identifier: ISC
+"""Purchase responder through nginx and lighttpd: every row of docs/api.md,
 the 201 body and Location, the legacy form, health, and the message in both
 queues."""
 

@@ -1,4 +1,5 @@
-"""Query responder (CONTRACT §3) through nginx and lighttpd: every endpoint
+# SPDX-License-Identifier: ISC
+"""Query responder (docs/api.md) through nginx and lighttpd: every endpoint
 with exact status and exact JSON against the seed catalog; after purchases
 of known seats, seat maps, counts, revenue and the ticket list computed here
 from the catalog; ticket lookups before persistence (Redis cache) and after

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Supervision: a responder or the consumer killed with SIGKILL is replaced
 within seconds by prefork, while clients keep buying through nginx and
 lighttpd; no request is lost beyond the one the dead responder had in hand,

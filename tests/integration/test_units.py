@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The systemd units of conf/systemd: `systemd-analyze verify` accepts every
 one (in a scratch root, when systemd-analyze is installed), they name the
 paths `make install` uses, and the responder unit's own ExecStart command

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """box.py - helpers for the integration tests: the stack under test, HTTP,
 Redis, MySQL, DynamoDB and the broker, plus a tiny test runner.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """fcgi.py - a minimal FastCGI client for the tests: talks to a responder's
 unix socket directly, without a web server, so that a test can hold a
 responder busy on purpose (send a request in two halves) or run a unit's

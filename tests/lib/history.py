@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """history.py - the history checker of the fault scenarios (tests/faults/).
 
 A load client (Load) buys seats through nginx and lighttpd while a fault
@@ -51,7 +52,7 @@ QUEUES = ("ticketSQL", "ticketNoSQL")
 DEAD = ("ticketSQL.dead", "ticketNoSQL.dead")
 FIELDS = ("ticketId", "venueId", "eventId", "zoneId", "row", "column", "price", "status",
           "createdOn")
-# the 4xx error codes of CONTRACT §2 and the web servers' own refusals
+# the 4xx error codes of docs/api.md and the web servers' own refusals
 NOTHING_SOLD = "nothing was sold"
 
 
@@ -536,37 +537,31 @@ def stamp_s(created):
         return None
 
 
-def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
-    """Checks the history against the stores (call settle() first).  Returns
-    a Report; report.ok is False on any violation.  history.lost holds the
-    (from, to) times when Redis lost reservations (a Redis loss,
-    docs/reliability.md): an unknown outcome in flight then need not end
-    persisted (its pending entry is gone)."""
-    lost = history.lost
-    rep = Report(history.name or "history")
-    recs = history.records
-    ok = [r for r in recs if r["outcome"] == "ok"]
-    fail = [r for r in recs if r["outcome"] == "fail"]
-    unknown = [r for r in recs if r["outcome"] == "unknown"]
-    rep.info(history.summary())
-    why = collections.Counter(r["why"] for r in fail + unknown)
-    if why:
-        rep.info("answers other than 201: " + ", ".join("%s x%d" % (k, v)
-                                                        for k, v in why.most_common(8)))
+def req_seat(r):
+    """The seat (event, zone, row, column) a recorded request asked for."""
+    return tuple([r["seat"][1]] + r["seat"][2:])
 
-    cat = catalog()
-    my = mysql_tickets()
-    dd = ddb_tickets()
-    rz = redis_zones(cat)
-    my_by_id = {t["ticketId"]: t for t in my}
-    dd_by_id = {t.get("ticketId"): t for t in dd}
-    rep.info("stores: %d tickets in MySQL, %d items in DynamoDB" % (len(my), len(dd)))
 
-    # ---------------------------------------------------------------- I1
+class Stores:
+    """What the stores hold once settled: the catalog, MySQL's tickets,
+    DynamoDB's items, Redis' zones."""
+
+    def __init__(self):
+        self.cat = catalog()
+        self.my = mysql_tickets()
+        self.dd = ddb_tickets()
+        self.rz = redis_zones(self.cat)
+        self.my_by_id = {t["ticketId"]: t for t in self.my}
+        self.dd_by_id = {t.get("ticketId"): t for t in self.dd}
+
+
+def check_i1(rep, ok, st):
+    """I1: no seat got two 201s; at most one ticket per seat in each store,
+    the same one in both."""
     ok_by_seat = collections.defaultdict(list)
     for r in ok:
         t = r["ticket"]
-        want = tuple([r["seat"][1]] + r["seat"][2:])
+        want = req_seat(r)
         if seat_key(t) != want or t.get("venueId") != r["seat"][0]:
             rep.bad("I2", "request %d for %r got a 201 for another seat: %s" % (
                 r["i"], r["seat"], r["body"][:200]))
@@ -575,7 +570,7 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
         if len(rs) > 1:
             rep.bad("I1", "seat %r answered 201 %d times: %s" % (
                 seat, len(rs), ", ".join("%s (request %d)" % (x["ticketId"], x["i"]) for x in rs)))
-    for store, tickets in (("MySQL", my), ("DynamoDB", dd)):
+    for store, tickets in (("MySQL", st.my), ("DynamoDB", st.dd)):
         by_seat = collections.defaultdict(list)
         for t in tickets:
             try:
@@ -587,7 +582,7 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
                 rep.bad("I1", "%s sells seat %r to %d tickets: %s" % (store, seat, len(ids),
                                                                      ", ".join(ids)))
     holder = {}   # seat -> ticketId, all stores together
-    for store, tickets in (("MySQL", my), ("DynamoDB", dd)):
+    for store, tickets in (("MySQL", st.my), ("DynamoDB", st.dd)):
         for t in tickets:
             try:
                 s = seat_key(t)
@@ -598,10 +593,14 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
                                                                 t["ticketId"], store))
             holder.setdefault(s, (t["ticketId"], store))
 
-    # ---------------------------------------------------------------- I2
+
+
+def check_i2(rep, ok, unknown, st, lost, unknown_must_resolve):
+    """I2: every 201 is persisted in both stores as answered; every unknown
+    outcome with a ticketId ends persisted (unless Redis lost it)."""
     for r in ok:
         tid, t = r["ticketId"], r["ticket"]
-        for store, by_id, exact in (("MySQL", my_by_id, True), ("DynamoDB", dd_by_id, False)):
+        for store, by_id, exact in (("MySQL", st.my_by_id, True), ("DynamoDB", st.dd_by_id, False)):
             got = by_id.get(tid)
             if got is None:
                 rep.bad("I2", "201 ticket %s (seat %r, request %d) is not in %s" % (
@@ -611,7 +610,7 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
             if bad:
                 rep.bad("I2", "201 ticket %s differs in %s: %s" % (tid, store, "; ".join(bad)))
     unk_ids = {r["ticketId"]: r for r in unknown if r.get("ticketId")}
-    resolved = sum(1 for tid in unk_ids if tid in my_by_id)
+    resolved = sum(1 for tid in unk_ids if tid in st.my_by_id)
     rep.info("unknown outcomes: %d with a ticketId (%d persisted), %d without" % (
         len(unk_ids), resolved, len(unknown) - len(unk_ids)))
     if unknown_must_resolve:
@@ -619,27 +618,32 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
             if "reservation in doubt" in r["why"]:
                 continue    # Redis may never have run it (or found the seat taken)
             if any(r["t0"] <= b and r["t1"] >= a for (a, b) in lost) and \
-                    tid not in my_by_id and tid not in dd_by_id:
+                    tid not in st.my_by_id and tid not in st.dd_by_id:
                 rep.info("unknown-outcome ticket %s (request %d) vanished with Redis' lost "
                          "writes" % (tid, r["i"]))
                 continue
-            if tid not in my_by_id or tid not in dd_by_id:
+            if tid not in st.my_by_id or tid not in st.dd_by_id:
                 rep.bad("I2", "unknown-outcome ticket %s (seat %r, request %d) was never "
                         "completed: MySQL %s, DynamoDB %s" % (
-                            tid, r["seat"], r["i"], tid in my_by_id, tid in dd_by_id))
+                            tid, r["seat"], r["i"], tid in st.my_by_id, tid in st.dd_by_id))
 
-    # ---------------------------------------------------------------- I3
+
+
+def check_i3(rep, ok, fail, unknown, st, slack):
+    """I3: every persisted ticket is explained by an ok or unknown request
+    for its seat."""
+    unk_ids = {r["ticketId"]: r for r in unknown if r.get("ticketId")}
     ok_ids = {r["ticketId"]: r for r in ok}
     idless = collections.defaultdict(list)     # seat -> unknown requests without id
     for r in unknown:
         if not r.get("ticketId"):
-            idless[tuple([r["seat"][1]] + r["seat"][2:])].append(r)
+            idless[req_seat(r)].append(r)
     fails = collections.defaultdict(list)
     for r in fail:
-        fails[tuple([r["seat"][1]] + r["seat"][2:])].append(r)
+        fails[req_seat(r)].append(r)
     used = set()
-    persisted = dict(my_by_id)
-    for tid, t in dd_by_id.items():
+    persisted = dict(st.my_by_id)
+    for tid, t in st.dd_by_id.items():
         persisted.setdefault(tid, t)
     for tid, t in persisted.items():
         try:
@@ -648,7 +652,7 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
             continue
         src = ok_ids.get(tid) or unk_ids.get(tid)
         if src is not None:
-            if tuple([src["seat"][1]] + src["seat"][2:]) != s:
+            if req_seat(src) != s:
                 rep.bad("I3", "ticket %s is persisted for seat %r, its request %d was for %r" % (
                     tid, s, src["i"], src["seat"]))
             continue
@@ -672,19 +676,23 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
                                        near[0]["why"], near[0]["i"]) if near else ""))
     rep.info("unknown outcomes without ticketId that became tickets: %d" % len(used))
 
-    # ---------------------------------------------------------------- I4
+
+
+def check_i4(rep, st):
+    """I4: Redis' bits, counters and owners agree with the catalog and with
+    MySQL, zone by zone (I5 for what is left pending)."""
     sold_by_zone = collections.defaultdict(dict)   # (event, zone) -> {bit: ticketId}
-    for t in my:
+    for t in st.my:
         key = (t["eventId"], t["zoneId"])
-        if key not in cat:
+        if key not in st.cat:
             rep.bad("I4", "MySQL ticket %s for a zone not in the catalog: %r" % (t["ticketId"],
                                                                               key))
             continue
-        cols = cat[key][2]
+        cols = st.cat[key][2]
         sold_by_zone[key][(t["row"] - 1) * cols + t["column"] - 1] = t["ticketId"]
     zones_sold = 0
-    for key, (venue, rows, cols, price) in sorted(cat.items()):
-        z = rz[key]
+    for key, (venue, rows, cols, price) in sorted(st.cat.items()):
+        z = st.rz[key]
         cap = rows * cols
         bits = bits_of(z["bitmap"])
         sold = sold_by_zone.get(key, {})
@@ -734,17 +742,21 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
         if z["pend"] or z["sweep"]:
             rep.bad("I5", "%s zone %d: %d pending and %d claimed reservations left (not "
                     "settled)" % (key[0], key[1], len(z["pend"]), len(z["sweep"])))
-    rep.info("zones with sales: %d of %d" % (zones_sold, len(cat)))
+    rep.info("zones with sales: %d of %d" % (zones_sold, len(st.cat)))
 
-    # ---------------------------------------------------------------- I5
-    only_my = sorted(set(my_by_id) - set(dd_by_id))
-    only_dd = sorted(set(dd_by_id) - set(my_by_id))
+
+
+def check_i5(rep, history, st, run_ticketctl):
+    """I5: the stores agree, the queues are drained, the dead letters are
+    accounted for, ticketctl check passes."""
+    only_my = sorted(set(st.my_by_id) - set(st.dd_by_id))
+    only_dd = sorted(set(st.dd_by_id) - set(st.my_by_id))
     if only_my:
         rep.bad("I5", "%d ticket(s) in MySQL, not in DynamoDB: %s" % (len(only_my), only_my[:4]))
     if only_dd:
         rep.bad("I5", "%d ticket(s) in DynamoDB, not in MySQL: %s" % (len(only_dd), only_dd[:4]))
-    for tid in set(my_by_id) & set(dd_by_id):
-        bad = field_diff(my_by_id[tid], dd_by_id[tid], False)
+    for tid in set(st.my_by_id) & set(st.dd_by_id):
+        bad = field_diff(st.my_by_id[tid], st.dd_by_id[tid], False)
         if bad:
             rep.bad("I5", "ticket %s: DynamoDB differs from MySQL: %s" % (tid, "; ".join(bad)))
     try:
@@ -774,8 +786,8 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
                 tid = t.get("ticketId")
             except (ValueError, AttributeError):
                 t, tid = None, None
-            if t and tid in my_by_id and tid in dd_by_id and \
-                    not field_diff(t, my_by_id[tid], True):
+            if t and tid in st.my_by_id and tid in st.dd_by_id and \
+                    not field_diff(t, st.my_by_id[tid], True):
                 rep.info("%s: a copy of persisted ticket %s (harmless)" % (q, tid))
                 continue
             rep.bad("I5", "%s holds a message nobody accounts for: %s" % (q, body[:200]))
@@ -790,6 +802,33 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
             rep.bad("I5", "ticketctl check exit %d: %s %s" % (r.returncode, last, diffs))
         else:
             rep.info("ticketctl check: %s" % last)
+
+
+def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
+    """Checks the history against the stores (call settle() first).  Returns
+    a Report; report.ok is False on any violation.  history.lost holds the
+    (from, to) times when Redis lost reservations (a Redis loss,
+    docs/reliability.md): an unknown outcome in flight then need not end
+    persisted (its pending entry is gone)."""
+    lost = history.lost
+    rep = Report(history.name or "history")
+    recs = history.records
+    ok = [r for r in recs if r["outcome"] == "ok"]
+    fail = [r for r in recs if r["outcome"] == "fail"]
+    unknown = [r for r in recs if r["outcome"] == "unknown"]
+    rep.info(history.summary())
+    why = collections.Counter(r["why"] for r in fail + unknown)
+    if why:
+        rep.info("answers other than 201: " + ", ".join("%s x%d" % (k, v)
+                                                        for k, v in why.most_common(8)))
+
+    st = Stores()
+    rep.info("stores: %d tickets in MySQL, %d items in DynamoDB" % (len(st.my), len(st.dd)))
+    check_i1(rep, ok, st)
+    check_i2(rep, ok, unknown, st, lost, unknown_must_resolve)
+    check_i3(rep, ok, fail, unknown, st, slack)
+    check_i4(rep, st)
+    check_i5(rep, history, st, run_ticketctl)
     return rep
 
 

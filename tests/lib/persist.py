@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """persist.py - helpers of the consumer tests: buy many distinct seats through
 nginx on keep-alive connections, keep the 201 bodies, and the exact check
 that MySQL and DynamoDB hold exactly those tickets, field for field, with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Redis sharded over two nodes (tests/run runs this with the purchase and
 query suites after switching the stack to two Redis nodes): every event
 zone lives on the node that CRC16 of its hash tag picks, the same node for

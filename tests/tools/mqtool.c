@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mqtool - a test helper that talks to the broker with the project's own
  * settings: count, get (consume and ack), peek (read and requeue), purge,
@@ -18,6 +19,7 @@
 
 #include "conf.h"
 #include "mq.h"
+#include "start.h"
 
 static void
 usage(void)
@@ -71,7 +73,6 @@ main(int argc, char **argv)
 	struct conf	 c;
 	struct mq	 m;
 	const char	*path = NULL, *queue = NULL, *cmd;
-	char		 err[512];
 	long		 max = 1000000, times = 1, i, n;
 	int		 ch, ret = 0;
 
@@ -86,10 +87,8 @@ main(int argc, char **argv)
 	if (argc < 1)
 		usage();
 	cmd = argv[0];
-	if (conf_load(&c, path, path != NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "mqtool: %s\n", err);
+	if (start_conf("mqtool", path, &c) != 0)
 		return 1;
-	}
 	mq_init(&m, c.amqp_host, c.amqp_port, c.amqp_user, c.amqp_password,
 	    c.amqp_vhost, c.amqp_connect_timeout_ms, "mqtool");
 	if (strcmp(cmd, "publish") == 0) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_conf.c - unit tests of shared/conf.c: defaults, the config file,
  * environment overrides and the masked dump.

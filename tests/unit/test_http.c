@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_http.c - unit tests of the pure parts of shared/http.c: media type
  * matching, JSON string escaping and reason phrases.  (Reading bodies and

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * test_jout.c - unit tests of shared/jout.c (the JSON writer of the query
- * responder) and shared/money.c (exact amounts).
+ * test_jout.c - unit tests of fcgi/query/jout.c, the JSON writer of the
+ * query responder.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,6 @@
 #include <cmocka.h>
 
 #include "jout.h"
-#include "money.h"
 
 static const char *
 done(struct jout *j)
@@ -163,46 +163,6 @@ test_is_number(void **state)
 	assert_int_equal(jout_is_number(NULL), 0);
 }
 
-static void
-test_money(void **state)
-{
-	long long	c;
-	char		buf[MONEY_TEXT_MAX];
-
-	(void)state;
-	assert_int_equal(money_parse("320.00", &c), 0);
-	assert_int_equal(c, 32000);
-	assert_int_equal(money_parse("95.5", &c), 0);
-	assert_int_equal(c, 9550);
-	assert_int_equal(money_parse("0", &c), 0);
-	assert_int_equal(c, 0);
-	assert_int_equal(money_parse("9999999999999999.99", &c), 0);
-	assert_int_equal(c, 999999999999999999LL);
-	assert_int_equal(money_parse("10000000000000000", &c), -1);
-	assert_int_equal(money_parse("1.005", &c), -1);
-	assert_int_equal(money_parse("1.", &c), -1);
-	assert_int_equal(money_parse(".5", &c), -1);
-	assert_int_equal(money_parse("-1.00", &c), -1);
-	assert_int_equal(money_parse("1e3", &c), -1);
-	assert_int_equal(money_parse("", &c), -1);
-	assert_int_equal(money_parse(NULL, &c), -1);
-
-	assert_int_equal(money_format(0, buf, sizeof(buf)), 4);
-	assert_string_equal(buf, "0.00");
-	assert_int_equal(money_format(5, buf, sizeof(buf)), 4);
-	assert_string_equal(buf, "0.05");
-	assert_int_equal(money_format(1234550, buf, sizeof(buf)), 8);
-	assert_string_equal(buf, "12345.50");
-	assert_int_equal(money_format(-1, buf, sizeof(buf)), -1);
-	assert_int_equal(money_format(100, buf, 4), -1);	/* "1.00" + NUL */
-
-	assert_int_equal(money_canon("0", buf, sizeof(buf)), 4);
-	assert_string_equal(buf, "0.00");
-	assert_int_equal(money_canon("007.5", buf, sizeof(buf)), 4);
-	assert_string_equal(buf, "7.50");
-	assert_int_equal(money_canon("x", buf, sizeof(buf)), -1);
-}
-
 int
 main(void)
 {
@@ -212,7 +172,6 @@ main(void)
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_misuse),
 		cmocka_unit_test(test_is_number),
-		cmocka_unit_test(test_money),
 	};
 
 	return cmocka_run_group_tests_name("jout", tests, NULL, NULL);

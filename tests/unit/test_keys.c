@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_keys.c - unit tests of shared/keys.c: Redis key names, hash tags,
  * CRC16 and the shard of a zone.

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * test_purchase.c - unit tests of shared/purchase.c: the JSON body of
- * POST /tickets and the legacy parameters of POST /ticket (CONTRACT §1/§2).
+ * test_purchase.c - unit tests of fcgi/ticket/purchase.c: the JSON body of
+ * POST /tickets and the legacy parameters of POST /ticket (docs/api.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * test_route.c - unit tests of shared/route.c: every path of CONTRACT §3,
+ * test_route.c - unit tests of fcgi/query/route.c: every path of docs/api.md,
  * the order of the checks (shape, method, parameters), percent-decoding
  * and the query string of the ticket list.
  */

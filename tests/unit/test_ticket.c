@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ticket.c - unit tests of shared/ticket.c: UUIDv7 ids, timestamps,
  * the ticket JSON (201 body and broker message) and the consumer's parser.
@@ -12,28 +13,15 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "ticket.h"
+#include "unit.h"
 
 #define T_MS	1795823664123LL		/* 2026-11-27T23:54:24.123Z */
-#define T_ID	"019b6f7c-93fb-7a2e-9c41-0123456789ab"
 #define T_JSON	"{\"ticketId\":\"" T_ID "\",\"venueId\":\"Venue1\"," \
 		"\"eventId\":\"Event1\",\"zoneId\":12,\"row\":3,\"column\":30," \
 		"\"price\":320.00,\"status\":\"CREATED\"," \
 		"\"createdOn\":\"2026-11-27T23:54:24.123Z\"}"
-
-static void
-sample(struct ticket *t)
-{
-	memset(t, 0, sizeof(*t));
-	memcpy(t->id, T_ID, sizeof(T_ID));
-	snprintf(t->venue, sizeof(t->venue), "Venue1");
-	snprintf(t->event, sizeof(t->event), "Event1");
-	t->zone = 12;
-	t->row = 3;
-	t->col = 30;
-	snprintf(t->price, sizeof(t->price), "320.00");
-	snprintf(t->created, sizeof(t->created), "2026-11-27T23:54:24.123Z");
-}
 
 static int
 hexval(char c)
@@ -119,9 +107,9 @@ test_now_and_new(void **state)
 
 	(void)state;
 	memset(&t, 0, sizeof(t));
-	before = ticket_now_ms();
+	before = wall_ms();
 	assert_int_equal(ticket_new(&t), 0);
-	after = ticket_now_ms();
+	after = wall_ms();
 	assert_true(before > 1700000000000LL);	/* after 2023 */
 	assert_true(t.created_ms >= before && t.created_ms <= after);
 	assert_int_equal(valid_uuid(t.id), 1);
@@ -160,7 +148,7 @@ test_json_exact(void **state)
 	char		buf[TICKET_JSON_MAX];
 
 	(void)state;
-	sample(&t);
+	unit_sample(&t, T_ID);
 	assert_int_equal(ticket_json(&t, buf, sizeof(buf)), strlen(T_JSON));
 	assert_string_equal(buf, T_JSON);
 	assert_int_equal(ticket_json_head(&t, buf, sizeof(buf)),
@@ -184,7 +172,7 @@ test_json_sizes(void **state)
 	size_t		n = strlen(T_JSON);
 
 	(void)state;
-	sample(&t);
+	unit_sample(&t, T_ID);
 	/* exactly n+1 fits, n does not (room for the NUL) */
 	assert_int_equal(ticket_json(&t, buf, n + 1), n);
 	assert_string_equal(buf, T_JSON);
@@ -223,7 +211,7 @@ test_parse_roundtrip(void **state)
 	assert_string_equal(u.price, "320.00");
 	assert_string_equal(u.created, "2026-11-27T23:54:24.123Z");
 	/* parse(json(t)) == t */
-	sample(&t);
+	unit_sample(&t, T_ID);
 	memset(t.venue, 'v', ID_MAX);
 	t.venue[ID_MAX] = '\0';
 	t.zone = t.row = t.col = SEAT_MAX;
@@ -397,6 +385,79 @@ test_parse_rejects_shape(void **state)
 	assert_int_equal(ticket_parse(buf, n, &u, &why), -1);
 }
 
+/* ticket_ok: the sample passes; a break of any one field is refused. */
+static void
+test_ticket_ok(void **state)
+{
+	struct ticket	t;
+	int		i;
+
+	(void)state;
+	unit_sample(&t, T_ID);
+	assert_int_equal(ticket_ok(&t), 1);
+	for (i = 0; i < 8; i++) {
+		unit_sample(&t, T_ID);
+		switch (i) {
+		case 0: t.id[0] = 'G'; break;			/* not hex */
+		case 1: t.venue[3] = '\''; break;		/* quote */
+		case 2: t.event[0] = '\0'; break;		/* empty */
+		case 3: t.zone = 0; break;
+		case 4: t.row = SEAT_MAX + 1; break;
+		case 5: t.col = -1; break;
+		case 6: snprintf(t.price, sizeof(t.price), "3.2"); break;
+		case 7: t.created[10] = ' '; break;
+		}
+		if (ticket_ok(&t) != 0)
+			fail_msg("break %d accepted", i);
+	}
+}
+
+static void
+test_parse_poison(void **state)
+{
+	static const char *const poison[] = {
+		"this is not JSON",
+		"",
+		"[]",
+		"{\"ticketId\":\"" T_ID "\"}",
+		/* a string where a number belongs */
+		"{\"ticketId\":\"" T_ID "\",\"venueId\":\"Venue1\","
+		"\"eventId\":\"Event1\",\"zoneId\":\"12\",\"row\":3,\"column\":30,"
+		"\"price\":320.00,\"status\":\"CREATED\","
+		"\"createdOn\":\"2026-11-27T23:54:24.123Z\"}",
+		/* not a sale */
+		"{\"ticketId\":\"" T_ID "\",\"venueId\":\"Venue1\","
+		"\"eventId\":\"Event1\",\"zoneId\":12,\"row\":3,\"column\":30,"
+		"\"price\":320.00,\"status\":\"PAID\","
+		"\"createdOn\":\"2026-11-27T23:54:24.123Z\"}",
+		/* a price MySQL's DECIMAL(10,2) cannot hold */
+		"{\"ticketId\":\"" T_ID "\",\"venueId\":\"Venue1\","
+		"\"eventId\":\"Event1\",\"zoneId\":12,\"row\":3,\"column\":30,"
+		"\"price\":123456789.00,\"status\":\"CREATED\","
+		"\"createdOn\":\"2026-11-27T23:54:24.123Z\"}",
+		/* an id that would need quoting in SQL */
+		"{\"ticketId\":\"" T_ID "\",\"venueId\":\"Ven'ue\","
+		"\"eventId\":\"Event1\",\"zoneId\":12,\"row\":3,\"column\":30,"
+		"\"price\":320.00,\"status\":\"CREATED\","
+		"\"createdOn\":\"2026-11-27T23:54:24.123Z\"}",
+	};
+	struct ticket	 t;
+	const char	*why;
+	char		 deep[5001];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(poison) / sizeof(poison[0]); i++) {
+		why = NULL;
+		assert_int_equal(ticket_parse(poison[i], strlen(poison[i]), &t,
+		    &why), -1);
+		assert_non_null(why);
+	}
+	memset(deep, '[', sizeof(deep) - 1);
+	deep[sizeof(deep) - 1] = '\0';
+	assert_int_equal(ticket_parse(deep, strlen(deep), &t, &why), -1);
+}
+
 static void
 test_price_ok(void **state)
 {
@@ -467,7 +528,9 @@ main(void)
 		cmocka_unit_test(test_parse_accepts),
 		cmocka_unit_test(test_parse_rejects_fields),
 		cmocka_unit_test(test_parse_rejects_shape),
+		cmocka_unit_test(test_parse_poison),
 		cmocka_unit_test(test_price_ok),
+		cmocka_unit_test(test_ticket_ok),
 		cmocka_unit_test(test_stamp_ok),
 	};
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_valid.c - unit tests of shared/valid.c: identifiers, UUIDs, numbers,
  * legacy row labels and the strict JSON recogniser.

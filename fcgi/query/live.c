@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * live.c - seat maps and the ticket cache from Redis (see live.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "live.h"
+#include "ticket.h"
+#include "valid.h"
+
+#define SEATMAP_CMDS	5	/* MULTI, HMGET, GET, HGETALL, EXEC */
+#define SEATMAP_COLS_MAX 10000	/* the schema's cap on col_count */
+
+static enum live_res
+fail(struct rds *r, unsigned node, const char *what, const char *why,
+    enum live_res res)
+{
+	snprintf(r->errstr, sizeof(r->errstr), "redis %s:%d: %s: %s",
+	    r->nodes[node].host, r->nodes[node].port, what, why);
+	return res;
+}
+
+/* Sends the seat map transaction and reads its replies into rep[].
+ * Returns LIVE_OK (the caller frees rep[]) or LIVE_FAIL (freed). */
+static enum live_res
+seatmap_read(struct rds *r, unsigned node, const char *tag,
+    redisReply *rep[SEATMAP_CMDS])
+{
+	char		 zkey[KEY_MAX], skey[KEY_MAX], lkey[KEY_MAX];
+	redisContext	*c;
+	void		*v;
+	int		 i, ok = 1;
+
+	if (keys_build(KEY_ZONE, tag, zkey, sizeof(zkey)) < 0 ||
+	    keys_build(KEY_SEAT, tag, skey, sizeof(skey)) < 0 ||
+	    keys_build(KEY_LEFT, tag, lkey, sizeof(lkey)) < 0)
+		return fail(r, node, "seat map", "key too long", LIVE_FAIL);
+	if ((c = rds_ctx(r, node)) == NULL)
+		return LIVE_FAIL;
+	if (redisAppendCommand(c, "MULTI") != REDIS_OK ||
+	    redisAppendCommand(c, "HMGET %s rows cols", zkey) != REDIS_OK ||
+	    redisAppendCommand(c, "GET %s", skey) != REDIS_OK ||
+	    redisAppendCommand(c, "HGETALL %s", lkey) != REDIS_OK ||
+	    redisAppendCommand(c, "EXEC") != REDIS_OK) {
+		fail(r, node, "seat map", c->errstr, LIVE_FAIL);
+		rds_drop(r, node);
+		return LIVE_FAIL;
+	}
+	/* read every reply, even after an error, to keep the stream in step */
+	for (i = 0; i < SEATMAP_CMDS; i++) {
+		rep[i] = NULL;
+		if (ok && redisGetReply(c, &v) == REDIS_OK)
+			rep[i] = v;
+		else
+			ok = 0;
+	}
+	if (!ok) {
+		fail(r, node, "seat map", c->errstr, LIVE_FAIL);
+		for (i = 0; i < SEATMAP_CMDS; i++)
+			if (rep[i] != NULL)
+				freeReplyObject(rep[i]);
+		rds_drop(r, node);
+		return LIVE_FAIL;
+	}
+	return LIVE_OK;
+}
+
+/* The integer in a bulk string reply, or -1. */
+static long
+reply_long(const redisReply *e)
+{
+	long v;
+
+	if (e == NULL || e->type != REDIS_REPLY_STRING || e->len > 18 ||
+	    valid_digits(e->str, &v) != 0)
+		return -1;
+	return v;
+}
+
+/* Reads the HGETALL of bo:left (zone counter "z", row counters "r<N>")
+ * into left[0] (zone) and left[1..rows].  A missing counter reads 0, as
+ * the purchase path treats it as sold out too. */
+static void
+left_counts(const redisReply *h, long rows, long *left)
+{
+	const redisReply	*f;
+	size_t			 i;
+	long			 n, v;
+
+	memset(left, 0, sizeof(*left) * ((size_t)rows + 1));
+	for (i = 0; i + 1 < h->elements; i += 2) {
+		f = h->element[i];
+		if (f->type != REDIS_REPLY_STRING || f->len < 1 ||
+		    (v = reply_long(h->element[i + 1])) < 0)
+			continue;
+		if (strcmp(f->str, "z") == 0)
+			left[0] = v;
+		else if (f->str[0] == 'r' && valid_digits(f->str + 1, &n) == 0 &&
+		    n >= 1 && n <= rows)
+			left[n] = v;
+	}
+}
+
+/* Writes the map from the EXEC reply {HMGET, GET, HGETALL}. */
+static enum live_res
+seatmap_json(struct rds *r, unsigned node, const char *event, long zone,
+    const redisReply *x, struct jout *j)
+{
+	const redisReply *meta = x->element[0], *bits = x->element[1];
+	const redisReply *left = x->element[2];
+	char		 *seats;
+	long		 *left_n, rows, cols, row, col, bit;
+	unsigned char	  byte;
+
+	if (meta->type != REDIS_REPLY_ARRAY || meta->elements != 2 ||
+	    left->type != REDIS_REPLY_ARRAY)
+		return fail(r, node, "seat map", "unexpected reply",
+		    LIVE_BAD_DATA);
+	if (meta->element[0]->type == REDIS_REPLY_NIL)
+		return LIVE_NOT_FOUND;
+	if ((rows = reply_long(meta->element[0])) < 1 ||
+	    (cols = reply_long(meta->element[1])) < 1 ||
+	    cols > SEATMAP_COLS_MAX || rows > SEATMAP_COLS_MAX ||
+	    (bits->type != REDIS_REPLY_STRING && bits->type != REDIS_REPLY_NIL))
+		return fail(r, node, "seat map", "bad zone shape",
+		    LIVE_BAD_DATA);
+	seats = malloc((size_t)cols + 1);
+	left_n = calloc((size_t)rows + 1, sizeof(*left_n));
+	if (seats == NULL || left_n == NULL) {
+		free(seats);
+		free(left_n);
+		return fail(r, node, "seat map", "out of memory", LIVE_FAIL);
+	}
+	left_counts(left, rows, left_n);
+	jout_obj_open(j, NULL);
+	jout_str(j, "eventId", event);
+	jout_int(j, "zoneId", zone);
+	jout_int(j, "rowCount", rows);
+	jout_int(j, "colCount", cols);
+	jout_int(j, "remaining", left_n[0]);
+	jout_arr_open(j, "rows");
+	for (row = 1; row <= rows && jout_error(j) == JOUT_OK; row++) {
+		for (col = 1; col <= cols; col++) {
+			bit = keys_seat_bit(row, col, cols);
+			byte = bits->type == REDIS_REPLY_STRING &&
+			    (size_t)(bit >> 3) < bits->len ?
+			    (unsigned char)bits->str[bit >> 3] : 0;
+			seats[col - 1] = byte & (0x80 >> (bit & 7)) ? '1' : '0';
+		}
+		seats[cols] = '\0';
+		jout_obj_open(j, NULL);
+		jout_int(j, "row", row);
+		jout_int(j, "remaining", left_n[row]);
+		jout_str(j, "seats", seats);
+		jout_obj_close(j);
+	}
+	jout_arr_close(j);
+	jout_obj_close(j);
+	free(seats);
+	free(left_n);
+	return LIVE_OK;
+}
+
+enum live_res
+live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
+{
+	redisReply	*rep[SEATMAP_CMDS], *x;
+	char		 tag[TAG_MAX];
+	unsigned	 node;
+	enum live_res	 res;
+	int		 i, was_open;
+
+	if (keys_tag(event, zone, tag, sizeof(tag)) < 0)
+		return fail(r, 0, "seat map", "tag too long", LIVE_FAIL);
+	node = rds_node_for(r, tag);
+	/* a kept connection may be stale (Redis restarted): a read is safe to
+	 * send once more on a fresh one */
+	was_open = r->nodes[node].ctx != NULL;
+	if ((res = seatmap_read(r, node, tag, rep)) == LIVE_FAIL && was_open &&
+	    r->nodes[node].ctx == NULL)
+		res = seatmap_read(r, node, tag, rep);
+	if (res != LIVE_OK)
+		return res;
+	x = rep[SEATMAP_CMDS - 1];
+	if (x->type != REDIS_REPLY_ARRAY || x->elements != 3)
+		res = fail(r, node, "seat map", x->type == REDIS_REPLY_ERROR ?
+		    x->str : "transaction failed", LIVE_FAIL);
+	else
+		res = seatmap_json(r, node, event, zone, x, j);
+	for (i = 0; i < SEATMAP_CMDS; i++)
+		freeReplyObject(rep[i]);
+	return res;
+}
+
+enum live_res
+live_ticket(struct rds *r, const char *id, struct jout *j)
+{
+	struct ticket	 t;
+	redisReply	*rep;
+	const char	*why;
+	char		 key[KEY_MAX], json[TICKET_JSON_MAX];
+	unsigned	 i;
+	int		 failed = 0, len, was_open;
+
+	if (keys_ticket(id, key, sizeof(key)) < 0)
+		return fail(r, 0, "ticket", "key too long", LIVE_FAIL);
+	for (i = 0; i < r->n; i++) {
+		was_open = r->nodes[i].ctx != NULL;
+		rep = rds_cmd(r, i, "GET %s", key);
+		if (rep == NULL && was_open && r->nodes[i].ctx == NULL)
+			rep = rds_cmd(r, i, "GET %s", key);	/* was stale */
+		if (rep == NULL) {
+			failed = 1;
+			continue;
+		}
+		len = -1;
+		/* our own JSON, but check it before passing it on */
+		if (rep->type == REDIS_REPLY_STRING &&
+		    ticket_parse(rep->str, rep->len, &t, &why) == 0 &&
+		    strcmp(t.id, id) == 0)
+			len = ticket_json(&t, json, sizeof(json));
+		freeReplyObject(rep);
+		if (len >= 0) {
+			jout_raw(j, NULL, json, (size_t)len);
+			return LIVE_OK;
+		}
+	}
+	return failed ? LIVE_FAIL : LIVE_NOT_FOUND;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * purchase.h - parse and validate a purchase request: the JSON body of
+ * POST /tickets and the legacy parameters of POST /ticket.
+ * Pure functions, no I/O; unit-tested and fuzzed.
+ */
+#ifndef BOX_PURCHASE_H
+#define BOX_PURCHASE_H
+
+#include <stddef.h>
+
+#include "valid.h"
+
+#define BODY_MAX	4096	/* request body cap (docs/api.md) */
+#define JSON_DEPTH_MAX	16	/* nesting accepted in a request body */
+#define FORM_VALUE_MAX	128	/* longest legacy parameter value */
+
+struct purchase {
+	char	venue[ID_MAX + 1];
+	char	event[ID_MAX + 1];
+	long	zone;
+	long	row;
+	long	col;
+};
+
+enum purchase_err {
+	PURCHASE_OK,
+	PURCHASE_BAD_REQUEST,	/* not an object, missing/mistyped field, bad id */
+	PURCHASE_INVALID_SEAT	/* row or column can be no seat of any zone */
+};
+
+/* Parses a JSON object body of len bytes (need not be NUL-terminated).
+ * On error *why points to a static human-readable reason. */
+enum purchase_err purchase_from_json(const char *body, size_t len,
+	    struct purchase *p, const char **why);
+
+/* Parses the legacy parameters from a query string and an
+ * application/x-www-form-urlencoded body (either may be NULL); a body
+ * parameter wins over the same query parameter. */
+enum purchase_err purchase_from_form(const char *query, size_t qlen,
+	    const char *body, size_t blen, struct purchase *p, const char **why);
+
+/* Looks up name in an urlencoded string and percent-decodes its value into
+ * out (NUL-terminated).  Returns 1 if found, 0 if absent, -1 if the value is
+ * malformed (bad escape, NUL byte) or does not fit outlen. */
+int	form_get(const char *s, size_t len, const char *name, char *out,
+	    size_t outlen);
+
+#endif

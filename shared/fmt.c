@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fmt.c - formatting into fixed buffers (see fmt.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fmt.h"
+
+int
+fmt_trunc(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		buf[0] = '\0';
+		return -1;
+	}
+	if ((size_t)n < size)
+		return 0;
+	if (size >= 4)
+		memcpy(buf + size - 4, "...", 4);
+	return -1;
+}

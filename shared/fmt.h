@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fmt.h - formatting into fixed buffers where a message may not fit.
+ */
+#ifndef BOX_FMT_H
+#define BOX_FMT_H
+
+#include <stddef.h>
+
+/*
+ * snprintf into buf (size bytes, size >= 4).  A message that does not fit
+ * is cut and ends in "...", so that a reader sees it was cut.  Returns 0
+ * if it fit, -1 if it was cut (or the format failed: buf is then "").
+ */
+int	fmt_trunc(char *buf, size_t size, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#endif

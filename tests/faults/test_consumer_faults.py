@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: ISC
+"""test_consumer_faults.py - the consumer through faults (docs/consumer.md).
+
+Each test ends with the exact check of persist.exact_check(): MySQL and
+DynamoDB each hold exactly the tickets answered 201 in this file, field for
+field, no duplicates, both queues drained, nothing dead-lettered that should
+not be.
+"""
+
+import time
+
+import box
+import persist
+from box import check, eq
+
+LEDGER = persist.Ledger()
+
+
+def setup_module():
+    box.stack("reset")
+
+
+def mysql_count():
+    return box.sql_count("SELECT COUNT(*) FROM ticketing.ticket")
+
+
+def test_kill_9_mid_stream_then_restart():
+    base = mysql_count()
+    join = LEDGER.buy_in_background(LEDGER.seats(2000), workers=8, rate=400)
+    box.wait_until(lambda: mysql_count() >= base + 300, timeout=60, interval=0.1,
+                   what="the stream under way")
+    old = persist.kill_consumer()
+    persist.start_consumer(old)
+    join()
+    persist.exact_check(LEDGER)
+
+
+def test_mariadb_stopped_20s_during_a_stream():
+    offset = persist.log_size()
+    join = LEDGER.buy_in_background(LEDGER.seats(1200), workers=4, rate=50)
+    time.sleep(2)
+    box.stack("stop", "mysql")
+    try:
+        time.sleep(20)
+    finally:
+        box.stack("start", "mysql")
+    join()
+    persist.exact_check(LEDGER)
+    log = persist.log_since(offset)
+    check("sql: mysql write failed" in log, "the outage is logged")
+    check("sql: mysql writes work again" in log, "the recovery is logged")
+    check("dead-lettered a message" not in log, "nothing dead-lettered for a transient cause")
+
+
+def test_dynamodb_stopped_and_started_during_a_stream():
+    offset = persist.log_size()
+    join = LEDGER.buy_in_background(LEDGER.seats(800), workers=4, rate=80)
+    time.sleep(2)
+    box.stack("stop", "dynamodb")
+    try:
+        time.sleep(8)
+    finally:
+        box.stack("start", "dynamodb")
+    join()
+    persist.exact_check(LEDGER)
+    log = persist.log_since(offset)
+    check("nosql: dynamodb write failed" in log, "the outage is logged")
+    check("nosql: dynamodb writes work again" in log, "the recovery is logged")
+    check("dead-lettered a message" not in log, "nothing dead-lettered for a transient cause")
+
+
+def test_rabbitmq_restarted_with_messages_queued():
+    box.stack("stop", "consumer")
+    try:
+        n = 1000
+        LEDGER.buy(LEDGER.seats(n))
+        eq((box.queue_count("ticketSQL"), box.queue_count("ticketNoSQL")), (n, n), "queued")
+        box.stack("restart", "rabbitmq")
+        eq((box.queue_count("ticketSQL"), box.queue_count("ticketNoSQL")), (n, n),
+           "still queued after the restart (durable queues, persistent messages)")
+    finally:
+        persist.start_consumer()
+    persist.exact_check(LEDGER)
+
+
+def test_same_message_twice_one_row_one_item():
+    # a duplicate arriving after the ticket was persisted
+    first = LEDGER.buy(LEDGER.seats(20))
+    persist.exact_check(LEDGER)
+    for t in first[:5]:
+        box.mqtool("publish", "-n", 2, persist.forged_copy(t))
+    persist.wait_drained()
+    persist.exact_check(LEDGER)
+    # duplicates queued together with their originals: same batch
+    box.stack("stop", "consumer")
+    try:
+        more = LEDGER.buy(LEDGER.seats(200))
+        for t in more[:50]:
+            box.mqtool("publish", persist.forged_copy(t))
+        eq((box.queue_count("ticketSQL"), box.queue_count("ticketNoSQL")), (250, 250), "queued")
+    finally:
+        persist.start_consumer()
+    persist.exact_check(LEDGER)
+
+
+def test_poison_messages_are_dead_lettered_the_rest_persisted():
+    offset = persist.log_size()
+    LEDGER.buy(LEDGER.seats(100))
+    sample = next(iter(LEDGER.sold.values()))
+    poisons = [
+        "this is not JSON",
+        '{"ticketId":"%s"}' % persist.new_ticket_id(),
+        persist.forged_copy(sample, ticketId=persist.new_ticket_id()).replace(
+            '"zoneId":%d' % sample["zoneId"], '"zoneId":"%d"' % sample["zoneId"]),
+        persist.forged_copy(sample, ticketId=persist.new_ticket_id(), status="PAID"),
+        "[" * 5000,
+    ]
+    for p in poisons:
+        box.mqtool("publish", p)
+    LEDGER.buy(LEDGER.seats(100))
+    persist.exact_check(LEDGER, dead=(len(poisons), len(poisons)))
+    for q in persist.DEAD:
+        eq(sorted(box.queue_get(q)), sorted(poisons), "poison messages in " + q)
+    eq([box.queue_count(q) for q in persist.DEAD], [0, 0], "dead-letter queues emptied")
+    eq(persist.log_since(offset).count("dead-lettered a message"), 2 * len(poisons),
+       "one log line per dead-lettered message")
+
+
+def test_forged_double_sale_is_dead_lettered_and_alarmed():
+    (orig,) = LEDGER.buy(LEDGER.seats(1))
+    persist.exact_check(LEDGER)
+    offset = persist.log_size()
+    # another ticket id for the sold seat, and the sold id for another seat
+    other_id = persist.forged_copy(orig, ticketId=persist.new_ticket_id())
+    other_seat = persist.forged_copy(orig, column=orig["column"] % box.VENUE1_COLS + 1,
+                                     row=orig["row"] % box.VENUE1_ROWS + 1)
+    # straight to ticketSQL: the double-sale check is MySQL's seat key; the
+    # DynamoDB table is keyed by ticketId only (docs/consumer.md)
+    for body in (other_id, other_seat):
+        box.mqtool("publish", "-q", "ticketSQL", body)
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 2, timeout=60,
+                   what="both forged messages dead-lettered")
+    eq(sorted(box.queue_get("ticketSQL.dead")), sorted([other_id, other_seat]),
+       "forged messages in ticketSQL.dead")
+    log = persist.log_since(offset)
+    alarms = [line for line in log.splitlines() if "DOUBLE SALE ALARM" in line]
+    eq(len(alarms), 2, "alarm lines")
+    check(all(" error: " in line for line in alarms), "alarms logged at error level")
+    check(persist.parse_body(other_id)["ticketId"] in alarms[0] + alarms[1] and
+          orig["ticketId"] in alarms[0] + alarms[1], "the alarm names both tickets")
+    row = box.sql("SELECT ticket_id FROM ticketing.ticket WHERE event_id='%s' AND zone_id=%d "
+                  "AND row_no=%d AND col_no=%d" % (orig["eventId"], orig["zoneId"], orig["row"],
+                                                   orig["column"]))
+    eq(row, [[orig["ticketId"]]], "the original ticket keeps its seat")
+    persist.exact_check(LEDGER)
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
