@@ -102,6 +102,12 @@ $(BENCH): $(BUILD)/bin/%: $(BUILD)/bench/%.o $(BUILD)/lib.a
 $(BUILD)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/lib.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+# ticketctl's catalog document parser (ctl/catalog_doc.c) is tested alone
+$(BUILD)/tests/unit/test_catalog_doc.o: override CFLAGS += -Ictl
+$(BUILD)/test/test_catalog_doc: $(BUILD)/tests/unit/test_catalog_doc.o \
+	    $(BUILD)/ctl/catalog_doc.o $(BUILD)/lib.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # --- the sanitizer build the tests run -------------------------------------
 # BOX_TEST_HOOKS: the pause points of shared/testhook.h (fault tests only)
