@@ -146,7 +146,10 @@ install: all
 	install -m 755 $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
 		$(BUILD)/bin/prefork $(DESTDIR)$(PREFIX)/libexec/boxoffice/
 	install -m 644 sql/schema.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
-	install -m 644 conf/boxoffice.conf conf/nginx-fcgi.conf \
+	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/sql/migrations
+	install -m 644 sql/migrations/*.sql \
+		$(DESTDIR)$(PREFIX)/share/boxoffice/sql/migrations/
+	install -m 644 conf/boxoffice.conf conf/catalog.json conf/nginx-fcgi.conf \
 		conf/fastcgi-boxoffice.conf conf/lighttpd.conf \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/
 	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/conf/lighttpd-errors

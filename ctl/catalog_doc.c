@@ -299,16 +299,19 @@ parse_doc(json_object *root, struct catdoc *doc, char *err, size_t errlen)
 	n = json_object_array_length(venues);
 	if (n > 0 && (doc->venues = calloc(n, sizeof(*doc->venues))) == NULL)
 		return fail(err, errlen, "out of memory");
-	for (i = 0; i < n; i++, doc->nvenues++)
-		if (parse_venue(json_object_array_get_idx(venues, i),
-		    &doc->venues[i], err, errlen) != 0)
+	/* counted before parsing: catdoc_free() frees a half-parsed one */
+	for (i = 0; i < n; i++)
+		if ((doc->nvenues = i + 1, parse_venue(
+		    json_object_array_get_idx(venues, i), &doc->venues[i], err,
+		    errlen)) != 0)
 			return -1;
 	n = json_object_array_length(events);
 	if (n > 0 && (doc->events = calloc(n, sizeof(*doc->events))) == NULL)
 		return fail(err, errlen, "out of memory");
-	for (i = 0; i < n; i++, doc->nevents++)
-		if (parse_event(json_object_array_get_idx(events, i),
-		    &doc->events[i], err, errlen) != 0)
+	for (i = 0; i < n; i++)
+		if ((doc->nevents = i + 1, parse_event(
+		    json_object_array_get_idx(events, i), &doc->events[i], err,
+		    errlen)) != 0)
 			return -1;
 	return catdoc_check(doc, err, errlen);
 }
