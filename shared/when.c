@@ -125,7 +125,7 @@ when_duration(const char *s, long long *ms)
 		if (n > 30LL * 24 * 3600)
 			return -1;
 	}
-	if (p == s || p[1] != '\0')
+	if (p == s || *p == '\0' || p[1] != '\0')
 		return -1;
 	switch (*p) {
 	case 's':
