@@ -187,6 +187,26 @@ def test_ticket_held_by_the_consumer_counts_as_sold():
                    what="the held ticket persisted")
 
 
+def test_init_never_reshapes_a_sold_zone():
+    """A shape changed behind ticketctl's back (in MySQL) is not put into
+    Redis by init while the zone has sales: the old code rewrote rows and
+    cols beside the old seat bits, so a sold seat mapped to another one."""
+    b = buy("Venue2", "Event2", 2, 2, 3)
+    eq(b.status, 201, "sale in Event2 zone 2: " + b.body)
+    before = seat_state("Event2", 2)
+    box.sql("UPDATE ticketing.zone SET col_count = 13 WHERE venue_id='Venue2' AND zone_id=2")
+    try:
+        r = catalog.ctl("init")
+        eq(r.returncode, 1, "init beside a sold zone of another shape: " + r.stdout)
+        check("Event2 zone 2" in r.stderr, r.stderr)
+        eq(seat_state("Event2", 2), before, "Redis of the sold zone")
+        eq(buy("Venue2", "Event2", 2, 2, 3).status, 409, "the sold seat")
+        eq(buy("Venue2", "Event2", 2, 2, 4).status, 201, "its neighbour")
+    finally:
+        box.sql("UPDATE ticketing.zone SET col_count = 12 WHERE venue_id='Venue2' AND zone_id=2")
+    eq(catalog.ctl("init").returncode, 0, "init once MySQL agrees again")
+
+
 def test_bad_documents_change_nothing():
     before = catalog.show()
     for text, want in (("{", "not a JSON document"),
