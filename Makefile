@@ -91,17 +91,19 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = clock conf fmt http keys metrics rds ticket valid
+LIB_TESTS      = clock conf fmt http jsonesc keys metrics rds ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout money
 CONSUMER_TESTS = tsql ddb_item sigv4 backoff
-UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS),\
+CTL_TESTS      = catalog_doc
+UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
 FUZZ_LIB    = ticket
 FUZZ_TICKET = form json
 FUZZ_QUERY  = route
-FUZZERS	= $(foreach f,$(FUZZ_LIB) $(FUZZ_TICKET) $(FUZZ_QUERY),$(BUILD)/bin/fuzz_$(f))
+FUZZ_CTL    = catalog
+FUZZERS	= $(foreach f,$(FUZZ_LIB) $(FUZZ_TICKET) $(FUZZ_QUERY) $(FUZZ_CTL),$(BUILD)/bin/fuzz_$(f))
 
 .PHONY: all tools unit check fuzzers install uninstall clean deps up down \
 	reset demo test test-faults bench fuzz fuzz-build san
@@ -177,6 +179,7 @@ $(eval $(call unit_group,$(LIB_TESTS),,,$(LIB_PKGS)))
 $(eval $(call unit_group,$(TICKET_TESTS),$(BUILD)/ticket.a,fcgi/ticket,$(TICKET_PKGS)))
 $(eval $(call unit_group,$(QUERY_TESTS),$(BUILD)/query.a,fcgi/query,$(QUERY_PKGS)))
 $(eval $(call unit_group,$(CONSUMER_TESTS),$(BUILD)/consumer.a,consumer,$(CONSUMER_PKGS)))
+$(eval $(call unit_group,$(CTL_TESTS),$(BUILD)/ctl.a,ctl,$(CTL_PKGS)))
 
 # fuzz_group NAMES ARCHIVE DIR: libFuzzer harnesses (FUZZ=1 builds only)
 define fuzz_group
@@ -188,6 +191,7 @@ endef
 $(eval $(call fuzz_group,$(FUZZ_LIB),,))
 $(eval $(call fuzz_group,$(FUZZ_TICKET),$(BUILD)/ticket.a,fcgi/ticket))
 $(eval $(call fuzz_group,$(FUZZ_QUERY),$(BUILD)/query.a,fcgi/query))
+$(eval $(call fuzz_group,$(FUZZ_CTL),$(BUILD)/ctl.a,ctl))
 
 # the unit tests, built with the sanitizers, run as tests/run runs them
 check:
@@ -236,7 +240,10 @@ install: all
 	install -m 755 $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
 		$(BUILD)/bin/prefork $(DESTDIR)$(PREFIX)/libexec/boxoffice/
 	install -m 644 sql/schema.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
-	install -m 644 conf/boxoffice.conf conf/nginx-fcgi.conf \
+	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/sql/migrations
+	install -m 644 sql/migrations/*.sql \
+		$(DESTDIR)$(PREFIX)/share/boxoffice/sql/migrations/
+	install -m 644 conf/boxoffice.conf conf/catalog.json conf/nginx-fcgi.conf \
 		conf/fastcgi-boxoffice.conf conf/lighttpd.conf \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/
 	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/conf/lighttpd-errors

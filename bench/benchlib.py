@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STACK = os.path.join(ROOT, "scripts", "stack")
 WRK_LUA = os.path.join(ROOT, "bench", "wrk.lua")
 HELLO_HOST = "bench-hello"
-ROWS, COLS, ZONES = 26, 30, 100          # Venue1 (sql/schema.sql)
+ROWS, COLS, ZONES = 26, 30, 100          # Venue1 (conf/catalog.json)
 
 
 def stack_env():

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "ctl.h"
 #include "keys.h"
 #include "sold.h"
@@ -73,44 +74,28 @@ static int
 load_zone(const struct catalog_zone *cz, void *arg)
 {
 	struct load	*l = arg;
-	char		 tag[TAG_MAX], k[KEY__MAX][KEY_MAX], rows[24], cols[24];
-	const char	*argv[13];
-	redisReply	*rep;
 	size_t		 first;
 	long		 in_mysql, queued;
-	int		 kind;
+	int		 r;
 
-	if (keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0)
-		return -1;
-	for (kind = 0; kind < KEY__MAX; kind++)
-		if (keys_build(kind, tag, k[kind], KEY_MAX) < 0)
-			return -1;
 	in_mysql = (long)soldv_zone(&l->mysql, cz->event, cz->zone, &first);
 	queued = (long)soldv_zone(&l->queued, cz->event, cz->zone, &first);
-	snprintf(rows, sizeof(rows), "%ld", cz->rows);
-	snprintf(cols, sizeof(cols), "%ld", cz->cols);
-	argv[0] = k[KEY_ZONE];
-	argv[1] = k[KEY_LEFT];
-	argv[2] = KEY_ZONES;
-	argv[3] = k[KEY_SEAT];
-	argv[4] = k[KEY_OWN];
-	argv[5] = k[KEY_PEND];
-	argv[6] = k[KEY_SWEEP];
-	argv[7] = cz->venue;
-	argv[8] = rows;
-	argv[9] = cols;
-	argv[10] = cz->price;
-	argv[11] = tag;
-	argv[12] = !l->guard || (in_mysql == 0 && queued == 0) ? "1" : "0";
-	rep = rds_eval(&l->ctl->rds, rds_node_for(&l->ctl->rds, tag),
-	    SCRIPT_LOAD_ZONE, 7, 13, argv);
-	if (rep == NULL)
+	r = catalog_zone_load(l->ctl, cz, !l->guard ||
+	    (in_mysql == 0 && queued == 0));
+	if (r == CATZ_ERROR)
 		return -1;
-	if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+	if (r == CATZ_CREATED)
 		l->created++;
-	else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0)
+	else if (r == CATZ_KEPT)
 		l->kept++;
-	else {
+	else if (r == CATZ_SOLD) {
+		/* Redis holds another shape or price beside sales: only
+		 * `ticketctl catalog apply` changes a zone, never init */
+		l->refused++;
+		ctl_err("%s zone %ld: Redis has sales under another venue, "
+		    "shape or price than MySQL; not changed (see `ticketctl "
+		    "check`)", cz->event, cz->zone);
+	} else {
 		l->refused++;
 		ctl_err("%s zone %ld: no counters in Redis, but seats were sold "
 		    "(%ld ticket(s) in MySQL, %ld queued in %s, or traces left "
@@ -118,7 +103,6 @@ load_zone(const struct catalog_zone *cz, void *arg)
 		    "them again; run `ticketctl rebuild`", cz->event, cz->zone,
 		    in_mysql, queued, MQ_QUEUE_SQL);
 	}
-	freeReplyObject(rep);
 	return 0;
 }
 

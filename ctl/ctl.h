@@ -39,7 +39,7 @@ struct command {
 };
 
 extern const struct command cmd_init, cmd_reset, cmd_rebuild, cmd_check,
-	    cmd_status, cmd_dlq;
+	    cmd_status, cmd_dlq, cmd_catalog, cmd_event;
 
 /* Prints "usage: ticketctl <usage>" to stderr and returns CTL_USAGE. */
 int	ctl_usage(const struct command *cmd);

@@ -6,6 +6,7 @@
  * docs/deploy.md say when to use which.
  *
  *   ticketctl [-c config] init | reset --yes | rebuild | check | status | dlq
+ *                         | catalog ... | event ...
  *
  * Exit status: 0 ok, 1 differences found or a failure, 2 usage error.
  */
@@ -23,7 +24,8 @@
 #include "valid.h"
 
 static const struct command *const commands[] = {
-	&cmd_init, &cmd_rebuild, &cmd_check, &cmd_status, &cmd_dlq, &cmd_reset
+	&cmd_init, &cmd_rebuild, &cmd_check, &cmd_status, &cmd_dlq, &cmd_reset,
+	&cmd_catalog, &cmd_event
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 

@@ -5,15 +5,44 @@
 -- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:zones,
 -- KEYS[4] bo:seat:{E:Z}, KEYS[5] bo:own:{E:Z}, KEYS[6] bo:pend:{E:Z},
 -- KEYS[7] bo:sweep:{E:Z}
--- ARGV: venueId, rows, cols, price, tag "E:Z", may_create ("1" or "0")
+-- ARGV: venueId, rows, cols, price, tag "E:Z", may_create ("1" or "0"),
+--       status, opens (ms or ""), closes (ms or "")
 --
 -- The catalog hash is (re)written; counters are created only when absent,
 -- and only if the caller found no sale of the zone elsewhere (may_create)
 -- and Redis itself holds no trace of one (seat bits, owners, pending or
--- claimed tickets): full counters beside sold seats would sell them again.
+-- claimed tickets, counters below capacity): full counters beside sold
+-- seats would sell them again.  A new venue, shape or price is taken only
+-- while the zone shows no sale at all; a new shape gets new counters and an
+-- empty seat map (old bits would map to other seats).
 -- Returns 1 if the counters were created, 0 if existing ones were kept,
--- -1 if they are absent and creating them was refused (nothing written).
+-- -1 if they are absent and creating them was refused, -2 if the venue,
+-- shape or price changed while the zone has sales (both: nothing written).
+local old = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price')
 local exists = redis.call('EXISTS', KEYS[2]) == 1
+local function traces()
+  if ARGV[6] == '0' or redis.call('BITCOUNT', KEYS[4]) > 0 or
+      redis.call('HLEN', KEYS[5]) > 0 or redis.call('ZCARD', KEYS[6]) > 0 or
+      redis.call('ZCARD', KEYS[7]) > 0 then
+    return true
+  end
+  if exists then
+    local z = tonumber(redis.call('HGET', KEYS[2], 'z'))
+    return z == nil or old[2] == false or old[3] == false or
+      z ~= tonumber(old[2]) * tonumber(old[3])
+  end
+  return false
+end
+local reshape = old[1] and (old[1] ~= ARGV[1] or old[2] ~= ARGV[2] or
+  old[3] ~= ARGV[3])
+local reprice = old[4] and old[4] ~= ARGV[4]
+if (reshape or reprice) and traces() then
+  return -2
+end
+if reshape then
+  redis.call('DEL', KEYS[2], KEYS[4], KEYS[5])
+  exists = false
+end
 if not exists and (ARGV[6] == '0' or redis.call('EXISTS', KEYS[4]) == 1 or
     redis.call('EXISTS', KEYS[5]) == 1 or redis.call('ZCARD', KEYS[6]) > 0 or
     redis.call('ZCARD', KEYS[7]) > 0) then
@@ -21,6 +50,21 @@ if not exists and (ARGV[6] == '0' or redis.call('EXISTS', KEYS[4]) == 1 or
 end
 redis.call('HSET', KEYS[1], 'venue', ARGV[1], 'rows', ARGV[2],
   'cols', ARGV[3], 'price', ARGV[4])
+if ARGV[7] == 'CANCELLED' then
+  redis.call('HSET', KEYS[1], 'status', ARGV[7])
+else
+  redis.call('HDEL', KEYS[1], 'status')
+end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[1], 'opens', ARGV[8])
+else
+  redis.call('HDEL', KEYS[1], 'opens')
+end
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[1], 'closes', ARGV[9])
+else
+  redis.call('HDEL', KEYS[1], 'closes')
+end
 redis.call('SADD', KEYS[3], ARGV[5])
 if exists then
   return 0

@@ -43,6 +43,8 @@ const struct conf_def conf_defs[] = {
 	{ "mysql_query_password", CONF_STR, 0, 0, "bo_query_pw", S(mysql_query_password), 1, NULL },
 	{ "mysql_consumer_user", CONF_STR, 0, 0, "bo_consumer", S(mysql_consumer_user), 0, NULL },
 	{ "mysql_consumer_password", CONF_STR, 0, 0, "bo_consumer_pw", S(mysql_consumer_password), 1, NULL },
+	{ "mysql_catalog_user", CONF_STR, 0, 0, "bo_catalog", S(mysql_catalog_user), 0, NULL },
+	{ "mysql_catalog_password", CONF_STR, 0, 0, "bo_catalog_pw", S(mysql_catalog_password), 1, NULL },
 	{ "mysql_timeout_ms", CONF_INT, 100, 600000, "5000", I(mysql_timeout_ms), 0, NULL },
 
 	{ "dynamodb_endpoint", CONF_STR, 0, 0, "http://127.0.0.1:8000", S(dynamodb_endpoint), 0, NULL },

@@ -46,6 +46,8 @@ struct conf {
 	char	mysql_query_password[CONF_STR_MAX];
 	char	mysql_consumer_user[64];
 	char	mysql_consumer_password[CONF_STR_MAX];
+	char	mysql_catalog_user[64];
+	char	mysql_catalog_password[CONF_STR_MAX];
 	int	mysql_timeout_ms;
 
 	/* DynamoDB */

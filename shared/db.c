@@ -119,7 +119,12 @@ db_catalog_each(struct db *d, int (*fn)(const struct catalog_zone *, void *),
 {
 	static const char sql[] =
 	    "SELECT e.event_id, e.venue_id, z.zone_id, z.row_count, "
-	    "z.col_count, z.price FROM event e JOIN zone z "
+	    "z.col_count, z.price, e.status = 'CANCELLED', "
+	    "TIMESTAMPDIFF(MICROSECOND, '1970-01-01', e.closes_at) DIV 1000, "
+	    "(SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01', o.opens_at) "
+	    "DIV 1000 FROM event_onsale o WHERE o.event_id = e.event_id AND "
+	    "z.zone_id BETWEEN o.from_zone AND o.to_zone LIMIT 1) "
+	    "FROM event e JOIN zone z "
 	    "ON z.venue_id = e.venue_id ORDER BY e.event_id, z.zone_id";
 	struct catalog_zone	 cz;
 	MYSQL			*my;
@@ -147,6 +152,9 @@ db_catalog_each(struct db *d, int (*fn)(const struct catalog_zone *, void *),
 		snprintf(cz.event, sizeof(cz.event), "%s", row[0]);
 		snprintf(cz.venue, sizeof(cz.venue), "%s", row[1]);
 		snprintf(cz.price, sizeof(cz.price), "%s", row[5]);
+		cz.cancelled = row[6] != NULL && strcmp(row[6], "1") == 0;
+		cz.closes_ms = row[7] != NULL ? strtoll(row[7], NULL, 10) : -1;
+		cz.opens_ms = row[8] != NULL ? strtoll(row[8], NULL, 10) : -1;
 		n++;
 		if (fn(&cz, arg) != 0)
 			break;

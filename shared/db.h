@@ -50,6 +50,9 @@ struct catalog_zone {
 	long	rows;
 	long	cols;
 	char	price[16];
+	int	cancelled;	/* event status CANCELLED */
+	long long opens_ms;	/* the zone's sale window, ms since the epoch, */
+	long long closes_ms;	/* -1 when absent (no limit) */
 };
 
 /* Calls fn for every (event, zone) of the catalog, ordered by event and

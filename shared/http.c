@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "jsonesc.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -81,9 +82,11 @@ http_reason(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 411: return "Length Required";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
@@ -122,37 +125,6 @@ http_reply_type(FCGX_Request *req, int status, const char *type,
 	FCGX_PutStr(body, (int)len, req->out);
 }
 
-int
-http_json_escape(const char *s, char *buf, size_t size)
-{
-	size_t		o = 0;
-	unsigned char	c;
-	char		esc[8];
-	size_t		n;
-
-	if (size == 0)
-		return -1;
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			n = 2;
-		} else if (c < 0x20) {
-			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
-		} else {
-			esc[0] = (char)c;
-			n = 1;
-		}
-		if (n >= size - o)
-			return -1;
-		memcpy(buf + o, esc, n);
-		o += n;
-	}
-	buf[o] = '\0';
-	return (int)o;
-}
-
 void
 http_error(FCGX_Request *req, int status, const char *code,
     const char *message, const char *headers)
@@ -160,7 +132,7 @@ http_error(FCGX_Request *req, int status, const char *code,
 	char	msg[512], body[640];
 	int	n;
 
-	if (http_json_escape(message, msg, sizeof(msg)) < 0)
+	if (json_escape(message, msg, sizeof(msg)) < 0)
 		snprintf(msg, sizeof(msg), "(message too long)");
 	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}",
 	    code, msg);

@@ -42,8 +42,6 @@ void	http_reply_type(FCGX_Request *req, int status, const char *type,
 void	http_error(FCGX_Request *req, int status, const char *code,
 	    const char *message, const char *headers);
 
-/* Escapes s as JSON string contents into buf; returns length or -1. */
-int	http_json_escape(const char *s, char *buf, size_t size);
 /* The state of one dependency ("redis", "mysql", "broker") for a health
  * answer, which anyone may read: "ok" or "down", never the error text
  * (it names accounts, hosts, server messages).  The text goes to the log

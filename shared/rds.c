@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -15,7 +16,8 @@
 #include "scripts.h"
 
 static const char *const *script_src[SCRIPT__MAX] = {
-	&lua_reserve, &lua_release, &lua_claim, &lua_load_zone
+	&lua_reserve, &lua_release, &lua_claim, &lua_load_zone,
+	&lua_drop_zone
 };
 
 static void
@@ -303,17 +305,81 @@ zone_keys(struct zone_keys *zk, const struct ticket *t)
 	return 0;
 }
 
+/* The answer "<opens ms> <now ms>" of a zone not yet on sale; returns 0 or
+ * -1 if it is not one. */
+static int
+parse_not_on_sale(struct rds *r, const char *s)
+{
+	char		*end;
+	long long	 opens, now;
+
+	opens = strtoll(s, &end, 10);
+	if (end == s || *end != ' ')
+		return -1;
+	s = end + 1;
+	now = strtoll(s, &end, 10);
+	if (end == s || *end != '\0' || opens <= now)
+		return -1;
+	r->opens_ms = opens;
+	r->wait_ms = opens - now;
+	return 0;
+}
+
+/* Interprets the reservation script's reply.  A reply that cannot be used
+ * although the script may have written (code 0) is IN_DOUBT, never ERROR:
+ * the seat may be reserved and its pending entry makes the sweeper issue
+ * the ticket. */
+static enum rds_reserve
+reserve_reply(struct rds *r, unsigned node, redisReply *rep, struct ticket *t,
+    char *json, size_t jsonsize)
+{
+	long long code;
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    rep->element[1]->type != REDIS_REPLY_STRING ||
+	    (code = rep->element[0]->integer) < RESERVE_OK ||
+	    code > RESERVE_BAD_CATALOG) {
+		seterr(r, node, "reserve", "unexpected reply");
+		/* code 0 may hide behind a reply we cannot read */
+		return rep->type == REDIS_REPLY_ARRAY ? RESERVE_IN_DOUBT :
+		    RESERVE_ERROR;
+	}
+	if (code == RESERVE_NOT_ON_SALE &&
+	    parse_not_on_sale(r, rep->element[1]->str) != 0) {
+		seterr(r, node, "reserve", "bad opening time");
+		return RESERVE_ERROR;	/* nothing written before it */
+	}
+	if (code == RESERVE_BAD_CATALOG)
+		seterr(r, node, "reserve", "zone catalog unusable (price, rows "
+		    "or cols)");
+	if (code != RESERVE_OK)
+		return (enum rds_reserve)code;
+	/* cannot happen (the script checked both): the seat is reserved */
+	if (rep->element[1]->len >= sizeof(t->price)) {
+		seterr(r, node, "reserve", "price too long");
+		return RESERVE_IN_DOUBT;
+	}
+	memcpy(t->price, rep->element[1]->str, rep->element[1]->len + 1);
+	if (ticket_json(t, json, jsonsize) < 0) {
+		seterr(r, node, "reserve", "ticket JSON too long");
+		return RESERVE_IN_DOUBT;
+	}
+	return RESERVE_OK;
+}
+
 enum rds_reserve
 rds_reserve(struct rds *r, struct ticket *t, int cache_ttl, char *json,
     size_t jsonsize)
 {
 	struct zone_keys zk;
 	char		 head[TICKET_JSON_MAX], tail[128], row[24], col[24];
-	char		 ttl[16], now[24];
-	const char	*argv[14];
+	char		 ttl[16], now[24], price_max[16], json_max[16];
+	const char	*argv[16];
 	redisReply	*rep;
 	unsigned	 node;
-	long long	 code, start;
+	long long	 start;
+	enum rds_reserve res;
 
 	if (zone_keys(&zk, t) != 0 ||
 	    ticket_json_head(t, head, sizeof(head)) < 0 ||
@@ -325,6 +391,9 @@ rds_reserve(struct rds *r, struct ticket *t, int cache_ttl, char *json,
 	snprintf(col, sizeof(col), "%ld", t->col);
 	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
 	snprintf(now, sizeof(now), "%lld", t->created_ms);
+	snprintf(price_max, sizeof(price_max), "%zu", sizeof(t->price) - 1);
+	snprintf(json_max, sizeof(json_max), "%zu",
+	    (jsonsize < TICKET_JSON_MAX ? jsonsize : TICKET_JSON_MAX) - 1);
 	argv[0] = zk.k[KEY_ZONE];
 	argv[1] = zk.k[KEY_LEFT];
 	argv[2] = zk.k[KEY_SEAT];
@@ -339,37 +408,21 @@ rds_reserve(struct rds *r, struct ticket *t, int cache_ttl, char *json,
 	argv[11] = tail;
 	argv[12] = ttl;
 	argv[13] = now;
+	argv[14] = price_max;
+	argv[15] = json_max;
 	node = rds_node_for(r, zk.tag);
 	start = mono_us();
-	rep = rds_eval(r, node, SCRIPT_RESERVE, 6, 14, argv);
+	rep = rds_eval(r, node, SCRIPT_RESERVE, 6, 16, argv);
 	metrics_observe(METRICS_RESERVE, start);
+	/* a runtime error of the script itself ("... @user_script:N") may
+	 * come after its first write: only errors before it run say that
+	 * nothing was sold */
 	if (rep == NULL)
-		return r->in_doubt ? RESERVE_IN_DOUBT : RESERVE_ERROR;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
-	    rep->element[1]->type != REDIS_REPLY_STRING ||
-	    (code = rep->element[0]->integer) < RESERVE_OK ||
-	    code > RESERVE_NO_COUNTERS) {
-		seterr(r, node, "reserve", "unexpected reply");
-		freeReplyObject(rep);
-		return RESERVE_ERROR;
-	}
-	if (code == RESERVE_OK) {
-		if (rep->element[1]->len >= sizeof(t->price)) {
-			seterr(r, node, "reserve", "price too long");
-			freeReplyObject(rep);
-			return RESERVE_ERROR;
-		}
-		memcpy(t->price, rep->element[1]->str, rep->element[1]->len + 1);
-		if (ticket_json(t, json, jsonsize) < 0) {
-			/* cannot happen: the script built the same string */
-			seterr(r, node, "reserve", "ticket JSON too long");
-			freeReplyObject(rep);
-			return RESERVE_ERROR;
-		}
-	}
+		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?
+		    RESERVE_IN_DOUBT : RESERVE_ERROR;
+	res = reserve_reply(r, node, rep, t, json, jsonsize);
 	freeReplyObject(rep);
-	return (enum rds_reserve)code;
+	return res;
 }
 
 int

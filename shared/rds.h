@@ -22,6 +22,7 @@ enum rds_script {
 	SCRIPT_RELEASE,
 	SCRIPT_CLAIM,
 	SCRIPT_LOAD_ZONE,
+	SCRIPT_DROP_ZONE,
 	SCRIPT__MAX
 };
 
@@ -39,6 +40,8 @@ struct rds {
 	int		 timeout_ms;
 	unsigned long	 reconnects;
 	int		 in_doubt;	/* last rds_eval: sent, no reply */
+	long long	 opens_ms;	/* RESERVE_NOT_ON_SALE: when it opens */
+	long long	 wait_ms;	/* and how long until then (Redis TIME) */
 	char		 errstr[160];
 };
 
@@ -51,6 +54,11 @@ enum rds_reserve {
 	RESERVE_NOT_FOUND,
 	RESERVE_INVALID_SEAT,
 	RESERVE_NO_COUNTERS,	/* zone fenced until rebuilt: nothing sold */
+	RESERVE_CANCELLED,	/* the event is cancelled */
+	RESERVE_NOT_ON_SALE,	/* before the zone's opensAt: see opens_ms */
+	RESERVE_SALE_CLOSED,	/* after the event's closesAt */
+	RESERVE_BAD_CATALOG,	/* the zone's catalog hash is unusable: nothing
+				   written, nothing sold */
 	RESERVE_ERROR,		/* Redis failed before the script ran:
 				   nothing sold; errstr says why */
 	RESERVE_IN_DOUBT,	/* the script was sent, its answer never
@@ -90,7 +98,9 @@ redisReply *rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys,
 int	rds_ping(struct rds *r);
 
 /* Reserves t's seat: on RESERVE_OK fills t->price and the pending ticket
- * JSON (json, of size jsonsize) that rds_confirmed()/rds_release() need. */
+ * JSON (json, of size jsonsize) that rds_confirmed()/rds_release() need.
+ * RESERVE_ERROR means nothing was written; an answer that cannot be used
+ * after the script may have written is RESERVE_IN_DOUBT. */
 enum rds_reserve rds_reserve(struct rds *r, struct ticket *t, int cache_ttl,
 	    char *json, size_t jsonsize);
 /* After the broker's confirm: drops the ticket from the pending set.

@@ -11,5 +11,6 @@ extern const char *const lua_reserve;
 extern const char *const lua_release;
 extern const char *const lua_claim;
 extern const char *const lua_load_zone;
+extern const char *const lua_drop_zone;
 
 #endif

@@ -16,13 +16,23 @@
 #include "valid.h"
 
 #define DBQ_ARGS_MAX	4
-#define DBQ_COLS_MAX	10
+#define DBQ_COLS_MAX	14
 #define DBQ_COL_MAX	1024	/* bytes of one column as text */
 
 /* RFC 3339 UTC of a DATETIME / DATETIME(3) column */
 #define SQL_DATE(c)	"DATE_FORMAT(" c ", '%Y-%m-%dT%H:%i:%sZ')"
 #define SQL_STAMP(c)	"CONCAT(LEFT(DATE_FORMAT(" c \
 			", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')"
+/* the same with milliseconds only when there are some (sale windows) */
+#define SQL_WHEN(c)	"IF(MICROSECOND(" c ") = 0, " SQL_DATE(c) ", " \
+			SQL_STAMP(c) ")"
+/* the opening of zone z of event e, and whether it is on sale now */
+#define SQL_OPENS	"(SELECT o.opens_at FROM event_onsale o WHERE " \
+			"o.event_id = e.event_id AND z.zone_id BETWEEN " \
+			"o.from_zone AND o.to_zone LIMIT 1)"
+#define SQL_ON_SALE	"e.status <> 'CANCELLED' AND (e.closes_at IS NULL OR " \
+			"e.closes_at > UTC_TIMESTAMP(3)) AND COALESCE(" \
+			SQL_OPENS " <= UTC_TIMESTAMP(3), 1)"
 #define SQL_TICKET	"SELECT ticket_id, venue_id, event_id, zone_id, row_no, " \
 			"col_no, price, " SQL_STAMP("created_on") " FROM ticket "
 
@@ -33,13 +43,16 @@ static const char *const dbq_sql[DBQ__MAX] = {
 	    "v.venue_id ORDER BY v.venue_id, z.zone_id",
 	[DBQ_VENUE_EVENTS] =
 	    "SELECT v.venue_id, e.event_id, e.name, e.type, "
-	    SQL_DATE("e.event_date") " FROM venue v LEFT JOIN event e ON "
+	    SQL_DATE("e.event_date") ", e.status, " SQL_WHEN("e.closes_at")
+	    " FROM venue v LEFT JOIN event e ON "
 	    "e.venue_id = v.venue_id WHERE v.venue_id = ? "
 	    "ORDER BY e.event_date, e.event_id",
 	[DBQ_EVENT] =
 	    "SELECT e.event_id, e.venue_id, e.name, e.type, "
 	    SQL_DATE("e.event_date") ", z.zone_id, z.price, z.row_count, "
-	    "z.col_count FROM event e LEFT JOIN zone z ON z.venue_id = "
+	    "z.col_count, e.status, " SQL_WHEN("e.closes_at") ", "
+	    SQL_WHEN(SQL_OPENS) ", " SQL_ON_SALE
+	    " FROM event e LEFT JOIN zone z ON z.venue_id = "
 	    "e.venue_id WHERE e.event_id = ? ORDER BY z.zone_id",
 	[DBQ_EVENT_ZONE] =
 	    "SELECT e.venue_id, z.zone_id FROM event e LEFT JOIN zone z ON "
@@ -304,10 +317,10 @@ bad_row(struct dbq *q, const char *what)
 	return DBQ_BAD_DATA;
 }
 
-/* Writes {"zoneId","ticketPrice","rowCount","colCount"} from columns
- * zone, price, rows, cols. */
+/* Writes "zoneId","ticketPrice","rowCount","colCount" into the open
+ * object from columns zone, price, rows, cols. */
 static int
-zone_json(struct jout *j, const char *const *c)
+zone_fields(struct jout *j, const char *const *c)
 {
 	long	zone, rows, cols;
 	char	price[MONEY_TEXT_MAX];
@@ -316,12 +329,43 @@ zone_json(struct jout *j, const char *const *c)
 	    col_long(c[3], &cols) || c[1] == NULL ||
 	    money_canon(c[1], price, sizeof(price)) < 0)
 		return -1;
-	jout_obj_open(j, NULL);
 	jout_int(j, "zoneId", zone);
 	jout_num(j, "ticketPrice", price);
 	jout_int(j, "rowCount", rows);
 	jout_int(j, "colCount", cols);
+	return 0;
+}
+
+/* The same as an object {...}. */
+static int
+zone_json(struct jout *j, const char *const *c)
+{
+	jout_obj_open(j, NULL);
+	if (zone_fields(j, c) != 0)
+		return -1;
 	jout_obj_close(j);
+	return 0;
+}
+
+/* An optional time column: the string, or null. */
+static void
+when_field(struct jout *j, const char *key, const char *v)
+{
+	if (v != NULL)
+		jout_str(j, key, v);
+	else
+		jout_null(j, key);
+}
+
+/* The sale state of an event (docs/api.md): c[0] status, c[1] closesAt
+ * (or NULL). */
+static int
+event_sale_fields(struct jout *j, const char *const *c)
+{
+	if (c[0] == NULL)
+		return -1;
+	jout_str(j, "status", c[0]);
+	when_field(j, "closesAt", c[1]);
 	return 0;
 }
 
@@ -409,7 +453,8 @@ venue_events_row(const struct dbq_row *r, void *arg)
 	c[3] = r->col[3];
 	c[4] = r->col[4];
 	jout_obj_open(l->j, NULL);
-	if (event_fields(l->j, c) != 0)
+	if (event_fields(l->j, c) != 0 ||
+	    event_sale_fields(l->j, r->col + 5) != 0)
 		return bad_row(l->q, "event");
 	jout_obj_close(l->j);
 	return DBQ_OK;
@@ -442,12 +487,20 @@ event_row(const struct dbq_row *r, void *arg)
 		/* the first row: the event itself */
 		l->started = 1;
 		jout_obj_open(l->j, NULL);
-		if (event_fields(l->j, r->col) != 0)
+		if (event_fields(l->j, r->col) != 0 ||
+		    event_sale_fields(l->j, r->col + 9) != 0)
 			return bad_row(l->q, "event");
 		jout_arr_open(l->j, "zones");
 	}
-	if (r->col[5] != NULL && zone_json(l->j, r->col + 5) != 0)
+	if (r->col[5] == NULL)
+		return DBQ_OK;			/* a venue without zones */
+	jout_obj_open(l->j, NULL);
+	if (zone_fields(l->j, r->col + 5) != 0)
 		return bad_row(l->q, "zone");
+	when_field(l->j, "opensAt", r->col[11]);
+	jout_bool(l->j, "onSale", r->col[12] != NULL &&
+	    strcmp(r->col[12], "1") == 0);
+	jout_obj_close(l->j);
 	return DBQ_OK;
 }
 

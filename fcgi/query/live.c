@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "keys.h"
 #include "live.h"
 #include "ticket.h"
 #include "valid.h"
+#include "when.h"
 
 #define SEATMAP_CMDS	5	/* MULTI, HMGET, GET, HGETALL, EXEC */
 #define SEATMAP_COLS_MAX 10000	/* the schema's cap on col_count */
@@ -41,7 +43,8 @@ seatmap_read(struct rds *r, unsigned node, const char *tag,
 	if ((c = rds_ctx(r, node)) == NULL)
 		return LIVE_FAIL;
 	if (redisAppendCommand(c, "MULTI") != REDIS_OK ||
-	    redisAppendCommand(c, "HMGET %s rows cols", zkey) != REDIS_OK ||
+	    redisAppendCommand(c, "HMGET %s rows cols status opens closes",
+	    zkey) != REDIS_OK ||
 	    redisAppendCommand(c, "GET %s", skey) != REDIS_OK ||
 	    redisAppendCommand(c, "HGETALL %s", lkey) != REDIS_OK ||
 	    redisAppendCommand(c, "EXEC") != REDIS_OK) {
@@ -104,6 +107,31 @@ left_counts(const redisReply *h, long rows, long *left)
 	}
 }
 
+/* "opensAt" (or null) and "onSale" now, from the zone hash's status,
+ * opens and closes (lua/load_zone.lua); the reservation script decides on
+ * the Redis clock, this is the responder's view of it. */
+static void
+sale_fields(const redisReply *meta, struct jout *j)
+{
+	char		 when[WHEN_LEN + 1];
+	long long	 now = wall_ms(), opens = -1, closes = -1;
+	int		 cancelled;
+
+	cancelled = meta->element[2]->type == REDIS_REPLY_STRING &&
+	    strcmp(meta->element[2]->str, "CANCELLED") == 0;
+	if (meta->element[3]->type == REDIS_REPLY_STRING)
+		opens = strtoll(meta->element[3]->str, NULL, 10);
+	if (meta->element[4]->type == REDIS_REPLY_STRING)
+		closes = strtoll(meta->element[4]->str, NULL, 10);
+	if (opens >= 0) {
+		when_format(opens, when);
+		jout_str(j, "opensAt", when);
+	} else
+		jout_null(j, "opensAt");
+	jout_bool(j, "onSale", !cancelled && now >= opens &&
+	    (closes < 0 || now < closes));
+}
+
 /* Writes the map from the EXEC reply {HMGET, GET, HGETALL}. */
 static enum live_res
 seatmap_json(struct rds *r, unsigned node, const char *event, long zone,
@@ -115,7 +143,7 @@ seatmap_json(struct rds *r, unsigned node, const char *event, long zone,
 	long		 *left_n, rows, cols, row, col, bit;
 	unsigned char	  byte;
 
-	if (meta->type != REDIS_REPLY_ARRAY || meta->elements != 2 ||
+	if (meta->type != REDIS_REPLY_ARRAY || meta->elements != 5 ||
 	    left->type != REDIS_REPLY_ARRAY)
 		return fail(r, node, "seat map", "unexpected reply",
 		    LIVE_BAD_DATA);
@@ -141,6 +169,7 @@ seatmap_json(struct rds *r, unsigned node, const char *event, long zone,
 	jout_int(j, "rowCount", rows);
 	jout_int(j, "colCount", cols);
 	jout_int(j, "remaining", left_n[0]);
+	sale_fields(meta, j);
 	jout_arr_open(j, "rows");
 	for (row = 1; row <= rows && jout_error(j) == JOUT_OK; row++) {
 		for (col = 1; col <= cols; col++) {

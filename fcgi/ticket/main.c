@@ -26,6 +26,7 @@
 #include "server.h"
 #include "testhook.h"
 #include "ticket.h"
+#include "when.h"
 
 #define RETRY_AFTER	"Retry-After: 1\r\n"
 
@@ -33,11 +34,39 @@ static struct conf	cfg;
 static struct rds	rds;
 static struct mq	mq;
 
+/* 403 NOT_ON_SALE: the body says when, Retry-After how many whole
+ * seconds until then (by the Redis clock the script read). */
+static void
+reply_not_on_sale(FCGX_Request *req)
+{
+	char	opens[WHEN_LEN + 1], body[256], hdr[64];
+	int	n;
+
+	when_format(rds.opens_ms, opens);
+	n = snprintf(body, sizeof(body), "{\"error\":\"NOT_ON_SALE\","
+	    "\"message\":\"this zone is not on sale yet\",\"opensAt\":\"%s\"}",
+	    opens);
+	snprintf(hdr, sizeof(hdr), "Retry-After: %lld\r\n",
+	    (rds.wait_ms + 999) / 1000);
+	http_reply(req, 403, hdr, body, (size_t)n);
+}
+
 /* Answers the outcome of the reservation script other than success. */
 static void
 reply_reserve_error(FCGX_Request *req, enum rds_reserve r)
 {
 	switch (r) {
+	case RESERVE_CANCELLED:
+		http_error(req, 410, "EVENT_CANCELLED", "this event is "
+		    "cancelled", NULL);
+		break;
+	case RESERVE_NOT_ON_SALE:
+		reply_not_on_sale(req);
+		break;
+	case RESERVE_SALE_CLOSED:
+		http_error(req, 403, "SALE_CLOSED", "the sale of this event is "
+		    "closed", NULL);
+		break;
 	case RESERVE_SEAT_TAKEN:
 		http_error(req, 409, "SEAT_TAKEN", "this seat is already sold",
 		    NULL);

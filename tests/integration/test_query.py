@@ -13,7 +13,7 @@ from decimal import Decimal
 import box
 from box import NGINX, LIGHTTPD, WEB_PORTS, buy, check, eq, http
 
-# The seed catalog of sql/schema.sql, written out independently of the code.
+# The seed catalog of conf/catalog.json, written out independently of the code.
 VENUES = {"Venue1": "Grand Arena", "Venue2": "Riverside Hall"}
 EVENTS = {
     "Event1": ("Venue1", "Opening Night", "CONCERT", "2027-03-14T20:00:00Z"),
@@ -80,9 +80,16 @@ def zone_json(venue):
             for z, r, c, p in zones_of(venue)]
 
 
+def on_sale(zones):
+    """Zones of /get/events/{id}: with the sale window of docs/api.md (the
+    seed catalog has none: on sale)."""
+    return [dict(z, opensAt=None, onSale=True) for z in zones]
+
+
 def event_json(event):
     venue, name, typ, date = EVENTS[event]
-    return {"eventId": event, "venueId": venue, "name": name, "type": typ, "date": date}
+    return {"eventId": event, "venueId": venue, "name": name, "type": typ, "date": date,
+            "status": "SCHEDULED", "closesAt": None}
 
 
 def get(path, port=NGINX, status=200):
@@ -149,7 +156,7 @@ def test_events_of_a_venue():
 def test_one_event_with_its_venues_zones():
     for port in WEB_PORTS:
         for event in sorted(EVENTS):
-            want = dict(event_json(event), zones=zone_json(EVENTS[event][0]))
+            want = dict(event_json(event), zones=on_sale(zone_json(EVENTS[event][0])))
             same(get_json("/get/events/" + event, port), want)
 
 
@@ -169,9 +176,9 @@ def test_catalog_is_data_not_code():
                 {"zoneId": 7, "ticketPrice": Num("12.30"), "rowCount": 2, "colCount": 3},
                 {"zoneId": 2147483647, "ticketPrice": Num("0.05"), "rowCount": 1, "colCount": 1}]}])
             ev = {"eventId": "QEvent", "venueId": "QVenue", "name": "Late Show", "type": "THEATRE",
-                  "date": "2028-01-02T03:04:05Z"}
+                  "date": "2028-01-02T03:04:05Z", "status": "SCHEDULED", "closesAt": None}
             same(get_json("/get/venues/QVenue/events", port), [ev])
-            same(get_json("/get/events/QEvent", port), dict(ev, zones=q[0]["zones"]))
+            same(get_json("/get/events/QEvent", port), dict(ev, zones=on_sale(q[0]["zones"])))
             same(get_json("/get/events/QEvent/stats", port),
                  {"eventId": "QEvent", "venueId": "QVenue", "sold": 0, "capacity": 7,
                   "revenue": Num("0.00"), "zones": [
@@ -209,7 +216,7 @@ def seatmap_json(event, zone, taken):
         out.append({"row": r, "remaining": seats.count("0"), "seats": seats})
         left += seats.count("0")
     return {"eventId": event, "zoneId": zone, "rowCount": rows, "colCount": cols,
-            "remaining": left, "rows": out}
+            "remaining": left, "opensAt": None, "onSale": True, "rows": out}
 
 
 def test_reports_before_any_sale():

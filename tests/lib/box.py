@@ -34,7 +34,7 @@ LIGHTTPD_METRICS = int(ENV.get("BOX_LIGHTTPD_METRICS_PORT", str(LIGHTTPD + 1000)
 REDIS_PORTS = [int(p) for p in ENV.get("BOX_REDIS_PORTS", "6379").replace(",", " ").split()]
 DDB_PORT = int(ENV.get("BOX_DYNAMODB_PORT", "8000"))
 
-# Seed catalog facts (sql/schema.sql), used to compute expectations.
+# Seed catalog facts (conf/catalog.json), used to compute expectations.
 VENUE1_ZONES = 100
 VENUE1_ROWS, VENUE1_COLS = 26, 30
 VENUE2_ZONES = {1: (10, 20, "150.00"), 2: (5, 12, "95.50"), 3: (1, 8, "250.00"), 4: (3, 4, "45.00")}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_http.c - unit tests of the pure parts of shared/http.c: media type
- * matching, JSON string escaping and reason phrases.  (Reading bodies and
+ * matching, reason phrases and health states.  (Reading bodies and
  * writing responses need libfcgi streams: the integration tests cover them.)
  */
 #include <setjmp.h>
@@ -70,49 +70,6 @@ test_content_type_junk(void **state)
 }
 
 static void
-test_escape(void **state)
-{
-	char	buf[64];
-
-	(void)state;
-	assert_int_equal(http_json_escape("plain text", buf, sizeof(buf)), 10);
-	assert_string_equal(buf, "plain text");
-	assert_int_equal(http_json_escape("", buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "");
-	assert_int_equal(http_json_escape("a\"b\\c", buf, sizeof(buf)), 7);
-	assert_string_equal(buf, "a\\\"b\\\\c");
-	assert_int_equal(http_json_escape("\n\r\t\x01\x1f", buf, sizeof(buf)),
-	    30);
-	assert_string_equal(buf, "\\u000a\\u000d\\u0009\\u0001\\u001f");
-	/* bytes >= 0x20 other than '"' and '\' pass, UTF-8 included */
-	assert_int_equal(http_json_escape("/ \x7f caf\xc3\xa9", buf,
-	    sizeof(buf)), 9);
-	assert_string_equal(buf, "/ \x7f caf\xc3\xa9");
-	assert_int_equal(http_json_escape("</script>", buf, sizeof(buf)), 9);
-}
-
-static void
-test_escape_sizes(void **state)
-{
-	char	buf[16];
-
-	(void)state;
-	/* size counts the NUL */
-	assert_int_equal(http_json_escape("abc", buf, 4), 3);
-	assert_string_equal(buf, "abc");
-	assert_int_equal(http_json_escape("abcd", buf, 4), -1);
-	assert_int_equal(http_json_escape("a\"", buf, 4), 3);
-	assert_string_equal(buf, "a\\\"");
-	assert_int_equal(http_json_escape("ab\"", buf, 4), -1);
-	/* an escape is never cut in half */
-	assert_int_equal(http_json_escape("\x01", buf, 7), 6);
-	assert_int_equal(http_json_escape("\x01", buf, 6), -1);
-	assert_int_equal(http_json_escape("", buf, 1), 0);
-	assert_int_equal(http_json_escape("x", buf, 1), -1);
-	assert_int_equal(http_json_escape("", buf, 0), -1);
-}
-
-static void
 test_reason(void **state)
 {
 	(void)state;
@@ -159,8 +116,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_content_type_match),
 		cmocka_unit_test(test_content_type_junk),
-		cmocka_unit_test(test_escape),
-		cmocka_unit_test(test_escape_sizes),
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_health_state),
 	};

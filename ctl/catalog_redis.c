@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * catalog_redis.c - one event zone of the catalog in Redis, and the tickets
+ * in flight that apply must count as sold (see catalog.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "keys.h"
+
+struct zkeys {
+	char	tag[TAG_MAX];
+	char	k[KEY__MAX][KEY_MAX];
+	const char *argv[7];	/* the KEYS of load_zone.lua/drop_zone.lua */
+};
+
+static int
+zkeys(struct zkeys *z, const char *event, long zone)
+{
+	int kind;
+
+	if (keys_tag(event, zone, z->tag, sizeof(z->tag)) < 0)
+		return -1;
+	for (kind = 0; kind < KEY__MAX; kind++)
+		if (keys_build(kind, z->tag, z->k[kind], KEY_MAX) < 0)
+			return -1;
+	z->argv[0] = z->k[KEY_ZONE];
+	z->argv[1] = z->k[KEY_LEFT];
+	z->argv[2] = KEY_ZONES;
+	z->argv[3] = z->k[KEY_SEAT];
+	z->argv[4] = z->k[KEY_OWN];
+	z->argv[5] = z->k[KEY_PEND];
+	z->argv[6] = z->k[KEY_SWEEP];
+	return 0;
+}
+
+/* Runs a zone script; returns its integer answer or CATZ_ERROR. */
+static int
+zone_script(struct ctl *ctl, const struct zkeys *z, enum rds_script s,
+    int argc, const char **argv)
+{
+	redisReply	*rep;
+	int		 r;
+
+	rep = rds_eval(&ctl->rds, rds_node_for(&ctl->rds, z->tag), s, 7,
+	    argc, argv);
+	if (rep == NULL)
+		return CATZ_ERROR;
+	if (rep->type != REDIS_REPLY_INTEGER || rep->integer < CATZ_SOLD ||
+	    rep->integer > CATZ_CREATED) {
+		snprintf(ctl->rds.errstr, sizeof(ctl->rds.errstr), "%s: "
+		    "unexpected script reply", z->tag);
+		freeReplyObject(rep);
+		return CATZ_ERROR;
+	}
+	r = (int)rep->integer;
+	freeReplyObject(rep);
+	return r;
+}
+
+int
+catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
+    int may_create)
+{
+	struct zkeys	 z;
+	char		 rows[24], cols[24], opens[24] = "", closes[24] = "";
+	const char	*argv[16];
+	int		 i;
+
+	if (zkeys(&z, cz->event, cz->zone) != 0) {
+		snprintf(ctl->rds.errstr, sizeof(ctl->rds.errstr), "bad key");
+		return CATZ_ERROR;
+	}
+	snprintf(rows, sizeof(rows), "%ld", cz->rows);
+	snprintf(cols, sizeof(cols), "%ld", cz->cols);
+	if (cz->opens_ms >= 0)
+		snprintf(opens, sizeof(opens), "%lld", cz->opens_ms);
+	if (cz->closes_ms >= 0)
+		snprintf(closes, sizeof(closes), "%lld", cz->closes_ms);
+	for (i = 0; i < 7; i++)
+		argv[i] = z.argv[i];
+	argv[7] = cz->venue;
+	argv[8] = rows;
+	argv[9] = cols;
+	argv[10] = cz->price;
+	argv[11] = z.tag;
+	argv[12] = may_create ? "1" : "0";
+	argv[13] = cz->cancelled ? "CANCELLED" : "SCHEDULED";
+	argv[14] = opens;
+	argv[15] = closes;
+	return zone_script(ctl, &z, SCRIPT_LOAD_ZONE, 16, argv);
+}
+
+int
+catalog_zone_drop(struct ctl *ctl, const char *event, long zone)
+{
+	struct zkeys	 z;
+	const char	*argv[8];
+	int		 i;
+
+	if (zkeys(&z, event, zone) != 0) {
+		snprintf(ctl->rds.errstr, sizeof(ctl->rds.errstr), "bad key");
+		return CATZ_ERROR;
+	}
+	for (i = 0; i < 7; i++)
+		argv[i] = z.argv[i];
+	argv[7] = z.tag;
+	return zone_script(ctl, &z, SCRIPT_DROP_ZONE, 8, argv);
+}
+
+/* One integer command on the zone's node; -1 on failure. */
+static long long
+zone_int(struct ctl *ctl, const struct zkeys *z, const char *cmd,
+    const char *key)
+{
+	redisReply	*rep;
+	long long	 v;
+
+	rep = rds_cmd(&ctl->rds, rds_node_for(&ctl->rds, z->tag), "%s %s", cmd,
+	    key);
+	if (rep == NULL)
+		return -1;
+	v = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	freeReplyObject(rep);
+	return v;
+}
+
+long
+catalog_zone_taken(struct ctl *ctl, const char *event, long zone, int *fenced)
+{
+	struct zkeys	z;
+	long long	bits, pend, sweep, hash, left;
+
+	*fenced = 0;
+	if (zkeys(&z, event, zone) != 0)
+		return -1;
+	if ((bits = zone_int(ctl, &z, "BITCOUNT", z.k[KEY_SEAT])) < 0 ||
+	    (pend = zone_int(ctl, &z, "ZCARD", z.k[KEY_PEND])) < 0 ||
+	    (sweep = zone_int(ctl, &z, "ZCARD", z.k[KEY_SWEEP])) < 0 ||
+	    (hash = zone_int(ctl, &z, "EXISTS", z.k[KEY_ZONE])) < 0 ||
+	    (left = zone_int(ctl, &z, "EXISTS", z.k[KEY_LEFT])) < 0)
+		return -1;
+	*fenced = hash == 1 && left == 0;
+	return (long)(bits + pend + sweep);
+}
+
+/*
+ * The consumer holds delivered messages unacked until MySQL has them: they
+ * are neither in MySQL nor readable from the queue, but in the normal case
+ * their seats are taken in Redis (catalog_zone_taken), which apply checks
+ * as well.  What the queues themselves hold is read here without consuming
+ * (ctl/sold.c); the accounting of consumer-held messages replaces this
+ * function's body when ticketctl learns it (issue 10 item 4).
+ */
+int
+catalog_in_flight(struct ctl *ctl, struct soldv *s)
+{
+	static const char *const queues[] = { MQ_QUEUE_SQL,
+	    MQ_QUEUE_SQL MQ_DEAD_SUFFIX };
+	struct events	 all = { .n = 0 };
+	struct mq	 m;
+	char		 err[256];
+	long		 depth, msgs, other;
+	size_t		 q;
+	int		 more, ret = 0;
+
+	if (ctl_mq_open(ctl, &m, "ticketctl catalog") != 0)
+		return -1;
+	for (q = 0; q < sizeof(queues) / sizeof(queues[0]) && ret == 0; q++) {
+		if ((depth = mq_queue_depth(&m, queues[q], NULL)) < 0) {
+			ctl_err("%s", m.errstr);
+			ret = -1;
+		} else if (depth > 0 && sold_from_queue(s, &m, queues[q], &all,
+		    depth + 1000, &msgs, &other, &more, err, sizeof(err)) != 0) {
+			ctl_err("%s", err);
+			ret = -1;
+		}
+	}
+	mq_close(&m);	/* the messages read go back to their queues */
+	soldv_sort(s);
+	return ret;
+}
