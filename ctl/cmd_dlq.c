@@ -12,6 +12,7 @@
 #include <amqp.h>
 
 #include "ctl.h"
+#include "sold.h"
 #include "ticket.h"
 
 #define BODY_SHOWN_MAX	400
@@ -83,14 +84,24 @@ death_headers(const amqp_basic_properties_t *p, struct dead *d)
 	}
 }
 
+/* Fills the ticket id and the death headers of d from d->msg. */
+static void
+describe(struct dead *d)
+{
+	struct ticket	 t;
+	const char	*why;
+
+	death_headers(&d->msg.properties, d);
+	if (ticket_parse(d->msg.body.bytes, d->msg.body.len, &t, &why) == 0)
+		memcpy(d->id, t.id, sizeof(d->id));
+}
+
 /* basic.get of one message.  Returns 1 (d filled, to be destroyed), 0
  * empty, -1 error (printed). */
 static int
 get_dead(struct mq *m, const char *queue, struct dead *d)
 {
 	amqp_rpc_reply_t	 r;
-	struct ticket		 t;
-	const char		*why;
 
 	memset(d, 0, sizeof(*d));
 	amqp_maybe_release_buffers(m->conn);
@@ -107,9 +118,7 @@ get_dead(struct mq *m, const char *queue, struct dead *d)
 		ctl_err("amqp: reading a message of %s failed", queue);
 		return -1;
 	}
-	death_headers(&d->msg.properties, d);
-	if (ticket_parse(d->msg.body.bytes, d->msg.body.len, &t, &why) == 0)
-		memcpy(d->id, t.id, sizeof(d->id));
+	describe(d);
 	return 1;
 }
 
@@ -127,24 +136,44 @@ show(const struct dead *d, long n)
 	printf("%s\n", len > BODY_SHOWN_MAX ? "..." : "");
 }
 
+/* Shows one message of a listing (sold_read_queue() callback). */
+static void
+show_message(const amqp_message_t *msg, void *arg)
+{
+	struct dead	 d;
+	long		*n = arg;
+
+	memset(&d, 0, sizeof(d));
+	d.msg = *msg;
+	describe(&d);
+	show(&d, ++*n);
+}
+
+/* Lists a queue without spending the messages' delivery attempts (a
+ * dead-letter queue has no dead-letter exchange of its own: a message
+ * past a delivery limit would be dropped). */
 static int
 list_queue(struct ctl *ctl, const char *queue)
 {
 	struct mq	m;
-	struct dead	d;
-	long		n = 0;
-	int		r;
+	struct soldv	v;
+	struct events	all = { .n = 0 };
+	char		err[256];
+	long		n = 0, msgs, other;
+	int		more, r;
 
 	if (ctl_mq_open(ctl, &m, "ticketctl dlq") != 0)
 		return -1;
+	memset(&v, 0, sizeof(v));
 	printf("%s:\n", queue);
-	while (n < DLQ_READ_MAX && (r = get_dead(&m, queue, &d)) == 1) {
-		show(&d, ++n);
-		amqp_destroy_message(&d.msg);
-	}
-	mq_close(&m);	/* every message goes back to the queue */
-	printf("  %ld message(s)\n", n);
-	return r < 0 ? -1 : 0;
+	r = sold_read_queue(&v, &m, queue, &all, DLQ_READ_MAX, &msgs, &other,
+	    &more, show_message, &n, err, sizeof(err));
+	if (r != 0)
+		ctl_err("%s", err);
+	mq_close(&m);
+	soldv_free(&v);
+	printf("  %ld message(s)%s\n", n, more ? " shown, more not" : "");
+	return r;
 }
 
 static int
@@ -273,7 +302,8 @@ const struct command cmd_dlq = {
 	"list (the default) shows every message of ticketSQL.dead and\n"
 	"ticketNoSQL.dead (or of one of them): ticket id, why and from where it\n"
 	"was dead-lettered, how often, and the body.  The messages stay where\n"
-	"they are.\n\n"
+	"they are (each is copied back before it is acked: listing spends no\n"
+	"delivery attempt).\n\n"
 	"requeue publishes the messages (all, or those of the ticket ids given)\n"
 	"again to ticket.exchange with a publisher confirm, so both pipelines\n"
 	"see them (the consumer ignores a ticket it has already written), and\n"

@@ -146,7 +146,9 @@ def test_init_loads_a_new_zone_while_the_consumer_runs():
     try:
         r = buy("Venue2", "Event2", 2, 1, 1)
         eq(r.status, 201, "purchase held by the consumer")
-        box.redis("DEL", "bo:zone:{Event3:4}", "bo:left:{Event3:4}", node=box.zone_node("Event3", 4))
+        box.redis("DEL", *["bo:%s:{Event3:4}" % k for k in ("zone", "left", "seat", "own", "pend",
+                                                             "sweep")],
+                  node=box.zone_node("Event3", 4))
         box.redis("SREM", "bo:zones", "Event3:4", node=box.zone_node("Event3", 4))
         r = ctl("init")
         expect_rc(r, 0, "init with a new zone")
