@@ -38,8 +38,9 @@ def test_rebuild_all_under_load():
             for _ in range(ROUNDS):
                 r = box.ticketctl("rebuild", "--all", "Event1", check_rc=False)
                 last = r.stdout.strip().splitlines()[-1:] if r.stdout.strip() else []
-                print("ticketctl rebuild --all Event1: exit %d %s %s" % (
-                    r.returncode, last, r.stderr.strip()[-600:]), flush=True)
+                print("ticketctl rebuild --all Event1: exit %d %s, %d zone(s) read again "
+                      "(changed meanwhile) %s" % (r.returncode, last, r.stdout.count("read again"),
+                                                  r.stderr.strip()[-600:]), flush=True)
                 outs.append(r)
                 time.sleep(0.2)
         finally:
