@@ -285,6 +285,14 @@ mark_intact(struct ctl *ctl, struct db *d, unsigned node)
 	if (db_catalog_each(d, collect_key, &nk) < 0 || nk.nomem ||
 	    (nk.argv = calloc(nk.n + 1, sizeof(*nk.argv))) == NULL)
 		goto out;
+	if (nk.n == 0) {	/* no zone here: nothing can be lost */
+		if ((rep = rds_cmd(&ctl->rds, node, "SET %s 1",
+		    CTL_KEY_INTACT)) != NULL) {
+			freeReplyObject(rep);
+			ret = 0;
+		}
+		goto out;
+	}
 	for (i = 0; i < nk.n; i++)
 		nk.argv[i + 1] = nk.key[i];
 	nk.argv[0] = "WATCH";
