@@ -159,6 +159,39 @@ def test_init_loads_a_new_zone_while_the_consumer_runs():
     clean_check()
 
 
+def test_fenced_node_is_no_longer_intact():
+    """The fence of a Redis node that died uncleanly removes bo:intact: a
+    zone loaded and sold in the second the AOF lost has no trace left, and
+    must not pass for a new zone while the consumer holds its sale."""
+    seat = ("Venue1", "Event1", 78, 2, 2)
+    node = box.zone_node("Event1", 78)
+    lock = GapLock("Event1", 78)
+    try:
+        eq(buy(*seat).status, 201, "purchase held by the consumer")
+        box.wait_until(lambda: box.queue_count("ticketSQL") == 0, timeout=60,
+                       what="the consumer holding the message")
+        with open(os.path.join(RUN, "redis-%d.pid" % box.REDIS_PORTS[node])) as f:
+            pid = int(f.read().split()[0])
+        # the lost second: zone 78 was loaded and sold in it
+        box.redis("DEL", *["bo:%s:{Event1:78}" % k for k in ("zone", "left", "seat", "own",
+                                                               "pend", "sweep")], node=node)
+        box.redis("SREM", "bo:zones", "Event1:78", node=node)
+        os.kill(pid, 9)
+        box.wait_until(lambda: not box.alive(pid), timeout=30, what="redis gone")
+        out = box.stack("start", "redis")
+        check("fenced" in out, "the restarted node was not fenced: " + out)
+        eq(box.redis("EXISTS", "bo:intact", node=node), 0, "bo:intact after the fence")
+        r = ctl("init")
+        expect_rc(r, 1, "init after the fence")
+        check(not zone_has_counters("Event1", 78), "zone 78 taken for a new zone: " + r.stdout)
+        check(re.search(r"Event1 zone 78: .*consumer", r.stderr), r.stderr)
+    finally:
+        lock.release()
+        rebuild_everything()
+    eq(buy(*seat).json().get("error"), "SEAT_TAKEN", "the seat after the rebuild")
+    clean_check()
+
+
 def test_a_dead_lettered_ticket_counts_as_sold():
     """A ticket that only ticketSQL.dead holds (a delivery-limit storm, a
     consumer bug): after a Redis loss init refuses its zone and rebuild
