@@ -461,14 +461,14 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 int
 sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
     const struct events *ev, long max, long *msgs, long *other, int *more,
-    void (*fn)(const amqp_message_t *, void *), void *arg, char *err,
+    int (*fn)(const amqp_message_t *, void *), void *arg, char *err,
     size_t errlen)
 {
 	amqp_message_t	msg;
 	uint64_t	tag = 0, copies = 0;
-	size_t		k;
+	size_t		k, pub;
 	long		ready;
-	int		r = 1;
+	int		r = 1, keep, stop = 0;
 
 	*msgs = *other = 0;
 	*more = 0;
@@ -480,39 +480,42 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 		return 0;
 	if (copy_channel(m, err, errlen) != 0)
 		return -1;
-	while (r > 0 && *msgs < ready) {
+	while (r > 0 && !stop && *msgs < ready) {
 		if (*msgs >= max) {
 			*more = 1;
 			break;
 		}
-		for (k = 0; k < ROTATE_BATCH && *msgs < ready && *msgs < max;
-		    k++) {
+		for (k = pub = 0; k < ROTATE_BATCH && !stop && *msgs < ready &&
+		    *msgs < max; k++) {
 			if ((r = get_one(m, queue, &msg, &tag, err, errlen)) <= 0)
 				break;
 			(*msgs)++;
-			if (fn != NULL)
-				fn(&msg, arg);
+			keep = fn != NULL ? fn(&msg, arg) : 1;
+			stop = keep < 0;
 			if (add_message(s, &msg, ev, other) != 0) {
 				amqp_destroy_message(&msg);
 				snprintf(err, errlen, "out of memory");
 				return -1;
 			}
-			r = publish_copy(m, queue, &msg, err, errlen) == 0;
+			if (keep != 0) {
+				r = publish_copy(m, queue, &msg, err, errlen) == 0;
+				pub++;
+			}
 			amqp_destroy_message(&msg);
 			if (!r)
 				return -1;
 		}
-		if (r < 0 || (k > 0 &&
-		    wait_copies(m, copies, k, err, errlen) != 0))
+		if (r < 0 || (pub > 0 &&
+		    wait_copies(m, copies, pub, err, errlen) != 0))
 			return -1;
-		copies += k;
+		copies += pub;
 		/* every copy is safe: the originals go */
 		if (k > 0 && amqp_basic_ack(m->conn, 1, tag, 1) != 0) {
 			snprintf(err, errlen, "amqp: ack of %s failed", queue);
 			return -1;
 		}
 	}
-	return 0;
+	return stop ? -1 : 0;
 }
 
 /* ---------------------------------------------------------- statistics */

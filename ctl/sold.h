@@ -101,11 +101,12 @@ int	sold_inflight_none(const struct inflight *f, char *why, size_t len);
  * Reads the messages ready at the start, at most max (*more set to 1 if
  * the queue held more).  Tickets of the selected events are added to s;
  * *msgs counts every message read, *other those that are not tickets.
- * fn, if not NULL, is called with every message before its copy is
- * published.  Returns 0, or -1 with err set. */
+ * fn, if not NULL, sees every message first and answers 1 (keep it: copy
+ * it back), 0 (it is taken care of: ack it, no copy) or -1 (keep it and
+ * stop: fn printed why).  Returns 0, or -1 (err set unless fn stopped). */
 int	sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 	    const struct events *ev, long max, long *msgs, long *other,
-	    int *more, void (*fn)(const amqp_message_t *, void *), void *arg,
+	    int *more, int (*fn)(const amqp_message_t *, void *), void *arg,
 	    char *err, size_t errlen);
 
 /* Every item of the DynamoDB table of the selected events (Scan, every

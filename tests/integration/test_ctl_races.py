@@ -229,8 +229,9 @@ def test_a_dead_lettered_ticket_counts_as_sold():
 def test_no_command_spends_delivery_attempts():
     """Quorum queues with a delivery limit (a policy of 3 in a scratch
     vhost, as RabbitMQ 4 does with 20): init (as a retrying
-    boxoffice-init.service would run it), check and rebuild leave a queued
-    ticket where it is; the queues are declared with x-delivery-limit."""
+    boxoffice-init.service would run it), check, rebuild, dlq list and a
+    dlq requeue of another ticket leave a queued ticket and a dead letter
+    where they are; the queues are declared with x-delivery-limit."""
     vhost = "/boxoffice-delivery-limit"
     r = rabbitmqctl("add_vhost", vhost)
     check(r.returncode == 0 or "already exists" in r.stderr, "add_vhost: " + r.stderr)
@@ -246,15 +247,25 @@ def test_no_command_spends_delivery_attempts():
         body = buy("Venue2", "Event2", 1, 9, 9).body
         r = subprocess.run(mq + ["publish", body], capture_output=True, text=True, env=env)
         eq(r.returncode, 0, "publish: " + r.stderr)
+        r = subprocess.run(mq + ["publish", "-q", "ticketNoSQL.dead", body], capture_output=True,
+                           text=True, env=env)
+        eq(r.returncode, 0, "publish to ticketNoSQL.dead: " + r.stderr)
         for i in range(6):
             ctl("init", env=env)
         for i in range(2):
             ctl("check", "Event2", env=env)
         ctl("rebuild", "Event3", env=env)
+        for i in range(4):
+            r = ctl("dlq", env=env)
+        check(r.stdout.count('"ticketId"') == 1, "dlq lists the dead letter: " + r.stdout)
+        ctl("dlq", "requeue", "00000000-0000-7000-8000-000000000000", env=env)
+        # the dead-letter queue has no dead-letter exchange: a message past
+        # the limit would be dropped
         for q, n in (("ticketSQL", 1), ("ticketNoSQL", 1), ("ticketSQL.dead", 0),
-                     ("ticketNoSQL.dead", 0)):
+                     ("ticketNoSQL.dead", 1)):
             r = subprocess.run(mq + ["count", q], capture_output=True, text=True, env=env)
-            eq(r.stdout.strip(), str(n), "%s after 6 init, 2 check, 1 rebuild" % q)
+            eq(r.stdout.strip(), str(n), "%s after 6 init, 2 check, 1 rebuild, 4 dlq list, "
+               "1 dlq requeue of another ticket" % q)
         r = rabbitmqctl("list_queues", "-p", vhost, "name", "arguments")
         args = {l.split()[0]: l for l in r.stdout.splitlines() if l.startswith("ticket")}
         for q in ("ticketSQL", "ticketNoSQL"):
