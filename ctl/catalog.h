@@ -28,16 +28,19 @@ int	catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 int	catalog_zone_drop(struct ctl *ctl, const char *event, long zone);
 /* What Redis shows sold of one event zone: seats taken in the bitmap plus
  * pending and claimed tickets; *fenced set if the catalog hash exists but
- * the counters do not (sales unknown until `ticketctl rebuild`).  Returns
- * the count, or -1 (ctl->rds.errstr). */
+ * the counters do not (sales unknown until `ticketctl rebuild`); *seen set
+ * if Redis sees every sale of the zone: its counters are there and its
+ * node is intact (CTL_KEY_INTACT: nothing it loaded was lost since), so a
+ * ticket still queued or held unacked by the consumer has its seat taken.
+ * Returns the count, or -1 (ctl->rds.errstr). */
 long	catalog_zone_taken(struct ctl *ctl, const char *event, long zone,
-	    int *fenced);
+	    int *fenced, int *seen);
 
-/* Tickets in flight between the responders and MySQL: messages queued in
- * ticketSQL (and its dead-letter queue) or held unacked by the consumer.
- * The one place where apply's refusals learn of them.  Fills s (sorted).
- * Returns 0, or -1 (printed). */
-int	catalog_in_flight(struct ctl *ctl, struct soldv *s);
+/* Where Redis does not see every sale of a zone: what the broker may hold
+ * of sales nobody else knows of, from the queues' statistics (ctl/sold.c,
+ * sold_inflight: nothing read, no delivery attempt spent); a zone is then
+ * unsold only if sold_inflight_none().  Returns 0, or -1 (printed). */
+int	catalog_in_flight(struct ctl *ctl, struct inflight *f);
 
 /* The current catalog from MySQL (db: the catalog account).  Returns 0, or
  * -1 (printed). */

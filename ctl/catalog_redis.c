@@ -127,57 +127,40 @@ zone_int(struct ctl *ctl, const struct zkeys *z, const char *cmd,
 }
 
 long
-catalog_zone_taken(struct ctl *ctl, const char *event, long zone, int *fenced)
+catalog_zone_taken(struct ctl *ctl, const char *event, long zone, int *fenced,
+    int *seen)
 {
 	struct zkeys	z;
-	long long	bits, pend, sweep, hash, left;
+	long long	bits, pend, sweep, hash, left, intact;
 
-	*fenced = 0;
+	*fenced = *seen = 0;
 	if (zkeys(&z, event, zone) != 0)
 		return -1;
 	if ((bits = zone_int(ctl, &z, "BITCOUNT", z.k[KEY_SEAT])) < 0 ||
 	    (pend = zone_int(ctl, &z, "ZCARD", z.k[KEY_PEND])) < 0 ||
 	    (sweep = zone_int(ctl, &z, "ZCARD", z.k[KEY_SWEEP])) < 0 ||
 	    (hash = zone_int(ctl, &z, "EXISTS", z.k[KEY_ZONE])) < 0 ||
-	    (left = zone_int(ctl, &z, "EXISTS", z.k[KEY_LEFT])) < 0)
+	    (left = zone_int(ctl, &z, "EXISTS", z.k[KEY_LEFT])) < 0 ||
+	    (intact = zone_int(ctl, &z, "EXISTS", CTL_KEY_INTACT)) < 0)
 		return -1;
 	*fenced = hash == 1 && left == 0;
+	*seen = left == 1 && intact == 1;
 	return (long)(bits + pend + sweep);
 }
 
-/*
- * The consumer holds delivered messages unacked until MySQL has them: they
- * are neither in MySQL nor readable from the queue, but in the normal case
- * their seats are taken in Redis (catalog_zone_taken), which apply checks
- * as well.  What the queues themselves hold is read here without consuming
- * (ctl/sold.c); the accounting of consumer-held messages replaces this
- * function's body when ticketctl learns it (issue 10 item 4).
- */
 int
-catalog_in_flight(struct ctl *ctl, struct soldv *s)
+catalog_in_flight(struct ctl *ctl, struct inflight *f)
 {
-	static const char *const queues[] = { MQ_QUEUE_SQL,
-	    MQ_QUEUE_SQL MQ_DEAD_SUFFIX };
-	struct events	 all = { .n = 0 };
-	struct mq	 m;
-	char		 err[256];
-	long		 depth, msgs, other;
-	size_t		 q;
-	int		 more, ret = 0;
+	struct mq	m;
+	char		err[256];
+	int		ret = 0;
 
 	if (ctl_mq_open(ctl, &m, "ticketctl catalog") != 0)
 		return -1;
-	for (q = 0; q < sizeof(queues) / sizeof(queues[0]) && ret == 0; q++) {
-		if ((depth = mq_queue_depth(&m, queues[q], NULL)) < 0) {
-			ctl_err("%s", m.errstr);
-			ret = -1;
-		} else if (depth > 0 && sold_from_queue(s, &m, queues[q], &all,
-		    depth + 1000, &msgs, &other, &more, err, sizeof(err)) != 0) {
-			ctl_err("%s", err);
-			ret = -1;
-		}
+	if (sold_inflight(f, &m, err, sizeof(err)) != 0) {
+		ctl_err("%s", err);
+		ret = -1;
 	}
-	mq_close(&m);	/* the messages read go back to their queues */
-	soldv_sort(s);
+	mq_close(&m);
 	return ret;
 }

@@ -220,7 +220,7 @@ struct apply {
 	long			 created, changed, removed, refused;
 	int			 failed;	/* a store failed */
 	int			 have_flight;
-	struct soldv		 flight;
+	struct inflight		 flight;
 	struct done		*done;
 	size_t			 ndone;
 };
@@ -251,8 +251,8 @@ refuse_if_sold(struct apply *a, const char *what, const char *event,
 	MYSQL_ROW	 row;
 	long long	 in_mysql = -1;
 	long		 taken;
-	size_t		 first, flight;
-	int		 fenced;
+	char		 why[192] = "";
+	int		 fenced, seen;
 
 	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM ticket WHERE "
 	    "event_id = '%s' AND zone_id = %ld", event, zone);
@@ -268,27 +268,34 @@ refuse_if_sold(struct apply *a, const char *what, const char *event,
 		a->failed = 1;
 		return 1;
 	}
-	if ((taken = catalog_zone_taken(a->ctl, event, zone, &fenced)) < 0) {
+	if ((taken = catalog_zone_taken(a->ctl, event, zone, &fenced,
+	    &seen)) < 0) {
 		ctl_err("redis: %s", a->ctl->rds.errstr);
 		a->failed = 1;
 		return 1;
 	}
-	if (!a->have_flight) {
-		if (catalog_in_flight(a->ctl, &a->flight) != 0) {
-			a->failed = 1;
-			return 1;
+	/* Redis does not see every sale of it: then only an empty broker
+	 * (nothing queued, held by a consumer or dead-lettered) says that
+	 * no sale of it is on its way to MySQL */
+	if (!seen && !fenced) {
+		if (!a->have_flight) {
+			if (catalog_in_flight(a->ctl, &a->flight) != 0) {
+				a->failed = 1;
+				return 1;
+			}
+			a->have_flight = 1;
 		}
-		a->have_flight = 1;
+		sold_inflight_none(&a->flight, why, sizeof(why));
 	}
-	flight = soldv_zone(&a->flight, event, zone, &first);
-	if (in_mysql == 0 && taken == 0 && flight == 0 && !fenced)
+	if (in_mysql == 0 && taken == 0 && why[0] == '\0' && !fenced)
 		return 0;
 	a->refused++;
 	ctl_err("refused: %s: %s zone %ld is sold (%lld ticket(s) in MySQL, "
-	    "%ld seat(s) taken or pending in Redis, %zu message(s) in flight%s)",
-	    what, event, zone, in_mysql, taken, flight, fenced ? "; its Redis "
-	    "counters are fenced, sales unknown until `ticketctl rebuild`" :
-	    "");
+	    "%ld seat(s) taken or pending in Redis%s%s)", what, event, zone,
+	    in_mysql, taken, fenced ? "; its Redis counters are fenced, sales "
+	    "unknown until `ticketctl rebuild`" : why[0] != '\0' ? "; Redis "
+	    "may not see all its sales and some may be on their way: " : "",
+	    fenced ? "" : why);
 	return 1;
 }
 
@@ -821,7 +828,6 @@ catalog_apply(struct ctl *ctl, struct catdoc *doc, int dry_run)
 		ret = apply_locked(&a, dry_run);
 	}
 	catdoc_free(&old);
-	soldv_free(&a.flight);
 	free(a.done);
 	db_close(&d);	/* releases the lock */
 	return ret;

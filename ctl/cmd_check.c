@@ -7,10 +7,13 @@
  * bits; bits against owner tokens; every MySQL ticket against its seat's
  * bit and owner; every Redis owner against MySQL; MySQL against DynamoDB
  * (ids and seats).  Tickets still on their way are not differences: a
- * ticket pending or claimed in Redis, or waiting in ticketSQL /
- * ticketNoSQL (read without consuming), counts as in flight.  A running
- * consumer holds a few messages where nobody can see them: --wait S checks
- * again until no difference is left or S seconds have passed.
+ * ticket pending or claimed in Redis counts as in flight, and so do as
+ * many tickets missing from MySQL (DynamoDB) as ticketSQL (ticketNoSQL)
+ * holds messages.  The queues are counted from their statistics, never
+ * read: reading a message and putting it back would spend one of its
+ * delivery attempts (x-delivery-limit).  A running consumer holds a few
+ * messages where nobody can see them: --wait S checks again until no
+ * difference is left or S seconds have passed.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,7 +27,6 @@
 #include "sold.h"
 #include "zone.h"
 
-#define QUEUE_PEEK_MAX	500000L
 #define DIFFS_SHOWN_MAX	200		/* lines printed; all are counted */
 #define ROW_DIFFS_MAX	3		/* row counter lines per zone */
 #define RETRY_S		2
@@ -38,10 +40,10 @@ struct evtotal {
 struct check {
 	struct ctl	*ctl;
 	struct soldv	 mysql, ddb;
-	struct soldv	 qsql, qnosql;		/* queued, in flight */
-	struct soldv	 dsql, dnosql;		/* dead-lettered */
-	long		 qsql_msgs, qnosql_msgs, ddb_bad;
-	int		 qmore;
+	/* messages in the queues (statistics), and how many of them may
+	 * still explain a ticket missing from MySQL / DynamoDB */
+	long		 qsql_msgs, qnosql_msgs, dsql_msgs, dnosql_msgs;
+	long		 sql_budget, nosql_budget, ddb_bad;
 	struct evtotal	*ev;
 	size_t		 nev;
 	FILE		*diffs;
@@ -78,27 +80,33 @@ total(struct check *ck, const char *event)
 	return &ck->ev[ck->nev - 1];
 }
 
-/* 1 if ticket id of the zone is in one of the lists. */
+/* 1 if a ticket missing from MySQL (nosql: DynamoDB) may be one of the
+ * messages still waiting in its queue; each message explains one ticket. */
 static int
-in_list(const struct soldv *v, const char *event, long zone, const char *id)
+maybe_queued(struct check *ck, int nosql, const char *event)
 {
-	size_t first, n;
+	long *budget = nosql ? &ck->nosql_budget : &ck->sql_budget;
 
-	n = soldv_zone(v, event, zone, &first);
-	return soldv_find_id(v, first, n, id) != NULL;
+	if (*budget <= 0)
+		return 0;
+	(*budget)--;
+	if (!nosql)
+		total(ck, event)->queued++;
+	return 1;
 }
 
 /* Where a missing ticket may be: a hint for the operator. */
 static const char *
-dead_hint(const struct check *ck, const char *event, long zone,
-    const char *id)
+dead_hint(const struct check *ck)
 {
-	if (in_list(&ck->dsql, event, zone, id))
-		return " (dead-lettered in " MQ_QUEUE_SQL MQ_DEAD_SUFFIX
-		    ": ticketctl dlq)";
-	if (in_list(&ck->dnosql, event, zone, id))
-		return " (dead-lettered in " MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX
-		    ": ticketctl dlq)";
+	if (ck->dsql_msgs > 0 && ck->dnosql_msgs > 0)
+		return " (the dead-letter queues hold messages: ticketctl dlq)";
+	if (ck->dsql_msgs > 0)
+		return " (" MQ_QUEUE_SQL MQ_DEAD_SUFFIX " holds messages: "
+		    "ticketctl dlq)";
+	if (ck->dnosql_msgs > 0)
+		return " (" MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX " holds messages: "
+		    "ticketctl dlq)";
 	return "";
 }
 
@@ -202,12 +210,12 @@ check_redis_mysql(struct check *ck, const struct catalog_zone *cz,
 		o = &z->own[i];
 		if (soldv_find_id(&ck->mysql, first, n, o->id) != NULL ||
 		    soldv_find_id(&z->pending, 0, z->pending.n, o->id) !=
-		    NULL || in_list(&ck->qsql, cz->event, cz->zone, o->id))
+		    NULL || maybe_queued(ck, 0, cz->event))
 			continue;
 		diff(ck, cz->event, cz->zone, "row %ld column %ld sold in "
 		    "Redis (ticket %s), not in MySQL, not pending, not "
 		    "queued%s", o->bit / cz->cols + 1, o->bit % cz->cols + 1,
-		    o->id, dead_hint(ck, cz->event, cz->zone, o->id));
+		    o->id, dead_hint(ck));
 	}
 }
 
@@ -222,9 +230,23 @@ seat_cmp(const struct sold *a, const struct sold *b)
 	return strcmp(a->id, b->id);
 }
 
+/* 1 if ticket s owns its seat in Redis. */
+static int
+redis_owned(const struct zstate *z, const struct catalog_zone *cz,
+    const struct sold *s)
+{
+	const struct zone_owner *o;
+
+	if (s->row < 1 || s->row > cz->rows || s->col < 1 || s->col > cz->cols)
+		return 0;
+	o = zone_owner_of(z, keys_seat_bit(s->row, s->col, cz->cols));
+	return o != NULL && strcmp(o->id, s->id) == 0;
+}
+
 /* MySQL against DynamoDB: a merge of the two zone ranges by seat. */
 static void
-check_mysql_ddb(struct check *ck, const struct catalog_zone *cz)
+check_mysql_ddb(struct check *ck, const struct catalog_zone *cz,
+    const struct zstate *z)
 {
 	const struct sold	*m, *d;
 	size_t			 mf, mn, df, dn, i = 0, j = 0;
@@ -257,18 +279,19 @@ check_mysql_ddb(struct check *ck, const struct catalog_zone *cz)
 			i++;
 			j++;
 		} else if (c < 0) {
-			if (!in_list(&ck->qnosql, cz->event, cz->zone, m->id))
+			if (!maybe_queued(ck, 1, cz->event))
 				diff(ck, cz->event, cz->zone, "ticket %s (row "
 				    "%ld column %ld) in MySQL, not in DynamoDB, "
 				    "not queued%s", m->id, m->row, m->col,
-				    dead_hint(ck, cz->event, cz->zone, m->id));
+				    dead_hint(ck));
 			i++;
 		} else {
-			if (!in_list(&ck->qsql, cz->event, cz->zone, d->id))
+			/* counted against ticketSQL with its Redis owner */
+			if (ck->qsql_msgs == 0 || !redis_owned(z, cz, d))
 				diff(ck, cz->event, cz->zone, "ticket %s (row "
 				    "%ld column %ld) in DynamoDB, not in MySQL, "
 				    "not queued%s", d->id, d->row, d->col,
-				    dead_hint(ck, cz->event, cz->zone, d->id));
+				    dead_hint(ck));
 			j++;
 		}
 	}
@@ -310,36 +333,32 @@ check_zone(struct check *ck, const struct catalog_zone *cz)
 	t->mysql += (long)soldv_zone(&ck->mysql, cz->event, cz->zone, &first);
 	t->ddb += (long)soldv_zone(&ck->ddb, cz->event, cz->zone, &first);
 	t->pending += (long)z.pending.n;
-	t->queued += (long)soldv_zone(&ck->qsql, cz->event, cz->zone, &first);
 	if (z.pending_bad > 0)
 		diff(ck, cz->event, cz->zone, "%ld pending entries are not "
 		    "tickets", z.pending_bad);
 	check_counters(ck, cz, &z, taken);
 	check_owners(ck, cz, &z);
 	check_redis_mysql(ck, cz, &z);
-	check_mysql_ddb(ck, cz);
+	check_mysql_ddb(ck, cz, &z);
 	zstate_free(&z);
 	return 0;
 }
 
-/* Reads one queue into v without consuming it. */
+/* Counts the four queues (passive declares: nothing read). */
 static int
-peek(struct check *ck, struct mq *m, const char *queue, const struct events *ev,
-    struct soldv *v, long *msgs)
+count_queues(struct check *ck, struct mq *m)
 {
-	char	err[256];
-	long	n, other;
-	int	more;
-
-	if (sold_from_queue(v, m, queue, ev, QUEUE_PEEK_MAX, &n, &other, &more,
-	    err, sizeof(err)) != 0) {
-		ctl_err("%s", err);
+	if ((ck->qsql_msgs = mq_queue_depth(m, MQ_QUEUE_SQL, NULL)) < 0 ||
+	    (ck->qnosql_msgs = mq_queue_depth(m, MQ_QUEUE_NOSQL, NULL)) < 0 ||
+	    (ck->dsql_msgs = mq_queue_depth(m, MQ_QUEUE_SQL MQ_DEAD_SUFFIX,
+	    NULL)) < 0 ||
+	    (ck->dnosql_msgs = mq_queue_depth(m, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX,
+	    NULL)) < 0) {
+		ctl_err("%s", m->errstr);
 		return -1;
 	}
-	ck->qmore |= more;
-	if (msgs != NULL)
-		*msgs = n;
-	soldv_sort(v);
+	ck->sql_budget = ck->qsql_msgs;
+	ck->nosql_budget = ck->qnosql_msgs;
 	return 0;
 }
 
@@ -353,12 +372,7 @@ read_stores(struct check *ck, struct mq *m, struct db *d,
 	char		err[256];
 	int		ret = -1;
 
-	if (peek(ck, m, MQ_QUEUE_SQL, ev, &ck->qsql, &ck->qsql_msgs) != 0 ||
-	    peek(ck, m, MQ_QUEUE_NOSQL, ev, &ck->qnosql, &ck->qnosql_msgs) !=
-	    0 ||
-	    peek(ck, m, MQ_QUEUE_SQL MQ_DEAD_SUFFIX, ev, &ck->dsql, NULL) != 0 ||
-	    peek(ck, m, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX, ev, &ck->dnosql, NULL) !=
-	    0)
+	if (count_queues(ck, m) != 0)
 		return -1;
 	if (sold_from_mysql(&ck->mysql, d, ev, err, sizeof(err)) != 0) {
 		ctl_err("%s", err);
@@ -382,10 +396,6 @@ check_free(struct check *ck)
 {
 	soldv_free(&ck->mysql);
 	soldv_free(&ck->ddb);
-	soldv_free(&ck->qsql);
-	soldv_free(&ck->qnosql);
-	soldv_free(&ck->dsql);
-	soldv_free(&ck->dnosql);
 	free(ck->ev);
 	ck->ev = NULL;
 }
@@ -402,9 +412,10 @@ report(const struct check *ck, FILE *out, const char *diffs, size_t len)
 		    ck->ev[i].event, ck->ev[i].zones, ck->ev[i].capacity,
 		    ck->ev[i].redis, ck->ev[i].mysql, ck->ev[i].ddb,
 		    ck->ev[i].pending, ck->ev[i].queued);
-	fprintf(out, "queues: %s %ld, %s %ld message(s) waiting (read, left "
-	    "in place)%s\n", MQ_QUEUE_SQL, ck->qsql_msgs, MQ_QUEUE_NOSQL,
-	    ck->qnosql_msgs, ck->qmore ? "; not all read" : "");
+	fprintf(out, "queues: %s %ld, %s %ld message(s) waiting, %ld "
+	    "dead-lettered (counted, not read)\n", MQ_QUEUE_SQL,
+	    ck->qsql_msgs, MQ_QUEUE_NOSQL, ck->qnosql_msgs,
+	    ck->dsql_msgs + ck->dnosql_msgs);
 	if (ck->ndiffs > 0) {
 		fprintf(out, "differences:\n");
 		fwrite(diffs, 1, len, out);
@@ -452,7 +463,7 @@ check_once(struct ctl *ctl, const struct events *ev, char **text,
 			if (check_zone(&ck, &cat.z[i]) != 0)
 				ret = -1;
 	}
-	mq_close(&m);	/* the messages read go back to their queues */
+	mq_close(&m);
 	if (ret == 0) {
 		check_strays(&ck, &cat, &ck.mysql, "MySQL");
 		check_strays(&ck, &cat, &ck.ddb, "DynamoDB");
@@ -524,8 +535,10 @@ const struct command cmd_check = {
 	"(ticket ids and seats); also tickets of zones the catalog lacks.\n"
 	"Prints seats sold per event in each store, then every difference.\n"
 	"Tickets on their way are not differences: pending or claimed in Redis,\n"
-	"or waiting in ticketSQL / ticketNoSQL (read without consuming).  A\n"
-	"running consumer holds a few messages nobody can see: --wait S checks\n"
+	"or (as many as the queue holds messages) missing from MySQL while\n"
+	"ticketSQL holds messages, from DynamoDB while ticketNoSQL does.  The\n"
+	"queues are counted, never read (that would spend delivery attempts).\n"
+	"A running consumer holds a few messages nobody can see: --wait S checks\n"
 	"again every 2 s until there is no difference or S seconds have passed.\n"
 	"Exit 0 if the stores agree, 1 if not (or a store failed).",
 };

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cmd_dlq.c - ticketctl dlq: lists the dead-lettered messages (read
- * without consuming) and, after the cause was fixed, publishes them again
- * to ticket.exchange with a publisher confirm, acking each dead message
- * only once the broker confirmed its copy.
+ * cmd_dlq.c - ticketctl dlq: lists the dead-lettered messages and, after
+ * the cause was fixed, publishes them again to ticket.exchange with a
+ * publisher confirm, acking each dead message only once the broker
+ * confirmed its copy.  Both read the queue with sold_read_queue(): what
+ * stays is copied back, nothing is returned (no delivery attempt spent).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <amqp.h>
 
 #include "ctl.h"
+#include "sold.h"
 #include "ticket.h"
 
 #define BODY_SHOWN_MAX	400
@@ -22,10 +24,9 @@ static const char *const dead_queues[] = {
 	MQ_QUEUE_SQL MQ_DEAD_SUFFIX, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX
 };
 
-/* One message taken with basic.get (not acked). */
+/* One dead-lettered message, as read. */
 struct dead {
 	amqp_message_t	 msg;
-	uint64_t	 tag;
 	char		 id[UUID_LEN + 1];	/* ticket id, or "" */
 	char		 reason[64];
 	char		 from[64];
@@ -84,34 +85,16 @@ death_headers(const amqp_basic_properties_t *p, struct dead *d)
 	}
 }
 
-/* basic.get of one message.  Returns 1 (d filled, to be destroyed), 0
- * empty, -1 error (printed). */
-static int
-get_dead(struct mq *m, const char *queue, struct dead *d)
+/* Fills the ticket id and the death headers of d from d->msg. */
+static void
+describe(struct dead *d)
 {
-	amqp_rpc_reply_t	 r;
-	struct ticket		 t;
-	const char		*why;
+	struct ticket	 t;
+	const char	*why;
 
-	memset(d, 0, sizeof(*d));
-	amqp_maybe_release_buffers(m->conn);
-	r = amqp_basic_get(m->conn, 1, amqp_cstring_bytes(queue), 0);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		ctl_err("amqp: basic.get %s failed (run ticketctl init?)", queue);
-		return -1;
-	}
-	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
-		return 0;
-	d->tag = ((amqp_basic_get_ok_t *)r.reply.decoded)->delivery_tag;
-	if (amqp_read_message(m->conn, 1, &d->msg, 0).reply_type !=
-	    AMQP_RESPONSE_NORMAL) {
-		ctl_err("amqp: reading a message of %s failed", queue);
-		return -1;
-	}
 	death_headers(&d->msg.properties, d);
 	if (ticket_parse(d->msg.body.bytes, d->msg.body.len, &t, &why) == 0)
 		memcpy(d->id, t.id, sizeof(d->id));
-	return 1;
 }
 
 static void
@@ -128,24 +111,45 @@ show(const struct dead *d, long n)
 	printf("%s\n", len > BODY_SHOWN_MAX ? "..." : "");
 }
 
+/* Shows one message of a listing (sold_read_queue() callback): kept. */
+static int
+show_message(const amqp_message_t *msg, void *arg)
+{
+	struct dead	 d;
+	long		*n = arg;
+
+	memset(&d, 0, sizeof(d));
+	d.msg = *msg;
+	describe(&d);
+	show(&d, ++*n);
+	return 1;
+}
+
+/* Lists a queue without spending the messages' delivery attempts (a
+ * dead-letter queue has no dead-letter exchange of its own: a message
+ * past a delivery limit would be dropped). */
 static int
 list_queue(struct ctl *ctl, const char *queue)
 {
 	struct mq	m;
-	struct dead	d;
-	long		n = 0;
-	int		r;
+	struct soldv	v;
+	struct events	all = { .n = 0 };
+	char		err[256] = "";
+	long		n = 0, msgs, other;
+	int		more, r;
 
 	if (ctl_mq_open(ctl, &m, "ticketctl dlq") != 0)
 		return -1;
+	memset(&v, 0, sizeof(v));
 	printf("%s:\n", queue);
-	while (n < DLQ_READ_MAX && (r = get_dead(&m, queue, &d)) == 1) {
-		show(&d, ++n);
-		amqp_destroy_message(&d.msg);
-	}
-	mq_close(&m);	/* every message goes back to the queue */
-	printf("  %ld message(s)\n", n);
-	return r < 0 ? -1 : 0;
+	r = sold_read_queue(&v, &m, queue, &all, DLQ_READ_MAX, &msgs, &other,
+	    &more, show_message, &n, err, sizeof(err));
+	if (r != 0 && err[0] != '\0')
+		ctl_err("%s", err);
+	mq_close(&m);
+	soldv_free(&v);
+	printf("  %ld message(s)%s\n", n, more ? " shown, more not" : "");
+	return r;
 }
 
 static int
@@ -161,58 +165,78 @@ selected(const struct dead *d, int nids, char **ids)
 	return 0;
 }
 
+/* What requeue_message() needs. */
+struct requeue {
+	struct ctl	*ctl;
+	struct mq	 pub;
+	const char	*queue;
+	int		 nids;
+	char		**ids;
+	long		 n;
+};
+
+/* Publishes one dead message again if it is selected (sold_read_queue()
+ * callback): 0 taken (its original is acked once the copies of the others
+ * are safe), 1 kept, -1 publish failed (kept, stop). */
+static int
+requeue_message(const amqp_message_t *msg, void *arg)
+{
+	struct requeue	*rq = arg;
+	struct dead	 d;
+
+	memset(&d, 0, sizeof(d));
+	d.msg = *msg;
+	describe(&d);
+	if (!selected(&d, rq->nids, rq->ids))
+		return 1;
+	if (mq_publish(&rq->pub, msg->body.bytes, msg->body.len,
+	    d.id[0] ? d.id : "dlq", rq->ctl->c.amqp_confirm_timeout_ms) !=
+	    MQ_OK) {
+		ctl_err("publish %s: %s; stopping (the message stays in %s)",
+		    d.id, rq->pub.errstr, rq->queue);
+		return -1;
+	}
+	printf("  requeued %s\n", d.id[0] ? d.id : "(not a ticket)");
+	rq->n++;
+	return 0;
+}
+
 /* Publishes the selected messages of queue again; returns the number
- * requeued, or -1. */
+ * requeued, or -1.  Only the messages there at the start are read (one
+ * that dies again must not loop); the others stay, copied back like a
+ * listing does. */
 static long
 requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
 {
-	struct mq	 get, pub;
-	struct dead	 d;
-	long		 depth, seen = 0, n = 0;
-	int		 r = 0;
+	struct requeue	 rq;
+	struct mq	 get;
+	struct soldv	 v;
+	struct events	 all = { .n = 0 };
+	char		 err[256] = "";
+	long		 msgs, other;
+	int		 more, r;
 
 	if (ctl_mq_open(ctl, &get, "ticketctl dlq") != 0)
 		return -1;
-	mq_init(&pub, ctl->c.amqp_host, ctl->c.amqp_port, ctl->c.amqp_user,
+	memset(&rq, 0, sizeof(rq));
+	memset(&v, 0, sizeof(v));
+	rq.ctl = ctl;
+	rq.queue = queue;
+	rq.nids = nids;
+	rq.ids = ids;
+	mq_init(&rq.pub, ctl->c.amqp_host, ctl->c.amqp_port, ctl->c.amqp_user,
 	    ctl->c.amqp_password, ctl->c.amqp_vhost,
 	    ctl->c.amqp_connect_timeout_ms, "ticketctl dlq publish");
-	/* only what is there now: a message that dies again must not loop */
-	if ((depth = mq_queue_depth(&get, queue, NULL)) < 0) {
-		ctl_err("%s", get.errstr);
-		mq_close(&get);
-		return -1;
-	}
-	while (seen < depth && (r = get_dead(&get, queue, &d)) == 1) {
-		seen++;
-		if (!selected(&d, nids, ids)) {
-			amqp_destroy_message(&d.msg);
-			continue;	/* stays unacked: back at close */
-		}
-		if (mq_publish(&pub, d.msg.body.bytes, d.msg.body.len,
-		    d.id[0] ? d.id : "dlq", ctl->c.amqp_confirm_timeout_ms) !=
-		    MQ_OK) {
-			ctl_err("publish %s: %s; stopping (the message stays "
-			    "in %s)", d.id, pub.errstr, queue);
-			amqp_destroy_message(&d.msg);
-			r = -1;
-			break;
-		}
-		amqp_destroy_message(&d.msg);
-		if (amqp_basic_ack(get.conn, 1, d.tag, 0) != AMQP_STATUS_OK) {
-			ctl_err("ack in %s failed: the message was published "
-			    "and stays dead-lettered too (the consumer "
-			    "ignores the duplicate)", queue);
-			r = -1;
-			break;
-		}
-		printf("  requeued %s\n", d.id[0] ? d.id : "(not a ticket)");
-		n++;
-	}
-	mq_close(&pub);
+	r = sold_read_queue(&v, &get, queue, &all, DLQ_READ_MAX, &msgs, &other,
+	    &more, requeue_message, &rq, err, sizeof(err));
+	if (r != 0 && err[0] != '\0')
+		ctl_err("%s", err);
+	mq_close(&rq.pub);
 	mq_close(&get);
-	printf("%s: %ld message(s) published again to %s\n", queue, n,
+	soldv_free(&v);
+	printf("%s: %ld message(s) published again to %s\n", queue, rq.n,
 	    MQ_EXCHANGE);
-	return r < 0 ? -1 : n;
+	return r < 0 ? -1 : rq.n;
 }
 
 /* Parses "--queue Q"; sets *only to the index of dead_queues or -1. */
@@ -274,7 +298,8 @@ const struct command cmd_dlq = {
 	"list (the default) shows every message of ticketSQL.dead and\n"
 	"ticketNoSQL.dead (or of one of them): ticket id, why and from where it\n"
 	"was dead-lettered, how often, and the body.  The messages stay where\n"
-	"they are.\n\n"
+	"they are (each is copied back before it is acked: listing spends no\n"
+	"delivery attempt).\n\n"
 	"requeue publishes the messages (all, or those of the ticket ids given)\n"
 	"again to ticket.exchange with a publisher confirm, so both pipelines\n"
 	"see them (the consumer ignores a ticket it has already written), and\n"

@@ -12,17 +12,6 @@
 #include "keys.h"
 #include "sold.h"
 
-#define QUEUE_PEEK_MAX	2000000L
-
-/* What init knows of the sales when it loads the catalog. */
-struct load {
-	struct ctl	*ctl;
-	int		 guard;		/* refuse counters beside sales */
-	struct soldv	 mysql;		/* tickets in MySQL (sorted) */
-	struct soldv	 queued;	/* tickets waiting in ticketSQL */
-	long		 kept, created, refused;
-};
-
 static int
 declare_topology(struct ctl *ctl)
 {
@@ -68,20 +57,80 @@ create_table(struct ctl *ctl)
 	return r < 0 ? -1 : 0;
 }
 
-/* Loads one event zone; a zone without counters gets them only if no sale
- * of it is known anywhere (see lua/load_zone.lua). */
+/* Why a zone without counters was refused. */
+enum refusal {
+	REFUSE_MYSQL,		/* tickets of it in MySQL */
+	REFUSE_TRACES,		/* seat bits, owners or pending left in Redis */
+	REFUSE_INFLIGHT		/* sales may be queued, held or dead-lettered */
+};
+
+/* What init knows of the sales when it loads the catalog. */
+struct load {
+	struct ctl	*ctl;
+	int		 guard;		/* refuse counters beside sales */
+	struct zcounts	 mysql;		/* tickets per zone in MySQL */
+	int		 accounted;	/* nothing in flight (sold_inflight_none) */
+	char		 inflight[192];	/* else why not */
+	int		*intact;	/* per node: CTL_KEY_INTACT was there */
+	long		*refused_on;	/* per node: zones refused */
+	long		 kept, created, refused, refused_inflight;
+};
+
+/* 1 if a zone was never loaded on its node: the node is intact (every zone
+ * it ever loaded is still there, see CTL_KEY_INTACT) and has no trace of
+ * the zone, not even its catalog hash or its bo:zones membership.  Such a
+ * zone cannot have sold anything (the reservation script answers 404
+ * without its hash), whatever is in flight elsewhere. */
+static int
+never_loaded(struct load *l, unsigned node, const char *tag,
+    char (*k)[KEY_MAX])
+{
+	redisReply	*a, *b;
+	int		 r;
+
+	if (!l->intact[node])
+		return 0;
+	a = rds_cmd(&l->ctl->rds, node, "SISMEMBER %s %s", KEY_ZONES, tag);
+	b = a == NULL ? NULL : rds_cmd(&l->ctl->rds, node, "EXISTS %s",
+	    k[KEY_ZONE]);
+	r = a != NULL && b != NULL && a->type == REDIS_REPLY_INTEGER &&
+	    a->integer == 0 && b->type == REDIS_REPLY_INTEGER &&
+	    b->integer == 0;
+	if (a != NULL)
+		freeReplyObject(a);
+	if (b != NULL)
+		freeReplyObject(b);
+	return r;
+}
+
+/* Loads one event zone; a zone without counters gets full ones only if
+ * every sale of it is accounted for (see init's help and
+ * docs/reliability.md, "ticketctl init"). */
 static int
 load_zone(const struct catalog_zone *cz, void *arg)
 {
 	struct load	*l = arg;
-	size_t		 first;
-	long		 in_mysql, queued;
-	int		 r;
+	char		 tag[TAG_MAX], k[KEY__MAX][KEY_MAX];
+	unsigned	 node;
+	long		 in_mysql;
+	int		 kind, r;
+	enum refusal	 why;
 
-	in_mysql = (long)soldv_zone(&l->mysql, cz->event, cz->zone, &first);
-	queued = (long)soldv_zone(&l->queued, cz->event, cz->zone, &first);
-	r = catalog_zone_load(l->ctl, cz, !l->guard ||
-	    (in_mysql == 0 && queued == 0));
+	if (keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0)
+		return -1;
+	for (kind = 0; kind < KEY__MAX; kind++)
+		if (keys_build(kind, tag, k[kind], KEY_MAX) < 0)
+			return -1;
+	node = rds_node_for(&l->ctl->rds, tag);
+	in_mysql = l->guard ? zcounts_get(&l->mysql, cz->event, cz->zone) : 0;
+	why = in_mysql > 0 ? REFUSE_MYSQL : REFUSE_TRACES;
+	r = catalog_zone_load(l->ctl, cz, !l->guard || (in_mysql == 0 &&
+	    l->accounted));
+	if (r == CATZ_NO_COUNT && in_mysql == 0 && !l->accounted) {
+		why = REFUSE_INFLIGHT;
+		if (never_loaded(l, node, tag, k))
+			r = catalog_zone_load(l->ctl, cz, 1);
+	}
 	if (r == CATZ_ERROR)
 		return -1;
 	if (r == CATZ_CREATED)
@@ -97,46 +146,155 @@ load_zone(const struct catalog_zone *cz, void *arg)
 		    "check`)", cz->event, cz->zone);
 	} else {
 		l->refused++;
-		ctl_err("%s zone %ld: no counters in Redis, but seats were sold "
-		    "(%ld ticket(s) in MySQL, %ld queued in %s, or traces left "
-		    "in Redis): not creating full counters, which could sell "
-		    "them again; run `ticketctl rebuild`", cz->event, cz->zone,
-		    in_mysql, queued, MQ_QUEUE_SQL);
+		l->refused_on[node]++;
+		if (why == REFUSE_MYSQL)
+			ctl_err("%s zone %ld: no counters in Redis, but %ld "
+			    "ticket(s) of it are in MySQL", cz->event, cz->zone,
+			    in_mysql);
+		else if (why == REFUSE_TRACES)
+			ctl_err("%s zone %ld: no counters in Redis, but Redis "
+			    "still holds sold seats, owners or pending tickets "
+			    "of it", cz->event, cz->zone);
+		else {
+			l->refused_inflight++;
+			ctl_err("%s zone %ld: no counters in Redis, and its "
+			    "sales cannot all be seen: %s", cz->event,
+			    cz->zone, l->inflight);
+		}
 	}
 	return 0;
 }
 
-/* Reads what is sold: MySQL, and ticketSQL if it holds messages (they stay
- * unacked, so nobody moves them, until m is closed). */
+/* Reads what is sold: the queues' statistics first (a ticket only moves
+ * from ticketSQL to MySQL, never back), then MySQL's tickets per zone. */
 static int
 read_sales(struct load *l, struct db *d, struct mq *m)
 {
-	struct events	 all = { .n = 0 };
-	char		 err[256];
-	long		 depth, msgs, other;
-	int		 more;
+	struct inflight	f;
+	char		err[256];
 
-	if (sold_from_mysql(&l->mysql, d, &all, err, sizeof(err)) != 0) {
+	if (sold_inflight(&f, m, err, sizeof(err)) != 0) {
 		ctl_err("%s", err);
 		return -1;
 	}
-	soldv_sort(&l->mysql);
-	if ((depth = mq_queue_depth(m, MQ_QUEUE_SQL, NULL)) < 0) {
-		ctl_err("%s", m->errstr);
-		return -1;
-	}
-	if (depth == 0)
-		return 0;
-	if (sold_from_queue(&l->queued, m, MQ_QUEUE_SQL, &all, QUEUE_PEEK_MAX,
-	    &msgs, &other, &more, err, sizeof(err)) != 0) {
+	l->accounted = sold_inflight_none(&f, l->inflight,
+	    sizeof(l->inflight));
+	if (sold_counts_from_mysql(&l->mysql, d, err, sizeof(err)) != 0) {
 		ctl_err("%s", err);
 		return -1;
 	}
-	if (more)
-		ctl_err("warning: %s holds more than %ld messages; only those "
-		    "were read", MQ_QUEUE_SQL, QUEUE_PEEK_MAX);
-	soldv_sort(&l->queued);
 	return 0;
+}
+
+/* Whether each node is intact (CTL_KEY_INTACT present). */
+static int
+read_intact(struct load *l)
+{
+	redisReply	*rep;
+	unsigned	 i;
+
+	for (i = 0; i < l->ctl->rds.n; i++) {
+		if ((rep = rds_cmd(&l->ctl->rds, i, "EXISTS %s",
+		    CTL_KEY_INTACT)) == NULL) {
+			ctl_err("redis: %s", l->ctl->rds.errstr);
+			return -1;
+		}
+		l->intact[i] = rep->type == REDIS_REPLY_INTEGER &&
+		    rep->integer == 1;
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+/* Collects the counters keys of one node's zones. */
+struct node_keys {
+	struct ctl	*ctl;
+	unsigned	 node;
+	const char	**argv;		/* "WATCH" or "EXISTS", then the keys */
+	char		(*key)[KEY_MAX];
+	size_t		 n, cap;
+	int		 nomem;
+};
+
+static int
+collect_key(const struct catalog_zone *cz, void *arg)
+{
+	struct node_keys	*nk = arg;
+	char			 tag[TAG_MAX];
+	void			*p;
+
+	if (keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0 ||
+	    rds_node_for(&nk->ctl->rds, tag) != nk->node)
+		return 0;
+	if (nk->n == nk->cap) {
+		nk->cap = nk->cap ? nk->cap * 2 : 256;
+		if ((p = reallocarray(nk->key, nk->cap, KEY_MAX)) == NULL) {
+			nk->nomem = 1;
+			return -1;
+		}
+		nk->key = p;
+	}
+	if (keys_build(KEY_LEFT, tag, nk->key[nk->n], KEY_MAX) < 0)
+		return 0;
+	nk->n++;
+	return 0;
+}
+
+/* Marks a node intact if every catalog zone it holds has counters, in one
+ * transaction watching those counters (a loss meanwhile, FLUSHALL
+ * included, aborts it).  Returns 0 (marked or not), -1 if Redis failed. */
+static int
+mark_intact(struct ctl *ctl, struct db *d, unsigned node)
+{
+	struct node_keys	 nk;
+	redisReply		*rep = NULL;
+	size_t			 i;
+	int			 ret = -1, all = 0;
+
+	memset(&nk, 0, sizeof(nk));
+	nk.ctl = ctl;
+	nk.node = node;
+	if (db_catalog_each(d, collect_key, &nk) < 0 || nk.nomem ||
+	    (nk.argv = calloc(nk.n + 1, sizeof(*nk.argv))) == NULL)
+		goto out;
+	if (nk.n == 0) {	/* no zone here: nothing can be lost */
+		if ((rep = rds_cmd(&ctl->rds, node, "SET %s 1",
+		    CTL_KEY_INTACT)) != NULL) {
+			freeReplyObject(rep);
+			ret = 0;
+		}
+		goto out;
+	}
+	for (i = 0; i < nk.n; i++)
+		nk.argv[i + 1] = nk.key[i];
+	nk.argv[0] = "WATCH";
+	if ((rep = rds_argv(&ctl->rds, node, (int)nk.n + 1, nk.argv,
+	    NULL)) == NULL)
+		goto out;
+	freeReplyObject(rep);
+	nk.argv[0] = "EXISTS";
+	if ((rep = rds_argv(&ctl->rds, node, (int)nk.n + 1, nk.argv,
+	    NULL)) == NULL)
+		goto out;
+	all = rep->type == REDIS_REPLY_INTEGER && (size_t)rep->integer == nk.n;
+	freeReplyObject(rep);
+	rep = rds_cmd(&ctl->rds, node, all ? "MULTI" : "UNWATCH");
+	if (rep != NULL && all) {
+		freeReplyObject(rep);
+		if ((rep = rds_cmd(&ctl->rds, node, "SET %s 1",
+		    CTL_KEY_INTACT)) != NULL) {
+			freeReplyObject(rep);
+			rep = rds_cmd(&ctl->rds, node, "EXEC");
+		}
+	}
+	if (rep != NULL) {
+		freeReplyObject(rep);
+		ret = 0;
+	}
+out:
+	free(nk.argv);
+	free(nk.key);
+	return ret;
 }
 
 static int
@@ -145,42 +303,66 @@ load_catalog(struct ctl *ctl, int guard)
 	struct load	 l;
 	struct db	 d;
 	struct mq	 m;
+	unsigned	 i;
 	long		 n = -1;
 
 	memset(&l, 0, sizeof(l));
 	memset(&m, 0, sizeof(m));
 	l.ctl = ctl;
 	l.guard = guard;
+	l.intact = calloc(ctl->rds.n, sizeof(*l.intact));
+	l.refused_on = calloc(ctl->rds.n, sizeof(*l.refused_on));
+	if (l.intact == NULL || l.refused_on == NULL) {
+		ctl_err("out of memory");
+		free(l.intact);
+		free(l.refused_on);
+		return -1;
+	}
 	ctl_db_open(ctl, &d);
 	if (guard && ctl_mq_open(ctl, &m, "ticketctl init") != 0) {
 		db_close(&d);
+		free(l.intact);
+		free(l.refused_on);
 		return -1;
 	}
-	if (!guard || read_sales(&l, &d, &m) == 0) {
+	if (!guard || (read_sales(&l, &d, &m) == 0 && read_intact(&l) == 0)) {
 		ctl->rds.errstr[0] = '\0';
 		n = db_catalog_each(&d, load_zone, &l);
 		if (n < 0)
-			ctl_err("catalog: %s", d.errstr);
+			ctl_err("catalog: %s", d.errstr[0] ? d.errstr :
+			    ctl->rds.errstr);
 		else if (ctl->rds.errstr[0] != '\0')
 			ctl_err("redis: %s", ctl->rds.errstr);
 	}
+	for (i = 0; n >= 0 && i < ctl->rds.n; i++)
+		if (l.refused_on[i] == 0 && mark_intact(ctl, &d, i) != 0) {
+			ctl_err("redis: %s", ctl->rds.errstr);
+			n = -1;
+		}
 	if (guard)
-		mq_close(&m);	/* queued messages go back to the queue */
+		mq_close(&m);
 	db_close(&d);
-	soldv_free(&l.mysql);
-	soldv_free(&l.queued);
+	zcounts_free(&l.mysql);
+	free(l.intact);
+	free(l.refused_on);
 	if (n < 0 || ctl->rds.errstr[0] != '\0')
 		return -1;
 	printf("redis: %ld event zones on %u node(s): %ld kept, %ld created, "
 	    "%ld refused\n", n, ctl->rds.n, l.kept, l.created, l.refused);
-	if (l.refused > 0) {
+	if (l.refused_inflight > 0)
+		ctl_err("%ld event zone(s) without counters on a Redis node "
+		    "that lost data (or was fenced) cannot be checked while "
+		    "sales may be in flight: stop sales, let the consumer "
+		    "drain %s, stop the consumer, run `ticketctl rebuild` "
+		    "(it reads what is queued and dead-lettered), then init "
+		    "again and start the consumer (docs/reliability.md)",
+		    l.refused_inflight, MQ_QUEUE_SQL);
+	if (l.refused > l.refused_inflight)
 		ctl_err("%ld event zone(s) have sales but no counters in Redis "
 		    "(was Redis lost?): stop sales, let the consumer drain, stop "
 		    "it, run `ticketctl rebuild` (docs/reliability.md)",
-		    l.refused);
-		return -1;
-	}
-	return 0;
+		    l.refused - l.refused_inflight);
+	return l.refused > 0 ? -1 : 0;
 }
 
 static int
@@ -209,11 +391,15 @@ const struct command cmd_init = {
 	"unless it exists; loads every event zone of the MySQL catalog into its\n"
 	"Redis node.  Idempotent: sold seats and counters already in Redis are\n"
 	"never touched.  An event zone without counters in Redis gets full\n"
-	"counters only if nothing of it is sold: if MySQL has tickets of it,\n"
-	"ticketSQL holds some, or Redis still has seat bits or pending tickets,\n"
-	"init refuses that zone (after a Redis loss: full counters would sell\n"
-	"those seats again), loads the others and exits 1; run\n"
-	"`ticketctl rebuild` then.",
+	"counters only if every sale of it is accounted for: none in MySQL,\n"
+	"no seat bits, owners or pending tickets in Redis, and either the zone\n"
+	"was never loaded on an intact node (a new zone), or nothing is in\n"
+	"flight: no consumer attached to ticketSQL (it may hold tickets\n"
+	"unacked), ticketSQL and both dead-letter queues empty (counted from\n"
+	"the queues' statistics; no message is read).  Otherwise init refuses\n"
+	"that zone (full counters would sell its seats again), names it, loads\n"
+	"the others and exits 1; stop sales, let the consumer drain, stop it,\n"
+	"run `ticketctl rebuild`, then init again.",
 };
 
 /* ---------------------------------------------------------------- reset */

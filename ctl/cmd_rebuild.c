@@ -2,16 +2,21 @@
 /*
  * cmd_rebuild.c - ticketctl rebuild: recomputes Redis seat bits, counters
  * and owner tokens of event zones from what was sold: MySQL tickets, the
- * tickets still queued in ticketSQL (read without consuming) and the
+ * tickets still queued in ticketSQL and those in the dead-letter queues
+ * (read without spending delivery attempts, see sold_read_queue()) and the
  * pending / claimed tickets Redis still holds.  For after a Redis loss.
  *
  * A seat is never freed by a rebuild: seats Redis still marks as sold stay
  * sold (reported, so that `ticketctl check` can be used to look at them).
- * Each zone is written in one MULTI/EXEC.
+ * Each zone is read under WATCH and written in one MULTI/EXEC, which
+ * aborts if a reservation, release, confirm or sweep changed the zone in
+ * between; the zone is then read and computed again.  So a rebuild under
+ * load never wipes a reservation nor resurrects a released seat.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "keys.h"
@@ -20,12 +25,14 @@
 
 #define QUEUE_PEEK_MAX	2000000L
 #define HSET_PAIRS_MAX	1000		/* field/value pairs per HSET */
+#define ZONE_TRIES_MAX	200		/* reads of a zone that keeps changing */
 
 /* What every zone's rebuild reads. */
 struct rebuild {
 	struct ctl	*ctl;
 	struct soldv	 mysql;
 	struct soldv	 queued;
+	struct soldv	 dead;		/* in ticketSQL.dead, ticketNoSQL.dead */
 	int		 all;		/* recompute zones that have counters */
 	long		 rebuilt, kept, conflicts, outside;
 };
@@ -38,10 +45,10 @@ struct newzone {
 	size_t		 nbytes;
 	const char	**owner;	/* per bit: ticket id, or NULL */
 	const char	**json;		/* per bit: ticket JSON to cache, or NULL */
-	long		 from[4];	/* seats taken from each source */
+	long		 from[5];	/* seats taken from each source */
 };
 
-enum source { SRC_MYSQL, SRC_QUEUE, SRC_PENDING, SRC_REDIS };
+enum source { SRC_MYSQL, SRC_QUEUE, SRC_DEAD, SRC_PENDING, SRC_REDIS };
 
 /* Marks one sold seat; the first source to claim a seat owns it. */
 static void
@@ -60,7 +67,12 @@ take(struct rebuild *rb, struct newzone *nz, enum source src,
 	}
 	bit = keys_seat_bit(s->row, s->col, cz->cols);
 	if (nz->owner[bit] != NULL) {
-		if (strcmp(nz->owner[bit], s->id) != 0) {
+		if (strcmp(nz->owner[bit], s->id) != 0 && src == SRC_DEAD)
+			printf("%s zone %ld row %ld column %ld: ticket %s is "
+			    "dead-lettered, the seat belongs to %s (ticketctl "
+			    "dlq)\n", cz->event, cz->zone, s->row, s->col, s->id,
+			    nz->owner[bit]);
+		else if (strcmp(nz->owner[bit], s->id) != 0) {
 			rb->conflicts++;
 			ctl_err("%s zone %ld row %ld column %ld: ticket %s %s, "
 			    "but the seat belongs to %s (kept)", cz->event,
@@ -262,7 +274,9 @@ write_catalog_and_seats(struct rds *r, const struct zstate *z,
 	    queue_cmd(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
 }
 
-/* Writes the new state in one MULTI/EXEC.  Returns 0 or -1. */
+/* Writes the new state in one MULTI/EXEC (the zone's keys are watched).
+ * Returns 0, 1 if the transaction was aborted (the zone changed since it
+ * was read), or -1. */
 static int
 write_zone(struct ctl *ctl, const struct zstate *z, const struct newzone *nz)
 {
@@ -290,7 +304,8 @@ write_zone(struct ctl *ctl, const struct zstate *z, const struct newzone *nz)
 	}
 	if ((rep = rds_cmd(r, z->node, "EXEC")) == NULL)
 		return -1;
-	ret = rep->type == REDIS_REPLY_ARRAY ? 0 : -1;
+	ret = rep->type == REDIS_REPLY_ARRAY ? 0 :
+	    rep->type == REDIS_REPLY_NIL ? 1 : -1;
 	for (i = 0; ret == 0 && i < rep->elements; i++)
 		if (rep->element[i]->type == REDIS_REPLY_ERROR) {
 			snprintf(r->errstr, sizeof(r->errstr), "EXEC: %s",
@@ -301,25 +316,85 @@ write_zone(struct ctl *ctl, const struct zstate *z, const struct newzone *nz)
 	return ret;
 }
 
+/* WATCHes every key of the zone on its node; returns 0 or -1. */
 static int
-rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
+watch_zone(struct rds *r, const struct catalog_zone *cz)
 {
-	struct newzone	nz;
-	struct zstate	z;
-	char		err[256];
-	long		taken;
-	int		ret = -1;
+	char		 tag[TAG_MAX], k[KEY__MAX][KEY_MAX];
+	const char	*argv[1 + KEY__MAX];
+	redisReply	*rep;
+	int		 kind;
 
-	if (zstate_read(&rb->ctl->rds, cz, &z, err, sizeof(err)) != 0) {
+	if (keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0)
+		return -1;
+	argv[0] = "WATCH";
+	for (kind = 0; kind < KEY__MAX; kind++) {
+		if (keys_build(kind, tag, k[kind], KEY_MAX) < 0)
+			return -1;
+		argv[kind + 1] = k[kind];
+	}
+	if ((rep = rds_argv(r, rds_node_for(r, tag), 1 + KEY__MAX, argv,
+	    NULL)) == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* Reads the zone (watched), computes its new state and writes it.
+ * Returns 0 written, 1 kept (counters present, no --all), 2 aborted (the
+ * zone changed meanwhile), -1 failed (printed). */
+static int
+rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
+    struct newzone *nz)
+{
+	struct rds	*r = &rb->ctl->rds;
+	struct zstate	 z;
+	redisReply	*rep;
+	char		 err[256];
+	int		 ret = -1, w;
+
+	memset(&z, 0, sizeof(z));
+	if (watch_zone(r, cz) != 0) {
+		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
+		    r->errstr);
+		return -1;
+	}
+	if (zstate_read(r, cz, &z, err, sizeof(err)) != 0) {
 		ctl_err("%s zone %ld: %s", cz->event, cz->zone, err);
 		zstate_free(&z);
 		return -1;
 	}
 	if (z.has_left && !rb->all) {
-		rb->kept++;
+		if ((rep = rds_cmd(r, z.node, "UNWATCH")) != NULL)
+			freeReplyObject(rep);
 		zstate_free(&z);
-		return 0;
+		return 1;
 	}
+	memset(nz->bits, 0, nz->nbytes);
+	memset(nz->owner, 0, (size_t)nz->nbits * sizeof(*nz->owner));
+	memset(nz->json, 0, (size_t)nz->nbits * sizeof(*nz->json));
+	memset(nz->from, 0, sizeof(nz->from));
+	take_all(rb, nz, SRC_MYSQL, &rb->mysql);
+	take_all(rb, nz, SRC_QUEUE, &rb->queued);
+	take_all(rb, nz, SRC_DEAD, &rb->dead);
+	take_all(rb, nz, SRC_PENDING, &z.pending);
+	take_redis(nz, &z);
+	if ((w = write_zone(rb->ctl, &z, nz)) < 0)
+		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
+		    r->errstr);
+	else
+		ret = w == 0 ? 0 : 2;
+	zstate_free(&z);
+	return ret;
+}
+
+static int
+rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
+{
+	struct newzone	nz;
+	long		taken, conflicts = rb->conflicts, outside = rb->outside;
+	int		tries, r = -1;
+
 	memset(&nz, 0, sizeof(nz));
 	nz.cz = cz;
 	nz.nbits = cz->rows * cz->cols;
@@ -331,39 +406,52 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		ctl_err("out of memory");
 		goto out;
 	}
-	take_all(rb, &nz, SRC_MYSQL, &rb->mysql);
-	take_all(rb, &nz, SRC_QUEUE, &rb->queued);
-	take_all(rb, &nz, SRC_PENDING, &z.pending);
-	take_redis(&nz, &z);
-	if (write_zone(rb->ctl, &z, &nz) != 0) {
-		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
-		    rb->ctl->rds.errstr);
-		goto out;
+	for (tries = 1; tries <= ZONE_TRIES_MAX; tries++) {
+		/* what a try found is reported by the try that writes */
+		rb->conflicts = conflicts;
+		rb->outside = outside;
+		if ((r = rebuild_once(rb, cz, &nz)) != 2)
+			break;
+		if (tries > 10)
+			usleep(1000 * (useconds_t)(tries < 50 ? tries : 50));
 	}
-	taken = nz.from[SRC_MYSQL] + nz.from[SRC_QUEUE] +
+	if (r == 2) {
+		ctl_err("%s zone %ld: changed under every one of %d reads (it "
+		    "is selling fast): not rebuilt; stop its sales and run "
+		    "rebuild again", cz->event, cz->zone, ZONE_TRIES_MAX);
+		r = -1;
+	}
+	if (r == 1)
+		rb->kept++;
+	if (r != 0)
+		goto out;
+	taken = nz.from[SRC_MYSQL] + nz.from[SRC_QUEUE] + nz.from[SRC_DEAD] +
 	    nz.from[SRC_PENDING] + nz.from[SRC_REDIS];
 	printf("%s zone %ld: rebuilt: %ld seats, %ld sold (%ld in MySQL, %ld "
-	    "queued, %ld pending, %ld only in Redis), %ld left\n", cz->event,
-	    cz->zone, nz.nbits, taken, nz.from[SRC_MYSQL], nz.from[SRC_QUEUE],
-	    nz.from[SRC_PENDING], nz.from[SRC_REDIS], nz.nbits - taken);
+	    "queued, %ld dead-lettered, %ld pending, %ld only in Redis), %ld "
+	    "left%s\n", cz->event, cz->zone, nz.nbits, taken,
+	    nz.from[SRC_MYSQL], nz.from[SRC_QUEUE], nz.from[SRC_DEAD],
+	    nz.from[SRC_PENDING], nz.from[SRC_REDIS], nz.nbits - taken,
+	    tries > 1 ? " (read again: it changed meanwhile)" : "");
 	rb->rebuilt++;
-	ret = 0;
 out:
 	free(nz.bits);
 	free(nz.owner);
 	free(nz.json);
-	zstate_free(&z);
-	return ret;
+	return r < 0 ? -1 : 0;
 }
 
 /* Refuses while a consumer is attached (the messages it holds are not
- * visible), then reads ticketSQL; m stays open so that they stay put. */
+ * visible), then reads ticketSQL and the dead-letter queues, leaving
+ * every message in place and no delivery attempt spent. */
 static int
-read_queue(struct rebuild *rb, struct mq *m, const struct events *ev)
+read_queues(struct rebuild *rb, struct mq *m, const struct events *ev)
 {
+	static const char *const dead[] = { MQ_QUEUE_SQL MQ_DEAD_SUFFIX,
+	    MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX };
 	char	err[256];
-	long	consumers, msgs, other;
-	int	more;
+	long	consumers, msgs, other, dmsgs = 0;
+	int	more, i;
 
 	if (mq_queue_depth(m, MQ_QUEUE_SQL, &consumers) < 0) {
 		ctl_err("%s", m->errstr);
@@ -375,8 +463,8 @@ read_queue(struct rebuild *rb, struct mq *m, const struct events *ev)
 		    "then rebuild", consumers, MQ_QUEUE_SQL);
 		return -1;
 	}
-	if (sold_from_queue(&rb->queued, m, MQ_QUEUE_SQL, ev, QUEUE_PEEK_MAX,
-	    &msgs, &other, &more, err, sizeof(err)) != 0) {
+	if (sold_read_queue(&rb->queued, m, MQ_QUEUE_SQL, ev, QUEUE_PEEK_MAX,
+	    &msgs, &other, &more, NULL, NULL, err, sizeof(err)) != 0) {
 		ctl_err("%s", err);
 		return -1;
 	}
@@ -385,10 +473,28 @@ read_queue(struct rebuild *rb, struct mq *m, const struct events *ev)
 		    "drain it first", MQ_QUEUE_SQL, QUEUE_PEEK_MAX);
 		return -1;
 	}
-	soldv_sort(&rb->queued);
 	printf("%s: %ld message(s) read and left in the queue, %zu ticket(s) "
 	    "of the selected events%s\n", MQ_QUEUE_SQL, msgs, rb->queued.n,
 	    other ? " (and some that are not tickets)" : "");
+	for (i = 0; i < 2; i++) {
+		if (sold_read_queue(&rb->dead, m, dead[i], ev, QUEUE_PEEK_MAX,
+		    &msgs, &other, &more, NULL, NULL, err, sizeof(err)) != 0) {
+			ctl_err("%s", err);
+			return -1;
+		}
+		if (more) {
+			ctl_err("%s holds more than %ld messages", dead[i],
+			    QUEUE_PEEK_MAX);
+			return -1;
+		}
+		dmsgs += msgs;
+	}
+	soldv_sort(&rb->queued);
+	soldv_sort(&rb->dead);
+	if (dmsgs > 0)
+		printf("dead-letter queues: %ld message(s) read and left in "
+		    "place, %zu ticket(s) of the selected events (counted as "
+		    "sold)\n", dmsgs, rb->dead.n);
 	return 0;
 }
 
@@ -428,7 +534,7 @@ run_rebuild(struct ctl *ctl, int argc, char **argv)
 		goto done;
 	/* queue first (its messages then stay put), then MySQL: a ticket
 	 * can only move from the queue to MySQL, never back */
-	if (read_queue(&rb, &m, &ev) == 0) {
+	if (read_queues(&rb, &m, &ev) == 0) {
 		if (sold_from_mysql(&rb.mysql, &d, &ev, err, sizeof(err)) != 0)
 			ctl_err("%s", err);
 		else {
@@ -448,6 +554,7 @@ run_rebuild(struct ctl *ctl, int argc, char **argv)
 done:
 	soldv_free(&rb.mysql);
 	soldv_free(&rb.queued);
+	soldv_free(&rb.dead);
 	catalog_free(&cat);
 	db_close(&d);
 	return ret;
@@ -460,10 +567,13 @@ const struct command cmd_rebuild = {
 	"(default: all) that has no counters in Redis (--all: every zone, e.g.\n"
 	"when Redis came back from an AOF that missed its last second), writes\n"
 	"seat bits, owner tokens and counters computed from the tickets in\n"
-	"MySQL, the tickets still queued in ticketSQL (read without consuming:\n"
-	"they go back to the queue) and the pending or claimed tickets Redis\n"
-	"still holds.  Seats Redis still marks as sold stay sold.  Each zone is\n"
-	"written in one MULTI/EXEC.\n\n"
+	"MySQL, the tickets still queued in ticketSQL and those in the\n"
+	"dead-letter queues (read without spending delivery attempts: each is\n"
+	"copied back to its queue before it is acked) and the pending or\n"
+	"claimed tickets Redis still holds.  Seats Redis still marks as sold\n"
+	"stay sold.  Each zone is read under WATCH and written in one\n"
+	"MULTI/EXEC; if a sale changed it meanwhile, it is read again, so a\n"
+	"rebuild under load loses no reservation.\n\n"
 	"Run it with sales stopped and the consumer stopped after it drained\n"
 	"ticketSQL: rebuild refuses while a consumer is attached, because the\n"
 	"messages it holds are invisible (docs/reliability.md, \"After a Redis\n"

@@ -25,6 +25,13 @@
 
 #define CTL_EVENTS_MAX	64	/* events named on one command line */
 
+/* Set on a Redis node by init once every catalog zone of the node has
+ * counters; gone with a loss of the node's data (FLUSHALL, an empty
+ * restart) and removed by the fence of a node that stopped uncleanly
+ * (scripts/stack).  Where it is, a zone the node has no trace of was never
+ * loaded, so it cannot have sold anything. */
+#define CTL_KEY_INTACT	"bo:intact"
+
 struct ctl {
 	struct conf	c;
 	struct rds	rds;

@@ -216,17 +216,115 @@ sold_from_mysql(struct soldv *s, struct db *d, const struct events *ev,
 	return 0;
 }
 
+static int
+cmp_zcount(const void *a, const void *b)
+{
+	const struct zcount *x = a, *y = b;
+	int c;
+
+	if ((c = strcmp(x->event, y->event)) != 0)
+		return c;
+	return x->zone < y->zone ? -1 : x->zone > y->zone;
+}
+
+int
+sold_counts_from_mysql(struct zcounts *c, struct db *d, char *err,
+    size_t errlen)
+{
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	struct zcount	*z;
+	size_t		 cap;
+
+	memset(c, 0, sizeof(*c));
+	if ((my = db_conn(d)) == NULL) {
+		snprintf(err, errlen, "%s", d->errstr);
+		return -1;
+	}
+	if (mysql_query(my, "SELECT event_id, zone_id, COUNT(*) FROM ticket "
+	    "GROUP BY event_id, zone_id") != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		db_fail(d, "tickets per zone");
+		snprintf(err, errlen, "%s", d->errstr);
+		return -1;
+	}
+	cap = (size_t)mysql_num_rows(res);
+	if (cap > 0 && (c->v = calloc(cap, sizeof(*c->v))) == NULL) {
+		mysql_free_result(res);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL && c->n < cap) {
+		z = &c->v[c->n];
+		if (row[0] == NULL || valid_digits(row[1], &z->zone) != 0 ||
+		    valid_digits(row[2], &z->n) != 0) {
+			snprintf(err, errlen, "mysql: malformed count row");
+			mysql_free_result(res);
+			zcounts_free(c);
+			return -1;
+		}
+		snprintf(z->event, sizeof(z->event), "%s", row[0]);
+		c->n++;
+	}
+	mysql_free_result(res);
+	if (c->n > 1)
+		qsort(c->v, c->n, sizeof(*c->v), cmp_zcount);
+	return 0;
+}
+
+long
+zcounts_get(const struct zcounts *c, const char *event, long zone)
+{
+	struct zcount key, *z;
+
+	if (c->n == 0)
+		return 0;
+	memset(&key, 0, sizeof(key));
+	snprintf(key.event, sizeof(key.event), "%s", event);
+	key.zone = zone;
+	z = bsearch(&key, c->v, c->n, sizeof(key), cmp_zcount);
+	return z != NULL ? z->n : 0;
+}
+
+void
+zcounts_free(struct zcounts *c)
+{
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
 /* ---------------------------------------------------------------- queue */
 
-/* Reads one message with basic.get (no ack).  Returns 1 read (body in
- * *msg, to be destroyed), 0 queue empty, -1 error. */
+#define COPY_CHANNEL	2	/* the ctl connection uses channel 1 */
+#define ROTATE_BATCH	256	/* messages taken before their copies are
+				   confirmed and the originals acked */
+#define CONFIRM_WAIT_MS	30000
+
+/* Channel COPY_CHANNEL in confirm mode; returns 0 or -1. */
 static int
-get_one(struct mq *m, const char *queue, amqp_message_t *msg, char *err,
-    size_t errlen)
+copy_channel(struct mq *m, char *err, size_t errlen)
+{
+	amqp_channel_open(m->conn, COPY_CHANNEL);
+	if (amqp_get_rpc_reply(m->conn).reply_type == AMQP_RESPONSE_NORMAL) {
+		amqp_confirm_select(m->conn, COPY_CHANNEL);
+		if (amqp_get_rpc_reply(m->conn).reply_type ==
+		    AMQP_RESPONSE_NORMAL)
+			return 0;
+	}
+	snprintf(err, errlen, "amqp: cannot open a channel in confirm mode");
+	return -1;
+}
+
+/* Takes one message with basic.get (not acked).  Returns 1 read (body in
+ * *msg, to be destroyed; *tag set), 0 queue empty, -1 error. */
+static int
+get_one(struct mq *m, const char *queue, amqp_message_t *msg, uint64_t *tag,
+    char *err, size_t errlen)
 {
 	amqp_rpc_reply_t r;
 
-	amqp_maybe_release_buffers(m->conn);
+	amqp_maybe_release_buffers_on_channel(m->conn, 1);
 	r = amqp_basic_get(m->conn, 1, amqp_cstring_bytes(queue), 0);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		snprintf(err, errlen, "amqp: basic.get %s failed (does the "
@@ -235,6 +333,7 @@ get_one(struct mq *m, const char *queue, amqp_message_t *msg, char *err,
 	}
 	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
 		return 0;
+	*tag = ((amqp_basic_get_ok_t *)r.reply.decoded)->delivery_tag;
 	if (amqp_read_message(m->conn, 1, msg, 0).reply_type !=
 	    AMQP_RESPONSE_NORMAL) {
 		snprintf(err, errlen, "amqp: reading a message of %s failed",
@@ -244,37 +343,218 @@ get_one(struct mq *m, const char *queue, amqp_message_t *msg, char *err,
 	return 1;
 }
 
-int
-sold_from_queue(struct soldv *s, struct mq *m, const char *queue,
-    const struct events *ev, long max, long *msgs, long *other, int *more,
+/* Publishes a copy of msg to queue (default exchange, mandatory), with
+ * the original's properties but the broker's x-delivery-count.  Returns 0
+ * or -1. */
+static int
+publish_copy(struct mq *m, const char *queue, const amqp_message_t *msg,
     char *err, size_t errlen)
 {
-	amqp_message_t	msg;
-	struct ticket	t;
-	const char	*why;
-	int		r, added;
+	amqp_basic_properties_t	 p = msg->properties;
+	amqp_table_entry_t	*e = NULL;
+	const amqp_table_t	*h = &msg->properties.headers;
+	int			 i, n = 0, rc;
 
-	*msgs = *other = 0;
-	*more = 0;
-	for (;;) {
-		if (*msgs >= max) {
-			*more = 1;
-			return 0;
-		}
-		if ((r = get_one(m, queue, &msg, err, errlen)) <= 0)
-			return r;
-		(*msgs)++;
-		added = 0;
-		if (ticket_parse(msg.body.bytes, msg.body.len, &t, &why) != 0)
-			(*other)++;
-		else if (ctl_event_selected(ev, t.event))
-			added = soldv_add_json(s, msg.body.bytes, msg.body.len);
-		amqp_destroy_message(&msg);
-		if (added < 0) {
+	if ((p._flags & AMQP_BASIC_HEADERS_FLAG) && h->num_entries > 0) {
+		if ((e = calloc((size_t)h->num_entries, sizeof(*e))) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
+		for (i = 0; i < h->num_entries; i++)
+			if (h->entries[i].key.len != 16 || memcmp(
+			    h->entries[i].key.bytes, "x-delivery-count", 16))
+				e[n++] = h->entries[i];
+		p.headers.entries = e;
+		p.headers.num_entries = n;
 	}
+	rc = amqp_basic_publish(m->conn, COPY_CHANNEL, amqp_empty_bytes,
+	    amqp_cstring_bytes(queue), 1, 0, &p, msg->body);
+	free(e);
+	if (rc != AMQP_STATUS_OK) {
+		snprintf(err, errlen, "amqp: publishing a copy to %s: %s", queue,
+		    amqp_error_string2(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits until the broker confirmed the n copies published on the copy
+ * channel after the first `base` ones.  Returns 0, or -1 (nack, return,
+ * close, timeout). */
+static int
+wait_copies(struct mq *m, uint64_t base, size_t n, char *err, size_t errlen)
+{
+	unsigned char	 done[ROTATE_BATCH];
+	amqp_frame_t	 f;
+	amqp_message_t	 ret;
+	struct timeval	 tv;
+	uint64_t	 t, lo;
+	size_t		 left = n;
+	int		 rc;
+
+	memset(done, 0, sizeof(done));
+	while (left > 0) {
+		tv.tv_sec = CONFIRM_WAIT_MS / 1000;
+		tv.tv_usec = 0;
+		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &tv);
+		if (rc != AMQP_STATUS_OK) {
+			snprintf(err, errlen, "amqp: waiting for the confirms "
+			    "of the copies: %s", amqp_error_string2(rc));
+			return -1;
+		}
+		if (f.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		switch (f.payload.method.id) {
+		case AMQP_BASIC_ACK_METHOD: {
+			amqp_basic_ack_t *a = f.payload.method.decoded;
+
+			lo = a->multiple ? base + 1 : a->delivery_tag;
+			for (t = lo; t <= a->delivery_tag && t <= base + n;
+			    t++)
+				if (t > base && !done[t - base - 1]) {
+					done[t - base - 1] = 1;
+					left--;
+				}
+			break;
+		}
+		case AMQP_BASIC_RETURN_METHOD:
+			if (amqp_read_message(m->conn, f.channel, &ret, 0).
+			    reply_type == AMQP_RESPONSE_NORMAL)
+				amqp_destroy_message(&ret);
+			snprintf(err, errlen, "amqp: a copy was returned "
+			    "(unroutable)");
+			return -1;
+		case AMQP_BASIC_NACK_METHOD:
+			snprintf(err, errlen, "amqp: the broker refused a copy "
+			    "(queue full? x-max-length)");
+			return -1;
+		case AMQP_CHANNEL_CLOSE_METHOD:
+		case AMQP_CONNECTION_CLOSE_METHOD:
+			snprintf(err, errlen, "amqp: the broker closed the "
+			    "channel while copies were confirmed");
+			return -1;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Adds a message's ticket to s if it is one of the selected events.
+ * Returns 0 or -1 (no memory). */
+static int
+add_message(struct soldv *s, const amqp_message_t *msg,
+    const struct events *ev, long *other)
+{
+	struct ticket	t;
+	const char	*why;
+
+	if (ticket_parse(msg->body.bytes, msg->body.len, &t, &why) != 0) {
+		(*other)++;
+		return 0;
+	}
+	if (!ctl_event_selected(ev, t.event))
+		return 0;
+	return soldv_add_json(s, msg->body.bytes, msg->body.len) < 0 ? -1 : 0;
+}
+
+int
+sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
+    const struct events *ev, long max, long *msgs, long *other, int *more,
+    int (*fn)(const amqp_message_t *, void *), void *arg, char *err,
+    size_t errlen)
+{
+	amqp_message_t	msg;
+	uint64_t	tag = 0, copies = 0;
+	size_t		k, pub;
+	long		ready;
+	int		r = 1, keep, stop = 0;
+
+	*msgs = *other = 0;
+	*more = 0;
+	if ((ready = mq_queue_depth(m, queue, NULL)) < 0) {
+		snprintf(err, errlen, "%s", m->errstr);
+		return -1;
+	}
+	if (ready == 0)
+		return 0;
+	if (copy_channel(m, err, errlen) != 0)
+		return -1;
+	while (r > 0 && !stop && *msgs < ready) {
+		if (*msgs >= max) {
+			*more = 1;
+			break;
+		}
+		for (k = pub = 0; k < ROTATE_BATCH && !stop && *msgs < ready &&
+		    *msgs < max; k++) {
+			if ((r = get_one(m, queue, &msg, &tag, err, errlen)) <= 0)
+				break;
+			(*msgs)++;
+			keep = fn != NULL ? fn(&msg, arg) : 1;
+			stop = keep < 0;
+			if (add_message(s, &msg, ev, other) != 0) {
+				amqp_destroy_message(&msg);
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			if (keep != 0) {
+				r = publish_copy(m, queue, &msg, err, errlen) == 0;
+				pub++;
+			}
+			amqp_destroy_message(&msg);
+			if (!r)
+				return -1;
+		}
+		if (r < 0 || (pub > 0 &&
+		    wait_copies(m, copies, pub, err, errlen) != 0))
+			return -1;
+		copies += pub;
+		/* every copy is safe: the originals go */
+		if (k > 0 && amqp_basic_ack(m->conn, 1, tag, 1) != 0) {
+			snprintf(err, errlen, "amqp: ack of %s failed", queue);
+			return -1;
+		}
+	}
+	return stop ? -1 : 0;
+}
+
+/* ---------------------------------------------------------- statistics */
+
+int
+sold_inflight(struct inflight *f, struct mq *m, char *err, size_t errlen)
+{
+	memset(f, 0, sizeof(*f));
+	if ((f->sql_ready = mq_queue_depth(m, MQ_QUEUE_SQL,
+	    &f->sql_consumers)) < 0 ||
+	    (f->dead_sql = mq_queue_depth(m, MQ_QUEUE_SQL MQ_DEAD_SUFFIX,
+	    NULL)) < 0 ||
+	    (f->dead_nosql = mq_queue_depth(m, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX,
+	    NULL)) < 0) {
+		snprintf(err, errlen, "%s", m->errstr);
+		return -1;
+	}
+	return 0;
+}
+
+int
+sold_inflight_none(const struct inflight *f, char *why, size_t len)
+{
+	if (f->sql_consumers > 0)
+		snprintf(why, len, "%ld consumer(s) attached to %s (the "
+		    "tickets a consumer holds unacked cannot be seen)",
+		    f->sql_consumers, MQ_QUEUE_SQL);
+	else if (f->sql_ready > 0)
+		snprintf(why, len, "%s holds %ld message(s)", MQ_QUEUE_SQL,
+		    f->sql_ready);
+	else if (f->dead_sql > 0)
+		snprintf(why, len, "%s holds %ld message(s)", MQ_QUEUE_SQL
+		    MQ_DEAD_SUFFIX, f->dead_sql);
+	else if (f->dead_nosql > 0)
+		snprintf(why, len, "%s holds %ld message(s)", MQ_QUEUE_NOSQL
+		    MQ_DEAD_SUFFIX, f->dead_nosql);
+	else
+		return 1;
+	return 0;
 }
 
 /* ------------------------------------------------------------- DynamoDB */

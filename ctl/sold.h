@@ -3,12 +3,15 @@
  * sold.h - sold seats as each store records them, for ticketctl's check,
  * rebuild, init and status: a growable list of (event, zone, row, column,
  * ticketId) sorted by seat, and the readers that fill it from MySQL, a
- * queue (read without consuming) and DynamoDB (a full Scan).
+ * queue (read without spending delivery attempts) and DynamoDB (a full
+ * Scan); the queues' statistics and MySQL's count per zone for init.
  */
 #ifndef BOX_CTL_SOLD_H
 #define BOX_CTL_SOLD_H
 
 #include <stddef.h>
+
+#include <amqp.h>
 
 #include "ctl.h"
 #include "ticket.h"
@@ -54,15 +57,58 @@ void	soldv_free(struct soldv *s);
 int	sold_from_mysql(struct soldv *s, struct db *d,
 	    const struct events *ev, char *err, size_t errlen);
 
-/* Reads every message of queue without consuming it (basic.get without
- * ack; the messages go back to the queue when m is closed, which the
- * caller does once it has read everything it needs).  Tickets of the
- * selected events are added to s; *msgs counts every message read, *other
- * those that are not tickets.  Reads at most max messages (*more set to 1
- * if the queue held more).  Returns 0, or -1 with err set. */
-int	sold_from_queue(struct soldv *s, struct mq *m, const char *queue,
+/* Tickets per event zone in MySQL (a GROUP BY: one row per zone, not per
+ * ticket), sorted by event and zone. */
+struct zcount {
+	char	event[ID_MAX + 1];
+	long	zone;
+	long	n;
+};
+struct zcounts {
+	struct zcount	*v;
+	size_t		 n;
+};
+/* Returns 0, or -1 with err set. */
+int	sold_counts_from_mysql(struct zcounts *c, struct db *d, char *err,
+	    size_t errlen);
+/* Tickets of one event zone (0 if none). */
+long	zcounts_get(const struct zcounts *c, const char *event, long zone);
+void	zcounts_free(struct zcounts *c);
+
+/* What the broker holds that may be sales nobody else knows of, from the
+ * queues' own statistics (passive declare: nothing is read or returned). */
+struct inflight {
+	long	sql_ready;	/* ticketSQL messages ready */
+	long	sql_consumers;	/* consumers attached to ticketSQL: what they
+				   hold unacked is invisible */
+	long	dead_sql;	/* ticketSQL.dead */
+	long	dead_nosql;	/* ticketNoSQL.dead */
+};
+/* Reads them.  Returns 0, or -1 with err set. */
+int	sold_inflight(struct inflight *f, struct mq *m, char *err,
+	    size_t errlen);
+/* 1 if every sale is in MySQL (nothing queued, held, dead-lettered), else
+ * 0 with why (the first thing that is not) set. */
+int	sold_inflight_none(const struct inflight *f, char *why, size_t len);
+
+/* Reads the messages of queue without spending their delivery attempts:
+ * each message is taken (basic.get), a copy with the same properties is
+ * published to the same queue (default exchange, confirmed on a channel
+ * of its own), and only then is the original acked: the queue keeps the
+ * same messages (new ones first if some arrive meanwhile), none returned
+ * to it, so none counts as a redelivery (a quorum queue's x-delivery-limit).
+ * A failure leaves the rest unacked (they go back when m is closed) and
+ * may leave a message twice in the queue (consumers are idempotent).
+ * Reads the messages ready at the start, at most max (*more set to 1 if
+ * the queue held more).  Tickets of the selected events are added to s;
+ * *msgs counts every message read, *other those that are not tickets.
+ * fn, if not NULL, sees every message first and answers 1 (keep it: copy
+ * it back), 0 (it is taken care of: ack it, no copy) or -1 (keep it and
+ * stop: fn printed why).  Returns 0, or -1 (err set unless fn stopped). */
+int	sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 	    const struct events *ev, long max, long *msgs, long *other,
-	    int *more, char *err, size_t errlen);
+	    int *more, int (*fn)(const amqp_message_t *, void *), void *arg,
+	    char *err, size_t errlen);
 
 /* Every item of the DynamoDB table of the selected events (Scan, every
  * page).  *bad counts items that are not tickets.  Returns 0, or -1 with

@@ -479,7 +479,7 @@ static int
 declare_queue(struct mq *m, const char *name, const char *dlx_key,
     int max_length, int quorum)
 {
-	amqp_table_entry_t	e[5];
+	amqp_table_entry_t	e[6];
 	amqp_table_t		args;
 	int			n = 0;
 
@@ -487,6 +487,11 @@ declare_queue(struct mq *m, const char *name, const char *dlx_key,
 		e[n].key = amqp_cstring_bytes("x-queue-type");
 		e[n].value.kind = AMQP_FIELD_KIND_UTF8;
 		e[n++].value.value.bytes = amqp_cstring_bytes("quorum");
+	}
+	if (quorum && dlx_key != NULL) {
+		e[n].key = amqp_cstring_bytes("x-delivery-limit");
+		e[n].value.kind = AMQP_FIELD_KIND_I64;
+		e[n++].value.value.i64 = MQ_DELIVERY_LIMIT;
 	}
 	if (dlx_key != NULL) {
 		e[n].key = amqp_cstring_bytes("x-dead-letter-exchange");

@@ -22,6 +22,15 @@
 #define MQ_QUEUE_SQL	"ticketSQL"
 #define MQ_QUEUE_NOSQL	"ticketNoSQL"
 #define MQ_DEAD_SUFFIX	".dead"
+/* x-delivery-limit of the quorum main queues: deliveries a message may
+ * have before the broker dead-letters it.  Poison is rejected by the
+ * consumer at its first delivery; what returns a message to the queue is a
+ * consumer connection lost or stopped with it prefetched (RabbitMQ 4.0-4.2
+ * count every such return; 4.0 would default to 20).  100 lets a consumer
+ * crash loop end, but no outage or restart storm, in a dead letter.  The
+ * dead-letter queues get none: nothing returns their messages (ticketctl
+ * reads them without doing so). */
+#define MQ_DELIVERY_LIMIT	100
 
 struct mq {
 	amqp_connection_state_t	 conn;
@@ -73,7 +82,8 @@ const char *mq_result_str(enum mq_result r);
 /* Declares exchanges, queues (durable, dead-lettered) and bindings.
  * max_length > 0 caps each main queue (reject-publish); queue_type is
  * "classic" or "quorum" (replicated over a RabbitMQ cluster; every queue,
- * dead-letter queues too).  A queue that exists with other arguments makes
+ * dead-letter queues too; the main ones with x-delivery-limit
+ * MQ_DELIVERY_LIMIT).  A queue that exists with other arguments makes
  * the broker refuse the declaration (406 PRECONDITION_FAILED, in errstr). */
 int	mq_declare_topology(struct mq *m, int max_length, const char *queue_type);
 /* Messages ready in a queue (passive declare), or -1. */
