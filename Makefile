@@ -141,8 +141,10 @@ install: all
 		$(BUILD)/bin/prefork $(DESTDIR)$(PREFIX)/libexec/boxoffice/
 	install -m 644 sql/schema.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
 	install -m 644 conf/boxoffice.conf conf/nginx-fcgi.conf \
-		conf/fastcgi-boxoffice.conf conf/lighttpd.conf \
+		conf/fastcgi-boxoffice.conf conf/lighttpd.conf conf/apache-fcgi.conf \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/
+	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/web
+	install -m 644 web/index.html web/app.css web/app.js $(DESTDIR)$(PREFIX)/share/boxoffice/web/
 	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/conf/lighttpd-errors
 	install -m 644 conf/lighttpd-errors/* \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/lighttpd-errors/
