@@ -94,7 +94,8 @@ function explain(r, seats) {
       return `The box office could not confirm ${what} (${b.message}). ` +
              `Ticket ${b.ticketId} may still be issued: look it up below before buying again.`;
     }
-    return `The box office is unavailable right now: ${b.message || 'try again'}. (${what})`;
+    return `${what[0].toUpperCase()}${what.slice(1)} not bought: the box office is unavailable right now ` +
+           `(${b.message || 'try again in a moment'}).`;
   case 'NETWORK': return `The server could not be reached; ${what} may or may not be bought: look at the seat map before trying again.`;
   default:
     return `${what}: ${b.message || 'the server answered ' + r.status}.`;
@@ -190,16 +191,21 @@ function buildZones(zones) {
   }));
 }
 
+// zone rows: seats left from the stats (persisted tickets), except the open
+// zone's, which its live seat map gives
 function updateZones(stats) {
   for (const z of stats.zones || []) {
-    const tr = $(`zone-${z.zoneId}`);
-    if (!tr) continue;
-    const left = z.capacity - z.sold;
-    const cell = tr.querySelector('.left');
-    const text = left > 0 ? `${left} of ${z.capacity}` : 'sold out';
-    if (cell.textContent !== text) cell.textContent = text;
-    tr.classList.toggle('soldout', left <= 0);
+    if (z.zoneId !== state.zone) showLeft(z.zoneId, z.capacity - z.sold, z.capacity);
   }
+}
+
+function showLeft(zoneId, left, capacity) {
+  const tr = $(`zone-${zoneId}`);
+  if (!tr) return;
+  const cell = tr.querySelector('.left');
+  const text = left > 0 ? `${left} of ${capacity}` : 'sold out';
+  if (cell.textContent !== text) cell.textContent = text;
+  tr.classList.toggle('soldout', left <= 0);
 }
 
 // -------------------------------------------------------------- seat map
@@ -282,8 +288,9 @@ function applyMap(m) {
       paintSeat(b, s, taken);
     }
   }
+  showLeft(m.zoneId, m.remaining, m.rowCount * m.colCount);
   $('map-info').textContent = `${m.remaining} of ${m.rowCount * m.colCount} seats left ` +
-    `(${m.rowCount} rows × ${m.colCount} seats), live.`;
+    `(${m.rowCount} ${m.rowCount === 1 ? 'row' : 'rows'} × ${m.colCount} seats), live.`;
   if (lost.length) {
     state.lost.push(...lost);
     say('error', `Someone else just bought ${lost.map(seatName).join(', ')} first; removed from your choice.`);
@@ -553,7 +560,7 @@ function drawChart(zones) {
   const kids = [];
   for (const pct of [0, 50, 100]) {
     const t = document.createElementNS(SVG, 'text');
-    t.setAttribute('x', 0); t.setAttribute('y', top + h - pct + 3);
+    t.setAttribute('x', 0); t.setAttribute('y', top + h - (pct / 100) * h + 3);
     t.textContent = `${pct}%`;
     kids.push(t);
   }
