@@ -15,6 +15,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 const state = {
   venues: [], event: null, zone: null, map: null,
+  buttons: [],                      // the seat map's buttons, [row - 1][column - 1]
   selected: new Map(),              // "row:col" -> {row, column}
   lost: [],                         // chosen seats someone else bought meanwhile
   gen: 0,                           // bumps when event or zone changes
@@ -226,6 +227,7 @@ async function openZone(zoneId) {
 function closeZone() {
   state.zone = null;
   state.map = null;
+  state.buttons = [];
   state.selected.clear();
   state.lost = [];
   $('seats').replaceChildren();
@@ -258,14 +260,19 @@ function buildMap(m) {
   const grid = $('seats');
   grid.style.setProperty('--cols', m.colCount);
   const kids = [];
+  state.buttons = [];
   for (let row = 1; row <= m.rowCount; row++) {
     kids.push(el('span', { class: 'rowlabel', 'aria-hidden': 'true' }, `${row}`));
+    const line = [];
     for (let column = 1; column <= m.colCount; column++) {
-      kids.push(el('button', {
+      const b = el('button', {
         type: 'button', class: 'seat free', tabindex: '-1', 'data-row': row, 'data-col': column,
         'aria-pressed': 'false', 'aria-label': seatLabel({ row, column }, false, false),
-      }));
+      });
+      line.push(b);
+      kids.push(b);
     }
+    state.buttons.push(line);
   }
   grid.replaceChildren(...kids);
   const first = grid.querySelector('.seat');
@@ -299,7 +306,8 @@ function applyMap(m) {
 }
 
 function seatButton(s) {
-  return $('seats').querySelector(`.seat[data-row="${s.row}"][data-col="${s.column}"]`);
+  const line = state.buttons[s.row - 1];
+  return line ? line[s.column - 1] : undefined;
 }
 
 function paintSeat(b, s, taken) {
