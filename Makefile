@@ -244,8 +244,10 @@ install: all
 	install -m 644 sql/migrations/*.sql \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/sql/migrations/
 	install -m 644 conf/boxoffice.conf conf/catalog.json conf/nginx-fcgi.conf \
-		conf/fastcgi-boxoffice.conf conf/lighttpd.conf \
+		conf/fastcgi-boxoffice.conf conf/lighttpd.conf conf/apache-fcgi.conf \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/
+	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/web
+	install -m 644 web/index.html web/app.css web/app.js $(DESTDIR)$(PREFIX)/share/boxoffice/web/
 	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/conf/lighttpd-errors
 	install -m 644 conf/lighttpd-errors/* \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/conf/lighttpd-errors/

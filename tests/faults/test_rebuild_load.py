@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Fault scenario: `ticketctl rebuild --all Event1` while clients keep
 buying seats of Event1 (contended seats, both web servers), ending with the
 history check (tests/lib/history.py).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """ticketctl where the sales are not all where it looks (issue 10, items 1
 and 4), against the real stores:
 

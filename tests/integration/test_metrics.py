@@ -22,9 +22,12 @@ import time
 
 import box
 import fcgi
-from box import LIGHTTPD, LIGHTTPD_METRICS, NGINX, NGINX_METRICS, buy, check, eq, http
+from box import (APACHE, APACHE_METRICS, LIGHTTPD, LIGHTTPD_METRICS, NGINX, NGINX_METRICS, buy,
+                 check, eq, http)
 
 METRICS_PORT = {NGINX: NGINX_METRICS, LIGHTTPD: LIGHTTPD_METRICS}
+if APACHE:
+    METRICS_PORT[APACHE] = APACHE_METRICS
 METRICS_DIR = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run",
                            "metrics")
 
@@ -105,9 +108,9 @@ def get_from(source, port, path):
 
 
 def test_metrics_only_on_the_metrics_listener_to_allowed_addresses():
-    """The public port answers no metrics (nginx 404, lighttpd 403); the metrics listener answers
-    the allowed address (127.0.0.1) and refuses 127.0.0.2 (403), on nginx
-    and lighttpd; the metrics listener serves nothing but the metrics."""
+    """The public port answers no metrics (nginx and Apache 404, lighttpd 403); the metrics
+    listener answers the allowed address (127.0.0.1) and refuses 127.0.0.2 (403), on nginx,
+    lighttpd and Apache; the metrics listener serves nothing but the metrics."""
     for web, mport in METRICS_PORT.items():
         for path in ("/tickets/metrics", "/get/metrics"):
             st, body = get_from("127.0.0.1", web, path)

@@ -194,8 +194,11 @@ def test_legacy_endpoint():
 
 def test_unknown_paths():
     for port in WEB_PORTS:
-        for path in ("/", "/nothing", "/tickets/123", "/ticketsx"):
+        for path in ("/nothing", "/tickets/123", "/ticketsx", "/ui/nothing", "/app.js"):
             expect_error(http("GET", path, port=port), 404, "NOT_FOUND", "%s via %d" % (path, port))
+        # "/" is the box-office page (web/), a static file
+        r = http("GET", "/", port=port)
+        eq((r.status, r.header("Content-Type")), (200, "text/html; charset=utf-8"), "/ via %d" % port)
 
 
 def test_health():

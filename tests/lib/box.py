@@ -27,10 +27,15 @@ CONF = ENV.get("BOX_CONF", os.path.join(ROOT, "var", "boxoffice.conf"))
 BIN = ENV.get("BOX_BIN", os.path.join(ROOT, "build", "bin"))
 NGINX = int(ENV.get("BOX_NGINX_PORT", "8080"))
 LIGHTTPD = int(ENV.get("BOX_LIGHTTPD_PORT", "8081"))
-WEB_PORTS = (NGINX, LIGHTTPD)
-# the metrics listeners (conf/nginx-fcgi.conf, conf/lighttpd.conf; conf/stack.env)
+# Apache httpd (scripts/stack's `apache`), tested beside the others when the
+# stack under test runs it (tests/run sets BOX_APACHE_PORT)
+APACHE = int(ENV.get("BOX_APACHE_PORT") or 0)
+WEB_PORTS = (NGINX, LIGHTTPD) + ((APACHE,) if APACHE else ())
+# the metrics listeners (conf/nginx-fcgi.conf, conf/lighttpd.conf, conf/apache-fcgi.conf;
+# conf/stack.env)
 NGINX_METRICS = int(ENV.get("BOX_NGINX_METRICS_PORT", str(NGINX + 1000)))
 LIGHTTPD_METRICS = int(ENV.get("BOX_LIGHTTPD_METRICS_PORT", str(LIGHTTPD + 1000)))
+APACHE_METRICS = int(ENV.get("BOX_APACHE_METRICS_PORT", str(APACHE + 1000))) if APACHE else 0
 REDIS_PORTS = [int(p) for p in ENV.get("BOX_REDIS_PORTS", "6379").replace(",", " ").split()]
 DDB_PORT = int(ENV.get("BOX_DYNAMODB_PORT", "8000"))
 
@@ -367,6 +372,27 @@ def alive(pid):
         return True
     except OSError:
         return False
+
+
+# ------------------------------------------------------- Debian modules
+
+def debian_modules(*names):
+    """Imports Python modules that come as Debian packages (python3-selenium,
+    python3-jsonschema, python3-yaml: scripts/deps).  When the python3 on the
+    PATH is another installation (pyenv, a venv) that does not see Debian's
+    dist-packages, the test re-runs itself under /usr/bin/python3.  Returns
+    the modules; prints a FAIL line and exits when they are missing."""
+    import importlib
+    try:
+        return [importlib.import_module(n) for n in names]
+    except ImportError as e:
+        deb = "/usr/bin/python3"
+        if os.path.exists(deb) and os.path.realpath(sys.executable) != os.path.realpath(deb):
+            sys.stdout.flush()
+            os.execv(deb, [deb] + sys.argv)
+        print("FAIL %s: %s (Debian packages of scripts/deps)" % (os.path.basename(sys.argv[0]), e),
+              flush=True)
+        sys.exit(1)
 
 
 # ------------------------------------------------------------------ runner

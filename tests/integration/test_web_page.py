@@ -1,0 +1,349 @@
+# SPDX-License-Identifier: ISC
+"""The box-office page (web/) in a real browser: Debian's chromium, headless,
+driven by chromedriver through python3-selenium, against nginx and lighttpd
+(and Apache where the stack runs it).
+
+Covers the venue -> event -> zone flow, a purchase by clicking two seats
+(the map then shows them taken, Redis and MySQL hold the tickets), a
+purchase that loses a race against the API, a 503 (broker stopped) shown
+in words, a purchase made with the keyboard only, an event whose name is
+HTML (nothing of it runs), the page at phone width, and no console errors.
+Screenshots go to $BOX_VAR/screenshots/ for a person to look at.
+"""
+
+import os
+
+import box
+from box import APACHE, LIGHTTPD, NGINX, check, eq
+
+webdriver, By, Keys, Select, Service, ActionChains, sel_exc = box.debian_modules(
+    "selenium.webdriver", "selenium.webdriver.common.by", "selenium.webdriver.common.keys",
+    "selenium.webdriver.support.select", "selenium.webdriver.chrome.service",
+    "selenium.webdriver.common.action_chains", "selenium.common.exceptions")
+By, Keys, Select = By.By, Keys.Keys, Select.Select
+Service, ActionChains = Service.Service, ActionChains.ActionChains
+
+SHOTS = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "screenshots")
+NAMES = {NGINX: "nginx", LIGHTTPD: "lighttpd", APACHE: "apache"}
+XSS_EVENT = "EventXss"
+XSS_NAME = "<img src=x onerror=alert(1)> Night"
+WAIT = 30          # seconds for anything the page shows (slow, shared machine)
+
+drv = None
+
+
+# ------------------------------------------------------------------ catalog
+
+def create_event(event_id, venue_id, name):
+    """Adds an event at an existing venue to the catalog and loads its zones
+    into Redis.  Today through SQL and `ticketctl init`; once `ticketctl
+    catalog apply` exists (docs/api.md), replace the body by: `catalog show`,
+    append {"eventId", "venueId", "name", "type", "date"}, `catalog apply`."""
+    box.sql("INSERT INTO event (event_id, venue_id, name, type, event_date) VALUES "
+            "('%s', '%s', '%s', 'CONCERT', '2027-06-01 20:00:00') ON DUPLICATE KEY UPDATE name = VALUES(name)"
+            % (event_id, venue_id, name.replace("'", "''")))
+    box.ticketctl("init")
+
+
+def drop_event(event_id):
+    """Removes what create_event added, after `make reset` forgot the sales
+    (the next `scripts/stack up` must find the seed catalog only)."""
+    box.stack("reset")
+    box.sql("DELETE FROM event WHERE event_id = '%s'" % event_id)
+    for port in box.REDIS_PORTS:
+        keys = box.redis("KEYS", "bo:*{%s:*" % event_id, port=port) or []
+        for k in keys:
+            box.redis("UNLINK", k, port=port)
+
+
+# ------------------------------------------------------------------ browser
+
+def setup_module():
+    global drv
+    box.stack("reset")
+    os.makedirs(SHOTS, exist_ok=True)
+    o = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1100,1400", "--disable-extensions", "--no-first-run"):
+        o.add_argument(a)
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+    drv.set_page_load_timeout(60)
+    create_event(XSS_EVENT, "Venue2", XSS_NAME)
+
+
+def teardown_module():
+    if drv:
+        drv.quit()
+    drop_event(XSS_EVENT)
+
+
+def ports():
+    return [p for p in (NGINX, LIGHTTPD, APACHE) if p]
+
+
+def wait(fn, what, timeout=WAIT):
+    """Polls fn (ignoring stale elements while the page redraws)."""
+    def safe():
+        try:
+            return fn()
+        except (sel_exc.StaleElementReferenceException, sel_exc.NoSuchElementException):
+            return None
+    return box.wait_until(safe, timeout=timeout, interval=0.2, what=what)
+
+
+def shot(name):
+    drv.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+
+def console_errors():
+    """Browser log entries that are errors of the page: everything at
+    SEVERE or WARNING except the network lines of HTTP answers the page
+    handles itself (404 of a feature probe, 409, 503)."""
+    bad = []
+    for e in drv.get_log("browser"):
+        if e["level"] not in ("SEVERE", "WARNING"):
+            continue
+        if e.get("source") == "network" and "the server responded with a status of" in e["message"]:
+            continue
+        bad.append(e["message"])
+    return bad
+
+
+def no_console_errors(what):
+    bad = console_errors()
+    check(not bad, "%s: console errors: %s" % (what, bad))
+
+
+def open_page(port):
+    drv.get("http://127.0.0.1:%d/" % port)
+    wait(lambda: len(drv.find_elements(By.CSS_SELECTOR, "#venue option")) > 1, "venues on :%d" % port)
+
+
+def choose(port, venue, event, zone):
+    """The venue -> event -> zone flow with the mouse; returns when the seat
+    map is drawn."""
+    open_page(port)
+    Select(drv.find_element(By.ID, "venue")).select_by_value(venue)
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#event option[value='%s']" % event), "event option")
+    Select(drv.find_element(By.ID, "event")).select_by_value(event)
+    btn = wait(lambda: drv.find_element(By.CSS_SELECTOR, "button[data-zone='%d']" % zone), "zone button")
+    btn.click()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#seats .seat"), "seat map")
+
+
+def seat(row, col):
+    return drv.find_element(By.CSS_SELECTOR, ".seat[data-row='%d'][data-col='%d']" % (row, col))
+
+
+def seat_class(row, col):
+    return seat(row, col).get_attribute("class")
+
+
+def answer():
+    return drv.find_element(By.ID, "answer").text
+
+
+def bought_ids():
+    return [e.text for e in drv.find_elements(By.CSS_SELECTOR, "#answer .id")]
+
+
+def active():
+    return drv.switch_to.active_element
+
+
+def press(*keys):
+    ActionChains(drv).send_keys(*keys).perform()
+
+
+def tab_to(pred, what, limit=80):
+    """Presses Tab until pred(active element) holds (the keyboard's way)."""
+    for _ in range(limit):
+        press(Keys.TAB)
+        if pred(active()):
+            return active()
+    raise box.Fail("Tab never reached %s" % what)
+
+
+def persisted(event, seats):
+    rows = box.sql("SELECT row_no, col_no FROM ticket WHERE event_id = '%s'" % event)
+    return {(int(r), int(c)) for r, c in rows} >= set(seats)
+
+
+# -------------------------------------------------------------------- tests
+
+def test_page_is_static_with_a_strict_policy():
+    for port in ports():
+        r = box.http("GET", "/", port=port)
+        eq(r.status, 200, "/ via %d" % port)
+        csp = r.header("Content-Security-Policy") or ""
+        check("script-src 'self'" in csp and "unsafe-inline" not in csp, "CSP via %d: %r" % (port, csp))
+        check("<script type=\"module\" src=\"/ui/app.js\">" in r.body, "module script")
+        check("style=" not in r.body and "onclick" not in r.body.lower(), "inline style or handler")
+        for path, ctype in (("/ui/app.js", "text/javascript"), ("/ui/app.css", "text/css")):
+            a = box.http("GET", path, port=port)
+            eq((a.status, (a.header("Content-Type") or "").split(";")[0]), (200, ctype), path)
+            check(a.header("X-Content-Type-Options") == "nosniff", "nosniff on " + path)
+        check("http://" not in box.http("GET", "/ui/app.js", port=port).body.replace(
+            "http://www.w3.org/2000/svg", ""), "app.js refers to another origin")
+
+
+def test_venue_event_zone_flow():
+    for port in ports():
+        choose(port, "Venue2", "Event2", 4)
+        check("Chamber Evening" in drv.find_element(By.ID, "event-info").text, "event info")
+        rows = drv.find_elements(By.CSS_SELECTOR, "#zones tbody tr")
+        eq(len(rows), 4, "zones of Venue2")
+        check("150.00" in rows[0].text and "95.50" in rows[1].text, "prices: %s" % rows[0].text)
+        eq(len(drv.find_elements(By.CSS_SELECTOR, "#seats .seat")), 12, "zone 4: 3 rows x 4 seats")
+        wait(lambda: "of 12 seats left" in drv.find_element(By.ID, "map-info").text, "seats left")
+        wait(lambda: len(drv.find_elements(By.CSS_SELECTOR, "#chart rect.bar")) == 4, "chart bars")
+        # another event of the venue shows its own name and zones
+        Select(drv.find_element(By.ID, "event")).select_by_value("Event3")
+        wait(lambda: "Stand-up Matinee" in drv.find_element(By.ID, "event-info").text, "Event3 info")
+        check(drv.find_element(By.ID, "map-section").get_attribute("hidden") is not None,
+              "seat map of the other event closed")
+        shot("flow-" + NAMES[port])
+        no_console_errors("flow via %d" % port)
+
+
+def test_buy_two_seats_by_clicking():
+    for i, port in enumerate((NGINX, LIGHTTPD)):
+        mine = [(1, 1 + 2 * i), (1, 2 + 2 * i)]
+        choose(port, "Venue2", "Event2", 1)
+        for r, c in mine:
+            seat(r, c).click()
+            eq(seat(r, c).get_attribute("aria-pressed"), "true", "seat %s chosen" % ((r, c),))
+        check("row 1 seat %d" % mine[1][1] in drv.find_element(By.ID, "selection").text, "selection text")
+        drv.find_element(By.ID, "buy").click()
+        wait(lambda: "Bought 2 seats" in answer(), "purchase answer (%s)" % answer)
+        ids = bought_ids()
+        eq(len(ids), 2, "two ticket ids shown")
+        for r, c in mine:
+            wait(lambda: "taken" in seat_class(r, c), "seat %s drawn taken" % ((r, c),))
+            eq(seat(r, c).get_attribute("aria-label"), "Row %d, seat %d: sold" % (r, c), "label")
+        taken = box.zone_state("Event2", 1)["taken"]
+        check(set(mine) <= taken, "Redis holds the seats")
+        box.wait_until(lambda: persisted("Event2", mine), what="MySQL holds the tickets")
+        got = {t[0] for t in box.sql("SELECT ticket_id FROM ticket WHERE event_id = 'Event2'")}
+        check(set(ids) <= got, "the ids shown are the ids in MySQL")
+        # the stats poll redraws the chart with them
+        wait(lambda: "seats sold" in drv.find_element(By.ID, "stats-total").text and
+             int(drv.find_element(By.ID, "stats-total").text.split()[0]) >= 2 * (i + 1), "stats")
+        shot("bought-" + NAMES[port])
+        no_console_errors("purchase via %d" % port)
+    # the screenshot of the README (docs/screenshot.png is a copy of it):
+    # the whole page, with some more sales in the chart
+    more = [(3, 1, c) for c in range(1, 7)] + [(4, r, c) for r in (1, 2) for c in range(1, 5)]
+    for r in box.parallel(lambda z, r, c: box.buy("Venue2", "Event2", z, r, c), more, workers=8):
+        eq(r.status, 201, "API purchase for the chart")
+    wait(lambda: drv.find_element(By.ID, "stats-total").text.startswith("18 of 280"), "chart with 18 sold",
+         timeout=60)
+    height = drv.execute_script("return document.documentElement.scrollHeight")
+    drv.set_window_size(1100, min(height + 140, 4000))
+    shot("page")
+    drv.set_window_size(1100, 1400)
+
+
+def test_lost_race_is_told_and_redrawn():
+    for i, port in enumerate((NGINX, LIGHTTPD)):
+        ours, theirs = (2, 1 + 2 * i), (2, 2 + 2 * i)
+        choose(port, "Venue2", "Event2", 1)
+        seat(*ours).click()
+        seat(*theirs).click()
+        r = box.buy("Venue2", "Event2", 1, theirs[0], theirs[1])
+        eq(r.status, 201, "the API bought the seat first")
+        drv.find_element(By.ID, "buy").click()
+        wait(lambda: "Bought 1 seat" in answer(), "purchase answer")
+        text = answer()
+        check("Someone else bought row %d seat %d first" % theirs in text, "race told in words: %r" % text)
+        wait(lambda: "taken" in seat_class(*theirs) and "taken" in seat_class(*ours), "both drawn taken")
+        owner = box.zone_state("Event2", 1)["owners"].get((theirs[0] - 1) * 20 + theirs[1] - 1)
+        eq(owner, r.json()["ticketId"], "the API's ticket kept the seat")
+        shot("race-" + NAMES[port])
+        no_console_errors("race via %d" % port)
+
+
+def test_unavailable_is_shown_as_a_message():
+    box.stack("stop", "rabbitmq")
+    try:
+        for i, port in enumerate((NGINX, LIGHTTPD)):
+            s = (3, 1 + i)
+            choose(port, "Venue2", "Event2", 1)
+            seat(*s).click()
+            drv.find_element(By.ID, "buy").click()
+            wait(lambda: "Nothing bought" in answer(), "503 answer")
+            text = answer()
+            check("unavailable right now" in text and "nothing was sold" in text, "503 in words: %r" % text)
+            wait(lambda: "free" in seat_class(*s), "seat still free")
+            shot("unavailable-" + NAMES[port])
+            no_console_errors("503 via %d" % port)
+    finally:
+        box.stack("start", "rabbitmq")
+    for port in (NGINX, LIGHTTPD):
+        box.wait_until(lambda: box.http("GET", "/tickets/health", port=port).status == 200,
+                       timeout=90, what="purchase responder back after the broker")
+
+
+def test_keyboard_only_purchase():
+    port = LIGHTTPD
+    open_page(port)
+    drv.find_element(By.TAG_NAME, "body").click()
+    venue = tab_to(lambda e: e.get_attribute("id") == "venue", "the venue list")
+    venue.send_keys("Riverside")          # typing picks the option, as a person would
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#event option[value='Event3']"), "events")
+    ev = tab_to(lambda e: e.get_attribute("id") == "event", "the event list")
+    ev.send_keys("Stand")
+    tab_to(lambda e: e.get_attribute("data-zone") == "2", "the zone 2 button")
+    press(Keys.ENTER)
+    first = wait(lambda: active() if "seat" in (active().get_attribute("class") or "") else None,
+                 "focus on the seat map")
+    eq((first.get_attribute("data-row"), first.get_attribute("data-col")), ("1", "1"), "first seat focused")
+    press(Keys.ARROW_DOWN, Keys.ARROW_RIGHT, Keys.SPACE, Keys.ARROW_RIGHT, Keys.SPACE)
+    eq([seat(2, c).get_attribute("aria-pressed") for c in (2, 3)], ["true", "true"], "chosen by keyboard")
+    tab_to(lambda e: e.get_attribute("id") == "buy", "the Buy button")
+    press(Keys.ENTER)
+    wait(lambda: "Bought 2 seats" in answer(), "keyboard purchase answer")
+    taken = box.zone_state("Event3", 2)["taken"]
+    check({(2, 2), (2, 3)} <= taken, "Redis holds the keyboard's seats")
+    shot("keyboard")
+    no_console_errors("keyboard purchase")
+
+
+def test_event_name_is_text_not_html():
+    port = NGINX
+    choose(port, "Venue2", XSS_EVENT, 3)
+    opt = drv.find_element(By.CSS_SELECTOR, "#event option[value='%s']" % XSS_EVENT)
+    check(XSS_NAME in opt.text, "the name shown as text: %r" % opt.text)
+    check(XSS_NAME in drv.find_element(By.ID, "event-info").text, "event info as text")
+    seat(1, 1).click()
+    drv.find_element(By.ID, "buy").click()
+    wait(lambda: "Bought 1 seat" in answer(), "purchase of the event")
+    try:
+        alert = drv.switch_to.alert
+        text = alert.text
+        alert.dismiss()
+        raise box.Fail("an alert ran: %r" % text)
+    except sel_exc.NoAlertPresentException:
+        pass
+    eq(drv.execute_script("return document.images.length"), 0, "no <img> element made from the name")
+    eq(box.zone_state(XSS_EVENT, 3)["taken"], {(1, 1)}, "the seat sold")
+    shot("xss")
+    no_console_errors("event with an HTML name")
+
+
+def test_readable_on_a_phone():
+    drv.set_window_size(390, 844)
+    try:
+        choose(NGINX, "Venue1", "Event1", 1)
+        width = drv.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        check(width <= 1, "the page is %d px wider than a phone" % width)
+        check(seat(1, 1).size["width"] >= 20, "seats big enough to touch")
+        shot("phone")
+        no_console_errors("phone")
+    finally:
+        drv.set_window_size(1100, 1400)
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))

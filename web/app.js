@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: ISC
+// boxoffice box-office page: pick a venue and an event, watch its zones,
+// open a zone's live seat map, choose seats and buy them, look a ticket up.
+//
+// A plain ES module, no dependencies, nothing fetched from elsewhere.  Every
+// value that comes from the API reaches the page through textContent or
+// setAttribute, never as HTML (the page also runs under a strict
+// Content-Security-Policy: no inline script or style).
+
+const REFRESH_MS = 1500;      // seat map poll while the page is visible
+const STATS_MS = 4000;        // zone table and chart poll
+const MAX_SEATS = 10;         // seats one purchase may ask for
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+
+const state = {
+  venues: [], event: null, zone: null, map: null,
+  buttons: [],                      // the seat map's buttons, [row - 1][column - 1]
+  selected: new Map(),              // "row:col" -> {row, column}
+  lost: [],                         // chosen seats someone else bought meanwhile
+  gen: 0,                           // bumps when event or zone changes
+  timer: 0, lastStats: 0, busy: false,
+  features: {},                     // round-2 endpoints found on the server
+  tokens: new Map(),                // ticketId -> cancelToken, this page's life only
+};
+
+// ---------------------------------------------------------------- helpers
+
+// el('p', {class: 'x'}, 'text', child): builds an element; strings become
+// text nodes, never markup.
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  return e;
+}
+
+// api(method, path, body): {status, body}; status 0 when the server was not
+// reached.  Never throws.
+async function api(method, path, body) {
+  const init = { method, cache: 'no-store', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    return { status: 0, body: { error: 'NETWORK', message: 'the server could not be reached' } };
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  return { status: res.status, body: data };
+}
+
+const seg = encodeURIComponent;
+const seatKey = (s) => `${s.row}:${s.column}`;
+const seatName = (s) => `row ${s.row} seat ${s.column}`;
+const money = (v) => (typeof v === 'number' ? v.toFixed(2) : String(v));
+
+function when(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? String(iso) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+function list(items) { return el('ul', {}, ...items.map((t) => el('li', {}, t))); }
+
+// say(kind, ...parts): the answer box ('ok' or 'error'), read out by screen readers
+function say(kind, ...parts) {
+  const a = $('answer');
+  a.className = kind;
+  a.replaceChildren(...parts.map((p) => (p instanceof Node ? p : el('p', {}, p))));
+}
+
+// explain(r, seats): what an error answer means for these seats, in words
+function explain(r, seats) {
+  const b = r.body || {};
+  const what = seats.map(seatName).join(', ');
+  switch (b.error) {
+  case 'SEAT_TAKEN': {
+    const lost = Array.isArray(b.seats) && b.seats.length ? b.seats : seats;
+    return `Someone else bought ${lost.map(seatName).join(', ')} first.`;
+  }
+  case 'ROW_SOLD_OUT': return `Row ${seats[0].row} sold out before ${what} could be bought.`;
+  case 'ZONE_SOLD_OUT': return `Zone ${state.zone} sold out before ${what} could be bought.`;
+  case 'NOT_ENOUGH_ADJACENT': return 'No row has that many free seats side by side.';
+  case 'NOT_ON_SALE': return `Zone ${state.zone} is not on sale yet; it opens ${when(b.opensAt)}.`;
+  case 'SALE_CLOSED': return 'Sales for this event are closed.';
+  case 'EVENT_CANCELLED': return 'This event was cancelled.';
+  case 'INVALID_SEAT': return `${what}: no such seat in this zone.`;
+  case 'NOT_FOUND': return 'This event or zone no longer exists.';
+  case 'UNAVAILABLE':
+    if (b.ticketId) {
+      return `The box office could not confirm ${what} (${b.message}). ` +
+             `Ticket ${b.ticketId} may still be issued: look it up below before buying again.`;
+    }
+    return `${what[0].toUpperCase()}${what.slice(1)} not bought: the box office is unavailable right now ` +
+           `(${b.message || 'try again in a moment'}).`;
+  case 'NETWORK': return `The server could not be reached; ${what} may or may not be bought: look at the seat map before trying again.`;
+  default:
+    return `${what}: ${b.message || 'the server answered ' + r.status}.`;
+  }
+}
+
+// ------------------------------------------------------- venue and event
+
+async function loadVenues() {
+  const r = await api('GET', '/get/venues');
+  const sel = $('venue');
+  if (r.status !== 200 || !Array.isArray(r.body)) {
+    sel.replaceChildren(el('option', { value: '' }, 'Venues unavailable'));
+    say('error', `Could not load the venues: ${(r.body && r.body.message) || 'status ' + r.status}.`);
+    return;
+  }
+  state.venues = r.body;
+  sel.replaceChildren(el('option', { value: '' }, 'Choose a venue'),
+    ...r.body.map((v) => el('option', { value: v.venueId }, `${v.name} (${v.venueId})`)));
+  live('ready');
+}
+
+async function pickVenue() {
+  const venueId = $('venue').value;
+  const sel = $('event');
+  closeEvent();
+  if (!venueId) {
+    sel.disabled = true;
+    sel.replaceChildren(el('option', { value: '' }, 'Choose a venue first'));
+    return;
+  }
+  const r = await api('GET', `/get/venues/${seg(venueId)}/events`);
+  if (r.status !== 200 || !Array.isArray(r.body)) {
+    say('error', `Could not load the events: ${(r.body && r.body.message) || 'status ' + r.status}.`);
+    return;
+  }
+  sel.replaceChildren(el('option', { value: '' }, r.body.length ? 'Choose an event' : 'No events here'),
+    ...r.body.map((e) => el('option', { value: e.eventId }, `${e.name} — ${when(e.date)}`)));
+  sel.disabled = r.body.length === 0;
+}
+
+function closeEvent() {
+  state.gen++;
+  state.event = null;
+  closeZone();
+  for (const id of ['zones-section', 'stats-section']) $(id).hidden = true;
+  $('event-info').replaceChildren();
+}
+
+async function pickEvent() {
+  const eventId = $('event').value;
+  closeEvent();
+  if (!eventId) return;
+  const gen = state.gen;
+  const r = await api('GET', `/get/events/${seg(eventId)}`);
+  if (gen !== state.gen) return;
+  if (r.status !== 200 || !r.body) {
+    say('error', `Could not load the event: ${(r.body && r.body.message) || 'status ' + r.status}.`);
+    return;
+  }
+  const e = r.body;
+  state.event = e;
+  const info = [`${e.name}`, ` · ${e.type} · ${when(e.date)}`];
+  if (e.status && e.status !== 'SCHEDULED') info.push(` · ${e.status}`);
+  $('event-info').replaceChildren(el('strong', {}, info[0]), ...info.slice(1));
+  buildZones(e.zones || []);
+  $('zones-section').hidden = false;
+  $('stats-section').hidden = false;
+  state.lastStats = 0;
+  tick();
+}
+
+// ---------------------------------------------------------------- zones
+
+function saleText(z) {
+  if (z.onSale === false && z.opensAt) return `opens ${when(z.opensAt)}`;
+  if (z.onSale === false) return 'not on sale';
+  return 'on sale';
+}
+
+// One row per zone, built once per event; the counts are updated in place
+// so that polling neither flickers nor moves the keyboard focus.
+function buildZones(zones) {
+  const body = $('zones').tBodies[0];
+  body.replaceChildren(...zones.map((z) => {
+    const open = el('button', { type: 'button', 'data-zone': z.zoneId, title: `Show the seats of zone ${z.zoneId}` },
+      `Zone ${z.zoneId}`);
+    open.addEventListener('click', () => openZone(z.zoneId));
+    return el('tr', { id: `zone-${z.zoneId}` },
+      el('th', { scope: 'row' }, open), el('td', { class: 'num' }, money(z.ticketPrice)),
+      el('td', { class: 'num left' }, `${z.rowCount * z.colCount}`),
+      el('td', { class: 'sale' }, saleText(z)));
+  }));
+}
+
+// zone rows: seats left from the stats (persisted tickets), except the open
+// zone's, which its live seat map gives
+function updateZones(stats) {
+  for (const z of stats.zones || []) {
+    if (z.zoneId !== state.zone) showLeft(z.zoneId, z.capacity - z.sold, z.capacity);
+  }
+}
+
+function showLeft(zoneId, left, capacity) {
+  const tr = $(`zone-${zoneId}`);
+  if (!tr) return;
+  const cell = tr.querySelector('.left');
+  const text = left > 0 ? `${left} of ${capacity}` : 'sold out';
+  if (cell.textContent !== text) cell.textContent = text;
+  tr.classList.toggle('soldout', left <= 0);
+}
+
+// -------------------------------------------------------------- seat map
+
+async function openZone(zoneId) {
+  closeZone();
+  state.zone = zoneId;
+  const gen = ++state.gen;
+  for (const tr of $('zones').tBodies[0].rows) tr.classList.toggle('current', tr.id === `zone-${zoneId}`);
+  $('h-map').textContent = `Seats of zone ${zoneId}`;
+  $('map-section').hidden = false;
+  await refreshMap(gen);
+  const first = $('seats').querySelector('.seat:not(.taken)') || $('seats').querySelector('.seat');
+  if (first) { setCursor(first); first.focus(); }
+  schedule();
+}
+
+function closeZone() {
+  state.zone = null;
+  state.map = null;
+  state.buttons = [];
+  state.selected.clear();
+  state.lost = [];
+  $('seats').replaceChildren();
+  $('map-section').hidden = true;
+  showSelection();
+}
+
+async function refreshMap(gen) {
+  if (state.zone == null || !state.event) return;
+  const r = await api('GET', `/get/events/${seg(state.event.eventId)}/zones/${state.zone}/seats`);
+  if (gen !== state.gen) return;
+  if (r.status !== 200 || !r.body) {
+    live(`seat map not updated: ${(r.body && r.body.message) || 'status ' + r.status}`);
+    return;
+  }
+  const m = r.body;
+  if (!state.map || state.map.rowCount !== m.rowCount || state.map.colCount !== m.colCount) buildMap(m);
+  applyMap(m);
+  state.map = m;
+  live(`updated ${new Date().toLocaleTimeString()}`);
+}
+
+function seatLabel(s, taken, chosen) {
+  return `Row ${s.row}, seat ${s.column}: ${taken ? 'sold' : chosen ? 'chosen' : 'free'}`;
+}
+
+// buildMap: one button per seat, once per zone (roving tabindex: only one
+// seat is in the tab order, the arrow keys move between seats)
+function buildMap(m) {
+  const grid = $('seats');
+  grid.style.setProperty('--cols', m.colCount);
+  const kids = [];
+  state.buttons = [];
+  for (let row = 1; row <= m.rowCount; row++) {
+    kids.push(el('span', { class: 'rowlabel', 'aria-hidden': 'true' }, `${row}`));
+    const line = [];
+    for (let column = 1; column <= m.colCount; column++) {
+      const b = el('button', {
+        type: 'button', class: 'seat free', tabindex: '-1', 'data-row': row, 'data-col': column,
+        'aria-pressed': 'false', 'aria-label': seatLabel({ row, column }, false, false),
+      });
+      line.push(b);
+      kids.push(b);
+    }
+    state.buttons.push(line);
+  }
+  grid.replaceChildren(...kids);
+  const first = grid.querySelector('.seat');
+  if (first) first.tabIndex = 0;
+}
+
+// applyMap: changes only the seats whose state changed (no flicker)
+function applyMap(m) {
+  const lost = [];
+  for (const r of m.rows) {
+    for (let c = 0; c < r.seats.length; c++) {
+      const s = { row: r.row, column: c + 1 };
+      const b = seatButton(s);
+      if (!b) continue;
+      const taken = r.seats[c] === '1';
+      if (taken && state.selected.has(seatKey(s))) {
+        state.selected.delete(seatKey(s));
+        lost.push(s);
+      }
+      paintSeat(b, s, taken);
+    }
+  }
+  showLeft(m.zoneId, m.remaining, m.rowCount * m.colCount);
+  $('map-info').textContent = `${m.remaining} of ${m.rowCount * m.colCount} seats left ` +
+    `(${m.rowCount} ${m.rowCount === 1 ? 'row' : 'rows'} × ${m.colCount} seats), live.`;
+  if (lost.length) {
+    state.lost.push(...lost);
+    say('error', `Someone else just bought ${lost.map(seatName).join(', ')} first; removed from your choice.`);
+    showSelection();
+  }
+}
+
+function seatButton(s) {
+  const line = state.buttons[s.row - 1];
+  return line ? line[s.column - 1] : undefined;
+}
+
+function paintSeat(b, s, taken) {
+  const chosen = !taken && state.selected.has(seatKey(s));
+  const cls = taken ? 'seat taken' : chosen ? 'seat selected' : 'seat free';
+  if (b.className === cls) return;
+  b.className = cls;
+  b.setAttribute('aria-pressed', chosen ? 'true' : 'false');
+  b.setAttribute('aria-disabled', taken ? 'true' : 'false');
+  b.setAttribute('aria-label', seatLabel(s, taken, chosen));
+}
+
+function toggleSeat(b) {
+  const s = { row: Number(b.dataset.row), column: Number(b.dataset.col) };
+  if (b.classList.contains('taken')) {
+    say('error', `${seatName(s)} is already sold.`);
+    return;
+  }
+  const k = seatKey(s);
+  if (state.selected.has(k)) {
+    state.selected.delete(k);
+  } else if (state.selected.size >= MAX_SEATS) {
+    say('error', `One purchase takes at most ${MAX_SEATS} seats.`);
+    return;
+  } else {
+    state.selected.set(k, s);
+  }
+  paintSeat(b, s, false);
+  showSelection();
+}
+
+function showSelection() {
+  const seats = [...state.selected.values()];
+  const price = state.event && state.zone != null
+    ? (state.event.zones || []).find((z) => z.zoneId === state.zone) : null;
+  $('selection').textContent = seats.length === 0 ? 'No seat chosen.'
+    : `Chosen: ${seats.map(seatName).join(', ')}` +
+      (price ? ` — ${money(seats.length * price.ticketPrice)} in total.` : '.');
+  $('buy').disabled = seats.length === 0 || state.busy;
+  $('clear').disabled = seats.length === 0;
+  $('buy').textContent = seats.length > 1 ? `Buy ${seats.length} seats` : 'Buy';
+}
+
+function setCursor(b) {
+  for (const o of $('seats').querySelectorAll('.seat[tabindex="0"]')) o.tabIndex = -1;
+  b.tabIndex = 0;
+}
+
+// keyboard: arrows, Home/End, PageUp/PageDown move; Space/Enter (native
+// button behaviour) chooses
+function onSeatKey(ev) {
+  const b = ev.target.closest('.seat');
+  if (!b || !state.map) return;
+  let row = Number(b.dataset.row), col = Number(b.dataset.col);
+  const { rowCount, colCount } = state.map;
+  switch (ev.key) {
+  case 'ArrowLeft': col = Math.max(1, col - 1); break;
+  case 'ArrowRight': col = Math.min(colCount, col + 1); break;
+  case 'ArrowUp': row = Math.max(1, row - 1); break;
+  case 'ArrowDown': row = Math.min(rowCount, row + 1); break;
+  case 'Home': col = 1; break;
+  case 'End': col = colCount; break;
+  case 'PageUp': row = 1; break;
+  case 'PageDown': row = rowCount; break;
+  default: return;
+  }
+  ev.preventDefault();
+  const next = seatButton({ row, column: col });
+  if (next) { setCursor(next); next.focus(); }
+}
+
+// best available N, chosen here from the live map: the lowest row with N
+// free seats side by side, in it the block closest to the row's centre
+// (a tie goes to the lower column) -- the rule of POST /orders "quantity"
+function chooseBest() {
+  const n = Number($('best-n').value);
+  if (!state.map || !Number.isInteger(n) || n < 1 || n > MAX_SEATS) {
+    say('error', `Choose between 1 and ${MAX_SEATS} seats.`);
+    return;
+  }
+  const cols = state.map.colCount;
+  for (const r of state.map.rows) {
+    let best = -1, bestDist = Infinity;
+    for (let c = 0; c + n <= cols; c++) {
+      if (r.seats.slice(c, c + n).includes('1')) continue;
+      const dist = Math.abs((c + n / 2) - cols / 2);
+      if (dist < bestDist) { best = c; bestDist = dist; }
+    }
+    if (best >= 0) {
+      state.selected.clear();
+      state.lost = [];
+      for (let c = best; c < best + n; c++) state.selected.set(seatKey({ row: r.row, column: c + 1 }), { row: r.row, column: c + 1 });
+      applyMap(state.map);
+      showSelection();
+      say('ok', `Chose ${n} seats side by side in row ${r.row}. Press Buy to buy them.`);
+      return;
+    }
+  }
+  say('error', `No row has ${n} free seats side by side.`);
+}
+
+// ------------------------------------------------------------- purchase
+
+// ---- round 2 (docs/api.md): orders, holds, cancellation --------------------
+// Used only when the purchase responder has them: GET on a POST-only path
+// answers 405 where it exists and 404 "no such path" where it does not.
+// Until then the page buys one seat per POST /tickets (below).
+async function has(feature, path) {
+  if (state.features[feature] === undefined) {
+    const r = await api('GET', path);
+    if (r.status === 405) state.features[feature] = true;
+    else if (r.status === 404) state.features[feature] = false;
+    else return false;  // server trouble: ask again next time
+  }
+  return state.features[feature];
+}
+
+// buyOrder(seats): one all-or-nothing order, held first where holds exist
+async function buyOrder(seats) {
+  const body = { venueId: state.event.venueId, eventId: state.event.eventId, zoneId: state.zone,
+                 seats: seats.map((s) => ({ row: s.row, column: s.column })) };
+  let r;
+  if (await has('holds', '/holds')) {
+    r = await api('POST', '/holds', body);
+    if (r.status === 201) r = await api('POST', `/holds/${seg(r.body.holdId)}/confirm`);
+  } else {
+    r = await api('POST', '/orders', body);
+  }
+  if (r.status === 201 || r.status === 200) {
+    for (const t of r.body.tickets) state.tokens.set(t.ticketId, r.body.cancelToken);
+    return { bought: r.body.tickets, failed: [], order: r.body };
+  }
+  return { bought: [], failed: [{ seats, text: explain(r, seats) }] };
+}
+// ---- end of round 2 ---------------------------------------------------------
+
+// buySingly(seats): one POST /tickets per seat; some may succeed, some not
+async function buySingly(seats) {
+  const out = { bought: [], failed: [] };
+  for (const s of seats) {
+    const r = await api('POST', '/tickets', { venueId: state.event.venueId, eventId: state.event.eventId,
+                                              zoneId: state.zone, row: s.row, column: s.column });
+    if (r.status === 201) {
+      out.bought.push(r.body);
+      if (r.body.cancelToken) state.tokens.set(r.body.ticketId, r.body.cancelToken);
+    } else {
+      out.failed.push({ seats: [s], text: explain(r, [s]) });
+    }
+  }
+  return out;
+}
+
+async function buy() {
+  const seats = [...state.selected.values()];
+  if (!seats.length || state.busy || !state.event) return;
+  state.busy = true;
+  showSelection();
+  say('ok', `Buying ${seats.map(seatName).join(', ')}…`);
+  const gen = state.gen;
+  const res = (await has('orders', '/orders')) ? await buyOrder(seats) : await buySingly(seats);
+  state.busy = false;
+  // seats the live map took away from the choice while the person chose
+  if (state.lost.length) {
+    res.failed.unshift({ seats: state.lost, text: `Someone else bought ${state.lost.map(seatName).join(', ')} first, while you were choosing.` });
+    state.lost = [];
+  }
+  if (gen !== state.gen) return;
+  state.selected.clear();
+  report(res);
+  await refreshMap(state.gen);
+  showSelection();
+  state.lastStats = 0;
+}
+
+function ticketLine(t) {
+  const look = el('button', { type: 'button', class: 'look' }, 'Look up');
+  look.addEventListener('click', () => { $('ticket-id').value = t.ticketId; lookup(); });
+  return el('li', {}, `${seatName(t)}, ${money(t.price)}: ticket `, el('span', { class: 'id' }, t.ticketId), ' ', look);
+}
+
+function report(res) {
+  const parts = [];
+  if (res.bought.length) {
+    parts.push(el('p', {}, el('strong', {}, `Bought ${res.bought.length} ${res.bought.length > 1 ? 'seats' : 'seat'}.`)));
+    parts.push(el('ul', {}, ...res.bought.map(ticketLine)));
+    if (res.order && res.order.cancelToken) {
+      parts.push(el('p', {}, 'Cancel token (shown once, kept only while this page is open): ',
+        el('span', { class: 'id' }, res.order.cancelToken)));
+    }
+  }
+  if (res.failed.length) {
+    parts.push(el('p', {}, el('strong', {}, res.bought.length ? 'Not bought:' : 'Nothing bought.')));
+    parts.push(list(res.failed.map((f) => f.text)));
+  }
+  say(res.failed.length ? 'error' : 'ok', ...parts);
+}
+
+// --------------------------------------------------------------- lookup
+
+async function lookup(ev) {
+  if (ev) ev.preventDefault();
+  const id = $('ticket-id').value.trim();
+  const out = $('ticket');
+  if (!id) return;
+  const r = await api('GET', `/get/tickets/${seg(id)}`);
+  if (r.status !== 200 || !r.body) {
+    const why = r.status === 404 ? `There is no ticket ${id}.`
+      : r.status === 400 ? 'A ticket id looks like 01a21fb3-4e2b-7384-8c0c-111fd9951518.'
+      : `Could not look it up: ${(r.body && r.body.message) || 'status ' + r.status}.`;
+    out.replaceChildren(el('div', {}, why));
+    return;
+  }
+  const t = r.body;
+  const rows = [['Ticket', t.ticketId], ['Event', t.eventId], ['Venue', t.venueId], ['Zone', t.zoneId],
+                ['Seat', seatName(t)], ['Price', money(t.price)], ['Status', t.status || 'CREATED'],
+                ['Bought', when(t.createdOn)]];
+  if (t.cancelledOn) rows.push(['Cancelled', when(t.cancelledOn)]);
+  const dl = el('dl', {});
+  for (const [k, v] of rows) dl.append(el('dt', {}, k), el('dd', {}, String(v)));
+  const box = el('div', {}, dl);
+  // round 2: cancellation, only with a token this page received
+  const token = state.tokens.get(t.ticketId);
+  if (token && t.status !== 'CANCELLED') {
+    const b = el('button', { type: 'button' }, 'Cancel this ticket');
+    b.addEventListener('click', async () => {
+      const c = await api('POST', `/tickets/${seg(t.ticketId)}/cancel`, { cancelToken: token });
+      box.append(el('p', {}, c.status === 200 ? 'Cancelled; the seat is on sale again.'
+        : `Not cancelled: ${(c.body && c.body.message) || 'status ' + c.status}.`));
+      lookup();
+    });
+    box.append(b);
+  }
+  out.replaceChildren(box);
+}
+
+// ---------------------------------------------------------------- stats
+
+async function refreshStats(gen) {
+  if (!state.event) return;
+  const r = await api('GET', `/get/events/${seg(state.event.eventId)}/stats`);
+  if (gen !== state.gen || r.status !== 200 || !r.body) return;
+  const s = r.body;
+  updateZones(s);
+  $('stats-total').textContent = `${s.sold} of ${s.capacity} seats sold, revenue ${money(s.revenue)} ` +
+    '(tickets persisted so far; bars: share of each zone sold).';
+  drawChart(s.zones || []);
+}
+
+// drawChart: one bar per zone, its height the share of the zone sold
+function drawChart(zones) {
+  const svg = $('chart');
+  const gap = 3, h = 120, top = 6, bottom = 16;
+  const w = Math.max(6, Math.min(40, Math.floor(640 / Math.max(zones.length, 1)) - gap));
+  const width = Math.max(zones.length * (w + gap) + 30, 200);
+  svg.setAttribute('viewBox', `0 0 ${width} ${h + top + bottom}`);
+  svg.setAttribute('width', width);               // its natural size, shrunk by CSS to fit
+  svg.setAttribute('height', h + top + bottom);
+  const kids = [];
+  for (const pct of [0, 50, 100]) {
+    const t = document.createElementNS(SVG, 'text');
+    t.setAttribute('x', 0); t.setAttribute('y', top + h - (pct / 100) * h + 3);
+    t.textContent = `${pct}%`;
+    kids.push(t);
+  }
+  const step = Math.ceil(zones.length / 20);
+  zones.forEach((z, i) => {
+    const x = 30 + i * (w + gap);
+    const frac = z.capacity > 0 ? z.sold / z.capacity : 0;
+    const g = document.createElementNS(SVG, 'g');
+    const title = document.createElementNS(SVG, 'title');
+    title.textContent = `Zone ${z.zoneId}: ${z.sold} of ${z.capacity} sold, revenue ${money(z.revenue)}`;
+    const cap = document.createElementNS(SVG, 'rect');
+    for (const [k, v] of [['x', x], ['y', top], ['width', w], ['height', h], ['class', 'cap']]) cap.setAttribute(k, v);
+    const bar = document.createElementNS(SVG, 'rect');
+    const bh = Math.round(frac * h * 10) / 10;
+    for (const [k, v] of [['x', x], ['y', top + h - bh], ['width', w], ['height', bh], ['class', 'bar']]) bar.setAttribute(k, v);
+    g.append(title, cap, bar);
+    if (i % step === 0) {
+      const t = document.createElementNS(SVG, 'text');
+      t.setAttribute('x', x); t.setAttribute('y', top + h + 12);
+      t.textContent = `${z.zoneId}`;
+      g.append(t);
+    }
+    kids.push(g);
+  });
+  svg.replaceChildren(...kids);
+}
+
+// ------------------------------------------------------------ polling
+
+function live(text) { $('live').textContent = text; }
+
+function schedule() {
+  clearTimeout(state.timer);
+  if (!document.hidden && state.event) state.timer = setTimeout(tick, REFRESH_MS);
+}
+
+// tick: the seat map every REFRESH_MS, the zones and chart every STATS_MS,
+// only while the page is visible; one round at a time
+async function tick() {
+  clearTimeout(state.timer);
+  if (document.hidden || !state.event) return;
+  const gen = state.gen;
+  if (!state.busy) await refreshMap(gen);
+  if (Date.now() - state.lastStats >= STATS_MS) {
+    state.lastStats = Date.now();
+    await refreshStats(gen);
+  }
+  if (gen === state.gen) schedule();
+}
+
+// --------------------------------------------------------------- wiring
+
+$('venue').addEventListener('change', pickVenue);
+$('event').addEventListener('change', pickEvent);
+$('seats').addEventListener('click', (ev) => {
+  const b = ev.target.closest('.seat');
+  if (b) { setCursor(b); toggleSeat(b); }
+});
+$('seats').addEventListener('keydown', onSeatKey);
+$('buy').addEventListener('click', buy);
+$('clear').addEventListener('click', () => {
+  state.selected.clear();
+  state.lost = [];
+  if (state.map) applyMap(state.map);
+  showSelection();
+});
+$('best').addEventListener('click', chooseBest);
+$('lookup').addEventListener('submit', lookup);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) tick(); });
+loadVenues();
