@@ -19,7 +19,14 @@
  *
  * Connection-level and server-side trouble (gone away, shutdown, lock wait,
  * deadlock, too many connections, privileges) is transient: the pipeline
- * backs off and retries.  Only a value the server refuses is poison.
+ * backs off and retries.  So is a value the server refuses (data too long,
+ * out of range, ...): the message parser has checked every field against
+ * the contract, so a refused value means the table no longer fits the
+ * tickets (a column narrowed, a constraint added) and every message would
+ * be refused alike.  That is a configuration alarm (logged at error level
+ * once, until writes work again), never a reason to dead-letter: the
+ * messages stay queued until the schema is fixed.  Only a message that
+ * does not parse is poison (pipe.c), and a double sale is dead-lettered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +57,7 @@ struct sink_sql {
 	struct tsql_row		*rows;		/* look-up result */
 	size_t			 nrows;
 	size_t			 rows_max;
+	int			 alarm;		/* schema alarm raised */
 };
 
 enum outcome {
@@ -58,7 +66,8 @@ enum outcome {
 	OUT_TRANSIENT	/* try again later */
 };
 
-/* 1 if a server error is about the values of a row: never retried. */
+/* 1 if a server error is about the values of a row: with values the
+ * parser accepted, the table does not fit the contract (see above). */
 static int
 value_error(unsigned e)
 {
@@ -109,12 +118,26 @@ run(struct sink_sql *s, const char *sql, size_t len, unsigned *code,
 		snprintf(err, errlen, "%s", s->db.errstr);
 		return OUT_TRANSIENT;
 	}
-	if (mysql_real_query(my, sql, len) == 0)
+	if (mysql_real_query(my, sql, len) == 0) {
+		if (s->alarm)
+			log_info("mysql: the ticket table takes tickets again; "
+			    "configuration alarm over");
+		s->alarm = 0;
 		return OUT_OK;
+	}
 	*code = mysql_errno(my);
 	db_fail(&s->db, "insert");
+	if (value_error(*code)) {
+		snprintf(err, errlen, "CONFIGURATION ALARM: %s: the ticket "
+		    "table refuses valid tickets (schema changed?); messages "
+		    "kept", s->db.errstr);
+		if (!s->alarm)
+			log_error("mysql: %s", err);
+		s->alarm = 1;
+		return OUT_TRANSIENT;
+	}
 	snprintf(err, errlen, "%s", s->db.errstr);
-	if (*code == ER_DUP || value_error(*code))
+	if (*code == ER_DUP)
 		return OUT_REFUSED;
 	return OUT_TRANSIENT;
 }
