@@ -175,6 +175,7 @@ requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
 	mq_init(&pub, ctl->c.amqp_host, ctl->c.amqp_port, ctl->c.amqp_user,
 	    ctl->c.amqp_password, ctl->c.amqp_vhost,
 	    ctl->c.amqp_connect_timeout_ms, "ticketctl dlq publish");
+	mq_set_heartbeat(&pub, ctl->c.amqp_heartbeat);
 	/* only what is there now: a message that dies again must not loop */
 	if ((depth = mq_queue_depth(&get, queue, NULL)) < 0) {
 		ctl_err("%s", get.errstr);
