@@ -10,6 +10,11 @@
  * ticketNoSQL (read without consuming), counts as in flight.  A running
  * consumer holds a few messages where nobody can see them: --wait S checks
  * again until no difference is left or S seconds have passed.
+ *
+ * A double sale the consumer caught (MySQL refused the second ticket of a
+ * seat, the consumer marked its DynamoDB item DOUBLE_SALE) is not a
+ * difference between the stores: it is listed apart, with both tickets,
+ * for the operator to settle with the second buyer.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +44,7 @@ struct check {
 	struct soldv	 mysql, ddb;
 	struct soldv	 qsql, qnosql;		/* queued, in flight */
 	struct soldv	 dsql, dnosql;		/* dead-lettered */
+	struct soldv	 doubles;		/* double sales recorded */
 	long		 qsql_msgs, qnosql_msgs, ddb_bad;
 	int		 qmore;
 	struct evtotal	*ev;
@@ -366,13 +372,14 @@ read_stores(struct check *ck, struct mq *m, struct db *d,
 	soldv_sort(&ck->mysql);
 	if (ddb_init(&dd, &ck->ctl->c) != 0)
 		ctl_err("%s", dd.errstr);
-	else if (sold_from_ddb(&ck->ddb, &dd, ev, &ck->ddb_bad, err,
-	    sizeof(err)) != 0)
+	else if (sold_from_ddb(&ck->ddb, &ck->doubles, &dd, ev, &ck->ddb_bad,
+	    err, sizeof(err)) != 0)
 		ctl_err("%s", err);
 	else
 		ret = 0;
 	ddb_free(&dd);
 	soldv_sort(&ck->ddb);
+	soldv_sort(&ck->doubles);
 	return ret;
 }
 
@@ -385,6 +392,7 @@ check_free(struct check *ck)
 	soldv_free(&ck->qnosql);
 	soldv_free(&ck->dsql);
 	soldv_free(&ck->dnosql);
+	soldv_free(&ck->doubles);
 	free(ck->ev);
 	ck->ev = NULL;
 }
@@ -404,6 +412,17 @@ report(const struct check *ck, FILE *out, const char *diffs, size_t len)
 	fprintf(out, "queues: %s %ld, %s %ld message(s) waiting (read, left "
 	    "in place)%s\n", MQ_QUEUE_SQL, ck->qsql_msgs, MQ_QUEUE_NOSQL,
 	    ck->qnosql_msgs, ck->qmore ? "; not all read" : "");
+	if (ck->doubles.n > 0)
+		fprintf(out, "double sales recorded (MySQL kept the seat's "
+		    "first ticket; the second is marked in DynamoDB and its "
+		    "message is in " MQ_QUEUE_SQL MQ_DEAD_SUFFIX ", see "
+		    "ticketctl dlq): %zu\n", ck->doubles.n);
+	for (i = 0; i < ck->doubles.n && i < DIFFS_SHOWN_MAX; i++)
+		fprintf(out, "  %s zone %ld row %ld column %ld: ticket %s sold "
+		    "twice, the seat is ticket %s's\n", ck->doubles.v[i].event,
+		    ck->doubles.v[i].zone, ck->doubles.v[i].row,
+		    ck->doubles.v[i].col, ck->doubles.v[i].id,
+		    ck->doubles.v[i].json != NULL ? ck->doubles.v[i].json : "?");
 	if (ck->ndiffs > 0) {
 		fprintf(out, "differences:\n");
 		fwrite(diffs, 1, len, out);
