@@ -82,6 +82,7 @@ publisher(const struct conf *c, struct slot *s, int id, long long start,
 	snprintf(name, sizeof(name), "pubbench[%d]", id);
 	mq_init(&m, c->amqp_host, c->amqp_port, c->amqp_user, c->amqp_password,
 	    c->amqp_vhost, c->amqp_connect_timeout_ms, name);
+	mq_set_heartbeat(&m, c->amqp_heartbeat);
 	if (mq_connect(&m, 1) != 0) {
 		fprintf(stderr, "pubbench: %s\n", m.errstr);
 		return 1;
@@ -133,6 +134,7 @@ drainer(const struct conf *c, struct drain *d, const char *queue,
 
 	mq_init(&m, c->amqp_host, c->amqp_port, c->amqp_user, c->amqp_password,
 	    c->amqp_vhost, c->amqp_connect_timeout_ms, "pubbench drain");
+	mq_set_heartbeat(&m, c->amqp_heartbeat);
 	if (mq_connect(&m, 0) != 0) {
 		fprintf(stderr, "pubbench: %s\n", m.errstr);
 		return 1;

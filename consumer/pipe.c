@@ -354,10 +354,30 @@ fail:
 	return -1;
 }
 
+/* Sleeps ms like pipe_sleep(), sending a heartbeat at least every half
+ * interval: a sink that fails for minutes must not make the broker drop
+ * the subscription (and requeue the batch in hand) for silence.  Returns 1
+ * once stop is set, else 0. */
+static int
+pause_alive(struct pipe *p, struct mq *m, long ms)
+{
+	long	slice, hb = m->open ? amqp_get_heartbeat(m->conn) : 0;
+
+	while (ms > 0) {
+		slice = hb > 0 && ms > hb * 500 ? hb * 500 : ms;
+		if (hb > 0)
+			(void)mq_heartbeat_send(m);	/* failure: seen at ack */
+		if (pipe_sleep(slice, p->stop))
+			return 1;
+		ms -= slice;
+	}
+	return 0;
+}
+
 /* Writes the parsed items through the sink until none is left to retry or
  * stop is set.  Logs the first failure and the recovery, not each try. */
 static void
-write_batch(struct pipe *p, struct item *items, size_t n)
+write_batch(struct pipe *p, struct mq *m, struct item *items, size_t n)
 {
 	char		 err[512];
 	unsigned	 attempt = 0;
@@ -384,7 +404,7 @@ write_batch(struct pipe *p, struct item *items, size_t n)
 		    p->c->consumer_retry_max_ms, backoff_rand());
 		if (attempt < 64)
 			attempt++;
-		if (pipe_sleep(ms, p->stop))
+		if (pause_alive(p, m, ms))
 			return;
 	}
 	if (atomic_load(&p->stats.failing)) {
@@ -414,7 +434,7 @@ handle_batch(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	}
 	if (reject_dead(p, m, items, n) != 0)
 		return -1;
-	write_batch(p, items, n);
+	write_batch(p, m, items, n);
 	if (reject_dead(p, m, items, n) != 0 || ack_done(p, m, items, n) != 0)
 		return -1;
 	return 0;
@@ -443,6 +463,7 @@ pipe_run(void *arg)
 	mq_init(&m, p->c->amqp_host, p->c->amqp_port, p->c->amqp_user,
 	    p->c->amqp_password, p->c->amqp_vhost,
 	    p->c->amqp_connect_timeout_ms, name);
+	mq_set_heartbeat(&m, p->c->amqp_heartbeat);
 	while (!atomic_load(p->stop)) {
 		if (!m.open) {
 			if (subscribe(p, &m) != 0) {

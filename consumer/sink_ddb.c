@@ -15,8 +15,13 @@
  *
  * Transport errors, 5xx, throttling and every other refusal of the service
  * (missing table, bad credentials) are transient: retried with backoff.
- * Only a ValidationException on a single item is poison (a batch refused
- * that way is split into PutItems to find the item).
+ * So is a ValidationException: the items are built from tickets the
+ * message parser checked, so a refusal means the table does not fit them
+ * (another key schema, another table) and every message would be refused
+ * alike.  That raises a configuration alarm (logged at error level once,
+ * until writes work again) and keeps the messages; nothing is
+ * dead-lettered for it.  (A batch refused that way is still split into
+ * PutItems first, which names the item in the log.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +71,7 @@ struct sink_ddb {
 	size_t		 nfallback;
 	char		 err[512];	/* first transient error of a write */
 	int		 retry;		/* some item left in ITEM_RETRY */
+	int		 alarm;		/* configuration alarm raised */
 	char		 (*unproc)[UUID_LEN + 1];
 };
 
@@ -101,10 +107,16 @@ put_done(struct sink_ddb *s, struct item *items, const struct job *j,
 	    strcmp(r->type, "ConditionalCheckFailedException") == 0) {
 		it->state = ITEM_DONE;	/* new, or there already */
 	} else if (refused_value(r)) {
-		it->state = ITEM_DEAD;
-		it->why = "DynamoDB refused the item";
-		log_warnx("dynamodb: ticket %s refused: %s: %s", it->t.id,
+		char alarm[512];
+
+		fmt_trunc(alarm, sizeof(alarm), "CONFIGURATION ALARM: table %s "
+		    "refuses valid tickets (ticket %s: %s: %s; key schema or "
+		    "table changed?); messages kept", s->d.table, it->t.id,
 		    r->type, r->message);
+		if (!s->alarm)
+			log_error("dynamodb: %s", alarm);
+		s->alarm = 1;
+		job_retry(s, items, j, alarm);
 	} else
 		job_retry(s, items, j, why);
 }
@@ -329,6 +341,11 @@ ddb_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 	}
 	if (s->retry)
 		snprintf(err, errlen, "%s", s->err);
+	else if (s->alarm) {
+		log_info("dynamodb: table %s takes tickets again; "
+		    "configuration alarm over", s->d.table);
+		s->alarm = 0;
+	}
 	return s->retry ? -1 : 0;
 }
 

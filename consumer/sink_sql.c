@@ -13,23 +13,45 @@
  *     redelivery: idempotent, acked);
  *   - a seat that belongs to another ticket id is a DOUBLE SALE: the
  *     message is dead-lettered and an error is logged loudly; the row in
- *     place is never touched;
+ *     place is never touched.  Before that, the write model is told: the
+ *     DynamoDB item of the refused ticket is marked status DOUBLE_SALE
+ *     with doubleSaleOf (the seat's owner) and doubleSaleOn (created if
+ *     the nosql pipeline has not written it yet), so both stores hold one
+ *     sale of the seat and DynamoDB records the conflict (ticketctl check
+ *     lists it).  A failed mark keeps the message for a retry.  With
+ *     consumer_ddb_write = batch the nosql pipeline's BatchWriteItem is
+ *     unconditional and would replace a mark made before it: when the mark
+ *     finds no item written by that pipeline yet, the message is held and
+ *     marked again after a back-off until the item is there, at most
+ *     MARK_WAIT_MS.  Only this alarm path talks to DynamoDB: nothing is
+ *     added to a normal sale;
  *   - the rest is inserted again.  If nothing could be explained (a value
  *     the server refuses, or two tickets of the batch for one seat), the
  *     rows are inserted one by one to find the culprit.
  *
  * Connection-level and server-side trouble (gone away, shutdown, lock wait,
  * deadlock, too many connections, privileges) is transient: the pipeline
- * backs off and retries.  Only a value the server refuses is poison.
+ * backs off and retries.  So is a value the server refuses (data too long,
+ * out of range, ...): the message parser has checked every field against
+ * the contract, so a refused value means the table no longer fits the
+ * tickets (a column narrowed, a constraint added) and every message would
+ * be refused alike.  That is a configuration alarm (logged at error level
+ * once, until writes work again), never a reason to dead-letter: the
+ * messages stay queued until the schema is fixed.  Only a message that
+ * does not parse is poison (pipe.c), and a double sale is dead-lettered.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <errmsg.h>
+#include <json-c/json.h>
 #include <mysql.h>
 
+#include "clock.h"
 #include "db.h"
+#include "fmt.h"
+#include "ddb.h"
 #include "log.h"
 #include "mq.h"
 #include "sink.h"
@@ -39,6 +61,16 @@
 			"NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION'"
 #define ER_DUP		1062	/* ER_DUP_ENTRY */
 #define EXPLAIN_ROUNDS	3	/* insert/look-up rounds before row by row */
+
+#define DOUBLE_SALE_STATUS	"DOUBLE_SALE"
+#define MARK_WAIT_MS	15000	/* longest wait for the nosql write */
+#define MARK_SLOTS	8	/* double sales waiting for it at once */
+
+/* A double sale whose mark waits for the nosql pipeline's write. */
+struct mark_wait {
+	char		id[UUID_LEN + 1];
+	long long	since;		/* mono_ms() of the first mark */
+};
 
 struct sink_sql {
 	struct db		 db;
@@ -51,7 +83,14 @@ struct sink_sql {
 	struct tsql_row		*rows;		/* look-up result */
 	size_t			 nrows;
 	size_t			 rows_max;
+	int			 alarm;		/* schema alarm raised */
+	struct ddb		 ddb;		/* double-sale marks only */
+	unsigned char		*held;		/* mark failed: retry later */
+	char			 mark_err[256];
+	int			 batch;		/* consumer_ddb_write = batch */
+	struct mark_wait	 waits[MARK_SLOTS];
 };
+
 
 enum outcome {
 	OUT_OK,		/* inserted (committed) */
@@ -59,7 +98,8 @@ enum outcome {
 	OUT_TRANSIENT	/* try again later */
 };
 
-/* 1 if a server error is about the values of a row: never retried. */
+/* 1 if a server error is about the values of a row: with values the
+ * parser accepted, the table does not fit the contract (see above). */
 static int
 value_error(unsigned e)
 {
@@ -110,12 +150,26 @@ run(struct sink_sql *s, const char *sql, size_t len, unsigned *code,
 		snprintf(err, errlen, "%s", s->db.errstr);
 		return OUT_TRANSIENT;
 	}
-	if (mysql_real_query(my, sql, len) == 0)
+	if (mysql_real_query(my, sql, len) == 0) {
+		if (s->alarm)
+			log_info("mysql: the ticket table takes tickets again; "
+			    "configuration alarm over");
+		s->alarm = 0;
 		return OUT_OK;
+	}
 	*code = mysql_errno(my);
 	db_fail(&s->db, "insert");
+	if (value_error(*code)) {
+		snprintf(err, errlen, "CONFIGURATION ALARM: %s: the ticket "
+		    "table refuses valid tickets (schema changed?); messages "
+		    "kept", s->db.errstr);
+		if (!s->alarm)
+			log_error("mysql: %s", err);
+		s->alarm = 1;
+		return OUT_TRANSIENT;
+	}
 	snprintf(err, errlen, "%s", s->db.errstr);
-	if (*code == ER_DUP || value_error(*code))
+	if (*code == ER_DUP)
 		return OUT_REFUSED;
 	return OUT_TRANSIENT;
 }
@@ -179,7 +233,8 @@ alarm_log(const struct ticket *t, enum tsql_verdict v,
 		log_error("DOUBLE SALE ALARM: ticket %s for %s seat zone %ld "
 		    "row %ld column %ld (venue %s, created %s) refused: the "
 		    "seat already belongs to ticket %s; the message goes to "
-		    MQ_QUEUE_SQL MQ_DEAD_SUFFIX ", the stored ticket is kept",
+		    MQ_QUEUE_SQL MQ_DEAD_SUFFIX ", the stored ticket is kept, "
+		    "the DynamoDB item is marked " DOUBLE_SALE_STATUS,
 		    t->id, t->event, t->zone, t->row, t->col, t->venue,
 		    t->created, other->id);
 	else
@@ -191,8 +246,119 @@ alarm_log(const struct ticket *t, enum tsql_verdict v,
 		    other->zone, other->row, other->col);
 }
 
+/* 1 if an UpdateItem answer (ReturnValues ALL_OLD) shows an item the
+ * nosql pipeline wrote (status CREATED), not nothing or our own mark. */
+static int
+written_before(const char *body)
+{
+	struct json_object	*o, *a, *st, *v;
+	int			 yes = 0;
+
+	if (body == NULL || (o = json_tokener_parse(body)) == NULL)
+		return 0;
+	if (json_object_object_get_ex(o, "Attributes", &a) &&
+	    json_object_object_get_ex(a, "status", &st) &&
+	    json_object_object_get_ex(st, "S", &v) &&
+	    strcmp(json_object_get_string(v), TICKET_STATUS) == 0)
+		yes = 1;
+	json_object_put(o);
+	return yes;
+}
+
+/* The mark of ticket id found no nosql write yet: -1 (hold, retry) while
+ * it waits less than MARK_WAIT_MS, then 0 (give up waiting, logged). */
+static int
+mark_wait(struct sink_sql *s, const char *id)
+{
+	long long	 now = mono_ms();
+	struct mark_wait *w = NULL, *oldest = &s->waits[0];
+	size_t		 i;
+
+	for (i = 0; i < MARK_SLOTS; i++) {
+		if (strcmp(s->waits[i].id, id) == 0)
+			w = &s->waits[i];
+		if (s->waits[i].since < oldest->since)
+			oldest = &s->waits[i];
+	}
+	if (w == NULL) {
+		w = oldest;
+		snprintf(w->id, sizeof(w->id), "%s", id);
+		w->since = now;
+	}
+	if (now - w->since < MARK_WAIT_MS) {
+		snprintf(s->mark_err, sizeof(s->mark_err), "double sale %s "
+		    "marked in DynamoDB before the nosql pipeline wrote it: "
+		    "marking again once it has", id);
+		return -1;
+	}
+	log_warnx("mysql: double sale %s: the nosql pipeline did not write "
+	    "it within %d s; if it does later, its write replaces the mark "
+	    "(ticketctl check then shows the seat sold twice in DynamoDB)", id,
+	    MARK_WAIT_MS / 1000);
+	w->id[0] = '\0';
+	return 0;
+}
+
+/*
+ * Marks the DynamoDB item of t, refused for a seat that is other's, as a
+ * double sale (see the top of the file): an UpdateItem that sets status,
+ * doubleSaleOf and doubleSaleOn, and the ticket's other fields where the
+ * item has none yet.  Every value comes from the parsed ticket or a stored
+ * row (validated ids, numbers).  Returns 0, or -1 with s->mark_err set.
+ */
+static int
+mark_double_sale(struct sink_sql *s, const struct ticket *t,
+    const struct tsql_row *other)
+{
+	struct ddb_resp	 r;
+	char		 json[2048], now[STAMP_LEN + 1];
+	int		 n, ret;
+
+	ticket_stamp(wall_ms(), now);
+	n = snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
+	    "\"Key\":{\"ticketId\":{\"S\":\"%s\"}},"
+	    "\"UpdateExpression\":\"SET #s = :s, #o = :o, #d = :d, "
+	    "#v = if_not_exists(#v, :v), #e = if_not_exists(#e, :e), "
+	    "#z = if_not_exists(#z, :z), #r = if_not_exists(#r, :r), "
+	    "#c = if_not_exists(#c, :c), #p = if_not_exists(#p, :p), "
+	    "#t = if_not_exists(#t, :t)\","
+	    "\"ExpressionAttributeNames\":{\"#s\":\"status\","
+	    "\"#o\":\"doubleSaleOf\",\"#d\":\"doubleSaleOn\","
+	    "\"#v\":\"venueId\",\"#e\":\"eventId\",\"#z\":\"zoneId\","
+	    "\"#r\":\"row\",\"#c\":\"column\",\"#p\":\"price\","
+	    "\"#t\":\"createdOn\"},"
+	    "\"ExpressionAttributeValues\":{"
+	    "\":s\":{\"S\":\"" DOUBLE_SALE_STATUS "\"},"
+	    "\":o\":{\"S\":\"%s\"},\":d\":{\"S\":\"%s\"},"
+	    "\":v\":{\"S\":\"%s\"},\":e\":{\"S\":\"%s\"},"
+	    "\":z\":{\"N\":\"%ld\"},\":r\":{\"N\":\"%ld\"},"
+	    "\":c\":{\"N\":\"%ld\"},\":p\":{\"N\":\"%s\"},"
+	    "\":t\":{\"S\":\"%s\"}},\"ReturnValues\":\"ALL_OLD\"}",
+	    s->ddb.table, t->id, other->id, now,
+	    t->venue, t->event, t->zone, t->row, t->col, t->price, t->created);
+	if (n < 0 || (size_t)n >= sizeof(json)) {
+		snprintf(s->mark_err, sizeof(s->mark_err), "dynamodb: double "
+		    "sale mark of %s does not fit", t->id);
+		return -1;
+	}
+	if (ddb_call(&s->ddb, "UpdateItem", json, &r) != 0) {
+		fmt_trunc(s->mark_err, sizeof(s->mark_err), "cannot mark double "
+		    "sale %s in DynamoDB: %s", t->id, s->ddb.errstr);
+		return -1;
+	}
+	ret = r.status == 200 ? 0 : -1;
+	if (ret != 0)
+		fmt_trunc(s->mark_err, sizeof(s->mark_err), "cannot mark double "
+		    "sale %s in DynamoDB: %s", t->id, s->ddb.errstr);
+	else if (s->batch && !written_before(r.body))
+		ret = mark_wait(s, t->id);
+	ddb_resp_free(&r);
+	return ret;
+}
+
 /* Applies the look-up to the k items s->idx[0..k-1]: done, dead (alarm)
- * or left alone.  Returns how many were settled. */
+ * or left alone; a double sale whose DynamoDB mark failed is held for a
+ * retry.  Returns how many were settled or held. */
 static size_t
 explain(struct sink_sql *s, struct item *items, size_t k)
 {
@@ -211,6 +377,12 @@ explain(struct sink_sql *s, struct item *items, size_t k)
 			it->state = ITEM_DONE;
 			continue;
 		}
+		if (v == TSQL_SEAT_TAKEN &&
+		    mark_double_sale(s, &it->t, other) != 0) {
+			it->state = ITEM_RETRY;
+			s->held[s->idx[j]] = 1;
+			continue;
+		}
 		it->state = ITEM_DEAD;
 		it->why = v == TSQL_SEAT_TAKEN ? "double sale: the seat "
 		    "belongs to another ticket" : "double sale: the ticket id "
@@ -227,8 +399,8 @@ pending(struct sink_sql *s, struct item *items, size_t n)
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
-		if (s->lead[i] != i || (items[i].state != ITEM_NEW &&
-		    items[i].state != ITEM_RETRY))
+		if (s->lead[i] != i || s->held[i] || (items[i].state !=
+		    ITEM_NEW && items[i].state != ITEM_RETRY))
 			continue;
 		s->idx[k] = i;
 		s->tv[k++] = &items[i].t;
@@ -295,6 +467,7 @@ sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 	int		 ret = 0;
 
 	sink_leaders(items, n, s->lead);
+	memset(s->held, 0, n);
 	for (round = 0; round < EXPLAIN_ROUNDS; round++) {
 		if ((k = pending(s, items, n)) == 0)
 			break;
@@ -314,6 +487,10 @@ sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 	if (ret == 0 && (k = pending(s, items, n)) > 0)
 		ret = one_by_one(s, items, k, err, errlen);
 	for (i = 0; i < n; i++) {
+		if (s->held[i] && ret == 0) {
+			snprintf(err, errlen, "%s", s->mark_err);
+			ret = -1;
+		}
 		if (s->lead[i] == i)
 			continue;
 		items[i].state = items[s->lead[i]].state;
@@ -328,6 +505,8 @@ sql_free(void *ctx)
 	struct sink_sql *s = ctx;
 
 	db_close(&s->db);
+	ddb_free(&s->ddb);
+	free(s->held);
 	free(s->sql);
 	free(s->tv);
 	free(s->idx);
@@ -347,6 +526,13 @@ sink_sql_new(const struct conf *c, char *err, size_t errlen)
 	if (sk == NULL || s == NULL)
 		goto nomem;
 	db_init(&s->db, c, c->mysql_consumer_user, c->mysql_consumer_password);
+	if (ddb_init(&s->ddb, c) != 0) {
+		snprintf(err, errlen, "%s", s->ddb.errstr);
+		sql_free(s);
+		free(sk);
+		return NULL;
+	}
+	s->batch = strcmp(c->consumer_ddb_write, "put") != 0;
 	s->max = (size_t)c->consumer_batch;
 	s->rows_max = 2 * s->max;	/* an id match and a seat match each */
 	s->sql = malloc(TSQL_SIZE(s->max));
@@ -354,8 +540,9 @@ sink_sql_new(const struct conf *c, char *err, size_t errlen)
 	s->idx = calloc(s->max, sizeof(*s->idx));
 	s->lead = calloc(s->max, sizeof(*s->lead));
 	s->rows = calloc(s->rows_max, sizeof(*s->rows));
+	s->held = calloc(s->max, 1);
 	if (s->sql == NULL || s->tv == NULL || s->idx == NULL ||
-	    s->lead == NULL || s->rows == NULL)
+	    s->lead == NULL || s->rows == NULL || s->held == NULL)
 		goto nomem;
 	sk->name = "mysql";
 	sk->ctx = s;

@@ -159,6 +159,7 @@ sweeper_run(void *arg)
 	mq_init(&mq, sw->c->amqp_host, sw->c->amqp_port, sw->c->amqp_user,
 	    sw->c->amqp_password, sw->c->amqp_vhost,
 	    sw->c->amqp_connect_timeout_ms, "consumer sweeper");
+	mq_set_heartbeat(&mq, sw->c->amqp_heartbeat);
 	log_info("sweeper: every %d ms, publishing reservations unconfirmed "
 	    "for %d ms", sw->c->sweeper_interval_ms, sw->c->sweeper_stale_ms);
 	while (!pipe_sleep(sw->c->sweeper_interval_ms, sw->stop)) {

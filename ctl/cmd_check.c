@@ -14,6 +14,11 @@
  * delivery attempts (x-delivery-limit).  A running consumer holds a few
  * messages where nobody can see them: --wait S checks again until no
  * difference is left or S seconds have passed.
+ *
+ * A double sale the consumer caught (MySQL refused the second ticket of a
+ * seat, the consumer marked its DynamoDB item DOUBLE_SALE) is not a
+ * difference between the stores: it is listed apart, with both tickets,
+ * for the operator to settle with the second buyer.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,6 +49,7 @@ struct check {
 	 * still explain a ticket missing from MySQL / DynamoDB */
 	long		 qsql_msgs, qnosql_msgs, dsql_msgs, dnosql_msgs;
 	long		 sql_budget, nosql_budget, ddb_bad;
+	struct soldv	 doubles;		/* double sales recorded */
 	struct evtotal	*ev;
 	size_t		 nev;
 	FILE		*diffs;
@@ -381,13 +387,14 @@ read_stores(struct check *ck, struct mq *m, struct db *d,
 	soldv_sort(&ck->mysql);
 	if (ddb_init(&dd, &ck->ctl->c) != 0)
 		ctl_err("%s", dd.errstr);
-	else if (sold_from_ddb(&ck->ddb, &dd, ev, &ck->ddb_bad, err,
-	    sizeof(err)) != 0)
+	else if (sold_from_ddb(&ck->ddb, &ck->doubles, &dd, ev, &ck->ddb_bad,
+	    err, sizeof(err)) != 0)
 		ctl_err("%s", err);
 	else
 		ret = 0;
 	ddb_free(&dd);
 	soldv_sort(&ck->ddb);
+	soldv_sort(&ck->doubles);
 	return ret;
 }
 
@@ -396,6 +403,7 @@ check_free(struct check *ck)
 {
 	soldv_free(&ck->mysql);
 	soldv_free(&ck->ddb);
+	soldv_free(&ck->doubles);
 	free(ck->ev);
 	ck->ev = NULL;
 }
@@ -416,6 +424,17 @@ report(const struct check *ck, FILE *out, const char *diffs, size_t len)
 	    "dead-lettered (counted, not read)\n", MQ_QUEUE_SQL,
 	    ck->qsql_msgs, MQ_QUEUE_NOSQL, ck->qnosql_msgs,
 	    ck->dsql_msgs + ck->dnosql_msgs);
+	if (ck->doubles.n > 0)
+		fprintf(out, "double sales recorded (MySQL kept the seat's "
+		    "first ticket; the second is marked in DynamoDB and its "
+		    "message is in " MQ_QUEUE_SQL MQ_DEAD_SUFFIX ", see "
+		    "ticketctl dlq): %zu\n", ck->doubles.n);
+	for (i = 0; i < ck->doubles.n && i < DIFFS_SHOWN_MAX; i++)
+		fprintf(out, "  %s zone %ld row %ld column %ld: ticket %s sold "
+		    "twice, the seat is ticket %s's\n", ck->doubles.v[i].event,
+		    ck->doubles.v[i].zone, ck->doubles.v[i].row,
+		    ck->doubles.v[i].col, ck->doubles.v[i].id,
+		    ck->doubles.v[i].json != NULL ? ck->doubles.v[i].json : "?");
 	if (ck->ndiffs > 0) {
 		fprintf(out, "differences:\n");
 		fwrite(diffs, 1, len, out);

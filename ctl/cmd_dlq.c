@@ -227,6 +227,7 @@ requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
 	mq_init(&rq.pub, ctl->c.amqp_host, ctl->c.amqp_port, ctl->c.amqp_user,
 	    ctl->c.amqp_password, ctl->c.amqp_vhost,
 	    ctl->c.amqp_connect_timeout_ms, "ticketctl dlq publish");
+	mq_set_heartbeat(&rq.pub, ctl->c.amqp_heartbeat);
 	r = sold_read_queue(&v, &get, queue, &all, DLQ_READ_MAX, &msgs, &other,
 	    &more, requeue_message, &rq, err, sizeof(err));
 	if (r != 0 && err[0] != '\0')

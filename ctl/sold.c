@@ -570,13 +570,15 @@ attr(struct json_object *item, const char *name, const char *type)
 	return json_object_get_string(v);
 }
 
-/* Adds the items of one Scan page; returns 0 or -1 (no memory). */
+/* Adds the items of one Scan page to s, those marked as double sales to
+ * conflicts (if not NULL); returns 0 or -1 (no memory). */
 static int
-add_items(struct soldv *s, struct json_object *items, const struct events *ev,
-    long *bad)
+add_items(struct soldv *s, struct soldv *conflicts, struct json_object *items,
+    const struct events *ev, long *bad)
 {
 	struct json_object	*it;
-	const char		*id, *event, *z, *r, *c;
+	struct soldv		*to;
+	const char		*id, *event, *z, *r, *c, *st;
 	long			 zone, row, col;
 	size_t			 i, n = json_object_array_length(items);
 
@@ -594,16 +596,21 @@ add_items(struct soldv *s, struct json_object *items, const struct events *ev,
 			(*bad)++;
 			continue;
 		}
-		if (ctl_event_selected(ev, event) &&
-		    soldv_add(s, event, zone, row, col, id, NULL) != 0)
+		/* a double sale the consumer caught: a record, not a sale */
+		st = attr(it, "status", "S");
+		to = st != NULL && strcmp(st, SOLD_DOUBLE_SALE) == 0 ?
+		    conflicts : s;
+		if (to != NULL && ctl_event_selected(ev, event) &&
+		    soldv_add(to, event, zone, row, col, id, attr(it,
+		    "doubleSaleOf", "S")) != 0)
 			return -1;
 	}
 	return 0;
 }
 
 int
-sold_from_ddb(struct soldv *s, struct ddb *d, const struct events *ev,
-    long *bad, char *err, size_t errlen)
+sold_from_ddb(struct soldv *s, struct soldv *conflicts, struct ddb *d,
+    const struct events *ev, long *bad, char *err, size_t errlen)
 {
 	struct json_object	*o, *items;
 	struct ddb_scan		 sc;
@@ -613,7 +620,7 @@ sold_from_ddb(struct soldv *s, struct ddb *d, const struct events *ev,
 	ddb_scan_init(&sc, d, NULL);
 	while ((rc = ddb_scan_next(&sc, &o)) == 1) {
 		if (json_object_object_get_ex(o, "Items", &items) &&
-		    add_items(s, items, ev, bad) != 0) {
+		    add_items(s, conflicts, items, ev, bad) != 0) {
 			json_object_put(o);
 			snprintf(err, errlen, "out of memory");
 			return -1;

@@ -111,10 +111,14 @@ int	sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 	    char *err, size_t errlen);
 
 /* Every item of the DynamoDB table of the selected events (Scan, every
- * page).  *bad counts items that are not tickets.  Returns 0, or -1 with
+ * page).  *bad counts items that are not tickets.  Items the consumer
+ * marked status SOLD_DOUBLE_SALE (a double sale MySQL refused) are not
+ * sales: they go to conflicts if not NULL (json = the ticket id that owns
+ * the seat, from doubleSaleOf), else are left out.  Returns 0, or -1 with
  * err set. */
-int	sold_from_ddb(struct soldv *s, struct ddb *d, const struct events *ev,
-	    long *bad, char *err, size_t errlen);
+#define SOLD_DOUBLE_SALE	"DOUBLE_SALE"
+int	sold_from_ddb(struct soldv *s, struct soldv *conflicts, struct ddb *d,
+	    const struct events *ev, long *bad, char *err, size_t errlen);
 
 /* The catalog's event zones of the selected events, ordered by event and
  * zone. */

@@ -32,6 +32,7 @@ const struct conf_def conf_defs[] = {
 	{ "amqp_vhost", CONF_STR, 0, 0, "/", S(amqp_vhost), 0, NULL },
 	{ "amqp_connect_timeout_ms", CONF_INT, 10, 60000, "1000", I(amqp_connect_timeout_ms), 0, NULL },
 	{ "amqp_confirm_timeout_ms", CONF_INT, 10, 600000, "5000", I(amqp_confirm_timeout_ms), 0, NULL },
+	{ "amqp_heartbeat", CONF_INT, 0, 600, "10", I(amqp_heartbeat), 0, NULL },
 	{ "amqp_queue_max_length", CONF_INT, 0, 2000000000, "0", I(amqp_queue_max_length), 0, NULL },
 	{ "amqp_queue_type", CONF_STR, 0, 0, "classic", S(amqp_queue_type), 0, NULL },
 

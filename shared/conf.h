@@ -34,6 +34,7 @@ struct conf {
 	char	amqp_vhost[CONF_STR_MAX];
 	int	amqp_connect_timeout_ms;
 	int	amqp_confirm_timeout_ms;
+	int	amqp_heartbeat;		/* seconds, 0 = off */
 	int	amqp_queue_max_length;
 	char	amqp_queue_type[16];	/* "classic" or "quorum" */
 

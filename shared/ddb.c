@@ -2,9 +2,11 @@
 /*
  * ddb.c - DynamoDB client over libcurl (see ddb.h).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 
@@ -27,6 +29,56 @@ ddb_target_header(const char *op, char *buf, size_t size)
 	return n >= 0 && (size_t)n < size ? 0 : -1;
 }
 
+/* 1 if host (without port, brackets removed) names this machine. */
+static int
+loopback_host(const char *host, size_t len)
+{
+	if (len == 9 && strncasecmp(host, "localhost", 9) == 0)
+		return 1;
+	if (len == 3 && strncmp(host, "::1", 3) == 0)
+		return 1;
+	/* 127.0.0.0/8, written as a dotted quad */
+	if (len >= 7 && strncmp(host, "127.", 4) == 0) {
+		size_t i;
+
+		for (i = 4; i < len; i++)
+			if (!isdigit((unsigned char)host[i]) && host[i] != '.')
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+int
+ddb_endpoint_check(const char *endpoint, int token, char *err, size_t errlen)
+{
+	const char	*host, *end;
+	size_t		 len;
+
+	if (strncasecmp(endpoint, "https://", 8) == 0)
+		return 0;
+	if (strncasecmp(endpoint, "http://", 7) != 0) {
+		snprintf(err, errlen, "dynamodb_endpoint '%s': only http:// "
+		    "and https:// endpoints are allowed", endpoint);
+		return -1;
+	}
+	if (!token)
+		return 0;	/* signed, no secret on the wire */
+	host = endpoint + 7;
+	if (*host == '[') {
+		host++;
+		end = strchr(host, ']');
+	} else
+		end = host + strcspn(host, ":/?#");
+	len = end != NULL ? (size_t)(end - host) : 0;
+	if (strchr(endpoint + 7, '@') == NULL && loopback_host(host, len))
+		return 0;
+	snprintf(err, errlen, "dynamodb_endpoint '%s': aws_session_token is "
+	    "set, and it would travel in clear text over http:// to a host "
+	    "other than this one (use https://)", endpoint);
+	return -1;
+}
+
 int
 ddb_init(struct ddb *d, const struct conf *c)
 {
@@ -45,6 +97,9 @@ ddb_init(struct ddb *d, const struct conf *c)
 		    "or region too long");
 		return -1;
 	}
+	if (ddb_endpoint_check(d->endpoint, c->aws_session_token[0] != '\0',
+	    d->errstr, sizeof(d->errstr)) != 0)
+		return -1;
 	d->hdr_base = curl_slist_append(NULL,
 	    "Content-Type: application/x-amz-json-1.0");
 	if (c->aws_session_token[0] != '\0') {
@@ -56,6 +111,15 @@ ddb_init(struct ddb *d, const struct conf *c)
 		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: curl init");
 		return -1;
 	}
+	/* without SigV4 the key pair would go out as HTTP Basic: refuse */
+	if (curl_easy_setopt(d->curl, CURLOPT_AWS_SIGV4, d->sigv4) !=
+	    CURLE_OK) {
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: this libcurl "
+		    "cannot sign requests (CURLOPT_AWS_SIGV4 refused, %s); "
+		    "libcurl 7.75 or later is needed", curl_version());
+		return -1;
+	}
+	curl_easy_reset(d->curl);
 	return 0;
 }
 
@@ -108,18 +172,29 @@ ddb_prepare(struct ddb *d, CURL *h, struct curl_slist **hdrs, const char *op,
 	 * Expect header anyway. */
 	*hdrs = l;
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, d->endpoint);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
-	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, d->sigv4);
-	curl_easy_setopt(h, CURLOPT_USERPWD, d->userpwd);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)d->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Every option is checked.  SigV4 comes before the key pair, and a
+	 * refused SigV4 stops here: the secret never goes out as Basic. */
+	if (curl_easy_setopt(h, CURLOPT_AWS_SIGV4, d->sigv4) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_USERPWD, d->userpwd) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_URL, d->endpoint) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, l) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, json) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json)) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)d->timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK) {
+		curl_easy_reset(h);	/* forget the key pair */
+		return -1;
+	}
 	return 0;
 }
 
@@ -176,8 +251,8 @@ ddb_call(struct ddb *d, const char *op, const char *json,
 
 	if (ddb_prepare(d, d->curl, &hdrs, op, json, resp) != 0) {
 		curl_slist_free_all(hdrs);
-		fmt_trunc(d->errstr, sizeof(d->errstr),
-		    "dynamodb: out of memory");
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: cannot set "
+		    "up the request (out of memory or an option refused)");
 		return -1;
 	}
 	rc = curl_easy_perform(d->curl);

@@ -43,7 +43,13 @@ struct ddb_resp {
 	char	 message[256];
 };
 
-/* Sets up the client; returns 0 or -1 with errstr. */
+/* The endpoint policy: http:// or https:// only, and with a session token
+ * (which SigV4 sends as a header, in clear) http:// only to a loopback
+ * host.  Returns 0, or -1 with err set. */
+int	ddb_endpoint_check(const char *endpoint, int token, char *err,
+	    size_t errlen);
+/* Sets up the client: refuses an endpoint ddb_endpoint_check() refuses
+ * and a libcurl without CURLOPT_AWS_SIGV4.  Returns 0 or -1 with errstr. */
 int	ddb_init(struct ddb *d, const struct conf *c);
 void	ddb_free(struct ddb *d);
 
@@ -58,7 +64,9 @@ void	ddb_parse_error(const char *body, char *type, size_t tsize,
 int	ddb_retryable(long status, const char *type);
 
 /* Prepares easy handle h for one call of op with body json (which must stay
- * valid until the transfer ends); resp collects the answer.  Used by both
+ * valid until the transfer ends); resp collects the answer.  Returns 0, or
+ * -1 if memory ran out or libcurl refused an option (then h carries no
+ * credentials).  Used by both
  * ddb_call() and callers running many handles with curl multi. */
 int	ddb_prepare(struct ddb *d, CURL *h, struct curl_slist **hdrs,
 	    const char *op, const char *json, struct ddb_resp *resp);

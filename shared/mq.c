@@ -2,11 +2,17 @@
 /*
  * mq.c - RabbitMQ connection, publisher confirms and topology (see mq.h).
  */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
+#include <time.h>
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -74,6 +80,48 @@ mq_init(struct mq *m, const char *host, int port, const char *user,
 	snprintf(m->vhost, sizeof(m->vhost), "%s", vhost);
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	m->timeout_ms = timeout_ms;
+	m->heartbeat = MQ_HEARTBEAT_DEFAULT;
+}
+
+void
+mq_set_heartbeat(struct mq *m, int seconds)
+{
+	m->heartbeat = seconds < 0 ? 0 : seconds;
+}
+
+int
+mq_silent(const struct mq *m)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+	int		hb, fd;
+
+	if (!m->open || m->conn == NULL ||
+	    (hb = amqp_get_heartbeat(m->conn)) <= 0 ||
+	    (fd = amqp_get_sockfd(m->conn)) < 0)
+		return 0;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return 0;	/* cannot tell: the confirm timeout still holds */
+	/* the broker sends at least once per interval (heartbeat or other) */
+	return ti.tcpi_last_data_recv > (unsigned)hb * 1500u;
+}
+
+int
+mq_heartbeat_send(struct mq *m)
+{
+	amqp_frame_t f;
+
+	if (!m->open || m->conn == NULL)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.frame_type = AMQP_FRAME_HEARTBEAT;
+	f.channel = 0;
+	if (amqp_send_frame(m->conn, &f) != AMQP_STATUS_OK) {
+		seterr(m, "heartbeat", "cannot send");
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -127,7 +175,7 @@ login(struct mq *m)
 	proptable.num_entries = 2;
 	proptable.entries = props;
 	return rpc_check(m, amqp_login_with_properties(m->conn, m->vhost, 0,
-	    131072, 0, &proptable, AMQP_SASL_METHOD_PLAIN, m->user,
+	    131072, m->heartbeat, &proptable, AMQP_SASL_METHOD_PLAIN, m->user,
 	    m->password), "login");
 }
 
@@ -179,6 +227,7 @@ mq_connect(struct mq *m, int confirms)
 	}
 	m->next_tag = 1;
 	m->blocked = 0;
+	m->used_ms = mono_ms();
 	if (m->reconnects++ > 0)
 		metrics_count(METRICS_AMQP_RECONNECTS);
 	return 0;
@@ -241,39 +290,70 @@ other_frame(struct mq *m, amqp_frame_t *f)
 	}
 }
 
-int
-mq_check(struct mq *m)
+/*
+ * Makes an open connection fit for use after idling: reads whatever the
+ * broker sent meanwhile (connection.close, blocked/unblocked) without
+ * waiting, and drops a connection that died or went silent (mq_silent()).
+ * A closed one is opened, with confirms.  Returns 0 if usable, -1 if not.
+ */
+static int
+usable(struct mq *m, int confirms)
 {
 	amqp_frame_t	 f;
 	struct timeval	 zero = { 0, 0 };
 	struct pollfd	 pfd;
-	int		 rc;
+	long long	 idle;
+	int		 rc, hb;
 
 	if (!m->open)
-		return mq_connect(m, 1);
+		return mq_connect(m, confirms);
+	if (m->confirms)
+		confirms = 1;
+	hb = amqp_get_heartbeat(m->conn);
+	idle = mono_ms() - m->used_ms;
 	for (;;) {
 		if (!amqp_data_in_buffer(m->conn) && !amqp_frames_enqueued(m->conn)) {
 			pfd.fd = amqp_get_sockfd(m->conn);
 			pfd.events = POLLIN;
 			pfd.revents = 0;
 			if (poll(&pfd, 1, 0) <= 0)
-				return 0;	/* nothing waiting: usable */
+				break;		/* nothing waiting */
 		}
 		amqp_maybe_release_buffers(m->conn);
 		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &zero);
 		if (rc == AMQP_STATUS_TIMEOUT)
-			return 0;
+			break;
 		if (rc != AMQP_STATUS_OK) {
 			seterr(m, "idle connection", amqp_error_string2(rc));
 			mq_abort(m);
-			break;
+			goto dead;
 		}
 		if (other_frame(m, &f) != 0)
-			break;
+			goto dead;
 	}
-	/* the connection died while idle: nothing was in flight */
-	log_warnx("%s; reconnecting", m->errstr);
-	return mq_connect(m, 1);
+	if (!mq_silent(m)) {
+		m->used_ms = mono_ms();
+		return 0;
+	}
+	seterr(m, "idle connection", "nothing heard from the broker for "
+	    "1.5 heartbeat intervals: presumed gone");
+	mq_abort(m);
+dead:
+	/* nothing was in flight.  After a silence of ours longer than the
+	 * broker's heartbeat deadline its close is expected, not news. */
+	if (hb > 0 && idle > 2000LL * hb && strstr(m->errstr, "presumed") ==
+	    NULL)
+		log_info("%s (idle %lld s, heartbeats expired); reconnecting",
+		    m->errstr, idle / 1000);
+	else
+		log_warnx("%s; reconnecting", m->errstr);
+	return mq_connect(m, confirms);
+}
+
+int
+mq_check(struct mq *m)
+{
+	return usable(m, 1);
 }
 
 const char *
@@ -534,7 +614,7 @@ mq_declare_topology(struct mq *m, int max_length, const char *queue_type)
 	size_t	i;
 	int	quorum = strcmp(queue_type, "quorum") == 0;
 
-	if (!m->open && mq_connect(m, 0) != 0)
+	if (usable(m, 0) != 0)
 		return -1;
 	if (declare_exchange(m, MQ_EXCHANGE) || declare_exchange(m, MQ_DLX))
 		goto fail;
@@ -557,7 +637,7 @@ mq_queue_depth(struct mq *m, const char *queue, long *consumers)
 {
 	amqp_queue_declare_ok_t *ok;
 
-	if (!m->open && mq_connect(m, 0) != 0)
+	if (usable(m, 0) != 0)
 		return -1;
 	ok = amqp_queue_declare(m->conn, CHANNEL, amqp_cstring_bytes(queue), 1,
 	    0, 0, 0, amqp_empty_table);

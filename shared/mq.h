@@ -7,6 +7,17 @@
  * A struct mq reconnects by itself: any error closes it, the next call opens
  * it again.  Functions returning int give 0 on success, -1 on failure with
  * m->errstr set.
+ *
+ * Heartbeats: every connection asks for m->heartbeat seconds (setting
+ * amqp_heartbeat).  rabbitmq-c 0.11 sends and checks them only inside its
+ * own calls, so a connection idle in the caller (a responder blocked in
+ * FCGX_Accept_r) sends none, and the broker closes it after 2-3 intervals.
+ * The broker itself sends something at least once per interval on an open
+ * connection, so before a connection is used after idling (mq_check, and
+ * the RPCs below) the kernel's age of the last byte received (TCP_INFO) is
+ * compared with 1.5 intervals: older means the broker or the path to it is
+ * gone without a word (host down, partition), and the connection is
+ * dropped and reopened before anything is published on it.
  */
 #ifndef BOX_MQ_H
 #define BOX_MQ_H
@@ -31,6 +42,7 @@
  * dead-letter queues get none: nothing returns their messages (ticketctl
  * reads them without doing so). */
 #define MQ_DELIVERY_LIMIT	100
+#define MQ_HEARTBEAT_DEFAULT	10	/* s, until mq_set_heartbeat() */
 
 struct mq {
 	amqp_connection_state_t	 conn;
@@ -45,6 +57,8 @@ struct mq {
 	char			 password[256];
 	char			 vhost[256];
 	int			 timeout_ms;	/* connect and RPC */
+	int			 heartbeat;	/* seconds asked for, 0 = off */
+	long long		 used_ms;	/* monotonic: last connect/use */
 	char			 name[64];	/* connection_name shown by the broker */
 
 	unsigned long		 reconnects;
@@ -59,10 +73,19 @@ enum mq_result {
 	MQ_UNKNOWN	/* sent, but no answer: timeout, connection lost, nack */
 };
 
-/* Copies the settings; connects nothing.  name labels the connection. */
+/* Copies the settings; connects nothing.  name labels the connection.
+ * The heartbeat is MQ_HEARTBEAT_DEFAULT until mq_set_heartbeat(). */
 void	mq_init(struct mq *m, const char *host, int port, const char *user,
 	    const char *password, const char *vhost, int timeout_ms,
 	    const char *name);
+/* Heartbeat interval asked for at the next connect (0 turns it off). */
+void	mq_set_heartbeat(struct mq *m, int seconds);
+/* 1 if the open connection heard nothing from the broker for longer than
+ * its heartbeat deadline (1.5 intervals; see above), else 0. */
+int	mq_silent(const struct mq *m);
+/* Sends a heartbeat frame now (for a caller busy elsewhere with an open
+ * subscription).  Returns 0, or -1 if the connection failed. */
+int	mq_heartbeat_send(struct mq *m);
 /* Opens the connection and channel 1; confirms selects confirm mode. */
 int	mq_connect(struct mq *m, int confirms);
 /* Closes the connection (politely if it is still up). */

@@ -155,5 +155,54 @@ def test_forged_double_sale_is_dead_lettered_and_alarmed():
     persist.exact_check(LEDGER)
 
 
+def test_double_sale_leaves_both_stores_alike():
+    # a second ticket for a sold seat, published like a sale (both queues):
+    # MySQL refuses it (seat key) and the consumer must tell DynamoDB, which
+    # is keyed by ticketId and would otherwise keep it as a second sale
+    (orig,) = LEDGER.buy(LEDGER.seats(1))
+    persist.exact_check(LEDGER)
+    forged = persist.forged_copy(orig, ticketId=persist.new_ticket_id())
+    fid = persist.parse_body(forged)["ticketId"]
+    box.mqtool("publish", forged)
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 1, timeout=90,
+                   what="the second ticket dead-lettered from ticketSQL")
+    persist.wait_drained()
+    marked = persist.double_sales().get(fid)
+    check(marked is not None, "the second ticket's DynamoDB item is marked DOUBLE_SALE "
+          "(it is %r)" % [it for it in box.ddb_items() if it.get("ticketId") == fid])
+    eq(marked.get("doubleSaleOf"), orig["ticketId"], "doubleSaleOf names the seat's ticket")
+    eq((marked["eventId"], int(marked["zoneId"]), int(marked["row"]), int(marked["column"])),
+       (orig["eventId"], orig["zoneId"], orig["row"], orig["column"]), "the marked item's seat")
+    r = box.ticketctl("check", orig["eventId"], check_rc=False)
+    check("double sales recorded" in r.stdout and fid in r.stdout and
+          orig["ticketId"] in r.stdout, "ticketctl check lists the double sale:\n" + r.stdout)
+    check("sold twice in DynamoDB" not in r.stdout and "not in MySQL" not in r.stdout,
+          "the stores agree:\n" + r.stdout)
+    r = box.ticketctl("dlq", check_rc=False)
+    check(fid in r.stdout, "ticketctl dlq shows the refused message:\n" + r.stdout)
+    eq(box.queue_get("ticketSQL.dead"), [forged], "the refused message in ticketSQL.dead")
+    persist.exact_check(LEDGER)   # MySQL and DynamoDB hold the same sales
+
+def test_double_sale_mark_survives_a_later_dynamodb_write():
+    # MySQL sees the second ticket first; DynamoDB's BatchWriteItem of it
+    # comes seconds later and replaces whatever item is there: the mark must
+    # still be the last word
+    (orig,) = LEDGER.buy(LEDGER.seats(1))
+    persist.exact_check(LEDGER)
+    forged = persist.forged_copy(orig, ticketId=persist.new_ticket_id())
+    fid = persist.parse_body(forged)["ticketId"]
+    box.mqtool("publish", "-q", "ticketSQL", forged)
+    time.sleep(3)
+    box.mqtool("publish", "-q", "ticketNoSQL", forged)
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 1, timeout=90,
+                   what="the second ticket dead-lettered from ticketSQL")
+    persist.wait_drained()
+    marked = persist.double_sales().get(fid)
+    check(marked is not None and marked.get("doubleSaleOf") == orig["ticketId"],
+          "the second ticket's DynamoDB item is marked DOUBLE_SALE (it is %r)" %
+          [it for it in box.ddb_items() if it.get("ticketId") == fid])
+    eq(box.queue_get("ticketSQL.dead"), [forged], "the refused message in ticketSQL.dead")
+    persist.exact_check(LEDGER)
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))

@@ -328,10 +328,15 @@ def ddb_items():
 
 
 def ddb_count():
-    """Number of items in the Tickets table (Scan with Select COUNT)."""
+    """Number of sales in the Tickets table (Scan with Select COUNT): items
+    the consumer marked as a caught double sale (status DOUBLE_SALE) are
+    records of a conflict, not sales, and are not counted."""
     total, start = 0, None
     while True:
-        req = {"TableName": "Tickets", "Select": "COUNT"}
+        req = {"TableName": "Tickets", "Select": "COUNT",
+               "FilterExpression": "attribute_not_exists(#s) OR #s <> :ds",
+               "ExpressionAttributeNames": {"#s": "status"},
+               "ExpressionAttributeValues": {":ds": {"S": "DOUBLE_SALE"}}}
         if start:
             req["ExclusiveStartKey"] = start
         code, res = ddb("Scan", req)

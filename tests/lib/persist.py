@@ -131,10 +131,14 @@ def mysql_tickets():
 
 
 def ddb_tickets():
-    """Every DynamoDB item: ticketId -> dict in the 201 body's form (numbers
-    as the text DynamoDB returns, which drops trailing zeros: 320 for 320.00)."""
+    """Every DynamoDB item that is a sale: ticketId -> dict in the 201 body's
+    form (numbers as the text DynamoDB returns, which drops trailing zeros:
+    320 for 320.00).  Items marked as a caught double sale are left out
+    (see double_sales())."""
     out = {}
     for it in box.ddb_items():
+        if it.get("status") == "DOUBLE_SALE":
+            continue
         tid = it.get("ticketId")
         box.check(tid not in out, "DynamoDB item %s twice" % tid)
         t = dict(it)
@@ -143,6 +147,12 @@ def ddb_tickets():
                 t[k] = int(t[k])
         out[tid] = t
     return out
+
+
+def double_sales():
+    """The DynamoDB items the consumer marked as a caught double sale:
+    ticketId -> item."""
+    return {it["ticketId"]: it for it in box.ddb_items() if it.get("status") == "DOUBLE_SALE"}
 
 
 def same_price(a, b):

@@ -91,6 +91,7 @@ main(int argc, char **argv)
 		return 1;
 	mq_init(&m, c.amqp_host, c.amqp_port, c.amqp_user, c.amqp_password,
 	    c.amqp_vhost, c.amqp_connect_timeout_ms, "mqtool");
+	mq_set_heartbeat(&m, c.amqp_heartbeat);
 	if (strcmp(cmd, "publish") == 0) {
 		optind = 1;
 		while ((ch = getopt(argc, argv, "q:n:")) != -1) {

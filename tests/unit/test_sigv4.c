@@ -124,6 +124,64 @@ sigv4_conf(struct conf *c, int port, const char *token)
 	    token);
 }
 
+/* The endpoint policy: a session token never travels over plain http to
+ * another host; only http and https. */
+static void
+test_ddb_endpoint_policy(void **state)
+{
+	static const char *const ok_token[] = {
+		"https://dynamodb.eu-west-3.amazonaws.com",
+		"HTTPS://dynamodb.eu-west-3.amazonaws.com/",
+		"http://127.0.0.1:8000", "http://127.0.0.1:8000/",
+		"http://127.9.8.7", "http://localhost:8000",
+		"http://[::1]:8000/",
+	};
+	static const char *const bad_token[] = {
+		"http://dynamodb.eu-west-3.amazonaws.com",
+		"http://10.0.0.7:8000", "http://127.0.0.1.example.com/",
+		"http://127.0.0.1@example.com/", "http://localhost.example.com",
+		"http://[2001:db8::1]:8000",
+	};
+	static const char *const bad_scheme[] = {
+		"ftp://127.0.0.1/", "file:///etc/passwd", "127.0.0.1:8000", "",
+	};
+	struct conf	c;
+	struct ddb	d;
+	char		err[256];
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok_token) / sizeof(ok_token[0]); i++) {
+		assert_int_equal(ddb_endpoint_check(ok_token[i], 1, err,
+		    sizeof(err)), 0);
+		assert_int_equal(ddb_endpoint_check(ok_token[i], 0, err,
+		    sizeof(err)), 0);
+	}
+	for (i = 0; i < sizeof(bad_token) / sizeof(bad_token[0]); i++) {
+		assert_int_equal(ddb_endpoint_check(bad_token[i], 1, err,
+		    sizeof(err)), -1);
+		assert_non_null(strstr(err, "aws_session_token"));
+		/* no token: the request is signed, no secret on the wire */
+		assert_int_equal(ddb_endpoint_check(bad_token[i], 0, err,
+		    sizeof(err)), 0);
+	}
+	for (i = 0; i < sizeof(bad_scheme) / sizeof(bad_scheme[0]); i++)
+		assert_int_equal(ddb_endpoint_check(bad_scheme[i], 0, err,
+		    sizeof(err)), -1);
+
+	/* start-up refuses it: ddb_init is what every program calls */
+	sigv4_conf(&c, 8000, "FQoGZXIvYXdzEXAMPLETOKEN");
+	snprintf(c.dynamodb_endpoint, sizeof(c.dynamodb_endpoint),
+	    "http://dynamodb.example.com:8000");
+	assert_int_equal(ddb_init(&d, &c), -1);
+	assert_non_null(strstr(d.errstr, "aws_session_token"));
+	ddb_free(&d);
+	snprintf(c.dynamodb_endpoint, sizeof(c.dynamodb_endpoint),
+	    "https://dynamodb.example.com");
+	assert_int_equal(ddb_init(&d, &c), 0);
+	ddb_free(&d);
+}
+
 /* Sends one PutItem to a listener and checks the signed request. */
 static void
 check_signed_put(const char *token)
@@ -247,6 +305,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sigv4_scope),
 		cmocka_unit_test(test_sigv4_param_and_errors),
+		cmocka_unit_test(test_ddb_endpoint_policy),
 	};
 
 	return cmocka_run_group_tests_name("sigv4", tests, NULL, NULL);

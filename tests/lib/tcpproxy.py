@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: ISC
+"""tcpproxy.py - a TCP proxy for the tests that can make a path go silent.
+
+Proxy(listen_port, target_port) forwards every connection to
+127.0.0.1:target_port.  freeze() makes every connection open at that moment
+a black hole: nothing more is read or forwarded in either direction, no FIN
+or RST is sent, the sockets stay open - what a client sees when the broker's
+host loses power or the network partitions.  Connections opened afterwards
+are forwarded normally (the client finds a working path when it reconnects,
+as it would to another node).  close() ends everything.
+"""
+
+import select
+import socket
+import threading
+
+
+class Proxy:
+    def __init__(self, listen_port, target_port, host="127.0.0.1"):
+        self.target = (host, target_port)
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((host, listen_port))
+        self.lsock.listen(64)
+        self.port = listen_port
+        self.lock = threading.Lock()
+        self.pairs = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(self.target, timeout=5)
+                u.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            pair = {"c": c, "u": u, "frozen": False}
+            with self.lock:
+                self.pairs.append(pair)
+            threading.Thread(target=self._pump, args=(c, u, pair), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, pair), daemon=True).start()
+
+    def _pump(self, src, dst, pair):
+        while not self.closed:
+            if pair["frozen"]:
+                threading.Event().wait(0.05)
+                continue
+            try:
+                r, _, _ = select.select([src], [], [], 0.1)
+                if not r or pair["frozen"]:
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+            except (OSError, ValueError):
+                break
+        if not pair["frozen"]:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def connections(self):
+        with self.lock:
+            return sum(1 for p in self.pairs if not p["frozen"])
+
+    def freeze(self):
+        """Every connection open now goes silent for good."""
+        with self.lock:
+            for p in self.pairs:
+                p["frozen"] = True
+            return len(self.pairs)
+
+    def close(self):
+        self.closed = True
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            for p in self.pairs:
+                for s in (p["c"], p["u"]):
+                    try:
+                        s.close()
+                    except OSError:
+                        pass
+            self.pairs = []
