@@ -111,12 +111,16 @@ def test_change_of_an_unsold_zone_works():
     z.update(rows=2, columns=9, price=260)
     r = catalog.apply_ok(doc, "reshape of an unsold zone")
     check("change zone Venue2/3: 1x8 at 250.00 -> 2x9 at 260.00" in r.stdout, r.stdout)
-    for port in box.WEB_PORTS:
-        ev = "Event2" if port == box.NGINX else "Event3"
-        b = buy("Venue2", ev, 3, 2, 9, port=port)
-        eq(b.status, 201, "new last seat of %s: %s" % (ev, b.body))
+    # each web server buys a seat of the new last row: the last one of Event2
+    # and Event3, Apache (when it runs) the one before it in Event2
+    plan = [(box.NGINX, "Event2", 9), (box.LIGHTTPD, "Event3", 9)]
+    if box.APACHE:
+        plan.append((box.APACHE, "Event2", 8))
+    for port, ev, col in plan:
+        b = buy("Venue2", ev, 3, 2, col, port=port)
+        eq(b.status, 201, "new seat 2/%d of %s: %s" % (col, ev, b.body))
         eq(b.json()["price"], 260.0, "new price")
-        eq(buy("Venue2", ev, 3, 2, 9, port=port).status, 409, "sold once")
+        eq(buy("Venue2", ev, 3, 2, col, port=port).status, 409, "sold once")
         eq(buy("Venue2", ev, 3, 1, 10, port=port).status, 400, "column 10")
     st = box.zone_state("Event3", 3)
     eq((st["rows"], st["cols"], st["left"], st["taken"]), (2, 9, 17, {(2, 9)}), "Redis of Event3/3")
