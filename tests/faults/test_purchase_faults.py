@@ -10,6 +10,7 @@ import signal
 import time
 
 import box
+import persist
 from box import NGINX, LIGHTTPD, WEB_PORTS, buy, check, eq
 
 
@@ -179,17 +180,8 @@ def test_killed_responder_between_reserve_and_publish_is_completed():
     """A reservation whose responder died before publishing (simulated by
     running the reserve script directly) is published by the sweeper."""
     tid = "01890a5d-ac96-774b-bcce-b302099a8057"
-    head = ('{"ticketId":"%s","venueId":"Venue1","eventId":"Event1","zoneId":13,"row":1,'
-            '"column":1,"price":' % tid)
-    tail = ',"status":"CREATED","createdOn":"2026-11-28T10:00:00.000Z"}'
-    with open(os.path.join(box.ROOT, "lua", "reserve.lua")) as f:
-        script = f.read()
     tag = "Event1:13"
-    res = box.redis("EVAL", script, 6, "bo:zone:{%s}" % tag, "bo:left:{%s}" % tag,
-                    "bo:seat:{%s}" % tag, "bo:own:{%s}" % tag, "bo:pend:{%s}" % tag,
-                    "bo:tkt:" + tid, "Venue1", 1, 1, tid, head, tail, 600,
-                    int(time.time() * 1000) - 60000, node=box.zone_node("Event1", 13))
-    eq(res[0], 0, "reserved")
+    persist.reserve_directly(tid, "Venue1", "Event1", 13, 1, 1, int(time.time() * 1000) - 60000)
     box.wait_until(lambda: box.sql_count(
         "SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid) == 1,
         timeout=60, what="the orphaned reservation in MySQL")

@@ -62,30 +62,12 @@ def test_10000_tickets_persisted_exactly_once():
           % (bought, time.time() - t0))
 
 
-def reserve_directly(tid, venue, event, zone, row, col, created_ms):
-    """Runs lua/reserve.lua as a responder would, then 'dies': no publish."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created_ms // 1000)) + \
-        ".%03dZ" % (created_ms % 1000)
-    head = ('{"ticketId":"%s","venueId":"%s","eventId":"%s","zoneId":%d,"row":%d,'
-            '"column":%d,"price":' % (tid, venue, event, zone, row, col))
-    tail = ',"status":"CREATED","createdOn":"%s"}' % stamp
-    with open(os.path.join(box.ROOT, "lua", "reserve.lua")) as f:
-        script = f.read()
-    tag = "%s:%d" % (event, zone)
-    res = box.redis("EVAL", script, 6, "bo:zone:{%s}" % tag, "bo:left:{%s}" % tag,
-                    "bo:seat:{%s}" % tag, "bo:own:{%s}" % tag, "bo:pend:{%s}" % tag,
-                    "bo:tkt:" + tid, venue, row, col, tid, head, tail, 600, created_ms, 15, 511,
-                    node=box.zone_node(event, zone))
-    eq(res[0], 0, "reserve.lua result")
-    return head + res[1].decode() + tail
-
-
 def test_sweeper_publishes_a_reservation_never_published():
     tid = persist.new_ticket_id()
     tag = "Event2:1"
     node = box.zone_node("Event2", 1)
     offset = persist.log_size()
-    body = reserve_directly(tid, "Venue2", "Event2", 1, 2, 3, int(time.time() * 1000))
+    body = persist.reserve_directly(tid, "Venue2", "Event2", 1, 2, 3, int(time.time() * 1000))
     count = "SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid
     # not before it is stale: the responder may still be waiting for a confirm
     time.sleep(min(2.0, STALE_MS / 3000.0))

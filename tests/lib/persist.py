@@ -289,3 +289,23 @@ def log_since(offset):
             return f.read()
     except OSError:
         return ""
+
+
+def reserve_directly(tid, venue, event, zone, row, col, created_ms):
+    """Runs lua/reserve.lua as a responder would, then 'dies': no publish
+    (a responder killed between the reservation and the publish).  Returns
+    the ticket JSON the sweeper will publish."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created_ms // 1000)) + \
+        ".%03dZ" % (created_ms % 1000)
+    head = ('{"ticketId":"%s","venueId":"%s","eventId":"%s","zoneId":%d,"row":%d,'
+            '"column":%d,"price":' % (tid, venue, event, zone, row, col))
+    tail = ',"status":"CREATED","createdOn":"%s"}' % stamp
+    with open(os.path.join(box.ROOT, "lua", "reserve.lua")) as f:
+        script = f.read()
+    tag = "%s:%d" % (event, zone)
+    res = box.redis("EVAL", script, 6, "bo:zone:{%s}" % tag, "bo:left:{%s}" % tag,
+                    "bo:seat:{%s}" % tag, "bo:own:{%s}" % tag, "bo:pend:{%s}" % tag,
+                    "bo:tkt:" + tid, venue, row, col, tid, head, tail, 600, created_ms, 15, 511,
+                    node=box.zone_node(event, zone))
+    box.eq(res[0], 0, "reserve.lua result")
+    return head + res[1].decode() + tail
