@@ -65,6 +65,27 @@ function when(iso) {
   return isNaN(d) ? String(iso) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+// clock(iso): "10:10" today, "2 Dec, 10:10" another day (local time)
+function clock(iso) {
+  const d = new Date(iso);
+  if (isNaN(d)) return String(iso);
+  const t = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  return d.toDateString() === new Date().toDateString() ? t
+    : `${d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })}, ${t}`;
+}
+
+// until(iso): "in 4 min", "in 40 s", "in 3 h", "in 2 days" (from this clock)
+function until(iso) {
+  const s = Math.max(0, Math.ceil((Date.parse(iso) - Date.now()) / 1000));
+  if (s < 60) return `in ${s} s`;
+  if (s < 3600) return `in ${Math.ceil(s / 60)} min`;
+  if (s < 172800) return `in ${Math.round(s / 3600)} h`;
+  return `in ${Math.round(s / 86400)} days`;
+}
+
+const opens = (iso) => `opens at ${clock(iso)} (${until(iso)})`;
+const passed = (iso) => iso != null && Date.parse(iso) <= Date.now();
+
 function list(items) { return el('ul', {}, ...items.map((t) => el('li', {}, t))); }
 
 // say(kind, ...parts): the answer box ('ok' or 'error'), read out by screen readers
@@ -86,9 +107,9 @@ function explain(r, seats) {
   case 'ROW_SOLD_OUT': return `Row ${seats[0].row} sold out before ${what} could be bought.`;
   case 'ZONE_SOLD_OUT': return `Zone ${state.zone} sold out before ${what} could be bought.`;
   case 'NOT_ENOUGH_ADJACENT': return 'No row has that many free seats side by side.';
-  case 'NOT_ON_SALE': return `Zone ${state.zone} is not on sale yet; it opens ${when(b.opensAt)}.`;
+  case 'NOT_ON_SALE': return `Zone ${state.zone} is not on sale yet: ${b.opensAt ? opens(b.opensAt) : 'no opening time set'}.`;
   case 'SALE_CLOSED': return 'Sales for this event are closed.';
-  case 'EVENT_CANCELLED': return 'This event was cancelled.';
+  case 'EVENT_CANCELLED': return 'This event was cancelled: nothing can be bought.';
   case 'INVALID_SEAT': return `${what}: no such seat in this zone.`;
   case 'NOT_FOUND': return 'This event or zone no longer exists.';
   case 'UNAVAILABLE':
@@ -135,7 +156,8 @@ async function pickVenue() {
     return;
   }
   sel.replaceChildren(el('option', { value: '' }, r.body.length ? 'Choose an event' : 'No events here'),
-    ...r.body.map((e) => el('option', { value: e.eventId }, `${e.name} — ${when(e.date)}`)));
+    ...r.body.map((e) => el('option', { value: e.eventId },
+      `${e.name} — ${when(e.date)}${e.status === 'CANCELLED' ? ' (cancelled)' : ''}`)));
   sel.disabled = r.body.length === 0;
 }
 
@@ -145,6 +167,7 @@ function closeEvent() {
   closeZone();
   for (const id of ['zones-section', 'stats-section']) $(id).hidden = true;
   $('event-info').replaceChildren();
+  $('event-status').hidden = true;
 }
 
 async function pickEvent() {
@@ -160,10 +183,9 @@ async function pickEvent() {
   }
   const e = r.body;
   state.event = e;
-  const info = [`${e.name}`, ` · ${e.type} · ${when(e.date)}`];
-  if (e.status && e.status !== 'SCHEDULED') info.push(` · ${e.status}`);
-  $('event-info').replaceChildren(el('strong', {}, info[0]), ...info.slice(1));
+  $('event-info').replaceChildren(el('strong', {}, e.name), ` · ${e.type} · ${when(e.date)}`);
   buildZones(e.zones || []);
+  showSale();
   $('zones-section').hidden = false;
   $('stats-section').hidden = false;
   state.lastStats = 0;
@@ -172,10 +194,69 @@ async function pickEvent() {
 
 // ---------------------------------------------------------------- zones
 
-function saleText(z) {
-  if (z.onSale === false && z.opensAt) return `opens ${when(z.opensAt)}`;
-  if (z.onSale === false) return 'not on sale';
-  return 'on sale';
+// sale(zone): {open, text} -- may this zone be bought from now, and why
+// not, from the event's status and closesAt and the zone's onSale and
+// opensAt (the last answers of the API, counted down on this clock)
+function sale(z) {
+  const e = state.event || {};
+  if (e.status === 'CANCELLED') return { open: false, text: 'cancelled' };
+  if (passed(e.closesAt)) return { open: false, text: 'sale closed' };
+  if (!z || z.onSale !== false) return { open: true, text: 'on sale' };
+  if (z.opensAt && !passed(z.opensAt)) {
+    return { open: false, text: `on sale at ${clock(z.opensAt)} (${until(z.opensAt)})`, soon: true };
+  }
+  return z.opensAt ? { open: true, text: 'on sale' } : { open: false, text: 'not on sale' };
+}
+
+const zoneOf = (zoneId) => ((state.event && state.event.zones) || []).find((z) => z.zoneId === zoneId);
+
+// showSale: the event's status line, each zone's sale cell and the open
+// zone's note; the Buy buttons follow (cheap: only changed text is set)
+function showSale() {
+  const e = state.event;
+  if (!e) return;
+  const st = $('event-status');
+  const note = e.status === 'CANCELLED' ? 'This event was cancelled: nothing can be bought.'
+    : passed(e.closesAt) ? `Sales for this event closed at ${clock(e.closesAt)}.`
+    : e.closesAt ? `Sales close at ${clock(e.closesAt)}.` : '';
+  if (st.textContent !== note) st.textContent = note;
+  st.hidden = !note;
+  st.classList.toggle('bad', e.status === 'CANCELLED' || passed(e.closesAt));
+  for (const z of e.zones || []) {
+    const cell = $(`zone-${z.zoneId}`) && $(`zone-${z.zoneId}`).querySelector('.sale');
+    const s = sale(z);
+    if (cell && cell.textContent !== s.text) cell.textContent = s.text;
+    if (cell) cell.parentNode.classList.toggle('closed', !s.open);
+  }
+  const s = sale(zoneOf(state.zone));
+  const why = s.open ? '' : s.soon ? `Not on sale yet: ${s.text}.`
+    : e.status === 'CANCELLED' ? 'This event was cancelled: nothing can be bought.'
+    : `Not on sale: ${s.text}.`;
+  const n = $('sale-note');
+  if (n.textContent !== why) n.textContent = why;
+  n.hidden = !why;
+  $('best').disabled = !s.open;
+  showSelection();
+}
+
+// learn(r): what an answer tells about the sale, kept until the next poll
+function learn(r) {
+  const b = r.body || {}, z = zoneOf(state.zone);
+  if (b.error === 'EVENT_CANCELLED') state.event.status = 'CANCELLED';
+  else if (b.error === 'SALE_CLOSED' && !passed(state.event.closesAt)) state.event.closesAt = new Date().toISOString();
+  else if (b.error === 'NOT_ON_SALE' && z) Object.assign(z, { onSale: false, opensAt: b.opensAt || null });
+}
+
+// refreshEvent: status, closesAt and the zones' sale fields, polled with the stats
+async function refreshEvent(gen) {
+  const r = await api('GET', `/get/events/${seg(state.event.eventId)}`);
+  if (gen !== state.gen || r.status !== 200 || !r.body) return;
+  for (const k of ['status', 'closesAt', 'name', 'date']) state.event[k] = r.body[k];
+  for (const nz of r.body.zones || []) {
+    const z = zoneOf(nz.zoneId);
+    if (z) Object.assign(z, { onSale: nz.onSale, opensAt: nz.opensAt });
+  }
+  showSale();
 }
 
 // One row per zone, built once per event; the counts are updated in place
@@ -189,7 +270,7 @@ function buildZones(zones) {
     return el('tr', { id: `zone-${z.zoneId}` },
       el('th', { scope: 'row' }, open), el('td', { class: 'num' }, money(z.ticketPrice)),
       el('td', { class: 'num left' }, `${z.rowCount * z.colCount}`),
-      el('td', { class: 'sale' }, saleText(z)));
+      el('td', { class: 'sale' }, sale(z).text));
   }));
 }
 
@@ -220,6 +301,7 @@ async function openZone(zoneId) {
   $('h-map').textContent = `Seats of zone ${zoneId}`;
   $('map-section').hidden = false;
   await refreshMap(gen);
+  showSale();
   const first = $('seats').querySelector('.seat:not(.taken)') || $('seats').querySelector('.seat');
   if (first) { setCursor(first); first.focus(); }
   schedule();
@@ -297,6 +379,8 @@ function applyMap(m) {
     }
   }
   showLeft(m.zoneId, m.remaining, m.rowCount * m.colCount);
+  const z = zoneOf(m.zoneId);
+  if (z && 'onSale' in m) Object.assign(z, { onSale: m.onSale, opensAt: m.opensAt });
   $('map-info').textContent = `${m.remaining} of ${m.rowCount * m.colCount} seats left ` +
     `(${m.rowCount} ${m.rowCount === 1 ? 'row' : 'rows'} × ${m.colCount} seats), live.`;
   if (lost.length) {
@@ -347,7 +431,7 @@ function showSelection() {
   $('selection').textContent = seats.length === 0 ? 'No seat chosen.'
     : `Chosen: ${seats.map(seatName).join(', ')}` +
       (price ? ` — ${money(seats.length * price.ticketPrice)} in total.` : '.');
-  $('buy').disabled = seats.length === 0 || state.busy;
+  $('buy').disabled = seats.length === 0 || state.busy || !sale(zoneOf(state.zone)).open;
   $('clear').disabled = seats.length === 0;
   $('buy').textContent = seats.length > 1 ? `Buy ${seats.length} seats` : 'Buy';
 }
@@ -441,9 +525,12 @@ async function buyOrder(seats) {
     for (const t of r.body.tickets) state.tokens.set(t.ticketId, r.body.cancelToken);
     return { bought: r.body.tickets, failed: [], order: r.body };
   }
+  learn(r);
   return { bought: [], failed: [{ seats, text: explain(r, seats) }] };
 }
 // ---- end of round 2 ---------------------------------------------------------
+
+const SALE_ERRORS = ['NOT_ON_SALE', 'SALE_CLOSED', 'EVENT_CANCELLED'];
 
 // buySingly(seats): one POST /tickets per seat; some may succeed, some not
 async function buySingly(seats) {
@@ -454,6 +541,10 @@ async function buySingly(seats) {
     if (r.status === 201) {
       out.bought.push(r.body);
       if (r.body.cancelToken) state.tokens.set(r.body.ticketId, r.body.cancelToken);
+    } else if (SALE_ERRORS.includes(r.body && r.body.error)) {
+      learn(r);   // the same for every seat left: one message for all of them
+      out.failed.push({ seats: seats.slice(seats.indexOf(s)), text: explain(r, seats.slice(seats.indexOf(s))) });
+      break;
     } else {
       out.failed.push({ seats: [s], text: explain(r, [s]) });
     }
@@ -478,8 +569,9 @@ async function buy() {
   if (gen !== state.gen) return;
   state.selected.clear();
   report(res);
+  showSale();
   await refreshMap(state.gen);
-  showSelection();
+  showSale();
   state.lastStats = 0;
 }
 
@@ -613,8 +705,10 @@ async function tick() {
   if (document.hidden || !state.event) return;
   const gen = state.gen;
   if (!state.busy) await refreshMap(gen);
+  showSale();      // the countdowns, and a window that opened on this clock
   if (Date.now() - state.lastStats >= STATS_MS) {
     state.lastStats = Date.now();
+    await refreshEvent(gen);
     await refreshStats(gen);
   }
   if (gen === state.gen) schedule();

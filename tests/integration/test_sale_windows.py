@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import box
 import catalog
 from box import buy, check, eq
+from catalog import redis_now, stamp, with_event
 
 
 def setup_module():
@@ -24,24 +25,9 @@ def teardown_module():
     catalog.restore()
 
 
-def redis_now():
-    s, us = box.redis("TIME")
-    return datetime.fromtimestamp(int(s) + int(us) / 1e6, tz=timezone.utc)
-
-
-def stamp(t):
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def legacy(event, zone, row, col, port=box.NGINX, venue="Venue2"):
     return box.http("POST", "/ticket?venueId=%s&eventId=%s&zoneId=%d&row=%s&column=%d"
                     % (venue, event, zone, row, col), port=port)
-
-
-def with_event(eid, **fields):
-    doc = catalog.seed()
-    catalog.event(doc, eid).update(fields)
-    return doc
 
 
 def test_not_on_sale_then_on_sale():

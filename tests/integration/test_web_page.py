@@ -8,12 +8,19 @@ Covers the venue -> event -> zone flow, a purchase by clicking two seats
 purchase that loses a race against the API, a 503 (broker stopped) shown
 in words, a purchase made with the keyboard only, an event whose name is
 HTML (nothing of it runs), the page at phone width, and no console errors.
+The sale windows and cancellation (docs/api.md, set through the catalog):
+a zone whose opensAt is ahead shows when it opens and cannot be bought, a
+purchase answered 403 NOT_ON_SALE is told in words, a cancelled event says
+so and sells nothing; the seed catalog is put back afterwards.
 Screenshots go to $BOX_VAR/screenshots/ for a person to look at.
 """
 
 import os
+import re
+from datetime import timedelta
 
 import box
+import catalog
 from box import APACHE, LIGHTTPD, NGINX, check, eq
 
 webdriver, By, Keys, Select, Service, ActionChains, sel_exc = box.debian_modules(
@@ -34,33 +41,40 @@ drv = None
 
 # ------------------------------------------------------------------ catalog
 
-def create_event(event_id, venue_id, name):
-    """Adds an event at an existing venue to the catalog and loads its zones
-    into Redis.  Today through SQL and `ticketctl init`; once `ticketctl
-    catalog apply` exists (docs/api.md), replace the body by: `catalog show`,
-    append {"eventId", "venueId", "name", "type", "date"}, `catalog apply`."""
-    box.sql("INSERT INTO event (event_id, venue_id, name, type, event_date) VALUES "
-            "('%s', '%s', '%s', 'CONCERT', '2027-06-01 20:00:00') ON DUPLICATE KEY UPDATE name = VALUES(name)"
-            % (event_id, venue_id, name.replace("'", "''")))
-    box.ticketctl("init")
+def with_xss_event(doc):
+    """doc with the event whose name is HTML (at Venue2)."""
+    doc["events"] = [e for e in doc["events"] if e["eventId"] != XSS_EVENT]
+    doc["events"].append({"eventId": XSS_EVENT, "venueId": "Venue2", "name": XSS_NAME,
+                          "type": "CONCERT", "date": "2027-06-01T20:00:00Z"})
+    return doc
+
+
+def create_event():
+    """Adds that event to the catalog (`catalog show`, the event appended,
+    `catalog apply`: MySQL and Redis)."""
+    catalog.apply_ok(with_xss_event(catalog.show()), "adding " + XSS_EVENT)
+
+
+def base(**event3):
+    """The catalog of these tests: the seed, the XSS event, and Event3's
+    fields changed as given."""
+    return with_xss_event(catalog.with_event("Event3", **event3))
 
 
 def drop_event(event_id):
-    """Removes what create_event added, after `make reset` forgot the sales
-    (the next `scripts/stack up` must find the seed catalog only)."""
+    """Removes what create_event added: `make reset` forgets the sales,
+    then the catalog is applied without the event."""
     box.stack("reset")
-    box.sql("DELETE FROM event WHERE event_id = '%s'" % event_id)
-    for port in box.REDIS_PORTS:
-        keys = box.redis("KEYS", "bo:*{%s:*" % event_id, port=port) or []
-        for k in keys:
-            box.redis("UNLINK", k, port=port)
+    doc = catalog.show()
+    doc["events"] = [e for e in doc["events"] if e["eventId"] != event_id]
+    catalog.apply_ok(doc, "dropping " + event_id)
 
 
 # ------------------------------------------------------------------ browser
 
 def setup_module():
     global drv
-    box.stack("reset")
+    catalog.restore()
     os.makedirs(SHOTS, exist_ok=True)
     o = webdriver.ChromeOptions()
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -69,13 +83,14 @@ def setup_module():
     o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
     drv.set_page_load_timeout(60)
-    create_event(XSS_EVENT, "Venue2", XSS_NAME)
+    create_event()
 
 
 def teardown_module():
     if drv:
         drv.quit()
     drop_event(XSS_EVENT)
+    catalog.restore()
 
 
 def ports():
@@ -106,6 +121,8 @@ def console_errors():
             continue
         if e.get("source") == "network" and "the server responded with a status of" in e["message"]:
             continue
+        if "net::ERR_BLOCKED_BY_CLIENT" in e["message"]:
+            continue        # the requests block_queries() held back
         bad.append(e["message"])
     return bad
 
@@ -168,6 +185,18 @@ def tab_to(pred, what, limit=80):
 def persisted(event, seats):
     rows = box.sql("SELECT row_no, col_no FROM ticket WHERE event_id = '%s'" % event)
     return {(int(r), int(c)) for r, c in rows} >= set(seats)
+
+
+def block_queries(on):
+    """Holds back the page's /get/ requests (Chrome's own request blocking,
+    through the DevTools protocol), so that the page keeps what it last
+    saw: a person who clicks Buy before the next poll."""
+    drv.execute_cdp_cmd("Network.enable", {})
+    drv.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/get/*"] if on else []})
+
+
+def sale_cell(zone):
+    return drv.find_element(By.CSS_SELECTOR, "#zone-%d td.sale" % zone).text
 
 
 # -------------------------------------------------------------------- tests
@@ -343,6 +372,92 @@ def test_readable_on_a_phone():
         no_console_errors("phone")
     finally:
         drv.set_window_size(1100, 1400)
+
+
+def test_zone_not_yet_on_sale():
+    """Zone 4 of Event3 opens a minute ahead (catalog apply).  A page that
+    still shows it on sale buys -> 403 NOT_ON_SALE, told in words, the zone
+    then shown closed and Buy disabled; a fresh page shows when it opens,
+    with Buy disabled; the other zones stay on sale."""
+    zone = 4
+    try:
+        for i, port in enumerate((NGINX, LIGHTTPD)):
+            catalog.apply_ok(base(), "the catalog")
+            s = (3, 1 + i)
+            choose(port, "Venue2", "Event3", zone)
+            wait(lambda: sale_cell(zone) == "on sale", "zone on sale before the window")
+            seat(*s).click()
+            block_queries(True)
+            try:
+                at = catalog.redis_now().replace(microsecond=0) + timedelta(seconds=120)
+                catalog.apply_ok(base(onSale=[
+                    {"fromZone": zone, "toZone": zone, "opensAt": catalog.stamp(at)}]), "window ahead")
+                check(not drv.find_element(By.ID, "buy").get_attribute("disabled"), "Buy still enabled")
+                drv.find_element(By.ID, "buy").click()
+                wait(lambda: "Nothing bought" in answer(), "403 answer")
+                text = answer()
+                check(re.search(r"not on sale yet: opens at \d{1,2}:\d{2}.* \(in \d+ (s|min)\)", text),
+                      "403 in words: %r" % text)
+                check(re.search(r"^on sale at \d{1,2}:\d{2}.* \(in \d+ (s|min)\)$", sale_cell(zone)),
+                      "zone row after the 403: %r" % sale_cell(zone))
+                seat(*s).click()
+                check(drv.find_element(By.ID, "buy").get_attribute("disabled"), "Buy disabled after the 403")
+            finally:
+                block_queries(False)
+            check(s not in box.zone_state("Event3", zone)["taken"], "nothing sold")
+            # a fresh page shows the window and offers no purchase
+            choose(port, "Venue2", "Event3", zone)
+            cell = sale_cell(zone)
+            check(re.search(r"^on sale at \d{1,2}:\d{2}.* \(in \d+ (s|min)\)$", cell), "zone row: %r" % cell)
+            check("closed" in drv.find_element(By.ID, "zone-%d" % zone).get_attribute("class"), "row marked")
+            eq(sale_cell(3), "on sale", "zone 3 has no window")
+            note = drv.find_element(By.ID, "sale-note").text
+            check(note.startswith("Not on sale yet: on sale at"), "note by the seat map: %r" % note)
+            seat(*s).click()
+            eq(seat(*s).get_attribute("aria-pressed"), "true", "a seat may be chosen")
+            check(drv.find_element(By.ID, "buy").get_attribute("disabled"), "Buy disabled before opensAt")
+            check(drv.find_element(By.ID, "best").get_attribute("disabled"), "best seats disabled")
+            shot("not-on-sale-" + NAMES[port])
+            no_console_errors("zone not on sale via %d" % port)
+    finally:
+        catalog.apply_ok(base(), "the catalog again")
+
+
+def test_cancelled_event_says_so_and_sells_nothing():
+    r = catalog.ctl("event", "cancel", "Event3")
+    eq(r.returncode, 0, "event cancel: " + r.stderr)
+    try:
+        for port in (NGINX, LIGHTTPD):
+            choose(port, "Venue2", "Event3", 1)
+            opt = drv.find_element(By.CSS_SELECTOR, "#event option[value='Event3']").text
+            check(opt.endswith("(cancelled)"), "event list: %r" % opt)
+            status = drv.find_element(By.ID, "event-status")
+            check(status.is_displayed() and "This event was cancelled" in status.text,
+                  "event status: %r" % status.text)
+            eq({sale_cell(z) for z in (1, 2, 3, 4)}, {"cancelled"}, "zones")
+            seat(1, 5).click()
+            check(drv.find_element(By.ID, "buy").get_attribute("disabled"), "Buy disabled")
+            check("cancelled" in drv.find_element(By.ID, "sale-note").text, "note by the seat map")
+            shot("cancelled-" + NAMES[port])
+            no_console_errors("cancelled event via %d" % port)
+        # a page opened before the cancellation is told when it buys
+        catalog.apply_ok(base(), "the catalog")
+        choose(NGINX, "Venue2", "Event3", 1)
+        seat(1, 6).click()
+        block_queries(True)
+        try:
+            eq(catalog.ctl("event", "cancel", "Event3").returncode, 0, "cancel again")
+            drv.find_element(By.ID, "buy").click()
+            wait(lambda: "Nothing bought" in answer(), "410 answer")
+            check("This event was cancelled: nothing can be bought." in answer(), "410 in words: %r" % answer())
+            check("This event was cancelled" in drv.find_element(By.ID, "event-status").text, "status after 410")
+            seat(1, 7).click()
+            check(drv.find_element(By.ID, "buy").get_attribute("disabled"), "Buy disabled after 410")
+        finally:
+            block_queries(False)
+        no_console_errors("410 via nginx")
+    finally:
+        catalog.apply_ok(base(), "the catalog again")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import tempfile
+from datetime import datetime, timezone
 
 import box
 
@@ -55,6 +56,24 @@ def zone(doc, vid, zid):
 
 def event(doc, eid):
     return next(e for e in doc["events"] if e["eventId"] == eid)
+
+
+def with_event(eid, **fields):
+    """The seed document with fields of event eid changed."""
+    doc = seed()
+    event(doc, eid).update(fields)
+    return doc
+
+
+def redis_now():
+    """The clock the sale windows are checked on (Redis TIME), UTC."""
+    s, us = box.redis("TIME")
+    return datetime.fromtimestamp(int(s) + int(us) / 1e6, tz=timezone.utc)
+
+
+def stamp(t):
+    """RFC 3339 UTC to the second, as the catalog writes times."""
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def restore():
