@@ -317,8 +317,21 @@ node_ctx(struct rcluster *c, int i, int readonly)
 
 /* ---------------------------------------------------------------- the map */
 
+/* The map index of host:port, or -1. */
+static int
+map_find(const struct rcl_map *m, const char *host, int port)
+{
+	unsigned i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->nodes[i].port == port && strcmp(m->nodes[i].host, host) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* Asks ctx for CLUSTER SHARDS and installs the map, moving over the
- * connections of nodes that stay.  Returns 0 or -1 with errstr. */
+ * connections of nodes that stay.  Returns 0, -1 with errstr, or -2 if ctx
+ * failed (then it is unusable). */
 static int
 install_map(struct rcluster *c, redisContext *ctx, const char *from)
 {
@@ -326,7 +339,7 @@ install_map(struct rcluster *c, redisContext *ctx, const char *from)
 	struct rcl_conn	 old[RCL_NODES_MAX];
 	redisReply	*r;
 	char		 err[160];
-	unsigned	 i, j;
+	unsigned	 j;
 	int		 n;
 
 	if ((r = redisCommand(ctx, "CLUSTER SHARDS")) == NULL) {
@@ -355,14 +368,12 @@ install_map(struct rcluster *c, redisContext *ctx, const char *from)
 	}
 	memcpy(old, c->conn, sizeof(old));
 	memset(c->conn, 0, sizeof(c->conn));
-	for (i = 0; i < m->n; i++)
-		for (j = 0; c->have_map && j < c->map.n; j++)
-			if (old[j].ctx != NULL &&
-			    m->nodes[i].port == c->map.nodes[j].port &&
-			    strcmp(m->nodes[i].host, c->map.nodes[j].host) == 0) {
-				c->conn[i] = old[j];
-				old[j].ctx = NULL;
-			}
+	for (j = 0; c->have_map && j < c->map.n; j++)
+		if (old[j].ctx != NULL && (n = map_find(m, c->map.nodes[j].host,
+		    c->map.nodes[j].port)) >= 0) {
+			c->conn[n] = old[j];
+			old[j].ctx = NULL;
+		}
 	for (j = 0; j < RCL_NODES_MAX; j++)
 		conn_drop(&old[j]);
 	memcpy(&c->map, m, sizeof(*m));
@@ -401,7 +412,12 @@ rcl_refresh(struct rcluster *c)
 			continue;
 		if ((ctx = connect_to(c, host, port)) == NULL)
 			continue;
-		rc = install_map(c, ctx, tok);
+		if ((rc = install_map(c, ctx, tok)) == 0 &&
+		    (i = (unsigned)map_find(&c->map, host, port)) < c->map.n &&
+		    c->conn[i].ctx == NULL) {
+			c->conn[i].ctx = ctx;	/* the seed is a node: keep it */
+			return 0;
+		}
 		redisFree(ctx);
 		if (rc == 0)
 			return 0;
@@ -415,12 +431,10 @@ static int
 node_index(struct rcluster *c, const char *host, int port)
 {
 	struct rcl_addr	*a;
-	unsigned	 i;
+	int		 i;
 
-	for (i = 0; i < c->map.n; i++)
-		if (c->map.nodes[i].port == port &&
-		    strcmp(c->map.nodes[i].host, host) == 0)
-			return (int)i;
+	if ((i = map_find(&c->map, host, port)) >= 0)
+		return i;
 	if (c->map.n == RCL_NODES_MAX)
 		return -1;
 	a = &c->map.nodes[c->map.n];
@@ -599,15 +613,29 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 int
 rcl_wait(struct rcluster *c, int nreplicas, int timeout_ms)
 {
+	struct timeval	 tv;
 	redisReply	*r;
 	int		 i = c->last_node, n;
 
+	if (timeout_ms <= 0) {	/* WAIT n 0 would block for ever */
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: WAIT "
+		    "needs a timeout");
+		return -1;
+	}
 	if (i < 0 || c->conn[i].ctx == NULL) {
 		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: WAIT: "
 		    "the connection of the last write is gone");
 		return -1;
 	}
+	/* the reply may take timeout_ms: the socket waits that much longer */
+	tv.tv_sec = (timeout_ms + c->timeout_ms) / 1000;
+	tv.tv_usec = ((timeout_ms + c->timeout_ms) % 1000) * 1000;
+	(void)redisSetTimeout(c->conn[i].ctx, tv);
 	r = redisCommand(c->conn[i].ctx, "WAIT %d %d", nreplicas, timeout_ms);
+	tv.tv_sec = c->timeout_ms / 1000;
+	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	if (r != NULL)
+		(void)redisSetTimeout(c->conn[i].ctx, tv);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
 		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: WAIT: %s",
 		    c->map.nodes[i].host, c->map.nodes[i].port,
