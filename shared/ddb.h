@@ -18,6 +18,7 @@
 #define DDB_SCAN_KEY_MAX 1024			/* a page's LastEvaluatedKey */
 
 struct json_object;
+struct awscreds;
 
 struct ddb {
 	CURL			*curl;
@@ -29,6 +30,8 @@ struct ddb {
 	char			 sigv4[128];
 	char			 token_hdr[CONF_STR_MAX * 8 + 32];
 	int			 timeout_ms;
+	struct awscreds		*creds;	/* aws_credentials not static, else NULL */
+	unsigned long		 creds_gen;	/* generation in userpwd */
 	char			 errstr[256];
 };
 
@@ -43,7 +46,8 @@ struct ddb_resp {
 	char	 message[256];
 };
 
-/* Sets up the client; returns 0 or -1 with errstr. */
+/* Sets up the client (and, unless aws_credentials is static, gets the
+ * first credentials: awscreds.h); returns 0 or -1 with errstr. */
 int	ddb_init(struct ddb *d, const struct conf *c);
 void	ddb_free(struct ddb *d);
 

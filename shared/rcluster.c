@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fmt.h"
 #include "keys.h"
 #include "rcluster.h"
@@ -379,6 +380,7 @@ install_map(struct rcluster *c, redisContext *ctx, const char *from)
 	memcpy(&c->map, m, sizeof(*m));
 	free(m);
 	c->have_map = 1;
+	c->map_ms = mono_ms();
 	c->stale = 0;
 	c->last_node = -1;
 	c->refreshes++;
@@ -509,6 +511,10 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 
 	c->in_doubt = 0;
 	slot &= RCL_SLOTS - 1;
+	/* an old map: asked again, kept if no node answers */
+	if (c->have_map && !c->stale &&
+	    mono_ms() - c->map_ms > RCL_MAP_MAX_AGE_MS)
+		(void)rcl_refresh(c);
 	for (;;) {
 		if ((!c->have_map || c->stale) && rcl_refresh(c) != 0) {
 			if (backoff(c, &waited, &step) != 0)
@@ -557,6 +563,12 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 			continue;
 		}
 		ask = -1;
+		if (ro && rep->type == REDIS_REPLY_ERROR &&
+		    strncmp(rep->str, "LOADING", 7) == 0) {
+			freeReplyObject(rep);	/* still syncing: the master */
+			no_replica = 1;
+			continue;
+		}
 		if (ro)
 			c->replica_reads++;
 		else

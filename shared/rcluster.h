@@ -13,7 +13,10 @@
  *                          on that node; the map is not changed
  *   TRYAGAIN, CLUSTERDOWN  back off (doubling, bounded by retry_ms) and retry
  *
- * with at most RCL_REDIRECTS_MAX redirects per command.  A node that cannot
+ * with at most RCL_REDIRECTS_MAX redirects per command.  The map is also
+ * asked again when older than RCL_MAP_MAX_AGE_MS (a replica that was still
+ * syncing is then used for reads); a replica answering LOADING, or not at
+ * all, leaves the read to the master.  A node that cannot
  * be reached makes the client refresh the map and back off, so after a
  * failover (master gone, replica promoted) commands reach the new master
  * once the cluster has elected it, or fail when retry_ms is spent.
@@ -40,6 +43,8 @@
 #define RCL_REDIRECTS_MAX	5	/* MOVED/ASK followed per command */
 #define RCL_BACKOFF_MIN_MS	10	/* first back-off; doubles ... */
 #define RCL_BACKOFF_MAX_MS	200	/* ... up to this per wait */
+#define RCL_MAP_MAX_AGE_MS	10000	/* the map is asked again after this
+					   (replicas that came online) */
 
 /* The slot of a key: CRC16 of its hash tag ("{...}", non-empty) or of the
  * whole key, modulo 16384 (the keys.c CRC16). */
@@ -108,6 +113,7 @@ struct rcluster {
 	struct rcl_map	 map;
 	struct rcl_conn	 conn[RCL_NODES_MAX];	/* by map node index */
 	int		 have_map;
+	long long	 map_ms;	/* when it was fetched (monotonic) */
 	int		 stale;		/* refresh before the next command */
 	int		 last_node;	/* served the last master command, or -1 */
 	int		 in_doubt;	/* last command: sent, no reply */
