@@ -497,49 +497,121 @@ exchange(redisContext *ctx, int asking, int argc, const char **argv,
 	return rep;
 }
 
+/* The state of one command across its retries and redirects. */
+struct attempt {
+	unsigned	slot;
+	int		waited, step;	/* back-off spent, next wait */
+	int		redirects;
+	int		ask;		/* node of an ASK to follow, or -1 */
+	int		no_replica;	/* master route (or the replica failed) */
+};
+
+/* The node to send to: an ASK target, the slot's replica for a read, else
+ * its master (-1: none).  *ro says whether it is a replica. */
+static int
+pick_node(const struct rcluster *c, const struct attempt *t, int *ro)
+{
+	*ro = 0;
+	if (t->ask >= 0)
+		return t->ask;
+	if (!t->no_replica && c->map.replica[t->slot] >= 0) {
+		*ro = 1;
+		return c->map.replica[t->slot];
+	}
+	return c->map.master[t->slot];
+}
+
+/* What an error reply of node asks: RCL_REDIR_NONE (give the reply to the
+ * caller), or a redirect / wait done here (retry: returns 0; give up:
+ * returns -1 with errstr).  Frees rep unless it is returned. */
+static int
+follow(struct rcluster *c, struct attempt *t, int node, redisReply *rep,
+    enum rcl_redirect *kind)
+{
+	const struct rcl_addr	*a = &c->map.nodes[node];
+	char			 host[RCL_HOST_MAX];
+	int			 rslot, port, n;
+
+	*kind = rcl_parse_redirect(rep->str, &rslot, host, sizeof(host), &port);
+	switch (*kind) {
+	case RCL_REDIR_NONE:
+		return 0;
+	case RCL_REDIR_MOVED:
+		c->moved++;
+		/* the map is stale: refresh it, but trust the node that
+		 * answered about this slot (gossip may lag) */
+		if (rcl_refresh(c) != 0)
+			c->stale = 1;
+		if ((n = node_index(c, host, port)) >= 0)
+			c->map.master[rslot] = (short)n;
+		if (rslot == (int)t->slot)
+			t->no_replica = 1;
+		break;
+	case RCL_REDIR_ASK:
+		c->ask++;
+		t->ask = node_index(c, host, port);
+		break;
+	default:	/* TRYAGAIN, CLUSTERDOWN: wait and retry */
+		if (*kind == RCL_REDIR_TRYAGAIN)
+			c->tryagain++;
+		else {
+			c->clusterdown++;
+			c->stale = 1;
+		}
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
+		    a->host, a->port, rep->str);
+		freeReplyObject(rep);
+		return backoff(c, &t->waited, &t->step);
+	}
+	if (++t->redirects > RCL_REDIRECTS_MAX) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: more "
+		    "than %d redirects for slot %u (last: %s)",
+		    RCL_REDIRECTS_MAX, t->slot, rep->str);
+		freeReplyObject(rep);
+		return -1;
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
 redisReply *
 rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
     int argc, const char **argv, const size_t *argvlen)
 {
-	struct rcl_addr	*a;
-	redisContext	*ctx;
-	redisReply	*rep;
-	char		 host[RCL_HOST_MAX];
-	int		 node, ro, sent, rslot, port, waited = 0;
-	int		 step = RCL_BACKOFF_MIN_MS, redirects = 0, ask = -1;
-	int		 no_replica = route != RCL_REPLICA;
+	struct attempt		 t;
+	struct rcl_addr		*a;
+	redisContext		*ctx;
+	redisReply		*rep;
+	enum rcl_redirect	 kind;
+	int			 node, ro, sent;
 
+	memset(&t, 0, sizeof(t));
+	t.slot = slot & (RCL_SLOTS - 1);
+	t.step = RCL_BACKOFF_MIN_MS;
+	t.ask = -1;
+	t.no_replica = route != RCL_REPLICA;
 	c->in_doubt = 0;
-	slot &= RCL_SLOTS - 1;
 	/* an old map: asked again, kept if no node answers */
 	if (c->have_map && !c->stale &&
 	    mono_ms() - c->map_ms > RCL_MAP_MAX_AGE_MS)
 		(void)rcl_refresh(c);
 	for (;;) {
 		if ((!c->have_map || c->stale) && rcl_refresh(c) != 0) {
-			if (backoff(c, &waited, &step) != 0)
+			if (backoff(c, &t.waited, &t.step) != 0)
 				return NULL;
 			continue;
 		}
-		ro = 0;
-		if (ask >= 0)
-			node = ask;
-		else if (!no_replica && c->map.replica[slot] >= 0) {
-			node = c->map.replica[slot];
-			ro = 1;
-		} else
-			node = c->map.master[slot];
-		if (node < 0) {
+		if ((node = pick_node(c, &t, &ro)) < 0) {
 			fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: "
-			    "slot %u is not served by any node", slot);
+			    "slot %u is not served by any node", t.slot);
 			c->stale = 1;
-			if (backoff(c, &waited, &step) != 0)
+			if (backoff(c, &t.waited, &t.step) != 0)
 				return NULL;
 			continue;
 		}
 		a = &c->map.nodes[node];
 		if ((ctx = node_ctx(c, node, ro)) == NULL ||
-		    (rep = exchange(ctx, ask >= 0, argc, argv, argvlen,
+		    (rep = exchange(ctx, t.ask >= 0, argc, argv, argvlen,
 		    &sent)) == NULL) {
 			if (ctx != NULL) {
 				fmt_trunc(c->errstr, sizeof(c->errstr),
@@ -549,24 +621,24 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 				c->conn_errors++;
 			}
 			if (ro) {	/* the master answers reads too */
-				no_replica = 1;
+				t.no_replica = 1;
 				continue;
 			}
 			c->stale = 1;
-			ask = -1;
+			t.ask = -1;
 			if (ctx != NULL && sent) {
-				c->in_doubt = 1;
+				c->in_doubt = 1;	/* it may have run */
 				return NULL;
 			}
-			if (backoff(c, &waited, &step) != 0)
+			if (backoff(c, &t.waited, &t.step) != 0)
 				return NULL;
 			continue;
 		}
-		ask = -1;
+		t.ask = -1;
 		if (ro && rep->type == REDIS_REPLY_ERROR &&
 		    strncmp(rep->str, "LOADING", 7) == 0) {
 			freeReplyObject(rep);	/* still syncing: the master */
-			no_replica = 1;
+			t.no_replica = 1;
 			continue;
 		}
 		if (ro)
@@ -575,50 +647,10 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 			c->last_node = node;
 		if (rep->type != REDIS_REPLY_ERROR)
 			return rep;
-		switch (rcl_parse_redirect(rep->str, &rslot, host,
-		    sizeof(host), &port)) {
-		case RCL_REDIR_NONE:
-			return rep;
-		case RCL_REDIR_MOVED:
-			c->moved++;
-			/* the map is stale: refresh it, but trust the node
-			 * that answered about this slot (gossip may lag) */
-			if (rcl_refresh(c) != 0)
-				c->stale = 1;
-			if ((node = node_index(c, host, port)) >= 0)
-				c->map.master[rslot] = (short)node;
-			if (rslot == (int)slot)
-				no_replica = 1;
-			break;
-		case RCL_REDIR_ASK:
-			c->ask++;
-			ask = node_index(c, host, port);
-			break;
-		case RCL_REDIR_TRYAGAIN:
-		case RCL_REDIR_CLUSTERDOWN:
-			if (strncmp(rep->str, "TRYAGAIN", 8) == 0)
-				c->tryagain++;
-			else {
-				c->clusterdown++;
-				c->stale = 1;
-			}
-			fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: "
-			    "%s", a->host, a->port, rep->str);
-			freeReplyObject(rep);
-			if (backoff(c, &waited, &step) != 0)
-				return NULL;
-			continue;
-		default:
-			return rep;
-		}
-		if (++redirects > RCL_REDIRECTS_MAX) {
-			fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: "
-			    "more than %d redirects for slot %u (last: %s)",
-			    RCL_REDIRECTS_MAX, slot, rep->str);
-			freeReplyObject(rep);
+		if (follow(c, &t, node, rep, &kind) != 0)
 			return NULL;
-		}
-		freeReplyObject(rep);
+		if (kind == RCL_REDIR_NONE)
+			return rep;
 	}
 }
 

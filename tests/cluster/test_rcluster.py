@@ -91,14 +91,20 @@ def masters():
 
 
 def replica_online(slot):
-    """The slot's shard lists an online replica (CLUSTER SHARDS)."""
-    for sh in r(PORTS[1], "CLUSTER", "SHARDS"):
-        d = dict(zip(sh[::2], sh[1::2]))
-        slots = d[b"slots"]
-        if any(slots[i] <= slot <= slots[i + 1] for i in range(0, len(slots), 2)):
-            return any(dict(zip(n[::2], n[1::2]))[b"role"] == b"replica" and
-                       dict(zip(n[::2], n[1::2]))[b"health"] == b"online" for n in d[b"nodes"])
-    return False
+    """Every node's CLUSTER SHARDS lists an online replica for the slot
+    (the client may ask any of them for its map)."""
+    for port in PORTS:
+        found = False
+        for sh in r(port, "CLUSTER", "SHARDS"):
+            d = dict(zip(sh[::2], sh[1::2]))
+            slots = d[b"slots"]
+            if any(slots[i] <= slot <= slots[i + 1] for i in range(0, len(slots), 2)):
+                found = any(dict(zip(n[::2], n[1::2]))[b"role"] == b"replica" and
+                            dict(zip(n[::2], n[1::2]))[b"health"] == b"online"
+                            for n in d[b"nodes"])
+        if not found:
+            return False
+    return True
 
 
 def master_of(slot):
