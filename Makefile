@@ -86,12 +86,12 @@ LIB_PKGS      = fcgi hiredis librabbitmq libmariadb libcurl json-c
 PROGS	= $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
 	  $(BUILD)/bin/consumer $(BUILD)/bin/ticketctl $(BUILD)/bin/prefork
 # what the tests and the local stack run besides the product
-# (tests/run: mqtool; scripts/stack: loopback.so; scripts/bench: bench/*.c)
-TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/lib/loopback.so \
+# (tests/run: mqtool, rcltool; scripts/stack: loopback.so; scripts/bench: bench/*.c)
+TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/bin/rcltool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = clock conf fmt http jsonesc keys metrics rds ticket valid
+LIB_TESTS      = awscreds clock conf fmt http jsonesc keys metrics rcluster rds ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout money
 CONSUMER_TESTS = tsql ddb_item sigv4 backoff
@@ -99,7 +99,7 @@ CTL_TESTS      = catalog_doc
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
-FUZZ_LIB    = ticket
+FUZZ_LIB    = ticket awscreds redirect
 FUZZ_TICKET = form json
 FUZZ_QUERY  = route
 FUZZ_CTL    = catalog
@@ -161,6 +161,9 @@ $(BUILD)/bin/prefork: $(BUILD)/supervise/prefork.o $(BUILD)/lib.a
 # tests/run: mqtool (tests/tools); scripts/bench: hello, pubbench (bench/)
 $(BUILD)/bin/mqtool: $(BUILD)/tests/tools/mqtool.o $(BUILD)/lib.a
 	$(call link,librabbitmq)
+# tests/cluster: rcltool drives one Redis Cluster client (shared/rcluster.c)
+$(BUILD)/bin/rcltool: $(BUILD)/tests/tools/rcltool.o $(BUILD)/lib.a
+	$(call link,hiredis)
 $(BUILD)/bin/hello: $(BUILD)/bench/hello.o
 	$(call link,fcgi)
 $(BUILD)/bin/pubbench: $(BUILD)/bench/pubbench.o $(BUILD)/lib.a

@@ -54,6 +54,11 @@ const struct conf_def conf_defs[] = {
 	{ "aws_access_key_id", CONF_STR, 0, 0, "boxoffice", S(aws_access_key_id), 0, "AWS_ACCESS_KEY_ID" },
 	{ "aws_secret_access_key", CONF_STR, 0, 0, "boxoffice", S(aws_secret_access_key), 1, "AWS_SECRET_ACCESS_KEY" },
 	{ "aws_session_token", CONF_STR, 0, 0, "", S(aws_session_token), 1, "AWS_SESSION_TOKEN" },
+	{ "aws_credentials", CONF_STR, 0, 0, "static", S(aws_credentials), 0, NULL },
+	{ "aws_shared_credentials_file", CONF_STR, 0, 0, "", S(aws_shared_credentials_file), 0, "AWS_SHARED_CREDENTIALS_FILE" },
+	{ "aws_profile", CONF_STR, 0, 0, "default", S(aws_profile), 0, "AWS_PROFILE" },
+	{ "aws_imds_endpoint", CONF_STR, 0, 0, "http://169.254.169.254", S(aws_imds_endpoint), 0, "AWS_EC2_METADATA_SERVICE_ENDPOINT" },
+	{ "aws_credentials_refresh_s", CONF_INT, 1, 3600, "300", I(aws_credentials_refresh_s), 0, NULL },
 	{ "dynamodb_timeout_ms", CONF_INT, 100, 600000, "5000", I(dynamodb_timeout_ms), 0, NULL },
 
 	{ "consumer_prefetch", CONF_INT, 1, 65535, "300", I(consumer_prefetch), 0, NULL },

@@ -58,6 +58,11 @@ struct conf {
 	char	aws_access_key_id[CONF_STR_MAX];
 	char	aws_secret_access_key[CONF_STR_MAX];
 	char	aws_session_token[CONF_STR_MAX * 8];
+	char	aws_credentials[16];	/* static, file, imds, auto (awscreds.h) */
+	char	aws_shared_credentials_file[CONF_STR_MAX];	/* "" = ~/.aws/credentials */
+	char	aws_profile[128];
+	char	aws_imds_endpoint[CONF_STR_MAX];
+	int	aws_credentials_refresh_s;
 	int	dynamodb_timeout_ms;
 
 	/* consumer */

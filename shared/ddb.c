@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "awscreds.h"
+#include "clock.h"
 #include "ddb.h"
 #include "fmt.h"
 
@@ -79,6 +81,48 @@ ddb_endpoint_check(const char *endpoint, int token, char *err, size_t errlen)
 	return -1;
 }
 
+/* The credentials of d->creds, refreshed if they are about to expire, put
+ * into userpwd and the token header when they changed.  Returns 0 or -1
+ * with errstr. */
+static int
+creds_apply(struct ddb *d)
+{
+	const struct awscreds_set	*cur = &d->creds->cur;
+	struct curl_slist		*l;
+	int				 n;
+
+	if (awscreds_refresh(d->creds, wall_ms()) < 0) {
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		    "expired: %s", d->creds->errstr);
+		return -1;
+	}
+	if (d->creds_gen == d->creds->generation)
+		return 0;
+	if (cur->token[0] != '\0' && ddb_endpoint_check(d->endpoint, 1,
+	    d->errstr, sizeof(d->errstr)) != 0)
+		return -1;
+	n = snprintf(d->userpwd, sizeof(d->userpwd), "%s:%s", cur->access_key,
+	    cur->secret_key);
+	if (n < 0 || (size_t)n >= sizeof(d->userpwd) ||
+	    fmt_trunc(d->token_hdr, sizeof(d->token_hdr),
+	    "X-Amz-Security-Token: %s", cur->token) != 0) {
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		    "too long");
+		return -1;
+	}
+	l = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.0");
+	if (l != NULL && cur->token[0] != '\0')
+		l = curl_slist_append(l, d->token_hdr);
+	if (l == NULL) {
+		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: out of memory");
+		return -1;
+	}
+	curl_slist_free_all(d->hdr_base);
+	d->hdr_base = l;
+	d->creds_gen = d->creds->generation;
+	return 0;
+}
+
 int
 ddb_init(struct ddb *d, const struct conf *c)
 {
@@ -120,6 +164,19 @@ ddb_init(struct ddb *d, const struct conf *c)
 		return -1;
 	}
 	curl_easy_reset(d->curl);
+	if (awscreds_source_parse(c->aws_credentials) != AWSCREDS_STATIC) {
+		if ((d->creds = malloc(sizeof(*d->creds))) == NULL) {
+			fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: out "
+			    "of memory");
+			return -1;
+		}
+		if (awscreds_init(d->creds, c) != 0) {
+			fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: %s",
+			    d->creds->errstr);
+			return -1;
+		}
+		return creds_apply(d);
+	}
 	return 0;
 }
 
@@ -131,6 +188,13 @@ ddb_free(struct ddb *d)
 	curl_slist_free_all(d->hdr_base);
 	d->curl = NULL;
 	d->hdr_base = NULL;
+	if (d->creds != NULL) {
+		explicit_bzero(d->creds, sizeof(*d->creds));
+		free(d->creds);
+		d->creds = NULL;
+	}
+	explicit_bzero(d->userpwd, sizeof(d->userpwd));
+	explicit_bzero(d->token_hdr, sizeof(d->token_hdr));
 }
 
 static size_t
@@ -159,7 +223,8 @@ ddb_prepare(struct ddb *d, CURL *h, struct curl_slist **hdrs, const char *op,
 	struct curl_slist	*s, *l = NULL;
 
 	memset(resp, 0, sizeof(*resp));
-	if (ddb_target_header(op, target, sizeof(target)) != 0)
+	if ((d->creds != NULL && creds_apply(d) != 0) ||
+	    ddb_target_header(op, target, sizeof(target)) != 0)
 		return -1;
 	for (s = d->hdr_base; s != NULL; s = s->next)
 		if ((l = curl_slist_append(l, s->data)) == NULL)
@@ -249,10 +314,13 @@ ddb_call(struct ddb *d, const char *op, const char *json,
 	struct curl_slist	*hdrs = NULL;
 	CURLcode		 rc;
 
+	d->errstr[0] = '\0';
 	if (ddb_prepare(d, d->curl, &hdrs, op, json, resp) != 0) {
 		curl_slist_free_all(hdrs);
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: cannot set "
-		    "up the request (out of memory or an option refused)");
+		if (d->errstr[0] == '\0')	/* not a credentials error */
+			fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: "
+			    "cannot set up the request (out of memory or an "
+			    "option refused)");
 		return -1;
 	}
 	rc = curl_easy_perform(d->curl);

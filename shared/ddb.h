@@ -18,6 +18,7 @@
 #define DDB_SCAN_KEY_MAX 1024			/* a page's LastEvaluatedKey */
 
 struct json_object;
+struct awscreds;
 
 struct ddb {
 	CURL			*curl;
@@ -29,6 +30,8 @@ struct ddb {
 	char			 sigv4[128];
 	char			 token_hdr[CONF_STR_MAX * 8 + 32];
 	int			 timeout_ms;
+	struct awscreds		*creds;	/* aws_credentials not static, else NULL */
+	unsigned long		 creds_gen;	/* generation in userpwd */
 	char			 errstr[256];
 };
 
@@ -49,7 +52,9 @@ struct ddb_resp {
 int	ddb_endpoint_check(const char *endpoint, int token, char *err,
 	    size_t errlen);
 /* Sets up the client: refuses an endpoint ddb_endpoint_check() refuses
- * and a libcurl without CURLOPT_AWS_SIGV4.  Returns 0 or -1 with errstr. */
+ * and a libcurl without CURLOPT_AWS_SIGV4; unless aws_credentials is
+ * static, gets the first credentials (awscreds.h).  Returns 0 or -1 with
+ * errstr. */
 int	ddb_init(struct ddb *d, const struct conf *c);
 void	ddb_free(struct ddb *d);
 

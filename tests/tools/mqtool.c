@@ -9,6 +9,8 @@
  *   mqtool [-c config] peek QUEUE [MAX]      same, messages stay queued
  *   mqtool [-c config] purge QUEUE
  *   mqtool [-c config] publish [-q QUEUE] [-n TIMES] BODY
+ *   mqtool [-c config] declare               the topology (mq_declare_topology),
+ *                                            as ticketctl init declares it
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: mqtool [-c config] count|get|peek|purge QUEUE "
 	    "[MAX]\n       mqtool [-c config] publish [-q QUEUE] [-n TIMES] "
-	    "BODY\n");
+	    "BODY\n       mqtool [-c config] declare\n");
 	exit(2);
 }
 
@@ -126,6 +128,15 @@ main(int argc, char **argv)
 		}
 		mq_close(&m);
 		return ret;
+	}
+	if (strcmp(cmd, "declare") == 0) {
+		if (mq_connect(&m, 0) != 0 || mq_declare_topology(&m,
+		    c.amqp_queue_max_length, c.amqp_queue_type) != 0) {
+			fprintf(stderr, "mqtool: %s\n", m.errstr);
+			return 1;
+		}
+		mq_close(&m);
+		return 0;
 	}
 	if (argc < 2)
 		usage();

@@ -1,0 +1,762 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * rcluster.c - Redis Cluster client on hiredis 0.14 (see rcluster.h).
+ */
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "fmt.h"
+#include "keys.h"
+#include "rcluster.h"
+#include "valid.h"
+
+unsigned
+rcl_slot(const char *key, size_t len)
+{
+	const char	*s, *e;
+
+	if ((s = memchr(key, '{', len)) != NULL &&
+	    (e = memchr(s + 1, '}', len - (size_t)(s + 1 - key))) != NULL &&
+	    e > s + 1)
+		return keys_crc16(s + 1, (size_t)(e - s - 1)) & (RCL_SLOTS - 1);
+	return keys_crc16(key, len) & (RCL_SLOTS - 1);
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+/* The value after the string key name in the flat array m, or NULL. */
+static const redisReply *
+kv_get(const redisReply *m, const char *name)
+{
+	size_t i;
+
+	if (m == NULL || m->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	for (i = 0; i + 1 < m->elements; i += 2)
+		if (m->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(m->element[i]->str, name) == 0)
+			return m->element[i + 1];
+	return NULL;
+}
+
+static int
+kv_is(const redisReply *v, const char *s)
+{
+	return v != NULL && (v->type == REDIS_REPLY_STRING ||
+	    v->type == REDIS_REPLY_STATUS) && strcmp(v->str, s) == 0;
+}
+
+/* Adds (or finds) the node of one CLUSTER SHARDS node entry; returns its
+ * index or -1 with err set. */
+static int
+map_node(struct rcl_map *m, const redisReply *e, char *err, size_t errlen)
+{
+	const redisReply	*ip, *port;
+	const char		*host;
+	unsigned		 i;
+
+	ip = kv_get(e, "ip");
+	if (ip == NULL || ip->type != REDIS_REPLY_STRING || ip->len == 0)
+		ip = kv_get(e, "endpoint");
+	port = kv_get(e, "port");
+	if (ip == NULL || ip->type != REDIS_REPLY_STRING || port == NULL ||
+	    port->type != REDIS_REPLY_INTEGER || port->integer < 1 ||
+	    port->integer > 65535) {
+		snprintf(err, errlen, "CLUSTER SHARDS: a node without ip/port");
+		return -1;
+	}
+	host = ip->str;
+	if (ip->len >= RCL_HOST_MAX) {
+		snprintf(err, errlen, "CLUSTER SHARDS: host name too long");
+		return -1;
+	}
+	for (i = 0; i < m->n; i++)
+		if (m->nodes[i].port == port->integer &&
+		    strcmp(m->nodes[i].host, host) == 0)
+			return (int)i;
+	if (m->n == RCL_NODES_MAX) {
+		snprintf(err, errlen, "CLUSTER SHARDS: more than %d nodes",
+		    RCL_NODES_MAX);
+		return -1;
+	}
+	memcpy(m->nodes[i].host, host, ip->len + 1);
+	m->nodes[i].port = (int)port->integer;
+	m->nodes[i].master = kv_is(kv_get(e, "role"), "master");
+	m->nodes[i].online = kv_is(kv_get(e, "health"), "online");
+	m->n++;
+	return (int)i;
+}
+
+/* One shard: its nodes, then its slot ranges.  Returns the number of slots
+ * it covers or -1. */
+static int
+map_shard(struct rcl_map *m, const redisReply *sh, char *err, size_t errlen)
+{
+	const redisReply	*slots, *nodes, *a, *b;
+	int			 master = -1, replica = -1, idx, covered = 0;
+	size_t			 i;
+	long long		 s;
+
+	slots = kv_get(sh, "slots");
+	nodes = kv_get(sh, "nodes");
+	if (slots == NULL || nodes == NULL || slots->type !=
+	    REDIS_REPLY_ARRAY || nodes->type != REDIS_REPLY_ARRAY ||
+	    slots->elements % 2 != 0) {
+		snprintf(err, errlen, "CLUSTER SHARDS: a shard without "
+		    "slots/nodes");
+		return -1;
+	}
+	for (i = 0; i < nodes->elements; i++) {
+		if ((idx = map_node(m, nodes->element[i], err, errlen)) < 0)
+			return -1;
+		if (m->nodes[idx].master) {
+			if (master < 0 || (!m->nodes[master].online &&
+			    m->nodes[idx].online))
+				master = idx;
+		} else if (replica < 0 && m->nodes[idx].online)
+			replica = idx;
+	}
+	for (i = 0; i < slots->elements; i += 2) {
+		a = slots->element[i];
+		b = slots->element[i + 1];
+		if (a->type != REDIS_REPLY_INTEGER ||
+		    b->type != REDIS_REPLY_INTEGER || a->integer < 0 ||
+		    b->integer >= RCL_SLOTS || a->integer > b->integer) {
+			snprintf(err, errlen, "CLUSTER SHARDS: bad slot range");
+			return -1;
+		}
+		if (master < 0) {
+			snprintf(err, errlen, "CLUSTER SHARDS: slots without "
+			    "a master");
+			return -1;
+		}
+		for (s = a->integer; s <= b->integer; s++) {
+			if (m->master[s] < 0)
+				covered++;
+			m->master[s] = (short)master;
+			m->replica[s] = (short)replica;
+		}
+	}
+	return covered;
+}
+
+int
+rcl_parse_shards(const redisReply *r, struct rcl_map *m, char *err,
+    size_t errlen)
+{
+	size_t	i;
+	int	n, covered = 0;
+
+	m->n = 0;
+	for (i = 0; i < RCL_SLOTS; i++)
+		m->master[i] = m->replica[i] = -1;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		snprintf(err, errlen, "CLUSTER SHARDS: not an array");
+		return -1;
+	}
+	for (i = 0; i < r->elements; i++) {
+		if ((n = map_shard(m, r->element[i], err, errlen)) < 0)
+			return -1;
+		covered += n;
+	}
+	return covered;
+}
+
+static const char *const redirect_names[RCL_REDIR__MAX] = {
+	"none", "MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN"
+};
+
+const char *
+rcl_redirect_str(enum rcl_redirect r)
+{
+	return (unsigned)r < RCL_REDIR__MAX ? redirect_names[r] : "?";
+}
+
+/* "host:port" (the port after the last colon, so an IPv6 host works) into
+ * host and *port; returns 0 or -1. */
+static int
+parse_addr(const char *s, char *host, size_t hsize, int *port)
+{
+	const char	*colon;
+	long		 v;
+	size_t		 hl;
+
+	if ((colon = strrchr(s, ':')) == NULL ||
+	    valid_long(colon + 1, 1, 65535, &v) != 0)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (hl == 0 || hl >= hsize)
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port = (int)v;
+	return 0;
+}
+
+enum rcl_redirect
+rcl_parse_redirect(const char *err, int *slot, char *host, size_t hsize,
+    int *port)
+{
+	enum rcl_redirect	 kind;
+	const char		*p, *sp;
+	char			 num[16];
+	long			 v;
+
+	if (err == NULL)
+		return RCL_REDIR_NONE;
+	if (strncmp(err, "TRYAGAIN", 8) == 0)
+		return RCL_REDIR_TRYAGAIN;
+	if (strncmp(err, "CLUSTERDOWN", 11) == 0)
+		return RCL_REDIR_CLUSTERDOWN;
+	if (strncmp(err, "MOVED ", 6) == 0) {
+		kind = RCL_REDIR_MOVED;
+		p = err + 6;
+	} else if (strncmp(err, "ASK ", 4) == 0) {
+		kind = RCL_REDIR_ASK;
+		p = err + 4;
+	} else
+		return RCL_REDIR_NONE;
+	/* "<slot> <host>:<port>"; the host may be an IPv6 address, so the
+	 * port follows the last colon */
+	if ((sp = strchr(p, ' ')) == NULL || (size_t)(sp - p) >= sizeof(num))
+		return RCL_REDIR_NONE;
+	memcpy(num, p, (size_t)(sp - p));
+	num[sp - p] = '\0';
+	if (valid_long(num, 0, RCL_SLOTS - 1, &v) != 0)
+		return RCL_REDIR_NONE;
+	*slot = (int)v;
+	if (parse_addr(sp + 1, host, hsize, port) != 0)
+		return RCL_REDIR_NONE;
+	return kind;
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void
+conn_drop(struct rcl_conn *k)
+{
+	if (k->ctx != NULL)
+		redisFree(k->ctx);
+	k->ctx = NULL;
+	k->readonly = 0;
+}
+
+/* An idle connection the server closed (restart, kill): readable with
+ * nothing asked. */
+static int
+idle_dead(redisContext *ctx)
+{
+	struct pollfd pfd;
+
+	pfd.fd = ctx->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* A new connection to host:port with the client's timeouts, or NULL with
+ * errstr. */
+static redisContext *
+connect_to(struct rcluster *c, const char *host, int port)
+{
+	struct timeval	 tv;
+	redisContext	*ctx;
+
+	tv.tv_sec = c->timeout_ms / 1000;
+	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	ctx = redisConnectWithTimeout(host, port, tv);
+	if (ctx == NULL || ctx->err || redisSetTimeout(ctx, tv) != REDIS_OK) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: "
+		    "connect: %s", host, port, ctx != NULL ? ctx->errstr :
+		    "out of memory");
+		if (ctx != NULL)
+			redisFree(ctx);
+		c->conn_errors++;
+		return NULL;
+	}
+	(void)redisEnableKeepAlive(ctx);
+	c->connects++;
+	return ctx;
+}
+
+/* The connected context of map node i (READONLY sent if readonly), or NULL
+ * with errstr. */
+static redisContext *
+node_ctx(struct rcluster *c, int i, int readonly)
+{
+	struct rcl_conn	*k = &c->conn[i];
+	redisReply	*r;
+
+	if (k->ctx != NULL && idle_dead(k->ctx))
+		conn_drop(k);
+	if (k->ctx == NULL &&
+	    (k->ctx = connect_to(c, c->map.nodes[i].host,
+	    c->map.nodes[i].port)) == NULL)
+		return NULL;
+	if (readonly && !k->readonly) {
+		r = redisCommand(k->ctx, "READONLY");
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: "
+			    "READONLY: %s", c->map.nodes[i].host,
+			    c->map.nodes[i].port, r != NULL ? r->str :
+			    k->ctx->errstr);
+			if (r != NULL)
+				freeReplyObject(r);
+			conn_drop(k);
+			return NULL;
+		}
+		freeReplyObject(r);
+		k->readonly = 1;
+	}
+	return k->ctx;
+}
+
+/* ---------------------------------------------------------------- the map */
+
+/* The map index of host:port, or -1. */
+static int
+map_find(const struct rcl_map *m, const char *host, int port)
+{
+	unsigned i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->nodes[i].port == port && strcmp(m->nodes[i].host, host) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Asks ctx for CLUSTER SHARDS and installs the map, moving over the
+ * connections of nodes that stay.  Returns 0, -1 with errstr, or -2 if ctx
+ * failed (then it is unusable). */
+static int
+install_map(struct rcluster *c, redisContext *ctx, const char *from)
+{
+	struct rcl_map	*m;
+	struct rcl_conn	 old[RCL_NODES_MAX];
+	redisReply	*r;
+	char		 err[160];
+	unsigned	 j;
+	int		 n;
+
+	if ((r = redisCommand(ctx, "CLUSTER SHARDS")) == NULL) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s: CLUSTER "
+		    "SHARDS: %s", from, ctx->errstr);
+		return -2;	/* the connection is unusable */
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s: CLUSTER "
+		    "SHARDS: %s", from, r->str);
+		freeReplyObject(r);
+		return -1;
+	}
+	if ((m = malloc(sizeof(*m))) == NULL) {
+		freeReplyObject(r);
+		fmt_trunc(c->errstr, sizeof(c->errstr), "out of memory");
+		return -1;
+	}
+	n = rcl_parse_shards(r, m, err, sizeof(err));
+	freeReplyObject(r);
+	if (n <= 0) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s: %s", from,
+		    n < 0 ? err : "CLUSTER SHARDS: no slot covered");
+		free(m);
+		return -1;
+	}
+	memcpy(old, c->conn, sizeof(old));
+	memset(c->conn, 0, sizeof(c->conn));
+	for (j = 0; c->have_map && j < c->map.n; j++)
+		if (old[j].ctx != NULL && (n = map_find(m, c->map.nodes[j].host,
+		    c->map.nodes[j].port)) >= 0) {
+			c->conn[n] = old[j];
+			old[j].ctx = NULL;
+		}
+	for (j = 0; j < RCL_NODES_MAX; j++)
+		conn_drop(&old[j]);
+	memcpy(&c->map, m, sizeof(*m));
+	free(m);
+	c->have_map = 1;
+	c->map_ms = mono_ms();
+	c->stale = 0;
+	c->last_node = -1;
+	c->refreshes++;
+	return 0;
+}
+
+int
+rcl_refresh(struct rcluster *c)
+{
+	char		 list[sizeof(c->seeds)], host[RCL_HOST_MAX], *tok, *save;
+	redisContext	*ctx;
+	unsigned	 i;
+	int		 port, rc;
+
+	/* the nodes we know, masters first */
+	for (rc = 1; c->have_map && rc >= 0; rc--)
+		for (i = 0; i < c->map.n; i++) {
+			if (c->map.nodes[i].master != rc)
+				continue;
+			if ((ctx = node_ctx(c, (int)i, 0)) == NULL)
+				continue;
+			if (install_map(c, ctx, c->map.nodes[i].host) == 0)
+				return 0;
+			conn_drop(&c->conn[i]);
+		}
+	/* then the seeds, on connections of their own */
+	memcpy(list, c->seeds, sizeof(list));
+	for (tok = strtok_r(list, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (parse_addr(tok, host, sizeof(host), &port) != 0)
+			continue;
+		if ((ctx = connect_to(c, host, port)) == NULL)
+			continue;
+		if ((rc = install_map(c, ctx, tok)) == 0 &&
+		    (i = (unsigned)map_find(&c->map, host, port)) < c->map.n &&
+		    c->conn[i].ctx == NULL) {
+			c->conn[i].ctx = ctx;	/* the seed is a node: keep it */
+			return 0;
+		}
+		redisFree(ctx);
+		if (rc == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* The map index of host:port, added as a master if the map does not know
+ * it yet (a MOVED/ASK target newer than our map); -1 if the map is full. */
+static int
+node_index(struct rcluster *c, const char *host, int port)
+{
+	struct rcl_addr	*a;
+	int		 i;
+
+	if ((i = map_find(&c->map, host, port)) >= 0)
+		return i;
+	if (c->map.n == RCL_NODES_MAX)
+		return -1;
+	a = &c->map.nodes[c->map.n];
+	snprintf(a->host, sizeof(a->host), "%s", host);
+	a->port = port;
+	a->master = a->online = 1;
+	return (int)c->map.n++;
+}
+
+/* ---------------------------------------------------------------- commands */
+
+/* Waits the next back-off step, unless that would pass retry_ms.
+ * Returns 0 after waiting, -1 when the budget is spent. */
+static int
+backoff(struct rcluster *c, int *waited, int *step)
+{
+	struct timespec	ts;
+	int		ms;
+
+	if (*waited >= c->retry_ms)
+		return -1;
+	ms = *step < c->retry_ms - *waited ? *step : c->retry_ms - *waited;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	*waited += ms;
+	*step = *step * 2 < RCL_BACKOFF_MAX_MS ? *step * 2 : RCL_BACKOFF_MAX_MS;
+	return 0;
+}
+
+/* Sends (ASKING and) the command on ctx and reads its reply.  Returns the
+ * reply, or NULL on an I/O error with *sent 0 if the command never fully
+ * left (then it cannot run) and 1 if it did (then it may have run). */
+static redisReply *
+exchange(redisContext *ctx, int asking, int argc, const char **argv,
+    const size_t *argvlen, int *sent)
+{
+	void	*rep = NULL;
+	int	 done = 0;
+
+	*sent = 0;
+	if ((asking && redisAppendCommand(ctx, "ASKING") != REDIS_OK) ||
+	    redisAppendCommandArgv(ctx, argc, argv, argvlen) != REDIS_OK)
+		return NULL;
+	do {
+		if (redisBufferWrite(ctx, &done) != REDIS_OK)
+			return NULL;
+	} while (!done);
+	*sent = 1;
+	if (asking) {
+		if (redisGetReply(ctx, &rep) != REDIS_OK)
+			return NULL;
+		freeReplyObject(rep);	/* +OK; an error shows in the next */
+		rep = NULL;
+	}
+	if (redisGetReply(ctx, &rep) != REDIS_OK)
+		return NULL;
+	return rep;
+}
+
+/* The state of one command across its retries and redirects. */
+struct attempt {
+	unsigned	slot;
+	int		waited, step;	/* back-off spent, next wait */
+	int		redirects;
+	int		ask;		/* node of an ASK to follow, or -1 */
+	int		no_replica;	/* master route (or the replica failed) */
+};
+
+/* The node to send to: an ASK target, the slot's replica for a read, else
+ * its master (-1: none).  *ro says whether it is a replica. */
+static int
+pick_node(const struct rcluster *c, const struct attempt *t, int *ro)
+{
+	*ro = 0;
+	if (t->ask >= 0)
+		return t->ask;
+	if (!t->no_replica && c->map.replica[t->slot] >= 0) {
+		*ro = 1;
+		return c->map.replica[t->slot];
+	}
+	return c->map.master[t->slot];
+}
+
+/* What an error reply of node asks: RCL_REDIR_NONE (give the reply to the
+ * caller), or a redirect / wait done here (retry: returns 0; give up:
+ * returns -1 with errstr).  Frees rep unless it is returned. */
+static int
+follow(struct rcluster *c, struct attempt *t, int node, redisReply *rep,
+    enum rcl_redirect *kind)
+{
+	const struct rcl_addr	*a = &c->map.nodes[node];
+	char			 host[RCL_HOST_MAX];
+	int			 rslot, port, n;
+
+	*kind = rcl_parse_redirect(rep->str, &rslot, host, sizeof(host), &port);
+	switch (*kind) {
+	case RCL_REDIR_NONE:
+		return 0;
+	case RCL_REDIR_MOVED:
+		c->moved++;
+		/* the map is stale: refresh it, but trust the node that
+		 * answered about this slot (gossip may lag) */
+		if (rcl_refresh(c) != 0)
+			c->stale = 1;
+		if ((n = node_index(c, host, port)) >= 0)
+			c->map.master[rslot] = (short)n;
+		if (rslot == (int)t->slot)
+			t->no_replica = 1;
+		break;
+	case RCL_REDIR_ASK:
+		c->ask++;
+		t->ask = node_index(c, host, port);
+		break;
+	default:	/* TRYAGAIN, CLUSTERDOWN: wait and retry */
+		if (*kind == RCL_REDIR_TRYAGAIN)
+			c->tryagain++;
+		else {
+			c->clusterdown++;
+			c->stale = 1;
+		}
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
+		    a->host, a->port, rep->str);
+		freeReplyObject(rep);
+		return backoff(c, &t->waited, &t->step);
+	}
+	if (++t->redirects > RCL_REDIRECTS_MAX) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: more "
+		    "than %d redirects for slot %u (last: %s)",
+		    RCL_REDIRECTS_MAX, t->slot, rep->str);
+		freeReplyObject(rep);
+		return -1;
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+redisReply *
+rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
+    int argc, const char **argv, const size_t *argvlen)
+{
+	struct attempt		 t;
+	struct rcl_addr		*a;
+	redisContext		*ctx;
+	redisReply		*rep;
+	enum rcl_redirect	 kind;
+	int			 node, ro, sent;
+
+	memset(&t, 0, sizeof(t));
+	t.slot = slot & (RCL_SLOTS - 1);
+	t.step = RCL_BACKOFF_MIN_MS;
+	t.ask = -1;
+	t.no_replica = route != RCL_REPLICA;
+	c->in_doubt = 0;
+	/* an old map: asked again, kept if no node answers */
+	if (c->have_map && !c->stale &&
+	    mono_ms() - c->map_ms > RCL_MAP_MAX_AGE_MS)
+		(void)rcl_refresh(c);
+	for (;;) {
+		if ((!c->have_map || c->stale) && rcl_refresh(c) != 0) {
+			if (backoff(c, &t.waited, &t.step) != 0)
+				return NULL;
+			continue;
+		}
+		if ((node = pick_node(c, &t, &ro)) < 0) {
+			fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: "
+			    "slot %u is not served by any node", t.slot);
+			c->stale = 1;
+			if (backoff(c, &t.waited, &t.step) != 0)
+				return NULL;
+			continue;
+		}
+		a = &c->map.nodes[node];
+		if ((ctx = node_ctx(c, node, ro)) == NULL ||
+		    (rep = exchange(ctx, t.ask >= 0, argc, argv, argvlen,
+		    &sent)) == NULL) {
+			if (ctx != NULL) {
+				fmt_trunc(c->errstr, sizeof(c->errstr),
+				    "redis %s:%d: %s", a->host, a->port,
+				    ctx->errstr);
+				conn_drop(&c->conn[node]);
+				c->conn_errors++;
+			}
+			if (ro) {	/* the master answers reads too */
+				t.no_replica = 1;
+				continue;
+			}
+			c->stale = 1;
+			t.ask = -1;
+			if (ctx != NULL && sent) {
+				c->in_doubt = 1;	/* it may have run */
+				return NULL;
+			}
+			if (backoff(c, &t.waited, &t.step) != 0)
+				return NULL;
+			continue;
+		}
+		t.ask = -1;
+		if (ro && rep->type == REDIS_REPLY_ERROR &&
+		    strncmp(rep->str, "LOADING", 7) == 0) {
+			freeReplyObject(rep);	/* still syncing: the master */
+			t.no_replica = 1;
+			continue;
+		}
+		if (ro)
+			c->replica_reads++;
+		else
+			c->last_node = node;
+		if (rep->type != REDIS_REPLY_ERROR)
+			return rep;
+		if (follow(c, &t, node, rep, &kind) != 0)
+			return NULL;
+		if (kind == RCL_REDIR_NONE)
+			return rep;
+	}
+}
+
+int
+rcl_wait(struct rcluster *c, int nreplicas, int timeout_ms)
+{
+	struct timeval	 tv;
+	redisReply	*r;
+	int		 i = c->last_node, n;
+
+	if (timeout_ms <= 0) {	/* WAIT n 0 would block for ever */
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: WAIT "
+		    "needs a timeout");
+		return -1;
+	}
+	if (i < 0 || c->conn[i].ctx == NULL) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: WAIT: "
+		    "the connection of the last write is gone");
+		return -1;
+	}
+	/* the reply may take timeout_ms: the socket waits that much longer */
+	tv.tv_sec = (timeout_ms + c->timeout_ms) / 1000;
+	tv.tv_usec = ((timeout_ms + c->timeout_ms) % 1000) * 1000;
+	(void)redisSetTimeout(c->conn[i].ctx, tv);
+	r = redisCommand(c->conn[i].ctx, "WAIT %d %d", nreplicas, timeout_ms);
+	tv.tv_sec = c->timeout_ms / 1000;
+	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	if (r != NULL)
+		(void)redisSetTimeout(c->conn[i].ctx, tv);
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: WAIT: %s",
+		    c->map.nodes[i].host, c->map.nodes[i].port,
+		    r == NULL ? c->conn[i].ctx->errstr :
+		    r->type == REDIS_REPLY_ERROR ? r->str : "not an integer");
+		if (r == NULL)
+			conn_drop(&c->conn[i]);
+		else
+			freeReplyObject(r);
+		return -1;
+	}
+	n = (int)r->integer;
+	freeReplyObject(r);
+	return n;
+}
+
+int
+rcl_node_of(const struct rcluster *c, unsigned slot, enum rcl_route route,
+    char *buf, size_t size)
+{
+	int	i, n;
+
+	if (!c->have_map)
+		return -1;
+	slot &= RCL_SLOTS - 1;
+	i = route == RCL_REPLICA && c->map.replica[slot] >= 0 ?
+	    c->map.replica[slot] : c->map.master[slot];
+	if (i < 0)
+		return -1;
+	n = snprintf(buf, size, "%s:%d", c->map.nodes[i].host,
+	    c->map.nodes[i].port);
+	return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
+struct rcluster *
+rcl_new(const char *seeds, int timeout_ms, int retry_ms, char *err,
+    size_t errlen)
+{
+	struct rcluster	*c;
+	char		 list[sizeof(c->seeds)], host[RCL_HOST_MAX], *tok, *save;
+	int		 port, n = 0;
+
+	if (strlen(seeds) >= sizeof(list)) {
+		snprintf(err, errlen, "redis cluster: seed list too long");
+		return NULL;
+	}
+	memcpy(list, seeds, strlen(seeds) + 1);
+	for (tok = strtok_r(list, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save), n++)
+		if (parse_addr(tok, host, sizeof(host), &port) != 0) {
+			snprintf(err, errlen, "redis cluster: '%s' is not "
+			    "host:port", tok);
+			return NULL;
+		}
+	if (n == 0) {
+		snprintf(err, errlen, "redis cluster: no seed node");
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "redis cluster: out of memory");
+		return NULL;
+	}
+	memcpy(c->seeds, seeds, strlen(seeds) + 1);
+	c->timeout_ms = timeout_ms;
+	c->retry_ms = retry_ms;
+	c->last_node = -1;
+	return c;
+}
+
+void
+rcl_free(struct rcluster *c)
+{
+	unsigned i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < RCL_NODES_MAX; i++)
+		conn_drop(&c->conn[i]);
+	free(c);
+}

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * rcluster.h - a Redis Cluster client on hiredis 0.14 (which has none).
+ *
+ * The slot map comes from CLUSTER SHARDS (Redis 7.0), asked of any node
+ * that answers (known nodes first, then the seeds).  A command goes to the
+ * master of its slot (or, for reads, to a replica of it, on a connection
+ * that sent READONLY); connections are kept per node and reused.  Replies
+ * are followed:
+ *
+ *   MOVED slot host:port   the map is stale: refresh it, retry there
+ *   ASK slot host:port     slot being migrated: ASKING + the command, once,
+ *                          on that node; the map is not changed
+ *   TRYAGAIN, CLUSTERDOWN  back off (doubling, bounded by retry_ms) and retry
+ *
+ * with at most RCL_REDIRECTS_MAX redirects per command.  The map is also
+ * asked again when older than RCL_MAP_MAX_AGE_MS (a replica that was still
+ * syncing is then used for reads); a replica answering LOADING, or not at
+ * all, leaves the read to the master.  A node that cannot
+ * be reached makes the client refresh the map and back off, so after a
+ * failover (master gone, replica promoted) commands reach the new master
+ * once the cluster has elected it, or fail when retry_ms is spent.
+ *
+ * A command sent to a master whose reply never came (timeout, connection
+ * lost) may have run: it is not repeated, the call fails with in_doubt set
+ * (the caller decides, e.g. RESERVE_IN_DOUBT).  A replica read that fails
+ * is repeated on the master.
+ *
+ * The pure parts (slot of a key, CLUSTER SHARDS reply -> map, redirect
+ * errors) do no I/O and are unit-tested alone (tests/unit/test_rcluster.c).
+ * Errors: functions returning int give 0 (or a count) or -1 with errstr.
+ */
+#ifndef BOX_RCLUSTER_H
+#define BOX_RCLUSTER_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#define RCL_SLOTS		16384
+#define RCL_NODES_MAX		64	/* nodes of a map (masters + replicas) */
+#define RCL_HOST_MAX		128
+#define RCL_REDIRECTS_MAX	5	/* MOVED/ASK followed per command */
+#define RCL_BACKOFF_MIN_MS	10	/* first back-off; doubles ... */
+#define RCL_BACKOFF_MAX_MS	200	/* ... up to this per wait */
+#define RCL_MAP_MAX_AGE_MS	10000	/* the map is asked again after this
+					   (replicas that came online) */
+
+/* The slot of a key: CRC16 of its hash tag ("{...}", non-empty) or of the
+ * whole key, modulo 16384 (the keys.c CRC16). */
+unsigned rcl_slot(const char *key, size_t len);
+
+/* ---- the map (pure) ------------------------------------------------- */
+
+struct rcl_addr {
+	char	host[RCL_HOST_MAX];
+	int	port;
+	int	master;		/* role master (else replica) */
+	int	online;		/* health "online" */
+};
+
+/* Who serves each slot: node indexes into nodes[], -1 for none. */
+struct rcl_map {
+	struct rcl_addr	nodes[RCL_NODES_MAX];
+	unsigned	n;
+	short		master[RCL_SLOTS];
+	short		replica[RCL_SLOTS];	/* an online replica, or -1 */
+};
+
+/* Fills m from a CLUSTER SHARDS reply (RESP2: an array of shards, each a
+ * flat array of "slots" [start, end, ...] and "nodes" [node, ...], each
+ * node a flat array of "ip"/"endpoint", "port", "role", "health", ...).
+ * Each shard's slots go to its online master (or, if none is online, its
+ * first master) and its first online replica.  Returns the number of slots
+ * covered (0..16384) or -1 with err set (not that shape, a slot out of
+ * range, too many nodes). */
+int	rcl_parse_shards(const redisReply *r, struct rcl_map *m, char *err,
+	    size_t errlen);
+
+/* What an error reply asks of a cluster client. */
+enum rcl_redirect {
+	RCL_REDIR_NONE,		/* an ordinary error (or none) */
+	RCL_REDIR_MOVED,
+	RCL_REDIR_ASK,
+	RCL_REDIR_TRYAGAIN,
+	RCL_REDIR_CLUSTERDOWN,
+	RCL_REDIR__MAX
+};
+
+/* Classifies the error text err ("MOVED 3999 127.0.0.1:6381"); for MOVED
+ * and ASK fills *slot, host (hsize bytes) and *port.  A MOVED/ASK that does
+ * not parse (bad slot, no port, host too long) is RCL_REDIR_NONE. */
+enum rcl_redirect rcl_parse_redirect(const char *err, int *slot, char *host,
+	    size_t hsize, int *port);
+const char *rcl_redirect_str(enum rcl_redirect r);
+
+/* ---- the client ----------------------------------------------------- */
+
+enum rcl_route {
+	RCL_MASTER,	/* writes, and reads that must see the last write */
+	RCL_REPLICA	/* reads: the slot's replica (READONLY), else master */
+};
+
+struct rcl_conn {
+	redisContext	*ctx;
+	int		 readonly;	/* READONLY sent on ctx */
+};
+
+struct rcluster {
+	char		 seeds[RCL_HOST_MAX * 8];	/* "h:p,h:p" */
+	int		 timeout_ms;	/* connect and per-command timeout */
+	int		 retry_ms;	/* back-off budget of one command */
+	struct rcl_map	 map;
+	struct rcl_conn	 conn[RCL_NODES_MAX];	/* by map node index */
+	int		 have_map;
+	long long	 map_ms;	/* when it was fetched (monotonic) */
+	int		 stale;		/* refresh before the next command */
+	int		 last_node;	/* served the last master command, or -1 */
+	int		 in_doubt;	/* last command: sent, no reply */
+	/* what happened so far (for metrics and tests) */
+	unsigned long	 moved, ask, tryagain, clusterdown, refreshes,
+			 connects, conn_errors, replica_reads;
+	char		 errstr[256];
+};
+
+/* Allocates a client for the seed list "host:port[,host:port...]"; connects
+ * nothing yet.  Returns NULL (out of memory, bad list: err set).  Free it
+ * with rcl_free(). */
+struct rcluster *rcl_new(const char *seeds, int timeout_ms, int retry_ms,
+	    char *err, size_t errlen);
+void	rcl_free(struct rcluster *c);
+
+/* Fetches the slot map (CLUSTER SHARDS) from the first node that answers:
+ * those of the current map, then the seeds.  Connections to nodes still in
+ * the map are kept.  Returns 0 or -1 with errstr. */
+int	rcl_refresh(struct rcluster *c);
+
+/* Sends one command for slot (rcl_slot() of its keys, which must share
+ * it) along route, following redirects.  Returns the reply, the caller's to
+ * freeReplyObject() (an error reply other than a redirect is returned as
+ * is), or NULL with errstr: in_doubt then says whether a write may have
+ * run. */
+redisReply *rcl_command_argv(struct rcluster *c, unsigned slot,
+	    enum rcl_route route, int argc, const char **argv,
+	    const size_t *argvlen);
+
+/* WAIT nreplicas timeout_ms on the connection that served the last master
+ * command (the write to be made durable).  Returns the number of replicas
+ * that acknowledged it, or -1 with errstr (no such connection any more:
+ * what it wrote is unknown to be replicated). */
+int	rcl_wait(struct rcluster *c, int nreplicas, int timeout_ms);
+
+/* "host:port" of the master (or replica) serving slot now, into buf;
+ * returns 0 or -1 (no map, slot uncovered). */
+int	rcl_node_of(const struct rcluster *c, unsigned slot,
+	    enum rcl_route route, char *buf, size_t size);
+
+#endif
