@@ -11,7 +11,6 @@
 #include <json-c/json.h>
 
 #include "ddb.h"
-#include "fmt.h"
 
 int
 ddb_sigv4_param(const char *region, char *buf, size_t size)
@@ -93,13 +92,15 @@ ddb_init(struct ddb *d, const struct conf *c)
 	    c->aws_access_key_id, c->aws_secret_access_key);
 	if (n < 0 || (size_t)n >= sizeof(d->userpwd) ||
 	    ddb_sigv4_param(d->region, d->sigv4, sizeof(d->sigv4)) != 0) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: credentials "
 		    "or region too long");
 		return -1;
 	}
 	if (ddb_endpoint_check(d->endpoint, c->aws_session_token[0] != '\0',
-	    d->errstr, sizeof(d->errstr)) != 0)
+	    d->errstr, sizeof(d->errstr)) != 0) {
+		d->err = ERR_OTHER;
 		return -1;
+	}
 	d->hdr_base = curl_slist_append(NULL,
 	    "Content-Type: application/x-amz-json-1.0");
 	if (c->aws_session_token[0] != '\0') {
@@ -108,13 +109,13 @@ ddb_init(struct ddb *d, const struct conf *c)
 		d->hdr_base = curl_slist_append(d->hdr_base, d->token_hdr);
 	}
 	if (d->hdr_base == NULL || (d->curl = curl_easy_init()) == NULL) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: curl init");
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: curl init");
 		return -1;
 	}
 	/* without SigV4 the key pair would go out as HTTP Basic: refuse */
 	if (curl_easy_setopt(d->curl, CURLOPT_AWS_SIGV4, d->sigv4) !=
 	    CURLE_OK) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: this libcurl "
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: this libcurl "
 		    "cannot sign requests (CURLOPT_AWS_SIGV4 refused, %s); "
 		    "libcurl 7.75 or later is needed", curl_version());
 		return -1;
@@ -251,21 +252,21 @@ ddb_call(struct ddb *d, const char *op, const char *json,
 
 	if (ddb_prepare(d, d->curl, &hdrs, op, json, resp) != 0) {
 		curl_slist_free_all(hdrs);
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: cannot set "
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: cannot set "
 		    "up the request (out of memory or an option refused)");
 		return -1;
 	}
 	rc = curl_easy_perform(d->curl);
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb %s: %s: %s",
+		err_set(&d->err, d->errstr, ERR_IO, "dynamodb %s: %s: %s",
 		    d->endpoint, op, curl_easy_strerror(rc));
 		ddb_resp_free(resp);
 		return -1;
 	}
 	ddb_finish(d->curl, resp);
 	if (resp->status >= 400)
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb %s: HTTP %ld "
+		err_set(&d->err, d->errstr, ERR_SERVER, "dynamodb %s: HTTP %ld "
 		    "%s: %s", op, resp->status, resp->type, resp->message);
 	return 0;
 }
@@ -361,7 +362,7 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 	    s->extra != NULL ? s->extra : "",
 	    s->start[0] != '\0' ? ",\"ExclusiveStartKey\":" : "", s->start);
 	if (n < 0 || (size_t)n >= sizeof(req)) {
-		fmt_trunc(d->errstr, sizeof(d->errstr),
+		err_set(&d->err, d->errstr, ERR_OTHER,
 		    "dynamodb Scan: request too long");
 		return -1;
 	}
@@ -369,10 +370,10 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 		return -1;
 	if (r.status != 200 || (o = json_tokener_parse(r.body)) == NULL) {
 		if (r.status == 200)
-			fmt_trunc(d->errstr, sizeof(d->errstr),
+			err_set(&d->err, d->errstr, ERR_OTHER,
 			    "dynamodb Scan: response is not JSON");
 		else if (r.status < 400)
-			fmt_trunc(d->errstr, sizeof(d->errstr),
+			err_set(&d->err, d->errstr, ERR_SERVER,
 			    "dynamodb Scan: HTTP %ld", r.status);
 		ddb_resp_free(&r);
 		return -1;
@@ -383,7 +384,7 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 		key = json_object_to_json_string_ext(lek,
 		    JSON_C_TO_STRING_PLAIN);
 		if (strlen(key) >= sizeof(s->start)) {
-			fmt_trunc(d->errstr, sizeof(d->errstr),
+			err_set(&d->err, d->errstr, ERR_OTHER,
 			    "dynamodb Scan: LastEvaluatedKey longer than %zu bytes",
 			    sizeof(s->start) - 1);
 			json_object_put(o);

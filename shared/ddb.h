@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "err.h"
 
 #define DDB_RESP_MAX	(4 * 1024 * 1024)	/* cap on a response body */
 #define DDB_SCAN_KEY_MAX 1024			/* a page's LastEvaluatedKey */
@@ -29,7 +30,8 @@ struct ddb {
 	char			 sigv4[128];
 	char			 token_hdr[CONF_STR_MAX * 8 + 32];
 	int			 timeout_ms;
-	char			 errstr[256];
+	int			 err;		/* enum err_kind, err.h */
+	char			 errstr[ERRSTR_MAX];
 };
 
 /* A response: HTTP status, body (NUL-terminated, malloc'd), and for
