@@ -91,7 +91,7 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = clock conf fmt http jsonesc keys metrics rds ticket valid
+LIB_TESTS      = clock conf err fmt http jsonesc keys metrics rds ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout money
 CONSUMER_TESTS = tsql ddb_item sigv4 backoff

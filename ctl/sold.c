@@ -42,20 +42,22 @@ soldv_add(struct soldv *s, const char *event, long zone, long row, long col,
 }
 
 int
-soldv_add_json(struct soldv *s, const char *json, size_t len)
+soldv_add_json(struct soldv *s, const char *json, size_t len, int *added)
 {
 	struct ticket	 t;
 	const char	*why;
 	char		*copy;
 	int		 r;
 
+	*added = 0;
 	if (ticket_parse(json, len, &t, &why) != 0)
 		return 0;
 	if ((copy = strndup(json, len)) == NULL)
 		return -1;
 	r = soldv_add(s, t.event, t.zone, t.row, t.col, t.id, copy);
 	free(copy);
-	return r == 0 ? 1 : -1;
+	*added = r == 0;
+	return r;
 }
 
 static int
@@ -448,6 +450,7 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 {
 	struct ticket	t;
 	const char	*why;
+	int		added;
 
 	if (ticket_parse(msg->body.bytes, msg->body.len, &t, &why) != 0) {
 		(*other)++;
@@ -455,7 +458,7 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 	}
 	if (!ctl_event_selected(ev, t.event))
 		return 0;
-	return soldv_add_json(s, msg->body.bytes, msg->body.len) < 0 ? -1 : 0;
+	return soldv_add_json(s, msg->body.bytes, msg->body.len, &added);
 }
 
 int
@@ -618,7 +621,7 @@ sold_from_ddb(struct soldv *s, struct soldv *conflicts, struct ddb *d,
 
 	*bad = 0;
 	ddb_scan_init(&sc, d, NULL);
-	while ((rc = ddb_scan_next(&sc, &o)) == 1) {
+	while ((rc = ddb_scan_next(&sc, &o)) == 0 && o != NULL) {
 		if (json_object_object_get_ex(o, "Items", &items) &&
 		    add_items(s, conflicts, items, ev, bad) != 0) {
 			json_object_put(o);

@@ -280,11 +280,11 @@ ddb_resp_free(struct ddb_resp *resp)
 }
 
 int
-ddb_create_table(struct ddb *d)
+ddb_create_table(struct ddb *d, int *created)
 {
 	struct ddb_resp	 r;
 	char		 json[512];
-	int		 ret;
+	int		 ret = 0;
 
 	snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
 	    "\"AttributeDefinitions\":[{\"AttributeName\":\"ticketId\","
@@ -293,11 +293,9 @@ ddb_create_table(struct ddb *d)
 	    "\"PAY_PER_REQUEST\"}", d->table);
 	if (ddb_call(d, "CreateTable", json, &r) != 0)
 		return -1;
-	if (r.status == 200)
-		ret = 1;
-	else if (strcmp(r.type, "ResourceInUseException") == 0)
-		ret = 0;
-	else
+	*created = r.status == 200;
+	if (r.status != 200 &&
+	    strcmp(r.type, "ResourceInUseException") != 0)
 		ret = -1;
 	ddb_resp_free(&r);
 	return ret;
@@ -328,7 +326,7 @@ ddb_count(struct ddb *d)
 	int			 rc;
 
 	ddb_scan_init(&s, d, "\"Select\":\"COUNT\"");
-	while ((rc = ddb_scan_next(&s, &page)) == 1) {
+	while ((rc = ddb_scan_next(&s, &page)) == 0 && page != NULL) {
 		if (json_object_object_get_ex(page, "Count", &v))
 			total += json_object_get_int64(v);
 		json_object_put(page);
@@ -355,6 +353,7 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 	const char		*key;
 	int			 n;
 
+	*page = NULL;
 	if (s->done)
 		return 0;
 	n = snprintf(req, sizeof(req), "{\"TableName\":\"%s\"%s%s%s%s}",
@@ -394,5 +393,5 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 		s->done = 0;
 	}
 	*page = o;
-	return 1;
+	return 0;
 }

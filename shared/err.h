@@ -3,8 +3,8 @@
  * err.h - the error fields of every connection object (docs/hacking.md,
  * "How errors travel"), hiredis-style:
  *
- *	int	err;			0, or the enum err_kind of the last failure
- *	char	errstr[ERRSTR_MAX];	what failed, naming server and operation
+ *	int	err;		 0, or enum err_kind of the last failure
+ *	char	errstr[ERRSTR_MAX]; what failed: the server and operation
  *
  * A function on a connection returns -1 (or NULL) after err_set(); the
  * caller reads errstr to log or answer, err to tell a lost connection from
