@@ -91,7 +91,7 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/bin/rcltool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = awscreds clock conf fmt http jsonesc keys metrics rcluster rds ticket valid
+LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics rcluster rds ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout money
 CONSUMER_TESTS = tsql ddb_item sigv4 backoff

@@ -188,20 +188,32 @@ wait_for_signal(const struct conf *c, struct pipe *pipes, int npipes)
 	mq_close(&m);
 }
 
-int
-main(int argc, char **argv)
-{
+/* Everything the main thread owns, from the settings to the threads. */
+struct consumer {
 	struct conf	 c;
 	struct pipe	 pipes[2];
 	struct sweeper	 sw;
-	struct sink	*sinks[2] = { NULL, NULL };
+	struct sink	*sinks[2];
 	pthread_t	 tids[3];
-	sigset_t	 set;
-	const char	*path = NULL;
+	int		 parts;		/* enum part mask (-p) */
+	int		 npipes;
+	int		 nthreads;	/* started, to join */
 	char		 err[512];
-	int		 ch, check = 0, parts = PART_ALL, npipes = 0, nt = 0, i;
-	int		 ret = 0;
+};
 
+/*
+ * Step 1, the settings: the command line and the settings file.  Returns 1
+ * to go on, or 0 to exit with *exitcode: 0 after -h or -n, 1 for bad
+ * settings, 2 for a usage error (both printed).
+ */
+static int
+settings(int argc, char **argv, struct consumer *k, int *exitcode)
+{
+	const char	*path = NULL;
+	int		 ch, check = 0;
+
+	k->parts = PART_ALL;
+	*exitcode = 2;
 	while ((ch = getopt(argc, argv, "c:np:h")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -211,97 +223,155 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		case 'p':
-			if ((parts = parse_parts(optarg)) < 0) {
+			if ((k->parts = parse_parts(optarg)) < 0) {
 				fprintf(stderr, "consumer: -p: '%s' is not a "
 				    "list of sql, nosql, sweeper\n", optarg);
-				return 2;
+				return 0;
 			}
 			break;
 		case 'h':
 			usage(stdout);
+			*exitcode = 0;
 			return 0;
 		default:
 			usage(stderr);
-			return 2;
+			return 0;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		return 0;
 	}
-	if (start_conf("consumer", path, &c) != 0 || check_conf(&c) != 0)
-		return 1;
-	if (check)
-		return start_check_done(&c);
-	start_log("consumer", &c);
-	if (metrics_open(c.metrics_dir, "consumer") != 0)
-		log_warn("metrics: consumer file in %s (metrics off)",
-		    c.metrics_dir);
+	*exitcode = 1;
+	if (start_conf("consumer", path, &k->c) != 0 || check_conf(&k->c) != 0)
+		return 0;
+	if (check) {
+		*exitcode = start_check_done(&k->c);
+		return 0;
+	}
+	return 1;
+}
 
-	/* every thread inherits this mask: only sigtimedwait takes them */
+/* Adds a pipeline draining queue into sink (owned by k from now on). */
+static void
+add_pipe(struct consumer *k, const char *name, const char *queue,
+    struct sink *sink)
+{
+	struct pipe *p = &k->pipes[k->npipes++];
+
+	p->name = name;
+	p->queue = queue;
+	p->sink = sink;
+	p->c = &k->c;
+	p->stop = &stop;
+}
+
+/*
+ * Step 2, start-up: log, metrics, the signal mask every thread inherits
+ * (only sigtimedwait takes the signals), libcurl, and the sinks of the
+ * parts asked for.  Returns 0, or -1 with k->err set; shut_down() frees
+ * what was made either way.
+ */
+static int
+start_up(struct consumer *k)
+{
+	sigset_t set;
+
+	start_log("consumer", &k->c);
+	if (metrics_open(k->c.metrics_dir, "consumer") != 0)
+		log_warn("metrics: consumer file in %s (metrics off)",
+		    k->c.metrics_dir);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error("cannot initialise libcurl");
+		snprintf(k->err, sizeof(k->err), "cannot initialise libcurl");
+		return -1;
+	}
+	if (k->parts & PART_SQL) {
+		if ((k->sinks[0] = sink_sql_new(&k->c, k->err,
+		    sizeof(k->err))) == NULL)
+			return -1;
+		add_pipe(k, "sql", MQ_QUEUE_SQL, k->sinks[0]);
+	}
+	if (k->parts & PART_NOSQL) {
+		if ((k->sinks[1] = sink_ddb_new(&k->c, k->err,
+		    sizeof(k->err))) == NULL)
+			return -1;
+		add_pipe(k, "nosql", MQ_QUEUE_NOSQL, k->sinks[1]);
+	}
+	return 0;
+}
+
+/* Step 3, the pipelines: one thread per pipeline and the sweeper's.
+ * Returns 0, or -1 with k->err set (the threads started are joined by
+ * shut_down()). */
+static int
+start_threads(struct consumer *k)
+{
+	int i;
+
+	log_info("started (mysql batch %d, dynamodb %s x%d, prefetch %d)",
+	    k->c.consumer_batch, k->c.consumer_ddb_write,
+	    k->c.consumer_ddb_parallel, k->c.consumer_prefetch);
+	for (i = 0; i < k->npipes; i++) {
+		if (pthread_create(&k->tids[k->nthreads], NULL, pipe_run,
+		    &k->pipes[i]) != 0)
+			goto fail;
+		k->nthreads++;
+	}
+	k->sw.c = &k->c;
+	k->sw.stop = &stop;
+	if (k->parts & PART_SWEEPER) {
+		if (pthread_create(&k->tids[k->nthreads], NULL, sweeper_run,
+		    &k->sw) != 0)
+			goto fail;
+		k->nthreads++;
+	}
+	return 0;
+fail:
+	snprintf(k->err, sizeof(k->err), "cannot start a thread");
+	return -1;
+}
+
+/* Step 5, shutdown: stops and joins the threads (each finishes and acks
+ * its batch in hand), frees the sinks. */
+static void
+shut_down(struct consumer *k)
+{
+	int i;
+
+	atomic_store(&stop, 1);
+	for (i = 0; i < k->nthreads; i++)
+		pthread_join(k->tids[i], NULL);
+	for (i = 0; i < 2; i++)
+		sink_free(k->sinks[i]);
+	curl_global_cleanup();
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct consumer	 k;
+	int			 exitcode;
+
+	if (!settings(argc, argv, &k, &exitcode))
+		return exitcode;
+	if (start_up(&k) != 0) {
+		log_error("%s", k.err);
+		shut_down(&k);
 		return 1;
 	}
-	memset(pipes, 0, sizeof(pipes));
-	if (parts & PART_SQL) {
-		if ((sinks[0] = sink_sql_new(&c, err, sizeof(err))) == NULL)
-			goto fatal;
-		pipes[npipes].name = "sql";
-		pipes[npipes].queue = MQ_QUEUE_SQL;
-		pipes[npipes++].sink = sinks[0];
+	exitcode = 0;
+	if (start_threads(&k) == 0)
+		wait_for_signal(&k.c, k.pipes, k.npipes);	/* step 4 */
+	else {
+		log_error("%s", k.err);
+		exitcode = 1;
 	}
-	if (parts & PART_NOSQL) {
-		if ((sinks[1] = sink_ddb_new(&c, err, sizeof(err))) == NULL)
-			goto fatal;
-		pipes[npipes].name = "nosql";
-		pipes[npipes].queue = MQ_QUEUE_NOSQL;
-		pipes[npipes++].sink = sinks[1];
-	}
-	log_info("started (mysql batch %d, dynamodb %s x%d, prefetch %d)",
-	    c.consumer_batch, c.consumer_ddb_write, c.consumer_ddb_parallel,
-	    c.consumer_prefetch);
-	for (i = 0; i < npipes; i++) {
-		pipes[i].c = &c;
-		pipes[i].stop = &stop;
-		if (pthread_create(&tids[nt], NULL, pipe_run, &pipes[i]) != 0) {
-			snprintf(err, sizeof(err), "cannot start a thread");
-			goto stop;
-		}
-		nt++;
-	}
-	memset(&sw, 0, sizeof(sw));
-	sw.c = &c;
-	sw.stop = &stop;
-	if ((parts & PART_SWEEPER) &&
-	    pthread_create(&tids[nt++], NULL, sweeper_run, &sw) != 0) {
-		nt--;
-		snprintf(err, sizeof(err), "cannot start a thread");
-		goto stop;
-	}
-	wait_for_signal(&c, pipes, npipes);
-	goto join;
-stop:
-	log_error("%s", err);
-	ret = 1;
-join:
-	atomic_store(&stop, 1);
-	for (i = 0; i < nt; i++)
-		pthread_join(tids[i], NULL);
-	for (i = 0; i < 2; i++)
-		sink_free(sinks[i]);
-	curl_global_cleanup();
+	shut_down(&k);
 	log_info("stopped");
-	return ret;
-fatal:
-	log_error("%s", err);
-	for (i = 0; i < 2; i++)
-		sink_free(sinks[i]);
-	curl_global_cleanup();
-	return 1;
+	return exitcode;
 }

@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "clock.h"
+#include "fmt.h"
 #include "keys.h"
 #include "log.h"
 #include "mq.h"
@@ -32,7 +33,7 @@ static void
 round_fail(struct round *r, const char *what, const char *why)
 {
 	if (r->err[0] == '\0')
-		snprintf(r->err, sizeof(r->err), "%s: %s", what, why);
+		fmt_trunc(r->err, sizeof(r->err), "%s: %s", what, why);
 }
 
 /* Publishes one claimed entry and drops it from bo:sweep once confirmed.

@@ -12,20 +12,27 @@
 #include "ctl.h"
 #include "sold.h"
 
-/* Outcomes of catalog_zone_load() and catalog_zone_drop(). */
-#define CATZ_CREATED	1	/* load: counters created; drop: removed */
-#define CATZ_KEPT	0	/* load: counters kept; drop: nothing there */
-#define CATZ_NO_COUNT	(-1)	/* load: counters absent, creating refused */
-#define CATZ_SOLD	(-2)	/* venue/shape/price change or removal
+/* Outcomes of catalog_zone_load() and catalog_zone_drop().  CATZ_SOLD to
+ * CATZ_CREATED are the integer answers of lua/load_zone.lua and
+ * lua/drop_zone.lua. */
+enum catz {
+	CATZ_ERROR = -3,	/* Redis failed: ctl->rds.errstr */
+	CATZ_SOLD = -2,		/* venue/shape/price change or removal
 				   refused: the zone shows a sale */
-#define CATZ_ERROR	(-3)	/* Redis failed: ctl->rds.errstr */
+	CATZ_NO_COUNT = -1,	/* load: counters absent, creating refused */
+	CATZ_KEPT = 0,		/* load: counters kept; drop: nothing there */
+	CATZ_CREATED = 1	/* load: counters created; drop: removed */
+};
+
+/* "redis failed", "it sold", "no counters", "kept", "created". */
+const char *catz_str(enum catz r);
 
 /* Loads one event zone into its Redis node (catalog hash, sale window,
- * counters when absent and may_create).  Returns a CATZ_* value. */
-int	catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
+ * counters when absent and may_create).  Returns an enum catz. */
+enum catz catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 	    int may_create);
-/* Takes one event zone out of Redis unless it shows a sale; CATZ_*. */
-int	catalog_zone_drop(struct ctl *ctl, const char *event, long zone);
+/* Takes one event zone out of Redis unless it shows a sale. */
+enum catz catalog_zone_drop(struct ctl *ctl, const char *event, long zone);
 /* What Redis shows sold of one event zone: seats taken in the bitmap plus
  * pending and claimed tickets; *fenced set if the catalog hash exists but
  * the counters do not (sales unknown until `ticketctl rebuild`); *seen set

@@ -35,13 +35,31 @@ zkeys(struct zkeys *z, const char *event, long zone)
 	return 0;
 }
 
-/* Runs a zone script; returns its integer answer or CATZ_ERROR. */
-static int
+const char *
+catz_str(enum catz r)
+{
+	switch (r) {
+	case CATZ_ERROR:
+		return "redis failed";
+	case CATZ_SOLD:
+		return "it sold";
+	case CATZ_NO_COUNT:
+		return "no counters";
+	case CATZ_KEPT:
+		return "kept";
+	case CATZ_CREATED:
+		return "created";
+	}
+	return "?";
+}
+
+/* Runs a zone script; returns its answer or CATZ_ERROR. */
+static enum catz
 zone_script(struct ctl *ctl, const struct zkeys *z, enum rds_script s,
     int argc, const char **argv)
 {
 	redisReply	*rep;
-	int		 r;
+	enum catz	 r;
 
 	rep = rds_eval(&ctl->rds, rds_node_for(&ctl->rds, z->tag), s, 7,
 	    argc, argv);
@@ -54,12 +72,12 @@ zone_script(struct ctl *ctl, const struct zkeys *z, enum rds_script s,
 		freeReplyObject(rep);
 		return CATZ_ERROR;
 	}
-	r = (int)rep->integer;
+	r = (enum catz)rep->integer;
 	freeReplyObject(rep);
 	return r;
 }
 
-int
+enum catz
 catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
     int may_create)
 {
@@ -92,7 +110,7 @@ catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 	return zone_script(ctl, &z, SCRIPT_LOAD_ZONE, 16, argv);
 }
 
-int
+enum catz
 catalog_zone_drop(struct ctl *ctl, const char *event, long zone)
 {
 	struct zkeys	 z;

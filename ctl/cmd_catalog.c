@@ -663,7 +663,7 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 	const struct catdoc_venue	*v;
 	struct catalog_zone		 cz;
 	size_t				 i, k;
-	int				 r;
+	enum catz			 r;
 
 	for (i = 0; i < a->old->nevents; i++) {
 		e = &a->old->events[i];
@@ -723,7 +723,7 @@ undo_redis(struct apply *a)
 	const struct catdoc_zone	*oz;
 	struct catalog_zone		 cz;
 	size_t				 i;
-	int				 r;
+	enum catz			 r;
 
 	for (i = a->ndone; i-- > 0;) {
 		oz = doc_zone(a->old, a->done[i].event, a->done[i].zone, &oe);
@@ -738,7 +738,7 @@ undo_redis(struct apply *a)
 			ctl_err("could not put %s zone %ld back in Redis (%s): "
 			    "run `ticketctl catalog apply` of the previous "
 			    "catalog (`catalog show`)", a->done[i].event,
-			    a->done[i].zone, r == CATZ_SOLD ? "it sold" :
+			    a->done[i].zone, r == CATZ_SOLD ? catz_str(r) :
 			    a->ctl->rds.errstr);
 	}
 }

@@ -41,27 +41,27 @@ static int
 create_table(struct ctl *ctl)
 {
 	struct ddb	d;
-	int		r;
+	int		r, created;
 
 	if (ddb_init(&d, &ctl->c) != 0) {
 		ctl_err("%s", d.errstr);
 		ddb_free(&d);
 		return -1;
 	}
-	if ((r = ddb_create_table(&d)) < 0)
+	if ((r = ddb_create_table(&d, &created)) != 0)
 		ctl_err("create table: %s", d.errstr);
 	else
-		printf("dynamodb: table %s %s\n", d.table, r ? "created" :
-		    "exists");
+		printf("dynamodb: table %s %s\n", d.table, created ?
+		    "created" : "exists");
 	ddb_free(&d);
-	return r < 0 ? -1 : 0;
+	return r;
 }
 
 /* Why a zone without counters was refused. */
-enum refusal {
-	REFUSE_MYSQL,		/* tickets of it in MySQL */
-	REFUSE_TRACES,		/* seat bits, owners or pending left in Redis */
-	REFUSE_INFLIGHT		/* sales may be queued, held or dead-lettered */
+enum init_refusal {
+	INIT_REFUSE_MYSQL,	/* tickets of it in MySQL */
+	INIT_REFUSE_TRACES,	/* seat bits, owners or pending left in Redis */
+	INIT_REFUSE_INFLIGHT	/* sales may be queued, held or dead-lettered */
 };
 
 /* What init knows of the sales when it loads the catalog. */
@@ -113,8 +113,9 @@ load_zone(const struct catalog_zone *cz, void *arg)
 	char		 tag[TAG_MAX], k[KEY__MAX][KEY_MAX];
 	unsigned	 node;
 	long		 in_mysql;
-	int		 kind, r;
-	enum refusal	 why;
+	int		 kind;
+	enum catz	 r;
+	enum init_refusal	 why;
 
 	if (keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0)
 		return -1;
@@ -123,11 +124,11 @@ load_zone(const struct catalog_zone *cz, void *arg)
 			return -1;
 	node = rds_node_for(&l->ctl->rds, tag);
 	in_mysql = l->guard ? zcounts_get(&l->mysql, cz->event, cz->zone) : 0;
-	why = in_mysql > 0 ? REFUSE_MYSQL : REFUSE_TRACES;
+	why = in_mysql > 0 ? INIT_REFUSE_MYSQL : INIT_REFUSE_TRACES;
 	r = catalog_zone_load(l->ctl, cz, !l->guard || (in_mysql == 0 &&
 	    l->accounted));
 	if (r == CATZ_NO_COUNT && in_mysql == 0 && !l->accounted) {
-		why = REFUSE_INFLIGHT;
+		why = INIT_REFUSE_INFLIGHT;
 		if (never_loaded(l, node, tag, k))
 			r = catalog_zone_load(l->ctl, cz, 1);
 	}
@@ -147,11 +148,11 @@ load_zone(const struct catalog_zone *cz, void *arg)
 	} else {
 		l->refused++;
 		l->refused_on[node]++;
-		if (why == REFUSE_MYSQL)
+		if (why == INIT_REFUSE_MYSQL)
 			ctl_err("%s zone %ld: no counters in Redis, but %ld "
 			    "ticket(s) of it are in MySQL", cz->event, cz->zone,
 			    in_mysql);
-		else if (why == REFUSE_TRACES)
+		else if (why == INIT_REFUSE_TRACES)
 			ctl_err("%s zone %ld: no counters in Redis, but Redis "
 			    "still holds sold seats, owners or pending tickets "
 			    "of it", cz->event, cz->zone);

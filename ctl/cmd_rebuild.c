@@ -37,6 +37,16 @@ struct rebuild {
 	long		 rebuilt, kept, conflicts, outside;
 };
 
+/* Where rebuild saw a sold seat (counted per zone in from[]). */
+enum rebuild_src {
+	REBUILD_MYSQL,
+	REBUILD_QUEUE,
+	REBUILD_DEAD,
+	REBUILD_PENDING,
+	REBUILD_REDIS,
+	REBUILD__MAX
+};
+
 /* The new state of one zone. */
 struct newzone {
 	const struct catalog_zone *cz;
@@ -45,14 +55,12 @@ struct newzone {
 	size_t		 nbytes;
 	const char	**owner;	/* per bit: ticket id, or NULL */
 	const char	**json;		/* per bit: ticket JSON to cache, or NULL */
-	long		 from[5];	/* seats taken from each source */
+	long		 from[REBUILD__MAX];	/* seats taken from each */
 };
-
-enum source { SRC_MYSQL, SRC_QUEUE, SRC_DEAD, SRC_PENDING, SRC_REDIS };
 
 /* Marks one sold seat; the first source to claim a seat owns it. */
 static void
-take(struct rebuild *rb, struct newzone *nz, enum source src,
+take(struct rebuild *rb, struct newzone *nz, enum rebuild_src src,
     const struct sold *s)
 {
 	const struct catalog_zone *cz = nz->cz;
@@ -67,7 +75,7 @@ take(struct rebuild *rb, struct newzone *nz, enum source src,
 	}
 	bit = keys_seat_bit(s->row, s->col, cz->cols);
 	if (nz->owner[bit] != NULL) {
-		if (strcmp(nz->owner[bit], s->id) != 0 && src == SRC_DEAD)
+		if (strcmp(nz->owner[bit], s->id) != 0 && src == REBUILD_DEAD)
 			printf("%s zone %ld row %ld column %ld: ticket %s is "
 			    "dead-lettered, the seat belongs to %s (ticketctl "
 			    "dlq)\n", cz->event, cz->zone, s->row, s->col, s->id,
@@ -76,7 +84,8 @@ take(struct rebuild *rb, struct newzone *nz, enum source src,
 			rb->conflicts++;
 			ctl_err("%s zone %ld row %ld column %ld: ticket %s %s, "
 			    "but the seat belongs to %s (kept)", cz->event,
-			    cz->zone, s->row, s->col, s->id, src == SRC_QUEUE ?
+			    cz->zone, s->row, s->col, s->id,
+			    src == REBUILD_QUEUE ?
 			    "is queued (the consumer will dead-letter it)" :
 			    "is pending", nz->owner[bit]);
 		}
@@ -89,7 +98,7 @@ take(struct rebuild *rb, struct newzone *nz, enum source src,
 }
 
 static void
-take_all(struct rebuild *rb, struct newzone *nz, enum source src,
+take_all(struct rebuild *rb, struct newzone *nz, enum rebuild_src src,
     const struct soldv *v)
 {
 	size_t first, n, i;
@@ -112,13 +121,13 @@ take_redis(struct newzone *nz, const struct zstate *z)
 			continue;
 		nz->owner[bit] = z->own[i].id;
 		zone_bit_set(nz->bits, bit);
-		nz->from[SRC_REDIS]++;
+		nz->from[REBUILD_REDIS]++;
 	}
 	for (bit = 0; bit < nz->nbits; bit++)
 		if (zone_bit(z->bits, z->nbytes, bit) &&
 		    !zone_bit(nz->bits, nz->nbytes, bit)) {
 			zone_bit_set(nz->bits, bit);
-			nz->from[SRC_REDIS]++;
+			nz->from[REBUILD_REDIS]++;
 		}
 }
 
@@ -374,10 +383,10 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	memset(nz->owner, 0, (size_t)nz->nbits * sizeof(*nz->owner));
 	memset(nz->json, 0, (size_t)nz->nbits * sizeof(*nz->json));
 	memset(nz->from, 0, sizeof(nz->from));
-	take_all(rb, nz, SRC_MYSQL, &rb->mysql);
-	take_all(rb, nz, SRC_QUEUE, &rb->queued);
-	take_all(rb, nz, SRC_DEAD, &rb->dead);
-	take_all(rb, nz, SRC_PENDING, &z.pending);
+	take_all(rb, nz, REBUILD_MYSQL, &rb->mysql);
+	take_all(rb, nz, REBUILD_QUEUE, &rb->queued);
+	take_all(rb, nz, REBUILD_DEAD, &rb->dead);
+	take_all(rb, nz, REBUILD_PENDING, &z.pending);
 	take_redis(nz, &z);
 	if ((w = write_zone(rb->ctl, &z, nz)) < 0)
 		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
@@ -393,7 +402,7 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 {
 	struct newzone	nz;
 	long		taken, conflicts = rb->conflicts, outside = rb->outside;
-	int		tries, r = -1;
+	int		tries, k, r = -1;
 
 	memset(&nz, 0, sizeof(nz));
 	nz.cz = cz;
@@ -425,13 +434,14 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		rb->kept++;
 	if (r != 0)
 		goto out;
-	taken = nz.from[SRC_MYSQL] + nz.from[SRC_QUEUE] + nz.from[SRC_DEAD] +
-	    nz.from[SRC_PENDING] + nz.from[SRC_REDIS];
+	for (taken = 0, k = 0; k < REBUILD__MAX; k++)
+		taken += nz.from[k];
 	printf("%s zone %ld: rebuilt: %ld seats, %ld sold (%ld in MySQL, %ld "
 	    "queued, %ld dead-lettered, %ld pending, %ld only in Redis), %ld "
 	    "left%s\n", cz->event, cz->zone, nz.nbits, taken,
-	    nz.from[SRC_MYSQL], nz.from[SRC_QUEUE], nz.from[SRC_DEAD],
-	    nz.from[SRC_PENDING], nz.from[SRC_REDIS], nz.nbits - taken,
+	    nz.from[REBUILD_MYSQL], nz.from[REBUILD_QUEUE],
+	    nz.from[REBUILD_DEAD], nz.from[REBUILD_PENDING],
+	    nz.from[REBUILD_REDIS], nz.nbits - taken,
 	    tries > 1 ? " (read again: it changed meanwhile)" : "");
 	rb->rebuilt++;
 out:

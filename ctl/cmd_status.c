@@ -150,7 +150,7 @@ count_ddb(struct ctl *ctl, struct status *st)
 	if (ddb_init(&d, &ctl->c) != 0)
 		goto out;
 	ddb_scan_init(&sc, &d, "\"ProjectionExpression\":\"eventId\"");
-	while ((rc = ddb_scan_next(&sc, &o)) == 1) {
+	while ((rc = ddb_scan_next(&sc, &o)) == 0 && o != NULL) {
 		if (json_object_object_get_ex(o, "Items", &items))
 			for (i = 0; i < json_object_array_length(items); i++) {
 				it = json_object_array_get_idx(items, i);

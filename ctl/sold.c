@@ -42,20 +42,22 @@ soldv_add(struct soldv *s, const char *event, long zone, long row, long col,
 }
 
 int
-soldv_add_json(struct soldv *s, const char *json, size_t len)
+soldv_add_json(struct soldv *s, const char *json, size_t len, int *added)
 {
 	struct ticket	 t;
 	const char	*why;
 	char		*copy;
 	int		 r;
 
+	*added = 0;
 	if (ticket_parse(json, len, &t, &why) != 0)
 		return 0;
 	if ((copy = strndup(json, len)) == NULL)
 		return -1;
 	r = soldv_add(s, t.event, t.zone, t.row, t.col, t.id, copy);
 	free(copy);
-	return r == 0 ? 1 : -1;
+	*added = r == 0;
+	return r;
 }
 
 static int
@@ -316,14 +318,16 @@ copy_channel(struct mq *m, char *err, size_t errlen)
 	return -1;
 }
 
-/* Takes one message with basic.get (not acked).  Returns 1 read (body in
- * *msg, to be destroyed; *tag set), 0 queue empty, -1 error. */
+/* Takes one message with basic.get (not acked): *got 1 with the body in
+ * *msg (to be destroyed) and *tag set, or *got 0 if the queue is empty.
+ * Returns 0, or -1 with err set. */
 static int
 get_one(struct mq *m, const char *queue, amqp_message_t *msg, uint64_t *tag,
-    char *err, size_t errlen)
+    int *got, char *err, size_t errlen)
 {
 	amqp_rpc_reply_t r;
 
+	*got = 0;
 	amqp_maybe_release_buffers_on_channel(m->conn, 1);
 	r = amqp_basic_get(m->conn, 1, amqp_cstring_bytes(queue), 0);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
@@ -340,7 +344,8 @@ get_one(struct mq *m, const char *queue, amqp_message_t *msg, uint64_t *tag,
 		    queue);
 		return -1;
 	}
-	return 1;
+	*got = 1;
+	return 0;
 }
 
 /* Publishes a copy of msg to queue (default exchange, mandatory), with
@@ -448,6 +453,7 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 {
 	struct ticket	t;
 	const char	*why;
+	int		added;
 
 	if (ticket_parse(msg->body.bytes, msg->body.len, &t, &why) != 0) {
 		(*other)++;
@@ -455,7 +461,7 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 	}
 	if (!ctl_event_selected(ev, t.event))
 		return 0;
-	return soldv_add_json(s, msg->body.bytes, msg->body.len) < 0 ? -1 : 0;
+	return soldv_add_json(s, msg->body.bytes, msg->body.len, &added);
 }
 
 int
@@ -468,7 +474,7 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 	uint64_t	tag = 0, copies = 0;
 	size_t		k, pub;
 	long		ready;
-	int		r = 1, keep, stop = 0;
+	int		got = 1, keep, stop = 0;
 
 	*msgs = *other = 0;
 	*more = 0;
@@ -480,14 +486,17 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 		return 0;
 	if (copy_channel(m, err, errlen) != 0)
 		return -1;
-	while (r > 0 && !stop && *msgs < ready) {
+	while (got && !stop && *msgs < ready) {
 		if (*msgs >= max) {
 			*more = 1;
 			break;
 		}
 		for (k = pub = 0; k < ROTATE_BATCH && !stop && *msgs < ready &&
 		    *msgs < max; k++) {
-			if ((r = get_one(m, queue, &msg, &tag, err, errlen)) <= 0)
+			if (get_one(m, queue, &msg, &tag, &got, err,
+			    errlen) != 0)
+				return -1;
+			if (!got)
 				break;
 			(*msgs)++;
 			keep = fn != NULL ? fn(&msg, arg) : 1;
@@ -497,16 +506,15 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 				snprintf(err, errlen, "out of memory");
 				return -1;
 			}
-			if (keep != 0) {
-				r = publish_copy(m, queue, &msg, err, errlen) == 0;
-				pub++;
-			}
-			amqp_destroy_message(&msg);
-			if (!r)
+			if (keep != 0 &&
+			    publish_copy(m, queue, &msg, err, errlen) != 0) {
+				amqp_destroy_message(&msg);
 				return -1;
+			}
+			pub += keep != 0;
+			amqp_destroy_message(&msg);
 		}
-		if (r < 0 || (pub > 0 &&
-		    wait_copies(m, copies, pub, err, errlen) != 0))
+		if (pub > 0 && wait_copies(m, copies, pub, err, errlen) != 0)
 			return -1;
 		copies += pub;
 		/* every copy is safe: the originals go */
@@ -618,7 +626,7 @@ sold_from_ddb(struct soldv *s, struct soldv *conflicts, struct ddb *d,
 
 	*bad = 0;
 	ddb_scan_init(&sc, d, NULL);
-	while ((rc = ddb_scan_next(&sc, &o)) == 1) {
+	while ((rc = ddb_scan_next(&sc, &o)) == 0 && o != NULL) {
 		if (json_object_object_get_ex(o, "Items", &items) &&
 		    add_items(s, conflicts, items, ev, bad) != 0) {
 			json_object_put(o);

@@ -35,9 +35,10 @@ struct soldv {
 /* Appends a seat (json copied if not NULL).  Returns 0 or -1 (no memory). */
 int	soldv_add(struct soldv *s, const char *event, long zone, long row,
 	    long col, const char *id, const char *json);
-/* Appends a ticket JSON message; returns 1 added, 0 not a ticket, -1 no
- * memory. */
-int	soldv_add_json(struct soldv *s, const char *json, size_t len);
+/* Appends a ticket JSON message (*added 0 if it is not a ticket).  Returns
+ * 0, or -1 (no memory). */
+int	soldv_add_json(struct soldv *s, const char *json, size_t len,
+	    int *added);
 /* Sorts by event, zone, row, column, ticketId. */
 void	soldv_sort(struct soldv *s);
 /* The entries of one event zone of a sorted list: returns their number

@@ -10,6 +10,7 @@
  *
  * Exit status: 0 ok, 1 differences found or a failure, 2 usage error.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,61 +135,80 @@ ctl_seconds(const char *s, long max, long *out)
 	return valid_long(s, 0, max, out);
 }
 
-int
-main(int argc, char **argv)
-{
-	const struct command	*cmd = NULL;
-	struct ctl		 ctl;
-	const char		*path = NULL;
-	size_t			 i;
-	int			 ch, ret;
+static const struct option long_options[] = {
+	{ "help",	no_argument,		NULL,	'h' },
+	{ NULL,		0,			NULL,	0 }
+};
 
-	/* --help before the command (getopt knows no long options) */
-	for (ch = 1; ch < argc && argv[ch][0] == '-'; ch++) {
-		if (strcmp(argv[ch], "--help") == 0) {
-			usage(stdout);
-			return CTL_OK;
-		}
-		if (strcmp(argv[ch], "-c") == 0)
-			ch++;
-	}
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+/*
+ * The options before the command, in one pass: -c FILE, -h, --help ('+':
+ * the first word that is not an option is the command, whose own options
+ * are its business).  Returns 1 with *path set and optind at the command,
+ * or 0 to exit with *exitcode: CTL_OK after help, CTL_USAGE (printed).
+ */
+static int
+options(int argc, char **argv, const char **path, int *exitcode)
+{
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+c:h", long_options,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return CTL_OK;
+			*exitcode = CTL_OK;
+			return 0;
 		default:
 			usage(stderr);
-			return CTL_USAGE;
+			*exitcode = CTL_USAGE;
+			return 0;
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1) {
+	if (optind == argc) {
 		usage(stderr);
-		return CTL_USAGE;
+		*exitcode = CTL_USAGE;
+		return 0;
 	}
-	if (strcmp(argv[0], "help") == 0 || strcmp(argv[0], "--help") == 0) {
-		usage(stdout);
-		return CTL_OK;
-	}
+	return 1;
+}
+
+/* The command called name, or NULL. */
+static const struct command *
+command_find(const char *name)
+{
+	size_t i;
+
 	for (i = 0; i < NCOMMANDS; i++)
-		if (strcmp(argv[0], commands[i]->name) == 0)
-			cmd = commands[i];
-	if (cmd == NULL) {
-		ctl_err("unknown command '%s'", argv[0]);
-		usage(stderr);
-		return CTL_USAGE;
-	}
-	for (ch = 1; ch < argc; ch++)
-		if (strcmp(argv[ch], "--help") == 0 ||
-		    strcmp(argv[ch], "-h") == 0) {
-			command_help(cmd);
-			return CTL_OK;
-		}
+		if (strcmp(name, commands[i]->name) == 0)
+			return commands[i];
+	return NULL;
+}
+
+/* 1 if the command's arguments ask for its help (-h or --help anywhere). */
+static int
+command_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads the settings, opens the Redis shards, runs cmd; returns its exit
+ * status, or CTL_FAIL if the settings or the shard list are bad. */
+static int
+command_run(const struct command *cmd, const char *path, int argc,
+    char **argv)
+{
+	struct ctl	ctl;
+	int		ret;
+
 	if (start_conf("ticketctl", path, &ctl.c) != 0)
 		return CTL_FAIL;
 	log_open("ticketctl", NULL, log_level_parse(ctl.c.log_level));
@@ -202,4 +222,31 @@ main(int argc, char **argv)
 	curl_global_cleanup();
 	fflush(stdout);
 	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command	*cmd;
+	const char		*path = NULL;
+	int			 exitcode;
+
+	if (!options(argc, argv, &path, &exitcode))
+		return exitcode;
+	argc -= optind;
+	argv += optind;
+	if (strcmp(argv[0], "help") == 0) {
+		usage(stdout);
+		return CTL_OK;
+	}
+	if ((cmd = command_find(argv[0])) == NULL) {
+		ctl_err("unknown command '%s'", argv[0]);
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	if (command_wants_help(argc, argv)) {
+		command_help(cmd);
+		return CTL_OK;
+	}
+	return command_run(cmd, path, argc, argv);
 }

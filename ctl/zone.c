@@ -192,9 +192,8 @@ read_pending(struct rds *r, struct zstate *z, const char *key, char *err,
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
 		if (rep->element[i]->type != REDIS_REPLY_STRING)
 			continue;
-		added = soldv_add_json(&z->pending, rep->element[i]->str,
-		    rep->element[i]->len);
-		if (added < 0) {
+		if (soldv_add_json(&z->pending, rep->element[i]->str,
+		    rep->element[i]->len, &added) != 0) {
 			freeReplyObject(rep);
 			snprintf(err, errlen, "out of memory");
 			return -1;

@@ -11,7 +11,6 @@
 #include <mysql.h>
 
 #include "db.h"
-#include "fmt.h"
 #include "metrics.h"
 #include "valid.h"
 
@@ -47,7 +46,7 @@ db_conn(struct db *d)
 	if (d->my != NULL)
 		return d->my;
 	if ((d->my = mysql_init(NULL)) == NULL) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "mysql: out of memory");
+		err_set(&d->err, d->errstr, ERR_OTHER, "mysql: out of memory");
 		return NULL;
 	}
 	mysql_options(d->my, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
@@ -58,7 +57,7 @@ db_conn(struct db *d)
 	if (mysql_real_connect(d->my, d->socket[0] ? NULL : d->host, d->user,
 	    d->password, d->database, (unsigned)d->port,
 	    d->socket[0] ? d->socket : NULL, 0) == NULL) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "mysql %s@%s:%d: "
+		err_set(&d->err, d->errstr, ERR_IO, "mysql %s@%s:%d: "
 		    "connect: %s", d->user, d->socket[0] ? d->socket : d->host,
 		    d->port, mysql_error(d->my));
 		db_close(d);
@@ -77,10 +76,10 @@ db_fail(struct db *d, const char *what)
 	if (d->my == NULL)
 		return -1;
 	e = mysql_errno(d->my);
-	fmt_trunc(d->errstr, sizeof(d->errstr), "mysql: %s: %s (%u)", what,
-	    mysql_error(d->my), e);
 	/* client errors (2000..2999) mean the connection is unusable */
-	if (e >= 2000 && e < 3000)
+	err_set(&d->err, d->errstr, e >= 2000 && e < 3000 ? ERR_IO :
+	    ERR_SERVER, "mysql: %s: %s (%u)", what, mysql_error(d->my), e);
+	if (d->err == ERR_IO)
 		db_close(d);
 	return -1;
 }
@@ -144,7 +143,7 @@ db_catalog_each(struct db *d, int (*fn)(const struct catalog_zone *, void *),
 		    valid_digits(row[3], &cz.rows) != 0 ||
 		    valid_digits(row[4], &cz.cols) != 0 ||
 		    strlen(row[5]) >= sizeof(cz.price)) {
-			fmt_trunc(d->errstr, sizeof(d->errstr), "catalog: bad "
+			err_set(&d->err, d->errstr, ERR_OTHER, "catalog: bad "
 			    "row for event %s", row[0] ? row[0] : "?");
 			mysql_free_result(res);
 			return -1;

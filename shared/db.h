@@ -13,6 +13,7 @@
 #include <mysql.h>
 
 #include "conf.h"
+#include "err.h"
 
 struct db {
 	MYSQL		*my;
@@ -24,7 +25,8 @@ struct db {
 	char		 database[64];
 	int		 timeout_ms;
 	unsigned long	 reconnects;
-	char		 errstr[256];
+	int		 err;		/* enum err_kind, err.h */
+	char		 errstr[ERRSTR_MAX];
 };
 
 /* Copies the connection settings of c with the given account. */

@@ -92,7 +92,7 @@ creds_apply(struct ddb *d)
 	int				 n;
 
 	if (awscreds_refresh(d->creds, wall_ms()) < 0) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: credentials "
 		    "expired: %s", d->creds->errstr);
 		return -1;
 	}
@@ -106,7 +106,7 @@ creds_apply(struct ddb *d)
 	if (n < 0 || (size_t)n >= sizeof(d->userpwd) ||
 	    fmt_trunc(d->token_hdr, sizeof(d->token_hdr),
 	    "X-Amz-Security-Token: %s", cur->token) != 0) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: credentials "
 		    "too long");
 		return -1;
 	}
@@ -114,7 +114,7 @@ creds_apply(struct ddb *d)
 	if (l != NULL && cur->token[0] != '\0')
 		l = curl_slist_append(l, d->token_hdr);
 	if (l == NULL) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: out of memory");
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: out of memory");
 		return -1;
 	}
 	curl_slist_free_all(d->hdr_base);
@@ -137,13 +137,15 @@ ddb_init(struct ddb *d, const struct conf *c)
 	    c->aws_access_key_id, c->aws_secret_access_key);
 	if (n < 0 || (size_t)n >= sizeof(d->userpwd) ||
 	    ddb_sigv4_param(d->region, d->sigv4, sizeof(d->sigv4)) != 0) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: credentials "
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: credentials "
 		    "or region too long");
 		return -1;
 	}
 	if (ddb_endpoint_check(d->endpoint, c->aws_session_token[0] != '\0',
-	    d->errstr, sizeof(d->errstr)) != 0)
+	    d->errstr, sizeof(d->errstr)) != 0) {
+		d->err = ERR_OTHER;
 		return -1;
+	}
 	d->hdr_base = curl_slist_append(NULL,
 	    "Content-Type: application/x-amz-json-1.0");
 	if (c->aws_session_token[0] != '\0') {
@@ -152,13 +154,13 @@ ddb_init(struct ddb *d, const struct conf *c)
 		d->hdr_base = curl_slist_append(d->hdr_base, d->token_hdr);
 	}
 	if (d->hdr_base == NULL || (d->curl = curl_easy_init()) == NULL) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: curl init");
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: curl init");
 		return -1;
 	}
 	/* without SigV4 the key pair would go out as HTTP Basic: refuse */
 	if (curl_easy_setopt(d->curl, CURLOPT_AWS_SIGV4, d->sigv4) !=
 	    CURLE_OK) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: this libcurl "
+		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: this libcurl "
 		    "cannot sign requests (CURLOPT_AWS_SIGV4 refused, %s); "
 		    "libcurl 7.75 or later is needed", curl_version());
 		return -1;
@@ -166,12 +168,12 @@ ddb_init(struct ddb *d, const struct conf *c)
 	curl_easy_reset(d->curl);
 	if (awscreds_source_parse(c->aws_credentials) != AWSCREDS_STATIC) {
 		if ((d->creds = malloc(sizeof(*d->creds))) == NULL) {
-			fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: out "
+			err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: out "
 			    "of memory");
 			return -1;
 		}
 		if (awscreds_init(d->creds, c) != 0) {
-			fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: %s",
+			err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: %s",
 			    d->creds->errstr);
 			return -1;
 		}
@@ -318,7 +320,7 @@ ddb_call(struct ddb *d, const char *op, const char *json,
 	if (ddb_prepare(d, d->curl, &hdrs, op, json, resp) != 0) {
 		curl_slist_free_all(hdrs);
 		if (d->errstr[0] == '\0')	/* not a credentials error */
-			fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb: "
+			err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: "
 			    "cannot set up the request (out of memory or an "
 			    "option refused)");
 		return -1;
@@ -326,14 +328,14 @@ ddb_call(struct ddb *d, const char *op, const char *json,
 	rc = curl_easy_perform(d->curl);
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb %s: %s: %s",
+		err_set(&d->err, d->errstr, ERR_IO, "dynamodb %s: %s: %s",
 		    d->endpoint, op, curl_easy_strerror(rc));
 		ddb_resp_free(resp);
 		return -1;
 	}
 	ddb_finish(d->curl, resp);
 	if (resp->status >= 400)
-		fmt_trunc(d->errstr, sizeof(d->errstr), "dynamodb %s: HTTP %ld "
+		err_set(&d->err, d->errstr, ERR_SERVER, "dynamodb %s: HTTP %ld "
 		    "%s: %s", op, resp->status, resp->type, resp->message);
 	return 0;
 }
@@ -347,11 +349,11 @@ ddb_resp_free(struct ddb_resp *resp)
 }
 
 int
-ddb_create_table(struct ddb *d)
+ddb_create_table(struct ddb *d, int *created)
 {
 	struct ddb_resp	 r;
 	char		 json[512];
-	int		 ret;
+	int		 ret = 0;
 
 	snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
 	    "\"AttributeDefinitions\":[{\"AttributeName\":\"ticketId\","
@@ -360,11 +362,9 @@ ddb_create_table(struct ddb *d)
 	    "\"PAY_PER_REQUEST\"}", d->table);
 	if (ddb_call(d, "CreateTable", json, &r) != 0)
 		return -1;
-	if (r.status == 200)
-		ret = 1;
-	else if (strcmp(r.type, "ResourceInUseException") == 0)
-		ret = 0;
-	else
+	*created = r.status == 200;
+	if (r.status != 200 &&
+	    strcmp(r.type, "ResourceInUseException") != 0)
 		ret = -1;
 	ddb_resp_free(&r);
 	return ret;
@@ -395,7 +395,7 @@ ddb_count(struct ddb *d)
 	int			 rc;
 
 	ddb_scan_init(&s, d, "\"Select\":\"COUNT\"");
-	while ((rc = ddb_scan_next(&s, &page)) == 1) {
+	while ((rc = ddb_scan_next(&s, &page)) == 0 && page != NULL) {
 		if (json_object_object_get_ex(page, "Count", &v))
 			total += json_object_get_int64(v);
 		json_object_put(page);
@@ -422,6 +422,7 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 	const char		*key;
 	int			 n;
 
+	*page = NULL;
 	if (s->done)
 		return 0;
 	n = snprintf(req, sizeof(req), "{\"TableName\":\"%s\"%s%s%s%s}",
@@ -429,7 +430,7 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 	    s->extra != NULL ? s->extra : "",
 	    s->start[0] != '\0' ? ",\"ExclusiveStartKey\":" : "", s->start);
 	if (n < 0 || (size_t)n >= sizeof(req)) {
-		fmt_trunc(d->errstr, sizeof(d->errstr),
+		err_set(&d->err, d->errstr, ERR_OTHER,
 		    "dynamodb Scan: request too long");
 		return -1;
 	}
@@ -437,10 +438,10 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 		return -1;
 	if (r.status != 200 || (o = json_tokener_parse(r.body)) == NULL) {
 		if (r.status == 200)
-			fmt_trunc(d->errstr, sizeof(d->errstr),
+			err_set(&d->err, d->errstr, ERR_OTHER,
 			    "dynamodb Scan: response is not JSON");
 		else if (r.status < 400)
-			fmt_trunc(d->errstr, sizeof(d->errstr),
+			err_set(&d->err, d->errstr, ERR_SERVER,
 			    "dynamodb Scan: HTTP %ld", r.status);
 		ddb_resp_free(&r);
 		return -1;
@@ -451,7 +452,7 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 		key = json_object_to_json_string_ext(lek,
 		    JSON_C_TO_STRING_PLAIN);
 		if (strlen(key) >= sizeof(s->start)) {
-			fmt_trunc(d->errstr, sizeof(d->errstr),
+			err_set(&d->err, d->errstr, ERR_OTHER,
 			    "dynamodb Scan: LastEvaluatedKey longer than %zu bytes",
 			    sizeof(s->start) - 1);
 			json_object_put(o);
@@ -461,5 +462,5 @@ ddb_scan_next(struct ddb_scan *s, struct json_object **page)
 		s->done = 0;
 	}
 	*page = o;
-	return 1;
+	return 0;
 }

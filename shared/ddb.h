@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "err.h"
 
 #define DDB_RESP_MAX	(4 * 1024 * 1024)	/* cap on a response body */
 #define DDB_SCAN_KEY_MAX 1024			/* a page's LastEvaluatedKey */
@@ -32,7 +33,8 @@ struct ddb {
 	int			 timeout_ms;
 	struct awscreds		*creds;	/* aws_credentials not static, else NULL */
 	unsigned long		 creds_gen;	/* generation in userpwd */
-	char			 errstr[256];
+	int			 err;		/* enum err_kind, err.h */
+	char			 errstr[ERRSTR_MAX];
 };
 
 /* A response: HTTP status, body (NUL-terminated, malloc'd), and for
@@ -84,9 +86,9 @@ int	ddb_call(struct ddb *d, const char *op, const char *json,
 	    struct ddb_resp *resp);
 void	ddb_resp_free(struct ddb_resp *resp);
 
-/* Creates the table (ticketId S, on-demand) unless it exists.
- * Returns 1 created, 0 existed, -1 error. */
-int	ddb_create_table(struct ddb *d);
+/* Creates the table (ticketId S, on-demand) unless it exists (*created 1
+ * if this call made it, 0 if it was there).  Returns 0, or -1 with errstr. */
+int	ddb_create_table(struct ddb *d, int *created);
 /* Deletes the table if it exists.  Returns 0 or -1. */
 int	ddb_delete_table(struct ddb *d);
 /* Number of items (Scan with Select COUNT, all pages), or -1. */
@@ -96,7 +98,7 @@ long	ddb_count(struct ddb *d);
  * The pages of a Scan of the whole table, one call each:
  *
  *	ddb_scan_init(&s, d, "\"ProjectionExpression\":\"eventId\"");
- *	while ((rc = ddb_scan_next(&s, &page)) == 1) {
+ *	while ((rc = ddb_scan_next(&s, &page)) == 0 && page != NULL) {
  *		... json_object_object_get_ex(page, "Items", &items) ...
  *		json_object_put(page);
  *	}
@@ -112,9 +114,9 @@ struct ddb_scan {
 };
 
 void	ddb_scan_init(struct ddb_scan *s, struct ddb *d, const char *extra);
-/* Fetches the next page.  Returns 1 with *page (the parsed response, the
- * caller's to json_object_put), 0 when the last page was read, or -1 with
- * d->errstr (transport, HTTP status, a body that is not JSON, a key too
+/* Fetches the next page.  Returns 0 with *page the parsed response (the
+ * caller's to json_object_put), or NULL when the last page was read; or
+ * -1 with d->errstr (transport, HTTP status, a body that is not JSON, a key too
  * long to send back). */
 int	ddb_scan_next(struct ddb_scan *s, struct json_object **page);
 

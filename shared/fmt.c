@@ -12,11 +12,20 @@ int
 fmt_trunc(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list	ap;
-	int	n;
+	int	rc;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
+	rc = fmt_vtrunc(buf, size, fmt, ap);
 	va_end(ap);
+	return rc;
+}
+
+int
+fmt_vtrunc(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	int n;
+
+	n = vsnprintf(buf, size, fmt, ap);
 	if (n < 0) {
 		buf[0] = '\0';
 		return -1;

@@ -5,6 +5,7 @@
 #ifndef BOX_FMT_H
 #define BOX_FMT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -14,5 +15,8 @@
  */
 int	fmt_trunc(char *buf, size_t size, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* The same with a va_list. */
+int	fmt_vtrunc(char *buf, size_t size, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 3, 0)));
 
 #endif

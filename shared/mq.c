@@ -18,6 +18,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "clock.h"
+#include "err.h"
 #include "fmt.h"
 #include "log.h"
 #include "metrics.h"
@@ -25,10 +26,11 @@
 
 #define CHANNEL	1
 
+/* Records a failure of operation what (err.h). */
 static void
-seterr(struct mq *m, const char *what, const char *why)
+seterr(struct mq *m, enum err_kind kind, const char *what, const char *why)
 {
-	fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s", m->host,
+	err_set(&m->err, m->errstr, kind, "amqp %s:%d: %s: %s", m->host,
 	    m->port, what, why);
 }
 
@@ -42,7 +44,7 @@ rpc_check(struct mq *m, amqp_rpc_reply_t rep, const char *what)
 	case AMQP_RESPONSE_NORMAL:
 		return 0;
 	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-		seterr(m, what, amqp_error_string2(rep.library_error));
+		seterr(m, ERR_IO, what, amqp_error_string2(rep.library_error));
 		return -1;
 	case AMQP_RESPONSE_SERVER_EXCEPTION:
 		if (rep.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
@@ -60,10 +62,10 @@ rpc_check(struct mq *m, amqp_rpc_reply_t rep, const char *what)
 		} else
 			snprintf(why, sizeof(why), "server exception 0x%08x",
 			    rep.reply.id);
-		seterr(m, what, why);
+		seterr(m, ERR_SERVER, what, why);
 		return -1;
 	default:
-		seterr(m, what, "no reply");
+		seterr(m, ERR_IO, what, "no reply");
 		return -1;
 	}
 }
@@ -118,7 +120,7 @@ mq_heartbeat_send(struct mq *m)
 	f.frame_type = AMQP_FRAME_HEARTBEAT;
 	f.channel = 0;
 	if (amqp_send_frame(m->conn, &f) != AMQP_STATUS_OK) {
-		seterr(m, "heartbeat", "cannot send");
+		seterr(m, ERR_IO, "heartbeat", "cannot send");
 		return -1;
 	}
 	return 0;
@@ -189,11 +191,11 @@ mq_connect(struct mq *m, int confirms)
 	if (m->conn != NULL)
 		mq_close(m);
 	if ((m->conn = amqp_new_connection()) == NULL) {
-		seterr(m, "connect", "out of memory");
+		seterr(m, ERR_OTHER, "connect", "out of memory");
 		return -1;
 	}
 	if ((sock = amqp_tcp_socket_new(m->conn)) == NULL) {
-		seterr(m, "connect", "cannot create socket");
+		seterr(m, ERR_IO, "connect", "cannot create socket");
 		mq_abort(m);
 		return -1;
 	}
@@ -202,7 +204,7 @@ mq_connect(struct mq *m, int confirms)
 	(void)amqp_set_handshake_timeout(m->conn, &tv);
 	(void)amqp_set_rpc_timeout(m->conn, &tv);
 	if ((rc = amqp_socket_open_noblock(sock, m->host, m->port, &tv)) != 0) {
-		seterr(m, "connect", amqp_error_string2(rc));
+		seterr(m, ERR_IO, "connect", amqp_error_string2(rc));
 		mq_abort(m);
 		return -1;
 	}
@@ -258,7 +260,7 @@ answer_close(struct mq *m, amqp_frame_t *f)
 		(void)amqp_send_method(m->conn, CHANNEL,
 		    AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
 	}
-	seterr(m, "frame", why);
+	seterr(m, ERR_IO, "frame", why);
 	mq_abort(m);
 }
 
@@ -324,7 +326,8 @@ usable(struct mq *m, int confirms)
 		if (rc == AMQP_STATUS_TIMEOUT)
 			break;
 		if (rc != AMQP_STATUS_OK) {
-			seterr(m, "idle connection", amqp_error_string2(rc));
+			seterr(m, ERR_IO, "idle connection",
+			    amqp_error_string2(rc));
 			mq_abort(m);
 			goto dead;
 		}
@@ -335,8 +338,8 @@ usable(struct mq *m, int confirms)
 		m->used_ms = mono_ms();
 		return 0;
 	}
-	seterr(m, "idle connection", "nothing heard from the broker for "
-	    "1.5 heartbeat intervals: presumed gone");
+	seterr(m, ERR_IO, "idle connection", "nothing heard from the broker "
+	    "for 1.5 heartbeat intervals: presumed gone");
 	mq_abort(m);
 dead:
 	/* nothing was in flight.  After a silence of ours longer than the
@@ -399,12 +402,12 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 		amqp_maybe_release_buffers(m->conn);
 		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &tv);
 		if (rc == AMQP_STATUS_TIMEOUT) {
-			seterr(m, "confirm", "timed out");
+			seterr(m, ERR_IO, "confirm", "timed out");
 			mq_abort(m);	/* a late confirm would confuse tags */
 			return MQ_UNKNOWN;
 		}
 		if (rc != AMQP_STATUS_OK) {
-			seterr(m, "confirm", amqp_error_string2(rc));
+			seterr(m, ERR_IO, "confirm", amqp_error_string2(rc));
 			mq_abort(m);
 			return MQ_UNKNOWN;
 		}
@@ -427,7 +430,7 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 			    (n->multiple && n->delivery_tag > tag)) {
 				/* RabbitMQ may have stored it in some queue:
 				 * treat as unknown, never as a safe failure */
-				seterr(m, "confirm", "nack from broker");
+				seterr(m, ERR_SERVER, "confirm", "nack from broker");
 				return returned ? MQ_FAILED : MQ_UNKNOWN;
 			}
 			continue;
@@ -442,13 +445,13 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 			/* the returned content follows: consume it */
 			if (amqp_read_message(m->conn, f.channel, &msg, 0).
 			    reply_type != AMQP_RESPONSE_NORMAL) {
-				seterr(m, "publish", "cannot read a returned "
-				    "message");
+				seterr(m, ERR_IO, "publish", "cannot read a "
+				    "returned message");
 				mq_abort(m);
 				return MQ_UNKNOWN;
 			}
 			if (same_message(&msg, msgid)) {
-				seterr(m, "publish", why);
+				seterr(m, ERR_SERVER, "publish", why);
 				returned = 1;
 			}
 			amqp_destroy_message(&msg);
@@ -476,8 +479,9 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 				 * every publish on it fails before sending
 				 * (definitely, fast) until connection.unblocked.
 				 */
-				seterr(m, "confirm", "broker blocked publishing "
-				    "(resource alarm) after the message was sent");
+				seterr(m, ERR_SERVER, "confirm", "broker "
+				    "blocked publishing (resource alarm) after "
+				    "the message was sent");
 				return MQ_UNKNOWN;
 			}
 			continue;
@@ -516,11 +520,11 @@ publish(struct mq *m, const char *body, size_t len, const char *msgid,
 	if (mq_check(m) != 0)
 		return MQ_FAILED;
 	if (!m->confirms) {
-		seterr(m, "publish", "channel not in confirm mode");
+		seterr(m, ERR_OTHER, "publish", "channel not in confirm mode");
 		return MQ_FAILED;
 	}
 	if (m->blocked) {
-		seterr(m, "publish", "broker is blocking publishers "
+		seterr(m, ERR_SERVER, "publish", "broker is blocking publishers "
 		    "(resource alarm)");
 		return MQ_FAILED;
 	}
@@ -539,7 +543,7 @@ publish(struct mq *m, const char *body, size_t len, const char *msgid,
 	if (rc != AMQP_STATUS_OK) {
 		/* the message did not leave whole: the broker drops a
 		 * partial one with the connection */
-		seterr(m, "publish", amqp_error_string2(rc));
+		seterr(m, ERR_IO, "publish", amqp_error_string2(rc));
 		mq_abort(m);
 		return MQ_FAILED;
 	}

@@ -27,6 +27,8 @@
 
 #include <amqp.h>
 
+#include "err.h"
+
 #define MQ_EXCHANGE	"ticket.exchange"
 #define MQ_ROUTING_KEY	"ticket.created"
 #define MQ_DLX		"ticket.dlx"
@@ -62,7 +64,8 @@ struct mq {
 	char			 name[64];	/* connection_name shown by the broker */
 
 	unsigned long		 reconnects;
-	char			 errstr[192];
+	int			 err;		/* enum err_kind, err.h */
+	char			 errstr[ERRSTR_MAX];
 };
 
 /* Outcome of a publish with confirm. */

@@ -170,7 +170,10 @@ prepared(struct dbq *q, enum dbq_stmt s)
 	return q->st[s] = st;
 }
 
-/* Binds args and runs st; returns DBQ_OK or DBQ_FAIL. */
+/* Binds args, runs st and stores its result.  Returns DBQ_OK; DBQ_FAIL
+ * with errstr set if MySQL failed (the connection dropped on a client
+ * error, stmt_fail()); or DBQ_BAD_DATA with errstr set if st does not take
+ * nargs parameters (a bug of the caller, not worth a retry). */
 static enum dbq_res
 execute(struct dbq *q, MYSQL_STMT *st, const struct dbq_arg *args,
     unsigned nargs)
