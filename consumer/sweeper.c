@@ -35,22 +35,53 @@ round_fail(struct round *r, const char *what, const char *why)
 		snprintf(r->err, sizeof(r->err), "%s: %s", what, why);
 }
 
+/* The routing key and message id of a pending entry: an order message
+ * (lua/order.lua: its orderId), a cancellation (lua/cancel.lua: routing
+ * key ticket.cancelled, its orderId), or a round-1 ticket (its ticketId).
+ * A broken entry still goes out as "sweeper" and the pipelines
+ * dead-letter it. */
+static const char *
+entry_route(const redisReply *e, char id[UUID_LEN + 1])
+{
+	static const char order[] = "{\"type\":\"order\",\"orderId\":\"";
+	static const char cancel[] = "{\"type\":\"cancel\",\"orderId\":\"";
+	struct ticket	 t;
+	const char	*why, *key = MQ_ROUTING_KEY;
+	size_t		 skip = 0;
+
+	memcpy(id, "sweeper", sizeof("sweeper"));
+	if (e->len > sizeof(order) - 1 + UUID_LEN &&
+	    memcmp(e->str, order, sizeof(order) - 1) == 0)
+		skip = sizeof(order) - 1;
+	else if (e->len > sizeof(cancel) - 1 + UUID_LEN &&
+	    memcmp(e->str, cancel, sizeof(cancel) - 1) == 0) {
+		skip = sizeof(cancel) - 1;
+		key = MQ_CANCEL_KEY;
+	}
+	if (skip > 0) {
+		memcpy(id, e->str + skip, UUID_LEN);
+		id[UUID_LEN] = '\0';
+		if (!valid_uuid(id))
+			memcpy(id, "sweeper", sizeof("sweeper"));
+	} else if (ticket_parse(e->str, e->len, &t, &why) == 0)
+		memcpy(id, t.id, UUID_LEN + 1);
+	return key;
+}
+
 /* Publishes one claimed entry and drops it from bo:sweep once confirmed.
  * Returns 0, or -1 if the broker failed (the round stops). */
 static int
 republish(struct round *r, unsigned node, const char *sweep,
     const redisReply *e)
 {
-	struct ticket	 t;
-	const char	*why, *argv[3];
+	char		 id[UUID_LEN + 1];
+	const char	*key, *argv[3];
 	size_t		 lens[3];
 	redisReply	*rep;
 	enum mq_result	 res;
 
-	/* the message id is the ticket id; a broken entry still goes out and
-	 * the pipelines dead-letter it */
-	res = mq_publish(r->mq, e->str, e->len,
-	    ticket_parse(e->str, e->len, &t, &why) == 0 ? t.id : "sweeper",
+	key = entry_route(e, id);
+	res = mq_publish_key(r->mq, key, e->str, e->len, id,
 	    r->sw->c->amqp_confirm_timeout_ms);
 	if (res != MQ_OK) {
 		round_fail(r, "publish", r->mq->errstr);

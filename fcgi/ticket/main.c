@@ -5,6 +5,11 @@
  *   POST /tickets          JSON body {"venueId","eventId","zoneId","row","column"}
  *   POST /ticket?...       the original system's form (row may be a letter)
  *   GET  /tickets/health   Redis and the broker answer?
+ *   POST /orders           1-10 seats, all or nothing (section 7)
+ *   POST /orders/{id}/cancel, POST /tickets/{id}/cancel  {"cancelToken"}
+ *
+ * A ticket is an order of one underneath: lua/order.lua, one message per
+ * order (fcgi/ticket/sale.c).
  *
  * One purchase: validate (no I/O) -> one EVALSHA of lua/reserve.lua on the
  * zone's Redis node -> publish with a publisher confirm -> 201.  A definite
@@ -14,6 +19,7 @@
  * docs/reliability.md.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,6 +29,7 @@
 #include "mq.h"
 #include "purchase.h"
 #include "rds.h"
+#include "sale.h"
 #include "server.h"
 #include "testhook.h"
 #include "ticket.h"
@@ -100,106 +107,199 @@ reply_reserve_error(FCGX_Request *req, enum rds_reserve r)
 	}
 }
 
-/* 503 after the seat was reserved: the ticket may still be issued. */
+/* What a purchase request answers: the ticket of section 2 (POST /tickets,
+ * POST /ticket: an order of one underneath) or the order of section 7. */
+enum sell_kind {
+	SELL_TICKET,
+	SELL_ORDER
+};
+
+/* 409 SEAT_TAKEN of an order: every requested seat that is taken, from the
+ * script's "r c r c ..." list. */
 static void
-reply_unknown(FCGX_Request *req, const struct ticket *t, const char *why)
+reply_seats_taken(FCGX_Request *req, const char *taken)
+{
+	char		 body[128 + SALE_TAKEN_MAX * 2];
+	const char	*p = taken;
+	char		*end;
+	long		 r, c;
+	int		 n, first = 1;
+
+	n = snprintf(body, sizeof(body), "{\"error\":\"SEAT_TAKEN\","
+	    "\"message\":\"a requested seat is already taken\",\"seats\":[");
+	while (*p != '\0' && n < (int)sizeof(body) - 64) {
+		r = strtol(p, &end, 10);
+		if (end == p || *end != ' ')
+			break;
+		p = end + 1;
+		c = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		p = *end == ' ' ? end + 1 : end;
+		n += snprintf(body + n, sizeof(body) - n, "%s{\"row\":%ld,"
+		    "\"column\":%ld}", first ? "" : ",", r, c);
+		first = 0;
+	}
+	n += snprintf(body + n, sizeof(body) - n, "]}");
+	http_reply(req, 409, NULL, body, (size_t)n);
+}
+
+/* 503 after the seats were (maybe) reserved: the order may still be
+ * issued; it names the order (and, for a ticket, the ticket). */
+static void
+reply_unknown(FCGX_Request *req, enum sell_kind k, const struct sale *s,
+    const char *why)
 {
 	char	body[512], hdr[128];
 	int	n;
 
-	n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
-	    "\"message\":\"%s\",\"ticketId\":\"%s\"}", why, t->id);
-	snprintf(hdr, sizeof(hdr), RETRY_AFTER "Location: /get/tickets/%s\r\n",
-	    t->id);
+	if (k == SELL_TICKET) {
+		n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
+		    "\"message\":\"%s\",\"ticketId\":\"%s\",\"orderId\":\"%s\"}",
+		    why, s->tids[0], s->order_id);
+		snprintf(hdr, sizeof(hdr), RETRY_AFTER
+		    "Location: /get/tickets/%s\r\n", s->tids[0]);
+	} else {
+		n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
+		    "\"message\":\"%s\",\"orderId\":\"%s\"}", why, s->order_id);
+		snprintf(hdr, sizeof(hdr), RETRY_AFTER
+		    "Location: /get/orders/%s\r\n", s->order_id);
+	}
 	http_reply(req, 503, hdr, body, (size_t)n);
 }
 
-/* Publishes the reserved ticket; on an unknown outcome tries once more on a
- * fresh connection (consumers are idempotent, a duplicate is harmless). */
+/* Publishes msg (routing key key, message id id); on an unknown outcome
+ * tries once more on a fresh connection (consumers are idempotent, a
+ * duplicate is harmless). */
 static enum mq_result
-publish(const struct ticket *t, const char *json, size_t len)
+publish(const char *key, const char *id, const char *msg)
 {
-	enum mq_result r;
+	enum mq_result	r;
+	size_t		len = strlen(msg);
 
-	r = mq_publish(&mq, json, len, t->id, cfg.amqp_confirm_timeout_ms);
+	r = mq_publish_key(&mq, key, msg, len, id, cfg.amqp_confirm_timeout_ms);
 	if (r != MQ_UNKNOWN)
 		return r;
-	log_warnx("publish %s: %s; publishing again", t->id, mq.errstr);
-	if (mq_publish(&mq, json, len, t->id, cfg.amqp_confirm_timeout_ms) ==
-	    MQ_OK)
+	log_warnx("publish %s: %s; publishing again", id, mq.errstr);
+	if (mq_publish_key(&mq, key, msg, len, id,
+	    cfg.amqp_confirm_timeout_ms) == MQ_OK)
 		return MQ_OK;
 	/* the first attempt may have landed: never treat this as failed */
 	return MQ_UNKNOWN;
 }
 
+/* The 201 of a sold order: for SELL_ORDER the order with its cancel token,
+ * for SELL_TICKET the ticket of section 2 followed by orderId and
+ * cancelToken. */
 static void
-sell(FCGX_Request *req, const struct purchase *p)
+reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s)
 {
-	struct ticket	 t;
-	enum rds_reserve res;
-	char		 json[TICKET_JSON_MAX], hdr[96];
-	int		 len, rel;
+	char		 hdr[96], *body;
+	const char	*t, *oid;
+	size_t		 tl, size;
+	int		 n;
 
-	memset(&t, 0, sizeof(t));
-	memcpy(t.venue, p->venue, sizeof(t.venue));
-	memcpy(t.event, p->event, sizeof(t.event));
-	t.zone = p->zone;
-	t.row = p->row;
-	t.col = p->col;
-	if (ticket_new(&t) != 0) {
-		log_warn("getrandom");
-		http_error(req, 503, "UNAVAILABLE", "no randomness for a ticket "
+	size = strlen(s->head) + strlen(s->tickets) + 128;
+	if ((body = malloc(size)) == NULL) {
+		/* sold and published: the ticket exists, say so */
+		reply_unknown(req, k, s, "out of memory after the sale; the "
+		    "order is issued, see Location");
+		return;
+	}
+	if (k == SELL_ORDER) {
+		n = snprintf(body, size, "{%s,\"cancelToken\":\"%s\",%s}",
+		    s->head, s->token, s->tickets);
+		snprintf(hdr, sizeof(hdr), "Location: /get/orders/%s\r\n",
+		    s->order_id);
+	} else {
+		/* "tickets":[{"ticketId":"<id>","orderId":"<id>",...}] */
+		t = s->tickets + strlen("\"tickets\":[");
+		tl = strlen(t) - 2;			/* without "}]" */
+		oid = strstr(t, ",\"orderId\":\"");
+		if (oid == NULL || oid + 49 > t + tl)
+			oid = t + tl;			/* cannot happen */
+		n = snprintf(body, size, "%.*s%.*s,\"orderId\":\"%s\","
+		    "\"cancelToken\":\"%s\"}", (int)(oid - t), t,
+		    (int)(t + tl - oid - (oid < t + tl ? 49 : 0)),
+		    oid < t + tl ? oid + 49 : oid, s->order_id, s->token);
+		snprintf(hdr, sizeof(hdr), "Location: /get/tickets/%s\r\n",
+		    s->tids[0]);
+	}
+	http_reply(req, 201, hdr, body, (size_t)n);
+	free(body);
+}
+
+/* Sells an order (one seat for a ticket) in one script call, publishes its
+ * message with a confirm, answers. */
+static void
+sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o)
+{
+	struct sale	 s;
+	enum rds_reserve res;
+	const char	*hid;
+
+	if (sale_new(&s, o) != 0) {
+		log_warn("getrandom or sha256");
+		http_error(req, 503, "UNAVAILABLE", "no randomness for an order "
 		    "id; try again", RETRY_AFTER);
 		return;
 	}
-	res = rds_reserve(&rds, &t, cfg.ticket_cache_ttl, json, sizeof(json));
+	hid = k == SELL_TICKET ? s.tids[0] : s.order_id;
+	(void)hid;	/* only the test hooks use it */
+	res = sale_order(&rds, &s, o, cfg.ticket_cache_ttl);
 	if (res == RESERVE_IN_DOUBT) {
 		/* the script may have run: if it did, its pending entry makes
-		 * the sweeper publish the ticket; never say "nothing sold" */
-		log_warnx("reserve %s: %s; outcome unknown", t.id, rds.errstr);
-		reply_unknown(req, &t, "seat store did not answer; the ticket "
+		 * the sweeper publish the order; never say "nothing sold" */
+		log_warnx("order %s: %s; outcome unknown", s.order_id,
+		    rds.errstr);
+		reply_unknown(req, k, &s, "seat store did not answer; the ticket "
 		    "may still be issued, see Location");
+		return;
+	}
+	if (res == RESERVE_SEAT_TAKEN && k == SELL_ORDER) {
+		reply_seats_taken(req, s.taken);
+		return;
+	}
+	if (res == RESERVE_NOT_ADJACENT) {
+		http_error(req, 409, "NOT_ENOUGH_ADJACENT", "no row has that "
+		    "many adjacent free seats", NULL);
 		return;
 	}
 	if (res != RESERVE_OK) {
 		reply_reserve_error(req, res);
 		return;
 	}
-	len = (int)strlen(json);
-	TESTHOOK("reserved", t.id, json);
-	switch (publish(&t, json, (size_t)len)) {
+	TESTHOOK("reserved", hid, s.msg);
+	switch (publish(MQ_ROUTING_KEY, s.order_id, s.msg)) {
 	case MQ_OK:
-		TESTHOOK("confirmed", t.id, json);
-		if (rds_confirmed(&rds, &t, json) != 0)
-			log_warnx("confirmed %s, pending entry kept: %s", t.id,
-			    rds.errstr);
-		snprintf(hdr, sizeof(hdr), "Location: /get/tickets/%s\r\n", t.id);
-		http_reply(req, 201, hdr, json, (size_t)len);
-		return;
+		TESTHOOK("confirmed", hid, s.msg);
+		if (sale_confirmed(&rds, s.node, s.tag, s.msg) != 0)
+			log_warnx("confirmed %s, pending entry kept: %s",
+			    s.order_id, rds.errstr);
+		reply_sold(req, k, &s);
+		break;
 	case MQ_FAILED:
-		log_warnx("publish %s: %s; releasing the seat", t.id, mq.errstr);
-		rel = rds_release(&rds, &t, json);
-		if (rel == 1) {
+		log_warnx("publish %s: %s; releasing the seats", s.order_id,
+		    mq.errstr);
+		if (sale_release(&rds, &s) == 1) {
 			http_error(req, 503, "UNAVAILABLE", "message broker "
 			    "unavailable, nothing was sold; try again",
 			    RETRY_AFTER);
-			return;
+			break;
 		}
-		if (rel < 0)
-			log_warnx("release %s: %s; the sweeper will publish it",
-			    t.id, rds.errstr);
-		else if (rel == 0)
-			log_error("release %s: not the owner of its seat", t.id);
-		reply_unknown(req, &t, "message broker unavailable; the ticket "
-		    "may still be issued, see Location");
-		return;
-	default:
-		log_warnx("publish %s: outcome unknown (%s); seat kept, the "
-		    "sweeper will publish it", t.id, mq.errstr);
-		reply_unknown(req, &t, "message broker did not confirm; the "
+		log_warnx("release %s: %s; the sweeper will publish it",
+		    s.order_id, rds.errstr);
+		reply_unknown(req, k, &s, "message broker unavailable; the "
 		    "ticket may still be issued, see Location");
-		return;
+		break;
+	default:
+		log_warnx("publish %s: outcome unknown (%s); seats kept, the "
+		    "sweeper will publish it", s.order_id, mq.errstr);
+		reply_unknown(req, k, &s, "message broker did not confirm; the "
+		    "ticket may still be issued, see Location");
+		break;
 	}
+	sale_free(&s);
 }
 
 /* Checks CONTENT_LENGTH: returns its value, -1 if absent, -2 if malformed. */
@@ -252,9 +352,19 @@ static void
 buy_parsed(FCGX_Request *req, enum purchase_err e, const struct purchase *p,
     const char *why)
 {
-	if (e == PURCHASE_OK)
-		sell(req, p);
-	else if (e == PURCHASE_INVALID_SEAT)
+	struct order_req o;
+
+	if (e == PURCHASE_OK) {
+		memset(&o, 0, sizeof(o));
+		memcpy(o.venue, p->venue, sizeof(o.venue));
+		memcpy(o.event, p->event, sizeof(o.event));
+		o.zone = p->zone;
+		o.n = 1;
+		o.seats[0].row = p->row;
+		o.seats[0].col = p->col;
+		o.hold_seconds = -1;
+		sell(req, SELL_TICKET, &o);
+	} else if (e == PURCHASE_INVALID_SEAT)
 		http_error(req, 400, "INVALID_SEAT", why, NULL);
 	else
 		http_error(req, 400, "BAD_REQUEST", why, NULL);
@@ -306,6 +416,117 @@ buy_legacy(FCGX_Request *req)
 	buy_parsed(req, e, &p, why);
 }
 
+/* Checks the JSON content type and reads the body; returns its length or
+ * -1 if it replied. */
+static long
+json_body_or_reply(FCGX_Request *req, char *body)
+{
+	if (!http_content_type_is(http_param(req, "CONTENT_TYPE"),
+	    "application/json")) {
+		http_error(req, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type "
+		    "must be application/json", NULL);
+		return -1;
+	}
+	return read_body_or_reply(req, body);
+}
+
+/* POST /orders */
+static void
+buy_order(FCGX_Request *req)
+{
+	struct order_req o;
+	enum purchase_err e;
+	char		 body[BODY_MAX];
+	const char	*why;
+	long		 n;
+
+	if ((n = json_body_or_reply(req, body)) < 0)
+		return;
+	e = purchase_order_from_json(body, (size_t)n, 0, &o, &why);
+	if (e == PURCHASE_OK)
+		sell(req, SELL_ORDER, &o);
+	else if (e == PURCHASE_INVALID_SEAT)
+		http_error(req, 400, "INVALID_SEAT", why, NULL);
+	else
+		http_error(req, 400, "BAD_REQUEST", why, NULL);
+}
+
+/* POST /orders/{id}/cancel, POST /tickets/{id}/cancel: id is a lowercase
+ * UUID (checked by the caller). */
+static void
+cancel(FCGX_Request *req, const char *id, int is_ticket)
+{
+	enum purchase_err e;
+	enum sale_cancel c;
+	char		 body[BODY_MAX], tok[TOKEN_LEN + 1], tag[TAG_MAX];
+	char		*answer, *msg;
+	const char	*why;
+	unsigned	 node;
+	long		 n;
+
+	if ((n = json_body_or_reply(req, body)) < 0)
+		return;
+	e = purchase_token_from_json(body, (size_t)n, tok, &why);
+	if (e != PURCHASE_OK) {
+		http_error(req, 400, "BAD_REQUEST", why, NULL);
+		return;
+	}
+	c = sale_cancel(&rds, id, is_ticket, tok, cfg.ticket_cache_ttl,
+	    &answer, &msg, &node, tag);
+	switch (c) {
+	case CANCEL_OK:
+		break;
+	case CANCEL_NOT_FOUND:
+		http_error(req, 404, "NOT_FOUND", is_ticket ? "no such ticket" :
+		    "no such order", NULL);
+		return;
+	case CANCEL_FORBIDDEN:
+		http_error(req, 403, "FORBIDDEN", "cancelToken is not the "
+		    "order's", NULL);
+		return;
+	case CANCEL_NOT_CONFIRMED:
+		http_error(req, 409, "NOT_YET_CONFIRMED", "the purchase is not "
+		    "confirmed yet; try again", RETRY_AFTER);
+		return;
+	default:
+		log_warnx("cancel %s: %s", id, rds.errstr);
+		http_error(req, 503, "UNAVAILABLE", "seat store unavailable; "
+		    "try again", RETRY_AFTER);
+		return;
+	}
+	/* the cancellation stands in Redis and its message is pending: if
+	 * the broker fails now, the sweeper publishes it */
+	if (publish(MQ_CANCEL_KEY, id, msg) == MQ_OK) {
+		if (sale_confirmed(&rds, node, tag, msg) != 0)
+			log_warnx("cancel %s confirmed, pending entry kept: %s",
+			    id, rds.errstr);
+		http_reply(req, 200, NULL, answer, strlen(answer));
+	} else {
+		log_warnx("publish cancel %s: %s; the sweeper will publish it",
+		    id, mq.errstr);
+		http_error(req, 503, "UNAVAILABLE", "the cancellation is "
+		    "recorded, its message is not confirmed yet; try again",
+		    RETRY_AFTER);
+	}
+	free(answer);
+	free(msg);
+}
+
+/* "/<what>/<uuid>/cancel": copies the uuid into id; returns 1 if path is
+ * one, else 0. */
+static int
+cancel_path(const char *path, const char *what, char id[UUID_LEN + 1])
+{
+	size_t w = strlen(what);
+
+	if (strncmp(path, what, w) != 0 || strlen(path) != w + UUID_LEN + 7 ||
+	    strcmp(path + w + UUID_LEN, "/cancel") != 0)
+		return 0;
+	memcpy(id, path + w, UUID_LEN);
+	id[UUID_LEN] = '\0';
+	return valid_uuid(id);
+}
+
 /* GET /tickets/health: what is down, not why (http_health_state). */
 static void
 health(FCGX_Request *req)
@@ -337,7 +558,7 @@ static void
 handle(FCGX_Request *req)
 {
 	const char	*method = http_param(req, "REQUEST_METHOD");
-	char		 path[256];
+	char		 path[256], id[UUID_LEN + 1];
 
 	if (http_path(req, path, sizeof(path)) < 0) {
 		http_error(req, 404, "NOT_FOUND", "no such path", NULL);
@@ -353,6 +574,18 @@ handle(FCGX_Request *req)
 			buy_json(req);
 		else
 			buy_legacy(req);
+	} else if (strcmp(path, "/orders") == 0 ||
+	    cancel_path(path, "/orders/", id) ||
+	    cancel_path(path, "/tickets/", id)) {
+		if (strcmp(method, "POST") != 0) {
+			http_error(req, 405, "METHOD_NOT_ALLOWED", "use POST",
+			    "Allow: POST\r\n");
+			return;
+		}
+		if (path[7] == '\0')
+			buy_order(req);
+		else
+			cancel(req, id, path[1] == 't');
 	} else if (strcmp(path, "/tickets/health") == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 			http_error(req, 405, "METHOD_NOT_ALLOWED", "use GET",

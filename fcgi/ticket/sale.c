@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sale.c - orders in Redis (see sale.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "metrics.h"
+#include "sale.h"
+
+/* The zone keys of a tag, in the order of the scripts' KEYS. */
+static int
+zone_keys(const char *tag, char k[KEY__MAX][KEY_MAX])
+{
+	int kind;
+
+	for (kind = 0; kind < KEY__MAX; kind++)
+		if (keys_build(kind, tag, k[kind], KEY_MAX) < 0)
+			return -1;
+	return 0;
+}
+
+/* The first KEYS of every order script: zone, left, seat, own, pend.
+ * Returns their number. */
+static int
+seat_keys(const char **argv, char k[KEY__MAX][KEY_MAX])
+{
+	argv[0] = k[KEY_ZONE];
+	argv[1] = k[KEY_LEFT];
+	argv[2] = k[KEY_SEAT];
+	argv[3] = k[KEY_OWN];
+	argv[4] = k[KEY_PEND];
+	return 5;
+}
+
+static void
+seterr(struct rds *r, unsigned node, const char *what, const char *why)
+{
+	snprintf(r->errstr, sizeof(r->errstr), "redis %s:%d: %s: %s",
+	    r->nodes[node].host, r->nodes[node].port, what, why);
+}
+
+int
+sale_new(struct sale *s, const struct order_req *o)
+{
+	int i, n = o->quantity > 0 ? o->quantity : o->n;
+
+	memset(s, 0, sizeof(*s));
+	s->created_ms = wall_ms();
+	ticket_stamp(s->created_ms, s->created);
+	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0 ||
+	    token_new(s->token) != 0 || token_hash(s->token, s->hash) != 0)
+		return -1;
+	s->n = n;
+	for (i = 0; i < n; i++)
+		if (ticket_uuid_v7(s->created_ms, s->tids[i]) != 0)
+			return -1;
+	return 0;
+}
+
+void
+sale_free(struct sale *s)
+{
+	free(s->head);
+	free(s->tickets);
+	free(s->msg);
+	s->head = s->tickets = s->msg = NULL;
+}
+
+static char *
+dup_str(const redisReply *e)
+{
+	char *p;
+
+	if (e->type != REDIS_REPLY_STRING || (p = malloc(e->len + 1)) == NULL)
+		return NULL;
+	memcpy(p, e->str, e->len);
+	p[e->len] = '\0';
+	return p;
+}
+
+/* Interprets lua/order.lua's reply (see reserve_reply() of rds.c: a reply
+ * we cannot use after the script may have written is IN_DOUBT). */
+static enum rds_reserve
+order_reply(struct rds *r, struct sale *s, const redisReply *rep)
+{
+	long long code;
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    (code = rep->element[0]->integer) < RESERVE_OK ||
+	    code > RESERVE_NOT_ADJACENT) {
+		seterr(r, s->node, "order", "unexpected reply");
+		return rep->type == REDIS_REPLY_ARRAY ? RESERVE_IN_DOUBT :
+		    RESERVE_ERROR;
+	}
+	if (code == RESERVE_NOT_ON_SALE && (rep->element[1]->type !=
+	    REDIS_REPLY_STRING || rds_not_on_sale(r, rep->element[1]->str))) {
+		seterr(r, s->node, "order", "bad opening time");
+		return RESERVE_ERROR;
+	}
+	if (code == RESERVE_SEAT_TAKEN) {
+		if (rep->element[1]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->len >= sizeof(s->taken)) {
+			seterr(r, s->node, "order", "bad taken list");
+			return RESERVE_ERROR;	/* nothing written */
+		}
+		memcpy(s->taken, rep->element[1]->str,
+		    rep->element[1]->len + 1);
+	}
+	if (code == RESERVE_BAD_CATALOG)
+		seterr(r, s->node, "order", "zone catalog unusable (price, "
+		    "rows or cols)");
+	if (code != RESERVE_OK)
+		return (enum rds_reserve)code;
+	if (rep->elements != 4 ||
+	    (s->head = dup_str(rep->element[1])) == NULL ||
+	    (s->tickets = dup_str(rep->element[2])) == NULL ||
+	    (s->msg = dup_str(rep->element[3])) == NULL) {
+		seterr(r, s->node, "order", "unreadable success reply");
+		sale_free(s);
+		return RESERVE_IN_DOUBT;
+	}
+	return RESERVE_OK;
+}
+
+#define ORDER_ARGS	(6 + 10 + 3 * ORDER_SEATS_MAX + 1)
+
+enum rds_reserve
+sale_order(struct rds *r, struct sale *s, const struct order_req *o,
+    int cache_ttl)
+{
+	char		 k[KEY__MAX][KEY_MAX], zone[24], now[24], ttl[16];
+	char		 q[8], n[8], num[2 * ORDER_SEATS_MAX][24];
+	const char	*argv[ORDER_ARGS];
+	redisReply	*rep;
+	long long	 start;
+	enum rds_reserve res;
+	int		 a, i;
+
+	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0 ||
+	    zone_keys(s->tag, k) != 0) {
+		snprintf(r->errstr, sizeof(r->errstr), "order too long");
+		return RESERVE_ERROR;
+	}
+	s->node = rds_node_for(r, s->tag);
+	snprintf(zone, sizeof(zone), "%ld", o->zone);
+	snprintf(now, sizeof(now), "%lld", s->created_ms);
+	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
+	snprintf(q, sizeof(q), "%d", o->quantity);
+	snprintf(n, sizeof(n), "%d", s->n);
+	a = seat_keys(argv, k);
+	argv[a++] = k[KEY_ORDS];
+	argv[a++] = o->venue;
+	argv[a++] = o->event;
+	argv[a++] = zone;
+	argv[a++] = s->order_id;
+	argv[a++] = s->created;
+	argv[a++] = now;
+	argv[a++] = s->hash;
+	argv[a++] = ttl;
+	argv[a++] = q;
+	argv[a++] = n;
+	for (i = 0; i < s->n; i++)
+		argv[a++] = s->tids[i];
+	for (i = 0; o->quantity == 0 && i < o->n; i++) {
+		snprintf(num[2 * i], sizeof(num[0]), "%ld", o->seats[i].row);
+		snprintf(num[2 * i + 1], sizeof(num[0]), "%ld",
+		    o->seats[i].col);
+		argv[a++] = num[2 * i];
+		argv[a++] = num[2 * i + 1];
+	}
+	argv[a++] = s->tag;
+	start = mono_us();
+	rep = rds_eval(r, s->node, SCRIPT_ORDER, 6, a, argv);
+	metrics_observe(METRICS_RESERVE, start);
+	if (rep == NULL)
+		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?
+		    RESERVE_IN_DOUBT : RESERVE_ERROR;
+	res = order_reply(r, s, rep);
+	freeReplyObject(rep);
+	return res;
+}
+
+int
+sale_confirmed(struct rds *r, unsigned node, const char *tag, const char *msg)
+{
+	char		 pend[KEY_MAX];
+	const char	*argv[3];
+	redisReply	*rep;
+
+	if (keys_build(KEY_PEND, tag, pend, sizeof(pend)) < 0)
+		return -1;
+	argv[0] = "ZREM";
+	argv[1] = pend;
+	argv[2] = msg;
+	if ((rep = rds_argv(r, node, 3, argv, NULL)) == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+int
+sale_release(struct rds *r, const struct sale *s)
+{
+	char		 k[KEY__MAX][KEY_MAX];
+	const char	*argv[8];
+	redisReply	*rep;
+	long long	 res;
+
+	if (zone_keys(s->tag, k) != 0)
+		return -1;
+	seat_keys(argv, k);
+	argv[5] = k[KEY_ORDS];
+	argv[6] = s->order_id;
+	argv[7] = s->msg;
+	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 6, 8, argv)) ==
+	    NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		seterr(r, s->node, "release", "unexpected reply");
+		freeReplyObject(rep);
+		return -1;
+	}
+	res = rep->integer;
+	freeReplyObject(rep);
+	return res == 1 ? 1 : 2;
+}
+
+/* Finds "E:Z orderId" of an order or ticket id: 1 found (node, tag,
+ * order_id set), 0 unknown, -1 Redis error. */
+static int
+find_id(struct rds *r, const char *id, unsigned *node, char *tag,
+    char *order_id)
+{
+	redisReply	*rep;
+	const char	*sp;
+	unsigned	 i;
+	int		 found = 0;
+
+	for (i = 0; i < r->n && !found; i++) {
+		if ((rep = rds_cmd(r, i, "GET bo:oix:%s", id)) == NULL)
+			return -1;
+		sp = rep->type == REDIS_REPLY_STRING ?
+		    strchr(rep->str, ' ') : NULL;
+		if (sp != NULL && (size_t)(sp - rep->str) < TAG_MAX &&
+		    strlen(sp + 1) == UUID_LEN) {
+			memcpy(tag, rep->str, sp - rep->str);
+			tag[sp - rep->str] = '\0';
+			memcpy(order_id, sp + 1, UUID_LEN + 1);
+			*node = i;
+			found = 1;
+		}
+		freeReplyObject(rep);
+	}
+	return found;
+}
+
+enum sale_cancel
+sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
+    int cache_ttl, char **answer, char **msg, unsigned *node, char *tag)
+{
+	char		 k[KEY__MAX][KEY_MAX], oid[UUID_LEN + 1];
+	char		 hash[TOKEN_HASH_LEN + 1], stamp[STAMP_LEN + 1];
+	char		 ttl[16], now[24];
+	const char	*argv[13];
+	redisReply	*rep;
+	long long	 ms = wall_ms(), code;
+	int		 f;
+
+	*answer = *msg = NULL;
+	if ((f = find_id(r, id, node, tag, oid)) < 0)
+		return CANCEL_ERROR;
+	if (f == 0)
+		return CANCEL_NOT_FOUND;
+	if (zone_keys(tag, k) != 0 || token_hash(token, hash) != 0) {
+		snprintf(r->errstr, sizeof(r->errstr), "cancel: bad index "
+		    "entry or no hash");
+		return CANCEL_ERROR;
+	}
+	ticket_stamp(ms, stamp);
+	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
+	snprintf(now, sizeof(now), "%lld", ms);
+	seat_keys(argv, k);
+	argv[5] = k[KEY_SWEEP];
+	argv[6] = k[KEY_ORDS];
+	argv[7] = oid;
+	argv[8] = is_ticket ? id : "";
+	argv[9] = hash;
+	argv[10] = stamp;
+	argv[11] = ttl;
+	argv[12] = now;
+	if ((rep = rds_eval(r, *node, SCRIPT_CANCEL, 7, 13, argv)) == NULL)
+		return CANCEL_ERROR;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
+		seterr(r, *node, "cancel", "unexpected reply");
+		freeReplyObject(rep);
+		return CANCEL_ERROR;
+	}
+	code = rep->element[0]->integer;
+	if (code == 0 && ((*answer = dup_str(rep->element[1])) == NULL ||
+	    (*msg = dup_str(rep->element[2])) == NULL)) {
+		free(*answer);
+		*answer = NULL;
+		seterr(r, *node, "cancel", "unreadable reply");
+		code = -1;
+	}
+	freeReplyObject(rep);
+	switch (code) {
+	case 0:
+		return CANCEL_OK;
+	case 4:
+		return CANCEL_NOT_FOUND;
+	case 12:
+		return CANCEL_FORBIDDEN;
+	case 13:
+		return CANCEL_NOT_CONFIRMED;
+	default:
+		return CANCEL_ERROR;
+	}
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sale.h - the Redis side of an order (lua/order.lua, order_release.lua,
+ * cancel.lua): one script call on the zone's node each.
+ */
+#ifndef BOX_SALE_H
+#define BOX_SALE_H
+
+#include "keys.h"
+#include "purchase.h"
+#include "rds.h"
+#include "ticket.h"
+#include "token.h"
+
+#define SALE_TAKEN_MAX	(ORDER_SEATS_MAX * 24)
+
+/* One order being sold. */
+struct sale {
+	char		 tag[TAG_MAX];
+	unsigned	 node;
+	char		 order_id[UUID_LEN + 1];
+	char		 token[TOKEN_LEN + 1];
+	char		 hash[TOKEN_HASH_LEN + 1];
+	char		 created[STAMP_LEN + 1];
+	long long	 created_ms;
+	int		 n;
+	char		 tids[ORDER_SEATS_MAX][UUID_LEN + 1];
+	char		*head;		/* the order JSON's fields before "tickets" */
+	char		*tickets;	/* "\"tickets\":[...]" */
+	char		*msg;		/* the order message, the pending member */
+	char		 taken[SALE_TAKEN_MAX];	/* SEAT_TAKEN: "r c r c ..." */
+};
+
+/* Fills ids, token, hash and stamps of s for the request o.  Returns 0 or
+ * -1 (no randomness, no hash). */
+int	sale_new(struct sale *s, const struct order_req *o);
+/* Runs lua/order.lua.  On RESERVE_OK head, tickets and msg are set (freed
+ * by sale_free()); on RESERVE_SEAT_TAKEN taken lists the seats.  Outcomes
+ * as rds_reserve(), plus RESERVE_NOT_ADJACENT. */
+enum rds_reserve sale_order(struct rds *r, struct sale *s,
+	    const struct order_req *o, int cache_ttl);
+/* After the broker's confirm: drops the pending entry msg of the zone tag.
+ * Returns 0 or -1 (harmless: the sweeper republishes, consumers dedupe). */
+int	sale_confirmed(struct rds *r, unsigned node, const char *tag,
+	    const char *msg);
+/* Compare-and-release of the order (lua/order_release.lua).  Returns 1
+ * released, 2 no longer pending (kept), -1 Redis error. */
+int	sale_release(struct rds *r, const struct sale *s);
+void	sale_free(struct sale *s);
+
+enum sale_cancel {
+	CANCEL_OK,
+	CANCEL_NOT_FOUND,
+	CANCEL_FORBIDDEN,
+	CANCEL_NOT_CONFIRMED,
+	CANCEL_ERROR		/* errstr says why; may have been applied */
+};
+
+/* The cancellation of an order (ticket_id NULL) or of one of its tickets
+ * (lua/cancel.lua), after finding the zone of id (an order or ticket id)
+ * through bo:oix on every node.  On CANCEL_OK *answer (the 200 body) and
+ * *msg (the cancel message, left pending) are malloc'd, *node and tag
+ * (TAG_MAX) say where. */
+enum sale_cancel sale_cancel(struct rds *r, const char *id, int is_ticket,
+	    const char *token, int cache_ttl, char **answer, char **msg,
+	    unsigned *node, char *tag);
+
+#endif

@@ -1,0 +1,169 @@
+-- SPDX-License-Identifier: ISC
+-- order.lua: sell 1-10 seats of one event's zone, all or nothing, atomically
+-- (POST /orders, and POST /tickets as an order of one).
+--
+-- KEYS[1] bo:zone:{E:Z}  KEYS[2] bo:left:{E:Z}  KEYS[3] bo:seat:{E:Z}
+-- KEYS[4] bo:own:{E:Z}   KEYS[5] bo:pend:{E:Z}  KEYS[6] bo:ords:{E:Z}
+-- ARGV[1] venueId, [2] eventId, [3] zoneId, [4] orderId, [5] createdOn,
+--      [6] now (ms, the pending score), [7] cancelHash (64 hex), [8] cache
+--      ttl (s), [9] quantity (0: explicit seats), [10] n seats,
+--      [11 .. 10+n] ticket ids, then (explicit) n pairs row, column,
+--      [last] tag "E:Z"
+--
+-- Writes, beside the zone (same node): the seat bits, counters and owners
+-- (bit -> ticketId), the order message as the pending entry (the sweeper
+-- publishes it if the responder never confirms), the order message in
+-- bo:ords (orderId -> message: the cancel token's hash and the tickets, for
+-- cancellation), the caches bo:tkt:<ticketId> and bo:ord:<orderId> (TTL),
+-- and the id index bo:oix:<id> -> "E:Z orderId" for the order and each
+-- ticket (how a cancel finds the zone: docs/reliability.md).  Those keys
+-- are built here, not passed: they carry no hash tag, the script runs on
+-- the zone's node (no Redis Cluster).
+--
+-- Returns {code, ...}: 0 sold {0, head, tickets, message} where the 201
+-- body is "{" head ",\"cancelToken\":..," tickets "}"; 1 seats taken
+-- {1, "r c r c ..."} (every requested seat that is taken); 2 zone sold
+-- out; 3 row sold out; 4 not found; 5 invalid seat; 6 no counters (fenced);
+-- 7 event cancelled; 8 not on sale yet {8, "<opens> <now>"}; 9 sale closed;
+-- 10 catalog unusable; 11 not enough adjacent seats (best available).
+-- Every check comes before the first write.
+local meta = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price',
+  'status', 'opens', 'closes')
+if not meta[1] or meta[1] ~= ARGV[1] then
+  return {4, ''}
+end
+if meta[5] == 'CANCELLED' then
+  return {7, ''}
+end
+if meta[6] or meta[7] then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local opens, closes = tonumber(meta[6]), tonumber(meta[7])
+  if opens and now < opens then
+    return {8, meta[6] .. ' ' .. now}
+  end
+  if closes and now >= closes then
+    return {9, ''}
+  end
+end
+local rows, cols = tonumber(meta[2]), tonumber(meta[3])
+local price = meta[4]
+if not rows or not cols or rows < 1 or cols < 1 or not price or
+    #price > 11 or not string.match(price, '^%d+%.%d%d$') then
+  return {10, ''}
+end
+local q, n = tonumber(ARGV[9]), tonumber(ARGV[10])
+local seats = {}
+if q == 0 then
+  for i = 1, n do
+    local r = tonumber(ARGV[10 + n + 2 * i - 1])
+    local c = tonumber(ARGV[10 + n + 2 * i])
+    if r < 1 or r > rows or c < 1 or c > cols then
+      return {5, ''}
+    end
+    seats[i] = {r, c}
+  end
+end
+local left = redis.call('HGETALL', KEYS[2])
+if #left == 0 then
+  return {6, ''}
+end
+local cnt = {}
+for i = 1, #left, 2 do
+  cnt[left[i]] = tonumber(left[i + 1])
+end
+-- a missing counter reads as sold out: never sell on unknown state
+if (cnt['z'] or 0) < n then
+  return {2, ''}
+end
+local bits = redis.call('GET', KEYS[3]) or ''
+local function taken(r, c)
+  local b = (r - 1) * cols + (c - 1)
+  local byte = string.byte(bits, math.floor(b / 8) + 1) or 0
+  return bit.band(byte, bit.rshift(128, b % 8)) ~= 0
+end
+if q == 0 then
+  local per = {}
+  for i = 1, n do
+    per[seats[i][1]] = (per[seats[i][1]] or 0) + 1
+  end
+  for i = 1, n do
+    local r = seats[i][1]
+    if (cnt['r' .. r] or 0) < per[r] then
+      return {3, ''}
+    end
+  end
+  local bad = {}
+  for i = 1, n do
+    if taken(seats[i][1], seats[i][2]) then
+      bad[#bad + 1] = seats[i][1] .. ' ' .. seats[i][2]
+    end
+  end
+  if #bad > 0 then
+    return {1, table.concat(bad, ' ')}
+  end
+else
+  -- best available: the lowest row with q adjacent free seats, in it the
+  -- block whose centre is closest to the row's centre (tie: lower column)
+  for r = 1, rows do
+    if (cnt['r' .. r] or 0) >= q then
+      local best, bestd, run = nil, nil, 0
+      for c = 1, cols do
+        if taken(r, c) then
+          run = 0
+        else
+          run = run + 1
+          if run >= q then
+            local s = c - q + 1
+            local d = math.abs(2 * s + q - 1 - (cols + 1))
+            if not best or d < bestd then
+              best, bestd = s, d
+            end
+          end
+        end
+      end
+      if best then
+        for i = 1, q do
+          seats[i] = {r, best + i - 1}
+        end
+        break
+      end
+    end
+  end
+  if #seats == 0 then
+    return {11, ''}
+  end
+end
+local oid, created, tag = ARGV[4], ARGV[5], ARGV[#ARGV]
+local whole, cents = string.match(price, '^(%d+)%.(%d%d)$')
+local t = (tonumber(whole) * 100 + tonumber(cents)) * n
+local total = string.format('%d.%02d', math.floor(t / 100), t % 100)
+local tj = {}
+for i = 1, n do
+  local r, c, tid = seats[i][1], seats[i][2], ARGV[10 + i]
+  local b = (r - 1) * cols + (c - 1)
+  redis.call('SETBIT', KEYS[3], b, 1)
+  redis.call('HINCRBY', KEYS[2], 'r' .. r, -1)
+  redis.call('HSET', KEYS[4], b, tid)
+  tj[i] = '{"ticketId":"' .. tid .. '","orderId":"' .. oid ..
+    '","venueId":"' .. ARGV[1] .. '","eventId":"' .. ARGV[2] ..
+    '","zoneId":' .. ARGV[3] .. ',"row":' .. r .. ',"column":' .. c ..
+    ',"price":' .. price .. ',"status":"CREATED","createdOn":"' ..
+    created .. '"}'
+  redis.call('SET', 'bo:tkt:' .. tid, tj[i], 'EX', ARGV[8])
+  redis.call('SET', 'bo:oix:' .. tid, tag .. ' ' .. oid)
+end
+redis.call('HINCRBY', KEYS[2], 'z', -n)
+local head = '"orderId":"' .. oid .. '","venueId":"' .. ARGV[1] ..
+  '","eventId":"' .. ARGV[2] .. '","zoneId":' .. ARGV[3] ..
+  ',"status":"CONFIRMED","total":' .. total .. ',"createdOn":"' ..
+  created .. '"'
+local tickets = '"tickets":[' .. table.concat(tj, ',') .. ']'
+local msg = '{"type":"order",' .. head .. ',"cancelHash":"' .. ARGV[7] ..
+  '",' .. tickets .. '}'
+redis.call('ZADD', KEYS[5], ARGV[6], msg)
+redis.call('HSET', KEYS[6], oid, msg)
+redis.call('SET', 'bo:ord:' .. oid, '{' .. head .. ',' .. tickets .. '}',
+  'EX', ARGV[8])
+redis.call('SET', 'bo:oix:' .. oid, tag .. ' ' .. oid)
+return {0, head, tickets, msg}
