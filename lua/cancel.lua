@@ -30,12 +30,14 @@ end
 if redis.call('ZSCORE', KEYS[5], msg) or redis.call('ZSCORE', KEYS[6], msg) then
   return {13, '', ''}
 end
+-- the stamp of this cancellation: the first one's, on a repeat (a ticket's
+-- own stamp is written in the loop below, when it is cancelled)
 local stamp = ARGV[4]
 local mine = ARGV[2] == '' and 'x:' .. ARGV[1] or 'c:' .. ARGV[2]
 local first = redis.call('HGET', KEYS[7], mine)
 if first then
   stamp = first
-else
+elseif ARGV[2] == '' then
   redis.call('HSET', KEYS[7], mine, stamp)
 end
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))

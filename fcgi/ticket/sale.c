@@ -273,7 +273,8 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 	*answer = *msg = NULL;
 	if ((f = find_id(r, id, node, tag, oid)) < 0)
 		return CANCEL_ERROR;
-	if (f == 0)
+	/* a ticket's index entry names its order: never the order's own */
+	if (f == 0 || (!is_ticket && strcmp(oid, id) != 0))
 		return CANCEL_NOT_FOUND;
 	if (zone_keys(tag, k) != 0 || token_hash(token, hash) != 0) {
 		snprintf(r->errstr, sizeof(r->errstr), "cancel: bad index "
