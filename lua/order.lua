@@ -4,11 +4,21 @@
 --
 -- KEYS[1] bo:zone:{E:Z}  KEYS[2] bo:left:{E:Z}  KEYS[3] bo:seat:{E:Z}
 -- KEYS[4] bo:own:{E:Z}   KEYS[5] bo:pend:{E:Z}  KEYS[6] bo:ords:{E:Z}
+-- KEYS[7] bo:idem:{E:Z}:<Idempotency-Key>        KEYS[8] bo:sweep:{E:Z}
 -- ARGV[1] venueId, [2] eventId, [3] zoneId, [4] orderId, [5] createdOn,
 --      [6] now (ms, the pending score), [7] cancelHash (64 hex), [8] cache
 --      ttl (s), [9] quantity (0: explicit seats), [10] n seats,
 --      [11 .. 10+n] ticket ids, then (explicit) n pairs row, column,
---      [last] tag "E:Z"
+--      then the request's hash ("" = no Idempotency-Key), its kind ("t"
+--      ticket, "o" order), and last the tag "E:Z"
+--
+-- Idempotency: KEYS[7] holds "<hash> P <orderId> <kind>" (TTL 24 h) once a
+-- keyed request sold, "<hash> F <code> <taken>" once it was refused (the
+-- responder writes that one).  The same key again: another hash is 20
+-- (reused); F is 23 {23, "<code> <taken>"}; P while the order message is
+-- still pending (its publish not yet confirmed, or claimed by the sweeper)
+-- is 21 (in progress), else 22 {22, order message, kind}: the order was
+-- published, answer it again.  (order_release.lua deletes the key.)
 --
 -- Writes, beside the zone (same node): the seat bits, counters and owners
 -- (bit -> ticketId), the order message as the pending entry (the sweeper
@@ -27,6 +37,26 @@
 -- 7 event cancelled; 8 not on sale yet {8, "<opens> <now>"}; 9 sale closed;
 -- 10 catalog unusable; 11 not enough adjacent seats (best available).
 -- Every check comes before the first write.
+local ih, kind = ARGV[#ARGV - 2], ARGV[#ARGV - 1]
+if ih ~= '' then
+  local rec = redis.call('GET', KEYS[7])
+  if rec then
+    local h, st, rest = string.match(rec, '^(%x+) (%u) (.*)$')
+    if h ~= ih then
+      return {20, ''}
+    end
+    if st == 'F' then
+      return {23, rest}
+    end
+    local oid, k = string.match(rest, '^(%S+) (%S+)$')
+    local m = oid and redis.call('HGET', KEYS[6], oid)
+    if not m or redis.call('ZSCORE', KEYS[5], m) or
+        redis.call('ZSCORE', KEYS[8], m) then
+      return {21, ''}
+    end
+    return {22, m, k}
+  end
+end
 local meta = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price',
   'status', 'opens', 'closes')
 if not meta[1] or meta[1] ~= ARGV[1] then
@@ -166,4 +196,7 @@ redis.call('HSET', KEYS[6], oid, msg)
 redis.call('SET', 'bo:ord:' .. oid, '{' .. head .. ',' .. tickets .. '}',
   'EX', ARGV[8])
 redis.call('SET', 'bo:oix:' .. oid, tag .. ' ' .. oid)
+if ih ~= '' then
+  redis.call('SET', KEYS[7], ih .. ' P ' .. oid .. ' ' .. kind, 'EX', 86400)
+end
 return {0, head, tickets, msg}

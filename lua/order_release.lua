@@ -3,7 +3,9 @@
 -- failure.
 --
 -- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
--- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:ords:{E:Z}
+-- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:ords:{E:Z},
+-- KEYS[7] bo:idem:{E:Z}:<key> of the request (deleted: nothing was sold, a
+-- retry sells anew), or bo:idem:{E:Z}: for none
 -- ARGV: orderId, the order message (the pending member)
 --
 -- Releases only while the order is still pending (not claimed by the
@@ -38,5 +40,5 @@ for tj in string.gmatch(ARGV[2], '{"ticketId":[^}]*}') do
   end
 end
 redis.call('HDEL', KEYS[6], ARGV[1])
-redis.call('DEL', 'bo:ord:' .. ARGV[1], 'bo:oix:' .. ARGV[1])
+redis.call('DEL', 'bo:ord:' .. ARGV[1], 'bo:oix:' .. ARGV[1], KEYS[7])
 return 1

@@ -86,6 +86,7 @@ http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 422: return "Unprocessable Content";
 	case 410: return "Gone";
 	case 411: return "Length Required";
 	case 413: return "Payload Too Large";

@@ -14,6 +14,7 @@
  *   bo:ords:{E:Z}   hash   orderId -> order message; c:<ticketId>, x:<orderId>
  *                          -> cancelledOn (lua/order.lua, lua/cancel.lua)
  *   bo:ord:<orderId>       order JSON cache (TTL), on the zone's node
+ *   bo:idem:{E:Z}:<key>    string "<hash> P|F ..." of an Idempotency-Key (24 h)
  *   bo:oix:<id>            "E:Z orderId" of an order or ticket id, on the
  *                          zone's node (where a cancel finds the zone)
  *   bo:tkt:<ticketId>      ticket JSON cache (TTL), written on the zone's node

@@ -18,6 +18,7 @@
  * set, where the sweeper (consumer/) publishes it again: see
  * docs/reliability.md.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,14 @@
 
 #define RETRY_AFTER	"Retry-After: 1\r\n"
 
+#define REPLAYED	"Idempotent-Replayed: true\r\n"
+
 static struct conf	cfg;
 static struct rds	rds;
 static struct mq	mq;
+static char		secret[CONF_STR_MAX];	/* token_secret, or drawn */
+/* the extra header of a refusal: REPLAYED when it answers a key again */
+static const char	*refusal_hdr;
 
 /* 403 NOT_ON_SALE: the body says when, Retry-After how many whole
  * seconds until then (by the Redis clock the script read). */
@@ -65,34 +71,34 @@ reply_reserve_error(FCGX_Request *req, enum rds_reserve r)
 	switch (r) {
 	case RESERVE_CANCELLED:
 		http_error(req, 410, "EVENT_CANCELLED", "this event is "
-		    "cancelled", NULL);
+		    "cancelled", refusal_hdr);
 		break;
 	case RESERVE_NOT_ON_SALE:
 		reply_not_on_sale(req);
 		break;
 	case RESERVE_SALE_CLOSED:
 		http_error(req, 403, "SALE_CLOSED", "the sale of this event is "
-		    "closed", NULL);
+		    "closed", refusal_hdr);
 		break;
 	case RESERVE_SEAT_TAKEN:
 		http_error(req, 409, "SEAT_TAKEN", "this seat is already sold",
-		    NULL);
+		    refusal_hdr);
 		break;
 	case RESERVE_ZONE_SOLD_OUT:
 		http_error(req, 409, "ZONE_SOLD_OUT", "every seat of this zone "
-		    "is sold", NULL);
+		    "is sold", refusal_hdr);
 		break;
 	case RESERVE_ROW_SOLD_OUT:
 		http_error(req, 409, "ROW_SOLD_OUT", "every seat of this row is "
-		    "sold", NULL);
+		    "sold", refusal_hdr);
 		break;
 	case RESERVE_NOT_FOUND:
 		http_error(req, 404, "NOT_FOUND", "unknown venue, event or zone, "
-		    "or the event is not at that venue", NULL);
+		    "or the event is not at that venue", refusal_hdr);
 		break;
 	case RESERVE_INVALID_SEAT:
 		http_error(req, 400, "INVALID_SEAT", "row or column is outside "
-		    "the zone", NULL);
+		    "the zone", refusal_hdr);
 		break;
 	case RESERVE_NO_COUNTERS:
 		http_error(req, 503, "UNAVAILABLE", "this zone is being rebuilt "
@@ -141,7 +147,7 @@ reply_seats_taken(FCGX_Request *req, const char *taken)
 		first = 0;
 	}
 	n += snprintf(body + n, sizeof(body) - n, "]}");
-	http_reply(req, 409, NULL, body, (size_t)n);
+	http_reply(req, 409, refusal_hdr, body, (size_t)n);
 }
 
 /* 503 after the seats were (maybe) reserved: the order may still be
@@ -192,9 +198,10 @@ publish(const char *key, const char *id, const char *msg)
  * for SELL_TICKET the ticket of section 2 followed by orderId and
  * cancelToken. */
 static void
-reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s)
+reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s,
+    int replayed)
 {
-	char		 hdr[96], *body;
+	char		 hdr[128], *body;
 	const char	*t, *oid;
 	size_t		 tl, size;
 	int		 n;
@@ -209,8 +216,8 @@ reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s)
 	if (k == SELL_ORDER) {
 		n = snprintf(body, size, "{%s,\"cancelToken\":\"%s\",%s}",
 		    s->head, s->token, s->tickets);
-		snprintf(hdr, sizeof(hdr), "Location: /get/orders/%s\r\n",
-		    s->order_id);
+		snprintf(hdr, sizeof(hdr), "%sLocation: /get/orders/%s\r\n",
+		    replayed ? REPLAYED : "", s->order_id);
 	} else {
 		/* "tickets":[{"ticketId":"<id>","orderId":"<id>",...}] */
 		t = s->tickets + strlen("\"tickets\":[");
@@ -222,23 +229,79 @@ reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s)
 		    "\"cancelToken\":\"%s\"}", (int)(oid - t), t,
 		    (int)(t + tl - oid - (oid < t + tl ? 49 : 0)),
 		    oid < t + tl ? oid + 49 : oid, s->order_id, s->token);
-		snprintf(hdr, sizeof(hdr), "Location: /get/tickets/%s\r\n",
-		    s->tids[0]);
+		snprintf(hdr, sizeof(hdr), "%sLocation: /get/tickets/%s\r\n",
+		    replayed ? REPLAYED : "", s->tids[0]);
 	}
 	http_reply(req, 201, hdr, body, (size_t)n);
 	free(body);
 }
 
+/* The answers of a keyed request that lua/order.lua found done or
+ * running; returns 1 if it answered, else 0. */
+static int
+reply_keyed(FCGX_Request *req, struct sale *s, int res)
+{
+	char	*end;
+	long	 code;
+
+	switch (res) {
+	case SALE_KEY_REUSED:
+		http_error(req, 422, "IDEMPOTENCY_KEY_REUSED", "this "
+		    "Idempotency-Key was used with another request", NULL);
+		return 1;
+	case SALE_IN_PROGRESS:
+		http_error(req, 409, "REQUEST_IN_PROGRESS", "a request with "
+		    "this Idempotency-Key is still running; try again",
+		    RETRY_AFTER);
+		return 1;
+	case SALE_REPLAY:
+		if (sale_from_replay(s, secret) != 0) {
+			log_warnx("replay of %s: unreadable order", s->idem);
+			http_error(req, 503, "UNAVAILABLE", "cannot answer this "
+			    "Idempotency-Key again now; try again", RETRY_AFTER);
+			return 1;
+		}
+		reply_sold(req, s->kind == 't' ? SELL_TICKET : SELL_ORDER, s, 1);
+		return 1;
+	case SALE_REFUSED:
+		code = strtol(s->replay, &end, 10);
+		if (*end == ' ')
+			end++;
+		if (strlen(end) < sizeof(s->taken))
+			memcpy(s->taken, end, strlen(end) + 1);
+		refusal_hdr = REPLAYED;
+		if (code == RESERVE_SEAT_TAKEN && s->kind == 'o')
+			reply_seats_taken(req, s->taken);
+		else if (code == RESERVE_NOT_ADJACENT)
+			http_error(req, 409, "NOT_ENOUGH_ADJACENT", "no row has "
+			    "that many adjacent free seats", REPLAYED);
+		else
+			reply_reserve_error(req, (enum rds_reserve)code);
+		refusal_hdr = NULL;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* Sells an order (one seat for a ticket) in one script call, publishes its
- * message with a confirm, answers. */
+ * message with a confirm, answers.  what[0..nwhat-1] is the request an
+ * Idempotency-Key is checked against. */
 static void
-sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o)
+sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
+    const struct iovec *what, int nwhat)
 {
 	struct sale	 s;
-	enum rds_reserve res;
-	const char	*hid;
+	int		 res;
+	const char	*hid, *key = http_param(req, "HTTP_IDEMPOTENCY_KEY");
 
-	if (sale_new(&s, o) != 0) {
+	if (*key != '\0' && !valid_id_n(key, strlen(key))) {
+		http_error(req, 400, "BAD_REQUEST", "Idempotency-Key must be 1-64 "
+		    "letters, digits, '_' or '-'", NULL);
+		return;
+	}
+	if (sale_new(&s, o, k == SELL_TICKET ? 't' : 'o',
+	    *key != '\0' ? key : NULL, what, nwhat, secret) != 0) {
 		log_warn("getrandom or sha256");
 		http_error(req, 503, "UNAVAILABLE", "no randomness for an order "
 		    "id; try again", RETRY_AFTER);
@@ -247,6 +310,16 @@ sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o)
 	hid = k == SELL_TICKET ? s.tids[0] : s.order_id;
 	(void)hid;	/* only the test hooks use it */
 	res = sale_order(&rds, &s, o, cfg.ticket_cache_ttl);
+	if (reply_keyed(req, &s, res)) {
+		sale_free(&s);
+		return;
+	}
+	/* a definite refusal of a keyed request is its answer for 24 h (not
+	 * "not on sale yet" nor a 503: a retry may succeed) */
+	if (*key != '\0' && res != RESERVE_OK && (res < RESERVE_NO_COUNTERS ||
+	    res == RESERVE_CANCELLED || res == RESERVE_SALE_CLOSED ||
+	    res == RESERVE_NOT_ADJACENT) && sale_refused(&rds, &s, res) != 0)
+		log_warnx("refusal of %s not recorded: %s", s.idem, rds.errstr);
 	if (res == RESERVE_IN_DOUBT) {
 		/* the script may have run: if it did, its pending entry makes
 		 * the sweeper publish the order; never say "nothing sold" */
@@ -276,7 +349,7 @@ sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o)
 		if (sale_confirmed(&rds, s.node, s.tag, s.msg) != 0)
 			log_warnx("confirmed %s, pending entry kept: %s",
 			    s.order_id, rds.errstr);
-		reply_sold(req, k, &s);
+		reply_sold(req, k, &s, 0);
 		break;
 	case MQ_FAILED:
 		log_warnx("publish %s: %s; releasing the seats", s.order_id,
@@ -350,7 +423,7 @@ read_body_or_reply(FCGX_Request *req, char *buf)
 /* Sells a parsed purchase, or answers why it could not be parsed. */
 static void
 buy_parsed(FCGX_Request *req, enum purchase_err e, const struct purchase *p,
-    const char *why)
+    const char *why, const struct iovec *what, int nwhat)
 {
 	struct order_req o;
 
@@ -363,7 +436,7 @@ buy_parsed(FCGX_Request *req, enum purchase_err e, const struct purchase *p,
 		o.seats[0].row = p->row;
 		o.seats[0].col = p->col;
 		o.hold_seconds = -1;
-		sell(req, SELL_TICKET, &o);
+		sell(req, SELL_TICKET, &o, what, nwhat);
 	} else if (e == PURCHASE_INVALID_SEAT)
 		http_error(req, 400, "INVALID_SEAT", why, NULL);
 	else
@@ -373,6 +446,7 @@ buy_parsed(FCGX_Request *req, enum purchase_err e, const struct purchase *p,
 static void
 buy_json(FCGX_Request *req)
 {
+	struct iovec	 what[1];
 	struct purchase	 p;
 	enum purchase_err e;
 	char		 body[BODY_MAX];
@@ -390,12 +464,15 @@ buy_json(FCGX_Request *req)
 	/* not in one call: the order of evaluation of arguments is
 	 * unspecified, why must be read after the parser set it */
 	e = purchase_from_json(body, (size_t)n, &p, &why);
-	buy_parsed(req, e, &p, why);
+	what[0].iov_base = body;
+	what[0].iov_len = (size_t)n;
+	buy_parsed(req, e, &p, why, what, 1);
 }
 
 static void
 buy_legacy(FCGX_Request *req)
 {
+	struct iovec	 what[2];
 	struct purchase	 p;
 	enum purchase_err e;
 	char		 body[BODY_MAX];
@@ -413,7 +490,11 @@ buy_legacy(FCGX_Request *req)
 		return;
 	}
 	e = purchase_from_form(qs, strlen(qs), body, (size_t)n, &p, &why);
-	buy_parsed(req, e, &p, why);
+	what[0].iov_base = (void *)(uintptr_t)qs;
+	what[0].iov_len = strlen(qs);
+	what[1].iov_base = body;
+	what[1].iov_len = (size_t)n;
+	buy_parsed(req, e, &p, why, what, 2);
 }
 
 /* Checks the JSON content type and reads the body; returns its length or
@@ -434,6 +515,7 @@ json_body_or_reply(FCGX_Request *req, char *body)
 static void
 buy_order(FCGX_Request *req)
 {
+	struct iovec	 what;
 	struct order_req o;
 	enum purchase_err e;
 	char		 body[BODY_MAX];
@@ -443,8 +525,10 @@ buy_order(FCGX_Request *req)
 	if ((n = json_body_or_reply(req, body)) < 0)
 		return;
 	e = purchase_order_from_json(body, (size_t)n, 0, &o, &why);
+	what.iov_base = body;
+	what.iov_len = (size_t)n;
 	if (e == PURCHASE_OK)
-		sell(req, SELL_ORDER, &o);
+		sell(req, SELL_ORDER, &o, &what, 1);
 	else if (e == PURCHASE_INVALID_SEAT)
 		http_error(req, 400, "INVALID_SEAT", why, NULL);
 	else
@@ -603,6 +687,12 @@ init(const struct conf *c, int check_only)
 	char name[64];
 
 	cfg = *c;
+	if (c->token_secret[0] != '\0')
+		memcpy(secret, c->token_secret, sizeof(secret));
+	else if (token_new(secret) != 0) {
+		fprintf(stderr, "ticket: no randomness for a token secret\n");
+		return -1;
+	}
 	if (rds_init(&rds, c->redis_nodes, c->redis_timeout_ms) != 0) {
 		fprintf(stderr, "ticket: %s\n", rds.errstr);
 		log_error("%s", rds.errstr);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "clock.h"
 #include "metrics.h"
 #include "sale.h"
@@ -43,15 +45,47 @@ seterr(struct rds *r, unsigned node, const char *what, const char *why)
 }
 
 int
-sale_new(struct sale *s, const struct order_req *o)
+sale_new(struct sale *s, const struct order_req *o, char kind,
+    const char *key, const struct iovec *what, int nwhat, const char *secret)
 {
-	int i, n = o->quantity > 0 ? o->quantity : o->n;
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned	len = 0, j;
+	EVP_MD_CTX	*ctx;
+	int		ok;
+	int		i, n = o->quantity > 0 ? o->quantity : o->n;
 
 	memset(s, 0, sizeof(*s));
+	s->kind = kind;
 	s->created_ms = wall_ms();
 	ticket_stamp(s->created_ms, s->created);
-	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0 ||
-	    token_new(s->token) != 0 || token_hash(s->token, s->hash) != 0)
+	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0)
+		return -1;
+	i = snprintf(s->idem, sizeof(s->idem), "bo:idem:{%s}:%s", s->tag,
+	    key != NULL ? key : "");
+	if (i < 0 || (size_t)i >= sizeof(s->idem))
+		return -1;
+	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0)
+		return -1;
+	if (key != NULL) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL)
+			return -1;
+		ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+		    EVP_DigestUpdate(ctx, &kind, 1) == 1;
+		for (i = 0; ok && i < nwhat; i++)
+			ok = EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+			    EVP_DigestUpdate(ctx, what[i].iov_base,
+			    what[i].iov_len) == 1;
+		ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
+		EVP_MD_CTX_free(ctx);
+		if (!ok)
+			return -1;
+		for (j = 0; j < len; j++)
+			snprintf(s->ihash + 2 * j, 3, "%02x", md[j]);
+		if (token_for(secret, s->order_id, s->token) != 0)
+			return -1;
+	} else if (token_new(s->token) != 0)
+		return -1;
+	if (token_hash(s->token, s->hash) != 0)
 		return -1;
 	s->n = n;
 	for (i = 0; i < n; i++)
@@ -66,7 +100,8 @@ sale_free(struct sale *s)
 	free(s->head);
 	free(s->tickets);
 	free(s->msg);
-	s->head = s->tickets = s->msg = NULL;
+	free(s->replay);
+	s->head = s->tickets = s->msg = s->replay = NULL;
 }
 
 static char *
@@ -83,7 +118,7 @@ dup_str(const redisReply *e)
 
 /* Interprets lua/order.lua's reply (see reserve_reply() of rds.c: a reply
  * we cannot use after the script may have written is IN_DOUBT). */
-static enum rds_reserve
+static int
 order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 {
 	long long code;
@@ -91,11 +126,26 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
 	    (code = rep->element[0]->integer) < RESERVE_OK ||
-	    code > RESERVE_NOT_ADJACENT) {
+	    (code > RESERVE_NOT_ADJACENT && code < SALE_KEY_REUSED) ||
+	    code > SALE_REFUSED) {
 		seterr(r, s->node, "order", "unexpected reply");
 		return rep->type == REDIS_REPLY_ARRAY ? RESERVE_IN_DOUBT :
 		    RESERVE_ERROR;
 	}
+	if (code == SALE_REPLAY || code == SALE_REFUSED) {
+		if ((s->replay = dup_str(rep->element[1])) == NULL ||
+		    (code == SALE_REPLAY && (rep->elements != 3 ||
+		    rep->element[2]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->len != 1))) {
+			seterr(r, s->node, "order", "unreadable replay");
+			return RESERVE_ERROR;	/* nothing written */
+		}
+		if (code == SALE_REPLAY)
+			s->replay_kind = rep->element[2]->str[0];
+		return (int)code;
+	}
+	if (code >= SALE_KEY_REUSED)
+		return (int)code;
 	if (code == RESERVE_NOT_ON_SALE && (rep->element[1]->type !=
 	    REDIS_REPLY_STRING || rds_not_on_sale(r, rep->element[1]->str))) {
 		seterr(r, s->node, "order", "bad opening time");
@@ -114,7 +164,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 		seterr(r, s->node, "order", "zone catalog unusable (price, "
 		    "rows or cols)");
 	if (code != RESERVE_OK)
-		return (enum rds_reserve)code;
+		return (int)code;
 	if (rep->elements != 4 ||
 	    (s->head = dup_str(rep->element[1])) == NULL ||
 	    (s->tickets = dup_str(rep->element[2])) == NULL ||
@@ -126,22 +176,20 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	return RESERVE_OK;
 }
 
-#define ORDER_ARGS	(6 + 10 + 3 * ORDER_SEATS_MAX + 1)
+#define ORDER_ARGS	(8 + 10 + 3 * ORDER_SEATS_MAX + 3)
 
-enum rds_reserve
+int
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
     int cache_ttl)
 {
 	char		 k[KEY__MAX][KEY_MAX], zone[24], now[24], ttl[16];
-	char		 q[8], n[8], num[2 * ORDER_SEATS_MAX][24];
+	char		 q[8], n[8], num[2 * ORDER_SEATS_MAX][24], kind[2];
 	const char	*argv[ORDER_ARGS];
 	redisReply	*rep;
 	long long	 start;
-	enum rds_reserve res;
-	int		 a, i;
+	int		 a, i, res;
 
-	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0 ||
-	    zone_keys(s->tag, k) != 0) {
+	if (zone_keys(s->tag, k) != 0) {
 		snprintf(r->errstr, sizeof(r->errstr), "order too long");
 		return RESERVE_ERROR;
 	}
@@ -153,6 +201,8 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	snprintf(n, sizeof(n), "%d", s->n);
 	a = seat_keys(argv, k);
 	argv[a++] = k[KEY_ORDS];
+	argv[a++] = s->idem;
+	argv[a++] = k[KEY_SWEEP];
 	argv[a++] = o->venue;
 	argv[a++] = o->event;
 	argv[a++] = zone;
@@ -172,9 +222,13 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 		argv[a++] = num[2 * i];
 		argv[a++] = num[2 * i + 1];
 	}
+	kind[0] = s->kind;
+	kind[1] = '\0';
+	argv[a++] = s->ihash;
+	argv[a++] = kind;
 	argv[a++] = s->tag;
 	start = mono_us();
-	rep = rds_eval(r, s->node, SCRIPT_ORDER, 6, a, argv);
+	rep = rds_eval(r, s->node, SCRIPT_ORDER, 8, a, argv);
 	metrics_observe(METRICS_RESERVE, start);
 	if (rep == NULL)
 		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?
@@ -206,7 +260,7 @@ int
 sale_release(struct rds *r, const struct sale *s)
 {
 	char		 k[KEY__MAX][KEY_MAX];
-	const char	*argv[8];
+	const char	*argv[9];
 	redisReply	*rep;
 	long long	 res;
 
@@ -214,9 +268,10 @@ sale_release(struct rds *r, const struct sale *s)
 		return -1;
 	seat_keys(argv, k);
 	argv[5] = k[KEY_ORDS];
-	argv[6] = s->order_id;
-	argv[7] = s->msg;
-	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 6, 8, argv)) ==
+	argv[6] = s->idem;
+	argv[7] = s->order_id;
+	argv[8] = s->msg;
+	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 9, argv)) ==
 	    NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_INTEGER) {
@@ -227,6 +282,51 @@ sale_release(struct rds *r, const struct sale *s)
 	res = rep->integer;
 	freeReplyObject(rep);
 	return res == 1 ? 1 : 2;
+}
+
+int
+sale_from_replay(struct sale *s, const char *secret)
+{
+	static const char pre[] = "{\"type\":\"order\",";
+	static const char ch[] = ",\"cancelHash\":\"";
+	static const char oid[] = "\"orderId\":\"";
+	static const char tid[] = "\"tickets\":[{\"ticketId\":\"";
+	const char	*m = s->replay, *h, *t;
+	size_t		 len = strlen(m);
+
+	if (len < sizeof(pre) || strncmp(m, pre, sizeof(pre) - 1) != 0 ||
+	    (h = strstr(m, ch)) == NULL ||
+	    strlen(h) < sizeof(ch) - 1 + TOKEN_HASH_LEN + 3)
+		return -1;
+	t = h + sizeof(ch) - 1 + TOKEN_HASH_LEN + 2;
+	if (strncmp(m + sizeof(pre) - 1, oid, sizeof(oid) - 1) != 0 ||
+	    strncmp(t, tid, sizeof(tid) - 1) != 0 ||
+	    strlen(t + sizeof(tid) - 1) < UUID_LEN)
+		return -1;
+	memcpy(s->order_id, m + sizeof(pre) - 1 + sizeof(oid) - 1, UUID_LEN);
+	s->order_id[UUID_LEN] = '\0';
+	memcpy(s->tids[0], t + sizeof(tid) - 1, UUID_LEN);
+	s->tids[0][UUID_LEN] = '\0';
+	s->kind = s->replay_kind;
+	if ((s->head = strndup(m + sizeof(pre) - 1,
+	    (size_t)(h - m) - (sizeof(pre) - 1))) == NULL ||
+	    (s->tickets = strndup(t, strlen(t) - 1)) == NULL)
+		return -1;
+	return token_for(secret, s->order_id, s->token);
+}
+
+int
+sale_refused(struct rds *r, const struct sale *s, int code)
+{
+	redisReply	*rep;
+	char		 val[TOKEN_HASH_LEN + SALE_TAKEN_MAX + 32];
+
+	snprintf(val, sizeof(val), "%s F %d %s", s->ihash, code, s->taken);
+	rep = rds_cmd(r, s->node, "SET %s %s EX 86400 NX", s->idem, val);
+	if (rep == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
 }
 
 /* Finds "E:Z orderId" of an order or ticket id: 1 found (node, tag,

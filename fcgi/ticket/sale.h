@@ -6,6 +6,8 @@
 #ifndef BOX_SALE_H
 #define BOX_SALE_H
 
+#include <sys/uio.h>
+
 #include "keys.h"
 #include "purchase.h"
 #include "rds.h"
@@ -29,15 +31,42 @@ struct sale {
 	char		*tickets;	/* "\"tickets\":[...]" */
 	char		*msg;		/* the order message, the pending member */
 	char		 taken[SALE_TAKEN_MAX];	/* SEAT_TAKEN: "r c r c ..." */
+	/* Idempotency-Key: its Redis key ("bo:idem:{E:Z}:" if none), the
+	 * request's hash ("" if none), its kind ('t' ticket, 'o' order) */
+	char		 idem[KEY_MAX];
+	char		 ihash[TOKEN_HASH_LEN + 1];
+	char		 kind;
+	/* a keyed replay: the order message and kind of the first sale
+	 * (SALE_REPLAY), or "<code> <taken>" of its refusal (SALE_REFUSED) */
+	char		*replay;
+	char		 replay_kind;
 };
 
-/* Fills ids, token, hash and stamps of s for the request o.  Returns 0 or
- * -1 (no randomness, no hash). */
-int	sale_new(struct sale *s, const struct order_req *o);
+/* Outcomes of sale_order() besides those of rds_reserve (lua/order.lua). */
+#define SALE_KEY_REUSED		20	/* 422: same key, another request */
+#define SALE_IN_PROGRESS	21	/* 409: same key, still running */
+#define SALE_REPLAY		22	/* the key sold: replay, s->replay */
+#define SALE_REFUSED		23	/* the key was refused: s->replay */
+
+/* Fills ids, token, hash and stamps of s for the request o; with an
+ * Idempotency-Key (key not NULL) the key, the SHA-256 of kind and the
+ * parts what[0..nwhat-1] of the request (its body; for the legacy form the
+ * query too) and the token derived from secret.  Returns 0 or -1 (no
+ * randomness, no hash, key too long). */
+int	sale_new(struct sale *s, const struct order_req *o, char kind,
+	    const char *key, const struct iovec *what, int nwhat,
+	    const char *secret);
+/* After SALE_REPLAY: fills head, tickets, order_id, tids[0], kind and the
+ * token (from secret) from the replayed order message.  Returns 0 or -1. */
+int	sale_from_replay(struct sale *s, const char *secret);
+/* Records the refusal code (and SEAT_TAKEN list) of a keyed request, so
+ * that the same key answers it again (24 h; not if a sale holds the key
+ * meanwhile).  Returns 0 or -1. */
+int	sale_refused(struct rds *r, const struct sale *s, int code);
 /* Runs lua/order.lua.  On RESERVE_OK head, tickets and msg are set (freed
  * by sale_free()); on RESERVE_SEAT_TAKEN taken lists the seats.  Outcomes
  * as rds_reserve(), plus RESERVE_NOT_ADJACENT. */
-enum rds_reserve sale_order(struct rds *r, struct sale *s,
+int	sale_order(struct rds *r, struct sale *s,
 	    const struct order_req *o, int cache_ttl);
 /* After the broker's confirm: drops the pending entry msg of the zone tag.
  * Returns 0 or -1 (harmless: the sweeper republishes, consumers dedupe). */

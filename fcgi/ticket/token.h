@@ -14,6 +14,11 @@
 /* Writes a new token (TOKEN_LEN chars) into out.  Returns 0, or -1 if no
  * randomness was available. */
 int	token_new(char out[TOKEN_LEN + 1]);
+/* Writes the token of an order of a keyed request: the first 128 bits of
+ * HMAC-SHA256(secret, order_id), encoded as token_new() does.  Returns 0
+ * or -1. */
+int	token_for(const char *secret, const char *order_id,
+	    char out[TOKEN_LEN + 1]);
 /* Writes the lowercase hex SHA-256 of the NUL-terminated s into out.
  * Returns 0 or -1 (libcrypto failed). */
 int	token_hash(const char *s, char out[TOKEN_HASH_LEN + 1]);

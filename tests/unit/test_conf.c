@@ -119,6 +119,7 @@ test_defaults(void **state)
 	assert_string_equal(c.log_level, "info");
 	assert_string_equal(c.log_file, "");
 	assert_int_equal(c.ticket_cache_ttl, 86400);
+	assert_string_equal(c.token_secret, "");
 	/* every default lies within its own range */
 	for (i = 0; i < conf_ndefs; i++) {
 		const struct conf_def *d = &conf_defs[i];
