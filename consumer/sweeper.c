@@ -25,6 +25,7 @@ struct round {
 	struct mq	*mq;
 	long long	 now;
 	unsigned long	 published;
+	unsigned long	 expired;	/* holds released */
 	char		 err[256];	/* first failure, if any */
 };
 
@@ -103,6 +104,37 @@ republish(struct round *r, unsigned node, const char *sweep,
 	return 0;
 }
 
+/* Releases the seats of the zone's holds past their expiry
+ * (lua/hold_expire.lua, on the Redis clock).  Each round, so a hold ends
+ * within sweeper_interval_ms of its expiresAt. */
+static void
+expire_holds(struct round *r, unsigned node, const char *tag)
+{
+	char		 k[6][KEY_MAX], max[16];
+	static const enum key_kind kinds[6] = { KEY_ZONE, KEY_LEFT, KEY_SEAT,
+	    KEY_OWN, KEY_HOLDS, KEY_HEXP };
+	const char	*argv[8];
+	redisReply	*rep;
+	int		 i;
+
+	for (i = 0; i < 6; i++) {
+		if (keys_build(kinds[i], tag, k[i], sizeof(k[i])) < 0)
+			return;
+		argv[i] = k[i];
+	}
+	snprintf(max, sizeof(max), "%d", SWEEP_CLAIM_MAX);
+	argv[6] = "";
+	argv[7] = max;
+	if ((rep = rds_eval(r->rds, node, SCRIPT_HOLD_EXPIRE, 6, 8, argv)) ==
+	    NULL) {
+		round_fail(r, "hold_expire", r->rds->errstr);
+		return;
+	}
+	if (rep->type == REDIS_REPLY_INTEGER)
+		r->expired += (unsigned long)rep->integer;
+	freeReplyObject(rep);
+}
+
 /* Claims and publishes the stale entries of one zone tag.  Returns 0, or
  * -1 if the round should stop (broker failure). */
 static int
@@ -118,6 +150,7 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	if (keys_build(KEY_PEND, tag, pend, sizeof(pend)) < 0 ||
 	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0)
 		return 0;	/* not a tag of ours */
+	expire_holds(r, node, tag);
 	snprintf(cutoff, sizeof(cutoff), "%lld",
 	    r->now - r->sw->c->sweeper_stale_ms);
 	snprintf(now, sizeof(now), "%lld", r->now);
@@ -199,6 +232,9 @@ sweeper_run(void *arg)
 		r.mq = &mq;
 		sweep_round(&r);
 		atomic_fetch_add(&sw->rounds, 1);
+		if (r.expired > 0)
+			log_info("sweeper: released %lu expired hold(s)",
+			    r.expired);
 		if (r.published > 0) {
 			atomic_fetch_add(&sw->published, r.published);
 			log_info("sweeper: republished %lu unconfirmed "

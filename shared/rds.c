@@ -17,7 +17,8 @@
 
 static const char *const *script_src[SCRIPT__MAX] = {
 	&lua_reserve, &lua_release, &lua_claim, &lua_load_zone,
-	&lua_drop_zone, &lua_order, &lua_order_release, &lua_cancel
+	&lua_drop_zone, &lua_order, &lua_order_release, &lua_cancel,
+	&lua_hold_expire
 };
 
 static void

@@ -15,5 +15,6 @@ extern const char *const lua_drop_zone;
 extern const char *const lua_order;
 extern const char *const lua_order_release;
 extern const char *const lua_cancel;
+extern const char *const lua_hold_expire;
 
 #endif

@@ -117,7 +117,9 @@ reply_reserve_error(FCGX_Request *req, enum rds_reserve r)
  * POST /ticket: an order of one underneath) or the order of section 7. */
 enum sell_kind {
 	SELL_TICKET,
-	SELL_ORDER
+	SELL_ORDER,
+	SELL_HOLD,	/* POST /holds: seats reserved, nothing published */
+	SELL_CONFIRM	/* POST /holds/{id}/confirm: the hold becomes an order */
 };
 
 /* 409 SEAT_TAKEN of an order: every requested seat that is taken, from the
@@ -199,7 +201,7 @@ publish(const char *key, const char *id, const char *msg)
  * cancelToken. */
 static void
 reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s,
-    int replayed)
+    int status, int replayed)
 {
 	char		 hdr[128], *body;
 	const char	*t, *oid;
@@ -232,7 +234,7 @@ reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 		snprintf(hdr, sizeof(hdr), "%sLocation: /get/tickets/%s\r\n",
 		    replayed ? REPLAYED : "", s->tids[0]);
 	}
-	http_reply(req, 201, hdr, body, (size_t)n);
+	http_reply(req, status, hdr, body, (size_t)n);
 	free(body);
 }
 
@@ -261,7 +263,8 @@ reply_keyed(FCGX_Request *req, struct sale *s, int res)
 			    "Idempotency-Key again now; try again", RETRY_AFTER);
 			return 1;
 		}
-		reply_sold(req, s->kind == 't' ? SELL_TICKET : SELL_ORDER, s, 1);
+		reply_sold(req, s->kind == 't' ? SELL_TICKET : SELL_ORDER, s, 201,
+		    1);
 		return 1;
 	case SALE_REFUSED:
 		code = strtol(s->replay, &end, 10);
@@ -284,6 +287,38 @@ reply_keyed(FCGX_Request *req, struct sale *s, int res)
 	}
 }
 
+/* 201 of POST /holds. */
+static void
+reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o)
+{
+	char		 body[1024 + SALE_TAKEN_MAX * 2], hdr[96];
+	char		 exp[STAMP_LEN + 1], *end;
+	const char	*p = s->held;
+	long		 r, c;
+	int		 n, first = 1;
+
+	ticket_stamp(s->expires_ms, exp);
+	n = snprintf(body, sizeof(body), "{\"holdId\":\"%s\",\"expiresAt\":"
+	    "\"%s\",\"venueId\":\"%s\",\"eventId\":\"%s\",\"zoneId\":%ld,"
+	    "\"seats\":[", s->hold_id, exp, o->venue, o->event, o->zone);
+	while (*p != '\0' && n < (int)sizeof(body) - 128) {
+		r = strtol(p, &end, 10);
+		if (end == p || *end != ' ')
+			break;
+		p = end + 1;
+		c = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		p = *end == ' ' ? end + 1 : end;
+		n += snprintf(body + n, sizeof(body) - n, "%s{\"row\":%ld,"
+		    "\"column\":%ld}", first ? "" : ",", r, c);
+		first = 0;
+	}
+	n += snprintf(body + n, sizeof(body) - n, "],\"total\":%s}", s->total);
+	snprintf(hdr, sizeof(hdr), "Location: /holds/%s\r\n", s->hold_id);
+	http_reply(req, 201, hdr, body, (size_t)n);
+}
+
 /* Sells an order (one seat for a ticket) in one script call, publishes its
  * message with a confirm, answers.  what[0..nwhat-1] is the request an
  * Idempotency-Key is checked against. */
@@ -294,13 +329,18 @@ sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
 	struct sale	 s;
 	int		 res;
 	const char	*hid, *key = http_param(req, "HTTP_IDEMPOTENCY_KEY");
+	static const char kinds[] = "tohc";
 
+	/* holds and confirms record no key: a confirm is idempotent by
+	 * itself (again: 200 the same order) */
+	if (k == SELL_HOLD || k == SELL_CONFIRM)
+		key = "";
 	if (*key != '\0' && !valid_id_n(key, strlen(key))) {
 		http_error(req, 400, "BAD_REQUEST", "Idempotency-Key must be 1-64 "
 		    "letters, digits, '_' or '-'", NULL);
 		return;
 	}
-	if (sale_new(&s, o, k == SELL_TICKET ? 't' : 'o',
+	if (sale_new(&s, o, kinds[k],
 	    *key != '\0' ? key : NULL, what, nwhat, secret) != 0) {
 		log_warn("getrandom or sha256");
 		http_error(req, 503, "UNAVAILABLE", "no randomness for an order "
@@ -310,6 +350,31 @@ sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
 	hid = k == SELL_TICKET ? s.tids[0] : s.order_id;
 	(void)hid;	/* only the test hooks use it */
 	res = sale_order(&rds, &s, o, cfg.ticket_cache_ttl);
+	if (k == SELL_CONFIRM && res == SALE_REPLAY) {
+		/* confirmed before: 200 with the same order */
+		if (sale_from_replay(&s, secret) == 0)
+			reply_sold(req, SELL_ORDER, &s, 200, 0);
+		else
+			http_error(req, 503, "UNAVAILABLE", "cannot read the "
+			    "order of this hold now; try again", RETRY_AFTER);
+		sale_free(&s);
+		return;
+	}
+	if (k == SELL_CONFIRM && (res == SALE_HOLD_EXPIRED ||
+	    res == RESERVE_NOT_FOUND)) {
+		if (res == SALE_HOLD_EXPIRED)
+			http_error(req, 410, "HOLD_EXPIRED", "this hold has "
+			    "expired, its seats are released", NULL);
+		else
+			http_error(req, 404, "NOT_FOUND", "no such hold", NULL);
+		sale_free(&s);
+		return;
+	}
+	if (k == SELL_HOLD && res == RESERVE_OK) {
+		reply_hold(req, &s, o);
+		sale_free(&s);
+		return;
+	}
 	if (reply_keyed(req, &s, res)) {
 		sale_free(&s);
 		return;
@@ -349,7 +414,7 @@ sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
 		if (sale_confirmed(&rds, s.node, s.tag, s.msg) != 0)
 			log_warnx("confirmed %s, pending entry kept: %s",
 			    s.order_id, rds.errstr);
-		reply_sold(req, k, &s, 0);
+		reply_sold(req, k == SELL_CONFIRM ? SELL_ORDER : k, &s, 201, 0);
 		break;
 	case MQ_FAILED:
 		log_warnx("publish %s: %s; releasing the seats", s.order_id,
@@ -596,6 +661,123 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 	free(msg);
 }
 
+/* POST /holds */
+static void
+buy_hold(FCGX_Request *req)
+{
+	struct order_req o;
+	enum purchase_err e;
+	char		 body[BODY_MAX];
+	const char	*why;
+	long		 n;
+
+	if ((n = json_body_or_reply(req, body)) < 0)
+		return;
+	e = purchase_order_from_json(body, (size_t)n, 1, &o, &why);
+	if (e == PURCHASE_OK && o.hold_seconds == -1)
+		o.hold_seconds = cfg.hold_seconds;
+	if (e == PURCHASE_OK && o.hold_seconds > cfg.hold_max_seconds) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "holdSeconds must be 1..%d",
+		    cfg.hold_max_seconds);
+		http_error(req, 400, "BAD_REQUEST", msg, NULL);
+	} else if (e == PURCHASE_OK)
+		sell(req, SELL_HOLD, &o, NULL, 0);
+	else if (e == PURCHASE_INVALID_SEAT)
+		http_error(req, 400, "INVALID_SEAT", why, NULL);
+	else
+		http_error(req, 400, "BAD_REQUEST", why, NULL);
+}
+
+/* Finds a hold's zone; answers 404/503 itself.  Returns 0 with node and
+ * tag set, or -1 if it replied. */
+static int
+find_hold_or_reply(FCGX_Request *req, const char *id, unsigned *node,
+    char *tag)
+{
+	int f = sale_find_hold(&rds, id, node, tag);
+
+	if (f < 0) {
+		log_warnx("hold %s: %s", id, rds.errstr);
+		http_error(req, 503, "UNAVAILABLE", "seat store unavailable; "
+		    "try again", RETRY_AFTER);
+	} else if (f == 0)
+		http_error(req, 404, "NOT_FOUND", "no such hold", NULL);
+	return f == 1 ? 0 : -1;
+}
+
+/* POST /holds/{id}/confirm: the hold's zone from its index, then an order
+ * of its seats (lua/order.lua, kind "c"). */
+static void
+confirm_hold(FCGX_Request *req, const char *id)
+{
+	struct order_req o;
+	char		 tag[TAG_MAX], *colon, *end;
+	unsigned	 node;
+
+	if (find_hold_or_reply(req, id, &node, tag) != 0)
+		return;
+	memset(&o, 0, sizeof(o));
+	colon = strrchr(tag, ':');
+	if (colon == NULL || (size_t)(colon - tag) > ID_MAX) {
+		http_error(req, 404, "NOT_FOUND", "no such hold", NULL);
+		return;
+	}
+	memcpy(o.event, tag, colon - tag);
+	o.zone = strtol(colon + 1, &end, 10);
+	o.n = ORDER_SEATS_MAX;	/* ticket ids for the most a hold can have */
+	o.hold_seconds = -1;
+	memcpy(o.hold_id, id, sizeof(o.hold_id));
+	sell(req, SELL_CONFIRM, &o, NULL, 0);
+}
+
+/* DELETE /holds/{id} */
+static void
+delete_hold(FCGX_Request *req, const char *id)
+{
+	char		 tag[TAG_MAX];
+	unsigned	 node;
+
+	if (find_hold_or_reply(req, id, &node, tag) != 0)
+		return;
+	switch (sale_end_hold(&rds, node, tag, id)) {
+	case 1:
+		http_reply(req, 204, NULL, "", 0);
+		break;
+	case 2:
+		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "
+		    "its seats are released", NULL);
+		break;
+	case 0:
+		http_error(req, 404, "NOT_FOUND", "no such hold (a confirmed "
+		    "hold is an order: cancel the order)", NULL);
+		break;
+	default:
+		log_warnx("delete hold %s: %s", id, rds.errstr);
+		http_error(req, 503, "UNAVAILABLE", "seat store unavailable; "
+		    "try again", RETRY_AFTER);
+	}
+}
+
+/* "/holds/<holdId>[/confirm]": copies the id; returns 1 for the hold, 2
+ * for its confirm, else 0. */
+static int
+hold_path(const char *path, char id[TOKEN_LEN + 1])
+{
+	size_t len = strlen(path);
+
+	if (strncmp(path, "/holds/", 7) != 0 || len < 7 + TOKEN_LEN)
+		return 0;
+	memcpy(id, path + 7, TOKEN_LEN);
+	id[TOKEN_LEN] = '\0';
+	if (!valid_id_n(id, TOKEN_LEN))
+		return 0;
+	if (len == 7 + TOKEN_LEN)
+		return 1;
+	return strcmp(path + 7 + TOKEN_LEN, "/confirm") == 0 ? 2 : 0;
+}
+
 /* "/<what>/<uuid>/cancel": copies the uuid into id; returns 1 if path is
  * one, else 0. */
 static int
@@ -642,7 +824,8 @@ static void
 handle(FCGX_Request *req)
 {
 	const char	*method = http_param(req, "REQUEST_METHOD");
-	char		 path[256], id[UUID_LEN + 1];
+	char		 path[256], id[UUID_LEN + 1], hid[TOKEN_LEN + 1];
+	int		 hp;
 
 	if (http_path(req, path, sizeof(path)) < 0) {
 		http_error(req, 404, "NOT_FOUND", "no such path", NULL);
@@ -670,6 +853,24 @@ handle(FCGX_Request *req)
 			buy_order(req);
 		else
 			cancel(req, id, path[1] == 't');
+	} else if (strcmp(path, "/holds") == 0) {
+		if (strcmp(method, "POST") != 0) {
+			http_error(req, 405, "METHOD_NOT_ALLOWED", "use POST",
+			    "Allow: POST\r\n");
+			return;
+		}
+		buy_hold(req);
+	} else if ((hp = hold_path(path, hid)) != 0) {
+		if (strcmp(method, hp == 1 ? "DELETE" : "POST") != 0) {
+			http_error(req, 405, "METHOD_NOT_ALLOWED", hp == 1 ?
+			    "use DELETE" : "use POST", hp == 1 ?
+			    "Allow: DELETE\r\n" : "Allow: POST\r\n");
+			return;
+		}
+		if (hp == 1)
+			delete_hold(req, hid);
+		else
+			confirm_hold(req, hid);
 	} else if (strcmp(path, "/tickets/health") == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 			http_error(req, 405, "METHOD_NOT_ALLOWED", "use GET",

@@ -41,6 +41,7 @@ struct order_req {
 	struct seat	seats[ORDER_SEATS_MAX];
 	int		quantity;
 	long		hold_seconds;	/* -1: absent */
+	char		hold_id[TOKEN_LEN + 1];	/* a confirm's hold (not parsed) */
 };
 
 enum purchase_err {

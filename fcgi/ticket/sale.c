@@ -56,6 +56,7 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 
 	memset(s, 0, sizeof(*s));
 	s->kind = kind;
+	s->hold_secs = o->hold_seconds;
 	s->created_ms = wall_ms();
 	ticket_stamp(s->created_ms, s->created);
 	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0)
@@ -66,6 +67,10 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 		return -1;
 	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0)
 		return -1;
+	if (kind == 'h' && token_new(s->hold_id) != 0)
+		return -1;
+	if (kind == 'c')
+		memcpy(s->hold_id, o->hold_id, sizeof(s->hold_id));
 	if (key != NULL) {
 		if ((ctx = EVP_MD_CTX_new()) == NULL)
 			return -1;
@@ -81,6 +86,10 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 			return -1;
 		for (j = 0; j < len; j++)
 			snprintf(s->ihash + 2 * j, 3, "%02x", md[j]);
+		if (token_for(secret, s->order_id, s->token) != 0)
+			return -1;
+	} else if (kind == 'c') {
+		/* a confirm answers its order again: its token must be too */
 		if (token_for(secret, s->order_id, s->token) != 0)
 			return -1;
 	} else if (token_new(s->token) != 0)
@@ -127,7 +136,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
 	    (code = rep->element[0]->integer) < RESERVE_OK ||
 	    (code > RESERVE_NOT_ADJACENT && code < SALE_KEY_REUSED) ||
-	    code > SALE_REFUSED) {
+	    code == 24 || code > SALE_HOLD_EXPIRED) {
 		seterr(r, s->node, "order", "unexpected reply");
 		return rep->type == REDIS_REPLY_ARRAY ? RESERVE_IN_DOUBT :
 		    RESERVE_ERROR;
@@ -165,6 +174,22 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 		    "rows or cols)");
 	if (code != RESERVE_OK)
 		return (int)code;
+	if (s->kind == 'h') {
+		/* {0, expires ms, total, "r c r c ..."} */
+		if (rep->elements != 4 ||
+		    rep->element[1]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->type != REDIS_REPLY_STRING ||
+		    rep->element[3]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->len >= sizeof(s->total) ||
+		    rep->element[3]->len >= sizeof(s->held)) {
+			seterr(r, s->node, "hold", "unreadable success reply");
+			return RESERVE_IN_DOUBT;
+		}
+		s->expires_ms = strtoll(rep->element[1]->str, NULL, 10);
+		memcpy(s->total, rep->element[2]->str, rep->element[2]->len + 1);
+		memcpy(s->held, rep->element[3]->str, rep->element[3]->len + 1);
+		return RESERVE_OK;
+	}
 	if (rep->elements != 4 ||
 	    (s->head = dup_str(rep->element[1])) == NULL ||
 	    (s->tickets = dup_str(rep->element[2])) == NULL ||
@@ -176,7 +201,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	return RESERVE_OK;
 }
 
-#define ORDER_ARGS	(8 + 10 + 3 * ORDER_SEATS_MAX + 3)
+#define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 5)
 
 int
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
@@ -184,6 +209,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 {
 	char		 k[KEY__MAX][KEY_MAX], zone[24], now[24], ttl[16];
 	char		 q[8], n[8], num[2 * ORDER_SEATS_MAX][24], kind[2];
+	char		 hsecs[24];
 	const char	*argv[ORDER_ARGS];
 	redisReply	*rep;
 	long long	 start;
@@ -203,6 +229,8 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	argv[a++] = k[KEY_ORDS];
 	argv[a++] = s->idem;
 	argv[a++] = k[KEY_SWEEP];
+	argv[a++] = k[KEY_HOLDS];
+	argv[a++] = k[KEY_HEXP];
 	argv[a++] = o->venue;
 	argv[a++] = o->event;
 	argv[a++] = zone;
@@ -215,7 +243,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	argv[a++] = n;
 	for (i = 0; i < s->n; i++)
 		argv[a++] = s->tids[i];
-	for (i = 0; o->quantity == 0 && i < o->n; i++) {
+	for (i = 0; o->quantity == 0 && s->kind != 'c' && i < o->n; i++) {
 		snprintf(num[2 * i], sizeof(num[0]), "%ld", o->seats[i].row);
 		snprintf(num[2 * i + 1], sizeof(num[0]), "%ld",
 		    o->seats[i].col);
@@ -224,11 +252,14 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	}
 	kind[0] = s->kind;
 	kind[1] = '\0';
+	snprintf(hsecs, sizeof(hsecs), "%ld", s->hold_secs);
+	argv[a++] = s->hold_id;
+	argv[a++] = hsecs;
 	argv[a++] = s->ihash;
 	argv[a++] = kind;
 	argv[a++] = s->tag;
 	start = mono_us();
-	rep = rds_eval(r, s->node, SCRIPT_ORDER, 8, a, argv);
+	rep = rds_eval(r, s->node, SCRIPT_ORDER, 10, a, argv);
 	metrics_observe(METRICS_RESERVE, start);
 	if (rep == NULL)
 		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?
@@ -329,33 +360,70 @@ sale_refused(struct rds *r, const struct sale *s, int code)
 	return 0;
 }
 
-/* Finds "E:Z orderId" of an order or ticket id: 1 found (node, tag,
- * order_id set), 0 unknown, -1 Redis error. */
+/* Finds the index entry <prefix><id> on every node: "E:Z orderId" of an
+ * order or ticket (bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL).
+ * Returns 1 found (node, tag, order_id set), 0 unknown, -1 Redis error. */
 static int
-find_id(struct rds *r, const char *id, unsigned *node, char *tag,
-    char *order_id)
+find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
+    char *tag, char *order_id)
 {
 	redisReply	*rep;
 	const char	*sp;
+	size_t		 tl;
 	unsigned	 i;
 	int		 found = 0;
 
 	for (i = 0; i < r->n && !found; i++) {
-		if ((rep = rds_cmd(r, i, "GET bo:oix:%s", id)) == NULL)
+		if ((rep = rds_cmd(r, i, "GET %s%s", prefix, id)) == NULL)
 			return -1;
-		sp = rep->type == REDIS_REPLY_STRING ?
-		    strchr(rep->str, ' ') : NULL;
-		if (sp != NULL && (size_t)(sp - rep->str) < TAG_MAX &&
-		    strlen(sp + 1) == UUID_LEN) {
-			memcpy(tag, rep->str, sp - rep->str);
-			tag[sp - rep->str] = '\0';
-			memcpy(order_id, sp + 1, UUID_LEN + 1);
+		sp = NULL;
+		if (rep->type == REDIS_REPLY_STRING)
+			sp = order_id != NULL ? strchr(rep->str, ' ') :
+			    rep->str + rep->len;
+		tl = sp != NULL ? (size_t)(sp - rep->str) : 0;
+		if (sp != NULL && tl > 0 && tl < TAG_MAX &&
+		    (order_id == NULL || strlen(sp + 1) == UUID_LEN)) {
+			memcpy(tag, rep->str, tl);
+			tag[tl] = '\0';
+			if (order_id != NULL)
+				memcpy(order_id, sp + 1, UUID_LEN + 1);
 			*node = i;
 			found = 1;
 		}
 		freeReplyObject(rep);
 	}
 	return found;
+}
+
+int
+sale_find_hold(struct rds *r, const char *hold_id, unsigned *node, char *tag)
+{
+	return find_id(r, "bo:hix:", hold_id, node, tag, NULL);
+}
+
+int
+sale_end_hold(struct rds *r, unsigned node, const char *tag,
+    const char *hold_id)
+{
+	char		 k[KEY__MAX][KEY_MAX];
+	const char	*argv[8];
+	redisReply	*rep;
+	long long	 res;
+
+	if (zone_keys(tag, k) != 0)
+		return -1;
+	seat_keys(argv, k);
+	argv[4] = k[KEY_HOLDS];
+	argv[5] = k[KEY_HEXP];
+	argv[6] = hold_id;
+	argv[7] = "1";
+	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 6, 8, argv)) == NULL)
+		return -1;
+	res = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	if (res < 0)
+		seterr(r, node, "hold_expire", "unexpected reply");
+	freeReplyObject(rep);
+	return (int)res;
 }
 
 enum sale_cancel
@@ -371,7 +439,7 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 	int		 f;
 
 	*answer = *msg = NULL;
-	if ((f = find_id(r, id, node, tag, oid)) < 0)
+	if ((f = find_id(r, "bo:oix:", id, node, tag, oid)) < 0)
 		return CANCEL_ERROR;
 	/* a ticket's index entry names its order: never the order's own */
 	if (f == 0 || (!is_ticket && strcmp(oid, id) != 0))

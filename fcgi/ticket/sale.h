@@ -40,6 +40,13 @@ struct sale {
 	 * (SALE_REPLAY), or "<code> <taken>" of its refusal (SALE_REFUSED) */
 	char		*replay;
 	char		 replay_kind;
+	/* holds: the hold's id and seconds; after a hold, its expiry (ms),
+	 * total and seats ("r c r c ...") */
+	char		 hold_id[TOKEN_LEN + 1];
+	long		 hold_secs;
+	long long	 expires_ms;
+	char		 total[PRICE_MAX + 8];
+	char		 held[SALE_TAKEN_MAX];
 };
 
 /* Outcomes of sale_order() besides those of rds_reserve (lua/order.lua). */
@@ -47,6 +54,7 @@ struct sale {
 #define SALE_IN_PROGRESS	21	/* 409: same key, still running */
 #define SALE_REPLAY		22	/* the key sold: replay, s->replay */
 #define SALE_REFUSED		23	/* the key was refused: s->replay */
+#define SALE_HOLD_EXPIRED	25	/* confirm after the hold's expiry */
 
 /* Fills ids, token, hash and stamps of s for the request o; with an
  * Idempotency-Key (key not NULL) the key, the SHA-256 of kind and the
@@ -56,6 +64,15 @@ struct sale {
 int	sale_new(struct sale *s, const struct order_req *o, char kind,
 	    const char *key, const struct iovec *what, int nwhat,
 	    const char *secret);
+/* Finds the zone tag (TAG_MAX) and node of a hold; returns 1 found, 0
+ * unknown, -1 Redis error. */
+int	sale_find_hold(struct rds *r, const char *hold_id, unsigned *node,
+	    char *tag);
+/* DELETE of a hold (lua/hold_expire.lua): 1 deleted, 2 expired, 0 unknown,
+ * -1 Redis error. */
+int	sale_end_hold(struct rds *r, unsigned node, const char *tag,
+	    const char *hold_id);
+
 /* After SALE_REPLAY: fills head, tickets, order_id, tids[0], kind and the
  * token (from secret) from the replayed order message.  Returns 0 or -1. */
 int	sale_from_replay(struct sale *s, const char *secret);
