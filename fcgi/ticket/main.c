@@ -122,20 +122,18 @@ enum sell_kind {
 	SELL_CONFIRM	/* POST /holds/{id}/confirm: the hold becomes an order */
 };
 
-/* 409 SEAT_TAKEN of an order: every requested seat that is taken, from the
- * script's "r c r c ..." list. */
-static void
-reply_seats_taken(FCGX_Request *req, const char *taken)
+/* Appends the seats of a script's "r c r c ..." list as JSON objects
+ * {"row","column"} separated by commas to buf (n bytes used of size,
+ * keeping 64 free); returns the new length. */
+static int
+seats_json(const char *list, char *buf, int n, size_t size)
 {
-	char		 body[128 + SALE_TAKEN_MAX * 2];
-	const char	*p = taken;
+	const char	*p = list;
 	char		*end;
 	long		 r, c;
-	int		 n, first = 1;
+	int		 first = 1;
 
-	n = snprintf(body, sizeof(body), "{\"error\":\"SEAT_TAKEN\","
-	    "\"message\":\"a requested seat is already taken\",\"seats\":[");
-	while (*p != '\0' && n < (int)sizeof(body) - 64) {
+	while (*p != '\0' && n < (int)size - 64) {
 		r = strtol(p, &end, 10);
 		if (end == p || *end != ' ')
 			break;
@@ -144,10 +142,23 @@ reply_seats_taken(FCGX_Request *req, const char *taken)
 		if (end == p)
 			break;
 		p = *end == ' ' ? end + 1 : end;
-		n += snprintf(body + n, sizeof(body) - n, "%s{\"row\":%ld,"
-		    "\"column\":%ld}", first ? "" : ",", r, c);
+		n += snprintf(buf + n, size - n, "%s{\"row\":%ld,\"column\":%ld}",
+		    first ? "" : ",", r, c);
 		first = 0;
 	}
+	return n;
+}
+
+/* 409 SEAT_TAKEN of an order: every requested seat that is taken. */
+static void
+reply_seats_taken(FCGX_Request *req, const char *taken)
+{
+	char	body[128 + SALE_TAKEN_MAX * 2];
+	int	n;
+
+	n = snprintf(body, sizeof(body), "{\"error\":\"SEAT_TAKEN\","
+	    "\"message\":\"a requested seat is already taken\",\"seats\":[");
+	n = seats_json(taken, body, n, sizeof(body));
 	n += snprintf(body + n, sizeof(body) - n, "]}");
 	http_reply(req, 409, refusal_hdr, body, (size_t)n);
 }
@@ -291,29 +302,14 @@ reply_keyed(FCGX_Request *req, struct sale *s, int res)
 static void
 reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o)
 {
-	char		 body[1024 + SALE_TAKEN_MAX * 2], hdr[96];
-	char		 exp[STAMP_LEN + 1], *end;
-	const char	*p = s->held;
-	long		 r, c;
-	int		 n, first = 1;
+	char	body[1024 + SALE_TAKEN_MAX * 2], hdr[96], exp[STAMP_LEN + 1];
+	int	n;
 
 	ticket_stamp(s->expires_ms, exp);
 	n = snprintf(body, sizeof(body), "{\"holdId\":\"%s\",\"expiresAt\":"
 	    "\"%s\",\"venueId\":\"%s\",\"eventId\":\"%s\",\"zoneId\":%ld,"
 	    "\"seats\":[", s->hold_id, exp, o->venue, o->event, o->zone);
-	while (*p != '\0' && n < (int)sizeof(body) - 128) {
-		r = strtol(p, &end, 10);
-		if (end == p || *end != ' ')
-			break;
-		p = end + 1;
-		c = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		p = *end == ' ' ? end + 1 : end;
-		n += snprintf(body + n, sizeof(body) - n, "%s{\"row\":%ld,"
-		    "\"column\":%ld}", first ? "" : ",", r, c);
-		first = 0;
-	}
+	n = seats_json(s->held, body, n, sizeof(body));
 	n += snprintf(body + n, sizeof(body) - n, "],\"total\":%s}", s->total);
 	snprintf(hdr, sizeof(hdr), "Location: /holds/%s\r\n", s->hold_id);
 	http_reply(req, 201, hdr, body, (size_t)n);
@@ -576,30 +572,6 @@ json_body_or_reply(FCGX_Request *req, char *body)
 	return read_body_or_reply(req, body);
 }
 
-/* POST /orders */
-static void
-buy_order(FCGX_Request *req)
-{
-	struct iovec	 what;
-	struct order_req o;
-	enum purchase_err e;
-	char		 body[BODY_MAX];
-	const char	*why;
-	long		 n;
-
-	if ((n = json_body_or_reply(req, body)) < 0)
-		return;
-	e = purchase_order_from_json(body, (size_t)n, 0, &o, &why);
-	what.iov_base = body;
-	what.iov_len = (size_t)n;
-	if (e == PURCHASE_OK)
-		sell(req, SELL_ORDER, &o, &what, 1);
-	else if (e == PURCHASE_INVALID_SEAT)
-		http_error(req, 400, "INVALID_SEAT", why, NULL);
-	else
-		http_error(req, 400, "BAD_REQUEST", why, NULL);
-}
-
 /* POST /orders/{id}/cancel, POST /tickets/{id}/cancel: id is a lowercase
  * UUID (checked by the caller). */
 static void
@@ -661,29 +633,30 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 	free(msg);
 }
 
-/* POST /holds */
+/* POST /orders, and POST /holds (holds 1) */
 static void
-buy_hold(FCGX_Request *req)
+buy_order(FCGX_Request *req, int holds)
 {
+	struct iovec	 what;
 	struct order_req o;
 	enum purchase_err e;
-	char		 body[BODY_MAX];
+	char		 body[BODY_MAX], msg[96];
 	const char	*why;
 	long		 n;
 
 	if ((n = json_body_or_reply(req, body)) < 0)
 		return;
-	e = purchase_order_from_json(body, (size_t)n, 1, &o, &why);
-	if (e == PURCHASE_OK && o.hold_seconds == -1)
+	e = purchase_order_from_json(body, (size_t)n, holds, &o, &why);
+	what.iov_base = body;
+	what.iov_len = (size_t)n;
+	if (e == PURCHASE_OK && holds && o.hold_seconds == -1)
 		o.hold_seconds = cfg.hold_seconds;
 	if (e == PURCHASE_OK && o.hold_seconds > cfg.hold_max_seconds) {
-		char msg[96];
-
 		snprintf(msg, sizeof(msg), "holdSeconds must be 1..%d",
 		    cfg.hold_max_seconds);
 		http_error(req, 400, "BAD_REQUEST", msg, NULL);
 	} else if (e == PURCHASE_OK)
-		sell(req, SELL_HOLD, &o, NULL, 0);
+		sell(req, holds ? SELL_HOLD : SELL_ORDER, &o, &what, 1);
 	else if (e == PURCHASE_INVALID_SEAT)
 		http_error(req, 400, "INVALID_SEAT", why, NULL);
 	else
@@ -850,7 +823,7 @@ handle(FCGX_Request *req)
 			return;
 		}
 		if (path[7] == '\0')
-			buy_order(req);
+			buy_order(req, 0);
 		else
 			cancel(req, id, path[1] == 't');
 	} else if (strcmp(path, "/holds") == 0) {
@@ -859,7 +832,7 @@ handle(FCGX_Request *req)
 			    "Allow: POST\r\n");
 			return;
 		}
-		buy_hold(req);
+		buy_order(req, 1);
 	} else if ((hp = hold_path(path, hid)) != 0) {
 		if (strcmp(method, hp == 1 ? "DELETE" : "POST") != 0) {
 			http_error(req, 405, "METHOD_NOT_ALLOWED", hp == 1 ?
