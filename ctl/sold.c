@@ -41,6 +41,53 @@ soldv_add(struct soldv *s, const char *event, long zone, long row, long col,
 	return 0;
 }
 
+/* Adds every ticket of an order message (lua/order.lua: {"type":"order",
+ * ...,"tickets":[ticket, ...]}) of a selected event (ev NULL: any) to s.
+ * Returns the number added, 0 if json is no order message, -1 if out of
+ * memory. */
+static int
+add_order(struct soldv *s, const char *json, size_t len,
+    const struct events *ev)
+{
+	struct json_tokener	*tok;
+	struct json_object	*o, *type, *tickets, *e;
+	struct ticket		 t;
+	const char		*why, *tj;
+	size_t			 i, n;
+	int			 added = 0;
+
+	if (len == 0 || len > 64 * TICKET_JSON_MAX ||
+	    (tok = json_tokener_new_ex(JSON_DEPTH_MAX_TICKET)) == NULL)
+		return 0;
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "type", &type) &&
+	    json_object_is_type(type, json_type_string) &&
+	    strcmp(json_object_get_string(type), "order") == 0 &&
+	    json_object_object_get_ex(o, "tickets", &tickets) &&
+	    json_object_is_type(tickets, json_type_array)) {
+		n = json_object_array_length(tickets);
+		for (i = 0; i < n && added >= 0; i++) {
+			e = json_object_array_get_idx(tickets, i);
+			tj = json_object_to_json_string_ext(e,
+			    JSON_C_TO_STRING_PLAIN);
+			if (tj == NULL || ticket_parse(tj, strlen(tj), &t,
+			    &why) != 0 || (ev != NULL &&
+			    !ctl_event_selected(ev, t.event)))
+				continue;
+			if (soldv_add(s, t.event, t.zone, t.row, t.col, t.id,
+			    tj) != 0)
+				added = -1;
+			else
+				added++;
+		}
+	}
+	json_object_put(o);
+	json_tokener_free(tok);
+	return added;
+}
+
 int
 soldv_add_json(struct soldv *s, const char *json, size_t len)
 {
@@ -49,8 +96,9 @@ soldv_add_json(struct soldv *s, const char *json, size_t len)
 	char		*copy;
 	int		 r;
 
+	/* round 2: an order message carries its tickets */
 	if (ticket_parse(json, len, &t, &why) != 0)
-		return 0;
+		return (r = add_order(s, json, len, NULL)) < 0 ? -1 : r > 0;
 	if ((copy = strndup(json, len)) == NULL)
 		return -1;
 	r = soldv_add(s, t.event, t.zone, t.row, t.col, t.id, copy);
@@ -448,9 +496,13 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 {
 	struct ticket	t;
 	const char	*why;
+	int		r;
 
 	if (ticket_parse(msg->body.bytes, msg->body.len, &t, &why) != 0) {
-		(*other)++;
+		if ((r = add_order(s, msg->body.bytes, msg->body.len, ev)) < 0)
+			return -1;
+		if (r == 0)
+			(*other)++;
 		return 0;
 	}
 	if (!ctl_event_selected(ev, t.event))

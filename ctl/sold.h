@@ -35,7 +35,8 @@ struct soldv {
 /* Appends a seat (json copied if not NULL).  Returns 0 or -1 (no memory). */
 int	soldv_add(struct soldv *s, const char *event, long zone, long row,
 	    long col, const char *id, const char *json);
-/* Appends a ticket JSON message; returns 1 added, 0 not a ticket, -1 no
+/* Appends a ticket JSON message, or every ticket of an order message
+ * (lua/order.lua); returns 1 added, 0 neither, -1 no
  * memory. */
 int	soldv_add_json(struct soldv *s, const char *json, size_t len);
 /* Sorts by event, zone, row, column, ticketId. */

@@ -188,7 +188,8 @@ def test_killed_responder_between_reserve_and_publish_is_completed():
     res = box.redis("EVAL", script, 6, "bo:zone:{%s}" % tag, "bo:left:{%s}" % tag,
                     "bo:seat:{%s}" % tag, "bo:own:{%s}" % tag, "bo:pend:{%s}" % tag,
                     "bo:tkt:" + tid, "Venue1", 1, 1, tid, head, tail, 600,
-                    int(time.time() * 1000) - 60000, node=box.zone_node("Event1", 13))
+                    int(time.time() * 1000) - 60000, 15, 511,
+                    node=box.zone_node("Event1", 13))
     eq(res[0], 0, "reserved")
     box.wait_until(lambda: box.sql_count(
         "SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid) == 1,

@@ -355,5 +355,40 @@ def test_cancel_against_resale():
             check(bit not in st["owners"] and (5, col) not in st["taken"], "seat free")
 
 
+def test_rebuild_keeps_orders_queued_and_pending():
+    """After a Redis loss, `ticketctl rebuild` counts what is sold but not
+    yet in MySQL: order messages in the queues and in the pending set
+    (ctl/sold.c reads each order's tickets)."""
+    node = box.zone_node("Event3", 1)
+    box.stack("stop", "consumer")
+    try:
+        for q in ("ticketSQL", "ticketNoSQL"):
+            box.mqtool("purge", q)
+        # one order whose publish is not confirmed yet: only in bo:pend
+        pending = check_order(order("Venue2", "Event3", 1, [(3, 5)]), "Venue2", "Event3", 1,
+                              [(3, 5)], "150.00")
+        for q in ("ticketSQL", "ticketNoSQL"):
+            box.mqtool("purge", q)
+        pmsg = box.redis("HGET", "bo:ords:{Event3:1}", pending["orderId"], node=node)
+        box.redis("ZADD", "bo:pend:{Event3:1}", "1", pmsg, node=node)
+        # one order only in the queues (the consumer is stopped)
+        check_order(order("Venue2", "Event3", 1, [(2, 1), (2, 2)]), "Venue2", "Event3", 1,
+                    [(2, 1), (2, 2)], "150.00")
+        # Redis loses the zone's seats
+        box.redis("DEL", "bo:seat:{Event3:1}", "bo:own:{Event3:1}", "bo:left:{Event3:1}",
+                  node=node)
+        r = box.ticketctl("rebuild", "--all", "Event3", check_rc=False)
+        eq(r.returncode, 0, "rebuild: %s %s" % (r.stdout, r.stderr))
+        check("Event3 zone 1: rebuilt: 200 seats, 3 sold (0 in MySQL, 2 queued, "
+              "0 dead-lettered, 1 pending, 0 only in Redis), 197 left" in r.stdout, r.stdout)
+        st = box.zone_state("Event3", 1)
+        eq(st["taken"], {(3, 5), (2, 1), (2, 2)}, "seats after the rebuild")
+        eq(box.buy("Venue2", "Event3", 1, 2, 2).json().get("error"), "SEAT_TAKEN",
+           "a queued order's seat")
+        box.redis("ZREM", "bo:pend:{Event3:1}", pmsg, node=node)
+    finally:
+        box.stack("start", "consumer")
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
