@@ -510,11 +510,35 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 	return soldv_add_json(s, msg->body.bytes, msg->body.len) < 0 ? -1 : 0;
 }
 
+static int	read_queue(struct soldv *, struct mq *, const char *,
+		    const struct events *, long, long *, long *, int *,
+		    int (*)(const amqp_message_t *, void *), void *, int *,
+		    char *, size_t);
+
+/* Reads the queue on COPY_CHANNEL and closes that channel again: a second
+ * queue read on the same connection (rebuild reads ticketSQL, then the
+ * dead-letter queues) opens it anew, which a channel left open refuses. */
 int
 sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
     const struct events *ev, long max, long *msgs, long *other, int *more,
     int (*fn)(const amqp_message_t *, void *), void *arg, char *err,
     size_t errlen)
+{
+	int opened = 0, r;
+
+	r = read_queue(s, m, queue, ev, max, msgs, other, more, fn, arg,
+	    &opened, err, errlen);
+	if (opened)
+		(void)amqp_channel_close(m->conn, COPY_CHANNEL,
+		    AMQP_REPLY_SUCCESS);
+	return r;
+}
+
+static int
+read_queue(struct soldv *s, struct mq *m, const char *queue,
+    const struct events *ev, long max, long *msgs, long *other, int *more,
+    int (*fn)(const amqp_message_t *, void *), void *arg, int *opened,
+    char *err, size_t errlen)
 {
 	amqp_message_t	msg;
 	uint64_t	tag = 0, copies = 0;
@@ -532,6 +556,7 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 		return 0;
 	if (copy_channel(m, err, errlen) != 0)
 		return -1;
+	*opened = 1;
 	while (r > 0 && !stop && *msgs < ready) {
 		if (*msgs >= max) {
 			*more = 1;
