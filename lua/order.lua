@@ -160,7 +160,14 @@ local function taken(r, c)
   return bit.band(byte, bit.rshift(128, b % 8)) ~= 0
 end
 if held then
-  -- the seats are the hold's (owner "h:<holdId>")
+  -- the seats must still be the hold's (owner "h:<holdId>"): a rebuild
+  -- after a Redis loss knows no holds and may have sold them since
+  for i = 1, n do
+    local b = (seats[i][1] - 1) * cols + (seats[i][2] - 1)
+    if redis.call('HGET', KEYS[4], b) ~= 'h:' .. hid then
+      return {25, ''}
+    end
+  end
 elseif q == 0 then
   local per = {}
   for i = 1, n do
