@@ -41,6 +41,53 @@ soldv_add(struct soldv *s, const char *event, long zone, long row, long col,
 	return 0;
 }
 
+/* Adds every ticket of an order message (lua/order.lua: {"type":"order",
+ * ...,"tickets":[ticket, ...]}) of a selected event (ev NULL: any) to s.
+ * Returns the number added, 0 if json is no order message, -1 if out of
+ * memory. */
+static int
+add_order(struct soldv *s, const char *json, size_t len,
+    const struct events *ev)
+{
+	struct json_tokener	*tok;
+	struct json_object	*o, *type, *tickets, *e;
+	struct ticket		 t;
+	const char		*why, *tj;
+	size_t			 i, n;
+	int			 added = 0;
+
+	if (len == 0 || len > 64 * TICKET_JSON_MAX ||
+	    (tok = json_tokener_new_ex(JSON_DEPTH_MAX_TICKET)) == NULL)
+		return 0;
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "type", &type) &&
+	    json_object_is_type(type, json_type_string) &&
+	    strcmp(json_object_get_string(type), "order") == 0 &&
+	    json_object_object_get_ex(o, "tickets", &tickets) &&
+	    json_object_is_type(tickets, json_type_array)) {
+		n = json_object_array_length(tickets);
+		for (i = 0; i < n && added >= 0; i++) {
+			e = json_object_array_get_idx(tickets, i);
+			tj = json_object_to_json_string_ext(e,
+			    JSON_C_TO_STRING_PLAIN);
+			if (tj == NULL || ticket_parse(tj, strlen(tj), &t,
+			    &why) != 0 || (ev != NULL &&
+			    !ctl_event_selected(ev, t.event)))
+				continue;
+			if (soldv_add(s, t.event, t.zone, t.row, t.col, t.id,
+			    tj) != 0)
+				added = -1;
+			else
+				added++;
+		}
+	}
+	json_object_put(o);
+	json_tokener_free(tok);
+	return added;
+}
+
 int
 soldv_add_json(struct soldv *s, const char *json, size_t len, int *added)
 {
@@ -50,8 +97,13 @@ soldv_add_json(struct soldv *s, const char *json, size_t len, int *added)
 	int		 r;
 
 	*added = 0;
-	if (ticket_parse(json, len, &t, &why) != 0)
+	/* round 2: an order message carries its tickets */
+	if (ticket_parse(json, len, &t, &why) != 0) {
+		if ((r = add_order(s, json, len, NULL)) < 0)
+			return -1;
+		*added = r > 0;
 		return 0;
+	}
 	if ((copy = strndup(json, len)) == NULL)
 		return -1;
 	r = soldv_add(s, t.event, t.zone, t.row, t.col, t.id, copy);
@@ -453,10 +505,13 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 {
 	struct ticket	t;
 	const char	*why;
-	int		added;
+	int		added, r;
 
 	if (ticket_parse(msg->body.bytes, msg->body.len, &t, &why) != 0) {
-		(*other)++;
+		if ((r = add_order(s, msg->body.bytes, msg->body.len, ev)) < 0)
+			return -1;
+		if (r == 0)
+			(*other)++;
 		return 0;
 	}
 	if (!ctl_event_selected(ev, t.event))
@@ -464,11 +519,35 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 	return soldv_add_json(s, msg->body.bytes, msg->body.len, &added);
 }
 
+static int	read_queue(struct soldv *, struct mq *, const char *,
+		    const struct events *, long, long *, long *, int *,
+		    int (*)(const amqp_message_t *, void *), void *, int *,
+		    char *, size_t);
+
+/* Reads the queue on COPY_CHANNEL and closes that channel again: a second
+ * queue read on the same connection (rebuild reads ticketSQL, then the
+ * dead-letter queues) opens it anew, which a channel left open refuses. */
 int
 sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
     const struct events *ev, long max, long *msgs, long *other, int *more,
     int (*fn)(const amqp_message_t *, void *), void *arg, char *err,
     size_t errlen)
+{
+	int opened = 0, r;
+
+	r = read_queue(s, m, queue, ev, max, msgs, other, more, fn, arg,
+	    &opened, err, errlen);
+	if (opened)
+		(void)amqp_channel_close(m->conn, COPY_CHANNEL,
+		    AMQP_REPLY_SUCCESS);
+	return r;
+}
+
+static int
+read_queue(struct soldv *s, struct mq *m, const char *queue,
+    const struct events *ev, long max, long *msgs, long *other, int *more,
+    int (*fn)(const amqp_message_t *, void *), void *arg, int *opened,
+    char *err, size_t errlen)
 {
 	amqp_message_t	msg;
 	uint64_t	tag = 0, copies = 0;
@@ -486,6 +565,7 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 		return 0;
 	if (copy_channel(m, err, errlen) != 0)
 		return -1;
+	*opened = 1;
 	while (got && !stop && *msgs < ready) {
 		if (*msgs >= max) {
 			*more = 1;

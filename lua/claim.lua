@@ -1,5 +1,7 @@
 -- SPDX-License-Identifier: ISC
--- claim.lua: the sweeper takes over pending tickets older than a cutoff.
+-- claim.lua: the sweeper takes over pending entries older than a cutoff:
+-- round-1 tickets (lua/reserve.lua), orders (order.lua) and cancellations
+-- (cancel.lua), all published as they are (consumer/sweeper.c).
 --
 -- KEYS[1] bo:pend:{E:Z}, KEYS[2] bo:sweep:{E:Z}
 -- ARGV: cutoff (ms), now (ms), max count

@@ -17,7 +17,8 @@
 
 static const char *const *script_src[SCRIPT__MAX] = {
 	&lua_reserve, &lua_release, &lua_claim, &lua_load_zone,
-	&lua_drop_zone
+	&lua_drop_zone, &lua_order, &lua_order_release, &lua_cancel,
+	&lua_hold_expire
 };
 
 static void
@@ -224,7 +225,7 @@ rds_cmd(struct rds *r, unsigned i, const char *fmt, ...)
 	return checked(r, i, rep, "command");
 }
 
-#define EVAL_ARGS_MAX	24
+#define EVAL_ARGS_MAX	64
 
 redisReply *
 rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys, int argc,
@@ -305,10 +306,8 @@ zone_keys(struct zone_keys *zk, const struct ticket *t)
 	return 0;
 }
 
-/* The answer "<opens ms> <now ms>" of a zone not yet on sale; returns 0 or
- * -1 if it is not one. */
-static int
-parse_not_on_sale(struct rds *r, const char *s)
+int
+rds_not_on_sale(struct rds *r, const char *s)
 {
 	char		*end;
 	long long	 opens, now;
@@ -346,7 +345,7 @@ reserve_reply(struct rds *r, unsigned node, redisReply *rep, struct ticket *t,
 		    RESERVE_ERROR;
 	}
 	if (code == RESERVE_NOT_ON_SALE &&
-	    parse_not_on_sale(r, rep->element[1]->str) != 0) {
+	    rds_not_on_sale(r, rep->element[1]->str) != 0) {
 		seterr(r, node, "reserve", "bad opening time");
 		return RESERVE_ERROR;	/* nothing written before it */
 	}

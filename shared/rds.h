@@ -23,6 +23,10 @@ enum rds_script {
 	SCRIPT_CLAIM,
 	SCRIPT_LOAD_ZONE,
 	SCRIPT_DROP_ZONE,
+	SCRIPT_ORDER,
+	SCRIPT_ORDER_RELEASE,
+	SCRIPT_CANCEL,
+	SCRIPT_HOLD_EXPIRE,
 	SCRIPT__MAX
 };
 
@@ -59,6 +63,7 @@ enum rds_reserve {
 	RESERVE_SALE_CLOSED,	/* after the event's closesAt */
 	RESERVE_BAD_CATALOG,	/* the zone's catalog hash is unusable: nothing
 				   written, nothing sold */
+	RESERVE_NOT_ADJACENT,	/* lua/order.lua: no row has the block */
 	RESERVE_ERROR,		/* Redis failed before the script ran:
 				   nothing sold; errstr says why */
 	RESERVE_IN_DOUBT,	/* the script was sent, its answer never
@@ -93,6 +98,10 @@ redisReply *rds_cmd(struct rds *r, unsigned i, const char *fmt, ...);
  * command had been sent whole (Redis may have run it), else 0. */
 redisReply *rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys,
 	    int argc, const char **argv);
+
+/* Reads the answer "<opens ms> <now ms>" of a zone not yet on sale into
+ * opens_ms and wait_ms; returns 0 or -1 if it is not one. */
+int	rds_not_on_sale(struct rds *r, const char *s);
 
 /* PING every node; returns 0 if all answer, else -1 with errstr set. */
 int	rds_ping(struct rds *r);

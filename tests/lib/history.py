@@ -521,7 +521,11 @@ def field_diff(want, got, exact_price):
                 bad.append("%s %r != %r" % (k, g, w))
         elif w != g:
             bad.append("%s %r != %r" % (k, g, w))
-    extra = set(got) - set(FIELDS)
+    # round 2: a ticket is an order of one; its 201 names the order, and a
+    # store that keeps the order id must keep that one
+    if "orderId" in got and "orderId" in want and got["orderId"] != want["orderId"]:
+        bad.append("orderId %r != %r" % (got["orderId"], want["orderId"]))
+    extra = set(got) - set(FIELDS) - {"orderId"}
     if extra:
         bad.append("extra attributes %s" % sorted(extra))
     return bad
