@@ -91,10 +91,10 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = clock conf fmt http jsonesc keys metrics rds ticket valid
+LIB_TESTS      = clock conf fmt http jsonesc keys metrics msg rds ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout money
-CONSUMER_TESTS = tsql ddb_item sigv4 backoff
+CONSUMER_TESTS = tsql osql ddb_item ddb_order sigv4 backoff
 CTL_TESTS      = catalog_doc
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\
 	  $(BUILD)/test/test_$(t))

@@ -9,6 +9,7 @@
 #include <amqp.h>
 #include <json-c/json.h>
 
+#include "msg.h"
 #include "sold.h"
 #include "valid.h"
 
@@ -41,19 +42,38 @@ soldv_add(struct soldv *s, const char *event, long zone, long row, long col,
 	return 0;
 }
 
+/* Appends each ticket of an order message with its ticket JSON. */
+static int
+soldv_add_order(struct soldv *s, const struct order *o)
+{
+	char	json[TICKET_JSON_MAX];
+	size_t	i;
+
+	for (i = 0; i < o->n; i++) {
+		if (ticket_json(&o->t[i], json, sizeof(json)) < 0)
+			return 0;
+		if (soldv_add(s, o->t[i].event, o->t[i].zone, o->t[i].row,
+		    o->t[i].col, o->t[i].id, json) != 0)
+			return -1;
+	}
+	return 1;
+}
+
 int
 soldv_add_json(struct soldv *s, const char *json, size_t len)
 {
-	struct ticket	 t;
-	const char	*why;
-	char		*copy;
-	int		 r;
+	static struct msg	 m;	/* ticketctl is single-threaded */
+	const char		*why;
+	char			*copy;
+	int			 r;
 
-	if (ticket_parse(json, len, &t, &why) != 0)
+	if (msg_parse(json, len, &m, &why) != 0 || m.kind == MSG_CANCEL)
 		return 0;
+	if (m.kind == MSG_ORDER)
+		return soldv_add_order(s, &m.u.o);
 	if ((copy = strndup(json, len)) == NULL)
 		return -1;
-	r = soldv_add(s, t.event, t.zone, t.row, t.col, t.id, copy);
+	r = soldv_add(s, m.t.event, m.t.zone, m.t.row, m.t.col, m.t.id, copy);
 	free(copy);
 	return r == 0 ? 1 : -1;
 }
@@ -184,8 +204,10 @@ sold_from_mysql(struct soldv *s, struct db *d, const struct events *ev,
 	long		 zone, r, c;
 
 	event_filter(ev, where, sizeof(where));
+	/* live tickets only: a cancelled one holds no seat */
 	snprintf(sql, sizeof(sql), "SELECT event_id, zone_id, row_no, col_no, "
-	    "ticket_id FROM ticket%s", where);
+	    "ticket_id FROM ticket WHERE live_seat = 1%s%s", where[0] ?
+	    " AND " : "", where[0] ? where + strlen(" WHERE ") : "");
 	if ((my = db_conn(d)) == NULL) {
 		snprintf(err, errlen, "%s", d->errstr);
 		return -1;
@@ -243,7 +265,7 @@ sold_counts_from_mysql(struct zcounts *c, struct db *d, char *err,
 		return -1;
 	}
 	if (mysql_query(my, "SELECT event_id, zone_id, COUNT(*) FROM ticket "
-	    "GROUP BY event_id, zone_id") != 0 ||
+	    "WHERE live_seat = 1 GROUP BY event_id, zone_id") != 0 ||
 	    (res = mysql_store_result(my)) == NULL) {
 		db_fail(d, "tickets per zone");
 		snprintf(err, errlen, "%s", d->errstr);
@@ -440,20 +462,21 @@ wait_copies(struct mq *m, uint64_t base, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Adds a message's ticket to s if it is one of the selected events.
- * Returns 0 or -1 (no memory). */
+/* Adds a message's ticket (an order's tickets) to s if it is of one of
+ * the selected events; a cancellation adds nothing.  Returns 0 or -1 (no
+ * memory). */
 static int
 add_message(struct soldv *s, const amqp_message_t *msg,
     const struct events *ev, long *other)
 {
-	struct ticket	t;
-	const char	*why;
+	static struct msg	 m;	/* ticketctl is single-threaded */
+	const char		*why;
 
-	if (ticket_parse(msg->body.bytes, msg->body.len, &t, &why) != 0) {
+	if (msg_parse(msg->body.bytes, msg->body.len, &m, &why) != 0) {
 		(*other)++;
 		return 0;
 	}
-	if (!ctl_event_selected(ev, t.event))
+	if (m.kind == MSG_CANCEL || !ctl_event_selected(ev, m.t.event))
 		return 0;
 	return soldv_add_json(s, msg->body.bytes, msg->body.len) < 0 ? -1 : 0;
 }
@@ -576,12 +599,17 @@ add_items(struct soldv *s, struct json_object *items, const struct events *ev,
     long *bad)
 {
 	struct json_object	*it;
-	const char		*id, *event, *z, *r, *c;
+	const char		*id, *event, *z, *r, *c, *st;
 	long			 zone, row, col;
 	size_t			 i, n = json_object_array_length(items);
 
 	for (i = 0; i < n; i++) {
 		it = json_object_array_get_idx(items, i);
+		/* a cancelled ticket (or a cancellation kept for a ticket not
+		 * written yet, which has no seat) holds no seat */
+		if ((st = attr(it, "status", "S")) != NULL &&
+		    strcmp(st, "CANCELLED") == 0)
+			continue;
 		id = attr(it, "ticketId", "S");
 		event = attr(it, "eventId", "S");
 		z = attr(it, "zoneId", "N");
