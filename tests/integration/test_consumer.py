@@ -75,6 +75,7 @@ def reserve_directly(tid, venue, event, zone, row, col, created_ms):
     res = box.redis("EVAL", script, 6, "bo:zone:{%s}" % tag, "bo:left:{%s}" % tag,
                     "bo:seat:{%s}" % tag, "bo:own:{%s}" % tag, "bo:pend:{%s}" % tag,
                     "bo:tkt:" + tid, venue, row, col, tid, head, tail, 600, created_ms,
+                    15, 512,    # longest price, longest ticket JSON (shared/ticket.h)
                     node=box.zone_node(event, zone))
     eq(res[0], 0, "reserve.lua result")
     return head + res[1].decode() + tail

@@ -275,8 +275,31 @@ def test_reports_count_live_tickets_only():
         "status <> 'CANCELLED'" % (EVENT, ZONE))), "ticket list: live tickets")
     out = box.ticketctl("status").stdout
     line = [ln for ln in out.splitlines() if ln.split() and ln.split()[0] == EVENT]
-    check(line and str(sold) in line[0].split(), "ticketctl status counts %d live: %r"
-          % (sold, line))
+    # columns: event capacity redis pending mysql dynamodb
+    check(line and line[0].split()[4:6] == [str(sold), str(sold)],
+          "ticketctl status counts %d live in MySQL and DynamoDB: %r" % (sold, line))
+
+
+def test_check_does_not_report_a_cancelled_ticket():
+    # an order Redis never sold (forged) is a difference; once cancelled in
+    # both stores it holds no seat and is none
+    o = forge.order([(2, 2)], event="Event3", venue="Venue2", zone=1, price="150.00")
+    tid = o["tickets"][0]["ticketId"]
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 1)
+    wait_ddb(tid, lambda i: True)
+    persist.wait_drained()
+    r = box.ticketctl("check", "Event3", check_rc=False)
+    check(r.returncode != 0 and tid in r.stdout and "check: 0 difference" not in r.stdout,
+          "a live ticket Redis does not know is a difference: %s" % r.stdout[-400:])
+    forge.publish_cancel(forge.cancel(o))
+    box.wait_until(lambda: forge.mysql_ticket(tid)[0] == "CANCELLED", timeout=120,
+                   what="cancelled in MySQL")
+    wait_ddb(tid, lambda i: i.get("status") == "CANCELLED", what="cancelled")
+    persist.wait_drained()
+    r = box.ticketctl("check", "Event3", check_rc=False)
+    eq(r.returncode, 0, "check after the cancellation: %s" % r.stdout[-400:])
+    check("check: 0 difference(s)" in r.stdout, r.stdout[-400:])
 
 
 def test_migration_on_round1_database():
