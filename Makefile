@@ -99,7 +99,7 @@ CTL_TESTS      = catalog_doc
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
-FUZZ_LIB    = ticket
+FUZZ_LIB    = ticket msg
 FUZZ_TICKET = form json
 FUZZ_QUERY  = route
 FUZZ_CTL    = catalog

@@ -10,7 +10,9 @@ The messages are forged (tests/lib/forge.py): the purchase side of this
 branch does not publish orders yet.
 """
 
+import os
 import random
+import subprocess
 
 import box
 import forge
@@ -118,23 +120,47 @@ def verify(orders, singles, cancels):
        "nothing dead-lettered")
 
 
+def consumer_waits_for_lock():
+    return any("bo_consumer" in " ".join(r) and "metadata lock" in " ".join(r)
+               for r in box.sql("SELECT user, state, IFNULL(info, '') FROM "
+                                "information_schema.processlist"))
+
+
 def test_kill_9_mid_batch_with_orders_and_cancellations():
     rng = random.Random(13)
     orders, singles, cancels, plan = build(rng)
     check(len(cancels) > 20 and any(p[0] == "cancel" and plan[i + 1][0] == "order"
                                     for i, p in enumerate(plan[:-1])), "the plan has what it tests")
-    old = persist.kill_consumer()
-    publish(plan)
     total = sum(len(o["tickets"]) for o in orders) + len(singles)
-    persist.start_consumer(old)
-    box.wait_until(lambda: mysql_count() > 0, timeout=120, interval=0.02,
-                   what="the consumer under way")
+    # the first part persisted, then the consumer caught inside its MySQL
+    # transaction of the rest (orders locked by another session), DynamoDB
+    # writes under way: kill -9 there
+    cut = len(plan) * 2 // 5
+    publish(plan[:cut])
+    box.wait_until(lambda: mysql_count() > 0, timeout=120, what="the first part under way")
+    forge.settled(timeout=300)
+    first = mysql_count()
+    lock = subprocess.Popen([os.path.join(box.ROOT, "scripts", "stack"), "sql"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        lock.stdin.write("LOCK TABLES orders WRITE, ticket WRITE;\nSELECT SLEEP(600);\n")
+        lock.stdin.flush()
+        publish(plan[cut:])
+        box.wait_until(consumer_waits_for_lock, timeout=120, what="the consumer inside its "
+                       "transaction, waiting for the lock")
+        old = persist.kill_consumer()
+    finally:
+        lock.kill()
+        lock.wait()
     done = mysql_count()
-    old = persist.kill_consumer()
-    print("killed with %d of %d tickets in MySQL, %d items in DynamoDB"
-          % (done, total, box.ddb_count()))
+    print("killed with %d of %d tickets in MySQL (%d before), %d items in DynamoDB"
+          % (done, total, first, box.ddb_count()))
+    check(first <= done < total, "killed in the middle of the stream")
     persist.start_consumer(old)
-    persist.wait_drained(timeout=300)
+    box.wait_until(lambda: (mysql_count(), box.ddb_count()) == (total, total), timeout=600,
+                   interval=1, what="every ticket in both stores")
+    forge.settled(timeout=300)
     verify(orders, singles, cancels)
     r = box.ticketctl("status")
     live = box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE event_id = '%s' AND "
@@ -142,7 +168,6 @@ def test_kill_9_mid_batch_with_orders_and_cancellations():
     line = [ln.split() for ln in r.stdout.splitlines() if ln.split()[:1] == [EVENT]]
     check(line and line[0][4:6] == [str(live), str(live)],
           "ticketctl status: MySQL and DynamoDB both %d live: %r" % (live, line))
-
 
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))

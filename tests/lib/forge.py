@@ -105,3 +105,22 @@ def ddb_item(tid):
     if it is None:
         return None
     return {k: (v.get("S") if "S" in v else v.get("N")) for k, v in it.items()}
+
+
+def settled(timeout=180):
+    """Waits until both queues hold no ready message and neither store has
+    changed for 2 s (the consumer may still hold unacked messages when the
+    queues read empty: mqtool counts ready messages only)."""
+    last = [None, 0.0]
+
+    def quiet():
+        now = (box.queue_count("ticketSQL"), box.queue_count("ticketNoSQL"),
+               box.sql_count("SELECT COUNT(*), SUM(status = 'CANCELLED') FROM ticketing.ticket"),
+               box.sql_count("SELECT COUNT(*) FROM ticketing.ticket_cancel"),
+               tuple(sorted((it.get("ticketId"), it.get("status"), "eventId" in it)
+                            for it in box.ddb_items())))
+        if now[:2] != (0, 0) or now != last[0]:
+            last[0], last[1] = now, time.time()
+            return False
+        return time.time() - last[1] >= 2.0
+    box.wait_until(quiet, timeout=timeout, interval=0.5, what="queues drained, stores settled")
