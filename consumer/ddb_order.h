@@ -24,7 +24,7 @@
 
 #include "msg.h"
 
-#define DDB_TXN_MAX	25	/* actions per TransactWriteItems we send */
+#define DDB_TXN_MAX	100	/* actions per TransactWriteItems (AWS limit) */
 #define DDB_ACTION_MAX	1536	/* longest action (table name of 255) */
 #define DDB_TXN_JSON_MAX (DDB_TXN_MAX * DDB_ACTION_MAX + 512)
 

@@ -44,7 +44,7 @@ enum job_op {
 struct job {
 	enum job_op	op;
 	size_t		n;
-	size_t		idx[DDB_BATCH_MAX];	/* item indices */
+	size_t		idx[DDB_TXN_MAX];	/* item indices (>= DDB_BATCH_MAX) */
 	size_t		actions;		/* JOB_TXN: items written */
 };
 

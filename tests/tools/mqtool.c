@@ -131,7 +131,11 @@ main(int argc, char **argv)
 		}
 		if (optind != argc - 1)
 			usage();
-		if (mq_connect(&m, 1) != 0) {
+		/* confirm mode only for the exchange (mq_publish waits for
+		 * each confirm): straight into a queue nothing is read back,
+		 * and confirms left unread made the close reset the
+		 * connection, losing the last messages sent */
+		if (mq_connect(&m, queue == NULL) != 0) {
 			fprintf(stderr, "mqtool: %s\n", m.errstr);
 			return 1;
 		}
@@ -151,6 +155,18 @@ main(int argc, char **argv)
 					ret = publish(&m, queue, line, times);
 			}
 			free(line);
+		}
+		/* a round trip on the channel: the broker has taken every
+		 * message before it (frames of a channel are handled in order) */
+		if (ret == 0 && queue != NULL) {
+			amqp_queue_declare(m.conn, 1, amqp_cstring_bytes(queue), 1,
+			    0, 0, 0, amqp_empty_table);
+			if (amqp_get_rpc_reply(m.conn).reply_type !=
+			    AMQP_RESPONSE_NORMAL) {
+				fprintf(stderr, "mqtool: publish to %s not "
+				    "acknowledged\n", queue);
+				ret = 1;
+			}
 		}
 		mq_close(&m);
 		return ret;

@@ -86,8 +86,8 @@ test_ddb_order_txn(void **state)
 static void
 test_ddb_order_sizes(void **state)
 {
-	static union msg_body	 big[3];
-	struct ddb_msg		 m[3];
+	static union msg_body	 big[10];
+	struct ddb_msg		 m[10];
 	char			 table[256], buf[DDB_TXN_JSON_MAX];
 	size_t			 k, i;
 
@@ -95,9 +95,9 @@ test_ddb_order_sizes(void **state)
 	setup();
 	memset(table, 'T', 255);
 	table[255] = '\0';
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < 10; k++) {
 		big[k] = ob;
-		big[k].o.n = k < 2 ? ORDER_TICKETS_MAX : 5;
+		big[k].o.n = ORDER_TICKETS_MAX;
 		for (i = 0; i < big[k].o.n; i++) {
 			unit_sample(&big[k].o.t[i], T_ID);
 			snprintf(big[k].o.t[i].venue, ID_MAX + 1, "%064d", 0);
@@ -111,9 +111,9 @@ test_ddb_order_sizes(void **state)
 		m[k].kind = MSG_ORDER;
 		m[k].u = &big[k];
 	}
-	assert_true(ddb_txn_json(table, m, 3, buf, sizeof(buf)) > 0);
-	big[2].o.n = 6;		/* 26 actions: too many */
-	assert_int_equal(ddb_txn_json(table, m, 3, buf, sizeof(buf)), -1);
+	assert_true(ddb_txn_json(table, m, 10, buf, sizeof(buf)) > 0);
+	big[9].o.n = ORDER_TICKETS_MAX + 1;	/* 101 actions: too many */
+	assert_int_equal(ddb_txn_json(table, m, 10, buf, sizeof(buf)), -1);
 }
 
 int
