@@ -92,15 +92,15 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/bin/rcltool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics rcluster rds ticket valid
+LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics msg rcluster rds ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout money
-CONSUMER_TESTS = tsql ddb_item sigv4 backoff
+CONSUMER_TESTS = tsql osql ddb_item ddb_order sigv4 backoff
 CTL_TESTS      = catalog_doc
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
-FUZZ_LIB    = ticket awscreds redirect
+FUZZ_LIB    = ticket awscreds redirect msg
 FUZZ_TICKET = form json order
 FUZZ_QUERY  = route
 FUZZ_CTL    = catalog
