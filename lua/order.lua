@@ -250,11 +250,12 @@ for i = 1, n do
     redis.call('HINCRBY', KEYS[2], 'r' .. r, -1)
   end
   redis.call('HSET', KEYS[4], b, tid)
-  tj[i] = '{"ticketId":"' .. tid .. '","orderId":"' .. oid ..
-    '","venueId":"' .. venue .. '","eventId":"' .. ARGV[2] ..
-    '","zoneId":' .. ARGV[3] .. ',"row":' .. r .. ',"column":' .. c ..
-    ',"price":' .. price .. ',"status":"CREATED","createdOn":"' ..
-    created .. '"}'
+  -- the ticket of CONTRACT section 2, then its orderId
+  tj[i] = '{"ticketId":"' .. tid .. '","venueId":"' .. venue ..
+    '","eventId":"' .. ARGV[2] .. '","zoneId":' .. ARGV[3] ..
+    ',"row":' .. r .. ',"column":' .. c .. ',"price":' .. price ..
+    ',"status":"CREATED","createdOn":"' .. created .. '","orderId":"' ..
+    oid .. '"}'
   redis.call('SET', 'bo:tkt:' .. tid, tj[i], 'EX', ARGV[8])
   redis.call('SET', 'bo:oix:' .. tid, tag .. ' ' .. oid)
 end

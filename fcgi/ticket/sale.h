@@ -49,7 +49,7 @@ struct sale {
 	char		 held[SALE_TAKEN_MAX];
 };
 
-/* Outcomes of sale_order() besides those of rds_reserve (lua/order.lua). */
+/* Outcomes of sale_order() besides enum rds_reserve (lua/order.lua). */
 #define SALE_KEY_REUSED		20	/* 422: same key, another request */
 #define SALE_IN_PROGRESS	21	/* 409: same key, still running */
 #define SALE_REPLAY		22	/* the key sold: replay, s->replay */
@@ -82,7 +82,7 @@ int	sale_from_replay(struct sale *s, const char *secret);
 int	sale_refused(struct rds *r, const struct sale *s, int code);
 /* Runs lua/order.lua.  On RESERVE_OK head, tickets and msg are set (freed
  * by sale_free()); on RESERVE_SEAT_TAKEN taken lists the seats.  Outcomes
- * as rds_reserve(), plus RESERVE_NOT_ADJACENT. */
+ * of enum rds_reserve, plus RESERVE_NOT_ADJACENT. */
 int	sale_order(struct rds *r, struct sale *s,
 	    const struct order_req *o, int cache_ttl);
 /* After the broker's confirm: drops the pending entry msg of the zone tag.
