@@ -742,8 +742,10 @@ struct one_ctx {
 };
 
 /* Writes the ticket of columns 0-10 of SQL_TICKET_ALL: the ticket JSON
- * with orderId (when it has an order), its status, and cancelledOn when
- * cancelled.  Returns 0 or -1 (a row we cannot represent). */
+ * of CONTRACT section 2 with its status, then orderId (when it has an
+ * order) and cancelledOn when cancelled: the fields and order of the
+ * Redis cache (lua/order.lua, lua/cancel.lua).  Returns 0 or -1 (a row
+ * we cannot represent). */
 static int
 ticket_all_json(const struct dbq_row *r, struct jout *j)
 {
@@ -757,8 +759,6 @@ ticket_all_json(const struct dbq_row *r, struct jout *j)
 		return -1;
 	jout_obj_open(j, NULL);
 	jout_str(j, "ticketId", t.id);
-	if (r->col[10] != NULL)
-		jout_str(j, "orderId", r->col[10]);
 	jout_str(j, "venueId", t.venue);
 	jout_str(j, "eventId", t.event);
 	jout_int(j, "zoneId", t.zone);
@@ -767,6 +767,8 @@ ticket_all_json(const struct dbq_row *r, struct jout *j)
 	jout_num(j, "price", t.price);
 	jout_str(j, "status", r->col[8]);
 	jout_str(j, "createdOn", t.created);
+	if (r->col[10] != NULL)
+		jout_str(j, "orderId", r->col[10]);
 	if (r->col[9] != NULL)
 		jout_str(j, "cancelledOn", r->col[9]);
 	jout_obj_close(j);

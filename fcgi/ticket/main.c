@@ -11,11 +11,11 @@
  * A ticket is an order of one underneath: lua/order.lua, one message per
  * order (fcgi/ticket/sale.c).
  *
- * One purchase: validate (no I/O) -> one EVALSHA of lua/reserve.lua on the
+ * One purchase: validate (no I/O) -> one EVALSHA of lua/order.lua on the
  * zone's Redis node -> publish with a publisher confirm -> 201.  A definite
- * publish failure releases the seat (lua/release.lua) and answers 503; an
- * unknown outcome keeps the seat and leaves the ticket in the zone's pending
- * set, where the sweeper (consumer/) publishes it again: see
+ * publish failure releases the seats (lua/order_release.lua) and answers
+ * 503; an unknown outcome keeps the seats and leaves the order in the zone's
+ * pending set, where the sweeper (consumer/) publishes it again: see
  * docs/reliability.md.
  */
 #include <stdint.h>
@@ -215,7 +215,7 @@ reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s,
     int status, int replayed)
 {
 	char		 hdr[128], *body;
-	const char	*t, *oid;
+	const char	*t;
 	size_t		 tl, size;
 	int		 n;
 
@@ -232,16 +232,12 @@ reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 		snprintf(hdr, sizeof(hdr), "%sLocation: /get/orders/%s\r\n",
 		    replayed ? REPLAYED : "", s->order_id);
 	} else {
-		/* "tickets":[{"ticketId":"<id>","orderId":"<id>",...}] */
+		/* "tickets":[{<ticket of section 2>,"orderId":"<id>"}]: the
+		 * ticket as its lookup shows it, then the cancel token */
 		t = s->tickets + strlen("\"tickets\":[");
 		tl = strlen(t) - 2;			/* without "}]" */
-		oid = strstr(t, ",\"orderId\":\"");
-		if (oid == NULL || oid + 49 > t + tl)
-			oid = t + tl;			/* cannot happen */
-		n = snprintf(body, size, "%.*s%.*s,\"orderId\":\"%s\","
-		    "\"cancelToken\":\"%s\"}", (int)(oid - t), t,
-		    (int)(t + tl - oid - (oid < t + tl ? 49 : 0)),
-		    oid < t + tl ? oid + 49 : oid, s->order_id, s->token);
+		n = snprintf(body, size, "%.*s,\"cancelToken\":\"%s\"}",
+		    (int)tl, t, s->token);
 		snprintf(hdr, sizeof(hdr), "%sLocation: /get/tickets/%s\r\n",
 		    replayed ? REPLAYED : "", s->tids[0]);
 	}
