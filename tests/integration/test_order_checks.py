@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
 """Orders and holds answer the catalog's checks as a ticket does
-(lua/reserve.lua and lua/order.lua: 404 -> 410 -> 403 -> 400 -> 409s), and
+(lua/order.lua, for tickets and orders: 404 -> 410 -> 403 -> 400 -> 409s), and
 a hold taken while on sale is confirmed even after the sale closed or the
 event was cancelled (docs/api.md: the checks were made when it was held)."""
 
