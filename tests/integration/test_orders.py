@@ -17,8 +17,10 @@ STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")
 ORDER_KEYS = ["orderId", "venueId", "eventId", "zoneId", "status", "total", "createdOn",
               "cancelToken", "tickets"]
-TICKET_KEYS = ["ticketId", "orderId", "venueId", "eventId", "zoneId", "row", "column", "price",
-               "status", "createdOn"]
+# the ticket of CONTRACT section 2, then its orderId: as a lookup shows it
+# and as POST /tickets answers it (before its cancelToken)
+TICKET_KEYS = ["ticketId", "venueId", "eventId", "zoneId", "row", "column", "price", "status",
+               "createdOn", "orderId"]
 
 
 def order(venue, event, zone, seats=None, quantity=None, port=NGINX, conn=None):
