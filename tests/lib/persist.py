@@ -183,9 +183,9 @@ def diff(want, got, store, exact_price):
         if "cancelHash" in g and g["cancelHash"] != token_hash(w.get("cancelToken")):
             wrong.append("%s.cancelHash: %r is not the hash of the 201's cancelToken"
                          % (tid, g["cancelHash"]))
-        extra = set(g) - set(w) - {"cancelHash"}
-        if extra:
-            wrong.append("%s: extra attributes %s" % (tid, sorted(extra)))
+        more = set(g) - set(w) - {"cancelHash"}
+        if more:
+            wrong.append("%s: extra attributes %s" % (tid, sorted(more)))
     if not (missing or extra or wrong):
         return None
     return "%s: %d missing %s, %d extra %s, %d wrong %s" % (
