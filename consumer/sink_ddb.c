@@ -110,6 +110,25 @@ job_name(const struct job *j)
 	    "PutItem" : "TransactWriteItems";
 }
 
+/* A refused value of a parsed and checked message (what, id): the table
+ * does not fit the items, every message would be refused alike: the
+ * configuration alarm, and job j is kept for a retry. */
+static void
+value_alarm(struct sink_ddb *s, struct item *items, const struct job *j,
+    const char *what, const char *id, const struct ddb_resp *r)
+{
+	char alarm[512];
+
+	fmt_trunc(alarm, sizeof(alarm), "CONFIGURATION ALARM: table %s "
+	    "refuses valid tickets (%s %s: %s: %s; key schema or table "
+	    "changed?); messages kept", s->d.table, what, id, r->type,
+	    r->message);
+	if (!s->alarm)
+		log_error("dynamodb: %s", alarm);
+	s->alarm = 1;
+	job_retry(s, items, j, alarm);
+}
+
 /* The answer to a PutItem. */
 static void
 put_done(struct sink_ddb *s, struct item *items, const struct job *j,
@@ -120,18 +139,9 @@ put_done(struct sink_ddb *s, struct item *items, const struct job *j,
 	if (r->status == 200 ||
 	    strcmp(r->type, "ConditionalCheckFailedException") == 0) {
 		it->state = ITEM_DONE;	/* new, or there already */
-	} else if (refused_value(r)) {
-		char alarm[512];
-
-		fmt_trunc(alarm, sizeof(alarm), "CONFIGURATION ALARM: table %s "
-		    "refuses valid tickets (ticket %s: %s: %s; key schema or "
-		    "table changed?); messages kept", s->d.table, it->t.id,
-		    r->type, r->message);
-		if (!s->alarm)
-			log_error("dynamodb: %s", alarm);
-		s->alarm = 1;
-		job_retry(s, items, j, alarm);
-	} else
+	} else if (refused_value(r))
+		value_alarm(s, items, j, "ticket", it->t.id, r);
+	else
 		job_retry(s, items, j, why);
 }
 
@@ -180,7 +190,9 @@ batch_done(struct sink_ddb *s, struct item *items, const struct job *j,
 
 /* The answer to a TransactWriteItems: all of its messages written, or
  * none.  A value refused in a transaction of several messages sends each
- * to the fallback (written alone); alone, it is poison. */
+ * to the fallback (written alone); alone, it is the configuration alarm
+ * as for a ticket (the parser checked the message: the table does not
+ * fit it), and the message is kept. */
 static void
 txn_done(struct sink_ddb *s, struct item *items, const struct job *j,
     const struct ddb_resp *r, const char *why)
@@ -197,14 +209,11 @@ txn_done(struct sink_ddb *s, struct item *items, const struct job *j,
 		for (k = 0; k < j->n; k++)
 			s->fallback[s->nfallback++] = j->idx[k];
 	} else if (value) {
-		struct item *it = &items[j->idx[0]];
+		const struct item *it = &items[j->idx[0]];
 
-		it->state = ITEM_DEAD;
-		it->why = "DynamoDB refused the order or cancellation";
-		log_warnx("dynamodb: %s of order %s refused: %s: %s",
-		    it->kind == MSG_ORDER ? "order" : "cancellation",
-		    it->kind == MSG_ORDER ? it->u.o.id : it->u.c.order,
-		    r->type, r->message);
+		value_alarm(s, items, j, it->kind == MSG_ORDER ? "order" :
+		    "cancellation of order", it->kind == MSG_ORDER ?
+		    it->u.o.id : it->u.c.order, r);
 	} else
 		job_retry(s, items, j, why);
 }
