@@ -280,7 +280,8 @@ reply_keyed(FCGX_Request *req, struct sale *s, int res)
 		if (strlen(end) < sizeof(s->taken))
 			memcpy(s->taken, end, strlen(end) + 1);
 		refusal_hdr = REPLAYED;
-		if (code == RESERVE_SEAT_TAKEN && s->kind == 'o')
+		if (code == RESERVE_SEAT_TAKEN && (s->kind == 'o' ||
+		    s->kind == 'h'))
 			reply_seats_taken(req, s->taken);
 		else if (code == RESERVE_NOT_ADJACENT)
 			http_error(req, 409, "NOT_ENOUGH_ADJACENT", "no row has "
@@ -386,7 +387,9 @@ sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
 		    "may still be issued, see Location");
 		return;
 	}
-	if (res == RESERVE_SEAT_TAKEN && k == SELL_ORDER) {
+	/* a hold takes the bodies of /orders (section 7): its 409 lists
+	 * every requested seat that is taken too */
+	if (res == RESERVE_SEAT_TAKEN && (k == SELL_ORDER || k == SELL_HOLD)) {
 		reply_seats_taken(req, s.taken);
 		return;
 	}

@@ -169,6 +169,23 @@ def test_confirm_of_a_hold_that_lost_its_seat():
        "the buyer keeps the seat")
 
 
+def test_seat_taken_lists_the_taken_seats():
+    """A hold takes the bodies of /orders: its 409 SEAT_TAKEN lists every
+    requested seat that is taken (and only those), also when replayed for
+    an Idempotency-Key (the page names the lost seats from that list)."""
+    eq(box.buy("Venue2", "Event3", 2, 3, 5).status, 201, "the seat sold first")
+    body = json.dumps({"venueId": "Venue2", "eventId": "Event3", "zoneId": 2,
+                       "seats": [{"row": 3, "column": 4}, {"row": 3, "column": 5}]})
+    for port in WEB_PORTS:
+        for h in (JSON, dict(JSON, **{"Idempotency-Key": "taken-%d" % port})):
+            for attempt in ("first", "again"):
+                r = http("POST", "/holds", body, headers=h, port=port)
+                eq((r.status, r.json()["error"], r.json().get("seats")),
+                   (409, "SEAT_TAKEN", [{"row": 3, "column": 5}]),
+                   "%s via %d (%s)" % (attempt, port, sorted(h)))
+    check((3, 4) not in box.zone_state("Event3", 2)["taken"], "the free seat stays free")
+
+
 def test_hostile_holds():
     before = box.zone_state("Event2", 4)
     cases = [
