@@ -152,6 +152,9 @@ def test_kill_9_mid_batch_with_orders_and_cancellations():
     try:
         lock.stdin.write("LOCK TABLES orders WRITE, ticket WRITE;\nSELECT SLEEP(600);\n")
         lock.stdin.flush()
+        box.wait_until(lambda: any("SLEEP(600)" in r[-1] for r in box.sql(
+            "SELECT user, IFNULL(info, '') FROM information_schema.processlist")),
+            timeout=60, what="the tables locked")
         publish(plan[cut:])
         box.wait_until(consumer_waits_for_lock, timeout=120, what="the consumer inside its "
                        "transaction, waiting for the lock")
