@@ -39,13 +39,14 @@ override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 # --- libraries: one pkg-config package each, named where it is missing -----
-PKGS	= fcgi hiredis librabbitmq libmariadb libcurl json-c cmocka
+PKGS	= fcgi hiredis librabbitmq libmariadb libcurl json-c libcrypto cmocka
 PKG_DEB_fcgi	    = libfcgi-dev
 PKG_DEB_hiredis	    = libhiredis-dev
 PKG_DEB_librabbitmq = librabbitmq-dev
 PKG_DEB_libmariadb  = libmariadb-dev
 PKG_DEB_libcurl	    = libcurl4-openssl-dev
 PKG_DEB_json-c	    = libjson-c-dev
+PKG_DEB_libcrypto   = libssl-dev
 PKG_DEB_cmocka	    = libcmocka-dev
 PKG_MISSING := $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p)))
 $(foreach p,$(filter-out $(PKG_MISSING),$(PKGS)),\
@@ -77,11 +78,11 @@ CONSUMER_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(wildcard cons
 CTL_OBJ	     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/ticketctl.c,$(wildcard ctl/*.c)))
 
 # the packages each program (and each archive's unit tests) links with
-TICKET_PKGS   = fcgi hiredis librabbitmq json-c
+TICKET_PKGS   = fcgi hiredis librabbitmq json-c libcrypto
 QUERY_PKGS    = fcgi hiredis libmariadb json-c
 CONSUMER_PKGS = hiredis librabbitmq libmariadb libcurl json-c
 CTL_PKGS      = hiredis librabbitmq libmariadb libcurl json-c
-LIB_PKGS      = fcgi hiredis librabbitmq libmariadb libcurl json-c
+LIB_PKGS      = fcgi hiredis librabbitmq libmariadb libcurl json-c libcrypto
 
 PROGS	= $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
 	  $(BUILD)/bin/consumer $(BUILD)/bin/ticketctl $(BUILD)/bin/prefork
@@ -91,16 +92,16 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/bin/rcltool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics rcluster rds ticket valid
+LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics msg rcluster rds ticket valid
 TICKET_TESTS   = purchase
 QUERY_TESTS    = route jout money
-CONSUMER_TESTS = tsql ddb_item sigv4 backoff
+CONSUMER_TESTS = tsql osql ddb_item ddb_order sigv4 backoff
 CTL_TESTS      = catalog_doc
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
-FUZZ_LIB    = ticket awscreds redirect
-FUZZ_TICKET = form json
+FUZZ_LIB    = ticket awscreds redirect msg
+FUZZ_TICKET = form json order
 FUZZ_QUERY  = route
 FUZZ_CTL    = catalog
 FUZZERS	= $(foreach f,$(FUZZ_LIB) $(FUZZ_TICKET) $(FUZZ_QUERY) $(FUZZ_CTL),$(BUILD)/bin/fuzz_$(f))

@@ -415,6 +415,21 @@ write_batch(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	}
 }
 
+/* Parses the body of it into it->t, kind and u (msg.h).  Returns 0, or
+ * -1 with *why set (poison). */
+static int
+parse_item(struct item *it, const char **why)
+{
+	static _Thread_local struct msg m;
+
+	if (msg_parse(it->body, it->len, &m, why) != 0)
+		return -1;
+	it->t = m.t;
+	it->kind = m.kind;
+	it->u = m.u;
+	return 0;
+}
+
 /* Handles one batch: parse, dead-letter poison, write, ack.  Returns 0, or
  * -1 if the connection failed (what was not acked comes back). */
 static int
@@ -426,8 +441,7 @@ handle_batch(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	for (i = 0; i < n; i++) {
 		if (items[i].state == ITEM_DEAD)
 			continue;
-		if (ticket_parse(items[i].body, items[i].len, &items[i].t,
-		    &why) != 0) {
+		if (parse_item(&items[i], &why) != 0) {
 			items[i].state = ITEM_DEAD;
 			items[i].why = why;
 		}

@@ -20,9 +20,10 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "msg.h"
 #include "ticket.h"
 
-#define PIPE_BODY_MAX	(4 * TICKET_JSON_MAX)	/* larger bodies are poison */
+#define PIPE_BODY_MAX	MSG_JSON_MAX	/* larger bodies are poison */
 
 enum item_state {
 	ITEM_NEW,	/* not written yet */
@@ -37,6 +38,8 @@ struct item {
 	char		*body;		/* NUL-terminated copy, malloc'd */
 	size_t		 len;
 	struct ticket	 t;		/* parsed body (if not DEAD at parse) */
+	enum msg_kind	 kind;		/* and the rest of it (msg.h) */
+	union msg_body	 u;
 	enum item_state	 state;
 	const char	*why;		/* DEAD: static reason for the log */
 	int		 settled;	/* acked or rejected already */

@@ -21,7 +21,8 @@ void		 sink_free(struct sink *s);
 
 /* Marks later items that carry the same ticket id as an earlier pending
  * one: lead[i] is the index of the first such item, or i itself.  Only
- * items in ITEM_NEW or ITEM_RETRY take part (others get lead[i] = i). */
+ * items in ITEM_NEW or ITEM_RETRY take part (others get lead[i] = i), and
+ * only tickets and orders (a cancellation is its own leader). */
 void		 sink_leaders(const struct item *items, size_t n, size_t *lead);
 
 #endif

@@ -31,6 +31,7 @@
 
 #include "ddb.h"
 #include "ddb_item.h"
+#include "ddb_order.h"
 #include "fmt.h"
 #include "log.h"
 #include "sink.h"
@@ -39,22 +40,28 @@
 
 enum job_op {
 	JOB_BATCH,
-	JOB_PUT
+	JOB_PUT,
+	JOB_TXN		/* orders and cancellations (ddb_order.h) */
 };
 
-/* One request: a BatchWriteItem of n items or a PutItem of one. */
+/* One request: a BatchWriteItem of n items, a PutItem of one, or a
+ * TransactWriteItems of n messages. */
 struct job {
 	enum job_op	op;
 	size_t		n;
-	size_t		idx[DDB_BATCH_MAX];	/* item indices */
+	size_t		idx[DDB_TXN_MAX];	/* item indices (>= DDB_BATCH_MAX) */
+	size_t		actions;		/* JOB_TXN: items written */
 };
+
+#define SLOT_JSON_MAX	(DDB_BATCH_JSON_MAX > DDB_TXN_JSON_MAX ? \
+			DDB_BATCH_JSON_MAX : DDB_TXN_JSON_MAX)
 
 /* One transfer slot of the multi handle. */
 struct slot {
 	CURL			*h;
 	struct curl_slist	*hdrs;
 	struct ddb_resp		 resp;
-	char			*json;		/* DDB_BATCH_JSON_MAX bytes */
+	char			*json;		/* SLOT_JSON_MAX bytes */
 	struct job		*job;		/* NULL when free */
 };
 
@@ -96,6 +103,32 @@ refused_value(const struct ddb_resp *r)
 	    0 || strcmp(r->type, "SerializationException") == 0);
 }
 
+static const char *
+job_name(const struct job *j)
+{
+	return j->op == JOB_BATCH ? "BatchWriteItem" : j->op == JOB_PUT ?
+	    "PutItem" : "TransactWriteItems";
+}
+
+/* A refused value of a parsed and checked message (what, id): the table
+ * does not fit the items, every message would be refused alike: the
+ * configuration alarm, and job j is kept for a retry. */
+static void
+value_alarm(struct sink_ddb *s, struct item *items, const struct job *j,
+    const char *what, const char *id, const struct ddb_resp *r)
+{
+	char alarm[512];
+
+	fmt_trunc(alarm, sizeof(alarm), "CONFIGURATION ALARM: table %s "
+	    "refuses valid tickets (%s %s: %s: %s; key schema or table "
+	    "changed?); messages kept", s->d.table, what, id, r->type,
+	    r->message);
+	if (!s->alarm)
+		log_error("dynamodb: %s", alarm);
+	s->alarm = 1;
+	job_retry(s, items, j, alarm);
+}
+
 /* The answer to a PutItem. */
 static void
 put_done(struct sink_ddb *s, struct item *items, const struct job *j,
@@ -106,18 +139,9 @@ put_done(struct sink_ddb *s, struct item *items, const struct job *j,
 	if (r->status == 200 ||
 	    strcmp(r->type, "ConditionalCheckFailedException") == 0) {
 		it->state = ITEM_DONE;	/* new, or there already */
-	} else if (refused_value(r)) {
-		char alarm[512];
-
-		fmt_trunc(alarm, sizeof(alarm), "CONFIGURATION ALARM: table %s "
-		    "refuses valid tickets (ticket %s: %s: %s; key schema or "
-		    "table changed?); messages kept", s->d.table, it->t.id,
-		    r->type, r->message);
-		if (!s->alarm)
-			log_error("dynamodb: %s", alarm);
-		s->alarm = 1;
-		job_retry(s, items, j, alarm);
-	} else
+	} else if (refused_value(r))
+		value_alarm(s, items, j, "ticket", it->t.id, r);
+	else
 		job_retry(s, items, j, why);
 }
 
@@ -164,12 +188,41 @@ batch_done(struct sink_ddb *s, struct item *items, const struct job *j,
 	}
 }
 
+/* The answer to a TransactWriteItems: all of its messages written, or
+ * none.  A value refused in a transaction of several messages sends each
+ * to the fallback (written alone); alone, it is the configuration alarm
+ * as for a ticket (the parser checked the message: the table does not
+ * fit it), and the message is kept. */
+static void
+txn_done(struct sink_ddb *s, struct item *items, const struct job *j,
+    const struct ddb_resp *r, const char *why)
+{
+	size_t	k;
+	int	value = refused_value(r) || (r->status == 400 &&
+		    strcmp(r->type, "TransactionCanceledException") == 0 &&
+		    r->body != NULL && strstr(r->body, "ValidationError") != NULL);
+
+	if (r->status == 200) {
+		for (k = 0; k < j->n; k++)
+			items[j->idx[k]].state = ITEM_DONE;
+	} else if (value && j->n > 1) {
+		for (k = 0; k < j->n; k++)
+			s->fallback[s->nfallback++] = j->idx[k];
+	} else if (value) {
+		const struct item *it = &items[j->idx[0]];
+
+		value_alarm(s, items, j, it->kind == MSG_ORDER ? "order" :
+		    "cancellation of order", it->kind == MSG_ORDER ?
+		    it->u.o.id : it->u.c.order, r);
+	} else
+		job_retry(s, items, j, why);
+}
+
 /* Handles a finished transfer of slot. */
 static void
 finish(struct sink_ddb *s, struct item *items, struct slot *sl, CURLcode rc)
 {
-	const char	*op = sl->job->op == JOB_BATCH ? "BatchWriteItem" :
-			    "PutItem";
+	const char	*op = job_name(sl->job);
 	char		 why[512];
 
 	if (rc != CURLE_OK) {
@@ -184,6 +237,8 @@ finish(struct sink_ddb *s, struct item *items, struct slot *sl, CURLcode rc)
 		    sl->resp.message);
 		if (sl->job->op == JOB_PUT)
 			put_done(s, items, sl->job, &sl->resp, why);
+		else if (sl->job->op == JOB_TXN)
+			txn_done(s, items, sl->job, &sl->resp, why);
 		else
 			batch_done(s, items, sl->job, &sl->resp, why);
 	}
@@ -191,6 +246,21 @@ finish(struct sink_ddb *s, struct item *items, struct slot *sl, CURLcode rc)
 	curl_slist_free_all(sl->hdrs);
 	sl->hdrs = NULL;
 	sl->job = NULL;
+}
+
+/* The TransactWriteItems of job j into buf (SLOT_JSON_MAX bytes). */
+static int
+txn_json(struct sink_ddb *s, const struct item *items, const struct job *j,
+    char *buf)
+{
+	struct ddb_msg	m[DDB_TXN_MAX];
+	size_t		k;
+
+	for (k = 0; k < j->n; k++) {
+		m[k].kind = items[j->idx[k]].kind;
+		m[k].u = &items[j->idx[k]].u;
+	}
+	return ddb_txn_json(s->d.table, m, j->n, buf, SLOT_JSON_MAX);
 }
 
 /* Starts job j on the free slot sl.  Returns 0, or -1 if it could not
@@ -202,14 +272,18 @@ start(struct sink_ddb *s, struct item *items, struct slot *sl, struct job *j)
 	size_t			 k;
 	int			 len;
 
-	for (k = 0; k < j->n; k++)
-		tv[k] = &items[j->idx[k]].t;
-	if (j->op == JOB_BATCH)
-		len = ddb_batch_json(s->d.table, tv, j->n, sl->json,
-		    DDB_BATCH_JSON_MAX);
-	else
-		len = ddb_put_json(s->d.table, tv[0], sl->json,
-		    DDB_BATCH_JSON_MAX);
+	if (j->op == JOB_TXN)
+		len = txn_json(s, items, j, sl->json);
+	else {
+		for (k = 0; k < j->n; k++)
+			tv[k] = &items[j->idx[k]].t;
+		if (j->op == JOB_BATCH)
+			len = ddb_batch_json(s->d.table, tv, j->n, sl->json,
+			    SLOT_JSON_MAX);
+		else
+			len = ddb_put_json(s->d.table, tv[0], sl->json,
+			    SLOT_JSON_MAX);
+	}
 	if (len < 0) {
 		/* cannot happen: the message parser checked every value */
 		for (k = 0; k < j->n; k++) {
@@ -220,8 +294,8 @@ start(struct sink_ddb *s, struct item *items, struct slot *sl, struct job *j)
 		return -1;
 	}
 	sl->hdrs = NULL;
-	if (ddb_prepare(&s->d, sl->h, &sl->hdrs, j->op == JOB_BATCH ?
-	    "BatchWriteItem" : "PutItem", sl->json, &sl->resp) != 0 ||
+	if (ddb_prepare(&s->d, sl->h, &sl->hdrs, job_name(j), sl->json,
+	    &sl->resp) != 0 ||
 	    curl_easy_setopt(sl->h, CURLOPT_PRIVATE, sl) != CURLE_OK ||
 	    curl_multi_add_handle(s->multi, sl->h) != CURLM_OK) {
 		curl_slist_free_all(sl->hdrs);
@@ -291,6 +365,54 @@ run_jobs(struct sink_ddb *s, struct item *items, struct job *jobs, size_t nj)
 	}
 }
 
+/* 1 if the message of item i may join TransactWriteItems job j: room
+ * left and no item in common with its messages. */
+static int
+txn_fits(const struct item *items, const struct job *j, size_t i)
+{
+	struct ddb_msg	a, b;
+	size_t		k;
+
+	a.kind = items[i].kind;
+	a.u = &items[i].u;
+	if (j->actions + ddb_msg_actions(&a) > DDB_TXN_MAX)
+		return 0;
+	for (k = 0; k < j->n; k++) {
+		b.kind = items[j->idx[k]].kind;
+		b.u = &items[j->idx[k]].u;
+		if (ddb_msg_overlap(&a, &b))
+			return 0;
+	}
+	return 1;
+}
+
+/* Adds to the nj jobs the TransactWriteItems of the orders and
+ * cancellations to write, whole messages packed in arrival order (a
+ * cancellation never shares a transaction with its order: a later
+ * transaction is started).  Returns the number of jobs. */
+static size_t
+plan_txn(struct sink_ddb *s, struct item *items, size_t n, size_t nj)
+{
+	struct ddb_msg	m;
+	size_t		i, first = nj;
+
+	for (i = 0; i < n; i++) {
+		if (s->lead[i] != i || items[i].kind == MSG_TICKET ||
+		    (items[i].state != ITEM_NEW && items[i].state != ITEM_RETRY))
+			continue;
+		if (nj == first || !txn_fits(items, &s->jobs[nj - 1], i)) {
+			s->jobs[nj].op = JOB_TXN;
+			s->jobs[nj].n = 0;
+			s->jobs[nj++].actions = 0;
+		}
+		m.kind = items[i].kind;
+		m.u = &items[i].u;
+		s->jobs[nj - 1].idx[s->jobs[nj - 1].n++] = i;
+		s->jobs[nj - 1].actions += ddb_msg_actions(&m);
+	}
+	return nj;
+}
+
 /* Builds the jobs for the leaders to write; returns how many. */
 static size_t
 plan(struct sink_ddb *s, struct item *items, size_t n, int batch)
@@ -299,8 +421,8 @@ plan(struct sink_ddb *s, struct item *items, size_t n, int batch)
 	size_t	per = batch ? DDB_BATCH_MAX : 1;
 
 	for (i = 0; i < n; i++) {
-		if (s->lead[i] != i || (items[i].state != ITEM_NEW &&
-		    items[i].state != ITEM_RETRY))
+		if (s->lead[i] != i || items[i].kind != MSG_TICKET ||
+		    (items[i].state != ITEM_NEW && items[i].state != ITEM_RETRY))
 			continue;
 		if (nj == 0 || s->jobs[nj - 1].n == per) {
 			s->jobs[nj].op = batch ? JOB_BATCH : JOB_PUT;
@@ -308,7 +430,7 @@ plan(struct sink_ddb *s, struct item *items, size_t n, int batch)
 		}
 		s->jobs[nj - 1].idx[s->jobs[nj - 1].n++] = i;
 	}
-	return nj;
+	return plan_txn(s, items, n, nj);
 }
 
 /* The sink's write(): see pipe.h. */
@@ -327,7 +449,8 @@ ddb_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 	if (s->nfallback > 0) {
 		/* a batch refused as invalid: find the item by PutItems */
 		for (i = 0; i < s->nfallback; i++) {
-			s->jobs[i].op = JOB_PUT;
+			s->jobs[i].op = items[s->fallback[i]].kind ==
+			    MSG_TICKET ? JOB_PUT : JOB_TXN;
 			s->jobs[i].n = 1;
 			s->jobs[i].idx[0] = s->fallback[i];
 		}
@@ -407,7 +530,7 @@ sink_ddb_new(const struct conf *c, char *err, size_t errlen)
 	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->nslots);
 	for (i = 0; i < s->nslots; i++) {
 		s->slots[i].h = curl_easy_init();
-		s->slots[i].json = malloc(DDB_BATCH_JSON_MAX);
+		s->slots[i].json = malloc(SLOT_JSON_MAX);
 		if (s->slots[i].h == NULL || s->slots[i].json == NULL)
 			goto nomem;
 	}

@@ -54,6 +54,7 @@
 #include "ddb.h"
 #include "log.h"
 #include "mq.h"
+#include "osql.h"
 #include "sink.h"
 #include "tsql.h"
 
@@ -89,6 +90,10 @@ struct sink_sql {
 	char			 mark_err[256];
 	int			 batch;		/* consumer_ddb_write = batch */
 	struct mark_wait	 waits[MARK_SLOTS];
+	char			*osql;		/* OSQL_SIZE(max) bytes */
+	struct osql_order	*ov;		/* orders of one transaction */
+	size_t			*oidx;		/* their item indices */
+	const struct cancel	**cv;		/* cancellations of one */
 };
 
 
@@ -190,10 +195,12 @@ insert(struct sink_sql *s, size_t k, unsigned *code, char *err,
 	return run(s, s->sql, (size_t)len, code, err, errlen);
 }
 
-/* Looks up the rows sharing an id or a seat with s->tv[0..k-1] into
- * s->rows.  Returns 0 or -1 (transient) with err set. */
+/* Looks up the rows sharing an id or a (live) seat with tv[0..k-1] into
+ * s->rows, building the query in buf.  Returns 0 or -1 (transient) with
+ * err set. */
 static int
-lookup(struct sink_sql *s, size_t k, char *err, size_t errlen)
+lookup(struct sink_sql *s, const struct ticket *const *tv, size_t k,
+    char *buf, size_t size, char *err, size_t errlen)
 {
 	MYSQL		*my;
 	MYSQL_RES	*res;
@@ -201,7 +208,7 @@ lookup(struct sink_sql *s, size_t k, char *err, size_t errlen)
 	int		 len;
 
 	s->nrows = 0;
-	if ((len = tsql_lookup(s->tv, k, s->sql, TSQL_SIZE(s->max))) < 0) {
+	if ((len = tsql_lookup(tv, k, buf, size)) < 0) {
 		snprintf(err, errlen, "look-up cannot be written as SQL");
 		return -1;
 	}
@@ -209,7 +216,7 @@ lookup(struct sink_sql *s, size_t k, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", s->db.errstr);
 		return -1;
 	}
-	if (mysql_real_query(my, s->sql, (size_t)len) != 0 ||
+	if (mysql_real_query(my, buf, (size_t)len) != 0 ||
 	    (res = mysql_store_result(my)) == NULL) {
 		db_fail(&s->db, "look-up");
 		snprintf(err, errlen, "%s", s->db.errstr);
@@ -399,8 +406,10 @@ pending(struct sink_sql *s, struct item *items, size_t n)
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
-		if (s->lead[i] != i || s->held[i] || (items[i].state !=
-		    ITEM_NEW && items[i].state != ITEM_RETRY))
+		if (s->lead[i] != i || s->held[i] ||
+		    items[i].kind != MSG_TICKET ||
+		    (items[i].state != ITEM_NEW &&
+		    items[i].state != ITEM_RETRY))
 			continue;
 		s->idx[k] = i;
 		s->tv[k++] = &items[i].t;
@@ -444,7 +453,8 @@ one_by_one(struct sink_sql *s, struct item *items, size_t k, char *err,
 		}
 		if (o == OUT_REFUSED) {
 			s->idx[0] = i;
-			if (lookup(s, 1, err, errlen) == 0 &&
+			if (lookup(s, s->tv, 1, s->sql, TSQL_SIZE(s->max),
+			    err, errlen) == 0 &&
 			    explain(s, items, 1) == 1)
 				continue;
 			/* a duplicate gone by now: try again later */
@@ -456,6 +466,259 @@ one_by_one(struct sink_sql *s, struct item *items, size_t k, char *err,
 	return 0;
 }
 
+/* ------------------------------------------- orders and cancellations */
+
+/* Runs a built statement (len -1: it could not be built: refused). */
+static enum outcome
+stmt(struct sink_sql *s, int len, unsigned *code, char *err, size_t errlen)
+{
+	if (len < 0) {
+		/* cannot happen: the message parser checked every value */
+		*code = 0;
+		snprintf(err, errlen, "order cannot be written as SQL");
+		return OUT_REFUSED;
+	}
+	return run(s, s->osql, (size_t)len, code, err, errlen);
+}
+
+/* Reads what ticket_cancel holds for the tickets of s->ov[0..k-1] into
+ * their cancelled[] (under a shared lock: a cancellation committed by
+ * another consumer meanwhile waits for this transaction). */
+static enum outcome
+read_cancels(struct sink_sql *s, size_t k, unsigned *code, char *err,
+    size_t errlen)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	MYSQL		*my = s->db.my;
+	int		 len;
+	size_t		 j;
+
+	for (j = 0; j < k; j++)
+		memset(s->ov[j].cancelled, 0, sizeof(s->ov[j].cancelled));
+	len = osql_cancel_lookup(s->ov, k, s->osql, OSQL_SIZE(s->max));
+	if (len < 0)
+		return stmt(s, len, code, err, errlen);
+	if (my == NULL || mysql_real_query(my, s->osql, (size_t)len) != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		*code = my != NULL ? mysql_errno(my) : 0;
+		db_fail(&s->db, "cancellation look-up");
+		snprintf(err, errlen, "%s", s->db.errstr);
+		return OUT_TRANSIENT;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL)
+		(void)osql_cancel_row(s->ov, k, row[0], row[1]);
+	mysql_free_result(res);
+	return OUT_OK;
+}
+
+/* One transaction: the k orders s->ov[0..k-1] with their tickets (a
+ * cancellation seen before them applied at once), then the nc
+ * cancellations s->cv[0..nc-1].  OUT_OK once committed; anything else
+ * rolled back. */
+static enum outcome
+txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code, char *err,
+    size_t errlen)
+{
+	const size_t	size = OSQL_SIZE(s->max);
+	enum outcome	o;
+	size_t		j;
+
+	if ((o = run(s, "START TRANSACTION", 17, code, err, errlen)) !=
+	    OUT_OK)
+		return OUT_TRANSIENT;
+	if (k > 0 && (o = read_cancels(s, k, code, err, errlen)) == OUT_OK &&
+	    (o = stmt(s, osql_orders_insert(s->ov, k, s->osql, size), code,
+	    err, errlen)) == OUT_OK)
+		o = stmt(s, osql_tickets_insert(s->ov, k, s->osql, size), code,
+		    err, errlen);
+	if (o == OUT_OK && nc > 0)
+		o = stmt(s, osql_cancel_log(s->cv, nc, s->osql, size), code,
+		    err, errlen);
+	for (j = 0; o == OUT_OK && j < nc; j++)
+		if ((o = stmt(s, osql_cancel_tickets(s->cv[j], s->osql, size),
+		    code, err, errlen)) == OUT_OK)
+			o = stmt(s, osql_cancel_order(s->cv[j], s->osql, size),
+			    code, err, errlen);
+	if (o == OUT_OK) {
+		unsigned c2;
+
+		return run(s, "COMMIT", 6, &c2, err, errlen) == OUT_OK ?
+		    OUT_OK : OUT_TRANSIENT;
+	}
+	/* a lost connection has rolled back by itself */
+	if (s->db.my != NULL && mysql_query(s->db.my, "ROLLBACK") != 0) {
+		db_fail(&s->db, "rollback");
+		db_close(&s->db);
+	}
+	return o;
+}
+
+/* 1 if the order of it is stored, 0 if not, -1 if unknown (err set). */
+static int
+order_stored(struct sink_sql *s, const struct item *it, char *err,
+    size_t errlen)
+{
+	MYSQL_RES	*res;
+	MYSQL		*my;
+	int		 len, found;
+
+	if ((len = osql_order_present(&it->u.o, s->osql,
+	    OSQL_SIZE(s->max))) < 0)
+		return -1;
+	if ((my = conn(s)) == NULL ||
+	    mysql_real_query(my, s->osql, (size_t)len) != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		db_fail(&s->db, "order look-up");
+		snprintf(err, errlen, "%s", s->db.errstr);
+		return -1;
+	}
+	found = mysql_num_rows(res) > 0;
+	mysql_free_result(res);
+	return found;
+}
+
+/* Settles the lone order of it that the server refused (code): already
+ * stored (a redelivery: done), a double sale (dead, alarm: none of its
+ * tickets is written), a refused value (dead).  Returns 0 if settled, -1
+ * to retry (nothing explains the refusal now). */
+static int
+order_refused(struct sink_sql *s, struct item *it, unsigned code, char *err,
+    size_t errlen)
+{
+	const struct ticket	*tv[ORDER_TICKETS_MAX];
+	const struct tsql_row	*other;
+	enum tsql_verdict	 v;
+	size_t			 j;
+	int			 stored;
+
+	if (code != ER_DUP) {
+		it->state = ITEM_DEAD;
+		it->why = "MySQL refused a value of the order";
+		log_warnx("mysql: order %s refused: %s", it->u.o.id, err);
+		return 0;
+	}
+	if ((stored = order_stored(s, it, err, errlen)) != 0) {
+		if (stored == 1)
+			it->state = ITEM_DONE;
+		return stored == 1 ? 0 : -1;
+	}
+	for (j = 0; j < it->u.o.n; j++)
+		tv[j] = &it->u.o.t[j];
+	if (lookup(s, tv, it->u.o.n, s->osql, OSQL_SIZE(s->max), err,
+	    errlen) != 0)
+		return -1;
+	for (j = 0; j < it->u.o.n; j++) {
+		v = tsql_classify(tv[j], s->rows, s->nrows, &other);
+		if (v == TSQL_ABSENT)
+			continue;
+		if (v == TSQL_PRESENT)	/* stored without its order */
+			v = TSQL_ID_CONFLICT;
+		it->state = ITEM_DEAD;
+		it->why = v == TSQL_SEAT_TAKEN ? "double sale: a seat of the "
+		    "order belongs to another ticket" : "double sale: a ticket "
+		    "id of the order is stored already";
+		alarm_log(tv[j], v, other);
+		return 0;
+	}
+	return -1;	/* a duplicate gone by now: try again later */
+}
+
+/* The cancellations s->cv / s->idx[0..nc-1] refused together: each alone
+ * (a value the server refuses is poison).  Returns 0 or -1 (retry left). */
+static int
+cancels_alone(struct sink_sql *s, struct item *items, size_t nc, char *err,
+    size_t errlen)
+{
+	unsigned		 code;
+	enum outcome		 o;
+	size_t			 j;
+	int			 ret = 0;
+
+	for (j = 0; j < nc; j++) {
+		struct item *it = &items[s->idx[j]];
+
+		s->cv[0] = &it->u.c;
+		o = txn(s, 0, 1, &code, err, errlen);
+		if (o == OUT_OK)
+			it->state = ITEM_DONE;
+		else if (o == OUT_REFUSED) {
+			it->state = ITEM_DEAD;
+			it->why = "MySQL refused a value of the cancellation";
+			log_warnx("mysql: cancellation of order %s refused: %s",
+			    it->u.c.order, err);
+		} else {
+			it->state = ITEM_RETRY;
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+/* Writes the batch's orders and cancellations (items of kind MSG_ORDER
+ * and MSG_CANCEL; tickets are sql_write's): one transaction for all, or,
+ * if the server refuses it, one per order and then one for the
+ * cancellations.  Sets each item's state; returns 0, or -1 if some item
+ * is left to retry (err set). */
+static int
+orders_write(struct sink_sql *s, struct item *items, size_t n, char *err,
+    size_t errlen)
+{
+	unsigned	code;
+	enum outcome	o;
+	size_t		i, j, k = 0, nc = 0;
+	int		ret = 0;
+
+	for (i = 0; i < n; i++) {
+		if (items[i].state != ITEM_NEW && items[i].state != ITEM_RETRY)
+			continue;
+		if (items[i].kind == MSG_ORDER && s->lead[i] == i) {
+			s->oidx[k] = i;
+			s->ov[k++].o = &items[i].u.o;
+		} else if (items[i].kind == MSG_CANCEL) {
+			s->idx[nc] = i;
+			s->cv[nc++] = &items[i].u.c;
+		}
+	}
+	if (k + nc == 0)
+		return 0;
+	o = txn(s, k, nc, &code, err, errlen);
+	if (o != OUT_REFUSED) {
+		for (j = 0; j < k; j++)
+			items[s->oidx[j]].state = o == OUT_OK ? ITEM_DONE :
+			    ITEM_RETRY;
+		for (j = 0; j < nc; j++)
+			items[s->idx[j]].state = o == OUT_OK ? ITEM_DONE :
+			    ITEM_RETRY;
+		return o == OUT_OK ? 0 : -1;
+	}
+	for (j = 0; j < k; j++) {
+		struct item *it = &items[s->oidx[j]];
+
+		s->ov[0].o = &it->u.o;
+		o = txn(s, 1, 0, &code, err, errlen);
+		if (o == OUT_OK)
+			it->state = ITEM_DONE;
+		else if (o != OUT_REFUSED ||
+		    order_refused(s, it, code, err, errlen) != 0) {
+			it->state = ITEM_RETRY;
+			ret = -1;
+		}
+	}
+	if (nc > 0) {
+		o = txn(s, 0, nc, &code, err, errlen);
+		for (j = 0; o != OUT_REFUSED && j < nc; j++)
+			items[s->idx[j]].state = o == OUT_OK ? ITEM_DONE :
+			    ITEM_RETRY;
+		if (o == OUT_TRANSIENT)
+			ret = -1;
+		else if (o == OUT_REFUSED &&
+		    cancels_alone(s, items, nc, err, errlen) != 0)
+			ret = -1;
+	}
+	return ret;
+}
+
 /* The sink's write(): see pipe.h. */
 static int
 sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
@@ -464,10 +727,11 @@ sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 	size_t		 k, i, round;
 	unsigned	 code;
 	enum outcome	 o;
-	int		 ret = 0;
+	int		 ret = 0, oret;
 
 	sink_leaders(items, n, s->lead);
 	memset(s->held, 0, n);
+	oret = orders_write(s, items, n, err, errlen);
 	for (round = 0; round < EXPLAIN_ROUNDS; round++) {
 		if ((k = pending(s, items, n)) == 0)
 			break;
@@ -476,7 +740,8 @@ sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 			mark(s, items, k, ITEM_DONE);
 			break;
 		}
-		if (o == OUT_TRANSIENT || lookup(s, k, err, errlen) != 0) {
+		if (o == OUT_TRANSIENT || lookup(s, s->tv, k, s->sql,
+		    TSQL_SIZE(s->max), err, errlen) != 0) {
 			mark(s, items, k, ITEM_RETRY);
 			ret = -1;
 			break;
@@ -496,7 +761,7 @@ sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 		items[i].state = items[s->lead[i]].state;
 		items[i].why = items[s->lead[i]].why;
 	}
-	return ret;
+	return ret == 0 && oret == 0 ? 0 : -1;
 }
 
 static void
@@ -512,6 +777,10 @@ sql_free(void *ctx)
 	free(s->idx);
 	free(s->lead);
 	free(s->rows);
+	free(s->osql);
+	free(s->ov);
+	free(s->oidx);
+	free(s->cv);
 	free(s);
 }
 
@@ -534,15 +803,23 @@ sink_sql_new(const struct conf *c, char *err, size_t errlen)
 	}
 	s->batch = strcmp(c->consumer_ddb_write, "put") != 0;
 	s->max = (size_t)c->consumer_batch;
-	s->rows_max = 2 * s->max;	/* an id match and a seat match each */
+	/* an id match and a seat match each (of an order's tickets too) */
+	s->rows_max = 2 * (s->max > ORDER_TICKETS_MAX ? s->max :
+	    ORDER_TICKETS_MAX);
 	s->sql = malloc(TSQL_SIZE(s->max));
 	s->tv = calloc(s->max, sizeof(*s->tv));
 	s->idx = calloc(s->max, sizeof(*s->idx));
 	s->lead = calloc(s->max, sizeof(*s->lead));
 	s->rows = calloc(s->rows_max, sizeof(*s->rows));
 	s->held = calloc(s->max, 1);
+	s->osql = malloc(OSQL_SIZE(s->max));
+	s->ov = calloc(s->max, sizeof(*s->ov));
+	s->oidx = calloc(s->max, sizeof(*s->oidx));
+	s->cv = calloc(s->max, sizeof(*s->cv));
 	if (s->sql == NULL || s->tv == NULL || s->idx == NULL ||
-	    s->lead == NULL || s->rows == NULL || s->held == NULL)
+	    s->lead == NULL || s->rows == NULL || s->held == NULL ||
+	    s->osql == NULL || s->ov == NULL || s->oidx == NULL ||
+	    s->cv == NULL)
 		goto nomem;
 	sk->name = "mysql";
 	sk->ctx = s;

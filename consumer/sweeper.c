@@ -26,6 +26,7 @@ struct round {
 	struct mq	*mq;
 	long long	 now;
 	unsigned long	 published;
+	unsigned long	 expired;	/* holds released */
 	char		 err[256];	/* first failure, if any */
 };
 
@@ -36,22 +37,53 @@ round_fail(struct round *r, const char *what, const char *why)
 		fmt_trunc(r->err, sizeof(r->err), "%s: %s", what, why);
 }
 
+/* The routing key and message id of a pending entry: an order message
+ * (lua/order.lua: its orderId), a cancellation (lua/cancel.lua: routing
+ * key ticket.cancelled, its orderId), or a round-1 ticket (its ticketId).
+ * A broken entry still goes out as "sweeper" and the pipelines
+ * dead-letter it. */
+static const char *
+entry_route(const redisReply *e, char id[UUID_LEN + 1])
+{
+	static const char order[] = "{\"type\":\"order\",\"orderId\":\"";
+	static const char cancel[] = "{\"type\":\"cancel\",\"orderId\":\"";
+	struct ticket	 t;
+	const char	*why, *key = MQ_ROUTING_KEY;
+	size_t		 skip = 0;
+
+	memcpy(id, "sweeper", sizeof("sweeper"));
+	if (e->len > sizeof(order) - 1 + UUID_LEN &&
+	    memcmp(e->str, order, sizeof(order) - 1) == 0)
+		skip = sizeof(order) - 1;
+	else if (e->len > sizeof(cancel) - 1 + UUID_LEN &&
+	    memcmp(e->str, cancel, sizeof(cancel) - 1) == 0) {
+		skip = sizeof(cancel) - 1;
+		key = MQ_CANCEL_KEY;
+	}
+	if (skip > 0) {
+		memcpy(id, e->str + skip, UUID_LEN);
+		id[UUID_LEN] = '\0';
+		if (!valid_uuid(id))
+			memcpy(id, "sweeper", sizeof("sweeper"));
+	} else if (ticket_parse(e->str, e->len, &t, &why) == 0)
+		memcpy(id, t.id, UUID_LEN + 1);
+	return key;
+}
+
 /* Publishes one claimed entry and drops it from bo:sweep once confirmed.
  * Returns 0, or -1 if the broker failed (the round stops). */
 static int
 republish(struct round *r, unsigned node, const char *sweep,
     const redisReply *e)
 {
-	struct ticket	 t;
-	const char	*why, *argv[3];
+	char		 id[UUID_LEN + 1];
+	const char	*key, *argv[3];
 	size_t		 lens[3];
 	redisReply	*rep;
 	enum mq_result	 res;
 
-	/* the message id is the ticket id; a broken entry still goes out and
-	 * the pipelines dead-letter it */
-	res = mq_publish(r->mq, e->str, e->len,
-	    ticket_parse(e->str, e->len, &t, &why) == 0 ? t.id : "sweeper",
+	key = entry_route(e, id);
+	res = mq_publish_key(r->mq, key, e->str, e->len, id,
 	    r->sw->c->amqp_confirm_timeout_ms);
 	if (res != MQ_OK) {
 		round_fail(r, "publish", r->mq->errstr);
@@ -73,6 +105,37 @@ republish(struct round *r, unsigned node, const char *sweep,
 	return 0;
 }
 
+/* Releases the seats of the zone's holds past their expiry
+ * (lua/hold_expire.lua, on the Redis clock).  Each round, so a hold ends
+ * within sweeper_interval_ms of its expiresAt. */
+static void
+expire_holds(struct round *r, unsigned node, const char *tag)
+{
+	char		 k[6][KEY_MAX], max[16];
+	static const enum key_kind kinds[6] = { KEY_ZONE, KEY_LEFT, KEY_SEAT,
+	    KEY_OWN, KEY_HOLDS, KEY_HEXP };
+	const char	*argv[8];
+	redisReply	*rep;
+	int		 i;
+
+	for (i = 0; i < 6; i++) {
+		if (keys_build(kinds[i], tag, k[i], sizeof(k[i])) < 0)
+			return;
+		argv[i] = k[i];
+	}
+	snprintf(max, sizeof(max), "%d", SWEEP_CLAIM_MAX);
+	argv[6] = "";
+	argv[7] = max;
+	if ((rep = rds_eval(r->rds, node, SCRIPT_HOLD_EXPIRE, 6, 8, argv)) ==
+	    NULL) {
+		round_fail(r, "hold_expire", r->rds->errstr);
+		return;
+	}
+	if (rep->type == REDIS_REPLY_INTEGER)
+		r->expired += (unsigned long)rep->integer;
+	freeReplyObject(rep);
+}
+
 /* Claims and publishes the stale entries of one zone tag.  Returns 0, or
  * -1 if the round should stop (broker failure). */
 static int
@@ -88,6 +151,7 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	if (keys_build(KEY_PEND, tag, pend, sizeof(pend)) < 0 ||
 	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0)
 		return 0;	/* not a tag of ours */
+	expire_holds(r, node, tag);
 	snprintf(cutoff, sizeof(cutoff), "%lld",
 	    r->now - r->sw->c->sweeper_stale_ms);
 	snprintf(now, sizeof(now), "%lld", r->now);
@@ -170,6 +234,9 @@ sweeper_run(void *arg)
 		r.mq = &mq;
 		sweep_round(&r);
 		atomic_fetch_add(&sw->rounds, 1);
+		if (r.expired > 0)
+			log_info("sweeper: released %lu expired hold(s)",
+			    r.expired);
 		if (r.published > 0) {
 			atomic_fetch_add(&sw->published, r.published);
 			log_info("sweeper: republished %lu unconfirmed "

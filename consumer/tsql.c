@@ -82,7 +82,9 @@ tsql_lookup(const struct ticket *const *t, size_t n, char *buf, size_t size)
 		    "%s('%s',%ld,%ld,%ld)", k ? "," : "", t[k]->event,
 		    t[k]->zone, t[k]->row, t[k]->col)) != 0)
 			return -1;
-	if (put(size, &off, snprintf(buf + off, size - off, ")")) != 0)
+	/* a cancelled ticket holds no seat (docs/consumer.md) */
+	if (put(size, &off, snprintf(buf + off, size - off,
+	    ") AND status <> 'CANCELLED'")) != 0)
 		return -1;
 	return (int)off;
 }

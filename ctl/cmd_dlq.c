@@ -14,6 +14,7 @@
 #include <amqp.h>
 
 #include "ctl.h"
+#include "msg.h"
 #include "sold.h"
 #include "ticket.h"
 
@@ -89,12 +90,14 @@ death_headers(const amqp_basic_properties_t *p, struct dead *d)
 static void
 describe(struct dead *d)
 {
-	struct ticket	 t;
-	const char	*why;
+	static struct msg	 m;	/* ticketctl is single-threaded */
+	const char		*why;
 
 	death_headers(&d->msg.properties, d);
-	if (ticket_parse(d->msg.body.bytes, d->msg.body.len, &t, &why) == 0)
-		memcpy(d->id, t.id, sizeof(d->id));
+	/* a ticket's id, an order's, or the order of a cancellation */
+	if (msg_parse(d->msg.body.bytes, d->msg.body.len, &m, &why) == 0)
+		memcpy(d->id, m.kind == MSG_CANCEL ? m.u.c.order : m.t.id,
+		    sizeof(d->id));
 }
 
 static void

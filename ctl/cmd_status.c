@@ -123,8 +123,8 @@ count_mysql(struct status *st, struct db *d)
 
 	if ((my = db_conn(d)) == NULL)
 		return;
-	if (mysql_query(my, "SELECT event_id, COUNT(*) FROM ticket GROUP BY "
-	    "event_id") != 0 || (res = mysql_store_result(my)) == NULL) {
+	if (mysql_query(my, "SELECT event_id, COUNT(*) FROM ticket WHERE "
+	    "live_seat = 1 GROUP BY event_id") != 0 || (res = mysql_store_result(my)) == NULL) {
 		db_fail(d, "count");
 		return;
 	}
@@ -136,7 +136,19 @@ count_mysql(struct status *st, struct db *d)
 	st->mysql_ok = 1;
 }
 
-/* Items per event: a Scan of eventId only, every page. */
+/* 1 if a scanned item has status CANCELLED. */
+static int
+cancelled(struct json_object *it)
+{
+	struct json_object *a, *s;
+
+	return json_object_object_get_ex(it, "status", &a) &&
+	    json_object_object_get_ex(a, "S", &s) &&
+	    strcmp(json_object_get_string(s), "CANCELLED") == 0;
+}
+
+/* Items per event: a Scan of eventId and status, every page; cancelled
+ * tickets are not counted. */
 static void
 count_ddb(struct ctl *ctl, struct status *st)
 {
@@ -149,11 +161,15 @@ count_ddb(struct ctl *ctl, struct status *st)
 
 	if (ddb_init(&d, &ctl->c) != 0)
 		goto out;
-	ddb_scan_init(&sc, &d, "\"ProjectionExpression\":\"eventId\"");
+	/* live tickets only (a cancelled one is not sold) */
+	ddb_scan_init(&sc, &d, "\"ProjectionExpression\":\"eventId, #s\","
+	    "\"ExpressionAttributeNames\":{\"#s\":\"status\"}");
 	while ((rc = ddb_scan_next(&sc, &o)) == 0 && o != NULL) {
 		if (json_object_object_get_ex(o, "Items", &items))
 			for (i = 0; i < json_object_array_length(items); i++) {
 				it = json_object_array_get_idx(items, i);
+				if (cancelled(it))
+					continue;
 				if (json_object_object_get_ex(it, "eventId", &a) &&
 				    json_object_object_get_ex(a, "S", &s) &&
 				    (e = find_event(st,

@@ -9,6 +9,7 @@
 #include <amqp.h>
 #include <json-c/json.h>
 
+#include "msg.h"
 #include "sold.h"
 #include "valid.h"
 
@@ -41,20 +42,43 @@ soldv_add(struct soldv *s, const char *event, long zone, long row, long col,
 	return 0;
 }
 
+/* Appends each ticket of an order message with its ticket JSON. */
+static int
+soldv_add_order(struct soldv *s, const struct order *o)
+{
+	char	json[TICKET_JSON_MAX];
+	size_t	i;
+
+	for (i = 0; i < o->n; i++) {
+		if (ticket_json(&o->t[i], json, sizeof(json)) < 0)
+			return 0;
+		if (soldv_add(s, o->t[i].event, o->t[i].zone, o->t[i].row,
+		    o->t[i].col, o->t[i].id, json) != 0)
+			return -1;
+	}
+	return 1;
+}
+
 int
 soldv_add_json(struct soldv *s, const char *json, size_t len, int *added)
 {
-	struct ticket	 t;
-	const char	*why;
-	char		*copy;
-	int		 r;
+	static struct msg	 m;	/* ticketctl is single-threaded */
+	const char		*why;
+	char			*copy;
+	int			 r;
 
 	*added = 0;
-	if (ticket_parse(json, len, &t, &why) != 0)
+	if (msg_parse(json, len, &m, &why) != 0 || m.kind == MSG_CANCEL)
 		return 0;
+	if (m.kind == MSG_ORDER) {
+		if ((r = soldv_add_order(s, &m.u.o)) < 0)
+			return -1;
+		*added = r > 0;
+		return 0;
+	}
 	if ((copy = strndup(json, len)) == NULL)
 		return -1;
-	r = soldv_add(s, t.event, t.zone, t.row, t.col, t.id, copy);
+	r = soldv_add(s, m.t.event, m.t.zone, m.t.row, m.t.col, m.t.id, copy);
 	free(copy);
 	*added = r == 0;
 	return r;
@@ -186,8 +210,10 @@ sold_from_mysql(struct soldv *s, struct db *d, const struct events *ev,
 	long		 zone, r, c;
 
 	event_filter(ev, where, sizeof(where));
+	/* live tickets only: a cancelled one holds no seat */
 	snprintf(sql, sizeof(sql), "SELECT event_id, zone_id, row_no, col_no, "
-	    "ticket_id FROM ticket%s", where);
+	    "ticket_id FROM ticket WHERE live_seat = 1%s%s", where[0] ?
+	    " AND " : "", where[0] ? where + strlen(" WHERE ") : "");
 	if ((my = db_conn(d)) == NULL) {
 		snprintf(err, errlen, "%s", d->errstr);
 		return -1;
@@ -245,7 +271,7 @@ sold_counts_from_mysql(struct zcounts *c, struct db *d, char *err,
 		return -1;
 	}
 	if (mysql_query(my, "SELECT event_id, zone_id, COUNT(*) FROM ticket "
-	    "GROUP BY event_id, zone_id") != 0 ||
+	    "WHERE live_seat = 1 GROUP BY event_id, zone_id") != 0 ||
 	    (res = mysql_store_result(my)) == NULL) {
 		db_fail(d, "tickets per zone");
 		snprintf(err, errlen, "%s", d->errstr);
@@ -445,30 +471,55 @@ wait_copies(struct mq *m, uint64_t base, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Adds a message's ticket to s if it is one of the selected events.
- * Returns 0 or -1 (no memory). */
+/* Adds a message's ticket (an order's tickets) to s if it is of one of
+ * the selected events; a cancellation adds nothing.  Returns 0 or -1 (no
+ * memory). */
 static int
 add_message(struct soldv *s, const amqp_message_t *msg,
     const struct events *ev, long *other)
 {
-	struct ticket	t;
-	const char	*why;
-	int		added;
+	static struct msg	 m;	/* ticketctl is single-threaded */
+	const char		*why;
+	int			 added;
 
-	if (ticket_parse(msg->body.bytes, msg->body.len, &t, &why) != 0) {
+	if (msg_parse(msg->body.bytes, msg->body.len, &m, &why) != 0) {
 		(*other)++;
 		return 0;
 	}
-	if (!ctl_event_selected(ev, t.event))
+	if (m.kind == MSG_CANCEL || !ctl_event_selected(ev, m.t.event))
 		return 0;
 	return soldv_add_json(s, msg->body.bytes, msg->body.len, &added);
 }
 
+static int	read_queue(struct soldv *, struct mq *, const char *,
+		    const struct events *, long, long *, long *, int *,
+		    int (*)(const amqp_message_t *, void *), void *, int *,
+		    char *, size_t);
+
+/* Reads the queue on COPY_CHANNEL and closes that channel again: a second
+ * queue read on the same connection (rebuild reads ticketSQL, then the
+ * dead-letter queues) opens it anew, which a channel left open refuses. */
 int
 sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
     const struct events *ev, long max, long *msgs, long *other, int *more,
     int (*fn)(const amqp_message_t *, void *), void *arg, char *err,
     size_t errlen)
+{
+	int opened = 0, r;
+
+	r = read_queue(s, m, queue, ev, max, msgs, other, more, fn, arg,
+	    &opened, err, errlen);
+	if (opened)
+		(void)amqp_channel_close(m->conn, COPY_CHANNEL,
+		    AMQP_REPLY_SUCCESS);
+	return r;
+}
+
+static int
+read_queue(struct soldv *s, struct mq *m, const char *queue,
+    const struct events *ev, long max, long *msgs, long *other, int *more,
+    int (*fn)(const amqp_message_t *, void *), void *arg, int *opened,
+    char *err, size_t errlen)
 {
 	amqp_message_t	msg;
 	uint64_t	tag = 0, copies = 0;
@@ -486,6 +537,7 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 		return 0;
 	if (copy_channel(m, err, errlen) != 0)
 		return -1;
+	*opened = 1;
 	while (got && !stop && *msgs < ready) {
 		if (*msgs >= max) {
 			*more = 1;
@@ -592,6 +644,11 @@ add_items(struct soldv *s, struct soldv *conflicts, struct json_object *items,
 
 	for (i = 0; i < n; i++) {
 		it = json_object_array_get_idx(items, i);
+		/* a cancelled ticket (or a cancellation kept for a ticket not
+		 * written yet, which has no seat) holds no seat */
+		if ((st = attr(it, "status", "S")) != NULL &&
+		    strcmp(st, "CANCELLED") == 0)
+			continue;
 		id = attr(it, "ticketId", "S");
 		event = attr(it, "eventId", "S");
 		z = attr(it, "zoneId", "N");

@@ -35,8 +35,9 @@ struct soldv {
 /* Appends a seat (json copied if not NULL).  Returns 0 or -1 (no memory). */
 int	soldv_add(struct soldv *s, const char *event, long zone, long row,
 	    long col, const char *id, const char *json);
-/* Appends a ticket JSON message (*added 0 if it is not a ticket).  Returns
- * 0, or -1 (no memory). */
+/* Appends a ticket JSON message, or every ticket of an order message
+ * (lua/order.lua); *added 0 if it is neither.  Returns 0, or -1 (no
+ * memory). */
 int	soldv_add_json(struct soldv *s, const char *json, size_t len,
 	    int *added);
 /* Sorts by event, zone, row, column, ticketId. */

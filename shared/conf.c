@@ -24,6 +24,9 @@ const struct conf_def conf_defs[] = {
 	{ "redis_nodes", CONF_STR, 0, 0, "127.0.0.1:6379", S(redis_nodes), 0, NULL },
 	{ "redis_timeout_ms", CONF_INT, 10, 60000, "1000", I(redis_timeout_ms), 0, NULL },
 	{ "ticket_cache_ttl", CONF_INT, 1, 30 * 86400, "86400", I(ticket_cache_ttl), 0, NULL },
+	{ "token_secret", CONF_STR, 0, 0, "", S(token_secret), 1, NULL },
+	{ "hold_seconds", CONF_INT, 1, 86400, "600", I(hold_seconds), 0, NULL },
+	{ "hold_max_seconds", CONF_INT, 1, 86400, "1800", I(hold_max_seconds), 0, NULL },
 
 	{ "amqp_host", CONF_STR, 0, 0, "127.0.0.1", S(amqp_host), 0, NULL },
 	{ "amqp_port", CONF_INT, 1, 65535, "5672", I(amqp_port), 0, NULL },

@@ -25,6 +25,9 @@ struct conf {
 	char	redis_nodes[CONF_STR_MAX * 4];
 	int	redis_timeout_ms;
 	int	ticket_cache_ttl;
+	char	token_secret[CONF_STR_MAX];	/* keyed cancel tokens */
+	int	hold_seconds;		/* POST /holds default */
+	int	hold_max_seconds;	/* and its longest */
 
 	/* RabbitMQ */
 	char	amqp_host[CONF_STR_MAX];

@@ -19,4 +19,12 @@ int	fmt_trunc(char *buf, size_t size, const char *fmt, ...)
 int	fmt_vtrunc(char *buf, size_t size, const char *fmt, va_list ap)
 	    __attribute__((format(printf, 3, 0)));
 
+/*
+ * Appends to the text of buf (size bytes) at *off with snprintf and moves
+ * *off past it.  Returns 0, or -1 if it did not fit (then *off is kept
+ * and the text must not be used: it is for building whole statements).
+ */
+int	fmt_add(char *buf, size_t size, size_t *off, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
 #endif

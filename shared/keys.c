@@ -8,7 +8,8 @@
 #include "keys.h"
 
 static const char *const key_prefix[KEY__MAX] = {
-	"bo:zone:", "bo:left:", "bo:seat:", "bo:own:", "bo:pend:", "bo:sweep:"
+	"bo:zone:", "bo:left:", "bo:seat:", "bo:own:", "bo:pend:", "bo:sweep:",
+	"bo:ords:", "bo:holds:", "bo:hexp:"
 };
 
 static int

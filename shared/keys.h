@@ -11,6 +11,16 @@
  *   bo:own:{E:Z}    hash   bit index -> ticketId (owner token)
  *   bo:pend:{E:Z}   zset   ticket JSON not yet confirmed by the broker
  *   bo:sweep:{E:Z}  zset   pending tickets claimed by the sweeper
+ *   bo:ords:{E:Z}   hash   orderId -> order message; c:<ticketId>, x:<orderId>
+ *                          -> cancelledOn (lua/order.lua, lua/cancel.lua)
+ *   bo:ord:<orderId>       order JSON cache (TTL), on the zone's node
+ *   bo:holds:{E:Z}  hash   holdId -> "A <expires ms> <r c ...>" | "C <orderId>"
+ *                          | "X" (expired) | "D" (deleted)
+ *   bo:hexp:{E:Z}   zset   active holdIds scored by expiry (Redis clock)
+ *   bo:hix:<holdId>        "E:Z" of a hold, on the zone's node
+ *   bo:idem:{E:Z}:<key>    string "<hash> P|F ..." of an Idempotency-Key (24 h)
+ *   bo:oix:<id>            "E:Z orderId" of an order or ticket id, on the
+ *                          zone's node (where a cancel finds the zone)
  *   bo:tkt:<ticketId>      ticket JSON cache (TTL), written on the zone's node
  *   bo:zones               set of "E:Z" tags held by this node
  */
@@ -29,6 +39,9 @@ enum key_kind {
 	KEY_OWN,
 	KEY_PEND,
 	KEY_SWEEP,
+	KEY_ORDS,
+	KEY_HOLDS,
+	KEY_HEXP,
 	KEY__MAX
 };
 

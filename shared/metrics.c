@@ -445,7 +445,7 @@ render(FILE *f, const struct src *s, int n)
 	render_requests(f, s, n);
 	render_hist(f, s, n, FOR_TICKET, METRICS_RESERVE,
 	    "boxoffice_reserve_duration_seconds",
-	    "Seat reservation: one EVALSHA of reserve.lua.");
+	    "Seat reservation: one EVALSHA of order.lua.");
 	render_counter(f, s, n, FOR_TICKET | FOR_CONSUMER,
 	    METRICS_PUBLISH_CONFIRMED, "boxoffice_publish_total",
 	    "Publishes by outcome (docs/reliability.md).", 1);

@@ -35,7 +35,7 @@ enum metrics_counter {
 };
 
 enum metrics_hist {
-	METRICS_RESERVE,	/* rds_reserve: one EVALSHA round trip */
+	METRICS_RESERVE,	/* sale_order: one EVALSHA round trip */
 	METRICS_PUBLISH,	/* mq_publish: publish + wait for the confirm */
 	METRICS_HIST__MAX
 };

@@ -489,18 +489,25 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 	}
 }
 
-static enum mq_result	publish(struct mq *, const char *, size_t,
-			    const char *, int);
+static enum mq_result	publish(struct mq *, const char *, const char *,
+			    size_t, const char *, int);
 
 /* Times and counts each publish (metrics.h), the work is in publish(). */
 enum mq_result
 mq_publish(struct mq *m, const char *body, size_t len, const char *msgid,
     int timeout_ms)
 {
+	return mq_publish_key(m, MQ_ROUTING_KEY, body, len, msgid, timeout_ms);
+}
+
+enum mq_result
+mq_publish_key(struct mq *m, const char *key, const char *body, size_t len,
+    const char *msgid, int timeout_ms)
+{
 	long long	start = mono_us();
 	enum mq_result	r;
 
-	r = publish(m, body, len, msgid, timeout_ms);
+	r = publish(m, key, body, len, msgid, timeout_ms);
 	metrics_observe(METRICS_PUBLISH, start);
 	metrics_count(r == MQ_OK ? METRICS_PUBLISH_CONFIRMED :
 	    r == MQ_FAILED ? METRICS_PUBLISH_FAILED : METRICS_PUBLISH_UNKNOWN);
@@ -508,8 +515,8 @@ mq_publish(struct mq *m, const char *body, size_t len, const char *msgid,
 }
 
 static enum mq_result
-publish(struct mq *m, const char *body, size_t len, const char *msgid,
-    int timeout_ms)
+publish(struct mq *m, const char *key, const char *body, size_t len,
+    const char *msgid, int timeout_ms)
 {
 	amqp_basic_properties_t	 props;
 	amqp_bytes_t		 b;
@@ -538,7 +545,7 @@ publish(struct mq *m, const char *body, size_t len, const char *msgid,
 	b.len = len;
 	tag = m->next_tag;
 	rc = amqp_basic_publish(m->conn, CHANNEL,
-	    amqp_cstring_bytes(MQ_EXCHANGE), amqp_cstring_bytes(MQ_ROUTING_KEY),
+	    amqp_cstring_bytes(MQ_EXCHANGE), amqp_cstring_bytes(key),
 	    1, 0, &props, b);
 	if (rc != AMQP_STATUS_OK) {
 		/* the message did not leave whole: the broker drops a
@@ -626,6 +633,7 @@ mq_declare_topology(struct mq *m, int max_length, const char *queue_type)
 		snprintf(dead, sizeof(dead), "%s" MQ_DEAD_SUFFIX, queues[i]);
 		if (declare_queue(m, queues[i], queues[i], max_length, quorum) ||
 		    bind_queue(m, queues[i], MQ_EXCHANGE, MQ_ROUTING_KEY) ||
+		    bind_queue(m, queues[i], MQ_EXCHANGE, MQ_CANCEL_KEY) ||
 		    declare_queue(m, dead, NULL, 0, quorum) ||
 		    bind_queue(m, dead, MQ_DLX, queues[i]))
 			goto fail;

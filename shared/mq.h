@@ -31,6 +31,7 @@
 
 #define MQ_EXCHANGE	"ticket.exchange"
 #define MQ_ROUTING_KEY	"ticket.created"
+#define MQ_CANCEL_KEY	"ticket.cancelled"	/* cancellations (docs/api.md) */
 #define MQ_DLX		"ticket.dlx"
 #define MQ_QUEUE_SQL	"ticketSQL"
 #define MQ_QUEUE_NOSQL	"ticketNoSQL"
@@ -103,6 +104,9 @@ int	mq_check(struct mq *m);
  * timeout_ms for its confirm.  Reconnects first if needed. */
 enum mq_result mq_publish(struct mq *m, const char *body, size_t len,
 	    const char *msgid, int timeout_ms);
+/* The same with another routing key (MQ_CANCEL_KEY). */
+enum mq_result mq_publish_key(struct mq *m, const char *key, const char *body,
+	    size_t len, const char *msgid, int timeout_ms);
 const char *mq_result_str(enum mq_result r);
 
 /* Declares exchanges, queues (durable, dead-lettered) and bindings.

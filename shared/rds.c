@@ -16,8 +16,8 @@
 #include "scripts.h"
 
 static const char *const *script_src[SCRIPT__MAX] = {
-	&lua_reserve, &lua_release, &lua_claim, &lua_load_zone,
-	&lua_drop_zone
+	&lua_claim, &lua_load_zone, &lua_drop_zone, &lua_order,
+	&lua_order_release, &lua_cancel, &lua_hold_expire
 };
 
 static void
@@ -224,7 +224,7 @@ rds_cmd(struct rds *r, unsigned i, const char *fmt, ...)
 	return checked(r, i, rep, "command");
 }
 
-#define EVAL_ARGS_MAX	24
+#define EVAL_ARGS_MAX	64
 
 redisReply *
 rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys, int argc,
@@ -284,31 +284,8 @@ rds_ping(struct rds *r)
 	return 0;
 }
 
-/* Key names of a ticket's zone. */
-struct zone_keys {
-	char	tag[TAG_MAX];
-	char	k[KEY__MAX][KEY_MAX];
-	char	tkt[KEY_MAX];
-};
-
-static int
-zone_keys(struct zone_keys *zk, const struct ticket *t)
-{
-	int kind;
-
-	if (keys_tag(t->event, t->zone, zk->tag, sizeof(zk->tag)) < 0 ||
-	    keys_ticket(t->id, zk->tkt, sizeof(zk->tkt)) < 0)
-		return -1;
-	for (kind = 0; kind < KEY__MAX; kind++)
-		if (keys_build(kind, zk->tag, zk->k[kind], KEY_MAX) < 0)
-			return -1;
-	return 0;
-}
-
-/* The answer "<opens ms> <now ms>" of a zone not yet on sale; returns 0 or
- * -1 if it is not one. */
-static int
-parse_not_on_sale(struct rds *r, const char *s)
+int
+rds_not_on_sale(struct rds *r, const char *s)
 {
 	char		*end;
 	long long	 opens, now;
@@ -323,157 +300,4 @@ parse_not_on_sale(struct rds *r, const char *s)
 	r->opens_ms = opens;
 	r->wait_ms = opens - now;
 	return 0;
-}
-
-/* Interprets the reservation script's reply.  A reply that cannot be used
- * although the script may have written (code 0) is IN_DOUBT, never ERROR:
- * the seat may be reserved and its pending entry makes the sweeper issue
- * the ticket. */
-static enum rds_reserve
-reserve_reply(struct rds *r, unsigned node, redisReply *rep, struct ticket *t,
-    char *json, size_t jsonsize)
-{
-	long long code;
-
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
-	    rep->element[1]->type != REDIS_REPLY_STRING ||
-	    (code = rep->element[0]->integer) < RESERVE_OK ||
-	    code > RESERVE_BAD_CATALOG) {
-		seterr(r, node, "reserve", "unexpected reply");
-		/* code 0 may hide behind a reply we cannot read */
-		return rep->type == REDIS_REPLY_ARRAY ? RESERVE_IN_DOUBT :
-		    RESERVE_ERROR;
-	}
-	if (code == RESERVE_NOT_ON_SALE &&
-	    parse_not_on_sale(r, rep->element[1]->str) != 0) {
-		seterr(r, node, "reserve", "bad opening time");
-		return RESERVE_ERROR;	/* nothing written before it */
-	}
-	if (code == RESERVE_BAD_CATALOG)
-		seterr(r, node, "reserve", "zone catalog unusable (price, rows "
-		    "or cols)");
-	if (code != RESERVE_OK)
-		return (enum rds_reserve)code;
-	/* cannot happen (the script checked both): the seat is reserved */
-	if (rep->element[1]->len >= sizeof(t->price)) {
-		seterr(r, node, "reserve", "price too long");
-		return RESERVE_IN_DOUBT;
-	}
-	memcpy(t->price, rep->element[1]->str, rep->element[1]->len + 1);
-	if (ticket_json(t, json, jsonsize) < 0) {
-		seterr(r, node, "reserve", "ticket JSON too long");
-		return RESERVE_IN_DOUBT;
-	}
-	return RESERVE_OK;
-}
-
-enum rds_reserve
-rds_reserve(struct rds *r, struct ticket *t, int cache_ttl, char *json,
-    size_t jsonsize)
-{
-	struct zone_keys zk;
-	char		 head[TICKET_JSON_MAX], tail[128], row[24], col[24];
-	char		 ttl[16], now[24], price_max[16], json_max[16];
-	const char	*argv[16];
-	redisReply	*rep;
-	unsigned	 node;
-	long long	 start;
-	enum rds_reserve res;
-
-	if (zone_keys(&zk, t) != 0 ||
-	    ticket_json_head(t, head, sizeof(head)) < 0 ||
-	    ticket_json_tail(t, tail, sizeof(tail)) < 0) {
-		snprintf(r->errstr, sizeof(r->errstr), "ticket too long");
-		return RESERVE_ERROR;
-	}
-	snprintf(row, sizeof(row), "%ld", t->row);
-	snprintf(col, sizeof(col), "%ld", t->col);
-	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
-	snprintf(now, sizeof(now), "%lld", t->created_ms);
-	snprintf(price_max, sizeof(price_max), "%zu", sizeof(t->price) - 1);
-	snprintf(json_max, sizeof(json_max), "%zu",
-	    (jsonsize < TICKET_JSON_MAX ? jsonsize : TICKET_JSON_MAX) - 1);
-	argv[0] = zk.k[KEY_ZONE];
-	argv[1] = zk.k[KEY_LEFT];
-	argv[2] = zk.k[KEY_SEAT];
-	argv[3] = zk.k[KEY_OWN];
-	argv[4] = zk.k[KEY_PEND];
-	argv[5] = zk.tkt;
-	argv[6] = t->venue;
-	argv[7] = row;
-	argv[8] = col;
-	argv[9] = t->id;
-	argv[10] = head;
-	argv[11] = tail;
-	argv[12] = ttl;
-	argv[13] = now;
-	argv[14] = price_max;
-	argv[15] = json_max;
-	node = rds_node_for(r, zk.tag);
-	start = mono_us();
-	rep = rds_eval(r, node, SCRIPT_RESERVE, 6, 16, argv);
-	metrics_observe(METRICS_RESERVE, start);
-	/* a runtime error of the script itself ("... @user_script:N") may
-	 * come after its first write: only errors before it run say that
-	 * nothing was sold */
-	if (rep == NULL)
-		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?
-		    RESERVE_IN_DOUBT : RESERVE_ERROR;
-	res = reserve_reply(r, node, rep, t, json, jsonsize);
-	freeReplyObject(rep);
-	return res;
-}
-
-int
-rds_confirmed(struct rds *r, const struct ticket *t, const char *json)
-{
-	struct zone_keys zk;
-	redisReply	*rep;
-
-	if (zone_keys(&zk, t) != 0)
-		return -1;
-	rep = rds_cmd(r, rds_node_for(r, zk.tag), "ZREM %s %s",
-	    zk.k[KEY_PEND], json);
-	if (rep == NULL)
-		return -1;
-	freeReplyObject(rep);
-	return 0;
-}
-
-int
-rds_release(struct rds *r, const struct ticket *t, const char *json)
-{
-	struct zone_keys zk;
-	char		 row[24], col[24];
-	const char	*argv[10];
-	redisReply	*rep;
-	unsigned	 node;
-	long long	 res;
-
-	if (zone_keys(&zk, t) != 0)
-		return -1;
-	node = rds_node_for(r, zk.tag);
-	snprintf(row, sizeof(row), "%ld", t->row);
-	snprintf(col, sizeof(col), "%ld", t->col);
-	argv[0] = zk.k[KEY_ZONE];
-	argv[1] = zk.k[KEY_LEFT];
-	argv[2] = zk.k[KEY_SEAT];
-	argv[3] = zk.k[KEY_OWN];
-	argv[4] = zk.k[KEY_PEND];
-	argv[5] = zk.tkt;
-	argv[6] = row;
-	argv[7] = col;
-	argv[8] = t->id;
-	argv[9] = json;
-	if ((rep = rds_eval(r, node, SCRIPT_RELEASE, 6, 10, argv)) == NULL)
-		return -1;
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		seterr(r, node, "release", "unexpected reply");
-		freeReplyObject(rep);
-		return -1;
-	}
-	res = rep->integer;
-	freeReplyObject(rep);
-	return res == 1 ? 1 : res == 0 ? 0 : 2;
 }

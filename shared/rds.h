@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * rds.h - Redis: the shard list, connections that reconnect by themselves,
- * the Lua scripts (EVALSHA, NOSCRIPT handled) and the seat operations.
+ * the Lua scripts (EVALSHA, NOSCRIPT handled); the seat operations are
+ * in fcgi/ticket/sale.c.
  *
  * A struct rds holds one lazily opened hiredis context per node.  After any
  * I/O or protocol error that context is dropped (hiredis cannot reuse it) and
@@ -18,11 +19,13 @@
 #define RDS_NODES_MAX	16
 
 enum rds_script {
-	SCRIPT_RESERVE,
-	SCRIPT_RELEASE,
 	SCRIPT_CLAIM,
 	SCRIPT_LOAD_ZONE,
 	SCRIPT_DROP_ZONE,
+	SCRIPT_ORDER,
+	SCRIPT_ORDER_RELEASE,
+	SCRIPT_CANCEL,
+	SCRIPT_HOLD_EXPIRE,
 	SCRIPT__MAX
 };
 
@@ -45,7 +48,7 @@ struct rds {
 	char		 errstr[160];
 };
 
-/* Outcomes of rds_reserve(), in the codes of lua/reserve.lua. */
+/* Outcomes of a sale (fcgi/ticket/sale.c), in the codes of lua/order.lua. */
 enum rds_reserve {
 	RESERVE_OK,
 	RESERVE_SEAT_TAKEN,
@@ -59,6 +62,7 @@ enum rds_reserve {
 	RESERVE_SALE_CLOSED,	/* after the event's closesAt */
 	RESERVE_BAD_CATALOG,	/* the zone's catalog hash is unusable: nothing
 				   written, nothing sold */
+	RESERVE_NOT_ADJACENT,	/* lua/order.lua: no row has the block */
 	RESERVE_ERROR,		/* Redis failed before the script ran:
 				   nothing sold; errstr says why */
 	RESERVE_IN_DOUBT,	/* the script was sent, its answer never
@@ -94,20 +98,11 @@ redisReply *rds_cmd(struct rds *r, unsigned i, const char *fmt, ...);
 redisReply *rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys,
 	    int argc, const char **argv);
 
+/* Reads the answer "<opens ms> <now ms>" of a zone not yet on sale into
+ * opens_ms and wait_ms; returns 0 or -1 if it is not one. */
+int	rds_not_on_sale(struct rds *r, const char *s);
+
 /* PING every node; returns 0 if all answer, else -1 with errstr set. */
 int	rds_ping(struct rds *r);
-
-/* Reserves t's seat: on RESERVE_OK fills t->price and the pending ticket
- * JSON (json, of size jsonsize) that rds_confirmed()/rds_release() need.
- * RESERVE_ERROR means nothing was written; an answer that cannot be used
- * after the script may have written is RESERVE_IN_DOUBT. */
-enum rds_reserve rds_reserve(struct rds *r, struct ticket *t, int cache_ttl,
-	    char *json, size_t jsonsize);
-/* After the broker's confirm: drops the ticket from the pending set.
- * Returns 0 or -1 (harmless: the sweeper republishes, consumers dedupe). */
-int	rds_confirmed(struct rds *r, const struct ticket *t, const char *json);
-/* Compare-and-release of t's seat (see lua/release.lua).  Returns 1
- * released, 0 not the owner, 2 no longer pending (kept), -1 Redis error. */
-int	rds_release(struct rds *r, const struct ticket *t, const char *json);
 
 #endif

@@ -7,10 +7,12 @@
 #ifndef BOX_SCRIPTS_H
 #define BOX_SCRIPTS_H
 
-extern const char *const lua_reserve;
-extern const char *const lua_release;
 extern const char *const lua_claim;
 extern const char *const lua_load_zone;
 extern const char *const lua_drop_zone;
+extern const char *const lua_order;
+extern const char *const lua_order_release;
+extern const char *const lua_cancel;
+extern const char *const lua_hold_expire;
 
 #endif

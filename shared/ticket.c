@@ -226,25 +226,25 @@ ticket_fields(struct json_object *o, struct ticket *t)
 	return NULL;
 }
 
-int
-ticket_parse(const char *json, size_t len, struct ticket *t, const char **why)
+struct json_object *
+ticket_json_object(const char *json, size_t len, size_t max,
+    const char **why)
 {
 	struct json_tokener	*tok;
 	struct json_object	*o;
 
-	memset(t, 0, sizeof(*t));
 	*why = NULL;
-	if (len == 0 || len > 4 * TICKET_JSON_MAX) {
+	if (len == 0 || len > max) {
 		*why = "message is empty or too large";
-		return -1;
+		return NULL;
 	}
 	if (!valid_json(json, len, JSON_DEPTH_MAX_TICKET)) {
 		*why = "message is not valid JSON";
-		return -1;
+		return NULL;
 	}
 	if ((tok = json_tokener_new_ex(JSON_DEPTH_MAX_TICKET)) == NULL) {
 		*why = "out of memory";
-		return -1;
+		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
@@ -254,9 +254,24 @@ ticket_parse(const char *json, size_t len, struct ticket *t, const char **why)
 		*why = "message is not valid JSON";
 	else if (!json_object_is_type(o, json_type_object))
 		*why = "message is not a JSON object";
-	else
-		*why = ticket_fields(o, t);
 	json_tokener_free(tok);
+	if (*why != NULL) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+ticket_parse(const char *json, size_t len, struct ticket *t, const char **why)
+{
+	struct json_object *o;
+
+	memset(t, 0, sizeof(*t));
+	if ((o = ticket_json_object(json, len, 4 * TICKET_JSON_MAX, why)) ==
+	    NULL)
+		return -1;
+	*why = ticket_fields(o, t);
 	json_object_put(o);
 	return *why == NULL ? 0 : -1;
 }
@@ -270,3 +285,23 @@ ticket_ok(const struct ticket *t)
 	    ticket_price_ok(t->price) && ticket_stamp_ok(t->created);
 }
 
+
+int
+ticket_json_str(struct json_object *o, const char *key, char *dst,
+    size_t size)
+{
+	return get_str(o, key, dst, size);
+}
+
+int
+ticket_json_int(struct json_object *o, const char *key, long *out)
+{
+	return get_int(o, key, out);
+}
+
+const char *
+ticket_object(struct json_object *o, struct ticket *t)
+{
+	memset(t, 0, sizeof(*t));
+	return ticket_fields(o, t);
+}

@@ -51,6 +51,21 @@ int	ticket_json(const struct ticket *t, char *buf, size_t size);
  * status "CREATED").  Returns 0, or -1 with *why set to a static reason. */
 int	ticket_parse(const char *json, size_t len, struct ticket *t,
 	    const char **why);
+/* The same checks on a parsed JSON object (a ticket inside an order
+ * message, consumer/msg.c); keys it does not know are ignored.  Returns
+ * NULL, or the static reason it is not a ticket. */
+struct json_object;
+const char *ticket_object(struct json_object *o, struct ticket *t);
+/* The JSON object of a message of len (1..max) bytes: valid JSON, strict,
+ * UTF-8, nesting at most JSON_DEPTH_MAX_TICKET; the caller puts it.  NULL
+ * with *why set if it is none. */
+struct json_object *ticket_json_object(const char *json, size_t len,
+	    size_t max, const char **why);
+/* The string member key of o into dst (size bytes, no NUL inside), and the
+ * integer member key in 1..SEAT_MAX.  Each returns 0 or -1. */
+int	ticket_json_str(struct json_object *o, const char *key, char *dst,
+	    size_t size);
+int	ticket_json_int(struct json_object *o, const char *key, long *out);
 /* 1 if s is a decimal price "D+.DD" (1..8 integer digits), else 0. */
 int	ticket_price_ok(const char *s);
 /* 1 if s is exactly "YYYY-MM-DDTHH:MM:SS.mmmZ" with sane fields, else 0. */

@@ -588,7 +588,7 @@ function report(res) {
     parts.push(el('ul', {}, ...res.bought.map(ticketLine)));
     if (res.order && res.order.cancelToken) {
       parts.push(el('p', {}, 'Cancel token (shown once, kept only while this page is open): ',
-        el('span', { class: 'id' }, res.order.cancelToken)));
+        el('span', { class: 'token' }, res.order.cancelToken)));
     }
   }
   if (res.failed.length) {

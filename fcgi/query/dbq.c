@@ -16,7 +16,7 @@
 #include "valid.h"
 
 #define DBQ_ARGS_MAX	4
-#define DBQ_COLS_MAX	14
+#define DBQ_COLS_MAX	18
 #define DBQ_COL_MAX	1024	/* bytes of one column as text */
 
 /* RFC 3339 UTC of a DATETIME / DATETIME(3) column */
@@ -35,6 +35,13 @@
 			SQL_OPENS " <= UTC_TIMESTAMP(3), 1)"
 #define SQL_TICKET	"SELECT ticket_id, venue_id, event_id, zone_id, row_no, " \
 			"col_no, price, " SQL_STAMP("created_on") " FROM ticket "
+/* a ticket that counts: not cancelled (docs/api.md) */
+#define SQL_LIVE(t)	t "live_seat = 1"
+/* SQL_TICKET's columns and status, cancelled_on, order_id (columns 8-10) */
+#define SQL_TICKET_ALL	"SELECT t.ticket_id, t.venue_id, t.event_id, " \
+			"t.zone_id, t.row_no, t.col_no, t.price, " \
+			SQL_STAMP("t.created_on") ", t.status, " \
+			SQL_STAMP("t.cancelled_on") ", t.order_id "
 
 static const char *const dbq_sql[DBQ__MAX] = {
 	[DBQ_VENUES] =
@@ -61,24 +68,31 @@ static const char *const dbq_sql[DBQ__MAX] = {
 	    "SELECT e.venue_id, z.zone_id, z.row_count * z.col_count, "
 	    "COUNT(t.ticket_id), COALESCE(SUM(t.price), 0) FROM event e "
 	    "LEFT JOIN zone z ON z.venue_id = e.venue_id LEFT JOIN ticket t "
-	    "ON t.event_id = e.event_id AND t.zone_id = z.zone_id "
-	    "WHERE e.event_id = ? GROUP BY e.venue_id, z.zone_id, "
+	    "ON t.event_id = e.event_id AND t.zone_id = z.zone_id AND "
+	    SQL_LIVE("t.") " WHERE e.event_id = ? GROUP BY e.venue_id, z.zone_id, "
 	    "z.row_count, z.col_count ORDER BY z.zone_id",
 	[DBQ_TICKETS] =
-	    SQL_TICKET "WHERE event_id = ? AND ticket_id > ? "
-	    "ORDER BY ticket_id LIMIT ?",
+	    SQL_TICKET "WHERE event_id = ? AND ticket_id > ? AND "
+	    SQL_LIVE("") " ORDER BY ticket_id LIMIT ?",
 	[DBQ_TICKETS_ZONE] =
 	    SQL_TICKET "WHERE event_id = ? AND zone_id = ? AND ticket_id > ? "
-	    "ORDER BY ticket_id LIMIT ?",
+	    "AND " SQL_LIVE("") " ORDER BY ticket_id LIMIT ?",
 	[DBQ_TICKET] =
-	    SQL_TICKET "WHERE ticket_id = ?",
+	    SQL_TICKET_ALL "FROM ticket t WHERE t.ticket_id = ?",
 	[DBQ_COUNT] =
 	    "SELECT (SELECT COUNT(*) FROM ticket t WHERE t.event_id = "
-	    "e.event_id) FROM event e WHERE e.event_id = ?",
+	    "e.event_id AND " SQL_LIVE("t.") ") FROM event e WHERE "
+	    "e.event_id = ?",
 	[DBQ_MONEY] =
 	    "SELECT (SELECT COALESCE(SUM(t.price), 0) FROM ticket t WHERE "
-	    "t.event_id = e.event_id) FROM event e "
+	    "t.event_id = e.event_id AND " SQL_LIVE("t.") ") FROM event e "
 	    "WHERE e.event_id = ? AND e.venue_id = ?",
+	[DBQ_ORDER] =
+	    SQL_TICKET_ALL ", o.venue_id, o.event_id, o.zone_id, o.total, "
+	    "o.status, " SQL_STAMP("o.created_on") ", "
+	    SQL_STAMP("o.cancelled_on") " FROM orders o JOIN ticket t ON "
+	    "t.order_id = o.order_id WHERE o.order_id = ? "
+	    "ORDER BY t.row_no, t.col_no",
 };
 
 /* A statement parameter: text, or an integer if s is NULL. */
@@ -507,21 +521,31 @@ event_row(const struct dbq_row *r, void *arg)
 	return DBQ_OK;
 }
 
-enum dbq_res
-dbq_event(struct dbq *q, const char *event, struct jout *j)
+/* Runs statement s with the one text argument id; fn opens an object and
+ * a list in it on the first row and adds to the list; both are closed
+ * here.  DBQ_NOT_FOUND without rows. */
+static enum dbq_res
+object_with_list(struct dbq *q, enum dbq_stmt s, const char *id,
+    dbq_row_fn fn, struct jout *j)
 {
 	struct list_ctx	l = { q, j, 0 };
-	struct dbq_arg	a[1] = { { event, 0 } };
+	struct dbq_arg	a[1] = { { id, 0 } };
 	enum dbq_res	res;
 	long		rows;
 
-	if ((res = run(q, DBQ_EVENT, a, 1, event_row, &l, &rows)) != DBQ_OK)
+	if ((res = run(q, s, a, 1, fn, &l, &rows)) != DBQ_OK)
 		return res;
 	if (rows == 0)
 		return DBQ_NOT_FOUND;
 	jout_arr_close(j);
 	jout_obj_close(j);
 	return DBQ_OK;
+}
+
+enum dbq_res
+dbq_event(struct dbq *q, const char *event, struct jout *j)
+{
+	return object_with_list(q, DBQ_EVENT, event, event_row, j);
 }
 
 /* Stats: zones go to their own buffer, totals are summed in cents. */
@@ -717,18 +741,47 @@ struct one_ctx {
 	struct jout	*j;
 };
 
+/* Writes the ticket of columns 0-10 of SQL_TICKET_ALL: the ticket JSON
+ * of CONTRACT section 2 with its status, then orderId (when it has an
+ * order) and cancelledOn when cancelled: the fields and order of the
+ * Redis cache (lua/order.lua, lua/cancel.lua).  Returns 0 or -1 (a row
+ * we cannot represent). */
+static int
+ticket_all_json(const struct dbq_row *r, struct jout *j)
+{
+	struct ticket t;
+
+	if (ticket_row(r, &t) != 0 || r->col[8] == NULL ||
+	    (strcmp(r->col[8], TICKET_STATUS) != 0 &&
+	    strcmp(r->col[8], "CANCELLED") != 0) ||
+	    (r->col[9] != NULL && !ticket_stamp_ok(r->col[9])) ||
+	    (r->col[10] != NULL && !valid_uuid(r->col[10])))
+		return -1;
+	jout_obj_open(j, NULL);
+	jout_str(j, "ticketId", t.id);
+	jout_str(j, "venueId", t.venue);
+	jout_str(j, "eventId", t.event);
+	jout_int(j, "zoneId", t.zone);
+	jout_int(j, "row", t.row);
+	jout_int(j, "column", t.col);
+	jout_num(j, "price", t.price);
+	jout_str(j, "status", r->col[8]);
+	jout_str(j, "createdOn", t.created);
+	if (r->col[10] != NULL)
+		jout_str(j, "orderId", r->col[10]);
+	if (r->col[9] != NULL)
+		jout_str(j, "cancelledOn", r->col[9]);
+	jout_obj_close(j);
+	return 0;
+}
+
 static enum dbq_res
 ticket_one_row(const struct dbq_row *r, void *arg)
 {
-	struct one_ctx	*c = arg;
-	struct ticket	 t;
-	char		 json[TICKET_JSON_MAX];
-	int		 len;
+	struct one_ctx *c = arg;
 
-	if (ticket_row(r, &t) != 0 ||
-	    (len = ticket_json(&t, json, sizeof(json))) < 0)
+	if (ticket_all_json(r, c->j) != 0)
 		return bad_row(c->q, "ticket");
-	jout_raw(c->j, NULL, json, (size_t)len);
 	return DBQ_OK;
 }
 
@@ -744,6 +797,49 @@ dbq_ticket(struct dbq *q, const char *id, struct jout *j)
 	    DBQ_OK)
 		return res;
 	return rows > 0 ? DBQ_OK : DBQ_NOT_FOUND;
+}
+
+/* A row of DBQ_ORDER: the order's fields (columns 11-17) on the first,
+ * then one ticket each. */
+static enum dbq_res
+order_row(const struct dbq_row *r, void *arg)
+{
+	struct list_ctx	*c = arg;
+	char		 total[MONEY_TEXT_MAX];
+	long		 zone;
+
+	if (!c->started) {
+		c->started = 1;
+		if (r->col[10] == NULL || !valid_id(r->col[11]) ||
+		    !valid_id(r->col[12]) || col_long(r->col[13], &zone) ||
+		    r->col[14] == NULL ||
+		    money_canon(r->col[14], total, sizeof(total)) < 0 ||
+		    r->col[15] == NULL || (strcmp(r->col[15], "CONFIRMED") != 0 &&
+		    strcmp(r->col[15], "CANCELLED") != 0) ||
+		    !ticket_stamp_ok(r->col[16]) ||
+		    (r->col[17] != NULL && !ticket_stamp_ok(r->col[17])))
+			return bad_row(c->q, "order");
+		jout_obj_open(c->j, NULL);
+		jout_str(c->j, "orderId", r->col[10]);
+		jout_str(c->j, "venueId", r->col[11]);
+		jout_str(c->j, "eventId", r->col[12]);
+		jout_int(c->j, "zoneId", zone);
+		jout_str(c->j, "status", r->col[15]);
+		jout_num(c->j, "total", total);
+		jout_str(c->j, "createdOn", r->col[16]);
+		if (r->col[17] != NULL)
+			jout_str(c->j, "cancelledOn", r->col[17]);
+		jout_arr_open(c->j, "tickets");
+	}
+	if (ticket_all_json(r, c->j) != 0)
+		return bad_row(c->q, "ticket");
+	return DBQ_OK;
+}
+
+enum dbq_res
+dbq_order(struct dbq *q, const char *id, struct jout *j)
+{
+	return object_with_list(q, DBQ_ORDER, id, order_row, j);
 }
 
 /* Copies the single column of a one-row answer. */

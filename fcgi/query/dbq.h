@@ -32,6 +32,7 @@ enum dbq_stmt {
 	DBQ_TICKET,
 	DBQ_COUNT,
 	DBQ_MONEY,
+	DBQ_ORDER,
 	DBQ__MAX
 };
 
@@ -77,6 +78,10 @@ enum dbq_res dbq_tickets(struct dbq *q, const char *event, long zone,
 	    const char *after, long limit, struct jout *j);
 /* The ticket as the purchase answered it (ticket_json()). */
 enum dbq_res dbq_ticket(struct dbq *q, const char *id, struct jout *j);
+/* GET /get/orders/{orderId}: the order and its tickets (each with its
+ * status; cancelledOn once cancelled), as the answer of POST /orders
+ * without the cancelToken. */
+enum dbq_res dbq_order(struct dbq *q, const char *id, struct jout *j);
 /* {"eventId","sold"} */
 enum dbq_res dbq_count(struct dbq *q, const char *event, struct jout *j);
 /* {"venueId","eventId","revenue"}; NOT_FOUND also when the event is not

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "clock.h"
 #include "keys.h"
 #include "live.h"
@@ -15,6 +17,7 @@
 
 #define SEATMAP_CMDS	5	/* MULTI, HMGET, GET, HGETALL, EXEC */
 #define SEATMAP_COLS_MAX 10000	/* the schema's cap on col_count */
+#define LIVE_CACHED_MAX	16384	/* longest cached ticket or order we pass on */
 
 static enum live_res
 fail(struct rds *r, unsigned node, const char *what, const char *why,
@@ -224,18 +227,43 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 	return res;
 }
 
-enum live_res
-live_ticket(struct rds *r, const char *id, struct jout *j)
+/* 1 if the cached text is a JSON object (of at most LIVE_CACHED_MAX bytes)
+ * whose string member key is id and whose "status" is one of those a
+ * ticket or an order may have: our own JSON, checked before it is passed
+ * on as it is.  Else 0. */
+static int
+cached_ok(const char *s, size_t len, const char *key, const char *id)
 {
-	struct ticket	 t;
-	redisReply	*rep;
-	const char	*why;
-	char		 key[KEY_MAX], json[TICKET_JSON_MAX];
-	unsigned	 i;
-	int		 failed = 0, len, was_open;
+	struct json_object	*o, *v;
+	const char		*st, *why;
+	int			 ok = 0;
 
-	if (keys_ticket(id, key, sizeof(key)) < 0)
-		return fail(r, 0, "ticket", "key too long", LIVE_FAIL);
+	if ((o = ticket_json_object(s, len, LIVE_CACHED_MAX, &why)) == NULL)
+		return 0;
+	if (json_object_object_get_ex(o, key, &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), id) == 0 &&
+	    json_object_object_get_ex(o, "status", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		st = json_object_get_string(v);
+		ok = strcmp(st, "CREATED") == 0 || strcmp(st, "CONFIRMED") ==
+		    0 || strcmp(st, "CANCELLED") == 0;
+	}
+	json_object_put(o);
+	return ok;
+}
+
+/* GET key on every node until one has a value that cached_ok() accepts
+ * for (field, id), which goes into j.  Returns LIVE_OK, LIVE_NOT_FOUND or
+ * LIVE_FAIL. */
+static enum live_res
+cached(struct rds *r, const char *key, const char *field, const char *id,
+    struct jout *j)
+{
+	redisReply	*rep;
+	unsigned	 i;
+	int		 failed = 0, was_open, ok;
+
 	for (i = 0; i < r->n; i++) {
 		was_open = r->nodes[i].ctx != NULL;
 		rep = rds_cmd(r, i, "GET %s", key);
@@ -245,17 +273,34 @@ live_ticket(struct rds *r, const char *id, struct jout *j)
 			failed = 1;
 			continue;
 		}
-		len = -1;
-		/* our own JSON, but check it before passing it on */
-		if (rep->type == REDIS_REPLY_STRING &&
-		    ticket_parse(rep->str, rep->len, &t, &why) == 0 &&
-		    strcmp(t.id, id) == 0)
-			len = ticket_json(&t, json, sizeof(json));
+		ok = rep->type == REDIS_REPLY_STRING &&
+		    cached_ok(rep->str, rep->len, field, id);
+		if (ok)
+			jout_raw(j, NULL, rep->str, rep->len);
 		freeReplyObject(rep);
-		if (len >= 0) {
-			jout_raw(j, NULL, json, (size_t)len);
+		if (ok)
 			return LIVE_OK;
-		}
 	}
 	return failed ? LIVE_FAIL : LIVE_NOT_FOUND;
+}
+
+enum live_res
+live_ticket(struct rds *r, const char *id, struct jout *j)
+{
+	char key[KEY_MAX];
+
+	if (keys_ticket(id, key, sizeof(key)) < 0)
+		return fail(r, 0, "ticket", "key too long", LIVE_FAIL);
+	return cached(r, key, "ticketId", id, j);
+}
+
+enum live_res
+live_order(struct rds *r, const char *id, struct jout *j)
+{
+	char key[KEY_MAX];
+
+	/* bo:ord:<orderId>, written by the purchase side (docs/api.md) */
+	if (snprintf(key, sizeof(key), "bo:ord:%s", id) >= (int)sizeof(key))
+		return fail(r, 0, "order", "key too long", LIVE_FAIL);
+	return cached(r, key, "orderId", id, j);
 }

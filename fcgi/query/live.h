@@ -31,5 +31,10 @@ enum live_res live_seatmap(struct rds *r, const char *event, long zone,
  * LIVE_OK, LIVE_NOT_FOUND when every node answered without it, or
  * LIVE_FAIL when a node failed and no other had it (errstr set). */
 enum live_res live_ticket(struct rds *r, const char *id, struct jout *j);
+/* The order orderId (lowercase UUID) from the order cache bo:ord:<id>
+ * (the answer of POST /orders without its cancelToken, tickets with their
+ * current status) into j, passed on as cached once checked.  Same
+ * returns as live_ticket(). */
+enum live_res live_order(struct rds *r, const char *id, struct jout *j);
 
 #endif

@@ -110,21 +110,38 @@ ep_stats(const struct route *rt, struct jout *j)
 	return from_db(dbq_stats(&dbq, rt->event, j));
 }
 
-/* The cache first (a ticket is there from the instant of its 201), then
- * MySQL.  Unknown only when both answered without it. */
+/* After the cache answered lr: LIVE_OK, else MySQL's look-up of id.
+ * Unknown only when both answered without it. */
 static enum outcome
-ep_ticket(const struct route *rt, struct jout *j)
+cache_then_db(enum live_res lr, enum dbq_res (*db)(struct dbq *,
+    const char *, struct jout *), const char *id, struct jout *j)
 {
-	enum live_res	lr;
-	enum dbq_res	dr;
+	enum dbq_res dr;
 
-	if ((lr = live_ticket(&rds, rt->ticket, j)) == LIVE_OK)
+	if (lr == LIVE_OK)
 		return OUT_OK;
 	jout_reset(j);
-	dr = dbq_ticket(&dbq, rt->ticket, j);
+	dr = db(&dbq, id, j);
 	if (dr == DBQ_NOT_FOUND && lr == LIVE_FAIL)
 		return OUT_REDIS_DOWN;
 	return from_db(dr);
+}
+
+/* The cache first (a ticket is there from the instant of its 201), then
+ * MySQL. */
+static enum outcome
+ep_ticket(const struct route *rt, struct jout *j)
+{
+	return cache_then_db(live_ticket(&rds, rt->ticket, j), dbq_ticket,
+	    rt->ticket, j);
+}
+
+/* The order cache first (written with the 201), then MySQL. */
+static enum outcome
+ep_order(const struct route *rt, struct jout *j)
+{
+	return cache_then_db(live_order(&rds, rt->order, j), dbq_order,
+	    rt->order, j);
 }
 
 static enum outcome
@@ -172,6 +189,7 @@ static enum outcome (*const endpoints[ROUTE__MAX])(const struct route *,
 	[ROUTE_COUNT] = ep_count,
 	[ROUTE_MONEY] = ep_money,
 	[ROUTE_HEALTH] = ep_health,
+	[ROUTE_ORDER] = ep_order,
 };
 
 /* ------------------------------------------------------------- answers */
@@ -188,6 +206,8 @@ not_found_message(enum route_ep ep)
 		return "unknown event, or no such zone in its venue";
 	case ROUTE_TICKET:
 		return "unknown ticket";
+	case ROUTE_ORDER:
+		return "unknown order";
 	case ROUTE_MONEY:
 		return "unknown venue or event, or the event is not at that "
 		    "venue";

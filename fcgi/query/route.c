@@ -25,6 +25,7 @@ static const char *const route_names[ROUTE__MAX] = {
 	"/get/count/{eventId}",
 	"/get/money/{venueId}/{eventId}",
 	"/get/health",
+	"/get/orders/{orderId}",
 };
 
 const char *
@@ -99,6 +100,8 @@ shape(const struct segs *sg)
 		return ROUTE_MONEY;
 	if (sg->n == 1 && lit(sg, 0, "health"))
 		return ROUTE_HEALTH;
+	if (sg->n == 2 && lit(sg, 0, "orders"))
+		return ROUTE_ORDER;
 	return -1;
 }
 
@@ -242,6 +245,10 @@ params(const struct segs *sg, const char *query, struct route *rt)
 	case ROUTE_TICKET:
 		if (sg->bad[1] || take_uuid(sg->s[1], rt->ticket) != 0)
 			return "ticketId must be a UUID";
+		break;
+	case ROUTE_ORDER:
+		if (sg->bad[1] || take_uuid(sg->s[1], rt->order) != 0)
+			return "orderId must be a UUID";
 		break;
 	case ROUTE_MONEY:
 		if (take_id(sg, 1, rt->venue) != 0)

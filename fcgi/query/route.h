@@ -15,6 +15,7 @@
  *   /get/count/{eventId}                          ROUTE_COUNT
  *   /get/money/{venueId}/{eventId}                ROUTE_MONEY
  *   /get/health                                   ROUTE_HEALTH
+ *   /get/orders/{orderId}                         ROUTE_ORDER
  *
  * Path segments and query values are percent-decoded before they are
  * checked.  The checks run in this order: path shape (else
@@ -46,6 +47,7 @@ enum route_ep {
 	ROUTE_COUNT,
 	ROUTE_MONEY,
 	ROUTE_HEALTH,
+	ROUTE_ORDER,
 	ROUTE__MAX
 };
 
@@ -63,6 +65,7 @@ struct route {
 	char		event[ID_MAX + 1];	/* every /events/.., COUNT, MONEY */
 	long		zone;			/* SEATS; TICKETS filter, 0 = all */
 	char		ticket[UUID_LEN + 1];	/* TICKET, lowercased */
+	char		order[UUID_LEN + 1];	/* ORDER, lowercased */
 	long		limit;			/* TICKETS */
 	char		after[UUID_LEN + 1];	/* TICKETS cursor, "" = first page */
 };

@@ -69,16 +69,17 @@ check_numbers(struct purchase *p, const char **why)
 	return PURCHASE_OK;
 }
 
-enum purchase_err
-purchase_from_json(const char *body, size_t len, struct purchase *p,
+/* Parses a request body that must be one JSON object into *objp (the
+ * caller puts it).  Returns PURCHASE_OK or PURCHASE_BAD_REQUEST. */
+static enum purchase_err
+parse_object(const char *body, size_t len, struct json_object **objp,
     const char **why)
 {
 	struct json_tokener	*tok;
 	struct json_object	*obj;
-	enum purchase_err	 e;
 	size_t			 end;
 
-	memset(p, 0, sizeof(*p));
+	*objp = NULL;
 	if (len == 0)
 		return fail(why, "request body is empty", PURCHASE_BAD_REQUEST);
 	if (len > BODY_MAX)
@@ -114,6 +115,41 @@ purchase_from_json(const char *body, size_t len, struct purchase *p,
 		return fail(why, "request body is not a JSON object",
 		    PURCHASE_BAD_REQUEST);
 	}
+	*objp = obj;
+	return PURCHASE_OK;
+}
+
+/* Reads venueId, eventId and zoneId; returns PURCHASE_OK or
+ * PURCHASE_BAD_REQUEST with *why set. */
+static enum purchase_err
+zone_fields(struct json_object *obj, char *venue, char *event, long *zone,
+    const char **why)
+{
+	if (json_id(obj, "venueId", venue) != 0)
+		return fail(why, "venueId must be a string of 1-64 letters, "
+		    "digits, '_' or '-'", PURCHASE_BAD_REQUEST);
+	if (json_id(obj, "eventId", event) != 0)
+		return fail(why, "eventId must be a string of 1-64 letters, "
+		    "digits, '_' or '-'", PURCHASE_BAD_REQUEST);
+	if (json_int(obj, "zoneId", zone) != 0)
+		return fail(why, "zoneId must be a JSON integer",
+		    PURCHASE_BAD_REQUEST);
+	if (*zone < 1 || *zone > SEAT_MAX)
+		return fail(why, "zoneId must be an integer in 1..2147483647",
+		    PURCHASE_BAD_REQUEST);
+	return PURCHASE_OK;
+}
+
+enum purchase_err
+purchase_from_json(const char *body, size_t len, struct purchase *p,
+    const char **why)
+{
+	struct json_object	*obj;
+	enum purchase_err	 e;
+
+	memset(p, 0, sizeof(*p));
+	if ((e = parse_object(body, len, &obj, why)) != PURCHASE_OK)
+		return e;
 	if (json_id(obj, "venueId", p->venue) != 0)
 		e = fail(why, "venueId must be a string of 1-64 letters, digits, "
 		    "'_' or '-'", PURCHASE_BAD_REQUEST);
@@ -129,6 +165,120 @@ purchase_from_json(const char *body, size_t len, struct purchase *p,
 		    PURCHASE_BAD_REQUEST);
 	else
 		e = check_numbers(p, why);
+	json_object_put(obj);
+	return e;
+}
+
+/* Reads "seats": 1-10 distinct objects {"row","column"}. */
+static enum purchase_err
+order_seats(struct json_object *arr, struct order_req *o, const char **why)
+{
+	struct json_object	*s;
+	size_t			 n, i;
+	int			 j;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return fail(why, "seats must be an array of {\"row\",\"column\"}",
+		    PURCHASE_BAD_REQUEST);
+	n = json_object_array_length(arr);
+	if (n < 1 || n > ORDER_SEATS_MAX)
+		return fail(why, "seats must list 1 to 10 seats",
+		    PURCHASE_BAD_REQUEST);
+	for (i = 0; i < n; i++) {
+		s = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(s, json_type_object) ||
+		    json_int(s, "row", &o->seats[i].row) != 0 ||
+		    json_int(s, "column", &o->seats[i].col) != 0)
+			return fail(why, "each seat must be {\"row\":N,"
+			    "\"column\":N} with JSON integers",
+			    PURCHASE_BAD_REQUEST);
+	}
+	o->n = (int)n;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < (int)i; j++)
+			if (o->seats[j].row == o->seats[i].row &&
+			    o->seats[j].col == o->seats[i].col)
+				return fail(why, "seats lists a seat twice",
+				    PURCHASE_BAD_REQUEST);
+	for (i = 0; i < n; i++) {
+		if (o->seats[i].row < 1 || o->seats[i].row > SEAT_MAX)
+			return fail(why, "row is outside the zone",
+			    PURCHASE_INVALID_SEAT);
+		if (o->seats[i].col < 1 || o->seats[i].col > SEAT_MAX)
+			return fail(why, "column is outside the zone",
+			    PURCHASE_INVALID_SEAT);
+	}
+	return PURCHASE_OK;
+}
+
+static enum purchase_err
+order_fields(struct json_object *obj, int holds, struct order_req *o,
+    const char **why)
+{
+	struct json_object	*seats, *q;
+	enum purchase_err	 e;
+	long			 n;
+	int			 has_s, has_q;
+
+	if ((e = zone_fields(obj, o->venue, o->event, &o->zone, why)) !=
+	    PURCHASE_OK)
+		return e;
+	has_s = json_object_object_get_ex(obj, "seats", &seats);
+	has_q = json_object_object_get_ex(obj, "quantity", &q);
+	if (has_s == has_q)
+		return fail(why, "give either seats or quantity",
+		    PURCHASE_BAD_REQUEST);
+	if (holds && json_object_object_get_ex(obj, "holdSeconds", NULL)) {
+		if (json_int(obj, "holdSeconds", &o->hold_seconds) != 0 ||
+		    o->hold_seconds < 1)
+			return fail(why, "holdSeconds must be a positive JSON "
+			    "integer", PURCHASE_BAD_REQUEST);
+	}
+	if (has_s)
+		return order_seats(seats, o, why);
+	if (json_int(obj, "quantity", &n) != 0 || n < 1 ||
+	    n > ORDER_SEATS_MAX)
+		return fail(why, "quantity must be a JSON integer in 1..10",
+		    PURCHASE_BAD_REQUEST);
+	o->quantity = (int)n;
+	return PURCHASE_OK;
+}
+
+enum purchase_err
+purchase_order_from_json(const char *body, size_t len, int holds,
+    struct order_req *o, const char **why)
+{
+	struct json_object	*obj;
+	enum purchase_err	 e;
+
+	memset(o, 0, sizeof(*o));
+	o->hold_seconds = -1;
+	if ((e = parse_object(body, len, &obj, why)) != PURCHASE_OK)
+		return e;
+	e = order_fields(obj, holds, o, why);
+	json_object_put(obj);
+	return e;
+}
+
+enum purchase_err
+purchase_token_from_json(const char *body, size_t len,
+    char tok[TOKEN_LEN + 1], const char **why)
+{
+	struct json_object	*obj, *v;
+	enum purchase_err	 e;
+	const char		*s;
+
+	tok[0] = '\0';
+	if ((e = parse_object(body, len, &obj, why)) != PURCHASE_OK)
+		return e;
+	if (!json_object_object_get_ex(obj, "cancelToken", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) != TOKEN_LEN ||
+	    !valid_id_n((s = json_object_get_string(v)), TOKEN_LEN))
+		e = fail(why, "cancelToken must be the 22-character token of "
+		    "the order", PURCHASE_BAD_REQUEST);
+	else
+		memcpy(tok, s, TOKEN_LEN + 1);
 	json_object_put(obj);
 	return e;
 }

@@ -23,6 +23,27 @@ struct purchase {
 	long	col;
 };
 
+#define ORDER_SEATS_MAX	10	/* seats of one order (CONTRACT.md section 7) */
+#define TOKEN_LEN	22	/* holdId, cancelToken: 128 bits, base64url */
+
+struct seat {
+	long	row;
+	long	col;
+};
+
+/* The body of POST /orders (and /holds): explicit seats (n of them,
+ * quantity 0) or best available (quantity, n 0). */
+struct order_req {
+	char		venue[ID_MAX + 1];
+	char		event[ID_MAX + 1];
+	long		zone;
+	int		n;
+	struct seat	seats[ORDER_SEATS_MAX];
+	int		quantity;
+	long		hold_seconds;	/* -1: absent */
+	char		hold_id[TOKEN_LEN + 1];	/* a confirm's hold (not parsed) */
+};
+
 enum purchase_err {
 	PURCHASE_OK,
 	PURCHASE_BAD_REQUEST,	/* not an object, missing/mistyped field, bad id */
@@ -33,6 +54,20 @@ enum purchase_err {
  * On error *why points to a static human-readable reason. */
 enum purchase_err purchase_from_json(const char *body, size_t len,
 	    struct purchase *p, const char **why);
+
+/* Parses the JSON body of POST /orders into o: venueId, eventId, zoneId and
+ * either "seats" (1-10 distinct {"row","column"}) or "quantity" (1-10);
+ * with holds, also the optional "holdSeconds" (an integer >= 1; its upper
+ * bound is the caller's setting).  Same conventions as
+ * purchase_from_json(); a row or column outside 1..SEAT_MAX is
+ * PURCHASE_INVALID_SEAT. */
+enum purchase_err purchase_order_from_json(const char *body, size_t len,
+	    int holds, struct order_req *o, const char **why);
+
+/* Parses {"cancelToken":"..."} into tok (TOKEN_LEN chars of [A-Za-z0-9_-]).
+ * Returns PURCHASE_OK or PURCHASE_BAD_REQUEST with *why set. */
+enum purchase_err purchase_token_from_json(const char *body, size_t len,
+	    char tok[TOKEN_LEN + 1], const char **why);
 
 /* Parses the legacy parameters from a query string and an
  * application/x-www-form-urlencoded body (either may be NULL); a body

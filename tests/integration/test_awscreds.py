@@ -234,10 +234,11 @@ def test_tickets_persisted_across_credential_refreshes():
     with REC.lock:
         refused = [(k, t, v) for _, k, t, v in REC.seen if v != 200 and not isinstance(v, int)]
     eq(refused, [], "requests refused (expired, unknown key, token missing or unsigned)")
-    # consumer writes (not only the table check at start) went through
+    # consumer writes (not only the table check at start) went through; an
+    # order (POST /tickets is an order of one) is one TransactWriteItems
     with REC.lock:
         writes = [k for _, k, t, v in REC.seen if v == 200 and
-                  t.endswith(("BatchWriteItem", "PutItem"))]
+                  t.endswith(("BatchWriteItem", "PutItem", "TransactWriteItems"))]
     check(len(set(writes)) >= 2, "write requests signed with %d keys" % len(set(writes)))
     eq(MDS.calls["refused"], 0, "metadata requests without the IMDSv2 token")
     check(MDS.calls["token"] >= 3, "IMDSv2 session tokens asked: %d" % MDS.calls["token"])

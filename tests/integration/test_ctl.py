@@ -7,6 +7,7 @@ beside sold seats after a Redis loss and `rebuild` restores them from MySQL
 and the queue, after which the sold seats cannot be sold again; `status`;
 `dlq` list and requeue."""
 
+import json
 import os
 import re
 import subprocess
@@ -237,16 +238,21 @@ def test_init_refuses_after_redis_loss_and_rebuild_restores():
 
 
 def test_dlq_list_and_requeue():
-    """A ticket the MySQL pipeline gave up on (moved to ticketSQL.dead here):
-    check points at the dead-letter queue; after `dlq requeue` it is in
-    MySQL and the stores agree."""
+    """A ticket the MySQL pipeline gave up on (its order message moved to
+    ticketSQL.dead here): check points at the dead-letter queue; dlq lists
+    the message by its orderId; after `dlq requeue` of that id the ticket
+    is in MySQL and the stores agree."""
     box.stack("stop", "consumer")
     try:
         r = buy("Venue2", "Event2", 2, 5, 12)
         eq(r.status, 201, "buy")
-        tid = r.json()["ticketId"]
-        eq(box.queue_get("ticketSQL"), [r.body], "the message in ticketSQL")
-        box.mqtool("publish", "-q", "ticketSQL.dead", r.body)
+        tid, oid = r.json()["ticketId"], r.json()["orderId"]
+        msgs = box.queue_get("ticketSQL")
+        eq(len(msgs), 1, "one message in ticketSQL")
+        m = json.loads(msgs[0])
+        eq((m["type"], m["orderId"], [t["ticketId"] for t in m["tickets"]]),
+           ("order", oid, [tid]), "the order of one in ticketSQL")
+        box.mqtool("publish", "-q", "ticketSQL.dead", msgs[0])
     finally:
         box.stack("start", "consumer")
     box.wait_until(lambda: box.ddb_count() == box.sql_count("SELECT COUNT(*) FROM ticketing.ticket")
@@ -257,11 +263,11 @@ def test_dlq_list_and_requeue():
                     r"holds messages: ticketctl dlq\)" % tid, r.stdout), r.stdout)
     r = ctl("dlq")
     expect_rc(r, 0, "dlq")
-    check(re.search(r"^ticketSQL\.dead:\n  1\. %s .*\n     \{\"ticketId\":\"%s\"" % (tid, tid),
-                    r.stdout, re.M), "listing: " + r.stdout)
+    check(re.search(r"^ticketSQL\.dead:\n  1\. %s .*\n     \{\"type\":\"order\",\"orderId\":\"%s\""
+                    % (oid, oid), r.stdout, re.M), "listing: " + r.stdout)
     check("ticketNoSQL.dead:\n  0 message(s)" in r.stdout, r.stdout)
     eq(box.queue_count("ticketSQL.dead"), 1, "list left the message")
-    r = ctl("dlq", "requeue", "--queue", "sql", tid)
+    r = ctl("dlq", "requeue", "--queue", "sql", oid)
     expect_rc(r, 0, "dlq requeue")
     check("ticketSQL.dead: 1 message(s) published again to ticket.exchange" in r.stdout, r.stdout)
     eq(box.queue_count("ticketSQL.dead"), 0, "dead-letter queue after requeue")

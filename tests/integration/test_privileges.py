@@ -132,14 +132,18 @@ def test_query_responder_account_reads_only():
         check(re.match(r"GRANT (USAGE|SELECT) ON ", line), "bo_query: " + line)
 
 
-def test_consumer_account_selects_and_inserts_tickets_only():
+def test_consumer_account_selects_inserts_and_cancels_only():
     rc, out, err = mysql_as("bo_consumer", CONSUMER_PW,
                             "START TRANSACTION; INSERT INTO ticket (ticket_id, venue_id, event_id, "
                             "zone_id, row_no, col_no, price, created_on) VALUES ('00000000-0000-"
                             "7000-8000-000000000000', 'Venue1', 'Event1', 1, 26, 30, 320, NOW(3));"
                             " ROLLBACK; SELECT COUNT(*) FROM venue")
     eq(rc, 0, "bo_consumer INSERT (rolled back) and SELECT: " + err)
-    for q in ("UPDATE ticket SET status = 'X' WHERE ticket_id = 'none'",
+    for q in ("UPDATE ticket SET price = 0 WHERE ticket_id = 'none'",
+              "UPDATE ticket SET row_no = 1 WHERE ticket_id = 'none'",
+              "UPDATE orders SET total = 0 WHERE order_id = 'none'",
+              "UPDATE ticket_cancel SET order_id = 'x'",
+              "DELETE FROM ticket_cancel", "DELETE FROM orders",
               "DELETE FROM ticket WHERE ticket_id = 'none'",
               "INSERT INTO venue (venue_id, name) VALUES ('X', 'x')",
               "UPDATE zone SET price = 0", "DROP TABLE ticket", "TRUNCATE TABLE ticket",
@@ -147,8 +151,14 @@ def test_consumer_account_selects_and_inserts_tickets_only():
         denied("bo_consumer", CONSUMER_PW, q)
     grants = mysql_as("bo_consumer", CONSUMER_PW, "SHOW GRANTS")[1]
     for line in grants.splitlines():
-        check(re.match(r"GRANT (USAGE ON|SELECT ON `ticketing`\.\*|INSERT ON `ticketing`\."
-                       r"`ticket`) ", line), "bo_consumer: " + line)
+        # orders (issue 13): INSERT on ticket, orders, ticket_cancel; UPDATE of
+        # status and cancelled_on only, on ticket and orders
+        check(re.match(r"GRANT (USAGE ON|SELECT ON `ticketing`\.\*|"
+                       r"INSERT ON `ticketing`\.`ticket_cancel`|"
+                       r"(INSERT, )?UPDATE \(`(status|cancelled_on)`, `(status|cancelled_on)`\) "
+                       r"ON `ticketing`\.`(ticket|orders)`|"
+                       r"INSERT ON `ticketing`\.`(ticket|orders)`) ", line),
+              "bo_consumer: " + line)
     eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = "
                      "'00000000-0000-7000-8000-000000000000'"), 0, "rolled back")
 

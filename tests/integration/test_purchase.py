@@ -4,6 +4,7 @@ the 201 body and Location, the legacy form, health, and the message in both
 queues."""
 
 import calendar
+import hashlib
 import json
 import re
 import time
@@ -13,8 +14,10 @@ from box import NGINX, LIGHTTPD, WEB_PORTS, buy, check, eq, http
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+# the ticket of section 2, then the order of one it is underneath (section 7)
 TICKET_KEYS = ["ticketId", "venueId", "eventId", "zoneId", "row", "column", "price", "status",
-               "createdOn"]
+               "createdOn", "orderId", "cancelToken"]
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
 
 def expect_error(r, status, code, what=""):
@@ -33,6 +36,8 @@ def check_ticket(r, venue, event, zone, row, col, price):
     t = r.json()
     eq(list(t.keys()), TICKET_KEYS, "ticket fields in order")
     check(UUID7.match(t["ticketId"]), "ticketId %r is not a lowercase UUIDv7" % t["ticketId"])
+    check(UUID7.match(t["orderId"]), "orderId %r is not a lowercase UUIDv7" % t["orderId"])
+    check(TOKEN.match(t["cancelToken"]), "cancelToken %r" % t["cancelToken"])
     eq((t["venueId"], t["eventId"], t["zoneId"], t["row"], t["column"]),
        (venue, event, zone, row, col), "seat")
     check('"price":%s,' % price in r.body, "price %s not written with 2 decimals: %s" % (price, r.body))
@@ -220,8 +225,20 @@ def test_message_reaches_both_queues():
             bodies.append(r.body)
         for q in ("ticketSQL", "ticketNoSQL"):
             eq(box.queue_count(q), 3, q + " depth")
-            got = box.queue_get(q)
-            eq(sorted(got), sorted(bodies), q + " messages equal the 201 bodies")
+            got = [json.loads(m, parse_float=str) for m in box.queue_get(q)]
+            want = []
+            for b in bodies:
+                t = json.loads(b, parse_float=str)
+                token = t.pop("cancelToken")
+                want.append({"type": "order", "orderId": t["orderId"], "venueId": t["venueId"],
+                             "eventId": t["eventId"], "zoneId": t["zoneId"],
+                             "status": "CONFIRMED", "total": t["price"],
+                             "createdOn": t["createdOn"],
+                             "cancelHash": hashlib.sha256(token.encode()).hexdigest(),
+                             "tickets": [t]})
+            key = lambda m: m["orderId"]
+            eq(sorted(got, key=key), sorted(want, key=key),
+               q + " messages are the orders of one of the 201 bodies")
     finally:
         box.stack("start", "consumer")
 

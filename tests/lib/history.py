@@ -37,10 +37,12 @@ runs as a command: tests/faults/check-history FILE.
 
 import collections
 import decimal
+import hashlib
 import http.client
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import threading
@@ -521,7 +523,19 @@ def field_diff(want, got, exact_price):
                 bad.append("%s %r != %r" % (k, g, w))
         elif w != g:
             bad.append("%s %r != %r" % (k, g, w))
-    extra = set(got) - set(FIELDS)
+    # round 2: a ticket is an order of one; its 201 names the order, and a
+    # store that keeps the order id must keep that one
+    if "orderId" in got and "orderId" in want and got["orderId"] != want["orderId"]:
+        bad.append("orderId %r != %r" % (got["orderId"], want["orderId"]))
+    # the stores keep the SHA-256 of the order's cancel token, never the
+    # token (CONTRACT section 7); when the 201 is known, of its token
+    if "cancelHash" in got:
+        tok = want.get("cancelToken")
+        if not re.match(r"^[0-9a-f]{64}$", str(got["cancelHash"])) or (
+                tok and got["cancelHash"] != hashlib.sha256(tok.encode()).hexdigest()):
+            bad.append("cancelHash %r is not the hash of the 201's cancelToken"
+                       % (got["cancelHash"],))
+    extra = set(got) - set(FIELDS) - {"orderId", "cancelHash"}
     if extra:
         bad.append("extra attributes %s" % sorted(extra))
     return bad

@@ -8,8 +8,10 @@ A Ledger remembers every ticket sold in a test file (ticketId -> the 201
 body as a dict whose price is the exact JSON text, e.g. "320.00").
 """
 
+import base64
 import concurrent.futures
 import decimal
+import hashlib
 import http.client
 import json
 import os
@@ -174,12 +176,25 @@ def diff(want, got, store, exact_price):
             wrong.append("%s.price: %r != %r" % (tid, g.get("price"), w["price"]))
         if not exact_price and not same_price(w["price"], g.get("price", "nan")):
             wrong.append("%s.price: %r != %r" % (tid, g.get("price"), w["price"]))
-        if set(g) - set(w):
-            wrong.append("%s: extra attributes %s" % (tid, sorted(set(g) - set(w))))
+        if "orderId" in w and "orderId" in g and w["orderId"] != g["orderId"]:
+            wrong.append("%s.orderId: %r != %r" % (tid, g["orderId"], w["orderId"]))
+        # the stores keep only the SHA-256 of an order's cancel token
+        # (CONTRACT section 7): cancelHash, never the token itself
+        if "cancelHash" in g and g["cancelHash"] != token_hash(w.get("cancelToken")):
+            wrong.append("%s.cancelHash: %r is not the hash of the 201's cancelToken"
+                         % (tid, g["cancelHash"]))
+        more = set(g) - set(w) - {"cancelHash"}
+        if more:
+            wrong.append("%s: extra attributes %s" % (tid, sorted(more)))
     if not (missing or extra or wrong):
         return None
     return "%s: %d missing %s, %d extra %s, %d wrong %s" % (
         store, len(missing), missing[:3], len(extra), extra[:3], len(wrong), wrong[:3])
+
+
+def token_hash(token):
+    """cancelHash of a cancelToken: SHA-256 in lowercase hex (None: no token)."""
+    return hashlib.sha256(token.encode()).hexdigest() if token else None
 
 
 def drained():
@@ -292,20 +307,25 @@ def log_since(offset):
 
 
 def reserve_directly(tid, venue, event, zone, row, col, created_ms):
-    """Runs lua/reserve.lua as a responder would, then 'dies': no publish
-    (a responder killed between the reservation and the publish).  Returns
-    the ticket JSON the sweeper will publish."""
+    """Runs lua/order.lua for an order of one seat (POST /tickets) as a
+    responder would, then 'dies': no publish (a responder killed between
+    the reservation and the publish).  created_ms is the pending score
+    too.  Returns the 201 body the responder would have answered (the
+    ticket, orderId, cancelToken); the sweeper publishes the order."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created_ms // 1000)) + \
         ".%03dZ" % (created_ms % 1000)
-    head = ('{"ticketId":"%s","venueId":"%s","eventId":"%s","zoneId":%d,"row":%d,'
-            '"column":%d,"price":' % (tid, venue, event, zone, row, col))
-    tail = ',"status":"CREATED","createdOn":"%s"}' % stamp
-    with open(os.path.join(box.ROOT, "lua", "reserve.lua")) as f:
+    oid = new_ticket_id()
+    token = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    with open(os.path.join(box.ROOT, "lua", "order.lua")) as f:
         script = f.read()
     tag = "%s:%d" % (event, zone)
-    res = box.redis("EVAL", script, 6, "bo:zone:{%s}" % tag, "bo:left:{%s}" % tag,
-                    "bo:seat:{%s}" % tag, "bo:own:{%s}" % tag, "bo:pend:{%s}" % tag,
-                    "bo:tkt:" + tid, venue, row, col, tid, head, tail, 600, created_ms, 15, 511,
-                    node=box.zone_node(event, zone))
-    box.eq(res[0], 0, "reserve.lua result")
-    return head + res[1].decode() + tail
+    keys = ["bo:%s:{%s}" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "ords")]
+    keys += ["bo:idem:{%s}:" % tag, "bo:sweep:{%s}" % tag, "bo:holds:{%s}" % tag,
+             "bo:hexp:{%s}" % tag]
+    res = box.redis("EVAL", script, len(keys), *keys, venue, event, zone, oid, stamp,
+                    created_ms, token_hash(token), 600, 0, 1, tid,
+                    row, col, "", 0, "", "t", tag, node=box.zone_node(event, zone))
+    box.eq(res[0], 0, "order.lua result")
+    tickets = res[2].decode()
+    ticket = tickets[len('"tickets":['):-len("]")]
+    return ticket[:-1] + ',"cancelToken":"%s"}' % token

@@ -8,7 +8,8 @@
  *   mqtool [-c config] get QUEUE [MAX]       bodies, one per line
  *   mqtool [-c config] peek QUEUE [MAX]      same, messages stay queued
  *   mqtool [-c config] purge QUEUE
- *   mqtool [-c config] publish [-q QUEUE] [-n TIMES] BODY
+ *   mqtool [-c config] publish [-q QUEUE] [-n TIMES] BODY|-   (-: one body
+ *                                            per line of standard input)
  *   mqtool [-c config] declare               the topology (mq_declare_topology),
  *                                            as ticketctl init declares it
  */
@@ -28,7 +29,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: mqtool [-c config] count|get|peek|purge QUEUE "
 	    "[MAX]\n       mqtool [-c config] publish [-q QUEUE] [-n TIMES] "
-	    "BODY\n       mqtool [-c config] declare\n");
+	    "BODY|-\n       mqtool [-c config] declare\n");
 	exit(2);
 }
 
@@ -69,13 +70,40 @@ fetch(struct mq *m, const char *queue, long max, int ack)
 	return 0;
 }
 
+/* Publishes body times times: straight into queue if not NULL, else to
+ * ticket.exchange with a confirm.  Returns 0 or 1. */
+static int
+publish(struct mq *m, const char *queue, const char *body, long times)
+{
+	long	i;
+	int	ret = 0;
+
+	for (i = 0; i < times && ret == 0; i++) {
+		if (queue != NULL) {
+			amqp_basic_properties_t p;
+
+			memset(&p, 0, sizeof(p));
+			p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+			p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+			ret = amqp_basic_publish(m->conn, 1, amqp_empty_bytes,
+			    amqp_cstring_bytes(queue), 1, 0, &p,
+			    amqp_cstring_bytes(body)) != 0;
+		} else if (mq_publish(m, body, strlen(body), "mqtool", 5000) !=
+		    MQ_OK) {
+			fprintf(stderr, "mqtool: %s\n", m->errstr);
+			ret = 1;
+		}
+	}
+	return ret;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct conf	 c;
 	struct mq	 m;
 	const char	*path = NULL, *queue = NULL, *cmd;
-	long		 max = 1000000, times = 1, i, n;
+	long		 max = 1000000, times = 1, n;
 	int		 ch, ret = 0;
 
 	while ((ch = getopt(argc, argv, "+c:")) != -1) {
@@ -106,23 +134,40 @@ main(int argc, char **argv)
 		}
 		if (optind != argc - 1)
 			usage();
-		if (mq_connect(&m, 1) != 0) {
+		/* confirm mode only for the exchange (mq_publish waits for
+		 * each confirm): straight into a queue nothing is read back,
+		 * and confirms left unread made the close reset the
+		 * connection, losing the last messages sent */
+		if (mq_connect(&m, queue == NULL) != 0) {
 			fprintf(stderr, "mqtool: %s\n", m.errstr);
 			return 1;
 		}
-		for (i = 0; i < times && ret == 0; i++) {
-			if (queue != NULL) {
-				amqp_basic_properties_t p;
+		if (strcmp(argv[optind], "-") != 0)
+			ret = publish(&m, queue, argv[optind], times);
+		else {
+			/* one body per line of standard input */
+			char	*line = NULL;
+			size_t	 cap = 0;
+			ssize_t	 len;
 
-				memset(&p, 0, sizeof(p));
-				p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-				p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-				ret = amqp_basic_publish(m.conn, 1,
-				    amqp_empty_bytes, amqp_cstring_bytes(queue), 1,
-				    0, &p, amqp_cstring_bytes(argv[optind])) != 0;
-			} else if (mq_publish(&m, argv[optind],
-			    strlen(argv[optind]), "mqtool", 5000) != MQ_OK) {
-				fprintf(stderr, "mqtool: %s\n", m.errstr);
+			while (ret == 0 &&
+			    (len = getline(&line, &cap, stdin)) > 0) {
+				if (line[len - 1] == '\n')
+					line[len - 1] = '\0';
+				if (line[0] != '\0')
+					ret = publish(&m, queue, line, times);
+			}
+			free(line);
+		}
+		/* a round trip on the channel: the broker has taken every
+		 * message before it (frames of a channel are handled in order) */
+		if (ret == 0 && queue != NULL) {
+			amqp_queue_declare(m.conn, 1, amqp_cstring_bytes(queue), 1,
+			    0, 0, 0, amqp_empty_table);
+			if (amqp_get_rpc_reply(m.conn).reply_type !=
+			    AMQP_RESPONSE_NORMAL) {
+				fprintf(stderr, "mqtool: publish to %s not "
+				    "acknowledged\n", queue);
 				ret = 1;
 			}
 		}

@@ -119,6 +119,9 @@ test_defaults(void **state)
 	assert_string_equal(c.log_level, "info");
 	assert_string_equal(c.log_file, "");
 	assert_int_equal(c.ticket_cache_ttl, 86400);
+	assert_string_equal(c.token_secret, "");
+	assert_int_equal(c.hold_seconds, 600);
+	assert_int_equal(c.hold_max_seconds, 1800);
 	/* every default lies within its own range */
 	for (i = 0; i < conf_ndefs; i++) {
 		const struct conf_def *d = &conf_defs[i];

@@ -725,6 +725,137 @@ test_form_long_value(void **state)
 	expect_form(q, NULL, PURCHASE_BAD_REQUEST);
 }
 
+#define OIDS	"{" IDS ",\"zoneId\":1,"
+#define S(r, c)	"{\"row\":" #r ",\"column\":" #c "}"
+
+/* POST /orders and /holds bodies: what each parses to, for orders and for
+ * holds (holdSeconds). */
+static void
+test_order_bodies(void **state)
+{
+	static const struct {
+		const char		*body;
+		enum purchase_err	 order, hold;
+		int			 n, quantity;
+		long			 hold_seconds;
+	} cases[] = {
+		{ OIDS "\"seats\":[" S(1, 1) "]}", PURCHASE_OK, PURCHASE_OK, 1, 0,
+		    -1 },
+		{ OIDS "\"seats\":[" S(1, 1) "," S(1, 2) "," S(2, 1) "]}",
+		    PURCHASE_OK, PURCHASE_OK, 3, 0, -1 },
+		{ OIDS "\"quantity\":4}", PURCHASE_OK, PURCHASE_OK, 0, 4, -1 },
+		{ OIDS "\"quantity\":10,\"holdSeconds\":30}", PURCHASE_OK,
+		    PURCHASE_OK, 0, 10, 30 },
+		{ OIDS "\"quantity\":4,\"holdSeconds\":99999999999999}",
+		    PURCHASE_OK, PURCHASE_OK, 0, 4, 2147483648L },
+		/* eleven seats, none, duplicates */
+		{ OIDS "\"seats\":[" S(1, 1) "," S(1, 2) "," S(1, 3) "," S(1, 4)
+		    "," S(1, 5) "," S(1, 6) "," S(1, 7) "," S(1, 8) "," S(1, 9)
+		    "," S(1, 10) "," S(1, 11) "]}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"seats\":[]}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"seats\":[" S(1, 1) "," S(2, 2) "," S(1, 1) "]}",
+		    PURCHASE_BAD_REQUEST, PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		/* quantity out of range or mistyped; both or neither */
+		{ OIDS "\"quantity\":-1}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"quantity\":0}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"quantity\":11}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"quantity\":\"4\"}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"quantity\":2.0}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"quantity\":2,\"seats\":[" S(1, 1) "]}",
+		    PURCHASE_BAD_REQUEST, PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ "{" IDS ",\"zoneId\":1}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		/* seats mistyped, out of range */
+		{ OIDS "\"seats\":{\"row\":1,\"column\":1}}",
+		    PURCHASE_BAD_REQUEST, PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"seats\":[[1,1]]}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"seats\":[{\"row\":1}]}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ OIDS "\"seats\":[" S(0, 1) "]}", PURCHASE_INVALID_SEAT,
+		    PURCHASE_INVALID_SEAT, 0, 0, 0 },
+		{ OIDS "\"seats\":[" S(1, -5) "]}", PURCHASE_INVALID_SEAT,
+		    PURCHASE_INVALID_SEAT, 0, 0, 0 },
+		{ OIDS "\"seats\":[" S(1, 99999999999) "]}",
+		    PURCHASE_INVALID_SEAT, PURCHASE_INVALID_SEAT, 0, 0, 0 },
+		/* holdSeconds: ignored by orders, checked by holds */
+		{ OIDS "\"quantity\":1,\"holdSeconds\":0}", PURCHASE_OK,
+		    PURCHASE_BAD_REQUEST, 0, 1, -1 },
+		{ OIDS "\"quantity\":1,\"holdSeconds\":-3}", PURCHASE_OK,
+		    PURCHASE_BAD_REQUEST, 0, 1, -1 },
+		{ OIDS "\"quantity\":1,\"holdSeconds\":\"60\"}", PURCHASE_OK,
+		    PURCHASE_BAD_REQUEST, 0, 1, -1 },
+		/* the zone and ids as for tickets */
+		{ "{" IDS ",\"zoneId\":0,\"quantity\":1}", PURCHASE_BAD_REQUEST,
+		    PURCHASE_BAD_REQUEST, 0, 0, 0 },
+		{ "{\"venueId\":\"V 1\",\"eventId\":\"E\",\"zoneId\":1,"
+		    "\"quantity\":1}", PURCHASE_BAD_REQUEST, PURCHASE_BAD_REQUEST,
+		    0, 0, 0 },
+		{ "[1]", PURCHASE_BAD_REQUEST, PURCHASE_BAD_REQUEST, 0, 0, 0 },
+	};
+	struct order_req o;
+	const char	*why;
+	size_t		 i;
+	int		 holds;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (holds = 0; holds < 2; holds++) {
+			enum purchase_err want = holds ? cases[i].hold :
+			    cases[i].order;
+			enum purchase_err e = purchase_order_from_json(
+			    cases[i].body, strlen(cases[i].body), holds, &o,
+			    &why);
+
+			if (e != want)
+				fail_msg("%s (holds %d): got %d, want %d",
+				    cases[i].body, holds, e, want);
+			if (e != PURCHASE_OK)
+				continue;
+			assert_int_equal(o.n, cases[i].n);
+			assert_int_equal(o.quantity, cases[i].quantity);
+			assert_int_equal(o.hold_seconds, holds ?
+			    cases[i].hold_seconds : -1);
+		}
+}
+
+static void
+test_token_bodies(void **state)
+{
+	static const struct {
+		const char	*body;
+		int		 ok;
+	} cases[] = {
+		{ "{\"cancelToken\":\"zpSPLkLIVDrSpEi9qo5IHA\"}", 1 },
+		{ "{\"cancelToken\":\"zpSPLkLIVDrSpEi9qo5IH\"}", 0 },
+		{ "{\"cancelToken\":\"zpSPLkLIVDrSpEi9qo5IHAA\"}", 0 },
+		{ "{\"cancelToken\":\"zpSPLkLIVDrSpEi9qo5IH=\"}", 0 },
+		{ "{\"cancelToken\":\"zpSPLkLIVDrSpEi9qo5I\\u0000A\"}", 0 },
+		{ "{\"cancelToken\":12}", 0 },
+		{ "{}", 0 },
+		{ "\"zpSPLkLIVDrSpEi9qo5IHA\"", 0 },
+	};
+	char		 tok[TOKEN_LEN + 1];
+	const char	*why;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum purchase_err e = purchase_token_from_json(cases[i].body,
+		    strlen(cases[i].body), tok, &why);
+
+		if ((e == PURCHASE_OK) != cases[i].ok)
+			fail_msg("%s: got %d", cases[i].body, e);
+	}
+}
+
 int
 main(void)
 {
@@ -750,6 +881,8 @@ main(void)
 		cmocka_unit_test(test_form_rows),
 		cmocka_unit_test(test_form_get),
 		cmocka_unit_test(test_form_long_value),
+		cmocka_unit_test(test_order_bodies),
+		cmocka_unit_test(test_token_bodies),
 	};
 
 	return cmocka_run_group_tests_name("purchase", tests, NULL, NULL);

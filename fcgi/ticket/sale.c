@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sale.c - orders in Redis (see sale.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "clock.h"
+#include "metrics.h"
+#include "sale.h"
+
+/* The zone keys of a tag, in the order of the scripts' KEYS. */
+static int
+zone_keys(const char *tag, char k[KEY__MAX][KEY_MAX])
+{
+	int kind;
+
+	for (kind = 0; kind < KEY__MAX; kind++)
+		if (keys_build(kind, tag, k[kind], KEY_MAX) < 0)
+			return -1;
+	return 0;
+}
+
+/* The first KEYS of every order script: zone, left, seat, own, pend.
+ * Returns their number. */
+static int
+seat_keys(const char **argv, char k[KEY__MAX][KEY_MAX])
+{
+	argv[0] = k[KEY_ZONE];
+	argv[1] = k[KEY_LEFT];
+	argv[2] = k[KEY_SEAT];
+	argv[3] = k[KEY_OWN];
+	argv[4] = k[KEY_PEND];
+	return 5;
+}
+
+static void
+seterr(struct rds *r, unsigned node, const char *what, const char *why)
+{
+	snprintf(r->errstr, sizeof(r->errstr), "redis %s:%d: %s: %s",
+	    r->nodes[node].host, r->nodes[node].port, what, why);
+}
+
+int
+sale_new(struct sale *s, const struct order_req *o, char kind,
+    const char *key, const struct iovec *what, int nwhat, const char *secret)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned	len = 0, j;
+	EVP_MD_CTX	*ctx;
+	int		ok;
+	int		i, n = o->quantity > 0 ? o->quantity : o->n;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->hold_secs = o->hold_seconds;
+	s->created_ms = wall_ms();
+	ticket_stamp(s->created_ms, s->created);
+	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0)
+		return -1;
+	i = snprintf(s->idem, sizeof(s->idem), "bo:idem:{%s}:%s", s->tag,
+	    key != NULL ? key : "");
+	if (i < 0 || (size_t)i >= sizeof(s->idem))
+		return -1;
+	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0)
+		return -1;
+	if (kind == 'h' && token_new(s->hold_id) != 0)
+		return -1;
+	if (kind == 'c')
+		memcpy(s->hold_id, o->hold_id, sizeof(s->hold_id));
+	if (key != NULL) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL)
+			return -1;
+		ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+		    EVP_DigestUpdate(ctx, &kind, 1) == 1;
+		for (i = 0; ok && i < nwhat; i++)
+			ok = EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+			    EVP_DigestUpdate(ctx, what[i].iov_base,
+			    what[i].iov_len) == 1;
+		ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
+		EVP_MD_CTX_free(ctx);
+		if (!ok)
+			return -1;
+		for (j = 0; j < len; j++)
+			snprintf(s->ihash + 2 * j, 3, "%02x", md[j]);
+		if (token_for(secret, s->order_id, s->token) != 0)
+			return -1;
+	} else if (kind == 'c') {
+		/* a confirm answers its order again: its token must be too */
+		if (token_for(secret, s->order_id, s->token) != 0)
+			return -1;
+	} else if (token_new(s->token) != 0)
+		return -1;
+	if (token_hash(s->token, s->hash) != 0)
+		return -1;
+	s->n = n;
+	for (i = 0; i < n; i++)
+		if (ticket_uuid_v7(s->created_ms, s->tids[i]) != 0)
+			return -1;
+	return 0;
+}
+
+void
+sale_free(struct sale *s)
+{
+	free(s->head);
+	free(s->tickets);
+	free(s->msg);
+	free(s->replay);
+	s->head = s->tickets = s->msg = s->replay = NULL;
+}
+
+static char *
+dup_str(const redisReply *e)
+{
+	char *p;
+
+	if (e->type != REDIS_REPLY_STRING || (p = malloc(e->len + 1)) == NULL)
+		return NULL;
+	memcpy(p, e->str, e->len);
+	p[e->len] = '\0';
+	return p;
+}
+
+/* Interprets lua/order.lua's reply (see reserve_reply() of rds.c: a reply
+ * we cannot use after the script may have written is IN_DOUBT). */
+static int
+order_reply(struct rds *r, struct sale *s, const redisReply *rep)
+{
+	long long code;
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    (code = rep->element[0]->integer) < RESERVE_OK ||
+	    (code > RESERVE_NOT_ADJACENT && code < SALE_KEY_REUSED) ||
+	    code == 24 || code > SALE_HOLD_EXPIRED) {
+		seterr(r, s->node, "order", "unexpected reply");
+		return rep->type == REDIS_REPLY_ARRAY ? RESERVE_IN_DOUBT :
+		    RESERVE_ERROR;
+	}
+	if (code == SALE_REPLAY || code == SALE_REFUSED) {
+		if ((s->replay = dup_str(rep->element[1])) == NULL ||
+		    (code == SALE_REPLAY && (rep->elements != 3 ||
+		    rep->element[2]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->len != 1))) {
+			seterr(r, s->node, "order", "unreadable replay");
+			return RESERVE_ERROR;	/* nothing written */
+		}
+		if (code == SALE_REPLAY)
+			s->replay_kind = rep->element[2]->str[0];
+		return (int)code;
+	}
+	if (code >= SALE_KEY_REUSED)
+		return (int)code;
+	if (code == RESERVE_NOT_ON_SALE && (rep->element[1]->type !=
+	    REDIS_REPLY_STRING || rds_not_on_sale(r, rep->element[1]->str))) {
+		seterr(r, s->node, "order", "bad opening time");
+		return RESERVE_ERROR;
+	}
+	if (code == RESERVE_SEAT_TAKEN) {
+		if (rep->element[1]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->len >= sizeof(s->taken)) {
+			seterr(r, s->node, "order", "bad taken list");
+			return RESERVE_ERROR;	/* nothing written */
+		}
+		memcpy(s->taken, rep->element[1]->str,
+		    rep->element[1]->len + 1);
+	}
+	if (code == RESERVE_BAD_CATALOG)
+		seterr(r, s->node, "order", "zone catalog unusable (price, "
+		    "rows or cols)");
+	if (code != RESERVE_OK)
+		return (int)code;
+	if (s->kind == 'h') {
+		/* {0, expires ms, total, "r c r c ..."} */
+		if (rep->elements != 4 ||
+		    rep->element[1]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->type != REDIS_REPLY_STRING ||
+		    rep->element[3]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->len >= sizeof(s->total) ||
+		    rep->element[3]->len >= sizeof(s->held)) {
+			seterr(r, s->node, "hold", "unreadable success reply");
+			return RESERVE_IN_DOUBT;
+		}
+		s->expires_ms = strtoll(rep->element[1]->str, NULL, 10);
+		memcpy(s->total, rep->element[2]->str, rep->element[2]->len + 1);
+		memcpy(s->held, rep->element[3]->str, rep->element[3]->len + 1);
+		return RESERVE_OK;
+	}
+	if (rep->elements != 4 ||
+	    (s->head = dup_str(rep->element[1])) == NULL ||
+	    (s->tickets = dup_str(rep->element[2])) == NULL ||
+	    (s->msg = dup_str(rep->element[3])) == NULL) {
+		seterr(r, s->node, "order", "unreadable success reply");
+		sale_free(s);
+		return RESERVE_IN_DOUBT;
+	}
+	return RESERVE_OK;
+}
+
+#define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 5)
+
+int
+sale_order(struct rds *r, struct sale *s, const struct order_req *o,
+    int cache_ttl)
+{
+	char		 k[KEY__MAX][KEY_MAX], zone[24], now[24], ttl[16];
+	char		 q[8], n[8], num[2 * ORDER_SEATS_MAX][24], kind[2];
+	char		 hsecs[24];
+	const char	*argv[ORDER_ARGS];
+	redisReply	*rep;
+	long long	 start;
+	int		 a, i, res;
+
+	if (zone_keys(s->tag, k) != 0) {
+		snprintf(r->errstr, sizeof(r->errstr), "order too long");
+		return RESERVE_ERROR;
+	}
+	s->node = rds_node_for(r, s->tag);
+	snprintf(zone, sizeof(zone), "%ld", o->zone);
+	snprintf(now, sizeof(now), "%lld", s->created_ms);
+	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
+	snprintf(q, sizeof(q), "%d", o->quantity);
+	snprintf(n, sizeof(n), "%d", s->n);
+	a = seat_keys(argv, k);
+	argv[a++] = k[KEY_ORDS];
+	argv[a++] = s->idem;
+	argv[a++] = k[KEY_SWEEP];
+	argv[a++] = k[KEY_HOLDS];
+	argv[a++] = k[KEY_HEXP];
+	argv[a++] = o->venue;
+	argv[a++] = o->event;
+	argv[a++] = zone;
+	argv[a++] = s->order_id;
+	argv[a++] = s->created;
+	argv[a++] = now;
+	argv[a++] = s->hash;
+	argv[a++] = ttl;
+	argv[a++] = q;
+	argv[a++] = n;
+	for (i = 0; i < s->n; i++)
+		argv[a++] = s->tids[i];
+	for (i = 0; o->quantity == 0 && s->kind != 'c' && i < o->n; i++) {
+		snprintf(num[2 * i], sizeof(num[0]), "%ld", o->seats[i].row);
+		snprintf(num[2 * i + 1], sizeof(num[0]), "%ld",
+		    o->seats[i].col);
+		argv[a++] = num[2 * i];
+		argv[a++] = num[2 * i + 1];
+	}
+	kind[0] = s->kind;
+	kind[1] = '\0';
+	snprintf(hsecs, sizeof(hsecs), "%ld", s->hold_secs);
+	argv[a++] = s->hold_id;
+	argv[a++] = hsecs;
+	argv[a++] = s->ihash;
+	argv[a++] = kind;
+	argv[a++] = s->tag;
+	start = mono_us();
+	rep = rds_eval(r, s->node, SCRIPT_ORDER, 10, a, argv);
+	metrics_observe(METRICS_RESERVE, start);
+	if (rep == NULL)
+		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?
+		    RESERVE_IN_DOUBT : RESERVE_ERROR;
+	res = order_reply(r, s, rep);
+	freeReplyObject(rep);
+	return res;
+}
+
+int
+sale_confirmed(struct rds *r, unsigned node, const char *tag, const char *msg)
+{
+	char		 pend[KEY_MAX];
+	const char	*argv[3];
+	redisReply	*rep;
+
+	if (keys_build(KEY_PEND, tag, pend, sizeof(pend)) < 0)
+		return -1;
+	argv[0] = "ZREM";
+	argv[1] = pend;
+	argv[2] = msg;
+	if ((rep = rds_argv(r, node, 3, argv, NULL)) == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+int
+sale_release(struct rds *r, const struct sale *s)
+{
+	char		 k[KEY__MAX][KEY_MAX];
+	const char	*argv[9];
+	redisReply	*rep;
+	long long	 res;
+
+	if (zone_keys(s->tag, k) != 0)
+		return -1;
+	seat_keys(argv, k);
+	argv[5] = k[KEY_ORDS];
+	argv[6] = s->idem;
+	argv[7] = s->order_id;
+	argv[8] = s->msg;
+	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 9, argv)) ==
+	    NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		seterr(r, s->node, "release", "unexpected reply");
+		freeReplyObject(rep);
+		return -1;
+	}
+	res = rep->integer;
+	freeReplyObject(rep);
+	return res == 1 ? 1 : 2;
+}
+
+int
+sale_from_replay(struct sale *s, const char *secret)
+{
+	static const char pre[] = "{\"type\":\"order\",";
+	static const char ch[] = ",\"cancelHash\":\"";
+	static const char oid[] = "\"orderId\":\"";
+	static const char tid[] = "\"tickets\":[{\"ticketId\":\"";
+	const char	*m = s->replay, *h, *t;
+	size_t		 len = strlen(m);
+
+	if (len < sizeof(pre) || strncmp(m, pre, sizeof(pre) - 1) != 0 ||
+	    (h = strstr(m, ch)) == NULL ||
+	    strlen(h) < sizeof(ch) - 1 + TOKEN_HASH_LEN + 3)
+		return -1;
+	t = h + sizeof(ch) - 1 + TOKEN_HASH_LEN + 2;
+	if (strncmp(m + sizeof(pre) - 1, oid, sizeof(oid) - 1) != 0 ||
+	    strncmp(t, tid, sizeof(tid) - 1) != 0 ||
+	    strlen(t + sizeof(tid) - 1) < UUID_LEN)
+		return -1;
+	memcpy(s->order_id, m + sizeof(pre) - 1 + sizeof(oid) - 1, UUID_LEN);
+	s->order_id[UUID_LEN] = '\0';
+	memcpy(s->tids[0], t + sizeof(tid) - 1, UUID_LEN);
+	s->tids[0][UUID_LEN] = '\0';
+	s->kind = s->replay_kind;
+	if ((s->head = strndup(m + sizeof(pre) - 1,
+	    (size_t)(h - m) - (sizeof(pre) - 1))) == NULL ||
+	    (s->tickets = strndup(t, strlen(t) - 1)) == NULL)
+		return -1;
+	return token_for(secret, s->order_id, s->token);
+}
+
+int
+sale_refused(struct rds *r, const struct sale *s, int code)
+{
+	redisReply	*rep;
+	char		 val[TOKEN_HASH_LEN + SALE_TAKEN_MAX + 32];
+
+	snprintf(val, sizeof(val), "%s F %d %s", s->ihash, code, s->taken);
+	rep = rds_cmd(r, s->node, "SET %s %s EX 86400 NX", s->idem, val);
+	if (rep == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* Finds the index entry <prefix><id> on every node: "E:Z orderId" of an
+ * order or ticket (bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL).
+ * Returns 1 found (node, tag, order_id set), 0 unknown, -1 Redis error. */
+static int
+find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
+    char *tag, char *order_id)
+{
+	redisReply	*rep;
+	const char	*sp;
+	size_t		 tl;
+	unsigned	 i;
+	int		 found = 0;
+
+	for (i = 0; i < r->n && !found; i++) {
+		if ((rep = rds_cmd(r, i, "GET %s%s", prefix, id)) == NULL)
+			return -1;
+		sp = NULL;
+		if (rep->type == REDIS_REPLY_STRING)
+			sp = order_id != NULL ? strchr(rep->str, ' ') :
+			    rep->str + rep->len;
+		tl = sp != NULL ? (size_t)(sp - rep->str) : 0;
+		if (sp != NULL && tl > 0 && tl < TAG_MAX &&
+		    (order_id == NULL || strlen(sp + 1) == UUID_LEN)) {
+			memcpy(tag, rep->str, tl);
+			tag[tl] = '\0';
+			if (order_id != NULL)
+				memcpy(order_id, sp + 1, UUID_LEN + 1);
+			*node = i;
+			found = 1;
+		}
+		freeReplyObject(rep);
+	}
+	return found;
+}
+
+int
+sale_find_hold(struct rds *r, const char *hold_id, unsigned *node, char *tag)
+{
+	return find_id(r, "bo:hix:", hold_id, node, tag, NULL);
+}
+
+int
+sale_end_hold(struct rds *r, unsigned node, const char *tag,
+    const char *hold_id)
+{
+	char		 k[KEY__MAX][KEY_MAX];
+	const char	*argv[8];
+	redisReply	*rep;
+	long long	 res;
+
+	if (zone_keys(tag, k) != 0)
+		return -1;
+	seat_keys(argv, k);
+	argv[4] = k[KEY_HOLDS];
+	argv[5] = k[KEY_HEXP];
+	argv[6] = hold_id;
+	argv[7] = "1";
+	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 6, 8, argv)) == NULL)
+		return -1;
+	res = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	if (res < 0)
+		seterr(r, node, "hold_expire", "unexpected reply");
+	freeReplyObject(rep);
+	return (int)res;
+}
+
+enum sale_cancel
+sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
+    int cache_ttl, char **answer, char **msg, unsigned *node, char *tag)
+{
+	char		 k[KEY__MAX][KEY_MAX], oid[UUID_LEN + 1];
+	char		 hash[TOKEN_HASH_LEN + 1], stamp[STAMP_LEN + 1];
+	char		 ttl[16], now[24];
+	const char	*argv[13];
+	redisReply	*rep;
+	long long	 ms = wall_ms(), code;
+	int		 f;
+
+	*answer = *msg = NULL;
+	if ((f = find_id(r, "bo:oix:", id, node, tag, oid)) < 0)
+		return CANCEL_ERROR;
+	/* a ticket's index entry names its order: never the order's own */
+	if (f == 0 || (!is_ticket && strcmp(oid, id) != 0))
+		return CANCEL_NOT_FOUND;
+	if (zone_keys(tag, k) != 0 || token_hash(token, hash) != 0) {
+		snprintf(r->errstr, sizeof(r->errstr), "cancel: bad index "
+		    "entry or no hash");
+		return CANCEL_ERROR;
+	}
+	ticket_stamp(ms, stamp);
+	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
+	snprintf(now, sizeof(now), "%lld", ms);
+	seat_keys(argv, k);
+	argv[5] = k[KEY_SWEEP];
+	argv[6] = k[KEY_ORDS];
+	argv[7] = oid;
+	argv[8] = is_ticket ? id : "";
+	argv[9] = hash;
+	argv[10] = stamp;
+	argv[11] = ttl;
+	argv[12] = now;
+	if ((rep = rds_eval(r, *node, SCRIPT_CANCEL, 7, 13, argv)) == NULL)
+		return CANCEL_ERROR;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
+		seterr(r, *node, "cancel", "unexpected reply");
+		freeReplyObject(rep);
+		return CANCEL_ERROR;
+	}
+	code = rep->element[0]->integer;
+	if (code == 0 && ((*answer = dup_str(rep->element[1])) == NULL ||
+	    (*msg = dup_str(rep->element[2])) == NULL)) {
+		free(*answer);
+		*answer = NULL;
+		seterr(r, *node, "cancel", "unreadable reply");
+		code = -1;
+	}
+	freeReplyObject(rep);
+	switch (code) {
+	case 0:
+		return CANCEL_OK;
+	case 4:
+		return CANCEL_NOT_FOUND;
+	case 12:
+		return CANCEL_FORBIDDEN;
+	case 13:
+		return CANCEL_NOT_CONFIRMED;
+	default:
+		return CANCEL_ERROR;
+	}
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sale.h - the Redis side of an order (lua/order.lua, order_release.lua,
+ * cancel.lua): one script call on the zone's node each.
+ */
+#ifndef BOX_SALE_H
+#define BOX_SALE_H
+
+#include <sys/uio.h>
+
+#include "keys.h"
+#include "purchase.h"
+#include "rds.h"
+#include "ticket.h"
+#include "token.h"
+
+#define SALE_TAKEN_MAX	(ORDER_SEATS_MAX * 24)
+
+/* One order being sold. */
+struct sale {
+	char		 tag[TAG_MAX];
+	unsigned	 node;
+	char		 order_id[UUID_LEN + 1];
+	char		 token[TOKEN_LEN + 1];
+	char		 hash[TOKEN_HASH_LEN + 1];
+	char		 created[STAMP_LEN + 1];
+	long long	 created_ms;
+	int		 n;
+	char		 tids[ORDER_SEATS_MAX][UUID_LEN + 1];
+	char		*head;		/* the order JSON's fields before "tickets" */
+	char		*tickets;	/* "\"tickets\":[...]" */
+	char		*msg;		/* the order message, the pending member */
+	char		 taken[SALE_TAKEN_MAX];	/* SEAT_TAKEN: "r c r c ..." */
+	/* Idempotency-Key: its Redis key ("bo:idem:{E:Z}:" if none), the
+	 * request's hash ("" if none), its kind ('t' ticket, 'o' order) */
+	char		 idem[KEY_MAX];
+	char		 ihash[TOKEN_HASH_LEN + 1];
+	char		 kind;
+	/* a keyed replay: the order message and kind of the first sale
+	 * (SALE_REPLAY), or "<code> <taken>" of its refusal (SALE_REFUSED) */
+	char		*replay;
+	char		 replay_kind;
+	/* holds: the hold's id and seconds; after a hold, its expiry (ms),
+	 * total and seats ("r c r c ...") */
+	char		 hold_id[TOKEN_LEN + 1];
+	long		 hold_secs;
+	long long	 expires_ms;
+	char		 total[PRICE_MAX + 8];
+	char		 held[SALE_TAKEN_MAX];
+};
+
+/* Outcomes of sale_order() besides enum rds_reserve (lua/order.lua). */
+#define SALE_KEY_REUSED		20	/* 422: same key, another request */
+#define SALE_IN_PROGRESS	21	/* 409: same key, still running */
+#define SALE_REPLAY		22	/* the key sold: replay, s->replay */
+#define SALE_REFUSED		23	/* the key was refused: s->replay */
+#define SALE_HOLD_EXPIRED	25	/* confirm after the hold's expiry */
+
+/* Fills ids, token, hash and stamps of s for the request o; with an
+ * Idempotency-Key (key not NULL) the key, the SHA-256 of kind and the
+ * parts what[0..nwhat-1] of the request (its body; for the legacy form the
+ * query too) and the token derived from secret.  Returns 0 or -1 (no
+ * randomness, no hash, key too long). */
+int	sale_new(struct sale *s, const struct order_req *o, char kind,
+	    const char *key, const struct iovec *what, int nwhat,
+	    const char *secret);
+/* Finds the zone tag (TAG_MAX) and node of a hold; returns 1 found, 0
+ * unknown, -1 Redis error. */
+int	sale_find_hold(struct rds *r, const char *hold_id, unsigned *node,
+	    char *tag);
+/* DELETE of a hold (lua/hold_expire.lua): 1 deleted, 2 expired, 0 unknown,
+ * -1 Redis error. */
+int	sale_end_hold(struct rds *r, unsigned node, const char *tag,
+	    const char *hold_id);
+
+/* After SALE_REPLAY: fills head, tickets, order_id, tids[0], kind and the
+ * token (from secret) from the replayed order message.  Returns 0 or -1. */
+int	sale_from_replay(struct sale *s, const char *secret);
+/* Records the refusal code (and SEAT_TAKEN list) of a keyed request, so
+ * that the same key answers it again (24 h; not if a sale holds the key
+ * meanwhile).  Returns 0 or -1. */
+int	sale_refused(struct rds *r, const struct sale *s, int code);
+/* Runs lua/order.lua.  On RESERVE_OK head, tickets and msg are set (freed
+ * by sale_free()); on RESERVE_SEAT_TAKEN taken lists the seats.  Outcomes
+ * of enum rds_reserve, plus RESERVE_NOT_ADJACENT. */
+int	sale_order(struct rds *r, struct sale *s,
+	    const struct order_req *o, int cache_ttl);
+/* After the broker's confirm: drops the pending entry msg of the zone tag.
+ * Returns 0 or -1 (harmless: the sweeper republishes, consumers dedupe). */
+int	sale_confirmed(struct rds *r, unsigned node, const char *tag,
+	    const char *msg);
+/* Compare-and-release of the order (lua/order_release.lua).  Returns 1
+ * released, 2 no longer pending (kept), -1 Redis error. */
+int	sale_release(struct rds *r, const struct sale *s);
+void	sale_free(struct sale *s);
+
+enum sale_cancel {
+	CANCEL_OK,
+	CANCEL_NOT_FOUND,
+	CANCEL_FORBIDDEN,
+	CANCEL_NOT_CONFIRMED,
+	CANCEL_ERROR		/* errstr says why; may have been applied */
+};
+
+/* The cancellation of an order (ticket_id NULL) or of one of its tickets
+ * (lua/cancel.lua), after finding the zone of id (an order or ticket id)
+ * through bo:oix on every node.  On CANCEL_OK *answer (the 200 body) and
+ * *msg (the cancel message, left pending) are malloc'd, *node and tag
+ * (TAG_MAX) say where. */
+enum sale_cancel sale_cancel(struct rds *r, const char *id, int is_ticket,
+	    const char *token, int cache_ttl, char **answer, char **msg,
+	    unsigned *node, char *tag);
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * token.c - cancel tokens and their hashes (see token.h).
+ */
+#include <string.h>
+#include <sys/random.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "token.h"
+
+/* 16 bytes as 22 characters of URL-safe base64 without padding. */
+static void
+encode(const unsigned char b[16], char out[TOKEN_LEN + 1])
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned	acc = 0;
+	int		bits = 0, i, o = 0;
+
+	for (i = 0; i < 16; i++) {
+		acc = (acc << 8) | b[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[o++] = b64[(acc >> bits) & 63];
+		}
+	}
+	out[o++] = b64[(acc << (6 - bits)) & 63];	/* the last 2 bits */
+	out[o] = '\0';
+}
+
+int
+token_new(char out[TOKEN_LEN + 1])
+{
+	unsigned char	b[16];
+	size_t		got = 0;
+	ssize_t		n;
+
+	while (got < sizeof(b)) {
+		if ((n = getrandom(b + got, sizeof(b) - got, 0)) <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	encode(b, out);
+	return 0;
+}
+
+int
+token_for(const char *secret, const char *order_id, char out[TOKEN_LEN + 1])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned	len = 0;
+
+	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)order_id, strlen(order_id), md, &len) ==
+	    NULL || len < 16)
+		return -1;
+	encode(md, out);
+	return 0;
+}
+
+int
+token_hash(const char *s, char out[TOKEN_HASH_LEN + 1])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned	len = 0, i;
+
+	if (EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL) != 1 ||
+	    len != 32)
+		return -1;
+	for (i = 0; i < len; i++) {
+		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	out[2 * len] = '\0';
+	return 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * token.h - the unguessable ids of orders: cancel tokens (and hold ids),
+ * 128 random bits as URL-safe base64 without padding, and the SHA-256 hex
+ * that is all the stores keep of a cancel token.
+ */
+#ifndef BOX_TOKEN_H
+#define BOX_TOKEN_H
+
+#include "purchase.h"
+
+#define TOKEN_HASH_LEN	64
+
+/* Writes a new token (TOKEN_LEN chars) into out.  Returns 0, or -1 if no
+ * randomness was available. */
+int	token_new(char out[TOKEN_LEN + 1]);
+/* Writes the token of an order of a keyed request: the first 128 bits of
+ * HMAC-SHA256(secret, order_id), encoded as token_new() does.  Returns 0
+ * or -1. */
+int	token_for(const char *secret, const char *order_id,
+	    char out[TOKEN_LEN + 1]);
+/* Writes the lowercase hex SHA-256 of the NUL-terminated s into out.
+ * Returns 0 or -1 (libcrypto failed). */
+int	token_hash(const char *s, char out[TOKEN_HASH_LEN + 1]);
+
+#endif

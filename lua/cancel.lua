@@ -1,0 +1,92 @@
+-- SPDX-License-Identifier: ISC
+-- cancel.lua: cancel an order, or one ticket of it, with its cancel token.
+--
+-- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
+-- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:sweep:{E:Z},
+-- KEYS[7] bo:ords:{E:Z}
+-- ARGV: orderId, ticketId ("" = the whole order), SHA-256 of the token
+--       (64 hex), cancelledOn (stamp), cache ttl (s), now (ms)
+--
+-- bo:ords keeps, beside orderId -> order message, "c:<ticketId>" -> the
+-- ticket's cancelledOn and "x:<orderId>" -> the order's.  A ticket is
+-- cancelled once: its seat is cleared only while its owner (bo:own) is
+-- still that ticket, the caches bo:tkt:<id> and bo:ord:<orderId> get the
+-- CANCELLED status.  Every call (a repeat too) puts the cancel message in
+-- the pending set, so that it is published (responder, or sweeper) even if
+-- an earlier answer was lost; consumers are idempotent.
+-- Returns {0, answer JSON, cancel message}, {4} unknown order or ticket,
+-- {12} wrong token, {13} the order's creation is still unconfirmed.
+local msg = redis.call('HGET', KEYS[7], ARGV[1])
+if not msg then
+  return {4, '', ''}
+end
+if ARGV[2] ~= '' and not string.find(msg, '{"ticketId":"' .. ARGV[2] ..
+    '"', 1, true) then
+  return {4, '', ''}
+end
+if string.match(msg, '"cancelHash":"(%x+)"') ~= ARGV[3] then
+  return {12, '', ''}
+end
+if redis.call('ZSCORE', KEYS[5], msg) or redis.call('ZSCORE', KEYS[6], msg) then
+  return {13, '', ''}
+end
+-- the stamp of this cancellation: the first one's, on a repeat (a ticket's
+-- own stamp is written in the loop below, when it is cancelled)
+local stamp = ARGV[4]
+local mine = ARGV[2] == '' and 'x:' .. ARGV[1] or 'c:' .. ARGV[2]
+local first = redis.call('HGET', KEYS[7], mine)
+if first then
+  stamp = first
+elseif ARGV[2] == '' then
+  redis.call('HSET', KEYS[7], mine, stamp)
+end
+local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
+local counters = redis.call('EXISTS', KEYS[2]) == 1
+local all, ids, out, answer = true, {}, {}, nil
+for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
+  local tid = string.match(tj, '"ticketId":"([^"]+)"')
+  local when = redis.call('HGET', KEYS[7], 'c:' .. tid)
+  if not when and (ARGV[2] == '' or ARGV[2] == tid) then
+    when = stamp
+    redis.call('HSET', KEYS[7], 'c:' .. tid, when)
+    local r = tonumber(string.match(tj, '"row":(%d+)'))
+    local c = tonumber(string.match(tj, '"column":(%d+)'))
+    local b = cols and (r - 1) * cols + (c - 1)
+    if b and redis.call('HGET', KEYS[4], b) == tid then
+      redis.call('HDEL', KEYS[4], b)
+      redis.call('SETBIT', KEYS[3], b, 0)
+      if counters then
+        redis.call('HINCRBY', KEYS[2], 'z', 1)
+        redis.call('HINCRBY', KEYS[2], 'r' .. r, 1)
+      end
+    end
+  end
+  local cur = tj
+  if when then
+    cur = string.gsub(tj, '"status":"CREATED"', '"status":"CANCELLED"')
+    cur = string.sub(cur, 1, -2) .. ',"cancelledOn":"' .. when .. '"}'
+    redis.call('SET', 'bo:tkt:' .. tid, cur, 'EX', ARGV[5])
+  else
+    all = false
+  end
+  if ARGV[2] == '' or ARGV[2] == tid then
+    ids[#ids + 1] = '"' .. tid .. '"'
+    if ARGV[2] == tid then
+      answer = cur
+    end
+  end
+  out[#out + 1] = cur
+end
+local head = string.match(msg, '^{"type":"order",(.-),"cancelHash"')
+if all then
+  head = string.gsub(head, '"status":"CONFIRMED"', '"status":"CANCELLED"', 1)
+end
+local order = '{' .. head .. ',"tickets":[' .. table.concat(out, ',') .. ']}'
+redis.call('SET', 'bo:ord:' .. ARGV[1], order, 'EX', ARGV[5])
+local ev = string.match(msg, '"eventId":"([^"]+)"')
+local zone = string.match(msg, '"zoneId":(%d+)')
+local cmsg = '{"type":"cancel","orderId":"' .. ARGV[1] .. '","eventId":"' ..
+  ev .. '","zoneId":' .. zone .. ',"ticketIds":[' .. table.concat(ids, ',') ..
+  '],"cancelledOn":"' .. stamp .. '"}'
+redis.call('ZADD', KEYS[5], ARGV[6], cmsg)
+return {0, answer or order, cmsg}

@@ -1,0 +1,62 @@
+-- SPDX-License-Identifier: ISC
+-- hold_expire.lua: end holds (lua/order.lua, kind "h"): every hold past its
+-- expiry (the consumer's sweeper, each round), or one hold (DELETE
+-- /holds/{id}).
+--
+-- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
+-- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:holds:{E:Z}, KEYS[6] bo:hexp:{E:Z}
+-- ARGV: holdId ("" = every due hold), max count
+--
+-- Expiry is decided on the Redis clock (TIME), as the confirm decides it:
+-- a confirm before the expiry and this script after it are atomic, exactly
+-- one wins.  A seat is cleared only while its owner is still the hold.
+-- Returns the number expired ("" mode); for one hold 1 deleted, 2 expired
+-- (released now if the sweeper had not yet), 0 unknown (or confirmed, or
+-- deleted before).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
+local counters = redis.call('EXISTS', KEYS[2]) == 1
+local function release(hid, list, state)
+  for r, c in string.gmatch(list, '(%d+) (%d+)') do
+    local b = cols and (tonumber(r) - 1) * cols + (tonumber(c) - 1)
+    if b and redis.call('HGET', KEYS[4], b) == 'h:' .. hid then
+      redis.call('HDEL', KEYS[4], b)
+      redis.call('SETBIT', KEYS[3], b, 0)
+      if counters then
+        redis.call('HINCRBY', KEYS[2], 'z', 1)
+        redis.call('HINCRBY', KEYS[2], 'r' .. r, 1)
+      end
+    end
+  end
+  redis.call('HSET', KEYS[5], hid, state)
+  redis.call('ZREM', KEYS[6], hid)
+end
+if ARGV[1] == '' then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0,
+    tonumber(ARGV[2]))
+  for _, hid in ipairs(due) do
+    local rec = redis.call('HGET', KEYS[5], hid)
+    local list = rec and string.match(rec, '^A %d+ (.*)$')
+    if list then
+      release(hid, list, 'X')
+    else
+      redis.call('ZREM', KEYS[6], hid)
+    end
+  end
+  return #due
+end
+local rec = redis.call('HGET', KEYS[5], ARGV[1])
+if rec == 'X' then
+  return 2
+end
+local exp, list = string.match(rec or '', '^A (%d+) (.*)$')
+if not exp then
+  return 0
+end
+if now >= tonumber(exp) then
+  release(ARGV[1], list, 'X')
+  return 2
+end
+release(ARGV[1], list, 'D')
+return 1

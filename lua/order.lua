@@ -1,0 +1,283 @@
+-- SPDX-License-Identifier: ISC
+-- order.lua: sell 1-10 seats of one event's zone, all or nothing, atomically
+-- (POST /orders, and POST /tickets as an order of one).
+--
+-- KEYS[1] bo:zone:{E:Z}  KEYS[2] bo:left:{E:Z}  KEYS[3] bo:seat:{E:Z}
+-- KEYS[4] bo:own:{E:Z}   KEYS[5] bo:pend:{E:Z}  KEYS[6] bo:ords:{E:Z}
+-- KEYS[7] bo:idem:{E:Z}:<Idempotency-Key>        KEYS[8] bo:sweep:{E:Z}
+-- KEYS[9] bo:holds:{E:Z}  KEYS[10] bo:hexp:{E:Z}
+-- ARGV[1] venueId, [2] eventId, [3] zoneId, [4] orderId, [5] createdOn,
+--      [6] now (ms, the pending score), [7] cancelHash (64 hex), [8] cache
+--      ttl (s), [9] quantity (0: explicit seats), [10] n seats,
+--      [11 .. 10+n] ticket ids, then (explicit) n pairs row, column,
+--      then the hold id ("" unless a hold or a confirm), the hold's
+--      seconds, the request's hash ("" = no Idempotency-Key), its kind ("t"
+--      ticket, "o" order, "h" hold, "c" confirm of a hold), last the tag
+--
+-- Holds ("h"): the seats are taken as for an order (owner "h:<holdId>"),
+-- nothing else is written but bo:holds (holdId -> "A <expires ms> <r c
+-- ...>") and bo:hexp (holdId scored by its expiry, Redis clock) and the
+-- index bo:hix:<holdId> -> "E:Z"; returns {0, expires ms, total, "r c ..."}.  A
+-- confirm ("c") of an active hold before its expiry turns its seats into
+-- the order's tickets (same answer as an order; the hold becomes "C
+-- <orderId>"); after the expiry it is 25 (the sweeper releases the seats,
+-- lua/hold_expire.lua); confirmed already: 22 as a replay (or 21 while
+-- its message is pending); unknown or deleted: 4.
+--
+-- Idempotency: KEYS[7] holds "<hash> P <orderId> <kind>" (TTL 24 h) once a
+-- keyed request sold, "<hash> F <code> <taken>" once it was refused (the
+-- responder writes that one).  The same key again: another hash is 20
+-- (reused); F is 23 {23, "<code> <taken>"}; P while the order message is
+-- still pending (its publish not yet confirmed, or claimed by the sweeper)
+-- is 21 (in progress), else 22 {22, order message, kind}: the order was
+-- published, answer it again.  (order_release.lua deletes the key.)
+--
+-- Writes, beside the zone (same node): the seat bits, counters and owners
+-- (bit -> ticketId), the order message as the pending entry (the sweeper
+-- publishes it if the responder never confirms), the order message in
+-- bo:ords (orderId -> message: the cancel token's hash and the tickets, for
+-- cancellation), the caches bo:tkt:<ticketId> and bo:ord:<orderId> (TTL),
+-- and the id index bo:oix:<id> -> "E:Z orderId" for the order and each
+-- ticket (how a cancel finds the zone: docs/reliability.md).  Those keys
+-- are built here, not passed: they carry no hash tag, the script runs on
+-- the zone's node (no Redis Cluster).
+--
+-- Returns {code, ...}: 0 sold {0, head, tickets, message} where the 201
+-- body is "{" head ",\"cancelToken\":..," tickets "}"; 1 seats taken
+-- {1, "r c r c ..."} (every requested seat that is taken); 2 zone sold
+-- out; 3 row sold out; 4 not found; 5 invalid seat; 6 no counters (fenced);
+-- 7 event cancelled; 8 not on sale yet {8, "<opens> <now>"}; 9 sale closed;
+-- 10 catalog unusable; 11 not enough adjacent seats (best available).
+-- Every check comes before the first write.
+local ih, kind = ARGV[#ARGV - 2], ARGV[#ARGV - 1]
+local hid, hsecs = ARGV[#ARGV - 4], ARGV[#ARGV - 3]
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local held, seats, n = kind == 'c', {}, tonumber(ARGV[10])
+if held then
+  local rec = redis.call('HGET', KEYS[9], hid)
+  if not rec or rec == 'D' then
+    return {4, ''}
+  end
+  if rec == 'X' then
+    return {25, ''}
+  end
+  local st, a = string.match(rec, '^(%u) (.*)$')
+  if st == 'C' then
+    local m = redis.call('HGET', KEYS[6], a)
+    if not m then
+      return {4, ''}
+    end
+    if redis.call('ZSCORE', KEYS[5], m) or redis.call('ZSCORE', KEYS[8], m) then
+      return {21, ''}
+    end
+    return {22, m, 'o'}
+  end
+  local exp, list = string.match(a, '^(%d+) (.*)$')
+  if now_ms() >= tonumber(exp) then
+    return {25, ''}
+  end
+  n = 0
+  for r, c in string.gmatch(list, '(%d+) (%d+)') do
+    n = n + 1
+    seats[n] = {tonumber(r), tonumber(c)}
+  end
+end
+if ih ~= '' then
+  local rec = redis.call('GET', KEYS[7])
+  if rec then
+    local h, st, rest = string.match(rec, '^(%x+) (%u) (.*)$')
+    if h ~= ih then
+      return {20, ''}
+    end
+    if st == 'F' then
+      return {23, rest}
+    end
+    local oid, k = string.match(rest, '^(%S+) (%S+)$')
+    local m = oid and redis.call('HGET', KEYS[6], oid)
+    if not m or redis.call('ZSCORE', KEYS[5], m) or
+        redis.call('ZSCORE', KEYS[8], m) then
+      return {21, ''}
+    end
+    return {22, m, k}
+  end
+end
+local meta = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price',
+  'status', 'opens', 'closes')
+if not meta[1] or (meta[1] ~= ARGV[1] and not held) then
+  return {4, ''}
+end
+local venue = meta[1]
+-- a confirm keeps what its hold reserved: the checks of a sale were made
+if meta[5] == 'CANCELLED' and not held then
+  return {7, ''}
+end
+if (meta[6] or meta[7]) and not held then
+  local now = now_ms()
+  local opens, closes = tonumber(meta[6]), tonumber(meta[7])
+  if opens and now < opens then
+    return {8, meta[6] .. ' ' .. now}
+  end
+  if closes and now >= closes then
+    return {9, ''}
+  end
+end
+local rows, cols = tonumber(meta[2]), tonumber(meta[3])
+local price = meta[4]
+if not rows or not cols or rows < 1 or cols < 1 or not price or
+    #price > 11 or not string.match(price, '^%d+%.%d%d$') then
+  return {10, ''}
+end
+local q = tonumber(ARGV[9])
+if q == 0 and not held then
+  for i = 1, n do
+    local r = tonumber(ARGV[10 + n + 2 * i - 1])
+    local c = tonumber(ARGV[10 + n + 2 * i])
+    if r < 1 or r > rows or c < 1 or c > cols then
+      return {5, ''}
+    end
+    seats[i] = {r, c}
+  end
+end
+local left = redis.call('HGETALL', KEYS[2])
+if #left == 0 and not held then
+  return {6, ''}
+end
+local cnt = {}
+for i = 1, #left, 2 do
+  cnt[left[i]] = tonumber(left[i + 1])
+end
+-- a missing counter reads as sold out: never sell on unknown state
+if not held and (cnt['z'] or 0) < n then
+  return {2, ''}
+end
+local bits = redis.call('GET', KEYS[3]) or ''
+local function taken(r, c)
+  local b = (r - 1) * cols + (c - 1)
+  local byte = string.byte(bits, math.floor(b / 8) + 1) or 0
+  return bit.band(byte, bit.rshift(128, b % 8)) ~= 0
+end
+if held then
+  -- the seats must still be the hold's (owner "h:<holdId>"): a rebuild
+  -- after a Redis loss knows no holds and may have sold them since
+  for i = 1, n do
+    local b = (seats[i][1] - 1) * cols + (seats[i][2] - 1)
+    if redis.call('HGET', KEYS[4], b) ~= 'h:' .. hid then
+      return {25, ''}
+    end
+  end
+elseif q == 0 then
+  local per = {}
+  for i = 1, n do
+    per[seats[i][1]] = (per[seats[i][1]] or 0) + 1
+  end
+  for i = 1, n do
+    local r = seats[i][1]
+    if (cnt['r' .. r] or 0) < per[r] then
+      return {3, ''}
+    end
+  end
+  local bad = {}
+  for i = 1, n do
+    if taken(seats[i][1], seats[i][2]) then
+      bad[#bad + 1] = seats[i][1] .. ' ' .. seats[i][2]
+    end
+  end
+  if #bad > 0 then
+    return {1, table.concat(bad, ' ')}
+  end
+else
+  -- best available: the lowest row with q adjacent free seats, in it the
+  -- block whose centre is closest to the row's centre (tie: lower column)
+  for r = 1, rows do
+    if (cnt['r' .. r] or 0) >= q then
+      local best, bestd, run = nil, nil, 0
+      for c = 1, cols do
+        if taken(r, c) then
+          run = 0
+        else
+          run = run + 1
+          if run >= q then
+            local s = c - q + 1
+            local d = math.abs(2 * s + q - 1 - (cols + 1))
+            if not best or d < bestd then
+              best, bestd = s, d
+            end
+          end
+        end
+      end
+      if best then
+        for i = 1, q do
+          seats[i] = {r, best + i - 1}
+        end
+        break
+      end
+    end
+  end
+  if #seats == 0 then
+    return {11, ''}
+  end
+end
+local oid, created, tag = ARGV[4], ARGV[5], ARGV[#ARGV]
+local whole, cents = string.match(price, '^(%d+)%.(%d%d)$')
+local t = (tonumber(whole) * 100 + tonumber(cents)) * n
+local total = string.format('%d.%02d', math.floor(t / 100), t % 100)
+if kind == 'h' then
+  local exp = now_ms() + tonumber(hsecs) * 1000
+  local list = {}
+  for i = 1, n do
+    local r, c = seats[i][1], seats[i][2]
+    local b = (r - 1) * cols + (c - 1)
+    redis.call('SETBIT', KEYS[3], b, 1)
+    redis.call('HINCRBY', KEYS[2], 'r' .. r, -1)
+    redis.call('HSET', KEYS[4], b, 'h:' .. hid)
+    list[i] = r .. ' ' .. c
+  end
+  redis.call('HINCRBY', KEYS[2], 'z', -n)
+  redis.call('HSET', KEYS[9], hid, 'A ' .. exp .. ' ' .. table.concat(list, ' '))
+  redis.call('ZADD', KEYS[10], exp, hid)
+  redis.call('SET', 'bo:hix:' .. hid, tag, 'EX', tonumber(hsecs) + 86400)
+  return {0, tostring(exp), total, table.concat(list, ' ')}
+end
+local tj = {}
+for i = 1, n do
+  local r, c, tid = seats[i][1], seats[i][2], ARGV[10 + i]
+  local b = (r - 1) * cols + (c - 1)
+  if not held then
+    redis.call('SETBIT', KEYS[3], b, 1)
+    redis.call('HINCRBY', KEYS[2], 'r' .. r, -1)
+  end
+  redis.call('HSET', KEYS[4], b, tid)
+  -- the ticket of CONTRACT section 2, then its orderId
+  tj[i] = '{"ticketId":"' .. tid .. '","venueId":"' .. venue ..
+    '","eventId":"' .. ARGV[2] .. '","zoneId":' .. ARGV[3] ..
+    ',"row":' .. r .. ',"column":' .. c .. ',"price":' .. price ..
+    ',"status":"CREATED","createdOn":"' .. created .. '","orderId":"' ..
+    oid .. '"}'
+  redis.call('SET', 'bo:tkt:' .. tid, tj[i], 'EX', ARGV[8])
+  redis.call('SET', 'bo:oix:' .. tid, tag .. ' ' .. oid)
+end
+if held then
+  redis.call('HSET', KEYS[9], hid, 'C ' .. oid)
+  redis.call('ZREM', KEYS[10], hid)
+else
+  redis.call('HINCRBY', KEYS[2], 'z', -n)
+end
+local head = '"orderId":"' .. oid .. '","venueId":"' .. venue ..
+  '","eventId":"' .. ARGV[2] .. '","zoneId":' .. ARGV[3] ..
+  ',"status":"CONFIRMED","total":' .. total .. ',"createdOn":"' ..
+  created .. '"'
+local tickets = '"tickets":[' .. table.concat(tj, ',') .. ']'
+local msg = '{"type":"order",' .. head .. ',"cancelHash":"' .. ARGV[7] ..
+  '",' .. tickets .. '}'
+redis.call('ZADD', KEYS[5], ARGV[6], msg)
+redis.call('HSET', KEYS[6], oid, msg)
+redis.call('SET', 'bo:ord:' .. oid, '{' .. head .. ',' .. tickets .. '}',
+  'EX', ARGV[8])
+redis.call('SET', 'bo:oix:' .. oid, tag .. ' ' .. oid)
+if ih ~= '' then
+  redis.call('SET', KEYS[7], ih .. ' P ' .. oid .. ' ' .. kind, 'EX', 86400)
+end
+return {0, head, tickets, msg}

@@ -1,0 +1,44 @@
+-- SPDX-License-Identifier: ISC
+-- order_release.lua: give an order's seats back after a definite publish
+-- failure.
+--
+-- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
+-- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:ords:{E:Z},
+-- KEYS[7] bo:idem:{E:Z}:<key> of the request (deleted: nothing was sold, a
+-- retry sells anew), or bo:idem:{E:Z}: for none
+-- ARGV: orderId, the order message (the pending member)
+--
+-- Releases only while the order is still pending (not claimed by the
+-- sweeper, which may already have published it, nor confirmed), and each
+-- seat only while its owner is still that order's ticket.  Removes the
+-- order's caches and index keys (order.lua).
+-- Returns 1 released, -1 no longer pending (nothing done: the order will
+-- be persisted).
+if redis.call('ZREM', KEYS[5], ARGV[2]) == 0 then
+  return -1
+end
+local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
+local counters = redis.call('EXISTS', KEYS[2]) == 1
+for tj in string.gmatch(ARGV[2], '{"ticketId":[^}]*}') do
+  local tid = string.match(tj, '"ticketId":"([^"]+)"')
+  local r = tonumber(string.match(tj, '"row":(%d+)'))
+  local c = tonumber(string.match(tj, '"column":(%d+)'))
+  if cols and tid and r and c then
+    local b = (r - 1) * cols + (c - 1)
+    if redis.call('HGET', KEYS[4], b) == tid then
+      redis.call('HDEL', KEYS[4], b)
+      redis.call('SETBIT', KEYS[3], b, 0)
+      -- a fenced zone (no counters) gets no partial ones
+      if counters then
+        redis.call('HINCRBY', KEYS[2], 'z', 1)
+        redis.call('HINCRBY', KEYS[2], 'r' .. r, 1)
+      end
+    end
+  end
+  if tid then
+    redis.call('DEL', 'bo:tkt:' .. tid, 'bo:oix:' .. tid)
+  end
+end
+redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('DEL', 'bo:ord:' .. ARGV[1], 'bo:oix:' .. ARGV[1], KEYS[7])
+return 1

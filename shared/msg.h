@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * msg.h - the three messages the consumer takes from its queues
+ * (docs/consumer.md), read by the consumer and by ticketctl (which
+ * looks into the queues): a round-1 ticket (the ticket JSON, no "type"), an
+ * order ("type":"order": 1-10 tickets of one zone, persisted all or none)
+ * and a cancellation ("type":"cancel": ticket ids of one order).  The
+ * parser does no I/O; unit-tested.
+ */
+#ifndef BOX_MSG_H
+#define BOX_MSG_H
+
+#include <stddef.h>
+
+#include "ticket.h"
+
+#define ORDER_TICKETS_MAX 10	/* seats per order (CONTRACT §7) */
+#define MSG_JSON_MAX	(ORDER_TICKETS_MAX * TICKET_JSON_MAX + 1024)
+#define HASH_LEN	64	/* SHA-256 as lowercase hex */
+
+enum msg_kind {
+	MSG_TICKET,	/* round-1 ticket: struct item.t only */
+	MSG_ORDER,
+	MSG_CANCEL
+};
+
+struct order {
+	char		id[UUID_LEN + 1];
+	char		venue[ID_MAX + 1];
+	char		event[ID_MAX + 1];
+	long		zone;
+	char		total[PRICE_MAX];
+	char		created[STAMP_LEN + 1];
+	char		hash[HASH_LEN + 1];	/* cancelHash */
+	size_t		n;
+	struct ticket	t[ORDER_TICKETS_MAX];
+};
+
+struct cancel {
+	char		order[UUID_LEN + 1];
+	char		event[ID_MAX + 1];
+	long		zone;
+	char		on[STAMP_LEN + 1];	/* cancelledOn */
+	size_t		n;
+	char		ids[ORDER_TICKETS_MAX][UUID_LEN + 1];
+};
+
+union msg_body {
+	struct order	o;	/* MSG_ORDER */
+	struct cancel	c;	/* MSG_CANCEL */
+};
+
+/* One parsed message.  For a ticket, t is it; for an order, t.id is the
+ * order id and t.created its createdOn; for a cancellation t.id is empty
+ * and t.created its cancelledOn (so that pipe.c's lag and the sinks'
+ * de-duplication by t.id work on every kind). */
+struct msg {
+	enum msg_kind	kind;
+	struct ticket	t;
+	union msg_body	u;
+};
+
+/* Parses and validates one message of len bytes (at most MSG_JSON_MAX).
+ * Returns 0, or -1 with *why set to a static reason (a poison message). */
+int	msg_parse(const char *json, size_t len, struct msg *m,
+	    const char **why);
+/* 1 if s is 64 lowercase hex digits, else 0. */
+int	msg_hash_ok(const char *s);
+
+#endif

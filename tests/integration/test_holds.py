@@ -1,0 +1,225 @@
+# SPDX-License-Identifier: ISC
+"""Holds (CONTRACT.md section 7) through nginx and lighttpd: the 201, held
+seats taken and nothing published, confirm (201, again 200 the same),
+DELETE (204), expiry released by the sweeper within 5 s, 410 after it,
+confirm against expiry at the deadline (exactly one wins), hostile input."""
+
+import json
+import re
+import time
+
+import box
+from box import NGINX, LIGHTTPD, WEB_PORTS, check, eq, http
+
+HOLD_KEYS = ["holdId", "expiresAt", "venueId", "eventId", "zoneId", "seats", "total"]
+HOLD_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+JSON = {"Content-Type": "application/json"}
+
+
+def hold(zone, port=NGINX, event="Event2", venue="Venue2", **kw):
+    d = {"venueId": venue, "eventId": event, "zoneId": zone}
+    d.update(kw)
+    return http("POST", "/holds", json.dumps(d), headers=JSON, port=port)
+
+
+def confirm(hid, port=NGINX):
+    return http("POST", "/holds/%s/confirm" % hid, port=port)
+
+
+def delete(hid, port=NGINX):
+    return http("DELETE", "/holds/%s" % hid, port=port)
+
+
+def stamp_ms(s):
+    return int(time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone) * 1000 \
+        + int(s[20:23])
+
+
+def setup_module():
+    box.stack("reset")
+
+
+def test_hold_confirm_delete_through_both_servers():
+    for i, port in enumerate(WEB_PORTS):
+        before = box.zone_state("Event2", 1)
+        depth = box.queue_count("ticketSQL")
+        t0 = time.time()
+        r = hold(1, port=port, seats=[{"row": 1 + i, "column": 1}, {"row": 1 + i, "column": 2}])
+        eq(r.status, 201, "hold (%s)" % r.body)
+        h = json.loads(r.body, parse_float=str)
+        eq(list(h.keys()), HOLD_KEYS, "hold fields in order")
+        check(HOLD_ID.match(h["holdId"]), "holdId %r" % h["holdId"])
+        eq(r.header("Location"), "/holds/" + h["holdId"], "Location")
+        eq((h["venueId"], h["eventId"], h["zoneId"], h["total"]),
+           ("Venue2", "Event2", 1, "300.00"), "hold fields")
+        eq(h["seats"], [{"row": 1 + i, "column": 1}, {"row": 1 + i, "column": 2}], "seats")
+        exp = stamp_ms(h["expiresAt"]) / 1000.0
+        check(590 <= exp - t0 <= 660, "default hold_seconds 600: expires in %.0f s" % (exp - t0))
+        after = box.zone_state("Event2", 1)
+        eq(after["taken"] - before["taken"], {(1 + i, 1), (1 + i, 2)}, "held seats show taken")
+        eq(after["left"], before["left"] - 2, "counters")
+        time.sleep(0.5)
+        eq(box.queue_count("ticketSQL"), depth, "nothing published for a hold")
+        r = box.buy("Venue2", "Event2", 1, 1 + i, 1, port=port)
+        eq((r.status, r.json()["error"]), (409, "SEAT_TAKEN"), "a held seat is not sold")
+        # confirm: 201 the order; again 200 the same
+        c = confirm(h["holdId"], port=port)
+        eq(c.status, 201, "confirm (%s)" % c.body)
+        o = json.loads(c.body, parse_float=str)
+        eq([(t["row"], t["column"]) for t in o["tickets"]], [(1 + i, 1), (1 + i, 2)],
+           "the order has the held seats")
+        eq((o["status"], o["total"]), ("CONFIRMED", "300.00"), "order")
+        st = box.zone_state("Event2", 1)
+        for t in o["tickets"]:
+            eq(st["owners"][(t["row"] - 1) * 20 + t["column"] - 1], t["ticketId"],
+               "owner is the ticket now")
+        for p in WEB_PORTS:
+            c2 = confirm(h["holdId"], port=p)
+            eq((c2.status, c2.body), (200, c.body), "confirm again: 200 the same")
+        eq(http("POST", "/orders/%s/cancel" % o["orderId"],
+                {"cancelToken": o["cancelToken"]}).status, 200, "its token cancels")
+        eq(delete(h["holdId"], port=port).status, 404, "a confirmed hold cannot be deleted")
+    # delete
+    r = hold(1, quantity=3, holdSeconds=1800)
+    h = r.json()
+    before = box.zone_state("Event2", 1)
+    d = delete(h["holdId"], port=LIGHTTPD)
+    eq((d.status, d.body), (204, ""), "DELETE")
+    after = box.zone_state("Event2", 1)
+    eq(before["taken"] - after["taken"], {(s["row"], s["column"]) for s in h["seats"]},
+       "seats free at once")
+    eq(after["left"], before["left"] + 3, "counters")
+    eq(delete(h["holdId"]).status, 404, "deleted: unknown")
+    eq(confirm(h["holdId"]).status, 404, "deleted: no confirm")
+    for port in WEB_PORTS:
+        r = confirm("A" * 22, port=port)
+        eq((r.status, r.json()["error"]), (404, "NOT_FOUND"), "unknown confirm")
+        r = delete("A" * 22, port=port)
+        eq((r.status, r.json()["error"]), (404, "NOT_FOUND"), "unknown delete")
+
+
+def test_expiry_releases_within_5s():
+    r = hold(3, holdSeconds=2, seats=[{"row": 1, "column": 4}, {"row": 1, "column": 5}])
+    eq(r.status, 201, "hold")
+    h = r.json()
+    exp = stamp_ms(h["expiresAt"]) / 1000.0
+
+    def released():
+        return (1, 4) not in box.zone_state("Event2", 3)["taken"]
+    box.wait_until(released, timeout=60, interval=0.1, what="the expired hold released")
+    late = time.time() - exp
+    print("  released %.2f s after expiresAt" % late)
+    check(late < 5 + 1, "released %.1f s after expiresAt (sweeper_interval_ms %s)" % (
+        late, box.ENV.get("BOXOFFICE_SWEEPER_INTERVAL_MS")))
+    for port in WEB_PORTS:
+        r = confirm(h["holdId"], port=port)
+        eq((r.status, r.json()["error"]), (410, "HOLD_EXPIRED"), "confirm after expiry")
+        r = delete(h["holdId"], port=port)
+        eq((r.status, r.json()["error"]), (410, "HOLD_EXPIRED"), "delete after expiry")
+    st = box.zone_state("Event2", 3)
+    eq(st["left"], 8, "counters back")
+    check(not st["owners"], "no owner left")
+    eq(box.buy("Venue2", "Event2", 3, 1, 4).status, 201, "the seat sells again")
+
+
+def test_confirm_against_expiry_at_the_deadline():
+    # holds of 1 s, confirmed around their deadline: each ends one way only
+    outcomes = {}
+    for i in range(8):
+        r = hold(2, holdSeconds=1, seats=[{"row": 1 + i % 5, "column": 1 + i}])
+        eq(r.status, 201, "hold %d" % i)
+        h = r.json()
+        exp = stamp_ms(h["expiresAt"]) / 1000.0
+        time.sleep(max(0.0, exp - time.time() - 0.15 + 0.05 * i))
+        c = confirm(h["holdId"], port=WEB_PORTS[i % 2])
+        check(c.status in (201, 410), "confirm at the deadline: %d %s" % (c.status, c.body))
+        seat = (1 + i % 5, 1 + i)
+        box.wait_until(lambda: not box.redis("ZSCORE", "bo:hexp:{Event2:2}", h["holdId"],
+                                             node=box.zone_node("Event2", 2)),
+                       timeout=60, what="the hold ended")
+        st = box.zone_state("Event2", 2)
+        bit = (seat[0] - 1) * 12 + seat[1] - 1
+        if c.status == 201:
+            o = c.json()
+            eq(st["owners"].get(bit), o["tickets"][0]["ticketId"], "confirmed: the ticket owns it")
+            eq(confirm(h["holdId"]).status, 200, "confirmed stays confirmed")
+            eq(delete(h["holdId"]).status, 404, "no delete after confirm")
+        else:
+            check(bit not in st["owners"] and seat not in st["taken"], "expired: seat free")
+            eq(confirm(h["holdId"]).status, 410, "expired stays expired")
+        outcomes[c.status] = outcomes.get(c.status, 0) + 1
+    print("  %r" % outcomes)
+
+
+def test_confirm_of_a_hold_that_lost_its_seat():
+    """A hold whose seat was freed behind its back (a rebuild after a Redis
+    loss knows no holds) and sold again: the confirm must not take it."""
+    h = hold(1, seats=[{"row": 9, "column": 9}, {"row": 9, "column": 10}]).json()
+    node = box.zone_node("Event2", 1)
+    bit = 8 * 20 + 8
+    box.redis("HDEL", "bo:own:{Event2:1}", bit, node=node)
+    box.redis("SETBIT", "bo:seat:{Event2:1}", bit, 0, node=node)
+    box.redis("HINCRBY", "bo:left:{Event2:1}", "z", 1, node=node)
+    box.redis("HINCRBY", "bo:left:{Event2:1}", "r9", 1, node=node)
+    r = box.buy("Venue2", "Event2", 1, 9, 9)
+    eq(r.status, 201, "the freed seat sells")
+    c = confirm(h["holdId"])
+    eq((c.status, c.json().get("error")), (410, "HOLD_EXPIRED"), "the hold lost a seat")
+    eq(box.zone_state("Event2", 1)["owners"].get(bit), r.json()["ticketId"],
+       "the buyer keeps the seat")
+
+
+def test_seat_taken_lists_the_taken_seats():
+    """A hold takes the bodies of /orders: its 409 SEAT_TAKEN lists every
+    requested seat that is taken (and only those), also when replayed for
+    an Idempotency-Key (the page names the lost seats from that list)."""
+    eq(box.buy("Venue2", "Event3", 2, 3, 5).status, 201, "the seat sold first")
+    body = json.dumps({"venueId": "Venue2", "eventId": "Event3", "zoneId": 2,
+                       "seats": [{"row": 3, "column": 4}, {"row": 3, "column": 5}]})
+    for port in WEB_PORTS:
+        for h in (JSON, dict(JSON, **{"Idempotency-Key": "taken-%d" % port})):
+            for attempt in ("first", "again"):
+                r = http("POST", "/holds", body, headers=h, port=port)
+                eq((r.status, r.json()["error"], r.json().get("seats")),
+                   (409, "SEAT_TAKEN", [{"row": 3, "column": 5}]),
+                   "%s via %d (%s)" % (attempt, port, sorted(h)))
+    check((3, 4) not in box.zone_state("Event3", 2)["taken"], "the free seat stays free")
+
+
+def test_hostile_holds():
+    before = box.zone_state("Event2", 4)
+    cases = [
+        ({"quantity": 2, "holdSeconds": 1801}, 400, "BAD_REQUEST"),
+        ({"quantity": 2, "holdSeconds": 10 ** 20}, 400, "BAD_REQUEST"),
+        ({"quantity": 2, "holdSeconds": 0}, 400, "BAD_REQUEST"),
+        ({"quantity": 2, "holdSeconds": -60}, 400, "BAD_REQUEST"),
+        ({"quantity": 2, "holdSeconds": "600"}, 400, "BAD_REQUEST"),
+        ({"quantity": 2, "holdSeconds": 60.5}, 400, "BAD_REQUEST"),
+        ({"quantity": -2}, 400, "BAD_REQUEST"),
+        ({"seats": [{"row": 1, "column": c} for c in range(1, 12)]}, 400, "BAD_REQUEST"),
+        ({"seats": [{"row": 1, "column": 1}, {"row": 1, "column": 1}]}, 400, "BAD_REQUEST"),
+        ({"seats": [{"row": 9, "column": 1}]}, 400, "INVALID_SEAT"),
+    ]
+    for port in WEB_PORTS:
+        for extra, status, code in cases:
+            r = hold(4, port=port, **extra)
+            eq((r.status, r.json().get("error")), (status, code), "%r (%s)" % (extra, r.body))
+        for method, path, status in (
+                ("GET", "/holds", 405), ("PUT", "/holds/%s" % ("A" * 22), 405),
+                ("GET", "/holds/%s/confirm" % ("A" * 22), 405),
+                ("POST", "/holds/%s" % ("A" * 22), 405),
+                ("POST", "/holds/%s/confirm" % ("A" * 21), 404),
+                ("POST", "/holds/%s=/confirm" % ("A" * 21), 404),
+                ("DELETE", "/holds/%s/" % ("A" * 22), 404),
+                ("POST", "/holds/%s/confirmx" % ("A" * 22), 404)):
+            r = http(method, path, port=port)
+            eq(r.status, status, "%s %s via %d" % (method, path, port))
+        r = http("POST", "/holds", json.dumps({"venueId": "Venue2", "eventId": "Event2",
+                                               "zoneId": 4, "quantity": 1}),
+                 headers={"Content-Type": "text/plain"}, port=port)
+        eq(r.status, 415, "content type")
+    eq(box.zone_state("Event2", 4), before, "hostile holds changed nothing")
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))

@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: ISC
+"""Idempotency keys (CONTRACT.md section 7) through nginx and lighttpd:
+replays with Idempotent-Replayed, 422 on another body, 409 while in flight,
+a refusal answered again, the same key 50 times in parallel sells once, and
+after a responder dies between reservation and publish (503, outcome
+unknown) a retry answers the real outcome once the sweeper published it."""
+
+import json
+import os
+import signal
+import time
+
+import box
+from box import NGINX, LIGHTTPD, WEB_PORTS, check, eq, http
+
+HOOKS = os.environ.get("BOX_TEST_HOOK_DIR", "")
+
+
+def order(zone, key, port=NGINX, **kw):
+    d = {"venueId": "Venue1", "eventId": "Event1", "zoneId": zone}
+    d.update(kw)
+    return http("POST", "/orders", json.dumps(d), port=port,
+                headers={"Content-Type": "application/json", "Idempotency-Key": key})
+
+
+def zone_orders(zone):
+    """Orders recorded in the zone (bo:ords also holds c:/x: cancel stamps)."""
+    f = box.redis("HKEYS", "bo:ords:{Event1:%d}" % zone, node=box.zone_node("Event1", zone))
+    return len([k for k in f if b":" not in k])
+
+
+def setup_module():
+    box.stack("reset")
+
+
+def test_replay_through_both_servers():
+    for i, port in enumerate(WEB_PORTS):
+        key = "replay-%d" % i
+        r1 = order(13, key, port=port, quantity=3)
+        eq(r1.status, 201, "first (%s)" % r1.body)
+        check(r1.header("Idempotent-Replayed") is None, "first is no replay")
+        for p in WEB_PORTS:
+            r2 = order(13, key, port=p, quantity=3)
+            eq((r2.status, r2.body, r2.header("Location")),
+               (201, r1.body, r1.header("Location")), "replay via %d" % p)
+            eq(r2.header("Idempotent-Replayed"), "true", "replay header")
+        # the replayed token cancels
+        o = r1.json()
+        r = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]})
+        eq(r.status, 200, "cancel with the replayed token")
+    eq(zone_orders(13), len(WEB_PORTS), "one order per key (one key per web server), no more")
+
+
+def test_tickets_and_legacy_replay():
+    h = {"Content-Type": "application/json", "Idempotency-Key": "t-1"}
+    b = json.dumps({"venueId": "Venue1", "eventId": "Event1", "zoneId": 13, "row": 9,
+                    "column": 9})
+    r1 = http("POST", "/tickets", b, headers=h)
+    eq(r1.status, 201, "ticket")
+    r2 = http("POST", "/tickets", b, headers=h, port=LIGHTTPD)
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (201, r1.body, "true"),
+       "ticket replay")
+    q = "/ticket?venueId=Venue1&eventId=Event1&zoneId=13&row=J&column=9"
+    r1 = http("POST", q, headers={"Idempotency-Key": "l-1"})
+    eq(r1.status, 201, "legacy")
+    r2 = http("POST", q, headers={"Idempotency-Key": "l-1"}, port=LIGHTTPD)
+    eq((r2.status, r2.body), (201, r1.body), "legacy replay")
+    r3 = http("POST", q.replace("column=9", "column=8"), headers={"Idempotency-Key": "l-1"})
+    eq((r3.status, r3.json()["error"]), (422, "IDEMPOTENCY_KEY_REUSED"), "legacy other query")
+
+
+def test_other_body_422():
+    eq(order(13, "k422", quantity=1).status, 201, "first")
+    for port in WEB_PORTS:
+        r = order(13, "k422", port=port, quantity=2)
+        eq((r.status, r.json()["error"]), (422, "IDEMPOTENCY_KEY_REUSED"), "other body")
+        r = http("POST", "/tickets", {"venueId": "Venue1", "eventId": "Event1", "zoneId": 13,
+                                      "row": 20, "column": 1},
+                 headers={"Idempotency-Key": "k422"}, port=port)
+        eq((r.status, r.json()["error"]), (422, "IDEMPOTENCY_KEY_REUSED"), "other endpoint")
+    # a key lives beside its zone: another zone is another key
+    eq(order(14, "k422", quantity=1).status, 201, "same key, other zone")
+
+
+def test_refusal_answered_again():
+    eq(order(15, "first", seats=[{"row": 1, "column": 1}]).status, 201, "taker")
+    r1 = order(15, "refused", seats=[{"row": 1, "column": 1}, {"row": 1, "column": 2}])
+    eq((r1.status, r1.json()["error"]), (409, "SEAT_TAKEN"), "refused")
+    # even once the seat is free again, the key answers its first answer
+    r = order(15, "first", seats=[{"row": 1, "column": 1}]).json()
+    eq(http("POST", "/orders/%s/cancel" % r["orderId"],
+            {"cancelToken": r["cancelToken"]}).status, 200, "free the seat")
+    for port in WEB_PORTS:
+        r2 = order(15, "refused", port=port,
+                   seats=[{"row": 1, "column": 1}, {"row": 1, "column": 2}])
+        eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (409, r1.body, "true"),
+           "the refusal again")
+    for bad in ("", "a" * 65, "bad key", "k\u00e9y", "k/1"):
+        if bad == "":
+            continue
+        r = order(15, bad, quantity=1)
+        eq((r.status, r.json()["error"]), (400, "BAD_REQUEST"), "key %r" % bad)
+
+
+def test_same_key_50_times_in_parallel():
+    before = box.zone_state("Event1", 16)
+    res = box.parallel(lambda i: order(16, "fifty", port=WEB_PORTS[i % 2], quantity=4),
+                       [(i,) for i in range(50)], workers=50)
+    sold = [r for r in res if r.status == 201]
+    check(sold, "no 201")
+    eq({r.json()["orderId"] for r in sold}.__len__(), 1, "one order id in every 201")
+    eq({r.body for r in sold}.__len__(), 1, "one body")
+    others = {(r.status, r.json().get("error")) for r in res if r.status != 201}
+    check(others <= {(409, "REQUEST_IN_PROGRESS")}, "other answers %r" % others)
+    for r in res:
+        if r.status == 409:
+            eq(r.header("Retry-After"), "1", "Retry-After")
+    after = box.zone_state("Event1", 16)
+    eq(before["left"] - after["left"], 4, "4 seats sold, once")
+    eq(zone_orders(16), 1, "one order record")
+    print("  %d x 201 (1 sale, %d replays), %d x 409 in progress" % (
+        len(sold), len(sold) - 1, len(res) - len(sold)))
+
+
+def hook_arm(point, ms, match):
+    tmp = os.path.join(HOOKS, ".%s.tmp" % point)
+    with open(tmp, "w") as f:
+        f.write("%d %s\n" % (ms, match))
+    os.chmod(tmp, 0o666)
+    os.rename(tmp, os.path.join(HOOKS, point))
+
+
+def hook_pid(point):
+    for f in os.listdir(HOOKS):
+        if f.startswith(point + "."):
+            return int(f.split(".")[-1])
+    return None
+
+
+def test_unknown_outcome_then_the_real_one():
+    check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
+    seats = [{"row": 4, "column": 4}, {"row": 4, "column": 5}]
+    hook_arm("reserved", 120000, '"zoneId":17,"row":4,"column":4')
+    import threading
+    first = {}
+    t = threading.Thread(target=lambda: first.update(r=order(17, "lost", seats=seats)))
+    t.start()
+    pid = box.wait_until(lambda: hook_pid("reserved"), timeout=60, what="the held responder")
+    try:
+        # in flight: the seats are reserved, the publish not yet made
+        for port in WEB_PORTS:
+            r = order(17, "lost", port=port, seats=seats)
+            eq((r.status, r.json()["error"]), (409, "REQUEST_IN_PROGRESS"), "in flight")
+        os.kill(pid, signal.SIGKILL)
+        t.join(60)
+    finally:
+        for f in os.listdir(HOOKS):
+            if f.startswith("reserved"):
+                os.unlink(os.path.join(HOOKS, f))
+    r = first["r"]
+    eq((r.status, r.json()["error"]), (503, "UNAVAILABLE"), "the buyer heard nothing useful")
+    # the sweeper publishes the orphaned order: then the key answers it
+
+    def answered():
+        x = order(17, "lost", port=LIGHTTPD, seats=seats)
+        return x if x.status != 409 else None
+    r = box.wait_until(answered, timeout=120, interval=0.5, what="the real outcome")
+    eq(r.status, 201, "the sale the lost request made (%s)" % r.body)
+    eq(r.header("Idempotent-Replayed"), "true", "a replay")
+    o = r.json()
+    eq([(t["row"], t["column"]) for t in o["tickets"]], [(4, 4), (4, 5)], "its seats")
+    st = box.zone_state("Event1", 17)
+    eq({st["owners"][3 * 30 + 3], st["owners"][3 * 30 + 4]},
+       {t["ticketId"] for t in o["tickets"]}, "the seats are its tickets'")
+    eq(zone_orders(17), 1, "sold once")
+    c = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]})
+    eq(c.status, 200, "its token works")
+    box.stack("start", "ticket", check_rc=False)
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))

@@ -1,0 +1,352 @@
+# SPDX-License-Identifier: ISC
+"""test_orders_store.py - the store side of orders (issue 13, docs/consumer.md,
+docs/api.md): order messages persist whole in MySQL and DynamoDB, round-1
+ticket messages still persist, cancellations are right in any order of
+arrival and under redelivery, a cancelled seat can be sold again but never
+twice at once, GET /get/orders/{id} (cache, then MySQL), reports count live
+tickets only, and the migration keeps a round-1 database's data.
+
+The purchase side of this branch does not publish these messages yet: they
+are forged (tests/lib/forge.py) and published straight into the broker.
+"""
+
+import json
+import os
+import subprocess
+
+import box
+import forge
+import persist
+from box import check, eq
+
+EVENT = "Event1"
+ZONE = 7        # seats of this file: Event1 zone 7 (Venue1, 320.00)
+PRICE = "320.00"
+
+
+def setup_module():
+    box.stack("reset")
+
+
+def wait_mysql(oid, n, timeout=120):
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE "
+                                         "order_id = '%s'" % oid) == n,
+                   timeout=timeout, what="order %s: %d tickets in MySQL" % (oid, n))
+
+
+def wait_ddb(tid, pred, timeout=120, what="item"):
+    return box.wait_until(lambda: (lambda it: it if it is not None and pred(it) else None)(
+        forge.ddb_item(tid)), timeout=timeout, what="DynamoDB %s %s" % (tid, what))
+
+
+def dead_counts():
+    return (box.queue_count("ticketSQL.dead"), box.queue_count("ticketNoSQL.dead"))
+
+
+def test_order_of_4_persisted_whole():
+    o = forge.order([(1, 1), (1, 2), (1, 3), (1, 4)], zone=ZONE)
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 4)
+    eq(forge.mysql_order(o["orderId"]), ("CONFIRMED", "1280.00", "NULL", o["cancelHash"]),
+       "orders row")
+    rows = box.sql("SELECT ticket_id, venue_id, event_id, zone_id, row_no, col_no, price, status,"
+                   " order_id FROM ticketing.ticket WHERE order_id = '%s' ORDER BY col_no"
+                   % o["orderId"])
+    eq(rows, [[t["ticketId"], "Venue1", EVENT, str(ZONE), "1", str(t["column"]), PRICE,
+               "CREATED", o["orderId"]] for t in o["tickets"]], "MySQL tickets")
+    for t in o["tickets"]:
+        it = wait_ddb(t["ticketId"], lambda i: "eventId" in i)
+        eq((it["orderId"], it["status"], it["eventId"], it["zoneId"], it["row"], it["column"],
+            it["createdOn"], it["cancelHash"]),
+           (o["orderId"], "CREATED", EVENT, str(ZONE), "1", str(t["column"]), o["createdOn"],
+            o["cancelHash"]), "DynamoDB item of %s" % t["ticketId"])
+        check(it["price"] in ("320", "320.00"), "price %r" % it["price"])
+        check("cancelledOn" not in it, "no cancelledOn")
+    forge.settled()
+    eq(dead_counts(), (0, 0), "nothing dead-lettered")
+
+
+def test_round1_ticket_still_persisted():
+    tid = persist.new_ticket_id()
+    t = {"ticketId": tid, "venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE, "row": 2,
+         "column": 1, "price": PRICE, "status": "CREATED", "createdOn": forge.stamp()}
+    box.mqtool("publish", persist.forged_copy(t))
+    box.wait_until(lambda: forge.mysql_ticket(tid), timeout=120, what="round-1 ticket in MySQL")
+    eq(forge.mysql_ticket(tid), ("CREATED", "NULL", "NULL"), "round-1 ticket: no order")
+    it = wait_ddb(tid, lambda i: True)
+    eq((it["status"], it["row"], it["column"]), ("CREATED", "2", "1"), "DynamoDB item")
+    check("orderId" not in it, "no orderId on a round-1 item")
+
+
+def test_cancel_after_create_and_redelivery():
+    o = forge.order([(3, 1), (3, 2)], zone=ZONE)
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 2)
+    t1, t2 = [t["ticketId"] for t in o["tickets"]]
+    c1 = forge.cancel(o, [t1])
+    forge.publish_cancel(c1)
+    box.wait_until(lambda: forge.mysql_ticket(t1)[0] == "CANCELLED", timeout=120,
+                   what="ticket cancelled in MySQL")
+    eq(forge.mysql_ticket(t1), ("CANCELLED", c1["cancelledOn"], o["orderId"]), "cancelled ticket")
+    eq(forge.mysql_ticket(t2)[0], "CREATED", "the other ticket is live")
+    eq(forge.mysql_order(o["orderId"])[0], "CONFIRMED", "order still confirmed")
+    it = wait_ddb(t1, lambda i: i.get("status") == "CANCELLED", what="cancelled")
+    eq(it["cancelledOn"], c1["cancelledOn"], "DynamoDB cancelledOn")
+    eq(forge.ddb_item(t2)["status"], "CREATED", "DynamoDB other ticket live")
+    c2 = forge.cancel(o, [t2])
+    forge.publish_cancel(c2)
+    box.wait_until(lambda: forge.mysql_order(o["orderId"])[0] == "CANCELLED", timeout=120,
+                   what="order cancelled once all its tickets are")
+    eq(forge.mysql_order(o["orderId"])[2], c2["cancelledOn"], "order cancelled_on")
+    wait_ddb(t2, lambda i: i.get("status") == "CANCELLED", what="cancelled")
+    # redelivery of everything: the order and both cancellations again
+    forge.publish_order(o, times=2)
+    forge.publish_cancel(c1, times=2)
+    forge.publish_cancel(forge.cancel(o, [t2], when=forge.stamp()))
+    forge.settled()
+    eq(forge.mysql_ticket(t1), ("CANCELLED", c1["cancelledOn"], o["orderId"]), "t1 after redelivery")
+    eq(forge.mysql_ticket(t2), ("CANCELLED", c2["cancelledOn"], o["orderId"]), "t2 after redelivery")
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE order_id = '%s'" % o["orderId"]),
+       2, "no row twice")
+    for tid, c in ((t1, c1), (t2, c2)):
+        it = forge.ddb_item(tid)
+        eq((it["status"], it["cancelledOn"], it["eventId"]), ("CANCELLED", c["cancelledOn"], EVENT),
+           "DynamoDB %s after redelivery" % tid)
+    eq(dead_counts(), (0, 0), "nothing dead-lettered")
+
+
+def test_cancel_before_create_both_queues():
+    o = forge.order([(4, 1), (4, 2), (4, 3)], zone=ZONE)
+    t1, t2, t3 = [t["ticketId"] for t in o["tickets"]]
+    c = forge.cancel(o, [t1, t3])
+    forge.publish_cancel(c)
+    forge.settled()
+    # kept: in MySQL's ticket_cancel, in DynamoDB as items of the cancellation only
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket_cancel WHERE "
+                                         "order_id = '%s'" % o["orderId"]) == 2,
+                   timeout=120, what="cancellations kept in MySQL")
+    eq(forge.mysql_ticket(t1), None, "no ticket row before its order")
+    wait_ddb(t1, lambda i: i.get("status") == "CANCELLED", what="kept cancellation")
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 3)
+    eq(forge.mysql_ticket(t1), ("CANCELLED", c["cancelledOn"], o["orderId"]), "t1 cancelled")
+    eq(forge.mysql_ticket(t2)[0], "CREATED", "t2 live")
+    eq(forge.mysql_ticket(t3)[0], "CANCELLED", "t3 cancelled")
+    eq(forge.mysql_order(o["orderId"])[0], "CONFIRMED", "order: one ticket still live")
+    it = wait_ddb(t1, lambda i: "eventId" in i, what="completed by the order")
+    eq((it["status"], it["cancelledOn"], it["orderId"], it["row"]),
+       ("CANCELLED", c["cancelledOn"], o["orderId"], "4"), "DynamoDB t1")
+    eq(wait_ddb(t2, lambda i: True)["status"], "CREATED", "DynamoDB t2")
+    # the whole order cancelled before it arrives: the order row is CANCELLED
+    o2 = forge.order([(5, 1), (5, 2)], zone=ZONE)
+    c2 = forge.cancel(o2)
+    forge.publish_cancel(c2, queues=("ticketSQL",))
+    forge.settled()
+    forge.publish_order(o2)
+    forge.publish_cancel(c2, queues=("ticketNoSQL",))
+    wait_mysql(o2["orderId"], 2)
+    eq(forge.mysql_order(o2["orderId"])[0::2], ("CANCELLED", c2["cancelledOn"]), "order cancelled")
+    for t in o2["tickets"]:
+        eq(forge.mysql_ticket(t["ticketId"])[0], "CANCELLED", "ticket cancelled")
+        wait_ddb(t["ticketId"], lambda i: i.get("status") == "CANCELLED" and "eventId" in i,
+                 what="cancelled and complete")
+    forge.settled()
+    eq(dead_counts(), (0, 0), "nothing dead-lettered")
+
+
+def test_cancelled_seat_sold_again_never_twice():
+    o = forge.order([(6, 1)], zone=ZONE)
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 1)
+    forge.publish_cancel(forge.cancel(o))
+    box.wait_until(lambda: forge.mysql_ticket(o["tickets"][0]["ticketId"])[0] == "CANCELLED",
+                   timeout=120, what="cancelled")
+    again = forge.order([(6, 1), (6, 2)], zone=ZONE)
+    forge.publish_order(again)
+    wait_mysql(again["orderId"], 2)
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE event_id = '%s' AND zone_id = %d"
+                     " AND row_no = 6 AND col_no = 1" % (EVENT, ZONE)), 2,
+       "two tickets on the seat, one cancelled")
+    # a third order on a live seat: the double-sale alarm, none of it written
+    dead0 = box.queue_count("ticketSQL.dead")
+    off = persist.log_size()
+    double = forge.order([(6, 3), (6, 2)], zone=ZONE)
+    forge.publish_order(double)
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == dead0 + 1, timeout=120,
+                   what="the double sale dead-lettered")
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE order_id = '%s'"
+                     % double["orderId"]), 0, "no ticket of the refused order")
+    eq(forge.mysql_order(double["orderId"]), None, "no row of the refused order")
+    check("DOUBLE SALE ALARM" in persist.log_since(off), "alarm logged")
+    box.mqtool("purge", "ticketSQL.dead")
+    forge.settled()
+
+
+def test_poison_order_dead_lettered():
+    o = forge.order([(7, 1), (7, 2)], zone=ZONE)
+    o["tickets"][1]["column"] = 1       # one seat twice: malformed
+    before = dead_counts()
+    forge.publish_order(o)
+    box.wait_until(lambda: dead_counts() == (before[0] + 1, before[1] + 1), timeout=120,
+                   what="poison order dead-lettered from both queues")
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE order_id = '%s'"
+                     % o["orderId"]), 0, "nothing written")
+    for q in ("ticketSQL.dead", "ticketNoSQL.dead"):
+        box.mqtool("purge", q)
+
+
+def test_get_orders_from_cache_and_mysql():
+    # from MySQL: an order persisted by the consumer, one ticket cancelled
+    o = forge.order([(8, 2), (8, 1)], zone=ZONE)
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 2)
+    c = forge.cancel(o, [o["tickets"][0]["ticketId"]])
+    forge.publish_cancel(c)
+    box.wait_until(lambda: forge.mysql_ticket(o["tickets"][0]["ticketId"])[0] == "CANCELLED",
+                   timeout=120, what="cancelled")
+    for port in box.WEB_PORTS:
+        r = box.http("GET", "/get/orders/" + o["orderId"].upper(), port=port)
+        eq(r.status, 200, "GET /get/orders from MySQL (%d): %s" % (port, r.body))
+        got = json.loads(r.body)
+        t0, t1 = o["tickets"]
+        want = {"orderId": o["orderId"], "venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
+                "status": "CONFIRMED", "total": 640.00, "createdOn": o["createdOn"],
+                "tickets": [
+                    {"ticketId": t1["ticketId"], "orderId": o["orderId"], "venueId": "Venue1",
+                     "eventId": EVENT, "zoneId": ZONE, "row": 8, "column": 1, "price": 320.00,
+                     "status": "CREATED", "createdOn": o["createdOn"]},
+                    {"ticketId": t0["ticketId"], "orderId": o["orderId"], "venueId": "Venue1",
+                     "eventId": EVENT, "zoneId": ZONE, "row": 8, "column": 2, "price": 320.00,
+                     "status": "CANCELLED", "createdOn": o["createdOn"],
+                     "cancelledOn": c["cancelledOn"]}]}
+        eq(got, want, "order from MySQL")
+        check('"total":640.00' in r.body, "total with 2 decimals: %s" % r.body)
+        r = box.http("GET", "/get/tickets/" + t0["ticketId"], port=port)
+        eq((r.status, json.loads(r.body)), (200, want["tickets"][1]), "cancelled ticket")
+    # from the cache: bo:ord:<id> as the purchase side writes it
+    cached = {"orderId": persist.new_ticket_id(), "venueId": "Venue1", "eventId": EVENT,
+              "zoneId": ZONE, "status": "CONFIRMED", "total": 320.00,
+              "createdOn": forge.stamp(), "tickets": []}
+    text = json.dumps(cached, separators=(",", ":"))
+    box.redis("SET", "bo:ord:" + cached["orderId"], text, "EX", 600,
+              node=box.zone_node(EVENT, ZONE))
+    r = box.http("GET", "/get/orders/" + cached["orderId"])
+    eq((r.status, r.body), (200, text), "order from the cache, as written")
+    box.redis("SET", "bo:ord:" + cached["orderId"], text.replace(cached["orderId"], "x"), "EX",
+              600, node=box.zone_node(EVENT, ZONE))
+    eq(box.http("GET", "/get/orders/" + cached["orderId"]).status, 404,
+       "a cached value for another id is not passed on")
+    # unknown and malformed
+    r = box.http("GET", "/get/orders/" + persist.new_ticket_id())
+    eq(r.status, 404, "unknown order")
+    check("unknown order" in r.body, r.body)
+    eq(box.http("GET", "/get/orders/nope").status, 400, "malformed orderId")
+    eq(box.http("POST", "/get/orders/" + o["orderId"]).status, 405, "method")
+
+
+def live_sql(what, where=""):
+    return box.sql("SELECT %s FROM ticketing.ticket WHERE event_id = '%s' AND status <> "
+                   "'CANCELLED'%s" % (what, EVENT, where))[0][0]
+
+
+def test_reports_count_live_tickets_only():
+    forge.settled()
+    check(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE event_id = '%s' AND status "
+                        "= 'CANCELLED'" % EVENT) > 0, "this file has cancelled tickets")
+    sold = int(live_sql("COUNT(*)"))
+    money = live_sql("COALESCE(SUM(price), 0)")
+    r = box.http("GET", "/get/count/" + EVENT)
+    eq(json.loads(r.body)["sold"], sold, "count = live tickets")
+    r = box.http("GET", "/get/money/Venue1/" + EVENT)
+    eq("%.2f" % json.loads(r.body)["revenue"], money, "money = live revenue")
+    st = json.loads(box.http("GET", "/get/events/%s/stats" % EVENT).body)
+    z = [x for x in st["zones"] if x["zoneId"] == ZONE][0]
+    eq(z["sold"], int(live_sql("COUNT(*)", " AND zone_id = %d" % ZONE)), "stats sold in zone")
+    ids = []
+    after = ""
+    while True:
+        page = json.loads(box.http("GET", "/get/events/%s/tickets?zoneId=%d&limit=1000%s"
+                                   % (EVENT, ZONE, after)).body)
+        ids += [t["ticketId"] for t in page["tickets"]]
+        if not page["next"]:
+            break
+        after = "&after=" + page["next"]
+    eq(sorted(ids), sorted(r[0] for r in box.sql(
+        "SELECT ticket_id FROM ticketing.ticket WHERE event_id = '%s' AND zone_id = %d AND "
+        "status <> 'CANCELLED'" % (EVENT, ZONE))), "ticket list: live tickets")
+    out = box.ticketctl("status").stdout
+    line = [ln for ln in out.splitlines() if ln.split() and ln.split()[0] == EVENT]
+    # DynamoDB also holds the order refused as a double sale in MySQL (it
+    # cannot see seats): its live items are counted from a Scan here
+    ddb_live = len([it for it in box.ddb_items() if it.get("eventId") == EVENT and
+                    it.get("status") != "CANCELLED"])
+    # columns: event capacity redis pending mysql dynamodb
+    check(line and line[0].split()[4:6] == [str(sold), str(ddb_live)],
+          "ticketctl status counts %d / %d live in MySQL / DynamoDB: %r"
+          % (sold, ddb_live, line))
+
+
+def test_check_does_not_report_a_cancelled_ticket():
+    # an order Redis never sold (forged) is a difference; once cancelled in
+    # both stores it holds no seat and is none
+    o = forge.order([(2, 2)], event="Event3", venue="Venue2", zone=1, price="150.00")
+    tid = o["tickets"][0]["ticketId"]
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 1)
+    wait_ddb(tid, lambda i: True)
+    forge.settled()
+    r = box.ticketctl("check", "Event3", check_rc=False)
+    check(r.returncode != 0 and tid in r.stdout and "check: 0 difference" not in r.stdout,
+          "a live ticket Redis does not know is a difference: %s" % r.stdout[-400:])
+    forge.publish_cancel(forge.cancel(o))
+    box.wait_until(lambda: forge.mysql_ticket(tid)[0] == "CANCELLED", timeout=120,
+                   what="cancelled in MySQL")
+    wait_ddb(tid, lambda i: i.get("status") == "CANCELLED", what="cancelled")
+    forge.settled()
+    r = box.ticketctl("check", "Event3", check_rc=False)
+    eq(r.returncode, 0, "check after the cancellation: %s" % r.stdout[-400:])
+    check("check: 0 difference(s)" in r.stdout, r.stdout[-400:])
+
+
+def test_migration_on_round1_database():
+    with open(os.path.join(box.ROOT, "tests", "fixtures", "schema-round1.sql")) as f:
+        old = f.read().replace("ticketing", "ticketing_r1")
+    mig = os.path.join(box.ROOT, "sql", "migrations")
+    box.sql("DROP DATABASE IF EXISTS ticketing_r1")
+    subprocess.run([os.path.join(box.ROOT, "scripts", "stack"), "sql"], input=old, text=True,
+                   check=True, capture_output=True)
+    box.sql("INSERT INTO ticketing_r1.ticket VALUES ('01a00000-0000-7000-8000-000000000001',"
+            "'Venue2','Event2',1,1,1,150.00,'CREATED','2026-11-01 10:00:00.000')")
+    for f in sorted(os.listdir(mig)):
+        for _ in range(2):      # idempotent
+            with open(os.path.join(mig, f)) as m:
+                subprocess.run([os.path.join(box.ROOT, "scripts", "stack"), "sql"],
+                               input="USE ticketing_r1;\n" + m.read(), text=True, check=True,
+                               capture_output=True)
+    eq(box.sql("SELECT ticket_id, status, IFNULL(order_id, 'NULL'), IFNULL(cancelled_on, 'NULL'),"
+               " live_seat FROM ticketing_r1.ticket"),
+       [["01a00000-0000-7000-8000-000000000001", "CREATED", "NULL", "NULL", "1"]],
+       "round-1 ticket kept, no order, live")
+    keys = box.sql("SELECT index_name FROM information_schema.statistics WHERE table_schema = "
+                   "'ticketing_r1' AND table_name = 'ticket' AND non_unique = 0 GROUP BY "
+                   "index_name ORDER BY index_name")
+    eq(keys, [["PRIMARY"], ["ticket_live_seat"]], "unique keys: id, live seat")
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.orders"), 0, "orders table")
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.ticket_cancel"), 0, "ticket_cancel")
+    # the seat can be sold again once cancelled, never twice live
+    ins = ("INSERT INTO ticketing_r1.ticket (ticket_id, venue_id, event_id, zone_id, row_no, "
+           "col_no, price, status, created_on) VALUES ('%s','Venue2','Event2',1,1,1,150.00,"
+           "'CREATED','2026-11-02 10:00:00.000')")
+    r = subprocess.run([os.path.join(box.ROOT, "scripts", "stack"), "sql", "-e",
+                        ins % "01a00000-0000-7000-8000-000000000002"], capture_output=True,
+                       text=True)
+    check(r.returncode != 0 and "Duplicate" in r.stderr, "two live tickets refused: %r" % r.stderr)
+    box.sql("UPDATE ticketing_r1.ticket SET status = 'CANCELLED', cancelled_on = NOW(3)")
+    box.sql(ins % "01a00000-0000-7000-8000-000000000002")
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.ticket WHERE live_seat = 1"), 1,
+       "sold again")
+    box.sql("DROP DATABASE ticketing_r1")
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))

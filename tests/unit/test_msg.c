@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_msg.c - unit tests of shared/msg.c: the three messages of the
+ * queues (round-1 ticket, order, cancellation) and what makes each poison.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "msg.h"
+#include "unit.h"
+
+#define O_ID	"019b6f7c-93fb-7a2e-9c41-00000000000a"
+#define HASH	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TKT(id, oid, col) "{\"ticketId\":\"" id "\",\"orderId\":\"" oid "\"," \
+	"\"venueId\":\"Venue1\",\"eventId\":\"Event1\",\"zoneId\":12," \
+	"\"row\":3,\"column\":" col ",\"price\":320.00,\"status\":\"CREATED\"," \
+	"\"createdOn\":\"2026-11-27T23:54:24.123Z\"}"
+#define ORDER(tickets) "{\"type\":\"order\",\"orderId\":\"" O_ID "\"," \
+	"\"venueId\":\"Venue1\",\"eventId\":\"Event1\",\"zoneId\":12," \
+	"\"status\":\"CONFIRMED\",\"total\":640.00,\"createdOn\":" \
+	"\"2026-11-27T23:54:24.123Z\",\"cancelHash\":\"" HASH "\"," \
+	"\"tickets\":[" tickets "]}"
+#define CANCEL(ids) "{\"type\":\"cancel\",\"orderId\":\"" O_ID "\"," \
+	"\"eventId\":\"Event1\",\"zoneId\":12,\"ticketIds\":[" ids "]," \
+	"\"cancelledOn\":\"2026-11-28T00:01:02.345Z\"}"
+
+static struct msg m;
+
+static int
+parse(const char *s, const char **why)
+{
+	return msg_parse(s, strlen(s), &m, why);
+}
+
+static void
+test_msg_ticket(void **state)
+{
+	const char *why;
+
+	(void)state;
+	assert_int_equal(parse("{\"ticketId\":\"" T_ID "\",\"venueId\":"
+	    "\"Venue1\",\"eventId\":\"Event1\",\"zoneId\":12,\"row\":3,"
+	    "\"column\":30,\"price\":320.00,\"status\":\"CREATED\","
+	    "\"createdOn\":\"2026-11-27T23:54:24.123Z\"}", &why), 0);
+	assert_int_equal(m.kind, MSG_TICKET);
+	assert_string_equal(m.t.id, T_ID);
+	assert_int_equal(m.t.col, 30);
+	assert_int_equal(parse("{\"ticketId\":\"" T_ID "\"}", &why), -1);
+}
+
+static void
+test_msg_order(void **state)
+{
+	const char *why;
+
+	(void)state;
+	assert_int_equal(parse(ORDER(TKT(T_ID, O_ID, "30") ","
+	    TKT(T_ID2, O_ID, "29")), &why), 0);
+	assert_int_equal(m.kind, MSG_ORDER);
+	assert_string_equal(m.t.id, O_ID);
+	assert_string_equal(m.t.created, "2026-11-27T23:54:24.123Z");
+	assert_int_equal(m.u.o.n, 2);
+	assert_string_equal(m.u.o.total, "640.00");
+	assert_string_equal(m.u.o.hash, HASH);
+	assert_string_equal(m.u.o.t[1].id, T_ID2);
+	assert_int_equal(m.u.o.t[1].col, 29);
+	/* poison: a seat twice, a ticket twice, another order's ticket,
+	 * no tickets, a bad hash, a bad status, an unknown type */
+	assert_int_equal(parse(ORDER(TKT(T_ID, O_ID, "30") ","
+	    TKT(T_ID2, O_ID, "30")), &why), -1);
+	assert_string_equal(why, "an order holds one seat twice");
+	assert_int_equal(parse(ORDER(TKT(T_ID, O_ID, "30") ","
+	    TKT(T_ID, O_ID, "29")), &why), -1);
+	assert_int_equal(parse(ORDER(TKT(T_ID, T_ID2, "30")), &why), -1);
+	assert_string_equal(why, "a ticket's orderId is not its order's");
+	assert_int_equal(parse(ORDER(""), &why), -1);
+	assert_int_equal(parse("{\"type\":\"refund\"}", &why), -1);
+	assert_int_equal(parse("{\"type\":1}", &why), -1);
+}
+
+static void
+test_msg_order_max(void **state)
+{
+	char		 buf[MSG_JSON_MAX + 64], t[TICKET_JSON_MAX + 64];
+	const char	*why;
+	size_t		 off = 0;
+	int		 i;
+
+	(void)state;
+	off += (size_t)snprintf(buf, sizeof(buf), "%s", ORDER(""));
+	off -= 2;	/* before "]}" */
+	for (i = 1; i <= ORDER_TICKETS_MAX + 1; i++) {
+		snprintf(t, sizeof(t), "%s{\"ticketId\":\"019b6f7c-93fb-7a2e-"
+		    "9c41-0000000001%02d\",\"orderId\":\"" O_ID "\",\"venueId\":"
+		    "\"Venue1\",\"eventId\":\"Event1\",\"zoneId\":12,\"row\":3,"
+		    "\"column\":%d,\"price\":320.00,\"status\":\"CREATED\","
+		    "\"createdOn\":\"2026-11-27T23:54:24.123Z\"}", i > 1 ? "," :
+		    "", i, i);
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s", t);
+		snprintf(buf + off, sizeof(buf) - off, "]}");
+		assert_int_equal(msg_parse(buf, off + 2, &m, &why),
+		    i <= ORDER_TICKETS_MAX ? 0 : -1);
+		if (i <= ORDER_TICKETS_MAX)
+			assert_int_equal(m.u.o.n, (size_t)i);
+	}
+}
+
+static void
+test_msg_cancel(void **state)
+{
+	const char *why;
+
+	(void)state;
+	assert_int_equal(parse(CANCEL("\"" T_ID "\",\"" T_ID2 "\""), &why), 0);
+	assert_int_equal(m.kind, MSG_CANCEL);
+	assert_string_equal(m.t.id, "");
+	assert_string_equal(m.t.created, "2026-11-28T00:01:02.345Z");
+	assert_int_equal(m.u.c.n, 2);
+	assert_string_equal(m.u.c.ids[1], T_ID2);
+	assert_string_equal(m.u.c.order, O_ID);
+	assert_int_equal(parse(CANCEL("\"" T_ID "\",\"" T_ID "\""), &why), -1);
+	assert_int_equal(parse(CANCEL(""), &why), -1);
+	assert_int_equal(parse(CANCEL("\"x\""), &why), -1);
+	assert_int_equal(parse(CANCEL("7"), &why), -1);
+}
+
+static void
+test_msg_hash(void **state)
+{
+	(void)state;
+	assert_true(msg_hash_ok(HASH));
+	assert_false(msg_hash_ok("0123"));
+	assert_false(msg_hash_ok(HASH "0"));
+	assert_false(msg_hash_ok("0123456789ABCDEF0123456789abcdef0123456789"
+	    "abcdef0123456789abcdef"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_msg_ticket),
+		cmocka_unit_test(test_msg_order),
+		cmocka_unit_test(test_msg_order_max),
+		cmocka_unit_test(test_msg_cancel),
+		cmocka_unit_test(test_msg_hash),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
