@@ -146,15 +146,21 @@ def test_kill_9_mid_batch_with_orders_and_cancellations():
     box.wait_until(lambda: mysql_count() > 0, timeout=120, what="the first part under way")
     forge.settled(timeout=300)
     first = mysql_count()
+    errlog = open(os.path.join(os.environ["BOX_VAR"], "lock-session.err"), "w+")
     lock = subprocess.Popen([os.path.join(box.ROOT, "scripts", "stack"), "sql"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=errlog, text=True)
     try:
         lock.stdin.write("LOCK TABLES orders WRITE, ticket WRITE;\nSELECT SLEEP(600);\n")
         lock.stdin.flush()
-        box.wait_until(lambda: any("SLEEP(600)" in r[-1] for r in box.sql(
-            "SELECT user, IFNULL(info, '') FROM information_schema.processlist")),
-            timeout=60, what="the tables locked")
+        def locked():
+            if lock.poll() is not None:
+                errlog.seek(0)
+                raise box.Fail("the lock session ended (%s): %s" % (lock.returncode,
+                                                                   errlog.read().strip()))
+            return any("SLEEP(600)" in r[-1] for r in box.sql(
+                "SELECT user, IFNULL(info, '') FROM information_schema.processlist"))
+        box.wait_until(locked, timeout=60, what="the tables locked")
         publish(plan[cut:])
         box.wait_until(consumer_waits_for_lock, timeout=120, what="the consumer inside its "
                        "transaction, waiting for the lock")
@@ -162,6 +168,7 @@ def test_kill_9_mid_batch_with_orders_and_cancellations():
     finally:
         lock.kill()
         lock.wait()
+        errlog.close()
     done = mysql_count()
     print("killed with %d of %d tickets in MySQL (%d before), %d items in DynamoDB"
           % (done, total, first, box.ddb_count()))
