@@ -496,10 +496,10 @@ function chooseBest() {
 
 // ------------------------------------------------------------- purchase
 
-// ---- round 2 (docs/api.md): orders, holds, cancellation --------------------
-// Used only when the purchase responder has them: GET on a POST-only path
-// answers 405 where it exists and 404 "no such path" where it does not.
-// Until then the page buys one seat per POST /tickets (below).
+// ---- orders, holds, cancellation (docs/api.md) -----------------------------
+// Asked for once: GET on a POST-only path answers 405 where it exists and
+// 404 "no such path" where it does not, so the page still works against a
+// purchase responder of round 1 (one seat per POST /tickets, below).
 async function has(feature, path) {
   if (state.features[feature] === undefined) {
     const r = await api('GET', path);
@@ -600,7 +600,9 @@ function report(res) {
 
 // --------------------------------------------------------------- lookup
 
-async function lookup(ev) {
+// lookup(ev, note): the ticket whose id is in the field, with note (a
+// sentence about what was just done to it) under its details
+async function lookup(ev, note) {
   if (ev) ev.preventDefault();
   const id = $('ticket-id').value.trim();
   const out = $('ticket');
@@ -610,7 +612,7 @@ async function lookup(ev) {
     const why = r.status === 404 ? `There is no ticket ${id}.`
       : r.status === 400 ? 'A ticket id looks like 01a21fb3-4e2b-7384-8c0c-111fd9951518.'
       : `Could not look it up: ${(r.body && r.body.message) || 'status ' + r.status}.`;
-    out.replaceChildren(el('div', {}, why));
+    out.replaceChildren(el('div', {}, why, ...(note ? [el('p', {}, note)] : [])));
     return;
   }
   const t = r.body;
@@ -621,18 +623,19 @@ async function lookup(ev) {
   const dl = el('dl', {});
   for (const [k, v] of rows) dl.append(el('dt', {}, k), el('dd', {}, String(v)));
   const box = el('div', {}, dl);
-  // round 2: cancellation, only with a token this page received
+  // cancellation, only with a token this page received
   const token = state.tokens.get(t.ticketId);
   if (token && t.status !== 'CANCELLED') {
     const b = el('button', { type: 'button' }, 'Cancel this ticket');
     b.addEventListener('click', async () => {
       const c = await api('POST', `/tickets/${seg(t.ticketId)}/cancel`, { cancelToken: token });
-      box.append(el('p', {}, c.status === 200 ? 'Cancelled; the seat is on sale again.'
-        : `Not cancelled: ${(c.body && c.body.message) || 'status ' + c.status}.`));
-      lookup();
+      // looked up again (the status it has now), the answer said under it
+      await lookup(null, c.status === 200 ? 'Cancelled; the seat is on sale again.'
+        : `Not cancelled: ${(c.body && c.body.message) || 'status ' + c.status}.`);
     });
     box.append(b);
   }
+  if (note) box.append(el('p', {}, note));
   out.replaceChildren(box);
 }
 
