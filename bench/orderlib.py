@@ -7,10 +7,17 @@
                  the consumer and counts what every store holds
   store_counts() live and cancelled tickets of an event zone in Redis, MySQL
                  and DynamoDB, orders in MySQL, active holds in Redis
+  mixed_row()    the mixed row of scripts/bench: one load of single seats,
+                 orders of 2-4 and holds on Event1, then a second round of
+                 confirms (half the holds) and cancels; the others expire
 
 Python standard library only (plus tests/lib/box.py, through benchlib).
 """
 
+import glob
+import json
+import os
+import random
 import time
 
 import benchlib as B
@@ -39,29 +46,32 @@ def seats_of(o):
     return ", ".join("%d-%d" % (t["row"], t["column"]) for t in o["tickets"])
 
 
-def ddb_zone_counts(event, zone):
-    """(live, cancelled) items of an event zone in DynamoDB (Scan, COUNT)."""
-    live = cancelled = 0
-    start = None
+def ddb_scan(req):
+    """Every page of a Scan of the Tickets table."""
+    req = dict(req, TableName="Tickets")
     while True:
-        req = {"TableName": "Tickets", "Select": "SPECIFIC_ATTRIBUTES",
-               "ProjectionExpression": "#s", "ExpressionAttributeNames": {"#s": "status", "#e": "eventId",
-                                                                          "#z": "zoneId"},
-               "FilterExpression": "#e = :e AND #z = :z",
-               "ExpressionAttributeValues": {":e": {"S": event}, ":z": {"N": str(zone)}}}
-        if start:
-            req["ExclusiveStartKey"] = start
-        code, res = box.ddb("Scan", req, timeout=60)
+        code, res = box.ddb("Scan", req, timeout=120)
         if code != 200:
             raise B.BenchError("DynamoDB Scan: %s %s" % (code, res))
+        yield res
+        if not res.get("LastEvaluatedKey"):
+            return
+        req["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+
+
+def ddb_zone_counts(event, zone):
+    """(live, cancelled) items of an event zone in DynamoDB."""
+    live = cancelled = 0
+    for res in ddb_scan({"Select": "SPECIFIC_ATTRIBUTES", "ProjectionExpression": "#s",
+                         "ExpressionAttributeNames": {"#s": "status", "#e": "eventId", "#z": "zoneId"},
+                         "FilterExpression": "#e = :e AND #z = :z",
+                         "ExpressionAttributeValues": {":e": {"S": event}, ":z": {"N": str(zone)}}}):
         for it in res.get("Items", []):
             if it.get("status", {}).get("S") == "CANCELLED":
                 cancelled += 1
             else:
                 live += 1
-        start = res.get("LastEvaluatedKey")
-        if not start:
-            return live, cancelled
+    return live, cancelled
 
 
 def store_counts(event, zone):
@@ -124,3 +134,166 @@ def scripted(out=print, timeout_s=60):
             break
         time.sleep(0.25)
     return replayed and got == want, got, want
+
+
+# ------------------------------------------------------------- mixed row
+
+EXPIRE_S = 5          # holdSeconds of the holds left to expire
+CANCEL_SHARE = 0.1    # of the tickets and orders sold, one ticket cancelled
+
+
+def mixed_file(zones, seed, path, requests):
+    """requests lines over zones 1..zones of Event1: 60 % single seats, 30 %
+    orders of 2-4 seats (half best available), 10 % holds (half to be
+    confirmed, holdSeconds 600; half left to expire, EXPIRE_S)."""
+    rng = random.Random("mixed:%s:%s" % (seed, zones))
+    lines = []
+    for i in range(requests):
+        z, x = rng.randint(1, zones), rng.random()
+        head = '{"venueId":"Venue1","eventId":"Event1","zoneId":%d,' % z
+        if x < 0.6:
+            lines.append(head + '"row":%d,"column":%d}' % (rng.randint(1, B.ROWS), rng.randint(1, B.COLS)))
+            continue
+        n = rng.randint(2, 4)
+        if rng.random() < 0.5:
+            what = '"quantity":%d' % n
+        else:
+            r, c = rng.randint(1, B.ROWS), rng.randint(1, B.COLS - n + 1)
+            what = '"seats":[%s]' % ",".join('{"row":%d,"column":%d}' % (r, c + k) for k in range(n))
+        if x < 0.9:
+            lines.append("POST /orders " + head + what + "}")
+        else:
+            secs = 600 if rng.random() < 0.5 else EXPIRE_S
+            lines.append("POST /holds " + head + what + ',"holdSeconds":%d}' % secs)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def read_ids(prefix):
+    out = {"t": [], "o": [], "h": []}
+    for f in glob.glob(prefix + ".*"):
+        with open(f) as fh:
+            for line in fh:
+                p = line.split()
+                if len(p) >= 2 and p[0] in out:
+                    out[p[0]].append(p[1:])
+    return out
+
+
+def event1_counts():
+    """(live tickets, distinct live seats, cancelled) of Event1 in MySQL."""
+    row = box.sql("SELECT SUM(status <> 'CANCELLED'), COUNT(DISTINCT IF(status <> 'CANCELLED', "
+                  "CONCAT(zone_id, ':', row_no, ':', col_no), NULL)), SUM(status = 'CANCELLED') "
+                  "FROM ticketing.ticket WHERE event_id = 'Event1'")[0]
+    return tuple(int(x) if x not in ("NULL", None) else 0 for x in row)
+
+
+def ddb_cancelled():
+    return sum(res.get("Count", 0) for res in ddb_scan(
+        {"Select": "COUNT", "FilterExpression": "#s = :c", "ExpressionAttributeNames": {"#s": "status"},
+         "ExpressionAttributeValues": {":c": {"S": "CANCELLED"}}}))
+
+
+def per_zone(cmd, key, prefix, zones):
+    """How many members of the hash key ("bo:holds", ...) of zones 1..zones
+    of Event1 start with prefix (cmd: HVALS or HKEYS)."""
+    n = 0
+    for z in range(1, zones + 1):
+        got = box.redis(cmd, "%s:{Event1:%d}" % (key, z), node=box.zone_node("Event1", z)) or []
+        n += sum(1 for v in got if v.startswith(prefix))
+    return n
+
+
+def redis_holds(zones):
+    """Holds still active."""
+    return per_zone("HVALS", "bo:holds", b"A ", zones)
+
+
+def redis_cancelled(zones):
+    """Tickets Redis recorded as cancelled (bo:ords c:<ticketId>)."""
+    return per_zone("HKEYS", "bo:ords", b"c:", zones)
+
+
+def mixed_row(zones, seed, connections, threads, workdir, requests=None):
+    """Reset; round 1 (mixed_file) and round 2 (confirms of the holds of
+    600 s, a cancel of CANCEL_SHARE of the tickets and orders sold, by
+    token), each request sent once by wrk through nginx; then the holds
+    left expire, the stores drain, and the check."""
+    B.reset()
+    requests = requests or zones * B.ROWS * B.COLS
+    path = os.path.join(workdir, "mixed-z%d-s%s.txt" % (zones, seed))
+    mixed_file(zones, seed, path, requests)
+    prefix = os.path.join(workdir, "mixed-ids")
+    for f in glob.glob(prefix + "*"):
+        os.unlink(f)
+    r1 = B.run_wrk(path, connections, threads, meter=B.CpuMeter(), ids=prefix)
+    ids = read_ids(prefix)
+    rng = random.Random("mixed2:%s" % seed)
+    # the holds of 600 s (the others expire within EXPIRE_S): by expiresAt
+    horizon = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 60))
+    confirm = [h[0] for h in ids["h"] if len(h) > 1 and h[1] > horizon]
+    second = ["POST /holds/%s/confirm" % h for h in confirm]
+    tix = set(t[0] for t in ids["t"])
+    sold = ids["t"] + ids["o"]
+    cancels = rng.sample(sold, int(len(sold) * CANCEL_SHARE))
+    for oid, tok in cancels:
+        second.append('POST /%s/%s/cancel {"cancelToken":"%s"}' % (
+            "tickets" if oid in tix else "orders", oid, tok))
+    rng.shuffle(second)
+    path2 = os.path.join(workdir, "mixed2-z%d-s%s.txt" % (zones, seed))
+    with open(path2, "w") as f:
+        f.write("\n".join(second) + "\n")
+    r2 = B.run_wrk(path2, connections, threads, meter=B.CpuMeter()) if second else None
+    facts = {"round1": r1, "round2": r2, "holds": len(ids["h"]), "confirms": len(confirm),
+             "cancels": len(cancels), "zones": zones, "requests": requests}
+    facts["check"] = mixed_check(facts)
+    return facts
+
+
+def mixed_check(f):
+    """Waits for the holds left to expire and for both stores, then checks:
+    the seats of the 201s (tickets, orders, confirms) = live + cancelled
+    tickets in MySQL; live tickets = distinct live seats (never two on a
+    seat) = Redis seats taken = DynamoDB live items; cancelled in MySQL =
+    in DynamoDB = in Redis; no hold left active; every confirm 201 and
+    every cancel 200; no 5xx, no socket error, every request answered."""
+    r1, r2 = f["round1"], f["round2"] or {"statuses": {}, "seats_distinct": 0, "seats_twice": 0,
+                                          "requests": 0, "answered": 0, "socket_errors": 0}
+    sold = r1.get("seats_distinct", 0) + r2.get("seats_distinct", 0)
+    end = time.time() + max(120.0, 6 * (r1["seconds"] or r1["wall"]))
+    while True:
+        active = redis_holds(f["zones"])
+        live, distinct, cancelled = event1_counts()
+        rcan = redis_cancelled(f["zones"])
+        items = B.ddb_item_count()
+        if (active == 0 and live + cancelled == sold and cancelled == rcan and items == sold) or \
+                time.time() > end:
+            break
+        time.sleep(0.5)
+    taken = B.redis_state(f["zones"])[0]
+    dcan = ddb_cancelled()
+    bad = sum(n for s, n in list(r1["statuses"].items()) + list(r2["statuses"].items()) if s >= 500)
+    c = {"sold": sold, "mysql_live": live, "mysql_distinct": distinct, "mysql_cancelled": cancelled,
+         "redis_taken": taken, "redis_cancelled": rcan, "redis_holds_active": active,
+         "ddb_live": items - dcan, "ddb_cancelled": dcan,
+         "client_twice": r1.get("seats_twice", 0) + r2.get("seats_twice", 0),
+         "confirmed": r2["statuses"].get(201, 0), "confirms": f["confirms"],
+         "cancelled_ok": r2["statuses"].get(200, 0), "cancels": f["cancels"], "5xx": bad,
+         "socket_errors": r1["socket_errors"] + r2["socket_errors"],
+         "unanswered": r1["requests"] - r1["answered"] + r2["requests"] - r2["answered"]}
+    c["ok"] = (live + cancelled == sold and live == distinct == taken == c["ddb_live"] and
+               cancelled == rcan == dcan and active == 0 and c["client_twice"] == 0 and
+               c["confirmed"] == f["confirms"] and c["cancelled_ok"] == f["cancels"] and bad == 0 and
+               c["socket_errors"] == 0 and c["unanswered"] == 0)
+    return c
+
+
+def mixed_line(c):
+    return ("seats sold %(sold)d = MySQL live %(mysql_live)d + cancelled %(mysql_cancelled)d; live: "
+            "MySQL %(mysql_live)d, distinct seats %(mysql_distinct)d, Redis seats %(redis_taken)d, "
+            "DynamoDB %(ddb_live)d; cancelled: Redis %(redis_cancelled)d, DynamoDB %(ddb_cancelled)d; "
+            "holds active %(redis_holds_active)d; confirms %(confirmed)d/%(confirms)d, cancels "
+            "%(cancelled_ok)d/%(cancels)d; sold twice %(client_twice)d; 5xx %(5xx)d, socket errors "
+            "%(socket_errors)d, unanswered %(unanswered)d" % c) + (" => CORRECT" if c["ok"] else " => WRONG")
