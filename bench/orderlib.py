@@ -8,8 +8,9 @@
   store_counts() live and cancelled tickets of an event zone in Redis, MySQL
                  and DynamoDB, orders in MySQL, active holds in Redis
   mixed_row()    the mixed row of scripts/bench: one load of single seats,
-                 orders of 2-4 and holds on Event1, then a second round of
-                 confirms (half the holds) and cancels; the others expire
+                 orders of 2-4 and holds on Event1 (one wrk per kind at
+                 once: latencies per kind), then a second round of confirms
+                 (half the holds) and cancels; the other holds expire
 
 Python standard library only (plus tests/lib/box.py, through benchlib).
 """
@@ -142,17 +143,20 @@ EXPIRE_S = 5          # holdSeconds of the holds left to expire
 CANCEL_SHARE = 0.1    # of the tickets and orders sold, one ticket cancelled
 
 
-def mixed_file(zones, seed, path, requests):
-    """requests lines over zones 1..zones of Event1: 60 % single seats, 30 %
-    orders of 2-4 seats (half best available), 10 % holds (half to be
-    confirmed, holdSeconds 600; half left to expire, EXPIRE_S)."""
+def mixed_files(zones, seed, workdir, requests):
+    """requests lines over zones 1..zones of Event1, one file per kind:
+    60 % single seats ("ticket"), 30 % orders of 2-4 seats, half best
+    available ("order"), 10 % holds ("hold": half to be confirmed,
+    holdSeconds 600; half left to expire, EXPIRE_S).  Returns [(kind,
+    path, lines)]."""
     rng = random.Random("mixed:%s:%s" % (seed, zones))
-    lines = []
+    lines = {"ticket": [], "order": [], "hold": []}
     for i in range(requests):
         z, x = rng.randint(1, zones), rng.random()
         head = '{"venueId":"Venue1","eventId":"Event1","zoneId":%d,' % z
         if x < 0.6:
-            lines.append(head + '"row":%d,"column":%d}' % (rng.randint(1, B.ROWS), rng.randint(1, B.COLS)))
+            lines["ticket"].append(head + '"row":%d,"column":%d}' % (rng.randint(1, B.ROWS),
+                                                                    rng.randint(1, B.COLS)))
             continue
         n = rng.randint(2, 4)
         if rng.random() < 0.5:
@@ -161,19 +165,64 @@ def mixed_file(zones, seed, path, requests):
             r, c = rng.randint(1, B.ROWS), rng.randint(1, B.COLS - n + 1)
             what = '"seats":[%s]' % ",".join('{"row":%d,"column":%d}' % (r, c + k) for k in range(n))
         if x < 0.9:
-            lines.append("POST /orders " + head + what + "}")
+            lines["order"].append("POST /orders " + head + what + "}")
         else:
             secs = 600 if rng.random() < 0.5 else EXPIRE_S
-            lines.append("POST /holds " + head + what + ',"holdSeconds":%d}' % secs)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+            lines["hold"].append("POST /holds " + head + what + ',"holdSeconds":%d}' % secs)
+    return [write_lines(workdir, "mixed-%s-z%d-s%s.txt" % (k, zones, seed), k, v) for k, v in lines.items()]
+
+
+def write_lines(workdir, name, kind, lines):
+    path = os.path.join(workdir, name)
+    os.makedirs(workdir, exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
-    return len(lines)
+    return kind, path, len(lines)
+
+
+def parallel_wrk(files, connections, threads, prefix):
+    """One wrk per kind at the same time, the connections shared by the
+    kinds' requests (at least threads each): a mixed load whose latencies
+    are measured per kind.  Returns ({kind: facts}, facts of the whole)."""
+    import threading
+    total = sum(n for _, _, n in files if n) or 1
+    out, errs, runs = {}, [], []
+    meter = B.CpuMeter()
+    for i, (kind, path, n) in enumerate(f for f in files if f[2]):
+        conns = max(threads, int(round(connections * n / total)))
+
+        def run(kind=kind, path=path, conns=conns, m=meter if i == 0 else None):
+            try:
+                out[kind] = B.run_wrk(path, conns, threads, meter=m, ids="%s-%s" % (prefix, kind))
+            except B.BenchError as e:
+                errs.append(e)
+        runs.append(threading.Thread(target=run))
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    if errs:
+        raise errs[0]
+    facts = {"statuses": {}, "codes": {}, "cpu": None}
+    for f in out.values():
+        for key in ("statuses", "codes"):
+            for k, v in f[key].items():
+                facts[key][k] = facts[key].get(k, 0) + v
+        for key in ("requests", "answered", "socket_errors", "seats_distinct", "seats_twice"):
+            facts[key] = facts.get(key, 0) + f.get(key, 0)
+        facts["cpu"] = facts["cpu"] or f["cpu"]
+    starts = [f["end_time"] - (f["seconds"] or f["wall"]) for f in out.values()]
+    facts["end_time"] = max(f["end_time"] for f in out.values())
+    facts["seconds"] = facts["wall"] = facts["end_time"] - min(starts)
+    facts["rate"] = facts["answered"] / facts["seconds"] if facts["seconds"] > 0 else 0.0
+    facts["p50_ms"] = max(f["p50_ms"] for f in out.values())
+    facts["p99_ms"] = max(f["p99_ms"] for f in out.values())
+    return out, facts
 
 
 def read_ids(prefix):
     out = {"t": [], "o": [], "h": []}
-    for f in glob.glob(prefix + ".*"):
+    for f in glob.glob(prefix + "-*.*"):
         with open(f) as fh:
             for line in fh:
                 p = line.split()
@@ -217,37 +266,32 @@ def redis_cancelled(zones):
 
 
 def mixed_row(zones, seed, connections, threads, workdir, requests=None):
-    """Reset; round 1 (mixed_file) and round 2 (confirms of the holds of
+    """Reset; round 1 (mixed_files) and round 2 (confirms of the holds of
     600 s, a cancel of CANCEL_SHARE of the tickets and orders sold, by
-    token), each request sent once by wrk through nginx; then the holds
-    left expire, the stores drain, and the check."""
+    token), each request sent once, one wrk per kind at the same time,
+    through nginx; then the holds left expire, the stores drain, and the
+    check."""
     B.reset()
     requests = requests or zones * B.ROWS * B.COLS
-    path = os.path.join(workdir, "mixed-z%d-s%s.txt" % (zones, seed))
-    mixed_file(zones, seed, path, requests)
     prefix = os.path.join(workdir, "mixed-ids")
     for f in glob.glob(prefix + "*"):
         os.unlink(f)
-    r1 = B.run_wrk(path, connections, threads, meter=B.CpuMeter(), ids=prefix)
+    kinds1, r1 = parallel_wrk(mixed_files(zones, seed, workdir, requests), connections, threads,
+                              prefix)
     ids = read_ids(prefix)
     rng = random.Random("mixed2:%s" % seed)
     # the holds of 600 s (the others expire within EXPIRE_S): by expiresAt
     horizon = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 60))
-    confirm = [h[0] for h in ids["h"] if len(h) > 1 and h[1] > horizon]
-    second = ["POST /holds/%s/confirm" % h for h in confirm]
+    confirm = ["POST /holds/%s/confirm" % h[0] for h in ids["h"] if len(h) > 1 and h[1] > horizon]
     tix = set(t[0] for t in ids["t"])
     sold = ids["t"] + ids["o"]
-    cancels = rng.sample(sold, int(len(sold) * CANCEL_SHARE))
-    for oid, tok in cancels:
-        second.append('POST /%s/%s/cancel {"cancelToken":"%s"}' % (
-            "tickets" if oid in tix else "orders", oid, tok))
-    rng.shuffle(second)
-    path2 = os.path.join(workdir, "mixed2-z%d-s%s.txt" % (zones, seed))
-    with open(path2, "w") as f:
-        f.write("\n".join(second) + "\n")
-    r2 = B.run_wrk(path2, connections, threads, meter=B.CpuMeter()) if second else None
-    facts = {"round1": r1, "round2": r2, "holds": len(ids["h"]), "confirms": len(confirm),
-             "cancels": len(cancels), "zones": zones, "requests": requests}
+    cancel = ['POST /%s/%s/cancel {"cancelToken":"%s"}' % ("tickets" if oid in tix else "orders", oid, tok)
+              for oid, tok in rng.sample(sold, int(len(sold) * CANCEL_SHARE))]
+    kinds2, r2 = parallel_wrk([write_lines(workdir, "mixed-confirm-s%s.txt" % seed, "confirm", confirm),
+                               write_lines(workdir, "mixed-cancel-s%s.txt" % seed, "cancel", cancel)],
+                              connections, threads, prefix + "2") if confirm or cancel else ({}, None)
+    facts = {"round1": r1, "round2": r2, "kinds": dict(kinds1, **kinds2), "holds": len(ids["h"]),
+             "confirms": len(confirm), "cancels": len(cancel), "zones": zones, "requests": requests}
     facts["check"] = mixed_check(facts)
     return facts
 
