@@ -174,13 +174,16 @@ def saved(ctx, name, path):
 
 def pend(name):
     """Puts the order ctx[name] back in the state of a publish not yet
-    confirmed (its message claimed by the sweeper, as in test_orders)."""
+    confirmed: its message pending since now (the sweeper claims it only
+    after sweeper_stale_ms, 6 s in tests/run; one in bo:sweep would be
+    published and dropped by its next round, 0.5 s)."""
     def step(ctx):
-        key, oid = "bo:sweep:{Event1:%d}" % ctx["z"], ctx[name]["orderId"]
-        ctx["pending"] = (key, box.redis("HGET", "bo:ords:{Event1:%d}" % ctx["z"], oid,
-                                         node=box.zone_node("Event1", ctx["z"])))
+        node = box.zone_node("Event1", ctx["z"])
+        key, oid = "bo:pend:{Event1:%d}" % ctx["z"], ctx[name]["orderId"]
+        ctx["pending"] = (key, box.redis("HGET", "bo:ords:{Event1:%d}" % ctx["z"], oid, node=node))
         check(ctx["pending"][1], "order message of %s" % oid)
-        box.redis("ZADD", key, "1", ctx["pending"][1], node=box.zone_node("Event1", ctx["z"]))
+        s, us = box.redis("TIME", node=node)
+        box.redis("ZADD", key, str(int(s) * 1000 + int(us) // 1000), ctx["pending"][1], node=node)
     return step
 
 
