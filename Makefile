@@ -101,7 +101,7 @@ UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS)
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
 FUZZ_LIB    = ticket awscreds redirect msg
-FUZZ_TICKET = form json order
+FUZZ_TICKET = form json order opath
 FUZZ_QUERY  = route
 FUZZ_CTL    = catalog
 FUZZERS	= $(foreach f,$(FUZZ_LIB) $(FUZZ_TICKET) $(FUZZ_QUERY) $(FUZZ_CTL),$(BUILD)/bin/fuzz_$(f))

@@ -238,12 +238,15 @@ class CpuMeter:
 
 # --------------------------------------------------------------- wrk runs
 
-def run_wrk(path, connections, threads, host=None, limit_s=900, timeout_s=30, meter=None):
+def run_wrk(path, connections, threads, host=None, limit_s=900, timeout_s=30, meter=None, ids=None):
     """Sends every line of path once; returns the facts of bench/wrk.lua
-    (dict) plus cpu (percent per component, if meter) and wall seconds."""
+    (dict) plus cpu (percent per component, if meter) and wall seconds.
+    ids: the prefix of the files of the 201s' ids (wrk.lua IDS)."""
     args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", "%ds" % limit_s,
             "--timeout", "%ds" % timeout_s, "-s", WRK_LUA,
             "http://127.0.0.1:%d/tickets" % PORT, "--", path, str(threads), host or ""]
+    if ids:
+        args += ["", ids]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if meter is not None:
         meter.extra = dict(meter.extra, wrk=[p.pid])

@@ -1,11 +1,15 @@
 -- SPDX-License-Identifier: ISC
 -- wrk.lua - sends every request of a request file exactly once (scripts/bench).
 --
---   wrk -t T -c C -d LIMIT --timeout 30s -s bench/wrk.lua URL -- FILE T [HOST] [PATH]
+--   wrk -t T -c C -d LIMIT --timeout 30s -s bench/wrk.lua URL -- FILE T [HOST] [PATH] [IDS]
 --
 -- FILE holds one JSON body per line; each is POSTed to PATH (default
--- /tickets) as application/json, with Host HOST if given.  Thread i of T
--- sends lines i, i+T, i+2T, ... over its C/T keep-alive connections.
+-- /tickets) as application/json, with Host HOST if given.  A line may also
+-- be "METHOD PATH [BODY]" (the mixed row of orders, holds and cancels,
+-- bench/orderlib.py).  Thread i of T sends lines i, i+T, i+2T, ... over
+-- its C/T keep-alive connections.  With IDS, thread i writes to IDS.i one
+-- line per 201: "t ticketId cancelToken", "o orderId cancelToken" or
+-- "h holdId expiresAt", for the requests of a second round.
 --
 -- Exactly once: delay() runs before every request of a connection; while
 -- the thread has lines left it reserves one and returns 0 (request() then
@@ -52,6 +56,8 @@ answered = 0     -- responses received
 statuses = {}    -- status -> count
 seats = {}       -- "zone:row:col" of each 201 -> count
 codes = {}       -- error code of each 4xx/5xx body -> count
+ids = nil        -- lines for IDS, if given
+idfile = nil
 first_ms = 0
 last_ms = 0
 local reqs = {}
@@ -61,8 +67,15 @@ function init(args)
   local nth = tonumber(args[2])
   local host = args[3]
   local path = args[4] or "/tickets"
+  if path == "" then
+    path = "/tickets"
+  end
+  if args[5] and args[5] ~= "" then
+    idfile = args[5] .. "." .. tid
+    ids = {}
+  end
   if not file or not nth then
-    error("usage: -- FILE THREADS [HOST] [PATH]")
+    error("usage: -- FILE THREADS [HOST] [PATH] [IDS]")
   end
   local headers = { ["Content-Type"] = "application/json" }
   if host and host ~= "" then
@@ -72,7 +85,12 @@ function init(args)
   for line in io.lines(file) do
     if i % nth == tid and line ~= "" then
       share = share + 1
-      reqs[share] = wrk.format("POST", path, headers, line)
+      local m, p, b = string.match(line, "^(%u+) (/%S*) ?(.*)$")
+      if m then
+        reqs[share] = wrk.format(m, p, headers, b ~= "" and b or nil)
+      else
+        reqs[share] = wrk.format("POST", path, headers, line)
+      end
     end
     i = i + 1
   end
@@ -104,15 +122,36 @@ function response(status, headers, body)
   answered = answered + 1
   statuses[status] = (statuses[status] or 0) + 1
   if status == 201 then
-    local z, r, c = string.match(body, '"zoneId":(%d+),"row":(%d+),"column":(%d+)')
-    local key = (z or "?") .. ":" .. (r or "?") .. ":" .. (c or "?")
-    seats[key] = (seats[key] or 0) + 1
+    -- every ticket of the body: one for a ticket, all of an order, none
+    -- of a hold (its seats are not sold)
+    local n = 0
+    for z, r, c in string.gmatch(body, '"zoneId":(%d+),"row":(%d+),"column":(%d+)') do
+      local key = z .. ":" .. r .. ":" .. c
+      seats[key] = (seats[key] or 0) + 1
+      n = n + 1
+    end
+    if n == 0 and not string.find(body, '"holdId"', 1, true) then
+      seats["?:?:?"] = (seats["?:?:?"] or 0) + 1
+    end
+    if ids then
+      local kind, id = string.match(body, '^{"(%l)%l+Id":"([%w_-]+)"')
+      local tok = string.match(body, '"cancelToken":"([%w_-]+)"') or
+        string.match(body, '"expiresAt":"([^"]+)"') or ""
+      if kind then
+        table.insert(ids, kind .. " " .. id .. " " .. tok)
+      end
+    end
   elseif status >= 400 then
     local code = string.match(body, '"error":"([A-Z_]+)"') or "?"
     codes[code] = (codes[code] or 0) + 1
   end
   if answered == share then
     last_ms = now_ms()
+    if ids then
+      local f = io.open(idfile, "w")
+      f:write(table.concat(ids, "\n"), "\n")
+      f:close()
+    end
     wrk.thread:stop()
   end
 end

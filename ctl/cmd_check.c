@@ -15,6 +15,17 @@
  * messages where nobody can see them: --wait S checks again until no
  * difference is left or S seconds have passed.
  *
+ * Seats held by a hold (owner "h:<holdId>", lua/order.lua) are neither
+ * sold nor lost: they are counted apart ("held"), and a hold still active
+ * HOLD_LATE_S seconds past its expiry (Redis clock) is a difference: the
+ * consumer's sweeper, which releases expired holds, is not running.  A
+ * seat held by a hold that is not active (deleted, expired, confirmed) is
+ * a difference too.  A ticket cancelled in Redis (bo:ords "c:<ticketId>",
+ * lua/cancel.lua) whose seat is free or sold again is not live: while
+ * MySQL still has it live, its cancellation is on its way if a cancel is
+ * pending in the zone or ticketSQL holds messages (counted "cancelling"),
+ * else a difference.
+ *
  * A double sale the consumer caught (MySQL refused the second ticket of a
  * seat, the consumer marked its DynamoDB item DOUBLE_SALE) is not a
  * difference between the stores: it is listed apart, with both tickets,
@@ -35,11 +46,13 @@
 #define DIFFS_SHOWN_MAX	200		/* lines printed; all are counted */
 #define ROW_DIFFS_MAX	3		/* row counter lines per zone */
 #define RETRY_S		2
+#define HOLD_LATE_S	10		/* expired holds the sweeper may still owe */
 
 /* Totals of one event. */
 struct evtotal {
 	char	event[ID_MAX + 1];
 	long	zones, capacity, redis, mysql, ddb, pending, queued;
+	long	held, cancelling;
 };
 
 struct check {
@@ -179,16 +192,129 @@ check_owners(struct check *ck, const struct catalog_zone *cz,
 			    "seat bit %ld", z->own[i].id, z->own[i].bit);
 }
 
+/* The Redis clock of node (ms), or -1. */
+static long long
+redis_now_ms(struct rds *r, unsigned node)
+{
+	redisReply	*rep;
+	long long	 ms = -1;
+
+	if ((rep = rds_cmd(r, node, "TIME")) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    rep->element[0]->str != NULL && rep->element[1]->str != NULL)
+		ms = atoll(rep->element[0]->str) * 1000 +
+		    atoll(rep->element[1]->str) / 1000;
+	freeReplyObject(rep);
+	return ms;
+}
+
+/* A seat held by hold hid (its owner "h:<hid>"): counted held if the hold
+ * is active and not long past its expiry.  *last caches the hold checked
+ * last (its seats are owned together): "" none, else the id and its
+ * answer in *last_ok.  Returns -1 if Redis failed. */
+static int
+check_held(struct check *ck, const struct catalog_zone *cz,
+    const struct zstate *z, const struct zone_owner *o, char *last,
+    int *last_ok, long long *now)
+{
+	char		 key[KEY_MAX];
+	const char	*hid = o->id + 2;
+	redisReply	*rep;
+	long long	 exp = -1;
+
+	if (strcmp(last, hid) != 0) {
+		if (keys_build(KEY_HOLDS, z->tag, key, sizeof(key)) < 0 ||
+		    (rep = rds_cmd(&ck->ctl->rds, z->node, "HGET %s %s", key,
+		    hid)) == NULL) {
+			ctl_err("%s zone %ld: %s", cz->event, cz->zone,
+			    ck->ctl->rds.errstr);
+			return -1;
+		}
+		if (rep->type == REDIS_REPLY_STRING && strncmp(rep->str, "A ",
+		    2) == 0)
+			exp = atoll(rep->str + 2);
+		freeReplyObject(rep);
+		if (exp > 0 && *now < 0 &&
+		    (*now = redis_now_ms(&ck->ctl->rds, z->node)) < 0) {
+			ctl_err("%s zone %ld: %s", cz->event, cz->zone,
+			    ck->ctl->rds.errstr);
+			return -1;
+		}
+		snprintf(last, UUID_LEN + 1, "%s", hid);
+		*last_ok = exp < 0 ? 0 : *now <= exp + HOLD_LATE_S * 1000 ? 1 :
+		    -(int)((*now - exp) / 1000);
+		if (*last_ok == 0)
+			diff(ck, cz->event, cz->zone, "row %ld column %ld is "
+			    "held by hold %s, which is not active (deleted, "
+			    "expired or confirmed)", o->bit / cz->cols + 1,
+			    o->bit % cz->cols + 1, hid);
+		else if (*last_ok < 0)
+			diff(ck, cz->event, cz->zone, "hold %s expired %d s "
+			    "ago and still holds its seats: is the consumer's "
+			    "sweeper running?", hid, -*last_ok);
+	}
+	if (*last_ok != 0)
+		total(ck, cz->event)->held++;
+	return 0;
+}
+
+/* 1 if Redis recorded ticket id as cancelled (bo:ords "c:<id>"), 0 if not,
+ * -1 if Redis failed. */
+static int
+cancelled_in_redis(struct check *ck, const struct zstate *z, const char *id)
+{
+	char		 key[KEY_MAX];
+	redisReply	*rep;
+	int		 r;
+
+	if (keys_build(KEY_ORDS, z->tag, key, sizeof(key)) < 0 ||
+	    (rep = rds_cmd(&ck->ctl->rds, z->node, "HEXISTS %s c:%s", key,
+	    id)) == NULL)
+		return -1;
+	r = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+	freeReplyObject(rep);
+	return r;
+}
+
+/* A MySQL ticket whose seat Redis does not give it: cancelled in Redis and
+ * on its way to MySQL (returns 1, counted), or not (0), or -1. */
+static int
+cancelling(struct check *ck, const struct catalog_zone *cz,
+    const struct zstate *z, const struct sold *s)
+{
+	int c = cancelled_in_redis(ck, z, s->id);
+
+	if (c < 0) {
+		ctl_err("%s zone %ld: %s", cz->event, cz->zone,
+		    ck->ctl->rds.errstr);
+		return -1;
+	}
+	if (c == 0)
+		return 0;
+	if (z->cancels_pending == 0 && !maybe_queued(ck, 0, cz->event))
+		diff(ck, cz->event, cz->zone, "row %ld column %ld: ticket %s "
+		    "is cancelled in Redis, live in MySQL, its cancellation "
+		    "not pending, not queued%s", s->row, s->col, s->id,
+		    dead_hint(ck));
+	else
+		total(ck, cz->event)->cancelling++;
+	return 1;
+}
+
 /* MySQL tickets against seat bits and owners, and Redis owners against
  * MySQL. */
-static void
+static int
 check_redis_mysql(struct check *ck, const struct catalog_zone *cz,
     const struct zstate *z)
 {
 	const struct zone_owner	*o;
 	const struct sold	*s;
+	char			 last[UUID_LEN + 1] = "";
+	long long		 now = -1;
 	size_t			 first, n, i;
 	long			 bit;
+	int			 last_ok = 0, c;
 
 	n = soldv_zone(&ck->mysql, cz->event, cz->zone, &first);
 	for (i = first; i < first + n; i++) {
@@ -202,7 +328,12 @@ check_redis_mysql(struct check *ck, const struct catalog_zone *cz,
 		}
 		bit = keys_seat_bit(s->row, s->col, cz->cols);
 		o = zone_owner_of(z, bit);
-		if (!zone_bit(z->bits, z->nbytes, bit))
+		if ((!zone_bit(z->bits, z->nbytes, bit) || o == NULL ||
+		    strcmp(o->id, s->id) != 0) &&
+		    (c = cancelling(ck, cz, z, s)) != 0) {
+			if (c < 0)
+				return -1;
+		} else if (!zone_bit(z->bits, z->nbytes, bit))
 			diff(ck, cz->event, cz->zone, "row %ld column %ld: "
 			    "sold in MySQL (ticket %s) but free in Redis: it "
 			    "could be sold again (stop sales, ticketctl rebuild "
@@ -214,6 +345,11 @@ check_redis_mysql(struct check *ck, const struct catalog_zone *cz,
 	}
 	for (i = 0; i < z->nown; i++) {
 		o = &z->own[i];
+		if (strncmp(o->id, "h:", 2) == 0) {
+			if (check_held(ck, cz, z, o, last, &last_ok, &now) != 0)
+				return -1;
+			continue;
+		}
 		if (soldv_find_id(&ck->mysql, first, n, o->id) != NULL ||
 		    soldv_find_id(&z->pending, 0, z->pending.n, o->id) !=
 		    NULL || maybe_queued(ck, 0, cz->event))
@@ -223,6 +359,7 @@ check_redis_mysql(struct check *ck, const struct catalog_zone *cz,
 		    "queued%s", o->bit / cz->cols + 1, o->bit % cz->cols + 1,
 		    o->id, dead_hint(ck));
 	}
+	return 0;
 }
 
 /* Orders two entries of the same zone by seat, then id. */
@@ -344,7 +481,10 @@ check_zone(struct check *ck, const struct catalog_zone *cz)
 		    "tickets", z.pending_bad);
 	check_counters(ck, cz, &z, taken);
 	check_owners(ck, cz, &z);
-	check_redis_mysql(ck, cz, &z);
+	if (check_redis_mysql(ck, cz, &z) != 0) {
+		zstate_free(&z);
+		return -1;
+	}
 	check_mysql_ddb(ck, cz, &z);
 	zstate_free(&z);
 	return 0;
@@ -413,13 +553,15 @@ report(const struct check *ck, FILE *out, const char *diffs, size_t len)
 {
 	size_t i;
 
-	fprintf(out, "%-20s %7s %9s %8s %7s %8s %7s %6s\n", "event", "zones",
-	    "capacity", "redis", "mysql", "dynamodb", "pending", "queued");
+	fprintf(out, "%-20s %7s %9s %8s %7s %8s %7s %6s %6s %10s\n", "event",
+	    "zones", "capacity", "redis", "mysql", "dynamodb", "pending",
+	    "queued", "held", "cancelling");
 	for (i = 0; i < ck->nev; i++)
-		fprintf(out, "%-20s %7ld %9ld %8ld %7ld %8ld %7ld %6ld\n",
-		    ck->ev[i].event, ck->ev[i].zones, ck->ev[i].capacity,
-		    ck->ev[i].redis, ck->ev[i].mysql, ck->ev[i].ddb,
-		    ck->ev[i].pending, ck->ev[i].queued);
+		fprintf(out, "%-20s %7ld %9ld %8ld %7ld %8ld %7ld %6ld %6ld "
+		    "%10ld\n", ck->ev[i].event, ck->ev[i].zones,
+		    ck->ev[i].capacity, ck->ev[i].redis, ck->ev[i].mysql,
+		    ck->ev[i].ddb, ck->ev[i].pending, ck->ev[i].queued,
+		    ck->ev[i].held, ck->ev[i].cancelling);
 	fprintf(out, "queues: %s %ld, %s %ld message(s) waiting, %ld "
 	    "dead-lettered (counted, not read)\n", MQ_QUEUE_SQL,
 	    ck->qsql_msgs, MQ_QUEUE_NOSQL, ck->qnosql_msgs,
@@ -553,6 +695,10 @@ const struct command cmd_check = {
 	"owner, each Redis owner against MySQL, and MySQL against DynamoDB\n"
 	"(ticket ids and seats); also tickets of zones the catalog lacks.\n"
 	"Prints seats sold per event in each store, then every difference.\n"
+	"Seats of holds are counted \"held\"; a hold active over 10 s past its\n"
+	"expiry is a difference (the consumer's sweeper is not releasing it).\n"
+	"A ticket cancelled in Redis is not live; while MySQL still has it, it\n"
+	"is counted \"cancelling\" if a cancel is pending or queued.\n"
 	"Tickets on their way are not differences: pending or claimed in Redis,\n"
 	"or (as many as the queue holds messages) missing from MySQL while\n"
 	"ticketSQL holds messages, from DynamoDB while ticketNoSQL does.  The\n"

@@ -68,8 +68,12 @@ soldv_add_json(struct soldv *s, const char *json, size_t len, int *added)
 	int			 r;
 
 	*added = 0;
-	if (msg_parse(json, len, &m, &why) != 0 || m.kind == MSG_CANCEL)
+	if (msg_parse(json, len, &m, &why) != 0)
 		return 0;
+	if (m.kind == MSG_CANCEL) {
+		*added = -1;
+		return 0;
+	}
 	if (m.kind == MSG_ORDER) {
 		if ((r = soldv_add_order(s, &m.u.o)) < 0)
 			return -1;

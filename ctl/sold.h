@@ -36,8 +36,8 @@ struct soldv {
 int	soldv_add(struct soldv *s, const char *event, long zone, long row,
 	    long col, const char *id, const char *json);
 /* Appends a ticket JSON message, or every ticket of an order message
- * (lua/order.lua); *added 0 if it is neither.  Returns 0, or -1 (no
- * memory). */
+ * (lua/order.lua); *added 0 if it is neither (-1 for a cancel message,
+ * which holds no seat).  Returns 0, or -1 (no memory). */
 int	soldv_add_json(struct soldv *s, const char *json, size_t len,
 	    int *added);
 /* Sorts by event, zone, row, column, ticketId. */

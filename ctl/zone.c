@@ -200,6 +200,8 @@ read_pending(struct rds *r, struct zstate *z, const char *key, char *err,
 		}
 		if (added == 0)
 			z->pending_bad++;
+		else if (added < 0)
+			z->cancels_pending++;
 	}
 	freeReplyObject(rep);
 	return 0;

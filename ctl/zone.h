@@ -41,6 +41,7 @@ struct zstate {
 	/* bo:pend and bo:sweep, parsed (sorted by seat) */
 	struct soldv		 pending;
 	long			 pending_bad;	/* entries that are no ticket */
+	long			 cancels_pending; /* cancel messages */
 };
 
 /* Reads the zone of cz into z (sized by the catalog's rows and cols).

@@ -732,39 +732,6 @@ delete_hold(FCGX_Request *req, const char *id)
 	}
 }
 
-/* "/holds/<holdId>[/confirm]": copies the id; returns 1 for the hold, 2
- * for its confirm, else 0. */
-static int
-hold_path(const char *path, char id[TOKEN_LEN + 1])
-{
-	size_t len = strlen(path);
-
-	if (strncmp(path, "/holds/", 7) != 0 || len < 7 + TOKEN_LEN)
-		return 0;
-	memcpy(id, path + 7, TOKEN_LEN);
-	id[TOKEN_LEN] = '\0';
-	if (!valid_id_n(id, TOKEN_LEN))
-		return 0;
-	if (len == 7 + TOKEN_LEN)
-		return 1;
-	return strcmp(path + 7 + TOKEN_LEN, "/confirm") == 0 ? 2 : 0;
-}
-
-/* "/<what>/<uuid>/cancel": copies the uuid into id; returns 1 if path is
- * one, else 0. */
-static int
-cancel_path(const char *path, const char *what, char id[UUID_LEN + 1])
-{
-	size_t w = strlen(what);
-
-	if (strncmp(path, what, w) != 0 || strlen(path) != w + UUID_LEN + 7 ||
-	    strcmp(path + w + UUID_LEN, "/cancel") != 0)
-		return 0;
-	memcpy(id, path + w, UUID_LEN);
-	id[UUID_LEN] = '\0';
-	return valid_uuid(id);
-}
-
 /* GET /tickets/health: what is down, not why (http_health_state). */
 static void
 health(FCGX_Request *req)
@@ -814,8 +781,8 @@ handle(FCGX_Request *req)
 		else
 			buy_legacy(req);
 	} else if (strcmp(path, "/orders") == 0 ||
-	    cancel_path(path, "/orders/", id) ||
-	    cancel_path(path, "/tickets/", id)) {
+	    purchase_cancel_path(path, "/orders/", id) ||
+	    purchase_cancel_path(path, "/tickets/", id)) {
 		if (strcmp(method, "POST") != 0) {
 			http_error(req, 405, "METHOD_NOT_ALLOWED", "use POST",
 			    "Allow: POST\r\n");
@@ -832,7 +799,7 @@ handle(FCGX_Request *req)
 			return;
 		}
 		buy_order(req, 1);
-	} else if ((hp = hold_path(path, hid)) != 0) {
+	} else if ((hp = purchase_hold_path(path, hid)) != 0) {
 		if (strcmp(method, hp == 1 ? "DELETE" : "POST") != 0) {
 			http_error(req, 405, "METHOD_NOT_ALLOWED", hp == 1 ?
 			    "use DELETE" : "use POST", hp == 1 ?

@@ -388,3 +388,36 @@ purchase_from_form(const char *q, size_t qlen, const char *b, size_t blen,
 	}
 	return check_numbers(p, why);
 }
+
+/* "/holds/<holdId>[/confirm]": copies the id; returns 1 for the hold, 2
+ * for its confirm, else 0. */
+int
+purchase_hold_path(const char *path, char id[TOKEN_LEN + 1])
+{
+	size_t len = strlen(path);
+
+	if (strncmp(path, "/holds/", 7) != 0 || len < 7 + TOKEN_LEN)
+		return 0;
+	memcpy(id, path + 7, TOKEN_LEN);
+	id[TOKEN_LEN] = '\0';
+	if (!valid_id_n(id, TOKEN_LEN))
+		return 0;
+	if (len == 7 + TOKEN_LEN)
+		return 1;
+	return strcmp(path + 7 + TOKEN_LEN, "/confirm") == 0 ? 2 : 0;
+}
+
+/* "/<what>/<uuid>/cancel": copies the uuid into id; returns 1 if path is
+ * one, else 0. */
+int
+purchase_cancel_path(const char *path, const char *what, char id[UUID_LEN + 1])
+{
+	size_t w = strlen(what);
+
+	if (strncmp(path, what, w) != 0 || strlen(path) != w + UUID_LEN + 7 ||
+	    strcmp(path + w + UUID_LEN, "/cancel") != 0)
+		return 0;
+	memcpy(id, path + w, UUID_LEN);
+	id[UUID_LEN] = '\0';
+	return valid_uuid(id);
+}

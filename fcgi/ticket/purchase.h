@@ -75,6 +75,15 @@ enum purchase_err purchase_token_from_json(const char *body, size_t len,
 enum purchase_err purchase_from_form(const char *query, size_t qlen,
 	    const char *body, size_t blen, struct purchase *p, const char **why);
 
+/* The paths of section 7 on the purchase responder (fuzzed by
+ * tests/fuzz/fuzz_opath.c).  "/holds/<holdId>[/confirm]": copies the id
+ * (TOKEN_LEN of [A-Za-z0-9_-]); returns 1 for the hold, 2 for its confirm,
+ * else 0.  "<what><uuid>/cancel" (what "/orders/" or "/tickets/"): copies
+ * the lowercase UUID; returns 1 if path is one, else 0. */
+int	purchase_hold_path(const char *path, char id[TOKEN_LEN + 1]);
+int	purchase_cancel_path(const char *path, const char *what,
+	    char id[UUID_LEN + 1]);
+
 /* Looks up name in an urlencoded string and percent-decodes its value into
  * out (NUL-terminated).  Returns 1 if found, 0 if absent, -1 if the value is
  * malformed (bad escape, NUL byte) or does not fit outlen. */

@@ -3,7 +3,8 @@
 on 4 zones of Event1, 64 connections through nginx, the trivial-responder and
 broker ceilings included) runs against the test stack and its correctness
 line must hold: 201 = seats = MySQL rows = DynamoDB items = Redis seats, no
-seat sold twice, every repeat a 409.  Never a speed."""
+seat sold twice, every repeat a 409; and the mixed row of orders, holds,
+confirms and cancels has its correctness line hold too.  Never a speed."""
 
 import os
 import re
@@ -28,6 +29,10 @@ def test_bench_smoke_correctness_line():
     check("DynamoDB = 3120 (ok)" in line.group(1), line.group(1))
     check("sold twice: client 0, MySQL 0 (ok)" in line.group(1), line.group(1))
     check("other statuses 0, socket errors 0, unanswered 0" in line.group(1), line.group(1))
+    mixed = re.search(r"^\s*mixed: (.*)$", r.stdout, re.M)
+    check(mixed, "no mixed correctness line in:\n" + tail)
+    check(mixed.group(1).endswith("=> CORRECT"), "mixed correctness line: " + mixed.group(1))
+    check(re.search(r"confirms (\d+)/\1, cancels (\d+)/\2;", mixed.group(1)), mixed.group(1))
     # the ceilings ran too (their figures are not checked)
     check(re.search(r"^ceiling .*before: 4056 requests", r.stdout, re.M), "no ceiling line:\n" + tail)
     check(re.search(r"^broker ceiling .* confirmed/s", r.stdout, re.M), "no broker line:\n" + tail)

@@ -97,10 +97,10 @@ def test_check_clean_after_sales():
     wait_persisted(len(ids), len(ids))
     out = clean_check()
     rows = {l.split()[0]: l.split()[1:] for l in out.splitlines() if l.startswith("Event")}
-    # zones capacity redis mysql dynamodb pending queued
-    eq(rows["Event1"], ["100", "78000", "12", "12", "12", "0", "0"], "Event1 line")
-    eq(rows["Event2"], ["4", "280", "1", "1", "1", "0", "0"], "Event2 line")
-    eq(rows["Event3"], ["4", "280", "1", "1", "1", "0", "0"], "Event3 line")
+    # zones capacity redis mysql dynamodb pending queued held cancelling
+    eq(rows["Event1"], ["100", "78000", "12", "12", "12", "0", "0", "0", "0"], "Event1 line")
+    eq(rows["Event2"], ["4", "280", "1", "1", "1", "0", "0", "0", "0"], "Event2 line")
+    eq(rows["Event3"], ["4", "280", "1", "1", "1", "0", "0", "0", "0"], "Event3 line")
     r = ctl("check", "Event2")
     expect_rc(r, 0, "check Event2")
     check("Event1" not in r.stdout, "check Event2 shows Event1")

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: ISC
 """test_hostile_orders.py - hostile input for the endpoints of section 7
-(POST /orders, POST /orders/{id}/cancel, POST /tickets/{id}/cancel) through
-nginx and lighttpd, in the way of test_hostile_http.py: every request gets
-its exact 4xx and changes nothing (the seats of TARGET, the order of
-VICTIM), and no responder process dies."""
+(POST /orders, POST /orders/{id}/cancel, POST /tickets/{id}/cancel,
+POST /holds, POST /holds/{id}/confirm, DELETE /holds/{id}, the
+Idempotency-Key header) through nginx and lighttpd, in the way of
+test_hostile_http.py: every request gets its exact 4xx and changes nothing
+(the seats of TARGET, the order of VICTIM, its hold), and no responder
+process dies."""
 
 import json
 
@@ -71,11 +73,29 @@ TOKEN_CASES = [
 ]
 
 
+# (what, body, status, code) for POST /holds, beside every ORDER_CASES
+HOLD_CASES = [
+    ("huge holdSeconds", body(quantity=1, holdSeconds=10 ** 30), 400, "BAD_REQUEST"),
+    ("holdSeconds over hold_max_seconds", body(quantity=1, holdSeconds=1801), 400, "BAD_REQUEST"),
+    ("holdSeconds 2^31", body(quantity=1, holdSeconds=2 ** 31), 400, "BAD_REQUEST"),
+    ("zero holdSeconds", body(quantity=1, holdSeconds=0), 400, "BAD_REQUEST"),
+    ("negative holdSeconds", body(quantity=1, holdSeconds=-600), 400, "BAD_REQUEST"),
+    ("holdSeconds as text", body(quantity=1, holdSeconds="600"), 400, "BAD_REQUEST"),
+    ("holdSeconds 1.5", body(quantity=1, holdSeconds=1.5), 400, "BAD_REQUEST"),
+    ("holdSeconds null", body(quantity=1, holdSeconds=None), 400, "BAD_REQUEST"),
+]
+
+# Idempotency-Key values that are 400 BAD_REQUEST on every POST that buys
+BAD_KEYS = ["k" * 65, "two words", "a/b", "k=v", "..", "k\u00e9",
+            "k;drop", "%41"]
+
+
 def snapshot():
     return (box.zone_state(*TARGET),
             box.redis("GET", "bo:ord:" + state["victim"]["orderId"],
                       node=box.zone_node(*TARGET)),
-            box.redis("HGETALL", "bo:ords:{%s:%d}" % TARGET, node=box.zone_node(*TARGET)))
+            box.redis("HGETALL", "bo:ords:{%s:%d}" % TARGET, node=box.zone_node(*TARGET)),
+            box.redis("HGETALL", "bo:holds:{%s:%d}" % TARGET, node=box.zone_node(*TARGET)))
 
 
 def unchanged(what):
@@ -88,6 +108,9 @@ def setup_module():
     r = box.http("POST", "/orders", body(seats=seats((5, 5), (5, 6))), headers=JSON)
     eq(r.status, 201, "the victim order (%s)" % r.body)
     state["victim"] = r.json()
+    r = box.http("POST", "/holds", body(seats=seats((6, 5), (6, 6)), holdSeconds=1800), headers=JSON)
+    eq(r.status, 201, "the victim hold (%s)" % r.body)
+    state["hold"] = r.json()
     state["pids"] = box.fcgi_pids("ticket")
     state["before"] = snapshot()
 
@@ -143,6 +166,61 @@ def test_paths_methods_types():
             if got is not None:
                 eq(got, code, "%s %s via %s" % (method, path, name))
     unchanged("paths, methods, types")
+
+
+def test_hold_bodies():
+    for name, port in SERVERS:
+        for what, b, status, code in HOLD_CASES + ORDER_CASES:
+            r = box.http("POST", "/holds", b, headers=JSON, port=port)
+            eq((r.status, (r.json() if r.body.startswith("{") else {}).get("error")),
+               (status, code), "hold: %s via %s (%s)" % (what, name, r.body[:200]))
+    unchanged("hold bodies")
+
+
+def test_hold_paths():
+    hid = state["hold"]["holdId"]
+    other = "A" * 22
+    cases = [
+        ("POST", "/holds/%s/confirm" % other, 404, "NOT_FOUND"),
+        ("DELETE", "/holds/" + other, 404, "NOT_FOUND"),
+        ("POST", "/holds/%s/confirm" % hid[:21], 404, "NOT_FOUND"),
+        ("DELETE", "/holds/" + hid[:21], 404, "NOT_FOUND"),
+        ("DELETE", "/holds/%sA" % hid, 404, "NOT_FOUND"),
+        ("POST", "/holds/%s/confirmx" % hid, 404, "NOT_FOUND"),
+        ("POST", "/holds/%s/confirm/" % hid, 404, "NOT_FOUND"),
+        ("DELETE", "/holds/%s/" % hid, 404, "NOT_FOUND"),
+        ("POST", "/holds/%s=/confirm" % hid[:21], 404, "NOT_FOUND"),
+        ("DELETE", "/holds/%s%%2F" % hid[:20], 404, "NOT_FOUND"),
+        ("DELETE", "/holds/" + hid.swapcase(), 404, "NOT_FOUND"),
+        ("GET", "/holds/" + hid, 405, "METHOD_NOT_ALLOWED"),
+        ("POST", "/holds/" + hid, 405, "METHOD_NOT_ALLOWED"),
+        ("PUT", "/holds/%s/confirm" % hid, 405, "METHOD_NOT_ALLOWED"),
+        ("DELETE", "/holds/%s/confirm" % hid, 405, "METHOD_NOT_ALLOWED"),
+        ("DELETE", "/holds", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", "/holds", 405, "METHOD_NOT_ALLOWED"),
+    ]
+    for name, port in SERVERS:
+        for method, path, status, code in cases:
+            r = box.http(method, path, None, port=port)
+            got = r.json().get("error") if r.body.startswith("{") else None
+            eq(r.status, status, "%s %s via %s (%s)" % (method, path, name, r.body[:120]))
+            if got is not None:
+                eq(got, code, "%s %s via %s" % (method, path, name))
+    unchanged("hold paths")
+
+
+def test_bad_idempotency_keys():
+    ticket = json.dumps({"venueId": "Venue1", "eventId": TARGET[0], "zoneId": TARGET[1], "row": 9, "column": 9})
+    legacy = "/ticket?venueId=Venue1&eventId=%s&zoneId=%d&row=9&column=9" % TARGET
+    for name, port in SERVERS:
+        for key in BAD_KEYS:
+            for path, b, hdrs in (("/orders", body(quantity=1), JSON), ("/tickets", ticket, JSON),
+                                  (legacy, None, {})):
+                h = dict(hdrs, **{"Idempotency-Key": key})
+                r = box.http("POST", path, b, headers=h, port=port)
+                eq((r.status, r.json().get("error")), (400, "BAD_REQUEST"),
+                   "key %r on %s via %s (%s)" % (key, path, name, r.body[:200]))
+    unchanged("bad Idempotency-Keys")
 
 
 if __name__ == "__main__":
