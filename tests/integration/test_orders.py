@@ -276,16 +276,20 @@ def test_cancel_rows():
 def test_cancel_not_yet_confirmed():
     o = check_order(order("Venue1", "Event1", 8, [(2, 2)]), "Venue1", "Event1", 8, [(2, 2)],
                     "320.00")
-    # put the order back in the state of a publish not yet confirmed
+    # put the order back in the state of a publish not yet confirmed: its
+    # message pending, stamped a minute ahead so that the sweeper (which
+    # claims entries older than sweeper_stale_ms, then publishes and drops
+    # them within 0.5 s) leaves it alone while the test looks
     msg = rds("HGET", "bo:ords:{Event1:8}", o["orderId"], zone=8)
-    rds("ZADD", "bo:sweep:{Event1:8}", "1", msg, zone=8)
+    now = int(rds("TIME", zone=8)[0])
+    rds("ZADD", "bo:pend:{Event1:8}", str((now + 60) * 1000), msg, zone=8)
     try:
         for port in WEB_PORTS:
             r = cancel("orders", o["orderId"], o["cancelToken"], port=port)
-            expect_error(r, 409, "NOT_YET_CONFIRMED", "claimed by the sweeper")
+            expect_error(r, 409, "NOT_YET_CONFIRMED", "publish not yet confirmed")
             check(r.header("Retry-After"), "Retry-After")
     finally:
-        rds("ZREM", "bo:sweep:{Event1:8}", msg, zone=8)
+        rds("ZREM", "bo:pend:{Event1:8}", msg, zone=8)
     eq(cancel("orders", o["orderId"], o["cancelToken"]).status, 200, "then it cancels")
 
 
