@@ -492,6 +492,17 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 static enum mq_result	publish(struct mq *, const char *, const char *,
 			    size_t, const char *, int);
 
+void
+mq_message_props(amqp_basic_properties_t *props, const char *msgid)
+{
+	memset(props, 0, sizeof(*props));
+	props->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
+	    AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+	props->content_type = amqp_cstring_bytes("application/json");
+	props->delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	props->message_id = amqp_cstring_bytes(msgid);
+}
+
 /* Times and counts each publish (metrics.h), the work is in publish(). */
 enum mq_result
 mq_publish(struct mq *m, const char *body, size_t len, const char *msgid,
@@ -535,12 +546,7 @@ publish(struct mq *m, const char *key, const char *body, size_t len,
 		    "(resource alarm)");
 		return MQ_FAILED;
 	}
-	memset(&props, 0, sizeof(props));
-	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
-	    AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
-	props.content_type = amqp_cstring_bytes("application/json");
-	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-	props.message_id = amqp_cstring_bytes(msgid);
+	mq_message_props(&props, msgid);
 	b.bytes = (void *)(uintptr_t)body;
 	b.len = len;
 	tag = m->next_tag;
