@@ -334,7 +334,10 @@ usable(struct mq *m, int confirms)
 		if (other_frame(m, &f) != 0)
 			goto dead;
 	}
-	if (!mq_silent(m)) {
+	/* a confirm read within 1.5 intervals is news enough: the kernel's
+	 * age of the last byte (a getsockopt per publish) can only be lower */
+	if ((hb > 0 && m->heard_ms > 0 &&
+	    mono_ms() - m->heard_ms <= 1500LL * hb) || !mq_silent(m)) {
 		m->used_ms = mono_ms();
 		return 0;
 	}
@@ -418,6 +421,7 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 		case AMQP_BASIC_ACK_METHOD: {
 			amqp_basic_ack_t *a = f.payload.method.decoded;
 
+			m->heard_ms = mono_ms();
 			if (a->delivery_tag == tag ||
 			    (a->multiple && a->delivery_tag > tag))
 				return returned ? MQ_FAILED : MQ_OK;

@@ -62,6 +62,7 @@ struct mq {
 	int			 timeout_ms;	/* connect and RPC */
 	int			 heartbeat;	/* seconds asked for, 0 = off */
 	long long		 used_ms;	/* monotonic: last connect/use */
+	long long		 heard_ms;	/* monotonic: last confirm read */
 	char			 name[64];	/* connection_name shown by the broker */
 
 	unsigned long		 reconnects;
