@@ -11,9 +11,13 @@ BOX_* environment) with wrk and bench/wrk.lua:
                    rate over exactly those requests, wrk's latency percentiles
   Hello            the trivial FastCGI responder (bench/hello.c) behind the
                    same nginx (a server block selected by Host: bench-hello)
-  pubbench()       the broker's ceiling (bench/pubbench.c)
+  pubbench()       the broker's ceiling (bench/pubbench.c), one message in
+                   flight per connection or pipelined (window)
   CpuMeter         CPU per component from /proc/<pid>/stat deltas
-  purchase_row()   one row of the table: reset, load, drain, correctness
+  purchase_row()   one row of the table: reset, load, drain, correctness;
+                   elsewhere=True pauses the consumer during the load
+                   (persistence "elsewhere") and times the drain after it
+  per_unit()       the CPU split as microseconds per request or per sale
 
 Python standard library only (plus tests/lib/box.py for Redis/SQL/DynamoDB).
 """
@@ -269,6 +273,7 @@ def run_wrk(path, connections, threads, host=None, limit_s=900, timeout_s=30, me
     end_time = time.time()
     wall = end_time - t0
     cpu = meter.stop() if meter is not None else None
+    cpu_s = meter.seconds if meter is not None else None
     if p.poll() is None:
         p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
@@ -289,6 +294,7 @@ def run_wrk(path, connections, threads, host=None, limit_s=900, timeout_s=30, me
     facts["wall"] = wall
     facts["end_time"] = end_time
     facts["cpu"] = cpu
+    facts["cpu_s"] = cpu_s
     secs = facts["seconds"] or wall
     facts["rate"] = facts["answered"] / secs if secs > 0 else 0.0
     facts["socket_errors"] = sum(facts.get(k, 0) for k in
@@ -388,15 +394,16 @@ def ceiling(path, connections, threads):
     return facts
 
 
-def pubbench(procs, seconds):
+def pubbench(procs, seconds, window=1):
     """The broker's ceiling: bench/pubbench.c with the consumer stopped (its
     drainers stand in); what is left in the queues is purged before the
-    consumer starts again."""
+    consumer starts again.  window: messages in flight per connection (1:
+    as the responders publish, a confirm awaited before the next)."""
     stack("stop", "consumer")
     meter = CpuMeter()
     p = subprocess.Popen([os.path.join(BIN, "pubbench"), "-c", CONF, "-p", str(procs),
-                          "-d", str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                          "-d", str(seconds), "-w", str(window)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     meter.extra = {"pubbench": [p.pid]}
     time.sleep(1.0 + 0.02 * procs)       # pubbench's connect phase
     meter.start()
@@ -418,7 +425,17 @@ def pubbench(procs, seconds):
     cpu["pubbench"] = 100.0 * facts.get("cpu_s", 0.0) / max(meter.seconds, 1e-6)
     cpu["rest of machine"] = max(0.0, cpu["rest of machine"] - cpu["pubbench"])
     facts["cpu"] = cpu
+    facts["cpu_s"] = meter.seconds
     return facts
+
+
+def per_unit(pct, seconds, count):
+    """A CPU split in percent of one core over seconds -> microseconds of
+    CPU per unit (request, sale, message) for count units."""
+    if not pct or not seconds or not count:
+        return {}
+    return {k: v / 100.0 * seconds * 1e6 / count for k, v in pct.items()
+            if k not in ("idle", "rest of machine")}
 
 
 # ------------------------------------------------------ drain, correctness
@@ -529,18 +546,36 @@ def check_line(c, seats):
                "CORRECT" if c["ok"] else "WRONG"))
 
 
-def purchase_row(ratio, zones, seed, connections, threads, workdir, drain_timeout=None):
-    """One row: reset, request set, load through nginx, drain, correctness."""
+def purchase_row(ratio, zones, seed, connections, threads, workdir, drain_timeout=None,
+                 elsewhere=False):
+    """One row: reset, request set, load through nginx, drain, correctness.
+    elsewhere: the consumer is stopped (scripts/stack stop consumer: it
+    finishes its batch, acks what it stored; the rest stays in the durable
+    queues) before the load and started after it, so MySQL and DynamoDB
+    Local do no work during the load; the drain is then timed from the
+    consumer's start, with its own CPU split (drain_cpu)."""
     reset()
     path = os.path.join(workdir, "req-%d-z%d-s%s.txt" % (round(ratio * 100), zones, seed))
     requests, seats = request_file(ratio, zones, seed, path)
+    if elsewhere:
+        stack("stop", "consumer")
     meter = CpuMeter()
     facts = run_wrk(path, connections, threads, meter=meter)
     load_s = facts["seconds"] or facts["wall"]
     if drain_timeout is None:
         drain_timeout = max(120.0, 6 * load_s)
-    # drain times count from the load's first request
-    t_sql, t_ddb = drain(facts["statuses"].get(201, 0), facts["end_time"] - load_s, drain_timeout)
-    facts.update(ratio=ratio, seats=seats, load_s=load_s, drain_sql=t_sql, drain_ddb=t_ddb)
+    if elsewhere:
+        dmeter = CpuMeter().start()
+        t0 = time.time()
+        stack("start", "consumer")
+        t_sql, t_ddb = drain(facts["statuses"].get(201, 0), t0, drain_timeout)
+        facts["drain_cpu"] = dmeter.stop()
+        facts["drain_cpu_s"] = dmeter.seconds
+    else:
+        # drain times count from the load's first request
+        t_sql, t_ddb = drain(facts["statuses"].get(201, 0), facts["end_time"] - load_s,
+                             drain_timeout)
+    facts.update(ratio=ratio, seats=seats, load_s=load_s, drain_sql=t_sql, drain_ddb=t_ddb,
+                 elsewhere=elsewhere)
     facts["check"] = correctness(facts, seats, zones)
     return facts

@@ -11,7 +11,13 @@
  * Stop the real consumer first and purge the queues afterwards: the
  * messages are not real sales.
  *
- *   pubbench [-c config] [-p procs] [-d seconds] [-D drainers 0|1]
+ * -w W keeps W messages in flight per connection instead of one (pipelined:
+ * publish while fewer than W are unconfirmed, read confirms as they come,
+ * multiple acks included): what the broker costs when the publisher does
+ * not wait for each confirm before the next message.  The latency is then
+ * from a message's publish to its confirm.
+ *
+ *   pubbench [-c config] [-p procs] [-d seconds] [-D drainers 0|1] [-w W]
  *
  * Last line: "pubbench confirmed=N failed=N unknown=N seconds=S rate=R
  * p50_ms=X p99_ms=Y drained=N procs=N errors=N cpu_s=S" (cpu_s: CPU time of
@@ -43,6 +49,7 @@
 #define BUCKETS		40000		/* up to 2 s; longer go in the last */
 #define DRAIN_PREFETCH	300
 #define DRAIN_ACK_EVERY	100
+#define WINDOW_MAX	1024		/* -w: messages in flight per connection */
 
 /* What one publisher reports, in memory shared with the parent. */
 struct slot {
@@ -54,6 +61,10 @@ struct slot {
 struct drain {
 	unsigned long	consumed;
 };
+
+static void	observe(struct slot *, long long);
+static int	pipelined(struct mq *, struct slot *, struct ticket *, int,
+		    long long);
 
 static void
 sleep_until(long long us)
@@ -70,8 +81,8 @@ sleep_until(long long us)
 
 /* One publisher: connect, wait for the start, publish until the end. */
 static int
-publisher(const struct conf *c, struct slot *s, int id, long long start,
-    long long end)
+publisher(const struct conf *c, struct slot *s, int id, int window,
+    long long start, long long end)
 {
 	struct mq	 m;
 	struct ticket	 t;
@@ -95,6 +106,12 @@ publisher(const struct conf *c, struct slot *s, int id, long long start,
 	t.col = 1;
 	snprintf(t.price, sizeof(t.price), "320.00");
 	sleep_until(start);
+	if (window > 1) {
+		int	rc = pipelined(&m, s, &t, window, end);
+
+		mq_close(&m);
+		return rc;
+	}
 	while ((t0 = mono_us()) < end) {
 		if (ticket_new(&t) != 0 ||
 		    ticket_json(&t, json, sizeof(json)) < 0) {
@@ -104,17 +121,118 @@ publisher(const struct conf *c, struct slot *s, int id, long long start,
 		r = mq_publish(&m, json, strlen(json), t.id,
 		    c->amqp_confirm_timeout_ms);
 		us = mono_us() - t0;
-		if (r == MQ_OK) {
-			s->confirmed++;
-			s->hist[us / BUCKET_US < BUCKETS ? us / BUCKET_US :
-			    BUCKETS - 1]++;
-		} else if (r == MQ_FAILED)
+		if (r == MQ_OK)
+			observe(s, us);
+		else if (r == MQ_FAILED)
 			s->failed++;
 		else
 			s->unknown++;
 	}
 	mq_close(&m);
 	return 0;
+}
+
+static void
+observe(struct slot *s, long long us)
+{
+	s->confirmed++;
+	s->hist[us / BUCKET_US < BUCKETS ? us / BUCKET_US : BUCKETS - 1]++;
+}
+
+/*
+ * The pipelined publisher (-w): up to window messages unconfirmed on the
+ * connection.  Delivery tags count from 1 on the channel; sent[tag %
+ * WINDOW_MAX] is the publish time of a tag in flight.  A nack or a return
+ * counts as failed, anything that breaks the connection ends the run with
+ * the messages in flight counted unknown.
+ */
+static int
+pipelined(struct mq *m, struct slot *s, struct ticket *t, int window,
+    long long end)
+{
+	static long long	 sent[WINDOW_MAX];
+	amqp_basic_properties_t	 props;
+	amqp_frame_t		 f;
+	amqp_message_t		 msg;
+	amqp_bytes_t		 b;
+	struct timeval		 tv = { 0, 0 };
+	char			 json[TICKET_JSON_MAX];
+	uint64_t		 next = 1, done = 0, tag;	/* confirmed up to done */
+	long long		 now;
+	int			 rc;
+
+	for (;;) {
+		now = mono_us();
+		while (now < end && next - 1 - done < (uint64_t)window) {
+			if (ticket_new(t) != 0 ||
+			    ticket_json(t, json, sizeof(json)) < 0)
+				return 1;
+			mq_message_props(&props, t->id);
+			b.bytes = json;
+			b.len = strlen(json);
+			if (amqp_basic_publish(m->conn, 1,
+			    amqp_cstring_bytes(MQ_EXCHANGE),
+			    amqp_cstring_bytes(MQ_ROUTING_KEY), 1, 0, &props,
+			    b) != AMQP_STATUS_OK)
+				goto lost;
+			sent[next++ % WINDOW_MAX] = now;
+		}
+		if (next - 1 == done) {
+			if (now >= end)
+				return 0;
+			continue;
+		}
+		/* block for a frame: something is in flight */
+		tv.tv_sec = 30;
+		amqp_maybe_release_buffers(m->conn);
+		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &tv);
+		if (rc != AMQP_STATUS_OK)
+			goto lost;
+		if (f.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		now = mono_us();
+		switch (f.payload.method.id) {
+		case AMQP_BASIC_ACK_METHOD:
+		case AMQP_BASIC_NACK_METHOD: {
+			int ack = f.payload.method.id == AMQP_BASIC_ACK_METHOD;
+			uint64_t upto = ack ?
+			    ((amqp_basic_ack_t *)f.payload.method.decoded)->
+			    delivery_tag : ((amqp_basic_nack_t *)
+			    f.payload.method.decoded)->delivery_tag;
+			int multiple = ack ?
+			    ((amqp_basic_ack_t *)f.payload.method.decoded)->
+			    multiple : ((amqp_basic_nack_t *)
+			    f.payload.method.decoded)->multiple;
+
+			for (tag = multiple ? done + 1 : upto; tag <= upto;
+			    tag++) {
+				if (ack)
+					observe(s, now - sent[tag % WINDOW_MAX]);
+				else
+					s->failed++;
+			}
+			/* confirms come in tag order on one channel */
+			if (upto > done)
+				done = upto;
+			break;
+		}
+		case AMQP_BASIC_RETURN_METHOD:
+			if (amqp_read_message(m->conn, f.channel, &msg, 0).
+			    reply_type != AMQP_RESPONSE_NORMAL)
+				goto lost;
+			amqp_destroy_message(&msg);
+			s->failed++;	/* its ack follows and counts it too */
+			s->confirmed--;
+			break;
+		default:
+			break;
+		}
+	}
+lost:
+	s->unknown += next - 1 - done;
+	fprintf(stderr, "pubbench: connection lost with %lu in flight\n",
+	    (unsigned long)(next - 1 - done));
+	return 1;
 }
 
 /* One drainer: consumes queue with manual acks until the end plus a grace
@@ -203,7 +321,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: pubbench [-c config] [-p procs] [-d seconds] "
-	    "[-D 0|1]\n");
+	    "[-D 0|1] [-w window]\n");
 	exit(2);
 }
 
@@ -221,12 +339,13 @@ main(int argc, char **argv)
 	double		 secs, cpu = 0;
 	struct rusage	 ru;
 	int		 ch, procs = 16, seconds = 10, ndrain = 2, i, status;
+	int		 window = 1;
 	int		 bad = 0;
 	long		 n;
 	size_t		 k;
 	pid_t		 pid;
 
-	while ((ch = getopt(argc, argv, "c:p:d:D:h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:p:d:D:w:h")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -245,6 +364,11 @@ main(int argc, char **argv)
 			if (valid_long(optarg, 0, 1, &n) != 0)
 				usage();
 			ndrain = n ? 2 : 0;
+			break;
+		case 'w':
+			if (valid_long(optarg, 1, WINDOW_MAX, &n) != 0)
+				usage();
+			window = (int)n;
 			break;
 		default:
 			usage();
@@ -274,7 +398,7 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < procs; i++) {
 		if ((pid = fork()) == 0)
-			_exit(publisher(&c, &slots[i], i, start, end));
+			_exit(publisher(&c, &slots[i], i, window, start, end));
 		if (pid < 0) {
 			perror("pubbench: fork");
 			return 1;
@@ -301,9 +425,9 @@ main(int argc, char **argv)
 		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	printf("pubbench confirmed=%lu failed=%lu unknown=%lu seconds=%.1f "
 	    "rate=%.0f p50_ms=%.2f p99_ms=%.2f drained=%lu procs=%d "
-	    "errors=%d cpu_s=%.2f\n", confirmed, failed, unknown, secs,
+	    "errors=%d cpu_s=%.2f window=%d\n", confirmed, failed, unknown, secs,
 	    confirmed / secs, percentile(hist, confirmed, 0.50),
-	    percentile(hist, confirmed, 0.99), drained, procs, bad, cpu);
+	    percentile(hist, confirmed, 0.99), drained, procs, bad, cpu, window);
 	free(hist);
 	return bad != 0 || confirmed == 0;
 }

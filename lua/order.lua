@@ -141,21 +141,43 @@ if q == 0 and not held then
     seats[i] = {r, c}
   end
 end
-local left = redis.call('HGETALL', KEYS[2])
-if #left == 0 and not held then
-  return {6, ''}
-end
-local cnt = {}
-for i = 1, #left, 2 do
-  cnt[left[i]] = tonumber(left[i + 1])
+-- the counters and seat bits a sale needs: explicit seats read the zone's
+-- counter, their rows' and their own bits; best available reads them all; a
+-- confirm none (its hold took the seats and counted them)
+local cnt, bits = {}, ''
+if not held then
+  local f = {'z'}
+  if q == 0 then
+    for i = 1, n do
+      f[#f + 1] = 'r' .. seats[i][1]
+    end
+    local v = redis.call('HMGET', KEYS[2], unpack(f))
+    for i = 1, #f do
+      cnt[f[i]] = tonumber(v[i])
+    end
+    if not v[1] and redis.call('EXISTS', KEYS[2]) == 0 then
+      return {6, ''}
+    end
+  else
+    local left = redis.call('HGETALL', KEYS[2])
+    if #left == 0 then
+      return {6, ''}
+    end
+    for i = 1, #left, 2 do
+      cnt[left[i]] = tonumber(left[i + 1])
+    end
+    bits = redis.call('GET', KEYS[3]) or ''
+  end
 end
 -- a missing counter reads as sold out: never sell on unknown state
 if not held and (cnt['z'] or 0) < n then
   return {2, ''}
 end
-local bits = redis.call('GET', KEYS[3]) or ''
 local function taken(r, c)
   local b = (r - 1) * cols + (c - 1)
+  if q == 0 then
+    return redis.call('GETBIT', KEYS[3], b) == 1
+  end
   local byte = string.byte(bits, math.floor(b / 8) + 1) or 0
   return bit.band(byte, bit.rshift(128, b % 8)) ~= 0
 end

@@ -334,7 +334,10 @@ usable(struct mq *m, int confirms)
 		if (other_frame(m, &f) != 0)
 			goto dead;
 	}
-	if (!mq_silent(m)) {
+	/* a confirm read within 1.5 intervals is news enough: the kernel's
+	 * age of the last byte (a getsockopt per publish) can only be lower */
+	if ((hb > 0 && m->heard_ms > 0 &&
+	    mono_ms() - m->heard_ms <= 1500LL * hb) || !mq_silent(m)) {
 		m->used_ms = mono_ms();
 		return 0;
 	}
@@ -418,6 +421,7 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 		case AMQP_BASIC_ACK_METHOD: {
 			amqp_basic_ack_t *a = f.payload.method.decoded;
 
+			m->heard_ms = mono_ms();
 			if (a->delivery_tag == tag ||
 			    (a->multiple && a->delivery_tag > tag))
 				return returned ? MQ_FAILED : MQ_OK;
@@ -492,6 +496,17 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 static enum mq_result	publish(struct mq *, const char *, const char *,
 			    size_t, const char *, int);
 
+void
+mq_message_props(amqp_basic_properties_t *props, const char *msgid)
+{
+	memset(props, 0, sizeof(*props));
+	props->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
+	    AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+	props->content_type = amqp_cstring_bytes("application/json");
+	props->delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	props->message_id = amqp_cstring_bytes(msgid);
+}
+
 /* Times and counts each publish (metrics.h), the work is in publish(). */
 enum mq_result
 mq_publish(struct mq *m, const char *body, size_t len, const char *msgid,
@@ -535,12 +550,7 @@ publish(struct mq *m, const char *key, const char *body, size_t len,
 		    "(resource alarm)");
 		return MQ_FAILED;
 	}
-	memset(&props, 0, sizeof(props));
-	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
-	    AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
-	props.content_type = amqp_cstring_bytes("application/json");
-	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-	props.message_id = amqp_cstring_bytes(msgid);
+	mq_message_props(&props, msgid);
 	b.bytes = (void *)(uintptr_t)body;
 	b.len = len;
 	tag = m->next_tag;

@@ -62,6 +62,7 @@ struct mq {
 	int			 timeout_ms;	/* connect and RPC */
 	int			 heartbeat;	/* seconds asked for, 0 = off */
 	long long		 used_ms;	/* monotonic: last connect/use */
+	long long		 heard_ms;	/* monotonic: last confirm read */
 	char			 name[64];	/* connection_name shown by the broker */
 
 	unsigned long		 reconnects;
@@ -108,6 +109,9 @@ enum mq_result mq_publish(struct mq *m, const char *body, size_t len,
 enum mq_result mq_publish_key(struct mq *m, const char *key, const char *body,
 	    size_t len, const char *msgid, int timeout_ms);
 const char *mq_result_str(enum mq_result r);
+/* The properties every published message carries (persistent, JSON,
+ * message-id msgid, which must outlive props). */
+void	mq_message_props(amqp_basic_properties_t *props, const char *msgid);
 
 /* Declares exchanges, queues (durable, dead-lettered) and bindings.
  * max_length > 0 caps each main queue (reject-publish); queue_type is

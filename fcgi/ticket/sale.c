@@ -72,16 +72,14 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	if (kind == 'c')
 		memcpy(s->hold_id, o->hold_id, sizeof(s->hold_id));
 	if (key != NULL) {
-		if ((ctx = EVP_MD_CTX_new()) == NULL)
+		if ((ctx = token_sha256()) == NULL)
 			return -1;
-		ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-		    EVP_DigestUpdate(ctx, &kind, 1) == 1;
+		ok = EVP_DigestUpdate(ctx, &kind, 1) == 1;
 		for (i = 0; ok && i < nwhat; i++)
 			ok = EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
 			    EVP_DigestUpdate(ctx, what[i].iov_base,
 			    what[i].iov_len) == 1;
 		ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
-		EVP_MD_CTX_free(ctx);
 		if (!ok)
 			return -1;
 		for (j = 0; j < len; j++)

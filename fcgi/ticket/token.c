@@ -47,13 +47,35 @@ token_new(char out[TOKEN_LEN + 1])
 	return 0;
 }
 
+/* SHA-256, fetched once per process */
+static EVP_MD *
+sha256(void)
+{
+	static EVP_MD	*md;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	return md;
+}
+
+EVP_MD_CTX *
+token_sha256(void)
+{
+	static EVP_MD_CTX	*ctx;
+
+	if ((ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL) ||
+	    sha256() == NULL || EVP_DigestInit_ex2(ctx, sha256(), NULL) != 1)
+		return NULL;
+	return ctx;
+}
+
 int
 token_for(const char *secret, const char *order_id, char out[TOKEN_LEN + 1])
 {
 	unsigned char	md[EVP_MAX_MD_SIZE];
 	unsigned	len = 0;
 
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	if (sha256() == NULL || HMAC(sha256(), secret, (int)strlen(secret),
 	    (const unsigned char *)order_id, strlen(order_id), md, &len) ==
 	    NULL || len < 16)
 		return -1;
@@ -67,8 +89,11 @@ token_hash(const char *s, char out[TOKEN_HASH_LEN + 1])
 	unsigned char	md[EVP_MAX_MD_SIZE];
 	unsigned	len = 0, i;
 
-	if (EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL) != 1 ||
-	    len != 32)
+	EVP_MD_CTX	*ctx;
+
+	if ((ctx = token_sha256()) == NULL ||
+	    EVP_DigestUpdate(ctx, s, strlen(s)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
 		return -1;
 	for (i = 0; i < len; i++) {
 		out[2 * i] = "0123456789abcdef"[md[i] >> 4];

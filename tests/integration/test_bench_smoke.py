@@ -20,22 +20,26 @@ def test_bench_smoke_correctness_line():
                        capture_output=True, text=True, timeout=900)
     tail = (r.stdout + r.stderr)[-3000:]
     eq(r.returncode, 0, "scripts/bench --smoke exit status; output:\n" + tail)
-    line = re.search(r"^\s*30%: (.*)$", r.stdout, re.M)
-    check(line, "no correctness line in:\n" + tail)
-    check(line.group(1).endswith("=> CORRECT"), "correctness line: " + line.group(1))
-    # the facts behind it, as printed
-    check("201 = 3120 (ok)" in line.group(1), line.group(1))
-    check("MySQL = 3120 (ok)" in line.group(1), line.group(1))
-    check("DynamoDB = 3120 (ok)" in line.group(1), line.group(1))
-    check("sold twice: client 0, MySQL 0 (ok)" in line.group(1), line.group(1))
-    check("other statuses 0, socket errors 0, unanswered 0" in line.group(1), line.group(1))
+    for mode in ("box", "elsewhere"):
+        line = re.search(r"^\s*30%% %s: (.*)$" % mode, r.stdout, re.M)
+        check(line, "no correctness line of mode %s in:\n%s" % (mode, tail))
+        check(line.group(1).endswith("=> CORRECT"), "correctness line: " + line.group(1))
+        # the facts behind it, as printed
+        check("201 = 3120 (ok)" in line.group(1), line.group(1))
+        check("MySQL = 3120 (ok)" in line.group(1), line.group(1))
+        check("DynamoDB = 3120 (ok)" in line.group(1), line.group(1))
+        check("sold twice: client 0, MySQL 0 (ok)" in line.group(1), line.group(1))
+        check("other statuses 0, socket errors 0, unanswered 0" in line.group(1), line.group(1))
     mixed = re.search(r"^\s*mixed: (.*)$", r.stdout, re.M)
     check(mixed, "no mixed correctness line in:\n" + tail)
     check(mixed.group(1).endswith("=> CORRECT"), "mixed correctness line: " + mixed.group(1))
     check(re.search(r"confirms (\d+)/\1, cancels (\d+)/\2;", mixed.group(1)), mixed.group(1))
     # the ceilings ran too (their figures are not checked)
     check(re.search(r"^ceiling .*before: 4056 requests", r.stdout, re.M), "no ceiling line:\n" + tail)
-    check(re.search(r"^broker ceiling .* confirmed/s", r.stdout, re.M), "no broker line:\n" + tail)
+    check(re.search(r"^broker ceiling .*one message in flight.* confirmed/s", r.stdout, re.M),
+          "no broker line:\n" + tail)
+    check(re.search(r"^broker ceiling .*pipelined.* confirmed/s, .* failed 0, unknown 0", r.stdout,
+                    re.M), "no pipelined broker line:\n" + tail)
     check(os.path.exists(out_md), "no markdown written")
     # the trivial responder is gone again
     run = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run")
