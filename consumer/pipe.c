@@ -206,7 +206,7 @@ next_delivery(struct mq *m, long ms, struct item *it)
 	it->tag = env.delivery_tag;
 	len = env.message.body.len;
 	if (len > PIPE_BODY_MAX) {
-		it->state = ITEM_DEAD;
+		it->state = PIPE_DEAD;
 		it->why = "message larger than the cap";
 		len = PIPE_BODY_MAX;	/* kept for the log only */
 	}
@@ -291,7 +291,7 @@ reject_dead(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	size_t	i;
 
 	for (i = 0; i < n; i++) {
-		if (items[i].state != ITEM_DEAD || items[i].settled)
+		if (items[i].state != PIPE_DEAD || items[i].settled)
 			continue;
 		if (amqp_basic_reject(m->conn, CHANNEL, items[i].tag, 0) !=
 		    AMQP_STATUS_OK) {
@@ -319,7 +319,7 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	long long	 newest = 0, ms;
 
 	for (i = 0; i < n; i++) {
-		if (items[i].state == ITEM_DONE) {
+		if (items[i].state == PIPE_DONE) {
 			done++;
 			if (items[i].tag > max)
 				max = items[i].tag;
@@ -335,13 +335,13 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 			goto fail;
 	} else {
 		for (i = 0; i < n; i++)
-			if (items[i].state == ITEM_DONE &&
+			if (items[i].state == PIPE_DONE &&
 			    amqp_basic_ack(m->conn, CHANNEL, items[i].tag, 0) !=
 			    AMQP_STATUS_OK)
 				goto fail;
 	}
 	for (i = 0; i < n; i++)
-		if (items[i].state == ITEM_DONE)
+		if (items[i].state == PIPE_DONE)
 			items[i].settled = 1;
 	atomic_fetch_add(&p->stats.done, done);
 	atomic_fetch_add(&p->stats.batches, 1);
@@ -379,15 +379,15 @@ pause_alive(struct pipe *p, struct mq *m, long ms)
 static void
 write_batch(struct pipe *p, struct mq *m, struct item *items, size_t n)
 {
-	char		 err[512];
+	const char	*err = p->sink->errstr;
 	unsigned	 attempt = 0;
 	long long	 since = 0;
 	long		 ms;
 
 	for (;;) {
-		err[0] = '\0';
-		if (p->sink->write(p->sink->ctx, items, n, err,
-		    sizeof(err)) == 0)
+		p->sink->err = ERR_NONE;
+		p->sink->errstr[0] = '\0';
+		if (p->sink->write(p->sink, items, n) == 0)
 			break;
 		if (attempt == 0) {
 			since = mono_ms();
@@ -439,10 +439,10 @@ handle_batch(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	size_t		 i;
 
 	for (i = 0; i < n; i++) {
-		if (items[i].state == ITEM_DEAD)
+		if (items[i].state == PIPE_DEAD)
 			continue;
 		if (parse_item(&items[i], &why) != 0) {
-			items[i].state = ITEM_DEAD;
+			items[i].state = PIPE_DEAD;
 			items[i].why = why;
 		}
 	}

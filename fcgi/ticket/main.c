@@ -358,8 +358,8 @@ reply_confirm(FCGX_Request *req, struct sale *s, enum sale_result res)
 			    "order of this hold now; try again", RETRY_AFTER);
 		return 1;
 	case SALE_HOLD_EXPIRED:
-		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, its "
-		    "seats are released", NULL);
+		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "
+		    "its seats are released", NULL);
 		return 1;
 	case SALE_NOT_FOUND:
 		http_error(req, 404, "NOT_FOUND", "no such hold", NULL);
@@ -405,14 +405,15 @@ reply_unsold(FCGX_Request *req, enum sell_kind k, struct sale *s,
 		return;
 	if (s->ihash[0] != '\0' && refusal_is_final(res) &&
 	    sale_refused(&rds, s, res) != 0)
-		log_warnx("refusal of %s not recorded: %s", s->idem, rds.errstr);
+		log_warnx("refusal of %s not recorded: %s", s->idem,
+		    rds.errstr);
 	if (res == SALE_IN_DOUBT) {
 		/* the script may have run: if it did, its pending entry makes
 		 * the sweeper publish the order; never say "nothing sold" */
 		log_warnx("order %s: %s; outcome unknown", s->order_id,
 		    rds.errstr);
-		reply_unknown(req, k, s, "seat store did not answer; the ticket "
-		    "may still be issued, see Location");
+		reply_unknown(req, k, s, "seat store did not answer; the "
+		    "ticket may still be issued, see Location");
 		return;
 	}
 	/* a hold takes the bodies of /orders (section 7): its 409 lists
@@ -859,7 +860,8 @@ handle(FCGX_Request *req)
 
 	if (http_path(req, path, sizeof(path)) < 0)
 		http_error(req, 404, "NOT_FOUND", "no such path", NULL);
-	else if (strcmp(path, "/tickets") == 0 || strcmp(path, "/ticket") == 0) {
+	else if (strcmp(path, "/tickets") == 0 ||
+	    strcmp(path, "/ticket") == 0) {
 		if (!method_ok(req, "POST"))
 			return;
 		if (path[7] == 's')
