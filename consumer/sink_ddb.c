@@ -107,8 +107,8 @@ refused_value(const struct ddb_resp *r)
 static const char *
 job_name(const struct job *j)
 {
-	return j->op == DDB_JOB_BATCH ? "BatchWriteItem" : j->op == DDB_JOB_PUT ?
-	    "PutItem" : "TransactWriteItems";
+	return j->op == DDB_JOB_BATCH ? "BatchWriteItem" :
+	    j->op == DDB_JOB_PUT ? "PutItem" : "TransactWriteItems";
 }
 
 /* A refused value of a parsed and checked message (what, id): the table

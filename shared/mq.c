@@ -384,6 +384,12 @@ same_message(const amqp_message_t *msg, const char *msgid)
 	    memcmp(p->message_id.bytes, msgid, p->message_id.len) == 0;
 }
 
+int
+mq_rpc_check(struct mq *m, amqp_rpc_reply_t rep, const char *what)
+{
+	return rpc_check(m, rep, what);
+}
+
 enum mq_frame
 mq_frame_class(const amqp_frame_t *f, uint64_t tag)
 {

@@ -109,6 +109,11 @@ enum mq_result mq_publish_key(struct mq *m, const char *key, const char *body,
 	    size_t len, const char *msgid, int timeout_ms);
 const char *mq_result_str(enum mq_result r);
 
+/* For a caller driving m's connection itself (the consumer's pipeline):
+ * returns 0 if the RPC reply rep is normal, else -1 with err and errstr
+ * set ("amqp host:port: what: why"). */
+int	mq_rpc_check(struct mq *m, amqp_rpc_reply_t rep, const char *what);
+
 /* What a frame read while waiting for the confirm of delivery tag is. */
 enum mq_frame {
 	MQ_FRAME_SKIP,		/* a content frame, an ack or nack of earlier

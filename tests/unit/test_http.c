@@ -64,7 +64,8 @@ test_content_type(void **state)
 	for (i = 0; i < sizeof(content_types) / sizeof(content_types[0]); i++)
 		if (http_content_type_is(content_types[i].content_type,
 		    content_types[i].media) != content_types[i].want)
-			fail_msg("'%s' is %s'%s'", content_types[i].content_type,
+			fail_msg("'%s' is %s'%s'",
+			    content_types[i].content_type,
 			    content_types[i].want ? "" : "not ",
 			    content_types[i].media);
 }

@@ -14,6 +14,9 @@
 
 #include "mq.h"
 
+#define ACK	AMQP_BASIC_ACK_METHOD
+#define NACK	AMQP_BASIC_NACK_METHOD
+
 static void
 test_frame_class(void **state)
 {
@@ -24,18 +27,15 @@ test_frame_class(void **state)
 		int		 multiple;
 		enum mq_frame	 want;		/* waiting for tag 5 */
 	} cases[] = {
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_ACK_METHOD, 5, 0, MQ_FRAME_ACK },
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_ACK_METHOD, 4, 0, MQ_FRAME_SKIP },
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_ACK_METHOD, 4, 1, MQ_FRAME_SKIP },
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_ACK_METHOD, 6, 0, MQ_FRAME_SKIP },
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_ACK_METHOD, 6, 1, MQ_FRAME_ACK },
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_ACK_METHOD, 5, 1, MQ_FRAME_ACK },
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_NACK_METHOD, 5, 0,
-		    MQ_FRAME_NACK },
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_NACK_METHOD, 9, 1,
-		    MQ_FRAME_NACK },
-		{ AMQP_FRAME_METHOD, AMQP_BASIC_NACK_METHOD, 3, 1,
-		    MQ_FRAME_SKIP },
+		{ AMQP_FRAME_METHOD, ACK, 5, 0, MQ_FRAME_ACK },
+		{ AMQP_FRAME_METHOD, ACK, 4, 0, MQ_FRAME_SKIP },
+		{ AMQP_FRAME_METHOD, ACK, 4, 1, MQ_FRAME_SKIP },
+		{ AMQP_FRAME_METHOD, ACK, 6, 0, MQ_FRAME_SKIP },
+		{ AMQP_FRAME_METHOD, ACK, 6, 1, MQ_FRAME_ACK },
+		{ AMQP_FRAME_METHOD, ACK, 5, 1, MQ_FRAME_ACK },
+		{ AMQP_FRAME_METHOD, NACK, 5, 0, MQ_FRAME_NACK },
+		{ AMQP_FRAME_METHOD, NACK, 9, 1, MQ_FRAME_NACK },
+		{ AMQP_FRAME_METHOD, NACK, 3, 1, MQ_FRAME_SKIP },
 		{ AMQP_FRAME_METHOD, AMQP_BASIC_RETURN_METHOD, 0, 0,
 		    MQ_FRAME_RETURN },
 		{ AMQP_FRAME_METHOD, AMQP_CHANNEL_CLOSE_METHOD, 0, 0,
@@ -63,7 +63,8 @@ test_frame_class(void **state)
 		f.channel = 1;
 		f.payload.method.id = cases[i].id;
 		ack.delivery_tag = nack.delivery_tag = cases[i].dtag;
-		ack.multiple = nack.multiple = (amqp_boolean_t)cases[i].multiple;
+		ack.multiple = (amqp_boolean_t)cases[i].multiple;
+		nack.multiple = ack.multiple;
 		f.payload.method.decoded = cases[i].id ==
 		    AMQP_BASIC_NACK_METHOD ? (void *)&nack : (void *)&ack;
 		if (mq_frame_class(&f, 5) != cases[i].want)
