@@ -135,6 +135,38 @@ dup_str(const redisReply *e)
 	return p;
 }
 
+/* The success reply of lua/order.lua: {0, expires ms, total, "r c ..."}
+ * of a hold, {0, head, tickets, message} of an order.  A reply we cannot
+ * read is SALE_IN_DOUBT: the script has written. */
+static enum sale_result
+sold_reply(struct rds *r, struct sale *s, const redisReply *rep)
+{
+	if (s->kind == 'h') {
+		if (rep->elements != 4 ||
+		    rep->element[1]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->type != REDIS_REPLY_STRING ||
+		    rep->element[3]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->len >= sizeof(s->total) ||
+		    rep->element[3]->len >= sizeof(s->held)) {
+			seterr(r, s->node, "hold", "unreadable success reply");
+			return SALE_IN_DOUBT;
+		}
+		s->expires_ms = strtoll(rep->element[1]->str, NULL, 10);
+		memcpy(s->total, rep->element[2]->str, rep->element[2]->len + 1);
+		memcpy(s->held, rep->element[3]->str, rep->element[3]->len + 1);
+		return SALE_OK;
+	}
+	if (rep->elements != 4 ||
+	    (s->head = dup_str(rep->element[1])) == NULL ||
+	    (s->tickets = dup_str(rep->element[2])) == NULL ||
+	    (s->msg = dup_str(rep->element[3])) == NULL) {
+		seterr(r, s->node, "order", "unreadable success reply");
+		sale_free(s);
+		return SALE_IN_DOUBT;
+	}
+	return SALE_OK;
+}
+
 /* Interprets lua/order.lua's reply: a reply we cannot use after the
  * script may have written is SALE_IN_DOUBT. */
 static enum sale_result
@@ -184,31 +216,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 		    "rows or cols)");
 	if (code != SALE_OK)
 		return (enum sale_result)code;
-	if (s->kind == 'h') {
-		/* {0, expires ms, total, "r c r c ..."} */
-		if (rep->elements != 4 ||
-		    rep->element[1]->type != REDIS_REPLY_STRING ||
-		    rep->element[2]->type != REDIS_REPLY_STRING ||
-		    rep->element[3]->type != REDIS_REPLY_STRING ||
-		    rep->element[2]->len >= sizeof(s->total) ||
-		    rep->element[3]->len >= sizeof(s->held)) {
-			seterr(r, s->node, "hold", "unreadable success reply");
-			return SALE_IN_DOUBT;
-		}
-		s->expires_ms = strtoll(rep->element[1]->str, NULL, 10);
-		memcpy(s->total, rep->element[2]->str, rep->element[2]->len + 1);
-		memcpy(s->held, rep->element[3]->str, rep->element[3]->len + 1);
-		return SALE_OK;
-	}
-	if (rep->elements != 4 ||
-	    (s->head = dup_str(rep->element[1])) == NULL ||
-	    (s->tickets = dup_str(rep->element[2])) == NULL ||
-	    (s->msg = dup_str(rep->element[3])) == NULL) {
-		seterr(r, s->node, "order", "unreadable success reply");
-		sale_free(s);
-		return SALE_IN_DOUBT;
-	}
-	return SALE_OK;
+	return sold_reply(r, s, rep);
 }
 
 #define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 5)
