@@ -266,6 +266,18 @@ add_pipe(struct consumer *k, const char *name, const char *queue,
 	p->stop = &stop;
 }
 
+/* Checks a new sink; returns 0, or -1 with k->err set (shut_down() frees
+ * it). */
+static int
+sink_ok(struct consumer *k, const struct sink *sk)
+{
+	if (sk != NULL && sk->err == ERR_NONE)
+		return 0;
+	snprintf(k->err, sizeof(k->err), "%s", sk != NULL ? sk->errstr :
+	    "out of memory");
+	return -1;
+}
+
 /*
  * Step 2, start-up: log, metrics, the signal mask every thread inherits
  * (only sigtimedwait takes the signals), libcurl, and the sinks of the
@@ -290,18 +302,16 @@ start_up(struct consumer *k)
 		snprintf(k->err, sizeof(k->err), "cannot initialise libcurl");
 		return -1;
 	}
-	if (k->parts & PART_SQL) {
-		if ((k->sinks[0] = sink_sql_new(&k->c, k->err,
-		    sizeof(k->err))) == NULL)
-			return -1;
+	if ((k->parts & PART_SQL) &&
+	    sink_ok(k, k->sinks[0] = sink_sql_new(&k->c)) != 0)
+		return -1;
+	if (k->parts & PART_SQL)
 		add_pipe(k, "sql", MQ_QUEUE_SQL, k->sinks[0]);
-	}
-	if (k->parts & PART_NOSQL) {
-		if ((k->sinks[1] = sink_ddb_new(&k->c, k->err,
-		    sizeof(k->err))) == NULL)
-			return -1;
+	if ((k->parts & PART_NOSQL) &&
+	    sink_ok(k, k->sinks[1] = sink_ddb_new(&k->c)) != 0)
+		return -1;
+	if (k->parts & PART_NOSQL)
 		add_pipe(k, "nosql", MQ_QUEUE_NOSQL, k->sinks[1]);
-	}
 	return 0;
 }
 

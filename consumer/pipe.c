@@ -11,7 +11,6 @@
 
 #include "backoff.h"
 #include "clock.h"
-#include "fmt.h"
 #include "log.h"
 #include "mq.h"
 #include "pipe.h"
@@ -67,35 +66,6 @@ pipe_stamp_ms(const char *stamp)
 	return (long long)secs * 1000 + num(stamp + 20, 3);
 }
 
-/* Describes a failed RPC reply into errstr; returns -1. */
-static int
-rpc_fail(struct mq *m, amqp_rpc_reply_t r, const char *what)
-{
-	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
-		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: %s",
-		    m->host, m->port, what, amqp_error_string2(r.library_error));
-	else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-		amqp_channel_close_t *c = r.reply.decoded;
-
-		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
-		    "channel closed %u %.*s", m->host, m->port, what,
-		    c->reply_code, (int)c->reply_text.len,
-		    (char *)c->reply_text.bytes);
-	} else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-	    r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-		amqp_connection_close_t *c = r.reply.decoded;
-
-		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
-		    "connection closed %u %.*s", m->host, m->port, what,
-		    c->reply_code, (int)c->reply_text.len,
-		    (char *)c->reply_text.bytes);
-	} else
-		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s: "
-		    "failed", m->host, m->port, what);
-	return -1;
-}
-
 /* Drops the connection without talking to the peer (it failed). */
 static void
 lose(struct mq *m)
@@ -109,23 +79,17 @@ lose(struct mq *m)
 static int
 subscribe(struct pipe *p, struct mq *m)
 {
-	amqp_rpc_reply_t r;
-
 	if (mq_connect(m, 0) != 0)
 		return -1;
 	amqp_basic_qos(m->conn, CHANNEL, 0, (uint16_t)p->c->consumer_prefetch,
 	    0);
-	r = amqp_get_rpc_reply(m->conn);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		rpc_fail(m, r, "basic.qos");
+	if (mq_rpc_check(m, amqp_get_rpc_reply(m->conn), "basic.qos") != 0) {
 		lose(m);
 		return -1;
 	}
 	amqp_basic_consume(m->conn, CHANNEL, amqp_cstring_bytes(p->queue),
 	    amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-	r = amqp_get_rpc_reply(m->conn);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		rpc_fail(m, r, p->queue);
+	if (mq_rpc_check(m, amqp_get_rpc_reply(m->conn), p->queue) != 0) {
 		lose(m);
 		return -1;
 	}
@@ -141,7 +105,7 @@ other_frame(struct mq *m)
 	int		rc;
 
 	if ((rc = amqp_simple_wait_frame(m->conn, &f)) != AMQP_STATUS_OK) {
-		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: %s",
+		err_set(&m->err, m->errstr, ERR_IO, "amqp %s:%d: %s",
 		    m->host, m->port, amqp_error_string2(rc));
 		return -1;
 	}
@@ -152,7 +116,7 @@ other_frame(struct mq *m)
 		amqp_connection_close_t *c = f.payload.method.decoded;
 		amqp_connection_close_ok_t ok;
 
-		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		err_set(&m->err, m->errstr, ERR_IO, "amqp %s:%d: broker "
 		    "closed the connection: %u %.*s", m->host, m->port,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
@@ -163,14 +127,14 @@ other_frame(struct mq *m)
 	case AMQP_CHANNEL_CLOSE_METHOD: {
 		amqp_channel_close_t *c = f.payload.method.decoded;
 
-		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		err_set(&m->err, m->errstr, ERR_IO, "amqp %s:%d: broker "
 		    "closed the channel: %u %.*s", m->host, m->port,
 		    c->reply_code, (int)c->reply_text.len,
 		    (char *)c->reply_text.bytes);
 		return -1;
 	}
 	case AMQP_BASIC_CANCEL_METHOD:
-		fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: broker "
+		err_set(&m->err, m->errstr, ERR_SERVER, "amqp %s:%d: broker "
 		    "cancelled the subscription (queue deleted?)", m->host,
 		    m->port);
 		return -1;
@@ -198,21 +162,21 @@ next_delivery(struct mq *m, long ms, struct item *it)
 			return 0;
 		if (r.library_error == AMQP_STATUS_UNEXPECTED_STATE)
 			return other_frame(m) == 0 ? 0 : -1;
-		return rpc_fail(m, r, "consume");
+		return mq_rpc_check(m, r, "consume");
 	}
 	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		return rpc_fail(m, r, "consume");
+		return mq_rpc_check(m, r, "consume");
 	memset(it, 0, sizeof(*it));
 	it->tag = env.delivery_tag;
 	len = env.message.body.len;
 	if (len > PIPE_BODY_MAX) {
-		it->state = ITEM_DEAD;
+		it->state = PIPE_DEAD;
 		it->why = "message larger than the cap";
 		len = PIPE_BODY_MAX;	/* kept for the log only */
 	}
 	if ((it->body = malloc(len + 1)) == NULL) {
 		amqp_destroy_envelope(&env);
-		fmt_trunc(m->errstr, sizeof(m->errstr), "out of memory");
+		err_set(&m->err, m->errstr, ERR_OTHER, "out of memory");
 		return -1;	/* the message comes back on reconnect */
 	}
 	if (len > 0)
@@ -291,11 +255,11 @@ reject_dead(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	size_t	i;
 
 	for (i = 0; i < n; i++) {
-		if (items[i].state != ITEM_DEAD || items[i].settled)
+		if (items[i].state != PIPE_DEAD || items[i].settled)
 			continue;
 		if (amqp_basic_reject(m->conn, CHANNEL, items[i].tag, 0) !=
 		    AMQP_STATUS_OK) {
-			fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: "
+			err_set(&m->err, m->errstr, ERR_IO, "amqp %s:%d: "
 			    "basic.reject failed", m->host, m->port);
 			return -1;
 		}
@@ -319,7 +283,7 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	long long	 newest = 0, ms;
 
 	for (i = 0; i < n; i++) {
-		if (items[i].state == ITEM_DONE) {
+		if (items[i].state == PIPE_DONE) {
 			done++;
 			if (items[i].tag > max)
 				max = items[i].tag;
@@ -335,13 +299,13 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 			goto fail;
 	} else {
 		for (i = 0; i < n; i++)
-			if (items[i].state == ITEM_DONE &&
+			if (items[i].state == PIPE_DONE &&
 			    amqp_basic_ack(m->conn, CHANNEL, items[i].tag, 0) !=
 			    AMQP_STATUS_OK)
 				goto fail;
 	}
 	for (i = 0; i < n; i++)
-		if (items[i].state == ITEM_DONE)
+		if (items[i].state == PIPE_DONE)
 			items[i].settled = 1;
 	atomic_fetch_add(&p->stats.done, done);
 	atomic_fetch_add(&p->stats.batches, 1);
@@ -349,7 +313,7 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 		atomic_store(&p->stats.lag_ms, wall_ms() - newest);
 	return 0;
 fail:
-	fmt_trunc(m->errstr, sizeof(m->errstr), "amqp %s:%d: basic.ack failed",
+	err_set(&m->err, m->errstr, ERR_IO, "amqp %s:%d: basic.ack failed",
 	    m->host, m->port);
 	return -1;
 }
@@ -379,15 +343,15 @@ pause_alive(struct pipe *p, struct mq *m, long ms)
 static void
 write_batch(struct pipe *p, struct mq *m, struct item *items, size_t n)
 {
-	char		 err[512];
+	const char	*err = p->sink->errstr;
 	unsigned	 attempt = 0;
 	long long	 since = 0;
 	long		 ms;
 
 	for (;;) {
-		err[0] = '\0';
-		if (p->sink->write(p->sink->ctx, items, n, err,
-		    sizeof(err)) == 0)
+		p->sink->err = ERR_NONE;
+		p->sink->errstr[0] = '\0';
+		if (p->sink->write(p->sink, items, n) == 0)
 			break;
 		if (attempt == 0) {
 			since = mono_ms();
@@ -439,10 +403,10 @@ handle_batch(struct pipe *p, struct mq *m, struct item *items, size_t n)
 	size_t		 i;
 
 	for (i = 0; i < n; i++) {
-		if (items[i].state == ITEM_DEAD)
+		if (items[i].state == PIPE_DEAD)
 			continue;
 		if (parse_item(&items[i], &why) != 0) {
-			items[i].state = ITEM_DEAD;
+			items[i].state = PIPE_DEAD;
 			items[i].why = why;
 		}
 	}

@@ -20,16 +20,17 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "err.h"
 #include "msg.h"
 #include "ticket.h"
 
 #define PIPE_BODY_MAX	MSG_JSON_MAX	/* larger bodies are poison */
 
-enum item_state {
-	ITEM_NEW,	/* not written yet */
-	ITEM_DONE,	/* durably written (or was already): ack */
-	ITEM_DEAD,	/* never writable: dead-letter */
-	ITEM_RETRY	/* transient failure: write again later */
+enum pipe_state {
+	PIPE_NEW,	/* not written yet */
+	PIPE_DONE,	/* durably written (or was already): ack */
+	PIPE_DEAD,	/* never writable: dead-letter */
+	PIPE_RETRY	/* transient failure: write again later */
 };
 
 /* One delivery of a batch. */
@@ -40,20 +41,22 @@ struct item {
 	struct ticket	 t;		/* parsed body (if not DEAD at parse) */
 	enum msg_kind	 kind;		/* and the rest of it (msg.h) */
 	union msg_body	 u;
-	enum item_state	 state;
+	enum pipe_state	 state;
 	const char	*why;		/* DEAD: static reason for the log */
 	int		 settled;	/* acked or rejected already */
 };
 
-/* A destination.  write() writes every item in state ITEM_NEW or ITEM_RETRY
- * and sets each of them to ITEM_DONE, ITEM_DEAD (why set) or ITEM_RETRY.
- * It returns 0 if no item is left in ITEM_RETRY, else -1 with err set to
- * the cause (for the log).  It must not block longer than its timeouts. */
+/* A destination.  write() writes every item in state PIPE_NEW or PIPE_RETRY
+ * and sets each of them to PIPE_DONE, PIPE_DEAD (why set) or PIPE_RETRY.
+ * It returns 0 if no item is left in PIPE_RETRY, else -1 with err and
+ * errstr set to the cause (for the log).  It must not block longer than
+ * its timeouts. */
 struct sink {
 	const char	*name;		/* "mysql", "dynamodb" */
-	void		*ctx;
-	int		(*write)(void *ctx, struct item *items, size_t n,
-			    char *err, size_t errlen);
+	void		*ctx;		/* the sink's own state */
+	int		 err;		/* enum err_kind (err.h) */
+	char		 errstr[ERRSTR_MAX];
+	int		(*write)(struct sink *sk, struct item *items, size_t n);
 	void		(*free)(void *ctx);
 };
 

@@ -2,9 +2,11 @@
 /*
  * sink.c - what both sinks share (see sink.h).
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "sink.h"
 
 void
@@ -14,12 +16,12 @@ sink_leaders(const struct item *items, size_t n, size_t *lead)
 
 	for (i = 0; i < n; i++) {
 		lead[i] = i;
-		if ((items[i].state != ITEM_NEW &&
-		    items[i].state != ITEM_RETRY) || items[i].kind == MSG_CANCEL)
+		if ((items[i].state != PIPE_NEW &&
+		    items[i].state != PIPE_RETRY) || items[i].kind == MSG_CANCEL)
 			continue;
 		for (j = 0; j < i; j++)
-			if (lead[j] == j && (items[j].state == ITEM_NEW ||
-			    items[j].state == ITEM_RETRY) &&
+			if (lead[j] == j && (items[j].state == PIPE_NEW ||
+			    items[j].state == PIPE_RETRY) &&
 			    items[j].kind == items[i].kind &&
 			    strcmp(items[j].t.id, items[i].t.id) == 0) {
 				lead[i] = j;
@@ -33,6 +35,18 @@ sink_free(struct sink *s)
 {
 	if (s == NULL)
 		return;
-	s->free(s->ctx);
+	if (s->ctx != NULL)
+		s->free(s->ctx);
 	free(s);
+}
+
+void
+sink_fail(struct sink *sk, enum err_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	sk->err = kind;
+	va_start(ap, fmt);
+	fmt_vtrunc(sk->errstr, sizeof(sk->errstr), fmt, ap);
+	va_end(ap);
 }

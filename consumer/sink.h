@@ -14,14 +14,19 @@
 #include "pipe.h"
 
 /* Each creates a sink that connects lazily (nothing is opened here) and
- * returns it, or NULL with err set; free it with sink_free(). */
-struct sink	*sink_sql_new(const struct conf *c, char *err, size_t errlen);
-struct sink	*sink_ddb_new(const struct conf *c, char *err, size_t errlen);
+ * returns it, NULL if out of memory; a sink whose settings are unusable
+ * has err set and errstr saying why (free it).  Free with sink_free(). */
+struct sink	*sink_sql_new(const struct conf *c);
+struct sink	*sink_ddb_new(const struct conf *c);
 void		 sink_free(struct sink *s);
+
+/* Records the failure of a sink: err_set() on sk's err and errstr. */
+void		 sink_fail(struct sink *sk, enum err_kind kind,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Marks later items that carry the same ticket id as an earlier pending
  * one: lead[i] is the index of the first such item, or i itself.  Only
- * items in ITEM_NEW or ITEM_RETRY take part (others get lead[i] = i), and
+ * items in PIPE_NEW or PIPE_RETRY take part (others get lead[i] = i), and
  * only tickets and orders (a cancellation is its own leader). */
 void		 sink_leaders(const struct item *items, size_t n, size_t *lead);
 

@@ -38,19 +38,19 @@
 
 #define SLOTS_MAX	64
 
-enum job_op {
-	JOB_BATCH,
-	JOB_PUT,
-	JOB_TXN		/* orders and cancellations (ddb_order.h) */
+enum ddb_job_op {
+	DDB_JOB_BATCH,
+	DDB_JOB_PUT,
+	DDB_JOB_TXN		/* orders and cancellations (ddb_order.h) */
 };
 
 /* One request: a BatchWriteItem of n items, a PutItem of one, or a
  * TransactWriteItems of n messages. */
 struct job {
-	enum job_op	op;
+	enum ddb_job_op	op;
 	size_t		n;
 	size_t		idx[DDB_TXN_MAX];	/* item indices (>= DDB_BATCH_MAX) */
-	size_t		actions;		/* JOB_TXN: items written */
+	size_t		actions;		/* DDB_JOB_TXN: items written */
 };
 
 #define SLOT_JSON_MAX	(DDB_BATCH_JSON_MAX > DDB_TXN_JSON_MAX ? \
@@ -76,8 +76,9 @@ struct sink_ddb {
 	struct job	*jobs;		/* max jobs */
 	size_t		*fallback;	/* items of refused batches */
 	size_t		 nfallback;
-	char		 err[512];	/* first transient error of a write */
-	int		 retry;		/* some item left in ITEM_RETRY */
+	struct sink	*sk;		/* its errstr: the first transient
+					   error of a write (pipe.h) */
+	int		 retry;		/* some item left in PIPE_RETRY */
 	int		 alarm;		/* configuration alarm raised */
 	char		 (*unproc)[UUID_LEN + 1];
 };
@@ -90,9 +91,9 @@ job_retry(struct sink_ddb *s, struct item *items, const struct job *j,
 	size_t k;
 
 	for (k = 0; k < j->n; k++)
-		items[j->idx[k]].state = ITEM_RETRY;
+		items[j->idx[k]].state = PIPE_RETRY;
 	if (!s->retry)
-		snprintf(s->err, sizeof(s->err), "%s", why);
+		sink_fail(s->sk, ERR_IO, "%s", why);
 	s->retry = 1;
 }
 
@@ -106,8 +107,8 @@ refused_value(const struct ddb_resp *r)
 static const char *
 job_name(const struct job *j)
 {
-	return j->op == JOB_BATCH ? "BatchWriteItem" : j->op == JOB_PUT ?
-	    "PutItem" : "TransactWriteItems";
+	return j->op == DDB_JOB_BATCH ? "BatchWriteItem" :
+	    j->op == DDB_JOB_PUT ? "PutItem" : "TransactWriteItems";
 }
 
 /* A refused value of a parsed and checked message (what, id): the table
@@ -138,7 +139,7 @@ put_done(struct sink_ddb *s, struct item *items, const struct job *j,
 
 	if (r->status == 200 ||
 	    strcmp(r->type, "ConditionalCheckFailedException") == 0) {
-		it->state = ITEM_DONE;	/* new, or there already */
+		it->state = PIPE_DONE;	/* new, or there already */
 	} else if (refused_value(r))
 		value_alarm(s, items, j, "ticket", it->t.id, r);
 	else
@@ -177,13 +178,13 @@ batch_done(struct sink_ddb *s, struct item *items, const struct job *j,
 		for (u = 0; u < nu && u < DDB_BATCH_MAX; u++)
 			if (strcmp(s->unproc[u], it->t.id) == 0)
 				left = 1;
-		it->state = left ? ITEM_RETRY : ITEM_DONE;
+		it->state = left ? PIPE_RETRY : PIPE_DONE;
 	}
 	if (nu > 0) {
 		snprintf(msg, sizeof(msg), "dynamodb: BatchWriteItem: %ld of "
 		    "%zu items unprocessed (throttled)", nu, j->n);
 		if (!s->retry)
-			snprintf(s->err, sizeof(s->err), "%s", msg);
+			sink_fail(s->sk, ERR_SERVER, "%s", msg);
 		s->retry = 1;
 	}
 }
@@ -204,7 +205,7 @@ txn_done(struct sink_ddb *s, struct item *items, const struct job *j,
 
 	if (r->status == 200) {
 		for (k = 0; k < j->n; k++)
-			items[j->idx[k]].state = ITEM_DONE;
+			items[j->idx[k]].state = PIPE_DONE;
 	} else if (value && j->n > 1) {
 		for (k = 0; k < j->n; k++)
 			s->fallback[s->nfallback++] = j->idx[k];
@@ -235,9 +236,9 @@ finish(struct sink_ddb *s, struct item *items, struct slot *sl, CURLcode rc)
 		fmt_trunc(why, sizeof(why), "dynamodb %s: %s: HTTP %ld %s %s",
 		    s->d.endpoint, op, sl->resp.status, sl->resp.type,
 		    sl->resp.message);
-		if (sl->job->op == JOB_PUT)
+		if (sl->job->op == DDB_JOB_PUT)
 			put_done(s, items, sl->job, &sl->resp, why);
-		else if (sl->job->op == JOB_TXN)
+		else if (sl->job->op == DDB_JOB_TXN)
 			txn_done(s, items, sl->job, &sl->resp, why);
 		else
 			batch_done(s, items, sl->job, &sl->resp, why);
@@ -272,12 +273,12 @@ start(struct sink_ddb *s, struct item *items, struct slot *sl, struct job *j)
 	size_t			 k;
 	int			 len;
 
-	if (j->op == JOB_TXN)
+	if (j->op == DDB_JOB_TXN)
 		len = txn_json(s, items, j, sl->json);
 	else {
 		for (k = 0; k < j->n; k++)
 			tv[k] = &items[j->idx[k]].t;
-		if (j->op == JOB_BATCH)
+		if (j->op == DDB_JOB_BATCH)
 			len = ddb_batch_json(s->d.table, tv, j->n, sl->json,
 			    SLOT_JSON_MAX);
 		else
@@ -287,7 +288,7 @@ start(struct sink_ddb *s, struct item *items, struct slot *sl, struct job *j)
 	if (len < 0) {
 		/* cannot happen: the message parser checked every value */
 		for (k = 0; k < j->n; k++) {
-			items[j->idx[k]].state = ITEM_DEAD;
+			items[j->idx[k]].state = PIPE_DEAD;
 			items[j->idx[k]].why = "ticket cannot be written as "
 			    "DynamoDB JSON";
 		}
@@ -398,10 +399,10 @@ plan_txn(struct sink_ddb *s, struct item *items, size_t n, size_t nj)
 
 	for (i = 0; i < n; i++) {
 		if (s->lead[i] != i || items[i].kind == MSG_TICKET ||
-		    (items[i].state != ITEM_NEW && items[i].state != ITEM_RETRY))
+		    (items[i].state != PIPE_NEW && items[i].state != PIPE_RETRY))
 			continue;
 		if (nj == first || !txn_fits(items, &s->jobs[nj - 1], i)) {
-			s->jobs[nj].op = JOB_TXN;
+			s->jobs[nj].op = DDB_JOB_TXN;
 			s->jobs[nj].n = 0;
 			s->jobs[nj++].actions = 0;
 		}
@@ -422,10 +423,10 @@ plan(struct sink_ddb *s, struct item *items, size_t n, int batch)
 
 	for (i = 0; i < n; i++) {
 		if (s->lead[i] != i || items[i].kind != MSG_TICKET ||
-		    (items[i].state != ITEM_NEW && items[i].state != ITEM_RETRY))
+		    (items[i].state != PIPE_NEW && items[i].state != PIPE_RETRY))
 			continue;
 		if (nj == 0 || s->jobs[nj - 1].n == per) {
-			s->jobs[nj].op = batch ? JOB_BATCH : JOB_PUT;
+			s->jobs[nj].op = batch ? DDB_JOB_BATCH : DDB_JOB_PUT;
 			s->jobs[nj++].n = 0;
 		}
 		s->jobs[nj - 1].idx[s->jobs[nj - 1].n++] = i;
@@ -435,13 +436,12 @@ plan(struct sink_ddb *s, struct item *items, size_t n, int batch)
 
 /* The sink's write(): see pipe.h. */
 static int
-ddb_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
+ddb_write(struct sink *sk, struct item *items, size_t n)
 {
-	struct sink_ddb	*s = ctx;
+	struct sink_ddb	*s = sk->ctx;
 	size_t		 i, nj;
 
 	s->retry = 0;
-	s->err[0] = '\0';
 	s->nfallback = 0;
 	sink_leaders(items, n, s->lead);
 	nj = plan(s, items, n, s->batch);
@@ -450,7 +450,7 @@ ddb_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 		/* a batch refused as invalid: find the item by PutItems */
 		for (i = 0; i < s->nfallback; i++) {
 			s->jobs[i].op = items[s->fallback[i]].kind ==
-			    MSG_TICKET ? JOB_PUT : JOB_TXN;
+			    MSG_TICKET ? DDB_JOB_PUT : DDB_JOB_TXN;
 			s->jobs[i].n = 1;
 			s->jobs[i].idx[0] = s->fallback[i];
 		}
@@ -462,9 +462,7 @@ ddb_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 		items[i].state = items[s->lead[i]].state;
 		items[i].why = items[s->lead[i]].why;
 	}
-	if (s->retry)
-		snprintf(err, errlen, "%s", s->err);
-	else if (s->alarm) {
+	if (!s->retry && s->alarm) {
 		log_info("dynamodb: table %s takes tickets again; "
 		    "configuration alarm over", s->d.table);
 		s->alarm = 0;
@@ -494,24 +492,28 @@ ddb_sink_free(void *ctx)
 }
 
 struct sink *
-sink_ddb_new(const struct conf *c, char *err, size_t errlen)
+sink_ddb_new(const struct conf *c)
 {
 	struct sink	*sk;
 	struct sink_ddb	*s;
 	int		 i;
 
-	if ((sk = calloc(1, sizeof(*sk))) == NULL ||
-	    (s = calloc(1, sizeof(*s))) == NULL) {
-		free(sk);
-		snprintf(err, errlen, "dynamodb sink: out of memory");
+	if ((sk = calloc(1, sizeof(*sk))) == NULL)
 		return NULL;
+	sk->name = "dynamodb";
+	sk->write = ddb_write;
+	sk->free = ddb_sink_free;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		sink_fail(sk, ERR_OTHER, "dynamodb sink: out of memory");
+		return sk;
 	}
+	s->sk = sk;
 	if (ddb_init(&s->d, c) != 0) {
-		snprintf(err, errlen, "%s", s->d.errstr);
+		sink_fail(sk, ERR_OTHER, "%s", s->d.errstr);
 		goto fail;
 	}
 	if (!ddb_table_ok(s->d.table)) {
-		snprintf(err, errlen, "dynamodb_table: '%s' is not a valid "
+		sink_fail(sk, ERR_OTHER, "dynamodb_table: '%s' is not a valid "
 		    "table name", s->d.table);
 		goto fail;
 	}
@@ -534,15 +536,11 @@ sink_ddb_new(const struct conf *c, char *err, size_t errlen)
 		if (s->slots[i].h == NULL || s->slots[i].json == NULL)
 			goto nomem;
 	}
-	sk->name = "dynamodb";
 	sk->ctx = s;
-	sk->write = ddb_write;
-	sk->free = ddb_sink_free;
 	return sk;
 nomem:
-	snprintf(err, errlen, "dynamodb sink: out of memory");
+	sink_fail(sk, ERR_OTHER, "dynamodb sink: out of memory");
 fail:
 	ddb_sink_free(s);
-	free(sk);
-	return NULL;
+	return sk;
 }

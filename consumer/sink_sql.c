@@ -85,6 +85,7 @@ struct sink_sql {
 	size_t			 nrows;
 	size_t			 rows_max;
 	int			 alarm;		/* schema alarm raised */
+	struct sink		*sk;		/* its errstr: see pipe.h */
 	struct ddb		 ddb;		/* double-sale marks only */
 	unsigned char		*held;		/* mark failed: retry later */
 	char			 mark_err[256];
@@ -97,10 +98,10 @@ struct sink_sql {
 };
 
 
-enum outcome {
-	OUT_OK,		/* inserted (committed) */
-	OUT_REFUSED,	/* the server refused the rows: duplicate or value */
-	OUT_TRANSIENT	/* try again later */
+enum sql_outcome {
+	SQL_OK,		/* inserted (committed) */
+	SQL_REFUSED,	/* the server refused the rows: duplicate or value */
+	SQL_TRANSIENT	/* try again later */
 };
 
 /* 1 if a server error is about the values of a row: with values the
@@ -143,64 +144,62 @@ conn(struct sink_sql *s)
 }
 
 /* Runs one statement without result.  *code gets the server's error
- * number (0 if none); err gets the message. */
-static enum outcome
-run(struct sink_sql *s, const char *sql, size_t len, unsigned *code,
-    char *err, size_t errlen)
+ * number (0 if none); a failure is recorded in the sink (sink_fail()). */
+static enum sql_outcome
+run(struct sink_sql *s, const char *sql, size_t len, unsigned *code)
 {
 	MYSQL *my;
 
 	*code = 0;
 	if ((my = conn(s)) == NULL) {
-		snprintf(err, errlen, "%s", s->db.errstr);
-		return OUT_TRANSIENT;
+		sink_fail(s->sk, s->db.err, "%s", s->db.errstr);
+		return SQL_TRANSIENT;
 	}
 	if (mysql_real_query(my, sql, len) == 0) {
 		if (s->alarm)
 			log_info("mysql: the ticket table takes tickets again; "
 			    "configuration alarm over");
 		s->alarm = 0;
-		return OUT_OK;
+		return SQL_OK;
 	}
 	*code = mysql_errno(my);
 	db_fail(&s->db, "insert");
 	if (value_error(*code)) {
-		snprintf(err, errlen, "CONFIGURATION ALARM: %s: the ticket "
-		    "table refuses valid tickets (schema changed?); messages "
-		    "kept", s->db.errstr);
+		sink_fail(s->sk, ERR_SERVER, "CONFIGURATION ALARM: %s: the "
+		    "ticket table refuses valid tickets (schema changed?); "
+		    "messages kept", s->db.errstr);
 		if (!s->alarm)
-			log_error("mysql: %s", err);
+			log_error("mysql: %s", s->sk->errstr);
 		s->alarm = 1;
-		return OUT_TRANSIENT;
+		return SQL_TRANSIENT;
 	}
-	snprintf(err, errlen, "%s", s->db.errstr);
+	sink_fail(s->sk, s->db.err, "%s", s->db.errstr);
 	if (*code == ER_DUP)
-		return OUT_REFUSED;
-	return OUT_TRANSIENT;
+		return SQL_REFUSED;
+	return SQL_TRANSIENT;
 }
 
 /* Inserts the k tickets s->tv[0..k-1] in one statement. */
-static enum outcome
-insert(struct sink_sql *s, size_t k, unsigned *code, char *err,
-    size_t errlen)
+static enum sql_outcome
+insert(struct sink_sql *s, size_t k, unsigned *code)
 {
 	int len;
 
 	if ((len = tsql_insert(s->tv, k, s->sql, TSQL_SIZE(s->max))) < 0) {
 		/* cannot happen: the message parser checked every value */
 		*code = 0;
-		snprintf(err, errlen, "ticket cannot be written as SQL");
-		return OUT_REFUSED;
+		sink_fail(s->sk, ERR_OTHER, "ticket cannot be written as SQL");
+		return SQL_REFUSED;
 	}
-	return run(s, s->sql, (size_t)len, code, err, errlen);
+	return run(s, s->sql, (size_t)len, code);
 }
 
 /* Looks up the rows sharing an id or a (live) seat with tv[0..k-1] into
  * s->rows, building the query in buf.  Returns 0 or -1 (transient) with
- * err set. */
+ * the sink's errstr set. */
 static int
 lookup(struct sink_sql *s, const struct ticket *const *tv, size_t k,
-    char *buf, size_t size, char *err, size_t errlen)
+    char *buf, size_t size)
 {
 	MYSQL		*my;
 	MYSQL_RES	*res;
@@ -209,17 +208,17 @@ lookup(struct sink_sql *s, const struct ticket *const *tv, size_t k,
 
 	s->nrows = 0;
 	if ((len = tsql_lookup(tv, k, buf, size)) < 0) {
-		snprintf(err, errlen, "look-up cannot be written as SQL");
+		sink_fail(s->sk, ERR_OTHER, "look-up cannot be written as SQL");
 		return -1;
 	}
 	if ((my = conn(s)) == NULL) {
-		snprintf(err, errlen, "%s", s->db.errstr);
+		sink_fail(s->sk, s->db.err, "%s", s->db.errstr);
 		return -1;
 	}
 	if (mysql_real_query(my, buf, (size_t)len) != 0 ||
 	    (res = mysql_store_result(my)) == NULL) {
 		db_fail(&s->db, "look-up");
-		snprintf(err, errlen, "%s", s->db.errstr);
+		sink_fail(s->sk, s->db.err, "%s", s->db.errstr);
 		return -1;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL &&
@@ -381,16 +380,16 @@ explain(struct sink_sql *s, struct item *items, size_t k)
 			continue;
 		settled++;
 		if (v == TSQL_PRESENT) {
-			it->state = ITEM_DONE;
+			it->state = PIPE_DONE;
 			continue;
 		}
 		if (v == TSQL_SEAT_TAKEN &&
 		    mark_double_sale(s, &it->t, other) != 0) {
-			it->state = ITEM_RETRY;
+			it->state = PIPE_RETRY;
 			s->held[s->idx[j]] = 1;
 			continue;
 		}
-		it->state = ITEM_DEAD;
+		it->state = PIPE_DEAD;
 		it->why = v == TSQL_SEAT_TAKEN ? "double sale: the seat "
 		    "belongs to another ticket" : "double sale: the ticket id "
 		    "is stored for another seat";
@@ -408,8 +407,8 @@ pending(struct sink_sql *s, struct item *items, size_t n)
 	for (i = 0; i < n; i++) {
 		if (s->lead[i] != i || s->held[i] ||
 		    items[i].kind != MSG_TICKET ||
-		    (items[i].state != ITEM_NEW &&
-		    items[i].state != ITEM_RETRY))
+		    (items[i].state != PIPE_NEW &&
+		    items[i].state != PIPE_RETRY))
 			continue;
 		s->idx[k] = i;
 		s->tv[k++] = &items[i].t;
@@ -418,7 +417,7 @@ pending(struct sink_sql *s, struct item *items, size_t n)
 }
 
 static void
-mark(struct sink_sql *s, struct item *items, size_t k, enum item_state st)
+mark(struct sink_sql *s, struct item *items, size_t k, enum pipe_state st)
 {
 	size_t j;
 
@@ -429,38 +428,37 @@ mark(struct sink_sql *s, struct item *items, size_t k, enum item_state st)
 /* Row by row, for a refusal that the look-up could not explain.
  * Returns 0, or -1 if a transient failure left rows to retry. */
 static int
-one_by_one(struct sink_sql *s, struct item *items, size_t k, char *err,
-    size_t errlen)
+one_by_one(struct sink_sql *s, struct item *items, size_t k)
 {
 	size_t		 j, i;
 	unsigned	 code;
-	enum outcome	 o;
+	enum sql_outcome	 o;
 
 	for (j = 0; j < k; j++) {
 		i = s->idx[j];
 		s->tv[0] = &items[i].t;
-		o = insert(s, 1, &code, err, errlen);
-		if (o == OUT_OK) {
-			items[i].state = ITEM_DONE;
+		o = insert(s, 1, &code);
+		if (o == SQL_OK) {
+			items[i].state = PIPE_DONE;
 			continue;
 		}
-		if (o == OUT_REFUSED && code != ER_DUP) {
-			items[i].state = ITEM_DEAD;
+		if (o == SQL_REFUSED && code != ER_DUP) {
+			items[i].state = PIPE_DEAD;
 			items[i].why = "MySQL refused a value of the ticket";
 			log_warnx("mysql: ticket %s refused: %s", items[i].t.id,
-			    err);
+			    s->sk->errstr);
 			continue;
 		}
-		if (o == OUT_REFUSED) {
+		if (o == SQL_REFUSED) {
 			s->idx[0] = i;
-			if (lookup(s, s->tv, 1, s->sql, TSQL_SIZE(s->max),
-			    err, errlen) == 0 &&
+			if (lookup(s, s->tv, 1, s->sql,
+			    TSQL_SIZE(s->max)) == 0 &&
 			    explain(s, items, 1) == 1)
 				continue;
 			/* a duplicate gone by now: try again later */
 		}
 		for (; j < k; j++)
-			items[s->idx[j]].state = ITEM_RETRY;
+			items[s->idx[j]].state = PIPE_RETRY;
 		return -1;
 	}
 	return 0;
@@ -469,24 +467,23 @@ one_by_one(struct sink_sql *s, struct item *items, size_t k, char *err,
 /* ------------------------------------------- orders and cancellations */
 
 /* Runs a built statement (len -1: it could not be built: refused). */
-static enum outcome
-stmt(struct sink_sql *s, int len, unsigned *code, char *err, size_t errlen)
+static enum sql_outcome
+stmt(struct sink_sql *s, int len, unsigned *code)
 {
 	if (len < 0) {
 		/* cannot happen: the message parser checked every value */
 		*code = 0;
-		snprintf(err, errlen, "order cannot be written as SQL");
-		return OUT_REFUSED;
+		sink_fail(s->sk, ERR_OTHER, "order cannot be written as SQL");
+		return SQL_REFUSED;
 	}
-	return run(s, s->osql, (size_t)len, code, err, errlen);
+	return run(s, s->osql, (size_t)len, code);
 }
 
 /* Reads what ticket_cancel holds for the tickets of s->ov[0..k-1] into
  * their cancelled[] (under a shared lock: a cancellation committed by
  * another consumer meanwhile waits for this transaction). */
-static enum outcome
-read_cancels(struct sink_sql *s, size_t k, unsigned *code, char *err,
-    size_t errlen)
+static enum sql_outcome
+read_cancels(struct sink_sql *s, size_t k, unsigned *code)
 {
 	MYSQL_RES	*res;
 	MYSQL_ROW	 row;
@@ -498,53 +495,49 @@ read_cancels(struct sink_sql *s, size_t k, unsigned *code, char *err,
 		memset(s->ov[j].cancelled, 0, sizeof(s->ov[j].cancelled));
 	len = osql_cancel_lookup(s->ov, k, s->osql, OSQL_SIZE(s->max));
 	if (len < 0)
-		return stmt(s, len, code, err, errlen);
+		return stmt(s, len, code);
 	if (my == NULL || mysql_real_query(my, s->osql, (size_t)len) != 0 ||
 	    (res = mysql_store_result(my)) == NULL) {
 		*code = my != NULL ? mysql_errno(my) : 0;
 		db_fail(&s->db, "cancellation look-up");
-		snprintf(err, errlen, "%s", s->db.errstr);
-		return OUT_TRANSIENT;
+		sink_fail(s->sk, s->db.err, "%s", s->db.errstr);
+		return SQL_TRANSIENT;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL)
 		(void)osql_cancel_row(s->ov, k, row[0], row[1]);
 	mysql_free_result(res);
-	return OUT_OK;
+	return SQL_OK;
 }
 
 /* One transaction: the k orders s->ov[0..k-1] with their tickets (a
  * cancellation seen before them applied at once), then the nc
- * cancellations s->cv[0..nc-1].  OUT_OK once committed; anything else
+ * cancellations s->cv[0..nc-1].  SQL_OK once committed; anything else
  * rolled back. */
-static enum outcome
-txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code, char *err,
-    size_t errlen)
+static enum sql_outcome
+txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code)
 {
-	const size_t	size = OSQL_SIZE(s->max);
-	enum outcome	o;
-	size_t		j;
+	const size_t	 size = OSQL_SIZE(s->max);
+	enum sql_outcome o;
+	size_t		 j;
 
-	if ((o = run(s, "START TRANSACTION", 17, code, err, errlen)) !=
-	    OUT_OK)
-		return OUT_TRANSIENT;
-	if (k > 0 && (o = read_cancels(s, k, code, err, errlen)) == OUT_OK &&
-	    (o = stmt(s, osql_orders_insert(s->ov, k, s->osql, size), code,
-	    err, errlen)) == OUT_OK)
-		o = stmt(s, osql_tickets_insert(s->ov, k, s->osql, size), code,
-		    err, errlen);
-	if (o == OUT_OK && nc > 0)
-		o = stmt(s, osql_cancel_log(s->cv, nc, s->osql, size), code,
-		    err, errlen);
-	for (j = 0; o == OUT_OK && j < nc; j++)
+	if ((o = run(s, "START TRANSACTION", 17, code)) != SQL_OK)
+		return SQL_TRANSIENT;
+	if (k > 0 && (o = read_cancels(s, k, code)) == SQL_OK &&
+	    (o = stmt(s, osql_orders_insert(s->ov, k, s->osql, size),
+	    code)) == SQL_OK)
+		o = stmt(s, osql_tickets_insert(s->ov, k, s->osql, size), code);
+	if (o == SQL_OK && nc > 0)
+		o = stmt(s, osql_cancel_log(s->cv, nc, s->osql, size), code);
+	for (j = 0; o == SQL_OK && j < nc; j++)
 		if ((o = stmt(s, osql_cancel_tickets(s->cv[j], s->osql, size),
-		    code, err, errlen)) == OUT_OK)
+		    code)) == SQL_OK)
 			o = stmt(s, osql_cancel_order(s->cv[j], s->osql, size),
-			    code, err, errlen);
-	if (o == OUT_OK) {
+			    code);
+	if (o == SQL_OK) {
 		unsigned c2;
 
-		return run(s, "COMMIT", 6, &c2, err, errlen) == OUT_OK ?
-		    OUT_OK : OUT_TRANSIENT;
+		return run(s, "COMMIT", 6, &c2) == SQL_OK ?
+		    SQL_OK : SQL_TRANSIENT;
 	}
 	/* a lost connection has rolled back by itself */
 	if (s->db.my != NULL && mysql_query(s->db.my, "ROLLBACK") != 0) {
@@ -554,28 +547,31 @@ txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code, char *err,
 	return o;
 }
 
-/* 1 if the order of it is stored, 0 if not, -1 if unknown (err set). */
+/* Whether the order of it is stored: *stored 1 or 0.  Returns 0, or -1
+ * if unknown (the sink's errstr set). */
 static int
-order_stored(struct sink_sql *s, const struct item *it, char *err,
-    size_t errlen)
+order_stored(struct sink_sql *s, const struct item *it, int *stored)
 {
 	MYSQL_RES	*res;
 	MYSQL		*my;
-	int		 len, found;
+	int		 len;
 
 	if ((len = osql_order_present(&it->u.o, s->osql,
-	    OSQL_SIZE(s->max))) < 0)
+	    OSQL_SIZE(s->max))) < 0) {
+		sink_fail(s->sk, ERR_OTHER, "order look-up cannot be written "
+		    "as SQL");
 		return -1;
+	}
 	if ((my = conn(s)) == NULL ||
 	    mysql_real_query(my, s->osql, (size_t)len) != 0 ||
 	    (res = mysql_store_result(my)) == NULL) {
 		db_fail(&s->db, "order look-up");
-		snprintf(err, errlen, "%s", s->db.errstr);
+		sink_fail(s->sk, s->db.err, "%s", s->db.errstr);
 		return -1;
 	}
-	found = mysql_num_rows(res) > 0;
+	*stored = mysql_num_rows(res) > 0;
 	mysql_free_result(res);
-	return found;
+	return 0;
 }
 
 /* Settles the lone order of it that the server refused (code): already
@@ -583,8 +579,7 @@ order_stored(struct sink_sql *s, const struct item *it, char *err,
  * tickets is written), a refused value (dead).  Returns 0 if settled, -1
  * to retry (nothing explains the refusal now). */
 static int
-order_refused(struct sink_sql *s, struct item *it, unsigned code, char *err,
-    size_t errlen)
+order_refused(struct sink_sql *s, struct item *it, unsigned code)
 {
 	const struct ticket	*tv[ORDER_TICKETS_MAX];
 	const struct tsql_row	*other;
@@ -593,20 +588,21 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code, char *err,
 	int			 stored;
 
 	if (code != ER_DUP) {
-		it->state = ITEM_DEAD;
+		it->state = PIPE_DEAD;
 		it->why = "MySQL refused a value of the order";
-		log_warnx("mysql: order %s refused: %s", it->u.o.id, err);
+		log_warnx("mysql: order %s refused: %s", it->u.o.id,
+		    s->sk->errstr);
 		return 0;
 	}
-	if ((stored = order_stored(s, it, err, errlen)) != 0) {
-		if (stored == 1)
-			it->state = ITEM_DONE;
-		return stored == 1 ? 0 : -1;
+	if (order_stored(s, it, &stored) != 0)
+		return -1;
+	if (stored) {
+		it->state = PIPE_DONE;
+		return 0;
 	}
 	for (j = 0; j < it->u.o.n; j++)
 		tv[j] = &it->u.o.t[j];
-	if (lookup(s, tv, it->u.o.n, s->osql, OSQL_SIZE(s->max), err,
-	    errlen) != 0)
+	if (lookup(s, tv, it->u.o.n, s->osql, OSQL_SIZE(s->max)) != 0)
 		return -1;
 	for (j = 0; j < it->u.o.n; j++) {
 		v = tsql_classify(tv[j], s->rows, s->nrows, &other);
@@ -614,7 +610,7 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code, char *err,
 			continue;
 		if (v == TSQL_PRESENT)	/* stored without its order */
 			v = TSQL_ID_CONFLICT;
-		it->state = ITEM_DEAD;
+		it->state = PIPE_DEAD;
 		it->why = v == TSQL_SEAT_TAKEN ? "double sale: a seat of the "
 		    "order belongs to another ticket" : "double sale: a ticket "
 		    "id of the order is stored already";
@@ -627,11 +623,10 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code, char *err,
 /* The cancellations s->cv / s->idx[0..nc-1] refused together: each alone
  * (a value the server refuses is poison).  Returns 0 or -1 (retry left). */
 static int
-cancels_alone(struct sink_sql *s, struct item *items, size_t nc, char *err,
-    size_t errlen)
+cancels_alone(struct sink_sql *s, struct item *items, size_t nc)
 {
 	unsigned		 code;
-	enum outcome		 o;
+	enum sql_outcome		 o;
 	size_t			 j;
 	int			 ret = 0;
 
@@ -639,16 +634,16 @@ cancels_alone(struct sink_sql *s, struct item *items, size_t nc, char *err,
 		struct item *it = &items[s->idx[j]];
 
 		s->cv[0] = &it->u.c;
-		o = txn(s, 0, 1, &code, err, errlen);
-		if (o == OUT_OK)
-			it->state = ITEM_DONE;
-		else if (o == OUT_REFUSED) {
-			it->state = ITEM_DEAD;
+		o = txn(s, 0, 1, &code);
+		if (o == SQL_OK)
+			it->state = PIPE_DONE;
+		else if (o == SQL_REFUSED) {
+			it->state = PIPE_DEAD;
 			it->why = "MySQL refused a value of the cancellation";
 			log_warnx("mysql: cancellation of order %s refused: %s",
-			    it->u.c.order, err);
+			    it->u.c.order, s->sk->errstr);
 		} else {
-			it->state = ITEM_RETRY;
+			it->state = PIPE_RETRY;
 			ret = -1;
 		}
 	}
@@ -659,18 +654,17 @@ cancels_alone(struct sink_sql *s, struct item *items, size_t nc, char *err,
  * and MSG_CANCEL; tickets are sql_write's): one transaction for all, or,
  * if the server refuses it, one per order and then one for the
  * cancellations.  Sets each item's state; returns 0, or -1 if some item
- * is left to retry (err set). */
+ * is left to retry (the sink's errstr set). */
 static int
-orders_write(struct sink_sql *s, struct item *items, size_t n, char *err,
-    size_t errlen)
+orders_write(struct sink_sql *s, struct item *items, size_t n)
 {
 	unsigned	code;
-	enum outcome	o;
+	enum sql_outcome	o;
 	size_t		i, j, k = 0, nc = 0;
 	int		ret = 0;
 
 	for (i = 0; i < n; i++) {
-		if (items[i].state != ITEM_NEW && items[i].state != ITEM_RETRY)
+		if (items[i].state != PIPE_NEW && items[i].state != PIPE_RETRY)
 			continue;
 		if (items[i].kind == MSG_ORDER && s->lead[i] == i) {
 			s->oidx[k] = i;
@@ -682,38 +676,38 @@ orders_write(struct sink_sql *s, struct item *items, size_t n, char *err,
 	}
 	if (k + nc == 0)
 		return 0;
-	o = txn(s, k, nc, &code, err, errlen);
-	if (o != OUT_REFUSED) {
+	o = txn(s, k, nc, &code);
+	if (o != SQL_REFUSED) {
 		for (j = 0; j < k; j++)
-			items[s->oidx[j]].state = o == OUT_OK ? ITEM_DONE :
-			    ITEM_RETRY;
+			items[s->oidx[j]].state = o == SQL_OK ? PIPE_DONE :
+			    PIPE_RETRY;
 		for (j = 0; j < nc; j++)
-			items[s->idx[j]].state = o == OUT_OK ? ITEM_DONE :
-			    ITEM_RETRY;
-		return o == OUT_OK ? 0 : -1;
+			items[s->idx[j]].state = o == SQL_OK ? PIPE_DONE :
+			    PIPE_RETRY;
+		return o == SQL_OK ? 0 : -1;
 	}
 	for (j = 0; j < k; j++) {
 		struct item *it = &items[s->oidx[j]];
 
 		s->ov[0].o = &it->u.o;
-		o = txn(s, 1, 0, &code, err, errlen);
-		if (o == OUT_OK)
-			it->state = ITEM_DONE;
-		else if (o != OUT_REFUSED ||
-		    order_refused(s, it, code, err, errlen) != 0) {
-			it->state = ITEM_RETRY;
+		o = txn(s, 1, 0, &code);
+		if (o == SQL_OK)
+			it->state = PIPE_DONE;
+		else if (o != SQL_REFUSED ||
+		    order_refused(s, it, code) != 0) {
+			it->state = PIPE_RETRY;
 			ret = -1;
 		}
 	}
 	if (nc > 0) {
-		o = txn(s, 0, nc, &code, err, errlen);
-		for (j = 0; o != OUT_REFUSED && j < nc; j++)
-			items[s->idx[j]].state = o == OUT_OK ? ITEM_DONE :
-			    ITEM_RETRY;
-		if (o == OUT_TRANSIENT)
+		o = txn(s, 0, nc, &code);
+		for (j = 0; o != SQL_REFUSED && j < nc; j++)
+			items[s->idx[j]].state = o == SQL_OK ? PIPE_DONE :
+			    PIPE_RETRY;
+		if (o == SQL_TRANSIENT)
 			ret = -1;
-		else if (o == OUT_REFUSED &&
-		    cancels_alone(s, items, nc, err, errlen) != 0)
+		else if (o == SQL_REFUSED &&
+		    cancels_alone(s, items, nc) != 0)
 			ret = -1;
 	}
 	return ret;
@@ -721,28 +715,28 @@ orders_write(struct sink_sql *s, struct item *items, size_t n, char *err,
 
 /* The sink's write(): see pipe.h. */
 static int
-sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
+sql_write(struct sink *sk, struct item *items, size_t n)
 {
-	struct sink_sql	*s = ctx;
+	struct sink_sql	*s = sk->ctx;
 	size_t		 k, i, round;
 	unsigned	 code;
-	enum outcome	 o;
+	enum sql_outcome	 o;
 	int		 ret = 0, oret;
 
 	sink_leaders(items, n, s->lead);
 	memset(s->held, 0, n);
-	oret = orders_write(s, items, n, err, errlen);
+	oret = orders_write(s, items, n);
 	for (round = 0; round < EXPLAIN_ROUNDS; round++) {
 		if ((k = pending(s, items, n)) == 0)
 			break;
-		o = insert(s, k, &code, err, errlen);
-		if (o == OUT_OK) {
-			mark(s, items, k, ITEM_DONE);
+		o = insert(s, k, &code);
+		if (o == SQL_OK) {
+			mark(s, items, k, PIPE_DONE);
 			break;
 		}
-		if (o == OUT_TRANSIENT || lookup(s, s->tv, k, s->sql,
-		    TSQL_SIZE(s->max), err, errlen) != 0) {
-			mark(s, items, k, ITEM_RETRY);
+		if (o == SQL_TRANSIENT || lookup(s, s->tv, k, s->sql,
+		    TSQL_SIZE(s->max)) != 0) {
+			mark(s, items, k, PIPE_RETRY);
 			ret = -1;
 			break;
 		}
@@ -750,10 +744,10 @@ sql_write(void *ctx, struct item *items, size_t n, char *err, size_t errlen)
 			break;	/* nothing explained: row by row */
 	}
 	if (ret == 0 && (k = pending(s, items, n)) > 0)
-		ret = one_by_one(s, items, k, err, errlen);
+		ret = one_by_one(s, items, k);
 	for (i = 0; i < n; i++) {
 		if (s->held[i] && ret == 0) {
-			snprintf(err, errlen, "%s", s->mark_err);
+			sink_fail(s->sk, ERR_IO, "%s", s->mark_err);
 			ret = -1;
 		}
 		if (s->lead[i] == i)
@@ -785,21 +779,24 @@ sql_free(void *ctx)
 }
 
 struct sink *
-sink_sql_new(const struct conf *c, char *err, size_t errlen)
+sink_sql_new(const struct conf *c)
 {
 	struct sink	*sk;
 	struct sink_sql	*s;
 
-	sk = calloc(1, sizeof(*sk));
-	s = calloc(1, sizeof(*s));
-	if (sk == NULL || s == NULL)
+	if ((sk = calloc(1, sizeof(*sk))) == NULL)
+		return NULL;
+	sk->name = "mysql";
+	sk->write = sql_write;
+	sk->free = sql_free;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto nomem;
+	sk->ctx = s;
+	s->sk = sk;
 	db_init(&s->db, c, c->mysql_consumer_user, c->mysql_consumer_password);
 	if (ddb_init(&s->ddb, c) != 0) {
-		snprintf(err, errlen, "%s", s->ddb.errstr);
-		sql_free(s);
-		free(sk);
-		return NULL;
+		sink_fail(sk, ERR_OTHER, "%s", s->ddb.errstr);
+		goto fail;
 	}
 	s->batch = strcmp(c->consumer_ddb_write, "put") != 0;
 	s->max = (size_t)c->consumer_batch;
@@ -821,15 +818,12 @@ sink_sql_new(const struct conf *c, char *err, size_t errlen)
 	    s->osql == NULL || s->ov == NULL || s->oidx == NULL ||
 	    s->cv == NULL)
 		goto nomem;
-	sk->name = "mysql";
-	sk->ctx = s;
-	sk->write = sql_write;
-	sk->free = sql_free;
 	return sk;
 nomem:
+	sink_fail(sk, ERR_OTHER, "mysql sink: out of memory");
+fail:
 	if (s != NULL)
 		sql_free(s);
-	free(sk);
-	snprintf(err, errlen, "mysql sink: out of memory");
-	return NULL;
+	sk->ctx = NULL;
+	return sk;
 }

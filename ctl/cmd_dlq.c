@@ -115,7 +115,7 @@ show(const struct dead *d, long n)
 }
 
 /* Shows one message of a listing (sold_read_queue() callback): kept. */
-static int
+static enum sold_msg
 show_message(const amqp_message_t *msg, void *arg)
 {
 	struct dead	 d;
@@ -125,7 +125,7 @@ show_message(const amqp_message_t *msg, void *arg)
 	d.msg = *msg;
 	describe(&d);
 	show(&d, ++*n);
-	return 1;
+	return SOLD_MSG_KEEP;
 }
 
 /* Lists a queue without spending the messages' delivery attempts (a
@@ -179,9 +179,9 @@ struct requeue {
 };
 
 /* Publishes one dead message again if it is selected (sold_read_queue()
- * callback): 0 taken (its original is acked once the copies of the others
- * are safe), 1 kept, -1 publish failed (kept, stop). */
-static int
+ * callback): taken (its original is acked once the copies of the others
+ * are safe), kept, or, the publish failed, kept and stop. */
+static enum sold_msg
 requeue_message(const amqp_message_t *msg, void *arg)
 {
 	struct requeue	*rq = arg;
@@ -191,17 +191,17 @@ requeue_message(const amqp_message_t *msg, void *arg)
 	d.msg = *msg;
 	describe(&d);
 	if (!selected(&d, rq->nids, rq->ids))
-		return 1;
+		return SOLD_MSG_KEEP;
 	if (mq_publish(&rq->pub, msg->body.bytes, msg->body.len,
 	    d.id[0] ? d.id : "dlq", rq->ctl->c.amqp_confirm_timeout_ms) !=
 	    MQ_OK) {
 		ctl_err("publish %s: %s; stopping (the message stays in %s)",
 		    d.id, rq->pub.errstr, rq->queue);
-		return -1;
+		return SOLD_MSG_STOP;
 	}
 	printf("  requeued %s\n", d.id[0] ? d.id : "(not a ticket)");
 	rq->n++;
-	return 0;
+	return SOLD_MSG_TAKEN;
 }
 
 /* Publishes the selected messages of queue again; returns the number

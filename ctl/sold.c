@@ -497,8 +497,7 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 
 static int	read_queue(struct soldv *, struct mq *, const char *,
 		    const struct events *, long, long *, long *, int *,
-		    int (*)(const amqp_message_t *, void *), void *, int *,
-		    char *, size_t);
+		    sold_msg_fn, void *, int *, char *, size_t);
 
 /* Reads the queue on COPY_CHANNEL and closes that channel again: a second
  * queue read on the same connection (rebuild reads ticketSQL, then the
@@ -506,8 +505,7 @@ static int	read_queue(struct soldv *, struct mq *, const char *,
 int
 sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
     const struct events *ev, long max, long *msgs, long *other, int *more,
-    int (*fn)(const amqp_message_t *, void *), void *arg, char *err,
-    size_t errlen)
+    sold_msg_fn fn, void *arg, char *err, size_t errlen)
 {
 	int opened = 0, r;
 
@@ -522,14 +520,14 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 static int
 read_queue(struct soldv *s, struct mq *m, const char *queue,
     const struct events *ev, long max, long *msgs, long *other, int *more,
-    int (*fn)(const amqp_message_t *, void *), void *arg, int *opened,
-    char *err, size_t errlen)
+    sold_msg_fn fn, void *arg, int *opened, char *err, size_t errlen)
 {
 	amqp_message_t	msg;
 	uint64_t	tag = 0, copies = 0;
 	size_t		k, pub;
 	long		ready;
-	int		got = 1, keep, stop = 0;
+	enum sold_msg	what;
+	int		got = 1, stop = 0;
 
 	*msgs = *other = 0;
 	*more = 0;
@@ -555,19 +553,19 @@ read_queue(struct soldv *s, struct mq *m, const char *queue,
 			if (!got)
 				break;
 			(*msgs)++;
-			keep = fn != NULL ? fn(&msg, arg) : 1;
-			stop = keep < 0;
+			what = fn != NULL ? fn(&msg, arg) : SOLD_MSG_KEEP;
+			stop = what == SOLD_MSG_STOP;
 			if (add_message(s, &msg, ev, other) != 0) {
 				amqp_destroy_message(&msg);
 				snprintf(err, errlen, "out of memory");
 				return -1;
 			}
-			if (keep != 0 &&
+			if (what != SOLD_MSG_TAKEN &&
 			    publish_copy(m, queue, &msg, err, errlen) != 0) {
 				amqp_destroy_message(&msg);
 				return -1;
 			}
-			pub += keep != 0;
+			pub += what != SOLD_MSG_TAKEN;
 			amqp_destroy_message(&msg);
 		}
 		if (pub > 0 && wait_copies(m, copies, pub, err, errlen) != 0)

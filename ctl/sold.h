@@ -104,13 +104,17 @@ int	sold_inflight_none(const struct inflight *f, char *why, size_t len);
  * Reads the messages ready at the start, at most max (*more set to 1 if
  * the queue held more).  Tickets of the selected events are added to s;
  * *msgs counts every message read, *other those that are not tickets.
- * fn, if not NULL, sees every message first and answers 1 (keep it: copy
- * it back), 0 (it is taken care of: ack it, no copy) or -1 (keep it and
- * stop: fn printed why).  Returns 0, or -1 (err set unless fn stopped). */
+ * fn, if not NULL, sees every message first and answers what becomes of
+ * it (enum sold_msg).  Returns 0, or -1 (err set unless fn stopped). */
+enum sold_msg {
+	SOLD_MSG_KEEP,		/* copy it back */
+	SOLD_MSG_TAKEN,		/* taken care of: ack it, no copy */
+	SOLD_MSG_STOP		/* keep it and stop (fn printed why) */
+};
+typedef enum sold_msg (*sold_msg_fn)(const amqp_message_t *, void *);
 int	sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 	    const struct events *ev, long max, long *msgs, long *other,
-	    int *more, int (*fn)(const amqp_message_t *, void *), void *arg,
-	    char *err, size_t errlen);
+	    int *more, sold_msg_fn fn, void *arg, char *err, size_t errlen);
 
 /* Every item of the DynamoDB table of the selected events (Scan, every
  * page).  *bad counts items that are not tickets.  Items the consumer

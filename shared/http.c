@@ -12,8 +12,8 @@
 #include "log.h"
 #include "metrics.h"
 
-long
-http_read_body(FCGX_Request *req, char *buf, size_t cap)
+enum http_body
+http_read_body(FCGX_Request *req, char *buf, size_t cap, size_t *len)
 {
 	size_t	off = 0;
 	int	n;
@@ -22,16 +22,25 @@ http_read_body(FCGX_Request *req, char *buf, size_t cap)
 	while (off < cap) {
 		n = FCGX_GetStr(buf + off, (int)(cap - off), req->in);
 		if (n < 0)
-			return -1;
+			return HTTP_BODY_ERROR;
 		if (n == 0)
 			break;
 		off += (size_t)n;
 	}
 	if (off == cap && FCGX_GetStr(&extra, 1, req->in) == 1)
-		return -2;
+		return HTTP_BODY_TOO_LARGE;
 	if (FCGX_GetError(req->in) != 0)
-		return -1;
-	return (long)off;
+		return HTTP_BODY_ERROR;
+	*len = off;
+	return HTTP_BODY_OK;
+}
+
+const char *
+http_body_str(enum http_body b)
+{
+	static const char *const names[] = { "OK", "TOO_LARGE", "ERROR" };
+
+	return (unsigned)b < 3 ? names[b] : "?";
 }
 
 const char *

@@ -12,10 +12,19 @@
 
 #include <fcgiapp.h>
 
-/* Reads the request body into buf (at most cap bytes).  Returns the length
- * read, -2 if the body is larger than cap (only cap+1 bytes were read), or
- * -1 on a stream error. */
-long	http_read_body(FCGX_Request *req, char *buf, size_t cap);
+/* Outcomes of http_read_body(). */
+enum http_body {
+	HTTP_BODY_OK,
+	HTTP_BODY_TOO_LARGE,	/* over cap (only cap+1 bytes were read) */
+	HTTP_BODY_ERROR		/* the stream failed */
+};
+
+/* Reads the request body into buf (at most cap bytes); on HTTP_BODY_OK
+ * *len is its length. */
+enum http_body http_read_body(FCGX_Request *req, char *buf, size_t cap,
+	    size_t *len);
+/* "OK", "TOO_LARGE", "ERROR"; "?" out of range. */
+const char *http_body_str(enum http_body b);
 
 /* The request's parameter or "" (never NULL). */
 const char *http_param(FCGX_Request *req, const char *name);

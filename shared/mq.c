@@ -387,6 +387,48 @@ same_message(const amqp_message_t *msg, const char *msgid)
 	    memcmp(p->message_id.bytes, msgid, p->message_id.len) == 0;
 }
 
+int
+mq_rpc_check(struct mq *m, amqp_rpc_reply_t rep, const char *what)
+{
+	return rpc_check(m, rep, what);
+}
+
+enum mq_frame
+mq_frame_class(const amqp_frame_t *f, uint64_t tag)
+{
+	const amqp_basic_ack_t	*a;
+	const amqp_basic_nack_t	*n;
+
+	if (f->frame_type != AMQP_FRAME_METHOD)
+		return MQ_FRAME_SKIP;
+	switch (f->payload.method.id) {
+	case AMQP_BASIC_ACK_METHOD:
+		a = f->payload.method.decoded;
+		return a->delivery_tag == tag || (a->multiple &&
+		    a->delivery_tag > tag) ? MQ_FRAME_ACK : MQ_FRAME_SKIP;
+	case AMQP_BASIC_NACK_METHOD:
+		n = f->payload.method.decoded;
+		return n->delivery_tag == tag || (n->multiple &&
+		    n->delivery_tag > tag) ? MQ_FRAME_NACK : MQ_FRAME_SKIP;
+	case AMQP_BASIC_RETURN_METHOD:
+		return MQ_FRAME_RETURN;
+	case AMQP_CHANNEL_CLOSE_METHOD:
+		return MQ_FRAME_CHANNEL_CLOSE;
+	default:
+		return MQ_FRAME_OTHER;
+	}
+}
+
+const char *
+mq_frame_str(enum mq_frame k)
+{
+	static const char *const names[MQ_FRAME__MAX] = {
+		"SKIP", "ACK", "NACK", "RETURN", "CHANNEL_CLOSE", "OTHER"
+	};
+
+	return (unsigned)k < MQ_FRAME__MAX ? names[k] : "?";
+}
+
 /* Reads frames until the confirm for tag arrives or the deadline passes. */
 static enum mq_result
 wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
@@ -414,32 +456,18 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 			mq_abort(m);
 			return MQ_UNKNOWN;
 		}
-		if (f.frame_type != AMQP_FRAME_METHOD) {
+		switch (mq_frame_class(&f, tag)) {
+		case MQ_FRAME_SKIP:
 			continue;
-		}
-		switch (f.payload.method.id) {
-		case AMQP_BASIC_ACK_METHOD: {
-			amqp_basic_ack_t *a = f.payload.method.decoded;
-
+		case MQ_FRAME_ACK:
 			m->heard_ms = mono_ms();
-			if (a->delivery_tag == tag ||
-			    (a->multiple && a->delivery_tag > tag))
-				return returned ? MQ_FAILED : MQ_OK;
-			continue;
-		}
-		case AMQP_BASIC_NACK_METHOD: {
-			amqp_basic_nack_t *n = f.payload.method.decoded;
-
-			if (n->delivery_tag == tag ||
-			    (n->multiple && n->delivery_tag > tag)) {
-				/* RabbitMQ may have stored it in some queue:
-				 * treat as unknown, never as a safe failure */
-				seterr(m, ERR_SERVER, "confirm", "nack from broker");
-				return returned ? MQ_FAILED : MQ_UNKNOWN;
-			}
-			continue;
-		}
-		case AMQP_BASIC_RETURN_METHOD: {
+			return returned ? MQ_FAILED : MQ_OK;
+		case MQ_FRAME_NACK:
+			/* RabbitMQ may have stored it in some queue: treat
+			 * as unknown, never as a safe failure */
+			seterr(m, ERR_SERVER, "confirm", "nack from broker");
+			return returned ? MQ_FAILED : MQ_UNKNOWN;
+		case MQ_FRAME_RETURN: {
 			amqp_basic_return_t *r = f.payload.method.decoded;
 			char why[128];
 
@@ -461,7 +489,7 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 			amqp_destroy_message(&msg);
 			continue;
 		}
-		case AMQP_CHANNEL_CLOSE_METHOD: {
+		case MQ_FRAME_CHANNEL_CLOSE: {
 			amqp_channel_close_t *c = f.payload.method.decoded;
 			int notfound = c->reply_code == AMQP_NOT_FOUND;
 

@@ -113,6 +113,30 @@ const char *mq_result_str(enum mq_result r);
  * message-id msgid, which must outlive props). */
 void	mq_message_props(amqp_basic_properties_t *props, const char *msgid);
 
+/* For a caller driving m's connection itself (the consumer's pipeline):
+ * returns 0 if the RPC reply rep is normal, else -1 with err and errstr
+ * set ("amqp host:port: what: why"). */
+int	mq_rpc_check(struct mq *m, amqp_rpc_reply_t rep, const char *what);
+
+/* What a frame read while waiting for the confirm of delivery tag is. */
+enum mq_frame {
+	MQ_FRAME_SKIP,		/* a content frame, an ack or nack of earlier
+				   tags only, heartbeat */
+	MQ_FRAME_ACK,		/* basic.ack covering tag */
+	MQ_FRAME_NACK,		/* basic.nack covering tag */
+	MQ_FRAME_RETURN,	/* basic.return: the returned message follows */
+	MQ_FRAME_CHANNEL_CLOSE,	/* channel.close from the broker */
+	MQ_FRAME_OTHER,		/* another method (connection.close,
+				   blocked, unblocked...) */
+	MQ_FRAME__MAX
+};
+
+/* Classifies f for the confirm of tag (an ack or nack with "multiple"
+ * covers every tag up to its own).  Reads the frame only. */
+enum mq_frame mq_frame_class(const amqp_frame_t *f, uint64_t tag);
+/* "SKIP", "ACK"...; "?" out of range. */
+const char *mq_frame_str(enum mq_frame k);
+
 /* Declares exchanges, queues (durable, dead-lettered) and bindings.
  * max_length > 0 caps each main queue (reject-publish); queue_type is
  * "classic" or "quorum" (replicated over a RabbitMQ cluster; every queue,

@@ -23,7 +23,7 @@
  *
  * A command sent to a master whose reply never came (timeout, connection
  * lost) may have run: it is not repeated, the call fails with in_doubt set
- * (the caller decides, e.g. RESERVE_IN_DOUBT).  A replica read that fails
+ * (the caller decides, e.g. SALE_IN_DOUBT).  A replica read that fails
  * is repeated on the master.
  *
  * The pure parts (slot of a key, CLUSTER SHARDS reply -> map, redirect

@@ -43,32 +43,9 @@ struct rds {
 	int		 timeout_ms;
 	unsigned long	 reconnects;
 	int		 in_doubt;	/* last rds_eval: sent, no reply */
-	long long	 opens_ms;	/* RESERVE_NOT_ON_SALE: when it opens */
+	long long	 opens_ms;	/* SALE_NOT_ON_SALE: when it opens */
 	long long	 wait_ms;	/* and how long until then (Redis TIME) */
 	char		 errstr[160];
-};
-
-/* Outcomes of a sale (fcgi/ticket/sale.c), in the codes of lua/order.lua. */
-enum rds_reserve {
-	RESERVE_OK,
-	RESERVE_SEAT_TAKEN,
-	RESERVE_ZONE_SOLD_OUT,
-	RESERVE_ROW_SOLD_OUT,
-	RESERVE_NOT_FOUND,
-	RESERVE_INVALID_SEAT,
-	RESERVE_NO_COUNTERS,	/* zone fenced until rebuilt: nothing sold */
-	RESERVE_CANCELLED,	/* the event is cancelled */
-	RESERVE_NOT_ON_SALE,	/* before the zone's opensAt: see opens_ms */
-	RESERVE_SALE_CLOSED,	/* after the event's closesAt */
-	RESERVE_BAD_CATALOG,	/* the zone's catalog hash is unusable: nothing
-				   written, nothing sold */
-	RESERVE_NOT_ADJACENT,	/* lua/order.lua: no row has the block */
-	RESERVE_ERROR,		/* Redis failed before the script ran:
-				   nothing sold; errstr says why */
-	RESERVE_IN_DOUBT,	/* the script was sent, its answer never
-				   came (timeout, connection lost): the seat
-				   may be reserved, errstr says why */
-	RESERVE__MAX
 };
 
 /* Parses "host:port[,host:port...]" into r; connects nothing yet.

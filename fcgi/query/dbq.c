@@ -138,6 +138,13 @@ dbq_close(struct dbq *q)
 	db_close(&q->db);
 }
 
+/* The failure of q->db becomes q's. */
+static void
+from_db(struct dbq *q)
+{
+	err_set(&q->err, q->errstr, q->db.err, "%s", q->db.errstr);
+}
+
 /* Records a statement error; a client error (2000..2999: connection lost,
  * server gone, timeout) drops the connection.  Returns DBQ_FAIL. */
 static enum dbq_res
@@ -145,9 +152,10 @@ stmt_fail(struct dbq *q, MYSQL_STMT *st, const char *what)
 {
 	unsigned int e = mysql_stmt_errno(st);
 
-	snprintf(q->errstr, sizeof(q->errstr), "mysql: %s: %s (%u)", what,
+	err_set(&q->err, q->errstr, e == 0 || (e >= 2000 && e < 3000) ?
+	    ERR_IO : ERR_SERVER, "mysql: %s: %s (%u)", what,
 	    mysql_stmt_error(st), e);
-	if (e == 0 || (e >= 2000 && e < 3000)) {
+	if (q->err == ERR_IO) {
 		db_close(&q->db);
 		drop_stmts(q);
 	}
@@ -162,7 +170,7 @@ prepared(struct dbq *q, enum dbq_stmt s)
 	MYSQL_STMT	*st;
 
 	if ((my = db_conn(&q->db)) == NULL) {
-		snprintf(q->errstr, sizeof(q->errstr), "%s", q->db.errstr);
+		from_db(q);
 		return NULL;
 	}
 	if (q->gen != q->db.reconnects) {
@@ -173,7 +181,7 @@ prepared(struct dbq *q, enum dbq_stmt s)
 	if (q->st[s] != NULL)
 		return q->st[s];
 	if ((st = mysql_stmt_init(my)) == NULL) {
-		snprintf(q->errstr, sizeof(q->errstr), "mysql: out of memory");
+		err_set(&q->err, q->errstr, ERR_OTHER, "mysql: out of memory");
 		return NULL;
 	}
 	if (mysql_stmt_prepare(st, dbq_sql[s], strlen(dbq_sql[s])) != 0) {
@@ -210,7 +218,7 @@ execute(struct dbq *q, MYSQL_STMT *st, const struct dbq_arg *args,
 		}
 	}
 	if (mysql_stmt_param_count(st) != nargs) {
-		snprintf(q->errstr, sizeof(q->errstr), "mysql: statement takes "
+		err_set(&q->err, q->errstr, ERR_OTHER, "mysql: statement takes "
 		    "%lu parameters, not %u", mysql_stmt_param_count(st), nargs);
 		return DBQ_BAD_DATA;
 	}
@@ -237,7 +245,7 @@ fetch(struct dbq *q, MYSQL_STMT *st, dbq_row_fn fn, void *arg, long *rows)
 	int		rc;
 
 	if (n > DBQ_COLS_MAX) {
-		snprintf(q->errstr, sizeof(q->errstr), "mysql: %u columns", n);
+		err_set(&q->err, q->errstr, ERR_OTHER, "mysql: %u columns", n);
 		return DBQ_BAD_DATA;
 	}
 	memset(b, 0, sizeof(b));
@@ -258,7 +266,7 @@ fetch(struct dbq *q, MYSQL_STMT *st, dbq_row_fn fn, void *arg, long *rows)
 		for (i = 0; i < n; i++) {
 			if (!isnull[i] && (len[i] >= DBQ_COL_MAX ||
 			    (rc == MYSQL_DATA_TRUNCATED && err[i]))) {
-				snprintf(q->errstr, sizeof(q->errstr),
+				err_set(&q->err, q->errstr, ERR_OTHER,
 				    "mysql: column %u over %d bytes", i,
 				    DBQ_COL_MAX);
 				return DBQ_BAD_DATA;
@@ -314,7 +322,7 @@ dbq_ping(struct dbq *q)
 	/* a stale connection: one more try on a fresh one */
 	if (was_open && q->db.my == NULL && db_ping(&q->db) == 0)
 		return 0;
-	snprintf(q->errstr, sizeof(q->errstr), "%s", q->db.errstr);
+	from_db(q);
 	return -1;
 }
 
@@ -330,7 +338,7 @@ col_long(const char *s, long *v)
 static enum dbq_res
 bad_row(struct dbq *q, const char *what)
 {
-	snprintf(q->errstr, sizeof(q->errstr), "mysql: bad %s row", what);
+	err_set(&q->err, q->errstr, ERR_OTHER, "mysql: bad %s row", what);
 	return DBQ_BAD_DATA;
 }
 

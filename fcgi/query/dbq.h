@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "err.h"
 #include "jout.h"
 
 enum dbq_stmt {
@@ -47,7 +48,8 @@ struct dbq {
 	struct db	 db;
 	MYSQL_STMT	*st[DBQ__MAX];
 	unsigned long	 gen;		/* db.reconnects when st[] was made */
-	char		 errstr[256];
+	int		 err;		/* enum err_kind (err.h) */
+	char		 errstr[ERRSTR_MAX];
 };
 
 /* Sets up the read-only account of c (mysql_query_user); connects nothing. */

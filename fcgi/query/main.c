@@ -26,85 +26,85 @@
 #define RETRY_AFTER	"Retry-After: 1\r\n"
 
 /* What an endpoint made of the request. */
-enum outcome {
-	OUT_OK,
-	OUT_NOT_FOUND,
-	OUT_DB_DOWN,		/* MySQL failed: dbq.errstr */
-	OUT_REDIS_DOWN,		/* Redis failed: rds.errstr */
-	OUT_BAD_DATA,		/* stored data we cannot answer with */
-	OUT_HEALTH_DOWN		/* health: the answer is already in j */
+enum ep_outcome {
+	EP_OK,
+	EP_NOT_FOUND,
+	EP_DB_DOWN,		/* MySQL failed: dbq.errstr */
+	EP_REDIS_DOWN,		/* Redis failed: rds.errstr */
+	EP_BAD_DATA,		/* stored data we cannot answer with */
+	EP_HEALTH_DOWN		/* health: the answer is already in j */
 };
 
 static struct rds	rds;
 static struct dbq	dbq;
 
-static enum outcome
+static enum ep_outcome
 from_db(enum dbq_res r)
 {
 	switch (r) {
 	case DBQ_OK:
-		return OUT_OK;
+		return EP_OK;
 	case DBQ_NOT_FOUND:
-		return OUT_NOT_FOUND;
+		return EP_NOT_FOUND;
 	case DBQ_BAD_DATA:
 		log_warnx("%s", dbq.errstr);
-		return OUT_BAD_DATA;
+		return EP_BAD_DATA;
 	default:
-		return OUT_DB_DOWN;
+		return EP_DB_DOWN;
 	}
 }
 
-static enum outcome
+static enum ep_outcome
 from_live(enum live_res r)
 {
 	switch (r) {
 	case LIVE_OK:
-		return OUT_OK;
+		return EP_OK;
 	case LIVE_NOT_FOUND:
-		return OUT_NOT_FOUND;
+		return EP_NOT_FOUND;
 	case LIVE_BAD_DATA:
 		log_warnx("%s", rds.errstr);
-		return OUT_BAD_DATA;
+		return EP_BAD_DATA;
 	default:
-		return OUT_REDIS_DOWN;
+		return EP_REDIS_DOWN;
 	}
 }
 
 /* ------------------------------------------------------------ endpoints */
 
-static enum outcome
+static enum ep_outcome
 ep_venues(const struct route *rt, struct jout *j)
 {
 	(void)rt;
 	return from_db(dbq_venues(&dbq, j));
 }
 
-static enum outcome
+static enum ep_outcome
 ep_venue_events(const struct route *rt, struct jout *j)
 {
 	return from_db(dbq_venue_events(&dbq, rt->venue, j));
 }
 
-static enum outcome
+static enum ep_outcome
 ep_event(const struct route *rt, struct jout *j)
 {
 	return from_db(dbq_event(&dbq, rt->event, j));
 }
 
-static enum outcome
+static enum ep_outcome
 ep_seats(const struct route *rt, struct jout *j)
 {
 	return from_live(live_seatmap(&rds, rt->event, rt->zone, j));
 }
 
-static enum outcome
+static enum ep_outcome
 ep_tickets(const struct route *rt, struct jout *j)
 {
 	return from_db(dbq_tickets(&dbq, rt->event, rt->zone, rt->after,
 	    rt->limit, j));
 }
 
-static enum outcome
+static enum ep_outcome
 ep_stats(const struct route *rt, struct jout *j)
 {
 	return from_db(dbq_stats(&dbq, rt->event, j));
@@ -112,24 +112,24 @@ ep_stats(const struct route *rt, struct jout *j)
 
 /* After the cache answered lr: LIVE_OK, else MySQL's look-up of id.
  * Unknown only when both answered without it. */
-static enum outcome
+static enum ep_outcome
 cache_then_db(enum live_res lr, enum dbq_res (*db)(struct dbq *,
     const char *, struct jout *), const char *id, struct jout *j)
 {
 	enum dbq_res dr;
 
 	if (lr == LIVE_OK)
-		return OUT_OK;
+		return EP_OK;
 	jout_reset(j);
 	dr = db(&dbq, id, j);
 	if (dr == DBQ_NOT_FOUND && lr == LIVE_FAIL)
-		return OUT_REDIS_DOWN;
+		return EP_REDIS_DOWN;
 	return from_db(dr);
 }
 
 /* The cache first (a ticket is there from the instant of its 201), then
  * MySQL. */
-static enum outcome
+static enum ep_outcome
 ep_ticket(const struct route *rt, struct jout *j)
 {
 	return cache_then_db(live_ticket(&rds, rt->ticket, j), dbq_ticket,
@@ -137,26 +137,26 @@ ep_ticket(const struct route *rt, struct jout *j)
 }
 
 /* The order cache first (written with the 201), then MySQL. */
-static enum outcome
+static enum ep_outcome
 ep_order(const struct route *rt, struct jout *j)
 {
 	return cache_then_db(live_order(&rds, rt->order, j), dbq_order,
 	    rt->order, j);
 }
 
-static enum outcome
+static enum ep_outcome
 ep_count(const struct route *rt, struct jout *j)
 {
 	return from_db(dbq_count(&dbq, rt->event, j));
 }
 
-static enum outcome
+static enum ep_outcome
 ep_money(const struct route *rt, struct jout *j)
 {
 	return from_db(dbq_money(&dbq, rt->venue, rt->event, j));
 }
 
-static enum outcome
+static enum ep_outcome
 ep_health(const struct route *rt, struct jout *j)
 {
 	int mok, rok;
@@ -174,10 +174,10 @@ ep_health(const struct route *rt, struct jout *j)
 	jout_str(j, "mysql", http_health_state("mysql", mok, dbq.errstr));
 	jout_str(j, "redis", http_health_state("redis", rok, rds.errstr));
 	jout_obj_close(j);
-	return mok && rok ? OUT_OK : OUT_HEALTH_DOWN;
+	return mok && rok ? EP_OK : EP_HEALTH_DOWN;
 }
 
-static enum outcome (*const endpoints[ROUTE__MAX])(const struct route *,
+static enum ep_outcome (*const endpoints[ROUTE__MAX])(const struct route *,
     struct jout *) = {
 	[ROUTE_VENUES] = ep_venues,
 	[ROUTE_VENUE_EVENTS] = ep_venue_events,
@@ -218,18 +218,18 @@ not_found_message(enum route_ep ep)
 
 /* Sends the answer j holds, or the error the outcome calls for. */
 static void
-answer(FCGX_Request *req, const struct route *rt, enum outcome out,
+answer(FCGX_Request *req, const struct route *rt, enum ep_outcome out,
     struct jout *j)
 {
 	const char	*body;
 	size_t		 len;
 
 	switch (out) {
-	case OUT_OK:
-	case OUT_HEALTH_DOWN:
+	case EP_OK:
+	case EP_HEALTH_DOWN:
 		if ((body = jout_done(j, &len)) != NULL) {
-			http_reply(req, out == OUT_OK ? 200 : 503,
-			    out == OUT_OK ? NULL : RETRY_AFTER, body, len);
+			http_reply(req, out == EP_OK ? 200 : 503,
+			    out == EP_OK ? NULL : RETRY_AFTER, body, len);
 			return;
 		}
 		log_warnx("%s: answer not built (%s)", route_name(rt->ep),
@@ -239,16 +239,16 @@ answer(FCGX_Request *req, const struct route *rt, enum outcome out,
 		    JOUT_TOO_LARGE ? "the answer is too large" :
 		    "cannot build the answer", NULL);
 		return;
-	case OUT_NOT_FOUND:
+	case EP_NOT_FOUND:
 		http_error(req, 404, "NOT_FOUND", not_found_message(rt->ep),
 		    NULL);
 		return;
-	case OUT_DB_DOWN:
+	case EP_DB_DOWN:
 		log_warnx("%s: %s", route_name(rt->ep), dbq.errstr);
 		http_error(req, 503, "UNAVAILABLE", "database unavailable; try "
 		    "again", RETRY_AFTER);
 		return;
-	case OUT_REDIS_DOWN:
+	case EP_REDIS_DOWN:
 		log_warnx("%s: %s", route_name(rt->ep), rds.errstr);
 		http_error(req, 503, "UNAVAILABLE", "seat store unavailable; "
 		    "try again", RETRY_AFTER);

@@ -64,55 +64,6 @@ reply_not_on_sale(FCGX_Request *req)
 	http_reply(req, 403, hdr, body, (size_t)n);
 }
 
-/* Answers the outcome of the reservation script other than success. */
-static void
-reply_reserve_error(FCGX_Request *req, enum rds_reserve r)
-{
-	switch (r) {
-	case RESERVE_CANCELLED:
-		http_error(req, 410, "EVENT_CANCELLED", "this event is "
-		    "cancelled", refusal_hdr);
-		break;
-	case RESERVE_NOT_ON_SALE:
-		reply_not_on_sale(req);
-		break;
-	case RESERVE_SALE_CLOSED:
-		http_error(req, 403, "SALE_CLOSED", "the sale of this event is "
-		    "closed", refusal_hdr);
-		break;
-	case RESERVE_SEAT_TAKEN:
-		http_error(req, 409, "SEAT_TAKEN", "this seat is already sold",
-		    refusal_hdr);
-		break;
-	case RESERVE_ZONE_SOLD_OUT:
-		http_error(req, 409, "ZONE_SOLD_OUT", "every seat of this zone "
-		    "is sold", refusal_hdr);
-		break;
-	case RESERVE_ROW_SOLD_OUT:
-		http_error(req, 409, "ROW_SOLD_OUT", "every seat of this row is "
-		    "sold", refusal_hdr);
-		break;
-	case RESERVE_NOT_FOUND:
-		http_error(req, 404, "NOT_FOUND", "unknown venue, event or zone, "
-		    "or the event is not at that venue", refusal_hdr);
-		break;
-	case RESERVE_INVALID_SEAT:
-		http_error(req, 400, "INVALID_SEAT", "row or column is outside "
-		    "the zone", refusal_hdr);
-		break;
-	case RESERVE_NO_COUNTERS:
-		http_error(req, 503, "UNAVAILABLE", "this zone is being rebuilt "
-		    "after a seat store failure, nothing was sold; try again",
-		    RETRY_AFTER);
-		break;
-	default:
-		log_warnx("reserve: %s", rds.errstr);
-		http_error(req, 503, "UNAVAILABLE", "seat store unavailable, "
-		    "nothing was sold; try again", RETRY_AFTER);
-		break;
-	}
-}
-
 /* What a purchase request answers: the ticket of section 2 (POST /tickets,
  * POST /ticket: an order of one underneath) or the order of section 7. */
 enum sell_kind {
@@ -161,6 +112,64 @@ reply_seats_taken(FCGX_Request *req, const char *taken)
 	n = seats_json(taken, body, n, sizeof(body));
 	n += snprintf(body + n, sizeof(body) - n, "]}");
 	http_reply(req, 409, refusal_hdr, body, (size_t)n);
+}
+
+/* Answers a refusal of lua/order.lua, or a failure before it ran:
+ * list_seats makes a SEAT_TAKEN list every taken seat (orders, holds). */
+static void
+reply_refusal(FCGX_Request *req, enum sale_result r, int list_seats,
+    const char *taken)
+{
+	switch (r) {
+	case SALE_CANCELLED:
+		http_error(req, 410, "EVENT_CANCELLED", "this event is "
+		    "cancelled", refusal_hdr);
+		break;
+	case SALE_NOT_ON_SALE:
+		reply_not_on_sale(req);
+		break;
+	case SALE_CLOSED:
+		http_error(req, 403, "SALE_CLOSED", "the sale of this event is "
+		    "closed", refusal_hdr);
+		break;
+	case SALE_SEAT_TAKEN:
+		if (list_seats)
+			reply_seats_taken(req, taken);
+		else
+			http_error(req, 409, "SEAT_TAKEN", "this seat is "
+			    "already sold", refusal_hdr);
+		break;
+	case SALE_NOT_ADJACENT:
+		http_error(req, 409, "NOT_ENOUGH_ADJACENT", "no row has that "
+		    "many adjacent free seats", refusal_hdr);
+		break;
+	case SALE_ZONE_SOLD_OUT:
+		http_error(req, 409, "ZONE_SOLD_OUT", "every seat of this zone "
+		    "is sold", refusal_hdr);
+		break;
+	case SALE_ROW_SOLD_OUT:
+		http_error(req, 409, "ROW_SOLD_OUT", "every seat of this row is "
+		    "sold", refusal_hdr);
+		break;
+	case SALE_NOT_FOUND:
+		http_error(req, 404, "NOT_FOUND", "unknown venue, event or zone, "
+		    "or the event is not at that venue", refusal_hdr);
+		break;
+	case SALE_INVALID_SEAT:
+		http_error(req, 400, "INVALID_SEAT", "row or column is outside "
+		    "the zone", refusal_hdr);
+		break;
+	case SALE_NO_COUNTERS:
+		http_error(req, 503, "UNAVAILABLE", "this zone is being rebuilt "
+		    "after a seat store failure, nothing was sold; try again",
+		    RETRY_AFTER);
+		break;
+	default:
+		log_warnx("reserve (%s): %s", sale_result_str(r), rds.errstr);
+		http_error(req, 503, "UNAVAILABLE", "seat store unavailable, "
+		    "nothing was sold; try again", RETRY_AFTER);
+		break;
+	}
 }
 
 /* 503 after the seats were (maybe) reserved: the order may still be
@@ -248,7 +257,7 @@ reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 /* The answers of a keyed request that lua/order.lua found done or
  * running; returns 1 if it answered, else 0. */
 static int
-reply_keyed(FCGX_Request *req, struct sale *s, int res)
+reply_keyed(FCGX_Request *req, struct sale *s, enum sale_result res)
 {
 	char	*end;
 	long	 code;
@@ -274,20 +283,15 @@ reply_keyed(FCGX_Request *req, struct sale *s, int res)
 		    1);
 		return 1;
 	case SALE_REFUSED:
+		/* "<code> <taken>" of the first answer, answered again */
 		code = strtol(s->replay, &end, 10);
 		if (*end == ' ')
 			end++;
 		if (strlen(end) < sizeof(s->taken))
 			memcpy(s->taken, end, strlen(end) + 1);
 		refusal_hdr = REPLAYED;
-		if (code == RESERVE_SEAT_TAKEN && (s->kind == 'o' ||
-		    s->kind == 'h'))
-			reply_seats_taken(req, s->taken);
-		else if (code == RESERVE_NOT_ADJACENT)
-			http_error(req, 409, "NOT_ENOUGH_ADJACENT", "no row has "
-			    "that many adjacent free seats", REPLAYED);
-		else
-			reply_reserve_error(req, (enum rds_reserve)code);
+		reply_refusal(req, (enum sale_result)code, s->kind == 'o' ||
+		    s->kind == 'h', s->taken);
 		refusal_hdr = NULL;
 		return 1;
 	default:
@@ -312,17 +316,14 @@ reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o)
 	http_reply(req, 201, hdr, body, (size_t)n);
 }
 
-/* Sells an order (one seat for a ticket) in one script call, publishes its
- * message with a confirm, answers.  what[0..nwhat-1] is the request an
- * Idempotency-Key is checked against. */
-static void
-sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
-    const struct iovec *what, int nwhat)
+/* The first step of a sale: checks the Idempotency-Key and fills s
+ * (sale_new()).  Returns 0, or -1 if it answered. */
+static int
+sell_start(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
+    const struct iovec *what, int nwhat, struct sale *s)
 {
-	struct sale	 s;
-	int		 res;
-	const char	*hid, *key = http_param(req, "HTTP_IDEMPOTENCY_KEY");
 	static const char kinds[] = "tohc";
+	const char	*key = http_param(req, "HTTP_IDEMPOTENCY_KEY");
 
 	/* holds and confirms record no key: a confirm is idempotent by
 	 * itself (again: 200 the same order) */
@@ -331,122 +332,158 @@ sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
 	if (*key != '\0' && !valid_id_n(key, strlen(key))) {
 		http_error(req, 400, "BAD_REQUEST", "Idempotency-Key must be 1-64 "
 		    "letters, digits, '_' or '-'", NULL);
-		return;
+		return -1;
 	}
-	if (sale_new(&s, o, kinds[k],
-	    *key != '\0' ? key : NULL, what, nwhat, secret) != 0) {
+	if (sale_new(s, o, kinds[k], *key != '\0' ? key : NULL, what, nwhat,
+	    secret) != 0) {
 		log_warn("getrandom or sha256");
 		http_error(req, 503, "UNAVAILABLE", "no randomness for an order "
 		    "id; try again", RETRY_AFTER);
-		return;
+		return -1;
 	}
-	hid = k == SELL_TICKET ? s.tids[0] : s.order_id;
-	(void)hid;	/* only the test hooks use it */
-	res = sale_order(&rds, &s, o, cfg.ticket_cache_ttl);
-	if (k == SELL_CONFIRM && res == SALE_REPLAY) {
-		/* confirmed before: 200 with the same order */
-		if (sale_from_replay(&s, secret) == 0)
-			reply_sold(req, SELL_ORDER, &s, 200, 0);
+	return 0;
+}
+
+/* The answers of a hold's confirm that did not sell: 200 with the order
+ * of an earlier confirm, 410, 404.  Returns 1 if it answered, else 0. */
+static int
+reply_confirm(FCGX_Request *req, struct sale *s, enum sale_result res)
+{
+	switch (res) {
+	case SALE_REPLAY:
+		if (sale_from_replay(s, secret) == 0)
+			reply_sold(req, SELL_ORDER, s, 200, 0);
 		else
 			http_error(req, 503, "UNAVAILABLE", "cannot read the "
 			    "order of this hold now; try again", RETRY_AFTER);
-		sale_free(&s);
+		return 1;
+	case SALE_HOLD_EXPIRED:
+		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "
+		    "its seats are released", NULL);
+		return 1;
+	case SALE_NOT_FOUND:
+		http_error(req, 404, "NOT_FOUND", "no such hold", NULL);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Refusals a keyed request answers again for 24 h: definite ones, not
+ * "not on sale yet" nor a 503 (a retry may succeed). */
+static int
+refusal_is_final(enum sale_result res)
+{
+	switch (res) {
+	case SALE_SEAT_TAKEN:
+	case SALE_ZONE_SOLD_OUT:
+	case SALE_ROW_SOLD_OUT:
+	case SALE_NOT_FOUND:
+	case SALE_INVALID_SEAT:
+	case SALE_CANCELLED:
+	case SALE_CLOSED:
+	case SALE_NOT_ADJACENT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Answers every outcome of sale_order() but a sale to publish: a hold, a
+ * confirm or keyed request answered again, a refusal, a Redis failure. */
+static void
+reply_unsold(FCGX_Request *req, enum sell_kind k, struct sale *s,
+    const struct order_req *o, enum sale_result res)
+{
+	if (k == SELL_CONFIRM && reply_confirm(req, s, res))
+		return;
+	if (k == SELL_HOLD && res == SALE_OK) {
+		reply_hold(req, s, o);
 		return;
 	}
-	if (k == SELL_CONFIRM && (res == SALE_HOLD_EXPIRED ||
-	    res == RESERVE_NOT_FOUND)) {
-		if (res == SALE_HOLD_EXPIRED)
-			http_error(req, 410, "HOLD_EXPIRED", "this hold has "
-			    "expired, its seats are released", NULL);
-		else
-			http_error(req, 404, "NOT_FOUND", "no such hold", NULL);
-		sale_free(&s);
+	if (reply_keyed(req, s, res))
 		return;
-	}
-	if (k == SELL_HOLD && res == RESERVE_OK) {
-		reply_hold(req, &s, o);
-		sale_free(&s);
-		return;
-	}
-	if (reply_keyed(req, &s, res)) {
-		sale_free(&s);
-		return;
-	}
-	/* a definite refusal of a keyed request is its answer for 24 h (not
-	 * "not on sale yet" nor a 503: a retry may succeed) */
-	if (*key != '\0' && res != RESERVE_OK && (res < RESERVE_NO_COUNTERS ||
-	    res == RESERVE_CANCELLED || res == RESERVE_SALE_CLOSED ||
-	    res == RESERVE_NOT_ADJACENT) && sale_refused(&rds, &s, res) != 0)
-		log_warnx("refusal of %s not recorded: %s", s.idem, rds.errstr);
-	if (res == RESERVE_IN_DOUBT) {
+	if (s->ihash[0] != '\0' && refusal_is_final(res) &&
+	    sale_refused(&rds, s, res) != 0)
+		log_warnx("refusal of %s not recorded: %s", s->idem,
+		    rds.errstr);
+	if (res == SALE_IN_DOUBT) {
 		/* the script may have run: if it did, its pending entry makes
 		 * the sweeper publish the order; never say "nothing sold" */
-		log_warnx("order %s: %s; outcome unknown", s.order_id,
+		log_warnx("order %s: %s; outcome unknown", s->order_id,
 		    rds.errstr);
-		reply_unknown(req, k, &s, "seat store did not answer; the ticket "
-		    "may still be issued, see Location");
+		reply_unknown(req, k, s, "seat store did not answer; the "
+		    "ticket may still be issued, see Location");
 		return;
 	}
 	/* a hold takes the bodies of /orders (section 7): its 409 lists
 	 * every requested seat that is taken too */
-	if (res == RESERVE_SEAT_TAKEN && (k == SELL_ORDER || k == SELL_HOLD)) {
-		reply_seats_taken(req, s.taken);
-		return;
-	}
-	if (res == RESERVE_NOT_ADJACENT) {
-		http_error(req, 409, "NOT_ENOUGH_ADJACENT", "no row has that "
-		    "many adjacent free seats", NULL);
-		return;
-	}
-	if (res != RESERVE_OK) {
-		reply_reserve_error(req, res);
-		return;
-	}
-	TESTHOOK("reserved", hid, s.msg);
-	switch (publish(MQ_ROUTING_KEY, s.order_id, s.msg)) {
+	reply_refusal(req, res, k == SELL_ORDER || k == SELL_HOLD, s->taken);
+}
+
+/* After SALE_OK: publishes the order message with a confirm and answers
+ * 201; a definite publish failure releases the seats (503 "nothing
+ * sold"); an unknown outcome keeps them for the sweeper (503 naming the
+ * order). */
+static void
+settle(FCGX_Request *req, enum sell_kind k, struct sale *s)
+{
+	const char	*hid = k == SELL_TICKET ? s->tids[0] : s->order_id;
+	enum sale_release rel;
+
+	(void)hid;	/* only the test hooks use it */
+	TESTHOOK("reserved", hid, s->msg);
+	switch (publish(MQ_ROUTING_KEY, s->order_id, s->msg)) {
 	case MQ_OK:
-		TESTHOOK("confirmed", hid, s.msg);
-		if (sale_confirmed(&rds, s.node, s.tag, s.msg) != 0)
+		TESTHOOK("confirmed", hid, s->msg);
+		if (sale_confirmed(&rds, s->node, s->tag, s->msg) != 0)
 			log_warnx("confirmed %s, pending entry kept: %s",
-			    s.order_id, rds.errstr);
-		reply_sold(req, k == SELL_CONFIRM ? SELL_ORDER : k, &s, 201, 0);
+			    s->order_id, rds.errstr);
+		reply_sold(req, k == SELL_CONFIRM ? SELL_ORDER : k, s, 201, 0);
 		break;
 	case MQ_FAILED:
-		log_warnx("publish %s: %s; releasing the seats", s.order_id,
+		log_warnx("publish %s: %s; releasing the seats", s->order_id,
 		    mq.errstr);
-		if (sale_release(&rds, &s) == 1) {
+		if ((rel = sale_release(&rds, s)) == RELEASE_DONE) {
 			http_error(req, 503, "UNAVAILABLE", "message broker "
 			    "unavailable, nothing was sold; try again",
 			    RETRY_AFTER);
 			break;
 		}
-		log_warnx("release %s: %s; the sweeper will publish it",
-		    s.order_id, rds.errstr);
-		reply_unknown(req, k, &s, "message broker unavailable; the "
+		log_warnx("release %s: %s (%s); the sweeper will publish it",
+		    s->order_id, sale_release_str(rel),
+		    rel == RELEASE_ERROR ? rds.errstr : "published meanwhile");
+		reply_unknown(req, k, s, "message broker unavailable; the "
 		    "ticket may still be issued, see Location");
 		break;
 	default:
 		log_warnx("publish %s: outcome unknown (%s); seats kept, the "
-		    "sweeper will publish it", s.order_id, mq.errstr);
-		reply_unknown(req, k, &s, "message broker did not confirm; the "
+		    "sweeper will publish it", s->order_id, mq.errstr);
+		reply_unknown(req, k, s, "message broker did not confirm; the "
 		    "ticket may still be issued, see Location");
 		break;
 	}
-	sale_free(&s);
 }
 
-/* Checks CONTENT_LENGTH: returns its value, -1 if absent, -2 if malformed. */
-static long
-content_length(FCGX_Request *req)
+/* Sells an order (one seat for a ticket): reserves it in one script call
+ * (sale_order()), then publishes and answers (settle()) or answers why
+ * not (reply_unsold()).  what[0..nwhat-1] is the request an
+ * Idempotency-Key is checked against. */
+static void
+sell(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
+    const struct iovec *what, int nwhat)
 {
-	const char	*cl = http_param(req, "CONTENT_LENGTH");
-	long		 n;
+	struct sale	 s;
+	enum sale_result res;
 
-	if (*cl == '\0')
-		return -1;
-	if (valid_digits(cl, &n) != 0)
-		return -2;
-	return n;
+	if (sell_start(req, k, o, what, nwhat, &s) != 0)
+		return;
+	res = sale_order(&rds, &s, o, cfg.ticket_cache_ttl);
+	if (res == SALE_OK && k != SELL_HOLD)
+		settle(req, k, &s);
+	else
+		reply_unsold(req, k, &s, o, res);
+	sale_free(&s);
 }
 
 /* Reads a body of at most BODY_MAX bytes, answering 400/413 itself.
@@ -454,30 +491,28 @@ content_length(FCGX_Request *req)
 static long
 read_body_or_reply(FCGX_Request *req, char *buf)
 {
-	long cl = content_length(req), n;
+	const char	*cl = http_param(req, "CONTENT_LENGTH");
+	long		 n = 0;
+	size_t		 len;
 
-	if (cl == -2) {
+	if (*cl != '\0' && valid_digits(cl, &n) != 0) {
 		http_error(req, 400, "BAD_REQUEST", "Content-Length is not a "
 		    "number", NULL);
 		return -1;
 	}
-	if (cl > BODY_MAX) {
+	switch (n > BODY_MAX ? HTTP_BODY_TOO_LARGE :
+	    http_read_body(req, buf, BODY_MAX, &len)) {
+	case HTTP_BODY_OK:
+		return (long)len;
+	case HTTP_BODY_TOO_LARGE:
 		http_error(req, 413, "PAYLOAD_TOO_LARGE", "request body is over "
 		    "4096 bytes", NULL);
 		return -1;
-	}
-	n = http_read_body(req, buf, BODY_MAX);
-	if (n == -2) {
-		http_error(req, 413, "PAYLOAD_TOO_LARGE", "request body is over "
-		    "4096 bytes", NULL);
-		return -1;
-	}
-	if (n < 0) {
+	default:
 		http_error(req, 400, "BAD_REQUEST", "cannot read the request "
 		    "body", NULL);
 		return -1;
 	}
-	return n;
 }
 
 /* Sells a parsed purchase, or answers why it could not be parsed. */
@@ -668,15 +703,15 @@ static int
 find_hold_or_reply(FCGX_Request *req, const char *id, unsigned *node,
     char *tag)
 {
-	int f = sale_find_hold(&rds, id, node, tag);
+	enum sale_lookup f = sale_find_hold(&rds, id, node, tag);
 
-	if (f < 0) {
+	if (f == LOOKUP_ERROR) {
 		log_warnx("hold %s: %s", id, rds.errstr);
 		http_error(req, 503, "UNAVAILABLE", "seat store unavailable; "
 		    "try again", RETRY_AFTER);
-	} else if (f == 0)
+	} else if (f == LOOKUP_UNKNOWN)
 		http_error(req, 404, "NOT_FOUND", "no such hold", NULL);
-	return f == 1 ? 0 : -1;
+	return f == LOOKUP_FOUND ? 0 : -1;
 }
 
 /* POST /holds/{id}/confirm: the hold's zone from its index, then an order
@@ -714,18 +749,18 @@ delete_hold(FCGX_Request *req, const char *id)
 	if (find_hold_or_reply(req, id, &node, tag) != 0)
 		return;
 	switch (sale_end_hold(&rds, node, tag, id)) {
-	case 1:
+	case END_HOLD_DELETED:
 		http_reply(req, 204, NULL, "", 0);
 		break;
-	case 2:
+	case END_HOLD_EXPIRED:
 		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "
 		    "its seats are released", NULL);
 		break;
-	case 0:
+	case END_HOLD_UNKNOWN:
 		http_error(req, 404, "NOT_FOUND", "no such hold (a confirmed "
 		    "hold is an order: cancel the order)", NULL);
 		break;
-	default:
+	case END_HOLD_ERROR:
 		log_warnx("delete hold %s: %s", id, rds.errstr);
 		http_error(req, 503, "UNAVAILABLE", "seat store unavailable; "
 		    "try again", RETRY_AFTER);
@@ -759,23 +794,36 @@ health(FCGX_Request *req)
 	http_reply(req, 503, RETRY_AFTER, body, (size_t)n);
 }
 
+/* 1 if the request's method is want (GET allows HEAD too), else 0 after
+ * answering 405. */
+static int
+method_ok(FCGX_Request *req, const char *want)
+{
+	const char	*method = http_param(req, "REQUEST_METHOD");
+	char		 msg[32], allow[48];
+	int		 get = strcmp(want, "GET") == 0;
+
+	if (strcmp(method, want) == 0 || (get && strcmp(method, "HEAD") == 0))
+		return 1;
+	snprintf(msg, sizeof(msg), "use %s", want);
+	snprintf(allow, sizeof(allow), "Allow: %s%s\r\n", want,
+	    get ? ", HEAD" : "");
+	http_error(req, 405, "METHOD_NOT_ALLOWED", msg, allow);
+	return 0;
+}
+
 static void
 handle(FCGX_Request *req)
 {
-	const char	*method = http_param(req, "REQUEST_METHOD");
 	char		 path[256], id[UUID_LEN + 1], hid[TOKEN_LEN + 1];
-	int		 hp;
+	enum hold_path	 hp;
 
-	if (http_path(req, path, sizeof(path)) < 0) {
+	if (http_path(req, path, sizeof(path)) < 0)
 		http_error(req, 404, "NOT_FOUND", "no such path", NULL);
-		return;
-	}
-	if (strcmp(path, "/tickets") == 0 || strcmp(path, "/ticket") == 0) {
-		if (strcmp(method, "POST") != 0) {
-			http_error(req, 405, "METHOD_NOT_ALLOWED", "use POST",
-			    "Allow: POST\r\n");
+	else if (strcmp(path, "/tickets") == 0 ||
+	    strcmp(path, "/ticket") == 0) {
+		if (!method_ok(req, "POST"))
 			return;
-		}
 		if (path[7] == 's')
 			buy_json(req);
 		else
@@ -783,40 +831,24 @@ handle(FCGX_Request *req)
 	} else if (strcmp(path, "/orders") == 0 ||
 	    purchase_cancel_path(path, "/orders/", id) ||
 	    purchase_cancel_path(path, "/tickets/", id)) {
-		if (strcmp(method, "POST") != 0) {
-			http_error(req, 405, "METHOD_NOT_ALLOWED", "use POST",
-			    "Allow: POST\r\n");
+		if (!method_ok(req, "POST"))
 			return;
-		}
 		if (path[7] == '\0')
 			buy_order(req, 0);
 		else
 			cancel(req, id, path[1] == 't');
 	} else if (strcmp(path, "/holds") == 0) {
-		if (strcmp(method, "POST") != 0) {
-			http_error(req, 405, "METHOD_NOT_ALLOWED", "use POST",
-			    "Allow: POST\r\n");
-			return;
-		}
-		buy_order(req, 1);
-	} else if ((hp = purchase_hold_path(path, hid)) != 0) {
-		if (strcmp(method, hp == 1 ? "DELETE" : "POST") != 0) {
-			http_error(req, 405, "METHOD_NOT_ALLOWED", hp == 1 ?
-			    "use DELETE" : "use POST", hp == 1 ?
-			    "Allow: DELETE\r\n" : "Allow: POST\r\n");
-			return;
-		}
-		if (hp == 1)
+		if (method_ok(req, "POST"))
+			buy_order(req, 1);
+	} else if ((hp = purchase_hold_path(path, hid)) == HOLD_PATH_HOLD) {
+		if (method_ok(req, "DELETE"))
 			delete_hold(req, hid);
-		else
+	} else if (hp == HOLD_PATH_CONFIRM) {
+		if (method_ok(req, "POST"))
 			confirm_hold(req, hid);
 	} else if (strcmp(path, "/tickets/health") == 0) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-			http_error(req, 405, "METHOD_NOT_ALLOWED", "use GET",
-			    "Allow: GET, HEAD\r\n");
-			return;
-		}
-		health(req);
+		if (method_ok(req, "GET"))
+			health(req);
 	} else
 		http_error(req, 404, "NOT_FOUND", "no such path", NULL);
 }

@@ -389,22 +389,22 @@ purchase_from_form(const char *q, size_t qlen, const char *b, size_t blen,
 	return check_numbers(p, why);
 }
 
-/* "/holds/<holdId>[/confirm]": copies the id; returns 1 for the hold, 2
- * for its confirm, else 0. */
-int
+/* "/holds/<holdId>[/confirm]": copies the id; returns what it names. */
+enum hold_path
 purchase_hold_path(const char *path, char id[TOKEN_LEN + 1])
 {
 	size_t len = strlen(path);
 
 	if (strncmp(path, "/holds/", 7) != 0 || len < 7 + TOKEN_LEN)
-		return 0;
+		return HOLD_PATH_NONE;
 	memcpy(id, path + 7, TOKEN_LEN);
 	id[TOKEN_LEN] = '\0';
 	if (!valid_id_n(id, TOKEN_LEN))
-		return 0;
+		return HOLD_PATH_NONE;
 	if (len == 7 + TOKEN_LEN)
-		return 1;
-	return strcmp(path + 7 + TOKEN_LEN, "/confirm") == 0 ? 2 : 0;
+		return HOLD_PATH_HOLD;
+	return strcmp(path + 7 + TOKEN_LEN, "/confirm") == 0 ?
+	    HOLD_PATH_CONFIRM : HOLD_PATH_NONE;
 }
 
 /* "/<what>/<uuid>/cancel": copies the uuid into id; returns 1 if path is

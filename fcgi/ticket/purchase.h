@@ -75,12 +75,19 @@ enum purchase_err purchase_token_from_json(const char *body, size_t len,
 enum purchase_err purchase_from_form(const char *query, size_t qlen,
 	    const char *body, size_t blen, struct purchase *p, const char **why);
 
+/* What "/holds/<holdId>[/confirm]" names. */
+enum hold_path {
+	HOLD_PATH_NONE,		/* not such a path */
+	HOLD_PATH_HOLD,		/* /holds/<holdId> */
+	HOLD_PATH_CONFIRM	/* /holds/<holdId>/confirm */
+};
+
 /* The paths of section 7 on the purchase responder (fuzzed by
  * tests/fuzz/fuzz_opath.c).  "/holds/<holdId>[/confirm]": copies the id
- * (TOKEN_LEN of [A-Za-z0-9_-]); returns 1 for the hold, 2 for its confirm,
- * else 0.  "<what><uuid>/cancel" (what "/orders/" or "/tickets/"): copies
- * the lowercase UUID; returns 1 if path is one, else 0. */
-int	purchase_hold_path(const char *path, char id[TOKEN_LEN + 1]);
+ * (TOKEN_LEN of [A-Za-z0-9_-]); returns what the path names.
+ * "<what><uuid>/cancel" (what "/orders/" or "/tickets/"): copies the
+ * lowercase UUID; returns 1 if path is one, else 0. */
+enum hold_path purchase_hold_path(const char *path, char id[TOKEN_LEN + 1]);
 int	purchase_cancel_path(const char *path, const char *what,
 	    char id[UUID_LEN + 1]);
 

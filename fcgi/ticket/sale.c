@@ -44,15 +44,37 @@ seterr(struct rds *r, unsigned node, const char *what, const char *why)
 	    r->nodes[node].host, r->nodes[node].port, what, why);
 }
 
-int
-sale_new(struct sale *s, const struct order_req *o, char kind,
-    const char *key, const struct iovec *what, int nwhat, const char *secret)
+/* The SHA-256 of kind and the parts what[0..nwhat-1] (each after a
+ * newline) in hex: what an Idempotency-Key is checked against. */
+static int
+request_hash(char kind, const struct iovec *what, int nwhat,
+    char hex[TOKEN_HASH_LEN + 1])
 {
 	unsigned char	md[EVP_MAX_MD_SIZE];
 	unsigned	len = 0, j;
 	EVP_MD_CTX	*ctx;
-	int		ok;
-	int		i, n = o->quantity > 0 ? o->quantity : o->n;
+	int		i, ok;
+
+	if ((ctx = token_sha256()) == NULL)
+		return -1;
+	ok = EVP_DigestUpdate(ctx, &kind, 1) == 1;
+	for (i = 0; ok && i < nwhat; i++)
+		ok = EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+		    EVP_DigestUpdate(ctx, what[i].iov_base,
+		    what[i].iov_len) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
+	if (!ok)
+		return -1;
+	for (j = 0; j < len; j++)
+		snprintf(hex + 2 * j, 3, "%02x", md[j]);
+	return 0;
+}
+
+int
+sale_new(struct sale *s, const struct order_req *o, char kind,
+    const char *key, const struct iovec *what, int nwhat, const char *secret)
+{
+	int	i, n = o->quantity > 0 ? o->quantity : o->n;
 
 	memset(s, 0, sizeof(*s));
 	s->kind = kind;
@@ -71,23 +93,11 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 		return -1;
 	if (kind == 'c')
 		memcpy(s->hold_id, o->hold_id, sizeof(s->hold_id));
-	if (key != NULL) {
-		if ((ctx = token_sha256()) == NULL)
-			return -1;
-		ok = EVP_DigestUpdate(ctx, &kind, 1) == 1;
-		for (i = 0; ok && i < nwhat; i++)
-			ok = EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
-			    EVP_DigestUpdate(ctx, what[i].iov_base,
-			    what[i].iov_len) == 1;
-		ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
-		if (!ok)
-			return -1;
-		for (j = 0; j < len; j++)
-			snprintf(s->ihash + 2 * j, 3, "%02x", md[j]);
-		if (token_for(secret, s->order_id, s->token) != 0)
-			return -1;
-	} else if (kind == 'c') {
-		/* a confirm answers its order again: its token must be too */
+	/* a keyed request and a confirm answer their order again: the
+	 * token must be the same, derived from the order id */
+	if (key != NULL && request_hash(kind, what, nwhat, s->ihash) != 0)
+		return -1;
+	if (key != NULL || kind == 'c') {
 		if (token_for(secret, s->order_id, s->token) != 0)
 			return -1;
 	} else if (token_new(s->token) != 0)
@@ -123,57 +133,13 @@ dup_str(const redisReply *e)
 	return p;
 }
 
-/* Interprets lua/order.lua's reply (see reserve_reply() of rds.c: a reply
- * we cannot use after the script may have written is IN_DOUBT). */
-static int
-order_reply(struct rds *r, struct sale *s, const redisReply *rep)
+/* The success reply of lua/order.lua: {0, expires ms, total, "r c ..."}
+ * of a hold, {0, head, tickets, message} of an order.  A reply we cannot
+ * read is SALE_IN_DOUBT: the script has written. */
+static enum sale_result
+sold_reply(struct rds *r, struct sale *s, const redisReply *rep)
 {
-	long long code;
-
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
-	    (code = rep->element[0]->integer) < RESERVE_OK ||
-	    (code > RESERVE_NOT_ADJACENT && code < SALE_KEY_REUSED) ||
-	    code == 24 || code > SALE_HOLD_EXPIRED) {
-		seterr(r, s->node, "order", "unexpected reply");
-		return rep->type == REDIS_REPLY_ARRAY ? RESERVE_IN_DOUBT :
-		    RESERVE_ERROR;
-	}
-	if (code == SALE_REPLAY || code == SALE_REFUSED) {
-		if ((s->replay = dup_str(rep->element[1])) == NULL ||
-		    (code == SALE_REPLAY && (rep->elements != 3 ||
-		    rep->element[2]->type != REDIS_REPLY_STRING ||
-		    rep->element[2]->len != 1))) {
-			seterr(r, s->node, "order", "unreadable replay");
-			return RESERVE_ERROR;	/* nothing written */
-		}
-		if (code == SALE_REPLAY)
-			s->replay_kind = rep->element[2]->str[0];
-		return (int)code;
-	}
-	if (code >= SALE_KEY_REUSED)
-		return (int)code;
-	if (code == RESERVE_NOT_ON_SALE && (rep->element[1]->type !=
-	    REDIS_REPLY_STRING || rds_not_on_sale(r, rep->element[1]->str))) {
-		seterr(r, s->node, "order", "bad opening time");
-		return RESERVE_ERROR;
-	}
-	if (code == RESERVE_SEAT_TAKEN) {
-		if (rep->element[1]->type != REDIS_REPLY_STRING ||
-		    rep->element[1]->len >= sizeof(s->taken)) {
-			seterr(r, s->node, "order", "bad taken list");
-			return RESERVE_ERROR;	/* nothing written */
-		}
-		memcpy(s->taken, rep->element[1]->str,
-		    rep->element[1]->len + 1);
-	}
-	if (code == RESERVE_BAD_CATALOG)
-		seterr(r, s->node, "order", "zone catalog unusable (price, "
-		    "rows or cols)");
-	if (code != RESERVE_OK)
-		return (int)code;
 	if (s->kind == 'h') {
-		/* {0, expires ms, total, "r c r c ..."} */
 		if (rep->elements != 4 ||
 		    rep->element[1]->type != REDIS_REPLY_STRING ||
 		    rep->element[2]->type != REDIS_REPLY_STRING ||
@@ -181,12 +147,12 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 		    rep->element[2]->len >= sizeof(s->total) ||
 		    rep->element[3]->len >= sizeof(s->held)) {
 			seterr(r, s->node, "hold", "unreadable success reply");
-			return RESERVE_IN_DOUBT;
+			return SALE_IN_DOUBT;
 		}
 		s->expires_ms = strtoll(rep->element[1]->str, NULL, 10);
 		memcpy(s->total, rep->element[2]->str, rep->element[2]->len + 1);
 		memcpy(s->held, rep->element[3]->str, rep->element[3]->len + 1);
-		return RESERVE_OK;
+		return SALE_OK;
 	}
 	if (rep->elements != 4 ||
 	    (s->head = dup_str(rep->element[1])) == NULL ||
@@ -194,14 +160,66 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	    (s->msg = dup_str(rep->element[3])) == NULL) {
 		seterr(r, s->node, "order", "unreadable success reply");
 		sale_free(s);
-		return RESERVE_IN_DOUBT;
+		return SALE_IN_DOUBT;
 	}
-	return RESERVE_OK;
+	return SALE_OK;
+}
+
+/* Interprets lua/order.lua's reply: a reply we cannot use after the
+ * script may have written is SALE_IN_DOUBT. */
+static enum sale_result
+order_reply(struct rds *r, struct sale *s, const redisReply *rep)
+{
+	long long code;
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    (code = rep->element[0]->integer) < SALE_OK ||
+	    (code > SALE_NOT_ADJACENT && code < SALE_KEY_REUSED) ||
+	    code == 24 || code > SALE_HOLD_EXPIRED) {
+		seterr(r, s->node, "order", "unexpected reply");
+		return rep->type == REDIS_REPLY_ARRAY ? SALE_IN_DOUBT :
+		    SALE_ERROR;
+	}
+	if (code == SALE_REPLAY || code == SALE_REFUSED) {
+		if ((s->replay = dup_str(rep->element[1])) == NULL ||
+		    (code == SALE_REPLAY && (rep->elements != 3 ||
+		    rep->element[2]->type != REDIS_REPLY_STRING ||
+		    rep->element[2]->len != 1))) {
+			seterr(r, s->node, "order", "unreadable replay");
+			return SALE_ERROR;	/* nothing written */
+		}
+		if (code == SALE_REPLAY)
+			s->replay_kind = rep->element[2]->str[0];
+		return (enum sale_result)code;
+	}
+	if (code >= SALE_KEY_REUSED)
+		return (enum sale_result)code;
+	if (code == SALE_NOT_ON_SALE && (rep->element[1]->type !=
+	    REDIS_REPLY_STRING || rds_not_on_sale(r, rep->element[1]->str))) {
+		seterr(r, s->node, "order", "bad opening time");
+		return SALE_ERROR;
+	}
+	if (code == SALE_SEAT_TAKEN) {
+		if (rep->element[1]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->len >= sizeof(s->taken)) {
+			seterr(r, s->node, "order", "bad taken list");
+			return SALE_ERROR;	/* nothing written */
+		}
+		memcpy(s->taken, rep->element[1]->str,
+		    rep->element[1]->len + 1);
+	}
+	if (code == SALE_BAD_CATALOG)
+		seterr(r, s->node, "order", "zone catalog unusable (price, "
+		    "rows or cols)");
+	if (code != SALE_OK)
+		return (enum sale_result)code;
+	return sold_reply(r, s, rep);
 }
 
 #define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 5)
 
-int
+enum sale_result
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
     int cache_ttl)
 {
@@ -211,11 +229,12 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	const char	*argv[ORDER_ARGS];
 	redisReply	*rep;
 	long long	 start;
-	int		 a, i, res;
+	enum sale_result res;
+	int		 a, i;
 
 	if (zone_keys(s->tag, k) != 0) {
 		snprintf(r->errstr, sizeof(r->errstr), "order too long");
-		return RESERVE_ERROR;
+		return SALE_ERROR;
 	}
 	s->node = rds_node_for(r, s->tag);
 	snprintf(zone, sizeof(zone), "%ld", o->zone);
@@ -261,7 +280,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	metrics_observe(METRICS_RESERVE, start);
 	if (rep == NULL)
 		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?
-		    RESERVE_IN_DOUBT : RESERVE_ERROR;
+		    SALE_IN_DOUBT : SALE_ERROR;
 	res = order_reply(r, s, rep);
 	freeReplyObject(rep);
 	return res;
@@ -285,7 +304,7 @@ sale_confirmed(struct rds *r, unsigned node, const char *tag, const char *msg)
 	return 0;
 }
 
-int
+enum sale_release
 sale_release(struct rds *r, const struct sale *s)
 {
 	char		 k[KEY__MAX][KEY_MAX];
@@ -293,8 +312,10 @@ sale_release(struct rds *r, const struct sale *s)
 	redisReply	*rep;
 	long long	 res;
 
-	if (zone_keys(s->tag, k) != 0)
-		return -1;
+	if (zone_keys(s->tag, k) != 0) {
+		seterr(r, s->node, "release", "order too long");
+		return RELEASE_ERROR;
+	}
 	seat_keys(argv, k);
 	argv[5] = k[KEY_ORDS];
 	argv[6] = s->idem;
@@ -302,15 +323,15 @@ sale_release(struct rds *r, const struct sale *s)
 	argv[8] = s->msg;
 	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 9, argv)) ==
 	    NULL)
-		return -1;
+		return RELEASE_ERROR;
 	if (rep->type != REDIS_REPLY_INTEGER) {
 		seterr(r, s->node, "release", "unexpected reply");
 		freeReplyObject(rep);
-		return -1;
+		return RELEASE_ERROR;
 	}
 	res = rep->integer;
 	freeReplyObject(rep);
-	return res == 1 ? 1 : 2;
+	return res == 1 ? RELEASE_DONE : RELEASE_KEPT;
 }
 
 int
@@ -345,12 +366,12 @@ sale_from_replay(struct sale *s, const char *secret)
 }
 
 int
-sale_refused(struct rds *r, const struct sale *s, int code)
+sale_refused(struct rds *r, const struct sale *s, enum sale_result code)
 {
 	redisReply	*rep;
 	char		 val[TOKEN_HASH_LEN + SALE_TAKEN_MAX + 32];
 
-	snprintf(val, sizeof(val), "%s F %d %s", s->ihash, code, s->taken);
+	snprintf(val, sizeof(val), "%s F %d %s", s->ihash, (int)code, s->taken);
 	rep = rds_cmd(r, s->node, "SET %s %s EX 86400 NX", s->idem, val);
 	if (rep == NULL)
 		return -1;
@@ -360,8 +381,8 @@ sale_refused(struct rds *r, const struct sale *s, int code)
 
 /* Finds the index entry <prefix><id> on every node: "E:Z orderId" of an
  * order or ticket (bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL).
- * Returns 1 found (node, tag, order_id set), 0 unknown, -1 Redis error. */
-static int
+ * LOOKUP_FOUND sets node, tag and order_id. */
+static enum sale_lookup
 find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
     char *tag, char *order_id)
 {
@@ -373,7 +394,7 @@ find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
 
 	for (i = 0; i < r->n && !found; i++) {
 		if ((rep = rds_cmd(r, i, "GET %s%s", prefix, id)) == NULL)
-			return -1;
+			return LOOKUP_ERROR;
 		sp = NULL;
 		if (rep->type == REDIS_REPLY_STRING)
 			sp = order_id != NULL ? strchr(rep->str, ' ') :
@@ -390,16 +411,16 @@ find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
 		}
 		freeReplyObject(rep);
 	}
-	return found;
+	return found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
 }
 
-int
+enum sale_lookup
 sale_find_hold(struct rds *r, const char *hold_id, unsigned *node, char *tag)
 {
 	return find_id(r, "bo:hix:", hold_id, node, tag, NULL);
 }
 
-int
+enum sale_end_hold
 sale_end_hold(struct rds *r, unsigned node, const char *tag,
     const char *hold_id)
 {
@@ -408,20 +429,30 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 	redisReply	*rep;
 	long long	 res;
 
-	if (zone_keys(tag, k) != 0)
-		return -1;
+	if (zone_keys(tag, k) != 0) {
+		seterr(r, node, "hold_expire", "bad zone tag");
+		return END_HOLD_ERROR;
+	}
 	seat_keys(argv, k);
 	argv[4] = k[KEY_HOLDS];
 	argv[5] = k[KEY_HEXP];
 	argv[6] = hold_id;
 	argv[7] = "1";
 	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 6, 8, argv)) == NULL)
-		return -1;
+		return END_HOLD_ERROR;
 	res = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
-	if (res < 0)
-		seterr(r, node, "hold_expire", "unexpected reply");
 	freeReplyObject(rep);
-	return (int)res;
+	switch (res) {
+	case 0:
+		return END_HOLD_UNKNOWN;
+	case 1:
+		return END_HOLD_DELETED;
+	case 2:
+		return END_HOLD_EXPIRED;
+	default:
+		seterr(r, node, "hold_expire", "unexpected reply");
+		return END_HOLD_ERROR;
+	}
 }
 
 enum sale_cancel
@@ -434,13 +465,13 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 	const char	*argv[13];
 	redisReply	*rep;
 	long long	 ms = wall_ms(), code;
-	int		 f;
+	enum sale_lookup f;
 
 	*answer = *msg = NULL;
-	if ((f = find_id(r, "bo:oix:", id, node, tag, oid)) < 0)
+	if ((f = find_id(r, "bo:oix:", id, node, tag, oid)) == LOOKUP_ERROR)
 		return CANCEL_ERROR;
 	/* a ticket's index entry names its order: never the order's own */
-	if (f == 0 || (!is_ticket && strcmp(oid, id) != 0))
+	if (f == LOOKUP_UNKNOWN || (!is_ticket && strcmp(oid, id) != 0))
 		return CANCEL_NOT_FOUND;
 	if (zone_keys(tag, k) != 0 || token_hash(token, hash) != 0) {
 		snprintf(r->errstr, sizeof(r->errstr), "cancel: bad index "
@@ -488,4 +519,60 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 	default:
 		return CANCEL_ERROR;
 	}
+}
+
+const char *
+sale_result_str(enum sale_result r)
+{
+	static const char *const names[SALE__MAX] = {
+		[SALE_OK] = "OK",
+		[SALE_SEAT_TAKEN] = "SEAT_TAKEN",
+		[SALE_ZONE_SOLD_OUT] = "ZONE_SOLD_OUT",
+		[SALE_ROW_SOLD_OUT] = "ROW_SOLD_OUT",
+		[SALE_NOT_FOUND] = "NOT_FOUND",
+		[SALE_INVALID_SEAT] = "INVALID_SEAT",
+		[SALE_NO_COUNTERS] = "NO_COUNTERS",
+		[SALE_CANCELLED] = "CANCELLED",
+		[SALE_NOT_ON_SALE] = "NOT_ON_SALE",
+		[SALE_CLOSED] = "SALE_CLOSED",
+		[SALE_BAD_CATALOG] = "BAD_CATALOG",
+		[SALE_NOT_ADJACENT] = "NOT_ADJACENT",
+		[SALE_KEY_REUSED] = "KEY_REUSED",
+		[SALE_IN_PROGRESS] = "IN_PROGRESS",
+		[SALE_REPLAY] = "REPLAY",
+		[SALE_REFUSED] = "REFUSED",
+		[SALE_HOLD_EXPIRED] = "HOLD_EXPIRED",
+		[SALE_ERROR] = "ERROR",
+		[SALE_IN_DOUBT] = "IN_DOUBT"
+	};
+
+	if ((unsigned)r >= SALE__MAX || names[r] == NULL)
+		return "?";
+	return names[r];
+}
+
+const char *
+sale_release_str(enum sale_release r)
+{
+	static const char *const names[] = { "DONE", "KEPT", "ERROR" };
+
+	return (unsigned)r < 3 ? names[r] : "?";
+}
+
+const char *
+sale_lookup_str(enum sale_lookup r)
+{
+	static const char *const names[] = { "FOUND", "UNKNOWN", "ERROR" };
+
+	return (unsigned)r < 3 ? names[r] : "?";
+}
+
+const char *
+sale_end_hold_str(enum sale_end_hold r)
+{
+	static const char *const names[] = {
+		"DELETED", "EXPIRED", "UNKNOWN", "ERROR"
+	};
+
+	return (unsigned)r < 4 ? names[r] : "?";
 }

@@ -49,12 +49,63 @@ struct sale {
 	char		 held[SALE_TAKEN_MAX];
 };
 
-/* Outcomes of sale_order() besides enum rds_reserve (lua/order.lua). */
-#define SALE_KEY_REUSED		20	/* 422: same key, another request */
-#define SALE_IN_PROGRESS	21	/* 409: same key, still running */
-#define SALE_REPLAY		22	/* the key sold: replay, s->replay */
-#define SALE_REFUSED		23	/* the key was refused: s->replay */
-#define SALE_HOLD_EXPIRED	25	/* confirm after the hold's expiry */
+/* Outcomes of sale_order(): the codes of lua/order.lua (0-11, 20-25), then
+ * those of this side (SALE_ERROR, SALE_IN_DOUBT). */
+enum sale_result {
+	SALE_OK = 0,
+	SALE_SEAT_TAKEN = 1,	/* s->taken lists the seats */
+	SALE_ZONE_SOLD_OUT = 2,
+	SALE_ROW_SOLD_OUT = 3,
+	SALE_NOT_FOUND = 4,
+	SALE_INVALID_SEAT = 5,
+	SALE_NO_COUNTERS = 6,	/* zone fenced until rebuilt: nothing sold */
+	SALE_CANCELLED = 7,	/* the event is cancelled */
+	SALE_NOT_ON_SALE = 8,	/* before the zone's opensAt: r->opens_ms */
+	SALE_CLOSED = 9,	/* after the event's closesAt */
+	SALE_BAD_CATALOG = 10,	/* the zone's catalog hash is unusable:
+				   nothing written, nothing sold */
+	SALE_NOT_ADJACENT = 11,	/* no row has the block */
+	SALE_KEY_REUSED = 20,	/* 422: same key, another request */
+	SALE_IN_PROGRESS = 21,	/* 409: same key, still running */
+	SALE_REPLAY = 22,	/* the key sold: replay, s->replay */
+	SALE_REFUSED = 23,	/* the key was refused: s->replay */
+	SALE_HOLD_EXPIRED = 25,	/* confirm after the hold's expiry */
+	SALE_ERROR,		/* Redis failed before the script ran:
+				   nothing sold; errstr says why */
+	SALE_IN_DOUBT,		/* the script was sent, its answer never
+				   came (timeout, connection lost) or cannot
+				   be read: seats may be reserved */
+	SALE__MAX
+};
+
+/* Outcomes of sale_release(). */
+enum sale_release {
+	RELEASE_DONE,		/* the seats are free again */
+	RELEASE_KEPT,		/* no longer pending (published meanwhile) */
+	RELEASE_ERROR		/* Redis failed, errstr says why */
+};
+
+/* Outcomes of sale_find_hold() (and of the order look-up of cancels). */
+enum sale_lookup {
+	LOOKUP_FOUND,
+	LOOKUP_UNKNOWN,
+	LOOKUP_ERROR		/* Redis failed, errstr says why */
+};
+
+/* Outcomes of sale_end_hold() (lua/hold_expire.lua). */
+enum sale_end_hold {
+	END_HOLD_DELETED,	/* released */
+	END_HOLD_EXPIRED,	/* it had expired (released by the sweeper) */
+	END_HOLD_UNKNOWN,	/* no such hold, or confirmed: an order now */
+	END_HOLD_ERROR		/* Redis failed, errstr says why */
+};
+
+/* The names of the values above ("SEAT_TAKEN", "KEPT"...), for logs and
+ * tests; "?" for a value out of range. */
+const char *sale_result_str(enum sale_result r);
+const char *sale_release_str(enum sale_release r);
+const char *sale_lookup_str(enum sale_lookup r);
+const char *sale_end_hold_str(enum sale_end_hold r);
 
 /* Fills ids, token, hash and stamps of s for the request o; with an
  * Idempotency-Key (key not NULL) the key, the SHA-256 of kind and the
@@ -64,14 +115,12 @@ struct sale {
 int	sale_new(struct sale *s, const struct order_req *o, char kind,
 	    const char *key, const struct iovec *what, int nwhat,
 	    const char *secret);
-/* Finds the zone tag (TAG_MAX) and node of a hold; returns 1 found, 0
- * unknown, -1 Redis error. */
-int	sale_find_hold(struct rds *r, const char *hold_id, unsigned *node,
-	    char *tag);
-/* DELETE of a hold (lua/hold_expire.lua): 1 deleted, 2 expired, 0 unknown,
- * -1 Redis error. */
-int	sale_end_hold(struct rds *r, unsigned node, const char *tag,
-	    const char *hold_id);
+/* Finds the zone tag (TAG_MAX) and node of a hold. */
+enum sale_lookup sale_find_hold(struct rds *r, const char *hold_id,
+	    unsigned *node, char *tag);
+/* DELETE of a hold (lua/hold_expire.lua). */
+enum sale_end_hold sale_end_hold(struct rds *r, unsigned node,
+	    const char *tag, const char *hold_id);
 
 /* After SALE_REPLAY: fills head, tickets, order_id, tids[0], kind and the
  * token (from secret) from the replayed order message.  Returns 0 or -1. */
@@ -79,19 +128,18 @@ int	sale_from_replay(struct sale *s, const char *secret);
 /* Records the refusal code (and SEAT_TAKEN list) of a keyed request, so
  * that the same key answers it again (24 h; not if a sale holds the key
  * meanwhile).  Returns 0 or -1. */
-int	sale_refused(struct rds *r, const struct sale *s, int code);
-/* Runs lua/order.lua.  On RESERVE_OK head, tickets and msg are set (freed
- * by sale_free()); on RESERVE_SEAT_TAKEN taken lists the seats.  Outcomes
- * of enum rds_reserve, plus RESERVE_NOT_ADJACENT. */
-int	sale_order(struct rds *r, struct sale *s,
+int	sale_refused(struct rds *r, const struct sale *s,
+	    enum sale_result code);
+/* Runs lua/order.lua.  On SALE_OK head, tickets and msg are set (freed by
+ * sale_free()), for a hold (kind 'h') expires_ms, total and held. */
+enum sale_result sale_order(struct rds *r, struct sale *s,
 	    const struct order_req *o, int cache_ttl);
 /* After the broker's confirm: drops the pending entry msg of the zone tag.
  * Returns 0 or -1 (harmless: the sweeper republishes, consumers dedupe). */
 int	sale_confirmed(struct rds *r, unsigned node, const char *tag,
 	    const char *msg);
-/* Compare-and-release of the order (lua/order_release.lua).  Returns 1
- * released, 2 no longer pending (kept), -1 Redis error. */
-int	sale_release(struct rds *r, const struct sale *s);
+/* Compare-and-release of the order (lua/order_release.lua). */
+enum sale_release sale_release(struct rds *r, const struct sale *s);
 void	sale_free(struct sale *s);
 
 enum sale_cancel {

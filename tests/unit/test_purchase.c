@@ -264,55 +264,56 @@ test_json_ids(void **state)
 	assert_string_equal(p.event, max);
 }
 
-static void
-test_json_zone_range(void **state)
-{
-	struct purchase p;
-	char buf[256];
-
-	(void)state;
-	expect_seat("0", "1", "1", PURCHASE_BAD_REQUEST);
-	expect_seat("-0", "1", "1", PURCHASE_BAD_REQUEST);
-	expect_seat("-1", "1", "1", PURCHASE_BAD_REQUEST);
-	expect_seat("2147483648", "1", "1", PURCHASE_BAD_REQUEST);
-	expect_seat("4294967297", "1", "1", PURCHASE_BAD_REQUEST);
-	expect_seat("9223372036854775807", "1", "1", PURCHASE_BAD_REQUEST);
-	expect_seat("9223372036854775808", "1", "1", PURCHASE_BAD_REQUEST);
-	expect_seat("99999999999999999999999999999999", "1", "1",
-	    PURCHASE_BAD_REQUEST);
-	expect_seat("-99999999999999999999999999999999", "1", "1",
-	    PURCHASE_BAD_REQUEST);
-	snprintf(buf, sizeof(buf), "{" IDS ",\"zoneId\":2147483647,\"row\":1,"
-	    "\"column\":1}");
-	assert_int_equal(json(buf, &p), PURCHASE_OK);
-	assert_true(p.zone == SEAT_MAX);
-}
-
-static void
-test_json_seat_range(void **state)
-{
-	struct purchase p;
-
-	(void)state;
-	expect_seat("1", "0", "1", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "1", "0", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "-0", "1", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "-1", "1", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "1", "-1", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "-2147483648", "1", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "2147483648", "1", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "1", "2147483648", PURCHASE_INVALID_SEAT);
+/* zoneId, row and column out of range: a bad zone is a 400 BAD_REQUEST,
+ * a seat no zone can have INVALID_SEAT; a bad zone is reported before a
+ * bad seat, mistyped before out of range. */
+static const struct {
+	const char		*zone, *row, *col;
+	enum purchase_err	 want;
+} seat_ranges[] = {
+	{ "0", "1", "1", PURCHASE_BAD_REQUEST },
+	{ "-0", "1", "1", PURCHASE_BAD_REQUEST },
+	{ "-1", "1", "1", PURCHASE_BAD_REQUEST },
+	{ "2147483648", "1", "1", PURCHASE_BAD_REQUEST },
+	{ "4294967297", "1", "1", PURCHASE_BAD_REQUEST },
+	{ "9223372036854775807", "1", "1", PURCHASE_BAD_REQUEST },
+	{ "9223372036854775808", "1", "1", PURCHASE_BAD_REQUEST },
+	{ "99999999999999999999999999999999", "1", "1", PURCHASE_BAD_REQUEST },
+	{ "-99999999999999999999999999999999", "1", "1",
+	    PURCHASE_BAD_REQUEST },
+	{ "1", "0", "1", PURCHASE_INVALID_SEAT },
+	{ "1", "1", "0", PURCHASE_INVALID_SEAT },
+	{ "1", "-0", "1", PURCHASE_INVALID_SEAT },
+	{ "1", "-1", "1", PURCHASE_INVALID_SEAT },
+	{ "1", "1", "-1", PURCHASE_INVALID_SEAT },
+	{ "1", "-2147483648", "1", PURCHASE_INVALID_SEAT },
+	{ "1", "2147483648", "1", PURCHASE_INVALID_SEAT },
+	{ "1", "1", "2147483648", PURCHASE_INVALID_SEAT },
 	/* beyond int64 and uint64: still an integer outside every zone */
-	expect_seat("1", "9223372036854775808", "1", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "18446744073709551616", "1", PURCHASE_INVALID_SEAT);
-	expect_seat("1", "1", "99999999999999999999999999999999",
-	    PURCHASE_INVALID_SEAT);
-	expect_seat("1", "-99999999999999999999999999999999", "1",
-	    PURCHASE_INVALID_SEAT);
-	/* a bad zone is reported before a bad seat */
-	expect_seat("0", "0", "0", PURCHASE_BAD_REQUEST);
-	/* mistyped wins over out of range */
-	expect_seat("1", "0", "1.5", PURCHASE_BAD_REQUEST);
+	{ "1", "9223372036854775808", "1", PURCHASE_INVALID_SEAT },
+	{ "1", "18446744073709551616", "1", PURCHASE_INVALID_SEAT },
+	{ "1", "1", "99999999999999999999999999999999",
+	    PURCHASE_INVALID_SEAT },
+	{ "1", "-99999999999999999999999999999999", "1",
+	    PURCHASE_INVALID_SEAT },
+	{ "0", "0", "0", PURCHASE_BAD_REQUEST },
+	{ "1", "0", "1.5", PURCHASE_BAD_REQUEST },
+};
+
+static void
+test_json_ranges(void **state)
+{
+	struct purchase p;
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof(seat_ranges) / sizeof(seat_ranges[0]); i++)
+		expect_seat(seat_ranges[i].zone, seat_ranges[i].row,
+		    seat_ranges[i].col, seat_ranges[i].want);
+	/* the largest of each is one */
+	assert_int_equal(json("{" IDS ",\"zoneId\":2147483647,\"row\":1,"
+	    "\"column\":1}", &p), PURCHASE_OK);
+	assert_true(p.zone == SEAT_MAX);
 	assert_int_equal(json("{" IDS ",\"zoneId\":1,\"row\":2147483647,"
 	    "\"column\":2147483647}", &p), PURCHASE_OK);
 	assert_true(p.row == SEAT_MAX && p.col == SEAT_MAX);
@@ -868,8 +869,7 @@ main(void)
 		cmocka_unit_test(test_json_missing),
 		cmocka_unit_test(test_json_mistyped),
 		cmocka_unit_test(test_json_ids),
-		cmocka_unit_test(test_json_zone_range),
-		cmocka_unit_test(test_json_seat_range),
+		cmocka_unit_test(test_json_ranges),
 		cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_json_nesting),
 		cmocka_unit_test(test_json_duplicates_and_extras),

@@ -229,132 +229,156 @@ test_row_label_junk(void **state)
 	assert_int_equal(v, -5);
 }
 
-static int
-json_ok(const char *s, int depth)
+struct json_case {
+	const char	*text;
+	int		 depth;
+	int		 want;
+};
+
+/* Runs a table of valid_json() cases (the text up to its NUL). */
+static void
+json_cases(const struct json_case *c, size_t n)
 {
-	return valid_json(s, strlen(s), depth);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (valid_json(c[i].text, strlen(c[i].text), c[i].depth) !=
+		    c[i].want)
+			fail_msg("'%s' (depth %d): want %d", c[i].text,
+			    c[i].depth, c[i].want);
 }
+
+static const struct json_case json_accepts[] = {
+	{ "{}", 16, 1 },
+	{ "[]", 16, 1 },
+	{ " \t\r\n{ } \n", 16, 1 },
+	{ "{\"a\":1,\"b\":[true,false,null],\"c\":{}}", 16, 1 },
+	{ "0", 16, 1 },
+	{ "-0", 16, 1 },
+	{ "-12.5e+3", 16, 1 },
+	{ "1E-2", 16, 1 },
+	{ "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD834\"", 16, 1 },
+	{ "\"\xc3\xa9\"", 16, 1 },
+	{ "{ \"a\" : [ 1 , 2 ] , \"b\" : \"x\" }", 16, 1 },
+	/* every value at most depth levels deep (json-c's count) */
+	{ "[[[[]]]]", 4, 1 },
+	{ "[[1]]", 3, 1 },
+	{ "[[],[]]", 2, 1 },
+	{ "{\"a\":1}", 2, 1 },
+	{ "[]", 1, 1 },
+	{ "1", 1, 1 },
+};
 
 static void
 test_json_accepts(void **state)
 {
 	(void)state;
-	assert_int_equal(json_ok("{}", 16), 1);
-	assert_int_equal(json_ok("[]", 16), 1);
-	assert_int_equal(json_ok(" \t\r\n{ } \n", 16), 1);
-	assert_int_equal(json_ok("{\"a\":1,\"b\":[true,false,null],\"c\":{}}",
-	    16), 1);
-	assert_int_equal(json_ok("0", 16), 1);
-	assert_int_equal(json_ok("-0", 16), 1);
-	assert_int_equal(json_ok("-12.5e+3", 16), 1);
-	assert_int_equal(json_ok("1E-2", 16), 1);
-	assert_int_equal(json_ok("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD834\"",
-	    16), 1);
-	assert_int_equal(json_ok("\"\xc3\xa9\"", 16), 1);
-	assert_int_equal(json_ok("{ \"a\" : [ 1 , 2 ] , \"b\" : \"x\" }", 16),
-	    1);
-	/* every value at most depth levels deep (json-c's count) */
-	assert_int_equal(json_ok("[[[[]]]]", 4), 1);
-	assert_int_equal(json_ok("[[1]]", 3), 1);
-	assert_int_equal(json_ok("[[],[]]", 2), 1);
-	assert_int_equal(json_ok("{\"a\":1}", 2), 1);
-	assert_int_equal(json_ok("[]", 1), 1);
-	assert_int_equal(json_ok("1", 1), 1);
+	json_cases(json_accepts, sizeof(json_accepts) /
+	    sizeof(json_accepts[0]));
 	/* only len bytes count */
 	assert_int_equal(valid_json("{}garbage", 2, 16), 1);
 }
+
+static const struct json_case json_rejects[] = {
+	{ "", 16, 0 },
+	{ "   ", 16, 0 },
+	{ "{", 16, 0 },
+	{ "}", 16, 0 },
+	{ "{}{}", 16, 0 },
+	{ "{} x", 16, 0 },
+	{ "{'a':1}", 16, 0 },
+	{ "{\"a\":'x'}", 16, 0 },
+	{ "{a:1}", 16, 0 },
+	{ "{\"a\" 1}", 16, 0 },
+	{ "{\"a\":1,}", 16, 0 },
+	{ "[1,]", 16, 0 },
+	{ "[,1]", 16, 0 },
+	{ "[1 2]", 16, 0 },
+	{ "{\"a\":1 \"b\":2}", 16, 0 },
+	{ "{1:1}", 16, 0 },
+	{ "01", 16, 0 },
+	{ "-01", 16, 0 },
+	{ "00", 16, 0 },
+	{ "1.", 16, 0 },
+	{ ".5", 16, 0 },
+	{ "+1", 16, 0 },
+	{ "-", 16, 0 },
+	{ "1e", 16, 0 },
+	{ "1e+", 16, 0 },
+	{ "0x10", 16, 0 },
+	{ "Infinity", 16, 0 },
+	{ "NaN", 16, 0 },
+	{ "TRUE", 16, 0 },
+	{ "tru", 16, 0 },
+	{ "nul", 16, 0 },
+	{ "\"abc", 16, 0 },
+	{ "\"a\tb\"", 16, 0 },	/* raw control char */
+	{ "\"a\nb\"", 16, 0 },
+	{ "\"\\x41\"", 16, 0 },
+	{ "\"\\u00\"", 16, 0 },
+	{ "\"\\u00g0\"", 16, 0 },
+	{ "\"\\", 16, 0 },
+	{ "/*c*/{}", 16, 0 },
+	{ "{}//c", 16, 0 },
+	{ "\xef\xbb\xbf{}", 16, 0 },	/* BOM */
+	{ "\xc3\xa9", 16, 0 },
+	{ "[[[[[]]]]]", 4, 0 },	/* one too deep */
+	{ "[[1]]", 2, 0 },
+	{ "[1]", 1, 0 },
+	{ "{\"a\":1}", 1, 0 },
+	{ "1", 0, 0 },
+	{ "{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", 4, 0 },
+};
 
 static void
 test_json_rejects(void **state)
 {
 	(void)state;
-	assert_int_equal(json_ok("", 16), 0);
-	assert_int_equal(json_ok("   ", 16), 0);
+	json_cases(json_rejects, sizeof(json_rejects) /
+	    sizeof(json_rejects[0]));
 	assert_int_equal(valid_json(NULL, 0, 16), 0);
-	assert_int_equal(json_ok("{", 16), 0);
-	assert_int_equal(json_ok("}", 16), 0);
-	assert_int_equal(json_ok("{}{}", 16), 0);
-	assert_int_equal(json_ok("{} x", 16), 0);
-	assert_int_equal(json_ok("{'a':1}", 16), 0);
-	assert_int_equal(json_ok("{\"a\":'x'}", 16), 0);
-	assert_int_equal(json_ok("{a:1}", 16), 0);
-	assert_int_equal(json_ok("{\"a\" 1}", 16), 0);
-	assert_int_equal(json_ok("{\"a\":1,}", 16), 0);
-	assert_int_equal(json_ok("[1,]", 16), 0);
-	assert_int_equal(json_ok("[,1]", 16), 0);
-	assert_int_equal(json_ok("[1 2]", 16), 0);
-	assert_int_equal(json_ok("{\"a\":1 \"b\":2}", 16), 0);
-	assert_int_equal(json_ok("{1:1}", 16), 0);
-	assert_int_equal(json_ok("01", 16), 0);
-	assert_int_equal(json_ok("-01", 16), 0);
-	assert_int_equal(json_ok("00", 16), 0);
-	assert_int_equal(json_ok("1.", 16), 0);
-	assert_int_equal(json_ok(".5", 16), 0);
-	assert_int_equal(json_ok("+1", 16), 0);
-	assert_int_equal(json_ok("-", 16), 0);
-	assert_int_equal(json_ok("1e", 16), 0);
-	assert_int_equal(json_ok("1e+", 16), 0);
-	assert_int_equal(json_ok("0x10", 16), 0);
-	assert_int_equal(json_ok("Infinity", 16), 0);
-	assert_int_equal(json_ok("NaN", 16), 0);
-	assert_int_equal(json_ok("TRUE", 16), 0);
-	assert_int_equal(json_ok("tru", 16), 0);
-	assert_int_equal(json_ok("nul", 16), 0);
-	assert_int_equal(json_ok("\"abc", 16), 0);
-	assert_int_equal(json_ok("\"a\tb\"", 16), 0);	/* raw control char */
-	assert_int_equal(json_ok("\"a\nb\"", 16), 0);
-	assert_int_equal(json_ok("\"\\x41\"", 16), 0);
-	assert_int_equal(json_ok("\"\\u00\"", 16), 0);
-	assert_int_equal(json_ok("\"\\u00g0\"", 16), 0);
-	assert_int_equal(json_ok("\"\\", 16), 0);
 	assert_int_equal(valid_json("\"\\\0\"", 4, 16), 0);
 	assert_int_equal(valid_json("\"a\0b\"", 5, 16), 0);	/* raw NUL */
 	assert_int_equal(valid_json("{}\0", 3, 16), 0);
-	assert_int_equal(json_ok("/*c*/{}", 16), 0);
-	assert_int_equal(json_ok("{}//c", 16), 0);
-	assert_int_equal(json_ok("\xef\xbb\xbf{}", 16), 0);	/* BOM */
-	assert_int_equal(json_ok("\xc3\xa9", 16), 0);
-	assert_int_equal(json_ok("[[[[[]]]]]", 4), 0);	/* one too deep */
-	assert_int_equal(json_ok("[[1]]", 2), 0);
-	assert_int_equal(json_ok("[1]", 1), 0);
-	assert_int_equal(json_ok("{\"a\":1}", 1), 0);
-	assert_int_equal(json_ok("1", 0), 0);
-	assert_int_equal(json_ok("{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", 4), 0);
 }
+
+static const struct json_case json_utf8[] = {
+	{ "\"\xc2\x80\"", 16, 1 },	/* U+0080 */
+	{ "\"\xdf\xbf\"", 16, 1 },	/* U+07FF */
+	{ "\"\xe0\xa0\x80\"", 16, 1 },	/* U+0800 */
+	{ "\"\xed\x9f\xbf\"", 16, 1 },	/* U+D7FF */
+	{ "\"\xee\x80\x80\"", 16, 1 },	/* U+E000 */
+	{ "\"\xef\xbf\xbf\"", 16, 1 },	/* U+FFFF */
+	{ "\"\xf0\x90\x80\x80\"", 16, 1 },	/* U+10000 */
+	{ "\"\xf0\x9f\x8e\xab\"", 16, 1 },	/* ticket */
+	{ "\"\xf4\x8f\xbf\xbf\"", 16, 1 },	/* U+10FFFF */
+	{ "{\"\xc3\xa9\":1}", 16, 1 },
+	/* overlong forms */
+	{ "\"\xc0\xaf\"", 16, 0 },
+	{ "\"\xc1\xbf\"", 16, 0 },
+	{ "\"\xe0\x9f\xbf\"", 16, 0 },
+	{ "\"\xf0\x8f\xbf\xbf\"", 16, 0 },
+	/* encoded surrogates, beyond U+10FFFF, bytes never used */
+	{ "\"\xed\xa0\x80\"", 16, 0 },
+	{ "\"\xed\xbf\xbf\"", 16, 0 },
+	{ "\"\xf4\x90\x80\x80\"", 16, 0 },
+	{ "\"\xf5\x80\x80\x80\"", 16, 0 },
+	{ "\"\xfe\"", 16, 0 },
+	{ "\"\xff\"", 16, 0 },
+	/* stray continuation bytes, cut sequences */
+	{ "\"\x80\"", 16, 0 },
+	{ "\"\xbf\"", 16, 0 },
+	{ "\"\xc3\"", 16, 0 },
+	{ "\"\xe2\x82\"", 16, 0 },
+	{ "\"\xf0\x9f\x8e\"", 16, 0 },
+	{ "\"\xc3\x28\"", 16, 0 },
+};
 
 static void
 test_json_utf8(void **state)
 {
 	(void)state;
-	assert_int_equal(json_ok("\"\xc2\x80\"", 16), 1);		/* U+0080 */
-	assert_int_equal(json_ok("\"\xdf\xbf\"", 16), 1);		/* U+07FF */
-	assert_int_equal(json_ok("\"\xe0\xa0\x80\"", 16), 1);	/* U+0800 */
-	assert_int_equal(json_ok("\"\xed\x9f\xbf\"", 16), 1);	/* U+D7FF */
-	assert_int_equal(json_ok("\"\xee\x80\x80\"", 16), 1);	/* U+E000 */
-	assert_int_equal(json_ok("\"\xef\xbf\xbf\"", 16), 1);	/* U+FFFF */
-	assert_int_equal(json_ok("\"\xf0\x90\x80\x80\"", 16), 1);	/* U+10000 */
-	assert_int_equal(json_ok("\"\xf0\x9f\x8e\xab\"", 16), 1);	/* ticket */
-	assert_int_equal(json_ok("\"\xf4\x8f\xbf\xbf\"", 16), 1);	/* U+10FFFF */
-	assert_int_equal(json_ok("{\"\xc3\xa9\":1}", 16), 1);
-	/* overlong forms */
-	assert_int_equal(json_ok("\"\xc0\xaf\"", 16), 0);
-	assert_int_equal(json_ok("\"\xc1\xbf\"", 16), 0);
-	assert_int_equal(json_ok("\"\xe0\x9f\xbf\"", 16), 0);
-	assert_int_equal(json_ok("\"\xf0\x8f\xbf\xbf\"", 16), 0);
-	/* encoded surrogates, beyond U+10FFFF, bytes never used */
-	assert_int_equal(json_ok("\"\xed\xa0\x80\"", 16), 0);
-	assert_int_equal(json_ok("\"\xed\xbf\xbf\"", 16), 0);
-	assert_int_equal(json_ok("\"\xf4\x90\x80\x80\"", 16), 0);
-	assert_int_equal(json_ok("\"\xf5\x80\x80\x80\"", 16), 0);
-	assert_int_equal(json_ok("\"\xfe\"", 16), 0);
-	assert_int_equal(json_ok("\"\xff\"", 16), 0);
-	/* stray continuation bytes, cut sequences */
-	assert_int_equal(json_ok("\"\x80\"", 16), 0);
-	assert_int_equal(json_ok("\"\xbf\"", 16), 0);
-	assert_int_equal(json_ok("\"\xc3\"", 16), 0);
-	assert_int_equal(json_ok("\"\xe2\x82\"", 16), 0);
-	assert_int_equal(json_ok("\"\xf0\x9f\x8e\"", 16), 0);
-	assert_int_equal(json_ok("\"\xc3\x28\"", 16), 0);
+	json_cases(json_utf8, sizeof(json_utf8) / sizeof(json_utf8[0]));
 	assert_int_equal(valid_json("\"\xe2\x82\xac\"", 3, 16), 0);
 }
 
