@@ -38,10 +38,20 @@ seat_keys(const char **argv, char k[KEY__MAX][KEY_MAX])
 }
 
 static void
-seterr(struct rds *r, unsigned node, const char *what, const char *why)
+seterr(struct rds *r, unsigned slot, const char *what, const char *why)
 {
-	snprintf(r->errstr, sizeof(r->errstr), "redis %s:%d: %s: %s",
-	    r->nodes[node].host, r->nodes[node].port, what, why);
+	char where[RCL_HOST_MAX + 8];
+
+	rds_where(r, slot, where, sizeof(where));
+	err_set(&r->err, r->errstr, ERR_OTHER, "redis %s: %s: %s", where,
+	    what, why);
+}
+
+/* The slot tag "{st}" of the keys by id of the zone in slot (keys.h). */
+static void
+slot_tag(unsigned slot, char kt[KEYS_SLOT_TAG_MAX + 2])
+{
+	snprintf(kt, KEYS_SLOT_TAG_MAX + 2, "{%s}", keys_slot_tag(slot));
 }
 
 int
@@ -61,13 +71,17 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	ticket_stamp(s->created_ms, s->created);
 	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0)
 		return -1;
+	s->node = keys_slot(s->tag);
 	i = snprintf(s->idem, sizeof(s->idem), "bo:idem:{%s}:%s", s->tag,
 	    key != NULL ? key : "");
 	if (i < 0 || (size_t)i >= sizeof(s->idem))
 		return -1;
-	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0)
+	/* every id carries the zone's slot: its keys are found from it */
+	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0 ||
+	    keys_id_stamp(s->order_id, s->node) != 0)
 		return -1;
-	if (kind == 'h' && token_new(s->hold_id) != 0)
+	if (kind == 'h' && (token_new(s->hold_id) != 0 ||
+	    keys_id_stamp(s->hold_id, s->node) != 0))
 		return -1;
 	if (kind == 'c')
 		memcpy(s->hold_id, o->hold_id, sizeof(s->hold_id));
@@ -98,7 +112,8 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 		return -1;
 	s->n = n;
 	for (i = 0; i < n; i++)
-		if (ticket_uuid_v7(s->created_ms, s->tids[i]) != 0)
+		if (ticket_uuid_v7(s->created_ms, s->tids[i]) != 0 ||
+		    keys_id_stamp(s->tids[i], s->node) != 0)
 			return -1;
 	return 0;
 }
@@ -201,7 +216,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	return RESERVE_OK;
 }
 
-#define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 5)
+#define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 6)
 
 int
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
@@ -209,17 +224,17 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 {
 	char		 k[KEY__MAX][KEY_MAX], zone[24], now[24], ttl[16];
 	char		 q[8], n[8], num[2 * ORDER_SEATS_MAX][24], kind[2];
-	char		 hsecs[24];
+	char		 hsecs[24], kt[KEYS_SLOT_TAG_MAX + 2];
 	const char	*argv[ORDER_ARGS];
 	redisReply	*rep;
 	long long	 start;
 	int		 a, i, res;
 
 	if (zone_keys(s->tag, k) != 0) {
-		snprintf(r->errstr, sizeof(r->errstr), "order too long");
+		err_set(&r->err, r->errstr, ERR_OTHER, "order too long");
 		return RESERVE_ERROR;
 	}
-	s->node = rds_node_for(r, s->tag);
+	slot_tag(s->node, kt);
 	snprintf(zone, sizeof(zone), "%ld", o->zone);
 	snprintf(now, sizeof(now), "%lld", s->created_ms);
 	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
@@ -258,6 +273,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	argv[a++] = s->ihash;
 	argv[a++] = kind;
 	argv[a++] = s->tag;
+	argv[a++] = kt;
 	start = mono_us();
 	rep = rds_eval(r, s->node, SCRIPT_ORDER, 10, a, argv);
 	metrics_observe(METRICS_RESERVE, start);
@@ -290,19 +306,21 @@ sale_confirmed(struct rds *r, unsigned node, const char *tag, const char *msg)
 int
 sale_release(struct rds *r, const struct sale *s)
 {
-	char		 k[KEY__MAX][KEY_MAX];
-	const char	*argv[9];
+	char		 k[KEY__MAX][KEY_MAX], kt[KEYS_SLOT_TAG_MAX + 2];
+	const char	*argv[10];
 	redisReply	*rep;
 	long long	 res;
 
 	if (zone_keys(s->tag, k) != 0)
 		return -1;
+	slot_tag(s->node, kt);
 	seat_keys(argv, k);
 	argv[5] = k[KEY_ORDS];
 	argv[6] = s->idem;
 	argv[7] = s->order_id;
 	argv[8] = s->msg;
-	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 9, argv)) ==
+	argv[9] = kt;
+	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 10, argv)) ==
 	    NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_INTEGER) {
@@ -360,21 +378,28 @@ sale_refused(struct rds *r, const struct sale *s, int code)
 	return 0;
 }
 
-/* Finds the index entry <prefix><id> on every node: "E:Z orderId" of an
- * order or ticket (bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL).
- * Returns 1 found (node, tag, order_id set), 0 unknown, -1 Redis error. */
+/* Finds the index entry of id: "E:Z orderId" of an order or ticket
+ * (prefix bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL); first under
+ * the slot tag the id carries, then untagged (an id made before the slot
+ * was in it: docs/reliability.md, "Keys and ids").  Returns 1 found (slot,
+ * tag, order_id set), 0 unknown, -1 Redis error. */
 static int
-find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
+find_id(struct rds *r, const char *prefix, const char *id, unsigned *slot,
     char *tag, char *order_id)
 {
+	char		 key[KEY_MAX];
 	redisReply	*rep;
 	const char	*sp;
 	size_t		 tl;
-	unsigned	 i;
-	int		 found = 0;
+	int		 found = 0, legacy, len;
 
-	for (i = 0; i < r->n && !found; i++) {
-		if ((rep = rds_cmd(r, i, "GET %s%s", prefix, id)) == NULL)
+	for (legacy = 0; legacy < 2 && !found; legacy++) {
+		len = legacy ? keys_legacy(prefix, id, key, sizeof(key)) :
+		    keys_of_id(prefix, id, key, sizeof(key));
+		if (len < 0)
+			continue;
+		if ((rep = rds_cmd(r, rcl_slot(key, (size_t)len), "GET %s",
+		    key)) == NULL)
 			return -1;
 		sp = NULL;
 		if (rep->type == REDIS_REPLY_STRING)
@@ -387,7 +412,7 @@ find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
 			tag[tl] = '\0';
 			if (order_id != NULL)
 				memcpy(order_id, sp + 1, UUID_LEN + 1);
-			*node = i;
+			*slot = keys_slot(tag);
 			found = 1;
 		}
 		freeReplyObject(rep);
@@ -432,8 +457,8 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 {
 	char		 k[KEY__MAX][KEY_MAX], oid[UUID_LEN + 1];
 	char		 hash[TOKEN_HASH_LEN + 1], stamp[STAMP_LEN + 1];
-	char		 ttl[16], now[24];
-	const char	*argv[13];
+	char		 ttl[16], now[24], kt[KEYS_SLOT_TAG_MAX + 2];
+	const char	*argv[14];
 	redisReply	*rep;
 	long long	 ms = wall_ms(), code;
 	int		 f;
@@ -445,10 +470,11 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 	if (f == 0 || (!is_ticket && strcmp(oid, id) != 0))
 		return CANCEL_NOT_FOUND;
 	if (zone_keys(tag, k) != 0 || token_hash(token, hash) != 0) {
-		snprintf(r->errstr, sizeof(r->errstr), "cancel: bad index "
+		err_set(&r->err, r->errstr, ERR_OTHER, "cancel: bad index "
 		    "entry or no hash");
 		return CANCEL_ERROR;
 	}
+	slot_tag(*node, kt);
 	ticket_stamp(ms, stamp);
 	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
 	snprintf(now, sizeof(now), "%lld", ms);
@@ -461,7 +487,8 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 	argv[10] = stamp;
 	argv[11] = ttl;
 	argv[12] = now;
-	if ((rep = rds_eval(r, *node, SCRIPT_CANCEL, 7, 13, argv)) == NULL)
+	argv[13] = kt;
+	if ((rep = rds_eval(r, *node, SCRIPT_CANCEL, 7, 14, argv)) == NULL)
 		return CANCEL_ERROR;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER) {

@@ -73,7 +73,7 @@ TOKEN_CASES = [
 
 def snapshot():
     return (box.zone_state(*TARGET),
-            box.redis("GET", "bo:ord:" + state["victim"]["orderId"],
+            box.redis("GET", box.id_key("bo:ord:", state["victim"]["orderId"]),
                       node=box.zone_node(*TARGET)),
             box.redis("HGETALL", "bo:ords:{%s:%d}" % TARGET, node=box.zone_node(*TARGET)))
 

@@ -212,10 +212,65 @@ def crc16(data):
 
 
 def zone_node(event, zone):
-    """Index of the Redis node holding an event zone (shared/keys.c)."""
-    if len(REDIS_PORTS) <= 1:
-        return 0
-    return (crc16(("%s:%d" % (event, zone)).encode()) % 16384) % len(REDIS_PORTS)
+    """Index of the Redis node holding an event zone: redis_mode single has
+    one (a Redis Cluster routes by slot, tests/cluster)."""
+    return 0
+
+
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i << 8
+    for _ in range(8):
+        _c = ((_c << 1) ^ 0x1021) if _c & 0x8000 else _c << 1
+    _CRC_TABLE.append(_c & 0xFFFF)
+_SLOT_TAGS = {}
+_ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def slot_tag(slot):
+    """shared/keys.c keys_slot_tag(): the first string of [0-9a-z]{1,4} (by
+    length, then alphabet order) whose CRC16 % 16384 is slot."""
+    if slot in _SLOT_TAGS:
+        return _SLOT_TAGS[slot]
+
+    def walk(prefix, crc, left):
+        for ch in _ALNUM:
+            c = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[((crc >> 8) ^ ch) & 0xFF]
+            if left == 1:
+                if c % 16384 == slot:
+                    return prefix + bytes([ch])
+            else:
+                r = walk(prefix + bytes([ch]), c, left - 1)
+                if r:
+                    return r
+        return None
+    for n in range(1, 5):
+        t = walk(b"", 0, n)
+        if t:
+            _SLOT_TAGS[slot] = t.decode()
+            return _SLOT_TAGS[slot]
+    raise ValueError("no tag for slot %d" % slot)
+
+
+def id_slot(ident):
+    """The slot an id carries (keys_id_slot()): a UUID in its last 4 hex
+    digits, a 22-char token in its characters 18..20, low 14 bits."""
+    if len(ident) == 36:
+        return int(ident[32:], 16) & 0x3FFF
+    b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    v = 0
+    for ch in ident[18:21]:
+        v = (v << 6) | b64.index(ch)
+    return v & 0x3FFF
+
+
+def zone_slot(event, zone):
+    return crc16(("%s:%d" % (event, zone)).encode()) % 16384
+
+
+def id_key(prefix, ident):
+    """The Redis key by id: "bo:tkt:" + "{tag}" + id (shared/keys.h)."""
+    return "%s{%s}%s" % (prefix, slot_tag(id_slot(ident)), ident)
 
 
 def zone_state(event, zone):
