@@ -717,6 +717,9 @@ rcl_node_of(const struct rcluster *c, unsigned slot, enum rcl_route route,
 int
 rcl_node(struct rcluster *c, unsigned slot)
 {
+	if (c->have_map && !c->stale &&
+	    mono_ms() - c->map_ms > RCL_MAP_MAX_AGE_MS)
+		(void)rcl_refresh(c);
 	if ((!c->have_map || c->stale) && rcl_refresh(c) != 0)
 		return -1;
 	slot &= RCL_SLOTS - 1;

@@ -200,6 +200,8 @@ rds_ctx(struct rds *r, unsigned slot)
 	if ((node = rcl_node(r->cl, slot)) < 0 ||
 	    (c = rcl_node_ctx(r->cl, node)) == NULL) {
 		err_set(&r->err, r->errstr, ERR_IO, "%s", r->cl->errstr);
+		if (node >= 0)	/* gone (a failover?): ask the map again */
+			rcl_node_failed(r->cl, node);
 		return NULL;
 	}
 	return c;
@@ -464,7 +466,7 @@ rds_masters(struct rds *r)
 	}
 	r->nmasters = 0;
 	for (i = 0; i < r->cl->map.n; i++)
-		if (r->cl->map.nodes[i].master)
+		if (r->cl->map.nodes[i].master && r->cl->map.nodes[i].online)
 			r->master[r->nmasters++] = (int)i;
 	return r->nmasters;
 }

@@ -220,10 +220,12 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 	if (res != LIVE_OK)
 		return res;
 	x = rep[SEATMAP_CMDS - 1];
-	if (x->type != REDIS_REPLY_ARRAY || x->elements != 3)
+	if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
 		res = fail(r, node, "seat map", x->type == REDIS_REPLY_ERROR ?
 		    x->str : "transaction failed", LIVE_FAIL);
-	else
+		/* a MOVED inside (slots moved, a failover): a new map next */
+		rds_drop(r, node);
+	} else
 		res = seatmap_json(r, node, event, zone, x, j);
 	for (i = 0; i < SEATMAP_CMDS; i++)
 		freeReplyObject(rep[i]);

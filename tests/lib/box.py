@@ -15,6 +15,7 @@ import concurrent.futures
 import http.client as httplib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -162,10 +163,75 @@ class RedisError(Exception):
     pass
 
 
+# BOX_REDIS_MODE=cluster (tests/run cluster): the stack's Redis is the
+# Redis Cluster of BOX_REDIS_CLUSTER_PORTS; redis() sends a command to the
+# master of its first key's slot
+REDIS_MODE = ENV.get("BOX_REDIS_MODE", "single")
+CLUSTER_PORTS = [int(p) for p in ENV.get("BOX_REDIS_CLUSTER_PORTS", "").replace(",", " ").split()]
+_SLOT_MASTER = {}
+
+
+def key_slot(key):
+    k = key.encode() if isinstance(key, str) else bytes(key)
+    s = k.find(b"{")
+    if s >= 0:
+        e = k.find(b"}", s + 1)
+        if e > s + 1:
+            k = k[s + 1:e]
+    return crc16(k) % 16384
+
+
+def cluster_masters():
+    """{(start, end): port} of the online masters, from CLUSTER SHARDS."""
+    for p in CLUSTER_PORTS:
+        try:
+            shards = _redis_at(p, "CLUSTER", "SHARDS")
+        except (OSError, RedisError):
+            continue
+        out = {}
+        for sh in shards:
+            sh = {sh[i].decode(): sh[i + 1] for i in range(0, len(sh), 2)}
+            for n in sh["nodes"]:
+                n = {n[i].decode(): n[i + 1] for i in range(0, len(n), 2)}
+                if n["role"] == b"master" and n["health"] == b"online":
+                    sl = sh["slots"]
+                    for i in range(0, len(sl), 2):
+                        out[(sl[i], sl[i + 1])] = n["port"]
+        return out
+    raise RedisError("no cluster node answers")
+
+
+def cluster_port(slot, refresh=False):
+    if refresh or not _SLOT_MASTER:
+        _SLOT_MASTER.clear()
+        _SLOT_MASTER.update(cluster_masters())
+    for (a, b), p in _SLOT_MASTER.items():
+        if a <= slot <= b:
+            return p
+    raise RedisError("slot %d not served" % slot)
+
+
 def redis(*args, port=None, node=None):
-    """One Redis command on a node (default: first); returns the decoded reply."""
+    """One Redis command on a node (default: first; in cluster mode the
+    master of the first key's slot); returns the decoded reply."""
+    if port is None and REDIS_MODE == "cluster":
+        slot = key_slot(args[1]) if len(args) > 1 else 0
+        for attempt in range(5):
+            try:
+                return _redis_at(cluster_port(slot, refresh=attempt > 0), *args)
+            except RedisError as e:
+                if not str(e).startswith(("MOVED", "TRYAGAIN", "CLUSTERDOWN")) or attempt == 4:
+                    raise
+            except OSError:
+                if attempt == 4:
+                    raise
+            time.sleep(0.2 * attempt)
     if port is None:
         port = REDIS_PORTS[node or 0]
+    return _redis_at(port, *args)
+
+
+def _redis_at(port, *args):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     f = s.makefile("rb")
     try:
@@ -328,8 +394,14 @@ def queue_get(queue, max_n=1000000):
 
 
 def stack(*args, check_rc=True):
+    env = None
+    if len(args) > 1 and re.match(r"^redis-[0-9]+$", args[1]) and ENV.get("BOX_CLUSTER_VAR"):
+        # a node of the test Redis Cluster (tests/run cluster: its own var)
+        var = ENV["BOX_CLUSTER_VAR"]
+        env = dict(os.environ, BOX_VAR=var, BOX_TOPOLOGY="cluster",
+                   BOX_CONF=os.path.join(var, "boxoffice.conf"))
     r = subprocess.run([os.path.join(ROOT, "scripts", "stack")] + list(args),
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=env)
     if check_rc and r.returncode != 0:
         raise Fail("scripts/stack %s failed: %s%s" % (" ".join(args), r.stdout, r.stderr))
     return r.stdout
