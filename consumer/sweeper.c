@@ -175,36 +175,33 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	return ret;
 }
 
-/* One round over every node and zone; returns the number republished. */
+/* One round over every zone of bo:zones, each on its slot; returns the
+ * number republished. */
 static unsigned long
 sweep_round(struct round *r)
 {
 	redisReply	*tags;
 	char		 tag[TAG_MAX];
-	unsigned	 node;
 	size_t		 i;
 
 	r->now = wall_ms();
-	for (node = 0; node < r->rds->n; node++) {
-		if ((tags = rds_cmd(r->rds, node, "SMEMBERS %s",
-		    KEY_ZONES)) == NULL) {
-			round_fail(r, "SMEMBERS", r->rds->errstr);
-			continue;
-		}
-		for (i = 0; tags->type == REDIS_REPLY_ARRAY &&
-		    i < tags->elements && !atomic_load(r->sw->stop); i++) {
-			redisReply *e = tags->element[i];
-
-			if (e->type != REDIS_REPLY_STRING ||
-			    e->len >= sizeof(tag))
-				continue;
-			memcpy(tag, e->str, e->len);
-			tag[e->len] = '\0';
-			if (sweep_zone(r, node, tag) != 0)
-				break;
-		}
-		freeReplyObject(tags);
+	if ((tags = rds_cmd(r->rds, rcl_slot(KEY_ZONES, strlen(KEY_ZONES)),
+	    "SMEMBERS %s", KEY_ZONES)) == NULL) {
+		round_fail(r, "SMEMBERS", r->rds->errstr);
+		return r->published;
 	}
+	for (i = 0; tags->type == REDIS_REPLY_ARRAY && i < tags->elements &&
+	    !atomic_load(r->sw->stop); i++) {
+		redisReply *e = tags->element[i];
+
+		if (e->type != REDIS_REPLY_STRING || e->len >= sizeof(tag))
+			continue;
+		memcpy(tag, e->str, e->len);
+		tag[e->len] = '\0';
+		if (sweep_zone(r, keys_slot(tag), tag) != 0)
+			break;
+	}
+	freeReplyObject(tags);
 	return r->published;
 }
 
@@ -217,7 +214,7 @@ sweeper_run(void *arg)
 	struct round	 r;
 	int		 failing = 0;
 
-	if (rds_init(&rds, sw->c->redis_nodes, sw->c->redis_timeout_ms) != 0) {
+	if (rds_init_conf(&rds, sw->c) != 0) {
 		log_error("sweeper: %s", rds.errstr);
 		return NULL;
 	}

@@ -12,7 +12,7 @@
 struct zkeys {
 	char	tag[TAG_MAX];
 	char	k[KEY__MAX][KEY_MAX];
-	const char *argv[7];	/* the KEYS of load_zone.lua/drop_zone.lua */
+	const char *argv[6];	/* the KEYS of load_zone.lua/drop_zone.lua */
 };
 
 static int
@@ -27,11 +27,10 @@ zkeys(struct zkeys *z, const char *event, long zone)
 			return -1;
 	z->argv[0] = z->k[KEY_ZONE];
 	z->argv[1] = z->k[KEY_LEFT];
-	z->argv[2] = KEY_ZONES;
-	z->argv[3] = z->k[KEY_SEAT];
-	z->argv[4] = z->k[KEY_OWN];
-	z->argv[5] = z->k[KEY_PEND];
-	z->argv[6] = z->k[KEY_SWEEP];
+	z->argv[2] = z->k[KEY_SEAT];
+	z->argv[3] = z->k[KEY_OWN];
+	z->argv[4] = z->k[KEY_PEND];
+	z->argv[5] = z->k[KEY_SWEEP];
 	return 0;
 }
 
@@ -53,7 +52,9 @@ catz_str(enum catz r)
 	return "?";
 }
 
-/* Runs a zone script; returns its answer or CATZ_ERROR. */
+/* Runs a zone script; returns its answer or CATZ_ERROR.  Then adds the
+ * zone to bo:zones (the zones the sweeper visits) once loaded, or removes
+ * it once dropped: outside the script, that set is in another slot. */
 static enum catz
 zone_script(struct ctl *ctl, const struct zkeys *z, enum rds_script s,
     int argc, const char **argv)
@@ -61,8 +62,7 @@ zone_script(struct ctl *ctl, const struct zkeys *z, enum rds_script s,
 	redisReply	*rep;
 	enum catz	 r;
 
-	rep = rds_eval(&ctl->rds, rds_node_for(&ctl->rds, z->tag), s, 7,
-	    argc, argv);
+	rep = rds_eval(&ctl->rds, keys_slot(z->tag), s, 6, argc, argv);
 	if (rep == NULL)
 		return CATZ_ERROR;
 	if (rep->type != REDIS_REPLY_INTEGER || rep->integer < CATZ_SOLD ||
@@ -74,6 +74,15 @@ zone_script(struct ctl *ctl, const struct zkeys *z, enum rds_script s,
 	}
 	r = (enum catz)rep->integer;
 	freeReplyObject(rep);
+	if ((s == SCRIPT_LOAD_ZONE && (r == CATZ_KEPT || r == CATZ_CREATED)) ||
+	    (s == SCRIPT_DROP_ZONE && r >= CATZ_KEPT)) {
+		rep = rds_cmd(&ctl->rds, rcl_slot(KEY_ZONES,
+		    strlen(KEY_ZONES)), s == SCRIPT_LOAD_ZONE ? "SADD %s %s" :
+		    "SREM %s %s", KEY_ZONES, z->tag);
+		if (rep == NULL)
+			return CATZ_ERROR;
+		freeReplyObject(rep);
+	}
 	return r;
 }
 
@@ -96,18 +105,18 @@ catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 		snprintf(opens, sizeof(opens), "%lld", cz->opens_ms);
 	if (cz->closes_ms >= 0)
 		snprintf(closes, sizeof(closes), "%lld", cz->closes_ms);
-	for (i = 0; i < 7; i++)
+	for (i = 0; i < 6; i++)
 		argv[i] = z.argv[i];
-	argv[7] = cz->venue;
-	argv[8] = rows;
-	argv[9] = cols;
-	argv[10] = cz->price;
-	argv[11] = z.tag;
-	argv[12] = may_create ? "1" : "0";
-	argv[13] = cz->cancelled ? "CANCELLED" : "SCHEDULED";
-	argv[14] = opens;
-	argv[15] = closes;
-	return zone_script(ctl, &z, SCRIPT_LOAD_ZONE, 16, argv);
+	argv[6] = cz->venue;
+	argv[7] = rows;
+	argv[8] = cols;
+	argv[9] = cz->price;
+	argv[10] = z.tag;
+	argv[11] = may_create ? "1" : "0";
+	argv[12] = cz->cancelled ? "CANCELLED" : "SCHEDULED";
+	argv[13] = opens;
+	argv[14] = closes;
+	return zone_script(ctl, &z, SCRIPT_LOAD_ZONE, 15, argv);
 }
 
 enum catz
@@ -121,10 +130,10 @@ catalog_zone_drop(struct ctl *ctl, const char *event, long zone)
 		snprintf(ctl->rds.errstr, sizeof(ctl->rds.errstr), "bad key");
 		return CATZ_ERROR;
 	}
-	for (i = 0; i < 7; i++)
+	for (i = 0; i < 6; i++)
 		argv[i] = z.argv[i];
-	argv[7] = z.tag;
-	return zone_script(ctl, &z, SCRIPT_DROP_ZONE, 8, argv);
+	argv[6] = z.tag;
+	return zone_script(ctl, &z, SCRIPT_DROP_ZONE, 7, argv);
 }
 
 /* One integer command on the zone's node; -1 on failure. */
@@ -135,8 +144,7 @@ zone_int(struct ctl *ctl, const struct zkeys *z, const char *cmd,
 	redisReply	*rep;
 	long long	 v;
 
-	rep = rds_cmd(&ctl->rds, rds_node_for(&ctl->rds, z->tag), "%s %s", cmd,
-	    key);
+	rep = rds_cmd(&ctl->rds, keys_slot(z->tag), "%s %s", cmd, key);
 	if (rep == NULL)
 		return -1;
 	v = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;

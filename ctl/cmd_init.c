@@ -71,8 +71,8 @@ struct load {
 	struct zcounts	 mysql;		/* tickets per zone in MySQL */
 	int		 accounted;	/* nothing in flight (sold_inflight_none) */
 	char		 inflight[192];	/* else why not */
-	int		*intact;	/* per node: CTL_KEY_INTACT was there */
-	long		*refused_on;	/* per node: zones refused */
+	int		 intact;	/* CTL_KEY_INTACT was there */
+	long		 refused_on;	/* zones refused */
 	long		 kept, created, refused, refused_inflight;
 };
 
@@ -82,17 +82,17 @@ struct load {
  * zone cannot have sold anything (the reservation script answers 404
  * without its hash), whatever is in flight elsewhere. */
 static int
-never_loaded(struct load *l, unsigned node, const char *tag,
-    char (*k)[KEY_MAX])
+never_loaded(struct load *l, const char *tag, char (*k)[KEY_MAX])
 {
 	redisReply	*a, *b;
 	int		 r;
 
-	if (!l->intact[node])
+	if (!l->intact)
 		return 0;
-	a = rds_cmd(&l->ctl->rds, node, "SISMEMBER %s %s", KEY_ZONES, tag);
-	b = a == NULL ? NULL : rds_cmd(&l->ctl->rds, node, "EXISTS %s",
-	    k[KEY_ZONE]);
+	a = rds_cmd(&l->ctl->rds, rcl_slot(KEY_ZONES, strlen(KEY_ZONES)),
+	    "SISMEMBER %s %s", KEY_ZONES, tag);
+	b = a == NULL ? NULL : rds_cmd(&l->ctl->rds, keys_slot(tag),
+	    "EXISTS %s", k[KEY_ZONE]);
 	r = a != NULL && b != NULL && a->type == REDIS_REPLY_INTEGER &&
 	    a->integer == 0 && b->type == REDIS_REPLY_INTEGER &&
 	    b->integer == 0;
@@ -111,7 +111,6 @@ load_zone(const struct catalog_zone *cz, void *arg)
 {
 	struct load	*l = arg;
 	char		 tag[TAG_MAX], k[KEY__MAX][KEY_MAX];
-	unsigned	 node;
 	long		 in_mysql;
 	int		 kind;
 	enum catz	 r;
@@ -122,14 +121,13 @@ load_zone(const struct catalog_zone *cz, void *arg)
 	for (kind = 0; kind < KEY__MAX; kind++)
 		if (keys_build(kind, tag, k[kind], KEY_MAX) < 0)
 			return -1;
-	node = rds_node_for(&l->ctl->rds, tag);
 	in_mysql = l->guard ? zcounts_get(&l->mysql, cz->event, cz->zone) : 0;
 	why = in_mysql > 0 ? INIT_REFUSE_MYSQL : INIT_REFUSE_TRACES;
 	r = catalog_zone_load(l->ctl, cz, !l->guard || (in_mysql == 0 &&
 	    l->accounted));
 	if (r == CATZ_NO_COUNT && in_mysql == 0 && !l->accounted) {
 		why = INIT_REFUSE_INFLIGHT;
-		if (never_loaded(l, node, tag, k))
+		if (never_loaded(l, tag, k))
 			r = catalog_zone_load(l->ctl, cz, 1);
 	}
 	if (r == CATZ_ERROR)
@@ -147,7 +145,7 @@ load_zone(const struct catalog_zone *cz, void *arg)
 		    "check`)", cz->event, cz->zone);
 	} else {
 		l->refused++;
-		l->refused_on[node]++;
+		l->refused_on++;
 		if (why == INIT_REFUSE_MYSQL)
 			ctl_err("%s zone %ld: no counters in Redis, but %ld "
 			    "ticket(s) of it are in MySQL", cz->event, cz->zone,
@@ -187,30 +185,31 @@ read_sales(struct load *l, struct db *d, struct mq *m)
 	return 0;
 }
 
-/* Whether each node is intact (CTL_KEY_INTACT present). */
+/* Whether the single server is intact (CTL_KEY_INTACT present).  A Redis
+ * Cluster never is: one key cannot vouch for the data of every master (a
+ * master without a replica may restart empty while the key lives on
+ * another), so init trusts only counters, MySQL and the queues there. */
 static int
 read_intact(struct load *l)
 {
-	redisReply	*rep;
-	unsigned	 i;
+	redisReply *rep;
 
-	for (i = 0; i < l->ctl->rds.n; i++) {
-		if ((rep = rds_cmd(&l->ctl->rds, i, "EXISTS %s",
-		    CTL_KEY_INTACT)) == NULL) {
-			ctl_err("redis: %s", l->ctl->rds.errstr);
-			return -1;
-		}
-		l->intact[i] = rep->type == REDIS_REPLY_INTEGER &&
-		    rep->integer == 1;
-		freeReplyObject(rep);
+	l->intact = 0;
+	if (l->ctl->rds.mode != RDS_SINGLE)
+		return 0;
+	if ((rep = rds_cmd(&l->ctl->rds, 0, "EXISTS %s", CTL_KEY_INTACT)) ==
+	    NULL) {
+		ctl_err("redis: %s", l->ctl->rds.errstr);
+		return -1;
 	}
+	l->intact = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+	freeReplyObject(rep);
 	return 0;
 }
 
-/* Collects the counters keys of one node's zones. */
+/* Collects the counters keys of every zone. */
 struct node_keys {
 	struct ctl	*ctl;
-	unsigned	 node;
 	const char	**argv;		/* "WATCH" or "EXISTS", then the keys */
 	char		(*key)[KEY_MAX];
 	size_t		 n, cap;
@@ -224,8 +223,7 @@ collect_key(const struct catalog_zone *cz, void *arg)
 	char			 tag[TAG_MAX];
 	void			*p;
 
-	if (keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0 ||
-	    rds_node_for(&nk->ctl->rds, tag) != nk->node)
+	if (keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0)
 		return 0;
 	if (nk->n == nk->cap) {
 		nk->cap = nk->cap ? nk->cap * 2 : 256;
@@ -241,12 +239,13 @@ collect_key(const struct catalog_zone *cz, void *arg)
 	return 0;
 }
 
-/* Marks a node intact if every catalog zone it holds has counters, in one
- * transaction watching those counters (a loss meanwhile, FLUSHALL
+/* Marks the single server intact if every catalog zone has counters, in
+ * one transaction watching those counters (a loss meanwhile, FLUSHALL
  * included, aborts it).  Returns 0 (marked or not), -1 if Redis failed. */
 static int
-mark_intact(struct ctl *ctl, struct db *d, unsigned node)
+mark_intact(struct ctl *ctl, struct db *d)
 {
+	const unsigned node = 0;	/* single mode: the slot is ignored */
 	struct node_keys	 nk;
 	redisReply		*rep = NULL;
 	size_t			 i;
@@ -254,7 +253,6 @@ mark_intact(struct ctl *ctl, struct db *d, unsigned node)
 
 	memset(&nk, 0, sizeof(nk));
 	nk.ctl = ctl;
-	nk.node = node;
 	if (db_catalog_each(d, collect_key, &nk) < 0 || nk.nomem ||
 	    (nk.argv = calloc(nk.n + 1, sizeof(*nk.argv))) == NULL)
 		goto out;
@@ -304,26 +302,15 @@ load_catalog(struct ctl *ctl, int guard)
 	struct load	 l;
 	struct db	 d;
 	struct mq	 m;
-	unsigned	 i;
 	long		 n = -1;
 
 	memset(&l, 0, sizeof(l));
 	memset(&m, 0, sizeof(m));
 	l.ctl = ctl;
 	l.guard = guard;
-	l.intact = calloc(ctl->rds.n, sizeof(*l.intact));
-	l.refused_on = calloc(ctl->rds.n, sizeof(*l.refused_on));
-	if (l.intact == NULL || l.refused_on == NULL) {
-		ctl_err("out of memory");
-		free(l.intact);
-		free(l.refused_on);
-		return -1;
-	}
 	ctl_db_open(ctl, &d);
 	if (guard && ctl_mq_open(ctl, &m, "ticketctl init") != 0) {
 		db_close(&d);
-		free(l.intact);
-		free(l.refused_on);
 		return -1;
 	}
 	if (!guard || (read_sales(&l, &d, &m) == 0 && read_intact(&l) == 0)) {
@@ -335,21 +322,20 @@ load_catalog(struct ctl *ctl, int guard)
 		else if (ctl->rds.errstr[0] != '\0')
 			ctl_err("redis: %s", ctl->rds.errstr);
 	}
-	for (i = 0; n >= 0 && i < ctl->rds.n; i++)
-		if (l.refused_on[i] == 0 && mark_intact(ctl, &d, i) != 0) {
-			ctl_err("redis: %s", ctl->rds.errstr);
-			n = -1;
-		}
+	if (n >= 0 && ctl->rds.mode == RDS_SINGLE && l.refused_on == 0 &&
+	    mark_intact(ctl, &d) != 0) {
+		ctl_err("redis: %s", ctl->rds.errstr);
+		n = -1;
+	}
 	if (guard)
 		mq_close(&m);
 	db_close(&d);
 	zcounts_free(&l.mysql);
-	free(l.intact);
-	free(l.refused_on);
 	if (n < 0 || ctl->rds.errstr[0] != '\0')
 		return -1;
-	printf("redis: %ld event zones on %u node(s): %ld kept, %ld created, "
-	    "%ld refused\n", n, ctl->rds.n, l.kept, l.created, l.refused);
+	printf("redis: %ld event zones on %d node(s): %ld kept, %ld created, "
+	    "%ld refused\n", n, rds_masters(&ctl->rds), l.kept, l.created,
+	    l.refused);
 	if (l.refused_inflight > 0)
 		ctl_err("%ld event zone(s) without counters on a Redis node "
 		    "that lost data (or was fenced) cannot be checked while "
@@ -405,17 +391,19 @@ const struct command cmd_init = {
 
 /* ---------------------------------------------------------------- reset */
 
-/* Deletes every bo:* key of one node; returns keys deleted or -1. */
+/* Deletes every bo:* key of master i; returns keys deleted or -1. */
 static long
-flush_node(struct rds *r, unsigned i)
+flush_node(struct rds *r, int i)
 {
+	const char	*key;
 	redisReply	*rep, *del;
 	char		 cursor[32] = "0";
 	long		 n = 0;
 	size_t		 k;
 
 	do {
-		rep = rds_cmd(r, i, "SCAN %s MATCH bo:* COUNT 1000", cursor);
+		rep = rds_master_cmd(r, i, "SCAN %s MATCH bo:* COUNT 1000",
+		    cursor);
 		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY ||
 		    rep->elements != 2) {
 			if (rep != NULL)
@@ -424,8 +412,9 @@ flush_node(struct rds *r, unsigned i)
 		}
 		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
 		for (k = 0; k < rep->element[1]->elements; k++) {
-			del = rds_cmd(r, i, "UNLINK %s",
-			    rep->element[1]->element[k]->str);
+			key = rep->element[1]->element[k]->str;
+			del = rds_cmd(r, rcl_slot(key, strlen(key)),
+			    "UNLINK %s", key);
 			if (del == NULL) {
 				freeReplyObject(rep);
 				return -1;
@@ -471,18 +460,23 @@ static int
 run_reset(struct ctl *ctl, int argc, char **argv)
 {
 	struct ddb	d;
-	unsigned	i;
+	char		name[RCL_HOST_MAX + 8];
+	int		i, masters;
 	long		n;
 
 	if (argc != 2 || strcmp(argv[1], "--yes") != 0)
 		return ctl_usage(&cmd_reset);
-	for (i = 0; i < ctl->rds.n; i++) {
+	if ((masters = rds_masters(&ctl->rds)) < 0) {
+		ctl_err("%s", ctl->rds.errstr);
+		return CTL_FAIL;
+	}
+	for (i = 0; i < masters; i++) {
 		if ((n = flush_node(&ctl->rds, i)) < 0) {
 			ctl_err("%s", ctl->rds.errstr);
 			return CTL_FAIL;
 		}
-		printf("redis %s:%d: %ld keys deleted\n", ctl->rds.nodes[i].host,
-		    ctl->rds.nodes[i].port, n);
+		rds_master_name(&ctl->rds, i, name, sizeof(name));
+		printf("redis %s: %ld keys deleted\n", name, n);
 	}
 	if (purge_queues(ctl) != 0)
 		return CTL_FAIL;

@@ -247,7 +247,8 @@ write_cache(struct rds *r, unsigned node, const struct newzone *nz, int ttl)
 	snprintf(ttlbuf, sizeof(ttlbuf), "%d", ttl);
 	for (bit = 0; bit < nz->nbits; bit++) {
 		if (nz->json[bit] == NULL ||
-		    keys_ticket(nz->owner[bit], key, sizeof(key)) < 0)
+		    keys_id(KEY_TKT, node, nz->owner[bit], key,
+		    sizeof(key)) < 0)
 			continue;
 		argv[0] = "SET";
 		argv[1] = key;
@@ -260,8 +261,9 @@ write_cache(struct rds *r, unsigned node, const struct newzone *nz, int ttl)
 	return 0;
 }
 
-/* Catalog hash, zone set membership, then the old state deleted and the
- * new seat bitmap, all queued in the open transaction. */
+/* Catalog hash, then the old state deleted and the new seat bitmap, all
+ * queued in the open transaction (the zone set bo:zones, in another
+ * slot, is written after it). */
 static int
 write_catalog_and_seats(struct rds *r, const struct zstate *z,
     const struct newzone *nz, char (*k)[KEY_MAX])
@@ -270,7 +272,6 @@ write_catalog_and_seats(struct rds *r, const struct zstate *z,
 	char		 rows[24], cols[24];
 	const char	*hset[] = { "HSET", k[KEY_ZONE], "venue", cz->venue, "rows",
 			    rows, "cols", cols, "price", cz->price };
-	const char	*sadd[] = { "SADD", KEY_ZONES, z->tag };
 	const char	*del[] = { "DEL", k[KEY_LEFT], k[KEY_SEAT], k[KEY_OWN] };
 	const char	*set[] = { "SET", k[KEY_SEAT], (const char *)nz->bits };
 	size_t		 setlen[] = { 3, strlen(k[KEY_SEAT]), nz->nbytes };
@@ -278,7 +279,6 @@ write_catalog_and_seats(struct rds *r, const struct zstate *z,
 	snprintf(rows, sizeof(rows), "%ld", cz->rows);
 	snprintf(cols, sizeof(cols), "%ld", cz->cols);
 	return queue_cmd(r, z->node, 10, hset, NULL) != 0 ||
-	    queue_cmd(r, z->node, 3, sadd, NULL) != 0 ||
 	    queue_cmd(r, z->node, 4, del, NULL) != 0 ||
 	    queue_cmd(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
 }
@@ -322,6 +322,12 @@ write_zone(struct ctl *ctl, const struct zstate *z, const struct newzone *nz)
 			ret = -1;
 		}
 	freeReplyObject(rep);
+	if (ret == 0) {
+		if ((rep = rds_cmd(r, rcl_slot(KEY_ZONES, strlen(KEY_ZONES)),
+		    "SADD %s %s", KEY_ZONES, z->tag)) == NULL)
+			return -1;
+		freeReplyObject(rep);
+	}
 	return ret;
 }
 
@@ -342,7 +348,7 @@ watch_zone(struct rds *r, const struct catalog_zone *cz)
 			return -1;
 		argv[kind + 1] = k[kind];
 	}
-	if ((rep = rds_argv(r, rds_node_for(r, tag), 1 + KEY__MAX, argv,
+	if ((rep = rds_argv(r, keys_slot(tag), 1 + KEY__MAX, argv,
 	    NULL)) == NULL)
 		return -1;
 	freeReplyObject(rep);

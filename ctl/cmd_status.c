@@ -92,7 +92,7 @@ redis_zone(const struct catalog_zone *cz, void *arg)
 	e->capacity += cz->rows * cz->cols;
 	if (!st->redis_ok)
 		return 0;
-	node = rds_node_for(&ctl->rds, tag);
+	node = keys_slot(tag);
 	if ((rep = rds_cmd(&ctl->rds, node, "HGET %s z", left)) == NULL) {
 		st->redis_ok = 0;
 		return 0;
@@ -247,18 +247,71 @@ info_field(const char *info, const char *name, char *out, size_t size)
 	}
 }
 
+/* Cluster: the slots master i serves ("0-5460", n of them) and what its
+ * INFO replication says of its replicas. */
+static void
+show_cluster_node(struct ctl *ctl, int i)
+{
+	const struct rcl_map	*m = &ctl->rds.cl->map;
+	redisReply		*rep;
+	char			 field[24], val[160];
+	int			 node = ctl->rds.master[i], s, start = -1, n = 0;
+	int			 k, replicas = 0;
+
+	printf("    slots");
+	for (s = 0; s <= RCL_SLOTS; s++) {
+		if (s < RCL_SLOTS && m->master[s] == node) {
+			if (start < 0)
+				start = s;
+			n++;
+		} else if (start >= 0) {
+			printf(s - 1 > start ? " %d-%d" : " %d", start, s - 1);
+			start = -1;
+		}
+	}
+	printf(" (%d slots)\n", n);
+	if ((rep = rds_master_cmd(&ctl->rds, i, "INFO replication")) == NULL) {
+		printf("    replication: unknown (%s)\n", ctl->rds.errstr);
+		return;
+	}
+	info_field(rep->str != NULL ? rep->str : "", "role", val, sizeof(val));
+	printf("    role %s", val);
+	info_field(rep->str != NULL ? rep->str : "", "connected_slaves", val,
+	    sizeof(val));
+	printf(", %s replica(s)\n", val[0] != '\0' ? val : "0");
+	for (k = 0; k < 16; k++) {
+		snprintf(field, sizeof(field), "slave%d", k);
+		info_field(rep->str != NULL ? rep->str : "", field, val,
+		    sizeof(val));
+		if (val[0] == '\0')
+			break;
+		printf("    replica %s\n", val);
+		replicas++;
+	}
+	if (replicas == 0)
+		printf("    no replica: a loss of this master loses its "
+		    "zones (ticketctl rebuild)\n");
+	freeReplyObject(rep);
+}
+
 static void
 show_redis(struct ctl *ctl, struct status *st)
 {
 	redisReply	*info, *keys, *zones;
-	char		 used[32], peak[32], max[32];
-	unsigned	 i;
+	char		 used[32], peak[32], max[32], name[RCL_HOST_MAX + 8];
+	int		 i, n;
 
-	printf("redis nodes\n");
-	for (i = 0; i < ctl->rds.n; i++) {
-		printf("  %s:%d  ", ctl->rds.nodes[i].host,
-		    ctl->rds.nodes[i].port);
-		if ((info = rds_cmd(&ctl->rds, i, "INFO memory")) == NULL) {
+	printf("redis nodes (%s)\n", rds_mode_str(ctl->rds.mode));
+	if ((n = rds_masters(&ctl->rds)) < 0) {
+		printf("  unreachable (%s)\n", ctl->rds.errstr);
+		st->failed = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		rds_master_name(&ctl->rds, i, name, sizeof(name));
+		printf("  %s  ", name);
+		if ((info = rds_master_cmd(&ctl->rds, i, "INFO memory")) ==
+		    NULL) {
 			printf("unreachable (%s)\n", ctl->rds.errstr);
 			st->failed = 1;
 			continue;
@@ -270,16 +323,22 @@ show_redis(struct ctl *ctl, struct status *st)
 		info_field(info->str != NULL ? info->str : "",
 		    "maxmemory_human", max, sizeof(max));
 		freeReplyObject(info);
-		keys = rds_cmd(&ctl->rds, i, "DBSIZE");
-		zones = rds_cmd(&ctl->rds, i, "SCARD %s", KEY_ZONES);
-		printf("memory %s (peak %s, max %s), %lld keys, %lld event "
-		    "zones\n", used, peak, strcmp(max, "0B") == 0 ? "none" : max,
-		    keys != NULL ? keys->integer : -1,
-		    zones != NULL ? zones->integer : -1);
+		keys = rds_master_cmd(&ctl->rds, i, "DBSIZE");
+		zones = ctl->rds.mode == RDS_SINGLE ? rds_cmd(&ctl->rds, 0,
+		    "SCARD %s", KEY_ZONES) : NULL;
+		printf("memory %s (peak %s, max %s), %lld keys", used, peak,
+		    strcmp(max, "0B") == 0 ? "none" : max,
+		    keys != NULL ? keys->integer : -1);
+		if (ctl->rds.mode == RDS_SINGLE)
+			printf(", %lld event zones",
+			    zones != NULL ? zones->integer : -1);
+		printf("\n");
 		if (keys != NULL)
 			freeReplyObject(keys);
 		if (zones != NULL)
 			freeReplyObject(zones);
+		if (ctl->rds.mode == RDS_CLUSTER)
+			show_cluster_node(ctl, i);
 	}
 }
 

@@ -212,7 +212,7 @@ command_run(const struct command *cmd, const char *path, int argc,
 	if (start_conf("ticketctl", path, &ctl.c) != 0)
 		return CTL_FAIL;
 	log_open("ticketctl", NULL, log_level_parse(ctl.c.log_level));
-	if (rds_init(&ctl.rds, ctl.c.redis_nodes, ctl.c.redis_timeout_ms)) {
+	if (rds_init_conf(&ctl.rds, &ctl.c)) {
 		ctl_err("%s", ctl.rds.errstr);
 		return CTL_FAIL;
 	}

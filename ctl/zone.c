@@ -224,7 +224,7 @@ zstate_read(struct rds *r, const struct catalog_zone *cz, struct zstate *z,
 			snprintf(err, errlen, "key too long");
 			return -1;
 		}
-	z->node = rds_node_for(r, z->tag);
+	z->node = keys_slot(z->tag);
 	if (read_catalog(r, z, key[KEY_ZONE], err, errlen) != 0 ||
 	    read_counters(r, z, key[KEY_LEFT], cz->rows, err, errlen) != 0 ||
 	    read_bits(r, z, key[KEY_SEAT], err, errlen) != 0 ||

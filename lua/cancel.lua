@@ -5,12 +5,13 @@
 -- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:sweep:{E:Z},
 -- KEYS[7] bo:ords:{E:Z}
 -- ARGV: orderId, ticketId ("" = the whole order), SHA-256 of the token
---       (64 hex), cancelledOn (stamp), cache ttl (s), now (ms)
+--       (64 hex), cancelledOn (stamp), cache ttl (s), now (ms), the zone's
+--       slot tag "{st}" of the caches (keys.h)
 --
 -- bo:ords keeps, beside orderId -> order message, "c:<ticketId>" -> the
 -- ticket's cancelledOn and "x:<orderId>" -> the order's.  A ticket is
 -- cancelled once: its seat is cleared only while its owner (bo:own) is
--- still that ticket, the caches bo:tkt:<id> and bo:ord:<orderId> get the
+-- still that ticket, the caches bo:tkt:{st}<id> and bo:ord:{st}<orderId> get the
 -- CANCELLED status.  Every call (a repeat too) puts the cancel message in
 -- the pending set, so that it is published (responder, or sweeper) even if
 -- an earlier answer was lost; consumers are idempotent.
@@ -65,7 +66,7 @@ for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
   if when then
     cur = string.gsub(tj, '"status":"CREATED"', '"status":"CANCELLED"')
     cur = string.sub(cur, 1, -2) .. ',"cancelledOn":"' .. when .. '"}'
-    redis.call('SET', 'bo:tkt:' .. tid, cur, 'EX', ARGV[5])
+    redis.call('SET', 'bo:tkt:' .. ARGV[7] .. tid, cur, 'EX', ARGV[5])
   else
     all = false
   end
@@ -82,7 +83,7 @@ if all then
   head = string.gsub(head, '"status":"CONFIRMED"', '"status":"CANCELLED"', 1)
 end
 local order = '{' .. head .. ',"tickets":[' .. table.concat(out, ',') .. ']}'
-redis.call('SET', 'bo:ord:' .. ARGV[1], order, 'EX', ARGV[5])
+redis.call('SET', 'bo:ord:' .. ARGV[7] .. ARGV[1], order, 'EX', ARGV[5])
 local ev = string.match(msg, '"eventId":"([^"]+)"')
 local zone = string.match(msg, '"zoneId":(%d+)')
 local cmsg = '{"type":"cancel","orderId":"' .. ARGV[1] .. '","eventId":"' ..

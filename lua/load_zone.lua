@@ -2,9 +2,10 @@
 -- load_zone.lua: put one event zone of the catalog into Redis without ever
 -- touching what was sold.
 --
--- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:zones,
--- KEYS[4] bo:seat:{E:Z}, KEYS[5] bo:own:{E:Z}, KEYS[6] bo:pend:{E:Z},
--- KEYS[7] bo:sweep:{E:Z}
+-- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
+-- KEYS[3] bo:own:{E:Z}, KEYS[4] bo:pend:{E:Z}, KEYS[5] bo:sweep:{E:Z}
+-- (the set bo:zones of loaded zones is kept by ticketctl, outside: it is
+-- in another Redis Cluster slot)
 -- ARGV: venueId, rows, cols, price, tag "E:Z", may_create ("1" or "0"),
 --       status, opens (ms or ""), closes (ms or "")
 --
@@ -21,9 +22,9 @@
 local old = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price')
 local exists = redis.call('EXISTS', KEYS[2]) == 1
 local function traces()
-  if ARGV[6] == '0' or redis.call('BITCOUNT', KEYS[4]) > 0 or
-      redis.call('HLEN', KEYS[5]) > 0 or redis.call('ZCARD', KEYS[6]) > 0 or
-      redis.call('ZCARD', KEYS[7]) > 0 then
+  if ARGV[6] == '0' or redis.call('BITCOUNT', KEYS[3]) > 0 or
+      redis.call('HLEN', KEYS[4]) > 0 or redis.call('ZCARD', KEYS[5]) > 0 or
+      redis.call('ZCARD', KEYS[6]) > 0 then
     return true
   end
   if exists then
@@ -40,12 +41,12 @@ if (reshape or reprice) and traces() then
   return -2
 end
 if reshape then
-  redis.call('DEL', KEYS[2], KEYS[4], KEYS[5])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
   exists = false
 end
-if not exists and (ARGV[6] == '0' or redis.call('EXISTS', KEYS[4]) == 1 or
-    redis.call('EXISTS', KEYS[5]) == 1 or redis.call('ZCARD', KEYS[6]) > 0 or
-    redis.call('ZCARD', KEYS[7]) > 0) then
+if not exists and (ARGV[6] == '0' or redis.call('EXISTS', KEYS[3]) == 1 or
+    redis.call('EXISTS', KEYS[4]) == 1 or redis.call('ZCARD', KEYS[5]) > 0 or
+    redis.call('ZCARD', KEYS[6]) > 0) then
   return -1
 end
 redis.call('HSET', KEYS[1], 'venue', ARGV[1], 'rows', ARGV[2],
@@ -65,7 +66,6 @@ if ARGV[9] ~= '' then
 else
   redis.call('HDEL', KEYS[1], 'closes')
 end
-redis.call('SADD', KEYS[3], ARGV[5])
 if exists then
   return 0
 end

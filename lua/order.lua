@@ -12,12 +12,13 @@
 --      [11 .. 10+n] ticket ids, then (explicit) n pairs row, column,
 --      then the hold id ("" unless a hold or a confirm), the hold's
 --      seconds, the request's hash ("" = no Idempotency-Key), its kind ("t"
---      ticket, "o" order, "h" hold, "c" confirm of a hold), last the tag
+--      ticket, "o" order, "h" hold, "c" confirm of a hold), the tag
+--      "E:Z", last the zone's slot tag "{st}" of the keys by id (keys.h)
 --
 -- Holds ("h"): the seats are taken as for an order (owner "h:<holdId>"),
 -- nothing else is written but bo:holds (holdId -> "A <expires ms> <r c
 -- ...>") and bo:hexp (holdId scored by its expiry, Redis clock) and the
--- index bo:hix:<holdId> -> "E:Z"; returns {0, expires ms, total, "r c ..."}.  A
+-- index bo:hix:{st}<holdId> -> "E:Z"; returns {0, expires ms, total, "r c ..."}.  A
 -- confirm ("c") of an active hold before its expiry turns its seats into
 -- the order's tickets (same answer as an order; the hold becomes "C
 -- <orderId>"); after the expiry it is 25 (the sweeper releases the seats,
@@ -36,11 +37,12 @@
 -- (bit -> ticketId), the order message as the pending entry (the sweeper
 -- publishes it if the responder never confirms), the order message in
 -- bo:ords (orderId -> message: the cancel token's hash and the tickets, for
--- cancellation), the caches bo:tkt:<ticketId> and bo:ord:<orderId> (TTL),
--- and the id index bo:oix:<id> -> "E:Z orderId" for the order and each
+-- cancellation), the caches bo:tkt:{st}<ticketId> and bo:ord:{st}<orderId>
+-- (TTL), and the id index bo:oix:{st}<id> -> "E:Z orderId" for the order
+-- and each
 -- ticket (how a cancel finds the zone: docs/reliability.md).  Those keys
--- are built here, not passed: they carry no hash tag, the script runs on
--- the zone's node (no Redis Cluster).
+-- are built here, not passed: their tag {st} is the zone's slot (ids carry
+-- it), so they are in the zone's Redis Cluster slot.
 --
 -- Returns {code, ...}: 0 sold {0, head, tickets, message} where the 201
 -- body is "{" head ",\"cancelToken\":..," tickets "}"; 1 seats taken
@@ -49,8 +51,9 @@
 -- 7 event cancelled; 8 not on sale yet {8, "<opens> <now>"}; 9 sale closed;
 -- 10 catalog unusable; 11 not enough adjacent seats (best available).
 -- Every check comes before the first write.
-local ih, kind = ARGV[#ARGV - 2], ARGV[#ARGV - 1]
-local hid, hsecs = ARGV[#ARGV - 4], ARGV[#ARGV - 3]
+local ih, kind = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
+local hid, hsecs = ARGV[#ARGV - 5], ARGV[#ARGV - 4]
+local kt = ARGV[#ARGV]
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -242,7 +245,7 @@ else
     return {11, ''}
   end
 end
-local oid, created, tag = ARGV[4], ARGV[5], ARGV[#ARGV]
+local oid, created, tag = ARGV[4], ARGV[5], ARGV[#ARGV - 1]
 local whole, cents = string.match(price, '^(%d+)%.(%d%d)$')
 local t = (tonumber(whole) * 100 + tonumber(cents)) * n
 local total = string.format('%d.%02d', math.floor(t / 100), t % 100)
@@ -260,7 +263,7 @@ if kind == 'h' then
   redis.call('HINCRBY', KEYS[2], 'z', -n)
   redis.call('HSET', KEYS[9], hid, 'A ' .. exp .. ' ' .. table.concat(list, ' '))
   redis.call('ZADD', KEYS[10], exp, hid)
-  redis.call('SET', 'bo:hix:' .. hid, tag, 'EX', tonumber(hsecs) + 86400)
+  redis.call('SET', 'bo:hix:' .. kt .. hid, tag, 'EX', tonumber(hsecs) + 86400)
   return {0, tostring(exp), total, table.concat(list, ' ')}
 end
 local tj = {}
@@ -278,8 +281,8 @@ for i = 1, n do
     ',"row":' .. r .. ',"column":' .. c .. ',"price":' .. price ..
     ',"status":"CREATED","createdOn":"' .. created .. '","orderId":"' ..
     oid .. '"}'
-  redis.call('SET', 'bo:tkt:' .. tid, tj[i], 'EX', ARGV[8])
-  redis.call('SET', 'bo:oix:' .. tid, tag .. ' ' .. oid)
+  redis.call('SET', 'bo:tkt:' .. kt .. tid, tj[i], 'EX', ARGV[8])
+  redis.call('SET', 'bo:oix:' .. kt .. tid, tag .. ' ' .. oid)
 end
 if held then
   redis.call('HSET', KEYS[9], hid, 'C ' .. oid)
@@ -296,9 +299,9 @@ local msg = '{"type":"order",' .. head .. ',"cancelHash":"' .. ARGV[7] ..
   '",' .. tickets .. '}'
 redis.call('ZADD', KEYS[5], ARGV[6], msg)
 redis.call('HSET', KEYS[6], oid, msg)
-redis.call('SET', 'bo:ord:' .. oid, '{' .. head .. ',' .. tickets .. '}',
+redis.call('SET', 'bo:ord:' .. kt .. oid, '{' .. head .. ',' .. tickets .. '}',
   'EX', ARGV[8])
-redis.call('SET', 'bo:oix:' .. oid, tag .. ' ' .. oid)
+redis.call('SET', 'bo:oix:' .. kt .. oid, tag .. ' ' .. oid)
 if ih ~= '' then
   redis.call('SET', KEYS[7], ih .. ' P ' .. oid .. ' ' .. kind, 'EX', 86400)
 end

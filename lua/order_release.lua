@@ -6,7 +6,8 @@
 -- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:ords:{E:Z},
 -- KEYS[7] bo:idem:{E:Z}:<key> of the request (deleted: nothing was sold, a
 -- retry sells anew), or bo:idem:{E:Z}: for none
--- ARGV: orderId, the order message (the pending member)
+-- ARGV: orderId, the order message (the pending member), the zone's slot
+--       tag "{st}" of the keys by id (keys.h)
 --
 -- Releases only while the order is still pending (not claimed by the
 -- sweeper, which may already have published it, nor confirmed), and each
@@ -36,9 +37,10 @@ for tj in string.gmatch(ARGV[2], '{"ticketId":[^}]*}') do
     end
   end
   if tid then
-    redis.call('DEL', 'bo:tkt:' .. tid, 'bo:oix:' .. tid)
+    redis.call('DEL', 'bo:tkt:' .. ARGV[3] .. tid, 'bo:oix:' .. ARGV[3] .. tid)
   end
 end
 redis.call('HDEL', KEYS[6], ARGV[1])
-redis.call('DEL', 'bo:ord:' .. ARGV[1], 'bo:oix:' .. ARGV[1], KEYS[7])
+redis.call('DEL', 'bo:ord:' .. ARGV[3] .. ARGV[1], 'bo:oix:' .. ARGV[3] ..
+  ARGV[1], KEYS[7])
 return 1

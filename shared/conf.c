@@ -21,8 +21,13 @@ const struct conf_def conf_defs[] = {
 	{ "log_level", CONF_STR, 0, 0, "info", S(log_level), 0, NULL },
 	{ "metrics_dir", CONF_STR, 0, 0, "/run/boxoffice", S(metrics_dir), 0, NULL },
 
+	{ "redis_mode", CONF_STR, 0, 0, "single", S(redis_mode), 0, NULL },
 	{ "redis_nodes", CONF_STR, 0, 0, "127.0.0.1:6379", S(redis_nodes), 0, NULL },
 	{ "redis_timeout_ms", CONF_INT, 10, 60000, "1000", I(redis_timeout_ms), 0, NULL },
+	{ "redis_retry_ms", CONF_INT, 0, 60000, "1000", I(redis_retry_ms), 0, NULL },
+	{ "redis_wait_replicas", CONF_INT, -1, 16, "-1", I(redis_wait_replicas), 0, NULL },
+	{ "redis_wait_timeout_ms", CONF_INT, 1, 60000, "500", I(redis_wait_timeout_ms), 0, NULL },
+	{ "redis_wait_short", CONF_STR, 0, 0, "release", S(redis_wait_short), 0, NULL },
 	{ "ticket_cache_ttl", CONF_INT, 1, 30 * 86400, "86400", I(ticket_cache_ttl), 0, NULL },
 	{ "token_secret", CONF_STR, 0, 0, "", S(token_secret), 1, NULL },
 	{ "hold_seconds", CONF_INT, 1, 86400, "600", I(hold_seconds), 0, NULL },

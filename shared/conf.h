@@ -21,9 +21,14 @@ struct conf {
 	char	log_level[16];
 	char	metrics_dir[CONF_STR_MAX];	/* shared counters; "" = off */
 
-	/* Redis: comma-separated host:port list; zones are hashed across it */
+	/* Redis: one server (redis_mode single) or a cluster's seed nodes */
+	char	redis_mode[16];		/* single | cluster */
 	char	redis_nodes[CONF_STR_MAX * 4];
 	int	redis_timeout_ms;
+	int	redis_retry_ms;		/* cluster: back-off budget per command */
+	int	redis_wait_replicas;	/* WAIT N after a sale; -1 = by mode */
+	int	redis_wait_timeout_ms;
+	char	redis_wait_short[16];	/* fewer replicas: release | publish */
 	int	ticket_cache_ttl;
 	char	token_secret[CONF_STR_MAX];	/* keyed cancel tokens */
 	int	hold_seconds;		/* POST /holds default */

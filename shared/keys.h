@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * keys.h - Redis key names and shard choice.  Pure functions.
+ * keys.h - Redis key names and slots.  Pure functions.
  *
  * Every key of one event+zone carries the hash tag "{eventId:zoneId}", so a
- * zone lives on one Redis Cluster slot or one of our shards:
+ * zone lives on one Redis Cluster slot:
  *
  *   bo:zone:{E:Z}   hash   venue, rows, cols, price      (catalog)
  *   bo:left:{E:Z}   hash   z = seats left in the zone, r<N> = left in row N
@@ -13,16 +13,28 @@
  *   bo:sweep:{E:Z}  zset   pending tickets claimed by the sweeper
  *   bo:ords:{E:Z}   hash   orderId -> order message; c:<ticketId>, x:<orderId>
  *                          -> cancelledOn (lua/order.lua, lua/cancel.lua)
- *   bo:ord:<orderId>       order JSON cache (TTL), on the zone's node
  *   bo:holds:{E:Z}  hash   holdId -> "A <expires ms> <r c ...>" | "C <orderId>"
  *                          | "X" (expired) | "D" (deleted)
  *   bo:hexp:{E:Z}   zset   active holdIds scored by expiry (Redis clock)
- *   bo:hix:<holdId>        "E:Z" of a hold, on the zone's node
  *   bo:idem:{E:Z}:<key>    string "<hash> P|F ..." of an Idempotency-Key (24 h)
- *   bo:oix:<id>            "E:Z orderId" of an order or ticket id, on the
- *                          zone's node (where a cancel finds the zone)
- *   bo:tkt:<ticketId>      ticket JSON cache (TTL), written on the zone's node
- *   bo:zones               set of "E:Z" tags held by this node
+ *   bo:zones               set of "E:Z" tags loaded (ticketctl init)
+ *
+ * Keys by id alone (a lookup knows only the id) carry the slot tag "{st}"
+ * of the zone's slot: st = keys_slot_tag(slot of "E:Z"), the first string
+ * of [0-9a-z]{1,4} (by length, then alphabet order) whose CRC16 falls in
+ * that slot, so they share the zone's Redis Cluster slot and a script may
+ * touch them.  Every id made since round 2 carries that slot in its last
+ * 14 bits (keys_id_stamp()), so the key is found from the id alone:
+ *
+ *   bo:tkt:{st}<ticketId>  ticket JSON cache (TTL)
+ *   bo:ord:{st}<orderId>   order JSON cache (TTL)
+ *   bo:oix:{st}<id>        "E:Z orderId" of an order or ticket id (cancel)
+ *   bo:hix:{st}<holdId>    "E:Z" of a hold
+ *
+ * An id made before (round 1, or the first orders build) has no slot: its
+ * keys were untagged (bo:tkt:<id>, bo:oix:<id>, ...).  Lookups try the
+ * tagged key of the id's last bits first, then the untagged one
+ * (docs/reliability.md, "Keys and ids").
  */
 #ifndef BOX_KEYS_H
 #define BOX_KEYS_H
@@ -51,12 +63,36 @@ enum key_kind {
 int	keys_tag(const char *event, long zone, char *tag, size_t size);
 /* Writes the key of kind for the tag "E:Z"; returns its length or -1. */
 int	keys_build(enum key_kind kind, const char *tag, char *buf, size_t size);
-/* Writes "bo:tkt:<id>"; returns its length or -1. */
-int	keys_ticket(const char *ticket_id, char *buf, size_t size);
 /* CRC16 (XMODEM, as Redis Cluster) of the tag. */
 unsigned keys_crc16(const char *s, size_t len);
-/* The shard, 0..nshards-1, that holds the tag: crc16(tag) % 16384 % n. */
-unsigned keys_shard(const char *tag, unsigned nshards);
+/* The Redis Cluster slot of the tag "E:Z": crc16(tag) % 16384. */
+unsigned keys_slot(const char *tag);
+
+#define KEYS_SLOT_TAG_MAX	5	/* "zzzz" + NUL */
+/* The slot tag of slot (0..16383): the first string of [0-9a-z]{1,4}
+ * whose CRC16 % 16384 is slot (a table built on the first call). */
+const char *keys_slot_tag(unsigned slot);
+/* The slot an id carries: a UUID (36 chars) in its last 4 hex digits, a
+ * token (22 chars of base64url) in its characters 18..20, the low 14 bits;
+ * -1 for any other length. */
+int	keys_id_slot(const char *id);
+/* Writes slot into those bits of id (a UUID or token, in place); the other
+ * bits stay random.  Returns 0 or -1 (not such an id). */
+int	keys_id_stamp(char *id, unsigned slot);
+/* Writes "<prefix>{<keys_slot_tag(slot)>}<id>" (prefix "bo:tkt:" ...);
+ * returns its length or -1. */
+int	keys_id(const char *prefix, unsigned slot, const char *id, char *buf,
+	    size_t size);
+/* keys_id() with the slot the id carries (keys_id_slot()); -1 if none. */
+int	keys_of_id(const char *prefix, const char *id, char *buf, size_t size);
+/* Writes the untagged key "<prefix><id>" of an id made before the slot was
+ * in it; returns its length or -1. */
+int	keys_legacy(const char *prefix, const char *id, char *buf, size_t size);
+
+#define KEY_TKT		"bo:tkt:"
+#define KEY_ORD		"bo:ord:"
+#define KEY_OIX		"bo:oix:"
+#define KEY_HIX		"bo:hix:"
 /* The seat's bit index in the zone bitmap. */
 long	keys_seat_bit(long row, long col, long cols);
 

@@ -714,6 +714,58 @@ rcl_node_of(const struct rcluster *c, unsigned slot, enum rcl_route route,
 	return n >= 0 && (size_t)n < size ? 0 : -1;
 }
 
+int
+rcl_node(struct rcluster *c, unsigned slot)
+{
+	if (c->have_map && !c->stale &&
+	    mono_ms() - c->map_ms > RCL_MAP_MAX_AGE_MS)
+		(void)rcl_refresh(c);
+	if ((!c->have_map || c->stale) && rcl_refresh(c) != 0)
+		return -1;
+	slot &= RCL_SLOTS - 1;
+	if (c->map.master[slot] < 0) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: "
+		    "slot %u is not served by any node", slot);
+		return -1;
+	}
+	return c->map.master[slot];
+}
+
+redisContext *
+rcl_node_ctx(struct rcluster *c, int node)
+{
+	if (node < 0 || (unsigned)node >= c->map.n)
+		return NULL;
+	return node_ctx(c, node, 0);
+}
+
+void
+rcl_node_failed(struct rcluster *c, int node)
+{
+	if (node >= 0 && node < RCL_NODES_MAX)
+		conn_drop(&c->conn[node]);
+	c->conn_errors++;
+	c->stale = 1;
+}
+
+redisReply *
+rcl_node_argv(struct rcluster *c, int node, int argc, const char **argv,
+    const size_t *argvlen)
+{
+	redisContext	*ctx;
+	redisReply	*rep;
+
+	if ((ctx = rcl_node_ctx(c, node)) == NULL)
+		return NULL;
+	if ((rep = redisCommandArgv(ctx, argc, argv, argvlen)) == NULL) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
+		    c->map.nodes[node].host, c->map.nodes[node].port,
+		    ctx->errstr);
+		rcl_node_failed(c, node);
+	}
+	return rep;
+}
+
 struct rcluster *
 rcl_new(const char *seeds, int timeout_ms, int retry_ms, char *err,
     size_t errlen)

@@ -155,4 +155,18 @@ int	rcl_wait(struct rcluster *c, int nreplicas, int timeout_ms);
 int	rcl_node_of(const struct rcluster *c, unsigned slot,
 	    enum rcl_route route, char *buf, size_t size);
 
+/* The map index of the master serving slot now (the map fetched first if
+ * none or stale), or -1 with errstr. */
+int	rcl_node(struct rcluster *c, unsigned slot);
+/* The connected context of map node i (for a pipeline on one node), or
+ * NULL with errstr; after an I/O error on it call rcl_node_failed(). */
+redisContext *rcl_node_ctx(struct rcluster *c, int node);
+/* Drops node's connection and asks the map again before the next command. */
+void	rcl_node_failed(struct rcluster *c, int node);
+/* One command on map node i as it is (no redirect followed: for commands
+ * about the node itself, INFO, DBSIZE, SCAN).  NULL with errstr on I/O
+ * failure; an error reply is returned. */
+redisReply *rcl_node_argv(struct rcluster *c, int node, int argc,
+	    const char **argv, const size_t *argvlen);
+
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * rds.c - Redis connections, scripts and seat operations (see rds.h).
+ * rds.c - Redis connections, scripts and WAIT, on one server or a Redis
+ * Cluster (see rds.h).
  */
 #include <poll.h>
 #include <stdarg.h>
@@ -8,120 +9,137 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "fmt.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "rds.h"
 #include "scripts.h"
+#include "valid.h"
 
 static const char *const *script_src[SCRIPT__MAX] = {
 	&lua_claim, &lua_load_zone, &lua_drop_zone, &lua_order,
 	&lua_order_release, &lua_cancel, &lua_hold_expire
 };
 
-static void
-seterr(struct rds *r, unsigned i, const char *what, const char *why)
+static const char *const mode_names[RDS_MODE__MAX] = { "single", "cluster" };
+
+const char *
+rds_mode_str(enum rds_mode m)
 {
-	snprintf(r->errstr, sizeof(r->errstr), "redis %s:%d: %s: %s",
-	    r->nodes[i].host, r->nodes[i].port, what, why);
+	return (unsigned)m < RDS_MODE__MAX ? mode_names[m] : "?";
 }
 
-int
-rds_init(struct rds *r, const char *nodes, int timeout_ms)
+/* errstr "redis <where>: <what>: <why>" for slot. */
+static void
+seterr(struct rds *r, unsigned slot, enum err_kind kind, const char *what,
+    const char *why)
 {
-	const char	*p = nodes, *comma, *colon;
-	size_t		 len, hlen;
-	long		 port;
-	char		 portbuf[8];
+	char where[RCL_HOST_MAX + 8];
 
-	memset(r, 0, sizeof(*r));
-	r->timeout_ms = timeout_ms;
-	while (*p != '\0') {
-		comma = strchr(p, ',');
-		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		colon = memchr(p, ':', len);
-		if (r->n == RDS_NODES_MAX) {
-			snprintf(r->errstr, sizeof(r->errstr),
-			    "redis_nodes: more than %d nodes", RDS_NODES_MAX);
-			return -1;
-		}
-		hlen = colon != NULL ? (size_t)(colon - p) : 0;
-		if (colon == NULL || hlen == 0 ||
-		    hlen >= sizeof(r->nodes[0].host) ||
-		    len - hlen - 1 >= sizeof(portbuf) || len - hlen - 1 == 0) {
-			snprintf(r->errstr, sizeof(r->errstr),
-			    "redis_nodes: '%.*s' is not host:port", (int)len, p);
-			return -1;
-		}
-		memcpy(portbuf, colon + 1, len - hlen - 1);
-		portbuf[len - hlen - 1] = '\0';
-		if (valid_long(portbuf, 1, 65535, &port) != 0) {
-			snprintf(r->errstr, sizeof(r->errstr),
-			    "redis_nodes: bad port in '%.*s'", (int)len, p);
-			return -1;
-		}
-		memcpy(r->nodes[r->n].host, p, hlen);
-		r->nodes[r->n].host[hlen] = '\0';
-		r->nodes[r->n].port = (int)port;
-		r->n++;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	if (r->n == 0) {
-		snprintf(r->errstr, sizeof(r->errstr), "redis_nodes is empty");
-		return -1;
-	}
-	return 0;
+	rds_where(r, slot, where, sizeof(where));
+	err_set(&r->err, r->errstr, kind, "redis %s: %s: %s", where, what, why);
 }
 
 void
-rds_drop(struct rds *r, unsigned i)
+rds_where(const struct rds *r, unsigned slot, char *buf, size_t size)
 {
-	if (r->nodes[i].ctx != NULL) {
-		redisFree(r->nodes[i].ctx);
-		r->nodes[i].ctx = NULL;
+	if (r->mode == RDS_SINGLE)
+		snprintf(buf, size, "%s:%d", r->host, r->port);
+	else if (r->cl == NULL ||
+	    rcl_node_of(r->cl, slot, RCL_MASTER, buf, size) != 0)
+		snprintf(buf, size, "cluster slot %u", slot);
+}
+
+int
+rds_init(struct rds *r, enum rds_mode mode, const char *nodes,
+    int timeout_ms, int retry_ms)
+{
+	const char	*colon;
+	long		 port;
+	size_t		 hlen;
+	char		 err[ERRSTR_MAX];
+
+	memset(r, 0, sizeof(*r));
+	r->mode = mode;
+	r->timeout_ms = timeout_ms;
+	if (mode == RDS_CLUSTER) {
+		if ((r->cl = rcl_new(nodes, timeout_ms, retry_ms, err,
+		    sizeof(err))) == NULL) {
+			err_set(&r->err, r->errstr, ERR_OTHER, "redis_nodes: "
+			    "%s", err);
+			return -1;
+		}
+		return 0;
+	}
+	if (mode != RDS_SINGLE) {
+		err_set(&r->err, r->errstr, ERR_OTHER, "redis_mode: unknown");
+		return -1;
+	}
+	colon = strrchr(nodes, ':');
+	hlen = colon != NULL ? (size_t)(colon - nodes) : 0;
+	if (strchr(nodes, ',') != NULL) {
+		err_set(&r->err, r->errstr, ERR_OTHER, "redis_nodes: one "
+		    "host:port in redis_mode single (a list is for "
+		    "redis_mode cluster)");
+		return -1;
+	}
+	if (colon == NULL || hlen == 0 || hlen >= sizeof(r->host) ||
+	    valid_long(colon + 1, 1, 65535, &port) != 0) {
+		err_set(&r->err, r->errstr, ERR_OTHER, "redis_nodes: '%s' is "
+		    "not host:port", nodes);
+		return -1;
+	}
+	memcpy(r->host, nodes, hlen);
+	r->host[hlen] = '\0';
+	r->port = (int)port;
+	return 0;
+}
+
+int
+rds_init_conf(struct rds *r, const struct conf *c)
+{
+	enum rds_mode	m;
+	int		release;
+
+	for (m = 0; m < RDS_MODE__MAX; m++)
+		if (strcmp(c->redis_mode, mode_names[m]) == 0)
+			break;
+	release = strcmp(c->redis_wait_short, "release") == 0;
+	if (m == RDS_MODE__MAX || (!release &&
+	    strcmp(c->redis_wait_short, "publish") != 0)) {
+		memset(r, 0, sizeof(*r));
+		err_set(&r->err, r->errstr, ERR_OTHER, m == RDS_MODE__MAX ?
+		    "redis_mode: '%s' is not single or cluster" :
+		    "redis_wait_short: '%s' is not release or publish",
+		    m == RDS_MODE__MAX ? c->redis_mode : c->redis_wait_short);
+		return -1;
+	}
+	if (rds_init(r, m, c->redis_nodes, c->redis_timeout_ms,
+	    c->redis_retry_ms) != 0)
+		return -1;
+	r->wait_replicas = c->redis_wait_replicas >= 0 ?
+	    c->redis_wait_replicas : m == RDS_CLUSTER ? 1 : 0;
+	r->wait_timeout_ms = c->redis_wait_timeout_ms;
+	r->wait_release = release;
+	return 0;
+}
+
+static void
+single_drop(struct rds *r)
+{
+	if (r->ctx != NULL) {
+		redisFree(r->ctx);
+		r->ctx = NULL;
 	}
 }
 
 void
 rds_close(struct rds *r)
 {
-	unsigned i;
-
-	for (i = 0; i < r->n; i++)
-		rds_drop(r, i);
-}
-
-unsigned
-rds_node_for(const struct rds *r, const char *tag)
-{
-	return keys_shard(tag, r->n);
-}
-
-/* SCRIPT LOAD one script on a fresh connection; returns 0 or -1. */
-static int
-load_script(struct rds *r, unsigned i, enum rds_script s)
-{
-	redisReply *rep;
-
-	rep = redisCommand(r->nodes[i].ctx, "SCRIPT LOAD %s", *script_src[s]);
-	if (rep == NULL) {
-		seterr(r, i, "SCRIPT LOAD", r->nodes[i].ctx->errstr);
-		rds_drop(r, i);
-		return -1;
-	}
-	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-		seterr(r, i, "SCRIPT LOAD", rep->type == REDIS_REPLY_ERROR ?
-		    rep->str : "unexpected reply");
-		freeReplyObject(rep);
-		rds_drop(r, i);
-		return -1;
-	}
-	memcpy(r->nodes[i].sha[s], rep->str, 41);
-	freeReplyObject(rep);
-	return 0;
+	single_drop(r);
+	rcl_free(r->cl);
+	r->cl = NULL;
 }
 
 /* 1 if an idle connection has something to read: Redis sends nothing
@@ -137,61 +155,354 @@ idle_conn_dead(redisContext *c)
 	return poll(&pfd, 1, 0) > 0;
 }
 
-redisContext *
-rds_ctx(struct rds *r, unsigned i)
+/* The single server's connection (connecting if needed), or NULL. */
+static redisContext *
+single_ctx(struct rds *r)
 {
-	struct rds_node	*n = &r->nodes[i];
-	struct timeval	 tv;
-	int		 s;
+	struct timeval tv;
 
-	if (n->ctx != NULL) {
-		if (!idle_conn_dead(n->ctx))
-			return n->ctx;
+	if (r->ctx != NULL) {
+		if (!idle_conn_dead(r->ctx))
+			return r->ctx;
 		/* the server closed it while idle (restart): nothing of ours
 		 * was in flight, reconnect before sending anything */
 		log_warnx("redis %s:%d: connection closed by the server; "
-		    "reconnecting", n->host, n->port);
-		rds_drop(r, i);
+		    "reconnecting", r->host, r->port);
+		single_drop(r);
 	}
 	tv.tv_sec = r->timeout_ms / 1000;
 	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
-	n->ctx = redisConnectWithTimeout(n->host, n->port, tv);
-	if (n->ctx == NULL) {
-		seterr(r, i, "connect", "out of memory");
+	r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
+	if (r->ctx == NULL) {
+		seterr(r, 0, ERR_OTHER, "connect", "out of memory");
 		return NULL;
 	}
-	if (n->ctx->err) {
-		seterr(r, i, "connect", n->ctx->errstr);
-		rds_drop(r, i);
+	if (r->ctx->err || redisSetTimeout(r->ctx, tv) != REDIS_OK) {
+		seterr(r, 0, ERR_IO, "connect", r->ctx->errstr);
+		single_drop(r);
 		return NULL;
 	}
-	if (redisSetTimeout(n->ctx, tv) != REDIS_OK) {
-		seterr(r, i, "set timeout", n->ctx->errstr);
-		rds_drop(r, i);
-		return NULL;
-	}
-	(void)redisEnableKeepAlive(n->ctx);
-	for (s = 0; s < SCRIPT__MAX; s++)
-		if (load_script(r, i, s) != 0)
-			return NULL;
+	(void)redisEnableKeepAlive(r->ctx);
 	r->reconnects++;
-	if (n->connects++ > 0)
+	if (r->connects++ > 0)
 		metrics_count(METRICS_REDIS_RECONNECTS);
-	return n->ctx;
+	return r->ctx;
 }
 
-/* Checks a reply: NULL (I/O error: drop the connection) or error reply. */
+redisContext *
+rds_ctx(struct rds *r, unsigned slot)
+{
+	redisContext	*c;
+	int		 node;
+
+	if (r->mode == RDS_SINGLE)
+		return single_ctx(r);
+	if ((node = rcl_node(r->cl, slot)) < 0 ||
+	    (c = rcl_node_ctx(r->cl, node)) == NULL) {
+		err_set(&r->err, r->errstr, ERR_IO, "%s", r->cl->errstr);
+		if (node >= 0)	/* gone (a failover?): ask the map again */
+			rcl_node_failed(r->cl, node);
+		return NULL;
+	}
+	return c;
+}
+
+void
+rds_drop(struct rds *r, unsigned slot)
+{
+	int node;
+
+	if (r->mode == RDS_SINGLE)
+		single_drop(r);
+	else if (r->cl->have_map &&
+	    (node = r->cl->map.master[slot % RCL_SLOTS]) >= 0)
+		rcl_node_failed(r->cl, node);
+}
+
+int
+rds_is_open(const struct rds *r, unsigned slot)
+{
+	int node;
+
+	if (r->mode == RDS_SINGLE)
+		return r->ctx != NULL;
+	if (!r->cl->have_map ||
+	    (node = r->cl->map.master[slot % RCL_SLOTS]) < 0)
+		return 0;
+	return r->cl->conn[node].ctx != NULL;
+}
+
+/* A reply that is NULL (I/O error: drop the connection) or an error reply
+ * (freed) becomes NULL with err set; else the reply. */
 static redisReply *
-checked(struct rds *r, unsigned i, redisReply *rep, const char *what)
+checked(struct rds *r, unsigned slot, redisReply *rep, const char *what)
 {
 	if (rep == NULL) {
-		seterr(r, i, what, r->nodes[i].ctx != NULL ?
-		    r->nodes[i].ctx->errstr : "no connection");
-		rds_drop(r, i);
+		if (r->mode == RDS_SINGLE) {
+			seterr(r, slot, ERR_IO, what, r->ctx != NULL ?
+			    r->ctx->errstr : "no connection");
+			single_drop(r);
+		} else
+			err_set(&r->err, r->errstr, ERR_IO, "%s",
+			    r->cl->errstr);
 		return NULL;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
-		seterr(r, i, what, rep->str);
+		seterr(r, slot, ERR_SERVER, what, rep->str);
+		freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
+/* One command, unchecked: NULL on I/O failure (in_doubt set if it was
+ * sent whole), else the reply (an error reply too). */
+static redisReply *
+exchange(struct rds *r, unsigned slot, int argc, const char **argv,
+    const size_t *lens)
+{
+	redisContext	*c;
+	redisReply	*rep;
+
+	r->in_doubt = 0;
+	if (r->mode == RDS_CLUSTER) {
+		rep = rcl_command_argv(r->cl, slot, RCL_MASTER, argc, argv,
+		    lens);
+		r->in_doubt = rep == NULL && r->cl->in_doubt;
+		return rep;
+	}
+	if ((c = single_ctx(r)) == NULL)
+		return NULL;
+	rep = redisCommandArgv(c, argc, argv, lens);
+	/* hiredis empties its output buffer once the command is written
+	 * whole: then Redis may run it even though its answer never comes
+	 * (timeout, a server frozen or killed) */
+	if (rep == NULL)
+		r->in_doubt = c->obuf != NULL && c->obuf[0] == '\0';
+	return rep;
+}
+
+redisReply *
+rds_argv(struct rds *r, unsigned slot, int argc, const char **argv,
+    const size_t *lens)
+{
+	if (r->mode == RDS_SINGLE && single_ctx(r) == NULL)
+		return NULL;
+	return checked(r, slot, exchange(r, slot, argc, argv, lens), argv[0]);
+}
+
+#define CMD_ARGS_MAX	64
+
+/* Splits the RESP array cmd (redisvFormatCommand()) into argv/lens, which
+ * point into it.  Returns argc or -1. */
+static int
+resp_split(char *cmd, int len, const char **argv, size_t *lens, int max)
+{
+	char	*p = cmd, *end = cmd + len, *e;
+	long	 n, l;
+	int	 i;
+
+	if (*p != '*' || (n = strtol(p + 1, &e, 10)) < 1 || n > max)
+		return -1;
+	p = e + 2;
+	for (i = 0; i < n; i++) {
+		if (p >= end || *p != '$' || (l = strtol(p + 1, &e, 10)) < 0 ||
+		    e + 2 + l > end)
+			return -1;
+		argv[i] = e + 2;
+		lens[i] = (size_t)l;
+		p = e + 2 + l + 2;
+	}
+	return (int)n;
+}
+
+/* The argv of a printf-style command (hiredis format) in *buf (the
+ * caller's to free), or -1 with errstr. */
+static int
+format_argv(struct rds *r, char **buf, const char **argv, size_t *lens,
+    const char *fmt, va_list ap)
+{
+	int len, argc;
+
+	if ((len = redisvFormatCommand(buf, fmt, ap)) < 0) {
+		err_set(&r->err, r->errstr, ERR_OTHER, "redis: bad command "
+		    "format '%s'", fmt);
+		return -1;
+	}
+	if ((argc = resp_split(*buf, len, argv, lens, CMD_ARGS_MAX)) < 0) {
+		free(*buf);
+		err_set(&r->err, r->errstr, ERR_OTHER, "redis: command '%s' "
+		    "has too many arguments", fmt);
+		return -1;
+	}
+	return argc;
+}
+
+static redisReply *master_argv(struct rds *, int, int, const char **,
+	    const size_t *);
+
+/* A printf-style command on slot, or (master >= 0) on that master. */
+static redisReply *
+vcmd(struct rds *r, int master, unsigned slot, const char *fmt, va_list ap)
+{
+	const char	*argv[CMD_ARGS_MAX];
+	size_t		 lens[CMD_ARGS_MAX];
+	char		*buf;
+	redisReply	*rep;
+	int		 argc;
+
+	if ((argc = format_argv(r, &buf, argv, lens, fmt, ap)) < 0)
+		return NULL;
+	rep = master < 0 ? rds_argv(r, slot, argc, argv, lens) :
+	    master_argv(r, master, argc, argv, lens);
+	free(buf);
+	return rep;
+}
+
+redisReply *
+rds_cmd(struct rds *r, unsigned slot, const char *fmt, ...)
+{
+	redisReply	*rep;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	rep = vcmd(r, -1, slot, fmt, ap);
+	va_end(ap);
+	return rep;
+}
+
+/* SCRIPT LOAD of s on the master of slot; returns 0 or -1. */
+static int
+load_script(struct rds *r, unsigned slot, enum rds_script s)
+{
+	const char	*argv[3] = { "SCRIPT", "LOAD", *script_src[s] };
+	redisReply	*rep;
+
+	if ((rep = rds_argv(r, slot, 3, argv, NULL)) == NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+		seterr(r, slot, ERR_OTHER, "SCRIPT LOAD", "unexpected reply");
+		freeReplyObject(rep);
+		return -1;
+	}
+	memcpy(r->sha[s], rep->str, 41);
+	freeReplyObject(rep);
+	return 0;
+}
+
+#define EVAL_ARGS_MAX	64
+
+redisReply *
+rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
+    int argc, const char **argv)
+{
+	const char	*args[EVAL_ARGS_MAX + 3];
+	char		 nk[12];
+	redisReply	*rep;
+	int		 k, attempt;
+
+	r->in_doubt = 0;
+	if (argc > EVAL_ARGS_MAX) {
+		err_set(&r->err, r->errstr, ERR_OTHER, "too many script args");
+		return NULL;
+	}
+	if (r->sha[s][0] == '\0' && load_script(r, slot, s) != 0)
+		return NULL;
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	args[0] = "EVALSHA";
+	args[2] = nk;
+	for (k = 0; k < argc; k++)
+		args[k + 3] = argv[k];
+	for (attempt = 0; attempt < 2; attempt++) {
+		args[1] = r->sha[s];
+		rep = exchange(r, slot, argc + 3, args, NULL);
+		if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+		    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+			/* a fresh server (restart, failover, SCRIPT FLUSH):
+			 * nothing ran; load it there, retry once */
+			freeReplyObject(rep);
+			if (load_script(r, slot, s) != 0)
+				return NULL;
+			continue;
+		}
+		return checked(r, slot, rep, "EVALSHA");
+	}
+	seterr(r, slot, ERR_SERVER, "EVALSHA", "NOSCRIPT after reload");
+	return NULL;
+}
+
+int
+rds_wait(struct rds *r, unsigned slot, int nreplicas, int timeout_ms)
+{
+	redisReply	*rep;
+	int		 n;
+
+	if (r->mode == RDS_CLUSTER) {
+		if ((n = rcl_wait(r->cl, nreplicas, timeout_ms)) < 0)
+			err_set(&r->err, r->errstr, ERR_IO, "%s",
+			    r->cl->errstr);
+		return n;
+	}
+	if ((rep = rds_cmd(r, slot, "WAIT %d %d", nreplicas, timeout_ms)) ==
+	    NULL)
+		return -1;
+	n = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+	freeReplyObject(rep);
+	if (n < 0)
+		seterr(r, slot, ERR_OTHER, "WAIT", "not an integer");
+	return n;
+}
+
+int
+rds_masters(struct rds *r)
+{
+	unsigned i;
+
+	if (r->mode == RDS_SINGLE)
+		return 1;
+	if ((!r->cl->have_map || r->cl->stale) && rcl_refresh(r->cl) != 0) {
+		err_set(&r->err, r->errstr, ERR_IO, "%s", r->cl->errstr);
+		return -1;
+	}
+	r->nmasters = 0;
+	for (i = 0; i < r->cl->map.n; i++)
+		if (r->cl->map.nodes[i].master && r->cl->map.nodes[i].online)
+			r->master[r->nmasters++] = (int)i;
+	return r->nmasters;
+}
+
+void
+rds_master_name(const struct rds *r, int i, char *buf, size_t size)
+{
+	const struct rcl_addr *a;
+
+	if (r->mode == RDS_SINGLE) {
+		snprintf(buf, size, "%s:%d", r->host, r->port);
+		return;
+	}
+	a = &r->cl->map.nodes[r->master[i]];
+	snprintf(buf, size, "%s:%d", a->host, a->port);
+}
+
+/* A command on master i itself (no redirect), checked as rds_argv(). */
+static redisReply *
+master_argv(struct rds *r, int i, int argc, const char **argv,
+    const size_t *lens)
+{
+	char		 name[RCL_HOST_MAX + 8];
+	redisReply	*rep;
+
+	if (r->mode == RDS_SINGLE)
+		return rds_argv(r, 0, argc, argv, lens);
+	if ((rep = rcl_node_argv(r->cl, r->master[i], argc, argv, lens)) ==
+	    NULL) {
+		err_set(&r->err, r->errstr, ERR_IO, "%s", r->cl->errstr);
+		return NULL;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		rds_master_name(r, i, name, sizeof(name));
+		err_set(&r->err, r->errstr, ERR_SERVER, "redis %s: %s: %s",
+		    name, argv[0], rep->str);
 		freeReplyObject(rep);
 		return NULL;
 	}
@@ -199,85 +510,27 @@ checked(struct rds *r, unsigned i, redisReply *rep, const char *what)
 }
 
 redisReply *
-rds_argv(struct rds *r, unsigned i, int argc, const char **argv,
-    const size_t *lens)
+rds_master_cmd(struct rds *r, int i, const char *fmt, ...)
 {
-	redisContext *c;
-
-	if ((c = rds_ctx(r, i)) == NULL)
-		return NULL;
-	return checked(r, i, redisCommandArgv(c, argc, argv, lens), argv[0]);
-}
-
-redisReply *
-rds_cmd(struct rds *r, unsigned i, const char *fmt, ...)
-{
-	redisContext	*c;
 	redisReply	*rep;
 	va_list		 ap;
 
-	if ((c = rds_ctx(r, i)) == NULL)
-		return NULL;
 	va_start(ap, fmt);
-	rep = redisvCommand(c, fmt, ap);
+	rep = vcmd(r, i, 0, fmt, ap);
 	va_end(ap);
-	return checked(r, i, rep, "command");
-}
-
-#define EVAL_ARGS_MAX	64
-
-redisReply *
-rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys, int argc,
-    const char **argv)
-{
-	const char	*args[EVAL_ARGS_MAX + 3];
-	char		 nk[12];
-	redisContext	*c;
-	redisReply	*rep;
-	int		 k, attempt;
-
-	if (argc > EVAL_ARGS_MAX) {
-		snprintf(r->errstr, sizeof(r->errstr), "too many script args");
-		return NULL;
-	}
-	snprintf(nk, sizeof(nk), "%d", nkeys);
-	r->in_doubt = 0;
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((c = rds_ctx(r, i)) == NULL)
-			return NULL;
-		args[0] = "EVALSHA";
-		args[1] = r->nodes[i].sha[s];
-		args[2] = nk;
-		for (k = 0; k < argc; k++)
-			args[k + 3] = argv[k];
-		rep = redisCommandArgv(c, argc + 3, args, NULL);
-		/* hiredis empties its output buffer once the command is
-		 * written whole: then Redis may run it even though its answer
-		 * never comes (timeout, a server frozen or killed) */
-		if (rep == NULL)
-			r->in_doubt = c->obuf != NULL && c->obuf[0] == '\0';
-		if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
-		    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-			/* the script cache was flushed: load again, retry once */
-			freeReplyObject(rep);
-			if (load_script(r, i, s) != 0)
-				return NULL;
-			continue;
-		}
-		return checked(r, i, rep, "EVALSHA");
-	}
-	seterr(r, i, "EVALSHA", "NOSCRIPT after reload");
-	return NULL;
+	return rep;
 }
 
 int
 rds_ping(struct rds *r)
 {
 	redisReply	*rep;
-	unsigned	 i;
+	int		 i, n;
 
-	for (i = 0; i < r->n; i++) {
-		if ((rep = rds_cmd(r, i, "PING")) == NULL)
+	if ((n = rds_masters(r)) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((rep = rds_master_cmd(r, i, "PING")) == NULL)
 			return -1;
 		freeReplyObject(rep);
 	}

@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * rds.h - Redis: the shard list, connections that reconnect by themselves,
- * the Lua scripts (EVALSHA, NOSCRIPT handled); the seat operations are
- * in fcgi/ticket/sale.c.
+ * rds.h - Redis: one server (redis_mode = single) or a Redis Cluster
+ * (redis_mode = cluster, shared/rcluster.c), the Lua scripts (EVALSHA,
+ * NOSCRIPT handled), WAIT; the seat operations are in fcgi/ticket/sale.c.
  *
- * A struct rds holds one lazily opened hiredis context per node.  After any
- * I/O or protocol error that context is dropped (hiredis cannot reuse it) and
- * the next call reconnects.  Functions returning int give 0 or a positive
- * result on success and -1 on failure, with r->errstr set.
+ * A command names the slot of its keys (keys_slot() of the zone's tag "E:Z";
+ * every key a script touches is in that slot, shared/keys.h): in cluster
+ * mode it goes to the master serving that slot, following MOVED/ASK and
+ * backing off on TRYAGAIN/CLUSTERDOWN; in single mode the slot is ignored.
+ * The connection of a single server is opened lazily and dropped after any
+ * I/O or protocol error (hiredis cannot reuse it): the next call reconnects.
+ *
+ * Errors follow shared/err.h: a function returning a pointer gives NULL, one
+ * returning int gives -1, with err (enum err_kind) and errstr set.
  */
 #ifndef BOX_RDS_H
 #define BOX_RDS_H
 
 #include <hiredis/hiredis.h>
 
+#include "conf.h"
+#include "err.h"
+#include "rcluster.h"
 #include "ticket.h"
-
-#define RDS_NODES_MAX	16
 
 enum rds_script {
 	SCRIPT_CLAIM,
@@ -29,57 +35,98 @@ enum rds_script {
 	SCRIPT__MAX
 };
 
-struct rds_node {
-	char		 host[128];
-	int		 port;
-	redisContext	*ctx;
-	char		 sha[SCRIPT__MAX][41];
-	unsigned long	 connects;	/* successful connects so far */
+enum rds_mode {
+	RDS_SINGLE,	/* one Redis server (the default) */
+	RDS_CLUSTER,	/* a Redis Cluster: redis_nodes are seeds */
+	RDS_MODE__MAX
 };
+
+/* "single", "cluster" ("?" for anything else). */
+const char *rds_mode_str(enum rds_mode m);
 
 struct rds {
-	struct rds_node	 nodes[RDS_NODES_MAX];
-	unsigned	 n;
+	enum rds_mode	 mode;
 	int		 timeout_ms;
+	/* single: the server, its connection */
+	char		 host[RCL_HOST_MAX];
+	int		 port;
+	redisContext	*ctx;
+	unsigned long	 connects;	/* successful connects so far */
+	/* cluster: the client (slot map, a connection per node) */
+	struct rcluster	*cl;
+	int		 master[RCL_NODES_MAX];	/* map indexes of the masters */
+	int		 nmasters;
+	char		 sha[SCRIPT__MAX][41];	/* SHA1 of each script */
+	/* WAIT after a sale (redis_wait_*): replicas (0 = none), timeout,
+	 * 1 to release when fewer answer (else publish anyway) */
+	int		 wait_replicas;
+	int		 wait_timeout_ms;
+	int		 wait_release;
 	unsigned long	 reconnects;
-	int		 in_doubt;	/* last rds_eval: sent, no reply */
+	int		 in_doubt;	/* last command: sent, no reply */
 	long long	 opens_ms;	/* SALE_NOT_ON_SALE: when it opens */
 	long long	 wait_ms;	/* and how long until then (Redis TIME) */
-	char		 errstr[160];
+	int		 err;		/* enum err_kind */
+	char		 errstr[ERRSTR_MAX];
 };
 
-/* Parses "host:port[,host:port...]" into r; connects nothing yet.
- * Returns 0, or -1 with errstr set (bad list, too many nodes). */
-int	rds_init(struct rds *r, const char *nodes, int timeout_ms);
+/* Sets r up for mode and nodes ("host:port" in single mode; seeds
+ * "host:port[,host:port...]" in cluster mode); connects nothing yet.
+ * retry_ms bounds a cluster command's back-off (TRYAGAIN, CLUSTERDOWN, a
+ * failover).  Returns 0, or -1 with err/errstr set (bad list). */
+int	rds_init(struct rds *r, enum rds_mode mode, const char *nodes,
+	    int timeout_ms, int retry_ms);
+/* rds_init() from the settings redis_mode, redis_nodes, redis_timeout_ms,
+ * redis_retry_ms, and the WAIT ones (redis_wait_*).  Returns 0 or -1 with
+ * errstr (a bad setting). */
+int	rds_init_conf(struct rds *r, const struct conf *c);
 /* Closes every connection. */
 void	rds_close(struct rds *r);
 
-/* The node index holding an "E:Z" tag. */
-unsigned rds_node_for(const struct rds *r, const char *tag);
-/* The connected context of node i (connecting and loading scripts if
- * needed), or NULL with errstr set. */
-redisContext *rds_ctx(struct rds *r, unsigned i);
-/* Drops node i's connection after an error (the next call reconnects). */
-void	rds_drop(struct rds *r, unsigned i);
+/* The connected context serving slot (connecting if needed), for a
+ * pipeline of commands on the keys of that slot, or NULL with errstr. */
+redisContext *rds_ctx(struct rds *r, unsigned slot);
+/* After an I/O error on rds_ctx(r, slot): drops that connection (the next
+ * call reconnects; in cluster mode the map is asked again). */
+void	rds_drop(struct rds *r, unsigned slot);
+/* 1 if the connection serving slot is open now (a kept one may be stale:
+ * a read may be sent once more after it failed). */
+int	rds_is_open(const struct rds *r, unsigned slot);
 
-/* Runs a command on node i (redisCommandArgv); the caller frees the reply
- * with freeReplyObject().  Returns NULL on I/O failure or an error reply
- * (errstr set; the connection is dropped on I/O failure). */
-redisReply *rds_argv(struct rds *r, unsigned i, int argc, const char **argv,
-	    const size_t *lens);
-/* printf-style variant of rds_argv(). */
-redisReply *rds_cmd(struct rds *r, unsigned i, const char *fmt, ...);
-/* EVALSHA of a script with nkeys keys then args (reloads on NOSCRIPT).
- * Same return convention as rds_argv(); on NULL, r->in_doubt is 1 if the
- * command had been sent whole (Redis may have run it), else 0. */
-redisReply *rds_eval(struct rds *r, unsigned i, enum rds_script s, int nkeys,
-	    int argc, const char **argv);
+/* Runs a command on the keys of slot (redisCommandArgv); the caller frees
+ * the reply with freeReplyObject().  Returns NULL on I/O failure (err
+ * ERR_IO) or an error reply (ERR_SERVER, freed). */
+redisReply *rds_argv(struct rds *r, unsigned slot, int argc,
+	    const char **argv, const size_t *lens);
+/* printf-style variant of rds_argv() (hiredis format: %s %b %d %lld). */
+redisReply *rds_cmd(struct rds *r, unsigned slot, const char *fmt, ...);
+/* EVALSHA of a script with nkeys keys (all in slot) then args (reloads on
+ * NOSCRIPT).  Same return convention as rds_argv(); on NULL, in_doubt is 1
+ * if the command had been sent whole (Redis may have run it), else 0. */
+redisReply *rds_eval(struct rds *r, unsigned slot, enum rds_script s,
+	    int nkeys, int argc, const char **argv);
+/* WAIT nreplicas timeout_ms on the master that ran the last command of
+ * slot.  Returns how many replicas acknowledged it (0 in single mode
+ * without replicas), or -1 with errstr (the connection is gone: whether
+ * the write was replicated is unknown). */
+int	rds_wait(struct rds *r, unsigned slot, int nreplicas, int timeout_ms);
+
+/* The masters: their number (1 in single mode; in cluster mode those of
+ * the slot map, fetched if needed), or -1 with errstr. */
+int	rds_masters(struct rds *r);
+/* "host:port" of master i (0..rds_masters()-1) into buf. */
+void	rds_master_name(const struct rds *r, int i, char *buf, size_t size);
+/* A command about master i itself (INFO, DBSIZE, SCAN, PING): no slot, no
+ * redirect.  Same return convention as rds_argv(). */
+redisReply *rds_master_cmd(struct rds *r, int i, const char *fmt, ...);
+/* "host:port" serving slot now, into buf ("?" if unknown). */
+void	rds_where(const struct rds *r, unsigned slot, char *buf, size_t size);
 
 /* Reads the answer "<opens ms> <now ms>" of a zone not yet on sale into
  * opens_ms and wait_ms; returns 0 or -1 if it is not one. */
 int	rds_not_on_sale(struct rds *r, const char *s);
 
-/* PING every node; returns 0 if all answer, else -1 with errstr set. */
+/* PING every master; returns 0 if all answer, else -1 with errstr set. */
 int	rds_ping(struct rds *r);
 
 #endif

@@ -23,8 +23,11 @@ static enum live_res
 fail(struct rds *r, unsigned node, const char *what, const char *why,
     enum live_res res)
 {
-	snprintf(r->errstr, sizeof(r->errstr), "redis %s:%d: %s: %s",
-	    r->nodes[node].host, r->nodes[node].port, what, why);
+	char where[RCL_HOST_MAX + 8];
+
+	rds_where(r, node, where, sizeof(where));
+	err_set(&r->err, r->errstr, ERR_IO, "redis %s: %s: %s", where, what,
+	    why);
 	return res;
 }
 
@@ -207,20 +210,22 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 
 	if (keys_tag(event, zone, tag, sizeof(tag)) < 0)
 		return fail(r, 0, "seat map", "tag too long", LIVE_FAIL);
-	node = rds_node_for(r, tag);
-	/* a kept connection may be stale (Redis restarted): a read is safe to
-	 * send once more on a fresh one */
-	was_open = r->nodes[node].ctx != NULL;
+	node = keys_slot(tag);
+	/* a kept connection may be stale (Redis restarted, a failover): a
+	 * read is safe to send once more on a fresh one */
+	was_open = rds_is_open(r, node);
 	if ((res = seatmap_read(r, node, tag, rep)) == LIVE_FAIL && was_open &&
-	    r->nodes[node].ctx == NULL)
+	    !rds_is_open(r, node))
 		res = seatmap_read(r, node, tag, rep);
 	if (res != LIVE_OK)
 		return res;
 	x = rep[SEATMAP_CMDS - 1];
-	if (x->type != REDIS_REPLY_ARRAY || x->elements != 3)
+	if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
 		res = fail(r, node, "seat map", x->type == REDIS_REPLY_ERROR ?
 		    x->str : "transaction failed", LIVE_FAIL);
-	else
+		/* a MOVED inside (slots moved, a failover): a new map next */
+		rds_drop(r, node);
+	} else
 		res = seatmap_json(r, node, event, zone, x, j);
 	for (i = 0; i < SEATMAP_CMDS; i++)
 		freeReplyObject(rep[i]);
@@ -253,54 +258,94 @@ cached_ok(const char *s, size_t len, const char *key, const char *id)
 	return ok;
 }
 
-/* GET key on every node until one has a value that cached_ok() accepts
- * for (field, id), which goes into j.  Returns LIVE_OK, LIVE_NOT_FOUND or
- * LIVE_FAIL. */
+/* GET key (on the slot of its hash tag), once more if a kept connection
+ * was stale.  Returns the reply (a string or nil) or NULL. */
+static redisReply *
+get(struct rds *r, const char *key)
+{
+	redisReply	*rep;
+	unsigned	 slot = rcl_slot(key, strlen(key));
+	int		 was_open = rds_is_open(r, slot);
+
+	rep = rds_cmd(r, slot, "GET %s", key);
+	if (rep == NULL && was_open && !rds_is_open(r, slot))
+		rep = rds_cmd(r, slot, "GET %s", key);	/* was stale */
+	return rep;
+}
+
+/* GET key: if its value is one that cached_ok() accepts for (field, id),
+ * it goes into j.  Returns LIVE_OK, LIVE_NOT_FOUND or LIVE_FAIL. */
 static enum live_res
-cached(struct rds *r, const char *key, const char *field, const char *id,
+cached_at(struct rds *r, const char *key, const char *field, const char *id,
     struct jout *j)
 {
 	redisReply	*rep;
-	unsigned	 i;
-	int		 failed = 0, was_open, ok;
+	int		 ok;
 
-	for (i = 0; i < r->n; i++) {
-		was_open = r->nodes[i].ctx != NULL;
-		rep = rds_cmd(r, i, "GET %s", key);
-		if (rep == NULL && was_open && r->nodes[i].ctx == NULL)
-			rep = rds_cmd(r, i, "GET %s", key);	/* was stale */
-		if (rep == NULL) {
-			failed = 1;
-			continue;
+	if ((rep = get(r, key)) == NULL)
+		return LIVE_FAIL;
+	ok = rep->type == REDIS_REPLY_STRING &&
+	    cached_ok(rep->str, rep->len, field, id);
+	if (ok)
+		jout_raw(j, NULL, rep->str, rep->len);
+	freeReplyObject(rep);
+	return ok ? LIVE_OK : LIVE_NOT_FOUND;
+}
+
+/* The cache entry prefix+id (bo:tkt:, bo:ord:) of a ticket or order
+ * (keys.h): under the slot tag its id carries; for an id made before the
+ * slot was in it, under the tag of the zone its untagged index entry
+ * bo:oix:<id> names (a cancel rewrote it there), then the untagged entry
+ * of that time.  Returns LIVE_OK, LIVE_NOT_FOUND or LIVE_FAIL. */
+static enum live_res
+cached(struct rds *r, const char *prefix, const char *field, const char *id,
+    struct jout *j)
+{
+	char		 key[KEY_MAX], tag[TAG_MAX];
+	redisReply	*rep;
+	enum live_res	 res;
+	const char	*sp;
+	int		 failed = 0;
+
+	if (keys_of_id(prefix, id, key, sizeof(key)) < 0)
+		return fail(r, 0, field, "key too long", LIVE_FAIL);
+	if ((res = cached_at(r, key, field, id, j)) == LIVE_OK)
+		return res;
+	failed = res == LIVE_FAIL;
+	if (keys_legacy(KEY_OIX, id, key, sizeof(key)) < 0)
+		return LIVE_FAIL;
+	if ((rep = get(r, key)) == NULL)
+		failed = 1;
+	else {
+		if (rep->type == REDIS_REPLY_STRING &&
+		    (sp = strchr(rep->str, ' ')) != NULL &&
+		    (size_t)(sp - rep->str) < sizeof(tag)) {
+			memcpy(tag, rep->str, (size_t)(sp - rep->str));
+			tag[sp - rep->str] = '\0';
+			if (keys_id(prefix, keys_slot(tag), id, key,
+			    sizeof(key)) >= 0 && (res = cached_at(r, key,
+			    field, id, j)) == LIVE_OK) {
+				freeReplyObject(rep);
+				return res;
+			}
 		}
-		ok = rep->type == REDIS_REPLY_STRING &&
-		    cached_ok(rep->str, rep->len, field, id);
-		if (ok)
-			jout_raw(j, NULL, rep->str, rep->len);
 		freeReplyObject(rep);
-		if (ok)
-			return LIVE_OK;
 	}
-	return failed ? LIVE_FAIL : LIVE_NOT_FOUND;
+	if (keys_legacy(prefix, id, key, sizeof(key)) >= 0 &&
+	    (res = cached_at(r, key, field, id, j)) != LIVE_FAIL)
+		return res == LIVE_OK || !failed ? res : LIVE_FAIL;
+	return LIVE_FAIL;
 }
 
 enum live_res
 live_ticket(struct rds *r, const char *id, struct jout *j)
 {
-	char key[KEY_MAX];
-
-	if (keys_ticket(id, key, sizeof(key)) < 0)
-		return fail(r, 0, "ticket", "key too long", LIVE_FAIL);
-	return cached(r, key, "ticketId", id, j);
+	return cached(r, KEY_TKT, "ticketId", id, j);
 }
 
 enum live_res
 live_order(struct rds *r, const char *id, struct jout *j)
 {
-	char key[KEY_MAX];
-
-	/* bo:ord:<orderId>, written by the purchase side (docs/api.md) */
-	if (snprintf(key, sizeof(key), "bo:ord:%s", id) >= (int)sizeof(key))
-		return fail(r, 0, "order", "key too long", LIVE_FAIL);
-	return cached(r, key, "orderId", id, j);
+	/* written by the purchase side (docs/api.md) */
+	return cached(r, KEY_ORD, "orderId", id, j);
 }

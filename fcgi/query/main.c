@@ -295,7 +295,7 @@ handle(FCGX_Request *req)
 static int
 init(const struct conf *c, int check_only)
 {
-	if (rds_init(&rds, c->redis_nodes, c->redis_timeout_ms) != 0) {
+	if (rds_init_conf(&rds, c) != 0) {
 		fprintf(stderr, "query: %s\n", rds.errstr);
 		log_error("%s", rds.errstr);
 		return -1;

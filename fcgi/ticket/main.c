@@ -316,6 +316,45 @@ reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o)
 	http_reply(req, 201, hdr, body, (size_t)n);
 }
 
+/* WAIT redis_wait_replicas on the zone's master after a reservation
+ * (docs/reliability.md, "Redis Cluster"): a sale a failover could lose is
+ * not published.  Returns 1 to go on (replicated, no WAIT asked, or
+ * redis_wait_short = publish); else 0 after answering: 503 nothing sold
+ * once released, or unknown if even the release failed (then the write may
+ * live on: the sweeper publishes what a promoted replica still has). */
+static int
+replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
+{
+	int n;
+
+	if (rds.wait_replicas <= 0)
+		return 1;
+	if ((n = rds_wait(&rds, s->node, rds.wait_replicas,
+	    rds.wait_timeout_ms)) >= rds.wait_replicas)
+		return 1;
+	if (n < 0)
+		log_warnx("order %s: WAIT: %s", s->order_id, rds.errstr);
+	if (!rds.wait_release) {
+		log_warnx("order %s: %d of %d replicas have it; published "
+		    "anyway (redis_wait_short = publish): a failover now "
+		    "may sell its seats again", s->order_id, n < 0 ? 0 : n,
+		    rds.wait_replicas);
+		return 1;
+	}
+	log_warnx("order %s: %d of %d replicas have it; releasing the seats",
+	    s->order_id, n < 0 ? 0 : n, rds.wait_replicas);
+	if (sale_release(&rds, s) == RELEASE_DONE) {
+		http_error(req, 503, "UNAVAILABLE", "seat store could not "
+		    "replicate the sale, nothing was sold; try again",
+		    RETRY_AFTER);
+		return 0;
+	}
+	log_warnx("release %s: %s; outcome unknown", s->order_id, rds.errstr);
+	reply_unknown(req, k, s, "seat store failing over; the ticket may "
+	    "still be issued, see Location");
+	return 0;
+}
+
 /* The first step of a sale: checks the Idempotency-Key and fills s
  * (sale_new()).  Returns 0, or -1 if it answered. */
 static int
@@ -433,6 +472,8 @@ settle(FCGX_Request *req, enum sell_kind k, struct sale *s)
 
 	(void)hid;	/* only the test hooks use it */
 	TESTHOOK("reserved", hid, s->msg);
+	if (!replicated(req, k, s))
+		return;
 	switch (publish(MQ_ROUTING_KEY, s->order_id, s->msg)) {
 	case MQ_OK:
 		TESTHOOK("confirmed", hid, s->msg);
@@ -865,7 +906,7 @@ init(const struct conf *c, int check_only)
 		fprintf(stderr, "ticket: no randomness for a token secret\n");
 		return -1;
 	}
-	if (rds_init(&rds, c->redis_nodes, c->redis_timeout_ms) != 0) {
+	if (rds_init_conf(&rds, c) != 0) {
 		fprintf(stderr, "ticket: %s\n", rds.errstr);
 		log_error("%s", rds.errstr);
 		return -1;

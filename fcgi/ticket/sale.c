@@ -38,10 +38,20 @@ seat_keys(const char **argv, char k[KEY__MAX][KEY_MAX])
 }
 
 static void
-seterr(struct rds *r, unsigned node, const char *what, const char *why)
+seterr(struct rds *r, unsigned slot, const char *what, const char *why)
 {
-	snprintf(r->errstr, sizeof(r->errstr), "redis %s:%d: %s: %s",
-	    r->nodes[node].host, r->nodes[node].port, what, why);
+	char where[RCL_HOST_MAX + 8];
+
+	rds_where(r, slot, where, sizeof(where));
+	err_set(&r->err, r->errstr, ERR_OTHER, "redis %s: %s: %s", where,
+	    what, why);
+}
+
+/* The slot tag "{st}" of the keys by id of the zone in slot (keys.h). */
+static void
+slot_tag(unsigned slot, char kt[KEYS_SLOT_TAG_MAX + 2])
+{
+	snprintf(kt, KEYS_SLOT_TAG_MAX + 2, "{%s}", keys_slot_tag(slot));
 }
 
 /* The SHA-256 of kind and the parts what[0..nwhat-1] (each after a
@@ -83,13 +93,17 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	ticket_stamp(s->created_ms, s->created);
 	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0)
 		return -1;
+	s->node = keys_slot(s->tag);
 	i = snprintf(s->idem, sizeof(s->idem), "bo:idem:{%s}:%s", s->tag,
 	    key != NULL ? key : "");
 	if (i < 0 || (size_t)i >= sizeof(s->idem))
 		return -1;
-	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0)
+	/* every id carries the zone's slot: its keys are found from it */
+	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0 ||
+	    keys_id_stamp(s->order_id, s->node) != 0)
 		return -1;
-	if (kind == 'h' && token_new(s->hold_id) != 0)
+	if (kind == 'h' && (token_new(s->hold_id) != 0 ||
+	    keys_id_stamp(s->hold_id, s->node) != 0))
 		return -1;
 	if (kind == 'c')
 		memcpy(s->hold_id, o->hold_id, sizeof(s->hold_id));
@@ -106,7 +120,8 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 		return -1;
 	s->n = n;
 	for (i = 0; i < n; i++)
-		if (ticket_uuid_v7(s->created_ms, s->tids[i]) != 0)
+		if (ticket_uuid_v7(s->created_ms, s->tids[i]) != 0 ||
+		    keys_id_stamp(s->tids[i], s->node) != 0)
 			return -1;
 	return 0;
 }
@@ -217,7 +232,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	return sold_reply(r, s, rep);
 }
 
-#define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 5)
+#define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 6)
 
 enum sale_result
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
@@ -225,7 +240,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 {
 	char		 k[KEY__MAX][KEY_MAX], zone[24], now[24], ttl[16];
 	char		 q[8], n[8], num[2 * ORDER_SEATS_MAX][24], kind[2];
-	char		 hsecs[24];
+	char		 hsecs[24], kt[KEYS_SLOT_TAG_MAX + 2];
 	const char	*argv[ORDER_ARGS];
 	redisReply	*rep;
 	long long	 start;
@@ -233,10 +248,10 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	int		 a, i;
 
 	if (zone_keys(s->tag, k) != 0) {
-		snprintf(r->errstr, sizeof(r->errstr), "order too long");
+		err_set(&r->err, r->errstr, ERR_OTHER, "order too long");
 		return SALE_ERROR;
 	}
-	s->node = rds_node_for(r, s->tag);
+	slot_tag(s->node, kt);
 	snprintf(zone, sizeof(zone), "%ld", o->zone);
 	snprintf(now, sizeof(now), "%lld", s->created_ms);
 	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
@@ -275,6 +290,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	argv[a++] = s->ihash;
 	argv[a++] = kind;
 	argv[a++] = s->tag;
+	argv[a++] = kt;
 	start = mono_us();
 	rep = rds_eval(r, s->node, SCRIPT_ORDER, 10, a, argv);
 	metrics_observe(METRICS_RESERVE, start);
@@ -307,8 +323,8 @@ sale_confirmed(struct rds *r, unsigned node, const char *tag, const char *msg)
 enum sale_release
 sale_release(struct rds *r, const struct sale *s)
 {
-	char		 k[KEY__MAX][KEY_MAX];
-	const char	*argv[9];
+	char		 k[KEY__MAX][KEY_MAX], kt[KEYS_SLOT_TAG_MAX + 2];
+	const char	*argv[10];
 	redisReply	*rep;
 	long long	 res;
 
@@ -316,12 +332,14 @@ sale_release(struct rds *r, const struct sale *s)
 		seterr(r, s->node, "release", "order too long");
 		return RELEASE_ERROR;
 	}
+	slot_tag(s->node, kt);
 	seat_keys(argv, k);
 	argv[5] = k[KEY_ORDS];
 	argv[6] = s->idem;
 	argv[7] = s->order_id;
 	argv[8] = s->msg;
-	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 9, argv)) ==
+	argv[9] = kt;
+	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 10, argv)) ==
 	    NULL)
 		return RELEASE_ERROR;
 	if (rep->type != REDIS_REPLY_INTEGER) {
@@ -379,21 +397,28 @@ sale_refused(struct rds *r, const struct sale *s, enum sale_result code)
 	return 0;
 }
 
-/* Finds the index entry <prefix><id> on every node: "E:Z orderId" of an
- * order or ticket (bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL).
- * LOOKUP_FOUND sets node, tag and order_id. */
+/* Finds the index entry of id: "E:Z orderId" of an order or ticket
+ * (prefix bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL); first under
+ * the slot tag the id carries, then untagged (an id made before the slot
+ * was in it: docs/reliability.md, "Keys and ids").  LOOKUP_FOUND sets
+ * slot, tag and order_id. */
 static enum sale_lookup
-find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
+find_id(struct rds *r, const char *prefix, const char *id, unsigned *slot,
     char *tag, char *order_id)
 {
+	char		 key[KEY_MAX];
 	redisReply	*rep;
 	const char	*sp;
 	size_t		 tl;
-	unsigned	 i;
-	int		 found = 0;
+	int		 found = 0, legacy, len;
 
-	for (i = 0; i < r->n && !found; i++) {
-		if ((rep = rds_cmd(r, i, "GET %s%s", prefix, id)) == NULL)
+	for (legacy = 0; legacy < 2 && !found; legacy++) {
+		len = legacy ? keys_legacy(prefix, id, key, sizeof(key)) :
+		    keys_of_id(prefix, id, key, sizeof(key));
+		if (len < 0)
+			continue;
+		if ((rep = rds_cmd(r, rcl_slot(key, (size_t)len), "GET %s",
+		    key)) == NULL)
 			return LOOKUP_ERROR;
 		sp = NULL;
 		if (rep->type == REDIS_REPLY_STRING)
@@ -406,7 +431,7 @@ find_id(struct rds *r, const char *prefix, const char *id, unsigned *node,
 			tag[tl] = '\0';
 			if (order_id != NULL)
 				memcpy(order_id, sp + 1, UUID_LEN + 1);
-			*node = i;
+			*slot = keys_slot(tag);
 			found = 1;
 		}
 		freeReplyObject(rep);
@@ -461,8 +486,8 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 {
 	char		 k[KEY__MAX][KEY_MAX], oid[UUID_LEN + 1];
 	char		 hash[TOKEN_HASH_LEN + 1], stamp[STAMP_LEN + 1];
-	char		 ttl[16], now[24];
-	const char	*argv[13];
+	char		 ttl[16], now[24], kt[KEYS_SLOT_TAG_MAX + 2];
+	const char	*argv[14];
 	redisReply	*rep;
 	long long	 ms = wall_ms(), code;
 	enum sale_lookup f;
@@ -474,10 +499,11 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 	if (f == LOOKUP_UNKNOWN || (!is_ticket && strcmp(oid, id) != 0))
 		return CANCEL_NOT_FOUND;
 	if (zone_keys(tag, k) != 0 || token_hash(token, hash) != 0) {
-		snprintf(r->errstr, sizeof(r->errstr), "cancel: bad index "
+		err_set(&r->err, r->errstr, ERR_OTHER, "cancel: bad index "
 		    "entry or no hash");
 		return CANCEL_ERROR;
 	}
+	slot_tag(*node, kt);
 	ticket_stamp(ms, stamp);
 	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
 	snprintf(now, sizeof(now), "%lld", ms);
@@ -490,7 +516,8 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 	argv[10] = stamp;
 	argv[11] = ttl;
 	argv[12] = now;
-	if ((rep = rds_eval(r, *node, SCRIPT_CANCEL, 7, 13, argv)) == NULL)
+	argv[13] = kt;
+	if ((rep = rds_eval(r, *node, SCRIPT_CANCEL, 7, 14, argv)) == NULL)
 		return CANCEL_ERROR;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER) {

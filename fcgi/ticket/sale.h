@@ -19,7 +19,7 @@
 /* One order being sold. */
 struct sale {
 	char		 tag[TAG_MAX];
-	unsigned	 node;
+	unsigned	 node;		/* the zone's slot (keys_slot(), rds.h) */
 	char		 order_id[UUID_LEN + 1];
 	char		 token[TOKEN_LEN + 1];
 	char		 hash[TOKEN_HASH_LEN + 1];

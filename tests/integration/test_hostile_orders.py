@@ -92,7 +92,7 @@ BAD_KEYS = ["k" * 65, "two words", "a/b", "k=v", "..", "k\u00e9",
 
 def snapshot():
     return (box.zone_state(*TARGET),
-            box.redis("GET", "bo:ord:" + state["victim"]["orderId"],
+            box.redis("GET", box.id_key("bo:ord:", state["victim"]["orderId"]),
                       node=box.zone_node(*TARGET)),
             box.redis("HGETALL", "bo:ords:{%s:%d}" % TARGET, node=box.zone_node(*TARGET)),
             box.redis("HGETALL", "bo:holds:{%s:%d}" % TARGET, node=box.zone_node(*TARGET)))

@@ -81,14 +81,16 @@ def check_stored(o, event, zone):
         bit = (t["row"] - 1) * st["cols"] + t["column"] - 1
         eq(st["owners"].get(bit), t["ticketId"], "owner of %r" % ((t["row"], t["column"]),))
         check((t["row"], t["column"]) in st["taken"], "seat bit")
-        cached = json.loads(rds("GET", "bo:tkt:" + t["ticketId"], event=event, zone=zone),
+        # every id carries the zone's slot: its keys share the zone's slot
+        eq(box.id_slot(t["ticketId"]), box.zone_slot(event, zone), "slot in the ticket id")
+        cached = json.loads(rds("GET", box.id_key("bo:tkt:", t["ticketId"]), event=event, zone=zone),
                             parse_float=str)
         eq(cached, t, "ticket cache")
-        eq(rds("GET", "bo:oix:" + t["ticketId"], event=event, zone=zone).decode(),
+        eq(rds("GET", box.id_key("bo:oix:", t["ticketId"]), event=event, zone=zone).decode(),
            "%s:%d %s" % (event, zone, o["orderId"]), "ticket index")
     body = dict(o)
     token = body.pop("cancelToken")
-    eq(json.loads(rds("GET", "bo:ord:" + o["orderId"], event=event, zone=zone), parse_float=str),
+    eq(json.loads(rds("GET", box.id_key("bo:ord:", o["orderId"]), event=event, zone=zone), parse_float=str),
        body, "bo:ord = the 201 without cancelToken")
     msg = json.loads(rds("HGET", "bo:ords:{%s:%d}" % (event, zone), o["orderId"], event=event,
                          zone=zone), parse_float=str)
@@ -205,7 +207,7 @@ def test_ticket_is_an_order_of_one():
     r = box.buy("Venue1", "Event1", 4, 2, 2)
     eq(r.status, 201, "buy")
     t = json.loads(r.body, parse_float=str)
-    o = json.loads(rds("GET", "bo:ord:" + t["orderId"], event="Event1", zone=4),
+    o = json.loads(rds("GET", box.id_key("bo:ord:", t["orderId"]), event="Event1", zone=4),
                    parse_float=str)
     tt = dict(t)
     del tt["cancelToken"]
@@ -249,8 +251,8 @@ def test_cancel_rows():
     st = box.zone_state("Event1", 6)
     eq(st["left"], 778, "one seat back")
     check((1, 2) not in st["taken"] and 1 not in st["owners"], "seat 1,2 free, no owner")
-    eq(json.loads(rds("GET", "bo:tkt:" + t2, zone=6), parse_float=str), c, "ticket cache")
-    cached = json.loads(rds("GET", "bo:ord:" + oid, zone=6), parse_float=str)
+    eq(json.loads(rds("GET", box.id_key("bo:tkt:", t2), zone=6), parse_float=str), c, "ticket cache")
+    cached = json.loads(rds("GET", box.id_key("bo:ord:", oid), zone=6), parse_float=str)
     eq(cached["status"], "CONFIRMED", "order still live with 2 tickets")
     eq([t["status"] for t in cached["tickets"]], ["CREATED", "CANCELLED", "CREATED"], "cache")
     # the seat sells again
@@ -270,7 +272,7 @@ def test_cancel_rows():
     eq(st["owners"], {1: new}, "only the re-sold seat is owned, by its new ticket")
     eq(st["taken"], {(1, 2)}, "seat bits")
     eq(st["left"], 779, "zone counter")
-    eq(json.loads(rds("GET", "bo:ord:" + oid, zone=6), parse_float=str), oc, "order cache")
+    eq(json.loads(rds("GET", box.id_key("bo:ord:", oid), zone=6), parse_float=str), oc, "order cache")
 
 
 def test_cancel_not_yet_confirmed():

@@ -353,10 +353,10 @@ def test_lookup_after_persistence_with_cache_flushed():
     wait_persisted()
     for node in range(len(box.REDIS_PORTS)):
         for tid in SOLD:
-            box.redis("DEL", "bo:tkt:" + tid, node=node)
+            box.redis("DEL", box.id_key("bo:tkt:", tid), node=node)
     for i, (tid, (body, t)) in enumerate(sorted(SOLD.items())):
         for node in range(len(box.REDIS_PORTS)):
-            eq(box.redis("EXISTS", "bo:tkt:" + tid, node=node), 0, "cache flushed")
+            eq(box.redis("EXISTS", box.id_key("bo:tkt:", tid), node=node), 0, "cache flushed")
         r = get("/get/tickets/" + tid, WEB_PORTS[i % 2])
         eq(r.body, body, "lookup from MySQL equals the 201 body")
         # an upper-case id is the same ticket

@@ -15,6 +15,7 @@ import concurrent.futures
 import http.client as httplib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -162,10 +163,75 @@ class RedisError(Exception):
     pass
 
 
+# BOX_REDIS_MODE=cluster (tests/run cluster): the stack's Redis is the
+# Redis Cluster of BOX_REDIS_CLUSTER_PORTS; redis() sends a command to the
+# master of its first key's slot
+REDIS_MODE = ENV.get("BOX_REDIS_MODE", "single")
+CLUSTER_PORTS = [int(p) for p in ENV.get("BOX_REDIS_CLUSTER_PORTS", "").replace(",", " ").split()]
+_SLOT_MASTER = {}
+
+
+def key_slot(key):
+    k = key.encode() if isinstance(key, str) else bytes(key)
+    s = k.find(b"{")
+    if s >= 0:
+        e = k.find(b"}", s + 1)
+        if e > s + 1:
+            k = k[s + 1:e]
+    return crc16(k) % 16384
+
+
+def cluster_masters():
+    """{(start, end): port} of the online masters, from CLUSTER SHARDS."""
+    for p in CLUSTER_PORTS:
+        try:
+            shards = _redis_at(p, "CLUSTER", "SHARDS")
+        except (OSError, RedisError):
+            continue
+        out = {}
+        for sh in shards:
+            sh = {sh[i].decode(): sh[i + 1] for i in range(0, len(sh), 2)}
+            for n in sh["nodes"]:
+                n = {n[i].decode(): n[i + 1] for i in range(0, len(n), 2)}
+                if n["role"] == b"master" and n["health"] == b"online":
+                    sl = sh["slots"]
+                    for i in range(0, len(sl), 2):
+                        out[(sl[i], sl[i + 1])] = n["port"]
+        return out
+    raise RedisError("no cluster node answers")
+
+
+def cluster_port(slot, refresh=False):
+    if refresh or not _SLOT_MASTER:
+        _SLOT_MASTER.clear()
+        _SLOT_MASTER.update(cluster_masters())
+    for (a, b), p in _SLOT_MASTER.items():
+        if a <= slot <= b:
+            return p
+    raise RedisError("slot %d not served" % slot)
+
+
 def redis(*args, port=None, node=None):
-    """One Redis command on a node (default: first); returns the decoded reply."""
+    """One Redis command on a node (default: first; in cluster mode the
+    master of the first key's slot); returns the decoded reply."""
+    if port is None and REDIS_MODE == "cluster":
+        slot = key_slot(args[1]) if len(args) > 1 else 0
+        for attempt in range(5):
+            try:
+                return _redis_at(cluster_port(slot, refresh=attempt > 0), *args)
+            except RedisError as e:
+                if not str(e).startswith(("MOVED", "TRYAGAIN", "CLUSTERDOWN")) or attempt == 4:
+                    raise
+            except OSError:
+                if attempt == 4:
+                    raise
+            time.sleep(0.2 * attempt)
     if port is None:
         port = REDIS_PORTS[node or 0]
+    return _redis_at(port, *args)
+
+
+def _redis_at(port, *args):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     f = s.makefile("rb")
     try:
@@ -212,10 +278,65 @@ def crc16(data):
 
 
 def zone_node(event, zone):
-    """Index of the Redis node holding an event zone (shared/keys.c)."""
-    if len(REDIS_PORTS) <= 1:
-        return 0
-    return (crc16(("%s:%d" % (event, zone)).encode()) % 16384) % len(REDIS_PORTS)
+    """Index of the Redis node holding an event zone: redis_mode single has
+    one (a Redis Cluster routes by slot, tests/cluster)."""
+    return 0
+
+
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i << 8
+    for _ in range(8):
+        _c = ((_c << 1) ^ 0x1021) if _c & 0x8000 else _c << 1
+    _CRC_TABLE.append(_c & 0xFFFF)
+_SLOT_TAGS = {}
+_ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def slot_tag(slot):
+    """shared/keys.c keys_slot_tag(): the first string of [0-9a-z]{1,4} (by
+    length, then alphabet order) whose CRC16 % 16384 is slot."""
+    if slot in _SLOT_TAGS:
+        return _SLOT_TAGS[slot]
+
+    def walk(prefix, crc, left):
+        for ch in _ALNUM:
+            c = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[((crc >> 8) ^ ch) & 0xFF]
+            if left == 1:
+                if c % 16384 == slot:
+                    return prefix + bytes([ch])
+            else:
+                r = walk(prefix + bytes([ch]), c, left - 1)
+                if r:
+                    return r
+        return None
+    for n in range(1, 5):
+        t = walk(b"", 0, n)
+        if t:
+            _SLOT_TAGS[slot] = t.decode()
+            return _SLOT_TAGS[slot]
+    raise ValueError("no tag for slot %d" % slot)
+
+
+def id_slot(ident):
+    """The slot an id carries (keys_id_slot()): a UUID in its last 4 hex
+    digits, a 22-char token in its characters 18..20, low 14 bits."""
+    if len(ident) == 36:
+        return int(ident[32:], 16) & 0x3FFF
+    b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    v = 0
+    for ch in ident[18:21]:
+        v = (v << 6) | b64.index(ch)
+    return v & 0x3FFF
+
+
+def zone_slot(event, zone):
+    return crc16(("%s:%d" % (event, zone)).encode()) % 16384
+
+
+def id_key(prefix, ident):
+    """The Redis key by id: "bo:tkt:" + "{tag}" + id (shared/keys.h)."""
+    return "%s{%s}%s" % (prefix, slot_tag(id_slot(ident)), ident)
 
 
 def zone_state(event, zone):
@@ -273,8 +394,14 @@ def queue_get(queue, max_n=1000000):
 
 
 def stack(*args, check_rc=True):
+    env = None
+    if len(args) > 1 and re.match(r"^redis-[0-9]+$", args[1]) and ENV.get("BOX_CLUSTER_VAR"):
+        # a node of the test Redis Cluster (tests/run cluster: its own var)
+        var = ENV["BOX_CLUSTER_VAR"]
+        env = dict(os.environ, BOX_VAR=var, BOX_TOPOLOGY="cluster",
+                   BOX_CONF=os.path.join(var, "boxoffice.conf"))
     r = subprocess.run([os.path.join(ROOT, "scripts", "stack")] + list(args),
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=env)
     if check_rc and r.returncode != 0:
         raise Fail("scripts/stack %s failed: %s%s" % (" ".join(args), r.stdout, r.stderr))
     return r.stdout

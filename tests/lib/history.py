@@ -294,7 +294,16 @@ class Load:
 
 def redis_pipeline(cmds, node=0):
     """Sends every command on one connection; returns the replies (an error
-    reply becomes a box.RedisError object in the list)."""
+    reply becomes a box.RedisError object in the list).  A Redis Cluster
+    (box.REDIS_MODE): one command at a time, each on its slot's master."""
+    if box.REDIS_MODE == "cluster":
+        out = []
+        for c in cmds:
+            try:
+                out.append(box.redis(*c))
+            except box.RedisError as e:
+                out.append(e)
+        return out
     s = socket.create_connection(("127.0.0.1", box.REDIS_PORTS[node]), timeout=30)
     f = s.makefile("rb")
     try:

@@ -155,7 +155,7 @@ test_file(void **state)
 	    "   \t\n"
 	    "amqp_port = 5673\n"
 	    "  amqp_host=rabbit.example   \n"
-	    "redis_nodes = 10.0.0.1:7000,10.0.0.2:7000 # two shards\n"
+	    "redis_nodes = 10.0.0.1:7000,10.0.0.2:7000 # cluster seeds\n"
 	    "amqp_password = se=cret\n"
 	    "mysql_query_password = pa#ss#word # a comment\n"
 	    "log_file =\n"

@@ -68,16 +68,49 @@ test_build(void **state)
 }
 
 static void
-test_ticket_key(void **state)
+test_id_keys(void **state)
 {
-	char key[KEY_MAX];
+	char	 key[KEY_MAX], uuid[UUID_LEN + 1], tok[23];
+	unsigned slot;
 
 	(void)state;
-	assert_int_equal(keys_ticket("0190f5e2-7a3b-7c4d-8e5f-0123456789ab", key,
-	    sizeof(key)), 7 + UUID_LEN);
-	assert_string_equal(key, "bo:tkt:0190f5e2-7a3b-7c4d-8e5f-0123456789ab");
-	assert_int_equal(keys_ticket("0190f5e2-7a3b-7c4d-8e5f-0123456789ab", key,
-	    20), -1);
+	strcpy(uuid, "0190f5e2-7a3b-7c4d-8e5f-0123456789ab");
+	strcpy(tok, "AbCdEfGhIjKlMnOpQrStUw");
+	/* the slot goes into the last 14 bits, the rest is kept */
+	for (slot = 0; slot < 16384; slot += 4093) {
+		assert_int_equal(keys_id_stamp(uuid, slot), 0);
+		assert_int_equal(keys_id_slot(uuid), (int)slot);
+		assert_memory_equal(uuid, "0190f5e2-7a3b-7c4d-8e5f-01234567", 32);
+		assert_int_equal(keys_id_stamp(tok, slot), 0);
+		assert_int_equal(keys_id_slot(tok), (int)slot);
+		assert_memory_equal(tok, "AbCdEfGhIjKlMnOpQr", 18);
+		assert_int_equal(tok[21], 'w');
+	}
+	assert_int_equal(keys_id_stamp(uuid, 16383), 0);
+	/* 0x89ab: top 2 bits 10 kept, 0x3fff below */
+	assert_string_equal(uuid + 32, "bfff");
+	assert_int_equal(keys_id_slot("short"), -1);
+	assert_int_equal(keys_id_slot("0190f5e2-7a3b-7c4d-8e5f-0123456789aG"),
+	    -1);
+	/* the slot tag of every slot is in that slot (tests/lib/box.py has
+	 * the same rule) */
+	for (slot = 0; slot < 16384; slot++) {
+		const char *t = keys_slot_tag(slot);
+
+		assert_true(strlen(t) >= 1 && strlen(t) <= 4);
+		assert_int_equal(keys_crc16(t, strlen(t)) % 16384, slot);
+	}
+	assert_string_equal(keys_slot_tag(keys_crc16("0", 1) % 16384), "0");
+	/* a key by id shares the slot of its zone */
+	keys_id_stamp(uuid, keys_slot("Event1:1"));
+	assert_true(keys_of_id(KEY_TKT, uuid, key, sizeof(key)) > 0);
+	assert_int_equal(strncmp(key, "bo:tkt:{", 8), 0);
+	assert_string_equal(strchr(key, '}') + 1, uuid);
+	assert_int_equal(keys_crc16(key + 8, (size_t)(strchr(key, '}') -
+	    key - 8)) % 16384, keys_slot("Event1:1"));
+	assert_int_equal(keys_legacy(KEY_OIX, uuid, key, sizeof(key)),
+	    7 + UUID_LEN);
+	assert_int_equal(keys_of_id(KEY_TKT, uuid, key, 20), -1);
 }
 
 static void
@@ -99,35 +132,13 @@ test_crc16(void **state)
 }
 
 static void
-test_shard(void **state)
+test_slot(void **state)
 {
-	char	 tag[TAG_MAX];
-	unsigned n, s, seen[5];
-	long	 z;
-
 	(void)state;
-	assert_int_equal(keys_shard("Event1:1", 0), 0);
-	assert_int_equal(keys_shard("Event1:1", 1), 0);
-	/* the same formula as tests/lib/box.py zone_node() */
+	/* the same formula as tests/lib/box.py and CLUSTER KEYSLOT */
 	assert_int_equal(keys_crc16("Event1:1", 8), 59258);
-	assert_int_equal(keys_shard("Event1:1", 3), 59258 % 16384 % 3);
-	assert_int_equal(keys_shard("Event1:1", 3), 2);
-	assert_int_equal(keys_shard("Event1:2", 3), 0);
-	assert_int_equal(keys_shard("Event2:3", 3), 2);
-	assert_int_equal(keys_shard("Event3:4", 3), 0);
-	for (n = 2; n <= 5; n++) {
-		memset(seen, 0, sizeof(seen));
-		for (z = 1; z <= 100; z++) {
-			keys_tag("Event1", z, tag, sizeof(tag));
-			s = keys_shard(tag, n);
-			assert_true(s < n);
-			assert_int_equal(s, keys_shard(tag, n));	/* stable */
-			seen[s]++;
-		}
-		/* 100 zones spread over every shard */
-		for (s = 0; s < n; s++)
-			assert_true(seen[s] > 0);
-	}
+	assert_int_equal(keys_slot("Event1:1"), 59258 % 16384);
+	assert_int_equal(keys_slot("foo"), 12182);
 }
 
 static void
@@ -148,9 +159,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tag),
 		cmocka_unit_test(test_build),
-		cmocka_unit_test(test_ticket_key),
+		cmocka_unit_test(test_id_keys),
 		cmocka_unit_test(test_crc16),
-		cmocka_unit_test(test_shard),
+		cmocka_unit_test(test_slot),
 		cmocka_unit_test(test_seat_bit),
 	};
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_rds.c - unit tests of the parts of shared/rds.c that need no server:
- * the node list of redis_nodes (rds_init connects nothing) and the node of
- * a zone, which must be the shard of its hash tag (keys.c).
+ * redis_nodes and redis_mode (rds_init connects nothing), and the settings
+ * that derive from them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,68 +20,90 @@ static void
 test_node_lists(void **state)
 {
 	static const struct {
+		enum rds_mode	 mode;
 		const char	*nodes;
 		int		 ret;
-		unsigned	 n;
-		const char	*host0;
-		int		 port0;
+		const char	*host;
+		int		 port;
 	} cases[] = {
-		{ "127.0.0.1:6379", 0, 1, "127.0.0.1", 6379 },
-		{ "a:1,b:65535", 0, 2, "a", 1 },
-		{ "redis-0.local:7000,redis-1.local:7001,x:3", 0, 3,
-		    "redis-0.local", 7000 },
-		{ "", -1, 0, NULL, 0 },
-		{ "localhost", -1, 0, NULL, 0 },		/* no port */
-		{ ":6379", -1, 0, NULL, 0 },			/* no host */
-		{ "h:", -1, 0, NULL, 0 },
-		{ "h:0", -1, 0, NULL, 0 },
-		{ "h:65536", -1, 0, NULL, 0 },
-		{ "h:12x", -1, 0, NULL, 0 },
-		{ "h:1,h:123456789", -1, 0, NULL, 0 },
-		{ "h:1,h:2,h:3,h:4,h:5,h:6,h:7,h:8,h:9,h:10,h:11,h:12,h:13,"
-		    "h:14,h:15,h:16,h:17", -1, 0, NULL, 0 },	/* > 16 */
+		{ RDS_SINGLE, "127.0.0.1:6379", 0, "127.0.0.1", 6379 },
+		{ RDS_SINGLE, "redis-0.local:7000", 0, "redis-0.local", 7000 },
+		{ RDS_SINGLE, "a:1,b:2", -1, NULL, 0 },	/* a list: cluster */
+		{ RDS_SINGLE, "", -1, NULL, 0 },
+		{ RDS_SINGLE, "localhost", -1, NULL, 0 },	/* no port */
+		{ RDS_SINGLE, ":6379", -1, NULL, 0 },	/* no host */
+		{ RDS_SINGLE, "h:", -1, NULL, 0 },
+		{ RDS_SINGLE, "h:0", -1, NULL, 0 },
+		{ RDS_SINGLE, "h:65536", -1, NULL, 0 },
+		{ RDS_SINGLE, "h:12x", -1, NULL, 0 },
+		{ RDS_CLUSTER, "a:1,b:65535", 0, NULL, 0 },
+		{ RDS_CLUSTER, "h:1", 0, NULL, 0 },
+		{ RDS_CLUSTER, "", -1, NULL, 0 },
+		{ RDS_CLUSTER, "h:1,nope", -1, NULL, 0 },
 	};
 	struct rds	r;
 	size_t		i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (rds_init(&r, cases[i].nodes, 100) != cases[i].ret)
-			fail_msg("rds_init(\"%s\") != %d", cases[i].nodes,
+		if (rds_init(&r, cases[i].mode, cases[i].nodes, 100, 100) !=
+		    cases[i].ret)
+			fail_msg("rds_init(%s, \"%s\") != %d",
+			    rds_mode_str(cases[i].mode), cases[i].nodes,
 			    cases[i].ret);
 		if (cases[i].ret != 0) {
 			assert_true(r.errstr[0] != '\0');
+			assert_int_equal(r.err, ERR_OTHER);
+			rds_close(&r);
 			continue;
 		}
-		assert_int_equal(r.n, cases[i].n);
-		assert_string_equal(r.nodes[0].host, cases[i].host0);
-		assert_int_equal(r.nodes[0].port, cases[i].port0);
-		assert_null(r.nodes[0].ctx);		/* nothing connected */
+		assert_null(r.ctx);		/* nothing connected */
+		if (cases[i].mode == RDS_SINGLE) {
+			assert_string_equal(r.host, cases[i].host);
+			assert_int_equal(r.port, cases[i].port);
+		} else
+			assert_non_null(r.cl);
 		rds_close(&r);
 	}
 }
 
 static void
-test_node_of_a_zone_is_its_shard(void **state)
+test_conf(void **state)
 {
-	static const char *const events[] = { "Event1", "Event2", "E", "x-y_z" };
-	struct rds	r1, r3;
-	char		tag[TAG_MAX];
-	size_t		i;
-	long		z;
+	struct conf	c;
+	struct rds	r;
 
 	(void)state;
-	assert_int_equal(rds_init(&r1, "h:1", 100), 0);
-	assert_int_equal(rds_init(&r3, "h:1,h:2,h:3", 100), 0);
-	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
-		for (z = 1; z <= 40; z++) {
-			assert_true(keys_tag(events[i], z, tag,
-			    sizeof(tag)) >= 0);
-			assert_int_equal(rds_node_for(&r1, tag), 0);
-			assert_int_equal(rds_node_for(&r3, tag),
-			    keys_shard(tag, 3));
-			assert_true(rds_node_for(&r3, tag) < 3);
-		}
+	memset(&c, 0, sizeof(c));
+	strcpy(c.redis_nodes, "127.0.0.1:1");
+	strcpy(c.redis_mode, "single");
+	strcpy(c.redis_wait_short, "release");
+	c.redis_timeout_ms = 100;
+	c.redis_wait_replicas = -1;
+	assert_int_equal(rds_init_conf(&r, &c), 0);
+	assert_int_equal(r.mode, RDS_SINGLE);
+	assert_int_equal(r.wait_replicas, 0);	/* -1: none in single mode */
+	rds_close(&r);
+	strcpy(c.redis_mode, "cluster");
+	assert_int_equal(rds_init_conf(&r, &c), 0);
+	assert_int_equal(r.mode, RDS_CLUSTER);
+	assert_int_equal(r.wait_replicas, 1);	/* -1: one in cluster mode */
+	assert_int_equal(r.wait_release, 1);
+	rds_close(&r);
+	c.redis_wait_replicas = 0;
+	strcpy(c.redis_wait_short, "publish");
+	assert_int_equal(rds_init_conf(&r, &c), 0);
+	assert_int_equal(r.wait_replicas, 0);
+	assert_int_equal(r.wait_release, 0);
+	rds_close(&r);
+	strcpy(c.redis_wait_short, "maybe");
+	assert_int_equal(rds_init_conf(&r, &c), -1);
+	strcpy(c.redis_wait_short, "release");
+	strcpy(c.redis_mode, "shards");
+	assert_int_equal(rds_init_conf(&r, &c), -1);
+	assert_non_null(strstr(r.errstr, "redis_mode"));
+	assert_string_equal(rds_mode_str(RDS_CLUSTER), "cluster");
+	assert_string_equal(rds_mode_str(RDS_MODE__MAX), "?");
 }
 
 int
@@ -89,7 +111,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_node_lists),
-		cmocka_unit_test(test_node_of_a_zone_is_its_shard),
+		cmocka_unit_test(test_conf),
 	};
 
 	return cmocka_run_group_tests_name("rds", tests, NULL, NULL);
