@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: ISC
+"""Fault scenarios of round 2: the mixed load of tests/lib/orderload.py
+(tickets, orders of 1-4 seats explicit and best available, holds of 1-3 s
+confirmed, deleted or left to expire, cancellations, Idempotency-Key
+retries and duplicates) through both web servers while something fails,
+each ending with the history check of tests/lib/history.py (I1-I7:
+CONTRACT section 9, docs/reliability.md):
+
+- a purchase responder killed with SIGKILL between the reservation and the
+  broker's confirm (held there by the test hook "reserved" of
+  fcgi/ticket/testhook.h), twice: the client's retry with the same key
+  waits (409 REQUEST_IN_PROGRESS) until the sweeper published the order,
+  then gets it; never a second sale;
+- the broker frozen (SIGSTOP) past the confirm timeout, then resumed:
+  orders, confirms and cancels of unknown outcome (503 with the id);
+- the consumer killed with SIGKILL, twice, while orders and cancellations
+  stream in;
+- Redis restarted (stop, start) under the load.
+"""
+
+import collections
+import os
+import signal
+import time
+
+import box
+import orderload
+import scenario as sc
+from box import check
+
+S = sc.Scenarios("orders-mixed")
+CONFIRM_S = int(box.ENV.get("BOXOFFICE_AMQP_CONFIRM_TIMEOUT_MS", "5000")) / 1000.0
+BEFORE = 12 if sc.FULL else 6       # seconds of load before the fault
+AFTER = 20 if sc.FULL else 10       # and after the recovery
+RATE = 80 if sc.FULL else 40
+WORKERS = 12 if sc.FULL else 8
+
+
+def setup_module():
+    box.stack("reset")
+    sc.hook_clear()
+
+
+def teardown_module():
+    sc.hook_clear()
+
+
+def run(name, zones, fault):
+    """The mixed load on Event1's zones before, during and after fault();
+    prints what was asked and answered; returns this run's records."""
+    n0 = len(S.h.records)
+    t0 = time.time()
+    S.run(name, [("Event1", z) for z in zones], fault, before=BEFORE, after=AFTER, rate=RATE,
+          workers=WORKERS, load=orderload.MixedLoad)
+    mine = S.h.records[n0:]
+    by = collections.defaultdict(collections.Counter)
+    for r in mine:
+        by[r.get("kind", "ticket")][r["outcome"]] += 1
+    print("%s: %.0f s in all; %s" % (name, time.time() - t0, "; ".join(
+        "%s %d ok %d fail %d unknown" % (k, c["ok"], c["fail"], c["unknown"])
+        for k, c in sorted(by.items()))), flush=True)
+    kinds = {k for k, c in by.items() if c["ok"]}
+    check(kinds >= {"ticket", "order", "hold", "confirm", "delete", "cancel"},
+          "the load did not do everything it should: %r" % dict(by))
+    return mine
+
+
+def persisted(oid):
+    """True once the order (or ticket) id is in MySQL and DynamoDB."""
+    rows = box.sql("SELECT ticket_id FROM ticketing.ticket WHERE ticket_id = '%s' OR "
+                   "order_id = '%s'" % (oid, oid))
+    return rows and all(box.ddb("GetItem", {"TableName": "Tickets", "Key": {
+        "ticketId": {"S": r[0]}}})[1].get("Item") for r in rows)
+
+
+def test_kill_9_responder_between_reserve_and_confirm():
+    held = []
+
+    def fault():
+        for _ in range(2):
+            sc.hook_arm("reserved", 60000, '"type":"order"')
+            pid, hid = sc.hook_wait("reserved")
+            sc.kill9(pid)
+            held.append(hid)
+            print("responder %d killed holding %s" % (pid, hid), flush=True)
+            sc.responders_back()
+        for hid in held:
+            box.wait_until(lambda: persisted(hid), timeout=90,
+                           what="the order of a killed responder published by the sweeper")
+    mine = run("mixed: responder kill -9 between reserve and confirm", (41, 42), fault)
+    check(len(held) == 2, "two responders killed at the hook")
+    check(any(r["outcome"] == "unknown" for r in mine), "no unknown outcome")
+
+
+def test_broker_frozen_past_the_confirm_timeout():
+    def fault():
+        pid = sc.rabbit_pid()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(CONFIRM_S * 2 + 2)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        sc.health_ok()
+    mine = run("mixed: broker frozen (SIGSTOP)", (43, 44), fault)
+    doubt = [r for r in mine if r["outcome"] == "unknown" and r.get("orderId")]
+    check(doubt, "no unknown outcome with an id while the broker was frozen")
+
+
+def test_consumer_kill_9_twice():
+    def fault():
+        for _ in range(2):
+            pid = sc.consumer_pid()
+            sc.kill9(pid)
+            box.wait_until(lambda: sc.consumer_pid() != pid and box.alive(sc.consumer_pid()),
+                           timeout=30, what="a new consumer")
+            time.sleep(3)
+    run("mixed: consumer kill -9 (twice)", (45, 46), fault)
+
+
+def test_redis_restart():
+    def fault():
+        box.stack("stop", "redis")
+        time.sleep(1)
+        box.stack("start", "redis")
+        sc.health_ok()
+    run("mixed: Redis restart", (47, 48), fault)
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
