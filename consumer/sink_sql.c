@@ -512,10 +512,13 @@ read_cancels(struct sink_sql *s, size_t k, unsigned *code, char *err,
 	return OUT_OK;
 }
 
-/* One transaction: the k orders s->ov[0..k-1] with their tickets (a
- * cancellation seen before them applied at once), then the nc
- * cancellations s->cv[0..nc-1].  OUT_OK once committed; anything else
- * rolled back. */
+/* One transaction: the nc cancellations s->cv[0..nc-1], then the k orders
+ * s->ov[0..k-1] with their tickets (a cancellation seen before them, in
+ * this batch too, applied at once).  Cancellations first: a seat
+ * cancelled and sold again at once may bring the new order before the
+ * cancellation of the seat's last ticket (two publishers, no order
+ * between them); in one batch, the new order then finds the seat free.
+ * OUT_OK once committed; anything else rolled back. */
 static enum outcome
 txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code, char *err,
     size_t errlen)
@@ -527,12 +530,7 @@ txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code, char *err,
 	if ((o = run(s, "START TRANSACTION", 17, code, err, errlen)) !=
 	    OUT_OK)
 		return OUT_TRANSIENT;
-	if (k > 0 && (o = read_cancels(s, k, code, err, errlen)) == OUT_OK &&
-	    (o = stmt(s, osql_orders_insert(s->ov, k, s->osql, size), code,
-	    err, errlen)) == OUT_OK)
-		o = stmt(s, osql_tickets_insert(s->ov, k, s->osql, size), code,
-		    err, errlen);
-	if (o == OUT_OK && nc > 0)
+	if (nc > 0)
 		o = stmt(s, osql_cancel_log(s->cv, nc, s->osql, size), code,
 		    err, errlen);
 	for (j = 0; o == OUT_OK && j < nc; j++)
@@ -540,6 +538,12 @@ txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code, char *err,
 		    code, err, errlen)) == OUT_OK)
 			o = stmt(s, osql_cancel_order(s->cv[j], s->osql, size),
 			    code, err, errlen);
+	if (o == OUT_OK && k > 0 &&
+	    (o = read_cancels(s, k, code, err, errlen)) == OUT_OK &&
+	    (o = stmt(s, osql_orders_insert(s->ov, k, s->osql, size), code,
+	    err, errlen)) == OUT_OK)
+		o = stmt(s, osql_tickets_insert(s->ov, k, s->osql, size), code,
+		    err, errlen);
 	if (o == OUT_OK) {
 		unsigned c2;
 
@@ -657,8 +661,8 @@ cancels_alone(struct sink_sql *s, struct item *items, size_t nc, char *err,
 
 /* Writes the batch's orders and cancellations (items of kind MSG_ORDER
  * and MSG_CANCEL; tickets are sql_write's): one transaction for all, or,
- * if the server refuses it, one per order and then one for the
- * cancellations.  Sets each item's state; returns 0, or -1 if some item
+ * if the server refuses it, one for the cancellations and then one per
+ * order.  Sets each item's state; returns 0, or -1 if some item
  * is left to retry (err set). */
 static int
 orders_write(struct sink_sql *s, struct item *items, size_t n, char *err,
@@ -692,6 +696,18 @@ orders_write(struct sink_sql *s, struct item *items, size_t n, char *err,
 			    ITEM_RETRY;
 		return o == OUT_OK ? 0 : -1;
 	}
+	/* the cancellations first, as in txn() */
+	if (nc > 0) {
+		o = txn(s, 0, nc, &code, err, errlen);
+		for (j = 0; o != OUT_REFUSED && j < nc; j++)
+			items[s->idx[j]].state = o == OUT_OK ? ITEM_DONE :
+			    ITEM_RETRY;
+		if (o == OUT_TRANSIENT)
+			ret = -1;
+		else if (o == OUT_REFUSED &&
+		    cancels_alone(s, items, nc, err, errlen) != 0)
+			ret = -1;
+	}
 	for (j = 0; j < k; j++) {
 		struct item *it = &items[s->oidx[j]];
 
@@ -704,17 +720,6 @@ orders_write(struct sink_sql *s, struct item *items, size_t n, char *err,
 			it->state = ITEM_RETRY;
 			ret = -1;
 		}
-	}
-	if (nc > 0) {
-		o = txn(s, 0, nc, &code, err, errlen);
-		for (j = 0; o != OUT_REFUSED && j < nc; j++)
-			items[s->idx[j]].state = o == OUT_OK ? ITEM_DONE :
-			    ITEM_RETRY;
-		if (o == OUT_TRANSIENT)
-			ret = -1;
-		else if (o == OUT_REFUSED &&
-		    cancels_alone(s, items, nc, err, errlen) != 0)
-			ret = -1;
 	}
 	return ret;
 }

@@ -15,7 +15,11 @@ CONTRACT section 9, docs/reliability.md):
   orders, confirms and cancels of unknown outcome (503 with the id);
 - the consumer killed with SIGKILL, twice, while orders and cancellations
   stream in;
-- Redis restarted (stop, start) under the load.
+- Redis restarted (stop, start) under the load;
+- (last, no load) a seat cancelled and sold again at once whose new order
+  reaches the queues before the cancellation of its last ticket (two
+  publishers, no order between them; the mixed load met it): the consumer
+  must write both, not take the new order for a double sale.
 """
 
 import collections
@@ -24,6 +28,7 @@ import signal
 import time
 
 import box
+import forge
 import orderload
 import scenario as sc
 from box import check
@@ -124,6 +129,40 @@ def test_redis_restart():
         box.stack("start", "redis")
         sc.health_ok()
     run("mixed: Redis restart", (47, 48), fault)
+
+
+def test_resold_seat_before_its_cancellation_message():
+    """Order A of a seat persisted; then, in one batch, order B of the same
+    seat and after it the cancellation of A (as the queues got them when
+    A's cancel and B's sale ran on two responders at once).  Both are
+    written, B live and A CANCELLED, nothing dead-lettered.  (Forged
+    messages on a zone no load uses; Redis is not involved.)"""
+    zone = 49
+    a = forge.order([(5, 5), (5, 6)], zone=zone)
+    forge.publish_order(a)
+    box.wait_until(lambda: forge.mysql_ticket(a["tickets"][0]["ticketId"]), timeout=60,
+                   what="order A in MySQL")
+    b = forge.order([(5, 5)], zone=zone)
+    dead = [box.queue_count(q + ".dead") for q in forge.QUEUES]
+    box.stack("stop", "consumer")
+    try:
+        for q in forge.QUEUES:
+            forge.publish_lines([forge.order_json(b), forge.cancel_json(forge.cancel(a))], q)
+    finally:
+        box.stack("start", "consumer")
+    tb = b["tickets"][0]["ticketId"]
+    box.wait_until(lambda: forge.mysql_ticket(tb) and forge.ddb_item(tb) and
+                   (forge.mysql_ticket(a["tickets"][0]["ticketId"]) or ["?"])[0] ==
+                   "CANCELLED" or sum(box.queue_count(q + ".dead") for q in forge.QUEUES) >
+                   sum(dead), timeout=120, what="order B and the cancellation of A consumed")
+    box.check([box.queue_count(q + ".dead") for q in forge.QUEUES] == dead,
+              "order B dead-lettered as a double sale: %s" % box.mqtool("peek",
+                                                                     "ticketSQL.dead")[-400:])
+    box.eq(forge.mysql_ticket(tb)[0], "CREATED", "order B live in MySQL")
+    for t in a["tickets"]:
+        box.eq(forge.mysql_ticket(t["ticketId"])[0], "CANCELLED", "order A cancelled")
+        box.wait_until(lambda: (forge.ddb_item(t["ticketId"]) or {}).get("status") ==
+                       "CANCELLED", timeout=60, what="A cancelled in DynamoDB")
 
 
 if __name__ == "__main__":
