@@ -25,6 +25,13 @@
  *     marked again after a back-off until the item is there, at most
  *     MARK_WAIT_MS.  Only this alarm path talks to DynamoDB: nothing is
  *     added to a normal sale;
+ *   - an order whose seat belongs to a live ticket that Redis knows as
+ *     cancelled (c:<ticketId> in bo:ords:{E:Z}, written by lua/cancel.lua
+ *     before it frees the seat) is no double sale: the seat was sold again
+ *     at once and this order overtook the cancellation's message (two
+ *     publishers, no order between them; a cancellation published by the
+ *     sweeper comes seconds later).  That cancellation is applied now, as
+ *     its message will be again (idempotent), and the order retried;
  *   - the rest is inserted again.  If nothing could be explained (a value
  *     the server refuses, or two tickets of the batch for one seat), the
  *     rows are inserted one by one to find the culprit.
@@ -52,9 +59,11 @@
 #include "db.h"
 #include "fmt.h"
 #include "ddb.h"
+#include "keys.h"
 #include "log.h"
 #include "mq.h"
 #include "osql.h"
+#include "rds.h"
 #include "sink.h"
 #include "tsql.h"
 
@@ -94,6 +103,8 @@ struct sink_sql {
 	struct osql_order	*ov;		/* orders of one transaction */
 	size_t			*oidx;		/* their item indices */
 	const struct cancel	**cv;		/* cancellations of one */
+	struct rds		 rds;		/* cancellations not yet here */
+	int			 rds_ok;	/* rds_init() succeeded */
 };
 
 
@@ -582,6 +593,62 @@ order_stored(struct sink_sql *s, const struct item *it, char *err,
 	return found;
 }
 
+/* The cancellation of other (a live ticket of MySQL whose seat an order
+ * wants) if Redis knows it (see the top of the file): fills c with it,
+ * for that one ticket, and returns 1; 0 if Redis knows none (or other is
+ * a round-1 ticket, which cannot be cancelled); -1 if Redis or MySQL
+ * cannot tell now (err set: retry, never dead-letter on a guess). */
+static int
+cancelled_since(struct sink_sql *s, const struct tsql_row *other,
+    struct cancel *c, char *err, size_t errlen)
+{
+	char		 tag[TAG_MAX], key[KEY_MAX], q[160], dt[OSQL_DT_LEN];
+	redisReply	*rep;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	MYSQL		*my;
+	int		 found = 0;
+
+	if (!s->rds_ok || keys_tag(other->event, other->zone, tag,
+	    sizeof(tag)) < 0 || keys_build(KEY_ORDS, tag, key, sizeof(key)) < 0)
+		return 0;
+	memset(c, 0, sizeof(*c));
+	rep = rds_cmd(&s->rds, rds_node_for(&s->rds, tag), "HGET %s c:%s", key,
+	    other->id);
+	if (rep == NULL) {
+		snprintf(err, errlen, "redis, looking for a cancellation of "
+		    "%s: %s", other->id, s->rds.errstr);
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_STRING && rep->len < sizeof(c->on)) {
+		memcpy(c->on, rep->str, rep->len);
+		found = tsql_datetime(c->on, dt) == 0;
+	}
+	freeReplyObject(rep);
+	if (!found)
+		return 0;
+	snprintf(q, sizeof(q), "SELECT order_id FROM ticket WHERE ticket_id = "
+	    "'%s' AND order_id IS NOT NULL", other->id);
+	if ((my = conn(s)) == NULL || mysql_query(my, q) != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		db_fail(&s->db, "order of a ticket");
+		snprintf(err, errlen, "%s", s->db.errstr);
+		return -1;
+	}
+	found = (row = mysql_fetch_row(res)) != NULL && row[0] != NULL &&
+	    strlen(row[0]) == UUID_LEN;
+	if (found)
+		memcpy(c->order, row[0], UUID_LEN + 1);
+	mysql_free_result(res);
+	if (!found)
+		return 0;
+	snprintf(c->event, sizeof(c->event), "%s", other->event);
+	c->zone = other->zone;
+	c->n = 1;
+	memcpy(c->ids[0], other->id, UUID_LEN + 1);
+	return 1;
+}
+
 /* Settles the lone order of it that the server refused (code): already
  * stored (a redelivery: done), a double sale (dead, alarm: none of its
  * tickets is written), a refused value (dead).  Returns 0 if settled, -1
@@ -592,9 +659,10 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code, char *err,
 {
 	const struct ticket	*tv[ORDER_TICKETS_MAX];
 	const struct tsql_row	*other;
+	struct cancel		 c;
 	enum tsql_verdict	 v;
 	size_t			 j;
-	int			 stored;
+	int			 stored, gone;
 
 	if (code != ER_DUP) {
 		it->state = ITEM_DEAD;
@@ -616,6 +684,19 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code, char *err,
 		v = tsql_classify(tv[j], s->rows, s->nrows, &other);
 		if (v == TSQL_ABSENT)
 			continue;
+		if (v == TSQL_SEAT_TAKEN && (gone = cancelled_since(s, other,
+		    &c, err, errlen)) != 0) {
+			if (gone < 0)
+				return -1;
+			s->cv[0] = &c;
+			if (txn(s, 0, 1, &code, err, errlen) != OUT_OK)
+				return -1;
+			log_info("mysql: ticket %s (order %s) was cancelled on %s "
+			    "and its seat sold again to order %s before the "
+			    "cancellation's message came: cancellation applied",
+			    c.ids[0], c.order, c.on, it->u.o.id);
+			return -1;	/* the order again, after a back-off */
+		}
 		if (v == TSQL_PRESENT)	/* stored without its order */
 			v = TSQL_ID_CONFLICT;
 		it->state = ITEM_DEAD;
@@ -776,6 +857,8 @@ sql_free(void *ctx)
 
 	db_close(&s->db);
 	ddb_free(&s->ddb);
+	if (s->rds_ok)
+		rds_close(&s->rds);
 	free(s->held);
 	free(s->sql);
 	free(s->tv);
@@ -806,6 +889,13 @@ sink_sql_new(const struct conf *c, char *err, size_t errlen)
 		free(sk);
 		return NULL;
 	}
+	if (rds_init(&s->rds, c->redis_nodes, c->redis_timeout_ms) != 0) {
+		snprintf(err, errlen, "mysql sink: %s", s->rds.errstr);
+		sql_free(s);
+		free(sk);
+		return NULL;
+	}
+	s->rds_ok = 1;
 	s->batch = strcmp(c->consumer_ddb_write, "put") != 0;
 	s->max = (size_t)c->consumer_batch;
 	/* an id match and a seat match each (of an order's tickets too) */

@@ -35,8 +35,8 @@ def setup_module():
     history.settle()
 
 
-def expect(inv, phrase, h=None):
-    rep = history.check(h or H, run_ticketctl=False)
+def expect(inv, phrase, h=None, **kw):
+    rep = history.check(h or H, run_ticketctl=False, **kw)
     text = rep.text()
     check(rep.violations[inv], "%s not reported:\n%s" % (inv, text))
     check(any(phrase in v for v in rep.violations[inv]),
@@ -86,7 +86,7 @@ def test_a_second_ticket_for_a_seat_in_dynamodb_is_I1():
     item["ticketId"] = {"S": tid}
     eq(box.ddb("PutItem", {"TableName": "Tickets", "Item": item})[0], 200, "PutItem")
     try:
-        expect("I1", "DynamoDB sells seat")
+        expect("I1", tid)
         expect("I3", tid)
         expect("I5", "in DynamoDB, not in MySQL")
     finally:
@@ -161,24 +161,36 @@ def stamp(t):
 
 def test_a_sale_before_the_cancel_is_I1():
     """A ticket cancelled at c: another live ticket on its seat created well
-    before c is a double sale; the checker names both."""
+    before c is a double sale; the checker names both (a slack of 0.1 s
+    here: the history is short)."""
     st = history.Stores()
-    cands = [t for t in st.my if t["status"] == "CANCELLED" and
-             history.stamp_s(t["cancelledOn"]) - history.stamp_s(t["createdOn"]) > 4]
-    check(cands, "no ticket cancelled 4 s or more after its sale in the history")
+    cands = sorted((t for t in st.my if t["status"] == "CANCELLED"),
+                   key=lambda t: history.stamp_s(t["createdOn"]) -
+                   history.stamp_s(t["cancelledOn"]))
+    check(cands, "no cancelled ticket in the history")
     t = cands[0]
+    born, died = history.stamp_s(t["createdOn"]), history.stamp_s(t["cancelledOn"])
+    check(died - born > 0.5, "no ticket cancelled 0.5 s or more after its sale: %r" % t)
     h = H.copy()
-    fake = dict(t, ticketId=persist.new_ticket_id(), status="CREATED",
-                createdOn=stamp(history.stamp_s(t["createdOn"]) + 1.5))
-    fake.pop("cancelledOn")
-    fake["cancelledOn"] = stamp(history.stamp_s(t["cancelledOn"]) - 0.2)
-    fake["status"] = "CANCELLED"
+    fake = dict(t, ticketId=persist.new_ticket_id(), createdOn=stamp(born + 0.1),
+                cancelledOn=stamp(died - 0.1))
     h.add({"kind": "ticket", "seat": [t["venueId"], t["eventId"], t["zoneId"], t["row"],
                                       t["column"]], "t0": 0, "t1": 0, "outcome": "ok",
            "ticketId": fake["ticketId"], "ticket": fake, "status": 201, "why": "201",
            "body": ""})
-    rep = expect("I1", t["ticketId"], h)
+    rep = expect("I1", t["ticketId"], h, slack=0.1)
     check(any(fake["ticketId"] in x for x in rep.violations["I1"]), rep.text())
+    # the same ticket sold right after the cancel is no violation
+    h = H.copy()
+    fake.update(createdOn=stamp(died + 0.01), status="CREATED")
+    fake.pop("cancelledOn")
+    h.add({"kind": "ticket", "seat": [t["venueId"], t["eventId"], t["zoneId"], t["row"],
+                                      t["column"]], "t0": 0, "t1": 0, "outcome": "ok",
+           "ticketId": fake["ticketId"], "ticket": fake, "status": 201, "why": "201",
+           "body": ""})
+    rep = history.check(h, run_ticketctl=False, slack=0.1)
+    check(not any(fake["ticketId"] in x and t["ticketId"] in x for x in rep.violations["I1"]),
+          "a sale after the cancel taken for a double sale:\n" + rep.text())
 
 
 def test_a_cancel_not_applied_is_I2_and_an_unasked_one_I3():

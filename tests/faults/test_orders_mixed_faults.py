@@ -165,5 +165,49 @@ def test_resold_seat_before_its_cancellation_message():
                        "CANCELLED", timeout=60, what="A cancelled in DynamoDB")
 
 
+def test_resold_seat_long_before_its_cancellation_message():
+    """The same, the cancellation's message seconds later (published by the
+    sweeper after a broker failure): order C of a seat whose live ticket
+    Redis knows as cancelled (lua/cancel.lua's c:<ticketId>) is written,
+    the cancellation applied ahead of its message; the message, when it
+    comes, changes nothing.  Without the cancellation in Redis the same
+    order stays a double sale (dead-lettered)."""
+    zone = 49
+    a = forge.order([(6, 1), (6, 2)], zone=zone)
+    forge.publish_order(a)
+    ta = a["tickets"][0]["ticketId"]
+    box.wait_until(lambda: forge.mysql_ticket(ta), timeout=60, what="order A in MySQL")
+    gone = forge.cancel(a, [ta])
+    box.redis("HSET", "bo:ords:{Event1:%d}" % zone, "c:" + ta, gone["cancelledOn"],
+              node=box.zone_node("Event1", zone))
+    dead = sum(box.queue_count(q + ".dead") for q in forge.QUEUES)
+    c = forge.order([(6, 1)], zone=zone)
+    forge.publish_order(c)
+    tc = c["tickets"][0]["ticketId"]
+    box.wait_until(lambda: forge.mysql_ticket(tc) and forge.ddb_item(tc) or sum(
+        box.queue_count(q + ".dead") for q in forge.QUEUES) > dead, timeout=120,
+        what="order C consumed")
+    box.eq(sum(box.queue_count(q + ".dead") for q in forge.QUEUES), dead, "nothing dead-lettered")
+    box.eq(forge.mysql_ticket(tc)[0], "CREATED", "order C live in MySQL")
+    box.eq(forge.mysql_ticket(ta)[:2], ("CANCELLED", gone["cancelledOn"]),
+           "A's ticket cancelled with Redis' stamp")
+    box.eq(forge.mysql_ticket(a["tickets"][1]["ticketId"])[0], "CREATED", "A's other ticket live")
+    forge.publish_cancel(gone)
+    box.wait_until(lambda: (forge.ddb_item(ta) or {}).get("status") == "CANCELLED", timeout=60,
+                   what="the late cancellation in DynamoDB")
+    forge.settled(timeout=120)
+    box.eq(sum(box.queue_count(q + ".dead") for q in forge.QUEUES), dead,
+           "nothing dead-lettered after the late message")
+    box.eq(forge.mysql_ticket(ta)[:2], ("CANCELLED", gone["cancelledOn"]), "A's ticket unchanged")
+    # a live ticket Redis knows no cancellation of: a double sale still
+    d = forge.order([(6, 2)], zone=zone)
+    forge.publish_order(d)
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") > 0, timeout=120,
+                   what="order D (a real double sale) dead-lettered")
+    box.check(forge.mysql_ticket(d["tickets"][0]["ticketId"]) is None, "order D not written")
+    box.queue_get("ticketSQL.dead")
+    box.queue_get("ticketNoSQL.dead")
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
