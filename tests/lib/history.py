@@ -1288,12 +1288,14 @@ def check_i7(rep, v, st):
         len(by_key), sum(len(x) for x in by_key.values()), replays))
 
 
-def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
+def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5, stores=None):
     """Checks the history against the stores (call settle() first), one
     function per invariant.  Returns a Report; report.ok is False on any
     violation.  history.lost holds the (from, to) times when Redis lost
     reservations (a Redis loss, docs/reliability.md): an unknown outcome in
-    flight then need not end persisted (its pending entry is gone)."""
+    flight then need not end persisted (its pending entry is gone).
+    stores: a Stores() read before (the stores unchanged since), else read
+    now."""
     rep = Report(history.name or "history")
     rep.info(history.summary())
     why = collections.Counter(r["why"] for r in history.records if r["outcome"] != "ok")
@@ -1301,7 +1303,7 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
         rep.info("answers other than ok: " + ", ".join("%s x%d" % (k, n)
                                                        for k, n in why.most_common(8)))
     v = View(history)
-    st = Stores()
+    st = stores or Stores()
     rep.info("stores: %d tickets in MySQL (%d cancelled), %d orders, %d items in DynamoDB" % (
         len(st.my), sum(1 for t in st.my if t["status"] == "CANCELLED"), len(st.orders),
         len(st.dd)))
