@@ -25,6 +25,13 @@
  *     marked again after a back-off until the item is there, at most
  *     MARK_WAIT_MS.  Only this alarm path talks to DynamoDB: nothing is
  *     added to a normal sale;
+ *   - an order whose seat belongs to a live ticket that Redis knows as
+ *     cancelled (c:<ticketId> in bo:ords:{E:Z}, written by lua/cancel.lua
+ *     before it frees the seat) is no double sale: the seat was sold again
+ *     at once and this order overtook the cancellation's message (two
+ *     publishers, no order between them; a cancellation published by the
+ *     sweeper comes seconds later).  That cancellation is applied now, as
+ *     its message will be again (idempotent), and the order retried;
  *   - the rest is inserted again.  If nothing could be explained (a value
  *     the server refuses, or two tickets of the batch for one seat), the
  *     rows are inserted one by one to find the culprit.
@@ -52,9 +59,11 @@
 #include "db.h"
 #include "fmt.h"
 #include "ddb.h"
+#include "keys.h"
 #include "log.h"
 #include "mq.h"
 #include "osql.h"
+#include "rds.h"
 #include "sink.h"
 #include "tsql.h"
 
@@ -95,6 +104,8 @@ struct sink_sql {
 	struct osql_order	*ov;		/* orders of one transaction */
 	size_t			*oidx;		/* their item indices */
 	const struct cancel	**cv;		/* cancellations of one */
+	struct rds		 rds;		/* cancellations not yet here */
+	int			 rds_ok;	/* rds_init() succeeded */
 };
 
 
@@ -509,10 +520,13 @@ read_cancels(struct sink_sql *s, size_t k, unsigned *code)
 	return SQL_OK;
 }
 
-/* One transaction: the k orders s->ov[0..k-1] with their tickets (a
- * cancellation seen before them applied at once), then the nc
- * cancellations s->cv[0..nc-1].  SQL_OK once committed; anything else
- * rolled back. */
+/* One transaction: the nc cancellations s->cv[0..nc-1], then the k orders
+ * s->ov[0..k-1] with their tickets (a cancellation seen before them, in
+ * this batch too, applied at once).  Cancellations first: a seat
+ * cancelled and sold again at once may bring the new order before the
+ * cancellation of the seat's last ticket (two publishers, no order
+ * between them); in one batch, the new order then finds the seat free.
+ * SQL_OK once committed; anything else rolled back. */
 static enum sql_outcome
 txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code)
 {
@@ -522,17 +536,18 @@ txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code)
 
 	if ((o = run(s, "START TRANSACTION", 17, code)) != SQL_OK)
 		return SQL_TRANSIENT;
-	if (k > 0 && (o = read_cancels(s, k, code)) == SQL_OK &&
-	    (o = stmt(s, osql_orders_insert(s->ov, k, s->osql, size),
-	    code)) == SQL_OK)
-		o = stmt(s, osql_tickets_insert(s->ov, k, s->osql, size), code);
-	if (o == SQL_OK && nc > 0)
+	if (nc > 0)
 		o = stmt(s, osql_cancel_log(s->cv, nc, s->osql, size), code);
 	for (j = 0; o == SQL_OK && j < nc; j++)
 		if ((o = stmt(s, osql_cancel_tickets(s->cv[j], s->osql, size),
 		    code)) == SQL_OK)
 			o = stmt(s, osql_cancel_order(s->cv[j], s->osql, size),
 			    code);
+	if (o == SQL_OK && k > 0 &&
+	    (o = read_cancels(s, k, code)) == SQL_OK &&
+	    (o = stmt(s, osql_orders_insert(s->ov, k, s->osql, size),
+	    code)) == SQL_OK)
+		o = stmt(s, osql_tickets_insert(s->ov, k, s->osql, size), code);
 	if (o == SQL_OK) {
 		unsigned c2;
 
@@ -574,6 +589,63 @@ order_stored(struct sink_sql *s, const struct item *it, int *stored)
 	return 0;
 }
 
+/* The cancellation of other (a live ticket of MySQL whose seat an order
+ * wants) if Redis knows it (see the top of the file): fills c with it,
+ * for that one ticket, and returns 1; 0 if Redis knows none (or other is
+ * a round-1 ticket, which cannot be cancelled); -1 if Redis or MySQL
+ * cannot tell now (the sink's errstr set: retry, never dead-letter on a
+ * guess). */
+static int
+cancelled_since(struct sink_sql *s, const struct tsql_row *other,
+    struct cancel *c)
+{
+	char		 tag[TAG_MAX], key[KEY_MAX], q[160], dt[OSQL_DT_LEN];
+	redisReply	*rep;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	MYSQL		*my;
+	int		 found = 0;
+
+	if (!s->rds_ok || keys_tag(other->event, other->zone, tag,
+	    sizeof(tag)) < 0 || keys_build(KEY_ORDS, tag, key, sizeof(key)) < 0)
+		return 0;
+	memset(c, 0, sizeof(*c));
+	rep = rds_cmd(&s->rds, keys_slot(tag), "HGET %s c:%s", key,
+	    other->id);
+	if (rep == NULL) {
+		sink_fail(s->sk, s->rds.err, "redis, looking for a "
+		    "cancellation of %s: %s", other->id, s->rds.errstr);
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_STRING && rep->len < sizeof(c->on)) {
+		memcpy(c->on, rep->str, rep->len);
+		found = tsql_datetime(c->on, dt) == 0;
+	}
+	freeReplyObject(rep);
+	if (!found)
+		return 0;
+	snprintf(q, sizeof(q), "SELECT order_id FROM ticket WHERE ticket_id = "
+	    "'%s' AND order_id IS NOT NULL", other->id);
+	if ((my = conn(s)) == NULL || mysql_query(my, q) != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		db_fail(&s->db, "order of a ticket");
+		sink_fail(s->sk, s->db.err, "%s", s->db.errstr);
+		return -1;
+	}
+	found = (row = mysql_fetch_row(res)) != NULL && row[0] != NULL &&
+	    strlen(row[0]) == UUID_LEN;
+	if (found)
+		memcpy(c->order, row[0], UUID_LEN + 1);
+	mysql_free_result(res);
+	if (!found)
+		return 0;
+	snprintf(c->event, sizeof(c->event), "%s", other->event);
+	c->zone = other->zone;
+	c->n = 1;
+	memcpy(c->ids[0], other->id, UUID_LEN + 1);
+	return 1;
+}
+
 /* Settles the lone order of it that the server refused (code): already
  * stored (a redelivery: done), a double sale (dead, alarm: none of its
  * tickets is written), a refused value (dead).  Returns 0 if settled, -1
@@ -583,9 +655,10 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code)
 {
 	const struct ticket	*tv[ORDER_TICKETS_MAX];
 	const struct tsql_row	*other;
+	struct cancel		 c;
 	enum tsql_verdict	 v;
 	size_t			 j;
-	int			 stored;
+	int			 stored, gone;
 
 	if (code != ER_DUP) {
 		it->state = PIPE_DEAD;
@@ -608,6 +681,19 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code)
 		v = tsql_classify(tv[j], s->rows, s->nrows, &other);
 		if (v == TSQL_ABSENT)
 			continue;
+		if (v == TSQL_SEAT_TAKEN && (gone = cancelled_since(s, other,
+		    &c)) != 0) {
+			if (gone < 0)
+				return -1;
+			s->cv[0] = &c;
+			if (txn(s, 0, 1, &code) != SQL_OK)
+				return -1;
+			log_info("mysql: ticket %s (order %s) was cancelled on %s "
+			    "and its seat sold again to order %s before the "
+			    "cancellation's message came: cancellation applied",
+			    c.ids[0], c.order, c.on, it->u.o.id);
+			return -1;	/* the order again, after a back-off */
+		}
 		if (v == TSQL_PRESENT)	/* stored without its order */
 			v = TSQL_ID_CONFLICT;
 		it->state = PIPE_DEAD;
@@ -652,9 +738,9 @@ cancels_alone(struct sink_sql *s, struct item *items, size_t nc)
 
 /* Writes the batch's orders and cancellations (items of kind MSG_ORDER
  * and MSG_CANCEL; tickets are sql_write's): one transaction for all, or,
- * if the server refuses it, one per order and then one for the
- * cancellations.  Sets each item's state; returns 0, or -1 if some item
- * is left to retry (the sink's errstr set). */
+ * if the server refuses it, one for the cancellations and then one per
+ * order.  Sets each item's state; returns 0, or -1 if some item is left
+ * to retry (the sink's errstr set). */
 static int
 orders_write(struct sink_sql *s, struct item *items, size_t n)
 {
@@ -686,6 +772,18 @@ orders_write(struct sink_sql *s, struct item *items, size_t n)
 			    PIPE_RETRY;
 		return o == SQL_OK ? 0 : -1;
 	}
+	/* the cancellations first, as in txn() */
+	if (nc > 0) {
+		o = txn(s, 0, nc, &code);
+		for (j = 0; o != SQL_REFUSED && j < nc; j++)
+			items[s->idx[j]].state = o == SQL_OK ? PIPE_DONE :
+			    PIPE_RETRY;
+		if (o == SQL_TRANSIENT)
+			ret = -1;
+		else if (o == SQL_REFUSED &&
+		    cancels_alone(s, items, nc) != 0)
+			ret = -1;
+	}
 	for (j = 0; j < k; j++) {
 		struct item *it = &items[s->oidx[j]];
 
@@ -698,17 +796,6 @@ orders_write(struct sink_sql *s, struct item *items, size_t n)
 			it->state = PIPE_RETRY;
 			ret = -1;
 		}
-	}
-	if (nc > 0) {
-		o = txn(s, 0, nc, &code);
-		for (j = 0; o != SQL_REFUSED && j < nc; j++)
-			items[s->idx[j]].state = o == SQL_OK ? PIPE_DONE :
-			    PIPE_RETRY;
-		if (o == SQL_TRANSIENT)
-			ret = -1;
-		else if (o == SQL_REFUSED &&
-		    cancels_alone(s, items, nc) != 0)
-			ret = -1;
 	}
 	return ret;
 }
@@ -765,6 +852,8 @@ sql_free(void *ctx)
 
 	db_close(&s->db);
 	ddb_free(&s->ddb);
+	if (s->rds_ok)
+		rds_close(&s->rds);
 	free(s->held);
 	free(s->sql);
 	free(s->tv);
@@ -798,6 +887,11 @@ sink_sql_new(const struct conf *c)
 		sink_fail(sk, ERR_OTHER, "%s", s->ddb.errstr);
 		goto fail;
 	}
+	if (rds_init_conf(&s->rds, c) != 0) {
+		sink_fail(sk, ERR_OTHER, "mysql sink: %s", s->rds.errstr);
+		goto fail;
+	}
+	s->rds_ok = 1;
 	s->batch = strcmp(c->consumer_ddb_write, "put") != 0;
 	s->max = (size_t)c->consumer_batch;
 	/* an id match and a seat match each (of an order's tickets too) */

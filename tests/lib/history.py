@@ -12,23 +12,37 @@ happens and records every purchase request with its outcome:
            web server's own 5xx (the responder died or is missing): the
            ticket may or may not exist.
 
-After the system settled (queues drained, pending and sweep sets empty),
-check() verifies the history against Redis, MySQL and DynamoDB:
+The mixed load of round 2 (tests/lib/orderload.py) records orders, holds,
+confirms, hold deletions and cancellations the same way through call()
+(see "Round 2" below for what each record keeps).
 
-  I1  no seat sold twice: never two 201s for one seat, at most one ticket per
-      seat in MySQL, in DynamoDB, and the same one in all stores and Redis;
+After the system settled (queues drained, pending and sweep sets empty, no
+hold active), check() verifies the history against Redis, MySQL and
+DynamoDB, one function per invariant (check_i1 .. check_i7):
+
+  I1  no two live tickets on a seat at any instant: a ticket (of a 201 or a
+      store) is live from its createdOn until its cancelledOn; two of one
+      seat overlap by at most `slack` seconds;
   I2  every ok appears exactly once in MySQL and in DynamoDB, field for
-      field; every unknown whose seat was reserved (503 with ticketId from
-      the broker's side) was completed (persisted) too;
-  I3  every persisted ticket comes from an ok or an unknown request (by id,
-      or for an unknown without id: same seat, created during the request),
-      never from a fail;
+      field, on the seats asked for (an order whole); every unknown whose
+      reservation stands (503 with an id, publish in doubt) was completed
+      (persisted) too; every 200 cancel (and every "recorded" 503) is
+      CANCELLED in both stores with its cancelledOn;
+  I3  every persisted order (a round-1 ticket alone) comes from an ok or an
+      unknown request (by id, or for an unknown without id: same zone and
+      seats, created during the request), never from a fail; every order
+      is whole in both stores; every CANCELLED ticket was asked to be;
   I4  per event zone and row: Redis seat bits = counters = owner tokens =
-      sold seats (MySQL) <= capacity;
+      live seats (MySQL) <= capacity;
   I5  MySQL = DynamoDB field for field, ticketSQL/ticketNoSQL empty (ready
-      and unacked), every dead-lettered message accounted for (a copy of a
-      persisted ticket, or declared expected by the scenario), and
-      `ticketctl check` finds 0 differences.
+      and unacked), every dead-lettered message accounted for (a copy of
+      something persisted, or declared expected by the scenario), and
+      `ticketctl check` finds 0 differences;
+  I6  a hold ends exactly one way (confirmed into one order, deleted,
+      expired), by its answers and by Redis; its seats are then its
+      order's or free, never owned by the hold;
+  I7  one Idempotency-Key (per zone) never buys twice: one order id in all
+      its 201s, at most one of its orders persisted, Redis keeps that one.
 
 The report is meant for a person; check() returns it, Report.ok tells.
 History.save()/load() keep a history as JSON lines, so that the check also
@@ -128,13 +142,13 @@ class History:
 
     def save(self, path):
         with open(path, "w") as f:
-            f.write(json.dumps({"kind": "history", "name": self.name}) + "\n")
+            f.write(json.dumps({"line": "history", "name": self.name}) + "\n")
             for r in self.records:
-                f.write(json.dumps(dict(r, kind="request")) + "\n")
+                f.write(json.dumps(dict(r, line="request")) + "\n")
             for b in self.expected_dead:
-                f.write(json.dumps({"kind": "expected_dead", "body": b}) + "\n")
+                f.write(json.dumps({"line": "expected_dead", "body": b}) + "\n")
             for a, b in self.lost:
-                f.write(json.dumps({"kind": "lost", "from": a, "to": b}) + "\n")
+                f.write(json.dumps({"line": "lost", "from": a, "to": b}) + "\n")
 
     @classmethod
     def load(cls, path):
@@ -144,7 +158,10 @@ class History:
                 if not line.strip():
                     continue
                 d = json.loads(line)
-                kind = d.pop("kind", "request")
+                # "line" says what a line is ("kind" in older files; a
+                # request's "kind" is the kind of request, call())
+                kind = d.pop("line", None) or (d.pop("kind") if d.get("kind") in (
+                    "history", "expected_dead", "lost", "request") else "request")
                 if kind == "history":
                     h.name = d.get("name", "")
                 elif kind == "expected_dead":
@@ -162,8 +179,15 @@ class History:
 
     def summary(self):
         c = collections.Counter(r["outcome"] for r in self.records)
-        return "%d requests: %d ok, %d fail, %d unknown" % (len(self.records), c["ok"], c["fail"],
-                                                          c["unknown"])
+        out = "%d requests: %d ok, %d fail, %d unknown" % (len(self.records), c["ok"], c["fail"],
+                                                         c["unknown"])
+        kinds = collections.defaultdict(collections.Counter)
+        for r in self.records:
+            kinds[r.get("kind", "ticket")][r["outcome"]] += 1
+        if set(kinds) != {"ticket"}:
+            out += " (" + "; ".join("%s %d/%d/%d" % (k, n["ok"], n["fail"], n["unknown"])
+                                    for k, n in sorted(kinds.items())) + " ok/fail/unknown)"
+        return out
 
 
 # ------------------------------------------------------------- load client
@@ -218,6 +242,109 @@ def buy_recorded(hist, seat, port=None, legacy=False, timeout=60):
         return attempt(hist, conn, seat, port, legacy)
     finally:
         conn.close()
+
+
+# Round 2 (CONTRACT section 7): orders, holds, confirms, hold deletions and
+# cancellations, recorded by call() with "kind" (a record without one is a
+# POST /tickets or /ticket of kind "ticket", as attempt() writes it).
+#
+#   order    POST /orders: "zone" [venue, event, zone], "seats" [[row, col]..]
+#            or "quantity"; ok (201 or a keyed replay) with "orderId" and
+#            "order" (the body); unknown with "orderId" (503 with it) or
+#            without; fail (4xx, 503 "nothing was sold")
+#   ticket   POST /tickets through call(): "seat" as attempt() writes it
+#   hold     POST /holds: as order, "holdSeconds"; ok with "holdId", "hold"
+#   confirm  POST /holds/{id}/confirm: "holdId"; as order (200 = again)
+#   delete   DELETE /holds/{id}: "holdId"; ok 204, fail 404/410 ("why" says)
+#   cancel   POST /orders/{id}/cancel or /tickets/{id}/cancel: "orderId" or
+#            "ticketId"; ok 200 with "answer"; unknown: a 503 ("recorded":
+#            the cancellation stands, its message is pending) or no answer
+# Every record keeps "key", the Idempotency-Key sent (or None).
+
+def classify_call(kind, status, body):
+    """(outcome, fields, why) of one answer of call(): fields are the ids
+    and bodies the record keeps."""
+    try:
+        j = json.loads(body, parse_float=str) if body else None
+    except ValueError:
+        j = None
+    if not isinstance(j, dict):
+        j = {}
+    if kind == "ticket":
+        outcome, tid, ticket, why = classify(status, body)
+        f = {"ticketId": tid, "ticket": ticket}
+        oid = (ticket or j).get("orderId")
+        if isinstance(oid, str):
+            f["orderId"] = oid
+        return outcome, f, why
+    err = "%d %s" % (status, j.get("error", "?"))
+    if kind in ("order", "confirm") and status in (200, 201) and isinstance(j.get("orderId"), str):
+        return "ok", {"orderId": j["orderId"], "order": j}, str(status)
+    if kind == "hold" and status == 201 and isinstance(j.get("holdId"), str):
+        return "ok", {"holdId": j["holdId"], "hold": j}, "201"
+    if kind == "delete" and status == 204:
+        return "ok", {}, "204"
+    if kind == "cancel" and status == 200 and isinstance(j.get("ticketId", j.get("orderId")), str):
+        return "ok", {"answer": j}, "200"
+    if 400 <= status < 500:
+        return "fail", {}, err
+    if status == 503 and j.get("error") == "UNAVAILABLE":
+        msg = j.get("message", "")
+        if NOTHING_SOLD in msg:
+            return "fail", {}, "503 nothing sold"
+        if kind == "cancel" and "cancellation is recorded" in msg:
+            return "unknown", {}, "503 cancellation recorded"
+        if isinstance(j.get("orderId"), str):
+            return "unknown", {"orderId": j["orderId"]}, "503 with orderId (%s)" % (
+                "reservation in doubt" if "seat store" in msg else "publish in doubt")
+        if kind in ("delete", "cancel", "confirm") and "seat store unavailable" in msg:
+            return "unknown", {}, "503 seat store"
+        return "unknown", {}, "503: %s" % msg[:60]
+    return "unknown", {}, "%d %s" % (status, (body or "")[:60].replace("\n", " "))
+
+
+PATHS = {"order": ("POST", "/orders"), "ticket": ("POST", "/tickets"),
+         "hold": ("POST", "/holds"), "confirm": ("POST", "/holds/%s/confirm"),
+         "delete": ("DELETE", "/holds/%s"), "cancel": ("POST", "/%s/%s/cancel")}
+
+
+def call(hist, conn, port, rec, body=None, key=None):
+    """One request of rec["kind"] on conn, recorded in hist with its outcome
+    (rec holds what the request was for: zone, seats, holdId, ...); returns
+    the record.  A record without "status" got no HTTP answer: the
+    connection must not be used again."""
+    kind = rec["kind"]
+    method, path = PATHS[kind]
+    if kind in ("confirm", "delete"):
+        path = path % rec["holdId"]
+    elif kind == "cancel":
+        path = path % (("tickets", rec["ticketId"]) if rec.get("ticketId") else
+                       ("orders", rec["orderId"]))
+    hdrs = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    if key:
+        hdrs["Idempotency-Key"] = key
+    rec.update(port=port, key=key, t0=time.time())
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        text = r.read().decode("utf-8", "replace")
+        outcome, f, why = classify_call(kind, r.status, text)
+        rec.update(f, status=r.status, body=text[:1500])
+        if r.getheader("Idempotent-Replayed"):
+            rec["replayed"] = True
+    except ConnectionRefusedError as e:
+        outcome, why = "fail", "refused: %r" % e
+    except (socket.timeout, TimeoutError) as e:
+        outcome, why = "unknown", "timeout: %r" % e
+    except (OSError, http.client.HTTPException) as e:
+        outcome, why = "unknown", "connection: %r" % e
+    rec.update(t1=time.time(), outcome=outcome, why=why)
+    hist.add(rec)
+    return rec
 
 
 class Load:
@@ -329,16 +456,29 @@ def catalog():
 
 def mysql_tickets():
     rows = box.sql("SELECT ticket_id, venue_id, event_id, zone_id, row_no, col_no, price, status, "
-                   "DATE_FORMAT(created_on, '%Y-%m-%dT%H:%i:%s.%fZ') FROM ticketing.ticket")
+                   "DATE_FORMAT(created_on, '%Y-%m-%dT%H:%i:%s.%fZ'), IFNULL(order_id, ''), "
+                   "IFNULL(DATE_FORMAT(cancelled_on, '%Y-%m-%dT%H:%i:%s.%fZ'), '') "
+                   "FROM ticketing.ticket")
     out = []
     for r in rows:
-        created = r[8]
         # DATE_FORMAT %f gives microseconds: keep milliseconds as the API does
-        created = created[:23] + "Z" if len(created) >= 24 else created
-        out.append({"ticketId": r[0], "venueId": r[1], "eventId": r[2], "zoneId": int(r[3]),
-                    "row": int(r[4]), "column": int(r[5]), "price": r[6], "status": r[7],
-                    "createdOn": created})
+        created, cancelled = (x[:23] + "Z" if len(x) >= 24 else x for x in (r[8], r[10]))
+        t = {"ticketId": r[0], "venueId": r[1], "eventId": r[2], "zoneId": int(r[3]),
+             "row": int(r[4]), "column": int(r[5]), "price": r[6], "status": r[7],
+             "createdOn": created}
+        if r[9]:
+            t["orderId"] = r[9]
+        if cancelled:
+            t["cancelledOn"] = cancelled
+        out.append(t)
     return out
+
+
+def mysql_orders():
+    """{orderId: (status, total, number of tickets)} of ticketing.orders."""
+    rows = box.sql("SELECT o.order_id, o.status, o.total, (SELECT COUNT(*) FROM ticketing.ticket t "
+                   "WHERE t.order_id = o.order_id) FROM ticketing.orders o")
+    return {r[0]: (r[1], r[2], int(r[3])) for r in rows}
 
 
 def ddb_tickets():
@@ -357,7 +497,8 @@ def ddb_tickets():
 
 def redis_zones(cat):
     """Redis state of every catalog zone: {(event, zone): dict} with meta,
-    left (counters hash, None if absent), bitmap, owners, pend, sweep."""
+    left (counters hash, None if absent), bitmap, owners, pend, sweep,
+    holds (holdId -> "A <expires> <seats>", "C <orderId>", "D", "X")."""
     by_node = collections.defaultdict(list)
     for key in cat:
         by_node[box.zone_node(*key)].append(key)
@@ -368,10 +509,11 @@ def redis_zones(cat):
             tag = "{%s:%d}" % (event, zone)
             cmds += [("HGETALL", "bo:zone:" + tag), ("HGETALL", "bo:left:" + tag),
                      ("GET", "bo:seat:" + tag), ("HGETALL", "bo:own:" + tag),
-                     ("ZRANGE", "bo:pend:" + tag, 0, -1), ("ZRANGE", "bo:sweep:" + tag, 0, -1)]
+                     ("ZRANGE", "bo:pend:" + tag, 0, -1), ("ZRANGE", "bo:sweep:" + tag, 0, -1),
+                     ("HGETALL", "bo:holds:" + tag)]
         rep = redis_pipeline(cmds, node)
         for i, key in enumerate(keys):
-            meta, left, bitmap, own, pend, sweep = rep[6 * i:6 * i + 6]
+            meta, left, bitmap, own, pend, sweep, holds = rep[7 * i:7 * i + 7]
 
             def h(x):
                 if not isinstance(x, list):
@@ -381,7 +523,8 @@ def redis_zones(cat):
                         "bitmap": bitmap if isinstance(bitmap, bytes) else b"",
                         "owners": {int(k): v for k, v in h(own).items()},
                         "pend": pend if isinstance(pend, list) else [],
-                        "sweep": sweep if isinstance(sweep, list) else []}
+                        "sweep": sweep if isinstance(sweep, list) else [],
+                        "holds": h(holds)}
     return out
 
 
@@ -421,14 +564,16 @@ def queue_depths():
 
 def in_flight():
     """What still moves: ready messages in the main queues, pending and
-    claimed reservations in Redis (cheap checks, no rabbitmqctl)."""
+    claimed reservations and holds not yet ended in Redis (cheap checks,
+    no rabbitmqctl)."""
     n = sum(box.queue_count(q) for q in QUEUES)
     for node in range(len(box.REDIS_PORTS)):
         tags = box.redis("SMEMBERS", "bo:zones", node=node) or []
         cmds = []
         for t in tags:
             t = t.decode()
-            cmds += [("ZCARD", "bo:pend:{%s}" % t), ("ZCARD", "bo:sweep:{%s}" % t)]
+            cmds += [("ZCARD", "bo:pend:{%s}" % t), ("ZCARD", "bo:sweep:{%s}" % t),
+                     ("ZCARD", "bo:hexp:{%s}" % t)]
         if cmds:
             n += sum(x for x in redis_pipeline(cmds, node) if isinstance(x, int))
     return n
@@ -436,7 +581,8 @@ def in_flight():
 
 def settle(timeout=240, quiet=2.0):
     """Waits until nothing is in flight: the main queues hold no message
-    (ready or unacked), no reservation is pending or claimed, and MySQL and
+    (ready or unacked), no reservation is pending or claimed, no hold is
+    still active (holds of a fault run are short), and MySQL and
     DynamoDB stopped changing for `quiet` seconds.  Returns the seconds it
     took; raises box.Fail on timeout (the check then reports the rest)."""
     t0 = time.time()
@@ -473,7 +619,7 @@ class Report:
         self.title = title
         self.lines = []
         self.violations = collections.OrderedDict((k, []) for k in ("I1", "I2", "I3", "I4",
-                                                                      "I5"))
+                                                                      "I5", "I6", "I7"))
 
     def info(self, msg):
         self.lines.append(msg)
@@ -488,10 +634,12 @@ class Report:
     def text(self, limit=12):
         out = ["history check: %s" % self.title]
         out += ["  " + line for line in self.lines]
-        names = {"I1": "no seat sold twice", "I2": "every ok persisted once, field for field",
-                 "I3": "nothing persisted that was not sold", "I4": "Redis bits = counters = "
-                 "owners = sold seats <= capacity", "I5": "MySQL = DynamoDB, queues drained, "
-                 "dead letters accounted for"}
+        names = {"I1": "no two live tickets on a seat at any instant",
+                 "I2": "every ok persisted once, field for field; every cancel applied",
+                 "I3": "nothing persisted that was not sold, orders whole", "I4": "Redis bits = "
+                 "counters = owners = live seats <= capacity", "I5": "MySQL = DynamoDB, queues "
+                 "drained, dead letters accounted for", "I6": "a hold ends exactly one way",
+                 "I7": "one idempotency key never buys twice"}
         for inv, v in self.violations.items():
             if not v:
                 out.append("  %s ok    %s" % (inv, names[inv]))
@@ -521,6 +669,9 @@ def field_diff(want, got, exact_price):
     bad = []
     for k in FIELDS:
         w, g = want.get(k), got.get(k)
+        if k == "status" and g == "CANCELLED" and w in ("CREATED", "CANCELLED") and \
+                got.get("cancelledOn"):
+            continue    # cancelled since (I2 checks the cancellation itself)
         if k == "price":
             if (exact_price and w != g) or (not exact_price and not same_price(w, g)):
                 bad.append("price %r != %r" % (g, w))
@@ -544,7 +695,7 @@ def field_diff(want, got, exact_price):
                 tok and got["cancelHash"] != hashlib.sha256(tok.encode()).hexdigest()):
             bad.append("cancelHash %r is not the hash of the 201's cancelToken"
                        % (got["cancelHash"],))
-    extra = set(got) - set(FIELDS) - {"orderId", "cancelHash"}
+    extra = set(got) - set(FIELDS) - {"orderId", "cancelHash", "cancelledOn"}
     if extra:
         bad.append("extra attributes %s" % sorted(extra))
     return bad
@@ -565,147 +716,327 @@ def req_seat(r):
     return tuple([r["seat"][1]] + r["seat"][2:])
 
 
+def kind_of(r):
+    return r.get("kind", "ticket")
+
+
+SELLS = ("ticket", "order", "confirm")     # the kinds of request that sell
+
+
+def answer_tickets(r):
+    """The tickets an ok sale record was answered with."""
+    if kind_of(r) == "ticket":
+        return [r["ticket"]] if r.get("ticket") else []
+    return list((r.get("order") or {}).get("tickets") or [])
+
+
+def order_id_of(r):
+    """The order id a sale record was answered with (ok or unknown), or None."""
+    return r.get("orderId") or (r.get("ticket") or {}).get("orderId")
+
+
+def zone_of(r, holds=None):
+    """(event, zone) a sale record is for (a confirm: its hold's), or None."""
+    if r.get("seat"):
+        return (r["seat"][1], int(r["seat"][2]))
+    if r.get("zone"):
+        return (r["zone"][1], int(r["zone"][2]))
+    h = (holds or {}).get(r.get("holdId"))
+    return zone_of(h) if h else None
+
+
+def seat_set(tickets):
+    return sorted((int(t["row"]), int(t["column"])) for t in tickets)
+
+
+class View:
+    """The history as the invariants look at it: records by kind and
+    outcome, what the answers sold, cancelled and held."""
+
+    def __init__(self, history):
+        self.recs = history.records
+        self.lost = history.lost
+        self.by = collections.defaultdict(list)        # (kind, outcome) -> records
+        for r in self.recs:
+            self.by[(kind_of(r), r["outcome"])].append(r)
+        self.sales_ok = [r for r in self.recs if kind_of(r) in SELLS and r["outcome"] == "ok"]
+        self.ans_tickets = {}       # ticketId -> (ticket of a 201/200, record)
+        self.ans_orders = collections.defaultdict(list)  # orderId -> ok records
+        for r in self.sales_ok:
+            for t in answer_tickets(r):
+                self.ans_tickets.setdefault(t["ticketId"], (t, r))
+            if order_id_of(r):
+                self.ans_orders[order_id_of(r)].append(r)
+        self.unk_orders = {}        # orderId -> an unknown sale record naming it
+        self.unk_tickets = {}       # ticketId -> an unknown /tickets record naming it
+        for r in self.recs:
+            if kind_of(r) in SELLS and r["outcome"] == "unknown":
+                if order_id_of(r) or r.get("ticketId"):
+                    # a round-1 style record knows only the ticket's id
+                    self.unk_orders.setdefault(order_id_of(r) or r["ticketId"], r)
+                if kind_of(r) == "ticket" and r.get("ticketId"):
+                    self.unk_tickets[r["ticketId"]] = r
+        self.cancelled = {}         # ticketId -> (cancelledOn, record) of 200 cancels
+        for r in self.by[("cancel", "ok")]:
+            a = r["answer"]
+            for t in a.get("tickets", [a]):
+                if t.get("status") == "CANCELLED":
+                    self.cancelled.setdefault(t["ticketId"], (t.get("cancelledOn"), r))
+        self.holds = {r["holdId"]: r for r in self.by[("hold", "ok")]}
+        self.of_hold = collections.defaultdict(list)     # holdId -> confirms, deletes
+        for r in self.recs:
+            if kind_of(r) in ("confirm", "delete"):
+                self.of_hold[r["holdId"]].append(r)
+
+    def in_lost(self, r):
+        return any(r["t0"] <= b and r["t1"] >= a for (a, b) in self.lost)
+
+
 class Stores:
-    """What the stores hold once settled: the catalog, MySQL's tickets,
-    DynamoDB's items, Redis' zones."""
+    """What the stores hold once settled: the catalog, MySQL's tickets and
+    orders, DynamoDB's items, Redis' zones."""
 
     def __init__(self):
         self.cat = catalog()
         self.my = mysql_tickets()
+        self.orders = mysql_orders()
         self.dd = ddb_tickets()
         self.rz = redis_zones(self.cat)
         self.my_by_id = {t["ticketId"]: t for t in self.my}
         self.dd_by_id = {t.get("ticketId"): t for t in self.dd}
+        self.my_by_order = collections.defaultdict(list)
+        for t in self.my:
+            self.my_by_order[t.get("orderId") or t["ticketId"]].append(t)
+        self.dd_by_order = collections.defaultdict(list)
+        for t in self.dd:
+            self.dd_by_order[t.get("orderId") or t.get("ticketId")].append(t)
+
+    def persisted(self):
+        """Every ticket of MySQL or DynamoDB by id (MySQL's when in both)."""
+        out = dict(self.dd_by_id)
+        out.update(self.my_by_id)
+        out.pop(None, None)
+        return out
 
 
-def check_i1(rep, ok, st):
-    """I1: no seat got two 201s; at most one ticket per seat in each store,
-    the same one in both."""
-    ok_by_seat = collections.defaultdict(list)
-    for r in ok:
-        t = r["ticket"]
-        want = req_seat(r)
-        if seat_key(t) != want or t.get("venueId") != r["seat"][0]:
-            rep.bad("I2", "request %d for %r got a 201 for another seat: %s" % (
-                r["i"], r["seat"], r["body"][:200]))
-        ok_by_seat[want].append(r)
-    for seat, rs in ok_by_seat.items():
-        if len(rs) > 1:
-            rep.bad("I1", "seat %r answered 201 %d times: %s" % (
-                seat, len(rs), ", ".join("%s (request %d)" % (x["ticketId"], x["i"]) for x in rs)))
-    for store, tickets in (("MySQL", st.my), ("DynamoDB", st.dd)):
-        by_seat = collections.defaultdict(list)
-        for t in tickets:
-            try:
-                by_seat[seat_key(t)].append(t["ticketId"])
-            except (KeyError, ValueError):
-                rep.bad("I5", "%s holds a malformed ticket %r" % (store, t))
-        for seat, ids in by_seat.items():
-            if len(ids) > 1:
-                rep.bad("I1", "%s sells seat %r to %d tickets: %s" % (store, seat, len(ids),
-                                                                     ", ".join(ids)))
-    holder = {}   # seat -> ticketId, all stores together
-    for store, tickets in (("MySQL", st.my), ("DynamoDB", st.dd)):
-        for t in tickets:
-            try:
-                s = seat_key(t)
-            except (KeyError, ValueError):
-                continue
-            if s in holder and holder[s][0] != t["ticketId"]:
-                rep.bad("I1", "seat %r: %s in %s but %s in %s" % (s, holder[s][0], holder[s][1],
-                                                                t["ticketId"], store))
-            holder.setdefault(s, (t["ticketId"], store))
+def check_i1(rep, v, st, slack):
+    """I1: no two live tickets on a seat at any instant.  A ticket is live
+    from its createdOn until its cancelledOn (from a store or a 200 cancel);
+    the tickets are those of the 201s and of both stores.  Two of one seat
+    may overlap by at most `slack` seconds: each stamp is taken before its
+    Redis script runs, so a sale that found the seat freed by a cancel may
+    carry a stamp a little older than the cancel's."""
+    seen = {}
 
-
-
-def check_i2(rep, ok, unknown, st, lost, unknown_must_resolve):
-    """I2: every 201 is persisted in both stores as answered; every unknown
-    outcome with a ticketId ends persisted (unless Redis lost it)."""
-    for r in ok:
-        tid, t = r["ticketId"], r["ticket"]
-        for store, by_id, exact in (("MySQL", st.my_by_id, True), ("DynamoDB", st.dd_by_id, False)):
-            got = by_id.get(tid)
-            if got is None:
-                rep.bad("I2", "201 ticket %s (seat %r, request %d) is not in %s" % (
-                    tid, r["seat"], r["i"], store))
-                continue
-            bad = field_diff(t, got, exact)
-            if bad:
-                rep.bad("I2", "201 ticket %s differs in %s: %s" % (tid, store, "; ".join(bad)))
-    unk_ids = {r["ticketId"]: r for r in unknown if r.get("ticketId")}
-    resolved = sum(1 for tid in unk_ids if tid in st.my_by_id)
-    rep.info("unknown outcomes: %d with a ticketId (%d persisted), %d without" % (
-        len(unk_ids), resolved, len(unknown) - len(unk_ids)))
-    if unknown_must_resolve:
-        for tid, r in unk_ids.items():
-            if "reservation in doubt" in r["why"]:
-                continue    # Redis may never have run it (or found the seat taken)
-            if any(r["t0"] <= b and r["t1"] >= a for (a, b) in lost) and \
-                    tid not in st.my_by_id and tid not in st.dd_by_id:
-                rep.info("unknown-outcome ticket %s (request %d) vanished with Redis' lost "
-                         "writes" % (tid, r["i"]))
-                continue
-            if tid not in st.my_by_id or tid not in st.dd_by_id:
-                rep.bad("I2", "unknown-outcome ticket %s (seat %r, request %d) was never "
-                        "completed: MySQL %s, DynamoDB %s" % (
-                            tid, r["seat"], r["i"], tid in st.my_by_id, tid in st.dd_by_id))
-
-
-
-def check_i3(rep, ok, fail, unknown, st, slack):
-    """I3: every persisted ticket is explained by an ok or unknown request
-    for its seat."""
-    unk_ids = {r["ticketId"]: r for r in unknown if r.get("ticketId")}
-    ok_ids = {r["ticketId"]: r for r in ok}
-    idless = collections.defaultdict(list)     # seat -> unknown requests without id
-    for r in unknown:
-        if not r.get("ticketId"):
-            idless[req_seat(r)].append(r)
-    fails = collections.defaultdict(list)
-    for r in fail:
-        fails[req_seat(r)].append(r)
-    used = set()
-    persisted = dict(st.my_by_id)
-    for tid, t in st.dd_by_id.items():
-        persisted.setdefault(tid, t)
-    for tid, t in persisted.items():
+    def note(t, where):
         try:
             s = seat_key(t)
-        except (KeyError, ValueError):
-            continue
-        src = ok_ids.get(tid) or unk_ids.get(tid)
-        if src is not None:
-            if req_seat(src) != s:
-                rep.bad("I3", "ticket %s is persisted for seat %r, its request %d was for %r" % (
-                    tid, s, src["i"], src["seat"]))
-            continue
-        created = stamp_s(t.get("createdOn", ""))
-        match = None
-        for r in idless.get(s, []):
-            if r["i"] in used:
+        except (KeyError, ValueError, TypeError):
+            rep.bad("I5", "%s holds a malformed ticket %r" % (where, t))
+            return
+        e = seen.setdefault(t.get("ticketId"), {"seat": s, "created": stamp_s(
+            t.get("createdOn", "")), "cancelled": None, "where": []})
+        e["where"].append(where)
+        if t.get("status") == "CANCELLED" and t.get("cancelledOn") and e["cancelled"] is None:
+            e["cancelled"] = stamp_s(t["cancelledOn"])
+    for tid, (t, r) in v.ans_tickets.items():
+        note(t, "a %d (request %d)" % (r.get("status", 201), r["i"]))
+    for t in st.my:
+        note(t, "MySQL")
+    for t in st.dd:
+        note(t, "DynamoDB")
+    for tid, (on, r) in v.cancelled.items():
+        if tid in seen and on and seen[tid]["cancelled"] is None:
+            seen[tid]["cancelled"] = stamp_s(on)
+    by_seat = collections.defaultdict(list)
+    for tid, e in seen.items():
+        if e["created"] is not None:
+            by_seat[e["seat"]].append((tid, e))
+    inf = float("inf")
+    for seat, es in by_seat.items():
+        es.sort(key=lambda x: x[1]["created"])
+        for i, (ta, a) in enumerate(es):
+            for tb, b in es[i + 1:]:
+                end = min(a["cancelled"] or inf, b["cancelled"] or inf)
+                if end - b["created"] > slack:
+                    rep.bad("I1", "seat %r: tickets %s (%s) and %s (%s) live at once %s" % (
+                        seat, ta, "/".join(a["where"]), tb, "/".join(b["where"]),
+                        "to this day" if end == inf else "for %.1f s" % (end - b["created"])))
+
+
+def check_i2(rep, v, st, unknown_must_resolve):
+    """I2: every 201 is persisted in both stores as answered (its seats the
+    ones asked for, its order whole); every unknown outcome whose
+    reservation stands (503 with an id, publish in doubt) ends persisted
+    (unless Redis lost it); every 200 cancel (and every 503 "recorded") ends
+    CANCELLED in both stores with the answer's cancelledOn."""
+    for r in v.sales_ok:
+        k, tickets = kind_of(r), answer_tickets(r)
+        got = seat_set(tickets)
+        if k == "ticket":
+            t = tickets[0]
+            if seat_key(t) != req_seat(r) or t.get("venueId") != r["seat"][0]:
+                rep.bad("I2", "request %d for %r got a 201 for another seat: %s" % (
+                    r["i"], r["seat"], r["body"][:200]))
+        elif k == "order":
+            want = sorted(tuple(s) for s in r["seats"]) if r.get("seats") else None
+            q = r.get("quantity")
+            if (want and got != want) or (q and (len(got) != q or len({x[0] for x in got}) != 1
+                                                or got[-1][1] - got[0][1] != q - 1)) or any(
+                    (t["eventId"], int(t["zoneId"])) != zone_of(r) for t in tickets):
+                rep.bad("I2", "order request %d (%r) got seats %r of %s" % (
+                    r["i"], want or "quantity %s" % q, got,
+                    {(t["eventId"], t["zoneId"]) for t in tickets}))
+        elif k == "confirm" and r["holdId"] in v.holds:
+            held = seat_set(v.holds[r["holdId"]]["hold"]["seats"])
+            if got != held:
+                rep.bad("I2", "confirm %d of hold %s sold %r, the hold had %r" % (
+                    r["i"], r["holdId"], got, held))
+        for t in tickets:
+            tid = t["ticketId"]
+            for store, by_id, exact in (("MySQL", st.my_by_id, True),
+                                        ("DynamoDB", st.dd_by_id, False)):
+                p = by_id.get(tid)
+                if p is None:
+                    rep.bad("I2", "%d ticket %s (seat %r, request %d) is not in %s" % (
+                        r.get("status", 201), tid, seat_key(t), r["i"], store))
+                    continue
+                bad = field_diff(t, p, exact)
+                if bad:
+                    rep.bad("I2", "%d ticket %s differs in %s: %s" % (
+                        r.get("status", 201), tid, store, "; ".join(bad)))
+        oid = order_id_of(r)
+        if k != "ticket" or (oid and oid in st.orders):
+            o = st.orders.get(oid)
+            if o is None or o[2] != len(tickets):
+                rep.bad("I2", "order %s (request %d, %d tickets) in MySQL's orders: %r" % (
+                    oid, r["i"], len(tickets), o))
+    unk_ids = sum(1 for r in v.recs if kind_of(r) in SELLS and r["outcome"] == "unknown"
+                  and order_id_of(r))
+    done = sum(1 for oid in v.unk_orders if oid in st.my_by_order)
+    rep.info("unknown sale outcomes: %d with an id (%d persisted), %d without" % (
+        unk_ids, done, sum(1 for r in v.recs if kind_of(r) in SELLS and
+                           r["outcome"] == "unknown") - unk_ids))
+    if unknown_must_resolve:
+        for oid, r in v.unk_orders.items():
+            if "reservation in doubt" in r["why"]:
+                continue    # Redis may never have run it (or found the seat taken)
+            ids = [r["ticketId"]] if r.get("ticketId") else [
+                t["ticketId"] for t in st.my_by_order.get(oid, [])]
+            there = [(tid in st.my_by_id, tid in st.dd_by_id) for tid in ids]
+            if ids and all(a and b for a, b in there) and (
+                    kind_of(r) == "ticket" or (oid in st.orders and
+                                              len(st.dd_by_order.get(oid, [])) == len(ids))):
                 continue
-            if created is None or r["t0"] - slack <= created <= r["t1"] + slack:
-                match = r
-                break
+            if v.in_lost(r) and not any(a or b for a, b in there):
+                rep.info("unknown outcome %s (request %d) vanished with Redis' lost writes"
+                         % (oid, r["i"]))
+                continue
+            rep.bad("I2", "unknown-outcome order %s (request %d, %s) was never completed: "
+                    "MySQL %s, DynamoDB %s" % (oid, r["i"], r["why"], [a for a, _ in there] or
+                                               False, [b for _, b in there] or False))
+    # cancellations: 200 ones with their stamp, recorded 503 ones too
+    for tid, (on, r) in v.cancelled.items():
+        for store, by_id in (("MySQL", st.my_by_id), ("DynamoDB", st.dd_by_id)):
+            p = by_id.get(tid)
+            if p is None or p.get("status") != "CANCELLED" or \
+                    (p.get("cancelledOn") or "")[:23] != (on or "")[:23]:
+                rep.bad("I2", "cancel %d answered 200 for ticket %s (cancelledOn %s), %s has "
+                        "%s" % (r["i"], tid, on, store, p and (p.get("status"),
+                                                              p.get("cancelledOn"))))
+    for r in v.by[("cancel", "unknown")]:
+        if r["why"] != "503 cancellation recorded":
+            continue
+        ids = [r["ticketId"]] if r.get("ticketId") else [
+            t["ticketId"] for t in st.my_by_order.get(r["orderId"], [])]
+        for tid in ids:
+            for store, by_id in (("MySQL", st.my_by_id), ("DynamoDB", st.dd_by_id)):
+                if (by_id.get(tid) or {}).get("status") != "CANCELLED":
+                    rep.bad("I2", "cancel %d was recorded (503), ticket %s is not CANCELLED in "
+                            "%s" % (r["i"], tid, store))
+
+
+def explains(r, group, v, slack):
+    """True if the idless unknown sale record r may have made the persisted
+    tickets group (one order): same zone and seats, created during r."""
+    t0 = group[0]
+    created = stamp_s(t0.get("createdOn", ""))
+    if created is not None and not (r["t0"] - slack <= created <= r["t1"] + slack):
+        return False
+    if zone_of(r, v.holds) != (t0["eventId"], int(t0["zoneId"])):
+        return False
+    seats = seat_set(group)
+    k = kind_of(r)
+    if k == "ticket":
+        return seats == [tuple(r["seat"][3:5])] and t0["venueId"] == r["seat"][0]
+    if k == "order":
+        return seats == sorted(tuple(s) for s in r["seats"]) if r.get("seats") else \
+            len(seats) == r.get("quantity")
+    h = v.holds.get(r.get("holdId"))
+    return h is None or seats == seat_set(h["hold"]["seats"])
+
+
+def check_i3(rep, v, st, slack):
+    """I3: everything persisted was sold: every persisted order (its tickets
+    grouped by orderId; a round-1 ticket alone) comes from an ok or unknown
+    request, by id, or for an unknown without id: same zone and seats,
+    created during the request; never from a fail.  A persisted order is
+    whole (as many tickets in each store as its row in orders says), and a
+    CANCELLED ticket was cancelled by a request (ok or unknown)."""
+    idless = [r for r in v.recs if kind_of(r) in SELLS and r["outcome"] == "unknown"
+              and not order_id_of(r) and not r.get("ticketId")]
+    fails = [r for r in v.recs if kind_of(r) in SELLS and r["outcome"] == "fail"]
+    used = set()
+    groups = collections.defaultdict(list)
+    for tid, t in st.persisted().items():
+        groups[t.get("orderId") or tid].append(t)
+    for gid, group in groups.items():
+        known = [v.ans_tickets.get(t["ticketId"], (None, None))[1] or
+                 v.unk_tickets.get(t["ticketId"]) for t in group]
+        src = v.ans_orders.get(gid, [None])[0] or v.unk_orders.get(gid) or next(
+            (x for x in known if x), None)
+        if src is not None:
+            if kind_of(src) == "ticket" and src.get("seat") and any(
+                    seat_key(t) != req_seat(src) for t in group):
+                rep.bad("I3", "ticket %s is persisted for seat %r, its request %d was for %r" % (
+                    group[0]["ticketId"], seat_key(group[0]), src["i"], src["seat"]))
+            continue
+        match = next((r for r in idless if r["i"] not in used and explains(r, group, v, slack)),
+                     None)
         if match is not None:
             used.add(match["i"])
             continue
-        near = sorted((r for r in fails.get(s, []) if created is not None and
-                       r["t0"] - slack <= created <= r["t1"] + slack),
-                      key=lambda r: (r["why"] != "503 nothing sold", abs(r["t0"] - created)))
-        rep.bad("I3", "ticket %s (seat %r, created %s) persisted, but no ok or unknown request "
-                "explains it%s" % (tid, s, t.get("createdOn"),
-                                   "; a request answered '%s' for this seat then (request %d)" % (
-                                       near[0]["why"], near[0]["i"]) if near else ""))
-    rep.info("unknown outcomes without ticketId that became tickets: %d" % len(used))
-
+        near = [r for r in fails if explains(r, group, v, slack)]
+        near.sort(key=lambda r: r["why"] != "503 nothing sold")
+        rep.bad("I3", "order %s (tickets %s, seats %r of %s zone %s, created %s) persisted, but "
+                "no ok or unknown request explains it%s" % (
+                    gid, ", ".join(t["ticketId"] for t in group), seat_set(group),
+                    group[0]["eventId"], group[0]["zoneId"], group[0].get("createdOn"),
+                    "; a request answered '%s' for these seats then (request %d)" % (
+                        near[0]["why"], near[0]["i"]) if near else ""))
+    rep.info("unknown outcomes without an id that became orders: %d" % len(used))
+    for oid, (status, total, n) in st.orders.items():
+        my_n, dd_n = len(st.my_by_order.get(oid, [])), len(st.dd_by_order.get(oid, []))
+        if not (n == my_n == dd_n) or n == 0:
+            rep.bad("I3", "order %s is not whole: orders row counts %d tickets, MySQL %d, "
+                    "DynamoDB %d" % (oid, n, my_n, dd_n))
+    asked = set()
+    for r in v.recs:
+        if kind_of(r) == "cancel" and r["outcome"] in ("ok", "unknown"):
+            asked.add(r.get("ticketId") or r.get("orderId"))
+    for tid, t in st.persisted().items():
+        if t.get("status") == "CANCELLED" and tid not in asked and t.get("orderId") not in asked:
+            rep.bad("I3", "ticket %s is CANCELLED, but no cancel request (ok or unknown) asked "
+                    "for it or its order %s" % (tid, t.get("orderId")))
 
 
 def check_i4(rep, st):
     """I4: Redis' bits, counters and owners agree with the catalog and with
-    MySQL, zone by zone (I5 for what is left pending)."""
+    MySQL's live tickets, zone by zone (I5 for what is left pending)."""
     sold_by_zone = collections.defaultdict(dict)   # (event, zone) -> {bit: ticketId}
     for t in st.my:
+        if t["status"] == "CANCELLED":
+            continue
         key = (t["eventId"], t["zoneId"])
         if key not in st.cat:
             rep.bad("I4", "MySQL ticket %s for a zone not in the catalog: %r" % (t["ticketId"],
@@ -780,6 +1111,10 @@ def check_i5(rep, history, st, run_ticketctl):
         rep.bad("I5", "%d ticket(s) in DynamoDB, not in MySQL: %s" % (len(only_dd), only_dd[:4]))
     for tid in set(st.my_by_id) & set(st.dd_by_id):
         bad = field_diff(st.my_by_id[tid], st.dd_by_id[tid], False)
+        for k in ("status", "cancelledOn"):
+            a, b = st.my_by_id[tid].get(k), st.dd_by_id[tid].get(k)
+            if (a or "")[:23] != (b or "")[:23]:
+                bad.append("%s %r != %r" % (k, b, a))
         if bad:
             rep.bad("I5", "ticket %s: DynamoDB differs from MySQL: %s" % (tid, "; ".join(bad)))
     try:
@@ -813,6 +1148,18 @@ def check_i5(rep, history, st, run_ticketctl):
                     not field_diff(t, st.my_by_id[tid], True):
                 rep.info("%s: a copy of persisted ticket %s (harmless)" % (q, tid))
                 continue
+            if isinstance(t, dict) and t.get("type") == "order" and t.get("orderId") in \
+                    st.orders and all(x.get("ticketId") in st.my_by_id and x.get("ticketId")
+                                      in st.dd_by_id for x in t.get("tickets", [])):
+                rep.info("%s: a copy of persisted order %s (harmless)" % (q, t["orderId"]))
+                continue
+            if isinstance(t, dict) and t.get("type") == "cancel" and all(
+                    st.my_by_id.get(x, {}).get("status") == "CANCELLED" and
+                    st.dd_by_id.get(x, {}).get("status") == "CANCELLED"
+                    for x in t.get("ticketIds", [])):
+                rep.info("%s: a copy of an applied cancellation of %s (harmless)" % (
+                    q, t.get("orderId")))
+                continue
             rep.bad("I5", "%s holds a message nobody accounts for: %s" % (q, body[:200]))
     rep.info("queues: " + ", ".join("%s %d/%d" % (q, box.queue_count(q),
                                                   depths.get(q, (0, 0, 0))[1])
@@ -827,31 +1174,155 @@ def check_i5(rep, history, st, run_ticketctl):
             rep.info("ticketctl check: %s" % last)
 
 
-def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5):
-    """Checks the history against the stores (call settle() first).  Returns
-    a Report; report.ok is False on any violation.  history.lost holds the
-    (from, to) times when Redis lost reservations (a Redis loss,
-    docs/reliability.md): an unknown outcome in flight then need not end
-    persisted (its pending entry is gone)."""
-    lost = history.lost
-    rep = Report(history.name or "history")
-    recs = history.records
-    ok = [r for r in recs if r["outcome"] == "ok"]
-    fail = [r for r in recs if r["outcome"] == "fail"]
-    unknown = [r for r in recs if r["outcome"] == "unknown"]
-    rep.info(history.summary())
-    why = collections.Counter(r["why"] for r in fail + unknown)
-    if why:
-        rep.info("answers other than 201: " + ", ".join("%s x%d" % (k, v)
-                                                        for k, v in why.most_common(8)))
+HOLD_STATES = {"A": "active", "C": "confirmed", "D": "deleted", "X": "expired"}
 
-    st = Stores()
-    rep.info("stores: %d tickets in MySQL, %d items in DynamoDB" % (len(st.my), len(st.dd)))
-    check_i1(rep, ok, st)
-    check_i2(rep, ok, unknown, st, lost, unknown_must_resolve)
-    check_i3(rep, ok, fail, unknown, st, slack)
+
+def check_i6(rep, v, st):
+    """I6: a hold ends exactly one way: confirmed into one order, deleted,
+    or expired, by what its answers said (confirm 201/200, DELETE 204, a 410)
+    and by what Redis keeps (bo:holds: C <orderId>, D, X); once settled no
+    hold is active and none owns a seat.  A confirmed hold's seats are its
+    order's tickets; an unconfirmed one was persisted as no order."""
+    redis_holds = {}
+    held_by = collections.defaultdict(list)     # holdId -> seats still owned "h:<id>"
+    for key, z in st.rz.items():
+        for hid, val in z["holds"].items():
+            redis_holds[hid] = val
+        for b, owner in z["owners"].items():
+            if owner.startswith("h:"):
+                held_by[owner[2:]].append((key, b))
+    ends = collections.Counter()
+    for hid, h in v.holds.items():
+        ways = set()
+        rs = v.of_hold.get(hid, [])
+        oids = {r["orderId"] for r in rs if kind_of(r) == "confirm" and r["outcome"] == "ok"}
+        if len(oids) > 1:
+            rep.bad("I6", "hold %s was confirmed into %d orders: %s" % (hid, len(oids),
+                                                                        sorted(oids)))
+        maybe = oids | {r["orderId"] for r in rs if kind_of(r) == "confirm" and r.get("orderId")}
+        persisted = {o for o in maybe if o in st.my_by_order or o in st.dd_by_order}
+        if len(persisted) > 1:
+            rep.bad("I6", "hold %s: %d orders persisted from it: %s" % (hid, len(persisted),
+                                                                        sorted(persisted)))
+        if oids or persisted:
+            ways.add("confirmed")
+        if any(kind_of(r) == "delete" and r["outcome"] == "ok" for r in rs):
+            ways.add("deleted")
+        if any(r.get("status") == 410 for r in rs):
+            ways.add("expired")
+        state = redis_holds.get(hid)
+        if state is None:
+            if not v.in_lost(h):
+                rep.bad("I6", "hold %s (request %d) is unknown to Redis" % (hid, h["i"]))
+        else:
+            word = HOLD_STATES.get(state.split()[0], state)
+            if word == "active":
+                rep.bad("I6", "hold %s (request %d, expires %s) is still active after the "
+                        "system settled: it never ended" % (hid, h["i"],
+                                                             h["hold"].get("expiresAt")))
+            else:
+                ways.add(word)
+            if word == "confirmed" and oids and state.split()[-1] not in oids:
+                rep.bad("I6", "hold %s confirmed into %s by its answers, into %s in Redis" % (
+                    hid, sorted(oids), state.split()[-1]))
+        if len(ways) > 1:
+            rep.bad("I6", "hold %s ended %d ways: %s (%s)" % (
+                hid, len(ways), " and ".join(sorted(ways)), "; ".join(
+                    "request %d %s %s" % (r["i"], kind_of(r), r["why"]) for r in rs)))
+        ends[" and ".join(sorted(ways)) or "?"] += 1
+        held = seat_set(h["hold"]["seats"])
+        for oid in persisted:
+            got = seat_set(st.my_by_order.get(oid) or st.dd_by_order.get(oid))
+            if got != held:
+                rep.bad("I6", "hold %s held %r, its order %s has %r" % (hid, held, oid, got))
+        if "confirmed" not in ways and hid in held_by:
+            pass    # reported below for every hold
+    for hid, seats in held_by.items():
+        rep.bad("I6", "hold %s (Redis: %s) still owns %d seat(s) after the system settled, "
+                "e.g. %r" % (hid, redis_holds.get(hid), len(seats), seats[0]))
+    for hid, state in redis_holds.items():
+        if hid not in v.holds and state.startswith("A "):
+            rep.bad("I6", "a hold nobody was told of (%s) is still active: %s" % (hid, state))
+    rep.info("holds: %d answered 201, ended: %s; %d in Redis" % (
+        len(v.holds), ", ".join("%s %d" % kv for kv in sorted(ends.items())) or "-",
+        len(redis_holds)))
+
+
+def idem_records(keys):
+    """{(event, zone, key): Redis' bo:idem record (str) or None}."""
+    by_node = collections.defaultdict(list)
+    for k in keys:
+        by_node[box.zone_node(k[0], k[1])].append(k)
+    out = {}
+    for node, ks in by_node.items():
+        rep = redis_pipeline([("GET", "bo:idem:{%s:%d}:%s" % k) for k in ks], node)
+        for k, x in zip(ks, rep):
+            out[k] = x.decode() if isinstance(x, bytes) else None
+    return out
+
+
+def check_i7(rep, v, st):
+    """I7: one Idempotency-Key never buys twice: per zone and key, at most
+    one order id across all its 201s, at most one of its orders (of any
+    answer) persisted, and the order Redis keeps for the key is that one."""
+    by_key = collections.defaultdict(list)
+    for r in v.recs:
+        if kind_of(r) in ("ticket", "order") and r.get("key"):
+            by_key[zone_of(r) + (r["key"],)].append(r)
+    if not by_key:
+        return
+    kept = idem_records(list(by_key))
+    replays = 0
+    for k, rs in by_key.items():
+        oks = {order_id_of(r) for r in rs if r["outcome"] == "ok"}
+        replays += sum(1 for r in rs if r.get("replayed"))
+        ids = oks | {order_id_of(r) for r in rs if order_id_of(r)}
+        persisted = {o for o in ids if o in st.my_by_order or o in st.dd_by_order}
+        reqs = "; ".join("request %d %s%s" % (r["i"], r["why"], " (%s)" % order_id_of(r)
+                                              if order_id_of(r) else "") for r in rs[:6])
+        if len(oks) > 1:
+            rep.bad("I7", "key %s of %s zone %d answered %d orders: %s" % (
+                k[2], k[0], k[1], len(oks), reqs))
+        if len(persisted) > 1:
+            rep.bad("I7", "key %s of %s zone %d bought %d persisted orders %s: %s" % (
+                k[2], k[0], k[1], len(persisted), sorted(persisted), reqs))
+        elif persisted and oks and persisted != oks:
+            rep.bad("I7", "key %s answered order %s, order %s is persisted" % (
+                k[2], sorted(oks), sorted(persisted)))
+        m = re.match(r"^\S+ P (\S+) ", kept.get(k) or "")
+        if m and (oks or persisted) and m.group(1) not in (oks | persisted):
+            rep.bad("I7", "key %s: Redis keeps order %s, the answers and stores say %s" % (
+                k[2], m.group(1), sorted(oks | persisted)))
+    rep.info("idempotency keys: %d, %d requests with one, %d replays" % (
+        len(by_key), sum(len(x) for x in by_key.values()), replays))
+
+
+def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5, stores=None):
+    """Checks the history against the stores (call settle() first), one
+    function per invariant.  Returns a Report; report.ok is False on any
+    violation.  history.lost holds the (from, to) times when Redis lost
+    reservations (a Redis loss, docs/reliability.md): an unknown outcome in
+    flight then need not end persisted (its pending entry is gone).
+    stores: a Stores() read before (the stores unchanged since), else read
+    now."""
+    rep = Report(history.name or "history")
+    rep.info(history.summary())
+    why = collections.Counter(r["why"] for r in history.records if r["outcome"] != "ok")
+    if why:
+        rep.info("answers other than ok: " + ", ".join("%s x%d" % (k, n)
+                                                       for k, n in why.most_common(8)))
+    v = View(history)
+    st = stores or Stores()
+    rep.info("stores: %d tickets in MySQL (%d cancelled), %d orders, %d items in DynamoDB" % (
+        len(st.my), sum(1 for t in st.my if t["status"] == "CANCELLED"), len(st.orders),
+        len(st.dd)))
+    check_i1(rep, v, st, slack)
+    check_i2(rep, v, st, unknown_must_resolve)
+    check_i3(rep, v, st, slack)
     check_i4(rep, st)
     check_i5(rep, history, st, run_ticketctl)
+    check_i6(rep, v, st)
+    check_i7(rep, v, st)
     return rep
 
 
