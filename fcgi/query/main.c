@@ -260,8 +260,9 @@ ep_health(const struct route *rt, struct jout *j)
 	jout_str(j, "redis", http_health_state("redis", rok, rds.errstr));
 	if (db.configured) {
 		/* not a failure: reads go to the primary meanwhile */
+		/* the reason only in the log, as for the others */
 		(void)replica_check(&db);
-		jout_str(j, "mysqlReplica", db.state);
+		jout_str(j, "mysqlReplica", db.word);
 		if (db.lag_s >= 0)
 			jout_int(j, "mysqlReplicaLagSeconds", db.lag_s);
 		else

@@ -21,6 +21,7 @@ replica_init(struct replica *r, const struct conf *c)
 	r->configured = c->mysql_read_host[0] != '\0';
 	r->max_lag_s = c->mysql_read_max_lag_s;
 	r->lag_s = -1;
+	r->word = "down";
 	snprintf(r->state, sizeof(r->state), "%s", r->configured ?
 	    "not looked at yet" : "none configured");
 	if (!r->configured)
@@ -66,6 +67,7 @@ look(struct replica *r)
 	int		 io, sql, lag, ok = 0;
 
 	r->lag_s = -1;
+	r->word = "down";
 	if ((my = db_conn(d)) == NULL) {
 		snprintf(r->state, sizeof(r->state), "down: %s", d->errstr);
 		return 0;
@@ -79,6 +81,7 @@ look(struct replica *r)
 	io = column(res, "Slave_IO_Running");
 	sql = column(res, "Slave_SQL_Running");
 	lag = column(res, "Seconds_Behind_Master");
+	r->word = "not replicating";
 	if ((row = mysql_fetch_row(res)) == NULL || io < 0 || sql < 0 ||
 	    lag < 0)
 		snprintf(r->state, sizeof(r->state), "not replicating (no "
@@ -90,16 +93,19 @@ look(struct replica *r)
 		snprintf(r->state, sizeof(r->state), "lag unknown");
 	else {
 		r->lag_s = strtoll(row[lag], NULL, 10);
-		if (r->lag_s > r->max_lag_s)
+		if (r->lag_s > r->max_lag_s) {
+			r->word = "behind";
 			snprintf(r->state, sizeof(r->state), "%lld s behind "
 			    "(over mysql_read_max_lag_s %d)", r->lag_s,
 			    r->max_lag_s);
+		}
 		else if (row[io] == NULL || strcmp(row[io], "Yes") != 0)
 			/* applied all it got; the primary may be ahead */
 			snprintf(r->state, sizeof(r->state), "not replicating "
 			    "(IO thread %s)", row[io] ? row[io] : "?");
 		else {
 			snprintf(r->state, sizeof(r->state), "ok");
+			r->word = "ok";
 			ok = 1;
 		}
 	}
@@ -148,6 +154,7 @@ replica_failed(struct replica *r, struct dbq *q)
 		log_warnx("mysql replica: %s; reading from the primary",
 		    q->errstr);
 	r->usable = 0;
+	r->word = "down";
 	snprintf(r->state, sizeof(r->state), "down: %s", q->errstr);
 	r->checked_ms = mono_ms();
 	r->fallbacks++;

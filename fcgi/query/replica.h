@@ -30,6 +30,8 @@ struct replica {
 	int		 usable;	/* verdict of the last look */
 	long long	 lag_s;		/* Seconds_Behind_Master, -1 unknown */
 	char		 state[ERRSTR_MAX + 64];	/* "ok", or why not read */
+	const char	*word;		/* state for /get/health: "ok", "down",
+					   "not replicating", "behind" */
 	unsigned long	 fallbacks;	/* reads sent to the primary instead */
 };
 
