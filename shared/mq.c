@@ -282,16 +282,20 @@ mq_connect(struct mq *m, int confirms)
 		m->cur = n;
 		if (connect_node(m, confirms) == 0) {
 			/* news only when another node than the last one */
-			if (m->nnodes > 1 && (i > 0 || (m->last_node >= 0 &&
-			    n != m->last_node)))
+			if (m->nnodes > 1 && m->last_node >= 0 &&
+			    n != m->last_node)
 				log_info("amqp: %s: connected to node %s:%d (%d "
 				    "of %d)", m->name, m->host, m->port, n + 1,
 				    m->nnodes);
 			m->last_node = n;
 			return 0;
 		}
-		if (m->nnodes > 1)
+		/* the caller reports a failure of all; one node refusing
+		 * is news only while it is the one that worked last */
+		if (m->nnodes > 1 && n == m->last_node)
 			log_warnx("%s; trying the next node", m->errstr);
+		else if (m->nnodes > 1)
+			log_debug("%s; trying the next node", m->errstr);
 	}
 	m->cur = prev;
 	return -1;
