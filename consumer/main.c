@@ -156,9 +156,7 @@ wait_for_signal(const struct conf *c, struct pipe *pipes, int npipes)
 	int		 sig, i, busy;
 
 	memset(prev, 0, sizeof(prev));
-	mq_init(&m, c->amqp_host, c->amqp_port, c->amqp_user, c->amqp_password,
-	    c->amqp_vhost, c->amqp_connect_timeout_ms, "consumer stats");
-	mq_set_heartbeat(&m, c->amqp_heartbeat);
+	(void)mq_init_conf(&m, c, "consumer stats");
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

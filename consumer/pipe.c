@@ -438,10 +438,7 @@ pipe_run(void *arg)
 		return NULL;
 	}
 	snprintf(name, sizeof(name), "consumer %s", p->queue);
-	mq_init(&m, p->c->amqp_host, p->c->amqp_port, p->c->amqp_user,
-	    p->c->amqp_password, p->c->amqp_vhost,
-	    p->c->amqp_connect_timeout_ms, name);
-	mq_set_heartbeat(&m, p->c->amqp_heartbeat);
+	(void)mq_init_conf(&m, p->c, name);
 	while (!atomic_load(p->stop)) {
 		if (!m.open) {
 			if (subscribe(p, &m) != 0) {

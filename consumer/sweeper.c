@@ -218,10 +218,7 @@ sweeper_run(void *arg)
 		log_error("sweeper: %s", rds.errstr);
 		return NULL;
 	}
-	mq_init(&mq, sw->c->amqp_host, sw->c->amqp_port, sw->c->amqp_user,
-	    sw->c->amqp_password, sw->c->amqp_vhost,
-	    sw->c->amqp_connect_timeout_ms, "consumer sweeper");
-	mq_set_heartbeat(&mq, sw->c->amqp_heartbeat);
+	(void)mq_init_conf(&mq, sw->c, "consumer sweeper");
 	log_info("sweeper: every %d ms, publishing reservations unconfirmed "
 	    "for %d ms", sw->c->sweeper_interval_ms, sw->c->sweeper_stale_ms);
 	while (!pipe_sleep(sw->c->sweeper_interval_ms, sw->stop)) {

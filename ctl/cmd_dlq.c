@@ -227,10 +227,7 @@ requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
 	rq.queue = queue;
 	rq.nids = nids;
 	rq.ids = ids;
-	mq_init(&rq.pub, ctl->c.amqp_host, ctl->c.amqp_port, ctl->c.amqp_user,
-	    ctl->c.amqp_password, ctl->c.amqp_vhost,
-	    ctl->c.amqp_connect_timeout_ms, "ticketctl dlq publish");
-	mq_set_heartbeat(&rq.pub, ctl->c.amqp_heartbeat);
+	(void)mq_init_conf(&rq.pub, &ctl->c, "ticketctl dlq publish");
 	r = sold_read_queue(&v, &get, queue, &all, DLQ_READ_MAX, &msgs, &other,
 	    &more, requeue_message, &rq, err, sizeof(err));
 	if (r != 0 && err[0] != '\0')

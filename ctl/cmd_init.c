@@ -26,7 +26,7 @@ declare_topology(struct ctl *ctl)
 	if (ctl_mq_open(ctl, &m, "ticketctl init") != 0)
 		return -1;
 	if (mq_declare_topology(&m, ctl->c.amqp_queue_max_length,
-	    ctl->c.amqp_queue_type) != 0) {
+	    ctl->c.amqp_queue_type, ctl->c.amqp_quorum_replicas) != 0) {
 		ctl_err("topology: %s", m.errstr);
 		return -1;
 	}
@@ -438,7 +438,7 @@ purge_queues(struct ctl *ctl)
 	if (ctl_mq_open(ctl, &m, "ticketctl reset") != 0)
 		return -1;
 	if (mq_declare_topology(&m, ctl->c.amqp_queue_max_length,
-	    ctl->c.amqp_queue_type) != 0) {
+	    ctl->c.amqp_queue_type, ctl->c.amqp_quorum_replicas) != 0) {
 		ctl_err("topology: %s", m.errstr);
 		return -1;
 	}

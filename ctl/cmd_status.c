@@ -52,13 +52,13 @@ show_queues(struct ctl *ctl, struct status *st)
 	long		depth, consumers;
 	size_t		i;
 
-	printf("queues (amqp %s:%d)\n  %-20s %9s %9s\n", ctl->c.amqp_host,
-	    ctl->c.amqp_port, "queue", "ready", "consumers");
 	if (ctl_mq_open(ctl, &m, "ticketctl status") != 0) {
-		printf("  broker unreachable\n");
+		printf("queues (amqp)\n  broker unreachable\n");
 		st->failed = 1;
 		return;
 	}
+	printf("queues (amqp %s:%d, node %d of %d)\n  %-20s %9s %9s\n", m.host,
+	    m.port, m.cur + 1, m.nnodes, "queue", "ready", "consumers");
 	for (i = 0; i < 4; i++) {
 		if ((depth = mq_queue_depth(&m, queues[i], &consumers)) < 0) {
 			printf("  %-20s %9s %9s  (%s)\n", queues[i], "?", "?",

@@ -78,11 +78,7 @@ ctl_err(const char *fmt, ...)
 int
 ctl_mq_open(struct ctl *ctl, struct mq *m, const char *name)
 {
-	mq_init(m, ctl->c.amqp_host, ctl->c.amqp_port, ctl->c.amqp_user,
-	    ctl->c.amqp_password, ctl->c.amqp_vhost,
-	    ctl->c.amqp_connect_timeout_ms, name);
-	mq_set_heartbeat(m, ctl->c.amqp_heartbeat);
-	if (mq_connect(m, 0) != 0) {
+	if (mq_init_conf(m, &ctl->c, name) != 0 || mq_connect(m, 0) != 0) {
 		ctl_err("%s", m->errstr);
 		return -1;
 	}

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "hostlist.h"
 #include "valid.h"
 
 #define S(f)	offsetof(struct conf, f), sizeof(((struct conf *)0)->f)
@@ -43,6 +44,12 @@ const struct conf_def conf_defs[] = {
 	{ "amqp_heartbeat", CONF_INT, 0, 600, "10", I(amqp_heartbeat), 0, NULL },
 	{ "amqp_queue_max_length", CONF_INT, 0, 2000000000, "0", I(amqp_queue_max_length), 0, NULL },
 	{ "amqp_queue_type", CONF_STR, 0, 0, "classic", S(amqp_queue_type), 0, NULL },
+	/* RabbitMQ cluster, MariaDB replica (issue 15) */
+	{ "amqp_hosts", CONF_STR, 0, 0, "", S(amqp_hosts), 0, NULL },
+	{ "amqp_quorum_replicas", CONF_INT, 0, 99, "3", I(amqp_quorum_replicas), 0, NULL },
+	{ "mysql_read_host", CONF_STR, 0, 0, "", S(mysql_read_host), 0, NULL },
+	{ "mysql_read_port", CONF_INT, 0, 65535, "0", I(mysql_read_port), 0, NULL },
+	{ "mysql_read_max_lag_s", CONF_INT, 0, 86400, "30", I(mysql_read_max_lag_s), 0, NULL },
 
 	{ "mysql_host", CONF_STR, 0, 0, "127.0.0.1", S(mysql_host), 0, NULL },
 	{ "mysql_port", CONF_INT, 1, 65535, "3306", I(mysql_port), 0, NULL },
@@ -223,6 +230,21 @@ conf_read_env(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* Checks the settings that are lists (amqp_hosts); returns 0 or -1. */
+static int
+conf_check_lists(const struct conf *c, char *err, size_t errlen)
+{
+	struct hostport	nodes[CONF_HOSTS_MAX];
+	char		why[256];
+
+	if (hostlist_parse(c->amqp_hosts, c->amqp_port, nodes, CONF_HOSTS_MAX,
+	    why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "amqp_hosts: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 conf_load(struct conf *c, const char *path, int must_exist, char *err,
     size_t errlen)
@@ -236,6 +258,8 @@ conf_load(struct conf *c, const char *path, int must_exist, char *err,
 	if (path != NULL && conf_read_file(c, path, must_exist, err, errlen))
 		return -1;
 	if (conf_read_env(c, err, errlen) != 0)
+		return -1;
+	if (conf_check_lists(c, err, errlen) != 0)
 		return -1;
 	if (log_level_parse(c->log_level) < 0) {
 		snprintf(err, errlen, "log_level: '%s' is not error, warn, info "

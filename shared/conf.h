@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #define CONF_STR_MAX	256
+#define CONF_HOSTS_MAX	16	/* entries of amqp_hosts */
 
 struct conf {
 	/* logging */
@@ -45,6 +46,9 @@ struct conf {
 	int	amqp_heartbeat;		/* seconds, 0 = off */
 	int	amqp_queue_max_length;
 	char	amqp_queue_type[16];	/* "classic" or "quorum" */
+	/* RabbitMQ cluster (issue 15): "host[:port],..."; "" = amqp_host */
+	char	amqp_hosts[CONF_STR_MAX * 4];
+	int	amqp_quorum_replicas;	/* x-quorum-initial-group-size, 0 = broker's */
 
 	/* MariaDB / MySQL */
 	char	mysql_host[CONF_STR_MAX];
@@ -58,6 +62,10 @@ struct conf {
 	char	mysql_catalog_user[64];
 	char	mysql_catalog_password[CONF_STR_MAX];
 	int	mysql_timeout_ms;
+	/* the query responder's reads (a replica); "" = mysql_host */
+	char	mysql_read_host[CONF_STR_MAX];
+	int	mysql_read_port;		/* 0 = mysql_port */
+	int	mysql_read_max_lag_s;	/* replica behind more: read the primary */
 
 	/* DynamoDB */
 	char	dynamodb_endpoint[CONF_STR_MAX];

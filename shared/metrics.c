@@ -24,7 +24,7 @@
  * SIGBUS), so every layout has a file of its own, named after LAYOUT and
  * the struct's size: bump LAYOUT on any change of struct shm or of the
  * tables that size it. */
-#define LAYOUT		2
+#define LAYOUT		3
 #define PROG_MAX	16
 #define PATH_MAX_	512
 #define PIPES_MAX	2
@@ -64,6 +64,7 @@ struct shm {
 	uint64_t	written[PIPES_MAX];
 	uint64_t	dead[PIPES_MAX];
 	int64_t		lag_ms[PIPES_MAX];
+	int64_t		gauge[METRICS_GAUGE__MAX];	/* value + 1; 0: never set */
 };
 
 static struct shm	*shm;
@@ -261,6 +262,15 @@ metrics_observe(enum metrics_hist h, long long start_us)
 }
 
 void
+metrics_gauge(enum metrics_gauge g, long long v)
+{
+	if (shm == NULL)
+		return;
+	__atomic_store_n(&shm->gauge[g], (int64_t)(v < 0 ? -1 : v) + 1,
+	    __ATOMIC_RELAXED);
+}
+
+void
 metrics_pipeline(const char *name, unsigned long written, unsigned long dead,
     long long lag_ms)
 {
@@ -439,6 +449,31 @@ render_pipes(FILE *f, const struct src *s, int n, const char *name,
 	}
 }
 
+/* The query responder's look at the MySQL replica (replica.h). */
+static void
+render_replica_lag(FILE *f, const struct src *s, int n)
+{
+	static const char name[] = "boxoffice_mysql_replica_lag_seconds";
+	int64_t	v;
+	int	i;
+
+	if (!head(f, s, n, FOR_QUERY, name, "gauge", "Seconds_Behind_Master "
+	    "of the replica the query responder reads (NaN: none, down or "
+	    "not replicating)."))
+		return;
+	for (i = 0; i < n; i++) {
+		if (!(prog_bit(s[i].p) & FOR_QUERY))
+			continue;
+		v = __atomic_load_n(&s[i].m->gauge[METRICS_REPLICA_LAG_MS],
+		    __ATOMIC_RELAXED) - 1;
+		if (v < 0)
+			fprintf(f, "%s{program=\"%s\"} NaN\n", name, s[i].p);
+		else
+			fprintf(f, "%s{program=\"%s\"} %.3f\n", name, s[i].p,
+			    (double)v / 1000.0);
+	}
+}
+
 static void
 render(FILE *f, const struct src *s, int n)
 {
@@ -461,6 +496,10 @@ render(FILE *f, const struct src *s, int n)
 	render_counter(f, s, n, FOR_QUERY | FOR_CONSUMER,
 	    METRICS_MYSQL_RECONNECTS, "boxoffice_mysql_reconnects_total",
 	    "MySQL connections opened again after the first.", 0);
+	render_counter(f, s, n, FOR_QUERY, METRICS_REPLICA_FALLBACKS,
+	    "boxoffice_mysql_replica_fallbacks_total", "Reads sent to the "
+	    "MySQL primary because the replica was down or behind.", 0);
+	render_replica_lag(f, s, n);
 	render_pipes(f, s, n, "boxoffice_consumer_written_total", "counter",
 	    "Tickets durably written and acked, per pipeline.", 0);
 	render_pipes(f, s, n, "boxoffice_consumer_dead_lettered_total",

@@ -31,7 +31,14 @@ enum metrics_counter {
 	METRICS_PUBLISH_CONFIRMED,
 	METRICS_PUBLISH_FAILED,
 	METRICS_PUBLISH_UNKNOWN,
+	METRICS_REPLICA_FALLBACKS,	/* query: reads sent to the primary */
 	METRICS_COUNTER__MAX
+};
+
+/* Values that go up and down; the last process to set one wins. */
+enum metrics_gauge {
+	METRICS_REPLICA_LAG_MS,	/* query: MySQL replica behind, -1 unknown */
+	METRICS_GAUGE__MAX
 };
 
 enum metrics_hist {
@@ -52,6 +59,8 @@ void	metrics_close(void);
  * {"error":"CODE",...} when status >= 400. */
 void	metrics_response(int status, const char *body, size_t len);
 void	metrics_count(enum metrics_counter c);
+/* Sets a gauge (rendered as NaN while negative or never set). */
+void	metrics_gauge(enum metrics_gauge g, long long v);
 /* Records the time since start_us (from mono_us() of clock.h). */
 void	metrics_observe(enum metrics_hist h, long long start_us);
 /* The consumer's pipeline totals ("sql", "nosql"), sampled now and then:

@@ -18,6 +18,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "clock.h"
+#include "conf.h"
 #include "err.h"
 #include "fmt.h"
 #include "log.h"
@@ -77,12 +78,41 @@ mq_init(struct mq *m, const char *host, int port, const char *user,
 	memset(m, 0, sizeof(*m));
 	snprintf(m->host, sizeof(m->host), "%s", host);
 	m->port = port;
+	snprintf(m->nodes[0].host, sizeof(m->nodes[0].host), "%s", host);
+	m->nodes[0].port = port;
+	m->nnodes = 1;
+	m->last_node = -1;
 	snprintf(m->user, sizeof(m->user), "%s", user);
 	snprintf(m->password, sizeof(m->password), "%s", password);
 	snprintf(m->vhost, sizeof(m->vhost), "%s", vhost);
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	m->timeout_ms = timeout_ms;
 	m->heartbeat = MQ_HEARTBEAT_DEFAULT;
+}
+
+int
+mq_init_conf(struct mq *m, const struct conf *c, const char *name)
+{
+	struct hostport	nodes[MQ_NODES_MAX];
+	char		why[160];
+	int		n;
+
+	mq_init(m, c->amqp_host, c->amqp_port, c->amqp_user, c->amqp_password,
+	    c->amqp_vhost, c->amqp_connect_timeout_ms, name);
+	mq_set_heartbeat(m, c->amqp_heartbeat);
+	n = hostlist_parse(c->amqp_hosts, c->amqp_port, nodes, MQ_NODES_MAX,
+	    why, sizeof(why));
+	if (n < 0) {
+		seterr(m, ERR_OTHER, "amqp_hosts", why);
+		return -1;
+	}
+	if (n > 0) {
+		memcpy(m->nodes, nodes, sizeof(nodes[0]) * (size_t)n);
+		m->nnodes = n;
+		snprintf(m->host, sizeof(m->host), "%s", nodes[0].host);
+		m->port = nodes[0].port;
+	}
+	return 0;
 }
 
 void
@@ -147,6 +177,9 @@ mq_close(struct mq *m)
 static void
 mq_abort(struct mq *m)
 {
+	/* a live connection died: its node is tried last next time */
+	if (m->open && m->nnodes > 1)
+		m->cur = (m->cur + 1) % m->nnodes;
 	m->open = 0;
 	mq_close(m);
 }
@@ -181,8 +214,9 @@ login(struct mq *m)
 	    m->password), "login");
 }
 
-int
-mq_connect(struct mq *m, int confirms)
+/* Opens a connection to the node in m->host/m->port (see mq_connect). */
+static int
+connect_node(struct mq *m, int confirms)
 {
 	amqp_socket_t	*sock;
 	struct timeval	 tv;
@@ -233,6 +267,38 @@ mq_connect(struct mq *m, int confirms)
 	if (m->reconnects++ > 0)
 		metrics_count(METRICS_AMQP_RECONNECTS);
 	return 0;
+}
+
+int
+mq_connect(struct mq *m, int confirms)
+{
+	int	i, n, prev = m->cur;
+
+	for (i = 0; i < m->nnodes; i++) {
+		n = (prev + i) % m->nnodes;
+		snprintf(m->host, sizeof(m->host), "%s", m->nodes[n].host);
+		m->port = m->nodes[n].port;
+		/* connect_node's mq_abort must not move cur meanwhile */
+		m->cur = n;
+		if (connect_node(m, confirms) == 0) {
+			/* news only when another node than the last one */
+			if (m->nnodes > 1 && m->last_node >= 0 &&
+			    n != m->last_node)
+				log_info("amqp: %s: connected to node %s:%d (%d "
+				    "of %d)", m->name, m->host, m->port, n + 1,
+				    m->nnodes);
+			m->last_node = n;
+			return 0;
+		}
+		/* the caller reports a failure of all; one node refusing
+		 * is news only while it is the one that worked last */
+		if (m->nnodes > 1 && n == m->last_node)
+			log_warnx("%s; trying the next node", m->errstr);
+		else if (m->nnodes > 1)
+			log_debug("%s; trying the next node", m->errstr);
+	}
+	m->cur = prev;
+	return -1;
 }
 
 /* Answers a broker-initiated close of the connection or the channel. */
@@ -606,9 +672,9 @@ declare_exchange(struct mq *m, const char *name)
 
 static int
 declare_queue(struct mq *m, const char *name, const char *dlx_key,
-    int max_length, int quorum)
+    int max_length, int quorum, int replicas)
 {
-	amqp_table_entry_t	e[6];
+	amqp_table_entry_t	e[7];
 	amqp_table_t		args;
 	int			n = 0;
 
@@ -616,6 +682,11 @@ declare_queue(struct mq *m, const char *name, const char *dlx_key,
 		e[n].key = amqp_cstring_bytes("x-queue-type");
 		e[n].value.kind = AMQP_FIELD_KIND_UTF8;
 		e[n++].value.value.bytes = amqp_cstring_bytes("quorum");
+	}
+	if (quorum && replicas > 0) {
+		e[n].key = amqp_cstring_bytes("x-quorum-initial-group-size");
+		e[n].value.kind = AMQP_FIELD_KIND_I64;
+		e[n++].value.value.i64 = replicas;
 	}
 	if (quorum && dlx_key != NULL) {
 		e[n].key = amqp_cstring_bytes("x-delivery-limit");
@@ -656,7 +727,8 @@ bind_queue(struct mq *m, const char *queue, const char *exchange,
 }
 
 int
-mq_declare_topology(struct mq *m, int max_length, const char *queue_type)
+mq_declare_topology(struct mq *m, int max_length, const char *queue_type,
+    int replicas)
 {
 	static const char *const queues[] = { MQ_QUEUE_SQL, MQ_QUEUE_NOSQL };
 	char	dead[64];
@@ -669,10 +741,11 @@ mq_declare_topology(struct mq *m, int max_length, const char *queue_type)
 		goto fail;
 	for (i = 0; i < 2; i++) {
 		snprintf(dead, sizeof(dead), "%s" MQ_DEAD_SUFFIX, queues[i]);
-		if (declare_queue(m, queues[i], queues[i], max_length, quorum) ||
+		if (declare_queue(m, queues[i], queues[i], max_length, quorum,
+		    replicas) ||
 		    bind_queue(m, queues[i], MQ_EXCHANGE, MQ_ROUTING_KEY) ||
 		    bind_queue(m, queues[i], MQ_EXCHANGE, MQ_CANCEL_KEY) ||
-		    declare_queue(m, dead, NULL, 0, quorum) ||
+		    declare_queue(m, dead, NULL, 0, quorum, replicas) ||
 		    bind_queue(m, dead, MQ_DLX, queues[i]))
 			goto fail;
 	}

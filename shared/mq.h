@@ -27,7 +27,9 @@
 
 #include <amqp.h>
 
+#include "conf.h"
 #include "err.h"
+#include "hostlist.h"
 
 #define MQ_EXCHANGE	"ticket.exchange"
 #define MQ_ROUTING_KEY	"ticket.created"
@@ -46,6 +48,8 @@
  * reads them without doing so). */
 #define MQ_DELIVERY_LIMIT	100
 #define MQ_HEARTBEAT_DEFAULT	10	/* s, until mq_set_heartbeat() */
+#define MQ_NODES_MAX		CONF_HOSTS_MAX	/* nodes of amqp_hosts */
+
 
 struct mq {
 	amqp_connection_state_t	 conn;
@@ -54,7 +58,11 @@ struct mq {
 	uint64_t		 next_tag;	/* delivery tag of next publish */
 	int			 confirms;	/* channel in confirm mode */
 
-	char			 host[256];
+	struct hostport		 nodes[MQ_NODES_MAX];	/* tried in turn */
+	int			 nnodes;
+	int			 cur;		/* node tried first */
+	int			 last_node;	/* of the last connection, or -1 */
+	char			 host[256];	/* the node of conn (or last tried) */
 	int			 port;
 	char			 user[256];
 	char			 password[256];
@@ -83,6 +91,10 @@ enum mq_result {
 void	mq_init(struct mq *m, const char *host, int port, const char *user,
 	    const char *password, const char *vhost, int timeout_ms,
 	    const char *name);
+/* mq_init() from the settings: amqp_hosts (else amqp_host:amqp_port),
+ * user, password, vhost, connect timeout and heartbeat.  Returns 0, or -1
+ * with errstr set if amqp_hosts does not parse (conf_load checks it). */
+int	mq_init_conf(struct mq *m, const struct conf *c, const char *name);
 /* Heartbeat interval asked for at the next connect (0 turns it off). */
 void	mq_set_heartbeat(struct mq *m, int seconds);
 /* 1 if the open connection heard nothing from the broker for longer than
@@ -91,7 +103,10 @@ int	mq_silent(const struct mq *m);
 /* Sends a heartbeat frame now (for a caller busy elsewhere with an open
  * subscription).  Returns 0, or -1 if the connection failed. */
 int	mq_heartbeat_send(struct mq *m);
-/* Opens the connection and channel 1; confirms selects confirm mode. */
+/* Opens the connection and channel 1; confirms selects confirm mode.  With
+ * several nodes, tries them in turn from m->cur (the last one that worked;
+ * after a connection died, the one after it) until one answers; -1 when
+ * none did (errstr: the last failure). */
 int	mq_connect(struct mq *m, int confirms);
 /* Closes the connection (politely if it is still up). */
 void	mq_close(struct mq *m);
@@ -141,9 +156,13 @@ const char *mq_frame_str(enum mq_frame k);
  * max_length > 0 caps each main queue (reject-publish); queue_type is
  * "classic" or "quorum" (replicated over a RabbitMQ cluster; every queue,
  * dead-letter queues too; the main ones with x-delivery-limit
- * MQ_DELIVERY_LIMIT).  A queue that exists with other arguments makes
- * the broker refuse the declaration (406 PRECONDITION_FAILED, in errstr). */
-int	mq_declare_topology(struct mq *m, int max_length, const char *queue_type);
+ * MQ_DELIVERY_LIMIT); replicas > 0 asks for that many members of each
+ * quorum queue (x-quorum-initial-group-size; the broker takes at most the
+ * nodes it has), 0 leaves it to the broker.  A queue that exists with other
+ * arguments makes the broker refuse the declaration (406
+ * PRECONDITION_FAILED, in errstr). */
+int	mq_declare_topology(struct mq *m, int max_length, const char *queue_type,
+	    int replicas);
 /* Messages ready in a queue (passive declare), or -1. */
 long	mq_queue_depth(struct mq *m, const char *queue, long *consumers);
 

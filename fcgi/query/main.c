@@ -7,7 +7,9 @@
  * account, prepared statements) or Redis (fcgi/query/live.c) into a JSON
  * buffer (fcgi/query/jout.c) -> answer -> free.  MySQL and Redis connections
  * are kept across requests and re-opened by themselves; a dependency that
- * is down gets a 503 JSON answer, never an exit.
+ * is down gets a 503 JSON answer, never an exit.  MySQL reads go to the
+ * replica while it is up and close behind, else to the primary
+ * (fcgi/query/replica.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include "live.h"
 #include "log.h"
 #include "rds.h"
+#include "replica.h"
 #include "route.h"
 #include "server.h"
 
@@ -29,14 +32,16 @@
 enum ep_outcome {
 	EP_OK,
 	EP_NOT_FOUND,
-	EP_DB_DOWN,		/* MySQL failed: dbq.errstr */
+	EP_DB_DOWN,		/* MySQL failed: dbq->errstr */
 	EP_REDIS_DOWN,		/* Redis failed: rds.errstr */
 	EP_BAD_DATA,		/* stored data we cannot answer with */
 	EP_HEALTH_DOWN		/* health: the answer is already in j */
 };
 
 static struct rds	rds;
-static struct dbq	dbq;
+static struct replica	db;
+/* the connection of the last MySQL read (its errstr for the answer) */
+static struct dbq	*dbq = &db.primary;
 
 static enum ep_outcome
 from_db(enum dbq_res r)
@@ -47,7 +52,7 @@ from_db(enum dbq_res r)
 	case DBQ_NOT_FOUND:
 		return EP_NOT_FOUND;
 	case DBQ_BAD_DATA:
-		log_warnx("%s", dbq.errstr);
+		log_warnx("%s", dbq->errstr);
 		return EP_BAD_DATA;
 	default:
 		return EP_DB_DOWN;
@@ -70,25 +75,107 @@ from_live(enum live_res r)
 	}
 }
 
+/* One MySQL read of an endpoint on connection q. */
+typedef enum dbq_res (*read_fn)(struct dbq *, const struct route *,
+    struct jout *);
+
+/*
+ * Runs fn on the connection replica_reader() picks; a failure on the
+ * replica is read again on the primary.  With missing_too, so is an
+ * answer "not found" of the replica: a ticket or order sold an instant ago
+ * may not have reached it yet.
+ */
+static enum dbq_res
+db_read(read_fn fn, int missing_too, const struct route *rt, struct jout *j)
+{
+	enum dbq_res	r;
+	struct dbq	*again;
+
+	dbq = replica_reader(&db);
+	r = fn(dbq, rt, j);
+	if (r == DBQ_FAIL && (again = replica_failed(&db, dbq)) != NULL) {
+		jout_reset(j);
+		r = fn(dbq = again, rt, j);
+	} else if (r == DBQ_NOT_FOUND && missing_too && dbq != &db.primary) {
+		jout_reset(j);
+		r = fn(dbq = &db.primary, rt, j);
+	}
+	return r;
+}
+
+static enum dbq_res
+rd_venues(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	(void)rt;
+	return dbq_venues(q, j);
+}
+
+static enum dbq_res
+rd_venue_events(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	return dbq_venue_events(q, rt->venue, j);
+}
+
+static enum dbq_res
+rd_event(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	return dbq_event(q, rt->event, j);
+}
+
+static enum dbq_res
+rd_tickets(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	return dbq_tickets(q, rt->event, rt->zone, rt->after, rt->limit, j);
+}
+
+static enum dbq_res
+rd_stats(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	return dbq_stats(q, rt->event, j);
+}
+
+static enum dbq_res
+rd_ticket(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	return dbq_ticket(q, rt->ticket, j);
+}
+
+static enum dbq_res
+rd_order(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	return dbq_order(q, rt->order, j);
+}
+
+static enum dbq_res
+rd_count(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	return dbq_count(q, rt->event, j);
+}
+
+static enum dbq_res
+rd_money(struct dbq *q, const struct route *rt, struct jout *j)
+{
+	return dbq_money(q, rt->venue, rt->event, j);
+}
+
 /* ------------------------------------------------------------ endpoints */
 
 static enum ep_outcome
 ep_venues(const struct route *rt, struct jout *j)
 {
-	(void)rt;
-	return from_db(dbq_venues(&dbq, j));
+	return from_db(db_read(rd_venues, 0, rt, j));
 }
 
 static enum ep_outcome
 ep_venue_events(const struct route *rt, struct jout *j)
 {
-	return from_db(dbq_venue_events(&dbq, rt->venue, j));
+	return from_db(db_read(rd_venue_events, 0, rt, j));
 }
 
 static enum ep_outcome
 ep_event(const struct route *rt, struct jout *j)
 {
-	return from_db(dbq_event(&dbq, rt->event, j));
+	return from_db(db_read(rd_event, 0, rt, j));
 }
 
 static enum ep_outcome
@@ -100,28 +187,27 @@ ep_seats(const struct route *rt, struct jout *j)
 static enum ep_outcome
 ep_tickets(const struct route *rt, struct jout *j)
 {
-	return from_db(dbq_tickets(&dbq, rt->event, rt->zone, rt->after,
-	    rt->limit, j));
+	return from_db(db_read(rd_tickets, 0, rt, j));
 }
 
 static enum ep_outcome
 ep_stats(const struct route *rt, struct jout *j)
 {
-	return from_db(dbq_stats(&dbq, rt->event, j));
+	return from_db(db_read(rd_stats, 0, rt, j));
 }
 
 /* After the cache answered lr: LIVE_OK, else MySQL's look-up of id.
  * Unknown only when both answered without it. */
 static enum ep_outcome
-cache_then_db(enum live_res lr, enum dbq_res (*db)(struct dbq *,
-    const char *, struct jout *), const char *id, struct jout *j)
+cache_then_db(enum live_res lr, read_fn fn, const struct route *rt,
+    struct jout *j)
 {
 	enum dbq_res dr;
 
 	if (lr == LIVE_OK)
 		return EP_OK;
 	jout_reset(j);
-	dr = db(&dbq, id, j);
+	dr = db_read(fn, 1, rt, j);
 	if (dr == DBQ_NOT_FOUND && lr == LIVE_FAIL)
 		return EP_REDIS_DOWN;
 	return from_db(dr);
@@ -132,28 +218,26 @@ cache_then_db(enum live_res lr, enum dbq_res (*db)(struct dbq *,
 static enum ep_outcome
 ep_ticket(const struct route *rt, struct jout *j)
 {
-	return cache_then_db(live_ticket(&rds, rt->ticket, j), dbq_ticket,
-	    rt->ticket, j);
+	return cache_then_db(live_ticket(&rds, rt->ticket, j), rd_ticket, rt, j);
 }
 
 /* The order cache first (written with the 201), then MySQL. */
 static enum ep_outcome
 ep_order(const struct route *rt, struct jout *j)
 {
-	return cache_then_db(live_order(&rds, rt->order, j), dbq_order,
-	    rt->order, j);
+	return cache_then_db(live_order(&rds, rt->order, j), rd_order, rt, j);
 }
 
 static enum ep_outcome
 ep_count(const struct route *rt, struct jout *j)
 {
-	return from_db(dbq_count(&dbq, rt->event, j));
+	return from_db(db_read(rd_count, 0, rt, j));
 }
 
 static enum ep_outcome
 ep_money(const struct route *rt, struct jout *j)
 {
-	return from_db(dbq_money(&dbq, rt->venue, rt->event, j));
+	return from_db(db_read(rd_money, 0, rt, j));
 }
 
 static enum ep_outcome
@@ -162,7 +246,7 @@ ep_health(const struct route *rt, struct jout *j)
 	int mok, rok;
 
 	(void)rt;
-	mok = dbq_ping(&dbq) == 0;
+	mok = dbq_ping(&db.primary) == 0;
 	/* once more if a kept connection was stale: it reconnects */
 	rok = rds_ping(&rds) == 0 || rds_ping(&rds) == 0;
 	jout_obj_open(j, NULL);
@@ -171,8 +255,20 @@ ep_health(const struct route *rt, struct jout *j)
 		jout_str(j, "message", "a dependency is down");
 	}
 	jout_str(j, "status", mok && rok ? "ok" : "unavailable");
-	jout_str(j, "mysql", http_health_state("mysql", mok, dbq.errstr));
+	jout_str(j, "mysql", http_health_state("mysql", mok,
+	    db.primary.errstr));
 	jout_str(j, "redis", http_health_state("redis", rok, rds.errstr));
+	if (db.configured) {
+		/* not a failure: reads go to the primary meanwhile */
+		/* the reason only in the log, as for the others */
+		(void)replica_check(&db);
+		jout_str(j, "mysqlReplica", db.word);
+		if (db.lag_s >= 0)
+			jout_int(j, "mysqlReplicaLagSeconds", db.lag_s);
+		else
+			jout_null(j, "mysqlReplicaLagSeconds");
+		jout_str(j, "mysqlReads", db.usable ? "replica" : "primary");
+	}
 	jout_obj_close(j);
 	return mok && rok ? EP_OK : EP_HEALTH_DOWN;
 }
@@ -244,7 +340,7 @@ answer(FCGX_Request *req, const struct route *rt, enum ep_outcome out,
 		    NULL);
 		return;
 	case EP_DB_DOWN:
-		log_warnx("%s: %s", route_name(rt->ep), dbq.errstr);
+		log_warnx("%s: %s", route_name(rt->ep), dbq->errstr);
 		http_error(req, 503, "UNAVAILABLE", "database unavailable; try "
 		    "again", RETRY_AFTER);
 		return;
@@ -300,13 +396,16 @@ init(const struct conf *c, int check_only)
 		log_error("%s", rds.errstr);
 		return -1;
 	}
-	dbq_init(&dbq, c);
+	replica_init(&db, c);
 	if (check_only)
 		return 0;
 	/* connect now so the first request does not pay for it; failures
 	 * are retried on each request */
-	if (dbq_ping(&dbq) != 0)
-		log_warnx("%s (will retry)", dbq.errstr);
+	if (dbq_ping(&db.primary) != 0)
+		log_warnx("%s (will retry)", db.primary.errstr);
+	if (db.configured && !replica_check(&db))
+		log_warnx("mysql replica %s:%d: %s; reading from the primary",
+		    db.replica.db.host, db.replica.db.port, db.state);
 	if (rds_ctx(&rds, 0) == NULL)
 		log_warnx("%s (will retry)", rds.errstr);
 	return 0;
@@ -315,7 +414,7 @@ init(const struct conf *c, int check_only)
 static void
 fini(void)
 {
-	dbq_close(&dbq);
+	replica_close(&db);
 	rds_close(&rds);
 }
 

@@ -914,9 +914,7 @@ init(const struct conf *c, int check_only)
 	if (check_only)
 		return 0;
 	snprintf(name, sizeof(name), "ticket.fcgi[%ld]", (long)getpid());
-	mq_init(&mq, c->amqp_host, c->amqp_port, c->amqp_user,
-	    c->amqp_password, c->amqp_vhost, c->amqp_connect_timeout_ms, name);
-	mq_set_heartbeat(&mq, c->amqp_heartbeat);
+	(void)mq_init_conf(&mq, c, name);	/* amqp_hosts checked by conf_load */
 	/* connect now so the first buyer does not pay for it; failures
 	 * are retried on each request */
 	if (rds_ctx(&rds, 0) == NULL)

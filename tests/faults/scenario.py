@@ -73,17 +73,18 @@ class Scenarios:
         self.h = history.History(name)
 
     def run(self, name, seats, fault, before=BEFORE, after=AFTER, rate=RATE, workers=WORKERS,
-            resume=True, load=history.Load, **check_kw):
+            resume=True, load=history.Load, ports=None, **check_kw):
         """Load on `seats` before, during and after fault() (which returns
         when the system is back), then settle and check the history.
         resume: some purchase must succeed after the fault.  load: the load
         client class (history.Load, or orderload.MixedLoad with a list of
-        (event, zone) for seats)."""
+        (event, zone) for seats).  ports: the web servers to load (default
+        box.WEB_PORTS)."""
         print("--- %s (%s sizes, %d/s, %d clients)" % (name, "full" if FULL else "CI", rate,
                                                       workers), flush=True)
         t0 = time.time()
         n0 = len(self.h.records)
-        load = load(self.h, seats, workers=workers, rate=rate).start()
+        load = load(self.h, seats, workers=workers, rate=rate, ports=ports).start()
         try:
             time.sleep(before)
             fault()

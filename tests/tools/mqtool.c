@@ -119,9 +119,7 @@ main(int argc, char **argv)
 	cmd = argv[0];
 	if (start_conf("mqtool", path, &c) != 0)
 		return 1;
-	mq_init(&m, c.amqp_host, c.amqp_port, c.amqp_user, c.amqp_password,
-	    c.amqp_vhost, c.amqp_connect_timeout_ms, "mqtool");
-	mq_set_heartbeat(&m, c.amqp_heartbeat);
+	(void)mq_init_conf(&m, &c, "mqtool");
 	if (strcmp(cmd, "publish") == 0) {
 		optind = 1;
 		while ((ch = getopt(argc, argv, "q:n:")) != -1) {
@@ -176,7 +174,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "declare") == 0) {
 		if (mq_connect(&m, 0) != 0 || mq_declare_topology(&m,
-		    c.amqp_queue_max_length, c.amqp_queue_type) != 0) {
+		    c.amqp_queue_max_length, c.amqp_queue_type,
+		    c.amqp_quorum_replicas) != 0) {
 			fprintf(stderr, "mqtool: %s\n", m.errstr);
 			return 1;
 		}

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "hostlist.h"
 
 static char	path[64];
 
@@ -380,6 +381,44 @@ test_dump_masks_secrets(void **state)
 	assert_non_null(strstr(t, "amqp_password = ****\n"));
 }
 
+/* amqp_hosts (hostlist.c): a list of host[:port], checked at load */
+static void
+test_amqp_hosts(void **state)
+{
+	struct hostport	h[4];
+	struct conf	c;
+	char		err[512];
+
+	(void)state;
+	assert_int_equal(hostlist_parse("", 5672, h, 4, err, sizeof(err)), 0);
+	assert_int_equal(hostlist_parse(" a:1, b ,,c:65535 ", 5672, h, 4, err,
+	    sizeof(err)), 3);
+	assert_string_equal(h[0].host, "a");
+	assert_int_equal(h[0].port, 1);
+	assert_string_equal(h[1].host, "b");
+	assert_int_equal(h[1].port, 5672);
+	assert_string_equal(h[2].host, "c");
+	assert_int_equal(h[2].port, 65535);
+	assert_int_equal(hostlist_parse("a,b,c,d,e", 1, h, 4, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "more than 4 nodes");
+	assert_int_equal(hostlist_parse("a:0", 1, h, 4, err, sizeof(err)), -1);
+	assert_int_equal(hostlist_parse("a:", 1, h, 4, err, sizeof(err)), -1);
+	assert_int_equal(hostlist_parse(":5672", 1, h, 4, err, sizeof(err)),
+	    -1);
+	assert_int_equal(hostlist_parse("a b:1", 1, h, 4, err, sizeof(err)),
+	    -1);
+
+	assert_int_equal(load_text("amqp_hosts = 10.0.0.1:5672, 10.0.0.2\n",
+	    &c, err, sizeof(err)), 0);
+	assert_string_equal(c.amqp_hosts, "10.0.0.1:5672, 10.0.0.2");
+	assert_int_equal(c.amqp_quorum_replicas, 3);
+	assert_int_equal(load_text("amqp_hosts = a:99999\n", &c, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "amqp_hosts: node 'a:99999': port is not in "
+	    "1..65535");
+}
+
 static void
 test_default_path(void **state)
 {
@@ -408,6 +447,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_env_aws, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_masks_secrets, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_amqp_hosts, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_default_path, setup,
 		    teardown),

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * hostlist.h - a list of servers in one setting, "host[:port],host[:port]"
+ * (amqp_hosts).  A parser only: no I/O, no name lookup.
+ */
+#ifndef BOX_HOSTLIST_H
+#define BOX_HOSTLIST_H
+
+#include <stddef.h>
+
+struct hostport {
+	char	host[256];
+	int	port;
+};
+
+/* Parses list into at most max entries: blanks around entries and empty
+ * entries are ignored, the port is default_port when left out, and the
+ * last ':' separates it (a bare IPv6 address needs its port).  Returns
+ * the number of entries (0 for an empty list), or -1 with err set. */
+int	hostlist_parse(const char *list, int default_port, struct hostport *out,
+	    int max, char *err, size_t errlen);
+
+#endif

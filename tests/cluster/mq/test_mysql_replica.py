@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: ISC
+"""test_mysql_replica.py - the query responder on a MariaDB primary + GTID
+replica (mysql_read_host / mysql_read_port; fcgi/query/replica.c).
+
+Run by `tests/run cluster-mq` (the cluster topology with one plain Redis):
+
+- reads go to the replica (a row changed on the replica alone shows), and
+  to the primary while the replica does not replicate (SQL thread stopped);
+- /get/health and /get/metrics show the replica's state and lag;
+- /get/tickets/{id} and /get/orders/{id} answer right after their 201 and
+  still after the cache entry is gone while the replica lags (a delayed
+  replica: MASTER_DELAY) -- the replica's "not found" is asked again of
+  the primary;
+- the replica killed (-9): every query still answers (from the primary),
+  health says so; the replica back: reads go to it again.
+"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+import box
+from box import check, eq
+
+VAR = box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var"))
+REPLICA_SOCK = os.path.join(VAR, "run", "mysqld-replica.sock")
+PRIMARY_SOCK = os.path.join(VAR, "run", "mysqld.sock")
+QUERY_PROCS = int(box.ENV.get("BOX_QUERY_PROCS", "4"))
+
+
+def mysql(sock, sql):
+    r = subprocess.run(["mariadb", "--no-defaults", "--socket=" + sock, "-uroot", "-N", "-B",
+                        "ticketing", "-e", sql], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise box.Fail("mariadb: %s: %s" % (sql, r.stderr.strip()))
+    return r.stdout
+
+
+def replica(sql):
+    return mysql(REPLICA_SOCK, sql)
+
+
+def get(path, want=200):
+    r = box.http("GET", path)
+    eq(r.status, want, "GET %s status (%s)" % (path, r.body[:200]))
+    return json.loads(r.body)
+
+
+def health():
+    r = box.http("GET", "/get/health")
+    return r.status, json.loads(r.body)
+
+
+def every_process(fn, what, timeout=60):
+    """fn() true on several requests in a row: each query process looks at
+    the replica on its own (once a second), so one answer is not enough."""
+    def all_of_them():
+        return all(fn() for _ in range(QUERY_PROCS * 3))
+    box.wait_until(all_of_them, timeout=timeout, interval=0.5, what=what)
+
+
+def event_name(event):
+    return get("/get/events/" + event)["name"]
+
+
+def metric(name):
+    r = box.http("GET", "/get/metrics", port=box.NGINX_METRICS)
+    eq(r.status, 200, "/get/metrics")
+    for line in r.body.splitlines():
+        if line.startswith(name + "{"):
+            return line.split()[-1]
+    raise box.Fail("%s not in /get/metrics" % name)
+
+
+def replica_up():
+    st, h = health()
+    return st == 200 and h.get("mysqlReads") == "replica"
+
+
+def setup_module():
+    box.stack("start", "mysql-replica")
+    box.wait_until(replica_up, timeout=60, what="reads on the replica")
+
+
+def test_health_and_metrics_show_the_replica():
+    st, h = health()
+    eq(st, 200, "health status")
+    eq(h.get("mysqlReplica"), "ok", "mysqlReplica")
+    check(isinstance(h.get("mysqlReplicaLagSeconds"), int), "lag: %r" % h)
+    eq(h.get("mysqlReads"), "replica", "mysqlReads")
+    lag = metric("boxoffice_mysql_replica_lag_seconds")
+    check(lag != "NaN" and float(lag) >= 0, "lag metric %s" % lag)
+    print("health: %s; metric lag %s s" % (h, lag), flush=True)
+
+
+def test_reads_go_to_the_replica_and_to_the_primary_when_it_stops():
+    name = replica("SELECT name FROM event WHERE event_id = 'Event3'").strip()
+    try:
+        # a change on the replica alone (not in its binary log)
+        replica("SET sql_log_bin = 0; UPDATE event SET name = 'seen on the replica' "
+                "WHERE event_id = 'Event3'")
+        every_process(lambda: event_name("Event3") == "seen on the replica",
+                      "Event3 read from the replica")
+        replica("STOP SLAVE SQL_THREAD")
+        every_process(lambda: event_name("Event3") == name,
+                      "Event3 read from the primary while the replica does not replicate")
+        st, h = health()
+        eq(st, 200, "health while the replica does not replicate")
+        eq(h.get("mysqlReads"), "primary", "mysqlReads")
+        eq(h.get("mysqlReplica"), "not replicating", "mysqlReplica")
+        replica("START SLAVE SQL_THREAD")
+        every_process(lambda: event_name("Event3") == "seen on the replica",
+                      "Event3 read from the replica again")
+    finally:
+        replica("START SLAVE SQL_THREAD")
+        replica("SET sql_log_bin = 0; UPDATE event SET name = '%s' WHERE event_id = 'Event3'"
+                % name.replace("'", "''"))
+
+
+def forget_cached(ident):
+    """Removes the Redis cache entries of a ticket or order (whatever their
+    key, found by the id in it)."""
+    n = 0
+    for node in range(len(box.REDIS_PORTS)):
+        cursor = b"0"
+        while True:
+            cursor, keys = box.redis("SCAN", cursor, "MATCH", "*%s*" % ident, "COUNT", "1000",
+                                     node=node)
+            for k in keys:
+                n += box.redis("UNLINK", k, node=node)
+            if cursor in (b"0", 0, "0"):
+                break
+    return n
+
+
+def test_ticket_and_order_right_after_201_with_a_lagging_replica():
+    replica("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 15; START SLAVE")
+    try:
+        for _ in range(50):     # a free seat of Venue2 zone 1 (10 x 20)
+            r = box.buy("Venue2", "Event2", 1, random.randint(1, 10), random.randint(1, 20))
+            if r.status != 409:
+                break
+        eq(r.status, 201, "purchase (%s)" % r.body[:200])
+        tid = json.loads(r.body)["ticketId"]
+        r = box.http("POST", "/orders", json.dumps({"venueId": "Venue2", "eventId": "Event2",
+                                                    "zoneId": 1, "quantity": 2}),
+                     {"Content-Type": "application/json"})
+        eq(r.status, 201, "order (%s)" % r.body[:200])
+        oid = json.loads(r.body)["orderId"]
+        eq(get("/get/tickets/" + tid)["ticketId"], tid, "ticket right after its 201")
+        eq(get("/get/orders/" + oid)["orderId"], oid, "order right after its 201")
+        box.wait_until(lambda: mysql(PRIMARY_SOCK, "SELECT COUNT(*) FROM ticket WHERE "
+                                     "ticket_id = '%s'" % tid).strip() == "1"
+                       and mysql(PRIMARY_SOCK, "SELECT COUNT(*) FROM orders WHERE "
+                                 "order_id = '%s'" % oid).strip() == "1",
+                       timeout=60, what="ticket and order in the primary")
+        check(forget_cached(tid) > 0, "no cache entry of ticket %s" % tid)
+        check(forget_cached(oid) > 0, "no cache entry of order %s" % oid)
+        behind = replica("SELECT COUNT(*) FROM ticket WHERE ticket_id = '%s'" % tid).strip() == "0"
+        print("replica %s the ticket yet" % ("has not" if behind else "has"), flush=True)
+        check(behind, "the delayed replica already has the ticket: the test shows nothing")
+        st, h = health()
+        eq(h.get("mysqlReads"), "replica", "reads on the delayed replica (%r)" % h)
+        for _ in range(QUERY_PROCS * 3):
+            eq(get("/get/tickets/" + tid)["ticketId"], tid, "ticket, cache gone, replica behind")
+            eq(get("/get/orders/" + oid)["orderId"], oid, "order, cache gone, replica behind")
+    finally:
+        replica("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE")
+
+
+def test_replica_killed_queries_answer_from_the_primary():
+    before = float(metric("boxoffice_mysql_replica_fallbacks_total"))
+    box.stack("kill", "mysql-replica")
+    try:
+        t0 = time.time()
+        for _ in range(QUERY_PROCS * 3):
+            check(get("/get/venues"), "venues")
+            eq(get("/get/count/Event2")["eventId"], "Event2", "count")
+            get("/get/events/Event1/stats")
+        st, h = health()
+        eq(st, 200, "health with the replica down")
+        eq(h.get("mysqlReads"), "primary", "mysqlReads")
+        eq(h.get("mysqlReplica"), "down", "mysqlReplica")
+        eq(h.get("mysqlReplicaLagSeconds"), None, "lag while down")
+        eq(metric("boxoffice_mysql_replica_lag_seconds"), "NaN", "lag metric while down")
+        after = float(metric("boxoffice_mysql_replica_fallbacks_total"))
+        check(after > before, "fallbacks %s -> %s" % (before, after))
+        print("replica down: %d reads answered from the primary in %.1f s, fallbacks %d -> %d"
+              % (QUERY_PROCS * 9, time.time() - t0, before, after), flush=True)
+    finally:
+        box.stack("start", "mysql-replica")
+    box.wait_until(replica_up, timeout=60, what="reads on the replica again")
+
+
+if __name__ == "__main__":
+    sys.exit(box.main(globals()))
