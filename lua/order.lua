@@ -26,9 +26,12 @@
 -- its message is pending); unknown or deleted: 4.
 --
 -- Idempotency: KEYS[7] holds "<hash> P <orderId> <kind>" (TTL 24 h) once a
--- keyed request sold, "<hash> F <code> <taken>" once it was refused (the
--- responder writes that one).  The same key again: another hash is 20
--- (reused); F is 23 {23, "<code> <taken>"}; P while the order message is
+-- keyed request sold, "<hash> H <holdId> <expires ms> <total> <r c ...>"
+-- once a keyed hold was made, "<hash> F <code> <taken>" once it was
+-- refused (the responder writes that one).  The same key again: another
+-- hash is 20 (reused); F is 23 {23, "<code> <taken>"}; H is 22 {22,
+-- "<holdId> <expires ms> <total> <r c ...>", "h"} (the first 201 again,
+-- whatever became of the hold since); P while the order message is
 -- still pending (its publish not yet confirmed, or claimed by the sweeper)
 -- is 21 (in progress), else 22 {22, order message, kind}: the order was
 -- published, answer it again.  (order_release.lua deletes the key.)
@@ -97,6 +100,9 @@ if ih ~= '' then
     end
     if st == 'F' then
       return {23, rest}
+    end
+    if st == 'H' then
+      return {22, rest, 'h'}
     end
     local oid, k = string.match(rest, '^(%S+) (%S+)$')
     local m = oid and redis.call('HGET', KEYS[6], oid)
@@ -264,6 +270,10 @@ if kind == 'h' then
   redis.call('HSET', KEYS[9], hid, 'A ' .. exp .. ' ' .. table.concat(list, ' '))
   redis.call('ZADD', KEYS[10], exp, hid)
   redis.call('SET', 'bo:hix:' .. kt .. hid, tag, 'EX', tonumber(hsecs) + 86400)
+  if ih ~= '' then
+    redis.call('SET', KEYS[7], ih .. ' H ' .. hid .. ' ' .. exp .. ' ' ..
+      total .. ' ' .. table.concat(list, ' '), 'EX', 86400)
+  end
   return {0, tostring(exp), total, table.concat(list, ' ')}
 end
 local tj = {}

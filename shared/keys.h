@@ -16,7 +16,7 @@
  *   bo:holds:{E:Z}  hash   holdId -> "A <expires ms> <r c ...>" | "C <orderId>"
  *                          | "X" (expired) | "D" (deleted)
  *   bo:hexp:{E:Z}   zset   active holdIds scored by expiry (Redis clock)
- *   bo:idem:{E:Z}:<key>    string "<hash> P|F ..." of an Idempotency-Key (24 h)
+ *   bo:idem:{E:Z}:<key>    string "<hash> P|H|F ..." of an Idempotency-Key (24 h)
  *   bo:zones               set of "E:Z" tags loaded (ticketctl init)
  *
  * Keys by id alone (a lookup knows only the id) carry the slot tag "{st}"

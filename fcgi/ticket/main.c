@@ -299,9 +299,10 @@ reply_keyed(FCGX_Request *req, struct sale *s, enum sale_result res)
 	}
 }
 
-/* 201 of POST /holds. */
+/* 201 of POST /holds (replayed: of a keyed request answered again). */
 static void
-reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o)
+reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o,
+    int replayed)
 {
 	char	body[1024 + SALE_TAKEN_MAX * 2], hdr[96], exp[STAMP_LEN + 1];
 	int	n;
@@ -312,7 +313,8 @@ reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o)
 	    "\"seats\":[", s->hold_id, exp, o->venue, o->event, o->zone);
 	n = seats_json(s->held, body, n, sizeof(body));
 	n += snprintf(body + n, sizeof(body) - n, "],\"total\":%s}", s->total);
-	snprintf(hdr, sizeof(hdr), "Location: /holds/%s\r\n", s->hold_id);
+	snprintf(hdr, sizeof(hdr), "%sLocation: /holds/%s\r\n",
+	    replayed ? REPLAYED : "", s->hold_id);
 	http_reply(req, 201, hdr, body, (size_t)n);
 }
 
@@ -355,6 +357,22 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	return 0;
 }
 
+/* The Idempotency-Key of req ("" if none), or NULL after answering 400
+ * for a malformed one (every POST checks it, even those that record
+ * none). */
+static const char *
+idem_key_or_reply(FCGX_Request *req)
+{
+	const char *key = http_param(req, "HTTP_IDEMPOTENCY_KEY");
+
+	if (*key != '\0' && !valid_id_n(key, strlen(key))) {
+		http_error(req, 400, "BAD_REQUEST", "Idempotency-Key must be 1-64 "
+		    "letters, digits, '_' or '-'", NULL);
+		return NULL;
+	}
+	return key;
+}
+
 /* The first step of a sale: checks the Idempotency-Key and fills s
  * (sale_new()).  Returns 0, or -1 if it answered. */
 static int
@@ -362,17 +380,14 @@ sell_start(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
     const struct iovec *what, int nwhat, struct sale *s)
 {
 	static const char kinds[] = "tohc";
-	const char	*key = http_param(req, "HTTP_IDEMPOTENCY_KEY");
+	const char	*key = idem_key_or_reply(req);
 
-	/* holds and confirms record no key: a confirm is idempotent by
-	 * itself (again: 200 the same order) */
-	if (k == SELL_HOLD || k == SELL_CONFIRM)
-		key = "";
-	if (*key != '\0' && !valid_id_n(key, strlen(key))) {
-		http_error(req, 400, "BAD_REQUEST", "Idempotency-Key must be 1-64 "
-		    "letters, digits, '_' or '-'", NULL);
+	if (key == NULL)
 		return -1;
-	}
+	/* a confirm records no key: it is idempotent by itself (again: 200
+	 * the same order) */
+	if (k == SELL_CONFIRM)
+		key = "";
 	if (sale_new(s, o, kinds[k], *key != '\0' ? key : NULL, what, nwhat,
 	    secret) != 0) {
 		log_warn("getrandom or sha256");
@@ -437,7 +452,18 @@ reply_unsold(FCGX_Request *req, enum sell_kind k, struct sale *s,
 	if (k == SELL_CONFIRM && reply_confirm(req, s, res))
 		return;
 	if (k == SELL_HOLD && res == SALE_OK) {
-		reply_hold(req, s, o);
+		reply_hold(req, s, o, 0);
+		return;
+	}
+	if (k == SELL_HOLD && res == SALE_REPLAY && s->replay_kind == 'h') {
+		/* the first 201 again, whatever became of the hold since */
+		if (sale_hold_from_replay(s) == 0)
+			reply_hold(req, s, o, 1);
+		else {
+			log_warnx("replay of %s: unreadable hold", s->idem);
+			http_error(req, 503, "UNAVAILABLE", "cannot answer this "
+			    "Idempotency-Key again now; try again", RETRY_AFTER);
+		}
 		return;
 	}
 	if (reply_keyed(req, s, res))
@@ -667,6 +693,9 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 		http_error(req, 400, "BAD_REQUEST", why, NULL);
 		return;
 	}
+	/* idempotent by itself (again: 200 the same): a key records nothing */
+	if (idem_key_or_reply(req) == NULL)
+		return;
 	c = sale_cancel(&rds, id, is_ticket, tok, cfg.ticket_cache_ttl,
 	    &answer, &msg, &node, tag);
 	switch (c) {

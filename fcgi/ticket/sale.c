@@ -384,6 +384,33 @@ sale_from_replay(struct sale *s, const char *secret)
 }
 
 int
+sale_hold_from_replay(struct sale *s)
+{
+	const char	*p = s->replay, *sp;
+	char		*end;
+	size_t		 l;
+
+	if ((sp = strchr(p, ' ')) == NULL || (l = (size_t)(sp - p)) == 0 ||
+	    l >= sizeof(s->hold_id))
+		return -1;
+	memcpy(s->hold_id, p, l);
+	s->hold_id[l] = '\0';
+	s->expires_ms = strtoll(sp + 1, &end, 10);
+	if (end == sp + 1 || *end != ' ')
+		return -1;
+	p = end + 1;
+	if ((sp = strchr(p, ' ')) == NULL || (l = (size_t)(sp - p)) == 0 ||
+	    l >= sizeof(s->total))
+		return -1;
+	memcpy(s->total, p, l);
+	s->total[l] = '\0';
+	if ((l = strlen(sp + 1)) >= sizeof(s->held))
+		return -1;
+	memcpy(s->held, sp + 1, l + 1);
+	return 0;
+}
+
+int
 sale_refused(struct rds *r, const struct sale *s, enum sale_result code)
 {
 	redisReply	*rep;

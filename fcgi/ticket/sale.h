@@ -32,12 +32,15 @@ struct sale {
 	char		*msg;		/* the order message, the pending member */
 	char		 taken[SALE_TAKEN_MAX];	/* SEAT_TAKEN: "r c r c ..." */
 	/* Idempotency-Key: its Redis key ("bo:idem:{E:Z}:" if none), the
-	 * request's hash ("" if none), its kind ('t' ticket, 'o' order) */
+	 * request's hash ("" if none), its kind ('t' ticket, 'o' order,
+	 * 'h' hold, 'c' confirm) */
 	char		 idem[KEY_MAX];
 	char		 ihash[TOKEN_HASH_LEN + 1];
 	char		 kind;
-	/* a keyed replay: the order message and kind of the first sale
-	 * (SALE_REPLAY), or "<code> <taken>" of its refusal (SALE_REFUSED) */
+	/* a keyed replay: the order message and kind of the first sale, or
+	 * "<holdId> <expires ms> <total> <r c ...>" and 'h' of the first
+	 * hold (SALE_REPLAY), or "<code> <taken>" of its refusal
+	 * (SALE_REFUSED) */
 	char		*replay;
 	char		 replay_kind;
 	/* holds: the hold's id and seconds; after a hold, its expiry (ms),
@@ -125,6 +128,9 @@ enum sale_end_hold sale_end_hold(struct rds *r, unsigned node,
 /* After SALE_REPLAY: fills head, tickets, order_id, tids[0], kind and the
  * token (from secret) from the replayed order message.  Returns 0 or -1. */
 int	sale_from_replay(struct sale *s, const char *secret);
+/* After SALE_REPLAY of a hold (replay_kind 'h'): fills hold_id,
+ * expires_ms, total and held from the replayed record.  Returns 0 or -1. */
+int	sale_hold_from_replay(struct sale *s);
 /* Records the refusal code (and SEAT_TAKEN list) of a keyed request, so
  * that the same key answers it again (24 h; not if a sale holds the key
  * meanwhile).  Returns 0 or -1. */

@@ -214,8 +214,8 @@ def test_bad_idempotency_keys():
     legacy = "/ticket?venueId=Venue1&eventId=%s&zoneId=%d&row=9&column=9" % TARGET
     for name, port in SERVERS:
         for key in BAD_KEYS:
-            for path, b, hdrs in (("/orders", body(quantity=1), JSON), ("/tickets", ticket, JSON),
-                                  (legacy, None, {})):
+            for path, b, hdrs in (("/orders", body(quantity=1), JSON), ("/holds", body(quantity=1), JSON),
+                                  ("/tickets", ticket, JSON), (legacy, None, {})):
                 h = dict(hdrs, **{"Idempotency-Key": key})
                 r = box.http("POST", path, b, headers=h, port=port)
                 eq((r.status, r.json().get("error")), (400, "BAD_REQUEST"),

@@ -3,7 +3,9 @@
 replays with Idempotent-Replayed, 422 on another body, 409 while in flight,
 a refusal answered again, the same key 50 times in parallel sells once, and
 after a responder dies between reservation and publish (503, outcome
-unknown) a retry answers the real outcome once the sweeper published it."""
+unknown) a retry answers the real outcome once the sweeper published it;
+a keyed hold retried is one hold, its replay the first 201 even after the
+hold ended; a malformed key is 400 on holds, confirms and cancels."""
 
 import json
 import os
@@ -16,11 +18,20 @@ from box import NGINX, LIGHTTPD, WEB_PORTS, check, eq, http
 HOOKS = os.environ.get("BOX_TEST_HOOK_DIR", "")
 
 
-def order(zone, key, port=NGINX, **kw):
+def keyed(path, zone, key, port=NGINX, **kw):
+    """POST of a body of Event1's zone to path with Idempotency-Key key."""
     d = {"venueId": "Venue1", "eventId": "Event1", "zoneId": zone}
     d.update(kw)
-    return http("POST", "/orders", json.dumps(d), port=port,
+    return http("POST", path, json.dumps(d), port=port,
                 headers={"Content-Type": "application/json", "Idempotency-Key": key})
+
+
+def order(zone, key, port=NGINX, **kw):
+    return keyed("/orders", zone, key, port, **kw)
+
+
+def hold(zone, key, port=NGINX, **kw):
+    return keyed("/holds", zone, key, port, **kw)
 
 
 def zone_orders(zone):
@@ -120,6 +131,82 @@ def test_same_key_50_times_in_parallel():
     eq(zone_orders(16), 1, "one order record")
     print("  %d x 201 (1 sale, %d replays), %d x 409 in progress" % (
         len(sold), len(sold) - 1, len(res) - len(sold)))
+
+
+def zone_holds(zone):
+    """Holds recorded in the zone (any state: active, confirmed, deleted)."""
+    return box.redis("HLEN", "bo:holds:{Event1:%d}" % zone, node=box.zone_node("Event1", zone))
+
+
+def test_hold_replayed():
+    before = zone_holds(14)
+    r1 = hold(14, "h-1", quantity=2, holdSeconds=300)
+    eq(r1.status, 201, "first hold (%s)" % r1.body)
+    check(r1.header("Idempotent-Replayed") is None, "first is no replay")
+    for port in WEB_PORTS:
+        r2 = hold(14, "h-1", port=port, quantity=2, holdSeconds=300)
+        eq((r2.status, r2.body, r2.header("Location")),
+           (201, r1.body, r1.header("Location")), "hold replay via %d" % port)
+        eq(r2.header("Idempotent-Replayed"), "true", "replay header")
+    eq(zone_holds(14) - before, 1, "one hold in Redis, not one per retry")
+    r = hold(14, "h-1", quantity=3, holdSeconds=300)
+    eq((r.status, r.json()["error"]), (422, "IDEMPOTENCY_KEY_REUSED"), "other body")
+    # once the hold is gone (deleted; confirmed or expired alike) the key
+    # still answers the first 201
+    hid = r1.json()["holdId"]
+    eq(http("DELETE", "/holds/%s" % hid).status, 204, "delete the hold")
+    r2 = hold(14, "h-1", port=LIGHTTPD, quantity=2, holdSeconds=300)
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (201, r1.body, "true"),
+       "replay after the delete")
+    eq(zone_holds(14) - before, 1, "still one hold")
+    # a confirmed hold replays its hold too, not the order
+    r1 = hold(14, "h-2", seats=[{"row": 26, "column": 1}])
+    eq(r1.status, 201, "second hold (%s)" % r1.body)
+    eq(http("POST", "/holds/%s/confirm" % r1.json()["holdId"]).status, 201, "confirm")
+    r2 = hold(14, "h-2", seats=[{"row": 26, "column": 1}])
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (201, r1.body, "true"),
+       "replay after the confirm")
+    # a refused hold is answered again too
+    r1 = hold(14, "h-3", seats=[{"row": 26, "column": 1}])
+    eq((r1.status, r1.json()["error"]), (409, "SEAT_TAKEN"), "refused hold")
+    r2 = hold(14, "h-3", port=LIGHTTPD, seats=[{"row": 26, "column": 1}])
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (409, r1.body, "true"),
+       "the refusal again")
+
+
+def test_bad_key_400_on_holds_confirm_cancel():
+    bads = ("a" * 65, "bad key", "k/1", "k.1")
+    before = zone_holds(14)
+    for bad in bads:
+        for port in WEB_PORTS:
+            r = hold(14, bad, port=port, quantity=1)
+            eq((r.status, r.json()["error"]), (400, "BAD_REQUEST"), "hold, key %r" % bad)
+    eq(zone_holds(14), before, "no hold made")
+    h = hold(14, "ok-hold", quantity=1)
+    eq(h.status, 201, "hold (%s)" % h.body)
+    hid = h.json()["holdId"]
+    for bad in bads:
+        for port in WEB_PORTS:
+            r = http("POST", "/holds/%s/confirm" % hid, port=port,
+                     headers={"Idempotency-Key": bad})
+            eq((r.status, r.json()["error"]), (400, "BAD_REQUEST"), "confirm, key %r" % bad)
+    c = http("POST", "/holds/%s/confirm" % hid, headers={"Idempotency-Key": "ok-confirm"})
+    eq(c.status, 201, "the first good confirm sells (%s)" % c.body)
+    o = c.json()
+    for bad in bads:
+        for port in WEB_PORTS:
+            for path in ("/orders/%s/cancel" % o["orderId"],
+                         "/tickets/%s/cancel" % o["tickets"][0]["ticketId"]):
+                r = http("POST", path, {"cancelToken": o["cancelToken"]}, port=port,
+                         headers={"Idempotency-Key": bad})
+                eq((r.status, r.json()["error"]), (400, "BAD_REQUEST"),
+                   "%s, key %r" % (path, bad))
+    st = box.zone_state("Event1", 14)
+    t = o["tickets"][0]
+    check((t["row"], t["column"]) in st["taken"], "no cancel went through")
+    r = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]},
+             headers={"Idempotency-Key": "ok-cancel"})
+    eq(r.status, 200, "a good key cancels")
 
 
 def hook_arm(point, ms, match):

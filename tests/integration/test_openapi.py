@@ -221,6 +221,7 @@ def hold_expired(name):
 
 KEYED = {"Idempotency-Key": "openapi-{i}"}
 TKEYED = {"Idempotency-Key": "openapi-ticket-{i}"}
+HKEYED = {"Idempotency-Key": "openapi-hold-{i}"}
 T = "/tickets/{A.tickets.0.ticketId}/cancel"
 O = "/orders/{A.orderId}/cancel"
 # FLOW, run in order through each web server (its index i, its zone z of
@@ -290,6 +291,12 @@ FLOW = [
     # holds
     (("/holds", "post", "201"), "POST", "/holds", ob(seats=seats((8, 1)), holdSeconds=1), None, "H3"),
     (("/holds", "post", "201"), "POST", "/holds", ob(quantity=3, holdSeconds=600), None, "H1"),
+    (("/holds", "post", "201"), "POST", "/holds", ob(seats=seats((10, 1))), HKEYED, "HK"),
+    (("/holds", "post", "201"), "POST", "/holds", ob(seats=seats((10, 1))), HKEYED, "HK_again"),
+    same("HK", "HK_again", "a keyed hold again: the first 201", "Idempotent-Replayed"),
+    (("/holds", "post", "422", "IDEMPOTENCY_KEY_REUSED"), "POST", "/holds", ob(seats=seats((10, 2))), HKEYED),
+    (("/holds/{holdId}/confirm", "post", "400", "BAD_REQUEST"), "POST", "/holds/{HK.holdId}/confirm", None,
+     {"Idempotency-Key": "bad key"}),
     (("/holds", "post", "409", "SEAT_TAKEN"), "POST", "/holds",
      ob(seats=[{"row": "{H1.seats.1.row}", "column": "{H1.seats.1.column}"}]), None, "held"),
     expect("held", "seats", ["{H1.seats.1}"], "held seats are taken"),

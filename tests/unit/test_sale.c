@@ -2,7 +2,8 @@
 /*
  * test_sale.c - unit tests of fcgi/ticket/sale.c without Redis: the names
  * of its outcomes, a sale's ids and Idempotency-Key hash (sale_new()), the
- * order read back from a keyed replay (sale_from_replay()).
+ * order read back from a keyed replay (sale_from_replay()), a keyed hold's
+ * record read back (sale_hold_from_replay()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,6 +188,40 @@ test_from_replay(void **state)
 	}
 }
 
+/* The record of a keyed hold, read back for its replay. */
+static void
+test_hold_from_replay(void **state)
+{
+	static const char *const bad[] = {
+		"", "Z9lcS81-_79QFLgsZmQmjA", "Z9lcS81-_79QFLgsZmQmjA 1764",
+		"Z9lcS81-_79QFLgsZmQmjA x 960.00 1 14",
+		"Z9lcS81-_79QFLgsZmQmjA 1764 960.00",
+		" 1764 960.00 1 14",
+		"Z9lcS81-_79QFLgsZmQmjAZ9lcS81-_79Q 1764 9.00 1 1",
+	};
+	struct sale	s;
+	size_t		i;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.replay = strdup("Z9lcS81-_79QFLgsZmQmjA 1764631838952 960.00 "
+	    "1 14 1 15 1 16");
+	assert_non_null(s.replay);
+	assert_int_equal(sale_hold_from_replay(&s), 0);
+	assert_string_equal(s.hold_id, "Z9lcS81-_79QFLgsZmQmjA");
+	assert_true(s.expires_ms == 1764631838952LL);
+	assert_string_equal(s.total, "960.00");
+	assert_string_equal(s.held, "1 14 1 15 1 16");
+	sale_free(&s);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&s, 0, sizeof(s));
+		s.replay = strdup(bad[i]);
+		assert_non_null(s.replay);
+		assert_int_not_equal(sale_hold_from_replay(&s), 0);
+		sale_free(&s);
+	}
+}
+
 int
 main(void)
 {
@@ -194,6 +229,7 @@ main(void)
 		cmocka_unit_test(test_result_names),
 		cmocka_unit_test(test_new),
 		cmocka_unit_test(test_from_replay),
+		cmocka_unit_test(test_hold_from_replay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
