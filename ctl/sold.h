@@ -57,7 +57,7 @@ void	soldv_free(struct soldv *s);
 /* Every ticket of the selected events from MySQL.  Returns 0, or -1 with
  * err set. */
 int	sold_from_mysql(struct soldv *s, struct db *d,
-	    const struct events *ev, char *err, size_t errlen);
+	    const struct events *ev);
 
 /* Tickets per event zone in MySQL (a GROUP BY: one row per zone, not per
  * ticket), sorted by event and zone. */
@@ -71,8 +71,7 @@ struct zcounts {
 	size_t		 n;
 };
 /* Returns 0, or -1 with err set. */
-int	sold_counts_from_mysql(struct zcounts *c, struct db *d, char *err,
-	    size_t errlen);
+int	sold_counts_from_mysql(struct zcounts *c, struct db *d);
 /* Tickets of one event zone (0 if none). */
 long	zcounts_get(const struct zcounts *c, const char *event, long zone);
 void	zcounts_free(struct zcounts *c);
@@ -87,8 +86,7 @@ struct inflight {
 	long	dead_nosql;	/* ticketNoSQL.dead */
 };
 /* Reads them.  Returns 0, or -1 with err set. */
-int	sold_inflight(struct inflight *f, struct mq *m, char *err,
-	    size_t errlen);
+int	sold_inflight(struct inflight *f, struct mq *m);
 /* 1 if every sale is in MySQL (nothing queued, held, dead-lettered), else
  * 0 with why (the first thing that is not) set. */
 int	sold_inflight_none(const struct inflight *f, char *why, size_t len);
@@ -114,7 +112,7 @@ enum sold_msg {
 typedef enum sold_msg (*sold_msg_fn)(const amqp_message_t *, void *);
 int	sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 	    const struct events *ev, long max, long *msgs, long *other,
-	    int *more, sold_msg_fn fn, void *arg, char *err, size_t errlen);
+	    int *more, sold_msg_fn fn, void *arg);
 
 /* Every item of the DynamoDB table of the selected events (Scan, every
  * page).  *bad counts items that are not tickets.  Items the consumer
@@ -124,7 +122,7 @@ int	sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
  * err set. */
 #define SOLD_DOUBLE_SALE	"DOUBLE_SALE"
 int	sold_from_ddb(struct soldv *s, struct soldv *conflicts, struct ddb *d,
-	    const struct events *ev, long *bad, char *err, size_t errlen);
+	    const struct events *ev, long *bad);
 
 /* The catalog's event zones of the selected events, ordered by event and
  * zone. */
@@ -134,7 +132,7 @@ struct catalog {
 };
 /* Reads it from MySQL.  Returns 0, or -1 with err set. */
 int	catalog_read(struct catalog *cat, struct db *d,
-	    const struct events *ev, char *err, size_t errlen);
+	    const struct events *ev);
 /* 1 if the catalog has that event zone. */
 int	catalog_has(const struct catalog *cat, const char *event, long zone);
 void	catalog_free(struct catalog *cat);
