@@ -48,7 +48,7 @@ entry_route(const redisReply *e, char id[UUID_LEN + 1])
 	static const char order[] = "{\"type\":\"order\",\"orderId\":\"";
 	static const char cancel[] = "{\"type\":\"cancel\",\"orderId\":\"";
 	struct ticket	 t;
-	const char	*why, *key = MQ_ROUTING_KEY;
+	const char	*key = MQ_ROUTING_KEY;
 	size_t		 skip = 0;
 
 	memcpy(id, "sweeper", sizeof("sweeper"));
@@ -65,7 +65,7 @@ entry_route(const redisReply *e, char id[UUID_LEN + 1])
 		id[UUID_LEN] = '\0';
 		if (!valid_uuid(id))
 			memcpy(id, "sweeper", sizeof("sweeper"));
-	} else if (ticket_parse(e->str, e->len, &t, &why) == 0)
+	} else if (ticket_parse(e->str, e->len, &t) == TICKET_OK)
 		memcpy(id, t.id, UUID_LEN + 1);
 	return key;
 }

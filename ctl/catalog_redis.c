@@ -178,13 +178,12 @@ int
 catalog_in_flight(struct ctl *ctl, struct inflight *f)
 {
 	struct mq	m;
-	char		err[256];
 	int		ret = 0;
 
 	if (ctl_mq_open(ctl, &m, "ticketctl catalog") != 0)
 		return -1;
-	if (sold_inflight(f, &m, err, sizeof(err)) != 0) {
-		ctl_err("%s", err);
+	if (sold_inflight(f, &m) != 0) {
+		ctl_err("%s", m.errstr);
 		ret = -1;
 	}
 	mq_close(&m);

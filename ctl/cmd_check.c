@@ -459,12 +459,12 @@ check_zone(struct check *ck, const struct catalog_zone *cz)
 {
 	struct evtotal	*t = total(ck, cz->event);
 	struct zstate	 z;
-	char		 err[256];
 	long		 bit, taken = 0;
 	size_t		 first;
 
-	if (zstate_read(&ck->ctl->rds, cz, &z, err, sizeof(err)) != 0) {
-		ctl_err("%s zone %ld: %s", cz->event, cz->zone, err);
+	if (zstate_read(&ck->ctl->rds, cz, &z) != 0) {
+		ctl_err("%s zone %ld: %s", cz->event, cz->zone,
+		    ck->ctl->rds.errstr);
 		zstate_free(&z);
 		return -1;
 	}
@@ -515,21 +515,20 @@ read_stores(struct check *ck, struct mq *m, struct db *d,
     const struct events *ev)
 {
 	struct ddb	dd;
-	char		err[256];
 	int		ret = -1;
 
 	if (count_queues(ck, m) != 0)
 		return -1;
-	if (sold_from_mysql(&ck->mysql, d, ev, err, sizeof(err)) != 0) {
-		ctl_err("%s", err);
+	if (sold_from_mysql(&ck->mysql, d, ev) != 0) {
+		ctl_err("%s", d->errstr);
 		return -1;
 	}
 	soldv_sort(&ck->mysql);
 	if (ddb_init(&dd, &ck->ctl->c) != 0)
 		ctl_err("%s", dd.errstr);
-	else if (sold_from_ddb(&ck->ddb, &ck->doubles, &dd, ev, &ck->ddb_bad,
-	    err, sizeof(err)) != 0)
-		ctl_err("%s", err);
+	else if (sold_from_ddb(&ck->ddb, &ck->doubles, &dd, ev,
+	    &ck->ddb_bad) != 0)
+		ctl_err("%s", dd.errstr);
 	else
 		ret = 0;
 	ddb_free(&dd);
@@ -597,7 +596,7 @@ check_once(struct ctl *ctl, const struct events *ev, char **text,
 	struct catalog	 cat;
 	struct db	 d;
 	struct mq	 m;
-	char		 err[256], *dtext = NULL;
+	char		*dtext = NULL;
 	size_t		 dlen = 0, i;
 	FILE		*out;
 	long		 ret = -1;
@@ -605,8 +604,8 @@ check_once(struct ctl *ctl, const struct events *ev, char **text,
 	memset(&ck, 0, sizeof(ck));
 	ck.ctl = ctl;
 	ctl_db_open(ctl, &d);
-	if (catalog_read(&cat, &d, ev, err, sizeof(err)) != 0) {
-		ctl_err("catalog: %s", err);
+	if (catalog_read(&cat, &d, ev) != 0) {
+		ctl_err("catalog: %s", d.errstr);
 		db_close(&d);
 		return -1;
 	}

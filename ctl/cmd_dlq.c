@@ -137,7 +137,6 @@ list_queue(struct ctl *ctl, const char *queue)
 	struct mq	m;
 	struct soldv	v;
 	struct events	all = { .n = 0 };
-	char		err[256] = "";
 	long		n = 0, msgs, other;
 	int		more, r;
 
@@ -146,9 +145,9 @@ list_queue(struct ctl *ctl, const char *queue)
 	memset(&v, 0, sizeof(v));
 	printf("%s:\n", queue);
 	r = sold_read_queue(&v, &m, queue, &all, DLQ_READ_MAX, &msgs, &other,
-	    &more, show_message, &n, err, sizeof(err));
-	if (r != 0 && err[0] != '\0')
-		ctl_err("%s", err);
+	    &more, show_message, &n);
+	if (r != 0)
+		ctl_err("%s", m.errstr);
 	mq_close(&m);
 	soldv_free(&v);
 	printf("  %ld message(s)%s\n", n, more ? " shown, more not" : "");
@@ -176,6 +175,7 @@ struct requeue {
 	int		 nids;
 	char		**ids;
 	long		 n;
+	int		 stopped;	/* a publish failed (printed) */
 };
 
 /* Publishes one dead message again if it is selected (sold_read_queue()
@@ -197,6 +197,7 @@ requeue_message(const amqp_message_t *msg, void *arg)
 	    MQ_OK) {
 		ctl_err("publish %s: %s; stopping (the message stays in %s)",
 		    d.id, rq->pub.errstr, rq->queue);
+		rq->stopped = 1;
 		return SOLD_MSG_STOP;
 	}
 	printf("  requeued %s\n", d.id[0] ? d.id : "(not a ticket)");
@@ -215,7 +216,6 @@ requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
 	struct mq	 get;
 	struct soldv	 v;
 	struct events	 all = { .n = 0 };
-	char		 err[256] = "";
 	long		 msgs, other;
 	int		 more, r;
 
@@ -229,9 +229,9 @@ requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
 	rq.ids = ids;
 	(void)mq_init_conf(&rq.pub, &ctl->c, "ticketctl dlq publish");
 	r = sold_read_queue(&v, &get, queue, &all, DLQ_READ_MAX, &msgs, &other,
-	    &more, requeue_message, &rq, err, sizeof(err));
-	if (r != 0 && err[0] != '\0')
-		ctl_err("%s", err);
+	    &more, requeue_message, &rq);
+	if (r != 0 && !rq.stopped)
+		ctl_err("%s", get.errstr);
 	mq_close(&rq.pub);
 	mq_close(&get);
 	soldv_free(&v);

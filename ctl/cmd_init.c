@@ -170,16 +170,15 @@ static int
 read_sales(struct load *l, struct db *d, struct mq *m)
 {
 	struct inflight	f;
-	char		err[256];
 
-	if (sold_inflight(&f, m, err, sizeof(err)) != 0) {
-		ctl_err("%s", err);
+	if (sold_inflight(&f, m) != 0) {
+		ctl_err("%s", m->errstr);
 		return -1;
 	}
 	l->accounted = sold_inflight_none(&f, l->inflight,
 	    sizeof(l->inflight));
-	if (sold_counts_from_mysql(&l->mysql, d, err, sizeof(err)) != 0) {
-		ctl_err("%s", err);
+	if (sold_counts_from_mysql(&l->mysql, d) != 0) {
+		ctl_err("%s", d->errstr);
 		return -1;
 	}
 	return 0;

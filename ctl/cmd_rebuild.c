@@ -365,7 +365,6 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	struct rds	*r = &rb->ctl->rds;
 	struct zstate	 z;
 	redisReply	*rep;
-	char		 err[256];
 	int		 ret = -1, w;
 
 	memset(&z, 0, sizeof(z));
@@ -374,8 +373,8 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 		    r->errstr);
 		return -1;
 	}
-	if (zstate_read(r, cz, &z, err, sizeof(err)) != 0) {
-		ctl_err("%s zone %ld: %s", cz->event, cz->zone, err);
+	if (zstate_read(r, cz, &z) != 0) {
+		ctl_err("%s zone %ld: %s", cz->event, cz->zone, r->errstr);
 		zstate_free(&z);
 		return -1;
 	}
@@ -465,7 +464,6 @@ read_queues(struct rebuild *rb, struct mq *m, const struct events *ev)
 {
 	static const char *const dead[] = { MQ_QUEUE_SQL MQ_DEAD_SUFFIX,
 	    MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX };
-	char	err[256];
 	long	consumers, msgs, other, dmsgs = 0;
 	int	more, i;
 
@@ -480,8 +478,8 @@ read_queues(struct rebuild *rb, struct mq *m, const struct events *ev)
 		return -1;
 	}
 	if (sold_read_queue(&rb->queued, m, MQ_QUEUE_SQL, ev, QUEUE_PEEK_MAX,
-	    &msgs, &other, &more, NULL, NULL, err, sizeof(err)) != 0) {
-		ctl_err("%s", err);
+	    &msgs, &other, &more, NULL, NULL) != 0) {
+		ctl_err("%s", m->errstr);
 		return -1;
 	}
 	if (more) {
@@ -494,8 +492,8 @@ read_queues(struct rebuild *rb, struct mq *m, const struct events *ev)
 	    other ? " (and some that are not tickets)" : "");
 	for (i = 0; i < 2; i++) {
 		if (sold_read_queue(&rb->dead, m, dead[i], ev, QUEUE_PEEK_MAX,
-		    &msgs, &other, &more, NULL, NULL, err, sizeof(err)) != 0) {
-			ctl_err("%s", err);
+		    &msgs, &other, &more, NULL, NULL) != 0) {
+			ctl_err("%s", m->errstr);
 			return -1;
 		}
 		if (more) {
@@ -522,7 +520,6 @@ run_rebuild(struct ctl *ctl, int argc, char **argv)
 	struct catalog	 cat;
 	struct db	 d;
 	struct mq	 m;
-	char		 err[256];
 	size_t		 i;
 	int		 a, ret = CTL_FAIL;
 
@@ -537,8 +534,8 @@ run_rebuild(struct ctl *ctl, int argc, char **argv)
 	if (ctl_events(&ev, argc - a, argv + a) != 0)
 		return CTL_USAGE;
 	ctl_db_open(ctl, &d);
-	if (catalog_read(&cat, &d, &ev, err, sizeof(err)) != 0) {
-		ctl_err("catalog: %s", err);
+	if (catalog_read(&cat, &d, &ev) != 0) {
+		ctl_err("catalog: %s", d.errstr);
 		db_close(&d);
 		return CTL_FAIL;
 	}
@@ -551,8 +548,8 @@ run_rebuild(struct ctl *ctl, int argc, char **argv)
 	/* queue first (its messages then stay put), then MySQL: a ticket
 	 * can only move from the queue to MySQL, never back */
 	if (read_queues(&rb, &m, &ev) == 0) {
-		if (sold_from_mysql(&rb.mysql, &d, &ev, err, sizeof(err)) != 0)
-			ctl_err("%s", err);
+		if (sold_from_mysql(&rb.mysql, &d, &ev) != 0)
+			ctl_err("%s", d.errstr);
 		else {
 			soldv_sort(&rb.mysql);
 			ret = CTL_OK;

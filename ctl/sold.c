@@ -9,6 +9,7 @@
 #include <amqp.h>
 #include <json-c/json.h>
 
+#include "err.h"
 #include "msg.h"
 #include "sold.h"
 #include "valid.h"
@@ -204,8 +205,7 @@ event_filter(const struct events *ev, char *buf, size_t size)
 }
 
 int
-sold_from_mysql(struct soldv *s, struct db *d, const struct events *ev,
-    char *err, size_t errlen)
+sold_from_mysql(struct soldv *s, struct db *d, const struct events *ev)
 {
 	char		 sql[SQL_MAX], where[SQL_MAX - 128];
 	MYSQL		*my;
@@ -218,14 +218,11 @@ sold_from_mysql(struct soldv *s, struct db *d, const struct events *ev,
 	snprintf(sql, sizeof(sql), "SELECT event_id, zone_id, row_no, col_no, "
 	    "ticket_id FROM ticket WHERE live_seat = 1%s%s", where[0] ?
 	    " AND " : "", where[0] ? where + strlen(" WHERE ") : "");
-	if ((my = db_conn(d)) == NULL) {
-		snprintf(err, errlen, "%s", d->errstr);
+	if ((my = db_conn(d)) == NULL)
 		return -1;
-	}
 	if (mysql_query(my, sql) != 0 || (res = mysql_store_result(my)) ==
 	    NULL) {
 		db_fail(d, "tickets");
-		snprintf(err, errlen, "%s", d->errstr);
 		return -1;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL) {
@@ -233,13 +230,14 @@ sold_from_mysql(struct soldv *s, struct db *d, const struct events *ev,
 		    valid_digits(row[1], &zone) != 0 ||
 		    valid_digits(row[2], &r) != 0 ||
 		    valid_digits(row[3], &c) != 0) {
-			snprintf(err, errlen, "mysql: malformed ticket row %s",
+			err_set(&d->err, d->errstr, ERR_OTHER,
+			    "mysql: malformed ticket row %s",
 			    row[4] != NULL ? row[4] : "?");
 			mysql_free_result(res);
 			return -1;
 		}
 		if (soldv_add(s, row[0], zone, r, c, row[4], NULL) != 0) {
-			snprintf(err, errlen, "out of memory");
+			err_set(&d->err, d->errstr, ERR_OTHER, "out of memory");
 			mysql_free_result(res);
 			return -1;
 		}
@@ -260,8 +258,7 @@ cmp_zcount(const void *a, const void *b)
 }
 
 int
-sold_counts_from_mysql(struct zcounts *c, struct db *d, char *err,
-    size_t errlen)
+sold_counts_from_mysql(struct zcounts *c, struct db *d)
 {
 	MYSQL		*my;
 	MYSQL_RES	*res;
@@ -270,28 +267,26 @@ sold_counts_from_mysql(struct zcounts *c, struct db *d, char *err,
 	size_t		 cap;
 
 	memset(c, 0, sizeof(*c));
-	if ((my = db_conn(d)) == NULL) {
-		snprintf(err, errlen, "%s", d->errstr);
+	if ((my = db_conn(d)) == NULL)
 		return -1;
-	}
 	if (mysql_query(my, "SELECT event_id, zone_id, COUNT(*) FROM ticket "
 	    "WHERE live_seat = 1 GROUP BY event_id, zone_id") != 0 ||
 	    (res = mysql_store_result(my)) == NULL) {
 		db_fail(d, "tickets per zone");
-		snprintf(err, errlen, "%s", d->errstr);
 		return -1;
 	}
 	cap = (size_t)mysql_num_rows(res);
 	if (cap > 0 && (c->v = calloc(cap, sizeof(*c->v))) == NULL) {
 		mysql_free_result(res);
-		snprintf(err, errlen, "out of memory");
+		err_set(&d->err, d->errstr, ERR_OTHER, "out of memory");
 		return -1;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL && c->n < cap) {
 		z = &c->v[c->n];
 		if (row[0] == NULL || valid_digits(row[1], &z->zone) != 0 ||
 		    valid_digits(row[2], &z->n) != 0) {
-			snprintf(err, errlen, "mysql: malformed count row");
+			err_set(&d->err, d->errstr, ERR_OTHER,
+			    "mysql: malformed count row");
 			mysql_free_result(res);
 			zcounts_free(c);
 			return -1;
@@ -335,7 +330,7 @@ zcounts_free(struct zcounts *c)
 
 /* Channel COPY_CHANNEL in confirm mode; returns 0 or -1. */
 static int
-copy_channel(struct mq *m, char *err, size_t errlen)
+copy_channel(struct mq *m)
 {
 	amqp_channel_open(m->conn, COPY_CHANNEL);
 	if (amqp_get_rpc_reply(m->conn).reply_type == AMQP_RESPONSE_NORMAL) {
@@ -344,7 +339,8 @@ copy_channel(struct mq *m, char *err, size_t errlen)
 		    AMQP_RESPONSE_NORMAL)
 			return 0;
 	}
-	snprintf(err, errlen, "amqp: cannot open a channel in confirm mode");
+	err_set(&m->err, m->errstr, ERR_IO,
+	    "amqp: cannot open a channel in confirm mode");
 	return -1;
 }
 
@@ -353,7 +349,7 @@ copy_channel(struct mq *m, char *err, size_t errlen)
  * Returns 0, or -1 with err set. */
 static int
 get_one(struct mq *m, const char *queue, amqp_message_t *msg, uint64_t *tag,
-    int *got, char *err, size_t errlen)
+    int *got)
 {
 	amqp_rpc_reply_t r;
 
@@ -361,8 +357,8 @@ get_one(struct mq *m, const char *queue, amqp_message_t *msg, uint64_t *tag,
 	amqp_maybe_release_buffers_on_channel(m->conn, 1);
 	r = amqp_basic_get(m->conn, 1, amqp_cstring_bytes(queue), 0);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		snprintf(err, errlen, "amqp: basic.get %s failed (does the "
-		    "queue exist? run ticketctl init)", queue);
+		err_set(&m->err, m->errstr, ERR_SERVER, "amqp: basic.get %s "
+		    "failed (does the queue exist? run ticketctl init)", queue);
 		return -1;
 	}
 	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
@@ -370,8 +366,8 @@ get_one(struct mq *m, const char *queue, amqp_message_t *msg, uint64_t *tag,
 	*tag = ((amqp_basic_get_ok_t *)r.reply.decoded)->delivery_tag;
 	if (amqp_read_message(m->conn, 1, msg, 0).reply_type !=
 	    AMQP_RESPONSE_NORMAL) {
-		snprintf(err, errlen, "amqp: reading a message of %s failed",
-		    queue);
+		err_set(&m->err, m->errstr, ERR_IO,
+		    "amqp: reading a message of %s failed", queue);
 		return -1;
 	}
 	*got = 1;
@@ -382,8 +378,7 @@ get_one(struct mq *m, const char *queue, amqp_message_t *msg, uint64_t *tag,
  * the original's properties but the broker's x-delivery-count.  Returns 0
  * or -1. */
 static int
-publish_copy(struct mq *m, const char *queue, const amqp_message_t *msg,
-    char *err, size_t errlen)
+publish_copy(struct mq *m, const char *queue, const amqp_message_t *msg)
 {
 	amqp_basic_properties_t	 p = msg->properties;
 	amqp_table_entry_t	*e = NULL;
@@ -392,7 +387,7 @@ publish_copy(struct mq *m, const char *queue, const amqp_message_t *msg,
 
 	if ((p._flags & AMQP_BASIC_HEADERS_FLAG) && h->num_entries > 0) {
 		if ((e = calloc((size_t)h->num_entries, sizeof(*e))) == NULL) {
-			snprintf(err, errlen, "out of memory");
+			err_set(&m->err, m->errstr, ERR_OTHER, "out of memory");
 			return -1;
 		}
 		for (i = 0; i < h->num_entries; i++)
@@ -406,7 +401,8 @@ publish_copy(struct mq *m, const char *queue, const amqp_message_t *msg,
 	    amqp_cstring_bytes(queue), 1, 0, &p, msg->body);
 	free(e);
 	if (rc != AMQP_STATUS_OK) {
-		snprintf(err, errlen, "amqp: publishing a copy to %s: %s", queue,
+		err_set(&m->err, m->errstr, ERR_IO,
+		    "amqp: publishing a copy to %s: %s", queue,
 		    amqp_error_string2(rc));
 		return -1;
 	}
@@ -417,7 +413,7 @@ publish_copy(struct mq *m, const char *queue, const amqp_message_t *msg,
  * channel after the first `base` ones.  Returns 0, or -1 (nack, return,
  * close, timeout). */
 static int
-wait_copies(struct mq *m, uint64_t base, size_t n, char *err, size_t errlen)
+wait_copies(struct mq *m, uint64_t base, size_t n)
 {
 	unsigned char	 done[ROTATE_BATCH];
 	amqp_frame_t	 f;
@@ -433,8 +429,9 @@ wait_copies(struct mq *m, uint64_t base, size_t n, char *err, size_t errlen)
 		tv.tv_usec = 0;
 		rc = amqp_simple_wait_frame_noblock(m->conn, &f, &tv);
 		if (rc != AMQP_STATUS_OK) {
-			snprintf(err, errlen, "amqp: waiting for the confirms "
-			    "of the copies: %s", amqp_error_string2(rc));
+			err_set(&m->err, m->errstr, ERR_IO, "amqp: waiting for "
+			    "the confirms of the copies: %s",
+			    amqp_error_string2(rc));
 			return -1;
 		}
 		if (f.frame_type != AMQP_FRAME_METHOD)
@@ -456,17 +453,17 @@ wait_copies(struct mq *m, uint64_t base, size_t n, char *err, size_t errlen)
 			if (amqp_read_message(m->conn, f.channel, &ret, 0).
 			    reply_type == AMQP_RESPONSE_NORMAL)
 				amqp_destroy_message(&ret);
-			snprintf(err, errlen, "amqp: a copy was returned "
-			    "(unroutable)");
+			err_set(&m->err, m->errstr, ERR_SERVER,
+			    "amqp: a copy was returned (unroutable)");
 			return -1;
 		case AMQP_BASIC_NACK_METHOD:
-			snprintf(err, errlen, "amqp: the broker refused a copy "
-			    "(queue full? x-max-length)");
+			err_set(&m->err, m->errstr, ERR_SERVER, "amqp: the "
+			    "broker refused a copy (queue full? x-max-length)");
 			return -1;
 		case AMQP_CHANNEL_CLOSE_METHOD:
 		case AMQP_CONNECTION_CLOSE_METHOD:
-			snprintf(err, errlen, "amqp: the broker closed the "
-			    "channel while copies were confirmed");
+			err_set(&m->err, m->errstr, ERR_IO, "amqp: the broker "
+			    "closed the channel while copies were confirmed");
 			return -1;
 		default:
 			break;
@@ -497,7 +494,7 @@ add_message(struct soldv *s, const amqp_message_t *msg,
 
 static int	read_queue(struct soldv *, struct mq *, const char *,
 		    const struct events *, long, long *, long *, int *,
-		    sold_msg_fn, void *, int *, char *, size_t);
+		    sold_msg_fn, void *, int *);
 
 /* Reads the queue on COPY_CHANNEL and closes that channel again: a second
  * queue read on the same connection (rebuild reads ticketSQL, then the
@@ -505,12 +502,12 @@ static int	read_queue(struct soldv *, struct mq *, const char *,
 int
 sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
     const struct events *ev, long max, long *msgs, long *other, int *more,
-    sold_msg_fn fn, void *arg, char *err, size_t errlen)
+    sold_msg_fn fn, void *arg)
 {
 	int opened = 0, r;
 
 	r = read_queue(s, m, queue, ev, max, msgs, other, more, fn, arg,
-	    &opened, err, errlen);
+	    &opened);
 	if (opened)
 		(void)amqp_channel_close(m->conn, COPY_CHANNEL,
 		    AMQP_REPLY_SUCCESS);
@@ -520,7 +517,7 @@ sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 static int
 read_queue(struct soldv *s, struct mq *m, const char *queue,
     const struct events *ev, long max, long *msgs, long *other, int *more,
-    sold_msg_fn fn, void *arg, int *opened, char *err, size_t errlen)
+    sold_msg_fn fn, void *arg, int *opened)
 {
 	amqp_message_t	msg;
 	uint64_t	tag = 0, copies = 0;
@@ -531,13 +528,11 @@ read_queue(struct soldv *s, struct mq *m, const char *queue,
 
 	*msgs = *other = 0;
 	*more = 0;
-	if ((ready = mq_queue_depth(m, queue, NULL)) < 0) {
-		snprintf(err, errlen, "%s", m->errstr);
+	if ((ready = mq_queue_depth(m, queue, NULL)) < 0)
 		return -1;
-	}
 	if (ready == 0)
 		return 0;
-	if (copy_channel(m, err, errlen) != 0)
+	if (copy_channel(m) != 0)
 		return -1;
 	*opened = 1;
 	while (got && !stop && *msgs < ready) {
@@ -547,8 +542,7 @@ read_queue(struct soldv *s, struct mq *m, const char *queue,
 		}
 		for (k = pub = 0; k < ROTATE_BATCH && !stop && *msgs < ready &&
 		    *msgs < max; k++) {
-			if (get_one(m, queue, &msg, &tag, &got, err,
-			    errlen) != 0)
+			if (get_one(m, queue, &msg, &tag, &got) != 0)
 				return -1;
 			if (!got)
 				break;
@@ -557,23 +551,25 @@ read_queue(struct soldv *s, struct mq *m, const char *queue,
 			stop = what == SOLD_MSG_STOP;
 			if (add_message(s, &msg, ev, other) != 0) {
 				amqp_destroy_message(&msg);
-				snprintf(err, errlen, "out of memory");
+				err_set(&m->err, m->errstr, ERR_OTHER,
+				    "out of memory");
 				return -1;
 			}
 			if (what != SOLD_MSG_TAKEN &&
-			    publish_copy(m, queue, &msg, err, errlen) != 0) {
+			    publish_copy(m, queue, &msg) != 0) {
 				amqp_destroy_message(&msg);
 				return -1;
 			}
 			pub += what != SOLD_MSG_TAKEN;
 			amqp_destroy_message(&msg);
 		}
-		if (pub > 0 && wait_copies(m, copies, pub, err, errlen) != 0)
+		if (pub > 0 && wait_copies(m, copies, pub) != 0)
 			return -1;
 		copies += pub;
 		/* every copy is safe: the originals go */
 		if (k > 0 && amqp_basic_ack(m->conn, 1, tag, 1) != 0) {
-			snprintf(err, errlen, "amqp: ack of %s failed", queue);
+			err_set(&m->err, m->errstr, ERR_IO,
+			    "amqp: ack of %s failed", queue);
 			return -1;
 		}
 	}
@@ -583,7 +579,7 @@ read_queue(struct soldv *s, struct mq *m, const char *queue,
 /* ---------------------------------------------------------- statistics */
 
 int
-sold_inflight(struct inflight *f, struct mq *m, char *err, size_t errlen)
+sold_inflight(struct inflight *f, struct mq *m)
 {
 	memset(f, 0, sizeof(*f));
 	if ((f->sql_ready = mq_queue_depth(m, MQ_QUEUE_SQL,
@@ -591,10 +587,8 @@ sold_inflight(struct inflight *f, struct mq *m, char *err, size_t errlen)
 	    (f->dead_sql = mq_queue_depth(m, MQ_QUEUE_SQL MQ_DEAD_SUFFIX,
 	    NULL)) < 0 ||
 	    (f->dead_nosql = mq_queue_depth(m, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX,
-	    NULL)) < 0) {
-		snprintf(err, errlen, "%s", m->errstr);
+	    NULL)) < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -677,7 +671,7 @@ add_items(struct soldv *s, struct soldv *conflicts, struct json_object *items,
 
 int
 sold_from_ddb(struct soldv *s, struct soldv *conflicts, struct ddb *d,
-    const struct events *ev, long *bad, char *err, size_t errlen)
+    const struct events *ev, long *bad)
 {
 	struct json_object	*o, *items;
 	struct ddb_scan		 sc;
@@ -689,15 +683,13 @@ sold_from_ddb(struct soldv *s, struct soldv *conflicts, struct ddb *d,
 		if (json_object_object_get_ex(o, "Items", &items) &&
 		    add_items(s, conflicts, items, ev, bad) != 0) {
 			json_object_put(o);
-			snprintf(err, errlen, "out of memory");
+			err_set(&d->err, d->errstr, ERR_OTHER, "out of memory");
 			return -1;
 		}
 		json_object_put(o);
 	}
-	if (rc < 0) {
-		snprintf(err, errlen, "%s", d->errstr);
+	if (rc < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -733,8 +725,7 @@ catalog_add(const struct catalog_zone *cz, void *arg)
 }
 
 int
-catalog_read(struct catalog *cat, struct db *d, const struct events *ev,
-    char *err, size_t errlen)
+catalog_read(struct catalog *cat, struct db *d, const struct events *ev)
 {
 	struct catalog_fill f;
 
@@ -743,8 +734,8 @@ catalog_read(struct catalog *cat, struct db *d, const struct events *ev,
 	f.cat = cat;
 	f.ev = ev;
 	if (db_catalog_each(d, catalog_add, &f) < 0 || f.nomem) {
-		snprintf(err, errlen, "%s", f.nomem ? "out of memory" :
-		    d->errstr);
+		if (f.nomem)
+			err_set(&d->err, d->errstr, ERR_OTHER, "out of memory");
 		catalog_free(cat);
 		return -1;
 	}

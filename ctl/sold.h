@@ -55,9 +55,9 @@ void	soldv_per_event(const struct soldv *s, void (*fn)(const char *,
 void	soldv_free(struct soldv *s);
 
 /* Every ticket of the selected events from MySQL.  Returns 0, or -1 with
- * err set. */
+ * the connection's err/errstr set. */
 int	sold_from_mysql(struct soldv *s, struct db *d,
-	    const struct events *ev, char *err, size_t errlen);
+	    const struct events *ev);
 
 /* Tickets per event zone in MySQL (a GROUP BY: one row per zone, not per
  * ticket), sorted by event and zone. */
@@ -70,9 +70,8 @@ struct zcounts {
 	struct zcount	*v;
 	size_t		 n;
 };
-/* Returns 0, or -1 with err set. */
-int	sold_counts_from_mysql(struct zcounts *c, struct db *d, char *err,
-	    size_t errlen);
+/* Returns 0, or -1 with the connection's err/errstr set. */
+int	sold_counts_from_mysql(struct zcounts *c, struct db *d);
 /* Tickets of one event zone (0 if none). */
 long	zcounts_get(const struct zcounts *c, const char *event, long zone);
 void	zcounts_free(struct zcounts *c);
@@ -86,9 +85,8 @@ struct inflight {
 	long	dead_sql;	/* ticketSQL.dead */
 	long	dead_nosql;	/* ticketNoSQL.dead */
 };
-/* Reads them.  Returns 0, or -1 with err set. */
-int	sold_inflight(struct inflight *f, struct mq *m, char *err,
-	    size_t errlen);
+/* Reads them.  Returns 0, or -1 with the connection's err/errstr set. */
+int	sold_inflight(struct inflight *f, struct mq *m);
 /* 1 if every sale is in MySQL (nothing queued, held, dead-lettered), else
  * 0 with why (the first thing that is not) set. */
 int	sold_inflight_none(const struct inflight *f, char *why, size_t len);
@@ -105,7 +103,8 @@ int	sold_inflight_none(const struct inflight *f, char *why, size_t len);
  * the queue held more).  Tickets of the selected events are added to s;
  * *msgs counts every message read, *other those that are not tickets.
  * fn, if not NULL, sees every message first and answers what becomes of
- * it (enum sold_msg).  Returns 0, or -1 (err set unless fn stopped). */
+ * it (enum sold_msg).  Returns 0, or -1 (m's err/errstr set unless fn
+ * stopped). */
 enum sold_msg {
 	SOLD_MSG_KEEP,		/* copy it back */
 	SOLD_MSG_TAKEN,		/* taken care of: ack it, no copy */
@@ -114,17 +113,17 @@ enum sold_msg {
 typedef enum sold_msg (*sold_msg_fn)(const amqp_message_t *, void *);
 int	sold_read_queue(struct soldv *s, struct mq *m, const char *queue,
 	    const struct events *ev, long max, long *msgs, long *other,
-	    int *more, sold_msg_fn fn, void *arg, char *err, size_t errlen);
+	    int *more, sold_msg_fn fn, void *arg);
 
 /* Every item of the DynamoDB table of the selected events (Scan, every
  * page).  *bad counts items that are not tickets.  Items the consumer
  * marked status SOLD_DOUBLE_SALE (a double sale MySQL refused) are not
  * sales: they go to conflicts if not NULL (json = the ticket id that owns
  * the seat, from doubleSaleOf), else are left out.  Returns 0, or -1 with
- * err set. */
+ * the connection's err/errstr set. */
 #define SOLD_DOUBLE_SALE	"DOUBLE_SALE"
 int	sold_from_ddb(struct soldv *s, struct soldv *conflicts, struct ddb *d,
-	    const struct events *ev, long *bad, char *err, size_t errlen);
+	    const struct events *ev, long *bad);
 
 /* The catalog's event zones of the selected events, ordered by event and
  * zone. */
@@ -132,9 +131,9 @@ struct catalog {
 	struct catalog_zone	*z;
 	size_t			 n;
 };
-/* Reads it from MySQL.  Returns 0, or -1 with err set. */
+/* Reads it from MySQL.  Returns 0, or -1 with d's err/errstr set. */
 int	catalog_read(struct catalog *cat, struct db *d,
-	    const struct events *ev, char *err, size_t errlen);
+	    const struct events *ev);
 /* 1 if the catalog has that event zone. */
 int	catalog_has(const struct catalog *cat, const char *event, long zone);
 void	catalog_free(struct catalog *cat);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "zone.h"
 #include "valid.h"
 
@@ -46,17 +47,14 @@ zone_owner_of(const struct zstate *z, long bit)
 
 /* HGETALL of the catalog hash. */
 static int
-read_catalog(struct rds *r, struct zstate *z, const char *key, char *err,
-    size_t errlen)
+read_catalog(struct rds *r, struct zstate *z, const char *key)
 {
 	redisReply	*rep;
 	size_t		 i;
 	const char	*k, *v;
 
-	if ((rep = rds_cmd(r, z->node, "HGETALL %s", key)) == NULL) {
-		snprintf(err, errlen, "%s", r->errstr);
+	if ((rep = rds_cmd(r, z->node, "HGETALL %s", key)) == NULL)
 		return -1;
-	}
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements;
 	    i += 2) {
 		k = rep->element[i]->str;
@@ -81,8 +79,7 @@ read_catalog(struct rds *r, struct zstate *z, const char *key, char *err,
 
 /* HGETALL of the counters: "z" and "r<N>" (negative values are kept). */
 static int
-read_counters(struct rds *r, struct zstate *z, const char *key, long rows,
-    char *err, size_t errlen)
+read_counters(struct rds *r, struct zstate *z, const char *key, long rows)
 {
 	redisReply	*rep;
 	size_t		 i;
@@ -90,17 +87,15 @@ read_counters(struct rds *r, struct zstate *z, const char *key, long rows,
 	const char	*k, *v;
 
 	if ((z->left_row = calloc((size_t)rows + 1, sizeof(long))) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		err_set(&r->err, r->errstr, ERR_OTHER, "out of memory");
 		return -1;
 	}
 	z->nleft_row = rows + 1;
 	for (row = 0; row <= rows; row++)
 		z->left_row[row] = -1;
 	z->left_zone = -1;
-	if ((rep = rds_cmd(r, z->node, "HGETALL %s", key)) == NULL) {
-		snprintf(err, errlen, "%s", r->errstr);
+	if ((rep = rds_cmd(r, z->node, "HGETALL %s", key)) == NULL)
 		return -1;
-	}
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements;
 	    i += 2) {
 		k = rep->element[i]->str;
@@ -120,19 +115,16 @@ read_counters(struct rds *r, struct zstate *z, const char *key, long rows,
 }
 
 static int
-read_bits(struct rds *r, struct zstate *z, const char *key, char *err,
-    size_t errlen)
+read_bits(struct rds *r, struct zstate *z, const char *key)
 {
 	redisReply *rep;
 
-	if ((rep = rds_cmd(r, z->node, "GET %s", key)) == NULL) {
-		snprintf(err, errlen, "%s", r->errstr);
+	if ((rep = rds_cmd(r, z->node, "GET %s", key)) == NULL)
 		return -1;
-	}
 	if (rep->type == REDIS_REPLY_STRING && rep->len > 0) {
 		if ((z->bits = malloc(rep->len)) == NULL) {
 			freeReplyObject(rep);
-			snprintf(err, errlen, "out of memory");
+			err_set(&r->err, r->errstr, ERR_OTHER, "out of memory");
 			return -1;
 		}
 		memcpy(z->bits, rep->str, rep->len);
@@ -143,21 +135,18 @@ read_bits(struct rds *r, struct zstate *z, const char *key, char *err,
 }
 
 static int
-read_owners(struct rds *r, struct zstate *z, const char *key, char *err,
-    size_t errlen)
+read_owners(struct rds *r, struct zstate *z, const char *key)
 {
 	redisReply	*rep;
 	size_t		 i, n;
 	long		 bit;
 
-	if ((rep = rds_cmd(r, z->node, "HGETALL %s", key)) == NULL) {
-		snprintf(err, errlen, "%s", r->errstr);
+	if ((rep = rds_cmd(r, z->node, "HGETALL %s", key)) == NULL)
 		return -1;
-	}
 	n = rep->type == REDIS_REPLY_ARRAY ? rep->elements / 2 : 0;
 	if (n > 0 && (z->own = calloc(n, sizeof(*z->own))) == NULL) {
 		freeReplyObject(rep);
-		snprintf(err, errlen, "out of memory");
+		err_set(&r->err, r->errstr, ERR_OTHER, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -178,24 +167,21 @@ read_owners(struct rds *r, struct zstate *z, const char *key, char *err,
 
 /* Every member of a pending or claimed set. */
 static int
-read_pending(struct rds *r, struct zstate *z, const char *key, char *err,
-    size_t errlen)
+read_pending(struct rds *r, struct zstate *z, const char *key)
 {
 	redisReply	*rep;
 	size_t		 i;
 	int		 added;
 
-	if ((rep = rds_cmd(r, z->node, "ZRANGE %s 0 -1", key)) == NULL) {
-		snprintf(err, errlen, "%s", r->errstr);
+	if ((rep = rds_cmd(r, z->node, "ZRANGE %s 0 -1", key)) == NULL)
 		return -1;
-	}
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
 		if (rep->element[i]->type != REDIS_REPLY_STRING)
 			continue;
 		if (soldv_add_json(&z->pending, rep->element[i]->str,
 		    rep->element[i]->len, &added) != 0) {
 			freeReplyObject(rep);
-			snprintf(err, errlen, "out of memory");
+			err_set(&r->err, r->errstr, ERR_OTHER, "out of memory");
 			return -1;
 		}
 		if (added == 0)
@@ -208,29 +194,28 @@ read_pending(struct rds *r, struct zstate *z, const char *key, char *err,
 }
 
 int
-zstate_read(struct rds *r, const struct catalog_zone *cz, struct zstate *z,
-    char *err, size_t errlen)
+zstate_read(struct rds *r, const struct catalog_zone *cz, struct zstate *z)
 {
 	char key[KEY__MAX][KEY_MAX];
 	int  k;
 
 	memset(z, 0, sizeof(*z));
 	if (keys_tag(cz->event, cz->zone, z->tag, sizeof(z->tag)) < 0) {
-		snprintf(err, errlen, "zone tag too long");
+		err_set(&r->err, r->errstr, ERR_OTHER, "zone tag too long");
 		return -1;
 	}
 	for (k = 0; k < KEY__MAX; k++)
 		if (keys_build(k, z->tag, key[k], KEY_MAX) < 0) {
-			snprintf(err, errlen, "key too long");
+			err_set(&r->err, r->errstr, ERR_OTHER, "key too long");
 			return -1;
 		}
 	z->node = keys_slot(z->tag);
-	if (read_catalog(r, z, key[KEY_ZONE], err, errlen) != 0 ||
-	    read_counters(r, z, key[KEY_LEFT], cz->rows, err, errlen) != 0 ||
-	    read_bits(r, z, key[KEY_SEAT], err, errlen) != 0 ||
-	    read_owners(r, z, key[KEY_OWN], err, errlen) != 0 ||
-	    read_pending(r, z, key[KEY_PEND], err, errlen) != 0 ||
-	    read_pending(r, z, key[KEY_SWEEP], err, errlen) != 0)
+	if (read_catalog(r, z, key[KEY_ZONE]) != 0 ||
+	    read_counters(r, z, key[KEY_LEFT], cz->rows) != 0 ||
+	    read_bits(r, z, key[KEY_SEAT]) != 0 ||
+	    read_owners(r, z, key[KEY_OWN]) != 0 ||
+	    read_pending(r, z, key[KEY_PEND]) != 0 ||
+	    read_pending(r, z, key[KEY_SWEEP]) != 0)
 		return -1;
 	soldv_sort(&z->pending);
 	return 0;

@@ -45,9 +45,9 @@ struct zstate {
 };
 
 /* Reads the zone of cz into z (sized by the catalog's rows and cols).
- * Returns 0, or -1 with err set (Redis failed, or no memory). */
+ * Returns 0, or -1 with r's err/errstr set (Redis failed, no memory). */
 int	zstate_read(struct rds *r, const struct catalog_zone *cz,
-	    struct zstate *z, char *err, size_t errlen);
+	    struct zstate *z);
 void	zstate_free(struct zstate *z);
 
 /* 1 if bit is set in a bitmap of nbytes bytes (Redis SETBIT order:

@@ -196,54 +196,79 @@ get_price(struct json_object *o, char *dst, size_t size)
 	return 0;
 }
 
-static const char *
+static const char *const ticket_errs[TICKET_ERR__MAX] = {
+	[TICKET_OK] = "",
+	[TICKET_ERR_SIZE] = "message is empty or too large",
+	[TICKET_ERR_JSON] = "message is not valid JSON",
+	[TICKET_ERR_NOMEM] = "out of memory",
+	[TICKET_ERR_NOT_OBJECT] = "message is not a JSON object",
+	[TICKET_ERR_ID] = "ticketId is missing or not a lowercase UUID",
+	[TICKET_ERR_VENUE] = "venueId is missing or malformed",
+	[TICKET_ERR_EVENT] = "eventId is missing or malformed",
+	[TICKET_ERR_ZONE] = "zoneId is missing or not a positive integer",
+	[TICKET_ERR_ROW] = "row is missing or not a positive integer",
+	[TICKET_ERR_COL] = "column is missing or not a positive integer",
+	[TICKET_ERR_PRICE] = "price is missing or not a number with 2 decimals",
+	[TICKET_ERR_STATUS] = "status is missing or not CREATED",
+	[TICKET_ERR_CREATED] =
+	    "createdOn is missing or not RFC 3339 UTC with ms",
+};
+
+const char *
+ticket_err_str(enum ticket_err e)
+{
+	return (unsigned)e < TICKET_ERR__MAX ? ticket_errs[e] : "?";
+}
+
+static enum ticket_err
 ticket_fields(struct json_object *o, struct ticket *t)
 {
 	char status[16];
 
 	if (get_str(o, "ticketId", t->id, sizeof(t->id)) || !valid_uuid(t->id))
-		return "ticketId is missing or not a lowercase UUID";
+		return TICKET_ERR_ID;
 	if (get_str(o, "venueId", t->venue, sizeof(t->venue)) ||
 	    !valid_id(t->venue))
-		return "venueId is missing or malformed";
+		return TICKET_ERR_VENUE;
 	if (get_str(o, "eventId", t->event, sizeof(t->event)) ||
 	    !valid_id(t->event))
-		return "eventId is missing or malformed";
+		return TICKET_ERR_EVENT;
 	if (get_int(o, "zoneId", &t->zone))
-		return "zoneId is missing or not a positive integer";
+		return TICKET_ERR_ZONE;
 	if (get_int(o, "row", &t->row))
-		return "row is missing or not a positive integer";
+		return TICKET_ERR_ROW;
 	if (get_int(o, "column", &t->col))
-		return "column is missing or not a positive integer";
+		return TICKET_ERR_COL;
 	if (get_price(o, t->price, sizeof(t->price)))
-		return "price is missing or not a number with 2 decimals";
+		return TICKET_ERR_PRICE;
 	if (get_str(o, "status", status, sizeof(status)) ||
 	    strcmp(status, TICKET_STATUS) != 0)
-		return "status is missing or not CREATED";
+		return TICKET_ERR_STATUS;
 	if (get_str(o, "createdOn", t->created, sizeof(t->created)) ||
 	    !ticket_stamp_ok(t->created))
-		return "createdOn is missing or not RFC 3339 UTC with ms";
-	return NULL;
+		return TICKET_ERR_CREATED;
+	return TICKET_OK;
 }
 
-struct json_object *
-ticket_json_object(const char *json, size_t len, size_t max,
-    const char **why)
+/* The JSON object of a message of len (1..max) bytes, or NULL with *e set
+ * (ticket_json_object() without the strings). */
+static struct json_object *
+json_object_of(const char *json, size_t len, size_t max, enum ticket_err *e)
 {
 	struct json_tokener	*tok;
 	struct json_object	*o;
 
-	*why = NULL;
+	*e = TICKET_OK;
 	if (len == 0 || len > max) {
-		*why = "message is empty or too large";
+		*e = TICKET_ERR_SIZE;
 		return NULL;
 	}
 	if (!valid_json(json, len, JSON_DEPTH_MAX_TICKET)) {
-		*why = "message is not valid JSON";
+		*e = TICKET_ERR_JSON;
 		return NULL;
 	}
 	if ((tok = json_tokener_new_ex(JSON_DEPTH_MAX_TICKET)) == NULL) {
-		*why = "out of memory";
+		*e = TICKET_ERR_NOMEM;
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -251,29 +276,41 @@ ticket_json_object(const char *json, size_t len, size_t max,
 	o = json_tokener_parse_ex(tok, json, (int)len);
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len)
-		*why = "message is not valid JSON";
+		*e = TICKET_ERR_JSON;
 	else if (!json_object_is_type(o, json_type_object))
-		*why = "message is not a JSON object";
+		*e = TICKET_ERR_NOT_OBJECT;
 	json_tokener_free(tok);
-	if (*why != NULL) {
+	if (*e != TICKET_OK) {
 		json_object_put(o);
 		return NULL;
 	}
 	return o;
 }
 
-int
-ticket_parse(const char *json, size_t len, struct ticket *t, const char **why)
+struct json_object *
+ticket_json_object(const char *json, size_t len, size_t max,
+    const char **why)
 {
-	struct json_object *o;
+	struct json_object	*o;
+	enum ticket_err		 e;
+
+	o = json_object_of(json, len, max, &e);
+	*why = o == NULL ? ticket_err_str(e) : NULL;
+	return o;
+}
+
+enum ticket_err
+ticket_parse(const char *json, size_t len, struct ticket *t)
+{
+	struct json_object	*o;
+	enum ticket_err		 e;
 
 	memset(t, 0, sizeof(*t));
-	if ((o = ticket_json_object(json, len, 4 * TICKET_JSON_MAX, why)) ==
-	    NULL)
-		return -1;
-	*why = ticket_fields(o, t);
+	if ((o = json_object_of(json, len, 4 * TICKET_JSON_MAX, &e)) == NULL)
+		return e;
+	e = ticket_fields(o, t);
 	json_object_put(o);
-	return *why == NULL ? 0 : -1;
+	return e;
 }
 
 int
@@ -302,6 +339,9 @@ ticket_json_int(struct json_object *o, const char *key, long *out)
 const char *
 ticket_object(struct json_object *o, struct ticket *t)
 {
+	enum ticket_err e;
+
 	memset(t, 0, sizeof(*t));
-	return ticket_fields(o, t);
+	e = ticket_fields(o, t);
+	return e == TICKET_OK ? NULL : ticket_err_str(e);
 }

@@ -47,10 +47,31 @@ int	ticket_json_tail(const struct ticket *t, char *buf, size_t size);
 /* The whole ticket JSON (t->price filled in). */
 int	ticket_json(const struct ticket *t, char *buf, size_t size);
 
-/* Parses and validates a ticket JSON message (every field of the ticket of docs/api.md,
- * status "CREATED").  Returns 0, or -1 with *why set to a static reason. */
-int	ticket_parse(const char *json, size_t len, struct ticket *t,
-	    const char **why);
+/* Why a message is no ticket (ticket_parse()). */
+enum ticket_err {
+	TICKET_OK,
+	TICKET_ERR_SIZE,	/* empty or too large */
+	TICKET_ERR_JSON,	/* not valid JSON */
+	TICKET_ERR_NOMEM,
+	TICKET_ERR_NOT_OBJECT,	/* JSON, but not an object */
+	TICKET_ERR_ID,		/* a field missing or malformed: */
+	TICKET_ERR_VENUE,
+	TICKET_ERR_EVENT,
+	TICKET_ERR_ZONE,
+	TICKET_ERR_ROW,
+	TICKET_ERR_COL,
+	TICKET_ERR_PRICE,
+	TICKET_ERR_STATUS,
+	TICKET_ERR_CREATED,
+	TICKET_ERR__MAX
+};
+/* The reason for a log line ("zoneId is missing or not a positive
+ * integer"); "" for TICKET_OK. */
+const char *ticket_err_str(enum ticket_err e);
+
+/* Parses and validates a ticket JSON message (every field of the ticket of
+ * docs/api.md, status "CREATED").  Returns TICKET_OK, or why not. */
+enum ticket_err ticket_parse(const char *json, size_t len, struct ticket *t);
 /* The same checks on a parsed JSON object (a ticket inside an order
  * message, consumer/msg.c); keys it does not know are ignored.  Returns
  * NULL, or the static reason it is not a ticket. */

@@ -130,31 +130,31 @@ valid_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-enum row_label
+enum valid_row
 valid_row_label(const char *s, long *out)
 {
 	long	v = 0;
 	size_t	i;
 
 	if (s == NULL || *s == '\0')
-		return ROW_LABEL_MALFORMED;
+		return VALID_ROW_MALFORMED;
 	if (isdigit((unsigned char)*s)) {
 		if (valid_digits(s, &v) != 0) {
 			for (i = 0; s[i] != '\0'; i++)
 				if (!isdigit((unsigned char)s[i]))
-					return ROW_LABEL_MALFORMED;
-			return ROW_LABEL_RANGE;	/* too many digits */
+					return VALID_ROW_MALFORMED;
+			return VALID_ROW_RANGE;	/* too many digits */
 		}
 		if (v < 1 || v > SEAT_MAX)
-			return ROW_LABEL_RANGE;
+			return VALID_ROW_RANGE;
 		*out = v;
-		return ROW_LABEL_OK;
+		return VALID_ROW_OK;
 	}
 	for (i = 0; s[i] != '\0'; i++) {
 		unsigned char ch = (unsigned char)toupper((unsigned char)s[i]);
 
 		if (ch < 'A' || ch > 'Z')
-			return ROW_LABEL_MALFORMED;
+			return VALID_ROW_MALFORMED;
 		if (v > (SEAT_MAX - (ch - 'A' + 1)) / 26) {
 			/* keep scanning so junk still reads as malformed */
 			v = SEAT_MAX + 1L;
@@ -163,9 +163,9 @@ valid_row_label(const char *s, long *out)
 		v = v * 26 + (ch - 'A' + 1);
 	}
 	if (v > SEAT_MAX)
-		return ROW_LABEL_RANGE;
+		return VALID_ROW_RANGE;
 	*out = v;
-	return ROW_LABEL_OK;
+	return VALID_ROW_OK;
 }
 
 /*

@@ -33,10 +33,10 @@ int	valid_digits(const char *s, long *out);
 int	valid_pct_decode(const char *src, size_t len, char *dst, size_t size,
 	    int plus_space);
 
-enum row_label {
-	ROW_LABEL_OK,
-	ROW_LABEL_MALFORMED,	/* empty, mixed, or not letters/digits */
-	ROW_LABEL_RANGE		/* well formed but too large (or zero) */
+enum valid_row {
+	VALID_ROW_OK,
+	VALID_ROW_MALFORMED,	/* empty, mixed, or not letters/digits */
+	VALID_ROW_RANGE		/* well formed but too large (or zero) */
 };
 
 /* 1 if s[0..len) is exactly one JSON text of RFC 8259 (surrounding
@@ -48,7 +48,7 @@ enum row_label {
 int	valid_json(const char *s, size_t len, int depth_max);
 
 /* A legacy row label: letters A=1 .. Z=26, AA=27, .. (case-insensitive),
- * or decimal digits.  *out is set when ROW_LABEL_OK. */
-enum row_label valid_row_label(const char *s, long *out);
+ * or decimal digits.  *out is set when VALID_ROW_OK. */
+enum valid_row valid_row_label(const char *s, long *out);
 
 #endif

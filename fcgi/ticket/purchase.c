@@ -366,9 +366,9 @@ purchase_from_form(const char *q, size_t qlen, const char *b, size_t blen,
 		return fail(why, "row is missing or malformed",
 		    PURCHASE_BAD_REQUEST);
 	switch (valid_row_label(v, &p->row)) {
-	case ROW_LABEL_OK:
+	case VALID_ROW_OK:
 		break;
-	case ROW_LABEL_RANGE:
+	case VALID_ROW_RANGE:
 		return fail(why, "row is outside the zone", PURCHASE_INVALID_SEAT);
 	default:
 		if (form_out_of_range(v))

@@ -149,7 +149,7 @@ expect_label(const char *s, long want)
 {
 	long v = -1;
 
-	assert_int_equal(valid_row_label(s, &v), ROW_LABEL_OK);
+	assert_int_equal(valid_row_label(s, &v), VALID_ROW_OK);
 	assert_int_equal(v, want);
 }
 
@@ -191,15 +191,15 @@ test_row_label_range(void **state)
 	long v = -5;
 
 	(void)state;
-	assert_int_equal(valid_row_label("0", &v), ROW_LABEL_RANGE);
-	assert_int_equal(valid_row_label("00", &v), ROW_LABEL_RANGE);
-	assert_int_equal(valid_row_label("2147483648", &v), ROW_LABEL_RANGE);
+	assert_int_equal(valid_row_label("0", &v), VALID_ROW_RANGE);
+	assert_int_equal(valid_row_label("00", &v), VALID_ROW_RANGE);
+	assert_int_equal(valid_row_label("2147483648", &v), VALID_ROW_RANGE);
 	assert_int_equal(valid_row_label("99999999999999999999999", &v),
-	    ROW_LABEL_RANGE);
-	assert_int_equal(valid_row_label("FXSHRXX", &v), ROW_LABEL_RANGE);
-	assert_int_equal(valid_row_label("ZZZZZZZ", &v), ROW_LABEL_RANGE);
+	    VALID_ROW_RANGE);
+	assert_int_equal(valid_row_label("FXSHRXX", &v), VALID_ROW_RANGE);
+	assert_int_equal(valid_row_label("ZZZZZZZ", &v), VALID_ROW_RANGE);
 	assert_int_equal(valid_row_label("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &v),
-	    ROW_LABEL_RANGE);
+	    VALID_ROW_RANGE);
 	assert_int_equal(v, -5);	/* untouched unless OK */
 }
 
@@ -209,23 +209,23 @@ test_row_label_junk(void **state)
 	long v = -5;
 
 	(void)state;
-	assert_int_equal(valid_row_label("", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label(NULL, &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("A1", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("1A", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("-1", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("+1", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label(" A", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("A ", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("A-B", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("\xc3\x84", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("[", &v), ROW_LABEL_MALFORMED);
-	assert_int_equal(valid_row_label("@", &v), ROW_LABEL_MALFORMED);
+	assert_int_equal(valid_row_label("", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label(NULL, &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("A1", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("1A", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("-1", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("+1", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label(" A", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("A ", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("A-B", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("\xc3\x84", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("[", &v), VALID_ROW_MALFORMED);
+	assert_int_equal(valid_row_label("@", &v), VALID_ROW_MALFORMED);
 	/* junk after an overflowing label is still junk */
 	assert_int_equal(valid_row_label("ZZZZZZZZZZZZ1", &v),
-	    ROW_LABEL_MALFORMED);
+	    VALID_ROW_MALFORMED);
 	assert_int_equal(valid_row_label("99999999999999999999x", &v),
-	    ROW_LABEL_MALFORMED);
+	    VALID_ROW_MALFORMED);
 	assert_int_equal(v, -5);
 }
 
