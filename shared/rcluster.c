@@ -246,10 +246,8 @@ conn_drop(struct rcl_conn *k)
 	k->readonly = 0;
 }
 
-/* An idle connection the server closed (restart, kill): readable with
- * nothing asked. */
-static int
-idle_dead(redisContext *ctx)
+int
+rcl_idle_dead(redisContext *ctx)
 {
 	struct pollfd pfd;
 
@@ -292,7 +290,7 @@ node_ctx(struct rcluster *c, int i, int readonly)
 	struct rcl_conn	*k = &c->conn[i];
 	redisReply	*r;
 
-	if (k->ctx != NULL && idle_dead(k->ctx))
+	if (k->ctx != NULL && rcl_idle_dead(k->ctx))
 		conn_drop(k);
 	if (k->ctx == NULL &&
 	    (k->ctx = connect_to(c, c->map.nodes[i].host,

@@ -129,6 +129,10 @@ struct rcluster {
 struct rcluster *rcl_new(const char *seeds, int timeout_ms, int retry_ms,
 	    char *err, size_t errlen);
 void	rcl_free(struct rcluster *c);
+/* 1 if an idle connection has something to read: Redis sends nothing
+ * unasked outside pub/sub, so the server closed it (restart, kill) or
+ * failed; 0 otherwise. */
+int	rcl_idle_dead(redisContext *ctx);
 
 /* Fetches the slot map (CLUSTER SHARDS) from the first node that answers:
  * those of the current map, then the seeds.  Connections to nodes still in

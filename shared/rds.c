@@ -3,7 +3,6 @@
  * rds.c - Redis connections, scripts and WAIT, on one server or a Redis
  * Cluster (see rds.h).
  */
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,19 +141,6 @@ rds_close(struct rds *r)
 	r->cl = NULL;
 }
 
-/* 1 if an idle connection has something to read: Redis sends nothing
- * unasked outside pub/sub, so that is an EOF or an error. */
-static int
-idle_conn_dead(redisContext *c)
-{
-	struct pollfd pfd;
-
-	pfd.fd = c->fd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	return poll(&pfd, 1, 0) > 0;
-}
-
 /* The single server's connection (connecting if needed), or NULL. */
 static redisContext *
 single_ctx(struct rds *r)
@@ -162,7 +148,7 @@ single_ctx(struct rds *r)
 	struct timeval tv;
 
 	if (r->ctx != NULL) {
-		if (!idle_conn_dead(r->ctx))
+		if (!rcl_idle_dead(r->ctx))
 			return r->ctx;
 		/* the server closed it while idle (restart): nothing of ours
 		 * was in flight, reconnect before sending anything */
