@@ -114,62 +114,60 @@ reply_seats_taken(FCGX_Request *req, const char *taken)
 	http_reply(req, 409, refusal_hdr, body, (size_t)n);
 }
 
+/* The refusals of lua/order.lua that are one fixed answer each (CONTRACT
+ * section 2 and section 7); retry marks a 503 that says when to try again. */
+static const struct refusal {
+	enum sale_result	 result;
+	int			 status;
+	const char		*error;
+	const char		*message;
+	int			 retry;
+} refusals[] = {
+	{ SALE_CANCELLED, 410, "EVENT_CANCELLED", "this event is cancelled", 0 },
+	{ SALE_CLOSED, 403, "SALE_CLOSED", "the sale of this event is closed",
+	    0 },
+	{ SALE_SEAT_TAKEN, 409, "SEAT_TAKEN", "this seat is already sold", 0 },
+	{ SALE_NOT_ADJACENT, 409, "NOT_ENOUGH_ADJACENT", "no row has that many "
+	    "adjacent free seats", 0 },
+	{ SALE_ZONE_SOLD_OUT, 409, "ZONE_SOLD_OUT", "every seat of this zone "
+	    "is sold", 0 },
+	{ SALE_ROW_SOLD_OUT, 409, "ROW_SOLD_OUT", "every seat of this row is "
+	    "sold", 0 },
+	{ SALE_NOT_FOUND, 404, "NOT_FOUND", "unknown venue, event or zone, or "
+	    "the event is not at that venue", 0 },
+	{ SALE_INVALID_SEAT, 400, "INVALID_SEAT", "row or column is outside "
+	    "the zone", 0 },
+	{ SALE_NO_COUNTERS, 503, "UNAVAILABLE", "this zone is being rebuilt "
+	    "after a seat store failure, nothing was sold; try again", 1 },
+};
+#define NREFUSALS	(sizeof(refusals) / sizeof(refusals[0]))
+
 /* Answers a refusal of lua/order.lua, or a failure before it ran:
  * list_seats makes a SEAT_TAKEN list every taken seat (orders, holds). */
 static void
 reply_refusal(FCGX_Request *req, enum sale_result r, int list_seats,
     const char *taken)
 {
-	switch (r) {
-	case SALE_CANCELLED:
-		http_error(req, 410, "EVENT_CANCELLED", "this event is "
-		    "cancelled", refusal_hdr);
-		break;
-	case SALE_NOT_ON_SALE:
+	const struct refusal	*f;
+
+	if (r == SALE_NOT_ON_SALE) {
 		reply_not_on_sale(req);
-		break;
-	case SALE_CLOSED:
-		http_error(req, 403, "SALE_CLOSED", "the sale of this event is "
-		    "closed", refusal_hdr);
-		break;
-	case SALE_SEAT_TAKEN:
-		if (list_seats)
-			reply_seats_taken(req, taken);
-		else
-			http_error(req, 409, "SEAT_TAKEN", "this seat is "
-			    "already sold", refusal_hdr);
-		break;
-	case SALE_NOT_ADJACENT:
-		http_error(req, 409, "NOT_ENOUGH_ADJACENT", "no row has that "
-		    "many adjacent free seats", refusal_hdr);
-		break;
-	case SALE_ZONE_SOLD_OUT:
-		http_error(req, 409, "ZONE_SOLD_OUT", "every seat of this zone "
-		    "is sold", refusal_hdr);
-		break;
-	case SALE_ROW_SOLD_OUT:
-		http_error(req, 409, "ROW_SOLD_OUT", "every seat of this row is "
-		    "sold", refusal_hdr);
-		break;
-	case SALE_NOT_FOUND:
-		http_error(req, 404, "NOT_FOUND", "unknown venue, event or zone, "
-		    "or the event is not at that venue", refusal_hdr);
-		break;
-	case SALE_INVALID_SEAT:
-		http_error(req, 400, "INVALID_SEAT", "row or column is outside "
-		    "the zone", refusal_hdr);
-		break;
-	case SALE_NO_COUNTERS:
-		http_error(req, 503, "UNAVAILABLE", "this zone is being rebuilt "
-		    "after a seat store failure, nothing was sold; try again",
-		    RETRY_AFTER);
-		break;
-	default:
-		log_warnx("reserve (%s): %s", sale_result_str(r), rds.errstr);
-		http_error(req, 503, "UNAVAILABLE", "seat store unavailable, "
-		    "nothing was sold; try again", RETRY_AFTER);
-		break;
+		return;
 	}
+	if (r == SALE_SEAT_TAKEN && list_seats) {
+		reply_seats_taken(req, taken);
+		return;
+	}
+	for (f = refusals; f < refusals + NREFUSALS; f++) {
+		if (f->result == r) {
+			http_error(req, f->status, f->error, f->message,
+			    f->retry ? RETRY_AFTER : refusal_hdr);
+			return;
+		}
+	}
+	log_warnx("reserve (%s): %s", sale_result_str(r), rds.errstr);
+	http_error(req, 503, "UNAVAILABLE", "seat store unavailable, nothing "
+	    "was sold; try again", RETRY_AFTER);
 }
 
 /* 503 after the seats were (maybe) reserved: the order may still be
