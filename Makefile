@@ -140,7 +140,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) $(INC) -c -o $@ $<
 
 # the Lua scripts become C strings: build/gen/scripts.c
-$(BUILD)/gen/scripts.c: $(LUA) scripts/lua2c
+$(BUILD)/gen/scripts.c: $(LUA) $(wildcard lua/lib/*.lua) scripts/lua2c
 	@mkdir -p $(@D)
 	sh scripts/lua2c $(LUA) > $@.tmp && mv $@.tmp $@
 $(BUILD)/gen/scripts.o: $(BUILD)/gen/scripts.c

@@ -17,6 +17,7 @@
 -- an earlier answer was lost; consumers are idempotent.
 -- Returns {0, answer JSON, cancel message}, {4} unknown order or ticket,
 -- {12} wrong token, {13} the order's creation is still unconfirmed.
+--#include free_seat
 local msg = redis.call('HGET', KEYS[7], ARGV[1])
 if not msg then
   return {4, '', ''}
@@ -42,7 +43,6 @@ elseif ARGV[2] == '' then
   redis.call('HSET', KEYS[7], mine, stamp)
 end
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
-local counters = redis.call('EXISTS', KEYS[2]) == 1
 local all, ids, out, answer = true, {}, {}, nil
 for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
   local tid = string.match(tj, '"ticketId":"([^"]+)"')
@@ -52,14 +52,8 @@ for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
     redis.call('HSET', KEYS[7], 'c:' .. tid, when)
     local r = tonumber(string.match(tj, '"row":(%d+)'))
     local c = tonumber(string.match(tj, '"column":(%d+)'))
-    local b = cols and (r - 1) * cols + (c - 1)
-    if b and redis.call('HGET', KEYS[4], b) == tid then
-      redis.call('HDEL', KEYS[4], b)
-      redis.call('SETBIT', KEYS[3], b, 0)
-      if counters then
-        redis.call('HINCRBY', KEYS[2], 'z', 1)
-        redis.call('HINCRBY', KEYS[2], 'r' .. r, 1)
-      end
+    if cols then
+      free_seat((r - 1) * cols + (c - 1), r, tid)
     end
   end
   local cur = tj

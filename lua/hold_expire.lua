@@ -13,20 +13,14 @@
 -- Returns the number expired ("" mode); for one hold 1 deleted, 2 expired
 -- (released now if the sweeper had not yet), 0 unknown (or confirmed, or
 -- deleted before).
+--#include free_seat
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
-local counters = redis.call('EXISTS', KEYS[2]) == 1
 local function release(hid, list, state)
   for r, c in string.gmatch(list, '(%d+) (%d+)') do
-    local b = cols and (tonumber(r) - 1) * cols + (tonumber(c) - 1)
-    if b and redis.call('HGET', KEYS[4], b) == 'h:' .. hid then
-      redis.call('HDEL', KEYS[4], b)
-      redis.call('SETBIT', KEYS[3], b, 0)
-      if counters then
-        redis.call('HINCRBY', KEYS[2], 'z', 1)
-        redis.call('HINCRBY', KEYS[2], 'r' .. r, 1)
-      end
+    if cols then
+      free_seat((tonumber(r) - 1) * cols + (tonumber(c) - 1), r, 'h:' .. hid)
     end
   end
   redis.call('HSET', KEYS[5], hid, state)

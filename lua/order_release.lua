@@ -15,26 +15,17 @@
 -- order's caches and index keys (order.lua).
 -- Returns 1 released, -1 no longer pending (nothing done: the order will
 -- be persisted).
+--#include free_seat
 if redis.call('ZREM', KEYS[5], ARGV[2]) == 0 then
   return -1
 end
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
-local counters = redis.call('EXISTS', KEYS[2]) == 1
 for tj in string.gmatch(ARGV[2], '{"ticketId":[^}]*}') do
   local tid = string.match(tj, '"ticketId":"([^"]+)"')
   local r = tonumber(string.match(tj, '"row":(%d+)'))
   local c = tonumber(string.match(tj, '"column":(%d+)'))
   if cols and tid and r and c then
-    local b = (r - 1) * cols + (c - 1)
-    if redis.call('HGET', KEYS[4], b) == tid then
-      redis.call('HDEL', KEYS[4], b)
-      redis.call('SETBIT', KEYS[3], b, 0)
-      -- a fenced zone (no counters) gets no partial ones
-      if counters then
-        redis.call('HINCRBY', KEYS[2], 'z', 1)
-        redis.call('HINCRBY', KEYS[2], 'r' .. r, 1)
-      end
-    end
+    free_seat((r - 1) * cols + (c - 1), r, tid)
   end
   if tid then
     redis.call('DEL', 'bo:tkt:' .. ARGV[3] .. tid, 'bo:oix:' .. ARGV[3] .. tid)
