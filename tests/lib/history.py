@@ -347,43 +347,37 @@ def call(hist, conn, port, rec, body=None, key=None):
     return rec
 
 
-class Load:
-    """Client threads buying seats picked at random (with repetition, so that
-    buyers contend for seats) from a pool, through nginx and lighttpd on
-    keep-alive connections, about `rate` purchases a second in all, each
-    one recorded in the history.  One purchase in ten uses the legacy form
-    (POST /ticket?...&row=<letter>)."""
+class Clients:
+    """The loop of a load's client threads: `workers` threads, thread n on
+    a keep-alive connection to web server ports[n % len(ports)], each
+    calling step() over and over, about `rate` steps a second in all, until
+    stop().  A subclass writes step(conn, port, state) -> the connection to
+    go on with (None: open a new one next time) and, if its threads keep
+    something of their own, state(n).  Threads started by a step (e.g. a
+    request sent twice at once) go into self.extra: stop() joins them too."""
 
-    def __init__(self, history, pool, workers=8, rate=100, timeout=15, ports=None,
-                 legacy=0.1, seed=None):
-        self.history = history
-        self.pool = list(pool)
+    def __init__(self, workers, rate, timeout=15, ports=None):
         self.workers = workers
         self.delay = workers / float(rate) if rate else 0
         self.timeout = timeout
         self.ports = ports or box.WEB_PORTS
-        self.legacy = legacy
-        self.rand = random.Random(seed)
         self.stop_ev = threading.Event()
         self.threads = []
-        self.lock = threading.Lock()
+        self.extra = []
 
-    def pick(self):
-        with self.lock:
-            return self.rand.choice(self.pool), self.rand.random() < self.legacy
+    def state(self, n):
+        return None
+
+    def step(self, conn, port, state):
+        raise NotImplementedError
 
     def worker(self, n):
         port = self.ports[n % len(self.ports)]
         conn = None
+        state = self.state(n)
         while not self.stop_ev.is_set():
-            seat, legacy = self.pick()
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
             t0 = time.time()
-            rec = attempt(self.history, conn, seat, port, legacy)
-            if rec["outcome"] != "ok" and "status" not in rec:
-                conn.close()
-                conn = None
+            conn = self.step(conn, port, state)
             if self.delay:
                 left = self.delay - (time.time() - t0)
                 if left > 0:
@@ -400,10 +394,11 @@ class Load:
 
     def stop(self, timeout=120):
         self.stop_ev.set()
-        for t in self.threads:
+        for t in self.threads + self.extra:
             t.join(timeout)
-        box.check(not any(t.is_alive() for t in self.threads),
-                  "load client threads still running %ss after stop" % timeout)
+        box.check(not any(t.is_alive() for t in self.threads + self.extra),
+                  "%s client threads still running %ss after stop" % (
+                      type(self).__name__, timeout))
 
     def __enter__(self):
         return self.start()
@@ -415,6 +410,37 @@ class Load:
         self.start()
         time.sleep(seconds)
         self.stop()
+
+
+class Load(Clients):
+    """Client threads buying seats picked at random (with repetition, so that
+    buyers contend for seats) from a pool, through nginx and lighttpd on
+    keep-alive connections, about `rate` purchases a second in all, each
+    one recorded in the history.  One purchase in ten uses the legacy form
+    (POST /ticket?...&row=<letter>)."""
+
+    def __init__(self, history, pool, workers=8, rate=100, timeout=15, ports=None,
+                 legacy=0.1, seed=None):
+        super().__init__(workers, rate, timeout, ports)
+        self.history = history
+        self.pool = list(pool)
+        self.legacy = legacy
+        self.rand = random.Random(seed)
+        self.lock = threading.Lock()
+
+    def pick(self):
+        with self.lock:
+            return self.rand.choice(self.pool), self.rand.random() < self.legacy
+
+    def step(self, conn, port, state):
+        seat, legacy = self.pick()
+        if conn is None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
+        rec = attempt(self.history, conn, seat, port, legacy)
+        if rec["outcome"] != "ok" and "status" not in rec:
+            conn.close()
+            conn = None
+        return conn
 
 
 # ------------------------------------------------------------------ stores

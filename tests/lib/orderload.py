@@ -39,7 +39,7 @@ KINDS = (("ticket", 20), ("order", 28), ("best", 12), ("hold", 22), ("cancel", 1
 RETRIES = 6
 
 
-class MixedLoad:
+class MixedLoad(history.Clients):
     """Client threads (workers) doing about `rate` actions a second in all on
     the zones [(event, zone)] (Venue1 geometry), each request recorded in
     history.  hold_seconds: the (min, max) holdSeconds of the holds (1 is
@@ -47,20 +47,14 @@ class MixedLoad:
 
     def __init__(self, hist, zones, workers=8, rate=40, timeout=15, ports=None, seed=None,
                  hold_seconds=(1, 3), venue="Venue1"):
+        super().__init__(workers, rate, timeout, ports)
         self.h = hist
         self.zones = list(zones)
-        self.workers = workers
-        self.delay = workers / float(rate) if rate else 0
-        self.timeout = timeout
-        self.ports = ports or box.WEB_PORTS
         self.hold_seconds = hold_seconds
         self.venue = venue
         self.rand = random.Random(seed)
         self.lock = threading.Lock()
         self.sold = []              # (orderId, [ticketId], cancelToken) to cancel later
-        self.stop_ev = threading.Event()
-        self.threads = []
-        self.extra = []             # threads of duplicated requests
 
     # ---------------------------------------------------------- choices
 
@@ -207,44 +201,20 @@ class MixedLoad:
             self.send(conn, port, dict(rec, duplicate=True), {"cancelToken": tok})
         return conn
 
-    # ----------------------------------------------------------- worker
+    # ------------------------------------------------------------- step
 
-    def worker(self, n):
-        port = self.ports[n % len(self.ports)]
-        conn = None
-        rnd = self.rnd()
-        total = sum(w for _, w in KINDS)
-        while not self.stop_ev.is_set():
-            t0 = time.time()
-            x = rnd.uniform(0, total)
-            for kind, w in KINDS:
-                x -= w
-                if x <= 0:
-                    break
-            if kind == "cancel":
-                c = self.cancel(conn, port, rnd)
-                conn = c if c is not None else self.buy(conn, port, rnd, "order")
-            elif kind == "hold":
-                conn = self.hold(conn, port, rnd)
-            else:
-                conn = self.buy(conn, port, rnd, kind)
-            if self.delay:
-                left = self.delay - (time.time() - t0)
-                if left > 0:
-                    self.stop_ev.wait(left)
-        if conn is not None:
-            conn.close()
+    def state(self, n):
+        return self.rnd()
 
-    def start(self):
-        self.threads = [threading.Thread(target=self.worker, args=(i,), daemon=True)
-                        for i in range(self.workers)]
-        for t in self.threads:
-            t.start()
-        return self
-
-    def stop(self, timeout=120):
-        self.stop_ev.set()
-        for t in self.threads + self.extra:
-            t.join(timeout)
-        box.check(not any(t.is_alive() for t in self.threads + self.extra),
-                  "mixed load threads still running %ss after stop" % timeout)
+    def step(self, conn, port, rnd):
+        x = rnd.uniform(0, sum(w for _, w in KINDS))
+        for kind, w in KINDS:
+            x -= w
+            if x <= 0:
+                break
+        if kind == "cancel":
+            c = self.cancel(conn, port, rnd)
+            return c if c is not None else self.buy(conn, port, rnd, "order")
+        if kind == "hold":
+            return self.hold(conn, port, rnd)
+        return self.buy(conn, port, rnd, kind)
