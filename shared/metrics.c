@@ -507,6 +507,10 @@ render(FILE *f, const struct src *s, int n)
 	    "boxoffice_redis_replica_fallbacks_total", "Redis reads sent to "
 	    "the master because the replica was down, not replicating, "
 	    "behind, or failed the read.", 0);
+	render_counter(f, s, n, FOR_TICKET, METRICS_REDIS_WAIT_SHORT,
+	    "boxoffice_redis_wait_short_total", "Sales whose WAIT reached "
+	    "fewer replicas than redis_wait_replicas (redis_wait_short "
+	    "says what followed).", 0);
 	render_pipes(f, s, n, "boxoffice_consumer_written_total", "counter",
 	    "Tickets durably written and acked, per pipeline.", 0);
 	render_pipes(f, s, n, "boxoffice_consumer_dead_lettered_total",

@@ -34,6 +34,7 @@ enum metrics_counter {
 	METRICS_REPLICA_FALLBACKS,	/* query: reads sent to the primary */
 	METRICS_REDIS_REPLICA_READS,	/* query: reads on a Redis replica */
 	METRICS_REDIS_REPLICA_FALLBACKS, /* query: ... on its master instead */
+	METRICS_REDIS_WAIT_SHORT,	/* ticket: WAITs short of replicas */
 	METRICS_COUNTER__MAX
 };
 

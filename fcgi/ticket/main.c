@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "mq.h"
 #include "purchase.h"
 #include "rds.h"
@@ -334,6 +335,7 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	if ((n = rds_wait(&rds, s->node, rds.wait_replicas,
 	    rds.wait_timeout_ms)) >= rds.wait_replicas)
 		return 1;
+	metrics_count(METRICS_REDIS_WAIT_SHORT);
 	if (n < 0)
 		log_warnx("order %s: WAIT: %s", s->order_id, rds.errstr);
 	if (!rds.wait_release) {
