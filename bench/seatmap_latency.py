@@ -9,7 +9,8 @@ KEEP_STACK=1, or BOX_REDIS_TOPOLOGY=cluster): for each round, the query
 responders are restarted with redis_read_from = master or replica
 (alternating, --rounds pairs), then `--buyers` threads buy best-available
 orders of 1-4 seats as fast as they get answers over fresh zones of Event1
-on every master, while `--browsers` threads read seat maps of the same
+on every master (`--rate` purchases a second in all, or as fast as
+answered), while `--browsers` threads read seat maps of the same
 zones; the seat-map latencies (client side, through nginx and lighttpd)
 give p50/p99 per round and per mode (medians of the rounds).
 
@@ -45,7 +46,7 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(p / 100.0 * len(xs)))] if xs else float("nan")
 
 
-def one_round(read_from, zones, seconds, buyers, browsers):
+def one_round(read_from, zones, seconds, buyers, browsers, rate):
     restart_query(read_from)
     time.sleep(1)
     stop = threading.Event()
@@ -55,7 +56,9 @@ def one_round(read_from, zones, seconds, buyers, browsers):
         port = box.WEB_PORTS[n % 2]
         rnd = random.Random(n)
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        gap = buyers / rate if rate else 0
         while not stop.is_set():
+            t0 = time.time()
             body = json.dumps({"venueId": "Venue1", "eventId": EVENT,
                                "zoneId": rnd.choice(zones), "quantity": rnd.randint(1, 4)})
             try:
@@ -69,6 +72,8 @@ def one_round(read_from, zones, seconds, buyers, browsers):
                 st = "err"
             with lock:
                 outcomes[st] = outcomes.get(st, 0) + 1
+            if gap:
+                stop.wait(max(0.0, gap - (time.time() - t0)))
 
     def browser(n):
         port = box.WEB_PORTS[n % 2]
@@ -114,9 +119,15 @@ def main():
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--buyers", type=int, default=12)
     ap.add_argument("--browsers", type=int, default=4)
+    ap.add_argument("--rate", type=float, default=0,
+                    help="purchases a second in all (0: as fast as answered)")
     ap.add_argument("--zones-per-round", type=int, default=12)
     ap.add_argument("--first-zone", type=int, default=20)
+    ap.add_argument("--args-env", default="BOX_SEATMAP_ARGS",
+                    help="more arguments from this environment variable")
     a = ap.parse_args()
+    if os.environ.get(a.args_env):
+        a = ap.parse_args(sys.argv[1:] + os.environ[a.args_env].split())
     res = {"master": [], "replica": []}
     z = a.first_zone
     for k in range(a.rounds):
@@ -124,7 +135,7 @@ def main():
             zones = list(range(z, z + a.zones_per_round))
             z += a.zones_per_round
             r0 = metric("boxoffice_redis_replica_reads_total")
-            lat, out = one_round(mode, zones, a.seconds, a.buyers, a.browsers)
+            lat, out = one_round(mode, zones, a.seconds, a.buyers, a.browsers, a.rate)
             r1 = metric("boxoffice_redis_replica_reads_total")
             p50, p99 = pct(lat, 50), pct(lat, 99)
             res[mode].append((p50, p99))

@@ -635,6 +635,38 @@ rds_ping(struct rds *r)
 }
 
 int
+rds_ping_masters(struct rds *r, int *total)
+{
+	unsigned char	 seen[RCL_NODES_MAX];
+	redisReply	*rep;
+	unsigned	 slot;
+	int		 node, up = 0;
+
+	*total = 1;
+	if (r->mode == RDS_SINGLE)
+		return rds_ping(r) == 0;
+	*total = 0;
+	if (rds_masters(r) < 0)
+		return -1;
+	memset(seen, 0, sizeof(seen));
+	for (slot = 0; slot < RCL_SLOTS; slot++) {
+		if ((node = r->cl->map.master[slot]) < 0 || seen[node])
+			continue;
+		seen[node] = 1;
+		(*total)++;
+		if ((rep = rcl_node_argv(r->cl, node, 1,
+		    (const char *[]){ "PING" }, NULL)) == NULL) {
+			err_set(&r->err, r->errstr, ERR_IO, "%s",
+			    r->cl->errstr);
+			continue;
+		}
+		freeReplyObject(rep);
+		up++;
+	}
+	return up;
+}
+
+int
 rds_not_on_sale(struct rds *r, const char *s)
 {
 	char		*end;
