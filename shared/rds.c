@@ -640,7 +640,7 @@ rds_ping_masters(struct rds *r, int *total)
 	unsigned char	 seen[RCL_NODES_MAX];
 	redisReply	*rep;
 	unsigned	 slot;
-	int		 node, up = 0;
+	int		 node, up = 0, uncovered = 0;
 
 	*total = 1;
 	if (r->mode == RDS_SINGLE)
@@ -650,7 +650,15 @@ rds_ping_masters(struct rds *r, int *total)
 		return -1;
 	memset(seen, 0, sizeof(seen));
 	for (slot = 0; slot < RCL_SLOTS; slot++) {
-		if ((node = r->cl->map.master[slot]) < 0 || seen[node])
+		if ((node = r->cl->map.master[slot]) < 0 && !uncovered) {
+			/* a failed master's slots, listed without it until
+			 * its replica is promoted: one shard down */
+			uncovered = 1;
+			(*total)++;
+			err_set(&r->err, r->errstr, ERR_IO, "redis cluster: "
+			    "slot %u is not served by any node", slot);
+		}
+		if (node < 0 || seen[node])
 			continue;
 		seen[node] = 1;
 		(*total)++;

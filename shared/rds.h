@@ -158,7 +158,7 @@ int	rds_not_on_sale(struct rds *r, const char *s);
 int	rds_ping(struct rds *r);
 /* PING the master of every shard that serves slots (cluster mode: one
  * whose master is gone and whose replica is not promoted yet counts as
- * not answering).  Returns how many answered, *total how many were asked
+ * not answering, so do slots the map lists without a master).  Returns how many answered, *total how many were asked
  * (1 in single mode), or -1 with errstr (no slot map); errstr says why
  * the last one failed. */
 int	rds_ping_masters(struct rds *r, int *total);
