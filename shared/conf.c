@@ -29,6 +29,8 @@ const struct conf_def conf_defs[] = {
 	{ "redis_wait_replicas", CONF_INT, -1, 16, "-1", I(redis_wait_replicas), 0, NULL },
 	{ "redis_wait_timeout_ms", CONF_INT, 1, 60000, "500", I(redis_wait_timeout_ms), 0, NULL },
 	{ "redis_wait_short", CONF_STR, 0, 0, "release", S(redis_wait_short), 0, NULL },
+	{ "redis_read_from", CONF_STR, 0, 0, "master", S(redis_read_from), 0, NULL },
+	{ "redis_read_max_lag_ms", CONF_INT, 0, 600000, "1000", I(redis_read_max_lag_ms), 0, NULL },
 	{ "ticket_cache_ttl", CONF_INT, 1, 30 * 86400, "86400", I(ticket_cache_ttl), 0, NULL },
 	{ "token_secret", CONF_STR, 0, 0, "", S(token_secret), 1, NULL },
 	{ "hold_seconds", CONF_INT, 1, 86400, "600", I(hold_seconds), 0, NULL },

@@ -30,6 +30,8 @@ struct conf {
 	int	redis_wait_replicas;	/* WAIT N after a sale; -1 = by mode */
 	int	redis_wait_timeout_ms;
 	char	redis_wait_short[16];	/* fewer replicas: release | publish */
+	char	redis_read_from[16];	/* query, cluster: master | replica */
+	int	redis_read_max_lag_ms;	/* replica further behind: master */
 	int	ticket_cache_ttl;
 	char	token_secret[CONF_STR_MAX];	/* keyed cancel tokens */
 	int	hold_seconds;		/* POST /holds default */

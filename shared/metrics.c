@@ -24,7 +24,7 @@
  * SIGBUS), so every layout has a file of its own, named after LAYOUT and
  * the struct's size: bump LAYOUT on any change of struct shm or of the
  * tables that size it. */
-#define LAYOUT		3
+#define LAYOUT		4
 #define PROG_MAX	16
 #define PATH_MAX_	512
 #define PIPES_MAX	2
@@ -500,6 +500,17 @@ render(FILE *f, const struct src *s, int n)
 	    "boxoffice_mysql_replica_fallbacks_total", "Reads sent to the "
 	    "MySQL primary because the replica was down or behind.", 0);
 	render_replica_lag(f, s, n);
+	render_counter(f, s, n, FOR_QUERY, METRICS_REDIS_REPLICA_READS,
+	    "boxoffice_redis_replica_reads_total", "Redis reads sent to a "
+	    "replica (redis_read_from = replica).", 0);
+	render_counter(f, s, n, FOR_QUERY, METRICS_REDIS_REPLICA_FALLBACKS,
+	    "boxoffice_redis_replica_fallbacks_total", "Redis reads sent to "
+	    "the master because the replica was down, not replicating, "
+	    "behind, or failed the read.", 0);
+	render_counter(f, s, n, FOR_TICKET, METRICS_REDIS_WAIT_SHORT,
+	    "boxoffice_redis_wait_short_total", "Sales whose WAIT reached "
+	    "fewer replicas than redis_wait_replicas (redis_wait_short "
+	    "says what followed).", 0);
 	render_pipes(f, s, n, "boxoffice_consumer_written_total", "counter",
 	    "Tickets durably written and acked, per pipeline.", 0);
 	render_pipes(f, s, n, "boxoffice_consumer_dead_lettered_total",

@@ -32,6 +32,9 @@ enum metrics_counter {
 	METRICS_PUBLISH_FAILED,
 	METRICS_PUBLISH_UNKNOWN,
 	METRICS_REPLICA_FALLBACKS,	/* query: reads sent to the primary */
+	METRICS_REDIS_REPLICA_READS,	/* query: reads on a Redis replica */
+	METRICS_REDIS_REPLICA_FALLBACKS, /* query: ... on its master instead */
+	METRICS_REDIS_WAIT_SHORT,	/* ticket: WAITs short of replicas */
 	METRICS_COUNTER__MAX
 };
 

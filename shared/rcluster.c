@@ -235,6 +235,84 @@ rcl_parse_redirect(const char *err, int *slot, char *host, size_t hsize,
 	return kind;
 }
 
+/* The value of "name:" at the start of a line of INFO text into buf, or
+ * -1 if there is none (or it does not fit). */
+static int
+info_field(const char *info, const char *name, char *buf, size_t size)
+{
+	const char	*p = info, *e;
+	size_t		 nl = strlen(name), vl;
+
+	for (; p != NULL && *p != '\0'; p = (e = strchr(p, '\n')) != NULL ?
+	    e + 1 : NULL) {
+		if (strncmp(p, name, nl) != 0 || p[nl] != ':')
+			continue;
+		p += nl + 1;
+		vl = strcspn(p, "\r\n");
+		if (vl >= size)
+			return -1;
+		memcpy(buf, p, vl);
+		buf[vl] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+int
+rcl_parse_replication(const char *info, struct rcl_repl *p)
+{
+	char	v[RCL_HOST_MAX];
+	long	n;
+
+	memset(p, 0, sizeof(*p));
+	if (info_field(info, "role", v, sizeof(v)) != 0)
+		return -1;
+	p->master = strcmp(v, "master") == 0;
+	if (!p->master && strcmp(v, "slave") != 0)
+		return -1;
+	if (info_field(info, p->master ? "master_repl_offset" :
+	    "slave_repl_offset", v, sizeof(v)) != 0 ||
+	    valid_digits(v, &n) != 0)
+		return -1;
+	p->offset = n;
+	if (p->master)
+		return 0;
+	if (info_field(info, "master_host", p->master_host,
+	    sizeof(p->master_host)) != 0)
+		p->master_host[0] = '\0';
+	if (info_field(info, "master_port", v, sizeof(v)) == 0 &&
+	    valid_long(v, 1, 65535, &n) == 0)
+		p->master_port = (int)n;
+	p->link_up = info_field(info, "master_link_status", v, sizeof(v)) ==
+	    0 && strcmp(v, "up") == 0;
+	p->syncing = info_field(info, "master_sync_in_progress", v,
+	    sizeof(v)) == 0 && strcmp(v, "0") != 0;
+	return 0;
+}
+
+static const char *const rstate_names[RCL_RS__MAX] = {
+	"ok", "none", "down", "not replicating", "behind"
+};
+
+const char *
+rcl_rstate_str(enum rcl_rstate s)
+{
+	return (unsigned)s < RCL_RS__MAX ? rstate_names[s] : "?";
+}
+
+long long
+rcl_lag_ms(long long applied, long long now_ms, struct rcl_mark cur,
+    struct rcl_mark prev, struct rcl_mark *caught)
+{
+	if (caught->ms > 0 && applied < caught->off)
+		caught->ms = 0;
+	if (prev.ms > caught->ms && applied >= prev.off)
+		*caught = prev;
+	if (applied >= cur.off)
+		*caught = cur;
+	return caught->ms > 0 ? now_ms - caught->ms : -1;
+}
+
 /* ------------------------------------------------------------ connections */
 
 static void
@@ -368,7 +446,8 @@ install_map(struct rcluster *c, redisContext *ctx, const char *from)
 	memcpy(old, c->conn, sizeof(old));
 	memset(c->conn, 0, sizeof(c->conn));
 	for (j = 0; c->have_map && j < c->map.n; j++)
-		if (old[j].ctx != NULL && (n = map_find(m, c->map.nodes[j].host,
+		if ((old[j].ctx != NULL || old[j].look_ms != 0 ||
+		    old[j].seen.ms != 0) && (n = map_find(m, c->map.nodes[j].host,
 		    c->map.nodes[j].port)) >= 0) {
 			c->conn[n] = old[j];
 			old[j].ctx = NULL;
@@ -444,6 +523,160 @@ node_index(struct rcluster *c, const char *host, int port)
 	return (int)c->map.n++;
 }
 
+/* ------------------------------------------------------- replica reads */
+
+/* INFO replication of node i (readonly: on its READONLY connection) into
+ * *p.  Returns 0, or -1 with errstr (the connection dropped on I/O). */
+static int
+node_replication(struct rcluster *c, int i, int readonly, struct rcl_repl *p)
+{
+	redisContext	*ctx;
+	redisReply	*r;
+	int		 rc = -1;
+
+	if ((ctx = node_ctx(c, i, readonly)) == NULL)
+		return -1;
+	if ((r = redisCommand(ctx, "INFO replication")) == NULL) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: INFO: %s",
+		    c->map.nodes[i].host, c->map.nodes[i].port, ctx->errstr);
+		conn_drop(&c->conn[i]);
+		c->conn_errors++;
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_STRING &&
+	    rcl_parse_replication(r->str, p) == 0)
+		rc = 0;
+	else
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: INFO "
+		    "replication: unexpected reply", c->map.nodes[i].host,
+		    c->map.nodes[i].port);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Looks at replica rn of master mn: INFO replication of the master (its
+ * offset), then of the replica (up to RCL_LOOK_READS times while it has
+ * not applied that offset yet).  Returns its state, *lag its lag. */
+static enum rcl_rstate
+look(struct rcluster *c, int rn, int mn, long long *lag)
+{
+	struct rcl_conn	*m = &c->conn[mn];
+	struct rcl_addr	*ma = &c->map.nodes[mn];
+	struct rcl_repl	 mr, rr;
+	struct rcl_mark	 cur, prev = m->seen;
+	int		 i;
+
+	*lag = -1;
+	cur.ms = mono_ms();
+	if (node_replication(c, mn, 0, &mr) != 0 || !mr.master) {
+		c->stale = 1;	/* no master there: a failover */
+		return RCL_RS_UNLINKED;
+	}
+	cur.off = mr.offset;
+	if (cur.off < prev.off)
+		prev.ms = 0;	/* another history (a restart) */
+	m->seen = cur;
+	for (i = 0; i < RCL_LOOK_READS; i++) {
+		if (node_replication(c, rn, 1, &rr) != 0)
+			return RCL_RS_DOWN;
+		if (rr.master || !rr.link_up || rr.syncing ||
+		    rr.master_port != ma->port ||
+		    strcmp(rr.master_host, ma->host) != 0) {
+			c->stale = 1;
+			return RCL_RS_UNLINKED;
+		}
+		if (rr.offset >= cur.off)
+			break;
+	}
+	*lag = rcl_lag_ms(rr.offset, mono_ms(), cur, prev,
+	    &c->conn[rn].caught);
+	return *lag >= 0 && *lag <= c->read_max_lag_ms ? RCL_RS_OK :
+	    RCL_RS_BEHIND;
+}
+
+enum rcl_rstate
+rcl_look_replica(struct rcluster *c, unsigned slot, int *node,
+    long long *lag_ms)
+{
+	struct rcl_conn	*k;
+	int		 mn;
+
+	*node = -1;
+	*lag_ms = -1;
+	if ((!c->have_map || c->stale) && rcl_refresh(c) != 0)
+		return RCL_RS_DOWN;
+	slot &= RCL_SLOTS - 1;
+	mn = c->map.master[slot];
+	if ((*node = c->map.replica[slot]) < 0 || mn < 0)
+		return RCL_RS_NONE;
+	k = &c->conn[*node];
+	if (c->read_max_lag_ms < 0)
+		return RCL_RS_OK;
+	if (k->look_ms == 0 || mono_ms() - k->look_ms >= RCL_LOOK_MS) {
+		k->rstate = look(c, *node, mn, &k->lag_ms);
+		k->look_ms = mono_ms();
+	}
+	*lag_ms = k->lag_ms;
+	return k->rstate;
+}
+
+/* Replica node failed a read: not read until its next look. */
+static void
+replica_down(struct rcluster *c, int node)
+{
+	c->conn[node].rstate = RCL_RS_DOWN;
+	c->conn[node].lag_ms = -1;
+	c->conn[node].look_ms = mono_ms();
+}
+
+/* 1 if a read of slot may go to its replica now. */
+static int
+replica_ok(struct rcluster *c, unsigned slot)
+{
+	int		node;
+	long long	lag;
+
+	return rcl_look_replica(c, slot, &node, &lag) == RCL_RS_OK;
+}
+
+int
+rcl_read_node(struct rcluster *c, unsigned slot, enum rcl_route route,
+    redisContext **ctx, int *ro)
+{
+	int node;
+
+	*ro = 0;
+	slot &= RCL_SLOTS - 1;
+	if (route == RCL_REPLICA) {
+		if (replica_ok(c, slot)) {
+			node = c->map.replica[slot];
+			if ((*ctx = node_ctx(c, node, 1)) != NULL) {
+				c->replica_reads++;
+				*ro = 1;
+				return node;
+			}
+			replica_down(c, node);
+		}
+		c->replica_fallbacks++;
+	}
+	if ((node = rcl_node(c, slot)) < 0 ||
+	    (*ctx = node_ctx(c, node, 0)) == NULL)
+		return -1;
+	return node;
+}
+
+void
+rcl_read_failed(struct rcluster *c, int node)
+{
+	if (node < 0 || (unsigned)node >= c->map.n)
+		return;
+	if (!c->map.nodes[node].master)
+		replica_down(c, node);
+	conn_drop(&c->conn[node]);
+	c->conn_errors++;
+	c->stale = 1;
+}
+
 /* ---------------------------------------------------------------- commands */
 
 /* Waits the next back-off step, unless that would pass retry_ms.
@@ -502,6 +735,8 @@ struct attempt {
 	int		redirects;
 	int		ask;		/* node of an ASK to follow, or -1 */
 	int		no_replica;	/* master route (or the replica failed) */
+	int		looked;		/* the replica's look asked */
+	int		fell_back;	/* a replica read went to the master */
 };
 
 /* The node to send to: an ASK target, the slot's replica for a read, else
@@ -599,6 +834,10 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 				return NULL;
 			continue;
 		}
+		if (!t.no_replica && !t.looked) {
+			t.looked = 1;
+			t.no_replica = !replica_ok(c, t.slot);
+		}
 		if ((node = pick_node(c, &t, &ro)) < 0) {
 			fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: "
 			    "slot %u is not served by any node", t.slot);
@@ -619,6 +858,7 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 				c->conn_errors++;
 			}
 			if (ro) {	/* the master answers reads too */
+				replica_down(c, node);
 				t.no_replica = 1;
 				continue;
 			}
@@ -636,13 +876,19 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 		if (ro && rep->type == REDIS_REPLY_ERROR &&
 		    strncmp(rep->str, "LOADING", 7) == 0) {
 			freeReplyObject(rep);	/* still syncing: the master */
+			replica_down(c, node);
 			t.no_replica = 1;
 			continue;
 		}
 		if (ro)
 			c->replica_reads++;
-		else
+		else {
 			c->last_node = node;
+			if (route == RCL_REPLICA && !t.fell_back) {
+				t.fell_back = 1;
+				c->replica_fallbacks++;
+			}
+		}
 		if (rep->type != REDIS_REPLY_ERROR)
 			return rep;
 		if (follow(c, &t, node, rep, &kind) != 0)
@@ -795,6 +1041,7 @@ rcl_new(const char *seeds, int timeout_ms, int retry_ms, char *err,
 	memcpy(c->seeds, seeds, strlen(seeds) + 1);
 	c->timeout_ms = timeout_ms;
 	c->retry_ms = retry_ms;
+	c->read_max_lag_ms = RCL_LOOK_MS;
 	c->last_node = -1;
 	return c;
 }

@@ -15,8 +15,12 @@
  *
  * with at most RCL_REDIRECTS_MAX redirects per command.  The map is also
  * asked again when older than RCL_MAP_MAX_AGE_MS (a replica that was still
- * syncing is then used for reads); a replica answering LOADING, or not at
- * all, leaves the read to the master.  A node that cannot
+ * syncing is then used for reads); a replica answering LOADING, MOVED, or
+ * not at all, leaves the read to the master.  With read_max_lag_ms >= 0 a
+ * replica is read only while a look at it (INFO replication of it and of
+ * its master, at most once per RCL_LOOK_MS, rcl_look_replica()) finds it
+ * replicating the slot's master, link up, no further behind than that
+ * bound.  A node that cannot
  * be reached makes the client refresh the map and back off, so after a
  * failover (master gone, replica promoted) commands reach the new master
  * once the cluster has elected it, or fail when retry_ms is spent.
@@ -45,6 +49,8 @@
 #define RCL_BACKOFF_MAX_MS	200	/* ... up to this per wait */
 #define RCL_MAP_MAX_AGE_MS	10000	/* the map is asked again after this
 					   (replicas that came online) */
+#define RCL_LOOK_MS		1000	/* between two looks at a replica */
+#define RCL_LOOK_READS		3	/* replica offsets read per look */
 
 /* The slot of a key: CRC16 of its hash tag ("{...}", non-empty) or of the
  * whole key, modulo 16384 (the keys.c CRC16). */
@@ -94,6 +100,53 @@ enum rcl_redirect rcl_parse_redirect(const char *err, int *slot, char *host,
 	    size_t hsize, int *port);
 const char *rcl_redirect_str(enum rcl_redirect r);
 
+/* What INFO replication says (the fields a replica read needs). */
+struct rcl_repl {
+	int		master;		/* role:master (else a replica) */
+	char		master_host[RCL_HOST_MAX];	/* replica: its master */
+	int		master_port;
+	int		link_up;	/* master_link_status:up */
+	int		syncing;	/* master_sync_in_progress:1 */
+	long long	offset;		/* master_repl_offset of a master,
+					   slave_repl_offset (applied) of a
+					   replica */
+};
+
+/* Parses the text of INFO replication into *p.  Returns 0, or -1 if the
+ * role or the offset is missing. */
+int	rcl_parse_replication(const char *info, struct rcl_repl *p);
+
+/* Why a slot's replica is read or not (its last look). */
+enum rcl_rstate {
+	RCL_RS_OK,
+	RCL_RS_NONE,		/* the slot has no online replica */
+	RCL_RS_DOWN,		/* no answer, or a read on it failed */
+	RCL_RS_UNLINKED,	/* not replicating the slot's master now */
+	RCL_RS_BEHIND,		/* lag over read_max_lag_ms, or not known */
+	RCL_RS__MAX
+};
+/* "ok", "none", "down", "not replicating", "behind". */
+const char *rcl_rstate_str(enum rcl_rstate s);
+
+/* A master's replication offset and when it was seen (ms 0: none). */
+struct rcl_mark {
+	long long	off;
+	long long	ms;
+};
+
+/*
+ * How far behind its master a replica that applied offset applied (read at
+ * now_ms) is at most.  cur: the master's offset asked just before the
+ * replica; prev: at the look before.  *caught is the newest mark the
+ * replica is known to have applied (kept per replica across looks,
+ * updated here; forgotten if applied is below it: another history).
+ * Returns now_ms - caught->ms, or -1 if the replica was never seen to
+ * have applied a mark.  An upper bound, of the looks' resolution: a
+ * replica that stops applying is seen further behind at each look.
+ */
+long long rcl_lag_ms(long long applied, long long now_ms, struct rcl_mark cur,
+	    struct rcl_mark prev, struct rcl_mark *caught);
+
 /* ---- the client ----------------------------------------------------- */
 
 enum rcl_route {
@@ -104,6 +157,13 @@ enum rcl_route {
 struct rcl_conn {
 	redisContext	*ctx;
 	int		 readonly;	/* READONLY sent on ctx */
+	/* a replica: its last look (rcl_look_replica) */
+	long long	 look_ms;	/* mono_ms(), 0: never */
+	enum rcl_rstate	 rstate;
+	long long	 lag_ms;	/* -1: unknown */
+	struct rcl_mark	 caught;	/* newest master offset it applied */
+	/* a master: its offset at the last look at one of its replicas */
+	struct rcl_mark	 seen;
 };
 
 struct rcluster {
@@ -117,14 +177,18 @@ struct rcluster {
 	int		 stale;		/* refresh before the next command */
 	int		 last_node;	/* served the last master command, or -1 */
 	int		 in_doubt;	/* last command: sent, no reply */
+	int		 read_max_lag_ms;	/* replica reads: bound of the
+						   lag, -1: no look */
 	/* what happened so far (for metrics and tests) */
 	unsigned long	 moved, ask, tryagain, clusterdown, refreshes,
-			 connects, conn_errors, replica_reads;
+			 connects, conn_errors, replica_reads,
+			 replica_fallbacks;	/* replica reads done on the
+						   master instead */
 	char		 errstr[256];
 };
 
 /* Allocates a client for the seed list "host:port[,host:port...]"; connects
- * nothing yet.  Returns NULL (out of memory, bad list: err set).  Free it
+ * nothing yet; read_max_lag_ms is RCL_LOOK_MS.  Returns NULL (out of memory, bad list: err set).  Free it
  * with rcl_free(). */
 struct rcluster *rcl_new(const char *seeds, int timeout_ms, int retry_ms,
 	    char *err, size_t errlen);
@@ -153,6 +217,22 @@ redisReply *rcl_command_argv(struct rcluster *c, unsigned slot,
  * that acknowledged it, or -1 with errstr (no such connection any more:
  * what it wrote is unknown to be replicated). */
 int	rcl_wait(struct rcluster *c, int nreplicas, int timeout_ms);
+
+/* The node a read of slot along route goes to now: for RCL_REPLICA its
+ * replica while its look allows (else the master: replica_fallbacks), for
+ * RCL_MASTER its master; connected (READONLY sent on a replica), *ctx set,
+ * *ro 1 for a replica.  Returns the map index, or -1 with errstr. */
+int	rcl_read_node(struct rcluster *c, unsigned slot, enum rcl_route route,
+	    redisContext **ctx, int *ro);
+/* A read on node failed (I/O, an error or redirect reply): its connection
+ * is dropped, the map asked again; a replica is not read until its next
+ * look. */
+void	rcl_read_failed(struct rcluster *c, int node);
+/* The state of slot's replica (looked at if the last look is older than
+ * RCL_LOOK_MS); *node its map index (-1: none), *lag_ms its lag (-1:
+ * unknown). */
+enum rcl_rstate rcl_look_replica(struct rcluster *c, unsigned slot,
+	    int *node, long long *lag_ms);
 
 /* "host:port" of the master (or replica) serving slot now, into buf;
  * returns 0 or -1 (no map, slot uncovered). */

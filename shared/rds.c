@@ -114,6 +114,13 @@ rds_init_conf(struct rds *r, const struct conf *c)
 		    m == RDS_MODE__MAX ? c->redis_mode : c->redis_wait_short);
 		return -1;
 	}
+	if (strcmp(c->redis_read_from, "master") != 0 &&
+	    strcmp(c->redis_read_from, "replica") != 0) {
+		memset(r, 0, sizeof(*r));
+		err_set(&r->err, r->errstr, ERR_OTHER, "redis_read_from: '%s' "
+		    "is not master or replica", c->redis_read_from);
+		return -1;
+	}
 	if (rds_init(r, m, c->redis_nodes, c->redis_timeout_ms,
 	    c->redis_retry_ms) != 0)
 		return -1;
@@ -121,6 +128,9 @@ rds_init_conf(struct rds *r, const struct conf *c)
 	    c->redis_wait_replicas : m == RDS_CLUSTER ? 1 : 0;
 	r->wait_timeout_ms = c->redis_wait_timeout_ms;
 	r->wait_release = release;
+	r->read_replica = strcmp(c->redis_read_from, "replica") == 0;
+	if (r->cl != NULL)
+		r->cl->read_max_lag_ms = c->redis_read_max_lag_ms;
 	return 0;
 }
 
@@ -439,6 +449,107 @@ rds_wait(struct rds *r, unsigned slot, int nreplicas, int timeout_ms)
 	return n;
 }
 
+/* ------------------------------------------------------------ reads */
+
+/* Counts what the cluster client did for the reads since *seen. */
+static void
+read_metrics(struct rds *r, unsigned long seen[2])
+{
+	for (; seen[0] < r->cl->replica_reads; seen[0]++)
+		metrics_count(METRICS_REDIS_REPLICA_READS);
+	for (; seen[1] < r->cl->replica_fallbacks; seen[1]++)
+		metrics_count(METRICS_REDIS_REPLICA_FALLBACKS);
+}
+
+static enum rcl_route
+read_route(const struct rds *r)
+{
+	return r->read_replica ? RCL_REPLICA : RCL_MASTER;
+}
+
+redisReply *
+rds_read_cmd(struct rds *r, unsigned slot, const char *fmt, ...)
+{
+	const char	*argv[CMD_ARGS_MAX];
+	size_t		 lens[CMD_ARGS_MAX];
+	unsigned long	 seen[2];
+	char		*buf;
+	redisReply	*rep;
+	va_list		 ap;
+	int		 argc;
+
+	va_start(ap, fmt);
+	argc = format_argv(r, &buf, argv, lens, fmt, ap);
+	va_end(ap);
+	if (argc < 0)
+		return NULL;
+	if (r->mode == RDS_SINGLE)
+		rep = rds_argv(r, slot, argc, argv, lens);
+	else {
+		seen[0] = r->cl->replica_reads;
+		seen[1] = r->cl->replica_fallbacks;
+		rep = checked(r, slot, rcl_command_argv(r->cl, slot,
+		    read_route(r), argc, argv, lens), argv[0]);
+		read_metrics(r, seen);
+	}
+	free(buf);
+	return rep;
+}
+
+redisContext *
+rds_read_ctx(struct rds *r, unsigned slot, int *node)
+{
+	redisContext	*c;
+	unsigned long	 seen[2];
+	int		 ro;
+
+	*node = 0;
+	if (r->mode == RDS_SINGLE)
+		return single_ctx(r);
+	seen[0] = r->cl->replica_reads;
+	seen[1] = r->cl->replica_fallbacks;
+	*node = rcl_read_node(r->cl, slot, read_route(r), &c, &ro);
+	read_metrics(r, seen);
+	if (*node < 0) {
+		err_set(&r->err, r->errstr, ERR_IO, "%s", r->cl->errstr);
+		return NULL;
+	}
+	return c;
+}
+
+void
+rds_read_failed(struct rds *r, int node)
+{
+	if (r->mode == RDS_SINGLE)
+		single_drop(r);
+	else
+		rcl_read_failed(r->cl, node);
+}
+
+const char *
+rds_replica_state(struct rds *r, int i, char *buf, size_t size,
+    long long *lag_ms)
+{
+	enum rcl_rstate	st;
+	unsigned	slot;
+	int		node;
+
+	*lag_ms = -1;
+	snprintf(buf, size, "-");
+	if (r->mode == RDS_SINGLE)
+		return rcl_rstate_str(RCL_RS_NONE);
+	for (slot = 0; slot < RCL_SLOTS; slot++)	/* one of its slots */
+		if (r->cl->map.master[slot] == r->master[i])
+			break;
+	if (slot == RCL_SLOTS)
+		return rcl_rstate_str(RCL_RS_NONE);
+	st = rcl_look_replica(r->cl, slot, &node, lag_ms);
+	if (node >= 0)
+		snprintf(buf, size, "%s:%d", r->cl->map.nodes[node].host,
+		    r->cl->map.nodes[node].port);
+	return rcl_rstate_str(st);
+}
+
 int
 rds_masters(struct rds *r)
 {
@@ -521,6 +632,46 @@ rds_ping(struct rds *r)
 		freeReplyObject(rep);
 	}
 	return 0;
+}
+
+int
+rds_ping_masters(struct rds *r, int *total)
+{
+	unsigned char	 seen[RCL_NODES_MAX];
+	redisReply	*rep;
+	unsigned	 slot;
+	int		 node, up = 0, uncovered = 0;
+
+	*total = 1;
+	if (r->mode == RDS_SINGLE)
+		return rds_ping(r) == 0;
+	*total = 0;
+	if (rds_masters(r) < 0)
+		return -1;
+	memset(seen, 0, sizeof(seen));
+	for (slot = 0; slot < RCL_SLOTS; slot++) {
+		if ((node = r->cl->map.master[slot]) < 0 && !uncovered) {
+			/* a failed master's slots, listed without it until
+			 * its replica is promoted: one shard down */
+			uncovered = 1;
+			(*total)++;
+			err_set(&r->err, r->errstr, ERR_IO, "redis cluster: "
+			    "slot %u is not served by any node", slot);
+		}
+		if (node < 0 || seen[node])
+			continue;
+		seen[node] = 1;
+		(*total)++;
+		if ((rep = rcl_node_argv(r->cl, node, 1,
+		    (const char *[]){ "PING" }, NULL)) == NULL) {
+			err_set(&r->err, r->errstr, ERR_IO, "%s",
+			    r->cl->errstr);
+			continue;
+		}
+		freeReplyObject(rep);
+		up++;
+	}
+	return up;
 }
 
 int

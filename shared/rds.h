@@ -62,6 +62,10 @@ struct rds {
 	int		 wait_replicas;
 	int		 wait_timeout_ms;
 	int		 wait_release;
+	/* redis_read_from = replica: rds_read_* go to the slot's replica
+	 * (cluster mode) while it is no further behind than
+	 * redis_read_max_lag_ms */
+	int		 read_replica;
 	unsigned long	 reconnects;
 	int		 in_doubt;	/* last command: sent, no reply */
 	long long	 opens_ms;	/* SALE_NOT_ON_SALE: when it opens */
@@ -111,6 +115,30 @@ redisReply *rds_eval(struct rds *r, unsigned slot, enum rds_script s,
  * the write was replicated is unknown). */
 int	rds_wait(struct rds *r, unsigned slot, int nreplicas, int timeout_ms);
 
+/*
+ * Reads of the query responder (redis_read_from): with read_replica in
+ * cluster mode, on the slot's replica while rcluster.h's look at it allows
+ * (link up, replicating the slot's master, lag within
+ * redis_read_max_lag_ms), else on its master; otherwise on the master as
+ * rds_argv().  The purchase responder, the consumer and ticketctl never
+ * call these: what they read must be the last write.
+ * Metrics: boxoffice_redis_replica_reads_total, ..._fallbacks_total.
+ */
+/* A printf-style read command, as rds_cmd(). */
+redisReply *rds_read_cmd(struct rds *r, unsigned slot, const char *fmt, ...);
+/* The connected context to read slot from (for a pipeline), *node the map
+ * index it belongs to (0 in single mode), or NULL with errstr. */
+redisContext *rds_read_ctx(struct rds *r, unsigned slot, int *node);
+/* After an I/O error or an error reply (MOVED, EXECABORT) on
+ * rds_read_ctx(): drops that connection, asks the map again; a replica is
+ * not read until its next look. */
+void	rds_read_failed(struct rds *r, int node);
+/* The state of the replica read for master i (0..rds_masters()-1), for
+ * /get/health: rcl_rstate_str() of its look ("none" in single mode), its
+ * address into buf ("-": none), *lag_ms (-1: unknown). */
+const char *rds_replica_state(struct rds *r, int i, char *buf, size_t size,
+	    long long *lag_ms);
+
 /* The masters: their number (1 in single mode; in cluster mode those of
  * the slot map, fetched if needed), or -1 with errstr. */
 int	rds_masters(struct rds *r);
@@ -128,5 +156,11 @@ int	rds_not_on_sale(struct rds *r, const char *s);
 
 /* PING every master; returns 0 if all answer, else -1 with errstr set. */
 int	rds_ping(struct rds *r);
+/* PING the master of every shard that serves slots (cluster mode: one
+ * whose master is gone and whose replica is not promoted yet counts as
+ * not answering, so do slots the map lists without a master).  Returns how many answered, *total how many were asked
+ * (1 in single mode), or -1 with errstr (no slot map); errstr says why
+ * the last one failed. */
+int	rds_ping_masters(struct rds *r, int *total);
 
 #endif

@@ -31,11 +31,12 @@ fail(struct rds *r, unsigned node, const char *what, const char *why,
 	return res;
 }
 
-/* Sends the seat map transaction and reads its replies into rep[].
- * Returns LIVE_OK (the caller frees rep[]) or LIVE_FAIL (freed). */
+/* Sends the seat map transaction to the node rds_read_ctx() picks (*from)
+ * and reads its replies into rep[].  Returns LIVE_OK (the caller frees
+ * rep[]) or LIVE_FAIL (freed). */
 static enum live_res
 seatmap_read(struct rds *r, unsigned node, const char *tag,
-    redisReply *rep[SEATMAP_CMDS])
+    redisReply *rep[SEATMAP_CMDS], int *from)
 {
 	char		 zkey[KEY_MAX], skey[KEY_MAX], lkey[KEY_MAX];
 	redisContext	*c;
@@ -46,7 +47,7 @@ seatmap_read(struct rds *r, unsigned node, const char *tag,
 	    keys_build(KEY_SEAT, tag, skey, sizeof(skey)) < 0 ||
 	    keys_build(KEY_LEFT, tag, lkey, sizeof(lkey)) < 0)
 		return fail(r, node, "seat map", "key too long", LIVE_FAIL);
-	if ((c = rds_ctx(r, node)) == NULL)
+	if ((c = rds_read_ctx(r, node, from)) == NULL)
 		return LIVE_FAIL;
 	if (redisAppendCommand(c, "MULTI") != REDIS_OK ||
 	    redisAppendCommand(c, "HMGET %s rows cols status opens closes",
@@ -55,7 +56,7 @@ seatmap_read(struct rds *r, unsigned node, const char *tag,
 	    redisAppendCommand(c, "HGETALL %s", lkey) != REDIS_OK ||
 	    redisAppendCommand(c, "EXEC") != REDIS_OK) {
 		fail(r, node, "seat map", c->errstr, LIVE_FAIL);
-		rds_drop(r, node);
+		rds_read_failed(r, *from);
 		return LIVE_FAIL;
 	}
 	/* read every reply, even after an error, to keep the stream in step */
@@ -71,7 +72,7 @@ seatmap_read(struct rds *r, unsigned node, const char *tag,
 		for (i = 0; i < SEATMAP_CMDS; i++)
 			if (rep[i] != NULL)
 				freeReplyObject(rep[i]);
-		rds_drop(r, node);
+		rds_read_failed(r, *from);
 		return LIVE_FAIL;
 	}
 	return LIVE_OK;
@@ -205,30 +206,31 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 	redisReply	*rep[SEATMAP_CMDS], *x;
 	char		 tag[TAG_MAX];
 	unsigned	 node;
-	enum live_res	 res;
-	int		 i, was_open;
+	enum live_res	 res = LIVE_FAIL;
+	int		 i, attempt, from;
 
 	if (keys_tag(event, zone, tag, sizeof(tag)) < 0)
 		return fail(r, 0, "seat map", "tag too long", LIVE_FAIL);
 	node = keys_slot(tag);
-	/* a kept connection may be stale (Redis restarted, a failover): a
-	 * read is safe to send once more on a fresh one */
-	was_open = rds_is_open(r, node);
-	if ((res = seatmap_read(r, node, tag, rep)) == LIVE_FAIL && was_open &&
-	    !rds_is_open(r, node))
-		res = seatmap_read(r, node, tag, rep);
-	if (res != LIVE_OK)
-		return res;
-	x = rep[SEATMAP_CMDS - 1];
-	if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
-		res = fail(r, node, "seat map", x->type == REDIS_REPLY_ERROR ?
-		    x->str : "transaction failed", LIVE_FAIL);
-		/* a MOVED inside (slots moved, a failover): a new map next */
-		rds_drop(r, node);
-	} else
-		res = seatmap_json(r, node, event, zone, x, j);
-	for (i = 0; i < SEATMAP_CMDS; i++)
-		freeReplyObject(rep[i]);
+	/* a kept connection may be stale (Redis restarted, a failover), a
+	 * replica may have died or answer MOVED (promoted, slots moved): the
+	 * read is safe to send once more, on a fresh connection, the map
+	 * asked again (a failed replica is then left for its master) */
+	for (attempt = 0; attempt < 2 && res == LIVE_FAIL; attempt++) {
+		if ((res = seatmap_read(r, node, tag, rep, &from)) != LIVE_OK)
+			continue;
+		x = rep[SEATMAP_CMDS - 1];
+		if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
+			res = fail(r, node, "seat map", x->type ==
+			    REDIS_REPLY_ERROR ? x->str : "transaction failed",
+			    LIVE_FAIL);
+			/* a MOVED inside: a new map */
+			rds_read_failed(r, from);
+		} else
+			res = seatmap_json(r, node, event, zone, x, j);
+		for (i = 0; i < SEATMAP_CMDS; i++)
+			freeReplyObject(rep[i]);
+	}
 	return res;
 }
 
@@ -267,9 +269,9 @@ get(struct rds *r, const char *key)
 	unsigned	 slot = rcl_slot(key, strlen(key));
 	int		 was_open = rds_is_open(r, slot);
 
-	rep = rds_cmd(r, slot, "GET %s", key);
+	rep = rds_read_cmd(r, slot, "GET %s", key);
 	if (rep == NULL && was_open && !rds_is_open(r, slot))
-		rep = rds_cmd(r, slot, "GET %s", key);	/* was stale */
+		rep = rds_read_cmd(r, slot, "GET %s", key);	/* was stale */
 	return rep;
 }
 

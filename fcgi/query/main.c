@@ -240,6 +240,36 @@ ep_money(const struct route *rt, struct jout *j)
 	return from_db(db_read(rd_money, 0, rt, j));
 }
 
+/* redis_read_from = replica: each master's replica as its last look (at
+ * most RCL_LOOK_MS old) saw it; not a failure, its reads go to the master
+ * meanwhile. */
+static void
+redis_replicas(struct jout *j)
+{
+	char		 addr[RCL_HOST_MAX + 8];
+	const char	*st;
+	long long	 lag;
+	int		 i, n;
+
+	if ((n = rds_masters(&rds)) < 0)
+		return;
+	jout_arr_open(j, "redisReplicas");
+	for (i = 0; i < n; i++) {
+		jout_obj_open(j, NULL);
+		rds_master_name(&rds, i, addr, sizeof(addr));
+		jout_str(j, "master", addr);
+		st = rds_replica_state(&rds, i, addr, sizeof(addr), &lag);
+		jout_str(j, "replica", addr);
+		jout_str(j, "state", st);
+		if (lag >= 0)
+			jout_int(j, "lagMs", lag);
+		else
+			jout_null(j, "lagMs");
+		jout_obj_close(j);
+	}
+	jout_arr_close(j);
+}
+
 static enum ep_outcome
 ep_health(const struct route *rt, struct jout *j)
 {
@@ -269,6 +299,8 @@ ep_health(const struct route *rt, struct jout *j)
 			jout_null(j, "mysqlReplicaLagSeconds");
 		jout_str(j, "mysqlReads", db.usable ? "replica" : "primary");
 	}
+	if (rds.read_replica && rds.mode == RDS_CLUSTER)
+		redis_replicas(j);
 	jout_obj_close(j);
 	return mok && rok ? EP_OK : EP_HEALTH_DOWN;
 }

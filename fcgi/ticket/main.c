@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "mq.h"
 #include "purchase.h"
 #include "rds.h"
@@ -332,6 +333,7 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	if ((n = rds_wait(&rds, s->node, rds.wait_replicas,
 	    rds.wait_timeout_ms)) >= rds.wait_replicas)
 		return 1;
+	metrics_count(METRICS_REDIS_WAIT_SHORT);
 	if (n < 0)
 		log_warnx("order %s: WAIT: %s", s->order_id, rds.errstr);
 	if (!rds.wait_release) {
@@ -835,15 +837,20 @@ delete_hold(FCGX_Request *req, const char *id)
 	}
 }
 
-/* GET /tickets/health: what is down, not why (http_health_state). */
+/* GET /tickets/health: what is down, not why (http_health_state).  In
+ * cluster mode a shard without an answering master (a failover: the
+ * master died, its replica not promoted yet) while others answer is
+ * "degraded", 200: every responder sees it alike, and the other shards
+ * sell (docs/reliability.md, "Redis Cluster"). */
 static void
 health(FCGX_Request *req)
 {
 	const char	*rstate, *mstate;
-	char		 body[256];
-	int		 rok, mok, blocked, n;
+	char		 body[320];
+	int		 rok, mok, blocked, n, up, total;
 
-	rok = rds_ping(&rds) == 0;
+	up = rds_ping_masters(&rds, &total);
+	rok = up > 0 && up == total;
 	mok = mq_check(&mq) == 0;
 	blocked = mok && mq.blocked;
 	rstate = http_health_state("redis", rok, rds.errstr);
@@ -855,10 +862,17 @@ health(FCGX_Request *req)
 		http_reply(req, 200, NULL, ok, sizeof(ok) - 1);
 		return;
 	}
+	if (up > 0 && mok && !blocked) {
+		n = snprintf(body, sizeof(body), "{\"status\":\"ok\","
+		    "\"redis\":\"degraded\",\"redisMastersDown\":%d,"
+		    "\"broker\":\"ok\"}", total - up);
+		http_reply(req, 200, NULL, body, (size_t)n);
+		return;
+	}
 	n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
 	    "\"message\":\"a dependency is down\",\"status\":\"unavailable\","
-	    "\"redis\":\"%s\",\"broker\":\"%s\"}", rstate,
-	    blocked ? "blocked (resource alarm)" : mstate);
+	    "\"redis\":\"%s\",\"broker\":\"%s\"}", up > 0 ? "degraded" :
+	    rstate, blocked ? "blocked (resource alarm)" : mstate);
 	http_reply(req, 503, RETRY_AFTER, body, (size_t)n);
 }
 

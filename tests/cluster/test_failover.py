@@ -20,7 +20,6 @@ no violation at all.
 
 import os
 import signal
-import subprocess
 import time
 
 import box
@@ -46,12 +45,7 @@ def zones_by_master():
 
 
 def restart_ticket(wait_replicas):
-    env = dict(os.environ, BOXOFFICE_REDIS_WAIT_REPLICAS=str(wait_replicas))
-    for act in ("stop", "start"):
-        r = subprocess.run([os.path.join(box.ROOT, "scripts", "stack"), act, "ticket"],
-                           capture_output=True, text=True, env=env)
-        if r.returncode != 0:
-            raise Fail("scripts/stack %s ticket: %s%s" % (act, r.stdout, r.stderr))
+    box.restart_with("ticket", redis_wait_replicas=wait_replicas)
 
 
 def test_paths_by_id_on_the_cluster():

@@ -407,6 +407,19 @@ def stack(*args, check_rc=True):
     return r.stdout
 
 
+def restart_with(service, **settings):
+    """scripts/stack stop + start of service with settings given as
+    BOXOFFICE_<NAME> in its environment (redis_wait_replicas=0, ...)."""
+    env = dict(os.environ)
+    for k, v in settings.items():
+        env["BOXOFFICE_" + k.upper()] = str(v)
+    for act in ("stop", "start"):
+        r = subprocess.run([os.path.join(ROOT, "scripts", "stack"), act, service],
+                           capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            raise Fail("scripts/stack %s %s: %s%s" % (act, service, r.stdout, r.stderr))
+
+
 def ticketctl(*args, check_rc=True):
     r = subprocess.run([os.path.join(BIN, "ticketctl"), "-c", CONF] + list(args),
                        capture_output=True, text=True)

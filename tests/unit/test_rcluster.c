@@ -277,6 +277,74 @@ test_new(void **state)
 	rcl_free(NULL);
 }
 
+/* INFO replication of a replica and of a master (as Redis 7.0 sends them,
+ * \r\n line ends), and texts without what a replica read needs. */
+static void
+test_replication(void **state)
+{
+	static const char replica[] = "# Replication\r\nrole:slave\r\n"
+	    "master_host:127.0.0.1\r\nmaster_port:7001\r\n"
+	    "master_link_status:up\r\nmaster_last_io_seconds_ago:0\r\n"
+	    "master_sync_in_progress:0\r\nslave_read_repl_offset:154\r\n"
+	    "slave_repl_offset:127\r\nslave_priority:100\r\n"
+	    "master_repl_offset:127\r\n";
+	static const char master[] = "# Replication\r\nrole:master\r\n"
+	    "connected_slaves:1\r\nslave0:ip=127.0.0.1,port=7004,"
+	    "state=online,offset=127,lag=0\r\nmaster_repl_offset:168\r\n";
+	struct rcl_repl p;
+
+	(void)state;
+	assert_int_equal(rcl_parse_replication(replica, &p), 0);
+	assert_false(p.master);
+	assert_string_equal(p.master_host, "127.0.0.1");
+	assert_int_equal(p.master_port, 7001);
+	assert_true(p.link_up);
+	assert_false(p.syncing);
+	assert_int_equal(p.offset, 127);	/* applied, not read */
+	assert_int_equal(rcl_parse_replication(master, &p), 0);
+	assert_true(p.master);
+	assert_int_equal(p.offset, 168);
+	assert_int_equal(rcl_parse_replication("# Replication\r\nrole:slave\r\n"
+	    "master_link_status:down\r\nmaster_sync_in_progress:1\r\n"
+	    "slave_repl_offset:5\r\n", &p), 0);
+	assert_false(p.link_up);
+	assert_true(p.syncing);
+	assert_int_equal(p.master_port, 0);
+	assert_int_equal(rcl_parse_replication("role:slave\r\n", &p), -1);
+	assert_int_equal(rcl_parse_replication("role:sentinel\r\n"
+	    "master_repl_offset:1\r\n", &p), -1);
+	assert_int_equal(rcl_parse_replication("xrole:master\r\n"
+	    "master_repl_offset:1\r\n", &p), -1);
+	assert_int_equal(rcl_parse_replication("", &p), -1);
+	assert_string_equal(rcl_rstate_str(RCL_RS_BEHIND), "behind");
+	assert_string_equal(rcl_rstate_str(RCL_RS__MAX), "?");
+}
+
+/* The lag bound from the master's offsets at the looks. */
+static void
+test_lag(void **state)
+{
+	struct rcl_mark	none = { 0, 0 }, caught = { 0, 0 };
+	struct rcl_mark	m1 = { 50, 4000 }, m2 = { 100, 5000 }, m3 = { 160, 6000 };
+
+	(void)state;
+	/* first look, behind what the master had: not known */
+	assert_int_equal(rcl_lag_ms(40, 4002, m1, none, &caught), -1);
+	/* it has all the master had when this look began: the look's time */
+	assert_int_equal(rcl_lag_ms(50, 4003, m1, none, &caught), 3);
+	assert_int_equal(caught.off, 50);
+	/* short of this look's offset: since the newest it was known at */
+	assert_int_equal(rcl_lag_ms(80, 5003, m2, m1, &caught), 1003);
+	assert_int_equal(rcl_lag_ms(80, 6003, m3, m2, &caught), 2003);
+	/* caught up with the look before (not seen then): since then */
+	assert_int_equal(rcl_lag_ms(100, 6004, m3, m2, &caught), 1004);
+	assert_int_equal(caught.ms, 5000);
+	assert_int_equal(rcl_lag_ms(170, 6005, m3, m2, &caught), 5);
+	/* below what it had applied: another history, not known */
+	caught.off = 500;
+	assert_int_equal(rcl_lag_ms(10, 6006, m3, m2, &caught), -1);
+}
+
 int
 main(void)
 {
@@ -286,6 +354,8 @@ main(void)
 		cmocka_unit_test(test_shards_too_many_nodes),
 		cmocka_unit_test(test_redirects),
 		cmocka_unit_test(test_new),
+		cmocka_unit_test(test_replication),
+		cmocka_unit_test(test_lag),
 	};
 
 	return cmocka_run_group_tests_name("rcluster", tests, NULL, NULL);

@@ -78,7 +78,9 @@ test_conf(void **state)
 	strcpy(c.redis_nodes, "127.0.0.1:1");
 	strcpy(c.redis_mode, "single");
 	strcpy(c.redis_wait_short, "release");
+	strcpy(c.redis_read_from, "master");
 	c.redis_timeout_ms = 100;
+	c.redis_read_max_lag_ms = 250;
 	c.redis_wait_replicas = -1;
 	assert_int_equal(rds_init_conf(&r, &c), 0);
 	assert_int_equal(r.mode, RDS_SINGLE);
@@ -89,7 +91,17 @@ test_conf(void **state)
 	assert_int_equal(r.mode, RDS_CLUSTER);
 	assert_int_equal(r.wait_replicas, 1);	/* -1: one in cluster mode */
 	assert_int_equal(r.wait_release, 1);
+	assert_int_equal(r.read_replica, 0);
 	rds_close(&r);
+	strcpy(c.redis_read_from, "replica");
+	assert_int_equal(rds_init_conf(&r, &c), 0);
+	assert_int_equal(r.read_replica, 1);
+	assert_int_equal(r.cl->read_max_lag_ms, 250);
+	rds_close(&r);
+	strcpy(c.redis_read_from, "slave");
+	assert_int_equal(rds_init_conf(&r, &c), -1);
+	assert_non_null(strstr(r.errstr, "redis_read_from"));
+	strcpy(c.redis_read_from, "master");
 	c.redis_wait_replicas = 0;
 	strcpy(c.redis_wait_short, "publish");
 	assert_int_equal(rds_init_conf(&r, &c), 0);
