@@ -94,6 +94,7 @@ static int			 nlinks;
 static int			 next_link;
 static struct client		*clients[CLIENTS_MAX];
 static int			 listen_fd = -1;
+static struct stat		 listen_st;	/* of our socket file */
 
 static void
 on_signal(int sig)
@@ -471,11 +472,24 @@ listen_on(const char *path)
 	if ((listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0660) != 0 || listen(listen_fd, 128) != 0) {
+	    chmod(path, 0660) != 0 || stat(path, &listen_st) != 0 ||
+	    listen(listen_fd, 128) != 0) {
 		log_warn("pubd_socket %s", path);
 		return -1;
 	}
 	return 0;
+}
+
+/* Removes the socket file if it is still ours: a new pubd (a new
+ * supervisor's generation) may have bound the path meanwhile. */
+static void
+unlink_ours(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && st.st_ino == listen_st.st_ino &&
+	    st.st_dev == listen_st.st_dev)
+		(void)unlink(path);
 }
 
 /* Milliseconds poll may sleep: until the nearest deadline or tick. */
@@ -521,7 +535,7 @@ run(void)
 		if (stopping && listen_fd >= 0) {
 			close(listen_fd);
 			listen_fd = -1;
-			(void)unlink(cfg.pubd_socket);
+			unlink_ours(cfg.pubd_socket);
 			log_info("stopping: %zu message(s) awaiting a confirm",
 			    waiting());
 		}
