@@ -23,6 +23,9 @@ S = sc.Scenarios("pubd")
 def setup_module():
     box.stack("reset")
     box.publisher("local")
+    # the responders just restarted: one sale through pubd before the load
+    box.wait_until(lambda: box.buy("Venue1", "Event1", 9, 1, 1).status == 201, timeout=120,
+                   interval=1, what="a first sale through pubd")
 
 
 def teardown_module():
