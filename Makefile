@@ -67,6 +67,7 @@ pkgcheck = $(if $(filter $(1),$(PKG_MISSING)),$(error pkg-config package \
 # fcgi/query/        the query responder (query.fcgi)      -> $(BUILD)/query.a
 # consumer/          the persistence program (consumer)    -> $(BUILD)/consumer.a
 # ctl/               the operator's command (ticketctl)    -> $(BUILD)/ctl.a
+# pubd/              the local publisher (pubd), main.c only
 # supervise/         the supervisor (prefork)
 # A program's main.c (ticketctl.c for ctl/) stays out of its archive, so
 # that the unit tests link the archive.
@@ -85,14 +86,15 @@ CTL_PKGS      = hiredis librabbitmq libmariadb libcurl json-c
 LIB_PKGS      = fcgi hiredis librabbitmq libmariadb libcurl json-c libcrypto
 
 PROGS	= $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
-	  $(BUILD)/bin/consumer $(BUILD)/bin/ticketctl $(BUILD)/bin/prefork
+	  $(BUILD)/bin/consumer $(BUILD)/bin/ticketctl $(BUILD)/bin/prefork \
+	  $(BUILD)/bin/pubd
 # what the tests and the local stack run besides the product
 # (tests/run: mqtool, rcltool; scripts/stack: loopback.so; scripts/bench: bench/*.c)
 TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/bin/rcltool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics mq msg rcluster rds ticket valid
+LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics mq msg pubframe rcluster rds ticket valid
 TICKET_TESTS   = purchase sale token
 QUERY_TESTS    = route jout money
 CONSUMER_TESTS = tsql osql ddb_item ddb_order sigv4 backoff sink
@@ -100,7 +102,7 @@ CTL_TESTS      = catalog_doc
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
-FUZZ_LIB    = ticket awscreds redirect msg
+FUZZ_LIB    = ticket awscreds redirect msg pubframe
 FUZZ_TICKET = form json order opath
 FUZZ_QUERY  = route
 FUZZ_CTL    = catalog
@@ -159,6 +161,8 @@ $(BUILD)/bin/ticketctl: $(BUILD)/ctl/ticketctl.o $(BUILD)/ctl.a $(BUILD)/lib.a
 	$(call link,$(CTL_PKGS))
 $(BUILD)/bin/prefork: $(BUILD)/supervise/prefork.o $(BUILD)/lib.a
 	$(call link,)
+$(BUILD)/bin/pubd: $(BUILD)/pubd/main.o $(BUILD)/lib.a
+	$(call link,librabbitmq)
 # tests/run: mqtool (tests/tools); scripts/bench: hello, pubbench (bench/)
 $(BUILD)/bin/mqtool: $(BUILD)/tests/tools/mqtool.o $(BUILD)/lib.a
 	$(call link,librabbitmq)
@@ -242,7 +246,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/boxoffice/sql $(DESTDIR)$(PREFIX)/share/boxoffice/conf
 	install -m 755 $(BUILD)/bin/ticketctl $(BUILD)/bin/consumer $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
-		$(BUILD)/bin/prefork $(DESTDIR)$(PREFIX)/libexec/boxoffice/
+		$(BUILD)/bin/prefork $(BUILD)/bin/pubd \
+		$(DESTDIR)$(PREFIX)/libexec/boxoffice/
 	install -m 644 sql/schema.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
 	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/sql/migrations
 	install -m 644 sql/migrations/*.sql \

@@ -142,7 +142,7 @@ def request_file(ratio, zones, seed, path):
 
 # ------------------------------------------------------------- CPU split
 
-COMPONENTS = ["wrk", "nginx", "responders", "hello", "pubbench", "redis", "rabbitmq",
+COMPONENTS = ["wrk", "nginx", "responders", "pubd", "hello", "pubbench", "redis", "rabbitmq",
               "consumer", "mariadb", "dynamodb"]
 
 
@@ -175,6 +175,9 @@ def _roots(extra):
         "nginx": read_pids(os.path.join(RUN, "nginx.pid"))[:1],
         "responders": read_pids(os.path.join(RUN, "ticket-sup.pid"))[:1] +
         read_pids(os.path.join(RUN, "ticket.pid")),
+        # the local publisher (amqp_publisher = local) publishes for them
+        "pubd": read_pids(os.path.join(RUN, "pubd-sup.pid"))[:1] +
+        read_pids(os.path.join(RUN, "pubd.pid"))[:1],
         "hello": read_pids(os.path.join(RUN, "hello.pid")),
         "redis": [p for port in ENV["BOX_REDIS_PORTS"].replace(",", " ").split()
                   for p in read_pids(os.path.join(RUN, "redis-%s.pid" % port))[:1]],

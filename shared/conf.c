@@ -49,6 +49,10 @@ const struct conf_def conf_defs[] = {
 	/* RabbitMQ cluster, MariaDB replica (issue 15) */
 	{ "amqp_hosts", CONF_STR, 0, 0, "", S(amqp_hosts), 0, NULL },
 	{ "amqp_quorum_replicas", CONF_INT, 0, 99, "3", I(amqp_quorum_replicas), 0, NULL },
+	/* the local publisher (pubd/, issue 14) */
+	{ "amqp_publisher", CONF_STR, 0, 0, "direct", S(amqp_publisher), 0, NULL },
+	{ "pubd_socket", CONF_STR, 0, 0, "/run/boxoffice/pubd.sock", S(pubd_socket), 0, NULL },
+	{ "pubd_connections", CONF_INT, 1, 4, "2", I(pubd_connections), 0, NULL },
 	{ "mysql_read_host", CONF_STR, 0, 0, "", S(mysql_read_host), 0, NULL },
 	{ "mysql_read_port", CONF_INT, 0, 65535, "0", I(mysql_read_port), 0, NULL },
 	{ "mysql_read_max_lag_s", CONF_INT, 0, 86400, "30", I(mysql_read_max_lag_s), 0, NULL },
@@ -263,6 +267,12 @@ conf_load(struct conf *c, const char *path, int must_exist, char *err,
 		return -1;
 	if (conf_check_lists(c, err, errlen) != 0)
 		return -1;
+	if (strcmp(c->amqp_publisher, "direct") != 0 &&
+	    strcmp(c->amqp_publisher, "local") != 0) {
+		snprintf(err, errlen, "amqp_publisher: '%s' is not direct or "
+		    "local", c->amqp_publisher);
+		return -1;
+	}
 	if (log_level_parse(c->log_level) < 0) {
 		snprintf(err, errlen, "log_level: '%s' is not error, warn, info "
 		    "or debug", c->log_level);

@@ -51,6 +51,10 @@ struct conf {
 	/* RabbitMQ cluster (issue 15): "host[:port],..."; "" = amqp_host */
 	char	amqp_hosts[CONF_STR_MAX * 4];
 	int	amqp_quorum_replicas;	/* x-quorum-initial-group-size, 0 = broker's */
+	/* the local publisher (pubd/, issue 14) */
+	char	amqp_publisher[16];	/* "direct" or "local" (pubd) */
+	char	pubd_socket[108];	/* sun_path */
+	int	pubd_connections;
 
 	/* MariaDB / MySQL */
 	char	mysql_host[CONF_STR_MAX];

@@ -623,43 +623,165 @@ mq_publish_key(struct mq *m, const char *key, const char *body, size_t len,
 	return r;
 }
 
-static enum mq_result
-publish(struct mq *m, const char *key, const char *body, size_t len,
-    const char *msgid, int timeout_ms)
+int
+mq_send(struct mq *m, const char *exchange, const char *key,
+    const char *body, size_t len, const char *msgid, int mandatory,
+    uint64_t *tag)
 {
 	amqp_basic_properties_t	 props;
 	amqp_bytes_t		 b;
-	uint64_t		 tag;
-	long long		 deadline = mono_ms() + timeout_ms;
 	int			 rc;
 
-	if (mq_check(m) != 0)
-		return MQ_FAILED;
+	if (!m->open) {
+		seterr(m, ERR_IO, "publish", "not connected");
+		return -1;
+	}
 	if (!m->confirms) {
 		seterr(m, ERR_OTHER, "publish", "channel not in confirm mode");
-		return MQ_FAILED;
+		return -1;
 	}
 	if (m->blocked) {
 		seterr(m, ERR_SERVER, "publish", "broker is blocking publishers "
 		    "(resource alarm)");
-		return MQ_FAILED;
+		return -1;
 	}
 	mq_message_props(&props, msgid);
 	b.bytes = (void *)(uintptr_t)body;
 	b.len = len;
-	tag = m->next_tag;
 	rc = amqp_basic_publish(m->conn, CHANNEL,
-	    amqp_cstring_bytes(MQ_EXCHANGE), amqp_cstring_bytes(key),
-	    1, 0, &props, b);
+	    amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
+	    mandatory, 0, &props, b);
 	if (rc != AMQP_STATUS_OK) {
 		/* the message did not leave whole: the broker drops a
 		 * partial one with the connection */
 		seterr(m, ERR_IO, "publish", amqp_error_string2(rc));
 		mq_abort(m);
-		return MQ_FAILED;
+		return -1;
 	}
-	m->next_tag++;
+	*tag = m->next_tag++;
+	m->used_ms = mono_ms();
+	return 0;
+}
+
+static enum mq_result
+publish(struct mq *m, const char *key, const char *body, size_t len,
+    const char *msgid, int timeout_ms)
+{
+	uint64_t	tag;
+	long long	deadline = mono_ms() + timeout_ms;
+
+	if (mq_check(m) != 0)
+		return MQ_FAILED;
+	if (mq_send(m, MQ_EXCHANGE, key, body, len, msgid, 1, &tag) != 0)
+		return MQ_FAILED;
 	return wait_confirm(m, tag, msgid, deadline);
+}
+
+void
+mq_drop(struct mq *m, const char *what, const char *why)
+{
+	seterr(m, ERR_IO, what, why);
+	mq_abort(m);
+}
+
+/* The method frame f as an event of mq_read_event().  Returns as it. */
+static int
+method_event(struct mq *m, amqp_frame_t *f, struct mq_event *ev)
+{
+	amqp_message_t	msg;
+
+	switch (f->payload.method.id) {
+	case AMQP_BASIC_ACK_METHOD: {
+		const amqp_basic_ack_t *a = f->payload.method.decoded;
+
+		ev->kind = MQ_EV_ACK;
+		ev->tag = a->delivery_tag;
+		ev->multiple = a->multiple;
+		return 1;
+	}
+	case AMQP_BASIC_NACK_METHOD: {
+		const amqp_basic_nack_t *n = f->payload.method.decoded;
+
+		ev->kind = MQ_EV_NACK;
+		ev->tag = n->delivery_tag;
+		ev->multiple = n->multiple;
+		return 1;
+	}
+	case AMQP_BASIC_RETURN_METHOD: {
+		const amqp_basic_properties_t *p;
+
+		/* the returned content follows at once: consume it */
+		if (amqp_read_message(m->conn, f->channel, &msg, 0).
+		    reply_type != AMQP_RESPONSE_NORMAL) {
+			mq_drop(m, "publish", "cannot read a returned message");
+			ev->kind = MQ_EV_CLOSED;
+			return -1;
+		}
+		p = &msg.properties;
+		ev->kind = MQ_EV_RETURN;
+		ev->msgid[0] = '\0';
+		if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
+		    p->message_id.len < sizeof(ev->msgid)) {
+			memcpy(ev->msgid, p->message_id.bytes,
+			    p->message_id.len);
+			ev->msgid[p->message_id.len] = '\0';
+		}
+		amqp_destroy_message(&msg);
+		return 1;
+	}
+	case AMQP_CHANNEL_CLOSE_METHOD:
+	case AMQP_CONNECTION_CLOSE_METHOD:
+		ev->kind = MQ_EV_CLOSED;
+		ev->notfound = f->payload.method.id ==
+		    AMQP_CHANNEL_CLOSE_METHOD && ((amqp_channel_close_t *)
+		    f->payload.method.decoded)->reply_code == AMQP_NOT_FOUND;
+		answer_close(m, f);
+		return -1;
+	default: {
+		int was = m->blocked;
+
+		(void)other_frame(m, f);	/* blocked, unblocked */
+		if (m->blocked == was)
+			return 0;
+		ev->kind = m->blocked ? MQ_EV_BLOCKED : MQ_EV_UNBLOCKED;
+		return 1;
+	}
+	}
+}
+
+int
+mq_read_event(struct mq *m, struct mq_event *ev)
+{
+	amqp_frame_t	 f;
+	struct timeval	 zero = { 0, 0 };
+	struct pollfd	 pfd;
+	int		 rc;
+
+	memset(ev, 0, sizeof(*ev));
+	if (!m->open || m->conn == NULL) {
+		ev->kind = MQ_EV_CLOSED;
+		return -1;
+	}
+	if (!amqp_data_in_buffer(m->conn) && !amqp_frames_enqueued(m->conn)) {
+		pfd.fd = amqp_get_sockfd(m->conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) <= 0)
+			return 0;
+	}
+	amqp_maybe_release_buffers(m->conn);
+	rc = amqp_simple_wait_frame_noblock(m->conn, &f, &zero);
+	if (rc == AMQP_STATUS_TIMEOUT)
+		return 0;
+	if (rc != AMQP_STATUS_OK) {
+		mq_drop(m, "confirm", amqp_error_string2(rc));
+		ev->kind = MQ_EV_CLOSED;
+		return -1;
+	}
+	m->heard_ms = mono_ms();
+	if (f.frame_type != AMQP_FRAME_METHOD)
+		return 0;
+	return method_event(m, &f, ev);
 }
 
 static int

@@ -152,6 +152,46 @@ enum mq_frame mq_frame_class(const amqp_frame_t *f, uint64_t tag);
 /* "SKIP", "ACK"...; "?" out of range. */
 const char *mq_frame_str(enum mq_frame k);
 
+/*
+ * Many messages in flight on one connection (pubd/): mq_send() publishes
+ * without waiting, mq_read_event() reads what the broker sent since, one
+ * event at a time, and the caller matches confirms to delivery tags.
+ */
+enum mq_event_kind {
+	MQ_EV_ACK,		/* basic.ack of tag (and below if multiple) */
+	MQ_EV_NACK,		/* basic.nack, likewise */
+	MQ_EV_RETURN,		/* basic.return of the message msgid */
+	MQ_EV_BLOCKED,		/* connection.blocked (resource alarm) */
+	MQ_EV_UNBLOCKED,	/* connection.unblocked */
+	MQ_EV_CLOSED,		/* the broker closed the channel/connection */
+	MQ_EV__MAX
+};
+
+struct mq_event {
+	enum mq_event_kind	kind;
+	uint64_t		tag;		/* ACK, NACK */
+	int			multiple;	/* ACK, NACK */
+	int			notfound;	/* CLOSED: 404, nothing routed */
+	char			msgid[128];	/* RETURN */
+};
+
+/* Publishes body (persistent, JSON, message-id msgid; mandatory as asked)
+ * to exchange/key on the open confirm channel without waiting; *tag gets
+ * its delivery tag.  Does not connect.  Returns 0 if sent, -1 if refused
+ * before sending (not open, not in confirm mode, blocked) or not sent
+ * whole (the connection is then dropped), with errstr set. */
+int	mq_send(struct mq *m, const char *exchange, const char *key,
+	    const char *body, size_t len, const char *msgid, int mandatory,
+	    uint64_t *tag);
+/* Reads one frame if one is waiting, never waits.  Returns 1 with *ev set,
+ * 0 if there was nothing to report (nothing waiting, heartbeat, content of
+ * no interest), -1 if the connection is gone (dropped, errstr set; *ev is
+ * MQ_EV_CLOSED with notfound if the broker closed the channel with 404). */
+int	mq_read_event(struct mq *m, struct mq_event *ev);
+/* Drops the connection as a failure (the next connect tries the next node
+ * first), with errstr "amqp host:port: what: why". */
+void	mq_drop(struct mq *m, const char *what, const char *why);
+
 /* Declares exchanges, queues (durable, dead-lettered) and bindings.
  * max_length > 0 caps each main queue (reject-publish); queue_type is
  * "classic" or "quorum" (replicated over a RabbitMQ cluster; every queue,

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mq.h"
+#include "pubc.h"
 #include "purchase.h"
 #include "rds.h"
 #include "sale.h"
@@ -44,6 +45,8 @@
 static struct conf	cfg;
 static struct rds	rds;
 static struct mq	mq;
+static struct pubc	pub;	/* amqp_publisher = local: pubd */
+static int		local;	/* amqp_publisher = local */
 static char		secret[CONF_STR_MAX];	/* token_secret, or drawn */
 /* the extra header of a refusal: REPLAYED when it answers a key again */
 static const char	*refusal_hdr;
@@ -195,21 +198,41 @@ reply_unknown(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 	http_reply(req, 503, hdr, body, (size_t)n);
 }
 
+/* Publishes msg once: on this responder's broker connection, or handed to
+ * pubd (amqp_publisher = local; the same outcomes, pubc.h). */
+static enum mq_result
+publish_once(const char *key, const char *id, const char *msg, size_t len)
+{
+	if (local)
+		return pubc_publish(&pub, MQ_EXCHANGE, key, msg, len, id,
+		    cfg.amqp_confirm_timeout_ms);
+	return mq_publish_key(&mq, key, msg, len, id,
+	    cfg.amqp_confirm_timeout_ms);
+}
+
+/* Why the last publish was not confirmed. */
+static const char *
+publish_err(void)
+{
+	return local ? pub.errstr : mq.errstr;
+}
+
 /* Publishes msg (routing key key, message id id); on an unknown outcome
  * tries once more on a fresh connection (consumers are idempotent, a
- * duplicate is harmless). */
+ * duplicate is harmless).  Local: pubd's socket was closed after the
+ * unknown outcome, so the retry goes over a new one (and pubd's next
+ * broker connection). */
 static enum mq_result
 publish(const char *key, const char *id, const char *msg)
 {
 	enum mq_result	r;
 	size_t		len = strlen(msg);
 
-	r = mq_publish_key(&mq, key, msg, len, id, cfg.amqp_confirm_timeout_ms);
+	r = publish_once(key, id, msg, len);
 	if (r != MQ_UNKNOWN)
 		return r;
-	log_warnx("publish %s: %s; publishing again", id, mq.errstr);
-	if (mq_publish_key(&mq, key, msg, len, id,
-	    cfg.amqp_confirm_timeout_ms) == MQ_OK)
+	log_warnx("publish %s: %s; publishing again", id, publish_err());
+	if (publish_once(key, id, msg, len) == MQ_OK)
 		return MQ_OK;
 	/* the first attempt may have landed: never treat this as failed */
 	return MQ_UNKNOWN;
@@ -510,7 +533,7 @@ settle(FCGX_Request *req, enum sell_kind k, struct sale *s)
 		break;
 	case MQ_FAILED:
 		log_warnx("publish %s: %s; releasing the seats", s->order_id,
-		    mq.errstr);
+		    publish_err());
 		if ((rel = sale_release(&rds, s)) == RELEASE_DONE) {
 			http_error(req, 503, "UNAVAILABLE", "message broker "
 			    "unavailable, nothing was sold; try again",
@@ -525,7 +548,7 @@ settle(FCGX_Request *req, enum sell_kind k, struct sale *s)
 		break;
 	default:
 		log_warnx("publish %s: outcome unknown (%s); seats kept, the "
-		    "sweeper will publish it", s->order_id, mq.errstr);
+		    "sweeper will publish it", s->order_id, publish_err());
 		reply_unknown(req, k, s, "message broker did not confirm; the "
 		    "ticket may still be issued, see Location");
 		break;
@@ -728,7 +751,7 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 		http_reply(req, 200, NULL, answer, strlen(answer));
 	} else {
 		log_warnx("publish cancel %s: %s; the sweeper will publish it",
-		    id, mq.errstr);
+		    id, publish_err());
 		http_error(req, 503, "UNAVAILABLE", "the cancellation is "
 		    "recorded, its message is not confirmed yet; try again",
 		    RETRY_AFTER);
@@ -956,11 +979,14 @@ init(const struct conf *c, int check_only)
 		return 0;
 	snprintf(name, sizeof(name), "ticket.fcgi[%ld]", (long)getpid());
 	(void)mq_init_conf(&mq, c, name);	/* amqp_hosts checked by conf_load */
+	local = strcmp(c->amqp_publisher, "local") == 0;
+	pubc_init(&pub, c->pubd_socket);
 	/* connect now so the first buyer does not pay for it; failures
-	 * are retried on each request */
+	 * are retried on each request.  Local: the broker connection only
+	 * serves /tickets/health, opened when asked */
 	if (rds_ctx(&rds, 0) == NULL)
 		log_warnx("%s (will retry)", rds.errstr);
-	if (mq_connect(&mq, 1) != 0)
+	if (!local && mq_connect(&mq, 1) != 0)
 		log_warnx("%s (will retry)", mq.errstr);
 	return 0;
 }
@@ -969,6 +995,7 @@ static void
 fini(void)
 {
 	mq_close(&mq);
+	pubc_close(&pub);
 	rds_close(&rds);
 }
 

@@ -1,0 +1,675 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * pubd - the local publisher: the purchase responders hand it each message
+ * over a unix socket (shared/pubframe.h), it publishes on one of
+ * pubd_connections broker connections in confirm mode with many messages
+ * in flight, and answers each responder the outcome of *its* message
+ * (docs/performance.md, "Publishing with many messages in flight";
+ * docs/reliability.md, "The local publisher").
+ *
+ * One thread, one poll loop: the listening socket, the responders'
+ * sockets, the broker connections.  Per connection a ring of the messages
+ * in flight, in delivery-tag order:
+ *
+ *   basic.ack            -> MQ_OK to that message's responder (MQ_FAILED if
+ *                           it was returned)
+ *   basic.nack           -> MQ_UNKNOWN (MQ_FAILED if returned)
+ *   basic.return         -> marks the message (matched by message id)
+ *   deadline passed      -> MQ_UNKNOWN to that responder only; the entry
+ *                           stays, its late confirm is recognised by its
+ *                           tag and dropped
+ *   connection lost      -> MQ_UNKNOWN to every message in flight on it
+ *   connection.blocked   -> MQ_UNKNOWN to every message in flight on it
+ *                           (the broker stopped reading at one of them)
+ *   not sent (no connection, blocked, too many in flight) -> MQ_FAILED
+ *
+ * A responder gone before its answer: the message is published all the
+ * same, its answer dropped.  SIGTERM/SIGINT: stop accepting, answer what
+ * is in flight (or let its deadline pass), exit 0.
+ */
+#define _GNU_SOURCE	/* accept4 */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <amqp.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "log.h"
+#include "mq.h"
+#include "pubframe.h"
+#include "start.h"
+
+#define LINKS_MAX	4		/* pubd_connections' max */
+#define CLIENTS_MAX	1024
+#define FLIGHT_MAX	4096		/* messages in flight per connection */
+#define RETRY_MS	1000		/* between connects of a link */
+#define CHECK_MS	500		/* between silence checks */
+#define OUT_MAX		(64 * 1024)	/* answers queued to one responder */
+
+struct flight {
+	uint64_t	tag;
+	int		client;		/* index, or -1 when answered */
+	unsigned	gen;		/* of the client */
+	int		returned;
+	int		done;		/* confirmed: pops at the head */
+	long long	deadline;	/* monotonic ms */
+	char		id[PUBFRAME_ID_MAX + 1];
+};
+
+struct link {
+	struct mq	 m;
+	struct flight	*ring;		/* FLIGHT_MAX entries */
+	size_t		 head, n;
+	long long	 retry_at;	/* ms: no connect before */
+	long long	 sent_ms;	/* ms: last frame sent (heartbeats) */
+	long long	 checked_ms;	/* ms: last silence check */
+	int		 down_said;	/* a failed connect was logged */
+};
+
+struct client {
+	int		 fd;		/* -1: slot free */
+	unsigned	 gen;
+	uint8_t		*in;
+	size_t		 inlen, insize;
+	uint8_t		 out[OUT_MAX];
+	size_t		 outlen;
+};
+
+static volatile sig_atomic_t	 stopping;
+static struct conf		 cfg;
+static struct link		 links[LINKS_MAX];
+static int			 nlinks;
+static int			 next_link;
+static struct client		*clients[CLIENTS_MAX];
+static int			 listen_fd = -1;
+static struct stat		 listen_st;	/* of our socket file */
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* --- answers ------------------------------------------------------------ */
+
+static void
+client_drop(int i)
+{
+	struct client *c = clients[i];
+
+	close(c->fd);
+	c->fd = -1;
+	c->gen++;
+	c->inlen = c->outlen = 0;
+	free(c->in);
+	c->in = NULL;
+	c->insize = 0;
+}
+
+/* Writes what is queued to client i; drops it on a failure. */
+static void
+client_flush(int i)
+{
+	struct client	*c = clients[i];
+	ssize_t		 w;
+
+	while (c->fd >= 0 && c->outlen > 0) {
+		w = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (w <= 0) {
+			client_drop(i);
+			return;
+		}
+		memmove(c->out, c->out + w, c->outlen - (size_t)w);
+		c->outlen -= (size_t)w;
+	}
+}
+
+/* Answers result for message id to client i of generation gen (nothing if
+ * that responder is gone). */
+static void
+answer(int i, unsigned gen, const char *id, enum mq_result r, const char *why)
+{
+	struct client	*c;
+	long		 n;
+
+	if (i < 0 || (c = clients[i]) == NULL || c->fd < 0 || c->gen != gen)
+		return;
+	n = pubframe_ans_encode(c->out + c->outlen, OUT_MAX - c->outlen, r, id,
+	    r == MQ_OK ? "" : why);
+	if (n < 0) {
+		log_warnx("responder not reading its answers; dropped");
+		client_drop(i);
+		return;
+	}
+	c->outlen += (size_t)n;
+	client_flush(i);
+}
+
+/* Answers the flight f (once) and marks it answered. */
+static void
+settle(struct flight *f, enum mq_result r, const char *why)
+{
+	if (f->client < 0)
+		return;
+	answer(f->client, f->gen, f->id, r, why);
+	f->client = -1;
+}
+
+/* --- broker connections ------------------------------------------------- */
+
+static struct flight *
+flight_at(struct link *l, size_t k)
+{
+	return &l->ring[(l->head + k) % FLIGHT_MAX];
+}
+
+/* Pops the confirmed entries at the head of l's ring. */
+static void
+pop_done(struct link *l)
+{
+	while (l->n > 0 && flight_at(l, 0)->done) {
+		l->head = (l->head + 1) % FLIGHT_MAX;
+		l->n--;
+	}
+}
+
+/* The connection of l is gone: every message in flight on it is unknown
+ * (notfound with one message in flight: that one was not routed). */
+static void
+link_lost(struct link *l, int notfound)
+{
+	size_t k;
+
+	if (notfound && l->n == 1)
+		settle(flight_at(l, 0), MQ_FAILED, l->m.errstr);
+	for (k = 0; k < l->n; k++)
+		settle(flight_at(l, k), MQ_UNKNOWN, l->m.errstr);
+	if (l->n > 0)
+		log_warnx("%s; %zu message(s) in flight: outcome unknown",
+		    l->m.errstr, l->n);
+	else
+		log_warnx("%s", l->m.errstr);
+	l->head = l->n = 0;
+	l->retry_at = 0;	/* reconnect at the next message */
+}
+
+/* A confirm of tag (and below if multiple): ack says OK, else unknown. */
+static void
+confirm(struct link *l, uint64_t tag, int multiple, int ack)
+{
+	struct flight	*f;
+	size_t		 k;
+
+	for (k = 0; k < l->n; k++) {
+		f = flight_at(l, k);
+		if (f->tag > tag)
+			break;
+		if (f->tag != tag && !multiple)
+			continue;
+		/* an entry answered after its deadline: dropped here */
+		if (f->returned)
+			settle(f, MQ_FAILED, "returned by the broker (no "
+			    "queue bound)");
+		else
+			settle(f, ack ? MQ_OK : MQ_UNKNOWN, "nack from broker");
+		f->done = 1;
+	}
+	pop_done(l);
+}
+
+/* Reads every event waiting on l's connection. */
+static void
+link_read(struct link *l)
+{
+	struct mq_event	ev;
+	size_t		k;
+	int		rc;
+
+	while (l->m.open && (rc = mq_read_event(&l->m, &ev)) != 0) {
+		if (rc < 0) {
+			link_lost(l, ev.notfound);
+			return;
+		}
+		switch (ev.kind) {
+		case MQ_EV_ACK:
+		case MQ_EV_NACK:
+			confirm(l, ev.tag, ev.multiple, ev.kind == MQ_EV_ACK);
+			break;
+		case MQ_EV_RETURN:
+			for (k = 0; k < l->n; k++)
+				if (strcmp(flight_at(l, k)->id, ev.msgid) == 0)
+					flight_at(l, k)->returned = 1;
+			break;
+		case MQ_EV_BLOCKED:
+			/* RabbitMQ stopped reading at one of them: it keeps
+			 * and later confirms it, when is anyone's guess */
+			for (k = 0; k < l->n; k++)
+				settle(flight_at(l, k), MQ_UNKNOWN, "broker "
+				    "blocked publishing (resource alarm) after "
+				    "the message was sent");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Keeps l's connection alive and checks it is: heartbeats while busy
+ * here, a silent broker dropped (mq.h), deadlines of its messages. */
+static void
+link_tick(struct link *l, long long now)
+{
+	struct flight	*f;
+	size_t		 k;
+	int		 hb = l->m.heartbeat;
+
+	for (k = 0; k < l->n; k++) {
+		f = flight_at(l, k);
+		if (f->client >= 0 && now >= f->deadline)
+			settle(f, MQ_UNKNOWN, "no confirm in time "
+			    "(amqp_confirm_timeout_ms)");
+	}
+	if (!l->m.open || hb <= 0)
+		return;
+	if (now - l->sent_ms >= hb * 1000LL / 2) {
+		if (mq_heartbeat_send(&l->m) != 0) {
+			mq_drop(&l->m, "heartbeat", "cannot send");
+			link_lost(l, 0);
+			return;
+		}
+		l->sent_ms = now;
+	}
+	if (now - l->checked_ms >= CHECK_MS) {
+		l->checked_ms = now;
+		if (mq_silent(&l->m)) {
+			mq_drop(&l->m, "connection", "nothing heard from the "
+			    "broker for 1.5 heartbeat intervals: presumed gone");
+			link_lost(l, 0);
+		}
+	}
+}
+
+/* Opens l's connection if it may try now.  Returns 0 if open. */
+static int
+link_up(struct link *l, long long now)
+{
+	if (l->m.open)
+		return 0;
+	if (now < l->retry_at)
+		return -1;
+	if (mq_connect(&l->m, 1) != 0) {
+		l->retry_at = mono_ms() + RETRY_MS;
+		if (!l->down_said)
+			log_warnx("%s (will retry)", l->m.errstr);
+		l->down_said = 1;
+		return -1;
+	}
+	if (l->down_said)
+		log_info("amqp: %s: connected", l->m.name);
+	l->down_said = 0;
+	l->sent_ms = l->checked_ms = mono_ms();
+	return 0;
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+/* Publishes request r of client i; answers at once if it was not sent. */
+static void
+publish(int i, const struct pubframe_req *r)
+{
+	struct link	*l = NULL;
+	struct flight	*f;
+	const char	*why = "no broker connection";
+	long long	 now = mono_ms();
+	uint64_t	 tag;
+	int		 k;
+
+	/* round robin over the open connections with room */
+	for (k = 0; k < nlinks && l == NULL; k++) {
+		struct link *c = &links[(next_link + k) % nlinks];
+
+		if (link_up(c, now) != 0)
+			why = c->m.errstr;
+		else if (c->n >= FLIGHT_MAX)
+			why = "too many messages in flight";
+		else if (c->m.blocked)
+			why = "broker is blocking publishers (resource alarm)";
+		else
+			l = c;
+	}
+	next_link = (next_link + 1) % nlinks;
+	if (l == NULL) {
+		answer(i, clients[i]->gen, r->id, MQ_FAILED, why);
+		return;
+	}
+	if (mq_send(&l->m, r->exchange, r->key, (const char *)r->body,
+	    r->bodylen, r->id, r->mandatory, &tag) != 0) {
+		answer(i, clients[i]->gen, r->id, MQ_FAILED, l->m.errstr);
+		if (!l->m.open)
+			link_lost(l, 0);
+		return;
+	}
+	l->sent_ms = now;
+	f = flight_at(l, l->n++);
+	memset(f, 0, sizeof(*f));
+	f->tag = tag;
+	f->client = i;
+	f->gen = clients[i]->gen;
+	f->deadline = now + r->timeout_ms;
+	snprintf(f->id, sizeof(f->id), "%s", r->id);
+}
+
+/* Reads from client i and publishes every whole request. */
+static void
+client_read(int i)
+{
+	struct client		*c = clients[i];
+	struct pubframe_req	 r;
+	const char		*why = "";
+	uint8_t			*p;
+	size_t			 off = 0;
+	ssize_t			 got;
+	long			 n;
+
+	if (c->insize - c->inlen < 4096) {
+		size_t want = c->insize == 0 ? 8192 : c->insize * 2;
+
+		if (want > PUBFRAME_REQ_MAX + 8192)
+			want = PUBFRAME_REQ_MAX + 8192;
+		if (want > c->insize) {
+			if ((p = realloc(c->in, want)) == NULL) {
+				log_warnx("responder dropped: out of memory");
+				client_drop(i);
+				return;
+			}
+			c->in = p;
+			c->insize = want;
+		}
+	}
+	got = recv(c->fd, c->in + c->inlen, c->insize - c->inlen, MSG_DONTWAIT);
+	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (got <= 0) {
+		/* its messages in flight are published all the same */
+		client_drop(i);
+		return;
+	}
+	c->inlen += (size_t)got;
+	while ((n = pubframe_req_parse(c->in + off, c->inlen - off, &r,
+	    &why)) > 0) {
+		publish(i, &r);
+		if (clients[i]->fd < 0)
+			return;
+		off += (size_t)n;
+	}
+	if (n == PUBFRAME_BAD) {
+		log_warnx("responder dropped: %s", why);
+		client_drop(i);
+		return;
+	}
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+}
+
+static void
+accept_clients(void)
+{
+	int fd, i;
+
+	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) >= 0) {
+		for (i = 0; i < CLIENTS_MAX; i++)
+			if (clients[i] == NULL || clients[i]->fd < 0)
+				break;
+		if (i == CLIENTS_MAX) {
+			log_warnx("too many responders (%d); one refused",
+			    CLIENTS_MAX);
+			close(fd);
+			continue;
+		}
+		if (clients[i] == NULL &&
+		    (clients[i] = calloc(1, sizeof(*clients[i]))) == NULL) {
+			close(fd);
+			continue;
+		}
+		clients[i]->fd = fd;
+	}
+}
+
+/* --- start and the loop ------------------------------------------------- */
+
+static int
+listen_on(const char *path)
+{
+	struct sockaddr_un	sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_error("pubd_socket: path longer than %zu bytes",
+		    sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	(void)unlink(path);
+	if ((listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(path, 0660) != 0 || stat(path, &listen_st) != 0 ||
+	    listen(listen_fd, 128) != 0) {
+		log_warn("pubd_socket %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes the socket file if it is still ours: a new pubd (a new
+ * supervisor's generation) may have bound the path meanwhile. */
+static void
+unlink_ours(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && st.st_ino == listen_st.st_ino &&
+	    st.st_dev == listen_st.st_dev)
+		(void)unlink(path);
+}
+
+/* Milliseconds poll may sleep: until the nearest deadline or tick. */
+static int
+sleep_ms(long long now)
+{
+	long long	t = now + CHECK_MS;
+	size_t		k;
+	int		j;
+
+	for (j = 0; j < nlinks; j++)
+		for (k = 0; k < links[j].n; k++) {
+			struct flight *f = flight_at(&links[j], k);
+
+			if (f->client >= 0 && f->deadline < t)
+				t = f->deadline;
+		}
+	return t <= now ? 0 : (int)(t - now);
+}
+
+/* Messages in flight with a responder waiting. */
+static size_t
+waiting(void)
+{
+	size_t	k, n = 0;
+	int	j;
+
+	for (j = 0; j < nlinks; j++)
+		for (k = 0; k < links[j].n; k++)
+			n += flight_at(&links[j], k)->client >= 0;
+	return n;
+}
+
+static void
+run(void)
+{
+	struct pollfd	 pfd[1 + LINKS_MAX + CLIENTS_MAX];
+	int		 who[1 + LINKS_MAX + CLIENTS_MAX];
+	int		 n, j, i, k;
+	long long	 now;
+
+	for (;;) {
+		if (stopping && listen_fd >= 0) {
+			close(listen_fd);
+			listen_fd = -1;
+			unlink_ours(cfg.pubd_socket);
+			log_info("stopping: %zu message(s) awaiting a confirm",
+			    waiting());
+		}
+		if (stopping && waiting() == 0)
+			return;
+		n = 0;
+		if (listen_fd >= 0) {
+			pfd[n].fd = listen_fd;
+			pfd[n].events = POLLIN;
+			who[n++] = -1;
+		}
+		for (j = 0; j < nlinks; j++)
+			if (links[j].m.open) {
+				pfd[n].fd = amqp_get_sockfd(links[j].m.conn);
+				pfd[n].events = POLLIN;
+				who[n++] = -2 - j;
+			}
+		for (i = 0; i < CLIENTS_MAX; i++)
+			if (clients[i] != NULL && clients[i]->fd >= 0) {
+				pfd[n].fd = clients[i]->fd;
+				pfd[n].events = POLLIN |
+				    (clients[i]->outlen > 0 ? POLLOUT : 0);
+				who[n++] = i;
+			}
+		now = mono_ms();
+		if (poll(pfd, (nfds_t)n, sleep_ms(now)) < 0 && errno != EINTR) {
+			log_warn("poll");
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			if (pfd[k].revents == 0)
+				continue;
+			if (who[k] == -1)
+				accept_clients();
+			else if (who[k] >= 0) {
+				if (pfd[k].revents & POLLOUT)
+					client_flush(who[k]);
+				if (clients[who[k]]->fd >= 0 &&
+				    pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
+					client_read(who[k]);
+			}
+		}
+		/* frames rabbitmq-c buffered count as well as the socket's */
+		now = mono_ms();
+		for (j = 0; j < nlinks; j++) {
+			link_read(&links[j]);
+			link_tick(&links[j], now);
+		}
+	}
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: pubd [-n] [-c config]\n"
+	    "The local publisher: takes messages from the purchase responders "
+	    "on\npubd_socket and publishes them with publisher confirms on "
+	    "pubd_connections\nbroker connections, many in flight each.\n\n"
+	    "  -c FILE  settings file (default $BOXOFFICE_CONF or\n"
+	    "           /etc/boxoffice/boxoffice.conf; missing file = defaults)\n"
+	    "  -n       check the settings, print them (secrets masked), exit\n"
+	    "  -h       this help\n\n"
+	    "SIGTERM or SIGINT: stop accepting, answer what is in flight, "
+	    "exit 0.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction	 sa;
+	const char		*path = NULL;
+	char			 name[64];
+	int			 ch, check = 0, j;
+
+	while ((ch = getopt(argc, argv, "c:nh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (start_conf("pubd", path, &cfg) != 0)
+		return 1;
+	if (check)
+		return start_check_done(&cfg);
+	start_log("pubd", &cfg);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+
+	if (listen_on(cfg.pubd_socket) != 0)
+		return 1;
+	nlinks = cfg.pubd_connections;
+	for (j = 0; j < nlinks; j++) {
+		snprintf(name, sizeof(name), "pubd[%ld].%d", (long)getpid(), j);
+		(void)mq_init_conf(&links[j].m, &cfg, name);	/* conf_load checked */
+		if ((links[j].ring = calloc(FLIGHT_MAX,
+		    sizeof(*links[j].ring))) == NULL) {
+			log_error("out of memory");
+			return 1;
+		}
+		(void)link_up(&links[j], 0);
+	}
+	log_info("started: %s, %d broker connection(s)", cfg.pubd_socket,
+	    nlinks);
+	run();
+	for (j = 0; j < nlinks; j++) {
+		mq_close(&links[j].m);
+		free(links[j].ring);
+	}
+	for (j = 0; j < CLIENTS_MAX; j++)
+		if (clients[j] != NULL) {
+			if (clients[j]->fd >= 0)
+				client_drop(j);
+			free(clients[j]);
+		}
+	log_info("stopped");
+	return 0;
+}

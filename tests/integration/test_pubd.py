@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: ISC
+"""test_pubd.py - purchases through the local publisher (amqp_publisher =
+local, pubd/): the responders hand each message to pubd, which keeps many
+in flight on its own broker connections; the outcomes must be those of
+CONTRACT section 9 and docs/reliability.md, exactly as when each responder
+publishes itself:
+
+- a purchase through nginx is 201 and persisted in MySQL and DynamoDB (both
+  queues), published by pubd's connections, none of the responders';
+- the broker frozen (SIGSTOP) past the confirm timeout: 503 with ticketId
+  (unknown outcome, seat kept), persisted exactly once after SIGCONT;
+- the broker stopped: 503 "nothing was sold", the seat sells again once the
+  broker is back;
+- pubd killed (-9) with the message in flight (broker frozen): the
+  responder sees EOF, answers the unknown outcome with ticketId, the
+  sweeper publishes the reservation: persisted exactly once.
+
+The stack is switched to local mode for this file (box.publisher) and back
+to the mode it was started in.
+"""
+
+import os
+import signal
+import threading
+import time
+
+import box
+import history
+from box import check, eq
+
+CONFIRM_S = int(box.ENV.get("BOXOFFICE_AMQP_CONFIRM_TIMEOUT_MS", "5000")) / 1000.0
+RUN = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run")
+ZONE = 60
+
+
+def setup_module():
+    box.stack("reset")
+    box.publisher("local")
+
+
+def teardown_module():
+    box.publisher(box.PUBLISHER)
+
+
+def buy(col, timeout=60):
+    return box.http("POST", "/tickets", {"venueId": "Venue1", "eventId": "Event1",
+                                         "zoneId": ZONE, "row": 1, "column": col},
+                    timeout=timeout)
+
+
+def rabbit_pid():
+    with open(os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")),
+                           "rabbitmq", "rabbitmq.pid")) as f:
+        return int(f.read().split()[0])
+
+
+def persisted_once(tid, timeout=120):
+    def there():
+        n = box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid)
+        code, res = box.ddb("GetItem", {"TableName": "Tickets",
+                                        "Key": {"ticketId": {"S": tid}}})
+        return n == 1 and code == 200 and "Item" in (res or {})
+    box.wait_until(there, timeout=timeout, what="ticket %s in MySQL and DynamoDB" % tid)
+    time.sleep(1)
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid), 1,
+       "rows of ticket %s" % tid)
+
+
+def health_ok():
+    box.wait_until(lambda: box.http("GET", "/tickets/health", timeout=5).status == 200,
+                   timeout=120, what="/tickets/health 200")
+
+
+def test_purchase_is_published_by_pubd():
+    r = buy(1)
+    eq(r.status, 201, "purchase through pubd (%s)" % r.body)
+    tid = r.json()["ticketId"]
+    persisted_once(tid)
+    conns = history.rabbitmqctl("list_connections", "client_properties")
+    check("pubd[" in conns, "no pubd connection at the broker")
+    check("ticket.fcgi[" not in conns, "a responder has a broker connection of its own "
+          "in local mode")
+    st = box.zone_state("Event1", ZONE)
+    eq(st["owners"].get(0), tid, "seat (1,1) owned by the ticket")
+
+
+def test_broker_frozen_unknown_then_persisted_once():
+    pid = rabbit_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t = time.time()
+        r = buy(2)
+        took = time.time() - t
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    eq(r.status, 503, "purchase while the broker is frozen (%s)" % r.body)
+    tid = r.json().get("ticketId")
+    check(tid, "503 without ticketId (unknown outcome expected): %s" % r.body)
+    print("unknown outcome after %.1f s: %s" % (took, r.body))
+    persisted_once(tid)
+
+
+def test_broker_stopped_nothing_sold_and_seat_resold():
+    box.stack("stop", "rabbitmq")
+    try:
+        r = buy(3)
+    finally:
+        box.stack("start", "rabbitmq")
+    eq(r.status, 503, "purchase while the broker is down (%s)" % r.body)
+    check("nothing was sold" in r.body, "not a definite failure: %s" % r.body)
+    health_ok()
+    r = box.wait_until(lambda: (lambda x: x if x.status == 201 else None)(
+        buy(3)), timeout=60, interval=1,
+        what="the seat sold again through pubd")
+    persisted_once(r.json()["ticketId"])
+
+
+def test_pubd_killed_with_the_message_in_flight():
+    pid = rabbit_pid()
+    old = box.fcgi_pids("pubd")
+    out = {}
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        th = threading.Thread(target=lambda: out.setdefault(
+            "r", buy(4)))
+        th.start()
+        time.sleep(min(1.0, CONFIRM_S / 2))
+        for p in old:
+            os.kill(p, signal.SIGKILL)
+        th.join(60)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    check(not th.is_alive(), "no answer after pubd died")
+    r = out["r"]
+    eq(r.status, 503, "purchase whose pubd died (%s)" % r.body)
+    tid = r.json().get("ticketId")
+    check(tid, "503 without ticketId (unknown outcome expected): %s" % r.body)
+    print("pubd killed: %s" % r.body)
+    box.wait_until(lambda: [p for p in box.fcgi_pids("pubd") if p not in old and box.alive(p)],
+                   timeout=30, what="a new pubd under prefork")
+    persisted_once(tid)     # the sweeper publishes the reservation
+    eq(box.zone_state("Event1", ZONE)["owners"].get(3), tid, "seat (1,4) kept")
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
