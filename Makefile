@@ -248,7 +248,7 @@ install: all
 	install -m 755 $(BUILD)/bin/ticket.fcgi $(BUILD)/bin/query.fcgi \
 		$(BUILD)/bin/prefork $(BUILD)/bin/pubd \
 		$(DESTDIR)$(PREFIX)/libexec/boxoffice/
-	install -m 644 sql/schema.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
+	install -m 644 sql/schema.sql sql/zone_sales_repair.sql $(DESTDIR)$(PREFIX)/share/boxoffice/sql/
 	install -d $(DESTDIR)$(PREFIX)/share/boxoffice/sql/migrations
 	install -m 644 sql/migrations/*.sql \
 		$(DESTDIR)$(PREFIX)/share/boxoffice/sql/migrations/

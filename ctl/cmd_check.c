@@ -30,6 +30,10 @@
  * seat, the consumer marked its DynamoDB item DOUBLE_SALE) is not a
  * difference between the stores: it is listed apart, with both tickets,
  * for the operator to settle with the second buyer.
+ *
+ * MySQL's sales summary (zone_sales: what stats, count and money answer)
+ * is compared with a full count of the live tickets per zone in one
+ * statement, so one snapshot; a difference names the repair script.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -547,6 +551,17 @@ check_free(struct check *ck)
 	ck->ev = NULL;
 }
 
+/* A zone whose sales summary differs from its tickets (sold.h). */
+static void
+summary_diff(const struct summary_diff *z, void *arg)
+{
+	struct check *ck = arg;
+
+	diff(ck, z->event, z->zone, "sales summary: %s sold, revenue %s; the "
+	    "tickets: %s, %s (repair: sql/zone_sales_repair.sql, "
+	    "docs/reliability.md)", z->sold, z->revenue, z->count, z->total);
+}
+
 static void
 report(const struct check *ck, FILE *out, const char *diffs, size_t len)
 {
@@ -630,6 +645,10 @@ check_once(struct ctl *ctl, const struct events *ev, char **text,
 		if (ck.ddb_bad > 0)
 			diff(&ck, "DynamoDB", 0, "%ld item(s) are not tickets",
 			    ck.ddb_bad);
+		if (sold_summary_diffs(&d, ev, summary_diff, &ck) != 0) {
+			ctl_err("%s", d.errstr);
+			goto out;
+		}
 		fclose(ck.diffs);
 		ck.diffs = NULL;
 		if ((out = open_memstream(text, textlen)) != NULL) {
@@ -692,7 +711,8 @@ const struct command cmd_check = {
 	"catalog against MySQL's, the counters against the seat bits, the bits\n"
 	"against the owner tokens, each MySQL ticket against its seat's bit and\n"
 	"owner, each Redis owner against MySQL, and MySQL against DynamoDB\n"
-	"(ticket ids and seats); also tickets of zones the catalog lacks.\n"
+	"(ticket ids and seats); also tickets of zones the catalog lacks, and\n"
+	"MySQL's sales summary (stats, count, money) against its tickets.\n"
 	"Prints seats sold per event in each store, then every difference.\n"
 	"Seats of holds are counted \"held\"; a hold active over 10 s past its\n"
 	"expiry is a difference (the consumer's sweeper is not releasing it).\n"

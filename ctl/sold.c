@@ -246,6 +246,62 @@ sold_from_mysql(struct soldv *s, struct db *d, const struct events *ev)
 	return 0;
 }
 
+/* Copies a column that must be there into buf; returns 0 or -1. */
+static int
+col_copy(char *buf, size_t size, const char *v)
+{
+	if (v == NULL || strlen(v) >= size)
+		return -1;
+	memcpy(buf, v, strlen(v) + 1);
+	return 0;
+}
+
+int
+sold_summary_diffs(struct db *d, const struct events *ev,
+    void (*fn)(const struct summary_diff *, void *), void *arg)
+{
+	char			 sql[2 * SQL_MAX + 512], where[SQL_MAX - 128];
+	struct summary_diff	 z;
+	MYSQL			*my;
+	MYSQL_RES		*res;
+	MYSQL_ROW		 row;
+
+	event_filter(ev, where, sizeof(where));
+	/* no FULL JOIN in MariaDB: both sides as rows, summed per zone */
+	snprintf(sql, sizeof(sql), "SELECT event_id, zone_id, SUM(ss), "
+	    "SUM(sr), SUM(ts), SUM(tr) FROM (SELECT event_id, zone_id, sold ss, "
+	    "revenue sr, 0 ts, 0 tr FROM zone_sales%s UNION ALL SELECT "
+	    "event_id, zone_id, 0, 0, COUNT(*), SUM(price) FROM ticket WHERE "
+	    "live_seat = 1%s%s GROUP BY event_id, zone_id) x GROUP BY "
+	    "event_id, zone_id HAVING SUM(ss) <> SUM(ts) OR SUM(sr) <> SUM(tr) "
+	    "ORDER BY event_id, zone_id", where, where[0] ? " AND " : "",
+	    where[0] ? where + strlen(" WHERE ") : "");
+	if ((my = db_conn(d)) == NULL)
+		return -1;
+	if (mysql_query(my, sql) != 0 || (res = mysql_store_result(my)) ==
+	    NULL) {
+		db_fail(d, "sales summary");
+		return -1;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		memset(&z, 0, sizeof(z));
+		if (col_copy(z.event, sizeof(z.event), row[0]) != 0 ||
+		    valid_digits(row[1], &z.zone) != 0 ||
+		    col_copy(z.sold, sizeof(z.sold), row[2]) != 0 ||
+		    col_copy(z.revenue, sizeof(z.revenue), row[3]) != 0 ||
+		    col_copy(z.count, sizeof(z.count), row[4]) != 0 ||
+		    col_copy(z.total, sizeof(z.total), row[5]) != 0) {
+			err_set(&d->err, d->errstr, ERR_OTHER,
+			    "mysql: malformed sales summary row");
+			mysql_free_result(res);
+			return -1;
+		}
+		fn(&z, arg);
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
 static int
 cmp_zcount(const void *a, const void *b)
 {

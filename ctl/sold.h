@@ -59,6 +59,21 @@ void	soldv_free(struct soldv *s);
 int	sold_from_mysql(struct soldv *s, struct db *d,
 	    const struct events *ev);
 
+/* A zone whose sales summary (zone_sales, sql/migrations/003) differs
+ * from a full count of its live tickets: sold and revenue as the summary
+ * has them, count and total as the tickets do (decimal text). */
+struct summary_diff {
+	char	event[ID_MAX + 1];
+	long	zone;
+	char	sold[24], revenue[32];
+	char	count[24], total[32];
+};
+/* Calls fn for every such zone of the selected events.  One statement,
+ * so one snapshot: a write in flight is no difference.  Returns 0, or -1
+ * with the connection's err/errstr set. */
+int	sold_summary_diffs(struct db *d, const struct events *ev,
+	    void (*fn)(const struct summary_diff *, void *), void *arg);
+
 /* Tickets per event zone in MySQL (a GROUP BY: one row per zone, not per
  * ticket), sorted by event and zone. */
 struct zcount {

@@ -64,13 +64,14 @@ static const char *const dbq_sql[DBQ__MAX] = {
 	[DBQ_EVENT_ZONE] =
 	    "SELECT e.venue_id, z.zone_id FROM event e LEFT JOIN zone z ON "
 	    "z.venue_id = e.venue_id AND z.zone_id = ? WHERE e.event_id = ?",
+	/* stats, count and money read the sales summary kept by triggers on
+	 * ticket (sql/migrations/003_zone_sales.sql): O(zones), not O(tickets) */
 	[DBQ_STATS] =
 	    "SELECT e.venue_id, z.zone_id, z.row_count * z.col_count, "
-	    "COUNT(t.ticket_id), COALESCE(SUM(t.price), 0) FROM event e "
-	    "LEFT JOIN zone z ON z.venue_id = e.venue_id LEFT JOIN ticket t "
-	    "ON t.event_id = e.event_id AND t.zone_id = z.zone_id AND "
-	    SQL_LIVE("t.") " WHERE e.event_id = ? GROUP BY e.venue_id, z.zone_id, "
-	    "z.row_count, z.col_count ORDER BY z.zone_id",
+	    "COALESCE(s.sold, 0), COALESCE(s.revenue, 0) FROM event e "
+	    "LEFT JOIN zone z ON z.venue_id = e.venue_id LEFT JOIN zone_sales "
+	    "s ON s.event_id = e.event_id AND s.zone_id = z.zone_id "
+	    "WHERE e.event_id = ? ORDER BY z.zone_id",
 	[DBQ_TICKETS] =
 	    SQL_TICKET "WHERE event_id = ? AND ticket_id > ? AND "
 	    SQL_LIVE("") " ORDER BY ticket_id LIMIT ?",
@@ -80,12 +81,11 @@ static const char *const dbq_sql[DBQ__MAX] = {
 	[DBQ_TICKET] =
 	    SQL_TICKET_ALL "FROM ticket t WHERE t.ticket_id = ?",
 	[DBQ_COUNT] =
-	    "SELECT (SELECT COUNT(*) FROM ticket t WHERE t.event_id = "
-	    "e.event_id AND " SQL_LIVE("t.") ") FROM event e WHERE "
-	    "e.event_id = ?",
+	    "SELECT (SELECT COALESCE(SUM(s.sold), 0) FROM zone_sales s WHERE "
+	    "s.event_id = e.event_id) FROM event e WHERE e.event_id = ?",
 	[DBQ_MONEY] =
-	    "SELECT (SELECT COALESCE(SUM(t.price), 0) FROM ticket t WHERE "
-	    "t.event_id = e.event_id AND " SQL_LIVE("t.") ") FROM event e "
+	    "SELECT (SELECT COALESCE(SUM(s.revenue), 0) FROM zone_sales s "
+	    "WHERE s.event_id = e.event_id) FROM event e "
 	    "WHERE e.event_id = ? AND e.venue_id = ?",
 	[DBQ_ORDER] =
 	    SQL_TICKET_ALL ", o.venue_id, o.event_id, o.zone_id, o.total, "

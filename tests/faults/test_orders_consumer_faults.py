@@ -4,7 +4,8 @@ middle of a mixed stream of orders, round-1 tickets and cancellations (some
 consumed before their order, some messages twice): afterwards every order
 is in MySQL and DynamoDB whole and exactly once, every cancellation is
 applied in both, every round-1 ticket is there once, nothing is
-dead-lettered (docs/consumer.md, docs/reliability.md promise 2).
+dead-lettered (docs/consumer.md, docs/reliability.md promise 2), and the
+sales summary (zone_sales) equals a full count of the live tickets.
 
 The messages are forged (tests/lib/forge.py): the purchase side of this
 branch does not publish orders yet.
@@ -124,6 +125,14 @@ def verify(orders, singles, cancels):
     check(not problems, "%d problems: %s" % (len(problems), "; ".join(problems[:5])))
     eq((box.queue_count("ticketSQL.dead"), box.queue_count("ticketNoSQL.dead")), (0, 0),
        "nothing dead-lettered")
+    # the sales summary (zone_sales, kept in the consumer's transactions):
+    # nothing counted twice by the kill, the redeliveries or the
+    # cancellations applied again
+    eq(box.sql("SELECT zone_id, sold, revenue FROM ticketing.zone_sales WHERE event_id = '%s' "
+               "AND (sold <> 0 OR revenue <> 0) ORDER BY zone_id" % EVENT),
+       box.sql("SELECT zone_id, COUNT(*), SUM(price) FROM ticketing.ticket WHERE event_id = "
+               "'%s' AND status <> 'CANCELLED' GROUP BY zone_id ORDER BY zone_id" % EVENT),
+       "sales summary against a full count")
 
 
 def consumer_waits_for_lock():

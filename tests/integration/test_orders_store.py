@@ -331,6 +331,8 @@ def test_migration_on_round1_database():
                    "'ticketing_r1' AND table_name = 'ticket' AND non_unique = 0 GROUP BY "
                    "index_name ORDER BY index_name")
     eq(keys, [["PRIMARY"], ["ticket_live_seat"]], "unique keys: id, live seat")
+    eq(box.sql("SELECT event_id, zone_id, sold, revenue FROM ticketing_r1.zone_sales"),
+       [["Event2", "1", "1", "150.00"]], "sales summary back-filled from the round-1 ticket")
     eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.orders"), 0, "orders table")
     eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.ticket_cancel"), 0, "ticket_cancel")
     # the seat can be sold again once cancelled, never twice live
@@ -345,6 +347,8 @@ def test_migration_on_round1_database():
     box.sql(ins % "01a00000-0000-7000-8000-000000000002")
     eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.ticket WHERE live_seat = 1"), 1,
        "sold again")
+    eq(box.sql("SELECT sold, revenue FROM ticketing_r1.zone_sales"), [["1", "150.00"]],
+       "summary: one cancelled, one sold again")
     box.sql("DROP DATABASE ticketing_r1")
 
 

@@ -118,6 +118,12 @@ def denied(user, password, query):
           "%s may run %r (rc %d, %s %s)" % (user, query, rc, out, err))
 
 
+# the sales summary is written by the triggers on ticket alone (their
+# definer's rights, sql/migrations/003_zone_sales.sql): by no account
+SUMMARY_WRITES = ("UPDATE zone_sales SET sold = 0", "DELETE FROM zone_sales",
+                  "INSERT INTO zone_sales VALUES ('E', 1, 1, 1)")
+
+
 def test_query_responder_account_reads_only():
     rc, out, err = mysql_as("bo_query", QUERY_PW, "SELECT COUNT(*) FROM venue")
     eq(rc, 0, "bo_query SELECT: " + err)
@@ -126,7 +132,7 @@ def test_query_responder_account_reads_only():
               "DELETE FROM ticket WHERE ticket_id = 'none'",
               "INSERT INTO ticket (ticket_id) VALUES ('x')",
               "CREATE TABLE t (i INT)", "DROP TABLE ticket", "TRUNCATE TABLE ticket",
-              "ALTER TABLE ticket ADD COLUMN x INT"):
+              "ALTER TABLE ticket ADD COLUMN x INT") + SUMMARY_WRITES:
         denied("bo_query", QUERY_PW, q)
     grants = mysql_as("bo_query", QUERY_PW, "SHOW GRANTS")[1]
     for line in grants.splitlines():
@@ -148,7 +154,7 @@ def test_consumer_account_selects_inserts_and_cancels_only():
               "DELETE FROM ticket WHERE ticket_id = 'none'",
               "INSERT INTO venue (venue_id, name) VALUES ('X', 'x')",
               "UPDATE zone SET price = 0", "DROP TABLE ticket", "TRUNCATE TABLE ticket",
-              "CREATE TABLE t (i INT)", "ALTER TABLE ticket ADD COLUMN x INT"):
+              "CREATE TABLE t (i INT)", "ALTER TABLE ticket ADD COLUMN x INT") + SUMMARY_WRITES:
         denied("bo_consumer", CONSUMER_PW, q)
     grants = mysql_as("bo_consumer", CONSUMER_PW, "SHOW GRANTS")[1]
     for line in grants.splitlines():
