@@ -197,8 +197,8 @@ reply_unknown(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 }
 
 /* Publishes msg (routing key key, message id id); on an unknown outcome
- * tries once more on a fresh connection (consumers are idempotent, a
- * duplicate is harmless). */
+ * tries once more on a fresh connection, or a fresh channel after a nack
+ * (consumers are idempotent, a duplicate is harmless). */
 static enum mq_result
 publish(const char *key, const char *id, const char *msg)
 {
