@@ -201,8 +201,12 @@ def test_two_of_three_down_then_one_back():
     n0 = len(S.h.records)
     try:
         # resumed sales are checked in fault(), within RESUME_S
+        # every answer in the outage keeps its seat (unknown outcome) for
+        # the minute until the election: 6 zones at half the rate leave
+        # seats to sell afterwards (2 zones sold out at full size)
         rep = S.run("rabbitmq-2 and rabbitmq-3 kill -9, then rabbitmq-2 back",
-                    sc.pool(33, 34), fault, after=sc.AFTER, ports=WEB, resume=False)
+                    sc.pool(33, 34, 35, 36, 37, 38), fault, after=sc.AFTER,
+                    rate=sc.RATE // 2, ports=WEB, resume=False)
     finally:
         start_node(3)
     mine = [r for r in S.h.records[n0:]
