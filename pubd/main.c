@@ -249,9 +249,17 @@ link_read(struct link *l)
 		}
 		switch (ev.kind) {
 		case MQ_EV_ACK:
-		case MQ_EV_NACK:
-			confirm(l, ev.tag, ev.multiple, ev.kind == MQ_EV_ACK);
+			confirm(l, ev.tag, ev.multiple, 1);
 			break;
+		case MQ_EV_NACK:
+			/* a nacking channel may go on nacking until a node
+			 * returns (mq.c, channel_renew): the connection is
+			 * replaced, what is still in flight on it is unknown */
+			confirm(l, ev.tag, ev.multiple, 0);
+			mq_drop(&l->m, "confirm", "nack from broker: a new "
+			    "connection");
+			link_lost(l, 0);
+			return;
 		case MQ_EV_RETURN:
 			for (k = 0; k < l->n; k++)
 				if (strcmp(flight_at(l, k)->id, ev.msgid) == 0)

@@ -495,6 +495,42 @@ mq_frame_str(enum mq_frame k)
 	return (unsigned)k < MQ_FRAME__MAX ? names[k] : "?";
 }
 
+/*
+ * Replaces the channel after a basic.nack: closes it and opens a new one
+ * (confirm mode again, tags from 1).  A quorum queue's state in a RabbitMQ
+ * 3.10 channel is made at the channel's first publish to it, with the
+ * members led by the node the queue's record then named leader.  A channel
+ * that first publishes while that node is down asks that node, and only
+ * it, whether it may publish, and nacks every later publish too -- long
+ * after another member was elected -- until that node returns
+ * (rabbit_fifo_client:enqueue/3, {badrpc, nodedown}; docs/reliability.md
+ * "A nacked channel is replaced").  A new channel reads the record afresh.
+ * Nothing is in flight on it: one publish at a time, and the nack was its
+ * answer.
+ * Returns 0, or -1 with the connection dropped (errstr set).
+ */
+static int
+channel_renew(struct mq *m)
+{
+	if (rpc_check(m, amqp_channel_close(m->conn, CHANNEL,
+	    AMQP_REPLY_SUCCESS), "channel.close") != 0)
+		goto fail;
+	amqp_channel_open(m->conn, CHANNEL);
+	if (rpc_check(m, amqp_get_rpc_reply(m->conn), "channel.open") != 0)
+		goto fail;
+	if (m->confirms) {
+		amqp_confirm_select(m->conn, CHANNEL);
+		if (rpc_check(m, amqp_get_rpc_reply(m->conn),
+		    "confirm.select") != 0)
+			goto fail;
+	}
+	m->next_tag = 1;
+	return 0;
+fail:
+	mq_abort(m);
+	return -1;
+}
+
 /* Reads frames until the confirm for tag arrives or the deadline passes. */
 static enum mq_result
 wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
@@ -530,7 +566,10 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 			return returned ? MQ_FAILED : MQ_OK;
 		case MQ_FRAME_NACK:
 			/* RabbitMQ may have stored it in some queue: treat
-			 * as unknown, never as a safe failure */
+			 * as unknown, never as a safe failure.  The next
+			 * publish goes on a new channel (channel_renew) */
+			if (channel_renew(m) != 0)
+				log_warnx("%s; reconnecting", m->errstr);
 			seterr(m, ERR_SERVER, "confirm", "nack from broker");
 			return returned ? MQ_FAILED : MQ_UNKNOWN;
 		case MQ_FRAME_RETURN: {

@@ -117,7 +117,9 @@ int	mq_check(struct mq *m);
 
 /* Publishes body (persistent, mandatory, content-type application/json,
  * message-id msgid) to MQ_EXCHANGE/MQ_ROUTING_KEY and waits up to
- * timeout_ms for its confirm.  Reconnects first if needed. */
+ * timeout_ms for its confirm.  Reconnects first if needed.  After a
+ * basic.nack (MQ_UNKNOWN) the channel is replaced, so that the next publish
+ * meets the queues' current leaders (mq.c, channel_renew). */
 enum mq_result mq_publish(struct mq *m, const char *body, size_t len,
 	    const char *msgid, int timeout_ms);
 /* The same with another routing key (MQ_CANCEL_KEY). */

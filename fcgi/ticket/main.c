@@ -218,10 +218,10 @@ publish_err(void)
 }
 
 /* Publishes msg (routing key key, message id id); on an unknown outcome
- * tries once more on a fresh connection (consumers are idempotent, a
- * duplicate is harmless).  Local: pubd's socket was closed after the
- * unknown outcome, so the retry goes over a new one (and pubd's next
- * broker connection). */
+ * tries once more on a fresh connection, or a fresh channel after a nack
+ * (consumers are idempotent, a duplicate is harmless).  Local: pubd's
+ * socket was closed after the unknown outcome, so the retry goes over a
+ * new one (pubd replaces its channel after a nack as well). */
 static enum mq_result
 publish(const char *key, const char *id, const char *msg)
 {
