@@ -109,7 +109,7 @@ FUZZ_CTL    = catalog
 FUZZERS	= $(foreach f,$(FUZZ_LIB) $(FUZZ_TICKET) $(FUZZ_QUERY) $(FUZZ_CTL),$(BUILD)/bin/fuzz_$(f))
 
 .PHONY: all tools unit check fuzzers install uninstall clean deps up down \
-	reset demo test test-faults bench fuzz fuzz-build san
+	reset demo test test-faults test-cluster bench fuzz fuzz-build san
 
 all: $(PROGS)
 tools: $(TOOLS)
@@ -235,6 +235,9 @@ test: deps
 test-faults: deps
 	$(MAKE) all tools san
 	FAULTS_FULL=1 tests/run faults
+test-cluster: deps
+	$(MAKE) all tools san
+	TOPOLOGY_FULL=1 FAULTS_FULL=1 tests/run topology
 bench: deps all tools
 	scripts/stack up
 	scripts/bench

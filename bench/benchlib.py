@@ -51,6 +51,15 @@ def stack_env():
 
 
 ENV = stack_env()
+# the topology of the running stack (scripts/stack up writes it): cluster
+# is the Redis Cluster, 3 RabbitMQ nodes and a MariaDB replica
+try:
+    with open(os.path.join(ENV["BOX_VAR"], "topology")) as _f:
+        TOPOLOGY = _f.read().strip() or "single"
+except OSError:
+    TOPOLOGY = ENV.get("BOX_TOPOLOGY") or "single"
+if TOPOLOGY == "cluster" and ENV.get("BOX_CLUSTER_REDIS", "cluster") != "single":
+    ENV["BOX_REDIS_MODE"] = "cluster"
 os.environ.update(ENV)
 os.environ.setdefault("BOX_CONF", os.path.join(ENV["BOX_VAR"], "boxoffice.conf"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
@@ -169,6 +178,10 @@ def _machine_busy():
     return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
 
 
+def _split(ports):
+    return ports.replace(",", " ").split()
+
+
 def _roots(extra):
     """{component: [root pids]} of the stack (plus extra {name: [pids]})."""
     roots = {
@@ -179,12 +192,17 @@ def _roots(extra):
         "pubd": read_pids(os.path.join(RUN, "pubd-sup.pid"))[:1] +
         read_pids(os.path.join(RUN, "pubd.pid"))[:1],
         "hello": read_pids(os.path.join(RUN, "hello.pid")),
-        "redis": [p for port in ENV["BOX_REDIS_PORTS"].replace(",", " ").split()
+        "redis": [p for port in _split(ENV["BOX_REDIS_CLUSTER_PORTS"] if box.REDIS_MODE == "cluster"
+                                       else ENV["BOX_REDIS_PORTS"])
                   for p in read_pids(os.path.join(RUN, "redis-%s.pid" % port))[:1]],
-        "rabbitmq": read_pids(os.path.join(VAR, "rabbitmq", "rabbitmq.pid"))[:1],
+        "rabbitmq": [p for d in (["rabbitmq-%d" % (i + 1) for i in
+                                  range(len(_split(ENV["BOX_AMQP_CLUSTER_PORTS"])))]
+                                 if TOPOLOGY == "cluster" else ["rabbitmq"])
+                     for p in read_pids(os.path.join(VAR, d, "rabbitmq.pid"))[:1]],
         "consumer": read_pids(os.path.join(RUN, "consumer-sup.pid"))[:1] +
         read_pids(os.path.join(RUN, "consumer.pid"))[:1],
-        "mariadb": read_pids(os.path.join(RUN, "mysqld.pid"))[:1],
+        "mariadb": read_pids(os.path.join(RUN, "mysqld.pid"))[:1] +
+        read_pids(os.path.join(RUN, "mysqld-replica.pid"))[:1],
         "dynamodb": read_pids(os.path.join(RUN, "dynamodb.pid"))[:1],
         "other stack": read_pids(os.path.join(RUN, "query-sup.pid"))[:1] +
         read_pids(os.path.join(RUN, "query.pid")) +
@@ -484,7 +502,11 @@ def redis_state(zones):
     import socket
     per_node = {}
     for z in range(1, zones + 1):
-        per_node.setdefault(box.zone_node("Event1", z), []).append(z)
+        if box.REDIS_MODE == "cluster":
+            port = box.cluster_port(box.zone_slot("Event1", z), refresh=z == 1)
+        else:
+            port = box.REDIS_PORTS[box.zone_node("Event1", z)]
+        per_node.setdefault(port, []).append(z)
     taken = counters_off = pending = 0
     for node, zs in per_node.items():
         cmds = []
@@ -492,7 +514,7 @@ def redis_state(zones):
             tag = "{Event1:%d}" % z
             cmds += [("BITCOUNT", "bo:seat:" + tag), ("HGET", "bo:left:" + tag, "z"),
                      ("ZCARD", "bo:pend:" + tag)]
-        s = socket.create_connection(("127.0.0.1", box.REDIS_PORTS[node]), timeout=30)
+        s = socket.create_connection(("127.0.0.1", node), timeout=30)
         f = s.makefile("rb")
         try:
             s.sendall(b"".join(box._resp_encode(c) for c in cmds))

@@ -9,6 +9,7 @@
 
 #include "catalog.h"
 #include "ctl.h"
+#include "err.h"
 #include "keys.h"
 #include "sold.h"
 
@@ -390,17 +391,45 @@ const struct command cmd_init = {
 
 /* ---------------------------------------------------------------- reset */
 
-/* Deletes every bo:* key of master i; returns keys deleted or -1. */
+/*
+ * Index of the online master called name ("host:port") now, or -1.  A
+ * master's index is its place in the slot map, which a refresh (a MOVED,
+ * a dropped connection) rebuilds in another order: an index kept across
+ * commands may name another node, and a SCAN cursor would go on there.
+ */
+static int
+master_by_name(struct rds *r, const char *name)
+{
+	char	 cur[RCL_HOST_MAX + 8];
+	int	 i, n;
+
+	if ((n = rds_masters(r)) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		rds_master_name(r, i, cur, sizeof(cur));
+		if (strcmp(cur, name) == 0)
+			return i;
+	}
+	err_set(&r->err, r->errstr, ERR_IO, "redis %s: no longer a master",
+	    name);
+	return -1;
+}
+
+/* Deletes every bo:* key of the master called name; returns keys deleted
+ * or -1. */
 static long
-flush_node(struct rds *r, int i)
+flush_node(struct rds *r, const char *name)
 {
 	const char	*key;
 	redisReply	*rep, *del;
 	char		 cursor[32] = "0";
 	long		 n = 0;
 	size_t		 k;
+	int		 i;
 
 	do {
+		if ((i = master_by_name(r, name)) < 0)
+			return -1;
 		rep = rds_master_cmd(r, i, "SCAN %s MATCH bo:* COUNT 1000",
 		    cursor);
 		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY ||
@@ -459,7 +488,7 @@ static int
 run_reset(struct ctl *ctl, int argc, char **argv)
 {
 	struct ddb	d;
-	char		name[RCL_HOST_MAX + 8];
+	static char	name[RCL_NODES_MAX][RCL_HOST_MAX + 8];
 	int		i, masters;
 	long		n;
 
@@ -469,13 +498,15 @@ run_reset(struct ctl *ctl, int argc, char **argv)
 		ctl_err("%s", ctl->rds.errstr);
 		return CTL_FAIL;
 	}
+	/* by name: the map may be refreshed (reordered) meanwhile */
+	for (i = 0; i < masters; i++)
+		rds_master_name(&ctl->rds, i, name[i], sizeof(name[i]));
 	for (i = 0; i < masters; i++) {
-		if ((n = flush_node(&ctl->rds, i)) < 0) {
+		if ((n = flush_node(&ctl->rds, name[i])) < 0) {
 			ctl_err("%s", ctl->rds.errstr);
 			return CTL_FAIL;
 		}
-		rds_master_name(&ctl->rds, i, name, sizeof(name));
-		printf("redis %s: %ld keys deleted\n", name, n);
+		printf("redis %s: %ld keys deleted\n", name[i], n);
 	}
 	if (purge_queues(ctl) != 0)
 		return CTL_FAIL;

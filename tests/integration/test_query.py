@@ -144,8 +144,15 @@ def setup_module():
 
 
 def test_health():
+    want = {"status": "ok", "mysql": "ok", "redis": "ok"}
+    if "mysql_read_host" in open(box.CONF).read():
+        # the cluster topology (tests/run topology): queries read the replica
+        want.update(mysqlReplica="ok", mysqlReads="replica")
     for port in WEB_PORTS:
-        same(get_json("/get/health", port), {"status": "ok", "mysql": "ok", "redis": "ok"})
+        h = get_json("/get/health", port)
+        if "mysqlReplica" in want:
+            check(isinstance(h.pop("mysqlReplicaLagSeconds", None), int), "replica lag: %r" % h)
+        same(h, want)
 
 
 def test_venues_with_their_zones():

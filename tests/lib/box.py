@@ -215,7 +215,9 @@ def redis(*args, port=None, node=None):
     """One Redis command on a node (default: first; in cluster mode the
     master of the first key's slot); returns the decoded reply."""
     if port is None and REDIS_MODE == "cluster":
-        slot = key_slot(args[1]) if len(args) > 1 else 0
+        # EVAL/EVALSHA script numkeys key...: the first key's slot
+        first = 3 if str(args[0]).upper() in ("EVAL", "EVALSHA") else 1
+        slot = key_slot(args[first]) if len(args) > first else 0
         for attempt in range(5):
             try:
                 return _redis_at(cluster_port(slot, refresh=attempt > 0), *args)

@@ -242,11 +242,15 @@ def forged_copy(ticket, **changes):
                 t["price"], t["status"], t["createdOn"]))
 
 
-def new_ticket_id():
-    """A fresh canonical lowercase UUIDv7-shaped id."""
+def new_ticket_id(slot=None):
+    """A fresh canonical lowercase UUIDv7-shaped id; with slot, carrying
+    that Redis slot in its last 4 hex digits as the responders' ids do
+    (box.id_slot(): a Redis Cluster keeps its caches beside the zone)."""
     ms = int(time.time() * 1000)
     r = uuid.uuid4().hex
     h = "%012x" % ms + "7" + r[:3] + "%x" % (8 | (int(r[3], 16) & 3)) + r[4:19]
+    if slot is not None:
+        h = h[:28] + "%04x" % slot
     return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:32])
 
 
@@ -314,7 +318,7 @@ def reserve_directly(tid, venue, event, zone, row, col, created_ms):
     ticket, orderId, cancelToken); the sweeper publishes the order."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created_ms // 1000)) + \
         ".%03dZ" % (created_ms % 1000)
-    oid = new_ticket_id()
+    oid = new_ticket_id(box.zone_slot(event, zone))
     token = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
     with open(os.path.join(box.ROOT, "lua", "order.lua")) as f:
         script = f.read()
@@ -324,7 +328,8 @@ def reserve_directly(tid, venue, event, zone, row, col, created_ms):
              "bo:hexp:{%s}" % tag]
     res = box.redis("EVAL", script, len(keys), *keys, venue, event, zone, oid, stamp,
                     created_ms, token_hash(token), 600, 0, 1, tid,
-                    row, col, "", 0, "", "t", tag, node=box.zone_node(event, zone))
+                    row, col, "", 0, "", "t", tag, "{%s}" % box.slot_tag(box.zone_slot(event, zone)),
+                    node=box.zone_node(event, zone))
     box.eq(res[0], 0, "order.lua result")
     tickets = res[2].decode()
     ticket = tickets[len('"tickets":['):-len("]")]

@@ -173,6 +173,7 @@ def test_ticket_and_order_right_after_201_with_a_lagging_replica():
 
 def test_replica_killed_queries_answer_from_the_primary():
     before = float(metric("boxoffice_mysql_replica_fallbacks_total"))
+    print("kill -9 mysql-replica (127.0.0.1:%s)" % box.ENV.get("BOX_MYSQL_REPLICA_PORT"), flush=True)
     box.stack("kill", "mysql-replica")
     try:
         t0 = time.time()
