@@ -166,7 +166,12 @@ catalog_zone_taken(struct ctl *ctl, const char *event, long zone, int *fenced,
 	    (pend = zone_int(ctl, &z, "ZCARD", z.k[KEY_PEND])) < 0 ||
 	    (sweep = zone_int(ctl, &z, "ZCARD", z.k[KEY_SWEEP])) < 0 ||
 	    (hash = zone_int(ctl, &z, "EXISTS", z.k[KEY_ZONE])) < 0 ||
-	    (left = zone_int(ctl, &z, "EXISTS", z.k[KEY_LEFT])) < 0 ||
+	    (left = zone_int(ctl, &z, "EXISTS", z.k[KEY_LEFT])) < 0)
+		return -1;
+	/* a Redis Cluster is never intact (cmd_init.c, read_intact); there
+	 * the key is in a slot of its own, not the zone's */
+	intact = 0;
+	if (ctl->rds.mode == RDS_SINGLE &&
 	    (intact = zone_int(ctl, &z, "EXISTS", CTL_KEY_INTACT)) < 0)
 		return -1;
 	*fenced = hash == 1 && left == 0;
