@@ -150,10 +150,6 @@ def pidfile(path):
         return int(f.read().split()[0])
 
 
-def rabbit_pid():
-    return pidfile(os.path.join(VAR, "rabbitmq", "rabbitmq.pid"))
-
-
 def redis_pid(node=0):
     return pidfile(os.path.join(RUN, "redis-%d.pid" % box.REDIS_PORTS[node]))
 
@@ -182,13 +178,3 @@ def health_ok(timeout=120):
     box.wait_until(lambda: all(box.http("GET", "/tickets/health", port=p, timeout=5).status == 200
                                for p in box.WEB_PORTS), timeout=timeout,
                    what="/tickets/health 200 on both web servers")
-
-
-def ticket_persisted(tid, timeout=120):
-    """Waits until a ticket is in MySQL and DynamoDB, each exactly once."""
-    def there():
-        n = box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid)
-        code, res = box.ddb("GetItem", {"TableName": "Tickets",
-                                        "Key": {"ticketId": {"S": tid}}})
-        return n == 1 and code == 200 and "Item" in (res or {})
-    box.wait_until(there, timeout=timeout, what="ticket %s in MySQL and DynamoDB" % tid)

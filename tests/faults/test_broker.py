@@ -34,7 +34,7 @@ def setup_module():
 
 def test_rabbitmq_kill_9_and_restart_under_load():
     def fault():
-        sc.kill9(sc.rabbit_pid())
+        sc.kill9(box.rabbit_pid())
         time.sleep(2)
         box.stack("start", "rabbitmq")
         sc.health_ok()
@@ -45,7 +45,7 @@ def test_broker_frozen_past_the_confirm_timeout():
     n0 = len(S.h.records)
 
     def fault():
-        pid = sc.rabbit_pid()
+        pid = box.rabbit_pid()
         os.kill(pid, signal.SIGSTOP)
         try:
             time.sleep(CONFIRM_S * 2 + 2)

@@ -99,7 +99,7 @@ def test_kill_9_responder_between_reserve_and_confirm():
 
 def test_broker_frozen_past_the_confirm_timeout():
     def fault():
-        pid = sc.rabbit_pid()
+        pid = box.rabbit_pid()
         os.kill(pid, signal.SIGSTOP)
         try:
             time.sleep(CONFIRM_S * 2 + 2)

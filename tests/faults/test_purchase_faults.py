@@ -20,11 +20,6 @@ def responder_pids():
     return sorted(pids)
 
 
-def rabbit_pid():
-    with open(os.path.join(box.ENV["BOX_VAR"], "rabbitmq", "rabbitmq.pid")) as f:
-        return int(f.read().split()[0])
-
-
 def expect_503(r, what):
     eq(r.status, 503, what + " status (body %s)" % r.body)
     eq(r.json()["error"], "UNAVAILABLE", what + " error")
@@ -138,7 +133,7 @@ def test_unknown_outcome_keeps_seat_and_sweeper_completes_it():
     # every responder reconnects to the broker (health checks do), so that
     # the purchase below is really sent on a live connection
     box.parallel(lambda: box.http("GET", "/tickets/health"), [()] * 64, workers=32)
-    pid = rabbit_pid()
+    pid = box.rabbit_pid()
     os.kill(pid, signal.SIGSTOP)
     try:
         # a responder whose connection was dead answers a definite failure

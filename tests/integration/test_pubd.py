@@ -48,24 +48,6 @@ def buy(col, timeout=60):
                     timeout=timeout)
 
 
-def rabbit_pid():
-    with open(os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")),
-                           "rabbitmq", "rabbitmq.pid")) as f:
-        return int(f.read().split()[0])
-
-
-def persisted_once(tid, timeout=120):
-    def there():
-        n = box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid)
-        code, res = box.ddb("GetItem", {"TableName": "Tickets",
-                                        "Key": {"ticketId": {"S": tid}}})
-        return n == 1 and code == 200 and "Item" in (res or {})
-    box.wait_until(there, timeout=timeout, what="ticket %s in MySQL and DynamoDB" % tid)
-    time.sleep(1)
-    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid), 1,
-       "rows of ticket %s" % tid)
-
-
 def health_ok():
     box.wait_until(lambda: box.http("GET", "/tickets/health", timeout=5).status == 200,
                    timeout=120, what="/tickets/health 200")
@@ -75,7 +57,7 @@ def test_purchase_is_published_by_pubd():
     r = buy(1)
     eq(r.status, 201, "purchase through pubd (%s)" % r.body)
     tid = r.json()["ticketId"]
-    persisted_once(tid)
+    box.ticket_persisted(tid)
     conns = history.rabbitmqctl("list_connections", "client_properties")
     check("pubd[" in conns, "no pubd connection at the broker")
     check("ticket.fcgi[" not in conns, "a responder has a broker connection of its own "
@@ -85,7 +67,7 @@ def test_purchase_is_published_by_pubd():
 
 
 def test_broker_frozen_unknown_then_persisted_once():
-    pid = rabbit_pid()
+    pid = box.rabbit_pid()
     os.kill(pid, signal.SIGSTOP)
     try:
         t = time.time()
@@ -97,7 +79,7 @@ def test_broker_frozen_unknown_then_persisted_once():
     tid = r.json().get("ticketId")
     check(tid, "503 without ticketId (unknown outcome expected): %s" % r.body)
     print("unknown outcome after %.1f s: %s" % (took, r.body))
-    persisted_once(tid)
+    box.ticket_persisted(tid)
 
 
 def test_broker_stopped_nothing_sold_and_seat_resold():
@@ -112,11 +94,11 @@ def test_broker_stopped_nothing_sold_and_seat_resold():
     r = box.wait_until(lambda: (lambda x: x if x.status == 201 else None)(
         buy(3)), timeout=60, interval=1,
         what="the seat sold again through pubd")
-    persisted_once(r.json()["ticketId"])
+    box.ticket_persisted(r.json()["ticketId"])
 
 
 def test_pubd_killed_with_the_message_in_flight():
-    pid = rabbit_pid()
+    pid = box.rabbit_pid()
     old = box.fcgi_pids("pubd")
     out = {}
     os.kill(pid, signal.SIGSTOP)
@@ -138,7 +120,7 @@ def test_pubd_killed_with_the_message_in_flight():
     print("pubd killed: %s" % r.body)
     box.wait_until(lambda: [p for p in box.fcgi_pids("pubd") if p not in old and box.alive(p)],
                    timeout=30, what="a new pubd under prefork")
-    persisted_once(tid)     # the sweeper publishes the reservation
+    box.ticket_persisted(tid)     # the sweeper publishes the reservation
     eq(box.zone_state("Event1", ZONE)["owners"].get(3), tid, "seat (1,4) kept")
 
 

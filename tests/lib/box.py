@@ -509,6 +509,28 @@ def ddb_count():
             return total
 
 
+def ticket_persisted(tid, timeout=120, settle=1.0):
+    """Waits until ticket tid is in MySQL and DynamoDB; then, settle seconds
+    later, that MySQL holds it exactly once (a second delivery of its message
+    would have added nothing; DynamoDB's key is the ticket id)."""
+    def there():
+        n = sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid)
+        code, res = ddb("GetItem", {"TableName": "Tickets", "Key": {"ticketId": {"S": tid}}})
+        return n == 1 and code == 200 and "Item" in (res or {})
+    wait_until(there, timeout=timeout, what="ticket %s in MySQL and DynamoDB" % tid)
+    if settle:
+        time.sleep(settle)
+        eq(sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid), 1,
+           "rows of ticket %s" % tid)
+
+
+def rabbit_pid():
+    """The single-node stack's RabbitMQ (beam) process."""
+    path = os.path.join(ENV.get("BOX_VAR", os.path.join(ROOT, "var")), "rabbitmq", "rabbitmq.pid")
+    with open(path) as f:
+        return int(f.read().split()[0])
+
+
 def wait_until(fn, timeout=60, interval=0.25, what="condition"):
     """Polls fn until it returns a truthy value; returns it or raises Fail."""
     end = time.time() + timeout
