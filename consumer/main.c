@@ -45,18 +45,17 @@ enum part {
 static atomic_int stop;
 
 static void
-usage(FILE *f)
+usage(FILE *f, const void *ctx)
 {
+	(void)ctx;
 	fprintf(f, "usage: consumer [-n] [-c config] [-p parts]\n"
 	    "Persists sold tickets: queue " MQ_QUEUE_SQL " into MySQL, queue "
 	    MQ_QUEUE_NOSQL " into\nDynamoDB, and republishes reservations whose "
 	    "publish outcome was unknown.\n\n"
-	    "  -c FILE  settings file (default $BOXOFFICE_CONF or\n"
-	    "           /etc/boxoffice/boxoffice.conf; missing file = defaults)\n"
-	    "  -n       check the settings, print them (secrets masked), exit\n"
+	    START_HELP_CN
 	    "  -p LIST  run only these parts, comma-separated: sql, nosql,\n"
 	    "           sweeper (default: all three)\n"
-	    "  -h       this help\n\n"
+	    START_HELP_H "\n"
 	    "Settings may be overridden by BOXOFFICE_<NAME> environment\n"
 	    "variables; see docs/config.md and docs/consumer.md.  SIGTERM or\n"
 	    "SIGINT: finish and ack the batch in hand, exit 0.\n");
@@ -199,6 +198,21 @@ struct consumer {
 	char		 err[512];
 };
 
+/* -p LIST */
+static int
+parts_opt(int ch, const char *arg, void *ctx)
+{
+	struct consumer *k = ctx;
+
+	(void)ch;
+	if ((k->parts = parse_parts(arg)) < 0) {
+		fprintf(stderr, "consumer: -p: '%s' is not a list of sql, "
+		    "nosql, sweeper\n", arg);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Step 1, the settings: the command line and the settings file.  Returns 1
  * to go on, or 0 to exit with *exitcode: 0 after -h or -n, 1 for bad
@@ -207,43 +221,16 @@ struct consumer {
 static int
 settings(int argc, char **argv, struct consumer *k, int *exitcode)
 {
-	const char	*path = NULL;
-	int		 ch, check = 0;
+	struct start_args a = { .extra = "p:", .opt = parts_opt,
+	    .usage = usage, .ctx = k };
 
 	k->parts = PART_ALL;
-	*exitcode = 2;
-	while ((ch = getopt(argc, argv, "c:np:h")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'p':
-			if ((k->parts = parse_parts(optarg)) < 0) {
-				fprintf(stderr, "consumer: -p: '%s' is not a "
-				    "list of sql, nosql, sweeper\n", optarg);
-				return 0;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			*exitcode = 0;
-			return 0;
-		default:
-			usage(stderr);
-			return 0;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
+	if ((*exitcode = start_args(&a, argc, argv)) >= 0)
 		return 0;
-	}
 	*exitcode = 1;
-	if (start_conf("consumer", path, &k->c) != 0 || check_conf(&k->c) != 0)
+	if (start_conf("consumer", a.path, &k->c) != 0 || check_conf(&k->c) != 0)
 		return 0;
-	if (check) {
+	if (a.check) {
 		*exitcode = start_check_done(&k->c);
 		return 0;
 	}

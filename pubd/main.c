@@ -596,16 +596,15 @@ run(void)
 }
 
 static void
-usage(FILE *f)
+usage(FILE *f, const void *ctx)
 {
+	(void)ctx;
 	fprintf(f, "usage: pubd [-n] [-c config]\n"
 	    "The local publisher: takes messages from the purchase responders "
 	    "on\npubd_socket and publishes them with publisher confirms on "
 	    "pubd_connections\nbroker connections, many in flight each.\n\n"
-	    "  -c FILE  settings file (default $BOXOFFICE_CONF or\n"
-	    "           /etc/boxoffice/boxoffice.conf; missing file = defaults)\n"
-	    "  -n       check the settings, print them (secrets masked), exit\n"
-	    "  -h       this help\n\n"
+	    START_HELP_CN
+	    START_HELP_H "\n"
 	    "SIGTERM or SIGINT: stop accepting, answer what is in flight, "
 	    "exit 0.\n");
 }
@@ -613,44 +612,18 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-	struct sigaction	 sa;
-	const char		*path = NULL;
-	char			 name[64];
-	int			 ch, check = 0, j;
+	struct start_args	a = { .usage = usage };
+	char			name[64];
+	int			rc, j;
 
-	while ((ch = getopt(argc, argv, "c:nh")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	if (start_conf("pubd", path, &cfg) != 0)
+	if ((rc = start_args(&a, argc, argv)) >= 0)
+		return rc;
+	if (start_conf("pubd", a.path, &cfg) != 0)
 		return 1;
-	if (check)
+	if (a.check)
 		return start_check_done(&cfg);
 	start_log("pubd", &cfg);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
+	start_signals(on_signal);
 
 	if (listen_on(cfg.pubd_socket) != 0)
 		return 1;

@@ -26,14 +26,14 @@ on_term(int sig)
 }
 
 static void
-usage(const struct server_ops *ops, FILE *f)
+usage(FILE *f, const void *ctx)
 {
+	const struct server_ops *ops = ctx;
+
 	fprintf(f, "usage: %s [-n] [-c config]\n"
 	    "%s\n\n"
-	    "  -c FILE  settings file (default $BOXOFFICE_CONF or\n"
-	    "           /etc/boxoffice/boxoffice.conf; missing file = defaults)\n"
-	    "  -n       check the settings, print them (secrets masked), exit\n"
-	    "  -h       this help\n\n"
+	    START_HELP_CN
+	    START_HELP_H "\n"
 	    "Settings may be overridden by BOXOFFICE_<NAME> environment\n"
 	    "variables; see docs/config.md.  The process serves FastCGI on\n"
 	    "file descriptor 0, as spawn-fcgi provides it.\n",
@@ -70,41 +70,19 @@ serve_metrics(FCGX_Request *req, const struct server_ops *ops)
 int
 server_main(int argc, char **argv, const struct server_ops *ops)
 {
-	struct conf		 c;
-	struct sigaction	 sa;
-	FCGX_Request		 req;
-	const char		*path = NULL;
-	int			 ch, check = 0;
+	struct conf		c;
+	struct start_args	a = { .usage = usage, .ctx = (void *)ops };
+	FCGX_Request		req;
+	int			rc;
 
-	while ((ch = getopt(argc, argv, "c:nh")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'h':
-			usage(ops, stdout);
-			return 0;
-		default:
-			usage(ops, stderr);
-			return 2;
-		}
-	}
-	if (start_conf(ops->prog, path, &c) != 0)
+	if ((rc = start_args(&a, argc, argv)) >= 0)
+		return rc;
+	if (start_conf(ops->prog, a.path, &c) != 0)
 		return 1;
-	if (check)
+	if (a.check)
 		return ops->init(&c, 1) != 0 ? 1 : start_check_done(&c);
 	start_log(ops->prog, &c);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	start_signals(on_term);
 
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
 		log_error("fastcgi: cannot initialise the library");

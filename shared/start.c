@@ -3,6 +3,7 @@
  * start.c - the start of every program (see start.h).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,4 +39,56 @@ start_log(const char *prog, const struct conf *c)
 	if (log_open(prog, c->log_file, log_level_parse(c->log_level)) != 0)
 		fprintf(stderr, "%s: log_file %s: %s (logging to stderr)\n",
 		    prog, c->log_file, strerror(errno));
+}
+
+int
+start_args(struct start_args *a, int argc, char **argv)
+{
+	char	optstring[32];
+	int	ch;
+
+	snprintf(optstring, sizeof(optstring), "c:nh%s",
+	    a->extra != NULL ? a->extra : "");
+	a->path = NULL;
+	a->check = 0;
+	while ((ch = getopt(argc, argv, optstring)) != -1) {
+		switch (ch) {
+		case 'c':
+			a->path = optarg;
+			break;
+		case 'n':
+			a->check = 1;
+			break;
+		case 'h':
+			a->usage(stdout, a->ctx);
+			return 0;
+		case '?':
+		case ':':
+			a->usage(stderr, a->ctx);
+			return 2;
+		default:
+			if (a->opt(ch, optarg, a->ctx) != 0)
+				return 2;
+			break;
+		}
+	}
+	if (optind != argc) {
+		a->usage(stderr, a->ctx);
+		return 2;
+	}
+	return -1;
+}
+
+void
+start_signals(void (*on_stop)(int))
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
 }

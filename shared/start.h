@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * start.h - the start of every program: the settings file of -c, the check
- * of -n, the log.  The option letters are the same everywhere:
+ * start.h - the start of every program: its command line, the settings file
+ * of -c, the check of -n, the log, the stop signals.  The option letters are
+ * the same everywhere:
  *
  *	-c FILE	settings file (default: conf_default_path(), which may be
  *		missing: then defaults and the environment apply)
@@ -11,7 +12,39 @@
 #ifndef BOX_START_H
 #define BOX_START_H
 
+#include <stdio.h>
+
 #include "conf.h"
+
+/* The usage lines of the common options, for each program's usage text:
+ * START_HELP_CN first, the program's own options, START_HELP_H last. */
+#define START_HELP_CN \
+	"  -c FILE  settings file (default $BOXOFFICE_CONF or\n" \
+	"           /etc/boxoffice/boxoffice.conf; missing file = defaults)\n" \
+	"  -n       check the settings, print them (secrets masked), exit\n"
+#define START_HELP_H \
+	"  -h       this help\n"
+
+struct start_args {
+	const char	*path;		/* -c FILE; NULL: the default path */
+	int		 check;		/* -n */
+	const char	*extra;		/* the program's own getopt letters
+					   ("p:"), or NULL */
+	/* one of them with its argument; returns 0, or -1 after saying why
+	 * on stderr (exit 2) */
+	int		(*opt)(int ch, const char *arg, void *ctx);
+	void		(*usage)(FILE *f, const void *ctx);
+	void		*ctx;		/* for opt and usage */
+};
+
+/* Reads the command line into a (path, check, the program's own options
+ * through a->opt).  Returns -1 to go on, else the exit status: 0 after -h
+ * (the usage on stdout), 2 for a usage error (the usage on stderr, or
+ * a->opt's reason). */
+int	start_args(struct start_args *a, int argc, char **argv);
+/* SIGTERM and SIGINT call on_stop (which only sets a flag); SIGPIPE is
+ * ignored (a peer gone is an EPIPE where it is written to). */
+void	start_signals(void (*on_stop)(int));
 
 /* Loads the settings of path (-c), or of the default path if path is NULL,
  * into c.  On failure prints "prog: file:line: why" on stderr.  Returns 0
