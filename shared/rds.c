@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "fmt.h"
 #include "keys.h"
 #include "log.h"
@@ -557,6 +558,11 @@ rds_masters(struct rds *r)
 
 	if (r->mode == RDS_SINGLE)
 		return 1;
+	/* an old map is asked again (as rcl_argv does), kept if no node
+	 * answers */
+	if (r->cl->have_map && !r->cl->stale &&
+	    mono_ms() - r->cl->map_ms > RCL_MAP_MAX_AGE_MS)
+		(void)rcl_refresh(r->cl);
 	if ((!r->cl->have_map || r->cl->stale) && rcl_refresh(r->cl) != 0) {
 		err_set(&r->err, r->errstr, ERR_IO, "%s", r->cl->errstr);
 		return -1;
@@ -634,18 +640,27 @@ rds_ping(struct rds *r)
 	return 0;
 }
 
-int
-rds_ping_masters(struct rds *r, int *total)
+/* 1 if rep, the answer to ROLE, says master, else 0. */
+static int
+role_master(const redisReply *rep)
+{
+	return rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+	    rep->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(rep->element[0]->str, "master") == 0;
+}
+
+/* One count of rds_ping_masters over the map as it is; *demoted is set if
+ * a node the map calls master answered as a replica (the map is old). */
+static int
+ping_masters_once(struct rds *r, int *total, int *demoted)
 {
 	unsigned char	 seen[RCL_NODES_MAX];
 	redisReply	*rep;
 	unsigned	 slot;
 	int		 node, up = 0, uncovered = 0;
 
-	*total = 1;
-	if (r->mode == RDS_SINGLE)
-		return rds_ping(r) == 0;
 	*total = 0;
+	*demoted = 0;
 	if (rds_masters(r) < 0)
 		return -1;
 	memset(seen, 0, sizeof(seen));
@@ -663,13 +678,42 @@ rds_ping_masters(struct rds *r, int *total)
 		seen[node] = 1;
 		(*total)++;
 		if ((rep = rcl_node_argv(r->cl, node, 1,
-		    (const char *[]){ "PING" }, NULL)) == NULL) {
+		    (const char *[]){ "ROLE" }, NULL)) == NULL) {
 			err_set(&r->err, r->errstr, ERR_IO, "%s",
 			    r->cl->errstr);
 			continue;
 		}
+		if (role_master(rep))
+			up++;
+		else {
+			*demoted = 1;
+			err_set(&r->err, r->errstr, ERR_SERVER, "redis %s:%d: "
+			    "a replica now", r->cl->map.nodes[node].host,
+			    r->cl->map.nodes[node].port);
+		}
 		freeReplyObject(rep);
-		up++;
+	}
+	return up;
+}
+
+/*
+ * Asks each master its ROLE, not a PING: a map from before a failover
+ * names the old master, which may be back as a replica and answer PING
+ * while the shard's real master is gone.  A node answering as a replica
+ * makes the map stale; the count is then made again on a fresh one.
+ */
+int
+rds_ping_masters(struct rds *r, int *total)
+{
+	int	up, demoted;
+
+	*total = 1;
+	if (r->mode == RDS_SINGLE)
+		return rds_ping(r) == 0;
+	up = ping_masters_once(r, total, &demoted);
+	if (up >= 0 && demoted) {
+		r->cl->stale = 1;
+		up = ping_masters_once(r, total, &demoted);
 	}
 	return up;
 }

@@ -156,9 +156,11 @@ int	rds_not_on_sale(struct rds *r, const char *s);
 
 /* PING every master; returns 0 if all answer, else -1 with errstr set. */
 int	rds_ping(struct rds *r);
-/* PING the master of every shard that serves slots (cluster mode: one
- * whose master is gone and whose replica is not promoted yet counts as
- * not answering, so do slots the map lists without a master).  Returns how many answered, *total how many were asked
+/* Asks the master of every shard that serves slots whether it answers as
+ * a master (cluster mode: ROLE; one whose master is gone and whose replica
+ * is not promoted yet counts as not answering, so do slots the map lists
+ * without a master; a map that names a replica is refreshed and the count
+ * made again).  Returns how many answered, *total how many were asked
  * (1 in single mode), or -1 with errstr (no slot map); errstr says why
  * the last one failed. */
 int	rds_ping_masters(struct rds *r, int *total);
