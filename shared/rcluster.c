@@ -807,6 +807,15 @@ follow(struct rcluster *c, struct attempt *t, int node, redisReply *rep,
 	return 0;
 }
 
+/* An old map is asked again, and kept if no node answers. */
+static void
+refresh_if_old(struct rcluster *c)
+{
+	if (c->have_map && !c->stale &&
+	    mono_ms() - c->map_ms > RCL_MAP_MAX_AGE_MS)
+		(void)rcl_refresh(c);
+}
+
 redisReply *
 rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
     int argc, const char **argv, const size_t *argvlen)
@@ -824,10 +833,7 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 	t.ask = -1;
 	t.no_replica = route != RCL_REPLICA;
 	c->in_doubt = 0;
-	/* an old map: asked again, kept if no node answers */
-	if (c->have_map && !c->stale &&
-	    mono_ms() - c->map_ms > RCL_MAP_MAX_AGE_MS)
-		(void)rcl_refresh(c);
+	refresh_if_old(c);
 	for (;;) {
 		if ((!c->have_map || c->stale) && rcl_refresh(c) != 0) {
 			if (backoff(c, &t.waited, &t.step) != 0)
@@ -959,12 +965,18 @@ rcl_node_of(const struct rcluster *c, unsigned slot, enum rcl_route route,
 }
 
 int
+rcl_map_ready(struct rcluster *c)
+{
+	refresh_if_old(c);
+	if ((!c->have_map || c->stale) && rcl_refresh(c) != 0)
+		return -1;
+	return 0;
+}
+
+int
 rcl_node(struct rcluster *c, unsigned slot)
 {
-	if (c->have_map && !c->stale &&
-	    mono_ms() - c->map_ms > RCL_MAP_MAX_AGE_MS)
-		(void)rcl_refresh(c);
-	if ((!c->have_map || c->stale) && rcl_refresh(c) != 0)
+	if (rcl_map_ready(c) != 0)
 		return -1;
 	slot &= RCL_SLOTS - 1;
 	if (c->map.master[slot] < 0) {

@@ -239,6 +239,10 @@ enum rcl_rstate rcl_look_replica(struct rcluster *c, unsigned slot,
 int	rcl_node_of(const struct rcluster *c, unsigned slot,
 	    enum rcl_route route, char *buf, size_t size);
 
+/* Fetches the map if there is none or it is stale, asks it again if it
+ * is older than RCL_MAP_MAX_AGE_MS (kept if no node answers then).
+ * Returns 0, or -1 with errstr (no map). */
+int	rcl_map_ready(struct rcluster *c);
 /* The map index of the master serving slot now (the map fetched first if
  * none or stale), or -1 with errstr. */
 int	rcl_node(struct rcluster *c, unsigned slot);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "fmt.h"
 #include "keys.h"
 #include "log.h"
@@ -558,12 +557,7 @@ rds_masters(struct rds *r)
 
 	if (r->mode == RDS_SINGLE)
 		return 1;
-	/* an old map is asked again (as rcl_argv does), kept if no node
-	 * answers */
-	if (r->cl->have_map && !r->cl->stale &&
-	    mono_ms() - r->cl->map_ms > RCL_MAP_MAX_AGE_MS)
-		(void)rcl_refresh(r->cl);
-	if ((!r->cl->have_map || r->cl->stale) && rcl_refresh(r->cl) != 0) {
+	if (rcl_map_ready(r->cl) != 0) {
 		err_set(&r->err, r->errstr, ERR_IO, "%s", r->cl->errstr);
 		return -1;
 	}
