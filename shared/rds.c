@@ -618,7 +618,8 @@ rds_master_cmd(struct rds *r, int i, const char *fmt, ...)
 	return rep;
 }
 
-int
+/* PING every master; returns 0 if all answer, else -1 with errstr set. */
+static int
 rds_ping(struct rds *r)
 {
 	redisReply	*rep;

@@ -154,8 +154,6 @@ void	rds_where(const struct rds *r, unsigned slot, char *buf, size_t size);
  * opens_ms and wait_ms; returns 0 or -1 if it is not one. */
 int	rds_not_on_sale(struct rds *r, const char *s);
 
-/* PING every master; returns 0 if all answer, else -1 with errstr set. */
-int	rds_ping(struct rds *r);
 /* Asks the master of every shard that serves slots whether it answers as
  * a master (cluster mode: ROLE; one whose master is gone and whose replica
  * is not promoted yet counts as not answering, so do slots the map lists
