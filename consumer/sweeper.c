@@ -43,7 +43,7 @@ round_fail(struct round *r, const char *what, const char *why)
  * A broken entry still goes out as "sweeper" and the pipelines
  * dead-letter it. */
 static const char *
-entry_route(const redisReply *e, char id[UUID_LEN + 1])
+entry_route(const char *body, size_t len, char id[UUID_LEN + 1])
 {
 	static const char order[] = "{\"type\":\"order\",\"orderId\":\"";
 	static const char cancel[] = "{\"type\":\"cancel\",\"orderId\":\"";
@@ -52,38 +52,49 @@ entry_route(const redisReply *e, char id[UUID_LEN + 1])
 	size_t		 skip = 0;
 
 	memcpy(id, "sweeper", sizeof("sweeper"));
-	if (e->len > sizeof(order) - 1 + UUID_LEN &&
-	    memcmp(e->str, order, sizeof(order) - 1) == 0)
+	if (len > sizeof(order) - 1 + UUID_LEN &&
+	    memcmp(body, order, sizeof(order) - 1) == 0)
 		skip = sizeof(order) - 1;
-	else if (e->len > sizeof(cancel) - 1 + UUID_LEN &&
-	    memcmp(e->str, cancel, sizeof(cancel) - 1) == 0) {
+	else if (len > sizeof(cancel) - 1 + UUID_LEN &&
+	    memcmp(body, cancel, sizeof(cancel) - 1) == 0) {
 		skip = sizeof(cancel) - 1;
 		key = MQ_CANCEL_KEY;
 	}
 	if (skip > 0) {
-		memcpy(id, e->str + skip, UUID_LEN);
+		memcpy(id, body + skip, UUID_LEN);
 		id[UUID_LEN] = '\0';
 		if (!valid_uuid(id))
 			memcpy(id, "sweeper", sizeof("sweeper"));
-	} else if (ticket_parse(e->str, e->len, &t) == TICKET_OK)
+	} else if (ticket_parse(body, len, &t) == TICKET_OK)
 		memcpy(id, t.id, UUID_LEN + 1);
 	return key;
 }
 
-/* Publishes one claimed entry and drops it from bo:sweep once confirmed.
- * Returns 0, or -1 if the broker failed (the round stops). */
+/* Publishes one claimed entry (member, and its message: "" when the
+ * member is the message, lua/claim.lua) and drops it from bo:sweep once
+ * confirmed.  Returns 0, or -1 if the broker failed (the round stops). */
 static int
 republish(struct round *r, unsigned node, const char *sweep,
-    const redisReply *e)
+    const redisReply *member, const redisReply *msg)
 {
 	char		 id[UUID_LEN + 1];
-	const char	*key, *argv[3];
-	size_t		 lens[3];
+	const char	*key, *argv[3], *body = member->str;
+	size_t		 lens[3], len = member->len;
 	redisReply	*rep;
 	enum mq_result	 res;
 
-	key = entry_route(e, id);
-	res = mq_publish_key(r->mq, key, e->str, e->len, id,
+	if (msg->len > 0) {
+		body = msg->str;
+		len = msg->len;
+	} else if (member->len == 0 || member->str[0] != '{') {
+		/* an orderId without its message in bo:ords: nothing to
+		 * publish; kept, for ticketctl check to show */
+		round_fail(r, "claim", "a pending order without its message "
+		    "in bo:ords, kept");
+		return 0;
+	}
+	key = entry_route(body, len, id);
+	res = mq_publish_key(r->mq, key, body, len, id,
 	    r->sw->c->amqp_confirm_timeout_ms);
 	if (res != MQ_OK) {
 		round_fail(r, "publish", r->mq->errstr);
@@ -92,10 +103,10 @@ republish(struct round *r, unsigned node, const char *sweep,
 	r->published++;
 	argv[0] = "ZREM";
 	argv[1] = sweep;
-	argv[2] = e->str;
+	argv[2] = member->str;
 	lens[0] = 4;
 	lens[1] = strlen(sweep);
-	lens[2] = e->len;
+	lens[2] = member->len;
 	if ((rep = rds_argv(r->rds, node, 3, argv, lens)) == NULL) {
 		/* published but kept: the next round publishes it again */
 		round_fail(r, "ZREM", r->rds->errstr);
@@ -141,15 +152,16 @@ expire_holds(struct round *r, unsigned node, const char *tag)
 static int
 sweep_zone(struct round *r, unsigned node, const char *tag)
 {
-	char		 pend[KEY_MAX], sweep[KEY_MAX], cutoff[24], now[24];
-	char		 max[16];
-	const char	*argv[5];
+	char		 pend[KEY_MAX], sweep[KEY_MAX], ords[KEY_MAX];
+	char		 cutoff[24], now[24], max[16];
+	const char	*argv[6];
 	redisReply	*rep;
 	size_t		 i;
 	int		 ret = 0;
 
 	if (keys_build(KEY_PEND, tag, pend, sizeof(pend)) < 0 ||
-	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0)
+	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0 ||
+	    keys_build(KEY_ORDS, tag, ords, sizeof(ords)) < 0)
 		return 0;	/* not a tag of ours */
 	expire_holds(r, node, tag);
 	snprintf(cutoff, sizeof(cutoff), "%lld",
@@ -158,19 +170,21 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	snprintf(max, sizeof(max), "%d", SWEEP_CLAIM_MAX);
 	argv[0] = pend;
 	argv[1] = sweep;
-	argv[2] = cutoff;
-	argv[3] = now;
-	argv[4] = max;
-	if ((rep = rds_eval(r->rds, node, SCRIPT_CLAIM, 2, 5, argv)) == NULL) {
+	argv[2] = ords;
+	argv[3] = cutoff;
+	argv[4] = now;
+	argv[5] = max;
+	if ((rep = rds_eval(r->rds, node, SCRIPT_CLAIM, 3, 6, argv)) == NULL) {
 		round_fail(r, "claim", r->rds->errstr);
 		return 0;
 	}
 	if (rep->type == REDIS_REPLY_ARRAY)
-		for (i = 0; i < rep->elements && ret == 0 &&
-		    !atomic_load(r->sw->stop); i++)
-			if (rep->element[i]->type == REDIS_REPLY_STRING)
+		for (i = 0; i + 1 < rep->elements && ret == 0 &&
+		    !atomic_load(r->sw->stop); i += 2)
+			if (rep->element[i]->type == REDIS_REPLY_STRING &&
+			    rep->element[i + 1]->type == REDIS_REPLY_STRING)
 				ret = republish(r, node, sweep,
-				    rep->element[i]);
+				    rep->element[i], rep->element[i + 1]);
 	freeReplyObject(rep);
 	return ret;
 }

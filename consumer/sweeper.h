@@ -3,8 +3,11 @@
  * sweeper.h - completes sales whose publish outcome was unknown
  * (docs/reliability.md).
  *
- * The reserve script records each sold ticket in its zone's pending set
- * bo:pend:{E:Z}; the responder removes it after the broker's confirm.  An
+ * The order script records each sale in its zone's pending set
+ * bo:pend:{E:Z} (its orderId; the message is in bo:ords:{E:Z}, which
+ * lua/claim.lua returns beside it; a cancellation's entry, or one of the
+ * old shape, is the message itself); the responder removes it after the
+ * broker's confirm.  An
  * entry that stays longer than sweeper_stale_ms belongs to a publish that
  * timed out, lost its connection, was nacked, or to a responder killed
  * between reserve and publish.  Every sweeper_interval_ms the sweeper runs

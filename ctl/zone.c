@@ -165,26 +165,60 @@ read_owners(struct rds *r, struct zstate *z, const char *key)
 	return 0;
 }
 
+/* The message of a pending member m: the member itself (a cancellation,
+ * an entry of the old shape), or an orderId's order message in bo:ords
+ * (lua/order.lua; *body NULL if it has none).  *held is the reply to free,
+ * or NULL.  Returns 0, or -1 if Redis failed. */
+static int
+pending_body(struct rds *r, struct zstate *z, const char *ords,
+    const redisReply *m, redisReply **held, const char **body, size_t *len)
+{
+	*held = NULL;
+	*body = m->str;
+	*len = m->len;
+	if (m->len > 0 && m->str[0] == '{')
+		return 0;
+	*body = NULL;
+	if ((*held = rds_cmd(r, z->node, "HGET %s %b", ords, m->str,
+	    m->len)) == NULL)
+		return -1;
+	if ((*held)->type == REDIS_REPLY_STRING) {
+		*body = (*held)->str;
+		*len = (*held)->len;
+	}
+	return 0;
+}
+
 /* Every member of a pending or claimed set. */
 static int
-read_pending(struct rds *r, struct zstate *z, const char *key)
+read_pending(struct rds *r, struct zstate *z, const char *key,
+    const char *ords)
 {
-	redisReply	*rep;
-	size_t		 i;
-	int		 added;
+	redisReply	*rep, *held;
+	const char	*body;
+	size_t		 i, len;
+	int		 added = 0, fail;
 
 	if ((rep = rds_cmd(r, z->node, "ZRANGE %s 0 -1", key)) == NULL)
 		return -1;
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
 		if (rep->element[i]->type != REDIS_REPLY_STRING)
 			continue;
-		if (soldv_add_json(&z->pending, rep->element[i]->str,
-		    rep->element[i]->len, &added) != 0) {
+		if (pending_body(r, z, ords, rep->element[i], &held, &body,
+		    &len) != 0) {
+			freeReplyObject(rep);
+			return -1;
+		}
+		fail = body != NULL && soldv_add_json(&z->pending, body, len,
+		    &added) != 0;
+		if (held != NULL)
+			freeReplyObject(held);
+		if (fail) {
 			freeReplyObject(rep);
 			err_set(&r->err, r->errstr, ERR_OTHER, "out of memory");
 			return -1;
 		}
-		if (added == 0)
+		if (body == NULL || added == 0)
 			z->pending_bad++;
 		else if (added < 0)
 			z->cancels_pending++;
@@ -214,8 +248,8 @@ zstate_read(struct rds *r, const struct catalog_zone *cz, struct zstate *z)
 	    read_counters(r, z, key[KEY_LEFT], cz->rows) != 0 ||
 	    read_bits(r, z, key[KEY_SEAT]) != 0 ||
 	    read_owners(r, z, key[KEY_OWN]) != 0 ||
-	    read_pending(r, z, key[KEY_PEND]) != 0 ||
-	    read_pending(r, z, key[KEY_SWEEP]) != 0)
+	    read_pending(r, z, key[KEY_PEND], key[KEY_ORDS]) != 0 ||
+	    read_pending(r, z, key[KEY_SWEEP], key[KEY_ORDS]) != 0)
 		return -1;
 	soldv_sort(&z->pending);
 	return 0;

@@ -18,6 +18,7 @@
 -- Returns {0, answer JSON, cancel message}, {4} unknown order or ticket,
 -- {12} wrong token, {13} the order's creation is still unconfirmed.
 --#include free_seat
+--#include pending
 local msg = redis.call('HGET', KEYS[7], ARGV[1])
 if not msg then
   return {4, '', ''}
@@ -29,7 +30,7 @@ end
 if string.match(msg, '"cancelHash":"(%x+)"') ~= ARGV[3] then
   return {12, '', ''}
 end
-if redis.call('ZSCORE', KEYS[5], msg) or redis.call('ZSCORE', KEYS[6], msg) then
+if order_pending(KEYS[5], KEYS[6], ARGV[1], msg) then
   return {13, '', ''}
 end
 -- the stamp of this cancellation: the first one's, on a repeat (a ticket's

@@ -37,14 +37,14 @@
 -- published, answer it again.  (order_release.lua deletes the key.)
 --
 -- Writes, beside the zone (same node): the seat bits, counters and owners
--- (bit -> ticketId), the order message as the pending entry (the sweeper
--- publishes it if the responder never confirms), the order message in
--- bo:ords (orderId -> message: the cancel token's hash and the tickets, for
--- cancellation), the caches bo:tkt:{st}<ticketId> and bo:ord:{st}<orderId>
--- (TTL), and the id index bo:oix:{st}<id> -> "E:Z orderId" for the order
--- and each
--- ticket (how a cancel finds the zone: docs/reliability.md).  Those keys
--- are built here, not passed: their tag {st} is the zone's slot (ids carry
+-- (bit -> ticketId), the orderId as the pending entry (the sweeper
+-- publishes its message if the responder never confirms), the order
+-- message once, in bo:ords (orderId -> message: what is published, the
+-- cancel token's hash and the tickets, for cancellation), the caches
+-- bo:tkt:{st}<ticketId> and bo:ord:{st}<orderId> (TTL), and the id index
+-- bo:oix:{st}<id> -> "E:Z orderId" for the order and each ticket (how a
+-- cancel finds the zone: docs/reliability.md).  Those keys are built here,
+-- not passed: their tag {st} is the zone's slot (ids carry
 -- it), so they are in the zone's Redis Cluster slot.
 --
 -- Returns {code, ...}: 0 sold {0, head, tickets, message} where the 201
@@ -54,6 +54,7 @@
 -- 7 event cancelled; 8 not on sale yet {8, "<opens> <now>"}; 9 sale closed;
 -- 10 catalog unusable; 11 not enough adjacent seats (best available).
 -- Every check comes before the first write.
+--#include pending
 local ih, kind = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
 local hid, hsecs = ARGV[#ARGV - 5], ARGV[#ARGV - 4]
 local kt = ARGV[#ARGV]
@@ -76,7 +77,7 @@ if held then
     if not m then
       return {4, ''}
     end
-    if redis.call('ZSCORE', KEYS[5], m) or redis.call('ZSCORE', KEYS[8], m) then
+    if order_pending(KEYS[5], KEYS[8], a, m) then
       return {21, ''}
     end
     return {22, m, 'o'}
@@ -106,8 +107,7 @@ if ih ~= '' then
     end
     local oid, k = string.match(rest, '^(%S+) (%S+)$')
     local m = oid and redis.call('HGET', KEYS[6], oid)
-    if not m or redis.call('ZSCORE', KEYS[5], m) or
-        redis.call('ZSCORE', KEYS[8], m) then
+    if not m or order_pending(KEYS[5], KEYS[8], oid, m) then
       return {21, ''}
     end
     return {22, m, k}
@@ -307,7 +307,7 @@ local head = '"orderId":"' .. oid .. '","venueId":"' .. venue ..
 local tickets = '"tickets":[' .. table.concat(tj, ',') .. ']'
 local msg = '{"type":"order",' .. head .. ',"cancelHash":"' .. ARGV[7] ..
   '",' .. tickets .. '}'
-redis.call('ZADD', KEYS[5], ARGV[6], msg)
+redis.call('ZADD', KEYS[5], ARGV[6], oid)
 redis.call('HSET', KEYS[6], oid, msg)
 redis.call('SET', 'bo:ord:' .. kt .. oid, '{' .. head .. ',' .. tickets .. '}',
   'EX', ARGV[8])

@@ -6,8 +6,8 @@
 -- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:ords:{E:Z},
 -- KEYS[7] bo:idem:{E:Z}:<key> of the request (deleted: nothing was sold, a
 -- retry sells anew), or bo:idem:{E:Z}: for none
--- ARGV: orderId, the order message (the pending member), the zone's slot
---       tag "{st}" of the keys by id (keys.h)
+-- ARGV: orderId (the pending member, lua/order.lua), the zone's slot tag
+--       "{st}" of the keys by id (keys.h)
 --
 -- Releases only while the order is still pending (not claimed by the
 -- sweeper, which may already have published it, nor confirmed), and each
@@ -16,11 +16,12 @@
 -- Returns 1 released, -1 no longer pending (nothing done: the order will
 -- be persisted).
 --#include free_seat
-if redis.call('ZREM', KEYS[5], ARGV[2]) == 0 then
+if redis.call('ZREM', KEYS[5], ARGV[1]) == 0 then
   return -1
 end
+local msg = redis.call('HGET', KEYS[6], ARGV[1]) or ''
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
-for tj in string.gmatch(ARGV[2], '{"ticketId":[^}]*}') do
+for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
   local tid = string.match(tj, '"ticketId":"([^"]+)"')
   local r = tonumber(string.match(tj, '"row":(%d+)'))
   local c = tonumber(string.match(tj, '"column":(%d+)'))
@@ -28,10 +29,10 @@ for tj in string.gmatch(ARGV[2], '{"ticketId":[^}]*}') do
     free_seat((r - 1) * cols + (c - 1), r, tid)
   end
   if tid then
-    redis.call('DEL', 'bo:tkt:' .. ARGV[3] .. tid, 'bo:oix:' .. ARGV[3] .. tid)
+    redis.call('DEL', 'bo:tkt:' .. ARGV[2] .. tid, 'bo:oix:' .. ARGV[2] .. tid)
   end
 end
 redis.call('HDEL', KEYS[6], ARGV[1])
-redis.call('DEL', 'bo:ord:' .. ARGV[3] .. ARGV[1], 'bo:oix:' .. ARGV[3] ..
+redis.call('DEL', 'bo:ord:' .. ARGV[2] .. ARGV[1], 'bo:oix:' .. ARGV[2] ..
   ARGV[1], KEYS[7])
 return 1

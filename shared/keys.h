@@ -9,8 +9,10 @@
  *   bo:left:{E:Z}   hash   z = seats left in the zone, r<N> = left in row N
  *   bo:seat:{E:Z}   string bitmap, bit (row-1)*cols + (col-1) = taken
  *   bo:own:{E:Z}    hash   bit index -> ticketId (owner token)
- *   bo:pend:{E:Z}   zset   ticket JSON not yet confirmed by the broker
- *   bo:sweep:{E:Z}  zset   pending tickets claimed by the sweeper
+ *   bo:pend:{E:Z}   zset   orders not yet confirmed by the broker (orderId;
+ *                          a cancellation, or an entry of the old shape:
+ *                          the message itself; lua/lib/pending.lua)
+ *   bo:sweep:{E:Z}  zset   pending entries claimed by the sweeper
  *   bo:ords:{E:Z}   hash   orderId -> order message; c:<ticketId>, x:<orderId>
  *                          -> cancelledOn (lua/order.lua, lua/cancel.lua)
  *   bo:holds:{E:Z}  hash   holdId -> "A <expires ms> <r c ...>" | "C <orderId>"

@@ -526,7 +526,7 @@ settle(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	switch (publish(MQ_ROUTING_KEY, s->order_id, s->msg)) {
 	case MQ_OK:
 		TESTHOOK("confirmed", hid, s->msg);
-		if (sale_confirmed(&rds, s->node, s->tag, s->msg) != 0)
+		if (sale_confirmed(&rds, s->node, s->tag, s->order_id) != 0)
 			log_warnx("confirmed %s, pending entry kept: %s",
 			    s->order_id, rds.errstr);
 		reply_sold(req, k == SELL_CONFIRM ? SELL_ORDER : k, s, 201, 0);

@@ -303,7 +303,8 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 }
 
 int
-sale_confirmed(struct rds *r, unsigned node, const char *tag, const char *msg)
+sale_confirmed(struct rds *r, unsigned node, const char *tag,
+    const char *member)
 {
 	char		 pend[KEY_MAX];
 	const char	*argv[3];
@@ -313,7 +314,7 @@ sale_confirmed(struct rds *r, unsigned node, const char *tag, const char *msg)
 		return -1;
 	argv[0] = "ZREM";
 	argv[1] = pend;
-	argv[2] = msg;
+	argv[2] = member;
 	if ((rep = rds_argv(r, node, 3, argv, NULL)) == NULL)
 		return -1;
 	freeReplyObject(rep);
@@ -324,7 +325,7 @@ enum sale_release
 sale_release(struct rds *r, const struct sale *s)
 {
 	char		 k[KEY__MAX][KEY_MAX], kt[KEYS_SLOT_TAG_MAX + 2];
-	const char	*argv[10];
+	const char	*argv[9];
 	redisReply	*rep;
 	long long	 res;
 
@@ -337,9 +338,8 @@ sale_release(struct rds *r, const struct sale *s)
 	argv[5] = k[KEY_ORDS];
 	argv[6] = s->idem;
 	argv[7] = s->order_id;
-	argv[8] = s->msg;
-	argv[9] = kt;
-	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 10, argv)) ==
+	argv[8] = kt;
+	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 9, argv)) ==
 	    NULL)
 		return RELEASE_ERROR;
 	if (rep->type != REDIS_REPLY_INTEGER) {

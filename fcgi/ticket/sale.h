@@ -29,7 +29,7 @@ struct sale {
 	char		 tids[ORDER_SEATS_MAX][UUID_LEN + 1];
 	char		*head;		/* the order JSON's fields before "tickets" */
 	char		*tickets;	/* "\"tickets\":[...]" */
-	char		*msg;		/* the order message, the pending member */
+	char		*msg;		/* the order message (bo:ords) */
 	char		 taken[SALE_TAKEN_MAX];	/* SEAT_TAKEN: "r c r c ..." */
 	/* Idempotency-Key: its Redis key ("bo:idem:{E:Z}:" if none), the
 	 * request's hash ("" if none), its kind ('t' ticket, 'o' order,
@@ -140,10 +140,11 @@ int	sale_refused(struct rds *r, const struct sale *s,
  * sale_free()), for a hold (kind 'h') expires_ms, total and held. */
 enum sale_result sale_order(struct rds *r, struct sale *s,
 	    const struct order_req *o, int cache_ttl);
-/* After the broker's confirm: drops the pending entry msg of the zone tag.
- * Returns 0 or -1 (harmless: the sweeper republishes, consumers dedupe). */
+/* After the broker's confirm: drops the pending entry of the zone tag (an
+ * order's orderId, a cancellation's message).  Returns 0 or -1 (harmless:
+ * the sweeper republishes, consumers dedupe). */
 int	sale_confirmed(struct rds *r, unsigned node, const char *tag,
-	    const char *msg);
+	    const char *member);
 /* Compare-and-release of the order (lua/order_release.lua). */
 enum sale_release sale_release(struct rds *r, const struct sale *s);
 void	sale_free(struct sale *s);

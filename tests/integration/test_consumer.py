@@ -6,6 +6,7 @@ died before publishing; SIGTERM finishes and acks the batch in hand; the
 command line.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -64,17 +65,10 @@ def test_10000_tickets_persisted_exactly_once():
           % (n, bought, time.time() - t0))
 
 
-def test_sweeper_publishes_a_reservation_never_published():
-    tid = persist.new_ticket_id(box.zone_slot("Event2", 1))
-    tag = "Event2:1"
-    node = box.zone_node("Event2", 1)
-    offset = persist.log_size()
-    body = persist.reserve_directly(tid, "Venue2", "Event2", 1, 2, 3, int(time.time() * 1000))
+def swept(tid, tag, node):
+    """Until the sweeper published ticket tid's order (both stores have it)
+    and the zone's pending and sweep sets are empty."""
     count = "SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid
-    # not before it is stale: the responder may still be waiting for a confirm
-    time.sleep(min(2.0, STALE_MS / 3000.0))
-    eq(box.redis("ZCARD", "bo:pend:{%s}" % tag, node=node), 1, "still pending before stale")
-    eq(box.sql_count(count), 0, "not persisted before stale")
     box.wait_until(lambda: box.sql_count(count) == 1, timeout=STALE_MS / 1000.0 + 30,
                    what="the swept ticket in MySQL")
     box.wait_until(lambda: tid in persist.ddb_tickets(), timeout=30,
@@ -82,8 +76,48 @@ def test_sweeper_publishes_a_reservation_never_published():
     box.wait_until(lambda: box.redis("ZCARD", "bo:pend:{%s}" % tag, node=node) == 0 and
                    box.redis("ZCARD", "bo:sweep:{%s}" % tag, node=node) == 0,
                    timeout=30, what="pending and sweep sets empty")
+
+
+def test_sweeper_publishes_a_reservation_never_published():
+    tid = persist.new_ticket_id(box.zone_slot("Event2", 1))
+    tag = "Event2:1"
+    node = box.zone_node("Event2", 1)
+    offset = persist.log_size()
+    body = persist.reserve_directly(tid, "Venue2", "Event2", 1, 2, 3, int(time.time() * 1000))
+    count = "SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id = '%s'" % tid
+    # the pending entry is the orderId; its message is kept once, in bo:ords
+    oid = json.loads(body)["orderId"]
+    eq(box.redis("ZRANGE", "bo:pend:{%s}" % tag, 0, -1, node=node), [oid.encode()],
+       "the orderId is the pending member")
+    check(box.redis("HGET", "bo:ords:{%s}" % tag, oid, node=node), "the message in bo:ords")
+    # not before it is stale: the responder may still be waiting for a confirm
+    time.sleep(min(2.0, STALE_MS / 3000.0))
+    eq(box.redis("ZCARD", "bo:pend:{%s}" % tag, node=node), 1, "still pending before stale")
+    eq(box.sql_count(count), 0, "not persisted before stale")
+    swept(tid, tag, node)
     check("sweeper: republished 1 unconfirmed ticket(s)" in persist.log_since(offset),
           "one sweeper log line for the round")
+    LEDGER.add(body)
+    persist.exact_check(LEDGER)
+
+
+def test_sweeper_publishes_a_pending_message_of_the_old_shape():
+    """An entry written before the orderId became the pending member (the
+    order message itself, still in Redis after an upgrade) is claimed,
+    published and dropped as before."""
+    tid = persist.new_ticket_id(box.zone_slot("Event2", 1))
+    tag = "Event2:1"
+    node = box.zone_node("Event2", 1)
+    body = persist.reserve_directly(tid, "Venue2", "Event2", 1, 2, 4, int(time.time() * 1000))
+    oid = json.loads(body)["orderId"]
+    msg = box.redis("HGET", "bo:ords:{%s}" % tag, oid, node=node)
+    score = box.redis("ZSCORE", "bo:pend:{%s}" % tag, oid, node=node)
+    # in one script, so that the sweeper never sees neither
+    swap = ("return {redis.call('ZREM', KEYS[1], ARGV[1]), "
+            "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])}")
+    eq(box.redis("EVAL", swap, 1, "bo:pend:{%s}" % tag, oid, score, msg, node=node), [1, 1],
+       "the entry turned into the old shape")
+    swept(tid, tag, node)
     LEDGER.add(body)
     persist.exact_check(LEDGER)
 

@@ -15,6 +15,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -310,6 +311,16 @@ def log_since(offset):
         return ""
 
 
+def lua_source(path):
+    """A script of lua/ (or a version of one) as scripts/lua2c builds it:
+    each "--#include X" line replaced by lua/lib/X.lua."""
+    def inc(m):
+        with open(os.path.join(box.ROOT, "lua", "lib", m.group(1) + ".lua")) as f:
+            return f.read()
+    with open(path) as f:
+        return re.sub(r"(?m)^--#include ([a-z_]+)$", inc, f.read())
+
+
 def reserve_directly(tid, venue, event, zone, row, col, created_ms):
     """Runs lua/order.lua for an order of one seat (POST /tickets) as a
     responder would, then 'dies': no publish (a responder killed between
@@ -320,8 +331,7 @@ def reserve_directly(tid, venue, event, zone, row, col, created_ms):
         ".%03dZ" % (created_ms % 1000)
     oid = new_ticket_id(box.zone_slot(event, zone))
     token = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
-    with open(os.path.join(box.ROOT, "lua", "order.lua")) as f:
-        script = f.read()
+    script = lua_source(os.path.join(box.ROOT, "lua", "order.lua"))
     tag = "%s:%d" % (event, zone)
     keys = ["bo:%s:{%s}" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "ords")]
     keys += ["bo:idem:{%s}:" % tag, "bo:sweep:{%s}" % tag, "bo:holds:{%s}" % tag,
