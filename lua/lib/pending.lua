@@ -6,7 +6,9 @@
 -- An order waits in bo:pend:{E:Z} (then, claimed, in bo:sweep:{E:Z}) under
 -- its orderId; its message is kept once, in bo:ords.  Entries written
 -- before that change (boxoffice up to round 2's perf work) are the message
--- itself, and stay until published: both are looked for.
+-- itself, and stay until the sweeper has published them (sweeper_stale_ms
+-- after the upgrade; longer only while the broker is down): both are
+-- looked for, the old shape only when the orderId is not found.
 -- order_pending(pend, sweep, orderId, message) returns true while either
 -- set holds the order.
 local function order_pending(pend, sweep, oid, msg)
