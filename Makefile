@@ -162,7 +162,7 @@ $(BUILD)/bin/ticketctl: $(BUILD)/ctl/ticketctl.o $(BUILD)/ctl.a $(BUILD)/lib.a
 $(BUILD)/bin/prefork: $(BUILD)/supervise/prefork.o $(BUILD)/lib.a
 	$(call link,)
 $(BUILD)/bin/pubd: $(BUILD)/pubd/main.o $(BUILD)/lib.a
-	$(call link,librabbitmq)
+	$(call link,librabbitmq,-lpthread)
 # tests/run: mqtool (tests/tools); scripts/bench: hello, pubbench (bench/)
 $(BUILD)/bin/mqtool: $(BUILD)/tests/tools/mqtool.o $(BUILD)/lib.a
 	$(call link,librabbitmq)

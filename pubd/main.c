@@ -23,6 +23,16 @@
  *                           (the broker stopped reading at one of them)
  *   not sent (no connection, blocked, too many in flight) -> MQ_FAILED
  *
+ * The loop never waits on the broker.  A connection is opened by a
+ * connector thread of its own (mq_connect's handshake blocks up to
+ * amqp_connect_timeout_ms per node), handed back over a pipe; meanwhile
+ * the other connections carry the messages.  A message is written only to
+ * a connection the kernel calls writable, whose send buffer is fixed at
+ * SNDBUF so that a writable one has room for the largest message
+ * (rabbitmq-c's publish waits without a limit for room); when no
+ * connection is writable the message waits in the unsent queue, in order,
+ * until one is or its deadline passes (MQ_FAILED: never sent).
+ *
  * A responder gone before its answer: the message is published all the
  * same, its answer dropped.  SIGTERM/SIGINT: stop accepting, answer what
  * is in flight (or let its deadline pass), exit 0.
@@ -35,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +68,14 @@
 #define RETRY_MS	1000		/* between connects of a link */
 #define CHECK_MS	500		/* between silence checks */
 #define OUT_MAX		(64 * 1024)	/* answers queued to one responder */
+#define UNSENT_MAX	4096		/* messages waiting for a writable link */
+/*
+ * Send buffer of a broker connection.  Linux doubles it, and a TCP socket
+ * polls writable only while at most 2/3 of that is queued: writable means
+ * at least 2/3 MiB free, more than the largest message (PUBFRAME_BODY_MAX
+ * and its frames), so a publish to it never waits for room.
+ */
+#define SNDBUF		(1024 * 1024)
 
 struct flight {
 	uint64_t	tag;
@@ -69,13 +88,26 @@ struct flight {
 };
 
 struct link {
-	struct mq	 m;
+	struct mq	 m;		/* the loop's, unless connecting */
+	struct mq	 next;		/* the connector's, while connecting */
+	pthread_t	 connector;
+	int		 connecting;	/* the connector thread runs */
 	struct flight	*ring;		/* FLIGHT_MAX entries */
 	size_t		 head, n;
 	long long	 retry_at;	/* ms: no connect before */
 	long long	 sent_ms;	/* ms: last frame sent (heartbeats) */
 	long long	 checked_ms;	/* ms: last silence check */
 	int		 down_said;	/* a failed connect was logged */
+};
+
+/* A message waiting for a writable connection (one allocation: the
+ * struct, then the body). */
+struct unsent {
+	struct unsent	*next;
+	int		 client;
+	unsigned	 gen;
+	long long	 deadline;	/* monotonic ms: then MQ_FAILED */
+	struct pubframe_req r;		/* body points after the struct */
 };
 
 struct client {
@@ -95,6 +127,9 @@ static int			 next_link;
 static struct client		*clients[CLIENTS_MAX];
 static int			 listen_fd = -1;
 static struct stat		 listen_st;	/* of our socket file */
+static int			 wake[2] = { -1, -1 };	/* connectors -> loop */
+static struct unsent		*unsent_head, **unsent_tail = &unsent_head;
+static size_t			 nunsent;
 
 static void
 on_signal(int sig)
@@ -207,7 +242,7 @@ link_lost(struct link *l, int notfound)
 	else
 		log_warnx("%s", l->m.errstr);
 	l->head = l->n = 0;
-	l->retry_at = 0;	/* reconnect at the next message */
+	l->retry_at = 0;	/* the loop reconnects at once */
 }
 
 /* A confirm of tag (and below if multiple): ack says OK, else unknown. */
@@ -279,6 +314,20 @@ link_read(struct link *l)
 	}
 }
 
+/* Whether l's connection takes a write now without waiting for room. */
+static int
+link_writable(struct link *l)
+{
+	struct pollfd	pfd;
+
+	if (!l->m.open)
+		return 0;
+	pfd.fd = amqp_get_sockfd(l->m.conn);
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT);
+}
+
 /* Keeps l's connection alive and checks it is: heartbeats while busy
  * here, a silent broker dropped (mq.h), deadlines of its messages. */
 static void
@@ -296,7 +345,9 @@ link_tick(struct link *l, long long now)
 	}
 	if (!l->m.open || hb <= 0)
 		return;
-	if (now - l->sent_ms >= hb * 1000LL / 2) {
+	/* a connection with no room is not read by the broker: a heartbeat
+	 * would wait, and tell it nothing */
+	if (now - l->sent_ms >= hb * 1000LL / 2 && link_writable(l)) {
 		if (mq_heartbeat_send(&l->m) != 0) {
 			mq_drop(&l->m, "heartbeat", "cannot send");
 			link_lost(l, 0);
@@ -314,74 +365,230 @@ link_tick(struct link *l, long long now)
 	}
 }
 
-/* Opens l's connection if it may try now.  Returns 0 if open. */
-static int
-link_up(struct link *l, long long now)
+/* The connector thread of a link: opens l->next, then says so on wake. */
+static void *
+connector(void *arg)
 {
-	if (l->m.open)
-		return 0;
-	if (now < l->retry_at)
-		return -1;
-	if (mq_connect(&l->m, 1) != 0) {
+	struct link	*l = arg;
+	unsigned char	 j = (unsigned char)(l - links);
+	int		 size = SNDBUF;
+
+	if (mq_connect(&l->next, 1) == 0 &&
+	    setsockopt(amqp_get_sockfd(l->next.conn), SOL_SOCKET, SO_SNDBUF,
+	    &size, sizeof(size)) != 0)
+		mq_drop(&l->next, "connect", "cannot size the send buffer");
+	while (write(wake[1], &j, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* Starts l's connector if l is closed and may try now.  The loop leaves
+ * l->m alone until link_opened(). */
+static void
+link_connect(struct link *l, long long now)
+{
+	sigset_t	all, old;
+	int		rc;
+
+	if (l->m.open || l->connecting || now < l->retry_at)
+		return;
+	mq_close(&l->m);
+	l->next = l->m;
+	/* signals are the loop's: its poll must see EINTR */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&l->connector, NULL, connector, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_warnx("amqp: %s: cannot start a connector thread: %s",
+		    l->m.name, strerror(rc));
+		l->retry_at = now + RETRY_MS;
+		return;
+	}
+	l->connecting = 1;
+}
+
+/* The connector of l is done: its connection (or its error) is the
+ * loop's again. */
+static void
+link_opened(struct link *l)
+{
+	pthread_join(l->connector, NULL);
+	l->connecting = 0;
+	l->m = l->next;
+	if (!l->m.open) {
 		l->retry_at = mono_ms() + RETRY_MS;
 		if (!l->down_said)
 			log_warnx("%s (will retry)", l->m.errstr);
 		l->down_said = 1;
-		return -1;
+		return;
 	}
 	if (l->down_said)
 		log_info("amqp: %s: connected", l->m.name);
 	l->down_said = 0;
 	l->sent_ms = l->checked_ms = mono_ms();
-	return 0;
+}
+
+/* Reads which connectors are done. */
+static void
+wake_read(void)
+{
+	unsigned char	buf[LINKS_MAX * 4];
+	ssize_t		n, k;
+
+	while ((n = read(wake[0], buf, sizeof(buf))) > 0)
+		for (k = 0; k < n; k++)
+			if (buf[k] < nlinks && links[buf[k]].connecting)
+				link_opened(&links[buf[k]]);
 }
 
 /* --- requests ----------------------------------------------------------- */
 
-/* Publishes request r of client i; answers at once if it was not sent. */
-static void
-publish(int i, const struct pubframe_req *r)
+/* The open connection the next message goes to (round robin), or NULL
+ * with *why; *wait says whether one is open but has no room in its send
+ * buffer yet (the message may wait for it). */
+static struct link *
+link_pick(const char **why, int *wait)
 {
-	struct link	*l = NULL;
-	struct flight	*f;
-	const char	*why = "no broker connection";
-	long long	 now = mono_ms();
-	uint64_t	 tag;
+	struct link	*c;
 	int		 k;
 
-	/* round robin over the open connections with room */
-	for (k = 0; k < nlinks && l == NULL; k++) {
-		struct link *c = &links[(next_link + k) % nlinks];
-
-		if (link_up(c, now) != 0)
-			why = c->m.errstr;
-		else if (c->n >= FLIGHT_MAX)
-			why = "too many messages in flight";
+	*why = "no broker connection";
+	*wait = 0;
+	for (k = 0; k < nlinks; k++) {
+		c = &links[(next_link + k) % nlinks];
+		if (!c->m.open) {
+			if (c->m.errstr[0] != '\0')
+				*why = c->m.errstr;
+		} else if (c->n >= FLIGHT_MAX)
+			*why = "too many messages in flight";
 		else if (c->m.blocked)
-			why = "broker is blocking publishers (resource alarm)";
-		else
-			l = c;
+			*why = "broker is blocking publishers (resource alarm)";
+		else if (!link_writable(c))
+			*wait = 1;
+		else {
+			next_link = (next_link + 1) % nlinks;
+			return c;
+		}
 	}
 	next_link = (next_link + 1) % nlinks;
-	if (l == NULL) {
-		answer(i, clients[i]->gen, r->id, MQ_FAILED, why);
-		return;
-	}
+	return NULL;
+}
+
+/* Publishes r of client i (generation gen) on l: in flight until its
+ * confirm or deadline, or answered MQ_FAILED at once. */
+static void
+send_on(struct link *l, int i, unsigned gen, const struct pubframe_req *r,
+    long long deadline)
+{
+	struct flight	*f;
+	uint64_t	 tag;
+
 	if (mq_send(&l->m, r->exchange, r->key, (const char *)r->body,
 	    r->bodylen, r->id, r->mandatory, &tag) != 0) {
-		answer(i, clients[i]->gen, r->id, MQ_FAILED, l->m.errstr);
+		answer(i, gen, r->id, MQ_FAILED, l->m.errstr);
 		if (!l->m.open)
 			link_lost(l, 0);
 		return;
 	}
-	l->sent_ms = now;
+	l->sent_ms = mono_ms();
 	f = flight_at(l, l->n++);
 	memset(f, 0, sizeof(*f));
 	f->tag = tag;
 	f->client = i;
-	f->gen = clients[i]->gen;
-	f->deadline = now + r->timeout_ms;
+	f->gen = gen;
+	f->deadline = deadline;
 	snprintf(f->id, sizeof(f->id), "%s", r->id);
+}
+
+/* Removes the first unsent message, answering it r/why unless sent. */
+static void
+unsent_pop(enum mq_result r, const char *why, int sent)
+{
+	struct unsent *u = unsent_head;
+
+	if (!sent)
+		answer(u->client, u->gen, u->r.id, r, why);
+	if ((unsent_head = u->next) == NULL)
+		unsent_tail = &unsent_head;
+	nunsent--;
+	free(u);
+}
+
+/* Sends what waits, in order, while a connection has room; answers
+ * MQ_FAILED (never sent) to what no connection can take or whose deadline
+ * passed. */
+static void
+unsent_drain(long long now)
+{
+	struct unsent	**pp, *u;
+	struct link	 *l;
+	const char	 *why;
+	int		  wait;
+
+	for (pp = &unsent_head; (u = *pp) != NULL; ) {
+		if (now < u->deadline) {
+			pp = &u->next;
+			continue;
+		}
+		answer(u->client, u->gen, u->r.id, MQ_FAILED, "not sent in "
+		    "time: the broker is not reading (no connection had room)");
+		if ((*pp = u->next) == NULL)
+			unsent_tail = pp;
+		nunsent--;
+		free(u);
+	}
+	while (unsent_head != NULL) {
+		if ((l = link_pick(&why, &wait)) != NULL) {
+			u = unsent_head;
+			send_on(l, u->client, u->gen, &u->r, u->deadline);
+			unsent_pop(MQ_OK, "", 1);
+		} else if (!wait)
+			unsent_pop(MQ_FAILED, why, 0);
+		else
+			break;
+	}
+}
+
+/* Publishes request r of client i, or queues it behind those waiting for
+ * a connection with room; answers at once if it cannot be sent. */
+static void
+publish(int i, const struct pubframe_req *r)
+{
+	struct link	*l;
+	struct unsent	*u;
+	const char	*why;
+	long long	 now = mono_ms();
+	int		 wait = 1;
+
+	if (nunsent == 0) {
+		if ((l = link_pick(&why, &wait)) != NULL) {
+			send_on(l, i, clients[i]->gen, r, now + r->timeout_ms);
+			return;
+		}
+		if (!wait) {
+			answer(i, clients[i]->gen, r->id, MQ_FAILED, why);
+			return;
+		}
+	}
+	if (nunsent >= UNSENT_MAX ||
+	    (u = malloc(sizeof(*u) + r->bodylen)) == NULL) {
+		answer(i, clients[i]->gen, r->id, MQ_FAILED, "too many messages "
+		    "waiting for the broker to read");
+		return;
+	}
+	u->next = NULL;
+	u->client = i;
+	u->gen = clients[i]->gen;
+	u->deadline = now + r->timeout_ms;
+	u->r = *r;
+	if (r->bodylen > 0)
+		memcpy(u + 1, r->body, r->bodylen);
+	u->r.body = (const uint8_t *)(u + 1);
+	*unsent_tail = u;
+	unsent_tail = &u->next;
+	nunsent++;
+	unsent_drain(now);
 }
 
 /* Reads from client i and publishes every whole request. */
@@ -508,21 +715,30 @@ sleep_ms(long long now)
 	size_t		k;
 	int		j;
 
-	for (j = 0; j < nlinks; j++)
+	struct unsent	*u;
+
+	for (j = 0; j < nlinks; j++) {
 		for (k = 0; k < links[j].n; k++) {
 			struct flight *f = flight_at(&links[j], k);
 
 			if (f->client >= 0 && f->deadline < t)
 				t = f->deadline;
 		}
+		if (!links[j].m.open && !links[j].connecting &&
+		    links[j].retry_at < t)
+			t = links[j].retry_at;
+	}
+	for (u = unsent_head; u != NULL; u = u->next)
+		if (u->deadline < t)
+			t = u->deadline;
 	return t <= now ? 0 : (int)(t - now);
 }
 
-/* Messages in flight with a responder waiting. */
+/* Messages in flight with a responder waiting, and those not sent yet. */
 static size_t
 waiting(void)
 {
-	size_t	k, n = 0;
+	size_t	k, n = nunsent;
 	int	j;
 
 	for (j = 0; j < nlinks; j++)
@@ -534,8 +750,8 @@ waiting(void)
 static void
 run(void)
 {
-	struct pollfd	 pfd[1 + LINKS_MAX + CLIENTS_MAX];
-	int		 who[1 + LINKS_MAX + CLIENTS_MAX];
+	struct pollfd	 pfd[2 + LINKS_MAX + CLIENTS_MAX];
+	int		 who[2 + LINKS_MAX + CLIENTS_MAX];
 	int		 n, j, i, k;
 	long long	 now;
 
@@ -555,11 +771,15 @@ run(void)
 			pfd[n].events = POLLIN;
 			who[n++] = -1;
 		}
+		pfd[n].fd = wake[0];
+		pfd[n].events = POLLIN;
+		who[n++] = -2;
 		for (j = 0; j < nlinks; j++)
 			if (links[j].m.open) {
 				pfd[n].fd = amqp_get_sockfd(links[j].m.conn);
-				pfd[n].events = POLLIN;
-				who[n++] = -2 - j;
+				pfd[n].events = POLLIN |
+				    (nunsent > 0 ? POLLOUT : 0);
+				who[n++] = -3 - j;
 			}
 		for (i = 0; i < CLIENTS_MAX; i++)
 			if (clients[i] != NULL && clients[i]->fd >= 0) {
@@ -578,6 +798,8 @@ run(void)
 				continue;
 			if (who[k] == -1)
 				accept_clients();
+			else if (who[k] == -2)
+				wake_read();
 			else if (who[k] >= 0) {
 				if (pfd[k].revents & POLLOUT)
 					client_flush(who[k]);
@@ -592,7 +814,22 @@ run(void)
 			link_read(&links[j]);
 			link_tick(&links[j], now);
 		}
+		unsent_drain(now);
+		if (!stopping)
+			for (j = 0; j < nlinks; j++)
+				link_connect(&links[j], now);
 	}
+}
+
+/* Connector threads still running. */
+static int
+connecting(void)
+{
+	int	j, n = 0;
+
+	for (j = 0; j < nlinks; j++)
+		n += links[j].connecting;
+	return n;
 }
 
 static void
@@ -614,6 +851,7 @@ main(int argc, char **argv)
 {
 	struct start_args	a = { .usage = usage };
 	char			name[64];
+	long long		until, now;
 	int			rc, j;
 
 	if ((rc = start_args(&a, argc, argv)) >= 0)
@@ -625,6 +863,10 @@ main(int argc, char **argv)
 	start_log("pubd", &cfg);
 	start_signals(on_signal);
 
+	if (pipe2(wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		log_error("pipe: %s", strerror(errno));
+		return 1;
+	}
 	if (listen_on(cfg.pubd_socket) != 0)
 		return 1;
 	nlinks = cfg.pubd_connections;
@@ -636,15 +878,33 @@ main(int argc, char **argv)
 			log_error("out of memory");
 			return 1;
 		}
-		(void)link_up(&links[j], 0);
+		link_connect(&links[j], 0);
+	}
+	/* the first connections before the first message, but no longer
+	 * than one connect timeout: the loop serves meanwhile otherwise */
+	until = mono_ms() + cfg.amqp_connect_timeout_ms;
+	while (connecting() > 0 && !stopping && (now = mono_ms()) < until) {
+		struct pollfd p = { .fd = wake[0], .events = POLLIN };
+
+		(void)poll(&p, 1, (int)(until - now));
+		wake_read();
 	}
 	log_info("started: %s, %d broker connection(s)", cfg.pubd_socket,
 	    nlinks);
 	run();
 	for (j = 0; j < nlinks; j++) {
+		if (links[j].connecting) {
+			/* its connect ends within amqp_connect_timeout_ms
+			 * per node */
+			pthread_join(links[j].connector, NULL);
+			links[j].connecting = 0;
+			links[j].m = links[j].next;
+		}
 		mq_close(&links[j].m);
 		free(links[j].ring);
 	}
+	while (unsent_head != NULL)
+		unsent_pop(MQ_FAILED, "pubd stopping", 0);
 	for (j = 0; j < CLIENTS_MAX; j++)
 		if (clients[j] != NULL) {
 			if (clients[j]->fd >= 0)

@@ -36,8 +36,8 @@ pubc_close(struct pubc *p)
 	p->fd = -1;
 }
 
-static int
-pubc_connect(struct pubc *p)
+int
+pubc_check(struct pubc *p)
 {
 	struct sockaddr_un	sun;
 	struct pollfd		pfd;
@@ -172,7 +172,7 @@ hand_over(struct pubc *p, const char *exchange, const char *key,
 		    "key or timeout out of range");
 		return MQ_FAILED;
 	}
-	if (pubc_connect(p) != 0) {
+	if (pubc_check(p) != 0) {
 		free(buf);
 		return MQ_FAILED;
 	}

@@ -32,6 +32,9 @@ struct pubc {
 /* Copies the socket path; connects nothing. */
 void	pubc_init(struct pubc *p, const char *path);
 void	pubc_close(struct pubc *p);
+/* Connects to pubd unless connected (a socket pubd closed is replaced):
+ * whether it takes messages.  Returns 0, or -1 with errstr set. */
+int	pubc_check(struct pubc *p);
 /* Hands the message to pubd (mandatory, persistent, to exchange/key) and
  * waits up to timeout_ms + PUBC_GRACE_MS for its outcome (see above);
  * errstr says why when not MQ_OK. */

@@ -864,38 +864,45 @@ delete_hold(FCGX_Request *req, const char *id)
  * cluster mode a shard without an answering master (a failover: the
  * master died, its replica not promoted yet) while others answer is
  * "degraded", 200: every responder sees it alike, and the other shards
- * sell (docs/reliability.md, "Redis Cluster"). */
+ * sell (docs/reliability.md, "Redis Cluster").  With amqp_publisher =
+ * local, "publisher" says whether pubd takes messages: without it every
+ * purchase is 503. */
 static void
 health(FCGX_Request *req)
 {
-	const char	*rstate, *mstate;
-	char		 body[320];
-	int		 rok, mok, blocked, n, up, total;
+	const char	*rstate, *mstate, *pstate = "ok";
+	char		 body[320], pubpart[32] = "";
+	int		 rok, mok, pok = 1, blocked, n, up, total;
 
 	up = rds_ping_masters(&rds, &total);
 	rok = up > 0 && up == total;
 	mok = mq_check(&mq) == 0;
 	blocked = mok && mq.blocked;
+	if (local) {
+		pok = pubc_check(&pub) == 0;
+		pstate = http_health_state("publisher", pok, pub.errstr);
+		snprintf(pubpart, sizeof(pubpart), ",\"publisher\":\"%s\"",
+		    pstate);
+	}
 	rstate = http_health_state("redis", rok, rds.errstr);
 	mstate = http_health_state("broker", mok, mq.errstr);
-	if (rok && mok && !blocked) {
-		static const char ok[] = "{\"status\":\"ok\",\"redis\":\"ok\","
-		    "\"broker\":\"ok\"}";
-
-		http_reply(req, 200, NULL, ok, sizeof(ok) - 1);
+	if (rok && mok && !blocked && pok) {
+		n = snprintf(body, sizeof(body), "{\"status\":\"ok\","
+		    "\"redis\":\"ok\",\"broker\":\"ok\"%s}", pubpart);
+		http_reply(req, 200, NULL, body, (size_t)n);
 		return;
 	}
-	if (up > 0 && mok && !blocked) {
+	if (up > 0 && mok && !blocked && pok) {
 		n = snprintf(body, sizeof(body), "{\"status\":\"ok\","
 		    "\"redis\":\"degraded\",\"redisMastersDown\":%d,"
-		    "\"broker\":\"ok\"}", total - up);
+		    "\"broker\":\"ok\"%s}", total - up, pubpart);
 		http_reply(req, 200, NULL, body, (size_t)n);
 		return;
 	}
 	n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
 	    "\"message\":\"a dependency is down\",\"status\":\"unavailable\","
-	    "\"redis\":\"%s\",\"broker\":\"%s\"}", up > 0 ? "degraded" :
-	    rstate, blocked ? "blocked (resource alarm)" : mstate);
+	    "\"redis\":\"%s\",\"broker\":\"%s\"%s}", up > 0 ? "degraded" :
+	    rstate, blocked ? "blocked (resource alarm)" : mstate, pubpart);
 	http_reply(req, 503, RETRY_AFTER, body, (size_t)n);
 }
 

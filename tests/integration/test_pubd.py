@@ -13,7 +13,9 @@ publishes itself:
   broker is back;
 - pubd killed (-9) with the message in flight (broker frozen): the
   responder sees EOF, answers the unknown outcome with ticketId, the
-  sweeper publishes the reservation: persisted exactly once.
+  sweeper publishes the reservation: persisted exactly once;
+- pubd stopped: /tickets/health is 503 with "publisher":"down" (the
+  broker itself answers), a purchase 503 "nothing was sold".
 
 The stack is switched to local mode for this file (box.publisher) and back
 to the mode it was started in.
@@ -122,6 +124,26 @@ def test_pubd_killed_with_the_message_in_flight():
                    timeout=30, what="a new pubd under prefork")
     box.ticket_persisted(tid)     # the sweeper publishes the reservation
     eq(box.zone_state("Event1", ZONE)["owners"].get(3), tid, "seat (1,4) kept")
+
+
+def test_health_says_whether_pubd_takes_messages():
+    r = box.http("GET", "/tickets/health", timeout=10)
+    eq(r.status, 200, "health with pubd up (%s)" % r.body)
+    eq(r.json().get("publisher"), "ok", "publisher state in %s" % r.body)
+    box.stack("stop", "pubd")
+    try:
+        r = box.http("GET", "/tickets/health", timeout=10)
+        eq(r.status, 503, "health with pubd stopped (%s)" % r.body)
+        eq(r.json().get("publisher"), "down", "publisher state in %s" % r.body)
+        eq(r.json().get("broker"), "ok", "broker state in %s" % r.body)
+        r = buy(5)
+        eq(r.status, 503, "purchase with pubd stopped (%s)" % r.body)
+        check("nothing was sold" in r.body, "not a definite failure: %s" % r.body)
+    finally:
+        box.stack("start", "pubd")
+    health_ok()
+    eq(box.http("GET", "/tickets/health", timeout=10).json().get("publisher"), "ok",
+       "publisher state after pubd started again")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: ISC
+"""test_pubd_stalls.py - the local publisher (pubd/) never waits on the
+broker: every responder is answered by its message's deadline whatever one
+broker connection does.
+
+- a broker node that accepts TCP but never answers the AMQP handshake
+  (a listening socket nobody reads): pubd's connectors wait on it, its loop
+  answers every message at once ("no broker connection"), where a connect
+  inside the loop held every responder for amqp_connect_timeout_ms;
+- a broker that stops reading (SIGSTOP) while pubd keeps publishing
+  messages big enough to fill the connection's socket buffers: every
+  message is answered by its deadline, the unknown outcome for those sent,
+  "not sent in time" for those that waited for room, where a publish
+  inside the loop blocked on the full socket and answered nobody until the
+  broker read again.
+
+Each test runs a pubd of its own (its own socket and configuration) next
+to the stack; the messages go to the default exchange with a routing key
+no queue has and mandatory off, so the broker drops them.
+"""
+
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+import box
+from box import check, eq
+
+OK, FAILED, UNKNOWN = 0, 1, 2
+VOID_KEY = "boxoffice.test.void"
+
+
+def request(mid, body, timeout_ms, key=VOID_KEY, exchange="", mandatory=False):
+    """One request frame (shared/pubframe.h)."""
+    mid, exchange, key = mid.encode(), exchange.encode(), key.encode()
+    return (b"BP" + bytes([1 if mandatory else 0, len(mid), len(exchange), len(key)]) +
+            struct.pack(">II", timeout_ms, len(body)) + mid + exchange + key + body)
+
+
+class Client:
+    """A responder's side of pubd's socket: requests out, answers in."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.buf = b""
+        self.answers = {}
+        self.at = {}
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                got = self.s.recv(65536)
+            except OSError:
+                return
+            if not got:
+                return
+            self.buf += got
+            while len(self.buf) >= 5:
+                il, wl = self.buf[3], self.buf[4]
+                if len(self.buf) < 5 + il + wl:
+                    break
+                check(self.buf[:2] == b"BA", "not an answer frame: %r" % self.buf[:16])
+                mid = self.buf[5:5 + il].decode()
+                self.answers[mid] = (self.buf[2], self.buf[5 + il:5 + il + wl].decode())
+                self.at[mid] = time.monotonic()
+                self.buf = self.buf[5 + il + wl:]
+
+    def send(self, frame):
+        self.s.sendall(frame)
+
+    def close(self):
+        self.s.close()
+
+
+class Pubd:
+    """A pubd of the test's own: its configuration is the stack's with
+    overrides (keys replaced), its log a file of its own."""
+
+    def __init__(self, **overrides):
+        self.dir = tempfile.mkdtemp(prefix="pubd-", dir="/tmp")
+        self.sock = os.path.join(self.dir, "pubd.sock")
+        overrides.setdefault("pubd_socket", self.sock)
+        self.conf = os.path.join(self.dir, "boxoffice.conf")
+        keys = set(overrides)
+        with open(box.CONF) as f:
+            lines = [ln for ln in f
+                     if not re.match(r"\s*(%s)\s*=" % "|".join(map(re.escape, keys)), ln)]
+        lines += ["%s = %s\n" % kv for kv in overrides.items()]
+        with open(self.conf, "w") as f:
+            f.writelines(lines)
+        self.log = os.path.join(self.dir, "pubd.log")
+        env = dict(os.environ, BOXOFFICE_LOG_FILE=self.log)
+        self.p = subprocess.Popen([os.path.join(box.BIN, "pubd"), "-c", self.conf],
+                                  env=env, stdout=subprocess.DEVNULL,
+                                  stderr=open(self.log + ".err", "w"))
+
+    def wait_started(self, timeout=60):
+        box.wait_until(lambda: os.path.exists(self.log) and
+                       "started:" in open(self.log).read(),
+                       timeout=timeout, what="pubd started (%s)" % self.log)
+
+    def logtext(self):
+        text = ""
+        for name in (self.log, self.log + ".err"):
+            if os.path.exists(name):
+                text += open(name).read()
+        return text
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        err = self.logtext()
+        check("ERROR: AddressSanitizer" not in err and "runtime error" not in err,
+              "pubd: sanitizer report:\n%s" % err[-3000:])
+
+
+def test_a_broker_node_that_never_answers_stalls_no_one():
+    hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)     # the kernel completes the handshakes; nobody reads
+    port = hole.getsockname()[1]
+    pd = Pubd(amqp_hosts="127.0.0.1:%d" % port, amqp_connect_timeout_ms=4000,
+              pubd_connections=2)
+    try:
+        pd.wait_started(timeout=30)
+        c = Client(pd.sock)
+        sent = {}
+        for n in range(12):     # over 2.4 s: connects to the hole in progress
+            mid = "hole-%d" % n
+            sent[mid] = time.monotonic()
+            c.send(request(mid, b"{}", 2000))
+            time.sleep(0.2)
+        box.wait_until(lambda: len(c.answers) == len(sent), timeout=30,
+                       what="answers to all %d messages" % len(sent))
+        late = {m: round(c.at[m] - t, 2) for m, t in sent.items() if c.at[m] - t > 1.0}
+        print("answers: %s" % sorted(set(c.answers.values())))
+        check(not late, "answers held by a connect in progress (s): %s" % late)
+        for m, (r, why) in c.answers.items():
+            eq(r, FAILED, "message %s: not sent, so FAILED (%s)" % (m, why))
+        c.close()
+    finally:
+        pd.stop()
+        hole.close()
+
+
+def test_a_broker_that_stops_reading_stalls_no_one():
+    pd = Pubd(pubd_connections=1, amqp_heartbeat=30)
+    pid = box.rabbit_pid()
+    try:
+        pd.wait_started(timeout=30)
+        c = Client(pd.sock)
+        c.send(request("warm", b"{}", 5000))
+        box.wait_until(lambda: "warm" in c.answers, timeout=30, what="first confirm")
+        eq(c.answers["warm"][0], OK, "a message to a live broker: %s" % (c.answers["warm"],))
+        body = b"x" * (250 * 1024)
+        n = 80          # 20 MB: more than the broker's and pubd's socket buffers
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            # a pubd that blocks on the broker stops reading its socket:
+            # the sends must not hold the SIGCONT below
+            threading.Thread(target=lambda: [c.send(request("big-%d" % k, body, 2000))
+                                             for k in range(n)], daemon=True).start()
+            while len(c.answers) < n + 1 and time.monotonic() - t0 < 8:
+                time.sleep(0.05)
+            ok = len(c.answers) == n + 1
+            took = time.monotonic() - t0
+            answered = len(c.answers) - 1
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        kinds = {}
+        for m, (r, why) in c.answers.items():
+            if m != "warm":
+                kinds.setdefault((r, why.split(":")[0][:40]), []).append(m)
+        print("%d of %d answered in %.1f s: %s" % (
+            answered, n, took, {k: len(v) for k, v in kinds.items()}))
+        check(ok, "%d of %d messages answered within 8 s of a broker that stopped "
+              "reading (deadline 2 s)" % (answered, n))
+        unsent = [m for m, (r, why) in c.answers.items() if r == FAILED and
+                  "not sent in time" in why]
+        check(unsent, "no message waited for room: the socket buffers never filled")
+        check(all(r in (FAILED, UNKNOWN) for m, (r, why) in c.answers.items()
+                  if m != "warm"), "a message confirmed by a stopped broker?")
+        # the broker back: the connection (or a new one) confirms again
+        box.wait_until(lambda: (c.send(request("after-%f" % time.time(), b"{}", 3000)) or
+                                any(m.startswith("after-") and r == OK
+                                    for m, (r, _) in list(c.answers.items()))),
+                       timeout=60, interval=1, what="a confirm after SIGCONT")
+        c.close()
+    finally:
+        pd.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
