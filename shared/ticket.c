@@ -27,19 +27,28 @@ ticket_stamp(long long ms, char out[STAMP_LEN + 1])
 }
 
 int
-ticket_uuid_v7(long long ms, char out[UUID_LEN + 1])
+ticket_random(void *buf, size_t n)
+{
+	size_t	got = 0;
+	ssize_t	r;
+
+	while (got < n) {
+		r = getrandom((unsigned char *)buf + got, n - got, 0);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+void
+ticket_uuid_v7_from(long long ms, const unsigned char rnd[UUID_RANDOM],
+    char out[UUID_LEN + 1])
 {
 	unsigned char	b[16];
-	size_t		got = 0;
-	ssize_t		n;
 	int		i, o = 0;
 
-	while (got < 10) {
-		n = getrandom(b + 6 + got, 10 - got, 0);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
+	memcpy(b + 6, rnd, UUID_RANDOM);
 	for (i = 0; i < 6; i++)
 		b[i] = (unsigned char)((unsigned long long)ms >> (40 - 8 * i));
 	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));	/* version 7 */
@@ -51,6 +60,16 @@ ticket_uuid_v7(long long ms, char out[UUID_LEN + 1])
 		out[o++] = "0123456789abcdef"[b[i] & 15];
 	}
 	out[o] = '\0';
+}
+
+int
+ticket_uuid_v7(long long ms, char out[UUID_LEN + 1])
+{
+	unsigned char	rnd[UUID_RANDOM];
+
+	if (ticket_random(rnd, sizeof(rnd)) != 0)
+		return -1;
+	ticket_uuid_v7_from(ms, rnd, out);
 	return 0;
 }
 

@@ -30,9 +30,18 @@ struct ticket {
 	long long created_ms;		/* the same instant, ms since the epoch */
 };
 
+#define UUID_RANDOM	10	/* random bytes a UUIDv7 takes (74 bits used) */
+
+/* Fills buf with n random bytes from the kernel (getrandom(2); one call
+ * for up to 256 bytes).  Returns 0, or -1 if none were available. */
+int	ticket_random(void *buf, size_t n);
 /* Writes a new lowercase UUIDv7 (RFC 9562) for the instant ms into out.
  * Returns 0, or -1 if no randomness was available. */
 int	ticket_uuid_v7(long long ms, char out[UUID_LEN + 1]);
+/* The same from random bytes the caller drew (ticket_random), for many
+ * ids with one system call. */
+void	ticket_uuid_v7_from(long long ms, const unsigned char rnd[UUID_RANDOM],
+	    char out[UUID_LEN + 1]);
 /* Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out. */
 void	ticket_stamp(long long ms, char out[STAMP_LEN + 1]);
 

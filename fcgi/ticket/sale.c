@@ -84,7 +84,9 @@ int
 sale_new(struct sale *s, const struct order_req *o, char kind,
     const char *key, const struct iovec *what, int nwhat, const char *secret)
 {
-	int	i, n = o->quantity > 0 ? o->quantity : o->n;
+	unsigned char	rnd[UUID_RANDOM + 2 * TOKEN_RANDOM +
+			    ORDER_SEATS_MAX * UUID_RANDOM];
+	int		i, n = o->quantity > 0 ? o->quantity : o->n;
 
 	memset(s, 0, sizeof(*s));
 	s->kind = kind;
@@ -98,13 +100,21 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	    key != NULL ? key : "");
 	if (i < 0 || (size_t)i >= sizeof(s->idem))
 		return -1;
+	/* the random bytes of every id and token of the sale, drawn at once:
+	 * order id, hold id, token, ticket ids */
+	if (n < 0 || n > ORDER_SEATS_MAX ||
+	    ticket_random(rnd, UUID_RANDOM + 2 * TOKEN_RANDOM +
+	    (size_t)n * UUID_RANDOM) != 0)
+		return -1;
 	/* every id carries the zone's slot: its keys are found from it */
-	if (ticket_uuid_v7(s->created_ms, s->order_id) != 0 ||
-	    keys_id_stamp(s->order_id, s->node) != 0)
+	ticket_uuid_v7_from(s->created_ms, rnd, s->order_id);
+	if (keys_id_stamp(s->order_id, s->node) != 0)
 		return -1;
-	if (kind == 'h' && (token_new(s->hold_id) != 0 ||
-	    keys_id_stamp(s->hold_id, s->node) != 0))
-		return -1;
+	if (kind == 'h') {
+		token_from(rnd + UUID_RANDOM, s->hold_id);
+		if (keys_id_stamp(s->hold_id, s->node) != 0)
+			return -1;
+	}
 	if (kind == 'c')
 		memcpy(s->hold_id, o->hold_id, sizeof(s->hold_id));
 	/* a keyed request and a confirm answer their order again: the
@@ -114,15 +124,17 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	if (key != NULL || kind == 'c') {
 		if (token_for(secret, s->order_id, s->token) != 0)
 			return -1;
-	} else if (token_new(s->token) != 0)
-		return -1;
+	} else
+		token_from(rnd + UUID_RANDOM + TOKEN_RANDOM, s->token);
 	if (token_hash(s->token, s->hash) != 0)
 		return -1;
 	s->n = n;
-	for (i = 0; i < n; i++)
-		if (ticket_uuid_v7(s->created_ms, s->tids[i]) != 0 ||
-		    keys_id_stamp(s->tids[i], s->node) != 0)
+	for (i = 0; i < n; i++) {
+		ticket_uuid_v7_from(s->created_ms, rnd + UUID_RANDOM +
+		    2 * TOKEN_RANDOM + (size_t)i * UUID_RANDOM, s->tids[i]);
+		if (keys_id_stamp(s->tids[i], s->node) != 0)
 			return -1;
+	}
 	return 0;
 }
 

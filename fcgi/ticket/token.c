@@ -3,16 +3,16 @@
  * token.c - cancel tokens and their hashes (see token.h).
  */
 #include <string.h>
-#include <sys/random.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "ticket.h"
 #include "token.h"
 
 /* 16 bytes as 22 characters of URL-safe base64 without padding. */
-static void
-encode(const unsigned char b[16], char out[TOKEN_LEN + 1])
+void
+token_from(const unsigned char b[TOKEN_RANDOM], char out[TOKEN_LEN + 1])
 {
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -34,16 +34,11 @@ encode(const unsigned char b[16], char out[TOKEN_LEN + 1])
 int
 token_new(char out[TOKEN_LEN + 1])
 {
-	unsigned char	b[16];
-	size_t		got = 0;
-	ssize_t		n;
+	unsigned char	b[TOKEN_RANDOM];
 
-	while (got < sizeof(b)) {
-		if ((n = getrandom(b + got, sizeof(b) - got, 0)) <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	encode(b, out);
+	if (ticket_random(b, sizeof(b)) != 0)
+		return -1;
+	token_from(b, out);
 	return 0;
 }
 
@@ -79,7 +74,7 @@ token_for(const char *secret, const char *order_id, char out[TOKEN_LEN + 1])
 	    (const unsigned char *)order_id, strlen(order_id), md, &len) ==
 	    NULL || len < 16)
 		return -1;
-	encode(md, out);
+	token_from(md, out);
 	return 0;
 }
 

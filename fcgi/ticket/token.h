@@ -11,9 +11,14 @@
 
 #define TOKEN_HASH_LEN	64
 
+#define TOKEN_RANDOM	16	/* random bytes of a token */
+
 /* Writes a new token (TOKEN_LEN chars) into out.  Returns 0, or -1 if no
  * randomness was available. */
 int	token_new(char out[TOKEN_LEN + 1]);
+/* The same from random bytes the caller drew (ticket_random). */
+void	token_from(const unsigned char rnd[TOKEN_RANDOM],
+	    char out[TOKEN_LEN + 1]);
 /* Writes the token of an order of a keyed request: the first 128 bits of
  * HMAC-SHA256(secret, order_id), encoded as token_new() does.  Returns 0
  * or -1. */

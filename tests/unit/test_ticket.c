@@ -48,6 +48,23 @@ test_uuid_format(void **state)
 	}
 }
 
+/* ticket_uuid_v7_from: the bytes given, the version and variant bits set. */
+static void
+test_uuid_from_bytes(void **state)
+{
+	unsigned char	rnd[UUID_RANDOM] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	unsigned char	ones[UUID_RANDOM];
+	char		id[UUID_LEN + 1];
+
+	(void)state;
+	ticket_uuid_v7_from(T_MS, rnd, id);
+	assert_string_equal(id, "01a21f6e-7bfb-7001-8203-040506070809");
+	memset(ones, 0xff, sizeof(ones));
+	ticket_uuid_v7_from(T_MS, ones, id);
+	assert_string_equal(id, "01a21f6e-7bfb-7fff-bfff-ffffffffffff");
+	assert_int_equal(ticket_random(ones, sizeof(ones)), 0);
+}
+
 static void
 test_uuid_timestamp(void **state)
 {
@@ -514,6 +531,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uuid_format),
 		cmocka_unit_test(test_uuid_timestamp),
+		cmocka_unit_test(test_uuid_from_bytes),
 		cmocka_unit_test(test_uuid_ordered_unique),
 		cmocka_unit_test(test_now_and_new),
 		cmocka_unit_test(test_stamp),

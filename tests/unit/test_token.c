@@ -30,6 +30,25 @@ test_new(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* token_from: URL-safe base64 of the 16 bytes, no padding. */
+static void
+test_from_bytes(void **state)
+{
+	unsigned char	b[TOKEN_RANDOM];
+	char		t[TOKEN_LEN + 1];
+	int		i;
+
+	(void)state;
+	for (i = 0; i < TOKEN_RANDOM; i++)
+		b[i] = (unsigned char)i;
+	token_from(b, t);
+	assert_string_equal(t, "AAECAwQFBgcICQoLDA0ODw");
+	for (i = 0; i < TOKEN_RANDOM; i++)
+		b[i] = (unsigned char)(240 + i);
+	token_from(b, t);
+	assert_string_equal(t, "8PHy8_T19vf4-fr7_P3-_w");
+}
+
 static void
 test_for(void **state)
 {
@@ -83,6 +102,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new),
+		cmocka_unit_test(test_from_bytes),
 		cmocka_unit_test(test_for),
 		cmocka_unit_test(test_hash),
 	};
