@@ -26,10 +26,14 @@
  * The loop never waits on the broker.  A connection is opened by a
  * connector thread of its own (mq_connect's handshake blocks up to
  * amqp_connect_timeout_ms per node), handed back over a pipe; meanwhile
- * the other connections carry the messages.  A message is written only to
- * a connection the kernel calls writable, whose send buffer is fixed at
- * SNDBUF so that a writable one has room for the largest message
- * (rabbitmq-c's publish waits without a limit for room); when no
+ * the other connections carry the messages, or, with none open, they wait
+ * for it: a connection lost is reopened at once, and a message that finds
+ * none begins a connect and waits for it; when a connect begun after the
+ * message came fails, the message fails (the broker refused it).  Idle, a
+ * failed connect is tried again after RETRY_MS.  A message is written only to
+ * a connection the kernel calls writable, whose send buffer is fixed
+ * (SNDBUF) so that a writable one has room for a message (rabbitmq-c's
+ * publish waits without a limit for room); when no
  * connection is writable the message waits in the unsent queue, in order,
  * until one is or its deadline passes (MQ_FAILED: never sent).
  *
@@ -70,12 +74,17 @@
 #define OUT_MAX		(64 * 1024)	/* answers queued to one responder */
 #define UNSENT_MAX	4096		/* messages waiting for a writable link */
 /*
- * Send buffer of a broker connection.  Linux doubles it, and a TCP socket
- * polls writable only while at most 2/3 of that is queued: writable means
- * at least 2/3 MiB free, more than the largest message (PUBFRAME_BODY_MAX
- * and its frames), so a publish to it never waits for room.
+ * Send buffer asked for a broker connection.  Linux doubles it (capped by
+ * net.core.wmem_max: 2 x 208 KiB on a stock kernel, 2 MiB with a
+ * wmem_max of 1 MiB or more), and a TCP socket polls writable only while
+ * at most 2/3 of it is queued: writable means a third of it free, and a
+ * publish no larger than that never waits for room.  After a "writable"
+ * pubd writes up to a sixth of it (link.room) before asking the kernel
+ * again.  A message larger than a third (over 138 KiB on a stock kernel;
+ * an order of 10 seats is ~4 KiB) may still wait for room.
  */
 #define SNDBUF		(1024 * 1024)
+#define FRAMING		512	/* a message's method and header frames */
 
 struct flight {
 	uint64_t	tag;
@@ -94,9 +103,12 @@ struct link {
 	int		 connecting;	/* the connector thread runs */
 	struct flight	*ring;		/* FLIGHT_MAX entries */
 	size_t		 head, n;
-	long long	 retry_at;	/* ms: no connect before */
+	long long	 retry_at;	/* ms: no connect before, unless asked */
+	long long	 tried_ms;	/* ms: the last connect began */
 	long long	 sent_ms;	/* ms: last frame sent (heartbeats) */
 	long long	 checked_ms;	/* ms: last silence check */
+	size_t		 room;		/* bytes writable without asking */
+	size_t		 room_max;	/* a sixth of the send buffer */
 	int		 down_said;	/* a failed connect was logged */
 };
 
@@ -106,6 +118,7 @@ struct unsent {
 	struct unsent	*next;
 	int		 client;
 	unsigned	 gen;
+	long long	 arrived;	/* monotonic ms */
 	long long	 deadline;	/* monotonic ms: then MQ_FAILED */
 	struct pubframe_req r;		/* body points after the struct */
 };
@@ -130,6 +143,8 @@ static struct stat		 listen_st;	/* of our socket file */
 static int			 wake[2] = { -1, -1 };	/* connectors -> loop */
 static struct unsent		*unsent_head, **unsent_tail = &unsent_head;
 static size_t			 nunsent;
+
+static void	link_connect(struct link *, long long, int);
 
 static void
 on_signal(int sig)
@@ -242,7 +257,9 @@ link_lost(struct link *l, int notfound)
 	else
 		log_warnx("%s", l->m.errstr);
 	l->head = l->n = 0;
-	l->retry_at = 0;	/* the loop reconnects at once */
+	l->retry_at = 0;	/* reconnect at once: the next messages wait */
+	if (!stopping)
+		link_connect(l, mono_ms(), 0);
 }
 
 /* A confirm of tag (and below if multiple): ack says OK, else unknown. */
@@ -314,18 +331,27 @@ link_read(struct link *l)
 	}
 }
 
-/* Whether l's connection takes a write now without waiting for room. */
+/* Whether l's connection takes a write of len bytes now without waiting
+ * for room; if so, the write is counted against what the kernel's last
+ * "writable" leaves (room), so that most writes ask the kernel nothing. */
 static int
-link_writable(struct link *l)
+link_writable(struct link *l, size_t len)
 {
 	struct pollfd	pfd;
 
 	if (!l->m.open)
 		return 0;
+	if (len <= l->room) {
+		l->room -= len;
+		return 1;
+	}
 	pfd.fd = amqp_get_sockfd(l->m.conn);
 	pfd.events = POLLOUT;
 	pfd.revents = 0;
-	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT);
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+		return 0;
+	l->room = len < l->room_max ? l->room_max - len : 0;
+	return 1;
 }
 
 /* Keeps l's connection alive and checks it is: heartbeats while busy
@@ -347,7 +373,7 @@ link_tick(struct link *l, long long now)
 		return;
 	/* a connection with no room is not read by the broker: a heartbeat
 	 * would wait, and tell it nothing */
-	if (now - l->sent_ms >= hb * 1000LL / 2 && link_writable(l)) {
+	if (now - l->sent_ms >= hb * 1000LL / 2 && link_writable(l, 8)) {
 		if (mq_heartbeat_send(&l->m) != 0) {
 			mq_drop(&l->m, "heartbeat", "cannot send");
 			link_lost(l, 0);
@@ -382,15 +408,16 @@ connector(void *arg)
 	return NULL;
 }
 
-/* Starts l's connector if l is closed and may try now.  The loop leaves
+/* Starts l's connector if l is closed and may try now (RETRY_MS after a
+ * failed connect, at once if asked: a message waits).  The loop leaves
  * l->m alone until link_opened(). */
 static void
-link_connect(struct link *l, long long now)
+link_connect(struct link *l, long long now, int asked)
 {
 	sigset_t	all, old;
 	int		rc;
 
-	if (l->m.open || l->connecting || now < l->retry_at)
+	if (l->m.open || l->connecting || (now < l->retry_at && !asked))
 		return;
 	mq_close(&l->m);
 	l->next = l->m;
@@ -406,6 +433,7 @@ link_connect(struct link *l, long long now)
 		return;
 	}
 	l->connecting = 1;
+	l->tried_ms = now;
 }
 
 /* The connector of l is done: its connection (or its error) is the
@@ -413,6 +441,9 @@ link_connect(struct link *l, long long now)
 static void
 link_opened(struct link *l)
 {
+	socklen_t	len = sizeof(int);
+	int		size;
+
 	pthread_join(l->connector, NULL);
 	l->connecting = 0;
 	l->m = l->next;
@@ -426,6 +457,11 @@ link_opened(struct link *l)
 	if (l->down_said)
 		log_info("amqp: %s: connected", l->m.name);
 	l->down_said = 0;
+	l->room = 0;
+	if (getsockopt(amqp_get_sockfd(l->m.conn), SOL_SOCKET, SO_SNDBUF,
+	    &size, &len) != 0 || size <= 0)
+		size = 0;
+	l->room_max = (size_t)size / 6;
 	l->sent_ms = l->checked_ms = mono_ms();
 }
 
@@ -444,11 +480,11 @@ wake_read(void)
 
 /* --- requests ----------------------------------------------------------- */
 
-/* The open connection the next message goes to (round robin), or NULL
- * with *why; *wait says whether one is open but has no room in its send
- * buffer yet (the message may wait for it). */
+/* The open connection the next message (len bytes) goes to (round
+ * robin), or NULL with *why; *wait says whether one is being opened or
+ * has no room in its send buffer yet (the message may wait for it). */
 static struct link *
-link_pick(const char **why, int *wait)
+link_pick(size_t len, long long arrived, const char **why, int *wait)
 {
 	struct link	*c;
 	int		 k;
@@ -458,13 +494,21 @@ link_pick(const char **why, int *wait)
 	for (k = 0; k < nlinks; k++) {
 		c = &links[(next_link + k) % nlinks];
 		if (!c->m.open) {
-			if (c->m.errstr[0] != '\0')
+			/* a message waits for a connect begun after it came
+			 * (one is begun for it: the broker may be back), not
+			 * for another after one that failed since */
+			if (!c->connecting && arrived > c->tried_ms &&
+			    !stopping)
+				link_connect(c, mono_ms(), 1);
+			if (c->connecting)
+				*wait = 1;
+			else if (c->m.errstr[0] != '\0')
 				*why = c->m.errstr;
 		} else if (c->n >= FLIGHT_MAX)
 			*why = "too many messages in flight";
 		else if (c->m.blocked)
 			*why = "broker is blocking publishers (resource alarm)";
-		else if (!link_writable(c))
+		else if (!link_writable(c, len + FRAMING))
 			*wait = 1;
 		else {
 			next_link = (next_link + 1) % nlinks;
@@ -532,15 +576,17 @@ unsent_drain(long long now)
 			continue;
 		}
 		answer(u->client, u->gen, u->r.id, MQ_FAILED, "not sent in "
-		    "time: the broker is not reading (no connection had room)");
+		    "time: no broker connection was ready (being opened, or "
+		    "the broker not reading)");
 		if ((*pp = u->next) == NULL)
 			unsent_tail = pp;
 		nunsent--;
 		free(u);
 	}
 	while (unsent_head != NULL) {
-		if ((l = link_pick(&why, &wait)) != NULL) {
-			u = unsent_head;
+		u = unsent_head;
+		if ((l = link_pick(u->r.bodylen, u->arrived, &why, &wait)) !=
+		    NULL) {
 			send_on(l, u->client, u->gen, &u->r, u->deadline);
 			unsent_pop(MQ_OK, "", 1);
 		} else if (!wait)
@@ -562,7 +608,7 @@ publish(int i, const struct pubframe_req *r)
 	int		 wait = 1;
 
 	if (nunsent == 0) {
-		if ((l = link_pick(&why, &wait)) != NULL) {
+		if ((l = link_pick(r->bodylen, now, &why, &wait)) != NULL) {
 			send_on(l, i, clients[i]->gen, r, now + r->timeout_ms);
 			return;
 		}
@@ -580,6 +626,7 @@ publish(int i, const struct pubframe_req *r)
 	u->next = NULL;
 	u->client = i;
 	u->gen = clients[i]->gen;
+	u->arrived = now;
 	u->deadline = now + r->timeout_ms;
 	u->r = *r;
 	if (r->bodylen > 0)
@@ -817,7 +864,7 @@ run(void)
 		unsent_drain(now);
 		if (!stopping)
 			for (j = 0; j < nlinks; j++)
-				link_connect(&links[j], now);
+				link_connect(&links[j], now, 0);
 	}
 }
 
@@ -878,7 +925,7 @@ main(int argc, char **argv)
 			log_error("out of memory");
 			return 1;
 		}
-		link_connect(&links[j], 0);
+		link_connect(&links[j], 0, 0);
 	}
 	/* the first connections before the first message, but no longer
 	 * than one connect timeout: the loop serves meanwhile otherwise */

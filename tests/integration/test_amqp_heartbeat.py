@@ -29,6 +29,13 @@ THROUGH_PROXY = {"BOXOFFICE_AMQP_PORT": str(PROXY_PORT),
 
 def setup_module():
     box.stack("reset")
+    # the responders' own broker connections are under test: direct mode
+    # whatever the suite runs in (pubd's silence check: test_pubd_stalls)
+    box.publisher("direct")
+
+
+def teardown_module():
+    box.publisher(box.PUBLISHER)
 
 
 def stored():

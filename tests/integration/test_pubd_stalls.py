@@ -5,8 +5,13 @@ broker connection does.
 
 - a broker node that accepts TCP but never answers the AMQP handshake
   (a listening socket nobody reads): pubd's connectors wait on it, its loop
-  answers every message at once ("no broker connection"), where a connect
-  inside the loop held every responder for amqp_connect_timeout_ms;
+  answers every message by the message's deadline (failed: waited for a
+  connection being opened, or found none), where a connect inside the
+  loop held every responder for amqp_connect_timeout_ms;
+- a broker gone silent without closing TCP (a proxy that turns the
+  connection into a black hole): pubd drops the connection after 1.5
+  heartbeat intervals, answers the message in flight "unknown" long before
+  its deadline, and the next message goes out on a new connection;
 - a broker that stops reading (SIGSTOP) while pubd keeps publishing
   messages big enough to fill the connection's socket buffers: every
   message is answered by its deadline, the unknown outcome for those sent,
@@ -30,10 +35,13 @@ import threading
 import time
 
 import box
+import tcpproxy
 from box import check, eq
 
 OK, FAILED, UNKNOWN = 0, 1, 2
 VOID_KEY = "boxoffice.test.void"
+PROXY_PORT = int(os.environ.get("BOX_SPARE_PORT_BASE", "30200")) + 5
+AMQP_PORT = int(os.environ.get("BOX_AMQP_PORT", "15673"))
 
 
 def request(mid, body, timeout_ms, key=VOID_KEY, exchange="", mandatory=False):
@@ -108,6 +116,16 @@ class Pubd:
                        "started:" in open(self.log).read(),
                        timeout=timeout, what="pubd started (%s)" % self.log)
 
+    def confirmed_client(self):
+        """Once pubd is up, a client whose first message ("warm") the broker
+        confirmed."""
+        self.wait_started(timeout=30)
+        c = Client(self.sock)
+        c.send(request("warm", b"{}", 5000))
+        box.wait_until(lambda: "warm" in c.answers, timeout=30, what="first confirm")
+        eq(c.answers["warm"][0], OK, "the first message: %s" % (c.answers["warm"],))
+        return c
+
     def logtext(self):
         text = ""
         for name in (self.log, self.log + ".err"):
@@ -133,7 +151,7 @@ def test_a_broker_node_that_never_answers_stalls_no_one():
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)     # the kernel completes the handshakes; nobody reads
     port = hole.getsockname()[1]
-    pd = Pubd(amqp_hosts="127.0.0.1:%d" % port, amqp_connect_timeout_ms=4000,
+    pd = Pubd(amqp_hosts="127.0.0.1:%d" % port, amqp_connect_timeout_ms=6000,
               pubd_connections=2)
     try:
         pd.wait_started(timeout=30)
@@ -146,9 +164,12 @@ def test_a_broker_node_that_never_answers_stalls_no_one():
             time.sleep(0.2)
         box.wait_until(lambda: len(c.answers) == len(sent), timeout=30,
                        what="answers to all %d messages" % len(sent))
-        late = {m: round(c.at[m] - t, 2) for m, t in sent.items() if c.at[m] - t > 1.0}
-        print("answers: %s" % sorted(set(c.answers.values())))
-        check(not late, "answers held by a connect in progress (s): %s" % late)
+        took = {m: round(c.at[m] - t, 2) for m, t in sent.items()}
+        print("answers: %s after %s s" % (sorted(set(c.answers.values())),
+                                         sorted(took.values())))
+        late = {m: t for m, t in took.items() if t > 3.0}
+        check(not late, "answers later than the 2 s deadline + 1 s, held by a connect "
+              "(6 s) in progress (s): %s" % late)
         for m, (r, why) in c.answers.items():
             eq(r, FAILED, "message %s: not sent, so FAILED (%s)" % (m, why))
         c.close()
@@ -161,11 +182,7 @@ def test_a_broker_that_stops_reading_stalls_no_one():
     pd = Pubd(pubd_connections=1, amqp_heartbeat=30)
     pid = box.rabbit_pid()
     try:
-        pd.wait_started(timeout=30)
-        c = Client(pd.sock)
-        c.send(request("warm", b"{}", 5000))
-        box.wait_until(lambda: "warm" in c.answers, timeout=30, what="first confirm")
-        eq(c.answers["warm"][0], OK, "a message to a live broker: %s" % (c.answers["warm"],))
+        c = pd.confirmed_client()
         body = b"x" * (250 * 1024)
         n = 80          # 20 MB: more than the broker's and pubd's socket buffers
         os.kill(pid, signal.SIGSTOP)
@@ -203,6 +220,34 @@ def test_a_broker_that_stops_reading_stalls_no_one():
         c.close()
     finally:
         pd.stop()
+
+
+def test_a_silent_broker_is_dropped_on_heartbeats():
+    hb = 2
+    proxy = tcpproxy.Proxy(PROXY_PORT, AMQP_PORT)
+    pd = Pubd(amqp_hosts="127.0.0.1:%d" % PROXY_PORT, amqp_heartbeat=hb,
+              pubd_connections=1)
+    try:
+        c = pd.confirmed_client()
+        proxy.freeze()
+        t0 = time.monotonic()
+        c.send(request("lost", b"{}", 30000))
+        box.wait_until(lambda: "lost" in c.answers, timeout=25,
+                       what="an answer to the message sent into the silence")
+        took = c.at["lost"] - t0
+        print("silent broker: %s after %.1f s" % (c.answers["lost"], took))
+        eq(c.answers["lost"][0], UNKNOWN, "the message sent into the silence")
+        check(took < 10 * hb, "answered after %.1f s: not by the heartbeat check "
+              "(1.5 x %d s) but later" % (took, hb))
+        # connections opened after the freeze work (another node, as it were)
+        c.send(request("after", b"{}", 10000))
+        box.wait_until(lambda: "after" in c.answers, timeout=30, what="the next message")
+        eq(c.answers["after"][0], OK, "the next message, on a new connection: %s" %
+           (c.answers["after"],))
+        c.close()
+    finally:
+        pd.stop()
+        proxy.close()
 
 
 if __name__ == "__main__":
