@@ -71,6 +71,14 @@ def in_sync(m, r):
         return False
 
 
+def link_up(r):
+    """1 if replica r's link to its master is up (INFO master_link_status)."""
+    try:
+        return b"master_link_status:up" in box.redis("INFO", "replication", port=r)
+    except (OSError, box.RedisError):
+        return False
+
+
 def node_name(port):
     return "redis-%d" % (box.CLUSTER_PORTS.index(port) + 1)
 
@@ -288,7 +296,7 @@ def test_reads_after_a_failover():
     old = master()
     new = replica_of(old)
     box.redis("CLUSTER", "FAILOVER", port=new)
-    box.wait_until(lambda: master() == new and in_sync(new, old), timeout=60,
+    box.wait_until(lambda: master() == new and link_up(old) and in_sync(new, old), timeout=60,
                    what="the manual failover of %d to %d" % (old, new))
     m, rp = reading(1000)
     eq((m, rp), (new, old), "master and replica after the manual failover")
@@ -347,6 +355,11 @@ def test_query_health_sees_a_failover_its_map_missed():
     box.redis("CLUSTER", "FAILOVER", port=new)
     box.wait_until(lambda: master() == new, timeout=30,
                    what="the manual failover of %d to %d" % (old, new))
+    # the old master must replicate from the new one before that one dies:
+    # a replica whose link never came up counts as disconnected for too
+    # long (cluster-replica-validity-factor) and is never promoted
+    box.wait_until(lambda: link_up(old) and in_sync(new, old), timeout=60,
+                   what="%d replicating from %d" % (old, new))
     os.kill(node_pid(new), signal.SIGKILL)
     try:
         t0, health = time.time(), {}
