@@ -261,6 +261,30 @@ class CpuMeter:
         return pct
 
 
+SETTLE = True
+
+
+def settle(limit_s=60.0, busy_pct=None):
+    """Waits until the stack's own processes use less than busy_pct of one
+    core over a second (a JVM warming up after `make up`, a reset's
+    deletions, a drain's last batches), at most limit_s; a load measured
+    while they still work gets a lower ceiling or a dearer row.  Returns
+    the seconds waited (None: never quiet within limit_s; 0: SETTLE off,
+    as for the smoke run, which measures nothing)."""
+    if not SETTLE:
+        return 0.0
+    if busy_pct is None:        # idle: 2-4 % single, more with 6 Redis + 3 brokers
+        busy_pct = 25.0 if TOPOLOGY == "cluster" else 10.0
+    t0 = time.time()
+    while time.time() - t0 < limit_s:
+        m = CpuMeter().start()
+        time.sleep(1.0)
+        pct = m.stop()
+        if sum(v for k, v in pct.items() if k not in ("rest of machine", "idle")) < busy_pct:
+            return time.time() - t0
+    return None
+
+
 # --------------------------------------------------------------- wrk runs
 
 def run_wrk(path, connections, threads, host=None, limit_s=900, timeout_s=30, meter=None, ids=None):
@@ -409,8 +433,10 @@ class Hello:
 
 def ceiling(path, connections, threads):
     """The trivial responder through the same nginx, same wrk script."""
+    waited = settle()
     meter = CpuMeter()
     facts = run_wrk(path, connections, threads, host=HELLO_HOST, meter=meter)
+    facts["settled_s"] = waited
     facts["ok"] = facts["statuses"].get(200, 0) == facts["requests"] and facts["socket_errors"] == 0
     return facts
 
@@ -420,6 +446,7 @@ def pubbench(procs, seconds, window=1):
     drainers stand in); what is left in the queues is purged before the
     consumer starts again.  window: messages in flight per connection (1:
     as the responders publish, a confirm awaited before the next)."""
+    settle()
     stack("stop", "consumer")
     meter = CpuMeter()
     p = subprocess.Popen([os.path.join(BIN, "pubbench"), "-c", CONF, "-p", str(procs),
@@ -584,8 +611,10 @@ def purchase_row(ratio, zones, seed, connections, threads, workdir, drain_timeou
     requests, seats = request_file(ratio, zones, seed, path)
     if elsewhere:
         stack("stop", "consumer")
+    waited = settle()
     meter = CpuMeter()
     facts = run_wrk(path, connections, threads, meter=meter)
+    facts["settled_s"] = waited
     load_s = facts["seconds"] or facts["wall"]
     if drain_timeout is None:
         drain_timeout = max(120.0, 6 * load_s)

@@ -187,6 +187,7 @@ def parallel_wrk(files, connections, threads, prefix):
     import threading
     total = sum(n for _, _, n in files if n) or 1
     out, errs, runs = {}, [], []
+    B.settle()
     meter = B.CpuMeter()
     for i, (kind, path, n) in enumerate(f for f in files if f[2]):
         conns = max(threads, int(round(connections * n / total)))
