@@ -9,6 +9,7 @@ write everything once the table is fixed: nothing dead-lettered.
 """
 
 import datetime
+import time
 
 import box
 import persist
@@ -70,10 +71,15 @@ def test_mysql_table_refusing_valid_tickets_keeps_the_messages():
     persist.exact_check(LEDGER)
     offset = persist.log_size()
     # a constraint every new ticket breaks (existing rows satisfy it): as if
-    # a column had been narrowed below what the contract allows
-    now = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S")
+    # a column had been narrowed below what the contract allows.  created_on
+    # has milliseconds: the cutoff is the next whole second (a row sold in
+    # this second by the test before broke "< this second": CI of 89bda49),
+    # and nothing is sold before the clock has passed it
+    cutoff = datetime.datetime.utcnow().replace(microsecond=0) + datetime.timedelta(seconds=1)
     box.sql("ALTER TABLE ticketing.ticket ADD CONSTRAINT cfg_alarm_test "
-            "CHECK (created_on < '%s')" % now)
+            "CHECK (created_on < '%s')" % cutoff.strftime("%Y-%m-%d %H:%M:%S"))
+    while datetime.datetime.utcnow() <= cutoff:
+        time.sleep(0.05)
     try:
         LEDGER.buy(LEDGER.seats(60))
         box.wait_until(lambda: box.ddb_count() == len(LEDGER.sold), timeout=90,
