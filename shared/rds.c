@@ -40,11 +40,21 @@ seterr(struct rds *r, unsigned slot, enum err_kind kind, const char *what,
 	err_set(&r->err, r->errstr, kind, "redis %s: %s: %s", where, what, why);
 }
 
+/* The single server as "host:port", or its socket's path (port 0). */
+static void
+single_name(const struct rds *r, char *buf, size_t size)
+{
+	if (r->port == 0)
+		snprintf(buf, size, "%s", r->host);
+	else
+		snprintf(buf, size, "%s:%d", r->host, r->port);
+}
+
 void
 rds_where(const struct rds *r, unsigned slot, char *buf, size_t size)
 {
 	if (r->mode == RDS_SINGLE)
-		snprintf(buf, size, "%s:%d", r->host, r->port);
+		single_name(r, buf, size);
 	else if (r->cl == NULL ||
 	    rcl_node_of(r->cl, slot, RCL_MASTER, buf, size) != 0)
 		snprintf(buf, size, "cluster slot %u", slot);
@@ -83,10 +93,22 @@ rds_init(struct rds *r, enum rds_mode mode, const char *nodes,
 		    "redis_mode cluster)");
 		return -1;
 	}
+	if (nodes[0] == '/') {	/* a unix socket on this host */
+		if (strlen(nodes) >= sizeof(r->host)) {
+			err_set(&r->err, r->errstr, ERR_OTHER, "redis_nodes: "
+			    "socket path longer than %zu bytes",
+			    sizeof(r->host) - 1);
+			return -1;
+		}
+		strcpy(r->host, nodes);
+		r->port = 0;
+		return 0;
+	}
 	if (colon == NULL || hlen == 0 || hlen >= sizeof(r->host) ||
 	    valid_long(colon + 1, 1, 65535, &port) != 0) {
 		err_set(&r->err, r->errstr, ERR_OTHER, "redis_nodes: '%s' is "
-		    "not host:port", nodes);
+		    "not host:port or the absolute path of a unix socket",
+		    nodes);
 		return -1;
 	}
 	memcpy(r->host, nodes, hlen);
@@ -155,20 +177,23 @@ rds_close(struct rds *r)
 static redisContext *
 single_ctx(struct rds *r)
 {
-	struct timeval tv;
+	struct timeval	tv;
+	char		name[RCL_HOST_MAX + 8];
 
 	if (r->ctx != NULL) {
 		if (!rcl_idle_dead(r->ctx))
 			return r->ctx;
 		/* the server closed it while idle (restart): nothing of ours
 		 * was in flight, reconnect before sending anything */
-		log_warnx("redis %s:%d: connection closed by the server; "
-		    "reconnecting", r->host, r->port);
+		single_name(r, name, sizeof(name));
+		log_warnx("redis %s: connection closed by the server; "
+		    "reconnecting", name);
 		single_drop(r);
 	}
 	tv.tv_sec = r->timeout_ms / 1000;
 	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
-	r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
+	r->ctx = r->port == 0 ? redisConnectUnixWithTimeout(r->host, tv) :
+	    redisConnectWithTimeout(r->host, r->port, tv);
 	if (r->ctx == NULL) {
 		seterr(r, 0, ERR_OTHER, "connect", "out of memory");
 		return NULL;
@@ -178,7 +203,8 @@ single_ctx(struct rds *r)
 		single_drop(r);
 		return NULL;
 	}
-	(void)redisEnableKeepAlive(r->ctx);
+	if (r->port != 0)
+		(void)redisEnableKeepAlive(r->ctx);
 	r->reconnects++;
 	if (r->connects++ > 0)
 		metrics_count(METRICS_REDIS_RECONNECTS);
@@ -574,7 +600,7 @@ rds_master_name(const struct rds *r, int i, char *buf, size_t size)
 	const struct rcl_addr *a;
 
 	if (r->mode == RDS_SINGLE) {
-		snprintf(buf, size, "%s:%d", r->host, r->port);
+		single_name(r, buf, size);
 		return;
 	}
 	a = &r->cl->map.nodes[r->master[i]];

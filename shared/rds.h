@@ -47,7 +47,8 @@ const char *rds_mode_str(enum rds_mode m);
 struct rds {
 	enum rds_mode	 mode;
 	int		 timeout_ms;
-	/* single: the server, its connection */
+	/* single: the server (port 0: host is a unix socket's path), its
+	 * connection */
 	char		 host[RCL_HOST_MAX];
 	int		 port;
 	redisContext	*ctx;
@@ -74,7 +75,8 @@ struct rds {
 	char		 errstr[ERRSTR_MAX];
 };
 
-/* Sets r up for mode and nodes ("host:port" in single mode; seeds
+/* Sets r up for mode and nodes ("host:port" or the absolute path of a unix
+ * socket, "/run/redis/redis.sock", in single mode; seeds
  * "host:port[,host:port...]" in cluster mode); connects nothing yet.
  * retry_ms bounds a cluster command's back-off (TRYAGAIN, CLUSTERDOWN, a
  * failover).  Returns 0, or -1 with err/errstr set (bad list). */
@@ -142,12 +144,12 @@ const char *rds_replica_state(struct rds *r, int i, char *buf, size_t size,
 /* The masters: their number (1 in single mode; in cluster mode those of
  * the slot map, fetched if needed), or -1 with errstr. */
 int	rds_masters(struct rds *r);
-/* "host:port" of master i (0..rds_masters()-1) into buf. */
+/* "host:port" (or the socket's path) of master i (0..rds_masters()-1) into buf. */
 void	rds_master_name(const struct rds *r, int i, char *buf, size_t size);
 /* A command about master i itself (INFO, DBSIZE, SCAN, PING): no slot, no
  * redirect.  Same return convention as rds_argv(). */
 redisReply *rds_master_cmd(struct rds *r, int i, const char *fmt, ...);
-/* "host:port" serving slot now, into buf ("?" if unknown). */
+/* "host:port" (or the socket's path) serving slot now, into buf ("?" if unknown). */
 void	rds_where(const struct rds *r, unsigned slot, char *buf, size_t size);
 
 /* Reads the answer "<opens ms> <now ms>" of a zone not yet on sale into

@@ -19,6 +19,9 @@
 static void
 test_node_lists(void **state)
 {
+#define LONG_PATH "0123456789abcdef0123456789abcdef0123456789abcdef" \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
+	"0123456789abcdef"
 	static const struct {
 		enum rds_mode	 mode;
 		const char	*nodes;
@@ -36,6 +39,13 @@ test_node_lists(void **state)
 		{ RDS_SINGLE, "h:0", -1, NULL, 0 },
 		{ RDS_SINGLE, "h:65536", -1, NULL, 0 },
 		{ RDS_SINGLE, "h:12x", -1, NULL, 0 },
+		/* a unix socket: its path, port 0 */
+		{ RDS_SINGLE, "/run/redis/redis.sock", 0,
+		    "/run/redis/redis.sock", 0 },
+		{ RDS_SINGLE, "/var/run/a:b.sock", 0, "/var/run/a:b.sock", 0 },
+		{ RDS_SINGLE, "/" LONG_PATH, -1, NULL, 0 },	/* > 127 bytes */
+		{ RDS_SINGLE, "run/redis.sock", -1, NULL, 0 },	/* relative */
+		{ RDS_CLUSTER, "/run/redis/redis.sock", -1, NULL, 0 },
 		{ RDS_CLUSTER, "a:1,b:65535", 0, NULL, 0 },
 		{ RDS_CLUSTER, "h:1", 0, NULL, 0 },
 		{ RDS_CLUSTER, "", -1, NULL, 0 },
