@@ -3,6 +3,9 @@
  * rds.c - Redis connections, scripts and WAIT, on one server or a Redis
  * Cluster (see rds.h).
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,10 +67,11 @@ int
 rds_init(struct rds *r, enum rds_mode mode, const char *nodes,
     int timeout_ms, int retry_ms)
 {
-	const char	*colon;
-	long		 port;
-	size_t		 hlen;
-	char		 err[ERRSTR_MAX];
+	struct sockaddr_un	 sun;
+	const char		*colon;
+	long			 port;
+	size_t			 hlen;
+	char			 err[ERRSTR_MAX];
 
 	memset(r, 0, sizeof(*r));
 	r->mode = mode;
@@ -94,10 +98,10 @@ rds_init(struct rds *r, enum rds_mode mode, const char *nodes,
 		return -1;
 	}
 	if (nodes[0] == '/') {	/* a unix socket on this host */
-		if (strlen(nodes) >= sizeof(r->host)) {
+		if (strlen(nodes) >= sizeof(sun.sun_path)) {
 			err_set(&r->err, r->errstr, ERR_OTHER, "redis_nodes: "
 			    "socket path longer than %zu bytes",
-			    sizeof(r->host) - 1);
+			    sizeof(sun.sun_path) - 1);
 			return -1;
 		}
 		strcpy(r->host, nodes);

@@ -22,6 +22,9 @@ test_node_lists(void **state)
 #define LONG_PATH "0123456789abcdef0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef"
+/* with the leading '/': 107 bytes, the longest a sockaddr_un carries */
+#define PATH_107 "0123456789abcdef0123456789abcdef0123456789abcdef" \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
 	static const struct {
 		enum rds_mode	 mode;
 		const char	*nodes;
@@ -43,7 +46,8 @@ test_node_lists(void **state)
 		{ RDS_SINGLE, "/run/redis/redis.sock", 0,
 		    "/run/redis/redis.sock", 0 },
 		{ RDS_SINGLE, "/var/run/a:b.sock", 0, "/var/run/a:b.sock", 0 },
-		{ RDS_SINGLE, "/" LONG_PATH, -1, NULL, 0 },	/* > 127 bytes */
+		{ RDS_SINGLE, "/" LONG_PATH, -1, NULL, 0 },	/* > 107 bytes */
+		{ RDS_SINGLE, "/" PATH_107, 0, "/" PATH_107, 0 },
 		{ RDS_SINGLE, "run/redis.sock", -1, NULL, 0 },	/* relative */
 		{ RDS_CLUSTER, "/run/redis/redis.sock", -1, NULL, 0 },
 		{ RDS_CLUSTER, "a:1,b:65535", 0, NULL, 0 },
