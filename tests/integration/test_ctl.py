@@ -115,9 +115,9 @@ def test_status():
     check(re.search(r"^  ticketSQL\s+0\s+1$", r.stdout, re.M), "consumer not counted")
     check(re.search(r"^  Event1\s+78000\s+12\s+0\s+12\s+12$", r.stdout, re.M),
           "Event1 sold line: " + r.stdout)
-    for p in box.REDIS_PORTS:
-        check(re.search(r"^  127\.0\.0\.1:%d  memory \S+ .*event zones$" % p, r.stdout, re.M),
-              "redis node %d: %s" % (p, r.stdout))
+    for name in box.redis_names():
+        check(re.search(r"^  %s  memory \S+ .*event zones$" % re.escape(name), r.stdout, re.M),
+              "redis node %s: %s" % (name, r.stdout))
     r = ctl("status", "--no-scan")
     expect_rc(r, 0, "status --no-scan")
     check(re.search(r"^  Event1\s+78000\s+12\s+0\s+12\s+-$", r.stdout, re.M), r.stdout)

@@ -17,17 +17,8 @@ PORT = box.REDIS_PORTS[0]
 SOCKET = os.path.join(RUN, "redis-%d.sock" % PORT)
 
 
-def setting(name):
-    with open(box.CONF) as f:
-        for line in f:
-            key, sep, value = line.partition("=")
-            if sep and key.strip() == name:
-                return value.split(" #")[0].strip()
-    return None
-
-
 def single_topology():
-    return setting("redis_mode") == "single" and box.ENV.get("BOX_TOPOLOGY") != "cluster"
+    return box.setting("redis_mode") == "single" and box.ENV.get("BOX_TOPOLOGY") != "cluster"
 
 
 def on_socket():
@@ -45,7 +36,7 @@ def clients():
 
 
 def test_the_settings_name_the_transport():
-    nodes = setting("redis_nodes")
+    nodes = box.setting("redis_nodes")
     if not single_topology():
         check(all(":" in n and not n.startswith("/") for n in nodes.split(",")),
               "cluster topology: redis_nodes %r should be host:port seeds" % nodes)

@@ -233,6 +233,25 @@ def redis(*args, port=None, node=None):
     return _redis_at(port, *args)
 
 
+def setting(name):
+    """The value of name in the stack's settings file ($BOX_CONF), or None."""
+    with open(CONF) as f:
+        for line in f:
+            key, sep, value = line.partition("=")
+            if sep and key.strip() == name:
+                return value.split(" #")[0].strip()
+    return None
+
+
+def redis_names():
+    """The single Redis as the programs name it (ticketctl status, logs):
+    its unix socket's path (BOX_REDIS_SOCKET=1) or 127.0.0.1:port."""
+    nodes = setting("redis_nodes") or ""
+    if nodes.startswith("/"):
+        return [nodes]
+    return ["127.0.0.1:%d" % p for p in REDIS_PORTS]
+
+
 def _redis_at(port, *args):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     f = s.makefile("rb")
