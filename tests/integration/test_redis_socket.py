@@ -3,8 +3,8 @@
 (BOX_REDIS_SOCKET=1, the default: redis_nodes = the socket's path,
 shared/rds.c), or over 127.0.0.1 with BOX_REDIS_SOCKET=0; the cluster
 topology always over TCP.  Every program of the stack uses the transport of
-the settings file: after a sale, a seat map, a lookup, the sweeper's rounds
-and a ticketctl command, Redis has no client on the other transport."""
+the settings file: after a sale, a seat map and `ticketctl check`, Redis has
+no client on the other transport."""
 
 import os
 
