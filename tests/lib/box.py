@@ -442,20 +442,18 @@ def restart_with(service, **settings):
 
 
 # the publisher mode the suite was started in (tests/run passes
-# BOX_AMQP_PUBLISHER on to scripts/stack; direct unless set)
-PUBLISHER = ENV.get("BOX_AMQP_PUBLISHER", "direct")
+# BOX_AMQP_PUBLISHER on to scripts/stack; conf/stack.env's local unless set)
+PUBLISHER = ENV.get("BOX_AMQP_PUBLISHER") or "local"
 
 
 def publisher(mode):
     """Switches the purchase responders to amqp_publisher = mode (scripts/stack
     renders it from BOX_AMQP_PUBLISHER): pubd started for local, stopped for
     direct, the responders restarted when the mode changes."""
-    if os.environ.get("BOX_AMQP_PUBLISHER", "direct") == mode and \
+    if os.environ.get("BOX_AMQP_PUBLISHER", PUBLISHER) == mode and \
             (mode == "direct" or any(alive(p) for p in fcgi_pids("pubd"))):
         return
     os.environ["BOX_AMQP_PUBLISHER"] = mode
-    if mode == "local":
-        stack("start", "pubd")
     stack("restart", "ticket")
     if mode != "local":
         stack("stop", "pubd")
