@@ -149,5 +149,21 @@ def test_health_says_whether_pubd_takes_messages():
        "publisher state after pubd started again")
 
 
+
+def test_restarting_the_responders_starts_pubd():
+    """scripts/stack starts pubd with the responders in local mode: a
+    `restart ticket` on a stack without pubd (brought up in direct mode)
+    does not leave the responders answering 503."""
+    box.stack("stop", "pubd")
+    check(not any(box.alive(p) for p in box.fcgi_pids("pubd")), "pubd still running")
+    box.stack("restart", "ticket")
+    check(any(box.alive(p) for p in box.fcgi_pids("pubd")),
+          "pubd not started with the responders")
+    health_ok()
+    r = buy(6)
+    eq(r.status, 201, "purchase after restarting the responders (%s)" % r.body)
+    box.ticket_persisted(r.json()["ticketId"])
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
