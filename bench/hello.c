@@ -37,6 +37,10 @@ main(void)
 		while (FCGX_GetStr(buf, sizeof(buf), req.in) > 0)
 			;
 		FCGX_PutStr(reply, (int)sizeof(reply) - 1, req.out);
+		/* stdin read to its end: a plain close, as the responders
+		 * make it (shared/server.c, finish()) */
+		if (!req.keepConnection && FCGX_HasSeenEOF(req.in))
+			FCGX_Detach(&req);
 		FCGX_Finish_r(&req);
 	}
 	return 0;

@@ -67,6 +67,27 @@ serve_metrics(FCGX_Request *req, const struct server_ops *ops)
 	return 1;
 }
 
+/*
+ * Ends a request whose answer is written.  On a connection the web server
+ * does not keep, libfcgi closes by shutting its side down and waiting for
+ * the server to close first (OS_Close's lingering close: three more system
+ * calls, and the process sleeps until the server has read the answer
+ * instead of taking the next request).  The wait guards against one thing:
+ * closing a socket that still holds unread input resets the connection,
+ * and the server may lose the answer.  Once the end of stdin has been read
+ * the server sends nothing more, so a plain close is safe (FCGX_Detach asks
+ * libfcgi for it); a request whose body was left unread keeps the lingering
+ * close.
+ */
+static void
+finish(FCGX_Request *req)
+{
+	if (!req->keepConnection && req->in != NULL &&
+	    FCGX_HasSeenEOF(req->in))
+		FCGX_Detach(req);
+	FCGX_Finish_r(req);
+}
+
 int
 server_main(int argc, char **argv, const struct server_ops *ops)
 {
@@ -100,7 +121,7 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 			break;
 		if (!serve_metrics(&req, ops))
 			ops->handle(&req);
-		FCGX_Finish_r(&req);
+		finish(&req);
 	}
 	if (ops->fini != NULL)
 		ops->fini();
