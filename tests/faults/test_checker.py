@@ -229,6 +229,27 @@ def test_unknown_outcome_orders():
     expect("I3", "order %s (tickets" % oid, h)
 
 
+def test_idless_unknowns_are_matched_not_taken_greedily():
+    """Two unknowns without an id at once (CI, 2026-12-03: two responders
+    killed): a best-available order of one seat (it fits any one-seat
+    order of its zone) and a ticket for seat s.  The order of s, looked at
+    first, must not take the best-available request and leave the other
+    order unexplained: each persisted order gets a request of its own
+    whenever one assignment exists."""
+    order_any = {"i": 200, "kind": "order", "quantity": 1}
+    ticket_s = {"i": 205, "kind": "ticket", "seat": (8, 17)}
+    groups = [("sold (8, 17)", (8, 17)), ("sold (1, 12)", (1, 12))]
+
+    def fits(r, seat):
+        return r["kind"] == "order" or r["seat"] == seat
+
+    got = history.match_idless(groups, [order_any, ticket_s], fits)
+    eq(got, {200: "sold (1, 12)", 205: "sold (8, 17)"}, "matching")
+    # one request cannot explain two orders: one is left unexplained
+    got = history.match_idless(groups, [order_any], fits)
+    eq(len(got), 1, "one request, two orders")
+
+
 def test_a_hold_ended_two_ways_is_I6():
     c = next(r for r in kind("confirm") if r.get("status") == 201)
     hid = c["holdId"]

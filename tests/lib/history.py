@@ -1005,6 +1005,32 @@ def explains(r, group, v, slack):
     return h is None or seats == seat_set(h["hold"]["seats"])
 
 
+def match_idless(groups, idless, may_explain):
+    """Pairs persisted orders no id explains with idless unknown requests,
+    each request at most once: a maximum bipartite matching (augmenting
+    paths), so that an order no other request could explain is not left
+    out because a request that fits several was given to another first
+    (two idless unknowns at once: a best-available order of one seat also
+    fits the ticket another request bought).  groups: [(gid, group)];
+    returns {request index: gid}."""
+    cands = {gid: [r["i"] for r in idless if may_explain(r, group)] for gid, group in groups}
+    owner = {}
+
+    def augment(gid, seen):
+        for i in cands[gid]:
+            if i in seen:
+                continue
+            seen.add(i)
+            if i not in owner or augment(owner[i], seen):
+                owner[i] = gid
+                return True
+        return False
+
+    for gid, _ in groups:
+        augment(gid, set())
+    return owner
+
+
 def check_i3(rep, v, st, slack):
     """I3: everything persisted was sold: every persisted order (its tickets
     grouped by orderId; a round-1 ticket alone) comes from an ok or unknown
@@ -1015,10 +1041,10 @@ def check_i3(rep, v, st, slack):
     idless = [r for r in v.recs if kind_of(r) in SELLS and r["outcome"] == "unknown"
               and not order_id_of(r) and not r.get("ticketId")]
     fails = [r for r in v.recs if kind_of(r) in SELLS and r["outcome"] == "fail"]
-    used = set()
     groups = collections.defaultdict(list)
     for tid, t in st.persisted().items():
         groups[t.get("orderId") or tid].append(t)
+    unexplained = []
     for gid, group in groups.items():
         known = [v.ans_tickets.get(t["ticketId"], (None, None))[1] or
                  v.unk_tickets.get(t["ticketId"]) for t in group]
@@ -1030,10 +1056,11 @@ def check_i3(rep, v, st, slack):
                 rep.bad("I3", "ticket %s is persisted for seat %r, its request %d was for %r" % (
                     group[0]["ticketId"], seat_key(group[0]), src["i"], src["seat"]))
             continue
-        match = next((r for r in idless if r["i"] not in used and explains(r, group, v, slack)),
-                     None)
-        if match is not None:
-            used.add(match["i"])
+        unexplained.append((gid, group))
+    used = match_idless(unexplained, idless, lambda r, group: explains(r, group, v, slack))
+    matched = set(used.values())
+    for gid, group in unexplained:
+        if gid in matched:
             continue
         near = [r for r in fails if explains(r, group, v, slack)]
         near.sort(key=lambda r: r["why"] != "503 nothing sold")
