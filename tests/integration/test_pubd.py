@@ -149,7 +149,6 @@ def test_health_says_whether_pubd_takes_messages():
        "publisher state after pubd started again")
 
 
-
 def test_restarting_the_responders_starts_pubd():
     """scripts/stack starts pubd with the responders in local mode: a
     `restart ticket` on a stack without pubd (brought up in direct mode)
