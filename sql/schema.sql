@@ -59,10 +59,7 @@ CREATE TABLE IF NOT EXISTS ticket (
   KEY ticket_by_event (event_id, ticket_id)
 ) ENGINE=InnoDB;
 
--- Covering index of the query responder's reports (sold and revenue per
--- event and zone, GET /get/events/{id}/stats and /get/money): the sums are
--- read from the index alone, not from one row lookup per ticket.  Separate
--- statement so that databases created before it get it too.  (Since
--- migration 003 the reports read the summary zone_sales; full counts, as
--- in its back-fill, repair and ticketctl check, still use the index.)
-CREATE INDEX IF NOT EXISTS ticket_revenue ON ticket (event_id, zone_id, price);
+-- (Reports and full counts read the covering index ticket_live_revenue of
+-- migration 002 and the summary zone_sales of 003.  Databases created
+-- before 004 had a ticket_revenue (event_id, zone_id, price) here, which
+-- ticket_live_revenue made redundant: 004 drops it.)

@@ -51,6 +51,6 @@ ALTER TABLE ticket
 CREATE INDEX IF NOT EXISTS ticket_by_order ON ticket (order_id);
 
 -- the reports (stats, count, money) count live tickets only: this covers
--- them as ticket_revenue (schema.sql) did before cancellation
+-- them as ticket_revenue (schema.sql before 004) did before cancellation
 CREATE INDEX IF NOT EXISTS ticket_live_revenue
   ON ticket (event_id, zone_id, live_seat, price);

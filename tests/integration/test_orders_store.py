@@ -331,6 +331,14 @@ def test_migration_on_round1_database():
                    "'ticketing_r1' AND table_name = 'ticket' AND non_unique = 0 GROUP BY "
                    "index_name ORDER BY index_name")
     eq(keys, [["PRIMARY"], ["ticket_live_seat"]], "unique keys: id, live seat")
+    # every index, upgraded and fresh alike: round 1's ticket_revenue is gone
+    # (004: ticket_live_revenue covers what it covered, sql/schema.sql)
+    want = [["PRIMARY"], ["ticket_by_event"], ["ticket_by_order"], ["ticket_live_revenue"],
+            ["ticket_live_seat"]]
+    for db in ("ticketing_r1", "ticketing"):
+        eq(box.sql("SELECT index_name FROM information_schema.statistics WHERE table_schema = "
+                   "'%s' AND table_name = 'ticket' GROUP BY index_name ORDER BY index_name"
+                   % db), want, "indexes of %s.ticket" % db)
     eq(box.sql("SELECT event_id, zone_id, sold, revenue FROM ticketing_r1.zone_sales"),
        [["Event2", "1", "1", "150.00"]], "sales summary back-filled from the round-1 ticket")
     eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.orders"), 0, "orders table")
