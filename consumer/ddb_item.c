@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "ddb_item.h"
+#include "msg.h"
 #include "valid.h"
 
 int
@@ -34,17 +35,35 @@ fits(int n, size_t size)
 }
 
 int
-ddb_item_json(const struct ticket *t, char *buf, size_t size)
+ddb_order_item_json(const struct ticket *t, const char *order_id,
+    const char *hash, char *buf, size_t size)
 {
-	if (!ticket_ok(t))
+	int n, e;
+
+	if (!ticket_ok(t) || (order_id != NULL && (!valid_uuid(order_id) ||
+	    hash == NULL || !msg_hash_ok(hash))))
 		return -1;
-	return fits(snprintf(buf, size, "{\"ticketId\":{\"S\":\"%s\"},"
+	if ((n = fits(snprintf(buf, size, "{\"ticketId\":{\"S\":\"%s\"},"
 	    "\"venueId\":{\"S\":\"%s\"},\"eventId\":{\"S\":\"%s\"},"
 	    "\"zoneId\":{\"N\":\"%ld\"},\"row\":{\"N\":\"%ld\"},"
 	    "\"column\":{\"N\":\"%ld\"},\"price\":{\"N\":\"%s\"},"
 	    "\"status\":{\"S\":\"" TICKET_STATUS "\"},"
-	    "\"createdOn\":{\"S\":\"%s\"}}", t->id, t->venue, t->event,
-	    t->zone, t->row, t->col, t->price, t->created), size);
+	    "\"createdOn\":{\"S\":\"%s\"}", t->id, t->venue, t->event,
+	    t->zone, t->row, t->col, t->price, t->created), size)) < 0)
+		return -1;
+	if (order_id != NULL)
+		e = fits(snprintf(buf + n, size - n, ",\"orderId\":{\"S\":"
+		    "\"%s\"},\"cancelHash\":{\"S\":\"%s\"}}", order_id, hash),
+		    size - n);
+	else
+		e = fits(snprintf(buf + n, size - n, "}"), size - n);
+	return e < 0 ? -1 : n + e;
+}
+
+int
+ddb_item_json(const struct ticket *t, char *buf, size_t size)
+{
+	return ddb_order_item_json(t, NULL, NULL, buf, size);
 }
 
 int

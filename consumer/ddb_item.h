@@ -26,6 +26,11 @@ int	ddb_table_ok(const char *name);
  * Each returns the length written (< size), or -1 if it does not fit or a
  * field cannot be written (t not validated, table name invalid). */
 int	ddb_item_json(const struct ticket *t, char *buf, size_t size);
+/* The item of ticket t of an order: as ddb_item_json's, then orderId
+ * (order_id) and cancelHash (hash, msg_hash_ok); order_id NULL: exactly
+ * ddb_item_json's item. */
+int	ddb_order_item_json(const struct ticket *t, const char *order_id,
+	    const char *hash, char *buf, size_t size);
 /* PutItem of t into table with ConditionExpression DDB_CONDITION. */
 int	ddb_put_json(const char *table, const struct ticket *t, char *buf,
 	    size_t size);

@@ -37,13 +37,26 @@ ddb_msg_overlap(const struct ddb_msg *a, const struct ddb_msg *b)
 	return 0;
 }
 
-/* The update of ticket t of order o. */
+/* The action of ticket t of order o: its new item, put only where no item
+ * is (DDB_FORM_PUT), or the update that completes any item there
+ * (DDB_FORM_UPDATE).  Both write the same attributes. */
 static int
 order_action(const char *table, const struct order *o, const struct ticket *t,
-    char *buf, size_t size, size_t *off)
+    enum ddb_form form, char *buf, size_t size, size_t *off)
 {
+	int n;
+
 	if (!ticket_ok(t) || !msg_hash_ok(o->hash) || !valid_uuid(o->id))
 		return -1;
+	if (form == DDB_FORM_PUT) {
+		if (fmt_add(buf, size, off, "{\"Put\":{\"TableName\":\"%s\","
+		    "\"Item\":", table) != 0 || (n = ddb_order_item_json(t,
+		    o->id, o->hash, buf + *off, size - *off)) < 0)
+			return -1;
+		*off += (size_t)n;
+		return fmt_add(buf, size, off, ",\"ConditionExpression\":\""
+		    DDB_CONDITION "\"}}");
+	}
 	return fmt_add(buf, size, off, "{\"Update\":{\"TableName\":\"%s\","
 	    "\"Key\":{\"ticketId\":{\"S\":\"%s\"}},"
 	    "\"UpdateExpression\":\"SET venueId = :v, eventId = :e, "
@@ -79,7 +92,7 @@ cancel_action(const char *table, const struct cancel *c, size_t i,
 
 int
 ddb_txn_json(const char *table, const struct ddb_msg *m, size_t n,
-    char *buf, size_t size)
+    enum ddb_form form, char *buf, size_t size)
 {
 	size_t	off = 0, k, i, total = 0, first = 1;
 	int	rc;
@@ -97,7 +110,7 @@ ddb_txn_json(const char *table, const struct ddb_msg *m, size_t n,
 				return -1;
 			if (m[k].kind == MSG_ORDER)
 				rc = order_action(table, &m[k].u->o,
-				    &m[k].u->o.t[i], buf, size, &off);
+				    &m[k].u->o.t[i], form, buf, size, &off);
 			else
 				rc = cancel_action(table, &m[k].u->c, i, buf,
 				    size, &off);

@@ -51,6 +51,7 @@ struct job {
 	size_t		n;
 	size_t		idx[DDB_TXN_MAX];	/* item indices (>= DDB_BATCH_MAX) */
 	size_t		actions;		/* DDB_JOB_TXN: items written */
+	enum ddb_form	form;			/* DDB_JOB_TXN: orders as */
 };
 
 #define SLOT_JSON_MAX	(DDB_BATCH_JSON_MAX > DDB_TXN_JSON_MAX ? \
@@ -76,6 +77,10 @@ struct sink_ddb {
 	struct job	*jobs;		/* max jobs */
 	size_t		*fallback;	/* items of refused batches */
 	size_t		 nfallback;
+	unsigned char	*found;		/* found[i]: item i's order put found
+					   an item there: write it again as
+					   an update (ddb_order.h) */
+	size_t		 nfound;
 	struct sink	*sk;		/* its errstr: the first transient
 					   error of a write (pipe.h) */
 	int		 retry;		/* some item left in PIPE_RETRY */
@@ -206,6 +211,14 @@ txn_done(struct sink_ddb *s, struct item *items, const struct job *j,
 	if (r->status == 200) {
 		for (k = 0; k < j->n; k++)
 			items[j->idx[k]].state = PIPE_DONE;
+	} else if (!value && j->form == DDB_FORM_PUT && r->status == 400 &&
+	    strcmp(r->type, "TransactionCanceledException") == 0 &&
+	    r->body != NULL && strstr(r->body, "ConditionalCheckFailed") !=
+	    NULL) {
+		/* an item is there already: the same messages as updates */
+		for (k = 0; k < j->n; k++)
+			s->found[j->idx[k]] = 1;
+		s->nfound += j->n;
 	} else if (value && j->n > 1) {
 		for (k = 0; k < j->n; k++)
 			s->fallback[s->nfallback++] = j->idx[k];
@@ -261,7 +274,7 @@ txn_json(struct sink_ddb *s, const struct item *items, const struct job *j,
 		m[k].kind = items[j->idx[k]].kind;
 		m[k].u = &items[j->idx[k]].u;
 	}
-	return ddb_txn_json(s->d.table, m, j->n, buf, SLOT_JSON_MAX);
+	return ddb_txn_json(s->d.table, m, j->n, j->form, buf, SLOT_JSON_MAX);
 }
 
 /* Starts job j on the free slot sl.  Returns 0, or -1 if it could not
@@ -390,19 +403,24 @@ txn_fits(const struct item *items, const struct job *j, size_t i)
 /* Adds to the nj jobs the TransactWriteItems of the orders and
  * cancellations to write, whole messages packed in arrival order (a
  * cancellation never shares a transaction with its order: a later
- * transaction is started).  Returns the number of jobs. */
+ * transaction is started).  DDB_FORM_PUT: every message to write;
+ * DDB_FORM_UPDATE: those whose put found an item (s->found).  Returns the
+ * number of jobs. */
 static size_t
-plan_txn(struct sink_ddb *s, struct item *items, size_t n, size_t nj)
+plan_txn(struct sink_ddb *s, struct item *items, size_t n, size_t nj,
+    enum ddb_form form)
 {
 	struct ddb_msg	m;
 	size_t		i, first = nj;
 
 	for (i = 0; i < n; i++) {
 		if (s->lead[i] != i || items[i].kind == MSG_TICKET ||
-		    (items[i].state != PIPE_NEW && items[i].state != PIPE_RETRY))
+		    (items[i].state != PIPE_NEW && items[i].state != PIPE_RETRY) ||
+		    (form == DDB_FORM_UPDATE && !s->found[i]))
 			continue;
 		if (nj == first || !txn_fits(items, &s->jobs[nj - 1], i)) {
 			s->jobs[nj].op = DDB_JOB_TXN;
+			s->jobs[nj].form = form;
 			s->jobs[nj].n = 0;
 			s->jobs[nj++].actions = 0;
 		}
@@ -431,7 +449,7 @@ plan(struct sink_ddb *s, struct item *items, size_t n, int batch)
 		}
 		s->jobs[nj - 1].idx[s->jobs[nj - 1].n++] = i;
 	}
-	return plan_txn(s, items, n, nj);
+	return plan_txn(s, items, n, nj, DDB_FORM_PUT);
 }
 
 /* The sink's write(): see pipe.h. */
@@ -443,14 +461,21 @@ ddb_write(struct sink *sk, struct item *items, size_t n)
 
 	s->retry = 0;
 	s->nfallback = 0;
+	s->nfound = 0;
+	memset(s->found, 0, n);
 	sink_leaders(items, n, s->lead);
 	nj = plan(s, items, n, s->batch);
 	run_jobs(s, items, s->jobs, nj);
+	if (s->nfound > 0)
+		run_jobs(s, items, s->jobs, plan_txn(s, items, n, 0,
+		    DDB_FORM_UPDATE));
 	if (s->nfallback > 0) {
-		/* a batch refused as invalid: find the item by PutItems */
+		/* a batch refused as invalid: find the item by PutItems, the
+		 * message by a transaction of its own */
 		for (i = 0; i < s->nfallback; i++) {
 			s->jobs[i].op = items[s->fallback[i]].kind ==
 			    MSG_TICKET ? DDB_JOB_PUT : DDB_JOB_TXN;
+			s->jobs[i].form = DDB_FORM_UPDATE;
 			s->jobs[i].n = 1;
 			s->jobs[i].idx[0] = s->fallback[i];
 		}
@@ -487,6 +512,7 @@ ddb_sink_free(void *ctx)
 	free(s->lead);
 	free(s->jobs);
 	free(s->fallback);
+	free(s->found);
 	free(s->unproc);
 	free(s);
 }
@@ -524,9 +550,11 @@ sink_ddb_new(const struct conf *c)
 	s->lead = calloc(s->max, sizeof(*s->lead));
 	s->jobs = calloc(s->max, sizeof(*s->jobs));
 	s->fallback = calloc(s->max, sizeof(*s->fallback));
+	s->found = calloc(s->max, sizeof(*s->found));
 	s->unproc = calloc(DDB_BATCH_MAX, sizeof(*s->unproc));
 	if ((s->multi = curl_multi_init()) == NULL || s->lead == NULL ||
-	    s->jobs == NULL || s->fallback == NULL || s->unproc == NULL)
+	    s->jobs == NULL || s->fallback == NULL || s->found == NULL ||
+	    s->unproc == NULL)
 		goto nomem;
 	/* keep one connection per slot open between batches */
 	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->nslots);

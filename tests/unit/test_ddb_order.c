@@ -42,6 +42,23 @@ setup(void)
 	snprintf(c->ids[0], sizeof(c->ids[0]), T_ID2);
 }
 
+/* Of action i of the TransactWriteItems o: its Put's attribute attr of
+ * type type (type NULL: the Put's member attr), as a string, or NULL. */
+static const char *
+put_field(struct json_object *o, size_t i, const char *attr, const char *type)
+{
+	struct json_object *v;
+
+	if ((v = unit_jpath(o, "TransactItems", NULL, NULL)) == NULL ||
+	    (v = json_object_array_get_idx(v, i)) == NULL ||
+	    (v = unit_jpath(v, "Put", type != NULL ? "Item" : attr,
+	    type != NULL ? attr : NULL)) == NULL)
+		return NULL;
+	if (type != NULL && !json_object_object_get_ex(v, type, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 static void
 test_ddb_order_txn(void **state)
 {
@@ -55,9 +72,33 @@ test_ddb_order_txn(void **state)
 	assert_int_equal(ddb_msg_actions(&m[0]), 2);
 	assert_int_equal(ddb_msg_actions(&m[1]), 1);
 	assert_true(ddb_msg_overlap(&m[0], &m[1]));
-	/* one message alone: valid JSON, one Update per ticket */
-	assert_true((len = ddb_txn_json("Tickets", m, 1, buf, sizeof(buf))) >
-	    0);
+	/* an order first as conditional puts of whole items, each the item
+	 * the update below writes (the same attributes, status CREATED) */
+	assert_true(ddb_txn_json("Tickets", m, 1, DDB_FORM_PUT, buf,
+	    sizeof(buf)) > 0);
+	assert_non_null(o = json_tokener_parse(buf));
+	assert_non_null(a = unit_jpath(o, "TransactItems", NULL, NULL));
+	assert_int_equal(json_object_array_length(a), 2);
+	assert_null(strstr(buf, "Update"));
+	assert_string_equal(put_field(o, 0, "ConditionExpression", NULL),
+	    "attribute_not_exists(ticketId)");
+	assert_string_equal(put_field(o, 1, "TableName", NULL), "Tickets");
+	assert_string_equal(put_field(o, 1, "ticketId", "S"), T_ID2);
+	assert_string_equal(put_field(o, 1, "column", "N"), "29");
+	assert_string_equal(put_field(o, 0, "orderId", "S"), O_ID);
+	assert_string_equal(put_field(o, 0, "cancelHash", "S"), HASH);
+	assert_string_equal(put_field(o, 0, "status", "S"), "CREATED");
+	assert_int_equal(json_object_object_length(unit_jpath(
+	    json_object_array_get_idx(a, 0), "Put", "Item", NULL)), 11);
+	json_object_put(o);
+	/* a cancellation is an update in either form */
+	assert_true(ddb_txn_json("Tickets", &m[1], 1, DDB_FORM_PUT, buf,
+	    sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "{\"Update\":"));
+	assert_null(strstr(buf, "Put"));
+	/* the update form: one Update per ticket */
+	assert_true((len = ddb_txn_json("Tickets", m, 1, DDB_FORM_UPDATE, buf,
+	    sizeof(buf))) > 0);
 	assert_non_null(o = json_tokener_parse(buf));
 	assert_non_null(a = unit_jpath(o, "TransactItems", NULL, NULL));
 	assert_int_equal(json_object_array_length(a), 2);
@@ -65,7 +106,8 @@ test_ddb_order_txn(void **state)
 	assert_non_null(strstr(buf, "\":o\":{\"S\":\"" O_ID "\"}"));
 	assert_non_null(strstr(buf, "\":p\":{\"N\":\"320.00\"}"));
 	json_object_put(o);
-	assert_true(ddb_txn_json("Tickets", &m[1], 1, buf, sizeof(buf)) > 0);
+	assert_true(ddb_txn_json("Tickets", &m[1], 1, DDB_FORM_UPDATE, buf,
+	    sizeof(buf)) > 0);
 	assert_non_null(o = json_tokener_parse(buf));
 	json_object_put(o);
 	assert_non_null(strstr(buf, "\"Key\":{\"ticketId\":{\"S\":\"" T_ID2
@@ -74,11 +116,19 @@ test_ddb_order_txn(void **state)
 	    ":c)"));
 	assert_non_null(strstr(buf, "\":x\":{\"S\":\"CANCELLED\"}"));
 	/* limits: too small, a bad table, a bad value */
-	assert_int_equal(ddb_txn_json("Tickets", m, 1, buf, 100), -1);
-	assert_int_equal(ddb_txn_json("T", m, 1, buf, sizeof(buf)), -1);
+	assert_int_equal(ddb_txn_json("Tickets", m, 1, DDB_FORM_UPDATE, buf,
+	    100), -1);
+	assert_int_equal(ddb_txn_json("Tickets", m, 1, DDB_FORM_PUT, buf,
+	    100), -1);
+	assert_int_equal(ddb_txn_json("T", m, 1, DDB_FORM_PUT, buf,
+	    sizeof(buf)), -1);
 	cb.c.on[0] = 'x';
-	assert_int_equal(ddb_txn_json("Tickets", &m[1], 1, buf, sizeof(buf)),
-	    -1);
+	assert_int_equal(ddb_txn_json("Tickets", &m[1], 1, DDB_FORM_UPDATE,
+	    buf, sizeof(buf)), -1);
+	setup();
+	ob.o.hash[0] = 'x';
+	assert_int_equal(ddb_txn_json("Tickets", m, 1, DDB_FORM_PUT, buf,
+	    sizeof(buf)), -1);
 }
 
 /* The longest transaction fits its buffer even with the longest table
@@ -111,9 +161,13 @@ test_ddb_order_sizes(void **state)
 		m[k].kind = MSG_ORDER;
 		m[k].u = &big[k];
 	}
-	assert_true(ddb_txn_json(table, m, 10, buf, sizeof(buf)) > 0);
+	assert_true(ddb_txn_json(table, m, 10, DDB_FORM_PUT, buf,
+	    sizeof(buf)) > 0);
+	assert_true(ddb_txn_json(table, m, 10, DDB_FORM_UPDATE, buf,
+	    sizeof(buf)) > 0);
 	big[9].o.n = ORDER_TICKETS_MAX + 1;	/* 101 actions: too many */
-	assert_int_equal(ddb_txn_json(table, m, 10, buf, sizeof(buf)), -1);
+	assert_int_equal(ddb_txn_json(table, m, 10, DDB_FORM_PUT, buf,
+	    sizeof(buf)), -1);
 }
 
 int
