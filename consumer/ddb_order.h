@@ -16,8 +16,8 @@
  *            writes the same messages again as updates
  *            (DDB_FORM_UPDATE): SET the ticket's fields, status =
  *            if_not_exists(status, CREATED), so a cancellation is kept.
- *            The put costs DynamoDB Local about 10 % less than the update
- *            (docs/performance.md); both write the same attributes.
+ *            The put costs DynamoDB Local 10-20 % less CPU than the
+ *            update (docs/performance.md); both write the same attributes.
  *   cancel   SET status = CANCELLED, cancelledOn = if_not_exists(..):
  *            on a ticket not written yet this leaves an item holding only
  *            ticketId, orderId, status and cancelledOn, which the order
