@@ -260,7 +260,7 @@ def test_purchases_are_visible_at_once():
     try:
         for i, (event, zone, row, col) in enumerate(SEATS):
             port = WEB_PORTS[i % 2]
-            r = buy(EVENTS[event][0], event, zone, row, col, port=port)
+            r, _ = box.buy_definite(EVENTS[event][0], event, zone, row, col, port=port)
             eq(r.status, 201, "buy %s %d %d %d (body %s)" % (event, zone, row, col, r.body))
             body = lookup_body(r.body)
             t = jparse(body)
@@ -375,7 +375,8 @@ def test_default_limit_is_100():
     box.stack("reset")
     SOLD.clear()
     seats = [(r, c) for r in range(1, 11) for c in range(1, 21)][:101]
-    res = box.parallel(lambda r, c: buy("Venue2", "Event3", 1, r, c), seats, workers=16)
+    res = box.parallel(lambda r, c: box.buy_definite("Venue2", "Event3", 1, r, c)[0], seats,
+                       workers=16)
     for r in res:
         eq(r.status, 201, "buy (body %s)" % r.body)
         SOLD[r.json()["ticketId"]] = (lookup_body(r.body), jparse(lookup_body(r.body)))

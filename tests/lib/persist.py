@@ -52,6 +52,7 @@ class Ledger:
         self.sold = {}
         self.next_seat = first_seat
         self.lock = threading.Lock()
+        self.retried = 0  # purchases retried in the current buy()
 
     def seats(self, n):
         with self.lock:
@@ -69,7 +70,8 @@ class Ledger:
     def buy(self, seats, workers=32, rate=None):
         """Buys every seat through nginx on `workers` keep-alive connections;
         rate (purchases per second, all workers together) spreads them out.
-        Every answer must be a 201; returns the tickets."""
+        Every answer must be a 201 (after box.buy_definite()'s retries);
+        returns the tickets."""
         per_worker = [seats[i::workers] for i in range(workers)]
         delay = workers / float(rate) if rate else 0
         got = []
@@ -80,7 +82,9 @@ class Ledger:
             try:
                 for seat in mine:
                     t0 = time.time()
-                    r = box.buy(*seat, conn=conn)
+                    r, tries = box.buy_definite(*seat, conn=conn)
+                    with self.lock:
+                        self.retried += tries - 1
                     box.check(r.status == 201, "buy %r: %r" % (seat, r))
                     out.append(self.add(r.body))
                     if delay:
@@ -93,6 +97,9 @@ class Ledger:
             for part in ex.map(worker, [m for m in per_worker if m]):
                 got.extend(part)
         box.eq(len(got), len(seats), "201 answers")
+        if self.retried:
+            print("    (%d purchases retried after a 503 that sold nothing)" % self.retried)
+            self.retried = 0
         return got
 
     def buy_in_background(self, seats, workers=8, rate=None):
