@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "ticket.h"
+#include "when.h"
 
 void
 ticket_stamp(long long ms, char out[STAMP_LEN + 1])
@@ -132,36 +133,19 @@ ticket_price_ok(const char *s)
 	    s[i + 2] >= '0' && s[i + 2] <= '9';
 }
 
-/* Reads n digits at s into *v; returns 0 or -1. */
-static int
-digits(const char *s, int n, int *v)
-{
-	int i;
-
-	*v = 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
+/* The shape is checked here, the instant by when_parse(), the one parser
+ * of RFC 3339 times: days of the month (leap years), seconds 0..59 (MySQL's
+ * DATETIME refuses a leap second), years 1970..9999. */
 int
 ticket_stamp_ok(const char *s)
 {
-	int y, mo, d, h, mi, se, ms;
+	long long ms;
 
 	if (strlen(s) != STAMP_LEN || s[4] != '-' || s[7] != '-' ||
 	    s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
 	    s[23] != 'Z')
 		return 0;
-	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
-	    digits(s + 17, 2, &se) || digits(s + 20, 3, &ms))
-		return 0;
-	return y >= 1970 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 &&
-	    h <= 23 && mi <= 59 && se <= 60;
+	return when_parse(s, &ms) == 0;
 }
 
 static int

@@ -195,6 +195,41 @@ def test_poison_order_dead_lettered():
         box.mqtool("purge", q)
 
 
+def test_impossible_stamps_dead_lettered():
+    """A stamp that is no real instant (a day its month has not, a leap
+    second) is poison in every message: MySQL's DATETIME refuses it, and
+    the consumer once retried such an INSERT forever, stalling its MySQL
+    pipeline. Each is dead-lettered from both queues; the next good
+    message persists."""
+    before = dead_counts()
+    o = forge.order([(9, 1)], zone=ZONE)
+    o["createdOn"] = "2026-02-31T10:00:00.000Z"
+    for t in o["tickets"]:
+        t["createdOn"] = o["createdOn"]
+    forge.publish_order(o)
+    tid = persist.new_ticket_id()
+    box.mqtool("publish", persist.forged_copy(
+        {"ticketId": tid, "venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE, "row": 9,
+         "column": 2, "price": PRICE, "status": "CREATED",
+         "createdOn": "2027-02-29T10:00:00.000Z"}))
+    forge.publish_cancel(forge.cancel(forge.order([(9, 3)], zone=ZONE),
+                                      when="2026-12-31T23:59:60.000Z"))
+    box.wait_until(lambda: dead_counts() == (before[0] + 3, before[1] + 3), timeout=120,
+                   what="3 messages with impossible stamps dead-lettered from both queues")
+    good = forge.order([(9, 4)], zone=ZONE)
+    forge.publish_order(good)
+    wait_mysql(good["orderId"], 1)
+    wait_ddb(good["tickets"][0]["ticketId"], lambda i: True)
+    forge.settled()
+    eq(forge.mysql_order(o["orderId"]), None, "no row of the order dated February 31")
+    eq(forge.mysql_ticket(tid), None, "no row of the ticket dated 2027-02-29")
+    eq((forge.ddb_item(o["tickets"][0]["ticketId"]), forge.ddb_item(tid)), (None, None),
+       "no DynamoDB item of either")
+    eq(dead_counts(), (before[0] + 3, before[1] + 3), "nothing else dead-lettered")
+    for q in ("ticketSQL.dead", "ticketNoSQL.dead"):
+        box.mqtool("purge", q)
+
+
 def test_get_orders_from_cache_and_mysql():
     # from MySQL: an order persisted by the consumer, one ticket cancelled
     o = forge.order([(8, 2), (8, 1)], zone=ZONE)

@@ -131,6 +131,55 @@ test_msg_cancel(void **state)
 	assert_int_equal(parse(CANCEL("7"), &why), -1);
 }
 
+/* s with its nth (0: first) occurrence of from replaced by to (same
+ * length), in a static buffer. */
+static const char *
+swap(const char *s, const char *from, const char *to, int nth)
+{
+	static char	 buf[MSG_JSON_MAX];
+	char		*p;
+
+	assert_true(strlen(s) < sizeof(buf) && strlen(from) == strlen(to));
+	memcpy(buf, s, strlen(s) + 1);
+	for (p = strstr(buf, from); p != NULL && nth > 0; nth--)
+		p = strstr(p + 1, from);
+	assert_non_null(p);
+	memcpy(p, to, strlen(to));
+	return buf;
+}
+
+/* A stamp that is no real instant is poison in every message: MySQL's
+ * DATETIME refuses it, and its INSERT was once retried forever. */
+static void
+test_msg_stamps(void **state)
+{
+	const char	*order = ORDER(TKT(T_ID, O_ID, "30") ","
+			    TKT(T_ID2, O_ID, "29"));
+	const char	*cancel = CANCEL("\"" T_ID "\"");
+	const char	*stamp = "2026-11-27T23:54:24.123Z";
+	const char	*why;
+
+	(void)state;
+	assert_int_equal(parse(swap(order, stamp, "2026-02-31T10:00:00.000Z",
+	    0), &why), -1);
+	assert_string_equal(why,
+	    "createdOn is missing or not RFC 3339 UTC with ms");
+	assert_int_equal(parse(swap(order, stamp, "2027-02-29T10:00:00.000Z",
+	    2), &why), -1);
+	assert_int_equal(parse(swap(order, stamp, "2028-02-29T10:00:00.000Z",
+	    0), &why), 0);
+	assert_int_equal(parse(swap(cancel, "2026-11-28T00:01:02.345Z",
+	    "2026-11-28T00:01:60.345Z", 0), &why), -1);
+	assert_string_equal(why,
+	    "cancelledOn is missing or not RFC 3339 UTC with ms");
+	assert_int_equal(parse(swap(cancel, "2026-11-28T00:01:02.345Z",
+	    "2026-04-31T00:01:02.345Z", 0), &why), -1);
+	assert_int_equal(parse(TKT(T_ID, O_ID, "30"), &why), 0);
+	assert_int_equal(m.kind, MSG_TICKET);
+	assert_int_equal(parse(swap(TKT(T_ID, O_ID, "30"), stamp,
+	    "2026-06-31T10:00:00.000Z", 0), &why), -1);
+}
+
 static void
 test_msg_hash(void **state)
 {
@@ -150,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_msg_order),
 		cmocka_unit_test(test_msg_order_max),
 		cmocka_unit_test(test_msg_cancel),
+		cmocka_unit_test(test_msg_stamps),
 		cmocka_unit_test(test_msg_hash),
 	};
 
