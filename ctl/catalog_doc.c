@@ -118,6 +118,19 @@ get_when(json_object *o, const char *key, int required, long long *ms,
 	return 0;
 }
 
+/* The refusal of a price above CATDOC_PRICE_CENTS_MAX or below 0. */
+static int
+price_range(const char *what, char *err, size_t errlen)
+{
+	char	max[CATDOC_PRICE_LEN], total[CATDOC_PRICE_LEN];
+
+	catdoc_price(CATDOC_PRICE_CENTS_MAX, max);
+	catdoc_price(CATDOC_CENTS_MAX, total);
+	return fail(err, errlen, "%s: \"price\" must be 0..%s (an order of "
+	    "%d seats must fit a total of %s)", what, max, ORDER_TICKETS_MAX,
+	    total);
+}
+
 static int
 get_price(json_object *o, long long *cents, const char *what, char *err,
     size_t errlen)
@@ -129,23 +142,24 @@ get_price(json_object *o, long long *cents, const char *what, char *err,
 		return fail(err, errlen, "%s: \"price\" missing", what);
 	if (json_object_get_type(v) == json_type_int) {
 		if (json_object_get_int64(v) < 0 ||
-		    json_object_get_int64(v) > CATDOC_CENTS_MAX / 100)
-			return fail(err, errlen, "%s: \"price\" out of range",
-			    what);
+		    json_object_get_int64(v) > CATDOC_PRICE_CENTS_MAX / 100)
+			return price_range(what, err, errlen);
 		*cents = json_object_get_int64(v) * 100;
 		return 0;
 	}
 	if (json_object_get_type(v) != json_type_double)
 		return fail(err, errlen, "%s: \"price\" is not a number", what);
 	d = json_object_get_double(v);
-	if (!isfinite(d) || d < 0 || d * 100 > (double)CATDOC_CENTS_MAX + 0.5)
-		return fail(err, errlen, "%s: \"price\" must be 0..99999999.99 "
-		    "with at most 2 decimals", what);
+	if (!isfinite(d) || d < 0 ||
+	    d * 100 > (double)CATDOC_PRICE_CENTS_MAX + 0.5)
+		return price_range(what, err, errlen);
 	c = (double)(long long)(d * 100 + 0.5);
+	if (c > (double)CATDOC_PRICE_CENTS_MAX)	/* 9999999.995 */
+		return price_range(what, err, errlen);
 	if (d * 100 - c > 1e-6 * (c > 1 ? c : 1) ||
 	    c - d * 100 > 1e-6 * (c > 1 ? c : 1))
-		return fail(err, errlen, "%s: \"price\" must be 0..99999999.99 "
-		    "with at most 2 decimals", what);
+		return fail(err, errlen, "%s: \"price\" must have at most 2 "
+		    "decimals", what);
 	*cents = (long long)c;
 	return 0;
 }

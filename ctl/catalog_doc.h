@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "msg.h"
 #include "valid.h"
 
 #define CATDOC_BYTES_MAX	(8L * 1024 * 1024)	/* a document file */
@@ -29,6 +30,11 @@
 #define CATDOC_SIDE_MAX		10000			/* rows, columns */
 #define CATDOC_ZONE_ID_MAX	2147483647L
 #define CATDOC_CENTS_MAX	9999999999LL		/* DECIMAL(10,2) */
+/* A seat's price in a document, at most 9999999.99: an order of
+ * ORDER_TICKETS_MAX seats at that price must fit its total, DECIMAL(10,2)
+ * in MySQL and 8 integer digits in the consumer's parser; a dearer zone
+ * would sell orders that can never be persisted. */
+#define CATDOC_PRICE_CENTS_MAX	(CATDOC_CENTS_MAX / ORDER_TICKETS_MAX)
 #define CATDOC_PRICE_LEN	16			/* "99999999.99" */
 
 struct catdoc_zone {

@@ -1049,6 +1049,8 @@ const struct command cmd_catalog = {
 	"         taken or pending in Redis, messages in ticketSQL): otherwise\n"
 	"         every offending item is named, nothing changes, exit 1.\n"
 	"         Names, dates, status, closesAt and onSale change at any time.\n"
+	"         A zone's price is 0..9999999.99: ten seats, the largest\n"
+	"         order, must fit an order's total (DECIMAL(10,2)).\n"
 	"         --dry-run prints the plan and the refusals only.\n"
 	"stagger  gives EVENT's zones onSale windows by price: the most\n"
 	"         expensive tier opens at TIME (RFC 3339), each cheaper tier\n"

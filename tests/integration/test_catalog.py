@@ -227,6 +227,45 @@ def test_bad_documents_change_nothing():
     eq(catalog.ctl("catalog", "frob").returncode, 2, "usage")
 
 
+def test_price_too_dear_for_an_order_is_refused():
+    """A seat may cost at most 9,999,999.99: ten of them (the largest order)
+    must fit the order's total, DECIMAL(10,2) in MySQL and the consumer's
+    parser, or a 201 would be dead-lettered. A dearer zone is refused by
+    name and nothing changes; at the dearest price an order of ten persists."""
+    before = catalog.show()
+    doc = json.loads(json.dumps(before))
+    doc["venues"].append({"venueId": "Venue7", "name": "Vault",
+                          "zones": [{"zoneId": 1, "rows": 1, "columns": 10, "price": 10000000},
+                                    {"zoneId": 2, "rows": 1, "columns": 2, "price": 5}]})
+    doc["events"].append({"eventId": "Event7", "venueId": "Venue7", "name": "Gala",
+                          "type": "GALA", "date": "2027-07-01T20:00:00Z"})
+    for price in (10000000, 10000000.00, 12345678.9, 99999999.99):
+        catalog.zone(doc, "Venue7", 1)["price"] = price
+        r = catalog.apply(doc)
+        eq(r.returncode, 1, "zone at %r: exit status (%s)" % (price, r.stdout))
+        check('venue Venue7 zone 1: "price" must be 0..9999999.99 (an order of 10 seats '
+              'must fit a total of 99999999.99)' in r.stderr, r.stderr)
+        eq(catalog.show(), before, "catalog after the refusal of %r" % price)
+    eq(buy("Venue7", "Event7", 2, 1, 1).status, 404, "nothing of the refused file applied")
+    catalog.zone(doc, "Venue7", 1)["price"] = 9999999.99
+    catalog.apply_ok(doc, "the dearest price")
+    dead = (box.queue_count("ticketSQL.dead"), box.queue_count("ticketNoSQL.dead"))
+    r = box.http("POST", "/orders", {"venueId": "Venue7", "eventId": "Event7", "zoneId": 1,
+                                     "seats": [{"row": 1, "column": c} for c in range(1, 11)]})
+    eq(r.status, 201, "order of ten: " + r.body)
+    eq(r.body.split('"total":')[1].split(",")[0], "99999999.90", "total")
+    oid = r.json()["orderId"]
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE order_id "
+                                         "= '%s'" % oid) == 10, timeout=120,
+                   what="the order of ten in MySQL")
+    eq(box.sql("SELECT total FROM ticketing.orders WHERE order_id = '%s'" % oid),
+       [["99999999.90"]], "orders.total")
+    box.wait_until(lambda: len([it for it in box.ddb_items() if it.get("orderId") == oid]) == 10,
+                   timeout=120, what="the order of ten in DynamoDB")
+    eq((box.queue_count("ticketSQL.dead"), box.queue_count("ticketNoSQL.dead")), dead,
+       "nothing dead-lettered")
+
+
 def test_previous_schema_is_migrated():
     """A database made by the previous sql/schema.sql (seed rows and a
     ticket in it) gets the new columns and keeps its data."""

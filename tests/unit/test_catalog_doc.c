@@ -147,9 +147,20 @@ test_parse_bad(void **state)
 	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": 1.005}"),
 	    "at most 2 decimals");
 	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": -1}"),
-	    "out of range");
+	    "zone 1: \"price\" must be 0..9999999.99");
 	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": 1e12}"),
 	    "\"price\" must be");
+	/* ten seats of a zone must fit an order's total, DECIMAL(10,2) */
+	bad(V("{\"zoneId\": 4, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 10000000}"), "venue V zone 4: \"price\" must be "
+	    "0..9999999.99 (an order of 10 seats must fit a total of "
+	    "99999999.99)");
+	bad(V("{\"zoneId\": 4, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 10000000.00}"), "zone 4: \"price\" must be 0..");
+	bad(V("{\"zoneId\": 4, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 9999999.999}"), "zone 4: \"price\" must be 0..");
+	bad(V("{\"zoneId\": 4, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 99999999.99}"), "zone 4: \"price\" must be 0..");
 	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": \"1\"}"),
 	    "not a number");
 	bad(V(Z "," Z), "zone 1: twice");
@@ -219,6 +230,26 @@ test_when(void **state)
 	assert_int_equal(when_duration("99999999999h", &ms), -1);
 }
 
+/* The dearest seat a document may price: ten of them fit DECIMAL(10,2). */
+static void
+test_price_limit(void **state)
+{
+	struct catdoc	doc;
+	char		err[256];
+
+	(void)state;
+	assert_int_equal(parse(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 9999999.99}"), &doc, err, sizeof(err)), 0);
+	assert_true(doc.venues[0].zones[0].cents == 999999999LL);
+	assert_true(CATDOC_PRICE_CENTS_MAX * ORDER_TICKETS_MAX <=
+	    CATDOC_CENTS_MAX);
+	catdoc_free(&doc);
+	assert_int_equal(parse(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 9999999}"), &doc, err, sizeof(err)), 0);
+	assert_true(doc.venues[0].zones[0].cents == 999999900LL);
+	catdoc_free(&doc);
+}
+
 static void
 test_cents(void **state)
 {
@@ -248,6 +279,7 @@ main(void)
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_price_limit),
 		cmocka_unit_test(test_when),
 		cmocka_unit_test(test_cents),
 	};
