@@ -18,13 +18,16 @@
  *     with doubleSaleOf (the seat's owner) and doubleSaleOn (created if
  *     the nosql pipeline has not written it yet), so both stores hold one
  *     sale of the seat and DynamoDB records the conflict (ticketctl check
- *     lists it).  A failed mark keeps the message for a retry.  With
- *     consumer_ddb_write = batch the nosql pipeline's BatchWriteItem is
- *     unconditional and would replace a mark made before it: when the mark
- *     finds no item written by that pipeline yet, the message is held and
- *     marked again after a back-off until the item is there, at most
- *     MARK_WAIT_MS.  Only this alarm path talks to DynamoDB: nothing is
- *     added to a normal sale;
+ *     lists it).  An order refused so is marked ticket by ticket: each of
+ *     its tickets whose seat is another's.  A failed mark keeps the
+ *     message for a retry.  With consumer_ddb_write = batch the nosql
+ *     pipeline's BatchWriteItem of a round-1 ticket is unconditional and
+ *     would replace a mark made before it: when the mark finds no item
+ *     written by that pipeline yet, the message is held and marked again
+ *     after a back-off until the item is there, at most MARK_WAIT_MS (an
+ *     order's items are put only where none is, then updated keeping
+ *     their status: their marks need no wait).  Only this alarm path
+ *     talks to DynamoDB: nothing is added to a normal sale;
  *   - an order whose seat belongs to a live ticket that Redis knows as
  *     cancelled (c:<ticketId> in bo:ords:{E:Z}, written by lua/cancel.lua
  *     before it frees the seat) is no double sale: the seat was sold again
@@ -325,11 +328,15 @@ mark_wait(struct sink_sql *s, const char *id)
  * double sale (see the top of the file): an UpdateItem that sets status,
  * doubleSaleOf and doubleSaleOn, and the ticket's other fields where the
  * item has none yet.  Every value comes from the parsed ticket or a stored
- * row (validated ids, numbers).  Returns 0, or -1 with s->mark_err set.
+ * row (validated ids, numbers).  wait: t is a round-1 ticket, whose
+ * BatchWriteItem (consumer_ddb_write = batch) would replace a mark made
+ * before it (mark_wait()); an order's ticket is put only where no item is,
+ * and its update keeps the status there, so its mark never waits.
+ * Returns 0, or -1 with s->mark_err set.
  */
 static int
 mark_double_sale(struct sink_sql *s, const struct ticket *t,
-    const struct tsql_row *other)
+    const struct tsql_row *other, int wait)
 {
 	struct ddb_resp	 r;
 	char		 json[2048], now[STAMP_LEN + 1];
@@ -371,7 +378,7 @@ mark_double_sale(struct sink_sql *s, const struct ticket *t,
 	if (ret != 0)
 		fmt_trunc(s->mark_err, sizeof(s->mark_err), "cannot mark double "
 		    "sale %s in DynamoDB: %s", t->id, s->ddb.errstr);
-	else if (s->batch && !written_before(r.body))
+	else if (wait && s->batch && !written_before(r.body))
 		ret = mark_wait(s, t->id);
 	ddb_resp_free(&r);
 	return ret;
@@ -399,7 +406,7 @@ explain(struct sink_sql *s, struct item *items, size_t k)
 			continue;
 		}
 		if (v == TSQL_SEAT_TAKEN &&
-		    mark_double_sale(s, &it->t, other) != 0) {
+		    mark_double_sale(s, &it->t, other, 1) != 0) {
 			it->state = PIPE_RETRY;
 			s->held[s->idx[j]] = 1;
 			continue;
@@ -650,18 +657,48 @@ cancelled_since(struct sink_sql *s, const struct tsql_row *other,
 	return 1;
 }
 
+/* Dead-letters the order of it, a double sale: v[first..n-1] are the
+ * verdicts on its tickets tv (v[first] the first that is not
+ * TSQL_ABSENT), other the stored rows they met.  The DynamoDB item of each
+ * ticket whose seat is another's is marked first (as explain() does for a
+ * round-1 ticket), then every conflict is alarmed.  Returns 0, or -1 if a
+ * mark failed (the sink's errstr set: retry). */
+static int
+order_double_sale(struct sink_sql *s, struct item *it,
+    const struct ticket *const *tv, const enum tsql_verdict *v,
+    const struct tsql_row *const *other, size_t first)
+{
+	size_t j, n = it->u.o.n;
+
+	for (j = first; j < n; j++)
+		if (v[j] == TSQL_SEAT_TAKEN &&
+		    mark_double_sale(s, tv[j], other[j], 0) != 0) {
+			sink_fail(s->sk, ERR_IO, "%s", s->mark_err);
+			return -1;
+		}
+	it->state = PIPE_DEAD;
+	it->why = v[first] == TSQL_SEAT_TAKEN ? "double sale: a seat of the "
+	    "order belongs to another ticket" : "double sale: a ticket id of "
+	    "the order is stored already";
+	for (j = first; j < n; j++)
+		if (v[j] != TSQL_ABSENT)
+			alarm_log(tv[j], v[j], other[j]);
+	return 0;
+}
+
 /* Settles the lone order of it that the server refused (code): already
  * stored (a redelivery: done), a double sale (dead, alarm: none of its
- * tickets is written), a refused value (dead).  Returns 0 if settled, -1
- * to retry (nothing explains the refusal now). */
+ * tickets is written, each whose seat is another's is marked in DynamoDB:
+ * order_double_sale()), a refused value (dead).  Returns 0 if settled, -1
+ * to retry (nothing explains the refusal now, or a mark failed). */
 static int
 order_refused(struct sink_sql *s, struct item *it, unsigned code)
 {
 	const struct ticket	*tv[ORDER_TICKETS_MAX];
-	const struct tsql_row	*other;
+	const struct tsql_row	*other[ORDER_TICKETS_MAX];
+	enum tsql_verdict	 v[ORDER_TICKETS_MAX];
 	struct cancel		 c;
-	enum tsql_verdict	 v;
-	size_t			 j;
+	size_t			 j, n = it->u.o.n, first = n;
 	int			 stored, gone;
 
 	if (code != ER_DUP) {
@@ -677,16 +714,16 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code)
 		it->state = PIPE_DONE;
 		return 0;
 	}
-	for (j = 0; j < it->u.o.n; j++)
+	for (j = 0; j < n; j++)
 		tv[j] = &it->u.o.t[j];
-	if (lookup(s, tv, it->u.o.n, s->osql, OSQL_SIZE(s->max)) != 0)
+	if (lookup(s, tv, n, s->osql, OSQL_SIZE(s->max)) != 0)
 		return -1;
-	for (j = 0; j < it->u.o.n; j++) {
-		v = tsql_classify(tv[j], s->rows, s->nrows, &other);
-		if (v == TSQL_ABSENT)
+	for (j = 0; j < n; j++) {
+		v[j] = tsql_classify(tv[j], s->rows, s->nrows, &other[j]);
+		if (v[j] == TSQL_ABSENT)
 			continue;
-		if (v == TSQL_SEAT_TAKEN && (gone = cancelled_since(s, other,
-		    &c)) != 0) {
+		if (v[j] == TSQL_SEAT_TAKEN && (gone = cancelled_since(s,
+		    other[j], &c)) != 0) {
 			if (gone < 0)
 				return -1;
 			s->cv[0] = &c;
@@ -698,16 +735,14 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code)
 			    c.ids[0], c.order, c.on, it->u.o.id);
 			return -1;	/* the order again, after a back-off */
 		}
-		if (v == TSQL_PRESENT)	/* stored without its order */
-			v = TSQL_ID_CONFLICT;
-		it->state = PIPE_DEAD;
-		it->why = v == TSQL_SEAT_TAKEN ? "double sale: a seat of the "
-		    "order belongs to another ticket" : "double sale: a ticket "
-		    "id of the order is stored already";
-		alarm_log(tv[j], v, other);
-		return 0;
+		if (v[j] == TSQL_PRESENT)	/* stored without its order */
+			v[j] = TSQL_ID_CONFLICT;
+		if (first == n)
+			first = j;
 	}
-	return -1;	/* a duplicate gone by now: try again later */
+	if (first == n)
+		return -1;	/* a duplicate gone by now: try again later */
+	return order_double_sale(s, it, tv, v, other, first);
 }
 
 /* The cancellations s->cv / s->idx[0..nc-1] refused together: each alone

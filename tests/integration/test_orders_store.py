@@ -178,8 +178,22 @@ def test_cancelled_seat_sold_again_never_twice():
                      % double["orderId"]), 0, "no ticket of the refused order")
     eq(forge.mysql_order(double["orderId"]), None, "no row of the refused order")
     check("DOUBLE SALE ALARM" in persist.log_since(off), "alarm logged")
+    # DynamoDB is told, as of a round-1 double sale: the refused ticket of
+    # the taken seat is marked DOUBLE_SALE, naming the seat's owner, and the
+    # order's own write (before or after the mark) leaves the mark alone;
+    # its ticket on a free seat is no double sale and stays as written
+    owner = [t["ticketId"] for t in again["tickets"] if t["column"] == 2][0]
+    free, taken = [t["ticketId"] for t in double["tickets"]]
+    it = wait_ddb(taken, lambda i: i.get("status") == "DOUBLE_SALE" and "orderId" in i,
+                  what="marked DOUBLE_SALE and written by the order")
+    eq((it["doubleSaleOf"], it["orderId"], it["eventId"], it["row"], it["column"]),
+       (owner, double["orderId"], EVENT, "6", "2"), "DynamoDB item of the taken seat")
+    check("doubleSaleOn" in it, "doubleSaleOn: %r" % it)
+    eq(wait_ddb(free, lambda i: "orderId" in i)["status"], "CREATED", "the free seat's item")
     box.mqtool("purge", "ticketSQL.dead")
     forge.settled()
+    eq(forge.ddb_item(taken)["status"], "DOUBLE_SALE", "the mark after the stores settled")
+    eq(persist.double_sales().keys() & {free, taken, owner}, {taken}, "double sales recorded")
 
 
 def test_poison_order_dead_lettered():
