@@ -118,6 +118,9 @@ get_when(json_object *o, const char *key, int required, long long *ms,
 	return 0;
 }
 
+/* How far from whole cents a price's double may be (see get_price()). */
+#define PRICE_CENTS_SLACK	1e-6
+
 /* The refusal of a price above CATDOC_PRICE_CENTS_MAX or below 0. */
 static int
 price_range(const char *what, char *err, size_t errlen)
@@ -154,10 +157,12 @@ get_price(json_object *o, long long *cents, const char *what, char *err,
 	    d * 100 > (double)CATDOC_PRICE_CENTS_MAX + 0.5)
 		return price_range(what, err, errlen);
 	c = (double)(long long)(d * 100 + 0.5);
-	if (c > (double)CATDOC_PRICE_CENTS_MAX)	/* 9999999.995 */
+	if (c > (double)CATDOC_PRICE_CENTS_MAX)	/* 9999999.999 */
 		return price_range(what, err, errlen);
-	if (d * 100 - c > 1e-6 * (c > 1 ? c : 1) ||
-	    c - d * 100 > 1e-6 * (c > 1 ? c : 1))
+	/* d * 100 of a price with 2 decimals is within 2e-7 of whole cents
+	 * (doubles, up to CATDOC_PRICE_CENTS_MAX); a third decimal puts it
+	 * 0.1 or more off: refused, never rounded away */
+	if (fabs(d * 100 - c) > PRICE_CENTS_SLACK)
 		return fail(err, errlen, "%s: \"price\" must have at most 2 "
 		    "decimals", what);
 	*cents = (long long)c;

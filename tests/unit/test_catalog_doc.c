@@ -146,6 +146,16 @@ test_parse_bad(void **state)
 	    "\"rows\" must be");
 	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": 1.005}"),
 	    "at most 2 decimals");
+	/* never rounded away, however dear the seat (the slack was once
+	 * relative: a cent per 10,000.00) */
+	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 1234567.891}"), "zone 1: \"price\" must have at most 2");
+	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 9999999.995}"), "at most 2 decimals");
+	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 20000.004}"), "at most 2 decimals");
+	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 1.0001}"), "at most 2 decimals");
 	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": -1}"),
 	    "zone 1: \"price\" must be 0..9999999.99");
 	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": 1e12}"),
@@ -247,6 +257,16 @@ test_price_limit(void **state)
 	assert_int_equal(parse(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, "
 	    "\"price\": 9999999}"), &doc, err, sizeof(err)), 0);
 	assert_true(doc.venues[0].zones[0].cents == 999999900LL);
+	catdoc_free(&doc);
+	/* 2 decimals whose doubles are not whole cents times 100 */
+	assert_int_equal(parse(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, "
+	    "\"price\": 0.07}, {\"zoneId\": 2, \"rows\": 1, \"columns\": 1, "
+	    "\"price\": 1234567.89}, {\"zoneId\": 3, \"rows\": 1, "
+	    "\"columns\": 1, \"price\": 9999999.97}"), &doc, err,
+	    sizeof(err)), 0);
+	assert_true(doc.venues[0].zones[0].cents == 7);
+	assert_true(doc.venues[0].zones[1].cents == 123456789LL);
+	assert_true(doc.venues[0].zones[2].cents == 999999997LL);
 	catdoc_free(&doc);
 }
 
