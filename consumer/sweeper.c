@@ -27,6 +27,7 @@ struct round {
 	long long	 now;
 	unsigned long	 published;
 	unsigned long	 expired;	/* holds released */
+	int		 broker_failed;	/* publish no more this round */
 	char		 err[256];	/* first failure, if any */
 };
 
@@ -72,7 +73,8 @@ entry_route(const char *body, size_t len, char id[UUID_LEN + 1])
 
 /* Publishes one claimed entry (member, and its message: "" when the
  * member is the message, lua/claim.lua) and drops it from bo:sweep once
- * confirmed.  Returns 0, or -1 if the broker failed (the round stops). */
+ * confirmed.  Returns 0, or -1 if the broker failed (the round
+ * publishes no more). */
 static int
 republish(struct round *r, unsigned node, const char *sweep,
     const redisReply *member, const redisReply *msg)
@@ -147,8 +149,10 @@ expire_holds(struct round *r, unsigned node, const char *tag)
 	freeReplyObject(rep);
 }
 
-/* Claims and publishes the stale entries of one zone tag.  Returns 0, or
- * -1 if the round should stop (broker failure). */
+/* Ends the zone's expired holds, then claims and publishes its stale
+ * entries, unless the broker failed earlier in the round.  Returns 0, or
+ * -1 if the broker failed (the round publishes no more, but goes on
+ * ending holds: they need no broker). */
 static int
 sweep_zone(struct round *r, unsigned node, const char *tag)
 {
@@ -164,6 +168,8 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	    keys_build(KEY_ORDS, tag, ords, sizeof(ords)) < 0)
 		return 0;	/* not a tag of ours */
 	expire_holds(r, node, tag);
+	if (r->broker_failed)
+		return 0;
 	snprintf(cutoff, sizeof(cutoff), "%lld",
 	    r->now - r->sw->c->sweeper_stale_ms);
 	snprintf(now, sizeof(now), "%lld", r->now);
@@ -213,7 +219,7 @@ sweep_round(struct round *r)
 		memcpy(tag, e->str, e->len);
 		tag[e->len] = '\0';
 		if (sweep_zone(r, keys_slot(tag), tag) != 0)
-			break;
+			r->broker_failed = 1;
 	}
 	freeReplyObject(tags);
 	return r->published;

@@ -48,7 +48,8 @@
 -- it), so they are in the zone's Redis Cluster slot.
 --
 -- Returns {code, ...}: 0 sold {0, head, tickets, message} where the 201
--- body is "{" head ",\"cancelToken\":..," tickets "}"; 1 seats taken
+-- body is "{" head ",\"cancelToken\":..," tickets "}" (a confirm adds the
+-- hold's expiry ms: {0, head, tickets, message, expires}); 1 seats taken
 -- {1, "r c r c ..."} (every requested seat that is taken); 2 zone sold
 -- out; 3 row sold out; 4 not found; 5 invalid seat; 6 no counters (fenced);
 -- 7 event cancelled; 8 not on sale yet {8, "<opens> <now>"}; 9 sale closed;
@@ -63,6 +64,7 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local held, seats, n = kind == 'c', {}, tonumber(ARGV[10])
+local hexp
 if held then
   local rec = redis.call('HGET', KEYS[9], hid)
   if not rec or rec == 'D' then
@@ -86,6 +88,7 @@ if held then
   if now_ms() >= tonumber(exp) then
     return {25, ''}
   end
+  hexp = exp
   n = 0
   for r, c in string.gmatch(list, '(%d+) (%d+)') do
     n = n + 1
@@ -119,8 +122,10 @@ if not meta[1] or (meta[1] ~= ARGV[1] and not held) then
   return {4, ''}
 end
 local venue = meta[1]
--- a confirm keeps what its hold reserved: the checks of a sale were made
-if meta[5] == 'CANCELLED' and not held then
+-- a cancelled event sells nothing, a confirm of a hold made before the
+-- cancellation included (CONTRACT section 6); a confirm keeps the sale
+-- window its hold was made in
+if meta[5] == 'CANCELLED' then
   return {7, ''}
 end
 if (meta[6] or meta[7]) and not held then
@@ -152,8 +157,13 @@ if q == 0 and not held then
 end
 -- the counters and seat bits a sale needs: explicit seats read the zone's
 -- counter, their rows' and their own bits; best available reads them all; a
--- confirm none (its hold took the seats and counted them)
+-- confirm none (its hold took the seats and counted them), but a fenced
+-- zone (no counters: its node lost writes, docs/reliability.md) sells
+-- nothing, a hold that came back from the lost second included
 local cnt, bits = {}, ''
+if held and redis.call('EXISTS', KEYS[2]) == 0 then
+  return {6, ''}
+end
 if not held then
   local f = {'z'}
   if q == 0 then
@@ -314,5 +324,9 @@ redis.call('SET', 'bo:ord:' .. kt .. oid, '{' .. head .. ',' .. tickets .. '}',
 redis.call('SET', 'bo:oix:' .. kt .. oid, tag .. ' ' .. oid)
 if ih ~= '' then
   redis.call('SET', KEYS[7], ih .. ' P ' .. oid .. ' ' .. kind, 'EX', 86400)
+end
+if held then
+  -- the hold's expiry: a release (order_release.lua) restores the hold
+  return {0, head, tickets, msg, hexp}
 end
 return {0, head, tickets, msg}

@@ -175,7 +175,9 @@ reply_refusal(FCGX_Request *req, enum sale_result r, int list_seats,
 }
 
 /* 503 after the seats were (maybe) reserved: the order may still be
- * issued; it names the order (and, for a ticket, the ticket). */
+ * issued; it names the order (and, for a ticket, the ticket).  A hold
+ * is never published: it names the hold, which the client may delete
+ * (204 if it was made) or confirm, or let expire. */
 static void
 reply_unknown(FCGX_Request *req, enum sell_kind k, const struct sale *s,
     const char *why)
@@ -183,7 +185,14 @@ reply_unknown(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 	char	body[512], hdr[128];
 	int	n;
 
-	if (k == SELL_TICKET) {
+	if (k == SELL_HOLD) {
+		n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
+		    "\"message\":\"seat store did not answer; the hold may "
+		    "have been made: delete it (DELETE Location), confirm "
+		    "it, or let it expire\",\"holdId\":\"%s\"}", s->hold_id);
+		snprintf(hdr, sizeof(hdr), RETRY_AFTER
+		    "Location: /holds/%s\r\n", s->hold_id);
+	} else if (k == SELL_TICKET) {
 		n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
 		    "\"message\":\"%s\",\"ticketId\":\"%s\",\"orderId\":\"%s\"}",
 		    why, s->tids[0], s->order_id);
@@ -369,8 +378,10 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	log_warnx("order %s: %d of %d replicas have it; releasing the seats",
 	    s->order_id, n < 0 ? 0 : n, rds.wait_replicas);
 	if (sale_release(&rds, s) == RELEASE_DONE) {
-		http_error(req, 503, "UNAVAILABLE", "seat store could not "
-		    "replicate the sale, nothing was sold; try again",
+		http_error(req, 503, "UNAVAILABLE", k == SELL_CONFIRM ?
+		    "seat store could not replicate the sale, nothing was "
+		    "sold; the hold stands, try again" : "seat store could "
+		    "not replicate the sale, nothing was sold; try again",
 		    RETRY_AFTER);
 		return 0;
 	}
@@ -535,7 +546,9 @@ settle(FCGX_Request *req, enum sell_kind k, struct sale *s)
 		log_warnx("publish %s: %s; releasing the seats", s->order_id,
 		    publish_err());
 		if ((rel = sale_release(&rds, s)) == RELEASE_DONE) {
-			http_error(req, 503, "UNAVAILABLE", "message broker "
+			http_error(req, 503, "UNAVAILABLE", k == SELL_CONFIRM ?
+			    "message broker unavailable, nothing was sold; the "
+			    "hold stands, try again" : "message broker "
 			    "unavailable, nothing was sold; try again",
 			    RETRY_AFTER);
 			break;
@@ -991,6 +1004,12 @@ init(const struct conf *c, int check_only)
 	/* connect now so the first buyer does not pay for it; failures
 	 * are retried on each request.  Local: the broker connection only
 	 * serves /tickets/health, opened when asked */
+	if (c->token_secret[0] == '\0')
+		log_warnx("token_secret is not set: this process drew its own, "
+		    "so a keyed replay or a second confirm served by another "
+		    "process answers a cancel token that does not work; set "
+		    "the same token_secret on every purchase responder "
+		    "(docs/config.md)");
 	if (rds_ctx(&rds, 0) == NULL)
 		log_warnx("%s (will retry)", rds.errstr);
 	if (!local && mq_connect(&mq, 1) != 0)

@@ -161,8 +161,10 @@ dup_str(const redisReply *e)
 }
 
 /* The success reply of lua/order.lua: {0, expires ms, total, "r c ..."}
- * of a hold, {0, head, tickets, message} of an order.  A reply we cannot
- * read is SALE_IN_DOUBT: the script has written. */
+ * of a hold, {0, head, tickets, message} of an order, and the hold's
+ * expires ms after them for a confirm (a release gives the seats back to
+ * the hold).  A reply we cannot read is SALE_IN_DOUBT: the script has
+ * written. */
 static enum sale_result
 sold_reply(struct rds *r, struct sale *s, const redisReply *rep)
 {
@@ -181,14 +183,17 @@ sold_reply(struct rds *r, struct sale *s, const redisReply *rep)
 		memcpy(s->held, rep->element[3]->str, rep->element[3]->len + 1);
 		return SALE_OK;
 	}
-	if (rep->elements != 4 ||
+	if (rep->elements != (s->kind == 'c' ? 5u : 4u) ||
 	    (s->head = dup_str(rep->element[1])) == NULL ||
 	    (s->tickets = dup_str(rep->element[2])) == NULL ||
-	    (s->msg = dup_str(rep->element[3])) == NULL) {
+	    (s->msg = dup_str(rep->element[3])) == NULL ||
+	    (s->kind == 'c' && rep->element[4]->type != REDIS_REPLY_STRING)) {
 		seterr(r, s->node, "order", "unreadable success reply");
 		sale_free(s);
 		return SALE_IN_DOUBT;
 	}
+	if (s->kind == 'c')
+		s->expires_ms = strtoll(rep->element[4]->str, NULL, 10);
 	return SALE_OK;
 }
 
@@ -337,7 +342,8 @@ enum sale_release
 sale_release(struct rds *r, const struct sale *s)
 {
 	char		 k[KEY__MAX][KEY_MAX], kt[KEYS_SLOT_TAG_MAX + 2];
-	const char	*argv[9];
+	char		 exp[24];
+	const char	*argv[13];
 	redisReply	*rep;
 	long long	 res;
 
@@ -349,9 +355,15 @@ sale_release(struct rds *r, const struct sale *s)
 	seat_keys(argv, k);
 	argv[5] = k[KEY_ORDS];
 	argv[6] = s->idem;
-	argv[7] = s->order_id;
-	argv[8] = kt;
-	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 7, 9, argv)) ==
+	argv[7] = k[KEY_HOLDS];
+	argv[8] = k[KEY_HEXP];
+	argv[9] = s->order_id;
+	argv[10] = kt;
+	/* the order of a confirm gives its seats back to the hold */
+	snprintf(exp, sizeof(exp), "%lld", s->kind == 'c' ? s->expires_ms : 0);
+	argv[11] = s->kind == 'c' ? s->hold_id : "";
+	argv[12] = exp;
+	if ((rep = rds_eval(r, s->node, SCRIPT_ORDER_RELEASE, 9, 13, argv)) ==
 	    NULL)
 		return RELEASE_ERROR;
 	if (rep->type != REDIS_REPLY_INTEGER) {

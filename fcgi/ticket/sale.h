@@ -43,8 +43,8 @@ struct sale {
 	 * (SALE_REFUSED) */
 	char		*replay;
 	char		 replay_kind;
-	/* holds: the hold's id and seconds; after a hold, its expiry (ms),
-	 * total and seats ("r c r c ...") */
+	/* holds: the hold's id and seconds; after a hold or a confirm, its
+	 * expiry (ms); after a hold, its total and seats ("r c r c ...") */
 	char		 hold_id[TOKEN_LEN + 1];
 	long		 hold_secs;
 	long long	 expires_ms;
@@ -83,7 +83,8 @@ enum sale_result {
 
 /* Outcomes of sale_release(). */
 enum sale_release {
-	RELEASE_DONE,		/* the seats are free again */
+	RELEASE_DONE,		/* the seats are free again (a confirm's:
+				   held again by its hold) */
 	RELEASE_KEPT,		/* no longer pending (published meanwhile) */
 	RELEASE_ERROR		/* Redis failed, errstr says why */
 };

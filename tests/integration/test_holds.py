@@ -2,13 +2,19 @@
 """Holds (CONTRACT.md section 7) through nginx and lighttpd: the 201, held
 seats taken and nothing published, confirm (201, again 200 the same),
 DELETE (204), expiry released by the sweeper within 5 s, 410 after it,
-confirm against expiry at the deadline (exactly one wins), hostile input."""
+confirm against expiry at the deadline (exactly one wins), a confirm the
+broker refuses keeps the hold, a fenced zone confirms nothing, holds
+expire in every zone while the broker is down, a hold whose answer was
+lost names the hold, hostile input."""
 
 import json
+import os
 import re
+import signal
 import time
 
 import box
+import persist
 from box import NGINX, LIGHTTPD, WEB_PORTS, check, eq, http
 
 HOLD_KEYS = ["holdId", "expiresAt", "venueId", "eventId", "zoneId", "seats", "total"]
@@ -168,6 +174,133 @@ def test_confirm_of_a_hold_that_lost_its_seat():
     eq(box.zone_state("Event2", 1)["owners"].get(bit), r.json()["ticketId"],
        "the buyer keeps the seat")
 
+
+
+def test_confirm_the_broker_refuses_keeps_the_hold():
+    """A confirm whose order cannot be published (the broker stopped: a
+    definite failure) answers 503 "nothing was sold" and gives the seats
+    back to the hold, not to the sale: the hold is active as before, the
+    seats stay taken by it, and once the broker is back the same hold
+    confirms (CONTRACT section 9, promise 6: a hold ends exactly one way)."""
+    seats = [{"row": 6, "column": 1}, {"row": 6, "column": 2}]
+    h = hold(1, event="Event3", seats=seats).json()
+    node = box.zone_node("Event3", 1)
+    bits = [5 * 20 + 0, 5 * 20 + 1]
+    rec = box.redis("HGET", "bo:holds:{Event3:1}", h["holdId"], node=node)
+    exp = box.redis("ZSCORE", "bo:hexp:{Event3:1}", h["holdId"], node=node)
+    before = box.zone_state("Event3", 1)
+    box.stack("stop", "rabbitmq")
+    try:
+        c = confirm(h["holdId"])
+    finally:
+        box.stack("start", "rabbitmq")
+    eq(c.status, 503, "confirm while the broker is down (%s)" % c.body)
+    check(box.nothing_sold(c), "not a definite failure: %s" % c.body)
+    check("the hold stands" in c.body, "the answer should say the hold stands: %s" % c.body)
+    eq(box.redis("HGET", "bo:holds:{Event3:1}", h["holdId"], node=node), rec,
+       "the hold's record is as before the confirm")
+    eq(box.redis("ZSCORE", "bo:hexp:{Event3:1}", h["holdId"], node=node), exp,
+       "the hold expires when it did")
+    st = box.zone_state("Event3", 1)
+    eq([st["owners"].get(b) for b in bits], ["h:" + h["holdId"]] * 2, "the hold owns its seats")
+    eq((st["left"], st["taken"]), (before["left"], before["taken"]), "counters and bits")
+    r = box.buy("Venue2", "Event3", 1, 6, 1)
+    eq((r.status, r.json().get("error")), (409, "SEAT_TAKEN"), "the held seat does not sell")
+    c = box.wait_until(lambda: (lambda x: x if x.status != 503 else None)(confirm(h["holdId"])),
+                       timeout=120, interval=1, what="a confirm once the broker is back")
+    eq(c.status, 201, "the hold confirms (%s)" % c.body)
+    o = c.json()
+    eq(sorted((t["row"], t["column"]) for t in o["tickets"]), [(6, 1), (6, 2)], "the hold's seats")
+    eq(confirm(h["holdId"]).status, 200, "confirmed stays confirmed")
+    for t in o["tickets"]:
+        box.ticket_persisted(t["ticketId"])
+
+
+def test_confirm_in_a_fenced_zone_sells_nothing():
+    """A zone whose counters are gone (its Redis node lost writes and was
+    fenced, docs/reliability.md) sells nothing until rebuilt: a confirm of
+    a hold in it included (the hold may have come back from the lost
+    second, confirmed or deleted there already)."""
+    h = hold(1, event="Event3", seats=[{"row": 7, "column": 1}]).json()
+    node = box.zone_node("Event3", 1)
+    left = box.redis("HGETALL", "bo:left:{Event3:1}", node=node)
+    box.redis("UNLINK", "bo:left:{Event3:1}", node=node)
+    try:
+        for port in WEB_PORTS:
+            c = confirm(h["holdId"], port=port)
+            eq((c.status, c.json().get("error")), (503, "UNAVAILABLE"),
+               "confirm in a fenced zone via %d (%s)" % (port, c.body))
+            check("being rebuilt" in c.body, c.body)
+    finally:
+        box.redis("HSET", "bo:left:{Event3:1}", *left, node=node)
+    eq(box.redis("HGET", "bo:holds:{Event3:1}", h["holdId"], node=node).decode()[:2], "A ",
+       "the hold is still active")
+    eq(confirm(h["holdId"]).status, 201, "confirmed once the zone has its counters")
+
+
+def test_holds_expire_in_every_zone_while_the_broker_is_down():
+    """The sweeper ends expired holds in every zone while the broker is
+    down, also in the zones it comes to after a publish failed: every zone
+    of Event1 has a reservation never published (its responder died), which
+    the sweeper cannot publish; three holds elsewhere expire and must be
+    released within 5 s of expiresAt all the same (CONTRACT section 7)."""
+    stale = int(time.time() * 1000) - 60000
+    bodies = []
+    box.stack("stop", "rabbitmq")
+    try:
+        for zone in range(1, 101):
+            tid = persist.new_ticket_id(box.zone_slot("Event1", zone))
+            bodies.append(persist.reserve_directly(tid, "Venue1", "Event1", zone, 26, 30, stale))
+        held = [("Event2", 2, 5, 12), ("Event3", 2, 5, 12), ("Event3", 4, 3, 4)]
+        hs = []
+        for event, zone, row, col in held:
+            r = hold(zone, event=event, holdSeconds=3, seats=[{"row": row, "column": col}])
+            eq(r.status, 201, "hold in %s zone %d: %s" % (event, zone, r.body))
+            hs.append(r.json())
+        last = max(stamp_ms(h["expiresAt"]) for h in hs) / 1000.0
+
+        def released():
+            return all((row, col) not in box.zone_state(event, zone)["taken"]
+                       for event, zone, row, col in held)
+        box.wait_until(released, timeout=60, interval=0.2, what="the expired holds released")
+        late = time.time() - last
+        print("  released %.2f s after the last expiresAt" % late)
+        check(late < 5 + 1, "released %.1f s after expiresAt with the broker down" % late)
+    finally:
+        box.stack("start", "rabbitmq")
+    # the reservations are sales: once the broker is back, each persisted
+    tids = [json.loads(b)["ticketId"] for b in bodies]
+    for tid in tids[:-1]:
+        box.ticket_persisted(tid, settle=0)
+    box.ticket_persisted(tids[-1])
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE ticket_id IN (%s)"
+                     % ",".join("'%s'" % t for t in tids)), len(tids), "each persisted once")
+
+
+def test_hold_whose_answer_was_lost_names_the_hold():
+    """Redis stops answering after it got the hold's script: the outcome is
+    unknown, and the 503 names the hold (holdId, Location /holds/{id}), not
+    an order that will never exist, so that the buyer can delete it (204:
+    it was made) or confirm it instead of waiting for its expiry."""
+    node = box.zone_node("Event3", 1)
+    info = box.redis("INFO", "server", node=node).decode()
+    pid = int(re.search(r"process_id:(\d+)", info).group(1))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r = hold(1, event="Event3", seats=[{"row": 8, "column": 1}, {"row": 8, "column": 2}])
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    eq(r.status, 503, "hold while Redis is stopped (%s)" % r.body)
+    j = r.json()
+    eq(j.get("error"), "UNAVAILABLE", "error")
+    check("orderId" not in j and HOLD_ID.match(j.get("holdId", "")), "names the hold: %s" % r.body)
+    eq(r.header("Location"), "/holds/" + j["holdId"], "Location")
+    check(not box.nothing_sold(r), "an unknown outcome is not a definite no")
+    box.wait_until(lambda: box.redis("PING", node=node) in (b"PONG", "PONG"), what="Redis back")
+    check((8, 1) in box.zone_state("Event3", 1)["taken"], "the script ran once Redis went on")
+    eq(delete(j["holdId"]).status, 204, "the hold was made: deleted")
+    st = box.zone_state("Event3", 1)
+    check((8, 1) not in st["taken"] and (8, 2) not in st["taken"], "its seats are free")
 
 def test_seat_taken_lists_the_taken_seats():
     """A hold takes the bodies of /orders: its 409 SEAT_TAKEN lists every

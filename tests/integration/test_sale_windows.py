@@ -3,10 +3,12 @@
 lighttpd, on /tickets and the legacy /ticket: opensAt ahead answers 403
 NOT_ON_SALE with opensAt and a Retry-After of the whole seconds left, and
 201 once it passed; closesAt passed answers 403 SALE_CLOSED; a cancelled
-event answers 410 at once while its sold tickets stay; the checks come in
+event answers 410 at once (a confirm of a hold made before included) while
+its sold tickets stay; the checks come in
 the contract's order (404, 410, 403, 400, 409); stagger gives Venue1's five
 price tiers in price order; event list shows status, sold and capacity."""
 
+import json
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -96,6 +98,29 @@ def test_contract_order():
     eq(buy("Venue2", "Event3", 1, 1, 99).json()["error"], "INVALID_SEAT", "bounds")
     eq(buy("Venue2", "Event3", 1, 1, 1).status, 409, "409 last (sold in test_sale_closed)")
 
+
+
+def test_confirm_of_a_hold_after_the_event_is_cancelled():
+    """CONTRACT section 6: from the cancellation on, every purchase, order
+    and hold of the event answers 410, a confirm of a hold made before it
+    included; the hold can still be deleted (its seats free at once)."""
+    r = box.http("POST", "/holds", json.dumps({"venueId": "Venue2", "eventId": "Event3",
+                                               "zoneId": 3, "seats": [{"row": 1, "column": 7}]}),
+                 headers={"Content-Type": "application/json"})
+    eq(r.status, 201, "hold before the cancellation: " + r.body)
+    hid = r.json()["holdId"]
+    r = catalog.ctl("event", "cancel", "Event3")
+    eq(r.returncode, 0, "cancel: " + r.stderr)
+    try:
+        for port in box.WEB_PORTS:
+            c = box.http("POST", "/holds/%s/confirm" % hid, port=port)
+            eq((c.status, c.json().get("error")), (410, "EVENT_CANCELLED"),
+               "confirm after the cancellation via %d: %s" % (port, c.body))
+        check((1, 7) in box.zone_state("Event3", 3)["taken"], "the hold keeps its seat")
+        eq(box.http("DELETE", "/holds/" + hid).status, 204, "the hold can be deleted")
+        check((1, 7) not in box.zone_state("Event3", 3)["taken"], "its seat is free")
+    finally:
+        catalog.apply_ok(catalog.seed(), "seed again")
 
 def test_cancel_answers_410_at_once_and_keeps_sold_tickets():
     sold = buy("Venue2", "Event2", 1, 4, 4)

@@ -112,6 +112,10 @@ def buy(venue, event, zone, row, col, port=NGINX, conn=None):
                                      "row": row, "column": col}, port=port, conn=conn)
 
 
+# the responder's 503 that released what it reserved says so in these words
+NOTHING_SOLD = "nothing was sold"
+
+
 def nothing_sold(r):
     """True if r is the responder's 503 that sold nothing (e.g. the WAIT for a
     Redis replica timed out on a loaded machine and the seats were released):
@@ -123,7 +127,7 @@ def nothing_sold(r):
     except ValueError:
         return False
     return (isinstance(j, dict) and j.get("error") == "UNAVAILABLE" and "ticketId" not in j
-            and "orderId" not in j and "nothing was sold" in j.get("message", ""))
+            and "orderId" not in j and NOTHING_SOLD in j.get("message", ""))
 
 
 def buy_definite(venue, event, zone, row, col, port=NGINX, conn=None, tries=5):

@@ -68,8 +68,8 @@ QUEUES = ("ticketSQL", "ticketNoSQL")
 DEAD = ("ticketSQL.dead", "ticketNoSQL.dead")
 FIELDS = ("ticketId", "venueId", "eventId", "zoneId", "row", "column", "price", "status",
           "createdOn")
-# the 4xx error codes of docs/api.md and the web servers' own refusals
-NOTHING_SOLD = "nothing was sold"
+# the words of the responder's 503 that released what it reserved
+NOTHING_SOLD = box.NOTHING_SOLD
 
 
 # ---------------------------------------------------------------- outcomes
