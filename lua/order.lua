@@ -264,6 +264,13 @@ end
 local oid, created, tag = ARGV[4], ARGV[5], ARGV[#ARGV - 1]
 local whole, cents = string.match(price, '^(%d+)%.(%d%d)$')
 local t = (tonumber(whole) * 100 + tonumber(cents)) * n
+-- a total the stores cannot hold (DECIMAL(10,2), the consumer's parser)
+-- would be a 201 the consumer dead-letters: a zone priced above
+-- 9,999,999.99 (catalog apply refuses that now; an older catalog may have
+-- it) sells such an order as "catalog unusable", nothing written
+if t > 9999999999 then
+  return {10, ''}
+end
 local total = string.format('%d.%02d', math.floor(t / 100), t % 100)
 if kind == 'h' then
   local exp = now_ms() + tonumber(hsecs) * 1000

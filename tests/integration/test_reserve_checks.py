@@ -5,7 +5,8 @@ price too long for a ticket) answers 503 "nothing was sold" and indeed sells
 nothing: no seat bit, no counter change, no pending ticket, and the seat
 sells normally once the catalog is repaired.  On the old code the script
 took the seat first and then failed (Lua error, or "price too long" in
-shared/rds.c): the seat was lost, or the sweeper issued the ticket anyway."""
+shared/rds.c): the seat was lost, or the sweeper issued the ticket anyway.  An order whose
+total the stores cannot hold is refused the same way."""
 
 import time
 
@@ -62,6 +63,29 @@ def test_price_too_long_sells_nothing():
 def test_price_not_a_price_sells_nothing():
     broken_price_sells_nothing(lambda: rz("HSET", KEY, "price", "12,5"), "price malformed")
 
+
+
+def test_order_whose_total_does_not_fit_sells_nothing():
+    """A zone priced above 9,999,999.99 (catalog apply refuses such a price
+    now; a catalog applied before may have one): an order whose total the
+    stores cannot hold (DECIMAL(10,2), the consumer's parser: 8 digits) is
+    refused before any write.  On the old code it was a 201 that the
+    consumer dead-lettered: a sale lost."""
+    box.stack("reset")
+    rz("HSET", KEY, "price", "50000000.00")
+    try:
+        for port in box.WEB_PORTS:
+            r = box.http("POST", "/orders", {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
+                                             "seats": [{"row": 3, "column": 7},
+                                                       {"row": 3, "column": 8}]}, port=port)
+            eq(r.status, 503, "an order of 100,000,000.00 via %d (%s)" % (port, r.body))
+            check(box.nothing_sold(r), "not a definite no: %s" % r.body)
+        assert_untouched("total too large")
+        r = buy("Venue1", EVENT, ZONE, SEAT[0], SEAT[1])
+        eq((r.status, r.json().get("price")), (201, 50000000.0), "one seat's total fits")
+        box.ticket_persisted(r.json()["ticketId"])
+    finally:
+        rz("HSET", KEY, "price", box.venue1_price(ZONE))
 
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
