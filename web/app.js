@@ -117,8 +117,14 @@ function explain(r, seats) {
       return `The box office could not confirm ${what} (${b.message}). ` +
              `Ticket ${b.ticketId} may still be issued: look it up below before buying again.`;
     }
+    if (b.orderId) {
+      return `The box office could not confirm ${what} (${b.message}). ` +
+             `Order ${b.orderId} may still be issued: look at the seat map again before buying again.`;
+    }
+    // what comes after ';' asks the client to act ("try again", "the hold
+    // stands"): this page gave its hold back (buyOrder) and says so itself
     return `${what[0].toUpperCase()}${what.slice(1)} not bought: the box office is unavailable right now ` +
-           `(${b.message || 'try again in a moment'}).`;
+           `(${(b.message || 'try again in a moment').split(';')[0]}).`;
   case 'NETWORK': return `The server could not be reached; ${what} may or may not be bought: look at the seat map before trying again.`;
   default:
     return `${what}: ${b.message || 'the server answered ' + r.status}.`;
@@ -517,7 +523,14 @@ async function buyOrder(seats) {
   let r;
   if (await has('holds', '/holds')) {
     r = await api('POST', '/holds', body);
-    if (r.status === 201) r = await api('POST', `/holds/${seg(r.body.holdId)}/confirm`);
+    const hold = r.body && r.body.holdId;
+    if (r.status === 201) r = await api('POST', `/holds/${seg(hold)}/confirm`);
+    // a confirm that sold nothing leaves the hold standing (docs/api.md), and
+    // a hold whose answer was lost may stand: this page does not try again,
+    // so it gives the seats back at once instead of at the hold's expiry
+    if (hold && r.status !== 201 && r.status !== 200 && !(r.body && r.body.orderId)) {
+      await api('DELETE', `/holds/${seg(hold)}`);
+    }
   } else {
     r = await api('POST', '/orders', body);
   }
