@@ -326,13 +326,19 @@ def test_reports_count_live_tickets_only():
     out = box.ticketctl("status").stdout
     line = [ln for ln in out.splitlines() if ln.split() and ln.split()[0] == EVENT]
     # DynamoDB also holds the order refused as a double sale in MySQL (it
-    # cannot see seats): its live items are counted from a Scan here
-    ddb_live = len([it for it in box.ddb_items() if it.get("eventId") == EVENT and
-                    it.get("status") != "CANCELLED"])
+    # cannot see seats): its ticket on the free seat stays as written, the
+    # one on the taken seat is marked DOUBLE_SALE, a record and not a sale
+    items = [it for it in box.ddb_items() if it.get("eventId") == EVENT]
+    doubles = len([it for it in items if it.get("status") == "DOUBLE_SALE"])
+    check(doubles > 0, "this file has a double sale marked in DynamoDB")
+    ddb_live = len([it for it in items if it.get("status") not in ("CANCELLED", "DOUBLE_SALE")])
     # columns: event capacity redis pending mysql dynamodb
     check(line and line[0].split()[4:6] == [str(sold), str(ddb_live)],
           "ticketctl status counts %d / %d live in MySQL / DynamoDB: %r"
           % (sold, ddb_live, line))
+    all_doubles = len(persist.double_sales())
+    check("dynamodb: %d double sale(s) recorded" % all_doubles in out,
+          "status names the double sales apart:\n" + out)
 
 
 def test_check_does_not_report_a_cancelled_ticket():
