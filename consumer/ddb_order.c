@@ -78,7 +78,7 @@ cancel_action(const char *table, const struct cancel *c, size_t i,
     char *buf, size_t size, size_t *off)
 {
 	if (!valid_uuid(c->ids[i]) || !valid_uuid(c->order) ||
-	    !ticket_stamp_ok(c->on))
+	    !ticket_stamp_ok(cancel_on(c, i)))
 		return -1;
 	return fmt_add(buf, size, off, "{\"Update\":{\"TableName\":\"%s\","
 	    "\"Key\":{\"ticketId\":{\"S\":\"%s\"}},"
@@ -87,7 +87,7 @@ cancel_action(const char *table, const struct cancel *c, size_t i,
 	    ":o)\",\"ExpressionAttributeNames\":{\"#s\":\"status\"},"
 	    "\"ExpressionAttributeValues\":{\":x\":{\"S\":\"CANCELLED\"},"
 	    "\":c\":{\"S\":\"%s\"},\":o\":{\"S\":\"%s\"}}}}", table, c->ids[i],
-	    c->on, c->order);
+	    cancel_on(c, i), c->order);
 }
 
 int

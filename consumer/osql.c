@@ -51,7 +51,7 @@ cancel_ok(const struct cancel *c)
 	    !ticket_stamp_ok(c->on) || c->n < 1 || c->n > ORDER_TICKETS_MAX)
 		return 0;
 	for (i = 0; i < c->n; i++)
-		if (!valid_uuid(c->ids[i]))
+		if (!valid_uuid(c->ids[i]) || !ticket_stamp_ok(cancel_on(c, i)))
 			return 0;
 	return 1;
 }
@@ -186,10 +186,11 @@ osql_cancel_log(const struct cancel *const *c, size_t n, char *buf,
 	    "(ticket_id, order_id, cancelled_on) VALUES ") != 0)
 		return -1;
 	for (k = 0; k < n; k++) {
-		if (!cancel_ok(c[k]) || tsql_datetime(c[k]->on, dt) != 0)
+		if (!cancel_ok(c[k]))
 			return -1;
 		for (i = 0; i < c[k]->n; i++, first = 0)
-			if (fmt_add(buf, size, &off, "%s('%s','%s','%s')",
+			if (tsql_datetime(cancel_on(c[k], i), dt) != 0 ||
+			    fmt_add(buf, size, &off, "%s('%s','%s','%s')",
 			    first ? "" : ",", c[k]->ids[i], c[k]->order,
 			    dt) != 0)
 				return -1;
@@ -203,9 +204,16 @@ osql_cancel_tickets(const struct cancel *c, char *buf, size_t size)
 	char	dt[OSQL_DT_LEN];
 	size_t	off = 0, i;
 
-	if (!cancel_ok(c) || tsql_datetime(c->on, dt) != 0 ||
-	    fmt_add(buf, size, &off, "UPDATE ticket SET status = 'CANCELLED', "
-	    "cancelled_on = '%s' WHERE ticket_id IN (", dt) != 0)
+	if (!cancel_ok(c) || fmt_add(buf, size, &off, "UPDATE ticket SET "
+	    "status = 'CANCELLED', cancelled_on = CASE ticket_id") != 0)
+		return -1;
+	/* each ticket its own stamp (cancel_on()) */
+	for (i = 0; i < c->n; i++)
+		if (tsql_datetime(cancel_on(c, i), dt) != 0 ||
+		    fmt_add(buf, size, &off, " WHEN '%s' THEN '%s'", c->ids[i],
+		    dt) != 0)
+			return -1;
+	if (fmt_add(buf, size, &off, " END WHERE ticket_id IN (") != 0)
 		return -1;
 	for (i = 0; i < c->n; i++)
 		if (fmt_add(buf, size, &off, "%s'%s'", i ? "," : "", c->ids[i]) != 0)

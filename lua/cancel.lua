@@ -12,7 +12,11 @@
 -- ticket's cancelledOn and "x:<orderId>" -> the order's.  A ticket is
 -- cancelled once: its seat is cleared only while its owner (bo:own) is
 -- still that ticket, the caches bo:tkt:{st}<id> and bo:ord:{st}<orderId> get the
--- CANCELLED status.  Every call (a repeat too) puts the cancel message in
+-- CANCELLED status.  The message of a whole order names all its tickets
+-- with the order's cancelledOn; those cancelled before on their own are
+-- also in "ticketsCancelledOn" (ticketId -> their own stamp), so that the
+-- stores keep that stamp whichever message they get first.
+-- Every call (a repeat too) puts the cancel message in
 -- the pending set, so that it is published (responder, or sweeper) even if
 -- an earlier answer was lost; consumers are idempotent.
 -- Returns {0, answer JSON, cancel message}, {4} unknown order or ticket,
@@ -44,10 +48,14 @@ elseif ARGV[2] == '' then
   redis.call('HSET', KEYS[7], mine, stamp)
 end
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
-local all, ids, out, answer = true, {}, {}, nil
+local all, ids, out, answer, own = true, {}, {}, nil, {}
 for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
   local tid = string.match(tj, '"ticketId":"([^"]+)"')
   local when = redis.call('HGET', KEYS[7], 'c:' .. tid)
+  if when and ARGV[2] == '' and when ~= stamp then
+    -- cancelled before, on its own: the message keeps its stamp
+    own[#own + 1] = '"' .. tid .. '":"' .. when .. '"'
+  end
   if not when and (ARGV[2] == '' or ARGV[2] == tid) then
     when = stamp
     redis.call('HSET', KEYS[7], 'c:' .. tid, when)
@@ -83,6 +91,10 @@ local ev = string.match(msg, '"eventId":"([^"]+)"')
 local zone = string.match(msg, '"zoneId":(%d+)')
 local cmsg = '{"type":"cancel","orderId":"' .. ARGV[1] .. '","eventId":"' ..
   ev .. '","zoneId":' .. zone .. ',"ticketIds":[' .. table.concat(ids, ',') ..
-  '],"cancelledOn":"' .. stamp .. '"}'
+  '],"cancelledOn":"' .. stamp .. '"'
+if #own > 0 then
+  cmsg = cmsg .. ',"ticketsCancelledOn":{' .. table.concat(own, ',') .. '}'
+end
+cmsg = cmsg .. '}'
 redis.call('ZADD', KEYS[5], ARGV[6], cmsg)
 return {0, answer or order, cmsg}

@@ -113,11 +113,50 @@ order_fields(struct json_object *j, struct msg *m)
 	return NULL;
 }
 
+const char *
+cancel_on(const struct cancel *c, size_t i)
+{
+	return c->own[i][0] != '\0' ? c->own[i] : c->on;
+}
+
+/* The optional "ticketsCancelledOn" of a cancellation: ticketId -> stamp,
+ * for tickets of its ticketIds cancelled before on their own (since
+ * round 2's cancel.lua; absent in older messages). */
+static const char *
+own_stamps(struct json_object *j, struct cancel *c)
+{
+	struct json_object	*o;
+	size_t			 i;
+
+	if (!json_object_object_get_ex(j, "ticketsCancelledOn", &o))
+		return NULL;
+	if (!json_object_is_type(o, json_type_object))
+		return "ticketsCancelledOn is not an object";
+	json_object_object_foreach(o, id, v) {
+		for (i = 0; i < c->n; i++)
+			if (strcmp(c->ids[i], id) == 0)
+				break;
+		if (i == c->n)
+			return "ticketsCancelledOn names a ticket not in ticketIds";
+		if (!json_object_is_type(v, json_type_string) ||
+		    json_object_get_string_len(v) > STAMP_LEN)
+			return "ticketsCancelledOn holds a stamp that is not "
+			    "RFC 3339 UTC with ms";
+		memcpy(c->own[i], json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v) + 1);
+		if (!ticket_stamp_ok(c->own[i]))
+			return "ticketsCancelledOn holds a stamp that is not "
+			    "RFC 3339 UTC with ms";
+	}
+	return NULL;
+}
+
 static const char *
 cancel_fields(struct json_object *j, struct msg *m)
 {
 	struct cancel		*c = &m->u.c;
 	struct json_object	*a;
+	const char		*why;
 	size_t			 i, k;
 
 	if (ticket_json_str(j, "orderId", c->order, sizeof(c->order)) ||
@@ -147,6 +186,8 @@ cancel_fields(struct json_object *j, struct msg *m)
 			if (strcmp(c->ids[k], c->ids[i]) == 0)
 				return "ticketIds holds one id twice";
 	}
+	if ((why = own_stamps(j, c)) != NULL)
+		return why;
 	memcpy(m->t.event, c->event, sizeof(c->event));
 	m->t.zone = c->zone;
 	memcpy(m->t.created, c->on, sizeof(c->on));

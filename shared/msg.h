@@ -43,6 +43,9 @@ struct cancel {
 	char		on[STAMP_LEN + 1];	/* cancelledOn */
 	size_t		n;
 	char		ids[ORDER_TICKETS_MAX][UUID_LEN + 1];
+	/* ids[i]'s own cancelledOn when it was cancelled before the rest
+	 * ("ticketsCancelledOn"), else "": see cancel_on() */
+	char		own[ORDER_TICKETS_MAX][STAMP_LEN + 1];
 };
 
 union msg_body {
@@ -59,6 +62,10 @@ struct msg {
 	struct ticket	t;
 	union msg_body	u;
 };
+
+/* The cancelledOn of ticket ids[i] of c: its own stamp if it was
+ * cancelled before the others of the message, else the message's. */
+const char *cancel_on(const struct cancel *c, size_t i);
 
 /* Parses and validates one message of len bytes (at most MSG_JSON_MAX).
  * Returns 0, or -1 with *why set to a static reason (a poison message). */

@@ -45,7 +45,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(valid_uuid(m.u.c.order) && ticket_stamp_ok(m.u.c.on));
 		CHECK(m.u.c.n >= 1 && m.u.c.n <= ORDER_TICKETS_MAX);
 		for (i = 0; i < m.u.c.n; i++)
-			CHECK(valid_uuid(m.u.c.ids[i]));
+			CHECK(valid_uuid(m.u.c.ids[i]) &&
+			    ticket_stamp_ok(cancel_on(&m.u.c, i)));
 		break;
 	default:
 		CHECK(0);

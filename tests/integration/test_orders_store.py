@@ -341,6 +341,55 @@ def test_reports_count_live_tickets_only():
           "status names the double sales apart:\n" + out)
 
 
+def test_order_cancel_keeps_a_ticket_cancelled_before():
+    """A ticket cancelled on its own keeps its cancelledOn in both stores
+    when the order's cancellation reaches the queues before the ticket's
+    (the ticket's answer lost to a broker outage, its message published
+    by the sweeper afterwards): the order's message carries the earlier
+    stamp (ticketsCancelledOn).  The consumer (with its sweeper) is
+    stopped while the order is cancelled, so the order's message is first
+    in the queues."""
+    r = box.http("POST", "/orders", {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
+                                     "seats": [{"row": 10, "column": 1},
+                                               {"row": 10, "column": 2}]})
+    eq(r.status, 201, "order (%s)" % r.body)
+    o = r.json()
+    t1, t2 = (t["ticketId"] for t in o["tickets"])
+    wait_mysql(o["orderId"], 2)
+    wait_ddb(t2, lambda i: "eventId" in i)
+    body = {"cancelToken": o["cancelToken"]}
+    box.stack("stop", "rabbitmq")
+    try:
+        r = box.http("POST", "/tickets/%s/cancel" % t1, body)
+    finally:
+        box.stack("stop", "consumer")
+        box.stack("start", "rabbitmq")
+    eq(r.status, 503, "ticket cancel while the broker is down (%s)" % r.body)
+    try:
+        r = box.wait_until(lambda: (lambda x: x if x.status != 503 else None)(
+            box.http("POST", "/orders/%s/cancel" % o["orderId"], body)),
+            timeout=120, interval=1, what="the order's cancel once the broker is back")
+        eq(r.status, 200, "order cancel (%s)" % r.body)
+        oc = r.json()
+        on1, on2 = (t["cancelledOn"] for t in oc["tickets"])
+        check(on1 < on2, "the ticket cancelled first has the earlier stamp: %s %s" % (on1, on2))
+    finally:
+        box.stack("start", "consumer")
+    box.wait_until(lambda: (forge.mysql_order(o["orderId"]) or ["?"])[0] == "CANCELLED",
+                   timeout=120, what="the order cancelled in MySQL")
+    forge.settled()
+    eq(forge.mysql_ticket(t1)[:2], ("CANCELLED", on1), "MySQL: the first ticket's own stamp")
+    eq(forge.mysql_ticket(t2)[:2], ("CANCELLED", on2), "MySQL: the second the order's")
+    eq(forge.mysql_order(o["orderId"])[2], on2, "MySQL: the order the order's")
+    for tid, on in ((t1, on1), (t2, on2)):
+        it = wait_ddb(tid, lambda i: i.get("status") == "CANCELLED", what="cancelled")
+        eq(it["cancelledOn"], on, "DynamoDB: %s cancelledOn" % tid)
+    eq(dead_counts(), (0, 0), "nothing dead-lettered")
+    for t in oc["tickets"]:
+        r = box.http("GET", "/get/tickets/" + t["ticketId"])
+        eq((r.status, r.json()["cancelledOn"]), (200, t["cancelledOn"]), "lookup")
+
+
 def test_check_does_not_report_a_cancelled_ticket():
     # an order Redis never sold (forged) is a difference; once cancelled in
     # both stores it holds no seat and is none

@@ -115,6 +115,16 @@ test_ddb_order_txn(void **state)
 	assert_non_null(strstr(buf, "cancelledOn = if_not_exists(cancelledOn, "
 	    ":c)"));
 	assert_non_null(strstr(buf, "\":x\":{\"S\":\"CANCELLED\"}"));
+	assert_non_null(strstr(buf, "\":c\":{\"S\":\"2026-11-28T00:01:02.345Z\"}"));
+	/* a ticket cancelled before on its own keeps its stamp */
+	snprintf(cb.c.own[0], sizeof(cb.c.own[0]), "2026-11-27T23:59:58.001Z");
+	assert_true(ddb_txn_json("Tickets", &m[1], 1, DDB_FORM_UPDATE, buf,
+	    sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\":c\":{\"S\":\"2026-11-27T23:59:58.001Z\"}"));
+	snprintf(cb.c.own[0], sizeof(cb.c.own[0]), "2026-11-27T23:59:58\"");
+	assert_int_equal(ddb_txn_json("Tickets", &m[1], 1, DDB_FORM_UPDATE, buf,
+	    sizeof(buf)), -1);
+	cb.c.own[0][0] = '\0';
 	/* limits: too small, a bad table, a bad value */
 	assert_int_equal(ddb_txn_json("Tickets", m, 1, DDB_FORM_UPDATE, buf,
 	    100), -1);

@@ -129,6 +129,45 @@ test_msg_cancel(void **state)
 	assert_int_equal(parse(CANCEL(""), &why), -1);
 	assert_int_equal(parse(CANCEL("\"x\""), &why), -1);
 	assert_int_equal(parse(CANCEL("7"), &why), -1);
+	/* no ticketsCancelledOn (every message before it): the message's */
+	assert_int_equal(parse(CANCEL("\"" T_ID "\",\"" T_ID2 "\""), &why), 0);
+	assert_string_equal(cancel_on(&m.u.c, 0), "2026-11-28T00:01:02.345Z");
+	assert_string_equal(cancel_on(&m.u.c, 1), "2026-11-28T00:01:02.345Z");
+}
+
+#define CANCEL_OWN(own) "{\"type\":\"cancel\",\"orderId\":\"" O_ID "\"," \
+	"\"eventId\":\"Event1\",\"zoneId\":12,\"ticketIds\":[\"" T_ID "\",\"" \
+	T_ID2 "\"],\"cancelledOn\":\"2026-11-28T00:01:02.345Z\"," \
+	"\"ticketsCancelledOn\":" own "}"
+
+/* A whole order's cancellation names the tickets cancelled before it on
+ * their own with their own stamps (lua/cancel.lua). */
+static void
+test_msg_cancel_own_stamps(void **state)
+{
+	const char *why;
+
+	(void)state;
+	assert_int_equal(parse(CANCEL_OWN("{\"" T_ID2 "\":"
+	    "\"2026-11-27T23:59:58.001Z\"}"), &why), 0);
+	assert_string_equal(cancel_on(&m.u.c, 0), "2026-11-28T00:01:02.345Z");
+	assert_string_equal(cancel_on(&m.u.c, 1), "2026-11-27T23:59:58.001Z");
+	assert_string_equal(m.t.created, "2026-11-28T00:01:02.345Z");
+	assert_int_equal(parse(CANCEL_OWN("{}"), &why), 0);
+	assert_string_equal(cancel_on(&m.u.c, 1), "2026-11-28T00:01:02.345Z");
+	assert_int_equal(parse(CANCEL_OWN("[]"), &why), -1);
+	assert_string_equal(why, "ticketsCancelledOn is not an object");
+	assert_int_equal(parse(CANCEL_OWN("{\"" O_ID "\":"
+	    "\"2026-11-27T23:59:58.001Z\"}"), &why), -1);
+	assert_string_equal(why,
+	    "ticketsCancelledOn names a ticket not in ticketIds");
+	assert_int_equal(parse(CANCEL_OWN("{\"" T_ID "\":"
+	    "\"2026-02-30T23:59:58.001Z\"}"), &why), -1);
+	assert_string_equal(why,
+	    "ticketsCancelledOn holds a stamp that is not RFC 3339 UTC with ms");
+	assert_int_equal(parse(CANCEL_OWN("{\"" T_ID "\":"
+	    "\"2026-11-27T23:59:58.001Z and more\"}"), &why), -1);
+	assert_int_equal(parse(CANCEL_OWN("{\"" T_ID "\":7}"), &why), -1);
 }
 
 /* s with its nth (0: first) occurrence of from replaced by to (same
@@ -199,6 +238,7 @@ main(void)
 		cmocka_unit_test(test_msg_order),
 		cmocka_unit_test(test_msg_order_max),
 		cmocka_unit_test(test_msg_cancel),
+		cmocka_unit_test(test_msg_cancel_own_stamps),
 		cmocka_unit_test(test_msg_stamps),
 		cmocka_unit_test(test_msg_hash),
 	};

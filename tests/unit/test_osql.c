@@ -128,9 +128,29 @@ test_osql_cancel(void **state)
 	    "00:01:02.345')");
 	assert_true(osql_cancel_tickets(&c, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "UPDATE ticket SET status = 'CANCELLED', "
-	    "cancelled_on = '2026-11-28 00:01:02.345' WHERE ticket_id IN ('"
-	    T_ID "','" T_ID2 "') AND order_id = '" O_ID "' AND status <> "
-	    "'CANCELLED'");
+	    "cancelled_on = CASE ticket_id WHEN '" T_ID "' THEN '2026-11-28 "
+	    "00:01:02.345' WHEN '" T_ID2 "' THEN '2026-11-28 00:01:02.345' "
+	    "END WHERE ticket_id IN ('" T_ID "','" T_ID2 "') AND order_id = '"
+	    O_ID "' AND status <> 'CANCELLED'");
+	/* a ticket cancelled before on its own keeps its stamp */
+	snprintf(c.own[0], sizeof(c.own[0]), "2026-11-27T23:59:58.001Z");
+	assert_true(osql_cancel_log(cv, 1, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "INSERT IGNORE INTO ticket_cancel (ticket_id, "
+	    "order_id, cancelled_on) VALUES ('" T_ID "','" O_ID "','2026-11-27 "
+	    "23:59:58.001'),('" T_ID2 "','" O_ID "','2026-11-28 "
+	    "00:01:02.345')");
+	assert_true(osql_cancel_tickets(&c, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "CASE ticket_id WHEN '" T_ID "' THEN "
+	    "'2026-11-27 23:59:58.001' WHEN '" T_ID2 "' THEN '2026-11-28 "
+	    "00:01:02.345' END"));
+	/* the order keeps the message's */
+	assert_true(osql_cancel_order(&c, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "o.cancelled_on = '2026-11-28 "
+	    "00:01:02.345'"));
+	snprintf(c.own[0], sizeof(c.own[0]), "2026-11-27' OR 1=1 -- ");
+	assert_int_equal(osql_cancel_tickets(&c, buf, sizeof(buf)), -1);
+	assert_int_equal(osql_cancel_log(cv, 1, buf, sizeof(buf)), -1);
+	c.own[0][0] = '\0';
 	assert_true(osql_cancel_order(&c, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "NOT EXISTS (SELECT 1 FROM ticket t WHERE "
 	    "t.order_id = o.order_id AND t.status <> 'CANCELLED')"));
