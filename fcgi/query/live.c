@@ -261,7 +261,10 @@ cached_ok(const char *s, size_t len, const char *key, const char *id)
 }
 
 /* GET key (on the slot of its hash tag), once more if a kept connection
- * was stale.  Returns the reply (a string or nil) or NULL. */
+ * was stale; a nil from a replica is asked of the master, which may have
+ * what the replica does not have yet (a 201's cache entry: CONTRACT §3,
+ * "200 right after its 201").  Returns the reply (a string or nil) or
+ * NULL. */
 static redisReply *
 get(struct rds *r, const char *key)
 {
@@ -272,6 +275,11 @@ get(struct rds *r, const char *key)
 	rep = rds_read_cmd(r, slot, "GET %s", key);
 	if (rep == NULL && was_open && !rds_is_open(r, slot))
 		rep = rds_read_cmd(r, slot, "GET %s", key);	/* was stale */
+	if (rep != NULL && rep->type == REDIS_REPLY_NIL && r->read_replica &&
+	    r->mode != RDS_SINGLE) {
+		freeReplyObject(rep);
+		rep = rds_cmd(r, slot, "GET %s", key);
+	}
 	return rep;
 }
 

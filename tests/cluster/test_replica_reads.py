@@ -209,6 +209,39 @@ def test_reads_go_to_the_replica():
                    what="answers after the unpause")
 
 
+def test_what_the_replica_lacks_is_read_on_the_master():
+    """A ticket (and an order) whose cache entry only the master has yet (a
+    201 whose replication has not reached the replica: WAIT 0, a short
+    WAIT answered as publish, more replicas than WAIT counts) is 200 at
+    once (CONTRACT section 3), not the 404 of the replica's "none" (MySQL
+    does not have it yet either).  The entries are written on the master
+    alone while the replica is paused, for ids that MySQL never saw."""
+    m, rp = reading(60000)
+    key = box.id_key("bo:tkt:", STATE["ticket"])
+    t = json.loads(box.redis("GET", key))
+    # the same slot (the id's last 4 hex digits), another id
+    tid = STATE["ticket"][:24] + ("%08x" % (int(STATE["ticket"][24:32], 16) ^ 0x5a5a5a5a)) + \
+        STATE["ticket"][32:]
+    oid = t["orderId"][:24] + ("%08x" % (int(t["orderId"][24:32], 16) ^ 0x5a5a5a5a)) + \
+        STATE["ticket"][32:]
+    t["ticketId"], t["orderId"] = tid, oid
+    o = {"orderId": oid, "venueId": t["venueId"], "eventId": EVENT, "zoneId": ZONE,
+         "status": "CONFIRMED", "total": t["price"], "createdOn": t["createdOn"], "tickets": [t]}
+    with Paused(rp):
+        box.redis("SET", box.id_key("bo:tkt:", tid), json.dumps(t, separators=(",", ":")),
+                  "EX", 600)
+        box.redis("SET", box.id_key("bo:ord:", oid), json.dumps(o, separators=(",", ":")),
+                  "EX", 600)
+        got = box.parallel(lambda i: (http("GET", "/get/tickets/" + tid,
+                                           port=box.WEB_PORTS[i % 2]).status,
+                                      http("GET", "/get/orders/" + oid,
+                                           port=box.WEB_PORTS[i % 2]).status),
+                           [(i,) for i in range(PROCS * 4)], workers=PROCS * 2)
+    eq(set(got), {(200, 200)}, "ticket and order lookups of entries only the master has")
+    for k in (box.id_key("bo:tkt:", tid), box.id_key("bo:ord:", oid)):
+        box.redis("DEL", k)
+
+
 def test_replica_behind_the_bound_is_not_read():
     m, rp = reading(1000)
     before = fallbacks()
