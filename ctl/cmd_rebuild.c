@@ -375,6 +375,8 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	}
 	if (zstate_read(r, cz, &z) != 0) {
 		ctl_err("%s zone %ld: %s", cz->event, cz->zone, r->errstr);
+		if ((rep = rds_cmd(r, keys_slot(z.tag), "UNWATCH")) != NULL)
+			freeReplyObject(rep);
 		zstate_free(&z);
 		return -1;
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "clock.h"
@@ -460,6 +461,8 @@ install_map(struct rcluster *c, redisContext *ctx, const char *from)
 	c->map_ms = mono_ms();
 	c->stale = 0;
 	c->last_node = -1;
+	c->txn_node = -1;
+	c->txn_multi = 0;
 	c->refreshes++;
 	return 0;
 }
@@ -816,8 +819,93 @@ refresh_if_old(struct rcluster *c)
 		(void)rcl_refresh(c);
 }
 
+static redisReply *route_command(struct rcluster *, unsigned,
+	    enum rcl_route, int, const char **, const size_t *);
+
+/* 1 if the command's name (argv[0]; argvlen NULL: strlen) is cmd, in any
+ * case. */
+static int
+is_cmd(const char **argv, const size_t *argvlen, const char *cmd)
+{
+	size_t len = argvlen != NULL ? argvlen[0] : strlen(argv[0]);
+
+	return len == strlen(cmd) && strncasecmp(argv[0], cmd, len) == 0;
+}
+
+/* A command inside a transaction (see rcluster.h): on its connection only. */
+static redisReply *
+txn_command(struct rcluster *c, int argc, const char **argv,
+    const size_t *argvlen)
+{
+	struct rcl_conn	*k = &c->conn[c->txn_node];
+	struct rcl_addr	*a = &c->map.nodes[c->txn_node];
+	redisReply	*rep;
+	char		 host[RCL_HOST_MAX];
+	int		 sent, rslot, port;
+
+	if (k->ctx == NULL || (rep = exchange(k->ctx, 0, argc, argv, argvlen,
+	    &sent)) == NULL) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s "
+		    "(the transaction is lost)", a->host, a->port,
+		    k->ctx != NULL ? k->ctx->errstr : "connection gone");
+		c->in_doubt = k->ctx != NULL && sent;
+		conn_drop(k);
+		c->conn_errors++;
+		c->stale = 1;
+		c->txn_node = -1;
+		c->txn_multi = 0;
+		return NULL;
+	}
+	if (rep->type == REDIS_REPLY_ERROR &&
+	    rcl_parse_redirect(rep->str, &rslot, host, sizeof(host), &port) !=
+	    RCL_REDIR_NONE)
+		c->stale = 1;	/* refreshed once the transaction is over */
+	c->last_node = c->txn_node;
+	if (is_cmd(argv, argvlen, "MULTI") &&
+	    rep->type != REDIS_REPLY_ERROR)
+		c->txn_multi = 1;
+	if (is_cmd(argv, argvlen, "EXEC") ||
+	    is_cmd(argv, argvlen, "DISCARD") ||
+	    is_cmd(argv, argvlen, "UNWATCH")) {
+		c->txn_node = -1;
+		c->txn_multi = 0;
+	}
+	return rep;
+}
+
 redisReply *
 rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
+    int argc, const char **argv, const size_t *argvlen)
+{
+	static const char	*unwatch[] = { "UNWATCH" };
+	static const size_t	 unwatch_len[] = { 7 };
+	redisReply		*rep;
+
+	c->in_doubt = 0;
+	if (c->txn_node >= 0 && !c->txn_multi &&
+	    is_cmd(argv, argvlen, "WATCH") && c->have_map &&
+	    c->map.master[slot & (RCL_SLOTS - 1)] != c->txn_node) {
+		/* a WATCH left open elsewhere (its caller gave up) */
+		if ((rep = txn_command(c, 1, unwatch, unwatch_len)) != NULL)
+			freeReplyObject(rep);
+		c->txn_node = -1;
+	}
+	if (c->txn_node >= 0)
+		return txn_command(c, argc, argv, argvlen);
+	rep = route_command(c, slot, route, argc, argv, argvlen);
+	if (rep != NULL && rep->type != REDIS_REPLY_ERROR && route ==
+	    RCL_MASTER && c->last_node >= 0 &&
+	    (is_cmd(argv, argvlen, "WATCH") ||
+	    is_cmd(argv, argvlen, "MULTI"))) {
+		c->txn_node = c->last_node;
+		c->txn_multi = is_cmd(argv, argvlen, "MULTI");
+	}
+	return rep;
+}
+
+/* rcl_command_argv() outside a transaction. */
+static redisReply *
+route_command(struct rcluster *c, unsigned slot, enum rcl_route route,
     int argc, const char **argv, const size_t *argvlen)
 {
 	struct attempt		 t;
@@ -832,7 +920,6 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 	t.step = RCL_BACKOFF_MIN_MS;
 	t.ask = -1;
 	t.no_replica = route != RCL_REPLICA;
-	c->in_doubt = 0;
 	refresh_if_old(c);
 	for (;;) {
 		if ((!c->have_map || c->stale) && rcl_refresh(c) != 0) {
@@ -1055,6 +1142,7 @@ rcl_new(const char *seeds, int timeout_ms, int retry_ms, char *err,
 	c->retry_ms = retry_ms;
 	c->read_max_lag_ms = RCL_LOOK_MS;
 	c->last_node = -1;
+	c->txn_node = -1;
 	return c;
 }
 

@@ -176,6 +176,9 @@ struct rcluster {
 	long long	 map_ms;	/* when it was fetched (monotonic) */
 	int		 stale;		/* refresh before the next command */
 	int		 last_node;	/* served the last master command, or -1 */
+	int		 txn_node;	/* WATCH/MULTI open on its connection,
+					   or -1 (rcl_command_argv()) */
+	int		 txn_multi;	/* and MULTI sent */
 	int		 in_doubt;	/* last command: sent, no reply */
 	int		 read_max_lag_ms;	/* replica reads: bound of the
 						   lag, -1: no look */
@@ -207,7 +210,14 @@ int	rcl_refresh(struct rcluster *c);
  * it) along route, following redirects.  Returns the reply, the caller's to
  * freeReplyObject() (an error reply other than a redirect is returned as
  * is), or NULL with errstr: in_doubt then says whether a write may have
- * run. */
+ * run.
+ *
+ * A transaction: from a WATCH or MULTI that succeeded on a master until
+ * EXEC, DISCARD or UNWATCH, every command goes to that connection as it
+ * is, whatever its slot: no map refresh, no redirect followed, no
+ * reconnect (each would run the command outside the transaction).  A
+ * redirect is given to the caller as an error reply (Redis then aborts
+ * the EXEC); a lost connection ends the transaction (NULL). */
 redisReply *rcl_command_argv(struct rcluster *c, unsigned slot,
 	    enum rcl_route route, int argc, const char **argv,
 	    const size_t *argvlen);

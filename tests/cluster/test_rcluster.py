@@ -191,6 +191,51 @@ def test_reads_from_the_replica_and_wait():
         c.close()
 
 
+def test_a_transaction_stays_on_its_connection():
+    """WATCH ... MULTI ... EXEC (ticketctl rebuild and init): a map grown
+    old inside the transaction is not asked for on its connection (the
+    CLUSTER SHARDS would be queued, its answer unusable, the connection
+    dropped and the rest run at once, outside the transaction on a new
+    one: a rebuild's write unguarded by its WATCH).  One key per master,
+    so that the one the client asks for the map first is among them."""
+    c = Client()
+    try:
+        tags, seen = [], set()
+        i = 0
+        while len(seen) < 3:
+            t = "tx%s-%d" % (RUN, i)
+            i += 1
+            m = master_of(slot_of("{%s}x" % t))
+            if m not in seen:
+                seen.add(m)
+                tags.append((t, m))
+        for t, m in tags:
+            k = "{%s}x" % t
+            eq(c.ok("M WATCH %s" % k), "OK", "WATCH on %d" % m)
+            eq(c.ok("M GET %s" % k), "(nil)", "read under WATCH")
+            eq(c.ok("M MULTI"), "OK", "MULTI")
+            c.ok("AGE")
+            eq(c("M SET %s 1" % k), "OK QUEUED", "SET inside MULTI with an old map (%d)" % m)
+            eq(r(m, "GET", k), None, "nothing written before EXEC (%d)" % m)
+            eq(c("M EXEC"), "OK [1]", "EXEC (%d)" % m)
+            eq(r(m, "GET", k), b"1", "written by EXEC (%d)" % m)
+            # the WATCH still guards: a change by another client aborts it
+            eq(c.ok("M WATCH %s" % k), "OK", "WATCH again")
+            eq(c.ok("M MULTI"), "OK", "MULTI")
+            c.ok("AGE")
+            r(m, "SET", k, "other")
+            eq(c("M SET %s 2" % k), "OK QUEUED", "SET queued")
+            eq(c("M EXEC"), "OK (nil)", "EXEC aborted by the change (%d)" % m)
+            eq(r(m, "GET", k), b"other", "the other client's value stands (%d)" % m)
+        # outside a transaction the old map is asked for again
+        n = int(c.stats()["refreshes"])
+        c.ok("AGE")
+        c.ok("M GET {%s}x" % tags[0][0])
+        eq(int(c.stats()["refreshes"]), n + 1, "map asked for after the transactions")
+    finally:
+        c.close()
+
+
 def test_migrating_slot_gives_ask_then_moved():
     c = Client()
     tag = "mig%s" % RUN

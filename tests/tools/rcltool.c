@@ -10,6 +10,8 @@
  *   WAIT N MS       WAIT on the connection of the last master command
  *   NODE KEY        host:port of the master of KEY's slot now
  *   STATS           the client's counters
+ *   AGE             makes the map older than RCL_MAP_MAX_AGE_MS (the next
+ *                   command asks for it again, outside a transaction)
  *
  * Answers: "OK <reply>" (string, status, integer, "(nil)", "[n]" for an
  * array of n), "ERRREPLY <error reply>", or "FAIL in_doubt=<0|1> <errstr>".
@@ -110,6 +112,9 @@ main(int argc, char **argv)
 				printf("OK %s\n", buf);
 			else
 				printf("FAIL in_doubt=0 %s\n", c->errstr);
+		} else if (strcmp(av[0], "AGE") == 0 && n == 1) {
+			c->map_ms -= RCL_MAP_MAX_AGE_MS + 1;
+			printf("OK aged\n");
 		} else if (strcmp(av[0], "STATS") == 0)
 			printf("OK moved=%lu ask=%lu tryagain=%lu clusterdown=%lu "
 			    "refreshes=%lu connects=%lu conn_errors=%lu "
