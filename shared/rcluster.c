@@ -682,21 +682,24 @@ rcl_read_failed(struct rcluster *c, int node)
 
 /* ---------------------------------------------------------------- commands */
 
-/* Waits the next back-off step, unless that would pass retry_ms.
- * Returns 0 after waiting, -1 when the budget is spent. */
+/* Waits the next back-off step, unless the command has already taken
+ * retry_ms since start: its sleeps and the time its connects and map
+ * requests took alike (a master whose host is gone makes every connect
+ * wait timeout_ms).  Returns 0 after waiting, -1 when the budget is
+ * spent. */
 static int
-backoff(struct rcluster *c, int *waited, int *step)
+backoff(struct rcluster *c, long long start, int *step)
 {
 	struct timespec	ts;
+	long long	spent = mono_ms() - start;
 	int		ms;
 
-	if (*waited >= c->retry_ms)
+	if (spent >= c->retry_ms)
 		return -1;
-	ms = *step < c->retry_ms - *waited ? *step : c->retry_ms - *waited;
+	ms = *step < c->retry_ms - spent ? *step : (int)(c->retry_ms - spent);
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	nanosleep(&ts, NULL);
-	*waited += ms;
 	*step = *step * 2 < RCL_BACKOFF_MAX_MS ? *step * 2 : RCL_BACKOFF_MAX_MS;
 	return 0;
 }
@@ -734,7 +737,8 @@ exchange(redisContext *ctx, int asking, int argc, const char **argv,
 /* The state of one command across its retries and redirects. */
 struct attempt {
 	unsigned	slot;
-	int		waited, step;	/* back-off spent, next wait */
+	long long	start;		/* when the command began (mono_ms) */
+	int		step;		/* the next back-off wait */
 	int		redirects;
 	int		ask;		/* node of an ASK to follow, or -1 */
 	int		no_replica;	/* master route (or the replica failed) */
@@ -797,7 +801,7 @@ follow(struct rcluster *c, struct attempt *t, int node, redisReply *rep,
 		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
 		    a->host, a->port, rep->str);
 		freeReplyObject(rep);
-		return backoff(c, &t->waited, &t->step);
+		return backoff(c, t->start, &t->step);
 	}
 	if (++t->redirects > RCL_REDIRECTS_MAX) {
 		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: more "
@@ -917,13 +921,14 @@ route_command(struct rcluster *c, unsigned slot, enum rcl_route route,
 
 	memset(&t, 0, sizeof(t));
 	t.slot = slot & (RCL_SLOTS - 1);
+	t.start = mono_ms();
 	t.step = RCL_BACKOFF_MIN_MS;
 	t.ask = -1;
 	t.no_replica = route != RCL_REPLICA;
 	refresh_if_old(c);
 	for (;;) {
 		if ((!c->have_map || c->stale) && rcl_refresh(c) != 0) {
-			if (backoff(c, &t.waited, &t.step) != 0)
+			if (backoff(c, t.start, &t.step) != 0)
 				return NULL;
 			continue;
 		}
@@ -935,7 +940,7 @@ route_command(struct rcluster *c, unsigned slot, enum rcl_route route,
 			fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: "
 			    "slot %u is not served by any node", t.slot);
 			c->stale = 1;
-			if (backoff(c, &t.waited, &t.step) != 0)
+			if (backoff(c, t.start, &t.step) != 0)
 				return NULL;
 			continue;
 		}
@@ -961,7 +966,7 @@ route_command(struct rcluster *c, unsigned slot, enum rcl_route route,
 				c->in_doubt = 1;	/* it may have run */
 				return NULL;
 			}
-			if (backoff(c, &t.waited, &t.step) != 0)
+			if (backoff(c, t.start, &t.step) != 0)
 				return NULL;
 			continue;
 		}

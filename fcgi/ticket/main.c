@@ -349,6 +349,27 @@ reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o,
 	http_reply(req, 201, hdr, body, (size_t)n);
 }
 
+/* 1 if the last write on the master of slot (a release, a cancel, the
+ * end of a hold) reached redis_wait_replicas replicas, or none is asked
+ * (redis_wait_replicas 0, or redis_wait_short = publish); 0 if a failover
+ * now could undo it (the answer must not say it happened). */
+static int
+write_replicated(unsigned slot, const char *what, const char *id)
+{
+	int n;
+
+	if (rds.wait_replicas <= 0 || !rds.wait_release)
+		return 1;
+	if ((n = rds_wait(&rds, slot, rds.wait_replicas,
+	    rds.wait_timeout_ms)) >= rds.wait_replicas)
+		return 1;
+	metrics_count(METRICS_REDIS_WAIT_SHORT);
+	log_warnx("%s %s: %d of %d replicas have it%s%s", what, id,
+	    n < 0 ? 0 : n, rds.wait_replicas, n < 0 ? ": " : "",
+	    n < 0 ? rds.errstr : "");
+	return 0;
+}
+
 /* WAIT redis_wait_replicas on the zone's master after a reservation
  * (docs/reliability.md, "Redis Cluster"): a sale a failover could lose is
  * not published.  Returns 1 to go on (replicated, no WAIT asked, or
@@ -377,7 +398,10 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	}
 	log_warnx("order %s: %d of %d replicas have it; releasing the seats",
 	    s->order_id, n < 0 ? 0 : n, rds.wait_replicas);
-	if (sale_release(&rds, s) == RELEASE_DONE) {
+	/* the release must reach the replicas too: one that has the
+	 * reservation and not its release would sell it after a failover */
+	if (sale_release(&rds, s) == RELEASE_DONE &&
+	    write_replicated(s->node, "release", s->order_id)) {
 		http_error(req, 503, "UNAVAILABLE", k == SELL_CONFIRM ?
 		    "seat store could not replicate the sale, nothing was "
 		    "sold; the hold stands, try again" : "seat store could "
@@ -385,7 +409,8 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 		    RETRY_AFTER);
 		return 0;
 	}
-	log_warnx("release %s: %s; outcome unknown", s->order_id, rds.errstr);
+	log_warnx("release %s: not done or not replicated; outcome unknown",
+	    s->order_id);
 	reply_unknown(req, k, s, "seat store failing over; the ticket may "
 	    "still be issued, see Location");
 	return 0;
@@ -545,7 +570,8 @@ settle(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	case MQ_FAILED:
 		log_warnx("publish %s: %s; releasing the seats", s->order_id,
 		    publish_err());
-		if ((rel = sale_release(&rds, s)) == RELEASE_DONE) {
+		if ((rel = sale_release(&rds, s)) == RELEASE_DONE &&
+		    write_replicated(s->node, "release", s->order_id)) {
 			http_error(req, 503, "UNAVAILABLE", k == SELL_CONFIRM ?
 			    "message broker unavailable, nothing was sold; the "
 			    "hold stands, try again" : "message broker "
@@ -553,9 +579,14 @@ settle(FCGX_Request *req, enum sell_kind k, struct sale *s)
 			    RETRY_AFTER);
 			break;
 		}
-		log_warnx("release %s: %s (%s); the sweeper will publish it",
-		    s->order_id, sale_release_str(rel),
-		    rel == RELEASE_ERROR ? rds.errstr : "published meanwhile");
+		if (rel == RELEASE_DONE)
+			log_warnx("release %s: not replicated; a failover "
+			    "may bring the sale back", s->order_id);
+		else
+			log_warnx("release %s: %s (%s); the sweeper will "
+			    "publish it", s->order_id, sale_release_str(rel),
+			    rel == RELEASE_ERROR ? rds.errstr :
+			    "published meanwhile");
 		reply_unknown(req, k, s, "message broker unavailable; the "
 		    "ticket may still be issued, see Location");
 		break;
@@ -756,8 +787,14 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 		return;
 	}
 	/* the cancellation stands in Redis and its message is pending: if
-	 * the broker fails now, the sweeper publishes it */
-	if (publish(MQ_CANCEL_KEY, id, msg) == MQ_OK) {
+	 * the broker fails now, the sweeper publishes it.  Not published
+	 * before the replicas have it (a failover would bring the seats
+	 * back as sold while the stores say cancelled); the retry answers
+	 * the cancellation that stands. */
+	if (!write_replicated(node, "cancel", id))
+		http_error(req, 503, "UNAVAILABLE", "seat store could not "
+		    "replicate the cancellation yet; try again", RETRY_AFTER);
+	else if (publish(MQ_CANCEL_KEY, id, msg) == MQ_OK) {
 		if (sale_confirmed(&rds, node, tag, msg) != 0)
 			log_warnx("cancel %s confirmed, pending entry kept: %s",
 			    id, rds.errstr);
@@ -856,7 +893,13 @@ delete_hold(FCGX_Request *req, const char *id)
 		return;
 	switch (sale_end_hold(&rds, node, tag, id)) {
 	case END_HOLD_DELETED:
-		http_reply(req, 204, NULL, "", 0);
+		/* a failover must not bring the hold back after a 204 */
+		if (write_replicated(node, "delete hold", id))
+			http_reply(req, 204, NULL, "", 0);
+		else
+			http_error(req, 503, "UNAVAILABLE", "seat store could "
+			    "not replicate the hold's end yet; try again",
+			    RETRY_AFTER);
 		break;
 	case END_HOLD_EXPIRED:
 		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "

@@ -11,6 +11,8 @@ no command in doubt; WAIT counts the replicas.
 """
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,8 +29,8 @@ RUN = "%x" % int(time.time() * 1000)   # keys of this run only
 class Client:
     """One rcltool process: one rcluster client kept across commands."""
 
-    def __init__(self, timeout_ms=1000, retry_ms=2000):
-        self.p = subprocess.Popen([os.path.join(box.BIN, "rcltool"), SEEDS, str(timeout_ms),
+    def __init__(self, timeout_ms=1000, retry_ms=2000, seeds=SEEDS):
+        self.p = subprocess.Popen([os.path.join(box.BIN, "rcltool"), seeds, str(timeout_ms),
                                    str(retry_ms)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   text=True, bufsize=1)
 
@@ -277,6 +279,55 @@ def test_migrating_slot_gives_ask_then_moved():
             r(dst, "CLUSTER", "SETSLOT", slot, "STABLE")
         except (OSError, box.RedisError):
             pass
+
+
+def test_an_unreachable_master_costs_at_most_the_retry_budget():
+    """redis_retry_ms bounds the whole command, the time its connects take
+    included: a master whose host no longer answers (SYNs dropped: here
+    the process stopped and its accept queue filled) makes every connect
+    wait redis_timeout_ms, and the old budget counted only the sleeps
+    between them (about 20 s at 1000/1000).  Stopped for less than
+    cluster-node-timeout, so that no failover comes to the rescue."""
+    key = "bh%s" % RUN
+    victim = master_of(slot_of(key))
+    others = ",".join("127.0.0.1:%d" % p for p in masters() if p != victim)
+    name = "redis-%d" % (PORTS.index(victim) + 1)
+    with open(os.path.join(box.ENV["BOX_CLUSTER_VAR"], "run", "redis-%d.pid" % victim)) as f:
+        pid = int(f.read().split()[0])
+    timeout_ms, retry_ms = 200, 500
+    c = Client(timeout_ms=timeout_ms, retry_ms=retry_ms, seeds=others)
+    socks = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # the kernel completes handshakes into the accept queue until it
+        # holds tcp-backlog (capped by somaxconn) + 1; then SYNs are dropped
+        for _ in range(8192):
+            s = socket.socket()
+            s.settimeout(0.05)
+            try:
+                s.connect(("127.0.0.1", victim))
+            except OSError:
+                s.close()
+                break
+            socks.append(s)
+        else:
+            raise Fail("the accept queue of %d did not fill" % victim)
+        t0 = time.time()
+        out = c("M SET %s 1" % key)
+        took = time.time() - t0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        for s in socks:
+            s.close()
+        c.close()
+    print("  %s (127.0.0.1:%d) stopped, %d connections queued: SET answered %r after %.2f s "
+          "(redis_timeout_ms %d, redis_retry_ms %d)" % (name, victim, len(socks), out, took,
+                                                         timeout_ms, retry_ms), flush=True)
+    check(out.startswith("FAIL in_doubt=0"), "the SET failed, not sent: %s" % out)
+    bound = (retry_ms + 2 * timeout_ms) / 1000.0 + 0.5
+    check(took <= bound, "the SET took %.2f s, more than the budget and a connect (%.2f s)"
+          % (took, bound))
+    box.wait_until(settled, timeout=90, what="the cluster settled after %s resumed" % name)
 
 
 def test_master_killed_replica_promoted_client_follows():
