@@ -270,14 +270,13 @@ route_parse(const char *method, const char *path, const char *query,
 	int		ep;
 
 	memset(rt, 0, sizeof(*rt));
+	rt->head = method != NULL && strcmp(method, "HEAD") == 0;
 	*why = "no such path";
 	if (path == NULL || strnlen(path, ROUTE_PATH_MAX + 1) > ROUTE_PATH_MAX ||
 	    split(path, &sg) != 0 || (ep = shape(&sg)) < 0)
 		return ROUTE_ERR_NOT_FOUND;
 	rt->ep = (enum route_ep)ep;
-	if (method != NULL && strcmp(method, "HEAD") == 0)
-		rt->head = 1;
-	else if (method == NULL || strcmp(method, "GET") != 0) {
+	if (!rt->head && (method == NULL || strcmp(method, "GET") != 0)) {
 		*why = "use GET";
 		return ROUTE_ERR_METHOD;
 	}

@@ -60,7 +60,8 @@ enum route_err {
 
 struct route {
 	enum route_ep	ep;
-	int		head;			/* HEAD: answer without a body */
+	int		head;			/* HEAD: answer without a body
+						   (set on every outcome) */
 	char		venue[ID_MAX + 1];	/* VENUE_EVENTS, MONEY */
 	char		event[ID_MAX + 1];	/* every /events/.., COUNT, MONEY */
 	long		zone;			/* SEATS; TICKETS filter, 0 = all */
@@ -71,7 +72,8 @@ struct route {
 };
 
 /* Routes one request.  method and path are NUL-terminated (path without
- * the query string); query may be NULL or "".  Fills *rt on ROUTE_OK; on
+ * the query string, NULL: none that can be read, ROUTE_ERR_NOT_FOUND);
+ * query may be NULL or "".  Fills *rt on ROUTE_OK, rt->head always; on
  * any error sets *why to a static human-readable reason.  Returns one of
  * enum route_err. */
 enum route_err route_parse(const char *method, const char *path,

@@ -6,11 +6,13 @@ from the catalog; ticket lookups before persistence (Redis cache) and after
 it with the cache flushed (MySQL); 400/404/405 for bad input."""
 
 import json
+import os
 import re
 import uuid
 from decimal import Decimal
 
 import box
+import fcgi
 from box import NGINX, LIGHTTPD, WEB_PORTS, buy, check, eq, http
 
 # The seed catalog of conf/catalog.json, written out independently of the code.
@@ -485,6 +487,35 @@ def test_only_get_and_head():
         r = http("HEAD", "/get/venues", port=port)
         eq((r.status, r.header("Content-Length")),
            (200, str(len(get("/get/venues", port).body.encode()))), "HEAD /get/venues")
+
+
+def fcgi_answer(method, path):
+    """(header block, body) of the query responder's own answer, straight
+    from its socket: the web servers strip a HEAD's body themselves."""
+    sock = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run",
+                        "query.sock")
+    out = fcgi.call(sock, method, path)
+    check("\r\n\r\n" in out, "%s %s: no header block in %r" % (method, path, out[:200]))
+    return tuple(out.split("\r\n\r\n", 1))
+
+
+def test_head_has_no_body_at_the_responder():
+    """A HEAD gets the GET's status line and headers (Content-Length of the
+    GET's body too) and not one byte of body, whatever the answer."""
+    for path, status in (("/get/venues", 200), ("/get/health", 200),
+                         ("/get/events/Event2", 200), ("/get/events/Nope", 404),
+                         ("/get/events/Ev!/stats", 400), ("/get/nothing", 404)):
+        ghead, gbody = fcgi_answer("GET", path)
+        hhead, hbody = fcgi_answer("HEAD", path)
+        eq(ghead.split("\r\n", 1)[0], "Status: %d %s" % (status, http_reason(status)),
+           "GET %s status" % path)
+        check(len(gbody) > 0, "GET %s has a body" % path)
+        eq(hhead, ghead, "HEAD %s headers" % path)
+        check(hbody == "", "HEAD %s: %d bytes of body: %r" % (path, len(hbody), hbody[:80]))
+
+
+def http_reason(status):
+    return {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
 
 
 if __name__ == "__main__":

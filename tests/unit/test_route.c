@@ -128,6 +128,18 @@ test_method_after_shape(void **state)
 	    ROUTE_ERR_METHOD);
 	assert_int_equal(parse("GET", "/get/events/E!/stats", NULL, &rt),
 	    ROUTE_ERR_BAD_REQUEST);
+	/* HEAD is known whatever the outcome: its errors have no body */
+	assert_int_equal(parse("HEAD", "/get/nope", NULL, &rt),
+	    ROUTE_ERR_NOT_FOUND);
+	assert_int_equal(rt.head, 1);
+	assert_int_equal(parse("HEAD", NULL, NULL, &rt), ROUTE_ERR_NOT_FOUND);
+	assert_int_equal(rt.head, 1);
+	assert_int_equal(parse("HEAD", "/get/events/E!/stats", NULL, &rt),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(rt.head, 1);
+	assert_int_equal(parse("GET", "/get/nope", NULL, &rt),
+	    ROUTE_ERR_NOT_FOUND);
+	assert_int_equal(rt.head, 0);
 }
 
 /* Paths and query strings that are a 400: a bad id, zone, ticket id or
