@@ -489,6 +489,24 @@ def test_only_get_and_head():
            (200, str(len(get("/get/venues", port).body.encode()))), "HEAD /get/venues")
 
 
+def test_empty_segments():
+    """docs/api.md: an empty segment where a parameter stands is that
+    parameter malformed (400, after the method check); one that leaves no
+    known path is 404."""
+    for port in (NGINX, LIGHTTPD):
+        for path, message in (("/get/events/", "malformed eventId"),
+                              ("/get/events//stats", "malformed eventId"),
+                              ("/get/money/Venue1/", "malformed eventId"),
+                              ("/get/venues//events", "malformed venueId"),
+                              ("/get/tickets/", "ticketId must be a UUID"),
+                              ("/get/events/Event1/zones//seats",
+                               "zoneId must be an integer from 1 to 2147483647")):
+            eq(expect_error(path, 400, "BAD_REQUEST", port).json()["message"], message, path)
+        expect_error("/get/events/", 405, "METHOD_NOT_ALLOWED", port, "POST")
+        for path in ("/get/venues/", "/get/events/Event1/", "/get//venues"):
+            eq(expect_error(path, 404, "NOT_FOUND", port).json()["message"], "no such path", path)
+
+
 def fcgi_answer(method, path):
     """(header block, body) of the query responder's own answer, straight
     from its socket: the web servers strip a HEAD's body themselves."""
