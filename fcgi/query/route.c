@@ -195,8 +195,6 @@ tickets_query(const char *q, struct route *rt)
 	rt->limit = ROUTE_LIMIT_DEFAULT;
 	if (q == NULL || *q == '\0')
 		return NULL;
-	if (strnlen(q, ROUTE_QUERY_MAX + 1) > ROUTE_QUERY_MAX)
-		return "query string too long";
 	for (;; q = amp + 1) {
 		amp = strchr(q, '&');
 		len = amp != NULL ? (size_t)(amp - q) : strlen(q);
@@ -218,11 +216,15 @@ tickets_query(const char *q, struct route *rt)
 	}
 }
 
-/* Validates the parameters of a matched shape into rt.  Returns NULL or
- * the reason a parameter is malformed. */
+/* Validates the parameters of a matched shape into rt: the query string's
+ * length on every endpoint (most ignore its content), then the path's
+ * parameters.  Returns NULL or the reason a parameter is malformed. */
 static const char *
 params(const struct segs *sg, const char *query, struct route *rt)
 {
+	if (query != NULL && strnlen(query, ROUTE_QUERY_MAX + 1) >
+	    ROUTE_QUERY_MAX)
+		return "query string too long";
 	switch (rt->ep) {
 	case ROUTE_VENUE_EVENTS:
 		if (take_id(sg, 1, rt->venue) != 0)

@@ -30,7 +30,8 @@
 #include "valid.h"
 
 #define ROUTE_PATH_MAX		512	/* longer paths: ROUTE_ERR_NOT_FOUND */
-#define ROUTE_QUERY_MAX		1024	/* longer query strings: BAD_REQUEST */
+#define ROUTE_QUERY_MAX		1024	/* longer query strings: BAD_REQUEST,
+					   on every endpoint */
 #define ROUTE_SEGS_MAX		8	/* path segments after /get */
 #define ROUTE_SEG_MAX		128	/* decoded segment or query value */
 #define ROUTE_LIMIT_DEFAULT	100	/* tickets per page */

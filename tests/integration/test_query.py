@@ -536,5 +536,26 @@ def http_reason(status):
     return {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
 
 
+def test_query_string_cap_on_every_endpoint():
+    """Every endpoint refuses a query string over 1024 bytes with a JSON
+    400, also those that ignore its content; 1024 bytes pass."""
+    paths = ("/get/venues", "/get/venues/Venue2/events", "/get/events/Event2",
+             "/get/events/Event2/zones/4/seats", "/get/events/Event2/tickets",
+             "/get/events/Event2/stats", "/get/count/Event2", "/get/money/Venue2/Event2",
+             "/get/health")
+    over, cap = "?x=" + "y" * 1023, "?x=" + "y" * 1022
+    for port in (NGINX, LIGHTTPD):
+        for path in paths:
+            r = http("GET", path + over, port=port)
+            eq((r.status, r.header("Content-Type")), (400, "application/json"),
+               "%s?<1025 bytes> via %d (%s)" % (path, port, r.body[:120]))
+            eq(r.json(), {"error": "BAD_REQUEST", "message": "query string too long"},
+               "%s?<1025 bytes> via %d" % (path, port))
+            eq(http("GET", path + cap, port=port).status, 200,
+               "%s?<1024 bytes> via %d" % (path, port))
+        eq(http("HEAD", "/get/health" + over, port=port).status, 400,
+           "HEAD /get/health?<1025 bytes> via %d" % port)
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))

@@ -2,7 +2,7 @@
 /*
  * test_route.c - unit tests of fcgi/query/route.c: every path of docs/api.md,
  * the order of the checks (shape, method, parameters), percent-decoding
- * and the query string of the ticket list.
+ * the query string of the ticket list and its cap on every endpoint.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,6 +281,41 @@ test_caps(void **state)
 	    ROUTE_ERR_BAD_REQUEST);
 }
 
+/* The query string's cap holds on every endpoint, also those that ignore
+ * its content; still after the path and the method. */
+static void
+test_query_cap_everywhere(void **state)
+{
+	static const char *const paths[] = {
+		"/get/venues", "/get/venues/V/events", "/get/events/E",
+		"/get/events/E/zones/1/seats", "/get/events/E/stats",
+		"/get/tickets/" TID, "/get/count/E", "/get/money/V/E",
+		"/get/health", "/get/orders/" TID,
+	};
+	struct route	rt;
+	char		query[ROUTE_QUERY_MAX + 2];
+	size_t		i;
+
+	(void)state;
+	memset(query, 'x', sizeof(query));
+	query[ROUTE_QUERY_MAX] = '\0';
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (get(paths[i], query) != ROUTE_OK)
+			fail_msg("%s: a query string of the cap refused",
+			    paths[i]);
+	query[ROUTE_QUERY_MAX] = 'x';
+	query[ROUTE_QUERY_MAX + 1] = '\0';
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (get(paths[i], query) != ROUTE_ERR_BAD_REQUEST)
+			fail_msg("%s: a query string over the cap not a 400",
+			    paths[i]);
+	assert_int_equal(parse("HEAD", "/get/health", query, &rt),
+	    ROUTE_ERR_BAD_REQUEST);
+	assert_int_equal(parse("POST", "/get/venues", query, &rt),
+	    ROUTE_ERR_METHOD);
+	assert_int_equal(get("/get/nope", query), ROUTE_ERR_NOT_FOUND);
+}
+
 static void
 test_decode(void **state)
 {
@@ -330,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_ids_decoded),
 		cmocka_unit_test(test_ticket_list_query),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_query_cap_everywhere),
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_names),
 	};
