@@ -16,8 +16,18 @@
 #include "when.h"
 
 #define SEATMAP_CMDS	5	/* MULTI, HMGET, GET, HGETALL, EXEC */
+#define SEATMAP_KEYS	3	/* HMGET zone, GET seat, HGETALL left */
+#define SEATMAP_META	"HMGET %s rows cols status opens closes"
 #define SEATMAP_COLS_MAX 10000	/* the schema's cap on col_count */
+#define SEATMAP_COLLECTS 4	/* key-by-key reads of a migrating zone */
 #define LIVE_CACHED_MAX	16384	/* longest cached ticket or order we pass on */
+
+/* The keys of a zone's seat map (keys.h). */
+struct seatmap_keys {
+	char	zone[KEY_MAX];
+	char	seat[KEY_MAX];
+	char	left[KEY_MAX];
+};
 
 static enum live_res
 fail(struct rds *r, unsigned node, const char *what, const char *why,
@@ -31,29 +41,23 @@ fail(struct rds *r, unsigned node, const char *what, const char *why,
 	return res;
 }
 
-/* Sends the seat map transaction to the node rds_read_ctx() picks (*from)
- * and reads its replies into rep[].  Returns LIVE_OK (the caller frees
- * rep[]) or LIVE_FAIL (freed). */
+/* Sends the seat map transaction on keys k to the node rds_read_ctx()
+ * picks (*from) and reads its replies into rep[].  Returns LIVE_OK (the
+ * caller frees rep[]) or LIVE_FAIL (freed). */
 static enum live_res
-seatmap_read(struct rds *r, unsigned node, const char *tag,
+seatmap_read(struct rds *r, unsigned node, const struct seatmap_keys *k,
     redisReply *rep[SEATMAP_CMDS], int *from)
 {
-	char		 zkey[KEY_MAX], skey[KEY_MAX], lkey[KEY_MAX];
 	redisContext	*c;
 	void		*v;
 	int		 i, ok = 1;
 
-	if (keys_build(KEY_ZONE, tag, zkey, sizeof(zkey)) < 0 ||
-	    keys_build(KEY_SEAT, tag, skey, sizeof(skey)) < 0 ||
-	    keys_build(KEY_LEFT, tag, lkey, sizeof(lkey)) < 0)
-		return fail(r, node, "seat map", "key too long", LIVE_FAIL);
 	if ((c = rds_read_ctx(r, node, from)) == NULL)
 		return LIVE_FAIL;
 	if (redisAppendCommand(c, "MULTI") != REDIS_OK ||
-	    redisAppendCommand(c, "HMGET %s rows cols status opens closes",
-	    zkey) != REDIS_OK ||
-	    redisAppendCommand(c, "GET %s", skey) != REDIS_OK ||
-	    redisAppendCommand(c, "HGETALL %s", lkey) != REDIS_OK ||
+	    redisAppendCommand(c, SEATMAP_META, k->zone) != REDIS_OK ||
+	    redisAppendCommand(c, "GET %s", k->seat) != REDIS_OK ||
+	    redisAppendCommand(c, "HGETALL %s", k->left) != REDIS_OK ||
 	    redisAppendCommand(c, "EXEC") != REDIS_OK) {
 		fail(r, node, "seat map", c->errstr, LIVE_FAIL);
 		rds_read_failed(r, *from);
@@ -139,13 +143,13 @@ sale_fields(const redisReply *meta, struct jout *j)
 	    (closes < 0 || now < closes));
 }
 
-/* Writes the map from the EXEC reply {HMGET, GET, HGETALL}. */
+/* Writes the map from the replies of {HMGET, GET, HGETALL} (x[]: the
+ * EXEC's elements, or one read each). */
 static enum live_res
 seatmap_json(struct rds *r, unsigned node, const char *event, long zone,
-    const redisReply *x, struct jout *j)
+    redisReply *const x[SEATMAP_KEYS], struct jout *j)
 {
-	const redisReply *meta = x->element[0], *bits = x->element[1];
-	const redisReply *left = x->element[2];
+	const redisReply *meta = x[0], *bits = x[1], *left = x[2];
 	char		 *seats;
 	long		 *left_n, rows, cols, row, col, bit;
 	unsigned char	  byte;
@@ -200,38 +204,156 @@ seatmap_json(struct rds *r, unsigned node, const char *event, long zone,
 	return LIVE_OK;
 }
 
+/* 1 if the transaction's replies say its slot is being migrated: a
+ * queued command or the EXEC answered ASK (a key is on the importing node
+ * already, or nowhere) or TRYAGAIN (the keys are split between the two
+ * nodes, or one is missing).  Else 0. */
+static int
+seatmap_migrating(redisReply *const rep[SEATMAP_CMDS])
+{
+	enum rcl_redirect	 k;
+	char			 host[RCL_HOST_MAX];
+	int			 i, slot, port;
+
+	for (i = 1; i < SEATMAP_CMDS; i++) {
+		if (rep[i]->type != REDIS_REPLY_ERROR)
+			continue;
+		k = rcl_parse_redirect(rep[i]->str, &slot, host, sizeof(host),
+		    &port);
+		if (k == RCL_REDIR_ASK || k == RCL_REDIR_TRYAGAIN)
+			return 1;
+	}
+	return 0;
+}
+
+/* Reads the map's keys k one command each on the master of node's slot
+ * (rds_cmd(): ASK and MOVED followed) into x[].  Returns LIVE_OK (the
+ * caller frees x[]) or LIVE_FAIL (errstr set, freed). */
+static enum live_res
+seatmap_one_by_one(struct rds *r, unsigned node,
+    const struct seatmap_keys *k, redisReply *x[SEATMAP_KEYS])
+{
+	int i;
+
+	x[1] = x[2] = NULL;
+	if ((x[0] = rds_cmd(r, node, SEATMAP_META, k->zone)) != NULL &&
+	    (x[1] = rds_cmd(r, node, "GET %s", k->seat)) != NULL &&
+	    (x[2] = rds_cmd(r, node, "HGETALL %s", k->left)) != NULL)
+		return LIVE_OK;
+	for (i = 0; i < SEATMAP_KEYS; i++)
+		if (x[i] != NULL)
+			freeReplyObject(x[i]);
+	return LIVE_FAIL;
+}
+
+/* 1 if replies a and b are the same: type, value and elements. */
+static int
+reply_same(const redisReply *a, const redisReply *b)
+{
+	size_t i;
+
+	if (a->type != b->type)
+		return 0;
+	switch (a->type) {
+	case REDIS_REPLY_INTEGER:
+		return a->integer == b->integer;
+	case REDIS_REPLY_ARRAY:
+		if (a->elements != b->elements)
+			return 0;
+		for (i = 0; i < a->elements; i++)
+			if (!reply_same(a->element[i], b->element[i]))
+				return 0;
+		return 1;
+	case REDIS_REPLY_NIL:
+		return 1;
+	default:
+		return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+	}
+}
+
+/*
+ * The map of a zone whose slot is being migrated (CONTRACT §8: the client
+ * follows ASK).  No node runs its transaction once one of the keys has
+ * moved or while one does not exist (Redis refuses a multi-key command on
+ * a migrating or importing slot unless the node has every key), so the
+ * keys are read one command each, each where it is now.  A snapshot still:
+ * every script that writes the map names all three keys among its own, so
+ * it cannot run either while no node has all three; but the migration may
+ * end between two reads (or the last key arrive) and a sale follow, so the
+ * keys are read again until two reads in a row agree (a change that
+ * undoes itself between them would take three writes in those
+ * milliseconds), at most SEATMAP_COLLECTS reads.  Returns as
+ * live_seatmap().
+ */
+static enum live_res
+seatmap_moving(struct rds *r, unsigned node, const char *event, long zone,
+    const struct seatmap_keys *k, struct jout *j)
+{
+	redisReply	*a[SEATMAP_KEYS], *b[SEATMAP_KEYS];
+	enum live_res	 res = LIVE_FAIL;
+	int		 i, n, same = 0;
+
+	if (seatmap_one_by_one(r, node, k, a) != LIVE_OK)
+		return LIVE_FAIL;
+	for (n = 1; n < SEATMAP_COLLECTS && !same; n++) {
+		if (seatmap_one_by_one(r, node, k, b) != LIVE_OK)
+			break;
+		for (same = 1, i = 0; i < SEATMAP_KEYS; i++) {
+			same = same && reply_same(a[i], b[i]);
+			freeReplyObject(a[i]);
+			a[i] = b[i];
+		}
+	}
+	if (same)
+		res = seatmap_json(r, node, event, zone, a, j);
+	else if (n == SEATMAP_COLLECTS)
+		fail(r, node, "seat map", "slot in migration, the map changed "
+		    "while it was read", LIVE_FAIL);
+	for (i = 0; i < SEATMAP_KEYS; i++)
+		freeReplyObject(a[i]);
+	return res;
+}
+
 enum live_res
 live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 {
-	redisReply	*rep[SEATMAP_CMDS], *x;
-	char		 tag[TAG_MAX];
-	unsigned	 node;
-	enum live_res	 res = LIVE_FAIL;
-	int		 i, attempt, from;
+	struct seatmap_keys	 k;
+	redisReply		*rep[SEATMAP_CMDS], *x;
+	char			 tag[TAG_MAX];
+	unsigned		 node;
+	enum live_res		 res = LIVE_FAIL;
+	int			 i, attempt, from, moving = 0;
 
-	if (keys_tag(event, zone, tag, sizeof(tag)) < 0)
-		return fail(r, 0, "seat map", "tag too long", LIVE_FAIL);
+	if (keys_tag(event, zone, tag, sizeof(tag)) < 0 ||
+	    keys_build(KEY_ZONE, tag, k.zone, sizeof(k.zone)) < 0 ||
+	    keys_build(KEY_SEAT, tag, k.seat, sizeof(k.seat)) < 0 ||
+	    keys_build(KEY_LEFT, tag, k.left, sizeof(k.left)) < 0)
+		return fail(r, 0, "seat map", "key too long", LIVE_FAIL);
 	node = keys_slot(tag);
 	/* a kept connection may be stale (Redis restarted, a failover), a
 	 * replica may have died or answer MOVED (promoted, slots moved): the
 	 * read is safe to send once more, on a fresh connection, the map
 	 * asked again (a failed replica is then left for its master) */
-	for (attempt = 0; attempt < 2 && res == LIVE_FAIL; attempt++) {
-		if ((res = seatmap_read(r, node, tag, rep, &from)) != LIVE_OK)
+	for (attempt = 0; attempt < 2 && res == LIVE_FAIL && !moving;
+	    attempt++) {
+		if ((res = seatmap_read(r, node, &k, rep, &from)) != LIVE_OK)
 			continue;
 		x = rep[SEATMAP_CMDS - 1];
-		if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
+		if (seatmap_migrating(rep))
+			moving = 1;
+		else if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
 			res = fail(r, node, "seat map", x->type ==
 			    REDIS_REPLY_ERROR ? x->str : "transaction failed",
 			    LIVE_FAIL);
 			/* a MOVED inside: a new map */
 			rds_read_failed(r, from);
 		} else
-			res = seatmap_json(r, node, event, zone, x, j);
+			res = seatmap_json(r, node, event, zone, x->element,
+			    j);
 		for (i = 0; i < SEATMAP_CMDS; i++)
 			freeReplyObject(rep[i]);
 	}
-	return res;
+	return moving ? seatmap_moving(r, node, event, zone, &k, j) : res;
 }
 
 /* 1 if the cached text is a JSON object (of at most LIVE_CACHED_MAX bytes)

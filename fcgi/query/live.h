@@ -18,10 +18,11 @@ enum live_res {
 };
 
 /* The seat map of one event zone, read in one MULTI/EXEC (a consistent
- * snapshot): {"eventId","zoneId","rowCount","colCount","remaining",
- * "rows":[{"row","remaining","seats"}]}, seats one char per column, '1'
- * taken.  Remaining counts are the purchase path's own counters.
- * Returns LIVE_OK, LIVE_NOT_FOUND (the event has no such zone),
+ * snapshot; while its Redis Cluster slot is being migrated, key by key
+ * until two reads agree): {"eventId","zoneId","rowCount","colCount",
+ * "remaining","rows":[{"row","remaining","seats"}]}, seats one char per
+ * column, '1' taken.  Remaining counts are the purchase path's own
+ * counters.  Returns LIVE_OK, LIVE_NOT_FOUND (the event has no such zone),
  * LIVE_FAIL or LIVE_BAD_DATA. */
 enum live_res live_seatmap(struct rds *r, const char *event, long zone,
 	    struct jout *j);

@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: ISC
+"""test_seatmap_migration.py - the query responder's seat map while the
+Redis Cluster moves the zone's slot to another master (CONTRACT §8: the
+client follows ASK; docs/api.md, the seat map), on the cluster of
+tests/run cluster.
+
+The slot is put in IMPORTING (destination) and MIGRATING (source) state as
+`redis-cli --cluster reshard` does, and its keys are MIGRATEd in two
+batches: the seat bitmap first (the zone's keys split between the two
+nodes), then every other key of the slot.  Before the first batch, after
+each, and once the keys are back and the slot stable again, every query
+process answers through every web server exactly the map it answered
+before: a zone with sales (all three keys exist), a zone without (no seat
+bitmap: the transaction cannot run on any node for the whole migration)
+and a zone the venue does not have (404).  Before the fix the transaction
+answered EXECABORT and the seat map was 503 for the whole migration.
+"""
+
+import json
+
+import box
+from box import check, eq, http
+
+EVENT = "Event1"
+SOLD = 93       # seats sold here: zone, counters and seat bitmap exist
+EMPTY = 94      # nothing sold: no seat bitmap
+UNKNOWN = 101   # Venue1 has zones 1..100
+SEATS = ((1, 1), (2, 5), (26, 30))
+PROCS = int(box.ENV.get("BOX_QUERY_PROCS", "4"))
+BEFORE = {}
+
+
+def r(port, *args):
+    return box.redis(*args, port=port)
+
+
+def node_id(port):
+    return r(port, "CLUSTER", "MYID").decode()
+
+
+def seat_map(zone):
+    """(status, body) of the seat map through each web server."""
+    out = []
+    for port in box.WEB_PORTS:
+        a = http("GET", "/get/events/%s/zones/%d/seats" % (EVENT, zone), port=port)
+        out.append((a.status, a.body))
+    return out
+
+
+def answers(zone):
+    """The distinct (status, body) of many reads (every query process
+    answers some)."""
+    got = set()
+    for _ in range(PROCS * 2):
+        got.update(seat_map(zone))
+    return got
+
+
+def same_as_before(zone, when):
+    got = answers(zone)
+    check(got == {BEFORE[zone]}, "seat map of zone %d %s: %r, not the %d of before" % (
+        zone, when, sorted((st, body[:100]) for st, body in got), BEFORE[zone][0]))
+
+
+def settled():
+    try:
+        return all(b"cluster_state:ok" in r(p, "CLUSTER", "INFO") for p in box.CLUSTER_PORTS)
+    except (OSError, box.RedisError):
+        return False
+
+
+def setup_module():
+    eq(box.REDIS_MODE, "cluster", "BOX_REDIS_MODE (tests/run cluster)")
+    box.wait_until(settled, timeout=60, what="the Redis Cluster settled")
+    for row, col in SEATS:   # (taken already if the cluster kept an earlier run's sales)
+        b = box.buy("Venue1", EVENT, SOLD, row, col)
+        check(b.status == 201 or (b.status == 409 and b.json()["error"] == "SEAT_TAKEN"),
+              "seat %d/%d: %r" % (row, col, b))
+    for zone in (SOLD, EMPTY, UNKNOWN):
+        got = answers(zone)
+        eq(len(got), 1, "one answer for zone %d before the migration: %r" % (zone, got))
+        BEFORE[zone] = got.pop()
+    eq(BEFORE[UNKNOWN][0], 404, "the unknown zone")
+    eq(BEFORE[SOLD][0], 200, "zone %d: %s" % (SOLD, BEFORE[SOLD][1][:200]))
+    rows = json.loads(BEFORE[SOLD][1])["rows"]
+    check(all(rows[row - 1]["seats"][col - 1] == "1" for row, col in SEATS),
+          "the sold seats in the map")
+    eq(BEFORE[EMPTY][0], 200, "zone %d" % EMPTY)
+    eq(box.redis("EXISTS", "bo:seat:{%s:%d}" % (EVENT, EMPTY)), 0,
+       "zone %d has no seat bitmap" % EMPTY)
+
+
+def keys_on(port, slot):
+    return [k.decode() for k in r(port, "CLUSTER", "GETKEYSINSLOT", slot, 10000)]
+
+
+def migrate(src, dst, keys):
+    if keys:
+        eq(r(src, "MIGRATE", "127.0.0.1", dst, "", 0, 5000, "KEYS", *keys), "OK",
+           "MIGRATE %r" % keys)
+
+
+def check_migration(zone):
+    """Every step of a migration of zone's slot answers the map of before;
+    the slot is given back to its master at the end."""
+    slot = box.zone_slot(EVENT, zone)
+    src = box.cluster_port(slot, refresh=True)
+    dst = next(p for p in set(box.cluster_masters().values()) if p != src)
+    tag = "{%s:%d}" % (EVENT, zone)
+    seat = "bo:seat:" + tag
+    try:
+        eq(r(dst, "CLUSTER", "SETSLOT", slot, "IMPORTING", node_id(src)), "OK", "IMPORTING")
+        eq(r(src, "CLUSTER", "SETSLOT", slot, "MIGRATING", node_id(dst)), "OK", "MIGRATING")
+        same_as_before(zone, "with its slot migrating, no key moved yet")
+        migrate(src, dst, [k for k in keys_on(src, slot) if k == seat])
+        same_as_before(zone, "with its seat bitmap moved, the other keys not yet")
+        migrate(src, dst, keys_on(src, slot))
+        eq(keys_on(src, slot), [], "keys left on the source")
+        same_as_before(zone, "with every key moved, the slot not handed over")
+    finally:
+        # back as it was: the source serves the slot again, the keys return
+        r(src, "CLUSTER", "SETSLOT", slot, "STABLE")
+        migrate(dst, src, keys_on(dst, slot))
+        r(dst, "CLUSTER", "SETSLOT", slot, "STABLE")
+    eq(keys_on(dst, slot), [], "keys left on the destination")
+    same_as_before(zone, "after the keys came back")
+
+
+def test_zone_with_sales_during_a_migration():
+    check_migration(SOLD)
+
+
+def test_zone_without_sales_during_a_migration():
+    check_migration(EMPTY)
+
+
+def test_unknown_zone_during_a_migration():
+    check_migration(UNKNOWN)
+
+
+if __name__ == "__main__":
+    raise SystemExit(box.main(globals()))
