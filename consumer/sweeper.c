@@ -29,7 +29,35 @@ struct round {
 	unsigned long	 expired;	/* holds released */
 	int		 broker_failed;	/* publish no more this round */
 	char		 err[256];	/* first failure, if any */
+	/* masters that did not answer this round: their other zones wait
+	 * for the next one (each call would cost redis_timeout_ms or
+	 * redis_retry_ms, and the holds of every other master expire late) */
+	char		 down[SWEEP_DOWN_MAX][RCL_HOST_MAX + 8];
+	int		 ndown;
 };
+
+/* 1 if the master of slot did not answer earlier in the round. */
+static int
+master_down(const struct round *r, unsigned slot)
+{
+	char	where[RCL_HOST_MAX + 8];
+	int	i;
+
+	rds_where(r->rds, slot, where, sizeof(where));
+	for (i = 0; i < r->ndown; i++)
+		if (strcmp(r->down[i], where) == 0)
+			return 1;
+	return 0;
+}
+
+/* Notes the master of slot as not answering for the rest of the round. */
+static void
+master_failed(struct round *r, unsigned slot)
+{
+	if (r->ndown < SWEEP_DOWN_MAX)
+		rds_where(r->rds, slot, r->down[r->ndown++],
+		    sizeof(r->down[0]));
+}
 
 static void
 round_fail(struct round *r, const char *what, const char *why)
@@ -142,6 +170,7 @@ expire_holds(struct round *r, unsigned node, const char *tag)
 	if ((rep = rds_eval(r->rds, node, SCRIPT_HOLD_EXPIRE, 6, 8, argv)) ==
 	    NULL) {
 		round_fail(r, "hold_expire", r->rds->errstr);
+		master_failed(r, node);
 		return;
 	}
 	if (rep->type == REDIS_REPLY_INTEGER)
@@ -167,8 +196,10 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0 ||
 	    keys_build(KEY_ORDS, tag, ords, sizeof(ords)) < 0)
 		return 0;	/* not a tag of ours */
+	if (master_down(r, node))
+		return 0;
 	expire_holds(r, node, tag);
-	if (r->broker_failed)
+	if (r->broker_failed || master_down(r, node))
 		return 0;
 	snprintf(cutoff, sizeof(cutoff), "%lld",
 	    r->now - r->sw->c->sweeper_stale_ms);
@@ -182,6 +213,7 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	argv[5] = max;
 	if ((rep = rds_eval(r->rds, node, SCRIPT_CLAIM, 3, 6, argv)) == NULL) {
 		round_fail(r, "claim", r->rds->errstr);
+		master_failed(r, node);
 		return 0;
 	}
 	if (rep->type == REDIS_REPLY_ARRAY)

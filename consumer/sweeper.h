@@ -26,6 +26,7 @@
 #include "conf.h"
 
 #define SWEEP_CLAIM_MAX	500	/* entries claimed per zone and round */
+#define SWEEP_DOWN_MAX	16	/* masters noted as not answering, a round */
 
 struct sweeper {
 	const struct conf	*c;

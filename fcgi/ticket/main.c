@@ -898,8 +898,8 @@ delete_hold(FCGX_Request *req, const char *id)
 			http_reply(req, 204, NULL, "", 0);
 		else
 			http_error(req, 503, "UNAVAILABLE", "seat store could "
-			    "not replicate the hold's end yet; try again",
-			    RETRY_AFTER);
+			    "not replicate the hold's end yet; delete it again "
+			    "(404 then: it has ended)", RETRY_AFTER);
 		break;
 	case END_HOLD_EXPIRED:
 		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "
