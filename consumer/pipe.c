@@ -66,12 +66,19 @@ pipe_stamp_ms(const char *stamp)
 	return (long long)secs * 1000 + num(stamp + 20, 3);
 }
 
-/* Drops the connection without talking to the peer (it failed). */
+/* Drops the connection without talking to the peer (it failed), as
+ * mq_drop() does: the next connect starts with the next node.  err and
+ * errstr stay those of the failure. */
 static void
 lose(struct mq *m)
 {
-	m->open = 0;
-	mq_close(m);
+	char	why[sizeof(m->errstr)];
+	int	err = m->err;
+
+	memcpy(why, m->errstr, sizeof(why));
+	mq_drop(m, "consume", "connection lost");
+	m->err = err;
+	memcpy(m->errstr, why, sizeof(why));
 }
 
 /* Connects, sets the prefetch window and subscribes with manual acks.
