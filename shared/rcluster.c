@@ -893,6 +893,8 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 		if ((rep = txn_command(c, 1, unwatch, unwatch_len)) != NULL)
 			freeReplyObject(rep);
 		c->txn_node = -1;
+		c->txn_multi = 0;
+		c->in_doubt = 0;	/* of the UNWATCH, not of this */
 	}
 	if (c->txn_node >= 0)
 		return txn_command(c, argc, argv, argvlen);

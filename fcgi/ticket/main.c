@@ -379,7 +379,8 @@ write_replicated(unsigned slot, const char *what, const char *id)
 static int
 replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 {
-	int n;
+	enum sale_release	rel;
+	int			n;
 
 	if (rds.wait_replicas <= 0)
 		return 1;
@@ -400,7 +401,7 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	    s->order_id, n < 0 ? 0 : n, rds.wait_replicas);
 	/* the release must reach the replicas too: one that has the
 	 * reservation and not its release would sell it after a failover */
-	if (sale_release(&rds, s) == RELEASE_DONE &&
+	if ((rel = sale_release(&rds, s)) == RELEASE_DONE &&
 	    write_replicated(s->node, "release", s->order_id)) {
 		http_error(req, 503, "UNAVAILABLE", k == SELL_CONFIRM ?
 		    "seat store could not replicate the sale, nothing was "
@@ -409,8 +410,8 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 		    RETRY_AFTER);
 		return 0;
 	}
-	log_warnx("release %s: not done or not replicated; outcome unknown",
-	    s->order_id);
+	log_warnx("release %s: %s; outcome unknown", s->order_id,
+	    rel == RELEASE_DONE ? "not replicated" : rds.errstr);
 	reply_unknown(req, k, s, "seat store failing over; the ticket may "
 	    "still be issued, see Location");
 	return 0;
