@@ -34,6 +34,9 @@ struct round {
 	 * redis_retry_ms, and the holds of every other master expire late) */
 	char		 down[SWEEP_DOWN_MAX][RCL_HOST_MAX + 8];
 	int		 ndown;
+	redisReply	**zones;	/* the last bo:zones read (kept across
+					   rounds: its master may be the one
+					   that does not answer) */
 };
 
 /* 1 if the master of slot did not answer earlier in the round. */
@@ -227,8 +230,9 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	return ret;
 }
 
-/* One round over every zone of bo:zones, each on its slot; returns the
- * number republished. */
+/* One round over every zone of bo:zones (as last read, if its master
+ * does not answer now), each on its slot; returns the number
+ * republished. */
 static unsigned long
 sweep_round(struct round *r)
 {
@@ -240,7 +244,13 @@ sweep_round(struct round *r)
 	if ((tags = rds_cmd(r->rds, rcl_slot(KEY_ZONES, strlen(KEY_ZONES)),
 	    "SMEMBERS %s", KEY_ZONES)) == NULL) {
 		round_fail(r, "SMEMBERS", r->rds->errstr);
-		return r->published;
+		master_failed(r, rcl_slot(KEY_ZONES, strlen(KEY_ZONES)));
+		if ((tags = *r->zones) == NULL)
+			return r->published;
+	} else if (tags->type == REDIS_REPLY_ARRAY) {
+		if (*r->zones != NULL)
+			freeReplyObject(*r->zones);
+		*r->zones = tags;
 	}
 	for (i = 0; tags->type == REDIS_REPLY_ARRAY && i < tags->elements &&
 	    !atomic_load(r->sw->stop); i++) {
@@ -253,7 +263,8 @@ sweep_round(struct round *r)
 		if (sweep_zone(r, keys_slot(tag), tag) != 0)
 			r->broker_failed = 1;
 	}
-	freeReplyObject(tags);
+	if (tags != *r->zones)
+		freeReplyObject(tags);
 	return r->published;
 }
 
@@ -264,6 +275,7 @@ sweeper_run(void *arg)
 	struct rds	 rds;
 	struct mq	 mq;
 	struct round	 r;
+	redisReply	*zones = NULL;
 	int		 failing = 0;
 
 	if (rds_init_conf(&rds, sw->c) != 0) {
@@ -278,6 +290,7 @@ sweeper_run(void *arg)
 		r.sw = sw;
 		r.rds = &rds;
 		r.mq = &mq;
+		r.zones = &zones;
 		sweep_round(&r);
 		atomic_fetch_add(&sw->rounds, 1);
 		if (r.expired > 0)
@@ -295,6 +308,8 @@ sweeper_run(void *arg)
 			log_info("sweeper: works again");
 		failing = r.err[0] != '\0';
 	}
+	if (zones != NULL)
+		freeReplyObject(zones);
 	mq_close(&mq);
 	rds_close(&rds);
 	return NULL;
