@@ -133,7 +133,10 @@ http_reply_type(FCGX_Request *req, int status, const char *type,
 		n = snprintf(head, sizeof(head), "Status: 500 Internal Server "
 		    "Error\r\nContent-Type: application/json\r\n\r\n");
 	FCGX_PutStr(head, n, req->out);
-	FCGX_PutStr(body, (int)len, req->out);
+	/* a HEAD gets the status and headers of the GET, Content-Length
+	 * included, and no body (RFC 9110 9.3.2) */
+	if (strcmp(http_param(req, "REQUEST_METHOD"), "HEAD") != 0)
+		FCGX_PutStr(body, (int)len, req->out);
 }
 
 void

@@ -41,7 +41,8 @@ int	http_content_type_is(const char *content_type, const char *media);
 const char *http_reason(int status);
 
 /* Sends status, Content-Type: application/json, optional extra header lines
- * (each ending in "\r\n", or NULL) and the body. */
+ * (each ending in "\r\n", or NULL) and the body; to a HEAD request the
+ * same status and headers (Content-Length of the body) without the body. */
 void	http_reply(FCGX_Request *req, int status, const char *headers,
 	    const char *body, size_t len);
 /* Same with another Content-Type (the Prometheus text of /metrics). */

@@ -400,54 +400,6 @@ answer(FCGX_Request *req, const struct route *rt, enum ep_outcome out,
 	}
 }
 
-/*
- * What a HEAD answer is written into: shared/http.c writes status,
- * headers and body; this stream keeps the first HEAD_KEEP bytes (the
- * header block is less than 1 KiB) and drops the rest, and head_send()
- * passes on the header block alone.  So a HEAD answer has the GET's status
- * and headers, Content-Length included, and no body.
- */
-#define HEAD_KEEP	2048
-
-struct head_sink {
-	FCGX_Stream	s;
-	unsigned char	buf[HEAD_KEEP];
-};
-
-/* The stream's emptyBuffProc: it is full; what follows is dropped. */
-static void
-head_full(FCGX_Stream *s, int closing)
-{
-	(void)closing;
-	s->isClosed = 1;
-}
-
-static void
-head_init(struct head_sink *h)
-{
-	memset(h, 0, sizeof(*h));
-	h->s.wrNext = h->buf;
-	h->s.stop = h->s.rdNext = h->buf + sizeof(h->buf);
-	h->s.emptyBuffProc = head_full;
-}
-
-/* Writes what h kept up to the blank line that ends the headers to out. */
-static void
-head_send(const struct head_sink *h, FCGX_Stream *out)
-{
-	static const char	bad[] = "Status: 500 Internal Server Error\r\n"
-	    "Content-Type: application/json\r\n\r\n";
-	size_t			i, n = (size_t)(h->s.wrNext - h->buf);
-
-	for (i = 0; n >= 4 && i <= n - 4; i++)
-		if (memcmp(h->buf + i, "\r\n\r\n", 4) == 0) {
-			FCGX_PutStr((const char *)h->buf, (int)i + 4, out);
-			return;
-		}
-	log_warnx("HEAD: no header block in the answer");
-	FCGX_PutStr(bad, sizeof(bad) - 1, out);
-}
-
 /* Answers the request route_parse() made rt of (e, why). */
 static void
 respond(FCGX_Request *req, enum route_err e, const struct route *rt,
@@ -480,8 +432,6 @@ static void
 handle(FCGX_Request *req)
 {
 	struct route		 rt;
-	struct head_sink	 h;
-	FCGX_Stream		*out = req->out;
 	enum route_err		 e;
 	const char		*why;
 	char			 path[ROUTE_PATH_MAX + 1];
@@ -489,15 +439,8 @@ handle(FCGX_Request *req)
 	e = route_parse(http_param(req, "REQUEST_METHOD"),
 	    http_path(req, path, sizeof(path)) < 0 ? NULL : path,
 	    http_param(req, "QUERY_STRING"), &rt, &why);
-	if (!rt.head) {
-		respond(req, e, &rt, why);
-		return;
-	}
-	head_init(&h);
-	req->out = &h.s;
+	/* a HEAD's answer loses its body in shared/http.c */
 	respond(req, e, &rt, why);
-	req->out = out;
-	head_send(&h, out);
 }
 
 static int

@@ -185,8 +185,7 @@ def test_every_responder_counts_into_the_same_counters():
     half waits for the rest and accepts nothing else), so the N purchases
     are served by N different processes (completed last-first, each within
     seconds); all N are counted."""
-    sock = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run",
-                        "ticket.sock")
+    sock = box.fcgi_socket("ticket")
     n = len([p for p in box.fcgi_pids("ticket") if box.alive(p)])
     check(n >= 2, "responders: %d" % n)
     before = scrape("/tickets/metrics")

@@ -10,6 +10,7 @@ import re
 import time
 
 import box
+import fcgi
 from box import NGINX, LIGHTTPD, WEB_PORTS, buy, check, eq, http
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -214,6 +215,26 @@ def test_health():
         if box.PUBLISHER == "local":
             want["publisher"] = "ok"    # pubd takes messages
         eq(r.json(), want, "health body")
+
+
+def test_head_has_no_body_at_the_responder():
+    """HEAD on the purchase responder's GET paths (health, metrics) and on
+    the paths that refuse it: the status and headers a GET gets, with
+    Content-Length, and not one byte of body, straight from the socket
+    (the web servers strip a HEAD's body themselves)."""
+    sock = box.fcgi_socket("ticket")
+    for path, status in (("/tickets/health", 200), ("/tickets/metrics", 200),
+                         ("/tickets", 405), ("/holds/x", 404), ("/nothing", 404)):
+        ghead, gbody = fcgi.parts(sock, "GET", path)
+        hhead, hbody = fcgi.parts(sock, "HEAD", path)
+        for what, head in (("GET", ghead), ("HEAD", hhead)):
+            eq(int(head.split(" ", 2)[1]), status, "%s %s status: %s" % (what, path, head))
+        check(len(gbody) > 0, "GET %s has a body" % path)
+        eq(sorted(h.split(":")[0] for h in hhead.split("\r\n")),
+           sorted(h.split(":")[0] for h in ghead.split("\r\n")), "HEAD %s header names" % path)
+        if path != "/tickets/metrics":	# the counters move between the two
+            eq(hhead, ghead, "HEAD %s headers" % path)
+        check(hbody == "", "HEAD %s: %d bytes of body: %r" % (path, len(hbody), hbody[:80]))
 
 
 def test_message_reaches_both_queues():

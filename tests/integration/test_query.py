@@ -6,7 +6,6 @@ from the catalog; ticket lookups before persistence (Redis cache) and after
 it with the cache flushed (MySQL); 400/404/405 for bad input."""
 
 import json
-import os
 import re
 import uuid
 from decimal import Decimal
@@ -510,11 +509,7 @@ def test_empty_segments():
 def fcgi_answer(method, path):
     """(header block, body) of the query responder's own answer, straight
     from its socket: the web servers strip a HEAD's body themselves."""
-    sock = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run",
-                        "query.sock")
-    out = fcgi.call(sock, method, path)
-    check("\r\n\r\n" in out, "%s %s: no header block in %r" % (method, path, out[:200]))
-    return tuple(out.split("\r\n\r\n", 1))
+    return fcgi.parts(box.fcgi_socket("query"), method, path)
 
 
 def test_head_has_no_body_at_the_responder():

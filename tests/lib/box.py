@@ -593,6 +593,11 @@ def wait_until(fn, timeout=60, interval=0.25, what="condition"):
     raise Fail("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
 
 
+def fcgi_socket(name):
+    """The unix socket of the responders called name ("ticket", "query")."""
+    return os.path.join(ENV.get("BOX_VAR", os.path.join(ROOT, "var")), "run", name + ".sock")
+
+
 def fcgi_pids(name):
     path = os.path.join(ENV.get("BOX_VAR", os.path.join(ROOT, "var")), "run", name + ".pid")
     try:

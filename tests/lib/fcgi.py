@@ -41,6 +41,14 @@ def connect(sock_path, timeout=10):
     return s
 
 
+def parts(sock_path, method, path):
+    """(header block, body) of one whole request's answer."""
+    out = call(sock_path, method, path)
+    if "\r\n\r\n" not in out:
+        raise AssertionError("%s %s: no header block in %r" % (method, path, out[:200]))
+    return tuple(out.split("\r\n\r\n", 1))
+
+
 def read_reply(s):
     """The responder's stdout for one request (up to END_REQUEST)."""
     out, buf = b"", b""
