@@ -527,18 +527,18 @@ rds_read_cmd(struct rds *r, unsigned slot, const char *fmt, ...)
 }
 
 redisContext *
-rds_read_ctx(struct rds *r, unsigned slot, int *node)
+rds_read_ctx(struct rds *r, unsigned slot, int *node, int *replica)
 {
 	redisContext	*c;
 	unsigned long	 seen[2];
-	int		 ro;
 
 	*node = 0;
+	*replica = 0;
 	if (r->mode == RDS_SINGLE)
 		return single_ctx(r);
 	seen[0] = r->cl->replica_reads;
 	seen[1] = r->cl->replica_fallbacks;
-	*node = rcl_read_node(r->cl, slot, read_route(r), &c, &ro);
+	*node = rcl_read_node(r->cl, slot, read_route(r), &c, replica);
 	read_metrics(r, seen);
 	if (*node < 0) {
 		err_set(&r->err, r->errstr, ERR_IO, "%s", r->cl->errstr);

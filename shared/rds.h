@@ -129,8 +129,10 @@ int	rds_wait(struct rds *r, unsigned slot, int nreplicas, int timeout_ms);
 /* A printf-style read command, as rds_cmd(). */
 redisReply *rds_read_cmd(struct rds *r, unsigned slot, const char *fmt, ...);
 /* The connected context to read slot from (for a pipeline), *node the map
- * index it belongs to (0 in single mode), or NULL with errstr. */
-redisContext *rds_read_ctx(struct rds *r, unsigned slot, int *node);
+ * index it belongs to (0 in single mode), *replica 1 if it is a replica's,
+ * or NULL with errstr. */
+redisContext *rds_read_ctx(struct rds *r, unsigned slot, int *node,
+	    int *replica);
 /* After an I/O error or an error reply (MOVED, EXECABORT) on
  * rds_read_ctx(): drops that connection, asks the map again; a replica is
  * not read until its next look. */

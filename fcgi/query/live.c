@@ -42,17 +42,17 @@ fail(struct rds *r, unsigned node, const char *what, const char *why,
 }
 
 /* Sends the seat map transaction on keys k to the node rds_read_ctx()
- * picks (*from) and reads its replies into rep[].  Returns LIVE_OK (the
- * caller frees rep[]) or LIVE_FAIL (freed). */
+ * picks (*from; *replica 1 if a replica) and reads its replies into
+ * rep[].  Returns LIVE_OK (the caller frees rep[]) or LIVE_FAIL (freed). */
 static enum live_res
 seatmap_read(struct rds *r, unsigned node, const struct seatmap_keys *k,
-    redisReply *rep[SEATMAP_CMDS], int *from)
+    redisReply *rep[SEATMAP_CMDS], int *from, int *replica)
 {
 	redisContext	*c;
 	void		*v;
 	int		 i, ok = 1;
 
-	if ((c = rds_read_ctx(r, node, from)) == NULL)
+	if ((c = rds_read_ctx(r, node, from, replica)) == NULL)
 		return LIVE_FAIL;
 	if (redisAppendCommand(c, "MULTI") != REDIS_OK ||
 	    redisAppendCommand(c, SEATMAP_META, k->zone) != REDIS_OK ||
@@ -204,6 +204,41 @@ seatmap_json(struct rds *r, unsigned node, const char *event, long zone,
 	return LIVE_OK;
 }
 
+/*
+ * 1 if the map's replies x[] (HMGET zone, GET seat, HGETALL left) show a
+ * whole zone: its catalog hash, its counters, and as many seats free as
+ * the zone counter says (the seat bits and the counters change together
+ * in every script: ticketctl check's rule).  A replica does not know that
+ * its master's slot is being migrated: the keys already moved are missing
+ * there, and the zone looks unknown, or fenced, or its seats free.  Replies
+ * of an unexpected type count as whole (seatmap_json() refuses them).
+ */
+static int
+seatmap_whole(redisReply *const x[SEATMAP_KEYS])
+{
+	const redisReply *meta = x[0], *bits = x[1], *left = x[2], *f;
+	long		  rows, cols, z = -1, taken = 0;
+	size_t		  i;
+
+	if (meta->type != REDIS_REPLY_ARRAY || meta->elements != 5 ||
+	    left->type != REDIS_REPLY_ARRAY)
+		return 1;
+	if (meta->element[0]->type == REDIS_REPLY_NIL || left->elements == 0)
+		return 0;
+	if ((rows = reply_long(meta->element[0])) < 1 ||
+	    (cols = reply_long(meta->element[1])) < 1)
+		return 1;
+	for (i = 0; i + 1 < left->elements; i += 2) {
+		f = left->element[i];
+		if (f->type == REDIS_REPLY_STRING && strcmp(f->str, "z") == 0)
+			z = reply_long(left->element[i + 1]);
+	}
+	if (bits->type == REDIS_REPLY_STRING)
+		for (i = 0; i < bits->len; i++)
+			taken += __builtin_popcount((unsigned char)bits->str[i]);
+	return z == rows * cols - taken;
+}
+
 /* 1 if the transaction's replies say its slot is being migrated: a
  * queued command or the EXEC answered ASK (a key is on the importing node
  * already, or nowhere) or TRYAGAIN (the keys are split between the two
@@ -322,7 +357,7 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 	char			 tag[TAG_MAX];
 	unsigned		 node;
 	enum live_res		 res = LIVE_FAIL;
-	int			 i, attempt, from, moving = 0;
+	int			 i, attempt, from, replica, moving = 0;
 
 	if (keys_tag(event, zone, tag, sizeof(tag)) < 0 ||
 	    keys_build(KEY_ZONE, tag, k.zone, sizeof(k.zone)) < 0 ||
@@ -336,12 +371,19 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 	 * asked again (a failed replica is then left for its master) */
 	for (attempt = 0; attempt < 2 && res == LIVE_FAIL && !moving;
 	    attempt++) {
-		if ((res = seatmap_read(r, node, &k, rep, &from)) != LIVE_OK)
+		if ((res = seatmap_read(r, node, &k, rep, &from, &replica)) !=
+		    LIVE_OK)
 			continue;
 		x = rep[SEATMAP_CMDS - 1];
 		if (seatmap_migrating(rep))
 			moving = 1;
-		else if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
+		else if (replica && x->type == REDIS_REPLY_ARRAY &&
+		    x->elements == 3 && !seatmap_whole(x->element)) {
+			/* a key missing on the replica: asked where the keys
+			 * are, on the master (one by one, following ASK) */
+			res = LIVE_FAIL;
+			moving = 1;
+		} else if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
 			res = fail(r, node, "seat map", x->type ==
 			    REDIS_REPLY_ERROR ? x->str : "transaction failed",
 			    LIVE_FAIL);
