@@ -96,7 +96,7 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/bin/rcltool $(BUILD)/lib/loopback.so \
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
 LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics mq msg pubframe rcluster rds start ticket valid
 TICKET_TESTS   = purchase sale token
-QUERY_TESTS    = route jout money
+QUERY_TESTS    = route jout money gtid
 CONSUMER_TESTS = tsql osql ddb_item ddb_order sigv4 backoff sink
 CTL_TESTS      = catalog_doc
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\

@@ -458,8 +458,9 @@ render_replica_lag(FILE *f, const struct src *s, int n)
 	int	i;
 
 	if (!head(f, s, n, FOR_QUERY, name, "gauge", "Seconds_Behind_Master "
-	    "of the replica the query responder reads (NaN: none, down or "
-	    "not replicating)."))
+	    "of the replica the query responder reads, or how long it has "
+	    "not applied a write of the primary when that made it behind "
+	    "(NaN: none, down or not replicating)."))
 		return;
 	for (i = 0; i < n; i++) {
 		if (!(prog_bit(s[i].p) & FOR_QUERY))

@@ -55,8 +55,82 @@ column(MYSQL_RES *res, const char *name)
 	return -1;
 }
 
+/* The GTID position the one-column query sql answers on d into p.
+ * Returns 0, or -1 with d->errstr. */
+static int
+gtid_of(struct db *d, const char *sql, struct gtid_pos *p)
+{
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	int		 rc = -1;
+
+	if ((my = db_conn(d)) == NULL)
+		return -1;
+	if (mysql_query(my, sql) != 0 ||
+	    (res = mysql_store_result(my)) == NULL)
+		return db_fail(d, sql);
+	if ((row = mysql_fetch_row(res)) != NULL && mysql_num_fields(res) == 1)
+		rc = gtid_parse(row[0] != NULL ? row[0] : "", p);
+	if (rc != 0)
+		err_set(&d->err, d->errstr, ERR_SERVER, "mysql: %s: not a "
+		    "GTID position: %.64s", sql, row != NULL && row[0] !=
+		    NULL ? row[0] : "(none)");
+	mysql_free_result(res);
+	return rc;
+}
+
+/*
+ * 1 if the replica has applied, within max_lag_s, what the primary had
+ * written: each look reads the primary's position, then the replica's; a
+ * position of the primary that the replica has not reached is kept as the
+ * target with the time it was read, and a replica that has not reached
+ * its target after max_lag_s is behind (r->state, r->lag_s set), whatever
+ * Seconds_Behind_Master says.  With steady writes the replica reaches
+ * each target at the next look and a newer one is taken.  A primary that
+ * does not answer leaves the verdict to SHOW SLAVE STATUS (the replica is
+ * then the one server to read).
+ */
+static int
+caught_up(struct replica *r)
+{
+	struct gtid_pos	 primary, replica;
+	long long	 now, waited;
+
+	if (gtid_of(&r->primary.db, "SELECT @@gtid_binlog_pos", &primary) !=
+	    0)
+		return 1;
+	if (gtid_of(&r->replica.db, "SELECT @@gtid_slave_pos", &replica) !=
+	    0) {
+		r->word = "down";
+		snprintf(r->state, sizeof(r->state), "down: %s",
+		    r->replica.db.errstr);
+		return 0;
+	}
+	now = mono_ms();
+	if (gtid_reached(&replica, &primary)) {
+		r->target_ms = 0;
+		return 1;
+	}
+	if (r->target_ms == 0 || gtid_reached(&replica, &r->target)) {
+		r->target = primary;
+		r->target_ms = now;
+		return 1;
+	}
+	if ((waited = now - r->target_ms) <= r->max_lag_s * 1000LL)
+		return 1;
+	r->lag_s = waited / 1000;
+	r->word = "behind";
+	snprintf(r->state, sizeof(r->state), "has not applied in %lld s what "
+	    "the primary had written (over mysql_read_max_lag_s %d; "
+	    "Seconds_Behind_Master shows 0 while the link is silent)",
+	    r->lag_s, r->max_lag_s);
+	return 0;
+}
+
 /* Reads the replication state into r->lag_s and r->state; returns 1 if
- * the replica may be read (both threads run, lag within the bound). */
+ * the replica may be read (both threads run, lag within the bound, the
+ * primary's writes applied within the bound: caught_up()). */
 static int
 look(struct replica *r)
 {
@@ -110,7 +184,7 @@ look(struct replica *r)
 		}
 	}
 	mysql_free_result(res);
-	return ok;
+	return ok && caught_up(r);
 }
 
 int

@@ -7,7 +7,10 @@
  * The replica's state (SHOW SLAVE STATUS: both threads running,
  * Seconds_Behind_Master) is looked at once per REPLICA_CHECK_MS per
  * process and after any failed read on it; in between the last verdict
- * holds.  A read that fails on the replica is done again on the primary, so
+ * holds.  Seconds_Behind_Master counts only what the replica has received
+ * (0 on a link gone silent), so each look also reads the primary's GTID
+ * position: a replica that has not applied within mysql_read_max_lag_s
+ * what the primary had written at an earlier look is behind.  A read that fails on the replica is done again on the primary, so
  * a replica that dies costs no failed request (docs/reliability.md).
  * Without mysql_read_host everything reads the primary and nothing is
  * checked.
@@ -18,6 +21,7 @@
 #include "conf.h"
 #include "dbq.h"
 #include "err.h"
+#include "gtid.h"
 
 #define REPLICA_CHECK_MS	1000	/* between two looks at the replica */
 
@@ -28,7 +32,11 @@ struct replica {
 	int		 max_lag_s;
 	long long	 checked_ms;	/* mono_ms() of the last look, 0: never */
 	int		 usable;	/* verdict of the last look */
-	long long	 lag_s;		/* Seconds_Behind_Master, -1 unknown */
+	long long	 lag_s;		/* Seconds_Behind_Master (or how long
+					   the replica has not reached target),
+					   -1 unknown */
+	struct gtid_pos	 target;	/* the primary's position at a look */
+	long long	 target_ms;	/* mono_ms() of that look, 0: none */
 	char		 state[ERRSTR_MAX + 64];	/* "ok", or why not read */
 	const char	*word;		/* state for /get/health: "ok", "down",
 					   "not replicating", "behind" */

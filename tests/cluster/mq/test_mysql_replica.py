@@ -12,7 +12,11 @@ Run by `tests/run cluster-mq` (the cluster topology with one plain Redis):
   replica: MASTER_DELAY) -- the replica's "not found" is asked again of
   the primary;
 - the replica killed (-9): every query still answers (from the primary),
-  health says so; the replica back: reads go to it again.
+  health says so; the replica back: reads go to it again;
+- the replica's link to the primary gone silent (a TCP proxy between them
+  stops forwarding without closing it): MariaDB still shows both threads
+  running and Seconds_Behind_Master 0, the query responders see that the
+  replica has not applied what the primary wrote and read the primary.
 """
 
 import json
@@ -23,12 +27,15 @@ import sys
 import time
 
 import box
+import tcpproxy
 from box import check, eq
 
 VAR = box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var"))
 REPLICA_SOCK = os.path.join(VAR, "run", "mysqld-replica.sock")
 PRIMARY_SOCK = os.path.join(VAR, "run", "mysqld.sock")
 QUERY_PROCS = int(box.ENV.get("BOX_QUERY_PROCS", "4"))
+PRIMARY_PORT = int(box.ENV.get("BOX_MYSQL_PORT", "3306"))
+PROXY_PORT = int(os.environ.get("BOX_SPARE_PORT_BASE", "30200")) + 40
 
 
 def mysql(sock, sql):
@@ -194,6 +201,55 @@ def test_replica_killed_queries_answer_from_the_primary():
     finally:
         box.stack("start", "mysql-replica")
     box.wait_until(replica_up, timeout=60, what="reads on the replica again")
+
+
+def slave_status():
+    out = mysql(REPLICA_SOCK, "SHOW SLAVE STATUS\\G")
+    return dict(line.strip().split(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+def test_a_silent_link_to_the_primary_is_seen():
+    """The replica replicates through a TCP proxy that then goes silent (a
+    partition, the primary's host lost): SHOW SLAVE STATUS still says both
+    threads run, 0 s behind, until slave_net_timeout (60 s).  A write on the
+    primary is read from the primary within mysql_read_max_lag_s (2 here)
+    and a look; health says the replica is behind."""
+    name = mysql(PRIMARY_SOCK, "SELECT name FROM event WHERE event_id = 'Event3'").strip()
+    box.restart_with("query", mysql_read_max_lag_s=2)
+    proxy = tcpproxy.Proxy(PROXY_PORT, PRIMARY_PORT)
+    try:
+        replica("STOP SLAVE; CHANGE MASTER TO MASTER_PORT = %d; START SLAVE" % PROXY_PORT)
+        box.wait_until(lambda: slave_status().get("Slave_IO_Running") == "Yes"
+                       and proxy.connections() > 0, timeout=60,
+                       what="the replica replicating through the proxy")
+        box.wait_until(replica_up, timeout=60, what="reads on the replica")
+        check(proxy.freeze() > 0, "no connection through the proxy to freeze")
+        mysql(PRIMARY_SOCK, "UPDATE event SET name = 'written while the link is silent' "
+                            "WHERE event_id = 'Event3'")
+        t0 = time.time()
+        every_process(lambda: event_name("Event3") == "written while the link is silent",
+                      "Event3 read from the primary while the replica's link is silent",
+                      timeout=20)
+        took = time.time() - t0
+        st, h = health()
+        eq(st, 200, "health while the replica's link is silent")
+        eq((h.get("mysqlReplica"), h.get("mysqlReads")), ("behind", "primary"),
+           "replica and reads in health (%r)" % h)
+        s = slave_status()
+        print("link silent: reads on the primary after %.1f s; health %r; the replica says "
+              "IO %s, SQL %s, %s s behind" % (took, h, s.get("Slave_IO_Running"),
+                                              s.get("Slave_SQL_Running"),
+                                              s.get("Seconds_Behind_Master")), flush=True)
+        check(s.get("Slave_IO_Running") == "Yes" and s.get("Seconds_Behind_Master") == "0",
+              "the replica no longer hides the silent link: the test shows nothing (%r)" % s)
+    finally:
+        proxy.close()
+        replica("STOP SLAVE; CHANGE MASTER TO MASTER_PORT = %d; START SLAVE" % PRIMARY_PORT)
+        mysql(PRIMARY_SOCK, "UPDATE event SET name = '%s' WHERE event_id = 'Event3'"
+              % name.replace("'", "''"))
+        box.restart_with("query")
+    box.wait_until(replica_up, timeout=60, what="reads on the replica again")
+    every_process(lambda: event_name("Event3") == name, "Event3 back on the replica")
 
 
 if __name__ == "__main__":
