@@ -187,9 +187,9 @@ reply_unknown(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 
 	if (k == SELL_HOLD) {
 		n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
-		    "\"message\":\"seat store did not answer; the hold may "
-		    "have been made: delete it (DELETE Location), confirm "
-		    "it, or let it expire\",\"holdId\":\"%s\"}", s->hold_id);
+		    "\"message\":\"%s: delete it (DELETE Location), confirm "
+		    "it, or let it expire\",\"holdId\":\"%s\"}", why,
+		    s->hold_id);
 		snprintf(hdr, sizeof(hdr), RETRY_AFTER
 		    "Location: /holds/%s\r\n", s->hold_id);
 	} else if (k == SELL_TICKET) {
@@ -417,6 +417,34 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	return 0;
 }
 
+/* WAIT redis_wait_replicas after a hold is made, as replicated() after a
+ * sale: a hold a failover could lose is not answered 201 (CONTRACT §9.6:
+ * it ends one way, confirmed, deleted or expired).  Short: 503 naming
+ * the hold, which stands on the master: the buyer confirms or deletes it,
+ * or a keyed retry answers it again (its key lives and dies with it).
+ * Returns 1 to answer the 201 (replicated, no WAIT asked, or
+ * redis_wait_short = publish), else 0 after answering. */
+static int
+hold_replicated(FCGX_Request *req, struct sale *s)
+{
+	int n;
+
+	if (rds.wait_replicas <= 0)
+		return 1;
+	if ((n = rds_wait(&rds, s->node, rds.wait_replicas,
+	    rds.wait_timeout_ms)) >= rds.wait_replicas)
+		return 1;
+	metrics_count(METRICS_REDIS_WAIT_SHORT);
+	log_warnx("hold %s: %d of %d replicas have it%s%s%s", s->hold_id,
+	    n < 0 ? 0 : n, rds.wait_replicas, n < 0 ? " (" : "",
+	    n < 0 ? rds.errstr : "", n < 0 ? ")" : "");
+	if (!rds.wait_release)
+		return 1;
+	reply_unknown(req, SELL_HOLD, s, "seat store could not replicate "
+	    "the hold yet; it stands unless the seat store fails over");
+	return 0;
+}
+
 /* The Idempotency-Key of req ("" if none), or NULL after answering 400
  * for a malformed one (every POST checks it, even those that record
  * none). */
@@ -512,7 +540,8 @@ reply_unsold(FCGX_Request *req, enum sell_kind k, struct sale *s,
 	if (k == SELL_CONFIRM && reply_confirm(req, s, res))
 		return;
 	if (k == SELL_HOLD && res == SALE_OK) {
-		reply_hold(req, s, o, 0);
+		if (hold_replicated(req, s))
+			reply_hold(req, s, o, 0);
 		return;
 	}
 	if (k == SELL_HOLD && res == SALE_REPLAY && s->replay_kind == 'h') {
@@ -537,8 +566,10 @@ reply_unsold(FCGX_Request *req, enum sell_kind k, struct sale *s,
 		 * the sweeper publish the order; never say "nothing sold" */
 		log_warnx("order %s: %s; outcome unknown", s->order_id,
 		    rds.errstr);
-		reply_unknown(req, k, s, "seat store did not answer; the "
-		    "ticket may still be issued, see Location");
+		reply_unknown(req, k, s, k == SELL_HOLD ? "seat store did "
+		    "not answer; the hold may have been made" : "seat store "
+		    "did not answer; the ticket may still be issued, see "
+		    "Location");
 		return;
 	}
 	/* a hold takes the bodies of /orders (section 7): its 409 lists

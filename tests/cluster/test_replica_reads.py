@@ -289,11 +289,7 @@ def test_short_wait_is_counted():
     order as an unknown outcome, not "nothing sold" (a replica with the
     reservation and not its release would sell it after a failover)."""
     def short():
-        r = http("GET", "/tickets/metrics", port=box.NGINX_METRICS)
-        for line in r.body.splitlines():
-            if line.startswith("boxoffice_redis_wait_short_total{"):
-                return float(line.split()[-1])
-        raise Fail("boxoffice_redis_wait_short_total not in /tickets/metrics")
+        return metric_of("/tickets/metrics", "boxoffice_redis_wait_short_total")
 
     rp = replica_of(master())
     before = short()
@@ -334,6 +330,38 @@ def test_short_wait_cancel_and_hold_end_are_not_answered_done():
     c = http("POST", "/orders/%s/cancel" % o["orderId"], body)
     eq((c.status, c.json().get("status")), (200, "CANCELLED"), "the retry (%s)" % c.body)
     eq(http("DELETE", "/holds/" + hid).status, 404, "the hold has ended")
+
+
+def test_short_wait_hold_is_not_answered_made():
+    """A hold is WAITed for like a sale (CONTRACT §9.6: a hold ends exactly
+    one way; a failover that loses a hold answered 201 would end it none):
+    while the replica cannot acknowledge it the answer is the 503 naming
+    the hold (holdId, Location), counted as a short WAIT; the hold stands
+    on the master, so once the replica has it the buyer deletes it (204),
+    and a second delete finds it ended."""
+    rp = replica_of(master())
+    before = metric_of("/tickets/metrics", "boxoffice_redis_wait_short_total")
+    with Paused(rp):
+        r = http("POST", "/holds", {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
+                                    "quantity": 1, "holdSeconds": 120})
+    eq(r.status, 503, "a hold the replica cannot acknowledge (%s)" % r.body)
+    hid = r.json().get("holdId")
+    check(hid and "could not replicate the hold" in r.json().get("message", ""),
+          "the 503 names the hold and why: %s" % r.body)
+    eq(r.header("Location"), "/holds/" + hid, "Location")
+    eq(metric_of("/tickets/metrics", "boxoffice_redis_wait_short_total"), before + 1,
+       "the short WAIT counted")
+    box.wait_until(lambda: in_sync(master(), rp), timeout=30, what="replica in sync")
+    eq(http("DELETE", "/holds/" + hid).status, 204, "the hold stood on the master")
+    eq(http("DELETE", "/holds/" + hid).status, 404, "the hold has ended")
+
+
+def metric_of(path, name):
+    r = http("GET", path, port=box.NGINX_METRICS)
+    for line in r.body.splitlines():
+        if line.startswith(name + "{"):
+            return float(line.split()[-1])
+    raise Fail("%s not in %s" % (name, path))
 
 
 def wait_promoted(old, timeout=60):
