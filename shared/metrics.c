@@ -24,19 +24,21 @@
  * SIGBUS), so every layout has a file of its own, named after LAYOUT and
  * the struct's size: bump LAYOUT on any change of struct shm or of the
  * tables that size it. */
-#define LAYOUT		4
+#define LAYOUT		5
 #define PROG_MAX	16
 #define PATH_MAX_	512
 #define PIPES_MAX	2
 
 /* HTTP statuses and error codes counted one by one; others go to "other". */
-static const int statuses[] = { 200, 201, 400, 404, 405, 409, 413, 415, 500,
-	503 };
+static const int statuses[] = { 200, 201, 204, 400, 403, 404, 405, 409, 410,
+	413, 415, 422, 500, 503 };
 #define NSTATUS		(sizeof(statuses) / sizeof(statuses[0]) + 1)
 static const char *const codes[] = { "", "BAD_REQUEST", "INVALID_SEAT",
 	"NOT_FOUND", "METHOD_NOT_ALLOWED", "ZONE_SOLD_OUT", "ROW_SOLD_OUT",
 	"SEAT_TAKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE",
-	"UNAVAILABLE", "INTERNAL" };
+	"UNAVAILABLE", "INTERNAL", "NOT_ON_SALE", "SALE_CLOSED",
+	"EVENT_CANCELLED", "NOT_ENOUGH_ADJACENT", "HOLD_EXPIRED", "FORBIDDEN",
+	"NOT_YET_CONFIRMED", "IDEMPOTENCY_KEY_REUSED", "REQUEST_IN_PROGRESS" };
 #define NCODES		(sizeof(codes) / sizeof(codes[0]) + 1)
 
 /* Upper bounds of the latency buckets, in microseconds (+Inf follows). */

@@ -250,6 +250,39 @@ def test_errors_counted_by_code():
            "%s %s counted" % (status, code))
 
 
+def test_round2_answers_counted_by_status_and_code():
+    """The answers of orders, holds, cancels and keys are counted under
+    their own status and error code, not as "other" (they were, until the
+    tables of shared/metrics.c named them)."""
+    zone = {"venueId": "Venue1", "eventId": "Event1", "zoneId": 83}
+    before = scrape("/tickets/metrics")
+    h = http("POST", "/holds", dict(zone, quantity=1))
+    eq(h.status, 201, "hold (%s)" % h.body)
+    eq(http("DELETE", "/holds/" + h.json()["holdId"]).status, 204, "hold deleted")
+    short = http("POST", "/holds", dict(zone, quantity=1, holdSeconds=1))
+    eq(short.status, 201, "short hold (%s)" % short.body)
+    o = http("POST", "/orders", dict(zone, quantity=1), headers={"Idempotency-Key": "m-%d" %
+                                                                   os.getpid()})
+    eq(o.status, 201, "keyed order (%s)" % o.body)
+    eq(http("POST", "/orders", dict(zone, quantity=2),
+            headers={"Idempotency-Key": "m-%d" % os.getpid()}).status, 422, "key reused")
+    eq(http("POST", "/orders/%s/cancel" % o.json()["orderId"],
+            {"cancelToken": "A" * 22}).status, 403, "wrong cancel token")
+    time.sleep(2.0)     # past the hold's second (a confirm before would sell it)
+    eq(http("POST", "/holds/%s/confirm" % short.json()["holdId"]).status, 410,
+       "confirm of the expired hold")
+    after = scrape("/tickets/metrics")
+    name = "boxoffice_http_requests_total"
+    for status, code, n in (("204", "", 1), ("422", "IDEMPOTENCY_KEY_REUSED", 1),
+                            ("403", "FORBIDDEN", 1)):
+        eq(delta(before, after, name, program="ticket", status=status, error=code), n,
+           "%s %s counted" % (status, code))
+    eq(delta(before, after, name, program="ticket", status="410", error="HOLD_EXPIRED"), 1,
+       "410 HOLD_EXPIRED counted")
+    eq(sum(delta(before, after, name, program="ticket", status="other", error=e)
+           for e in ("", "other")), 0, "nothing counted under status other")
+
+
 def test_queries_add_up():
     before = scrape("/get/metrics")
     for i in range(30):
