@@ -58,7 +58,7 @@ serve_metrics(FCGX_Request *req, const struct server_ops *ops)
 		    "Allow: GET, HEAD\r\n");
 	else if ((text = metrics_render(&len)) == NULL)
 		http_error(req, 503, "UNAVAILABLE", "metrics are off: "
-		    "metrics_dir is empty or not writable", NULL);
+		    "metrics_dir is empty or not writable", "Retry-After: 1\r\n");
 	else {
 		http_reply_type(req, 200, METRICS_CONTENT_TYPE, NULL, text,
 		    len);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,10 +15,15 @@
 int
 start_conf(const char *prog, const char *path, struct conf *c)
 {
-	char	err[512];
+	const char	*env = getenv("BOXOFFICE_CONF");
+	char		 err[512];
 
+	/* a file named by -c or by BOXOFFICE_CONF must exist; only the
+	 * built-in default may be missing (then defaults and the
+	 * environment apply) */
 	if (conf_load(c, path != NULL ? path : conf_default_path(),
-	    path != NULL, err, sizeof(err)) != 0) {
+	    path != NULL || (env != NULL && *env != '\0'), err,
+	    sizeof(err)) != 0) {
 		fflush(stdout);
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return -1;
@@ -51,6 +57,11 @@ start_args(struct start_args *a, int argc, char **argv)
 	    a->extra != NULL ? a->extra : "");
 	a->path = NULL;
 	a->check = 0;
+	for (ch = 1; ch < argc && strcmp(argv[ch], "--") != 0; ch++)
+		if (strcmp(argv[ch], "--help") == 0) {
+			a->usage(stdout, a->ctx);
+			return 0;
+		}
 	while ((ch = getopt(argc, argv, optstring)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -4,10 +4,11 @@
  * of -c, the check of -n, the log, the stop signals.  The option letters are
  * the same everywhere:
  *
- *	-c FILE	settings file (default: conf_default_path(), which may be
- *		missing: then defaults and the environment apply)
+ *	-c FILE	settings file (default: conf_default_path(); a file named
+ *		by -c or $BOXOFFICE_CONF must exist, the built-in default may
+ *		be missing: then defaults and the environment apply)
  *	-n	check the settings, print them, exit 0 (1 if they are wrong)
- *	-h	usage on stdout, exit 0
+ *	-h	usage on stdout, exit 0 (--help too)
  */
 #ifndef BOX_START_H
 #define BOX_START_H
@@ -19,11 +20,12 @@
 /* The usage lines of the common options, for each program's usage text:
  * START_HELP_CN first, the program's own options, START_HELP_H last. */
 #define START_HELP_CN \
-	"  -c FILE  settings file (default $BOXOFFICE_CONF or\n" \
-	"           /etc/boxoffice/boxoffice.conf; missing file = defaults)\n" \
+	"  -c FILE  settings file (default $BOXOFFICE_CONF, which must\n" \
+	"           exist, else /etc/boxoffice/boxoffice.conf, which may be\n" \
+	"           missing: defaults and the environment apply)\n" \
 	"  -n       check the settings, print them (secrets masked), exit\n"
 #define START_HELP_H \
-	"  -h       this help\n"
+	"  -h       this help (--help too)\n"
 
 struct start_args {
 	const char	*path;		/* -c FILE; NULL: the default path */

@@ -399,6 +399,10 @@ main(int argc, char **argv)
 	long	n, stop_s = 30;
 	int	ch;
 
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
 	while ((ch = getopt(argc, argv, "+n:p:t:h")) != -1) {
 		switch (ch) {
 		case 'n':

@@ -51,6 +51,21 @@ def test_command_line():
     check(r.stdout.startswith("usage: consumer"), "-h prints usage")
     eq(run_consumer("-x").returncode, 2, "unknown flag")
     eq(run_consumer("-p", "sql,bogus", "-n").returncode, 2, "bad -p list")
+    # a settings file named by BOXOFFICE_CONF must exist, as one named by -c
+    r = run_consumer("-n", env={"BOXOFFICE_CONF": "/nonexistent/boxoffice.conf"})
+    eq(r.returncode, 1, "missing BOXOFFICE_CONF file refused (%s)" % r.stdout[-200:])
+    check("/nonexistent/boxoffice.conf" in r.stderr, "names the file: %r" % r.stderr)
+
+
+def test_every_program_answers_help():
+    """--help, as -h: the usage on stdout, exit 0 (it was a usage error)."""
+    for prog, usage in (("consumer", "usage: consumer"), ("pubd", "usage: pubd"),
+                        ("ticket.fcgi", "usage: ticket"), ("query.fcgi", "usage: query"),
+                        ("prefork", "usage: prefork"), ("ticketctl", "usage: ticketctl")):
+        r = subprocess.run([os.path.join(box.BIN, prog), "--help"], capture_output=True,
+                           text=True, timeout=30)
+        eq(r.returncode, 0, "%s --help exit status (%s)" % (prog, r.stderr[-200:]))
+        check(r.stdout.startswith(usage), "%s --help: %r" % (prog, r.stdout[:80]))
 
 
 def test_10000_tickets_persisted_exactly_once():
