@@ -1040,8 +1040,8 @@ const struct command cmd_catalog = {
 	"catalog show | apply FILE [--dry-run] | stagger EVENT --start TIME "
 	"--every DURATION [--dry-run]",
 	"show or change the catalog: venues, zones, events, sale windows",
-	"show     prints the catalog (the JSON document of docs/api.md); applying\n"
-	"         that output changes nothing.\n"
+	"show     prints the catalog (the JSON document of docs/catalog.md);\n"
+	"         applying that output changes nothing.\n"
 	"apply    makes MySQL and Redis match FILE (\"-\": stdin), all or\n"
 	"         nothing: prints the plan (create/change/remove lines); a\n"
 	"         zone's price or shape, or a zone or an event, changes or goes\n"
