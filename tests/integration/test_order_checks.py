@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: ISC
 """Orders and holds answer the catalog's checks as a ticket does
 (lua/order.lua, for tickets and orders: 404 -> 410 -> 403 -> 400 -> 409s), and
-a hold taken while on sale is confirmed even after the sale closed or the
-event was cancelled (docs/api.md: the checks were made when it was held)."""
+a hold taken while on sale is confirmed even after the sale closed
+(docs/api.md: the window was checked when it was held); an event cancelled
+since the hold answers its confirm 410 (test_sale_windows.py)."""
 
 import json
 from datetime import datetime, timedelta, timezone
