@@ -204,8 +204,13 @@ def test_replica_killed_queries_answer_from_the_primary():
 
 
 def slave_status():
-    out = mysql(REPLICA_SOCK, "SHOW SLAVE STATUS\\G")
-    return dict(line.strip().split(": ", 1) for line in out.splitlines() if ": " in line)
+    """SHOW SLAVE STATUS of the replica: {column: value} ({} if none)."""
+    r = subprocess.run(["mariadb", "--no-defaults", "--socket=" + REPLICA_SOCK, "-uroot", "-B",
+                        "-e", "SHOW SLAVE STATUS"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise box.Fail("SHOW SLAVE STATUS: %s" % r.stderr.strip())
+    lines = r.stdout.splitlines()
+    return dict(zip(lines[0].split("\t"), lines[1].split("\t"))) if len(lines) > 1 else {}
 
 
 def test_a_silent_link_to_the_primary_is_seen():
@@ -219,9 +224,18 @@ def test_a_silent_link_to_the_primary_is_seen():
     proxy = tcpproxy.Proxy(PROXY_PORT, PRIMARY_PORT)
     try:
         replica("STOP SLAVE; CHANGE MASTER TO MASTER_PORT = %d; START SLAVE" % PROXY_PORT)
-        box.wait_until(lambda: slave_status().get("Slave_IO_Running") == "Yes"
-                       and proxy.connections() > 0, timeout=60,
-                       what="the replica replicating through the proxy")
+        seen = {}
+
+        def through_proxy():
+            seen.update(slave_status())
+            return seen.get("Slave_IO_Running") == "Yes" and proxy.connections() > 0
+        try:
+            box.wait_until(through_proxy, timeout=60,
+                           what="the replica replicating through the proxy")
+        except box.Fail as e:
+            raise box.Fail("%s: %d connections through it; the replica: %r" % (
+                e, proxy.connections(), {k: seen.get(k) for k in (
+                    "Master_Port", "Slave_IO_Running", "Last_IO_Error")}))
         box.wait_until(replica_up, timeout=60, what="reads on the replica")
         check(proxy.freeze() > 0, "no connection through the proxy to freeze")
         mysql(PRIMARY_SOCK, "UPDATE event SET name = 'written while the link is silent' "
