@@ -16,6 +16,11 @@ CONTRACT section 9, docs/reliability.md):
 - the consumer killed with SIGKILL, twice, while orders and cancellations
   stream in;
 - Redis restarted (stop, start) under the load;
+- the broker killed with SIGKILL and started again;
+- pubd killed with SIGKILL (amqp_publisher = local; prefork starts another);
+- MariaDB and DynamoDB Local killed with SIGKILL and started again (the
+  consumer's transactions and batches cut off; promise 2 for orders and
+  cancellations through "kill -9 of any process");
 - (last, no load) a seat cancelled and sold again at once whose new order
   reaches the queues before the cancellation of its last ticket (two
   publishers, no order between them; the mixed load met it): the consumer
@@ -129,6 +134,40 @@ def test_redis_restart():
         box.stack("start", "redis")
         sc.health_ok()
     run("mixed: Redis restart", (47, 48), fault)
+
+
+def test_broker_kill_9_and_restart():
+    def fault():
+        sc.kill9(box.rabbit_pid())
+        time.sleep(2)
+        box.stack("start", "rabbitmq")
+        sc.health_ok()
+    mine = run("mixed: broker kill -9 and restart", (50, 51), fault)
+    check(any(r["outcome"] != "ok" for r in mine), "nothing failed while the broker was dead")
+
+
+def test_pubd_kill_9():
+    pids = [p for p in box.fcgi_pids("pubd") if box.alive(p)]
+    if not pids:    # amqp_publisher = direct: no pubd to kill
+        print("no pubd running (amqp_publisher = %s): nothing to kill" % box.PUBLISHER)
+        return
+
+    def fault():
+        sc.kill9(pids[0])
+        box.wait_until(lambda: any(box.alive(p) and p != pids[0]
+                                   for p in box.fcgi_pids("pubd")),
+                       timeout=30, what="a new pubd under prefork")
+        time.sleep(1)
+    run("mixed: pubd kill -9", (52, 53), fault)
+
+
+def test_databases_kill_9():
+    def fault():
+        for service in ("mysql", "dynamodb"):
+            box.stack("kill", service)
+            time.sleep(2)
+            box.stack("start", service)
+    run("mixed: MariaDB and DynamoDB Local kill -9", (54, 55), fault)
 
 
 def test_resold_seat_before_its_cancellation_message():
