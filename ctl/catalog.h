@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * catalog.h - the operator's catalog (docs/api.md) as ticketctl manages
+ * catalog.h - the operator's catalog (docs/catalog.md) as ticketctl manages
  * it: the current document read from MySQL, apply (MySQL transaction, then
  * Redis, all or nothing), and the Redis side of one event zone (load with
  * lua/load_zone.lua, drop with lua/drop_zone.lua), which `init` shares.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * catalog_doc.h - the catalog document of docs/api.md (venues with their
+ * catalog_doc.h - the catalog document of docs/catalog.md (venues with their
  * zones, events with status, closesAt and onSale windows): parser,
  * validation, canonical writer and lookups.  No I/O besides the FILE the
  * writer is given: unit-tested (tests/unit/test_catalog_doc.c) and fuzzed

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * cmd_catalog.c - ticketctl catalog show | apply FILE [--dry-run] |
- * stagger EVENT --start TIME --every DURATION (docs/api.md).
+ * stagger EVENT --start TIME --every DURATION (docs/catalog.md).
  *
  * apply compares the document with the catalog in MySQL, refuses the whole
  * file if a change needs an unsold zone or event that is sold (tickets in

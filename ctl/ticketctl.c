@@ -5,8 +5,8 @@
  * and `ticketctl COMMAND --help` describe them; docs/reliability.md and
  * docs/deploy.md say when to use which.
  *
- *   ticketctl [-c config] init | reset --yes | rebuild | check | status | dlq
- *                         | catalog ... | event ...
+ *   ticketctl [-c config] init | reset --yes | rebuild | check | status
+ *                         | dlq [--queue sql|nosql] | catalog ... | event ...
  *
  * Exit status: 0 ok, 1 differences found or a failure, 2 usage error.
  */

@@ -511,9 +511,9 @@ render(FILE *f, const struct src *s, int n)
 	    "the master because the replica was down, not replicating, "
 	    "behind, or failed the read.", 0);
 	render_counter(f, s, n, FOR_TICKET, METRICS_REDIS_WAIT_SHORT,
-	    "boxoffice_redis_wait_short_total", "WAITs of sales (and of "
-	    "the releases, cancellations and hold ends after them) that "
-	    "reached fewer replicas than redis_wait_replicas.", 0);
+	    "boxoffice_redis_wait_short_total", "WAITs of sales and holds "
+	    "(and of the releases, cancellations and hold ends after them) "
+	    "that reached fewer replicas than redis_wait_replicas.", 0);
 	render_pipes(f, s, n, "boxoffice_consumer_written_total", "counter",
 	    "Tickets durably written and acked, per pipeline.", 0);
 	render_pipes(f, s, n, "boxoffice_consumer_dead_lettered_total",

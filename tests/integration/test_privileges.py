@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: ISC
 """Least privilege of the running stack: every server listens on loopback
 only (DynamoDB Local too, through tools/loopback.c); the query responder's
-MySQL account can only read, the consumer's can only SELECT and INSERT
-tickets; passwords are settings that no log, no command line and no
+MySQL account can only read, the consumer's only what it persists (SELECT;
+INSERT into ticket, orders and ticket_cancel; UPDATE of a ticket's status
+and cancelled_on, the same of an order's); passwords are settings that no log, no command line and no
 `-n` dump shows, even when a login fails; the responders run unprivileged;
 the rendered settings file is not world-readable, not even while it is
 written; passwords with quotes reach MySQL intact and a changed password
