@@ -2,9 +2,9 @@
 """Least privilege of the running stack: every server listens on loopback
 only (DynamoDB Local too, through tools/loopback.c); the query responder's
 MySQL account can only read, the consumer's only what it persists (SELECT;
-INSERT into ticket, orders and ticket_cancel; UPDATE of a ticket's status
-and cancelled_on, the same of an order's); passwords are settings that no log, no command line and no
-`-n` dump shows, even when a login fails; the responders run unprivileged;
+INSERT into ticket, orders and ticket_cancel; UPDATE of the status and
+cancelled_on of a ticket or an order); passwords are settings that no log,
+no command line and no `-n` dump shows, even when a login fails; the responders run unprivileged;
 the rendered settings file is not world-readable, not even while it is
 written; passwords with quotes reach MySQL intact and a changed password
 takes effect; the health answers say what is down, never how (no account,
