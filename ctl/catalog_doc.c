@@ -188,6 +188,37 @@ get_array(json_object *o, const char *key, size_t max, const char *what,
 	return v;
 }
 
+/* Fails if object o has a member whose name is not in names (NULL-ended):
+ * a misspelt optional member ("onsale", "closesat") would otherwise be
+ * left out in silence, and the catalog applied without it. */
+static int
+known_members(json_object *o, const char *const *names, const char *what,
+    char *err, size_t errlen)
+{
+	size_t i;
+
+	json_object_object_foreach(o, name, value) {
+		(void)value;
+		for (i = 0; names[i] != NULL && strcmp(names[i], name) != 0;
+		    i++)
+			;
+		if (names[i] == NULL)
+			return fail(err, errlen, "%s: unknown member \"%.64s\"",
+			    what, name);
+	}
+	return 0;
+}
+
+static const char *const venue_members[] = { "venueId", "name", "zones",
+	NULL };
+static const char *const zone_members[] = { "zoneId", "rows", "columns",
+	"price", NULL };
+static const char *const event_members[] = { "eventId", "venueId", "name",
+	"type", "date", "closesAt", "status", "onSale", NULL };
+static const char *const window_members[] = { "fromZone", "toZone",
+	"opensAt", NULL };
+static const char *const doc_members[] = { "venues", "events", NULL };
+
 static int
 parse_venue(json_object *o, struct catdoc_venue *v, char *err, size_t errlen)
 {
@@ -200,7 +231,8 @@ parse_venue(json_object *o, struct catdoc_venue *v, char *err, size_t errlen)
 	if (get_id(o, "venueId", v->id, "venue", err, errlen) != 0)
 		return -1;
 	snprintf(what, sizeof(what), "venue %s", v->id);
-	if (get_str(o, "name", 1, v->name, CATDOC_NAME_MAX, what, err,
+	if (known_members(o, venue_members, what, err, errlen) != 0 ||
+	    get_str(o, "name", 1, v->name, CATDOC_NAME_MAX, what, err,
 	    errlen) < 0 ||
 	    (zones = get_array(o, "zones", CATDOC_ZONES_MAX, what, err,
 	    errlen)) == NULL)
@@ -220,7 +252,8 @@ parse_venue(json_object *o, struct catdoc_venue *v, char *err, size_t errlen)
 			return -1;
 		snprintf(what, sizeof(what), "venue %s zone %ld", v->id,
 		    cz->zone);
-		if (get_int(z, "rows", 1, CATDOC_SIDE_MAX, &cz->rows, what, err,
+		if (known_members(z, zone_members, what, err, errlen) != 0 ||
+		    get_int(z, "rows", 1, CATDOC_SIDE_MAX, &cz->rows, what, err,
 		    errlen) != 0 ||
 		    get_int(z, "columns", 1, CATDOC_SIDE_MAX, &cz->cols, what,
 		    err, errlen) != 0 ||
@@ -250,7 +283,8 @@ parse_onsale(json_object *arr, struct catdoc_event *e, char *err,
 		    i + 1);
 		if (json_object_get_type(w) != json_type_object)
 			return fail(err, errlen, "%s: not an object", what);
-		if (get_int(w, "fromZone", 1, CATDOC_ZONE_ID_MAX, &o->from,
+		if (known_members(w, window_members, what, err, errlen) != 0 ||
+		    get_int(w, "fromZone", 1, CATDOC_ZONE_ID_MAX, &o->from,
 		    what, err, errlen) != 0 ||
 		    get_int(w, "toZone", 1, CATDOC_ZONE_ID_MAX, &o->to, what,
 		    err, errlen) != 0 ||
@@ -275,7 +309,8 @@ parse_event(json_object *o, struct catdoc_event *e, char *err, size_t errlen)
 	if (get_id(o, "eventId", e->id, "event", err, errlen) != 0)
 		return -1;
 	snprintf(what, sizeof(what), "event %s", e->id);
-	if (get_id(o, "venueId", e->venue, what, err, errlen) != 0 ||
+	if (known_members(o, event_members, what, err, errlen) != 0 ||
+	    get_id(o, "venueId", e->venue, what, err, errlen) != 0 ||
 	    get_str(o, "name", 1, e->name, CATDOC_NAME_MAX, what, err,
 	    errlen) < 0 ||
 	    get_str(o, "type", 1, e->type, CATDOC_TYPE_MAX, what, err,
@@ -311,6 +346,8 @@ parse_doc(json_object *root, struct catdoc *doc, char *err, size_t errlen)
 
 	if (json_object_get_type(root) != json_type_object)
 		return fail(err, errlen, "the document is not a JSON object");
+	if (known_members(root, doc_members, "catalog", err, errlen) != 0)
+		return -1;
 	if ((venues = get_array(root, "venues", CATDOC_VENUES_MAX, "catalog",
 	    err, errlen)) == NULL ||
 	    (events = get_array(root, "events", CATDOC_EVENTS_MAX, "catalog",

@@ -227,6 +227,20 @@ def test_bad_documents_change_nothing():
     eq(catalog.ctl("catalog", "frob").returncode, 2, "usage")
 
 
+def test_a_misspelt_member_is_refused():
+    """A staged release misspelt ("onsale") was left out in silence, and
+    the event's every zone went on sale at once; now the document is
+    refused by the member's name and nothing changes."""
+    before = catalog.show()
+    doc = json.loads(json.dumps(before))
+    event = next(e for e in doc["events"] if e["eventId"] == "Event2")
+    event["onsale"] = [{"fromZone": 1, "toZone": 4, "opensAt": "2030-01-01T00:00:00Z"}]
+    r = catalog.apply(doc)
+    eq(r.returncode, 1, "misspelt member: exit status (%s)" % r.stdout)
+    check('event Event2: unknown member "onsale"' in r.stderr, r.stderr)
+    eq(catalog.show(), before, "catalog after the refusal")
+
+
 def test_price_too_dear_for_an_order_is_refused():
     """A seat may cost at most 9,999,999.99: ten of them (the largest order)
     must fit the order's total, DECIMAL(10,2) in MySQL and the consumer's

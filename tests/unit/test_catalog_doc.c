@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_catalog_doc.c - unit tests of ctl/catalog_doc.c (the catalog
- * document of docs/api.md: parse, check, write back) and shared/when.c
+ * document of docs/catalog.md: parse, check, write back) and shared/when.c
  * (RFC 3339 instants and durations).
  */
 #include <setjmp.h>
@@ -22,7 +22,7 @@ static const char good[] =
     "\"zones\": [{\"zoneId\": 2, \"rows\": 5, \"columns\": 12, \"price\": 95.5},"
     "{\"zoneId\": 1, \"rows\": 1, \"columns\": 8, \"price\": 250}]},"
     "{\"venueId\": \"V1\", \"name\": \"Arena\", \"zones\": [{\"zoneId\": 1, "
-    "\"rows\": 26, \"columns\": 30, \"price\": 320.00, \"extra\": true}]}],"
+    "\"rows\": 26, \"columns\": 30, \"price\": 320.00}]}],"
     "\"events\": [{\"eventId\": \"E1\", \"venueId\": \"V1\", \"name\": \"N\","
     " \"type\": \"concert\", \"date\": \"2027-01-15T20:00:00Z\","
     " \"status\": \"SCHEDULED\", \"closesAt\": \"2027-01-15T19:00:00.250Z\","
@@ -196,6 +196,21 @@ test_parse_bad(void **state)
 	    "\"opensAt\": \"2027-01-01T00:00:00Z\"}, {\"fromZone\": 4, "
 	    "\"toZone\": 9, \"opensAt\": \"2027-01-01T00:00:00Z\"}]}"), "overlap");
 	bad(E("{" EV ", \"closesAt\": 5}"), "\"closesAt\" is not a string");
+	/* a misspelt member is refused, not left out in silence */
+	bad("{\"venues\": [], \"events\": [], \"event\": []}",
+	    "catalog: unknown member \"event\"");
+	bad("{\"venues\": [{\"venueId\": \"V\", \"name\": \"n\", "
+	    "\"zones\": [], \"zone\": []}], \"events\": []}",
+	    "venue V: unknown member \"zone\"");
+	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": 1, "
+	    "\"cols\": 3}"), "venue V zone 1: unknown member \"cols\"");
+	bad(E("{" EV ", \"onsale\": []}"), "event E: unknown member \"onsale\"");
+	bad(E("{" EV ", \"closesat\": \"2027-01-01T00:00:00Z\"}"),
+	    "event E: unknown member \"closesat\"");
+	bad(E("{" EV ", \"onSale\": [{\"fromZone\": 1, \"toZone\": 4, "
+	    "\"opensAt\": \"2027-01-01T00:00:00Z\", \"closesAt\": "
+	    "\"2027-01-02T00:00:00Z\"}]}"),
+	    "event E onSale #1: unknown member \"closesAt\"");
 	/* deeper than the nesting cap */
 	bad("{\"venues\": [[[[[[[[[[1]]]]]]]]]], \"events\": []}",
 	    "not a JSON document");
