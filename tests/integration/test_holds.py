@@ -128,20 +128,47 @@ def test_expiry_releases_within_5s():
     eq(box.buy("Venue2", "Event2", 3, 1, 4).status, 201, "the seat sells again")
 
 
+def redis_clock(node):
+    """Redis' clock (TIME, the one the scripts judge expiry by) in seconds."""
+    sec, usec = box.redis("TIME", node=node)
+    return int(sec) + int(usec) / 1e6
+
+
 def test_confirm_against_expiry_at_the_deadline():
-    # holds of 1 s, confirmed around their deadline: each ends one way only
+    """Holds of 1 s, confirmed around their deadline on the Redis clock:
+    clearly before (the confirm wins: 201), clearly after (the expiry wins:
+    410) and within a few ms of it (either, a race).  Each ends one way
+    only, and both ways are seen."""
+    node = box.zone_node("Event2", 2)
+    # when to send each confirm, in seconds from the hold's expiry (Redis clock)
+    aims = [-0.4, -0.15, -0.03, -0.005, 0.0, 0.005, 0.03, 0.15]
     outcomes = {}
-    for i in range(8):
+    for i, aim in enumerate(aims):
         r = hold(2, holdSeconds=1, seats=[{"row": 1 + i % 5, "column": 1 + i}])
         eq(r.status, 201, "hold %d" % i)
         h = r.json()
-        exp = stamp_ms(h["expiresAt"]) / 1000.0
-        time.sleep(max(0.0, exp - time.time() - 0.15 + 0.05 * i))
+        score = box.redis("ZSCORE", "bo:hexp:{Event2:2}", h["holdId"], node=node)
+        check(score, "the hold %s has no expiry in bo:hexp" % h["holdId"])
+        exp = float(score) / 1000.0                 # Redis clock
+        eq(int(float(score)), stamp_ms(h["expiresAt"]), "expiresAt is the expiry in Redis")
+        skew = redis_clock(node) - time.time()      # Redis clock - ours
+        time.sleep(max(0.0, exp + aim - skew - time.time()))
+        sent = time.time() + skew
         c = confirm(h["holdId"], port=WEB_PORTS[i % 2])
+        got = time.time() + skew
         check(c.status in (201, 410), "confirm at the deadline: %d %s" % (c.status, c.body))
+        print("  confirm sent %+.3f s, answered %+.3f s from the deadline: %d" % (
+            sent - exp, got - exp, c.status))
+        # the script runs between sending and answering: a confirm sent
+        # after the deadline cannot win, one answered before it cannot lose
+        if c.status == 201:
+            check(sent < exp + 0.002, "a confirm sent %.3f s after the deadline won" % (sent - exp))
+        else:
+            check(got > exp - 0.002, "a confirm answered %.3f s before the deadline lost: %s" % (
+                exp - got, c.body))
         seat = (1 + i % 5, 1 + i)
         box.wait_until(lambda: not box.redis("ZSCORE", "bo:hexp:{Event2:2}", h["holdId"],
-                                             node=box.zone_node("Event2", 2)),
+                                             node=node),
                        timeout=60, what="the hold ended")
         st = box.zone_state("Event2", 2)
         bit = (seat[0] - 1) * 12 + seat[1] - 1
@@ -155,6 +182,8 @@ def test_confirm_against_expiry_at_the_deadline():
             eq(confirm(h["holdId"]).status, 410, "expired stays expired")
         outcomes[c.status] = outcomes.get(c.status, 0) + 1
     print("  %r" % outcomes)
+    check(outcomes.get(201), "no confirm won against the expiry: %r" % outcomes)
+    check(outcomes.get(410), "no expiry won against the confirm: %r" % outcomes)
 
 
 def test_confirm_of_a_hold_that_lost_its_seat():
