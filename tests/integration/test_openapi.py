@@ -154,7 +154,36 @@ PROBES = {
     ("/get/health", "get", "200"): (None, "GET", "/get/health", None, None),
     ("/get/health", "get", "405"): (None, "POST", "/get/health", "{}", JSON),
     ("/get/health", "get", "503"): ("mysql", "GET", "/get/health", None, None),
+    ("/ticket", "post", "413"): (None, "POST", legacy("row=D&column={i}"),
+                                 "venueId=Venue2&pad=" + "x" * 5000,
+                                 {"Content-Type": "application/x-www-form-urlencoded"}),
 }
+
+# every path of the query responder (fcgi/query/route.c): any method but GET
+# and HEAD is 405 with "Allow: GET, HEAD"; a query string over 1024 bytes
+# (ROUTE_QUERY_MAX) is 400 BAD_REQUEST "query string too long", checked
+# before anything else of the request
+QUERY_PATHS = {
+    "/get/venues": "/get/venues",
+    "/get/venues/{venueId}/events": "/get/venues/Venue2/events",
+    "/get/events/{eventId}": "/get/events/Event2",
+    "/get/events/{eventId}/zones/{zoneId}/seats": "/get/events/Event2/zones/4/seats",
+    "/get/tickets/{ticketId}": "/get/tickets/{ticket}",
+    "/get/orders/{orderId}": "/get/orders/" + UUID0,
+    "/get/events/{eventId}/tickets": "/get/events/Event2/tickets",
+    "/get/events/{eventId}/stats": "/get/events/Event2/stats",
+    "/get/count/{eventId}": "/get/count/Event2",
+    "/get/money/{venueId}/{eventId}": "/get/money/Venue2/Event2",
+    "/get/health": "/get/health",
+}
+QUERY_MAX = 1024
+LONG_QUERY = "zoneId=1&pad=" + "x" * (QUERY_MAX + 1 - len("zoneId=1&pad="))
+assert len(LONG_QUERY) == QUERY_MAX + 1
+TOO_LONG = set()
+for _path, _url in QUERY_PATHS.items():
+    PROBES[(_path, "get", "405")] = (None, "POST", _url, "{}", JSON)
+    TOO_LONG.add((_path, "get", "400", "BAD_REQUEST"))
+    PROBES[(_path, "get", "400", "BAD_REQUEST")] = (None, "GET", _url + "?" + LONG_QUERY, None, None)
 
 
 # ------------------------------------------------------ the orders of §7
@@ -503,6 +532,16 @@ def test_every_path_answers_as_documented():
             r = probe(key, port, ctx)
             if key[2] == "201" and ctx["ticket"] == UUID0:
                 ctx["ticket"] = r.json()["ticketId"]
+            if key in TOO_LONG:
+                eq(r.json().get("message"), "query string too long", "%s: the 400's message" % key[0])
+                # one byte less is not refused for its length
+                ok = send(port, ctx, "GET", QUERY_PATHS[key[0]] + "?" + LONG_QUERY[:-1], None, None)
+                check(ok.status != 400 or ok.json().get("message") != "query string too long",
+                      "%s: a query string of %d bytes refused: %s" % (key[0], QUERY_MAX, ok.body[:200]))
+            if key[2] == "405" and key[0] in QUERY_PATHS:
+                eq(r.header("Allow"), "GET, HEAD", "%s: Allow" % key[0])
+            if key == ("/ticket", "post", "413"):
+                eq(r.json().get("message"), "request body is over 4096 bytes", "/ticket 413 message")
 
 
 def test_orders_answer_as_documented():
