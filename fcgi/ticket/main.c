@@ -349,6 +349,20 @@ reply_hold(FCGX_Request *req, const struct sale *s, const struct order_req *o,
 	http_reply(req, 201, hdr, body, (size_t)n);
 }
 
+/* WAIT redis_wait_replicas on the master of slot for its last write.
+ * Returns 0 if enough replicas have it or no WAIT is asked
+ * (redis_wait_replicas 0); 1 if it is short, counted, *n the replicas
+ * that have it (-1: the connection is gone, rds.errstr says why). */
+static int
+wait_short(unsigned slot, int *n)
+{
+	if (rds.wait_replicas <= 0 || (*n = rds_wait(&rds, slot,
+	    rds.wait_replicas, rds.wait_timeout_ms)) >= rds.wait_replicas)
+		return 0;
+	metrics_count(METRICS_REDIS_WAIT_SHORT);
+	return 1;
+}
+
 /* 1 if the last write on the master of slot (a release, a cancel, the
  * end of a hold) reached redis_wait_replicas replicas, or none is asked
  * (redis_wait_replicas 0, or redis_wait_short = publish); 0 if a failover
@@ -358,12 +372,8 @@ write_replicated(unsigned slot, const char *what, const char *id)
 {
 	int n;
 
-	if (rds.wait_replicas <= 0 || !rds.wait_release)
+	if (!rds.wait_release || !wait_short(slot, &n))
 		return 1;
-	if ((n = rds_wait(&rds, slot, rds.wait_replicas,
-	    rds.wait_timeout_ms)) >= rds.wait_replicas)
-		return 1;
-	metrics_count(METRICS_REDIS_WAIT_SHORT);
 	log_warnx("%s %s: %d of %d replicas have it%s%s", what, id,
 	    n < 0 ? 0 : n, rds.wait_replicas, n < 0 ? ": " : "",
 	    n < 0 ? rds.errstr : "");
@@ -382,12 +392,8 @@ replicated(FCGX_Request *req, enum sell_kind k, struct sale *s)
 	enum sale_release	rel;
 	int			n;
 
-	if (rds.wait_replicas <= 0)
+	if (!wait_short(s->node, &n))
 		return 1;
-	if ((n = rds_wait(&rds, s->node, rds.wait_replicas,
-	    rds.wait_timeout_ms)) >= rds.wait_replicas)
-		return 1;
-	metrics_count(METRICS_REDIS_WAIT_SHORT);
 	if (n < 0)
 		log_warnx("order %s: WAIT: %s", s->order_id, rds.errstr);
 	if (!rds.wait_release) {
@@ -429,12 +435,8 @@ hold_replicated(FCGX_Request *req, struct sale *s)
 {
 	int n;
 
-	if (rds.wait_replicas <= 0)
+	if (!wait_short(s->node, &n))
 		return 1;
-	if ((n = rds_wait(&rds, s->node, rds.wait_replicas,
-	    rds.wait_timeout_ms)) >= rds.wait_replicas)
-		return 1;
-	metrics_count(METRICS_REDIS_WAIT_SHORT);
 	log_warnx("hold %s: %d of %d replicas have it%s%s%s", s->hold_id,
 	    n < 0 ? 0 : n, rds.wait_replicas, n < 0 ? " (" : "",
 	    n < 0 ? rds.errstr : "", n < 0 ? ")" : "");
