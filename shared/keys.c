@@ -111,20 +111,31 @@ b64val(char c)
 	return c != '\0' && (p = strchr(b64, c)) != NULL ? (int)(p - b64) : -1;
 }
 
+/* Where an id keeps its slot: 4 hex digits at 32 (a UUID), 3 base64url
+ * characters at 18 (a token, 22 chars: a holdId made before 2026-12-05)
+ * or at 22 (a holdId, 25 chars: 22 of 128 random bits, then the slot);
+ * -1 if not such an id.  *uuid says whether hex. */
+static int
+id_stamp_at(const char *id, int *uuid)
+{
+	size_t len = strlen(id);
+
+	*uuid = len == 36;
+	return len == 36 ? 32 : len == 22 ? 18 : len == 25 ? 22 : -1;
+}
+
 /* The 16 (UUID) or 18 (token) bits that hold the slot; -1 if not such an
  * id.  *uuid says which. */
 static long
 id_bits(const char *id, int *uuid)
 {
-	size_t	len = strlen(id);
 	long	v = 0;
-	int	i, x;
+	int	at, i, x;
 
-	*uuid = len == 36;
-	if (len != 36 && len != 22)
+	if ((at = id_stamp_at(id, uuid)) < 0)
 		return -1;
 	for (i = 0; i < (*uuid ? 4 : 3); i++) {
-		x = *uuid ? hexval(id[32 + i]) : b64val(id[18 + i]);
+		x = *uuid ? hexval(id[at + i]) : b64val(id[at + i]);
 		if (x < 0)
 			return -1;
 		v = (v << (*uuid ? 4 : 6)) | x;
@@ -145,17 +156,18 @@ int
 keys_id_stamp(char *id, unsigned slot)
 {
 	long	v;
-	int	uuid, i;
+	int	uuid, at, i;
 
 	if ((v = id_bits(id, &uuid)) < 0)
 		return -1;
+	at = id_stamp_at(id, &uuid);
 	v = (v & ~(long)(SLOTS - 1)) | (long)(slot % SLOTS);
 	for (i = uuid ? 3 : 2; i >= 0; i--) {
 		if (uuid) {
-			id[32 + i] = "0123456789abcdef"[v & 15];
+			id[at + i] = "0123456789abcdef"[v & 15];
 			v >>= 4;
 		} else {
-			id[18 + i] = b64[v & 63];
+			id[at + i] = b64[v & 63];
 			v >>= 6;
 		}
 	}

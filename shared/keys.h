@@ -74,12 +74,14 @@ unsigned keys_slot(const char *tag);
 /* The slot tag of slot (0..16383): the first string of [0-9a-z]{1,4}
  * whose CRC16 % 16384 is slot (a table built on the first call). */
 const char *keys_slot_tag(unsigned slot);
-/* The slot an id carries: a UUID (36 chars) in its last 4 hex digits, a
- * token (22 chars of base64url) in its characters 18..20, the low 14 bits;
+/* The slot an id carries, the low 14 bits of: a UUID's (36 chars) last 4
+ * hex digits; a holdId's (25 chars of base64url: 128 random bits, then
+ * these) last 3 characters; a 22-char token's characters 18..20 (holdIds
+ * made before 2026-12-05, which gave 14 of their 128 bits to the slot);
  * -1 for any other length. */
 int	keys_id_slot(const char *id);
-/* Writes slot into those bits of id (a UUID or token, in place); the other
- * bits stay random.  Returns 0 or -1 (not such an id). */
+/* Writes slot into those bits of id (in place); the other bits stay as
+ * they are.  Returns 0 or -1 (not such an id). */
 int	keys_id_stamp(char *id, unsigned slot);
 /* Writes "<prefix>{<keys_slot_tag(slot)>}<id>" (prefix "bo:tkt:" ...);
  * returns its length or -1. */

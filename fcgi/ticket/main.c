@@ -1017,7 +1017,7 @@ method_ok(FCGX_Request *req, const char *want)
 static void
 handle(FCGX_Request *req)
 {
-	char		 path[256], id[UUID_LEN + 1], hid[TOKEN_LEN + 1];
+	char		 path[256], id[UUID_LEN + 1], hid[HOLD_ID_LEN + 1];
 	enum hold_path	 hp;
 
 	if (http_path(req, path, sizeof(path)) < 0)

@@ -389,22 +389,28 @@ purchase_from_form(const char *q, size_t qlen, const char *b, size_t blen,
 	return check_numbers(p, why);
 }
 
-/* "/holds/<holdId>[/confirm]": copies the id; returns what it names. */
+/* "/holds/<holdId>[/confirm]": copies the id (HOLD_ID_LEN characters, or
+ * HOLD_ID_OLD_LEN of a hold made before); returns what the path names. */
 enum hold_path
-purchase_hold_path(const char *path, char id[TOKEN_LEN + 1])
+purchase_hold_path(const char *path, char id[HOLD_ID_LEN + 1])
 {
-	size_t len = strlen(path);
+	const char	*rest;
+	size_t		 len;
 
-	if (strncmp(path, "/holds/", 7) != 0 || len < 7 + TOKEN_LEN)
+	if (strncmp(path, "/holds/", 7) != 0)
 		return HOLD_PATH_NONE;
-	memcpy(id, path + 7, TOKEN_LEN);
-	id[TOKEN_LEN] = '\0';
-	if (!valid_id_n(id, TOKEN_LEN))
+	path += 7;
+	rest = strchr(path, '/');
+	len = rest != NULL ? (size_t)(rest - path) : strlen(path);
+	if ((len != HOLD_ID_LEN && len != HOLD_ID_OLD_LEN) ||
+	    !valid_id_n(path, len))
 		return HOLD_PATH_NONE;
-	if (len == 7 + TOKEN_LEN)
+	memcpy(id, path, len);
+	id[len] = '\0';
+	if (rest == NULL)
 		return HOLD_PATH_HOLD;
-	return strcmp(path + 7 + TOKEN_LEN, "/confirm") == 0 ?
-	    HOLD_PATH_CONFIRM : HOLD_PATH_NONE;
+	return strcmp(rest, "/confirm") == 0 ? HOLD_PATH_CONFIRM :
+	    HOLD_PATH_NONE;
 }
 
 /* "/<what>/<uuid>/cancel": copies the uuid into id; returns 1 if path is

@@ -24,7 +24,12 @@ struct purchase {
 };
 
 #define ORDER_SEATS_MAX	10	/* seats of one order (CONTRACT.md section 7) */
-#define TOKEN_LEN	22	/* holdId, cancelToken: 128 bits, base64url */
+#define TOKEN_LEN	22	/* cancelToken: 128 bits, base64url */
+/* holdId: a token (128 random bits) and 3 characters that carry the zone's
+ * slot (keys_id_stamp()); holdIds made before 2026-12-05 are 22 characters,
+ * 14 of their bits the slot, and are still taken. */
+#define HOLD_ID_LEN	(TOKEN_LEN + 3)
+#define HOLD_ID_OLD_LEN	TOKEN_LEN
 
 struct seat {
 	long	row;
@@ -41,7 +46,7 @@ struct order_req {
 	struct seat	seats[ORDER_SEATS_MAX];
 	int		quantity;
 	long		hold_seconds;	/* -1: absent */
-	char		hold_id[TOKEN_LEN + 1];	/* a confirm's hold (not parsed) */
+	char		hold_id[HOLD_ID_LEN + 1];	/* a confirm's hold */
 };
 
 enum purchase_err {
@@ -84,10 +89,11 @@ enum hold_path {
 
 /* The paths of section 7 on the purchase responder (fuzzed by
  * tests/fuzz/fuzz_opath.c).  "/holds/<holdId>[/confirm]": copies the id
- * (TOKEN_LEN of [A-Za-z0-9_-]); returns what the path names.
+ * (HOLD_ID_LEN, or HOLD_ID_OLD_LEN, of [A-Za-z0-9_-]); returns what the
+ * path names.
  * "<what><uuid>/cancel" (what "/orders/" or "/tickets/"): copies the
  * lowercase UUID; returns 1 if path is one, else 0. */
-enum hold_path purchase_hold_path(const char *path, char id[TOKEN_LEN + 1]);
+enum hold_path purchase_hold_path(const char *path, char id[HOLD_ID_LEN + 1]);
 int	purchase_cancel_path(const char *path, const char *what,
 	    char id[UUID_LEN + 1]);
 

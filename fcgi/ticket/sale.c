@@ -111,7 +111,10 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	if (keys_id_stamp(s->order_id, s->node) != 0)
 		return -1;
 	if (kind == 'h') {
+		/* 128 random bits, then the slot: keys_id_stamp() */
 		token_from(rnd + UUID_RANDOM, s->hold_id);
+		memcpy(s->hold_id + TOKEN_LEN, "AAA",
+		    HOLD_ID_LEN - TOKEN_LEN + 1);
 		if (keys_id_stamp(s->hold_id, s->node) != 0)
 			return -1;
 	}

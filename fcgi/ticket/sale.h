@@ -45,7 +45,7 @@ struct sale {
 	char		 replay_kind;
 	/* holds: the hold's id and seconds; after a hold or a confirm, its
 	 * expiry (ms); after a hold, its total and seats ("r c r c ...") */
-	char		 hold_id[TOKEN_LEN + 1];
+	char		 hold_id[HOLD_ID_LEN + 1];
 	long		 hold_secs;
 	long long	 expires_ms;
 	char		 total[PRICE_MAX + 8];

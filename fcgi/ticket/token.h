@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * token.h - the unguessable ids of orders: cancel tokens (and hold ids),
- * 128 random bits as URL-safe base64 without padding, and the SHA-256 hex
+ * token.h - the unguessable ids of orders: cancel tokens (and the first
+ * 22 characters of hold ids, purchase.h), 128 random bits as URL-safe base64 without padding, and the SHA-256 hex
  * that is all the stores keep of a cancel token.
  */
 #ifndef BOX_TOKEN_H

@@ -7,7 +7,8 @@
  * (valid_id_n).  The input is the decoded path (up to its first NUL).
  *
  * Properties:
- *   - a hold path yields a 22-character id of [A-Za-z0-9_-], and the path
+ *   - a hold path yields an id of 25 (or, made before, 22) characters of
+ *     [A-Za-z0-9_-], and the path
  *     is exactly "/holds/" id, or that and "/confirm" (2);
  *   - a cancel path yields a lowercase UUID, and the path is exactly what
  *     id "/cancel";
@@ -40,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *whats[] = { "/orders/", "/tickets/" };
 	char	*path = fuzz_dup_str(data, size), *again;
-	char	 hid[TOKEN_LEN + 1], uid[UUID_LEN + 1];
+	char	 hid[HOLD_ID_LEN + 1], uid[UUID_LEN + 1];
 	size_t	 len = strlen(path), n = 0, i;
 	int	 h, c, found = 0;
 
@@ -51,7 +52,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(h >= 0 && h <= 2);
 	if (h != 0) {
 		found++;
-		CHECK(strlen(hid) == TOKEN_LEN && id_chars(hid, TOKEN_LEN));
+		CHECK((strlen(hid) == HOLD_ID_LEN ||
+		    strlen(hid) == HOLD_ID_OLD_LEN) && id_chars(hid,
+		    strlen(hid)));
 		snprintf(again, len + 64, "/holds/%s%s", hid, h == 2 ?
 		    "/confirm" : "");
 		CHECK(strcmp(again, path) == 0);

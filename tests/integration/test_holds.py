@@ -18,7 +18,7 @@ import persist
 from box import NGINX, LIGHTTPD, WEB_PORTS, check, eq, http
 
 HOLD_KEYS = ["holdId", "expiresAt", "venueId", "eventId", "zoneId", "seats", "total"]
-HOLD_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+HOLD_ID = re.compile(r"^[A-Za-z0-9_-]{25}$")
 JSON = {"Content-Type": "application/json"}
 
 

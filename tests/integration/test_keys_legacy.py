@@ -34,6 +34,7 @@ def test_ids_carry_the_zone_slot():
                                 "seats": [{"row": 3, "column": 9}]})
     eq(r.status, 201, "hold")
     eq(box.id_slot(r.json()["holdId"]), slot, "slot in the holdId")
+    eq(len(r.json()["holdId"]), 25, "holdId: 22 characters of 128 random bits, then the slot")
     eq(box.redis("GET", box.id_key("bo:hix:", r.json()["holdId"])).decode(),
        "%s:%d" % (EVENT, ZONE), "hold index under the slot tag")
     eq(http("DELETE", "/holds/" + r.json()["holdId"]).status, 204, "delete")
@@ -89,6 +90,68 @@ def test_a_hold_stored_before_is_found():
         else:
             eq(http("DELETE", "/holds/" + hid).status, 204, "delete through the untagged index")
     eq(http("DELETE", "/holds/AAAAAAAAAAAAAAAAAAAAAA").status, 404, "unknown hold")
+
+
+def test_a_holdid_keeps_128_random_bits():
+    """CONTRACT section 7: a holdId is 128-bit random.  Until 2026-12-05
+    it was 22 characters with the slot written over 14 of its bits (the
+    low 14 bits of characters 18..20 were the zone's slot in every hold of
+    a zone); now the slot follows the 22 characters of the token."""
+    slot, seen = box.zone_slot(EVENT, ZONE), []
+    for col in range(22, 30):
+        r = http("POST", "/holds", {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
+                                    "seats": [{"row": 6, "column": col}]})
+        eq(r.status, 201, "hold")
+        hid = r.json()["holdId"]
+        eq(box.id_slot(hid), slot, "slot in the last 3 characters of %s" % hid)
+        v = 0
+        for ch in hid[18:21]:
+            v = (v << 6) | box.B64.index(ch)
+        seen.append(v & 0x3FFF)
+        # the last of the 22 characters carries 2 bits, its other 4 are 0
+        check(hid[21] in "AQgw", "character 21 of %s ends the 128 bits" % hid)
+        eq(http("DELETE", "/holds/" + hid).status, 204, "delete")
+    check(len(set(seen)) > 1, "bits 114..127 random, not the slot: %s" % seen)
+
+
+def old_hold_id(hid):
+    """The 22-character form of the build before: the slot in characters
+    18..20 (keys_id_slot() still reads it)."""
+    return hid[:18] + hid[22:25] + "A"
+
+
+def test_a_22_character_holdid_made_before_is_confirmed_and_deleted():
+    """An upgrade meets holds made by the build before (a hold lives up to
+    hold_max_seconds): their 22-character ids are still taken by
+    POST /holds/{id}/confirm and DELETE /holds/{id}.  The test makes holds
+    and renames every trace of each in Redis to the old id form."""
+    tag = "%s:%d" % (EVENT, ZONE)
+    for col, action in ((1, "confirm"), (2, "delete")):
+        r = http("POST", "/holds", {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
+                                    "seats": [{"row": 7, "column": col}]})
+        eq(r.status, 201, "hold")
+        hid = r.json()["holdId"]
+        old = old_hold_id(hid)
+        eq(box.id_slot(old), box.id_slot(hid), "the old form carries the same slot")
+        rec = box.redis("HGET", "bo:holds:{%s}" % tag, hid)
+        box.redis("HDEL", "bo:holds:{%s}" % tag, hid)
+        box.redis("HSET", "bo:holds:{%s}" % tag, old, rec)
+        score = box.redis("ZSCORE", "bo:hexp:{%s}" % tag, hid)
+        box.redis("ZREM", "bo:hexp:{%s}" % tag, hid)
+        box.redis("ZADD", "bo:hexp:{%s}" % tag, score, old)
+        bit = str((7 - 1) * box.zone_state(EVENT, ZONE)["cols"] + (col - 1))
+        eq(box.redis("HGET", "bo:own:{%s}" % tag, bit).decode(), "h:" + hid, "owner")
+        box.redis("HSET", "bo:own:{%s}" % tag, bit, "h:" + old)
+        box.redis("RENAME", box.id_key("bo:hix:", hid), box.id_key("bo:hix:", old))
+        if action == "confirm":
+            r = http("POST", "/holds/%s/confirm" % old)
+            eq(r.status, 201, "confirm of the 22-character id (%s)" % r.body)
+            eq([(t["row"], t["column"]) for t in r.json()["tickets"]], [(7, col)], "its seat")
+            eq(http("POST", "/holds/%s/confirm" % old).status, 200, "again: the same order")
+        else:
+            eq(http("DELETE", "/holds/" + old).status, 204, "delete of the 22-character id")
+            check((7, col) not in box.zone_state(EVENT, ZONE)["taken"], "seat free again")
+        eq(http("DELETE", "/holds/" + hid).status, 404, "the 25-character id is gone")
 
 
 if __name__ == "__main__":

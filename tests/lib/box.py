@@ -369,15 +369,19 @@ def slot_tag(slot):
     raise ValueError("no tag for slot %d" % slot)
 
 
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def id_slot(ident):
-    """The slot an id carries (keys_id_slot()): a UUID in its last 4 hex
-    digits, a 22-char token in its characters 18..20, low 14 bits."""
+    """The slot an id carries (keys_id_slot()), low 14 bits: a UUID in its
+    last 4 hex digits, a holdId (25 chars) in its last 3, a 22-char holdId
+    made before 2026-12-05 in its characters 18..20."""
     if len(ident) == 36:
         return int(ident[32:], 16) & 0x3FFF
-    b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    at = 22 if len(ident) == 25 else 18
     v = 0
-    for ch in ident[18:21]:
-        v = (v << 6) | b64.index(ch)
+    for ch in ident[at:at + 3]:
+        v = (v << 6) | B64.index(ch)
     return v & 0x3FFF
 
 

@@ -70,12 +70,23 @@ test_build(void **state)
 static void
 test_id_keys(void **state)
 {
-	char	 key[KEY_MAX], uuid[UUID_LEN + 1], tok[23];
+	char	 key[KEY_MAX], uuid[UUID_LEN + 1], tok[23], hid[26];
 	unsigned slot;
 
 	(void)state;
 	strcpy(uuid, "0190f5e2-7a3b-7c4d-8e5f-0123456789ab");
 	strcpy(tok, "AbCdEfGhIjKlMnOpQrStUw");
+	/* a holdId: 22 characters of 128 random bits, then 3 for the slot;
+	 * stamping leaves every one of the 22 as it was */
+	strcpy(hid, "AbCdEfGhIjKlMnOpQrStUwAAA");
+	for (slot = 0; slot < 16384; slot += 4093) {
+		assert_int_equal(keys_id_stamp(hid, slot), 0);
+		assert_int_equal(keys_id_slot(hid), (int)slot);
+		assert_memory_equal(hid, "AbCdEfGhIjKlMnOpQrStUw", 22);
+		assert_int_equal(strlen(hid), 25);
+	}
+	assert_int_equal(keys_id_slot("AbCdEfGhIjKlMnOpQrStUwA"), -1);
+	assert_int_equal(keys_id_slot("AbCdEfGhIjKlMnOpQrStUwAA*"), -1);
 	/* the slot goes into the last 14 bits, the rest is kept */
 	for (slot = 0; slot < 16384; slot += 4093) {
 		assert_int_equal(keys_id_stamp(uuid, slot), 0);

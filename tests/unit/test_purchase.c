@@ -857,6 +857,49 @@ test_token_bodies(void **state)
 	}
 }
 
+/* "/holds/<holdId>[/confirm]": a holdId of 25 characters (128 random bits
+ * and the slot), or of 22 made before; nothing else. */
+static void
+test_hold_paths(void **state)
+{
+	static const struct {
+		const char	*path;
+		enum hold_path	 want;
+		const char	*id;
+	} cases[] = {
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjAAbc", HOLD_PATH_HOLD,
+		    "Z9lcS81-_79QFLgsZmQmjAAbc" },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjAAbc/confirm", HOLD_PATH_CONFIRM,
+		    "Z9lcS81-_79QFLgsZmQmjAAbc" },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjA", HOLD_PATH_HOLD,
+		    "Z9lcS81-_79QFLgsZmQmjA" },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjA/confirm", HOLD_PATH_CONFIRM,
+		    "Z9lcS81-_79QFLgsZmQmjA" },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjAA", HOLD_PATH_NONE, NULL },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjAAb", HOLD_PATH_NONE, NULL },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjAAbcd", HOLD_PATH_NONE, NULL },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjAA.c", HOLD_PATH_NONE, NULL },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjAAbc/", HOLD_PATH_NONE, NULL },
+		{ "/holds/Z9lcS81-_79QFLgsZmQmjAAbc/confirmx", HOLD_PATH_NONE,
+		    NULL },
+		{ "/holds/", HOLD_PATH_NONE, NULL },
+		{ "/holds", HOLD_PATH_NONE, NULL },
+		{ "/holdsZ9lcS81-_79QFLgsZmQmjAAbc", HOLD_PATH_NONE, NULL },
+	};
+	char	id[HOLD_ID_LEN + 1];
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum hold_path h = purchase_hold_path(cases[i].path, id);
+
+		if (h != cases[i].want)
+			fail_msg("%s: got %d", cases[i].path, h);
+		if (cases[i].id != NULL)
+			assert_string_equal(id, cases[i].id);
+	}
+}
+
 int
 main(void)
 {
@@ -883,6 +926,7 @@ main(void)
 		cmocka_unit_test(test_form_long_value),
 		cmocka_unit_test(test_order_bodies),
 		cmocka_unit_test(test_token_bodies),
+		cmocka_unit_test(test_hold_paths),
 	};
 
 	return cmocka_run_group_tests_name("purchase", tests, NULL, NULL);
