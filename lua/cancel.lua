@@ -3,10 +3,18 @@
 --
 -- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
 -- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:sweep:{E:Z},
--- KEYS[7] bo:ords:{E:Z}
+-- KEYS[7] bo:ords:{E:Z}, KEYS[8] bo:idem:{E:Z}:<Idempotency-Key> (or
+-- "bo:idem:{E:Z}:" for none)
 -- ARGV: orderId, ticketId ("" = the whole order), SHA-256 of the token
 --       (64 hex), cancelledOn (stamp), cache ttl (s), now (ms), the zone's
---       slot tag "{st}" of the caches (keys.h)
+--       slot tag "{st}" of the caches (keys.h), the request's hash ("" =
+--       no Idempotency-Key)
+--
+-- A keyed cancel records "<hash> K" (24 h) once it cancelled, "<hash> F
+-- <code>" once refused for good (4, 12).  The same key again: another
+-- request (hash) is {20}; F is {23, "<code>"}; K runs the cancellation
+-- again (it answers the same, see below) and says so: {0, answer,
+-- message, 1}.
 --
 -- bo:ords keeps, beside orderId -> order message, "c:<ticketId>" -> the
 -- ticket's cancelledOn and "x:<orderId>" -> the order's.  A ticket is
@@ -19,20 +27,41 @@
 -- Every call (a repeat too) puts the cancel message in
 -- the pending set, so that it is published (responder, or sweeper) even if
 -- an earlier answer was lost; consumers are idempotent.
--- Returns {0, answer JSON, cancel message}, {4} unknown order or ticket,
--- {12} wrong token, {13} the order's creation is still unconfirmed.
+-- Returns {0, answer JSON, cancel message, replayed 0|1}, {4} unknown
+-- order or ticket, {12} wrong token, {13} the order's creation is still
+-- unconfirmed.
 --#include free_seat
 --#include pending
+local ih, again = ARGV[8] or '', 0
+if ih ~= '' then
+  local rec = redis.call('GET', KEYS[8])
+  if rec then
+    local h, st, rest = string.match(rec, '^(%x+) (%u) ?(.*)$')
+    if h ~= ih then
+      return {20, '', ''}
+    end
+    if st == 'F' then
+      return {23, rest, ''}
+    end
+    again = 1
+  end
+end
+local function refuse(code)
+  if ih ~= '' then
+    redis.call('SET', KEYS[8], ih .. ' F ' .. code, 'EX', 86400, 'NX')
+  end
+  return {code, '', ''}
+end
 local msg = redis.call('HGET', KEYS[7], ARGV[1])
 if not msg then
-  return {4, '', ''}
+  return refuse(4)
 end
 if ARGV[2] ~= '' and not string.find(msg, '{"ticketId":"' .. ARGV[2] ..
     '"', 1, true) then
-  return {4, '', ''}
+  return refuse(4)
 end
 if string.match(msg, '"cancelHash":"(%x+)"') ~= ARGV[3] then
-  return {12, '', ''}
+  return refuse(12)
 end
 if order_pending(KEYS[5], KEYS[6], ARGV[1], msg) then
   return {13, '', ''}
@@ -97,4 +126,7 @@ if #own > 0 then
 end
 cmsg = cmsg .. '}'
 redis.call('ZADD', KEYS[5], ARGV[6], cmsg)
-return {0, answer or order, cmsg}
+if ih ~= '' and again == 0 then
+  redis.call('SET', KEYS[8], ih .. ' K', 'EX', 86400)
+end
+return {0, answer or order, cmsg, again}

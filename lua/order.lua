@@ -25,16 +25,19 @@
 -- lua/hold_expire.lua); confirmed already: 22 as a replay (or 21 while
 -- its message is pending); unknown or deleted: 4.
 --
--- Idempotency: KEYS[7] holds "<hash> P <orderId> <kind>" (TTL 24 h) once a
--- keyed request sold, "<hash> H <holdId> <expires ms> <total> <r c ...>"
--- once a keyed hold was made, "<hash> F <code> <taken>" once it was
--- refused (the responder writes that one).  The same key again: another
--- hash is 20 (reused); F is 23 {23, "<code> <taken>"}; H is 22 {22,
--- "<holdId> <expires ms> <total> <r c ...>", "h"} (the first 201 again,
--- whatever became of the hold since); P while the order message is
--- still pending (its publish not yet confirmed, or claimed by the sweeper)
--- is 21 (in progress), else 22 {22, order message, kind}: the order was
--- published, answer it again.  (order_release.lua deletes the key.)
+-- Idempotency (checked first, a confirm's key too): KEYS[7] holds "<hash>
+-- P <orderId> <kind>" (TTL 24 h) once a keyed request sold (kind "C": a
+-- keyed confirm that found its hold confirmed by another request and
+-- answered that order, 200), "<hash> H <holdId> <expires ms> <total>
+-- <r c ...>" once a keyed hold was made, "<hash> F <code> <taken>" once
+-- it was refused (the responder writes that one).  The same key again:
+-- another hash is 20 (reused); F is 23 {23, "<code> <taken>"}; H is 22
+-- {22, "<holdId> <expires ms> <total> <r c ...>", "h"} (the first 201
+-- again, whatever became of the hold since); P while the order message
+-- is still pending (its publish not yet confirmed, or claimed by the
+-- sweeper) is 21 (in progress), else 22 {22, order message, kind}: the
+-- order was published, answer it again.  (order_release.lua deletes the
+-- key.)
 --
 -- Writes, beside the zone (same node): the seat bits, counters and owners
 -- (bit -> ticketId), the orderId as the pending entry (the sweeper
@@ -65,36 +68,6 @@ local function now_ms()
 end
 local held, seats, n = kind == 'c', {}, tonumber(ARGV[10])
 local hexp
-if held then
-  local rec = redis.call('HGET', KEYS[9], hid)
-  if not rec or rec == 'D' then
-    return {4, ''}
-  end
-  if rec == 'X' then
-    return {25, ''}
-  end
-  local st, a = string.match(rec, '^(%u) (.*)$')
-  if st == 'C' then
-    local m = redis.call('HGET', KEYS[6], a)
-    if not m then
-      return {4, ''}
-    end
-    if order_pending(KEYS[5], KEYS[8], a, m) then
-      return {21, ''}
-    end
-    return {22, m, 'o'}
-  end
-  local exp, list = string.match(a, '^(%d+) (.*)$')
-  if now_ms() >= tonumber(exp) then
-    return {25, ''}
-  end
-  hexp = exp
-  n = 0
-  for r, c in string.gmatch(list, '(%d+) (%d+)') do
-    n = n + 1
-    seats[n] = {tonumber(r), tonumber(c)}
-  end
-end
 if ih ~= '' then
   local rec = redis.call('GET', KEYS[7])
   if rec then
@@ -114,6 +87,41 @@ if ih ~= '' then
       return {21, ''}
     end
     return {22, m, k}
+  end
+end
+if held then
+  local rec = redis.call('HGET', KEYS[9], hid)
+  if not rec or rec == 'D' then
+    return {4, ''}
+  end
+  if rec == 'X' then
+    return {25, ''}
+  end
+  local st, a = string.match(rec, '^(%u) (.*)$')
+  if st == 'C' then
+    local m = redis.call('HGET', KEYS[6], a)
+    if not m then
+      return {4, ''}
+    end
+    if order_pending(KEYS[5], KEYS[8], a, m) then
+      return {21, ''}
+    end
+    -- confirmed by another request: 200 the same order; a key records
+    -- that answer (kind "C"), so that it is what the key answers again
+    if ih ~= '' then
+      redis.call('SET', KEYS[7], ih .. ' P ' .. a .. ' C', 'EX', 86400)
+    end
+    return {22, m, 'o'}
+  end
+  local exp, list = string.match(a, '^(%d+) (.*)$')
+  if now_ms() >= tonumber(exp) then
+    return {25, ''}
+  end
+  hexp = exp
+  n = 0
+  for r, c in string.gmatch(list, '(%d+) (%d+)') do
+    n = n + 1
+    seats[n] = {tonumber(r), tonumber(c)}
   end
 end
 local meta = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price',

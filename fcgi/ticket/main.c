@@ -474,10 +474,6 @@ sell_start(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
 
 	if (key == NULL)
 		return -1;
-	/* a confirm records no key: it is idempotent by itself (again: 200
-	 * the same order) */
-	if (k == SELL_CONFIRM)
-		key = "";
 	if (sale_new(s, o, kinds[k], *key != '\0' ? key : NULL, what, nwhat,
 	    secret) != 0) {
 		log_warn("getrandom or sha256");
@@ -489,28 +485,48 @@ sell_start(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
 }
 
 /* The answers of a hold's confirm that did not sell: 200 with the order
- * of an earlier confirm, 410, 404.  Returns 1 if it answered, else 0. */
+ * of an earlier confirm, 410, 404; a keyed confirm's first answer again
+ * (lua/order.lua: the replay's kind "c" was a 201, "C" a 200; "o" is the
+ * order of a confirm made by another request).  A keyed 410 or 404 is
+ * recorded, as other final refusals are.  Returns 1 if it answered,
+ * else 0. */
 static int
 reply_confirm(FCGX_Request *req, struct sale *s, enum sale_result res)
 {
+	const char	*again = NULL;
+	long		 code;
+
 	switch (res) {
 	case SALE_REPLAY:
-		if (sale_from_replay(s, secret) == 0)
-			reply_sold(req, SELL_ORDER, s, 200, 0);
-		else
+		if (sale_from_replay(s, secret) != 0)
 			http_error(req, 503, "UNAVAILABLE", "cannot read the "
 			    "order of this hold now; try again", RETRY_AFTER);
+		else
+			reply_sold(req, SELL_ORDER, s, s->replay_kind == 'c' ?
+			    201 : 200, s->replay_kind != 'o');
 		return 1;
+	case SALE_REFUSED:
+		code = strtol(s->replay, NULL, 10);
+		if (code != SALE_HOLD_EXPIRED && code != SALE_NOT_FOUND)
+			return 0;
+		res = (enum sale_result)code;
+		again = REPLAYED;
+		break;
 	case SALE_HOLD_EXPIRED:
-		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "
-		    "its seats are released", NULL);
-		return 1;
 	case SALE_NOT_FOUND:
-		http_error(req, 404, "NOT_FOUND", "no such hold", NULL);
-		return 1;
+		if (s->ihash[0] != '\0' && sale_refused(&rds, s, res) != 0)
+			log_warnx("refusal of %s not recorded: %s", s->idem,
+			    rds.errstr);
+		break;
 	default:
 		return 0;
 	}
+	if (res == SALE_HOLD_EXPIRED)
+		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "
+		    "its seats are released", again);
+	else
+		http_error(req, 404, "NOT_FOUND", "no such hold", again);
+	return 1;
 }
 
 /* Refusals a keyed request answers again for 24 h: definite ones, not
@@ -775,16 +791,17 @@ json_body_or_reply(FCGX_Request *req, char *body)
 }
 
 /* POST /orders/{id}/cancel, POST /tickets/{id}/cancel: id is a lowercase
- * UUID (checked by the caller). */
+ * UUID (checked by the caller).  With an Idempotency-Key the first answer
+ * is answered again (a cancellation again, a 403 or 404 that stands),
+ * with Idempotent-Replayed; the key on another request is 422. */
 static void
 cancel(FCGX_Request *req, const char *id, int is_ticket)
 {
+	struct cancel_req c;
+	struct cancel_res out;
 	enum purchase_err e;
-	enum sale_cancel c;
-	char		 body[BODY_MAX], tok[TOKEN_LEN + 1], tag[TAG_MAX];
-	char		*answer, *msg;
-	const char	*why;
-	unsigned	 node;
+	char		 body[BODY_MAX], tok[TOKEN_LEN + 1];
+	const char	*why, *again;
 	long		 n;
 
 	if ((n = json_body_or_reply(req, body)) < 0)
@@ -794,25 +811,32 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 		http_error(req, 400, "BAD_REQUEST", why, NULL);
 		return;
 	}
-	/* idempotent by itself (again: 200 the same): a key records nothing */
-	if (idem_key_or_reply(req) == NULL)
+	memset(&c, 0, sizeof(c));
+	if ((c.key = idem_key_or_reply(req)) == NULL)
 		return;
-	c = sale_cancel(&rds, id, is_ticket, tok, cfg.ticket_cache_ttl,
-	    &answer, &msg, &node, tag);
-	switch (c) {
+	c.id = id;
+	c.is_ticket = is_ticket;
+	c.token = tok;
+	c.body.iov_base = body;
+	c.body.iov_len = (size_t)n;
+	switch (sale_cancel(&rds, &c, cfg.ticket_cache_ttl, &out)) {
 	case CANCEL_OK:
 		break;
 	case CANCEL_NOT_FOUND:
 		http_error(req, 404, "NOT_FOUND", is_ticket ? "no such ticket" :
-		    "no such order", NULL);
+		    "no such order", out.replayed ? REPLAYED : NULL);
 		return;
 	case CANCEL_FORBIDDEN:
 		http_error(req, 403, "FORBIDDEN", "cancelToken is not the "
-		    "order's", NULL);
+		    "order's", out.replayed ? REPLAYED : NULL);
 		return;
 	case CANCEL_NOT_CONFIRMED:
 		http_error(req, 409, "NOT_YET_CONFIRMED", "the purchase is not "
 		    "confirmed yet; try again", RETRY_AFTER);
+		return;
+	case CANCEL_KEY_REUSED:
+		http_error(req, 422, "IDEMPOTENCY_KEY_REUSED", "this "
+		    "Idempotency-Key was used with another request", NULL);
 		return;
 	default:
 		log_warnx("cancel %s: %s", id, rds.errstr);
@@ -820,19 +844,20 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 		    "try again", RETRY_AFTER);
 		return;
 	}
+	again = out.replayed ? REPLAYED : NULL;
 	/* the cancellation stands in Redis and its message is pending: if
 	 * the broker fails now, the sweeper publishes it.  Not published
 	 * before the replicas have it (a failover would bring the seats
 	 * back as sold while the stores say cancelled); the retry answers
 	 * the cancellation that stands. */
-	if (!write_replicated(node, "cancel", id))
+	if (!write_replicated(out.node, "cancel", id))
 		http_error(req, 503, "UNAVAILABLE", "seat store could not "
 		    "replicate the cancellation yet; try again", RETRY_AFTER);
-	else if (publish(MQ_CANCEL_KEY, id, msg) == MQ_OK) {
-		if (sale_confirmed(&rds, node, tag, msg) != 0)
+	else if (publish(MQ_CANCEL_KEY, id, out.msg) == MQ_OK) {
+		if (sale_confirmed(&rds, out.node, out.tag, out.msg) != 0)
 			log_warnx("cancel %s confirmed, pending entry kept: %s",
 			    id, rds.errstr);
-		http_reply(req, 200, NULL, answer, strlen(answer));
+		http_reply(req, 200, again, out.answer, strlen(out.answer));
 	} else {
 		log_warnx("publish cancel %s: %s; the sweeper will publish it",
 		    id, publish_err());
@@ -840,8 +865,8 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 		    "recorded, its message is not confirmed yet; try again",
 		    RETRY_AFTER);
 	}
-	free(answer);
-	free(msg);
+	free(out.answer);
+	free(out.msg);
 }
 
 /* POST /orders, and POST /holds (holds 1) */
@@ -896,6 +921,7 @@ find_hold_or_reply(FCGX_Request *req, const char *id, unsigned *node,
 static void
 confirm_hold(FCGX_Request *req, const char *id)
 {
+	struct iovec	 what;
 	struct order_req o;
 	char		 tag[TAG_MAX], *colon, *end;
 	unsigned	 node;
@@ -913,7 +939,10 @@ confirm_hold(FCGX_Request *req, const char *id)
 	o.n = ORDER_SEATS_MAX;	/* ticket ids for the most a hold can have */
 	o.hold_seconds = -1;
 	memcpy(o.hold_id, id, sizeof(o.hold_id));
-	sell(req, SELL_CONFIRM, &o, NULL, 0);
+	/* an Idempotency-Key is checked against the hold (no body) */
+	what.iov_base = o.hold_id;
+	what.iov_len = strlen(o.hold_id);
+	sell(req, SELL_CONFIRM, &o, &what, 1);
 }
 
 /* DELETE /holds/{id} */

@@ -535,57 +535,81 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 }
 
 enum sale_cancel
-sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
-    int cache_ttl, char **answer, char **msg, unsigned *node, char *tag)
+sale_cancel(struct rds *r, const struct cancel_req *c, int cache_ttl,
+    struct cancel_res *out)
 {
 	char		 k[KEY__MAX][KEY_MAX], oid[UUID_LEN + 1];
 	char		 hash[TOKEN_HASH_LEN + 1], stamp[STAMP_LEN + 1];
 	char		 ttl[16], now[24], kt[KEYS_SLOT_TAG_MAX + 2];
-	const char	*argv[14];
+	char		 idem[KEY_MAX], ihash[TOKEN_HASH_LEN + 1] = "";
+	struct iovec	 what[2];
+	const char	*argv[16];
 	redisReply	*rep;
 	long long	 ms = wall_ms(), code;
 	enum sale_lookup f;
+	int		 n;
 
-	*answer = *msg = NULL;
-	if ((f = find_id(r, "bo:oix:", id, node, tag, oid)) == LOOKUP_ERROR)
+	memset(out, 0, sizeof(*out));
+	f = find_id(r, "bo:oix:", c->id, &out->node, out->tag, oid);
+	if (f == LOOKUP_ERROR)
 		return CANCEL_ERROR;
 	/* a ticket's index entry names its order: never the order's own */
-	if (f == LOOKUP_UNKNOWN || (!is_ticket && strcmp(oid, id) != 0))
+	if (f == LOOKUP_UNKNOWN || (!c->is_ticket && strcmp(oid, c->id) != 0))
 		return CANCEL_NOT_FOUND;
-	if (zone_keys(tag, k) != 0 || token_hash(token, hash) != 0) {
+	/* the key's request: the endpoint (kind, id) and the body bytes */
+	what[0].iov_base = (void *)c->id;
+	what[0].iov_len = strlen(c->id);
+	what[1] = c->body;
+	n = snprintf(idem, sizeof(idem), "bo:idem:{%s}:%s", out->tag, c->key);
+	if (zone_keys(out->tag, k) != 0 || token_hash(c->token, hash) != 0 ||
+	    n < 0 || (size_t)n >= sizeof(idem) || (*c->key != '\0' &&
+	    request_hash(c->is_ticket ? 'y' : 'x', what, 2, ihash) != 0)) {
 		err_set(&r->err, r->errstr, ERR_OTHER, "cancel: bad index "
 		    "entry or no hash");
 		return CANCEL_ERROR;
 	}
-	slot_tag(*node, kt);
+	slot_tag(out->node, kt);
 	ticket_stamp(ms, stamp);
 	snprintf(ttl, sizeof(ttl), "%d", cache_ttl);
 	snprintf(now, sizeof(now), "%lld", ms);
 	seat_keys(argv, k);
 	argv[5] = k[KEY_SWEEP];
 	argv[6] = k[KEY_ORDS];
-	argv[7] = oid;
-	argv[8] = is_ticket ? id : "";
-	argv[9] = hash;
-	argv[10] = stamp;
-	argv[11] = ttl;
-	argv[12] = now;
-	argv[13] = kt;
-	if ((rep = rds_eval(r, *node, SCRIPT_CANCEL, 7, 14, argv)) == NULL)
+	argv[7] = idem;
+	argv[8] = oid;
+	argv[9] = c->is_ticket ? c->id : "";
+	argv[10] = hash;
+	argv[11] = stamp;
+	argv[12] = ttl;
+	argv[13] = now;
+	argv[14] = kt;
+	argv[15] = ihash;
+	rep = rds_eval(r, out->node, SCRIPT_CANCEL, 8, 16, argv);
+	if (rep == NULL)
 		return CANCEL_ERROR;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
-		seterr(r, *node, "cancel", "unexpected reply");
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    rep->element[1]->type != REDIS_REPLY_STRING ||
+	    ((code = rep->element[0]->integer) == 0 &&
+	    (rep->elements != 4 ||
+	    rep->element[3]->type != REDIS_REPLY_INTEGER))) {
+		seterr(r, out->node, "cancel", "unexpected reply");
 		freeReplyObject(rep);
 		return CANCEL_ERROR;
 	}
-	code = rep->element[0]->integer;
-	if (code == 0 && ((*answer = dup_str(rep->element[1])) == NULL ||
-	    (*msg = dup_str(rep->element[2])) == NULL)) {
-		free(*answer);
-		*answer = NULL;
-		seterr(r, *node, "cancel", "unreadable reply");
+	if (code == 0 && ((out->answer = dup_str(rep->element[1])) == NULL ||
+	    (out->msg = dup_str(rep->element[2])) == NULL)) {
+		free(out->answer);
+		out->answer = NULL;
+		seterr(r, out->node, "cancel", "unreadable reply");
 		code = -1;
+	}
+	if (code == 0)
+		out->replayed = rep->element[3]->integer == 1;
+	/* a keyed refusal answered again: {23, "<code>"} */
+	if (code == 23) {
+		out->replayed = 1;
+		code = strtol(rep->element[1]->str, NULL, 10);
 	}
 	freeReplyObject(rep);
 	switch (code) {
@@ -597,6 +621,8 @@ sale_cancel(struct rds *r, const char *id, int is_ticket, const char *token,
 		return CANCEL_FORBIDDEN;
 	case 13:
 		return CANCEL_NOT_CONFIRMED;
+	case 20:
+		return CANCEL_KEY_REUSED;
 	default:
 		return CANCEL_ERROR;
 	}

@@ -155,16 +155,35 @@ enum sale_cancel {
 	CANCEL_NOT_FOUND,
 	CANCEL_FORBIDDEN,
 	CANCEL_NOT_CONFIRMED,
+	CANCEL_KEY_REUSED,	/* the Idempotency-Key was another request's */
 	CANCEL_ERROR		/* errstr says why; may have been applied */
 };
 
-/* The cancellation of an order (ticket_id NULL) or of one of its tickets
- * (lua/cancel.lua), after finding the zone of id (an order or ticket id)
- * through bo:oix on every node.  On CANCEL_OK *answer (the 200 body) and
- * *msg (the cancel message, left pending) are malloc'd, *node and tag
- * (TAG_MAX) say where. */
-enum sale_cancel sale_cancel(struct rds *r, const char *id, int is_ticket,
-	    const char *token, int cache_ttl, char **answer, char **msg,
-	    unsigned *node, char *tag);
+/* A cancellation: POST /orders/{id}/cancel, POST /tickets/{id}/cancel. */
+struct cancel_req {
+	const char	*id;		/* orderId or ticketId */
+	int		 is_ticket;
+	const char	*token;		/* the body's cancelToken */
+	const char	*key;		/* Idempotency-Key, "" if none */
+	struct iovec	 body;		/* the body bytes (the key's request) */
+};
+
+/* What sale_cancel() found: on CANCEL_OK answer (the 200 body) and msg
+ * (the cancel message, left pending) are malloc'd; node and tag say
+ * where; replayed: the key's first request cancelled, or was refused as
+ * now (CANCEL_NOT_FOUND, CANCEL_FORBIDDEN). */
+struct cancel_res {
+	char		*answer;
+	char		*msg;
+	unsigned	 node;
+	char		 tag[TAG_MAX];
+	int		 replayed;
+};
+
+/* The cancellation of an order or of one of its tickets (lua/cancel.lua),
+ * after finding the zone of the id (an order or ticket id) through
+ * bo:oix.  A key lives beside the zone's seats, as a sale's does. */
+enum sale_cancel sale_cancel(struct rds *r, const struct cancel_req *c,
+	    int cache_ttl, struct cancel_res *out);
 
 #endif

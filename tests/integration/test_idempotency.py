@@ -5,7 +5,8 @@ a refusal answered again, the same key 50 times in parallel sells once, and
 after a responder dies between reservation and publish (503, outcome
 unknown) a retry answers the real outcome once the sweeper published it;
 a keyed hold retried is one hold, its replay the first 201 even after the
-hold ended; a malformed key is 400 on holds, confirms and cancels."""
+hold ended; a keyed confirm and a keyed cancel answer their first answer
+again; a malformed key is 400 on holds, confirms and cancels."""
 
 import json
 import os
@@ -207,6 +208,101 @@ def test_bad_key_400_on_holds_confirm_cancel():
     r = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]},
              headers={"Idempotency-Key": "ok-cancel"})
     eq(r.status, 200, "a good key cancels")
+
+
+def keyed_post(path, key, body=None, port=NGINX):
+    return http("POST", path, body, port=port, headers={"Idempotency-Key": key})
+
+
+def test_keyed_confirm_answered_again():
+    """A confirm is a POST of the purchase responder: its Idempotency-Key
+    answers its first answer again (CONTRACT section 7): a 201 again as
+    201, a 200 (the hold was confirmed before) as 200, a 410 or 404 as
+    such, each with Idempotent-Replayed; on another hold it is 422."""
+    before = zone_orders(18)
+    a = hold(18, "", seats=[{"row": 1, "column": 1}, {"row": 1, "column": 2}])
+    b = hold(18, "", seats=[{"row": 2, "column": 1}])
+    eq((a.status, b.status), (201, 201), "two holds (%s)" % a.body)
+    ha, hb = a.json()["holdId"], b.json()["holdId"]
+    r1 = keyed_post("/holds/%s/confirm" % ha, "c-1")
+    eq(r1.status, 201, "keyed confirm (%s)" % r1.body)
+    check(r1.header("Idempotent-Replayed") is None, "the first is no replay")
+    for port in WEB_PORTS:
+        r2 = keyed_post("/holds/%s/confirm" % ha, "c-1", port=port)
+        eq((r2.status, r2.body, r2.header("Location"), r2.header("Idempotent-Replayed")),
+           (201, r1.body, r1.header("Location"), "true"), "replayed via %d" % port)
+    r = keyed_post("/holds/%s/confirm" % hb, "c-1")
+    eq((r.status, r.json()["error"]), (422, "IDEMPOTENCY_KEY_REUSED"), "the key on another hold")
+    eq(zone_orders(18) - before, 1, "one order")
+    eq(http("POST", "/holds/%s/confirm" % hb).status, 201, "the other hold was left as it was")
+    # confirmed before by another request: 200 the same order, and again
+    c = hold(18, "", seats=[{"row": 3, "column": 1}])
+    hc = c.json()["holdId"]
+    first = http("POST", "/holds/%s/confirm" % hc)
+    eq(first.status, 201, "unkeyed confirm")
+    r1 = keyed_post("/holds/%s/confirm" % hc, "c-2")
+    eq((r1.status, r1.body, r1.header("Idempotent-Replayed")), (200, first.body, None),
+       "keyed confirm of a confirmed hold: 200 the same order")
+    r2 = keyed_post("/holds/%s/confirm" % hc, "c-2", port=LIGHTTPD)
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (200, first.body, "true"),
+       "its 200 again")
+    # refused for good: 410 and 404 again
+    d = hold(18, "", seats=[{"row": 4, "column": 1}], holdSeconds=1)
+    e = hold(18, "", seats=[{"row": 5, "column": 1}])
+    hd, he = d.json()["holdId"], e.json()["holdId"]
+    eq(http("DELETE", "/holds/%s" % he).status, 204, "delete hold e")
+    time.sleep(1.5)
+    for hid, key, status, code in ((hd, "c-3", 410, "HOLD_EXPIRED"), (he, "c-4", 404, "NOT_FOUND")):
+        r1 = keyed_post("/holds/%s/confirm" % hid, key)
+        eq((r1.status, r1.json()["error"], r1.header("Idempotent-Replayed")),
+           (status, code, None), "keyed confirm: %d" % status)
+        r2 = keyed_post("/holds/%s/confirm" % hid, key, port=LIGHTTPD)
+        eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (status, r1.body, "true"),
+           "its %d again" % status)
+    eq(zone_orders(18) - before, 3, "three orders in all")
+
+
+def test_keyed_cancel_answered_again():
+    """A cancel is a POST of the purchase responder too: the same key and
+    body answer the first answer again (200 the cancellation, a 403 that
+    stands) with Idempotent-Replayed; the key on another request is 422
+    and cancels nothing."""
+    o = order(19, "o-19", seats=[{"row": 1, "column": c} for c in (1, 2, 3)])
+    eq(o.status, 201, "order (%s)" % o.body)
+    o = o.json()
+    oid, tok = o["orderId"], o["cancelToken"]
+    t0, t1 = o["tickets"][0]["ticketId"], o["tickets"][1]["ticketId"]
+    body = {"cancelToken": tok}
+    r1 = keyed_post("/tickets/%s/cancel" % t0, "x-1", body)
+    eq((r1.status, r1.json()["status"]), (200, "CANCELLED"), "keyed cancel (%s)" % r1.body)
+    check(r1.header("Idempotent-Replayed") is None, "the first is no replay")
+    for port in WEB_PORTS:
+        r2 = keyed_post("/tickets/%s/cancel" % t0, "x-1", body, port=port)
+        eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (200, r1.body, "true"),
+           "replayed via %d" % port)
+    r = keyed_post("/tickets/%s/cancel" % t1, "x-1", body)
+    eq((r.status, r.json()["error"]), (422, "IDEMPOTENCY_KEY_REUSED"), "the key on another ticket")
+    r = keyed_post("/orders/%s/cancel" % oid, "o-19", body)
+    eq((r.status, r.json()["error"]), (422, "IDEMPOTENCY_KEY_REUSED"), "the order's own key")
+    st = box.zone_state("Event1", 19)
+    eq([(1, c) in st["taken"] for c in (1, 2, 3)], [False, True, True],
+       "only the first ticket's seat is free")
+    wrong = {"cancelToken": "A" * 22}
+    r1 = keyed_post("/orders/%s/cancel" % oid, "x-2", wrong)
+    eq((r1.status, r1.json()["error"], r1.header("Idempotent-Replayed")),
+       (403, "FORBIDDEN", None), "wrong token")
+    r2 = keyed_post("/orders/%s/cancel" % oid, "x-2", wrong, port=LIGHTTPD)
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (403, r1.body, "true"),
+       "the 403 again")
+    r = keyed_post("/orders/%s/cancel" % oid, "x-2", body)
+    eq((r.status, r.json()["error"]), (422, "IDEMPOTENCY_KEY_REUSED"), "the key, the right token")
+    r1 = keyed_post("/orders/%s/cancel" % oid, "x-3", body)
+    eq((r1.status, r1.json()["status"]), (200, "CANCELLED"), "keyed cancel of the order")
+    r2 = keyed_post("/orders/%s/cancel" % oid, "x-3", body, port=LIGHTTPD)
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (200, r1.body, "true"),
+       "the order's cancellation again")
+    st = box.zone_state("Event1", 19)
+    check(not any((1, c) in st["taken"] for c in (1, 2, 3)), "every seat free")
 
 
 def hook_arm(point, ms, match):

@@ -256,6 +256,8 @@ def hold_expired(name):
 KEYED = {"Idempotency-Key": "openapi-{i}"}
 TKEYED = {"Idempotency-Key": "openapi-ticket-{i}"}
 HKEYED = {"Idempotency-Key": "openapi-hold-{i}"}
+CKEYED = {"Idempotency-Key": "openapi-confirm-{i}"}
+XKEYED = {"Idempotency-Key": "openapi-cancel-{i}"}
 T = "/tickets/{A.tickets.0.ticketId}/cancel"
 O = "/orders/{A.orderId}/cancel"
 # FLOW, run in order through each web server (its index i, its zone z of
@@ -334,6 +336,23 @@ FLOW = [
     (("/holds", "post", "409", "SEAT_TAKEN"), "POST", "/holds",
      ob(seats=[{"row": "{H1.seats.1.row}", "column": "{H1.seats.1.column}"}]), None, "held"),
     expect("held", "seats", ["{H1.seats.1}"], "held seats are taken"),
+    # a keyed confirm: its 201 again, the key on another hold 422
+    (("/holds", "post", "201"), "POST", "/holds", ob(seats=seats((11, 1), (11, 2))), None, "HC"),
+    (("/holds/{holdId}/confirm", "post", "201"), "POST", "/holds/{HC.holdId}/confirm", None, CKEYED, "CK"),
+    (("/holds/{holdId}/confirm", "post", "201"), "POST", "/holds/{HC.holdId}/confirm", None, CKEYED, "CK_again"),
+    same("CK", "CK_again", "a keyed confirm again: the first 201", "Idempotent-Replayed"),
+    (("/holds/{holdId}/confirm", "post", "422", "IDEMPOTENCY_KEY_REUSED"), "POST", "/holds/{H1.holdId}/confirm",
+     None, CKEYED),
+    # a keyed cancel: its 200 again, the key on another ticket 422
+    (("/tickets/{ticketId}/cancel", "post", "200"), "POST", "/tickets/{CK.tickets.0.ticketId}/cancel",
+     {"cancelToken": "{CK.cancelToken}"}, XKEYED, "XK"),
+    (("/tickets/{ticketId}/cancel", "post", "200"), "POST", "/tickets/{CK.tickets.0.ticketId}/cancel",
+     {"cancelToken": "{CK.cancelToken}"}, XKEYED, "XK_again"),
+    same("XK", "XK_again", "a keyed cancel again: the first 200", "Idempotent-Replayed"),
+    (("/tickets/{ticketId}/cancel", "post", "422", "IDEMPOTENCY_KEY_REUSED"), "POST",
+     "/tickets/{CK.tickets.1.ticketId}/cancel", {"cancelToken": "{CK.cancelToken}"}, XKEYED),
+    (("/orders/{orderId}/cancel", "post", "422", "IDEMPOTENCY_KEY_REUSED"), "POST", "/orders/{CK.orderId}/cancel",
+     {"cancelToken": "{CK.cancelToken}"}, CKEYED),
     (("/holds/{holdId}/confirm", "post", "201"), "POST", "/holds/{H1.holdId}/confirm", None, None, "C"),
     (("/holds/{holdId}/confirm", "post", "200"), "POST", "/holds/{H1.holdId}/confirm", None, None, "C_again"),
     same("C", "C_again", "a hold confirmed again: the same order"),
