@@ -1318,13 +1318,15 @@ def idem_records(keys):
 
 
 def check_i7(rep, v, st):
-    """I7: one Idempotency-Key never buys twice: per zone and key, at most
-    one order id across all its 201s, at most one of its orders (of any
+    """I7: one Idempotency-Key never buys twice: per zone and key (of a
+    ticket, an order, a hold's confirm), at most one order id across all
+    its 201s, at most one of its orders (of any
     answer) persisted, and the order Redis keeps for the key is that one."""
     by_key = collections.defaultdict(list)
     for r in v.recs:
-        if kind_of(r) in ("ticket", "order") and r.get("key"):
-            by_key[zone_of(r) + (r["key"],)].append(r)
+        z = zone_of(r, v.holds)
+        if kind_of(r) in SELLS and r.get("key") and z:
+            by_key[z + (r["key"],)].append(r)
     if not by_key:
         return
     kept = idem_records(list(by_key))

@@ -17,13 +17,14 @@ Each client, over and over, picks one of:
            order's cancelToken, for an order sold earlier (whole order, or
            one of its tickets).
 
-Half of the tickets and orders carry an Idempotency-Key.  After an answer
+Half of the tickets, orders, confirms and cancels carry an
+Idempotency-Key.  After an answer
 of unknown outcome (a 503 of the broker or Redis, the web server's 5xx, a
 timeout) or a 409 REQUEST_IN_PROGRESS, the client retries with the same key
 and body until it hears a definite answer (a few times at most); a few
 keyed requests are sent twice on purpose, one after the other or at once
 from two connections.  Confirms, deletions and cancellations are retried
-the same way (they are idempotent by themselves).
+the same way, keyed or not (they are idempotent by themselves).
 """
 
 import http.client
@@ -172,11 +173,12 @@ class MixedLoad(history.Clients):
             wait = secs + rnd.uniform(-0.15, 0.15) if rnd.random() < 0.25 else \
                 rnd.uniform(0, secs * 0.6)
             self.stop_ev.wait(max(0, wait - (time.time() - r["t1"])))
-            c, conn = self.retried(conn, port, {"kind": "confirm", "holdId": hid}, None, None,
+            key = uuid.uuid4().hex if rnd.random() < 0.5 else None
+            c, conn = self.retried(conn, port, {"kind": "confirm", "holdId": hid}, None, key,
                                    rnd)
             self.remember(c)
-            if rnd.random() < 0.1:      # again: 200 with the same order
-                self.send(conn, port, {"kind": "confirm", "holdId": hid})
+            if rnd.random() < 0.1:      # again: 200 with the same order (keyed: its 201)
+                self.send(conn, port, {"kind": "confirm", "holdId": hid}, None, key)
         elif fate < 0.7:        # delete
             self.stop_ev.wait(rnd.uniform(0, secs * 0.8))
             _, conn = self.retried(conn, port, {"kind": "delete", "holdId": hid}, None, None,
@@ -193,7 +195,8 @@ class MixedLoad(history.Clients):
             rec["ticketId"] = rnd.choice(ids)
         elif len(ids) == 1 and rnd.random() < 0.5:
             rec["ticketId"] = ids[0]
-        r, conn = self.retried(conn, port, rec, {"cancelToken": tok}, None, rnd)
+        key = uuid.uuid4().hex if rnd.random() < 0.5 else None
+        r, conn = self.retried(conn, port, rec, {"cancelToken": tok}, key, rnd)
         if r.get("status") == 409:      # NOT_YET_CONFIRMED: later
             with self.lock:
                 self.sold.append((oid, ids, tok))
