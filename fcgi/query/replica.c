@@ -89,17 +89,27 @@ gtid_of(struct db *d, const char *sql, struct gtid_pos *p)
  * Seconds_Behind_Master says.  With steady writes the replica reaches
  * each target at the next look and a newer one is taken.  A primary that
  * does not answer leaves the verdict to SHOW SLAVE STATUS (the replica is
- * then the one server to read).
+ * then the one server to read), and is not asked again for
+ * PRIMARY_RETRY_MS: its host gone, each try would hold the request that
+ * made the look for mysql_timeout_ms.
  */
 static int
 caught_up(struct replica *r)
 {
 	struct gtid_pos	 primary, replica;
-	long long	 now, waited;
+	long long	 now = mono_ms(), waited;
 
-	if (gtid_of(&r->primary.db, "SELECT @@gtid_binlog_pos", &primary) !=
-	    0)
+	if (now < r->primary_retry_ms)
 		return 1;
+	if (gtid_of(&r->primary.db, "SELECT @@gtid_binlog_pos", &primary) !=
+	    0) {
+		log_warnx("mysql primary: %s; the replica's state alone "
+		    "decides for %d s", r->primary.db.errstr,
+		    PRIMARY_RETRY_MS / 1000);
+		r->primary_retry_ms = mono_ms() + PRIMARY_RETRY_MS;
+		return 1;
+	}
+	r->primary_retry_ms = 0;
 	if (gtid_of(&r->replica.db, "SELECT @@gtid_slave_pos", &replica) !=
 	    0) {
 		r->word = "down";

@@ -10,7 +10,9 @@
  * holds.  Seconds_Behind_Master counts only what the replica has received
  * (0 on a link gone silent), so each look also reads the primary's GTID
  * position: a replica that has not applied within mysql_read_max_lag_s
- * what the primary had written at an earlier look is behind.  A read that fails on the replica is done again on the primary, so
+ * what the primary had written at an earlier look is behind (a primary
+ * that does not answer is not asked again for PRIMARY_RETRY_MS).  A read
+ * that fails on the replica is done again on the primary, so
  * a replica that dies costs no failed request (docs/reliability.md).
  * Without mysql_read_host everything reads the primary and nothing is
  * checked.
@@ -24,6 +26,10 @@
 #include "gtid.h"
 
 #define REPLICA_CHECK_MS	1000	/* between two looks at the replica */
+/* A look that could not read the primary's position (its host gone: every
+ * connect waits mysql_timeout_ms) does not ask it again for this long:
+ * SHOW SLAVE STATUS alone decides meanwhile. */
+#define PRIMARY_RETRY_MS	10000
 
 struct replica {
 	struct dbq	 primary;
@@ -37,6 +43,8 @@ struct replica {
 					   -1 unknown */
 	struct gtid_pos	 target;	/* the primary's position at a look */
 	long long	 target_ms;	/* mono_ms() of that look, 0: none */
+	long long	 primary_retry_ms; /* mono_ms() before which a look
+					   does not ask the primary, 0: none */
 	char		 state[ERRSTR_MAX + 64];	/* "ok", or why not read */
 	const char	*word;		/* state for /get/health: "ok", "down",
 					   "not replicating", "behind" */

@@ -7,7 +7,11 @@ a black hole: nothing more is read or forwarded in either direction, no FIN
 or RST is sent, the sockets stay open - what a client sees when the broker's
 host loses power or the network partitions.  Connections opened afterwards
 are forwarded normally (the client finds a working path when it reconnects,
-as it would to another node).  close() ends everything.
+as it would to another node).  gone() is the host itself lost: the open
+connections go silent as with freeze(), and a new connection is never
+answered (its SYNs are dropped: the port's listener never accepts and its
+queue is full), so a client waits its whole connect timeout.  close() ends
+everything.
 """
 
 import select
@@ -26,6 +30,7 @@ class Proxy:
         self.lock = threading.Lock()
         self.pairs = []
         self.closed = False
+        self.hole = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -79,8 +84,33 @@ class Proxy:
                 p["frozen"] = True
             return len(self.pairs)
 
+    def gone(self):
+        """The host is gone: every connection open now goes silent, and
+        connections opened from now on are never answered."""
+        n = self.freeze()
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)   # wakes the accept()
+        except OSError:
+            pass
+        self.lsock.close()
+        host = self.target[0]
+        hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hole.bind((host, self.port))
+        hole.listen(0)
+        # one connection fills its queue (never accepted): the kernel then
+        # drops every SYN to the port, as for a host that does not answer
+        fill = socket.create_connection((host, self.port), timeout=5)
+        self.hole = [hole, fill]
+        return n
+
     def close(self):
         self.closed = True
+        for s in self.hole:
+            try:
+                s.close()
+            except OSError:
+                pass
         try:
             self.lsock.close()
         except OSError:

@@ -16,7 +16,9 @@ Run by `tests/run cluster-mq` (the cluster topology with one plain Redis):
 - the replica's link to the primary gone silent (a TCP proxy between them
   stops forwarding without closing it): MariaDB still shows both threads
   running and Seconds_Behind_Master 0, the query responders see that the
-  replica has not applied what the primary wrote and read the primary.
+  replica has not applied what the primary wrote and read the primary;
+- the primary's host gone (connections silent, SYNs dropped): reads stay on
+  the replica and do not wait for the primary at every look.
 """
 
 import json
@@ -264,6 +266,51 @@ def test_a_silent_link_to_the_primary_is_seen():
         box.restart_with("query")
     box.wait_until(replica_up, timeout=60, what="reads on the replica again")
     every_process(lambda: event_name("Event3") == name, "Event3 back on the replica")
+
+
+def test_a_primary_whose_host_is_gone_costs_a_look_no_wait():
+    """The query responders reach the primary through a TCP proxy whose
+    host then goes (open connections silent, new SYNs dropped: every
+    connect waits mysql_timeout_ms).  Reads stay on the replica (it still
+    says both threads run, 0 s behind), and a look at it asks the primary
+    for its position at most once per PRIMARY_RETRY_MS (10 s) after a
+    failure: a read waits for the primary at most that often per process,
+    not at every look (once a second)."""
+    timeout_ms, secs = 2000, 21
+    box.restart_with("query", mysql_host="127.0.0.1", mysql_port=PROXY_PORT, mysql_socket="",
+                     mysql_timeout_ms=timeout_ms)
+    proxy = tcpproxy.Proxy(PROXY_PORT, PRIMARY_PORT)
+    try:
+        box.wait_until(replica_up, timeout=60, what="reads on the replica")
+        every_process(lambda: event_name("Event3") != "", "every process reading")
+        check(proxy.gone() > 0, "no connection to the primary through the proxy")
+        t_end = time.time() + secs
+        times, bad = [], []
+
+        def reader():
+            while time.time() < t_end:
+                t0 = time.time()
+                r = box.http("GET", "/get/events/Event3")
+                times.append(time.time() - t0)
+                if r.status != 200:
+                    bad.append((r.status, r.body[:200]))
+        box.parallel(lambda: reader(), [()] * (QUERY_PROCS * 2), workers=QUERY_PROCS * 2)
+        slow = [t for t in times if t >= timeout_ms / 1000.0 * 0.75]
+        st, h = health()
+        print("primary gone for %d s: %d reads, %d of them over %.1f s (%s); health %r" % (
+            secs, len(times), len(slow), timeout_ms / 1000.0 * 0.75,
+            ", ".join("%.1f" % t for t in sorted(slow)[-8:]), h), flush=True)
+        eq(bad, [], "every read answered")
+        eq(h.get("mysqlReads"), "replica", "reads on the replica (%r)" % h)
+        # each process: one wait when the primary first fails, then at most
+        # one per 10 s (the old code: one per look, every ~3 s here)
+        most = QUERY_PROCS * (1 + secs // 10)
+        check(len(slow) <= most, "%d reads waited for the primary (at most %d)" % (
+            len(slow), most))
+    finally:
+        proxy.close()
+        box.restart_with("query")
+    box.wait_until(replica_up, timeout=60, what="reads on the replica again")
 
 
 if __name__ == "__main__":
