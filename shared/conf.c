@@ -35,6 +35,7 @@ const struct conf_def conf_defs[] = {
 	{ "token_secret", CONF_STR, 0, 0, "", S(token_secret), 1, NULL },
 	{ "hold_seconds", CONF_INT, 1, 86400, "600", I(hold_seconds), 0, NULL },
 	{ "hold_max_seconds", CONF_INT, 1, 86400, "1800", I(hold_max_seconds), 0, NULL },
+	{ "fcgi_read_timeout_ms", CONF_INT, 100, 600000, "2000", I(fcgi_read_timeout_ms), 0, NULL },
 
 	{ "amqp_host", CONF_STR, 0, 0, "127.0.0.1", S(amqp_host), 0, NULL },
 	{ "amqp_port", CONF_INT, 1, 65535, "5672", I(amqp_port), 0, NULL },

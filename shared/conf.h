@@ -36,6 +36,7 @@ struct conf {
 	char	token_secret[CONF_STR_MAX];	/* keyed cancel tokens */
 	int	hold_seconds;		/* POST /holds default */
 	int	hold_max_seconds;	/* and its longest */
+	int	fcgi_read_timeout_ms;	/* a responder's wait for its input */
 
 	/* RabbitMQ */
 	char	amqp_host[CONF_STR_MAX];

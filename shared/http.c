@@ -2,7 +2,10 @@
 /*
  * http.c - FastCGI request and response helpers (see http.h).
  */
+#include <sys/time.h>
+
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,35 +15,87 @@
 #include "log.h"
 #include "metrics.h"
 
+static int	deadline_ms;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;	/* only interrupts the read (no SA_RESTART) */
+}
+
+int
+http_deadline_init(int ms)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) != 0)
+		return -1;
+	deadline_ms = ms;
+	return 0;
+}
+
+void
+http_deadline(int on)
+{
+	struct itimerval it;
+
+	if (deadline_ms <= 0)
+		return;
+	memset(&it, 0, sizeof(it));
+	if (on) {
+		it.it_value.tv_sec = deadline_ms / 1000;
+		it.it_value.tv_usec = (deadline_ms % 1000) * 1000;
+	}
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+}
+
 enum http_body
 http_read_body(FCGX_Request *req, char *buf, size_t cap, size_t *len)
 {
-	size_t	off = 0;
-	int	n;
-	char	extra;
+	enum http_body	res = HTTP_BODY_OK;
+	const char	*te = http_param(req, "HTTP_TRANSFER_ENCODING");
+	size_t		off = 0;
+	int		n;
+	char		extra;
 
+	/* nginx and lighttpd refuse any other coding (501); Apache passes
+	 * the body on as it came, still coded */
+	if (*te != '\0' && strcasecmp(te, "chunked") != 0)
+		return HTTP_BODY_CODING;
+	http_deadline(1);
 	while (off < cap) {
 		n = FCGX_GetStr(buf + off, (int)(cap - off), req->in);
-		if (n < 0)
-			return HTTP_BODY_ERROR;
+		if (n < 0) {
+			res = HTTP_BODY_ERROR;
+			break;
+		}
 		if (n == 0)
 			break;
 		off += (size_t)n;
 	}
-	if (off == cap && FCGX_GetStr(&extra, 1, req->in) == 1)
-		return HTTP_BODY_TOO_LARGE;
-	if (FCGX_GetError(req->in) != 0)
-		return HTTP_BODY_ERROR;
+	if (res == HTTP_BODY_OK && off == cap &&
+	    FCGX_GetStr(&extra, 1, req->in) == 1)
+		res = HTTP_BODY_TOO_LARGE;
+	else if (res == HTTP_BODY_OK && FCGX_GetError(req->in) != 0)
+		res = HTTP_BODY_ERROR;
+	http_deadline(0);
+	if (res == HTTP_BODY_ERROR)
+		log_warnx("request body: not received within %d ms, or the "
+		    "connection failed", deadline_ms);
 	*len = off;
-	return HTTP_BODY_OK;
+	return res;
 }
 
 const char *
 http_body_str(enum http_body b)
 {
-	static const char *const names[] = { "OK", "TOO_LARGE", "ERROR" };
+	static const char *const names[] = { "OK", "TOO_LARGE", "ERROR",
+	    "CODING" };
 
-	return (unsigned)b < 3 ? names[b] : "?";
+	return (unsigned)b < 4 ? names[b] : "?";
 }
 
 const char *

@@ -16,14 +16,28 @@
 enum http_body {
 	HTTP_BODY_OK,
 	HTTP_BODY_TOO_LARGE,	/* over cap (only cap+1 bytes were read) */
-	HTTP_BODY_ERROR		/* the stream failed */
+	HTTP_BODY_ERROR,	/* the stream failed, or the deadline passed */
+	HTTP_BODY_CODING	/* a transfer coding other than chunked (a web
+				   server that passes it on: Apache) */
 };
 
-/* Reads the request body into buf (at most cap bytes); on HTTP_BODY_OK
- * *len is its length. */
+/*
+ * The longest a responder waits for the rest of a request: a web server
+ * that passes the body on as the client sends it (Apache's mod_proxy_fcgi
+ * connects to the responder first) would hold a responder for as long as a
+ * slow client likes; nginx and lighttpd send a request whole.  Installs a
+ * SIGALRM handler without SA_RESTART; http_deadline(1) arms a timer of ms
+ * after which a blocked read of the request fails (EINTR), http_deadline(0)
+ * disarms it.  Without http_deadline_init() no deadline is armed.
+ */
+int	http_deadline_init(int ms);
+void	http_deadline(int on);
+
+/* Reads the request body into buf (at most cap bytes) within the deadline
+ * (http_deadline_init()); on HTTP_BODY_OK *len is its length. */
 enum http_body http_read_body(FCGX_Request *req, char *buf, size_t cap,
 	    size_t *len);
-/* "OK", "TOO_LARGE", "ERROR"; "?" out of range. */
+/* "OK", "TOO_LARGE", "ERROR", "CODING"; "?" out of range. */
 const char *http_body_str(enum http_body b);
 
 /* The request's parameter or "" (never NULL). */

@@ -77,7 +77,9 @@ serve_metrics(FCGX_Request *req, const struct server_ops *ops)
  * and the server may lose the answer.  Once the end of stdin has been read
  * the server sends nothing more, so a plain close is safe (FCGX_Detach asks
  * libfcgi for it); a request whose body was left unread keeps the lingering
- * close.
+ * close, for at most the read deadline (http_deadline(): a client that
+ * trickles its body through a web server that passes it on would keep it
+ * going).
  */
 static void
 finish(FCGX_Request *req)
@@ -85,7 +87,9 @@ finish(FCGX_Request *req)
 	if (!req->keepConnection && req->in != NULL &&
 	    FCGX_HasSeenEOF(req->in))
 		FCGX_Detach(req);
+	http_deadline(1);
 	FCGX_Finish_r(req);
+	http_deadline(0);
 }
 
 int
@@ -115,6 +119,8 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 		    c.metrics_dir);
 	if (ops->init(&c, 0) != 0)
 		return 1;
+	if (http_deadline_init(c.fcgi_read_timeout_ms) != 0)
+		log_warn("sigaction: no deadline on reading a request");
 	log_info("started");
 	while (!stopping) {
 		if (FCGX_Accept_r(&req) < 0)

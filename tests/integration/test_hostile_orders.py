@@ -2,7 +2,7 @@
 """test_hostile_orders.py - hostile input for the endpoints of section 7
 (POST /orders, POST /orders/{id}/cancel, POST /tickets/{id}/cancel,
 POST /holds, POST /holds/{id}/confirm, DELETE /holds/{id}, the
-Idempotency-Key header) through nginx and lighttpd, in the way of
+Idempotency-Key header) through nginx, lighttpd and Apache, in the way of
 test_hostile_http.py: every request gets its exact 4xx and changes nothing
 (the seats of TARGET, the order of VICTIM, its hold), and no responder
 process dies."""
@@ -12,7 +12,8 @@ import json
 import box
 from box import eq, check
 
-SERVERS = (("nginx", box.NGINX), ("lighttpd", box.LIGHTTPD))
+SERVERS = (("nginx", box.NGINX), ("lighttpd", box.LIGHTTPD)) + \
+    ((("apache", box.APACHE),) if box.APACHE else ())
 TARGET = ("Event1", 96)
 JSON = {"Content-Type": "application/json"}
 state = {}

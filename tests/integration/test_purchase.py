@@ -7,6 +7,7 @@ import calendar
 import hashlib
 import json
 import re
+import socket
 import time
 
 import box
@@ -235,6 +236,48 @@ def test_head_has_no_body_at_the_responder():
         if path != "/tickets/metrics":	# the counters move between the two
             eq(hhead, ghead, "HEAD %s headers" % path)
         check(hbody == "", "HEAD %s: %d bytes of body: %r" % (path, len(hbody), hbody[:80]))
+
+
+def test_a_body_that_stops_coming_frees_the_responder():
+    """A web server that passes a body on as the client sends it (Apache)
+    makes a responder wait for the rest: the responder waits at most
+    fcgi_read_timeout_ms (2 s by default), then answers 400 and takes the
+    next request; a trickle (a byte now and then) does not keep it either.
+    Straight to the socket: half a purchase body, then nothing; then one
+    byte every 0.5 s.  Nothing is sold."""
+    sock = box.fcgi_socket("ticket")
+    body = json.dumps({"venueId": "Venue1", "eventId": "Event1", "zoneId": 5, "row": 26,
+                       "column": 30}).encode()
+    before = box.zone_state("Event1", 5)
+    for trickle in (False, True):
+        head, _ = fcgi.request("POST", "/tickets", body, "application/json")
+        s = fcgi.connect(sock, timeout=30)
+        t0 = time.time()
+        s.sendall(head + fcgi.record(fcgi.PARAMS, b"") + fcgi.record(fcgi.STDIN, body[:20]))
+        if trickle:
+            s.settimeout(0.5)
+            out, i = "", 20
+            while time.time() - t0 < 20 and i < len(body) - 1:
+                try:
+                    s.sendall(fcgi.record(fcgi.STDIN, body[i:i + 1]))
+                except OSError:
+                    break
+                i += 1
+                try:
+                    if s.recv(1, socket.MSG_PEEK):
+                        break
+                except socket.timeout:
+                    pass
+            s.settimeout(30)
+        reply = fcgi.read_reply(s)
+        took = time.time() - t0
+        s.close()
+        check(reply.startswith("Status: 400"), "%s: the answer: %r" % (
+            "trickle" if trickle else "stop", reply[:200]))
+        check('"BAD_REQUEST"' in reply, "BAD_REQUEST: %r" % reply[:200])
+        check(took < 10, "%s: the responder waited %.1f s for the body" % (
+            "trickle" if trickle else "stop", took))
+    eq(box.zone_state("Event1", 5), before, "nothing sold")
 
 
 def test_message_reaches_both_queues():
