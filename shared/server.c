@@ -85,8 +85,11 @@ static void
 finish(FCGX_Request *req)
 {
 	if (!req->keepConnection && req->in != NULL &&
-	    FCGX_HasSeenEOF(req->in))
+	    FCGX_HasSeenEOF(req->in)) {
 		FCGX_Detach(req);
+		FCGX_Finish_r(req);
+		return;
+	}
 	http_deadline(1);
 	FCGX_Finish_r(req);
 	http_deadline(0);
