@@ -295,6 +295,27 @@ def test_a_key_that_bought_twice_is_I7():
     expect("I7", "bought 2 persisted orders", h)
 
 
+def test_a_key_that_bought_twice_without_an_id_is_I7():
+    """A keyed request whose unknown outcome carried no id (a timeout)
+    and whose order was persisted, while another answer of the same key
+    names another order: I3 matches the persisted order to the idless
+    request (same zone and seats, made during it), and I7 counts it for
+    the key (before 2026-12-05 it saw only the ids of answers)."""
+    keyed = [r for r in kind("ticket") if r.get("key") and r.get("ticket")]
+    check(keyed, "no keyed ticket in the history")
+    r1 = keyed[0]
+    z = history.zone_of(r1)
+    r2 = next((r for r in kind("ticket") if history.zone_of(r) == z and r.get("ticket") and
+               history.order_id_of(r) != history.order_id_of(r1)), None)
+    check(r2 is not None, "no second ticket of zone %r" % (z,))
+    h = H.copy()
+    x = next(x for x in h.records if x["i"] == r2["i"])
+    for f in ("ticket", "ticketId", "orderId", "status", "body"):
+        x.pop(f, None)
+    x.update(outcome="unknown", why="timeout", key=r1["key"])
+    expect("I7", "bought 2 persisted orders", h)
+
+
 def test_check_history_command_exit_codes():
     d = os.path.join(sc.HISTORIES, "checker")
     os.makedirs(d, exist_ok=True)

@@ -812,6 +812,7 @@ class View:
                 if t.get("status") == "CANCELLED":
                     self.cancelled.setdefault(t["ticketId"], (t.get("cancelledOn"), r))
         self.holds = {r["holdId"]: r for r in self.by[("hold", "ok")]}
+        self.idless_orders = {}     # request index -> persisted order (I3's matching)
         self.of_hold = collections.defaultdict(list)     # holdId -> confirms, deletes
         for r in self.recs:
             if kind_of(r) in ("confirm", "delete"):
@@ -1058,6 +1059,11 @@ def check_i3(rep, v, st, slack):
             continue
         unexplained.append((gid, group))
     used = match_idless(unexplained, idless, lambda r, group: explains(r, group, v, slack))
+    # I7 counts an order for its request's key where that request is the
+    # only one that may have made it (the matching may pick among several)
+    by_gid = dict(unexplained)
+    v.idless_orders = {i: gid for i, gid in used.items() if sum(
+        1 for r in idless if explains(r, by_gid[gid], v, slack)) == 1}
     matched = set(used.values())
     for gid, group in unexplained:
         if gid in matched:
@@ -1320,7 +1326,8 @@ def idem_records(keys):
 def check_i7(rep, v, st):
     """I7: one Idempotency-Key never buys twice: per zone and key (of a
     ticket, an order, a hold's confirm), at most one order id across all
-    its 201s, at most one of its orders (of any
+    its 201s (an unknown outcome without an id counts the order I3 matched
+    to it when no other request may have made that order), at most one of its orders (of any
     answer) persisted, and the order Redis keeps for the key is that one."""
     by_key = collections.defaultdict(list)
     for r in v.recs:
@@ -1334,7 +1341,8 @@ def check_i7(rep, v, st):
     for k, rs in by_key.items():
         oks = {order_id_of(r) for r in rs if r["outcome"] == "ok"}
         replays += sum(1 for r in rs if r.get("replayed"))
-        ids = oks | {order_id_of(r) for r in rs if order_id_of(r)}
+        ids = oks | {order_id_of(r) for r in rs if order_id_of(r)} | {
+            v.idless_orders[r["i"]] for r in rs if r["i"] in v.idless_orders}
         persisted = {o for o in ids if o in st.my_by_order or o in st.dd_by_order}
         reqs = "; ".join("request %d %s%s" % (r["i"], r["why"], " (%s)" % order_id_of(r)
                                               if order_id_of(r) else "") for r in rs[:6])
