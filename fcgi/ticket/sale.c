@@ -80,6 +80,17 @@ request_hash(char kind, const struct iovec *what, int nwhat,
 	return 0;
 }
 
+/* The Redis key of an Idempotency-Key of the zone tag ("" for none):
+ * bo:idem:{E:Z}:<key>, beside the zone's seats (keys.h).  Returns 0 or -1
+ * (too long). */
+static int
+idem_key(const char *tag, const char *key, char buf[KEY_MAX])
+{
+	int n = snprintf(buf, KEY_MAX, "bo:idem:{%s}:%s", tag, key);
+
+	return n >= 0 && n < KEY_MAX ? 0 : -1;
+}
+
 int
 sale_new(struct sale *s, const struct order_req *o, char kind,
     const char *key, const struct iovec *what, int nwhat, const char *secret)
@@ -96,9 +107,7 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0)
 		return -1;
 	s->node = keys_slot(s->tag);
-	i = snprintf(s->idem, sizeof(s->idem), "bo:idem:{%s}:%s", s->tag,
-	    key != NULL ? key : "");
-	if (i < 0 || (size_t)i >= sizeof(s->idem))
+	if (idem_key(s->tag, key != NULL ? key : "", s->idem) != 0)
 		return -1;
 	/* the random bytes of every id and token of the sale, drawn at once:
 	 * order id, hold id, token, ticket ids */
@@ -547,7 +556,6 @@ sale_cancel(struct rds *r, const struct cancel_req *c, int cache_ttl,
 	redisReply	*rep;
 	long long	 ms = wall_ms(), code;
 	enum sale_lookup f;
-	int		 n;
 
 	memset(out, 0, sizeof(*out));
 	f = find_id(r, "bo:oix:", c->id, &out->node, out->tag, oid);
@@ -560,9 +568,8 @@ sale_cancel(struct rds *r, const struct cancel_req *c, int cache_ttl,
 	what[0].iov_base = (void *)c->id;
 	what[0].iov_len = strlen(c->id);
 	what[1] = c->body;
-	n = snprintf(idem, sizeof(idem), "bo:idem:{%s}:%s", out->tag, c->key);
 	if (zone_keys(out->tag, k) != 0 || token_hash(c->token, hash) != 0 ||
-	    n < 0 || (size_t)n >= sizeof(idem) || (*c->key != '\0' &&
+	    idem_key(out->tag, c->key, idem) != 0 || (*c->key != '\0' &&
 	    request_hash(c->is_ticket ? 'y' : 'x', what, 2, ihash) != 0)) {
 		err_set(&r->err, r->errstr, ERR_OTHER, "cancel: bad index "
 		    "entry or no hash");
