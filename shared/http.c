@@ -56,15 +56,10 @@ enum http_body
 http_read_body(FCGX_Request *req, char *buf, size_t cap, size_t *len)
 {
 	enum http_body	res = HTTP_BODY_OK;
-	const char	*te = http_param(req, "HTTP_TRANSFER_ENCODING");
 	size_t		off = 0;
 	int		n;
 	char		extra;
 
-	/* nginx and lighttpd refuse any other coding (501); Apache passes
-	 * the body on as it came, still coded */
-	if (*te != '\0' && strcasecmp(te, "chunked") != 0)
-		return HTTP_BODY_CODING;
 	http_deadline(1);
 	while (off < cap) {
 		n = FCGX_GetStr(buf + off, (int)(cap - off), req->in);
@@ -92,10 +87,9 @@ http_read_body(FCGX_Request *req, char *buf, size_t cap, size_t *len)
 const char *
 http_body_str(enum http_body b)
 {
-	static const char *const names[] = { "OK", "TOO_LARGE", "ERROR",
-	    "CODING" };
+	static const char *const names[] = { "OK", "TOO_LARGE", "ERROR" };
 
-	return (unsigned)b < 4 ? names[b] : "?";
+	return (unsigned)b < 3 ? names[b] : "?";
 }
 
 const char *

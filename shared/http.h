@@ -16,9 +16,7 @@
 enum http_body {
 	HTTP_BODY_OK,
 	HTTP_BODY_TOO_LARGE,	/* over cap (only cap+1 bytes were read) */
-	HTTP_BODY_ERROR,	/* the stream failed, or the deadline passed */
-	HTTP_BODY_CODING	/* a transfer coding other than chunked (a web
-				   server that passes it on: Apache) */
+	HTTP_BODY_ERROR		/* the stream failed, or the deadline passed */
 };
 
 /*
@@ -37,7 +35,7 @@ void	http_deadline(int on);
  * (http_deadline_init()); on HTTP_BODY_OK *len is its length. */
 enum http_body http_read_body(FCGX_Request *req, char *buf, size_t cap,
 	    size_t *len);
-/* "OK", "TOO_LARGE", "ERROR", "CODING"; "?" out of range. */
+/* "OK", "TOO_LARGE", "ERROR"; "?" out of range. */
 const char *http_body_str(enum http_body b);
 
 /* The request's parameter or "" (never NULL). */

@@ -692,10 +692,6 @@ read_body_or_reply(FCGX_Request *req, char *buf)
 		http_error(req, 413, "PAYLOAD_TOO_LARGE", "request body is over "
 		    "4096 bytes", NULL);
 		return -1;
-	case HTTP_BODY_CODING:
-		http_error(req, 400, "BAD_REQUEST", "unsupported transfer "
-		    "coding (chunked only)", NULL);
-		return -1;
 	default:
 		http_error(req, 400, "BAD_REQUEST", "cannot read the request "
 		    "body (not received within fcgi_read_timeout_ms, or the "
