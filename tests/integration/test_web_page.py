@@ -387,6 +387,12 @@ def test_readable_on_a_phone():
         drv.set_window_size(1100, 1400)
 
 
+# A moment as the page writes it (web/app.js clock()): "10:00 AM", or with
+# its day, "Dec 6, 12:00 AM", when it falls on another day than today's --
+# a window two minutes ahead does near midnight.
+AT = r"(?:[A-Z][a-z]{2} \d{1,2}, )?\d{1,2}:\d{2}"
+
+
 def test_zone_not_yet_on_sale():
     """Zone 4 of Event3 opens a minute ahead (catalog apply).  A page that
     still shows it on sale buys -> 403 NOT_ON_SALE, told in words, the zone
@@ -409,9 +415,9 @@ def test_zone_not_yet_on_sale():
                 drv.find_element(By.ID, "buy").click()
                 wait(lambda: "Nothing bought" in answer(), "403 answer")
                 text = answer()
-                check(re.search(r"not on sale yet: opens at \d{1,2}:\d{2}.* \(in \d+ (s|min)\)", text),
+                check(re.search(r"not on sale yet: opens at " + AT + r".* \(in \d+ (s|min)\)", text),
                       "403 in words: %r" % text)
-                check(re.search(r"^on sale at \d{1,2}:\d{2}.* \(in \d+ (s|min)\)$", sale_cell(zone)),
+                check(re.search(r"^on sale at " + AT + r".* \(in \d+ (s|min)\)$", sale_cell(zone)),
                       "zone row after the 403: %r" % sale_cell(zone))
                 seat(*s).click()
                 check(drv.find_element(By.ID, "buy").get_attribute("disabled"), "Buy disabled after the 403")
@@ -421,7 +427,7 @@ def test_zone_not_yet_on_sale():
             # a fresh page shows the window and offers no purchase
             choose(port, "Venue2", "Event3", zone)
             cell = sale_cell(zone)
-            check(re.search(r"^on sale at \d{1,2}:\d{2}.* \(in \d+ (s|min)\)$", cell), "zone row: %r" % cell)
+            check(re.search(r"^on sale at " + AT + r".* \(in \d+ (s|min)\)$", cell), "zone row: %r" % cell)
             check("closed" in drv.find_element(By.ID, "zone-%d" % zone).get_attribute("class"), "row marked")
             eq(sale_cell(3), "on sale", "zone 3 has no window")
             note = drv.find_element(By.ID, "sale-note").text
@@ -432,6 +438,14 @@ def test_zone_not_yet_on_sale():
             check(drv.find_element(By.ID, "best").get_attribute("disabled"), "best seats disabled")
             shot("not-on-sale-" + NAMES[port])
             no_console_errors("zone not on sale via %d" % port)
+        # a window on another day is told with its day
+        at = catalog.redis_now().replace(microsecond=0) + timedelta(days=3)
+        catalog.apply_ok(base(onSale=[
+            {"fromZone": zone, "toZone": zone, "opensAt": catalog.stamp(at)}]), "window in 3 days")
+        choose(NGINX, "Venue2", "Event3", zone)
+        cell = sale_cell(zone)
+        check(re.search(r"^on sale at [A-Z][a-z]{2} %d, \d{1,2}:\d{2}.* \(in 3 days\)$" % at.astimezone().day, cell),
+              "zone row of a window in 3 days: %r" % cell)
     finally:
         catalog.apply_ok(base(), "the catalog again")
 
