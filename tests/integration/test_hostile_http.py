@@ -166,9 +166,14 @@ def expect(case, server, port, data, status, error=None, shut_wr=False):
 
     error: an error code of docs/api.md (JSON body from a responder, or nginx's JSON
     error_page), "html" for the web server's own HTML page, or None when
-    only the status counts."""
+    only the status counts.  status may instead be a dict {status: error}
+    of the answers a race may give (error is then not used)."""
     r = send(port, data, shut_wr=shut_wr)
     what = "%s via %s" % (case, server)
+    if isinstance(status, dict):
+        box.check(r.status in status, what + ": status %d, want one of %s (reply %r)" % (
+            r.status, sorted(status), r.raw[:300]))
+        status, error = r.status, status[r.status]
     box.eq(r.status, status, what + ": status (reply %r)" % r.raw[:300])
     if error == "html" and status in JSON_PAGES[server]:
         box.eq(r.content_type(), "application/json", what + ": Content-Type")
@@ -245,12 +250,17 @@ def test_content_length_huge():
     body = good()
     both("Content-Length 99999999999999999999", request(body=body, cl=b"99999999999999999999"),
          400, "html")
-    # fits 64 bits, far over the web servers' 64 KiB cap: refused before any read
-    # Apache checks LimitRequestBody only as it reads the body: 408 once
-    # RequestReadTimeout's 2 s for the body have passed
+    # fits 64 bits, far over the web servers' 64 KiB cap: refused before any read.
+    # Apache checks LimitRequestBody only as it reads the body, and passes the
+    # request on first: the responder refuses it at once (413 from its
+    # Content-Length), but mod_proxy_fcgi handles that answer only if it sees
+    # it before it blocks reading the rest of the client's body -- else 408
+    # once RequestReadTimeout's 2 s have passed.  Which one is a race (a CI run
+    # of 961bb3c got the 413); either way nothing is sold (settled()).
     both("Content-Length 10^10", request(body=body, cl=b"10000000000"),
-         {"nginx": 413, "lighttpd": 413, "apache": 408},
-         {"nginx": "PAYLOAD_TOO_LARGE", "lighttpd": "html", "apache": "html"})
+         {"nginx": 413, "lighttpd": 413,
+          "apache": {408: "html", 413: "PAYLOAD_TOO_LARGE"}},
+         {"nginx": "PAYLOAD_TOO_LARGE", "lighttpd": "html", "apache": None})
     settled()
 
 
