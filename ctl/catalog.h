@@ -56,6 +56,17 @@ int	catalog_current(struct ctl *ctl, struct db *d, struct catdoc *doc);
  * with dry_run only the plan.  Returns CTL_OK, or CTL_FAIL (refused: each
  * offending item named; or a store failed; nothing changed either way). */
 int	catalog_apply(struct ctl *ctl, struct catdoc *doc, int dry_run);
+/* catalog_apply() of a change to the current catalog: reads it into doc
+ * and calls edit(doc, arg) (0, or -1 printed: nothing applied) with the
+ * lock held, so that two changes never undo each other.  doc (free it)
+ * then holds what was applied.  Returns as catalog_apply(). */
+int	catalog_edit(struct ctl *ctl, struct catdoc *doc,
+	    int (*edit)(struct catdoc *, void *), void *arg, int dry_run);
+/* Takes the catalog lock (MySQL GET_LOCK, up to 30 s) on d's connection
+ * until d is closed.  Catalog changes, init and rebuild write the sale
+ * state they read from the catalog, so each holds it: none writes what
+ * another has changed since.  Returns 0, or -1 with d->errstr set. */
+int	catalog_lock(struct db *d);
 /* The catalog account's MySQL connection. */
 void	catalog_db_open(struct ctl *ctl, struct db *d);
 

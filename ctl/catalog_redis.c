@@ -8,6 +8,7 @@
 
 #include "catalog.h"
 #include "keys.h"
+#include "zone.h"
 
 struct zkeys {
 	char	tag[TAG_MAX];
@@ -91,7 +92,8 @@ catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
     int may_create)
 {
 	struct zkeys	 z;
-	char		 rows[24], cols[24], opens[24] = "", closes[24] = "";
+	struct zone_sale sale;
+	char		 rows[24], cols[24];
 	const char	*argv[16];
 	int		 i;
 
@@ -101,10 +103,7 @@ catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 	}
 	snprintf(rows, sizeof(rows), "%ld", cz->rows);
 	snprintf(cols, sizeof(cols), "%ld", cz->cols);
-	if (cz->opens_ms >= 0)
-		snprintf(opens, sizeof(opens), "%lld", cz->opens_ms);
-	if (cz->closes_ms >= 0)
-		snprintf(closes, sizeof(closes), "%lld", cz->closes_ms);
+	zone_sale_of(cz, &sale);
 	for (i = 0; i < 6; i++)
 		argv[i] = z.argv[i];
 	argv[6] = cz->venue;
@@ -113,9 +112,9 @@ catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 	argv[9] = cz->price;
 	argv[10] = z.tag;
 	argv[11] = may_create ? "1" : "0";
-	argv[12] = cz->cancelled ? "CANCELLED" : "SCHEDULED";
-	argv[13] = opens;
-	argv[14] = closes;
+	argv[12] = sale.status[0] != '\0' ? sale.status : "SCHEDULED";
+	argv[13] = sale.opens;
+	argv[14] = sale.closes;
 	return zone_script(ctl, &z, SCRIPT_LOAD_ZONE, 15, argv);
 }
 

@@ -210,6 +210,8 @@ struct done {
 	char	event[ID_MAX + 1];
 	long	zone;
 	int	dropped;	/* removed (else loaded) */
+	int	may_create;	/* the undo may give it counters: it was
+				   checked unsold (catalog_zone_load) */
 };
 
 struct apply {
@@ -640,7 +642,8 @@ may_create(const struct apply *a, const struct catalog_zone *cz)
 }
 
 static int
-record(struct apply *a, const char *event, long zone, int dropped)
+record(struct apply *a, const char *event, long zone, int dropped,
+    int may)
 {
 	struct done *p;
 
@@ -651,6 +654,7 @@ record(struct apply *a, const char *event, long zone, int dropped)
 	snprintf(p->event, sizeof(p->event), "%s", event);
 	p->zone = zone;
 	p->dropped = dropped;
+	p->may_create = may;
 	return 0;
 }
 
@@ -664,6 +668,7 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 	struct catalog_zone		 cz;
 	size_t				 i, k;
 	enum catz			 r;
+	int				 may;
 
 	for (i = 0; i < a->old->nevents; i++) {
 		e = &a->old->events[i];
@@ -673,7 +678,7 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 			if (doc_zone(a->new, e->id, cz.zone, &ne) != NULL &&
 			    strcmp(ne->venue, e->venue) == 0)
 				continue;
-			if (record(a, e->id, cz.zone, 1) != 0)
+			if (record(a, e->id, cz.zone, 1, 1) != 0)
 				return -1;
 			if ((r = catalog_zone_drop(a->ctl, e->id, cz.zone)) ==
 			    CATZ_SOLD) {
@@ -694,9 +699,10 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 		v = catdoc_venue(a->new, e->venue);
 		for (k = 0; k < v->nzones; k++) {
 			zone_of(e, &v->zones[k], &cz);
-			if (record(a, e->id, cz.zone, 0) != 0)
+			may = may_create(a, &cz);
+			if (record(a, e->id, cz.zone, 0, may) != 0)
 				return -1;
-			r = catalog_zone_load(a->ctl, &cz, may_create(a, &cz));
+			r = catalog_zone_load(a->ctl, &cz, may);
 			if (r == CATZ_SOLD) {
 				ctl_err("%s zone %ld sold while the catalog "
 				    "was applied: nothing changed", e->id,
@@ -715,7 +721,11 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 	return 0;
 }
 
-/* Puts the zones written back as the old document has them. */
+/* Puts the zones written back as the old document has them.  Counters
+ * are given back only to a zone the apply checked unsold (removed, or its
+ * venue, shape or price changed): a zone without counters that was only
+ * reloaded stays without (a node that lost its data: full counters beside
+ * the seats sold in MySQL would sell them again). */
 static void
 undo_redis(struct apply *a)
 {
@@ -732,7 +742,8 @@ undo_redis(struct apply *a)
 			    a->done[i].zone);
 		else {
 			zone_of(oe, oz, &cz);
-			r = catalog_zone_load(a->ctl, &cz, 1);
+			r = catalog_zone_load(a->ctl, &cz,
+			    a->done[i].may_create);
 		}
 		if (r == CATZ_ERROR || r == CATZ_SOLD)
 			ctl_err("could not put %s zone %ld back in Redis (%s): "
@@ -745,8 +756,8 @@ undo_redis(struct apply *a)
 
 /* ---------------------------------------------------------------- apply */
 
-static int
-lock_catalog(struct db *d)
+int
+catalog_lock(struct db *d)
 {
 	MYSQL		*my;
 	MYSQL_RES	*res;
@@ -805,8 +816,11 @@ apply_locked(struct apply *a, int dry_run)
 	return CTL_OK;
 }
 
-int
-catalog_apply(struct ctl *ctl, struct catdoc *doc, int dry_run)
+/* catalog_apply() of doc, or with edit of the current catalog read into
+ * doc under the lock. */
+static int
+apply(struct ctl *ctl, struct catdoc *doc,
+    int (*edit)(struct catdoc *, void *), void *arg, int dry_run)
 {
 	struct apply	a;
 	struct catdoc	old;
@@ -814,13 +828,15 @@ catalog_apply(struct ctl *ctl, struct catdoc *doc, int dry_run)
 	int		ret = CTL_FAIL;
 
 	memset(&a, 0, sizeof(a));
+	memset(&old, 0, sizeof(old));
 	catalog_db_open(ctl, &d);
-	if (lock_catalog(&d) != 0) {
+	if (catalog_lock(&d) != 0) {
 		ctl_err("mysql: %s", d.errstr);
 		db_close(&d);
 		return CTL_FAIL;
 	}
-	if (catalog_current(ctl, &d, &old) == 0) {
+	if (catalog_current(ctl, &d, &old) == 0 && (edit == NULL ||
+	    (catalog_current(ctl, &d, doc) == 0 && edit(doc, arg) == 0))) {
 		a.ctl = ctl;
 		a.d = &d;
 		a.old = &old;
@@ -831,6 +847,20 @@ catalog_apply(struct ctl *ctl, struct catdoc *doc, int dry_run)
 	free(a.done);
 	db_close(&d);	/* releases the lock */
 	return ret;
+}
+
+int
+catalog_apply(struct ctl *ctl, struct catdoc *doc, int dry_run)
+{
+	return apply(ctl, doc, NULL, NULL, dry_run);
+}
+
+int
+catalog_edit(struct ctl *ctl, struct catdoc *doc,
+    int (*edit)(struct catdoc *, void *), void *arg, int dry_run)
+{
+	memset(doc, 0, sizeof(*doc));
+	return apply(ctl, doc, edit, arg, dry_run);
 }
 
 /* ------------------------------------------------------------- commands */
@@ -949,6 +979,29 @@ stagger_event(struct catdoc *doc, struct catdoc_event *e, long long start,
 	return 0;
 }
 
+struct stagger {
+	const char	*event;
+	long long	 start, every;
+};
+
+/* catalog_edit() of catalog stagger: the windows of one event. */
+static int
+stagger_edit(struct catdoc *doc, void *arg)
+{
+	const struct stagger	*st = arg;
+	struct catdoc_event	*e;
+
+	if ((e = catdoc_event(doc, st->event)) == NULL) {
+		ctl_err("event %s: not in the catalog", st->event);
+		return -1;
+	}
+	if (stagger_event(doc, e, st->start, st->every) != 0) {
+		ctl_err("event %s: its venue has no zones", st->event);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 print_schedule(const struct catdoc *doc, const struct catdoc_event *e)
 {
@@ -976,9 +1029,9 @@ catalog_stagger(struct ctl *ctl, int argc, char **argv)
 {
 	struct catdoc		 doc;
 	struct catdoc_event	*e;
-	struct db		 d;
+	struct stagger		 st;
 	long long		 start = -1, every = -1;
-	int			 i, ret = CTL_FAIL, dry_run = 0;
+	int			 i, ret, dry_run = 0;
 
 	if (argc < 2 || !valid_id(argv[1]))
 		return ctl_usage(&cmd_catalog);
@@ -1000,20 +1053,15 @@ catalog_stagger(struct ctl *ctl, int argc, char **argv)
 	}
 	if (start < 0 || every < 0)
 		return ctl_usage(&cmd_catalog);
-	catalog_db_open(ctl, &d);
-	if (catalog_current(ctl, &d, &doc) == 0) {
-		if ((e = catdoc_event(&doc, argv[1])) == NULL)
-			ctl_err("event %s: not in the catalog", argv[1]);
-		else if (stagger_event(&doc, e, start, every) != 0)
-			ctl_err("event %s: its venue has no zones", argv[1]);
-		else if ((ret = catalog_apply(ctl, &doc, dry_run)) == CTL_OK) {
-			printf("%s: on sale by price, most expensive first\n",
-			    e->id);
-			print_schedule(&doc, e);
-		}
+	st.event = argv[1];
+	st.start = start;
+	st.every = every;
+	if ((ret = catalog_edit(ctl, &doc, stagger_edit, &st, dry_run)) ==
+	    CTL_OK && (e = catdoc_event(&doc, argv[1])) != NULL) {
+		printf("%s: on sale by price, most expensive first\n", e->id);
+		print_schedule(&doc, e);
 	}
 	catdoc_free(&doc);
-	db_close(&d);
 	return ret;
 }
 

@@ -133,11 +133,19 @@ dead_hint(const struct check *ck)
 	return "";
 }
 
+/* A field of the sale state as printed: "-" when absent. */
+static const char *
+show(const char *v)
+{
+	return v[0] != '\0' ? v : "-";
+}
+
 /* The catalog hash and the counters against the seat bits. */
 static void
 check_counters(struct check *ck, const struct catalog_zone *cz,
     const struct zstate *z, long taken)
 {
+	struct zone_sale sale;
 	long row, col, left, shown = 0;
 
 	if (!z->has_zone) {
@@ -151,6 +159,16 @@ check_counters(struct check *ck, const struct catalog_zone *cz,
 		    "MySQL catalog %s %ldx%ld at %s (run ticketctl init)",
 		    z->venue, z->rows, z->cols, z->price, cz->venue, cz->rows,
 		    cz->cols, cz->price);
+	zone_sale_of(cz, &sale);
+	if (strcmp(z->sale.status, sale.status) != 0 ||
+	    strcmp(z->sale.opens, sale.opens) != 0 ||
+	    strcmp(z->sale.closes, sale.closes) != 0)
+		diff(ck, cz->event, cz->zone, "Redis sale state status=%s "
+		    "opens=%s closes=%s, MySQL catalog status=%s opens=%s "
+		    "closes=%s (run ticketctl init, or rebuild if the zone has "
+		    "no counters)", show(z->sale.status), show(z->sale.opens),
+		    show(z->sale.closes), show(sale.status), show(sale.opens),
+		    show(sale.closes));
 	if (!z->has_left) {
 		diff(ck, cz->event, cz->zone, "no counters in Redis: nothing "
 		    "can be sold (run ticketctl rebuild)");

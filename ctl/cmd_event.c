@@ -13,27 +13,34 @@
 #include "catalog.h"
 #include "when.h"
 
+/* catalog_edit() of event cancel. */
+static int
+cancel_edit(struct catdoc *doc, void *arg)
+{
+	const char		*id = arg;
+	struct catdoc_event	*e;
+
+	if ((e = catdoc_event(doc, id)) == NULL) {
+		ctl_err("event %s: not in the catalog", id);
+		return -1;
+	}
+	e->cancelled = 1;
+	return 0;
+}
+
 static int
 event_cancel(struct ctl *ctl, const char *id)
 {
-	struct catdoc		 doc;
-	struct catdoc_event	*e;
-	struct db		 d;
-	int			 ret = CTL_FAIL;
+	struct catdoc	doc;
+	int		ret;
 
-	catalog_db_open(ctl, &d);
-	if (catalog_current(ctl, &d, &doc) == 0) {
-		if ((e = catdoc_event(&doc, id)) == NULL)
-			ctl_err("event %s: not in the catalog", id);
-		else {
-			e->cancelled = 1;
-			if ((ret = catalog_apply(ctl, &doc, 0)) == CTL_OK)
-				printf("event %s: CANCELLED; every purchase "
-				    "answers 410, sold tickets are kept\n", id);
-		}
-	}
+	/* the catalog is read under the lock: a change made meanwhile by
+	 * another ticketctl is kept, not undone */
+	if ((ret = catalog_edit(ctl, &doc, cancel_edit, (void *)id, 0)) ==
+	    CTL_OK)
+		printf("event %s: CANCELLED; every purchase answers 410, sold "
+		    "tickets are kept\n", id);
 	catdoc_free(&doc);
-	db_close(&d);
 	return ret;
 }
 

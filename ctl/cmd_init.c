@@ -309,6 +309,13 @@ load_catalog(struct ctl *ctl, int guard)
 	l.ctl = ctl;
 	l.guard = guard;
 	ctl_db_open(ctl, &d);
+	/* the sale state written is the catalog's as read: no change of it
+	 * in between (catalog.h) */
+	if (catalog_lock(&d) != 0) {
+		ctl_err("catalog: %s", d.errstr);
+		db_close(&d);
+		return -1;
+	}
 	if (guard && ctl_mq_open(ctl, &m, "ticketctl init") != 0) {
 		db_close(&d);
 		return -1;

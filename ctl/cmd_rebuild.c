@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "ctl.h"
 #include "keys.h"
 #include "sold.h"
@@ -261,24 +262,41 @@ write_cache(struct rds *r, unsigned node, const struct newzone *nz, int ttl)
 	return 0;
 }
 
-/* Catalog hash, then the old state deleted and the new seat bitmap, all
- * queued in the open transaction (the zone set bo:zones, in another
- * slot, is written after it). */
+/* Catalog hash (its sale state too: a zone whose hash was lost would
+ * otherwise sell for a cancelled event or outside its window), then the
+ * old state deleted and the new seat bitmap, all queued in the open
+ * transaction (the zone set bo:zones, in another slot, is written after
+ * it). */
 static int
 write_catalog_and_seats(struct rds *r, const struct zstate *z,
     const struct newzone *nz, char (*k)[KEY_MAX])
 {
 	const struct catalog_zone *cz = nz->cz;
+	struct zone_sale sale;
 	char		 rows[24], cols[24];
-	const char	*hset[] = { "HSET", k[KEY_ZONE], "venue", cz->venue, "rows",
-			    rows, "cols", cols, "price", cz->price };
+	const char	*hset[16] = { "HSET", k[KEY_ZONE], "venue", cz->venue,
+			    "rows", rows, "cols", cols, "price", cz->price };
+	const char	*hdel[5] = { "HDEL", k[KEY_ZONE] };
+	const char	*name[] = { "status", "opens", "closes" }, *value[3];
 	const char	*del[] = { "DEL", k[KEY_LEFT], k[KEY_SEAT], k[KEY_OWN] };
 	const char	*set[] = { "SET", k[KEY_SEAT], (const char *)nz->bits };
 	size_t		 setlen[] = { 3, strlen(k[KEY_SEAT]), nz->nbytes };
+	int		 nhset = 10, nhdel = 2, i;
 
 	snprintf(rows, sizeof(rows), "%ld", cz->rows);
 	snprintf(cols, sizeof(cols), "%ld", cz->cols);
-	return queue_cmd(r, z->node, 10, hset, NULL) != 0 ||
+	zone_sale_of(cz, &sale);
+	value[0] = sale.status;
+	value[1] = sale.opens;
+	value[2] = sale.closes;
+	for (i = 0; i < 3; i++)
+		if (value[i][0] != '\0') {
+			hset[nhset++] = name[i];
+			hset[nhset++] = value[i];
+		} else
+			hdel[nhdel++] = name[i];
+	return queue_cmd(r, z->node, nhset, hset, NULL) != 0 ||
+	    (nhdel > 2 && queue_cmd(r, z->node, nhdel, hdel, NULL) != 0) ||
 	    queue_cmd(r, z->node, 4, del, NULL) != 0 ||
 	    queue_cmd(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
 }
@@ -536,6 +554,13 @@ run_rebuild(struct ctl *ctl, int argc, char **argv)
 	if (ctl_events(&ev, argc - a, argv + a) != 0)
 		return CTL_USAGE;
 	ctl_db_open(ctl, &d);
+	/* the catalog hashes written are the catalog as read: no change of
+	 * it in between (catalog.h) */
+	if (catalog_lock(&d) != 0) {
+		ctl_err("catalog: %s", d.errstr);
+		db_close(&d);
+		return CTL_FAIL;
+	}
 	if (catalog_read(&cat, &d, &ev) != 0) {
 		ctl_err("catalog: %s", d.errstr);
 		db_close(&d);

@@ -26,6 +26,18 @@ zone_bit_set(unsigned char *bits, long bit)
 	bits[bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
 }
 
+void
+zone_sale_of(const struct catalog_zone *cz, struct zone_sale *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (cz->cancelled)
+		snprintf(s->status, sizeof(s->status), "CANCELLED");
+	if (cz->opens_ms >= 0)
+		snprintf(s->opens, sizeof(s->opens), "%lld", cz->opens_ms);
+	if (cz->closes_ms >= 0)
+		snprintf(s->closes, sizeof(s->closes), "%lld", cz->closes_ms);
+}
+
 static int
 cmp_owner(const void *a, const void *b)
 {
@@ -72,6 +84,14 @@ read_catalog(struct rds *r, struct zstate *z, const char *key)
 				z->cols = -1;
 		} else if (strcmp(k, "price") == 0)
 			snprintf(z->price, sizeof(z->price), "%s", v);
+		else if (strcmp(k, "status") == 0)
+			snprintf(z->sale.status, sizeof(z->sale.status), "%s",
+			    v);
+		else if (strcmp(k, "opens") == 0)
+			snprintf(z->sale.opens, sizeof(z->sale.opens), "%s", v);
+		else if (strcmp(k, "closes") == 0)
+			snprintf(z->sale.closes, sizeof(z->sale.closes), "%s",
+			    v);
 	}
 	freeReplyObject(rep);
 	return 0;

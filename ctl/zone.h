@@ -14,6 +14,15 @@
 #include "rds.h"
 #include "sold.h"
 
+/* The sale state of an event zone as its catalog hash holds it: the fields
+ * status ("CANCELLED"), opens and closes (ms since the epoch) of bo:zone,
+ * each "" when the field is absent. */
+struct zone_sale {
+	char	status[16];
+	char	opens[24];
+	char	closes[24];
+};
+
 struct zone_owner {
 	long	bit;
 	char	id[UUID_LEN + 1];
@@ -27,6 +36,7 @@ struct zstate {
 	char			 venue[ID_MAX + 1];
 	long			 rows, cols;
 	char			 price[PRICE_MAX];
+	struct zone_sale	 sale;
 	/* bo:left: counters; left_row[r] for r = 1..rows, -1 if absent */
 	int			 has_left;
 	long			 left_zone;
@@ -49,6 +59,10 @@ struct zstate {
 int	zstate_read(struct rds *r, const struct catalog_zone *cz,
 	    struct zstate *z);
 void	zstate_free(struct zstate *z);
+
+/* What the catalog hash of cz must hold: status "CANCELLED" if its event
+ * is, and its sale window (lua/order.lua enforces both from there). */
+void	zone_sale_of(const struct catalog_zone *cz, struct zone_sale *s);
 
 /* 1 if bit is set in a bitmap of nbytes bytes (Redis SETBIT order:
  * bit 0 is the most significant bit of byte 0). */
