@@ -35,6 +35,12 @@
  *     publishers, no order between them; a cancellation published by the
  *     sweeper comes seconds later).  That cancellation is applied now, as
  *     its message will be again (idempotent), and the order retried;
+ *   - the other way round, an order whose own ticket Redis knows as
+ *     cancelled, refused on the seat of a live ticket that reached MySQL
+ *     first (the seat sold again after the cancel; the order redelivered,
+ *     or taken by another consumer): no double sale either.  Its
+ *     cancellation is recorded (ticket_cancel) and the order retried,
+ *     which stores that ticket CANCELLED;
  *   - the rest is inserted again.  If nothing could be explained (a value
  *     the server refuses, or two tickets of the batch for one seat), the
  *     rows are inserted one by one to find the culprit.
@@ -600,32 +606,27 @@ order_stored(struct sink_sql *s, const struct item *it, int *stored)
 	return 0;
 }
 
-/* The cancellation of other (a live ticket of MySQL whose seat an order
- * wants) if Redis knows it (see the top of the file): fills c with it,
- * for that one ticket, and returns 1; 0 if Redis knows none (or other is
- * a round-1 ticket, which cannot be cancelled); -1 if Redis or MySQL
- * cannot tell now (the sink's errstr set: retry, never dead-letter on a
- * guess). */
+/* When Redis says ticket id of (event, zone) was cancelled (c:<id> in
+ * bo:ords, written by lua/cancel.lua before it frees the seat): fills
+ * c->on and returns 1; 0 if Redis knows none (or id is a round-1 ticket,
+ * which cannot be cancelled); -1 if Redis cannot tell now (the sink's
+ * errstr set: retry, never dead-letter on a guess). */
 static int
-cancelled_since(struct sink_sql *s, const struct tsql_row *other,
-    struct cancel *c)
+redis_cancel(struct sink_sql *s, const char *event, long zone,
+    const char *id, struct cancel *c)
 {
-	char		 tag[TAG_MAX], key[KEY_MAX], q[160], dt[OSQL_DT_LEN];
+	char		 tag[TAG_MAX], key[KEY_MAX], dt[OSQL_DT_LEN];
 	redisReply	*rep;
-	MYSQL_RES	*res;
-	MYSQL_ROW	 row;
-	MYSQL		*my;
 	int		 found = 0;
 
-	if (!s->rds_ok || keys_tag(other->event, other->zone, tag,
-	    sizeof(tag)) < 0 || keys_build(KEY_ORDS, tag, key, sizeof(key)) < 0)
-		return 0;
 	memset(c, 0, sizeof(*c));
-	rep = rds_cmd(&s->rds, keys_slot(tag), "HGET %s c:%s", key,
-	    other->id);
+	if (!s->rds_ok || keys_tag(event, zone, tag, sizeof(tag)) < 0 ||
+	    keys_build(KEY_ORDS, tag, key, sizeof(key)) < 0)
+		return 0;
+	rep = rds_cmd(&s->rds, keys_slot(tag), "HGET %s c:%s", key, id);
 	if (rep == NULL) {
 		sink_fail(s->sk, s->rds.err, "redis, looking for a "
-		    "cancellation of %s: %s", other->id, s->rds.errstr);
+		    "cancellation of %s: %s", id, s->rds.errstr);
 		return -1;
 	}
 	if (rep->type == REDIS_REPLY_STRING && rep->len < sizeof(c->on)) {
@@ -635,6 +636,29 @@ cancelled_since(struct sink_sql *s, const struct tsql_row *other,
 	freeReplyObject(rep);
 	if (!found)
 		return 0;
+	snprintf(c->event, sizeof(c->event), "%s", event);
+	c->zone = zone;
+	c->n = 1;
+	memcpy(c->ids[0], id, UUID_LEN + 1);
+	return 1;
+}
+
+/* The cancellation of other (a live ticket of MySQL whose seat an order
+ * wants) if Redis knows it (see the top of the file): fills c with it,
+ * for that one ticket, and returns 1; else as redis_cancel(). */
+static int
+cancelled_since(struct sink_sql *s, const struct tsql_row *other,
+    struct cancel *c)
+{
+	char		 q[160];
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	MYSQL		*my;
+	int		 found;
+
+	if ((found = redis_cancel(s, other->event, other->zone, other->id,
+	    c)) != 1)
+		return found;
 	snprintf(q, sizeof(q), "SELECT order_id FROM ticket WHERE ticket_id = "
 	    "'%s' AND order_id IS NOT NULL", other->id);
 	if ((my = conn(s)) == NULL || mysql_query(my, q) != 0 ||
@@ -648,13 +672,7 @@ cancelled_since(struct sink_sql *s, const struct tsql_row *other,
 	if (found)
 		memcpy(c->order, row[0], UUID_LEN + 1);
 	mysql_free_result(res);
-	if (!found)
-		return 0;
-	snprintf(c->event, sizeof(c->event), "%s", other->event);
-	c->zone = other->zone;
-	c->n = 1;
-	memcpy(c->ids[0], other->id, UUID_LEN + 1);
-	return 1;
+	return found;
 }
 
 /* Dead-letters the order of it, a double sale: v[first..n-1] are the
@@ -733,6 +751,24 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code)
 			    "and its seat sold again to order %s before the "
 			    "cancellation's message came: cancellation applied",
 			    c.ids[0], c.order, c.on, it->u.o.id);
+			return -1;	/* the order again, after a back-off */
+		}
+		/* the other way round: this order's ticket was cancelled, its
+		 * seat sold again, and that sale reached MySQL first (a
+		 * redelivery, another consumer): the ticket goes in as
+		 * CANCELLED once its cancellation is recorded (read_cancels) */
+		if (v[j] == TSQL_SEAT_TAKEN && (gone = redis_cancel(s,
+		    tv[j]->event, tv[j]->zone, tv[j]->id, &c)) != 0) {
+			if (gone < 0)
+				return -1;
+			memcpy(c.order, it->u.o.id, UUID_LEN + 1);
+			s->cv[0] = &c;
+			if (txn(s, 0, 1, &code) != SQL_OK)
+				return -1;
+			log_info("mysql: ticket %s (order %s) was cancelled on %s "
+			    "and its seat sold again to ticket %s, stored first: "
+			    "cancellation recorded, the order follows", c.ids[0],
+			    c.order, c.on, other[j]->id);
 			return -1;	/* the order again, after a back-off */
 		}
 		if (v[j] == TSQL_PRESENT)	/* stored without its order */

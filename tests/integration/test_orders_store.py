@@ -196,6 +196,55 @@ def test_cancelled_seat_sold_again_never_twice():
     eq(persist.double_sales().keys() & {free, taken, owner}, {taken}, "double sales recorded")
 
 
+def test_cancelled_order_stored_after_its_seat_was_sold_again():
+    """The real path, then the messages put back in another order: O1 sells
+    a seat, its ticket is cancelled (the seat is free at once), O2 sells the
+    seat again; O2 reaches MySQL first (another consumer, or O1 redelivered
+    after a consumer died holding it), then O1, then O1's cancellation.
+    Would catch: O1 refused on the seat O2 holds and dead-lettered as a
+    DOUBLE SALE (a 201 never in MySQL, a cancel's 200 never CANCELLED
+    there), although Redis recorded its ticket's cancellation."""
+    seat = ("Venue1", EVENT, 8, 1, 1)
+    box.stack("stop", "consumer")
+    try:
+        r1 = box.buy(*seat)
+        eq(r1.status, 201, "first sale: " + r1.body)
+        t1, o1 = r1.json()["ticketId"], r1.json()["orderId"]
+        c = box.http("POST", "/tickets/%s/cancel" % t1, {"cancelToken": r1.json()["cancelToken"]})
+        eq(c.status, 200, "cancel: " + c.body)
+        r2 = box.buy(*seat)
+        eq(r2.status, 201, "the seat sold again: " + r2.body)
+        t2, o2 = r2.json()["ticketId"], r2.json()["orderId"]
+        body = {}
+        for raw in box.queue_get("ticketSQL"):
+            m = json.loads(raw)
+            body[(m["type"], m["orderId"])] = raw
+        eq(sorted(body), sorted([("order", o1), ("cancel", o1), ("order", o2)]), "ticketSQL")
+        box.mqtool("publish", "-q", "ticketSQL", body[("order", o2)])
+    finally:
+        box.stack("start", "consumer")
+    wait_mysql(o2, 1)
+    off = persist.log_size()
+    box.mqtool("publish", "-q", "ticketSQL", body[("order", o1)])
+    box.wait_until(lambda: forge.mysql_ticket(t1) is not None or
+                   box.queue_count("ticketSQL.dead") > 0, timeout=60,
+                   what="the first order stored or dead-lettered")
+    eq(dead_counts(), (0, 0), "dead-lettered (log: %s)" % persist.log_since(off)[-600:])
+    eq(forge.mysql_ticket(t1)[0], "CANCELLED", "the first sale's ticket in MySQL")
+    check("DOUBLE SALE" not in persist.log_since(off), "a double-sale alarm")
+    box.mqtool("publish", "-q", "ticketSQL", body[("cancel", o1)])
+    box.wait_until(lambda: box.queue_count("ticketSQL") == 0, what="the cancellation taken")
+    forge.settled()
+    eq(box.sql("SELECT ticket_id, status FROM ticketing.ticket WHERE event_id = '%s' AND "
+               "zone_id = 8 AND row_no = 1 AND col_no = 1 ORDER BY status" % EVENT),
+       [[t1, "CANCELLED"], [t2, "CREATED"]], "MySQL tickets of the seat")
+    eq(forge.mysql_order(o1)[0], "CANCELLED", "the first order in MySQL")
+    eq(wait_ddb(t1, lambda i: i.get("status") == "CANCELLED", what="CANCELLED")["orderId"], o1,
+       "DynamoDB item of the cancelled ticket")
+    eq(wait_ddb(t2, lambda i: "orderId" in i)["status"], "CREATED", "DynamoDB item of the new one")
+    eq(dead_counts(), (0, 0), "dead-lettered at the end")
+
+
 def test_poison_order_dead_lettered():
     o = forge.order([(7, 1), (7, 2)], zone=ZONE)
     o["tickets"][1]["column"] = 1       # one seat twice: malformed
