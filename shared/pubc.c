@@ -3,6 +3,7 @@
  * pubc.c - hands a message to the local publisher (see pubc.h).
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -41,6 +42,7 @@ pubc_check(struct pubc *p)
 {
 	struct sockaddr_un	sun;
 	struct pollfd		pfd;
+	struct timeval		tv;
 
 	if (p->fd >= 0) {
 		/* idle between requests: anything readable now is EOF or
@@ -55,10 +57,18 @@ pubc_check(struct pubc *p)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", p->path);
+	/* a pubd that accepts nothing (stopped, hung) and whose backlog is
+	 * full would hold connect() without a limit: refused after
+	 * PUBC_CONNECT_MS instead (nothing handed over: not published);
+	 * later writes and reads do not wait on the socket */
+	tv.tv_sec = PUBC_CONNECT_MS / 1000;
+	tv.tv_usec = (PUBC_CONNECT_MS % 1000) * 1000;
 	if ((p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
 	    connect(p->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		err_set(&p->err, p->errstr, ERR_IO, "pubd %s: connect: %s",
-		    p->path, strerror(errno));
+		    p->path, errno == EAGAIN ? "its backlog is full (pubd "
+		    "accepts nothing)" : strerror(errno));
 		pubc_close(p);
 		return -1;
 	}

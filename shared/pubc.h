@@ -22,6 +22,9 @@
  * (pubd applies the deadline itself; this is for a pubd that hangs) */
 #define PUBC_GRACE_MS	1000
 
+/* ms a connect to pubd may wait (a full backlog: pubd accepts nothing) */
+#define PUBC_CONNECT_MS	1000
+
 struct pubc {
 	int	fd;			/* -1: not connected */
 	char	path[108];		/* sun_path of pubd_socket */

@@ -23,6 +23,7 @@ to the mode it was started in.
 
 import os
 import signal
+import socket
 import threading
 import time
 
@@ -147,6 +148,59 @@ def test_health_says_whether_pubd_takes_messages():
     health_ok()
     eq(box.http("GET", "/tickets/health", timeout=10).json().get("publisher"), "ok",
        "publisher state after pubd started again")
+
+
+def test_a_pubd_that_accepts_nothing_holds_no_responder():
+    """pubd stopped (SIGSTOP) with its listen backlog full: a connect to it
+    waits for room.  Would catch: a responder blocked in connect() without
+    a limit (every responder stuck within a minute of such a pubd, health
+    included); now the connect gives up after PUBC_CONNECT_MS (nothing was
+    handed over: not published)."""
+    path = os.path.join(RUN, "pubd", "pubd.sock")
+    pids = [p for p in box.fcgi_pids("pubd") if box.alive(p)]
+    check(pids, "pubd running")
+    fill = []
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        while len(fill) < 4096:
+            sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sk.setblocking(False)
+            if sk.connect_ex(path) != 0:
+                sk.close()
+                break
+            fill.append(sk)
+        print("pubd's backlog full after %d connections" % len(fill))
+        check(0 < len(fill) < 4096, "backlog never full (%d connections)" % len(fill))
+        answers = []
+        for col in (11, 12, 13):
+            try:
+                answers.append(buy(col, timeout=40))
+            except OSError as e:   # socket.timeout: the responder is stuck
+                raise box.Fail("purchase %d: no answer in 40 s (%s)" % (col, e))
+        try:
+            h = box.http("GET", "/tickets/health", timeout=40)
+        except OSError as e:
+            raise box.Fail("health: no answer in 40 s (%s)" % e)
+    finally:
+        for sk in fill:
+            sk.close()
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+    for r in answers:
+        eq(r.status, 503, "purchase while pubd accepts nothing (%s)" % r.body)
+        # a responder whose connection to pubd was open handed its message
+        # over before it gave up: unknown; the others handed nothing over
+        check("nothing was sold" in r.body or r.json().get("ticketId"), r.body)
+    check(h.status in (200, 503), "health: %d %s" % (h.status, h.body))
+    health_ok()
+    for col, r in zip((11, 12, 13), answers):
+        if r.json().get("ticketId"):
+            box.ticket_persisted(r.json()["ticketId"])
+        else:
+            r = box.wait_until(lambda: (lambda x: x if x.status == 201 else None)(buy(col)),
+                               timeout=60, interval=1, what="seat %d sold after all" % col)
+            box.ticket_persisted(r.json()["ticketId"])
 
 
 def test_restarting_the_responders_starts_pubd():
