@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fmt.h"
 #include "keys.h"
@@ -167,6 +168,7 @@ single_drop(struct rds *r)
 		redisFree(r->ctx);
 		r->ctx = NULL;
 	}
+	r->txn = 0;
 }
 
 void
@@ -187,9 +189,17 @@ single_ctx(struct rds *r)
 	if (r->ctx != NULL) {
 		if (!rcl_idle_dead(r->ctx))
 			return r->ctx;
+		single_name(r, name, sizeof(name));
+		if (r->txn) {
+			/* a new connection would run the rest of the
+			 * transaction unwatched, or outside MULTI */
+			seterr(r, 0, ERR_IO, "connection", "closed by the "
+			    "server (the transaction is lost)");
+			single_drop(r);
+			return NULL;
+		}
 		/* the server closed it while idle (restart): nothing of ours
 		 * was in flight, reconnect before sending anything */
-		single_name(r, name, sizeof(name));
 		log_warnx("redis %s: connection closed by the server; "
 		    "reconnecting", name);
 		single_drop(r);
@@ -281,6 +291,25 @@ checked(struct rds *r, unsigned slot, redisReply *rep, const char *what)
 	return rep;
 }
 
+/* Whether a transaction is open on the single server's connection after
+ * the command argv answered rep, as Redis sees it. */
+static void
+single_txn(struct rds *r, int argc, const char **argv, const size_t *lens,
+    const redisReply *rep)
+{
+	size_t len;
+
+	if (argc < 1)
+		return;
+	len = lens != NULL ? lens[0] : strlen(argv[0]);
+#define IS(cmd)	(len == sizeof(cmd) - 1 && strncasecmp(argv[0], cmd, len) == 0)
+	if ((IS("WATCH") || IS("MULTI")) && rep->type != REDIS_REPLY_ERROR)
+		r->txn = 1;
+	else if (IS("EXEC") || IS("DISCARD") || IS("UNWATCH"))
+		r->txn = 0;
+#undef IS
+}
+
 /* One command, unchecked: NULL on I/O failure (in_doubt set if it was
  * sent whole), else the reply (an error reply too). */
 static redisReply *
@@ -300,6 +329,8 @@ exchange(struct rds *r, unsigned slot, int argc, const char **argv,
 	if ((c = single_ctx(r)) == NULL)
 		return NULL;
 	rep = redisCommandArgv(c, argc, argv, lens);
+	if (rep != NULL)
+		single_txn(r, argc, argv, lens, rep);
 	/* hiredis empties its output buffer once the command is written
 	 * whole: then Redis may run it even though its answer never comes
 	 * (timeout, a server frozen or killed) */
@@ -432,8 +463,12 @@ rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
 		err_set(&r->err, r->errstr, ERR_OTHER, "too many script args");
 		return NULL;
 	}
-	if (r->sha[s][0] == '\0' && load_script(r, slot, s) != 0)
+	/* a SCRIPT LOAD that failed ran nothing of the script, even if its
+	 * reply was lost: not in doubt */
+	if (r->sha[s][0] == '\0' && load_script(r, slot, s) != 0) {
+		r->in_doubt = 0;
 		return NULL;
+	}
 	snprintf(nk, sizeof(nk), "%d", nkeys);
 	args[0] = "EVALSHA";
 	args[2] = nk;
@@ -447,8 +482,10 @@ rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
 			/* a fresh server (restart, failover, SCRIPT FLUSH):
 			 * nothing ran; load it there, retry once */
 			freeReplyObject(rep);
-			if (load_script(r, slot, s) != 0)
+			if (load_script(r, slot, s) != 0) {
+				r->in_doubt = 0;
 				return NULL;
+			}
 			continue;
 		}
 		return checked(r, slot, rep, "EVALSHA");

@@ -52,6 +52,7 @@ struct rds {
 	char		 host[RCL_HOST_MAX];
 	int		 port;
 	redisContext	*ctx;
+	int		 txn;		/* a WATCH or MULTI is open on ctx */
 	unsigned long	 connects;	/* successful connects so far */
 	/* cluster: the client (slot map, a connection per node) */
 	struct rcluster	*cl;

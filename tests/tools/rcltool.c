@@ -4,6 +4,10 @@
  * tests (tests/cluster): one command per line, one answer line each.
  *
  *   rcltool SEEDS [TIMEOUT_MS RETRY_MS]
+ *   rcltool -1 SERVER [TIMEOUT_MS]
+ *
+ * -1: the single-server client of shared/rds.c instead (SERVER host:port
+ * or a unix socket's path; only M is understood, sent with rds_argv()).
  *
  *   M ARG...        the command ARG... on the master of ARG[1]'s slot
  *   R ARG...        the same on its replica (READONLY), else the master
@@ -22,6 +26,7 @@
 #include <string.h>
 
 #include "rcluster.h"
+#include "rds.h"
 
 #define ARGS_MAX	32
 
@@ -66,6 +71,44 @@ command(struct rcluster *c, enum rcl_route route, int argc, const char **argv)
 	freeReplyObject(r);
 }
 
+/* rcltool -1: the single-server client (shared/rds.c). */
+static int
+single(const char *server, int timeout_ms)
+{
+	struct rds	 r;
+	redisReply	*rep;
+	char		 line[4096], *save;
+	const char	*av[ARGS_MAX];
+	int		 n;
+
+	if (rds_init(&r, RDS_SINGLE, server, timeout_ms, 0) != 0) {
+		fprintf(stderr, "rcltool: %s\n", r.errstr);
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		n = 0;
+		for (av[n] = strtok_r(line, " \t\r\n", &save);
+		    av[n] != NULL && n < ARGS_MAX - 1;
+		    av[++n] = strtok_r(NULL, " \t\r\n", &save))
+			;
+		if (n == 0)
+			continue;
+		if (strcmp(av[0], "M") != 0 || n < 2) {
+			printf("FAIL in_doubt=0 unknown command\n");
+			continue;
+		}
+		if ((rep = rds_argv(&r, 0, n - 1, av + 1, NULL)) == NULL) {
+			printf("FAIL in_doubt=%d %s\n", r.in_doubt, r.errstr);
+			continue;
+		}
+		print_reply(rep);
+		freeReplyObject(rep);
+	}
+	rds_close(&r);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -74,8 +117,11 @@ main(int argc, char **argv)
 	const char	*av[ARGS_MAX];
 	int		 n, timeout_ms = 1000, retry_ms = 2000;
 
+	if (argc >= 3 && argc <= 4 && strcmp(argv[1], "-1") == 0)
+		return single(argv[2], argc == 4 ? atoi(argv[3]) : 1000);
 	if (argc != 2 && argc != 4) {
-		fprintf(stderr, "usage: rcltool SEEDS [TIMEOUT_MS RETRY_MS]\n");
+		fprintf(stderr, "usage: rcltool SEEDS [TIMEOUT_MS RETRY_MS]\n"
+		    "       rcltool -1 SERVER [TIMEOUT_MS]\n");
 		return 2;
 	}
 	if (argc == 4) {
