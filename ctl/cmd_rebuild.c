@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "ctl.h"
 #include "keys.h"
+#include "rebuild_orders.h"
 #include "sold.h"
 #include "zone.h"
 
@@ -31,6 +32,7 @@
 /* What every zone's rebuild reads. */
 struct rebuild {
 	struct ctl	*ctl;
+	struct db	*d;		/* MySQL: the orders (rebuild_orders) */
 	struct soldv	 mysql;
 	struct soldv	 queued;
 	struct soldv	 dead;		/* in ticketSQL.dead, ticketNoSQL.dead */
@@ -57,6 +59,7 @@ struct newzone {
 	const char	**owner;	/* per bit: ticket id, or NULL */
 	const char	**json;		/* per bit: ticket JSON to cache, or NULL */
 	long		 from[REBUILD__MAX];	/* seats taken from each */
+	long		 orders;	/* orders of MySQL indexed */
 };
 
 /* Marks one sold seat; the first source to claim a seat owns it. */
@@ -305,8 +308,9 @@ write_catalog_and_seats(struct rds *r, const struct zstate *z,
  * Returns 0, 1 if the transaction was aborted (the zone changed since it
  * was read), or -1. */
 static int
-write_zone(struct ctl *ctl, const struct zstate *z, const struct newzone *nz)
+write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 {
+	struct ctl	*ctl = rb->ctl;
 	struct rds	*r = &ctl->rds;
 	char		 k[KEY__MAX][KEY_MAX];
 	redisReply	*rep;
@@ -322,7 +326,12 @@ write_zone(struct ctl *ctl, const struct zstate *z, const struct newzone *nz)
 	if (write_catalog_and_seats(r, z, nz, k) != 0 ||
 	    write_owners(r, z->node, k[KEY_OWN], nz) != 0 ||
 	    write_counters(r, z->node, k[KEY_LEFT], nz) != 0 ||
-	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0) {
+	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0 ||
+	    rebuild_orders(r, z->node, rb->d, nz->cz->event, nz->cz->zone,
+	    &nz->orders) != 0) {
+		if (rb->d->errstr[0] != '\0')
+			snprintf(r->errstr, sizeof(r->errstr), "%s",
+			    rb->d->errstr);
 		/* the connection may be gone (Redis then dropped the
 		 * transaction itself) */
 		if ((rep = rds_cmd(r, z->node, "DISCARD")) != NULL)
@@ -413,7 +422,7 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	take_all(rb, nz, REBUILD_DEAD, &rb->dead);
 	take_all(rb, nz, REBUILD_PENDING, &z.pending);
 	take_redis(nz, &z);
-	if ((w = write_zone(rb->ctl, &z, nz)) < 0)
+	if ((w = write_zone(rb, &z, nz)) < 0)
 		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
 		    r->errstr);
 	else
@@ -468,6 +477,10 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 	    nz.from[REBUILD_DEAD], nz.from[REBUILD_PENDING],
 	    nz.from[REBUILD_REDIS], nz.nbits - taken,
 	    tries > 1 ? " (read again: it changed meanwhile)" : "");
+	if (nz.orders > 0)
+		printf("%s zone %ld: %ld order(s) of MySQL: messages and index "
+		    "for cancellation put back where missing\n", cz->event,
+		    cz->zone, nz.orders);
 	rb->rebuilt++;
 out:
 	free(nz.bits);
@@ -545,6 +558,7 @@ run_rebuild(struct ctl *ctl, int argc, char **argv)
 
 	memset(&rb, 0, sizeof(rb));
 	rb.ctl = ctl;
+	rb.d = &d;
 	for (a = 1; a < argc && argv[a][0] == '-'; a++) {
 		if (strcmp(argv[a], "--all") == 0)
 			rb.all = 1;
@@ -611,7 +625,10 @@ const struct command cmd_rebuild = {
 	"dead-letter queues (read without spending delivery attempts: each is\n"
 	"copied back to its queue before it is acked) and the pending or\n"
 	"claimed tickets Redis still holds.  Seats Redis still marks as sold\n"
-	"stay sold.  Each zone is read under WATCH and written in one\n"
+	"stay sold.  The zone's catalog hash gets its sale state (the event's\n"
+	"status, the sale window), and the orders of MySQL what a cancellation\n"
+	"needs (message, id index, recorded cancellations) where Redis has\n"
+	"none.  Each zone is read under WATCH and written in one\n"
 	"MULTI/EXEC; if a sale changed it meanwhile, it is read again, so a\n"
 	"rebuild under load loses no reservation.\n\n"
 	"Run it with sales stopped and the consumer stopped after it drained\n"

@@ -8,6 +8,9 @@ docs/reliability.md, docs/catalog.md):
   afterwards (rebuild wrote venue, shape and price only, so both sold);
 - `check` reports a zone whose sale state in Redis is not the catalog's,
   and `init` repairs it;
+- `rebuild` puts back what a cancellation needs of the orders in MySQL
+  (their messages and id index, the cancellations recorded): a ticket
+  sold before the loss can be cancelled afterwards (it answered 404);
 - a failed `catalog apply` never gives counters to a zone that had none (a
   node that lost its data): its undo did, beside seats sold in MySQL;
 - two `event cancel` / `catalog stagger` run at once both take effect (each
@@ -165,6 +168,60 @@ def test_failed_apply_gives_no_counters_to_a_zone_that_lost_them():
     finally:
         box.stack("start", "consumer")
     eq(buy("Venue2", "Event2", 1, 2, 2).json().get("error"), "SEAT_TAKEN", "after rebuild")
+    clean_check()
+
+
+def test_rebuild_puts_back_what_a_cancellation_needs():
+    """Would catch: rebuild leaving out the orders' messages and their id
+    index (bo:ords, bo:oix), so that no ticket sold before a Redis loss can
+    be cancelled any more (404), and a ticket cancelled before it is not
+    known as cancelled (its repeat would stamp it anew)."""
+    catalog.restore()
+    r = box.http("POST", "/orders", {"venueId": "Venue2", "eventId": "Event3", "zoneId": 2,
+                                     "seats": [{"row": 2, "column": 1}, {"row": 2, "column": 2}]})
+    eq(r.status, 201, "order of two: " + r.body)
+    oid, token = r.json()["orderId"], r.json()["cancelToken"]
+    t1, t2 = [t["ticketId"] for t in r.json()["tickets"]]
+    c = box.http("POST", "/tickets/%s/cancel" % t1, {"cancelToken": token})
+    eq(c.status, 200, "cancel of the first ticket: " + c.body)
+    on1 = c.json()["cancelledOn"]
+    box.wait_until(lambda: box.sql("SELECT ticket_id, status FROM ticketing.ticket WHERE order_id "
+                                   "= '%s' ORDER BY col_no" % oid) ==
+                   [[t1, "CANCELLED"], [t2, "CREATED"]], what="the order and its cancel in MySQL")
+    box.stack("stop", "consumer")
+    try:
+        # the node loses the zone and every key of the order
+        lose("Event3", 2)
+        rz("Event3", 2, "DEL", "bo:ords:{Event3:2}")
+        for ident in (oid, t1, t2):
+            for k in box.redis("KEYS", "bo:*" + ident, node=box.zone_node("Event3", 2)):
+                rz("Event3", 2, "DEL", k)
+        eq(box.http("POST", "/tickets/%s/cancel" % t2, {"cancelToken": token}).status, 404,
+           "a cancel while the order is lost")
+        r = catalog.ctl("init")
+        eq(r.returncode, 1, "init beside the lost zone: " + r.stderr)
+        r = catalog.ctl("rebuild", "Event3")
+        eq(r.returncode, 0, "rebuild (stdout %r, stderr %r)" % (r.stdout, r.stderr))
+        check("Event3 zone 2: 1 order(s) of MySQL: messages and index for cancellation put "
+              "back where missing" in r.stdout, r.stdout)
+    finally:
+        box.stack("start", "consumer")
+    c = box.http("POST", "/tickets/%s/cancel" % t1, {"cancelToken": token})
+    eq((c.status, c.json().get("status"), c.json().get("cancelledOn")), (200, "CANCELLED", on1),
+       "the ticket cancelled before the loss, cancelled again: %s" % c.body)
+    eq(box.http("POST", "/tickets/%s/cancel" % t2, {"cancelToken": "A" * 22}).status, 403,
+       "a wrong token")
+    c = box.http("POST", "/orders/%s/cancel" % oid, {"cancelToken": token})
+    eq(c.status, 200, "cancel of the order after the rebuild: " + c.body)
+    eq((c.json()["status"], [t["status"] for t in c.json()["tickets"]]),
+       ("CANCELLED", ["CANCELLED", "CANCELLED"]), "the order's answer")
+    eq([t.get("cancelledOn") == on1 for t in c.json()["tickets"]], [True, False],
+       "the first ticket keeps its own stamp")
+    box.wait_until(lambda: box.sql("SELECT status FROM ticketing.ticket WHERE ticket_id = '%s'"
+                                   % t2) == [["CANCELLED"]], what="the second ticket cancelled")
+    eq(box.http("POST", "/orders", {"venueId": "Venue2", "eventId": "Event3", "zoneId": 2,
+                                    "seats": [{"row": 2, "column": 2}]}).status, 201,
+       "the seat sold again")
     clean_check()
 
 

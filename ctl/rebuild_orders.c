@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * rebuild_orders.c - the orders of a zone back into Redis from MySQL (see
+ * rebuild_orders.h).  The message is the one lua/order.lua writes, field
+ * for field: lua/cancel.lua reads the token's hash and the tickets out of
+ * it, and builds its answer and the cancel message from it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+
+#include "ctl.h"
+#include "fmt.h"
+#include "keys.h"
+#include "msg.h"
+#include "rebuild_orders.h"
+#include "valid.h"
+
+/* RFC 3339 UTC with milliseconds of a DATETIME(3) column ("" if NULL) */
+#define STAMP(c)	"IFNULL(CONCAT(LEFT(DATE_FORMAT(" c ", " \
+			"'%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z'), '')"
+#define ORDER_SQL \
+	"SELECT o.order_id, o.venue_id, o.total, o.cancel_hash, " \
+	STAMP("o.created_on") ", IF(o.status = 'CANCELLED', " \
+	STAMP("o.cancelled_on") ", ''), t.ticket_id, t.row_no, t.col_no, " \
+	"t.price, IF(t.status = 'CANCELLED', " STAMP("t.cancelled_on") \
+	", '') FROM orders o JOIN ticket t ON t.order_id = o.order_id " \
+	"WHERE o.event_id = '%s' AND o.zone_id = %ld " \
+	"ORDER BY o.order_id, t.row_no, t.col_no"
+#define MSG_MAX		(ORDER_TICKETS_MAX * 512 + 1024)
+
+enum { C_OID, C_VENUE, C_TOTAL, C_HASH, C_CREATED, C_OCANCEL, C_TID, C_ROW,
+	C_COL, C_PRICE, C_TCANCEL, C__MAX };
+
+struct one {
+	const char	*event;
+	long		 zone;
+	char		 tag[TAG_MAX];
+	char		 ords[KEY_MAX];
+	char		 oid[UUID_LEN + 1];
+	char		 msg[MSG_MAX];
+	size_t		 len;
+	size_t		 n;
+	int		 bad;
+	struct {
+		char	id[UUID_LEN + 1];
+		char	cancelled[STAMP_LEN + 1];
+	}		 t[ORDER_TICKETS_MAX];
+	char		 cancelled[STAMP_LEN + 1];
+};
+
+static int
+is_stamp(const char *s, int may_be_empty)
+{
+	size_t n = strlen(s);
+
+	return (n == 0 && may_be_empty) || (n == STAMP_LEN && s[n - 1] == 'Z');
+}
+
+/* "123.45" as MySQL writes a DECIMAL(10,2) */
+static int
+is_money(const char *s)
+{
+	const char *dot = strchr(s, '.');
+
+	return dot != NULL && dot > s && strlen(dot) == 3 &&
+	    strspn(s, "0123456789") == (size_t)(dot - s) &&
+	    strspn(dot + 1, "0123456789") == 2 && strlen(s) < 16;
+}
+
+static int
+row_ok(MYSQL_ROW row)
+{
+	long n;
+	int i;
+
+	for (i = 0; i < C__MAX; i++)
+		if (row[i] == NULL)
+			return 0;
+	return valid_uuid(row[C_OID]) && valid_uuid(row[C_TID]) &&
+	    valid_id(row[C_VENUE]) && is_money(row[C_TOTAL]) &&
+	    is_money(row[C_PRICE]) && msg_hash_ok(row[C_HASH]) &&
+	    is_stamp(row[C_CREATED], 0) && is_stamp(row[C_OCANCEL], 1) &&
+	    is_stamp(row[C_TCANCEL], 1) &&
+	    valid_digits(row[C_ROW], &n) == 0 && n >= 1 &&
+	    valid_digits(row[C_COL], &n) == 0 && n >= 1;
+}
+
+/* The first row of an order: the message up to its tickets. */
+static void
+begin(struct one *o, MYSQL_ROW row)
+{
+	memcpy(o->oid, row[C_OID], UUID_LEN + 1);
+	o->n = 0;
+	o->len = 0;
+	o->bad = fmt_add(o->msg, sizeof(o->msg), &o->len, "{\"type\":\"order\","
+	    "\"orderId\":\"%s\",\"venueId\":\"%s\",\"eventId\":\"%s\","
+	    "\"zoneId\":%ld,\"status\":\"CONFIRMED\",\"total\":%s,"
+	    "\"createdOn\":\"%s\",\"cancelHash\":\"%s\",\"tickets\":[",
+	    row[C_OID], row[C_VENUE], o->event, o->zone, row[C_TOTAL],
+	    row[C_CREATED], row[C_HASH]) != 0;
+	snprintf(o->cancelled, sizeof(o->cancelled), "%s", row[C_OCANCEL]);
+}
+
+/* One ticket of the order, as the order script writes it. */
+static void
+ticket(struct one *o, MYSQL_ROW row)
+{
+	if (o->n == ORDER_TICKETS_MAX) {
+		o->bad = 1;
+		return;
+	}
+	memcpy(o->t[o->n].id, row[C_TID], UUID_LEN + 1);
+	snprintf(o->t[o->n].cancelled, sizeof(o->t[0].cancelled), "%s",
+	    row[C_TCANCEL]);
+	if (fmt_add(o->msg, sizeof(o->msg), &o->len, "%s{\"ticketId\":\"%s\","
+	    "\"venueId\":\"%s\",\"eventId\":\"%s\",\"zoneId\":%ld,\"row\":%s,"
+	    "\"column\":%s,\"price\":%s,\"status\":\"CREATED\","
+	    "\"createdOn\":\"%s\",\"orderId\":\"%s\"}", o->n > 0 ? "," : "",
+	    row[C_TID], row[C_VENUE], o->event, o->zone, row[C_ROW],
+	    row[C_COL], row[C_PRICE], row[C_CREATED], o->oid) != 0)
+		o->bad = 1;
+	o->n++;
+}
+
+static int
+cmd(struct rds *r, unsigned slot, int argc, const char **argv)
+{
+	redisReply *rep;
+
+	if ((rep = rds_argv(r, slot, argc, argv, NULL)) == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* SET bo:oix:{st}<id> "E:Z orderId" NX; an id without its slot is left. */
+static int
+index_id(struct rds *r, unsigned slot, const char *id, const char *value)
+{
+	char		 key[KEY_MAX];
+	const char	*argv[] = { "SET", key, value, "NX" };
+
+	if (keys_of_id(KEY_OIX, id, key, sizeof(key)) < 0)
+		return 0;
+	return cmd(r, slot, 4, argv);
+}
+
+/* The order's writes: message, index, recorded cancellations. */
+static int
+finish(struct rds *r, unsigned slot, struct one *o, long *orders)
+{
+	char		 value[TAG_MAX + UUID_LEN + 2], field[UUID_LEN + 3];
+	const char	*hsetnx[] = { "HSETNX", o->ords, o->oid, o->msg };
+	size_t		 i;
+
+	if (o->bad || fmt_add(o->msg, sizeof(o->msg), &o->len, "]}") != 0) {
+		ctl_err("%s zone %ld: order %s in MySQL is not what the "
+		    "consumer writes: not indexed (its cancellation answers "
+		    "404)", o->event, o->zone, o->oid);
+		return 0;
+	}
+	if (keys_id_slot(o->oid) < 0)
+		return 0;	/* made before ids carried their slot */
+	snprintf(value, sizeof(value), "%s %s", o->tag, o->oid);
+	if (cmd(r, slot, 4, hsetnx) != 0 ||
+	    index_id(r, slot, o->oid, value) != 0)
+		return -1;
+	for (i = 0; i < o->n; i++) {
+		if (index_id(r, slot, o->t[i].id, value) != 0)
+			return -1;
+		if (o->t[i].cancelled[0] == '\0')
+			continue;
+		snprintf(field, sizeof(field), "c:%s", o->t[i].id);
+		hsetnx[2] = field;
+		hsetnx[3] = o->t[i].cancelled;
+		if (cmd(r, slot, 4, hsetnx) != 0)
+			return -1;
+	}
+	if (o->cancelled[0] != '\0') {
+		snprintf(field, sizeof(field), "x:%s", o->oid);
+		hsetnx[2] = field;
+		hsetnx[3] = o->cancelled;
+		if (cmd(r, slot, 4, hsetnx) != 0)
+			return -1;
+	}
+	(*orders)++;
+	return 0;
+}
+
+int
+rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
+    long zone, long *orders)
+{
+	char		 sql[2048];
+	struct one	*o;
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	int		 ret = 0, open = 0;
+
+	*orders = 0;
+	if (!valid_id(event)) {
+		err_set(&d->err, d->errstr, ERR_OTHER, "bad event id");
+		return -1;
+	}
+	if ((o = calloc(1, sizeof(*o))) == NULL) {
+		err_set(&d->err, d->errstr, ERR_OTHER, "out of memory");
+		return -1;
+	}
+	o->event = event;
+	o->zone = zone;
+	if (keys_tag(event, zone, o->tag, sizeof(o->tag)) < 0 ||
+	    keys_build(KEY_ORDS, o->tag, o->ords, sizeof(o->ords)) < 0) {
+		err_set(&d->err, d->errstr, ERR_OTHER, "bad zone key");
+		free(o);
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), ORDER_SQL, event, zone);
+	if ((my = db_conn(d)) == NULL || mysql_query(my, sql) != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		if (my != NULL)
+			db_fail(d, "orders");
+		free(o);
+		return -1;
+	}
+	while (ret == 0 && (row = mysql_fetch_row(res)) != NULL) {
+		if (!row_ok(row)) {
+			ctl_err("%s zone %ld: a malformed order row (order %s) "
+			    "in MySQL: not indexed", event, zone,
+			    row[C_OID] != NULL ? row[C_OID] : "?");
+			if (open && row[C_OID] != NULL &&
+			    strcmp(row[C_OID], o->oid) == 0)
+				o->bad = 1;
+			continue;
+		}
+		if (open && strcmp(row[C_OID], o->oid) != 0) {
+			ret = finish(r, slot, o, orders);
+			open = 0;
+		}
+		if (!open) {
+			begin(o, row);
+			open = 1;
+		}
+		ticket(o, row);
+	}
+	if (ret == 0 && open)
+		ret = finish(r, slot, o, orders);
+	mysql_free_result(res);
+	free(o);
+	return ret;
+}
