@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "ctl.h"
 #include "keys.h"
+#include "msg.h"
 #include "rebuild_orders.h"
 #include "sold.h"
 #include "zone.h"
@@ -28,6 +29,14 @@
 #define QUEUE_PEEK_MAX	2000000L
 #define HSET_PAIRS_MAX	1000		/* field/value pairs per HSET */
 #define ZONE_TRIES_MAX	200		/* reads of a zone that keeps changing */
+
+/* A cancellation read from ticketSQL, one ticket of it. */
+struct queued_cancel {
+	char	id[UUID_LEN + 1];
+	char	event[ID_MAX + 1];
+	long	zone;
+	char	on[STAMP_LEN + 1];
+};
 
 /* What every zone's rebuild reads. */
 struct rebuild {
@@ -38,6 +47,11 @@ struct rebuild {
 	struct soldv	 dead;		/* in ticketSQL.dead, ticketNoSQL.dead */
 	int		 all;		/* recompute zones that have counters */
 	long		 rebuilt, kept, conflicts, outside;
+	/* tickets whose cancellation is queued in ticketSQL (sorted by id):
+	 * their seats were freed before the loss */
+	struct queued_cancel	*cx;
+	size_t		 ncx, capcx;
+	int		 cx_nomem;
 };
 
 /* Where rebuild saw a sold seat (counted per zone in from[]). */
@@ -60,15 +74,76 @@ struct newzone {
 	const char	**json;		/* per bit: ticket JSON to cache, or NULL */
 	long		 from[REBUILD__MAX];	/* seats taken from each */
 	long		 orders;	/* orders of MySQL indexed */
+	long		 cancelled;	/* tickets left out: cancel queued */
 };
 
-/* Marks one sold seat; the first source to claim a seat owns it. */
+static int
+cmp_cancel(const void *a, const void *b)
+{
+	return strcmp(((const struct queued_cancel *)a)->id,
+	    ((const struct queued_cancel *)b)->id);
+}
+
+/* The queued cancellation of ticket id, or NULL. */
+static const struct queued_cancel *
+queued_cancel(const struct rebuild *rb, const char *id)
+{
+	struct queued_cancel key;
+
+	if (rb->ncx == 0 || strlen(id) > UUID_LEN)
+		return NULL;
+	memcpy(key.id, id, strlen(id) + 1);
+	return bsearch(&key, rb->cx, rb->ncx, sizeof(key), cmp_cancel);
+}
+
+/* sold_read_queue() of ticketSQL: notes every cancellation (the message
+ * stays in the queue). */
+static enum sold_msg
+note_cancel(const amqp_message_t *msg, void *arg)
+{
+	struct rebuild		*rb = arg;
+	struct queued_cancel	*p;
+	struct msg		 m;
+	const char		*why;
+	size_t			 i;
+
+	if (msg->body.len > MSG_JSON_MAX || msg_parse(msg->body.bytes,
+	    msg->body.len, &m, &why) != 0 || m.kind != MSG_CANCEL)
+		return SOLD_MSG_KEEP;
+	for (i = 0; i < m.u.c.n; i++) {
+		if (rb->ncx == rb->capcx) {
+			p = reallocarray(rb->cx, rb->capcx ? 2 * rb->capcx : 64,
+			    sizeof(*p));
+			if (p == NULL) {
+				rb->cx_nomem = 1;
+				return SOLD_MSG_KEEP;
+			}
+			rb->cx = p;
+			rb->capcx = rb->capcx ? 2 * rb->capcx : 64;
+		}
+		p = &rb->cx[rb->ncx++];
+		memcpy(p->id, m.u.c.ids[i], sizeof(p->id));
+		snprintf(p->event, sizeof(p->event), "%s", m.u.c.event);
+		p->zone = m.u.c.zone;
+		snprintf(p->on, sizeof(p->on), "%s", cancel_on(&m.u.c, i));
+	}
+	return SOLD_MSG_KEEP;
+}
+
+/* Marks one sold seat; the first source to claim a seat owns it.  A ticket
+ * whose cancellation is queued holds none: the cancel freed its seat
+ * before the loss (the consumer will mark it CANCELLED). */
 static void
 take(struct rebuild *rb, struct newzone *nz, enum rebuild_src src,
     const struct sold *s)
 {
 	const struct catalog_zone *cz = nz->cz;
 	long bit;
+
+	if (queued_cancel(rb, s->id) != NULL) {
+		nz->cancelled++;
+		return;
+	}
 
 	if (s->row < 1 || s->row > cz->rows || s->col < 1 || s->col > cz->cols) {
 		rb->outside++;
@@ -304,6 +379,30 @@ write_catalog_and_seats(struct rds *r, const struct zstate *z,
 	    queue_cmd(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
 }
 
+/* The queued cancellations of the zone as lua/cancel.lua records them
+ * (c:<ticketId> in bo:ords, where absent): the consumer then knows the
+ * seat's next sale for what it is, and a repeated cancel answers the
+ * same. */
+static int
+write_cancels(struct rebuild *rb, unsigned node,
+    const struct catalog_zone *cz, const char *ords)
+{
+	char		 field[UUID_LEN + 3];
+	const char	*argv[] = { "HSETNX", ords, field, NULL };
+	size_t		 i;
+
+	for (i = 0; i < rb->ncx; i++) {
+		if (rb->cx[i].zone != cz->zone || strcmp(rb->cx[i].event,
+		    cz->event) != 0)
+			continue;
+		snprintf(field, sizeof(field), "c:%s", rb->cx[i].id);
+		argv[3] = rb->cx[i].on;
+		if (queue_cmd(&rb->ctl->rds, node, 4, argv, NULL) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Writes the new state in one MULTI/EXEC (the zone's keys are watched).
  * Returns 0, 1 if the transaction was aborted (the zone changed since it
  * was read), or -1. */
@@ -328,7 +427,7 @@ write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 	    write_counters(r, z->node, k[KEY_LEFT], nz) != 0 ||
 	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0 ||
 	    rebuild_orders(r, z->node, rb->d, nz->cz->event, nz->cz->zone,
-	    &nz->orders) != 0) {
+	    &nz->orders) != 0 || write_cancels(rb, z->node, nz->cz, k[KEY_ORDS]) != 0) {
 		if (rb->d->errstr[0] != '\0')
 			snprintf(r->errstr, sizeof(r->errstr), "%s",
 			    rb->d->errstr);
@@ -417,6 +516,7 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	memset(nz->owner, 0, (size_t)nz->nbits * sizeof(*nz->owner));
 	memset(nz->json, 0, (size_t)nz->nbits * sizeof(*nz->json));
 	memset(nz->from, 0, sizeof(nz->from));
+	nz->cancelled = 0;
 	take_all(rb, nz, REBUILD_MYSQL, &rb->mysql);
 	take_all(rb, nz, REBUILD_QUEUE, &rb->queued);
 	take_all(rb, nz, REBUILD_DEAD, &rb->dead);
@@ -477,6 +577,10 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 	    nz.from[REBUILD_DEAD], nz.from[REBUILD_PENDING],
 	    nz.from[REBUILD_REDIS], nz.nbits - taken,
 	    tries > 1 ? " (read again: it changed meanwhile)" : "");
+	if (nz.cancelled > 0)
+		printf("%s zone %ld: %ld ticket(s) whose cancellation is queued "
+		    "in %s: their seats left free\n", cz->event, cz->zone,
+		    nz.cancelled, MQ_QUEUE_SQL);
 	if (nz.orders > 0)
 		printf("%s zone %ld: %ld order(s) of MySQL: messages and index "
 		    "for cancellation put back where missing\n", cz->event,
@@ -511,10 +615,16 @@ read_queues(struct rebuild *rb, struct mq *m, const struct events *ev)
 		return -1;
 	}
 	if (sold_read_queue(&rb->queued, m, MQ_QUEUE_SQL, ev, QUEUE_PEEK_MAX,
-	    &msgs, &other, &more, NULL, NULL) != 0) {
+	    &msgs, &other, &more, note_cancel, rb) != 0) {
 		ctl_err("%s", m->errstr);
 		return -1;
 	}
+	if (rb->cx_nomem) {
+		ctl_err("out of memory");
+		return -1;
+	}
+	if (rb->ncx > 1)
+		qsort(rb->cx, rb->ncx, sizeof(*rb->cx), cmp_cancel);
 	if (more) {
 		ctl_err("%s holds more than %ld messages: let the consumer "
 		    "drain it first", MQ_QUEUE_SQL, QUEUE_PEEK_MAX);
@@ -609,6 +719,7 @@ done:
 	soldv_free(&rb.mysql);
 	soldv_free(&rb.queued);
 	soldv_free(&rb.dead);
+	free(rb.cx);
 	catalog_free(&cat);
 	db_close(&d);
 	return ret;

@@ -11,6 +11,8 @@ docs/reliability.md, docs/catalog.md):
 - `rebuild` puts back what a cancellation needs of the orders in MySQL
   (their messages and id index, the cancellations recorded): a ticket
   sold before the loss can be cancelled afterwards (it answered 404);
+- `rebuild` leaves free the seat of a ticket whose cancellation is still
+  queued (it took it again: that seat never sold again);
 - a failed `catalog apply` never gives counters to a zone that had none (a
   node that lost its data): its undo did, beside seats sold in MySQL;
 - two `event cancel` / `catalog stagger` run at once both take effect (each
@@ -222,6 +224,45 @@ def test_rebuild_puts_back_what_a_cancellation_needs():
     eq(box.http("POST", "/orders", {"venueId": "Venue2", "eventId": "Event3", "zoneId": 2,
                                     "seats": [{"row": 2, "column": 2}]}).status, 201,
        "the seat sold again")
+    clean_check()
+
+
+def test_rebuild_leaves_free_the_seat_of_a_queued_cancellation():
+    """Would catch: rebuild taking again the seat of a ticket whose
+    cancellation still waits in ticketSQL (the ticket live in MySQL until
+    the consumer applies it): the seat the cancel freed could never be
+    sold again."""
+    catalog.restore()
+    r = buy("Venue2", "Event3", 3, 1, 5)
+    eq(r.status, 201, "buy: " + r.body)
+    tid, token = r.json()["ticketId"], r.json()["cancelToken"]
+    persisted(tid)
+    box.stack("stop", "consumer")
+    try:
+        c = box.http("POST", "/tickets/%s/cancel" % tid, {"cancelToken": token})
+        eq(c.status, 200, "cancel: " + c.body)
+        eq(box.queue_count("ticketSQL"), 1, "the cancellation queued")
+        lose("Event3", 3)
+        rz("Event3", 3, "DEL", "bo:ords:{Event3:3}")
+        r = catalog.ctl("init")
+        eq(r.returncode, 1, "init beside the lost zone: " + r.stderr)
+        r = catalog.ctl("rebuild", "Event3")
+        eq(r.returncode, 0, "rebuild (stdout %r, stderr %r)" % (r.stdout, r.stderr))
+        check("Event3 zone 3: rebuilt: 8 seats, 0 sold" in r.stdout, r.stdout)
+        check("Event3 zone 3: 1 ticket(s) whose cancellation is queued in ticketSQL: their "
+              "seats left free" in r.stdout, r.stdout)
+        eq(rz("Event3", 3, "HGET", "bo:ords:{Event3:3}", "c:" + tid), c.json()["cancelledOn"].encode(),
+           "the cancellation recorded in Redis again")
+        again = buy("Venue2", "Event3", 3, 1, 5)
+        eq(again.status, 201, "the seat sold again after the rebuild: " + again.body)
+    finally:
+        box.stack("start", "consumer")
+    box.wait_until(lambda: box.sql("SELECT ticket_id, status FROM ticketing.ticket WHERE "
+                                   "event_id = 'Event3' AND zone_id = 3 ORDER BY status") ==
+                   [[tid, "CANCELLED"], [again.json()["ticketId"], "CREATED"]],
+                   what="the cancellation and the new sale in MySQL")
+    eq((box.queue_count("ticketSQL.dead"), box.queue_count("ticketNoSQL.dead")), (0, 0),
+       "dead-lettered")
     clean_check()
 
 
