@@ -419,6 +419,7 @@ write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 	for (kind = 0; kind < KEY__MAX; kind++)
 		if (keys_build(kind, z->tag, k[kind], KEY_MAX) < 0)
 			return -1;
+	rb->d->errstr[0] = '\0';
 	if ((rep = rds_cmd(r, z->node, "MULTI")) == NULL)
 		return -1;
 	freeReplyObject(rep);
@@ -427,7 +428,8 @@ write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 	    write_counters(r, z->node, k[KEY_LEFT], nz) != 0 ||
 	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0 ||
 	    rebuild_orders(r, z->node, rb->d, nz->cz->event, nz->cz->zone,
-	    &nz->orders) != 0 || write_cancels(rb, z->node, nz->cz, k[KEY_ORDS]) != 0) {
+	    &nz->orders) != 0 ||
+	    write_cancels(rb, z->node, nz->cz, k[KEY_ORDS]) != 0) {
 		if (rb->d->errstr[0] != '\0')
 			snprintf(r->errstr, sizeof(r->errstr), "%s",
 			    rb->d->errstr);

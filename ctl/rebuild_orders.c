@@ -194,7 +194,7 @@ int
 rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
     long zone, long *orders)
 {
-	char		 sql[2048];
+	char		 sql[2048], skip[UUID_LEN + 1] = "";
 	struct one	*o;
 	MYSQL		*my;
 	MYSQL_RES	*res;
@@ -228,11 +228,13 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 	}
 	while (ret == 0 && (row = mysql_fetch_row(res)) != NULL) {
 		if (!row_ok(row)) {
+			/* the whole order is left out, not a part of it */
 			ctl_err("%s zone %ld: a malformed order row (order %s) "
 			    "in MySQL: not indexed", event, zone,
 			    row[C_OID] != NULL ? row[C_OID] : "?");
-			if (open && row[C_OID] != NULL &&
-			    strcmp(row[C_OID], o->oid) == 0)
+			if (row[C_OID] != NULL)
+				snprintf(skip, sizeof(skip), "%s", row[C_OID]);
+			if (open && strcmp(skip, o->oid) == 0)
 				o->bad = 1;
 			continue;
 		}
@@ -240,6 +242,8 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 			ret = finish(r, slot, o, orders);
 			open = 0;
 		}
+		if (strcmp(row[C_OID], skip) == 0)
+			continue;
 		if (!open) {
 			begin(o, row);
 			open = 1;

@@ -343,6 +343,7 @@ redisReply *
 rds_argv(struct rds *r, unsigned slot, int argc, const char **argv,
     const size_t *lens)
 {
+	r->in_doubt = 0;
 	if (r->mode == RDS_SINGLE && single_ctx(r) == NULL)
 		return NULL;
 	return checked(r, slot, exchange(r, slot, argc, argv, lens), argv[0]);
