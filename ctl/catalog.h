@@ -67,6 +67,9 @@ int	catalog_edit(struct ctl *ctl, struct catdoc *doc,
  * state they read from the catalog, so each holds it: none writes what
  * another has changed since.  Returns 0, or -1 with d->errstr set. */
 int	catalog_lock(struct db *d);
+/* 1 if d's connection still holds it (one lost and opened again does
+ * not), 0 if not, -1 with d->errstr set. */
+int	catalog_lock_held(struct db *d);
 /* The catalog account's MySQL connection. */
 void	catalog_db_open(struct ctl *ctl, struct db *d);
 

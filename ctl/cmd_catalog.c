@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "fmt.h"
@@ -23,7 +24,7 @@
 
 #define SQL_MAX		(4 * CATDOC_NAME_MAX + 1024)
 #define LOCK_NAME	"boxoffice.catalog"
-#define LOCK_WAIT_S	30
+#define LOCK_WAIT_MS	30000		/* for another ticketctl */
 
 void
 catalog_db_open(struct ctl *ctl, struct db *d)
@@ -756,25 +757,57 @@ undo_redis(struct apply *a)
 
 /* ---------------------------------------------------------------- apply */
 
+/* 1 if d's connection still holds the catalog lock (a connection lost
+ * and opened again does not), 0 if not, -1 (d's errstr set). */
 int
-catalog_lock(struct db *d)
+catalog_lock_held(struct db *d)
 {
 	MYSQL		*my;
 	MYSQL_RES	*res;
 	MYSQL_ROW	 row;
-	int		 ok = 0;
+	int		 held;
 
 	if ((my = db_conn(d)) == NULL)
 		return -1;
-	if (mysql_query(my, "SELECT GET_LOCK('" LOCK_NAME "', "
-	    "30)") != 0 || (res = mysql_store_result(my)) == NULL)
+	if (mysql_query(my, "SELECT IS_USED_LOCK('" LOCK_NAME "') = "
+	    "CONNECTION_ID()") != 0 || (res = mysql_store_result(my)) == NULL)
 		return db_fail(d, "lock");
-	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
-		ok = strcmp(row[0], "1") == 0;
+	held = (row = mysql_fetch_row(res)) != NULL && row[0] != NULL &&
+	    strcmp(row[0], "1") == 0;
 	mysql_free_result(res);
+	return held;
+}
+
+int
+catalog_lock(struct db *d)
+{
+	char		 q[96];
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	int		 ok = 0, each, waited;
+
+	/* a second at a time (none if the connection's read timeout is
+	 * shorter): one GET_LOCK of 30 s would outlast mysql_timeout_ms and
+	 * fail as a lost connection */
+	each = d->timeout_ms >= 2000 ? 1 : 0;
+	snprintf(q, sizeof(q), "SELECT GET_LOCK('" LOCK_NAME "', %d)", each);
+	for (waited = 0; !ok && waited <= LOCK_WAIT_MS;
+	    waited += each ? 1000 : 200) {
+		if (waited > 0 && !each)
+			usleep(200 * 1000);
+		if ((my = db_conn(d)) == NULL)
+			return -1;
+		if (mysql_query(my, q) != 0 ||
+		    (res = mysql_store_result(my)) == NULL)
+			return db_fail(d, "lock");
+		if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
+			ok = strcmp(row[0], "1") == 0;
+		mysql_free_result(res);
+	}
 	if (!ok)
 		snprintf(d->errstr, sizeof(d->errstr), "another ticketctl "
-		    "holds the catalog lock");
+		    "holds the catalog lock (waited %d s)", LOCK_WAIT_MS / 1000);
 	return ok ? 0 : -1;
 }
 

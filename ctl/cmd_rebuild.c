@@ -379,21 +379,36 @@ write_catalog_and_seats(struct rds *r, const struct zstate *z,
 	    queue_cmd(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
 }
 
+/* Whether ticket id owns a seat of the new state. */
+static int
+owns_seat(const struct newzone *nz, const char *id)
+{
+	long bit;
+
+	for (bit = 0; bit < nz->nbits; bit++)
+		if (nz->owner[bit] != NULL && strcmp(nz->owner[bit], id) == 0)
+			return 1;
+	return 0;
+}
+
 /* The queued cancellations of the zone as lua/cancel.lua records them
  * (c:<ticketId> in bo:ords, where absent): the consumer then knows the
  * seat's next sale for what it is, and a repeated cancel answers the
- * same. */
+ * same.  Not for a ticket Redis still gives its seat (an AOF that lost
+ * the cancel, rebuild --all keeps the seat): its record would stop a
+ * repeated cancel from freeing that seat. */
 static int
 write_cancels(struct rebuild *rb, unsigned node,
-    const struct catalog_zone *cz, const char *ords)
+    const struct newzone *nz, const char *ords)
 {
+	const struct catalog_zone *cz = nz->cz;
 	char		 field[UUID_LEN + 3];
 	const char	*argv[] = { "HSETNX", ords, field, NULL };
 	size_t		 i;
 
 	for (i = 0; i < rb->ncx; i++) {
 		if (rb->cx[i].zone != cz->zone || strcmp(rb->cx[i].event,
-		    cz->event) != 0)
+		    cz->event) != 0 || owns_seat(nz, rb->cx[i].id))
 			continue;
 		snprintf(field, sizeof(field), "c:%s", rb->cx[i].id);
 		argv[3] = rb->cx[i].on;
@@ -429,7 +444,7 @@ write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0 ||
 	    rebuild_orders(r, z->node, rb->d, nz->cz->event, nz->cz->zone,
 	    &nz->orders) != 0 ||
-	    write_cancels(rb, z->node, nz->cz, k[KEY_ORDS]) != 0) {
+	    write_cancels(rb, z->node, nz, k[KEY_ORDS]) != 0) {
 		if (rb->d->errstr[0] != '\0')
 			snprintf(r->errstr, sizeof(r->errstr), "%s",
 			    rb->d->errstr);
@@ -706,9 +721,21 @@ run_rebuild(struct ctl *ctl, int argc, char **argv)
 		else {
 			soldv_sort(&rb.mysql);
 			ret = CTL_OK;
-			for (i = 0; i < cat.n; i++)
+			for (i = 0; i < cat.n; i++) {
+				/* MySQL lost and reconnected: not under the
+				 * lock any more (catalog.h) */
+				if (catalog_lock_held(&d) != 1) {
+					ctl_err("the catalog lock was lost "
+					    "(MySQL: %s): the other zones were "
+					    "not rebuilt; rebuild again",
+					    d.errstr[0] ? d.errstr :
+					    "connection lost");
+					ret = CTL_FAIL;
+					break;
+				}
 				if (rebuild_zone(&rb, &cat.z[i]) != 0)
 					ret = CTL_FAIL;
+			}
 		}
 	}
 	mq_close(&m);	/* the messages read go back to the queue */

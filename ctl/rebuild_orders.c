@@ -2,8 +2,12 @@
 /*
  * rebuild_orders.c - the orders of a zone back into Redis from MySQL (see
  * rebuild_orders.h).  The message is the one lua/order.lua writes, field
- * for field: lua/cancel.lua reads the token's hash and the tickets out of
- * it, and builds its answer and the cancel message from it.
+ * for field, its tickets in seat order (MySQL does not keep the order of
+ * the request): lua/cancel.lua reads the token's hash and the tickets out
+ * of it, and builds its answer and the cancel message from it.  A whole
+ * order's cancellation stamp (x:<orderId>) is not put back: MySQL cannot
+ * tell it from the last of its tickets cancelled one by one, and each
+ * ticket's own stamp (c:<ticketId>) is what the stores keep.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +27,15 @@
 			"'%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z'), '')"
 #define ORDER_SQL \
 	"SELECT o.order_id, o.venue_id, o.total, o.cancel_hash, " \
-	STAMP("o.created_on") ", IF(o.status = 'CANCELLED', " \
-	STAMP("o.cancelled_on") ", ''), t.ticket_id, t.row_no, t.col_no, " \
+	STAMP("o.created_on") ", t.ticket_id, t.row_no, t.col_no, " \
 	"t.price, IF(t.status = 'CANCELLED', " STAMP("t.cancelled_on") \
 	", '') FROM orders o JOIN ticket t ON t.order_id = o.order_id " \
 	"WHERE o.event_id = '%s' AND o.zone_id = %ld " \
 	"ORDER BY o.order_id, t.row_no, t.col_no"
 #define MSG_MAX		(ORDER_TICKETS_MAX * 512 + 1024)
 
-enum { C_OID, C_VENUE, C_TOTAL, C_HASH, C_CREATED, C_OCANCEL, C_TID, C_ROW,
-	C_COL, C_PRICE, C_TCANCEL, C__MAX };
+enum { C_OID, C_VENUE, C_TOTAL, C_HASH, C_CREATED, C_TID, C_ROW, C_COL,
+	C_PRICE, C_TCANCEL, C__MAX };
 
 struct one {
 	const char	*event;
@@ -48,7 +51,6 @@ struct one {
 		char	id[UUID_LEN + 1];
 		char	cancelled[STAMP_LEN + 1];
 	}		 t[ORDER_TICKETS_MAX];
-	char		 cancelled[STAMP_LEN + 1];
 };
 
 static int
@@ -82,8 +84,7 @@ row_ok(MYSQL_ROW row)
 	return valid_uuid(row[C_OID]) && valid_uuid(row[C_TID]) &&
 	    valid_id(row[C_VENUE]) && is_money(row[C_TOTAL]) &&
 	    is_money(row[C_PRICE]) && msg_hash_ok(row[C_HASH]) &&
-	    is_stamp(row[C_CREATED], 0) && is_stamp(row[C_OCANCEL], 1) &&
-	    is_stamp(row[C_TCANCEL], 1) &&
+	    is_stamp(row[C_CREATED], 0) && is_stamp(row[C_TCANCEL], 1) &&
 	    valid_digits(row[C_ROW], &n) == 0 && n >= 1 &&
 	    valid_digits(row[C_COL], &n) == 0 && n >= 1;
 }
@@ -101,7 +102,6 @@ begin(struct one *o, MYSQL_ROW row)
 	    "\"createdOn\":\"%s\",\"cancelHash\":\"%s\",\"tickets\":[",
 	    row[C_OID], row[C_VENUE], o->event, o->zone, row[C_TOTAL],
 	    row[C_CREATED], row[C_HASH]) != 0;
-	snprintf(o->cancelled, sizeof(o->cancelled), "%s", row[C_OCANCEL]);
 }
 
 /* One ticket of the order, as the order script writes it. */
@@ -136,16 +136,34 @@ cmd(struct rds *r, unsigned slot, int argc, const char **argv)
 	return 0;
 }
 
-/* SET bo:oix:{st}<id> "E:Z orderId" NX; an id without its slot is left. */
+/* SET bo:oix:{st}<id> "E:Z orderId" NX (the id carries the zone's slot:
+ * the caller checked). */
 static int
 index_id(struct rds *r, unsigned slot, const char *id, const char *value)
 {
 	char		 key[KEY_MAX];
 	const char	*argv[] = { "SET", key, value, "NX" };
 
-	if (keys_of_id(KEY_OIX, id, key, sizeof(key)) < 0)
-		return 0;
+	if (keys_id(KEY_OIX, slot, id, key, sizeof(key)) < 0)
+		return -1;
 	return cmd(r, slot, 4, argv);
+}
+
+/* Whether the order's ids all carry the zone's slot: ids made before they
+ * did (round 1, the first orders build) have their index keys elsewhere,
+ * untagged, outside the zone's slot and its transaction (a Redis Cluster
+ * refuses such a transaction whole).  Those orders are left out. */
+static int
+same_slot(const struct one *o, unsigned slot)
+{
+	size_t i;
+
+	if (keys_id_slot(o->oid) != (int)slot)
+		return 0;
+	for (i = 0; i < o->n; i++)
+		if (keys_id_slot(o->t[i].id) != (int)slot)
+			return 0;
+	return 1;
 }
 
 /* The order's writes: message, index, recorded cancellations. */
@@ -162,8 +180,8 @@ finish(struct rds *r, unsigned slot, struct one *o, long *orders)
 		    "404)", o->event, o->zone, o->oid);
 		return 0;
 	}
-	if (keys_id_slot(o->oid) < 0)
-		return 0;	/* made before ids carried their slot */
+	if (!same_slot(o, slot))
+		return 0;
 	snprintf(value, sizeof(value), "%s %s", o->tag, o->oid);
 	if (cmd(r, slot, 4, hsetnx) != 0 ||
 	    index_id(r, slot, o->oid, value) != 0)
@@ -176,13 +194,6 @@ finish(struct rds *r, unsigned slot, struct one *o, long *orders)
 		snprintf(field, sizeof(field), "c:%s", o->t[i].id);
 		hsetnx[2] = field;
 		hsetnx[3] = o->t[i].cancelled;
-		if (cmd(r, slot, 4, hsetnx) != 0)
-			return -1;
-	}
-	if (o->cancelled[0] != '\0') {
-		snprintf(field, sizeof(field), "x:%s", o->oid);
-		hsetnx[2] = field;
-		hsetnx[3] = o->cancelled;
 		if (cmd(r, slot, 4, hsetnx) != 0)
 			return -1;
 	}

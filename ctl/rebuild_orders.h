@@ -3,8 +3,8 @@
  * rebuild_orders.h - what a cancellation needs of the orders of a zone,
  * put back into Redis from MySQL by `ticketctl rebuild`: each order's
  * message in bo:ords:{E:Z} as lua/order.lua wrote it, the id index
- * bo:oix:{st}<id> of the order and its tickets, and the cancellations
- * MySQL recorded (c:<ticketId>, x:<orderId> in bo:ords).  Without them a
+ * bo:oix:{st}<id> of the order and its tickets, and the tickets'
+ * cancellations MySQL recorded (c:<ticketId> in bo:ords).  Without them a
  * cancellation of an order sold before a Redis loss answers 404.
  */
 #ifndef BOX_CTL_REBUILD_ORDERS_H
@@ -16,9 +16,10 @@
 /* Queues on the open transaction of the zone's node (slot) the writes of
  * every order of (event, zone) in MySQL, each only where it is absent
  * (HSETNX, SET NX): what Redis still holds is never changed.  An order
- * whose rows are not what the consumer writes is skipped (printed), as
- * are ids made before they carried their slot.  *orders counts the
- * orders queued.  Returns 0, or -1 (d's or r's errstr set). */
+ * whose rows are not what the consumer writes is skipped (printed), and
+ * so is one whose ids were made before they carried their slot (its keys
+ * are outside the zone's slot).  *orders counts the orders queued.
+ * Returns 0, or -1 (d's or r's errstr set). */
 int	rebuild_orders(struct rds *r, unsigned slot, struct db *d,
 	    const char *event, long zone, long *orders);
 

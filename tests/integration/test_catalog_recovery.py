@@ -266,6 +266,41 @@ def test_rebuild_leaves_free_the_seat_of_a_queued_cancellation():
     clean_check()
 
 
+def test_rebuild_all_records_no_cancel_for_a_seat_redis_still_gives():
+    """An AOF that lost a cancellation (Redis: the seat still the ticket's,
+    no c: record) while its message waits in ticketSQL.  Would catch:
+    rebuild --all keeping the seat (a rebuild never frees one) and yet
+    recording the cancellation, so that the repeated cancel, which would
+    free the seat, finds it done: the seat never sold again."""
+    catalog.restore()
+    r = buy("Venue2", "Event3", 3, 1, 6)
+    eq(r.status, 201, "buy: " + r.body)
+    tid, token = r.json()["ticketId"], r.json()["cancelToken"]
+    persisted(tid)
+    box.stack("stop", "consumer")
+    try:
+        c = box.http("POST", "/tickets/%s/cancel" % tid, {"cancelToken": token})
+        eq(c.status, 200, "cancel: " + c.body)
+        # what an AOF without its last second holds of it
+        rz("Event3", 3, "SETBIT", "bo:seat:{Event3:3}", 5, 1)
+        rz("Event3", 3, "HSET", "bo:own:{Event3:3}", 5, tid)
+        rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "z", -1)
+        rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "r1", -1)
+        rz("Event3", 3, "HDEL", "bo:ords:{Event3:3}", "c:" + tid)
+        r = catalog.ctl("rebuild", "--all", "Event3")
+        eq(r.returncode, 0, "rebuild --all (stdout %r, stderr %r)" % (r.stdout, r.stderr))
+        check("Event3 zone 3: rebuilt: 8 seats, 1 sold" in r.stdout, r.stdout)
+        eq(rz("Event3", 3, "HGET", "bo:ords:{Event3:3}", "c:" + tid), None,
+           "a cancellation recorded for a ticket that still has its seat")
+    finally:
+        box.stack("start", "consumer")
+    c = box.http("POST", "/tickets/%s/cancel" % tid, {"cancelToken": token})
+    eq(c.status, 200, "the cancel repeated: " + c.body)
+    again = buy("Venue2", "Event3", 3, 1, 6)
+    eq(again.status, 201, "the seat after the repeated cancel: " + again.body)
+    persisted(again.json()["ticketId"])
+
+
 class HeldLock:
     """The catalog lock held by an admin MariaDB session."""
 
