@@ -303,7 +303,10 @@ run(struct dbq *q, enum dbq_stmt s, const struct dbq_arg *args,
 			res = DBQ_FAIL;
 		else if ((res = execute(q, st, args, nargs)) == DBQ_OK) {
 			res = fetch(q, st, fn, arg, rows);
-			mysql_stmt_free_result(st);
+			/* a fetch that found the connection dead closed it
+			 * and freed every statement, st too */
+			if (q->db.my != NULL)
+				mysql_stmt_free_result(st);
 		}
 		if (res != DBQ_FAIL || !was_open || *rows > 0 ||
 		    q->db.my != NULL)

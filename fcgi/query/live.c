@@ -497,10 +497,14 @@ cached(struct rds *r, const char *prefix, const char *field, const char *id,
 			memcpy(tag, rep->str, (size_t)(sp - rep->str));
 			tag[sp - rep->str] = '\0';
 			if (keys_id(prefix, keys_slot(tag), id, key,
-			    sizeof(key)) >= 0 && (res = cached_at(r, key,
-			    field, id, j)) == LIVE_OK) {
-				freeReplyObject(rep);
-				return res;
+			    sizeof(key)) >= 0) {
+				if ((res = cached_at(r, key, field, id, j)) ==
+				    LIVE_OK) {
+					freeReplyObject(rep);
+					return res;
+				}
+				/* that node down: "not found" is unknown */
+				failed |= res == LIVE_FAIL;
 			}
 		}
 		freeReplyObject(rep);
