@@ -112,8 +112,12 @@ def test_answers_equal_a_full_count_after_a_mixed_load():
             check(r.status in (201, 409), "buy: %r" % r)
             bought += r.status == 201
     forge.settled(timeout=300)
-    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 1, timeout=120,
-                   what="the double sale dead-lettered")
+    try:
+        box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 1, timeout=120,
+                       what="the double sale dead-lettered")
+    except box.Fail as e:
+        raise box.Fail("%s; ticketSQL.dead holds %d, ticketSQL %d ready" % (
+            e, box.queue_count("ticketSQL.dead"), box.queue_count("ticketSQL"))) from e
     sold = answers_equal_full_count(EVENT, "Venue1")
     check(0 < sold < sum(len(o["tickets"]) for o in orders) + 20, "some cancelled: %d" % sold)
     eq(answers_equal_full_count(HTTP_EVENT, HTTP_VENUE), bought, "HTTP purchases counted")

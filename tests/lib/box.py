@@ -642,6 +642,24 @@ def debian_modules(*names):
 
 # ------------------------------------------------------------------ runner
 
+def daemon_warnings(since, limit=12):
+    """Prints the warnings and errors the daemons logged since the test
+    started (time.time() value): what a failure's message cannot tell."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(since))
+    logdir = os.path.join(os.path.dirname(CONF), "log")
+    for name in ("consumer", "pubd", "ticket", "query"):
+        try:
+            with open(os.path.join(logdir, name + ".log"), errors="replace") as f:
+                lines = [line.rstrip()[:400] for line in f if line[:19] >= stamp and
+                         (" warn: " in line or " error: " in line)]
+        except OSError:
+            continue
+        if lines:
+            print("--- %s.log: warnings and errors since the test started (last %d of %d)"
+                  % (name, min(limit, len(lines)), len(lines)))
+            print("\n".join(lines[-limit:]), flush=True)
+
+
 def main(scope):
     only = sys.argv[1:]
     tests = [(name, fn) for name, fn in scope.items() if name.startswith("test_") and callable(fn)]
@@ -665,6 +683,7 @@ def main(scope):
             print("PASS %s (%.1fs)" % (name, time.time() - t0), flush=True)
         except Exception as e:  # noqa: BLE001
             failed += 1
+            daemon_warnings(t0)
             traceback.print_exc()
             print("FAIL %s: %s" % (name, str(e).splitlines()[0] if str(e) else type(e).__name__),
                   flush=True)
