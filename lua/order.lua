@@ -30,7 +30,7 @@
 -- keyed confirm that found its hold confirmed by another request and
 -- answered that order, 200), "<hash> H <holdId> <expires ms> <total>
 -- <r c ...>" once a keyed hold was made, "<hash> F <code> <taken>" once
--- it was refused (the responder writes that one).  The same key again:
+-- it was refused definitely (refuse(), below).  The same key again:
 -- another hash is 20 (reused); F is 23 {23, "<code> <taken>"}; H is 22
 -- {22, "<holdId> <expires ms> <total> <r c ...>", "h"} (the first 201
 -- again, whatever became of the hold since); P while the order message
@@ -66,6 +66,16 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- a definite refusal (CONTRACT section 7: a keyed request answers it
+-- again for 24 h) is recorded under the key in the step that refuses, so
+-- that no request with the same key sells in between; "not on sale yet",
+-- "no counters" and "catalog unusable" are not (a retry may sell)
+local function refuse(code, detail)
+  if ih ~= '' then
+    redis.call('SET', KEYS[7], ih .. ' F ' .. code .. ' ' .. detail, 'EX', 86400)
+  end
+  return {code, detail}
+end
 local held, seats, n = kind == 'c', {}, tonumber(ARGV[10])
 local hexp
 if ih ~= '' then
@@ -92,16 +102,16 @@ end
 if held then
   local rec = redis.call('HGET', KEYS[9], hid)
   if not rec or rec == 'D' then
-    return {4, ''}
+    return refuse(4, '')
   end
   if rec == 'X' then
-    return {25, ''}
+    return refuse(25, '')
   end
   local st, a = string.match(rec, '^(%u) (.*)$')
   if st == 'C' then
     local m = redis.call('HGET', KEYS[6], a)
     if not m then
-      return {4, ''}
+      return refuse(4, '')
     end
     if order_pending(KEYS[5], KEYS[8], a, m) then
       return {21, ''}
@@ -115,7 +125,7 @@ if held then
   end
   local exp, list = string.match(a, '^(%d+) (.*)$')
   if now_ms() >= tonumber(exp) then
-    return {25, ''}
+    return refuse(25, '')
   end
   hexp = exp
   n = 0
@@ -127,14 +137,14 @@ end
 local meta = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price',
   'status', 'opens', 'closes')
 if not meta[1] or (meta[1] ~= ARGV[1] and not held) then
-  return {4, ''}
+  return refuse(4, '')
 end
 local venue = meta[1]
 -- a cancelled event sells nothing, a confirm of a hold made before the
 -- cancellation included (CONTRACT section 6); a confirm keeps the sale
 -- window its hold was made in
 if meta[5] == 'CANCELLED' then
-  return {7, ''}
+  return refuse(7, '')
 end
 if (meta[6] or meta[7]) and not held then
   local now = now_ms()
@@ -143,7 +153,7 @@ if (meta[6] or meta[7]) and not held then
     return {8, meta[6] .. ' ' .. now}
   end
   if closes and now >= closes then
-    return {9, ''}
+    return refuse(9, '')
   end
 end
 local rows, cols = tonumber(meta[2]), tonumber(meta[3])
@@ -158,7 +168,7 @@ if q == 0 and not held then
     local r = tonumber(ARGV[10 + n + 2 * i - 1])
     local c = tonumber(ARGV[10 + n + 2 * i])
     if r < 1 or r > rows or c < 1 or c > cols then
-      return {5, ''}
+      return refuse(5, '')
     end
     seats[i] = {r, c}
   end
@@ -198,7 +208,7 @@ if not held then
 end
 -- a missing counter reads as sold out: never sell on unknown state
 if not held and (cnt['z'] or 0) < n then
-  return {2, ''}
+  return refuse(2, '')
 end
 local function taken(r, c)
   local b = (r - 1) * cols + (c - 1)
@@ -214,7 +224,7 @@ if held then
   for i = 1, n do
     local b = (seats[i][1] - 1) * cols + (seats[i][2] - 1)
     if redis.call('HGET', KEYS[4], b) ~= 'h:' .. hid then
-      return {25, ''}
+      return refuse(25, '')
     end
   end
 elseif q == 0 then
@@ -225,7 +235,7 @@ elseif q == 0 then
   for i = 1, n do
     local r = seats[i][1]
     if (cnt['r' .. r] or 0) < per[r] then
-      return {3, ''}
+      return refuse(3, '')
     end
   end
   local bad = {}
@@ -235,7 +245,7 @@ elseif q == 0 then
     end
   end
   if #bad > 0 then
-    return {1, table.concat(bad, ' ')}
+    return refuse(1, table.concat(bad, ' '))
   end
 else
   -- best available: the lowest row with q adjacent free seats, in it the
@@ -266,7 +276,7 @@ else
     end
   end
   if #seats == 0 then
-    return {11, ''}
+    return refuse(11, '')
   end
 end
 local oid, created, tag = ARGV[4], ARGV[5], ARGV[#ARGV - 1]

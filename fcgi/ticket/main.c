@@ -488,8 +488,8 @@ sell_start(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
  * of an earlier confirm, 410, 404; a keyed confirm's first answer again
  * (lua/order.lua: the replay's kind "c" was a 201, "C" a 200; "o" is the
  * order of a confirm made by another request).  A keyed 410 or 404 is
- * recorded, as other final refusals are.  Returns 1 if it answered,
- * else 0. */
+ * recorded by the script, as other definite refusals are.  Returns 1 if
+ * it answered, else 0. */
 static int
 reply_confirm(FCGX_Request *req, struct sale *s, enum sale_result res)
 {
@@ -514,9 +514,6 @@ reply_confirm(FCGX_Request *req, struct sale *s, enum sale_result res)
 		break;
 	case SALE_HOLD_EXPIRED:
 	case SALE_NOT_FOUND:
-		if (s->ihash[0] != '\0' && sale_refused(&rds, s, res) != 0)
-			log_warnx("refusal of %s not recorded: %s", s->idem,
-			    rds.errstr);
 		break;
 	default:
 		return 0;
@@ -527,26 +524,6 @@ reply_confirm(FCGX_Request *req, struct sale *s, enum sale_result res)
 	else
 		http_error(req, 404, "NOT_FOUND", "no such hold", again);
 	return 1;
-}
-
-/* Refusals a keyed request answers again for 24 h: definite ones, not
- * "not on sale yet" nor a 503 (a retry may succeed). */
-static int
-refusal_is_final(enum sale_result res)
-{
-	switch (res) {
-	case SALE_SEAT_TAKEN:
-	case SALE_ZONE_SOLD_OUT:
-	case SALE_ROW_SOLD_OUT:
-	case SALE_NOT_FOUND:
-	case SALE_INVALID_SEAT:
-	case SALE_CANCELLED:
-	case SALE_CLOSED:
-	case SALE_NOT_ADJACENT:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 /* Answers every outcome of sale_order() but a sale to publish: a hold, a
@@ -575,10 +552,7 @@ reply_unsold(FCGX_Request *req, enum sell_kind k, struct sale *s,
 	}
 	if (reply_keyed(req, s, res))
 		return;
-	if (s->ihash[0] != '\0' && refusal_is_final(res) &&
-	    sale_refused(&rds, s, res) != 0)
-		log_warnx("refusal of %s not recorded: %s", s->idem,
-		    rds.errstr);
+	TESTHOOK("refused", s->order_id, s->idem);
 	if (res == SALE_IN_DOUBT) {
 		/* the script may have run: if it did, its pending entry makes
 		 * the sweeper publish the order; never say "nothing sold" */

@@ -446,20 +446,6 @@ sale_hold_from_replay(struct sale *s)
 	return 0;
 }
 
-int
-sale_refused(struct rds *r, const struct sale *s, enum sale_result code)
-{
-	redisReply	*rep;
-	char		 val[TOKEN_HASH_LEN + SALE_TAKEN_MAX + 32];
-
-	snprintf(val, sizeof(val), "%s F %d %s", s->ihash, (int)code, s->taken);
-	rep = rds_cmd(r, s->node, "SET %s %s EX 86400 NX", s->idem, val);
-	if (rep == NULL)
-		return -1;
-	freeReplyObject(rep);
-	return 0;
-}
-
 /* Finds the index entry of id: "E:Z orderId" of an order or ticket
  * (prefix bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL); first under
  * the slot tag the id carries, then untagged (an id made before the slot

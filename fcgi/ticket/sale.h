@@ -132,11 +132,6 @@ int	sale_from_replay(struct sale *s, const char *secret);
 /* After SALE_REPLAY of a hold (replay_kind 'h'): fills hold_id,
  * expires_ms, total and held from the replayed record.  Returns 0 or -1. */
 int	sale_hold_from_replay(struct sale *s);
-/* Records the refusal code (and SEAT_TAKEN list) of a keyed request, so
- * that the same key answers it again (24 h; not if a sale holds the key
- * meanwhile).  Returns 0 or -1. */
-int	sale_refused(struct rds *r, const struct sale *s,
-	    enum sale_result code);
 /* Runs lua/order.lua.  On SALE_OK head, tickets and msg are set (freed by
  * sale_free()), for a hold (kind 'h') expires_ms, total and held. */
 enum sale_result sale_order(struct rds *r, struct sale *s,

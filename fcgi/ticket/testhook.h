@@ -15,7 +15,9 @@
  *
  * Points of fcgi/ticket/main.c: "reserved" (the seat is taken in Redis, nothing
  * is published yet), "confirmed" (the broker confirmed the ticket, the
- * pending entry is still there, no answer sent).
+ * pending entry is still there, no answer sent), "refused" (the script
+ * refused the request, no answer sent; its text is the request's
+ * bo:idem key).
  */
 #ifndef BOX_TESTHOOK_H
 #define BOX_TESTHOOK_H

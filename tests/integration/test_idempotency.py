@@ -11,6 +11,7 @@ again; a malformed key is 400 on holds, confirms and cancels."""
 import json
 import os
 import signal
+import threading
 import time
 
 import box
@@ -320,14 +321,25 @@ def hook_pid(point):
     return None
 
 
+def hook_clear(point):
+    for f in os.listdir(HOOKS):
+        if f.startswith(point):
+            os.unlink(os.path.join(HOOKS, f))
+
+
+def order_started(zone, key, seats):
+    """An order sent from a thread: (the thread, {"r": its answer once joined})."""
+    first = {}
+    t = threading.Thread(target=lambda: first.update(r=order(zone, key, seats=seats)))
+    t.start()
+    return t, first
+
+
 def test_unknown_outcome_then_the_real_one():
     check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
     seats = [{"row": 4, "column": 4}, {"row": 4, "column": 5}]
     hook_arm("reserved", 120000, '"zoneId":17,"row":4,"column":4')
-    import threading
-    first = {}
-    t = threading.Thread(target=lambda: first.update(r=order(17, "lost", seats=seats)))
-    t.start()
+    t, first = order_started(17, "lost", seats)
     pid = box.wait_until(lambda: hook_pid("reserved"), timeout=60, what="the held responder")
     try:
         # in flight: the seats are reserved, the publish not yet made
@@ -337,9 +349,7 @@ def test_unknown_outcome_then_the_real_one():
         os.kill(pid, signal.SIGKILL)
         t.join(60)
     finally:
-        for f in os.listdir(HOOKS):
-            if f.startswith("reserved"):
-                os.unlink(os.path.join(HOOKS, f))
+        hook_clear("reserved")
     r = first["r"]
     eq((r.status, r.json()["error"]), (503, "UNAVAILABLE"), "the buyer heard nothing useful")
     # the sweeper publishes the orphaned order: then the key answers it
@@ -359,6 +369,31 @@ def test_unknown_outcome_then_the_real_one():
     c = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]})
     eq(c.status, 200, "its token works")
     box.stack("start", "ticket", check_rc=False)
+
+
+def test_refusal_recorded_before_a_retry_can_sell():
+    """A keyed request refused SEAT_TAKEN, its answer not yet sent when the
+    seat is freed: a retry with the same key is the refusal again, never a
+    sale (the refusal is recorded in the step that refused, not after it)."""
+    check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
+    seat = [{"row": 1, "column": 1}]
+    taker = order(20, "taker", seats=seat).json()
+    hook_arm("refused", 6000, ":race-key")
+    t, first = order_started(20, "race-key", seat)
+    try:
+        box.wait_until(lambda: hook_pid("refused"), timeout=60, what="the held refusal")
+        eq(http("POST", "/orders/%s/cancel" % taker["orderId"],
+                {"cancelToken": taker["cancelToken"]}).status, 200, "the seat freed")
+        r2 = order(20, "race-key", port=LIGHTTPD, seats=seat)
+        t.join(60)
+    finally:
+        hook_clear("refused")
+    r1 = first["r"]
+    eq((r1.status, r1.json()["error"]), (409, "SEAT_TAKEN"), "the first answer")
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (409, r1.body, "true"),
+       "the retry while the first was answering")
+    eq(box.zone_state("Event1", 20)["taken"], set(), "the seat still free")
+    eq(zone_orders(20), 1, "only the taker's order")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@
 #define HASH64	"0123456789abcdef0123456789abcdef" \
 		"0123456789abcdef0123456789abcdef"
 
-/* The codes of lua/order.lua keep their numbers: sale_refused() stores
+/* The codes of lua/order.lua keep their numbers: its refuse() stores
  * them and a replay reads them back. */
 static void
 test_result_names(void **state)
