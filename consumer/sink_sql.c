@@ -717,7 +717,7 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code)
 	enum tsql_verdict	 v[ORDER_TICKETS_MAX];
 	struct cancel		 c;
 	size_t			 j, n = it->u.o.n, first = n;
-	int			 stored, gone;
+	int			 stored, gone, mine;
 
 	if (code != ER_DUP) {
 		it->state = PIPE_DEAD;
@@ -740,36 +740,32 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code)
 		v[j] = tsql_classify(tv[j], s->rows, s->nrows, &other[j]);
 		if (v[j] == TSQL_ABSENT)
 			continue;
-		if (v[j] == TSQL_SEAT_TAKEN && (gone = cancelled_since(s,
-		    other[j], &c)) != 0) {
-			if (gone < 0)
-				return -1;
-			s->cv[0] = &c;
-			if (txn(s, 0, 1, &code) != SQL_OK)
-				return -1;
-			log_info("mysql: ticket %s (order %s) was cancelled on %s "
-			    "and its seat sold again to order %s before the "
-			    "cancellation's message came: cancellation applied",
-			    c.ids[0], c.order, c.on, it->u.o.id);
-			return -1;	/* the order again, after a back-off */
-		}
-		/* the other way round: this order's ticket was cancelled, its
-		 * seat sold again, and that sale reached MySQL first (a
-		 * redelivery, another consumer): the ticket goes in as
-		 * CANCELLED once its cancellation is recorded (read_cancels) */
-		if (v[j] == TSQL_SEAT_TAKEN && (gone = redis_cancel(s,
-		    tv[j]->event, tv[j]->zone, tv[j]->id, &c)) != 0) {
-			if (gone < 0)
-				return -1;
+		/* the seat's ticket was cancelled and its seat sold again to
+		 * this order before the cancellation's message came; or the
+		 * other way round: this order's ticket was cancelled, its seat
+		 * sold again, and that sale reached MySQL first (a redelivery,
+		 * another consumer), so the ticket goes in as CANCELLED once its
+		 * cancellation is recorded (read_cancels).  Either way: the
+		 * cancellation now, the order again after a back-off. */
+		gone = mine = 0;
+		if (v[j] == TSQL_SEAT_TAKEN &&
+		    (gone = cancelled_since(s, other[j], &c)) == 0 &&
+		    (gone = redis_cancel(s, tv[j]->event, tv[j]->zone,
+		    tv[j]->id, &c)) == 1) {
+			mine = 1;
 			memcpy(c.order, it->u.o.id, UUID_LEN + 1);
+		}
+		if (v[j] == TSQL_SEAT_TAKEN && gone != 0) {
 			s->cv[0] = &c;
-			if (txn(s, 0, 1, &code) != SQL_OK)
-				return -1;
-			log_info("mysql: ticket %s (order %s) was cancelled on %s "
-			    "and its seat sold again to ticket %s, stored first: "
-			    "cancellation recorded, the order follows", c.ids[0],
-			    c.order, c.on, other[j]->id);
-			return -1;	/* the order again, after a back-off */
+			if (gone > 0 && txn(s, 0, 1, &code) == SQL_OK)
+				log_info("mysql: ticket %s (order %s) was "
+				    "cancelled on %s and its seat sold again to "
+				    "%s %s%s: cancellation recorded, the order "
+				    "again", c.ids[0], c.order, c.on, mine ?
+				    "ticket" : "order", mine ? other[j]->id :
+				    it->u.o.id, mine ? ", stored first" : " before "
+				    "the cancellation's message came");
+			return -1;
 		}
 		if (v[j] == TSQL_PRESENT)	/* stored without its order */
 			v[j] = TSQL_ID_CONFLICT;

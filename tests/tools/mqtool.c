@@ -2,7 +2,7 @@
 /*
  * mqtool - a test helper that talks to the broker with the project's own
  * settings: count, get (consume and ack), peek (read and requeue), purge,
- * publish (with confirm, to ticket.exchange or straight to one queue).
+ * publish (with confirms, to ticket.exchange or straight to one queue).
  *
  *   mqtool [-c config] count QUEUE
  *   mqtool [-c config] get QUEUE [MAX]       bodies, one per line
@@ -70,24 +70,95 @@ fetch(struct mq *m, const char *queue, long max, int ack)
 	return 0;
 }
 
-/* Publishes body times times: straight into queue if not NULL, else to
- * ticket.exchange with a confirm.  Returns 0 or 1. */
+/* Confirms of the messages sent straight into a queue (every one is
+ * waited for before the connection closes: a quorum queue may drop what a
+ * close overtakes). */
+static struct {
+	unsigned char	*done;		/* done[tag]: confirmed */
+	uint64_t	 cap, sent, floor;	/* floor: all up to it done */
+} cf;
+
+/* Reads the confirms that came; returns 0, or 1 on a nack or a lost
+ * connection. */
+static int
+confirms_read(struct mq *m)
+{
+	struct mq_event	 ev;
+	uint64_t	 t;
+	int		 rc;
+
+	while ((rc = mq_read_event(m, &ev)) == 1) {
+		if (ev.kind == MQ_EV_NACK || ev.kind == MQ_EV_CLOSED) {
+			fprintf(stderr, "mqtool: the broker refused message "
+			    "%llu\n", (unsigned long long)ev.tag);
+			return 1;
+		}
+		if (ev.kind != MQ_EV_ACK || ev.tag > cf.sent)
+			continue;
+		for (t = ev.multiple ? cf.floor + 1 : ev.tag; t <= ev.tag; t++)
+			cf.done[t] = 1;
+		while (cf.floor < cf.sent && cf.done[cf.floor + 1])
+			cf.floor++;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "mqtool: %s\n", m->errstr);
+		return 1;
+	}
+	return 0;
+}
+
+/* Waits up to 30 s for every confirm; returns 0 or 1. */
+static int
+confirms_wait(struct mq *m)
+{
+	int	i;
+
+	for (i = 0; i < 3000 && cf.floor < cf.sent; i++) {
+		if (confirms_read(m) != 0)
+			return 1;
+		if (cf.floor < cf.sent)
+			usleep(10000);
+	}
+	if (cf.floor < cf.sent) {
+		fprintf(stderr, "mqtool: %llu of %llu messages not confirmed "
+		    "within 30 s\n", (unsigned long long)(cf.sent - cf.floor),
+		    (unsigned long long)cf.sent);
+		return 1;
+	}
+	return 0;
+}
+
+/* Publishes body times times: straight into queue if not NULL (its
+ * confirm read later: confirms_wait()), else to ticket.exchange waiting
+ * for its confirm.  Returns 0 or 1. */
 static int
 publish(struct mq *m, const char *queue, const char *body, long times)
 {
-	long	i;
-	int	ret = 0;
+	uint64_t	 tag;
+	long		 i;
+	int		 ret = 0;
 
 	for (i = 0; i < times && ret == 0; i++) {
 		if (queue != NULL) {
-			amqp_basic_properties_t p;
+			if (cf.sent + 2 > cf.cap) {
+				unsigned char *d;
+				uint64_t c = cf.cap ? 2 * cf.cap : 4096;
 
-			memset(&p, 0, sizeof(p));
-			p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-			p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-			ret = amqp_basic_publish(m->conn, 1, amqp_empty_bytes,
-			    amqp_cstring_bytes(queue), 1, 0, &p,
-			    amqp_cstring_bytes(body)) != 0;
+				if ((d = realloc(cf.done, c)) == NULL) {
+					fprintf(stderr, "mqtool: out of memory\n");
+					return 1;
+				}
+				memset(d + cf.cap, 0, c - cf.cap);
+				cf.done = d;
+				cf.cap = c;
+			}
+			if (mq_send(m, "", queue, body, strlen(body), "mqtool",
+			    0, &tag) != 0) {
+				fprintf(stderr, "mqtool: %s\n", m->errstr);
+				return 1;
+			}
+			cf.sent = tag;
+			ret = confirms_read(m);
 		} else if (mq_publish(m, body, strlen(body), "mqtool", 5000) !=
 		    MQ_OK) {
 			fprintf(stderr, "mqtool: %s\n", m->errstr);
@@ -132,11 +203,7 @@ main(int argc, char **argv)
 		}
 		if (optind != argc - 1)
 			usage();
-		/* confirm mode only for the exchange (mq_publish waits for
-		 * each confirm): straight into a queue nothing is read back,
-		 * and confirms left unread made the close reset the
-		 * connection, losing the last messages sent */
-		if (mq_connect(&m, queue == NULL) != 0) {
+		if (mq_connect(&m, 1) != 0) {
 			fprintf(stderr, "mqtool: %s\n", m.errstr);
 			return 1;
 		}
@@ -157,18 +224,9 @@ main(int argc, char **argv)
 			}
 			free(line);
 		}
-		/* a round trip on the channel: the broker has taken every
-		 * message before it (frames of a channel are handled in order) */
-		if (ret == 0 && queue != NULL) {
-			amqp_queue_declare(m.conn, 1, amqp_cstring_bytes(queue), 1,
-			    0, 0, 0, amqp_empty_table);
-			if (amqp_get_rpc_reply(m.conn).reply_type !=
-			    AMQP_RESPONSE_NORMAL) {
-				fprintf(stderr, "mqtool: publish to %s not "
-				    "acknowledged\n", queue);
-				ret = 1;
-			}
-		}
+		if (ret == 0 && queue != NULL)
+			ret = confirms_wait(&m);
+		free(cf.done);
 		mq_close(&m);
 		return ret;
 	}

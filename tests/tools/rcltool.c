@@ -71,13 +71,28 @@ command(struct rcluster *c, enum rcl_route route, int argc, const char **argv)
 	freeReplyObject(r);
 }
 
+/* Splits a line of stdin into av (at most ARGS_MAX - 1 words); returns
+ * how many. */
+static int
+split(char *line, const char **av)
+{
+	char	*save;
+	int	 n = 0;
+
+	for (av[n] = strtok_r(line, " \t\r\n", &save);
+	    av[n] != NULL && n < ARGS_MAX - 1;
+	    av[++n] = strtok_r(NULL, " \t\r\n", &save))
+		;
+	return n;
+}
+
 /* rcltool -1: the single-server client (shared/rds.c). */
 static int
 single(const char *server, int timeout_ms)
 {
 	struct rds	 r;
 	redisReply	*rep;
-	char		 line[4096], *save;
+	char		 line[4096];
 	const char	*av[ARGS_MAX];
 	int		 n;
 
@@ -87,12 +102,7 @@ single(const char *server, int timeout_ms)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (fgets(line, sizeof(line), stdin) != NULL) {
-		n = 0;
-		for (av[n] = strtok_r(line, " \t\r\n", &save);
-		    av[n] != NULL && n < ARGS_MAX - 1;
-		    av[++n] = strtok_r(NULL, " \t\r\n", &save))
-			;
-		if (n == 0)
+		if ((n = split(line, av)) == 0)
 			continue;
 		if (strcmp(av[0], "M") != 0 || n < 2) {
 			printf("FAIL in_doubt=0 unknown command\n");
@@ -113,7 +123,7 @@ int
 main(int argc, char **argv)
 {
 	struct rcluster	*c;
-	char		 line[4096], err[256], buf[RCL_HOST_MAX + 8], *save;
+	char		 line[4096], err[256], buf[RCL_HOST_MAX + 8];
 	const char	*av[ARGS_MAX];
 	int		 n, timeout_ms = 1000, retry_ms = 2000;
 
@@ -135,12 +145,7 @@ main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (fgets(line, sizeof(line), stdin) != NULL) {
-		n = 0;
-		for (av[n] = strtok_r(line, " \t\r\n", &save);
-		    av[n] != NULL && n < ARGS_MAX - 1;
-		    av[++n] = strtok_r(NULL, " \t\r\n", &save))
-			;
-		if (n == 0)
+		if ((n = split(line, av)) == 0)
 			continue;
 		if ((strcmp(av[0], "M") == 0 || strcmp(av[0], "R") == 0) && n > 1)
 			command(c, av[0][0] == 'M' ? RCL_MASTER : RCL_REPLICA,
