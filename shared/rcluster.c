@@ -826,10 +826,8 @@ refresh_if_old(struct rcluster *c)
 static redisReply *route_command(struct rcluster *, unsigned,
 	    enum rcl_route, int, const char **, const size_t *);
 
-/* 1 if the command's name (argv[0]; argvlen NULL: strlen) is cmd, in any
- * case. */
-static int
-is_cmd(const char **argv, const size_t *argvlen, const char *cmd)
+int
+rcl_is_cmd(const char **argv, const size_t *argvlen, const char *cmd)
 {
 	size_t len = argvlen != NULL ? argvlen[0] : strlen(argv[0]);
 
@@ -865,12 +863,12 @@ txn_command(struct rcluster *c, int argc, const char **argv,
 	    RCL_REDIR_NONE)
 		c->stale = 1;	/* refreshed once the transaction is over */
 	c->last_node = c->txn_node;
-	if (is_cmd(argv, argvlen, "MULTI") &&
+	if (rcl_is_cmd(argv, argvlen, "MULTI") &&
 	    rep->type != REDIS_REPLY_ERROR)
 		c->txn_multi = 1;
-	if (is_cmd(argv, argvlen, "EXEC") ||
-	    is_cmd(argv, argvlen, "DISCARD") ||
-	    is_cmd(argv, argvlen, "UNWATCH")) {
+	if (rcl_is_cmd(argv, argvlen, "EXEC") ||
+	    rcl_is_cmd(argv, argvlen, "DISCARD") ||
+	    rcl_is_cmd(argv, argvlen, "UNWATCH")) {
 		c->txn_node = -1;
 		c->txn_multi = 0;
 	}
@@ -887,7 +885,7 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 
 	c->in_doubt = 0;
 	if (c->txn_node >= 0 && !c->txn_multi &&
-	    is_cmd(argv, argvlen, "WATCH") && c->have_map &&
+	    rcl_is_cmd(argv, argvlen, "WATCH") && c->have_map &&
 	    c->map.master[slot & (RCL_SLOTS - 1)] != c->txn_node) {
 		/* a WATCH left open elsewhere (its caller gave up) */
 		if ((rep = txn_command(c, 1, unwatch, unwatch_len)) != NULL)
@@ -901,10 +899,10 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 	rep = route_command(c, slot, route, argc, argv, argvlen);
 	if (rep != NULL && rep->type != REDIS_REPLY_ERROR && route ==
 	    RCL_MASTER && c->last_node >= 0 &&
-	    (is_cmd(argv, argvlen, "WATCH") ||
-	    is_cmd(argv, argvlen, "MULTI"))) {
+	    (rcl_is_cmd(argv, argvlen, "WATCH") ||
+	    rcl_is_cmd(argv, argvlen, "MULTI"))) {
 		c->txn_node = c->last_node;
-		c->txn_multi = is_cmd(argv, argvlen, "MULTI");
+		c->txn_multi = rcl_is_cmd(argv, argvlen, "MULTI");
 	}
 	return rep;
 }

@@ -55,6 +55,9 @@
 /* The slot of a key: CRC16 of its hash tag ("{...}", non-empty) or of the
  * whole key, modulo 16384 (the keys.c CRC16). */
 unsigned rcl_slot(const char *key, size_t len);
+/* 1 if the command's name (argv[0]; argvlen NULL: strlen) is cmd, in any
+ * case (how both clients follow WATCH, MULTI, EXEC, DISCARD, UNWATCH). */
+int	rcl_is_cmd(const char **argv, const size_t *argvlen, const char *cmd);
 
 /* ---- the map (pure) ------------------------------------------------- */
 

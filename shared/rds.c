@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "fmt.h"
 #include "keys.h"
@@ -297,17 +296,14 @@ static void
 single_txn(struct rds *r, int argc, const char **argv, const size_t *lens,
     const redisReply *rep)
 {
-	size_t len;
-
 	if (argc < 1)
 		return;
-	len = lens != NULL ? lens[0] : strlen(argv[0]);
-#define IS(cmd)	(len == sizeof(cmd) - 1 && strncasecmp(argv[0], cmd, len) == 0)
-	if ((IS("WATCH") || IS("MULTI")) && rep->type != REDIS_REPLY_ERROR)
+	if ((rcl_is_cmd(argv, lens, "WATCH") || rcl_is_cmd(argv, lens,
+	    "MULTI")) && rep->type != REDIS_REPLY_ERROR)
 		r->txn = 1;
-	else if (IS("EXEC") || IS("DISCARD") || IS("UNWATCH"))
+	else if (rcl_is_cmd(argv, lens, "EXEC") || rcl_is_cmd(argv, lens,
+	    "DISCARD") || rcl_is_cmd(argv, lens, "UNWATCH"))
 		r->txn = 0;
-#undef IS
 }
 
 /* One command, unchecked: NULL on I/O failure (in_doubt set if it was
