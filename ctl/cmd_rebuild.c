@@ -210,19 +210,6 @@ take_redis(struct newzone *nz, const struct zstate *z)
 		}
 }
 
-/* Queues one command of the transaction; returns 0 or -1. */
-static int
-queue_cmd(struct rds *r, unsigned node, int argc, const char **argv,
-    const size_t *lens)
-{
-	redisReply *rep;
-
-	if ((rep = rds_argv(r, node, argc, argv, lens)) == NULL)
-		return -1;
-	freeReplyObject(rep);
-	return 0;
-}
-
 /* HSET key f1 v1 f2 v2 ... in chunks; fields and values as text. */
 static int
 hset_chunks(struct rds *r, unsigned node, const char *key, long npairs,
@@ -242,7 +229,7 @@ hset_chunks(struct rds *r, unsigned node, const char *key, long npairs,
 			argv[argc++] = fields[k];
 			argv[argc++] = values[k];
 		}
-		ret = queue_cmd(r, node, argc, argv, NULL);
+		ret = rds_do(r, node, argc, argv, NULL);
 	}
 	free(argv);
 	return ret;
@@ -334,7 +321,7 @@ write_cache(struct rds *r, unsigned node, const struct newzone *nz, int ttl)
 		argv[2] = nz->json[bit];
 		argv[3] = "EX";
 		argv[4] = ttlbuf;
-		if (queue_cmd(r, node, 5, argv, NULL) != 0)
+		if (rds_do(r, node, 5, argv, NULL) != 0)
 			return -1;
 	}
 	return 0;
@@ -373,10 +360,10 @@ write_catalog_and_seats(struct rds *r, const struct zstate *z,
 			hset[nhset++] = value[i];
 		} else
 			hdel[nhdel++] = name[i];
-	return queue_cmd(r, z->node, nhset, hset, NULL) != 0 ||
-	    (nhdel > 2 && queue_cmd(r, z->node, nhdel, hdel, NULL) != 0) ||
-	    queue_cmd(r, z->node, 4, del, NULL) != 0 ||
-	    queue_cmd(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
+	return rds_do(r, z->node, nhset, hset, NULL) != 0 ||
+	    (nhdel > 2 && rds_do(r, z->node, nhdel, hdel, NULL) != 0) ||
+	    rds_do(r, z->node, 4, del, NULL) != 0 ||
+	    rds_do(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
 }
 
 /* Whether ticket id owns a seat of the new state. */
@@ -412,7 +399,7 @@ write_cancels(struct rebuild *rb, unsigned node,
 			continue;
 		snprintf(field, sizeof(field), "c:%s", rb->cx[i].id);
 		argv[3] = rb->cx[i].on;
-		if (queue_cmd(&rb->ctl->rds, node, 4, argv, NULL) != 0)
+		if (rds_do(&rb->ctl->rds, node, 4, argv, NULL) != 0)
 			return -1;
 	}
 	return 0;

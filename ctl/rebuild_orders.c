@@ -125,17 +125,6 @@ ticket(struct one *o, MYSQL_ROW row)
 	o->n++;
 }
 
-static int
-cmd(struct rds *r, unsigned slot, int argc, const char **argv)
-{
-	redisReply *rep;
-
-	if ((rep = rds_argv(r, slot, argc, argv, NULL)) == NULL)
-		return -1;
-	freeReplyObject(rep);
-	return 0;
-}
-
 /* SET bo:oix:{st}<id> "E:Z orderId" NX (the id carries the zone's slot:
  * the caller checked). */
 static int
@@ -146,7 +135,7 @@ index_id(struct rds *r, unsigned slot, const char *id, const char *value)
 
 	if (keys_id(KEY_OIX, slot, id, key, sizeof(key)) < 0)
 		return -1;
-	return cmd(r, slot, 4, argv);
+	return rds_do(r, slot, 4, argv, NULL);
 }
 
 /* Whether the order's ids all carry the zone's slot: ids made before they
@@ -183,7 +172,7 @@ finish(struct rds *r, unsigned slot, struct one *o, long *orders)
 	if (!same_slot(o, slot))
 		return 0;
 	snprintf(value, sizeof(value), "%s %s", o->tag, o->oid);
-	if (cmd(r, slot, 4, hsetnx) != 0 ||
+	if (rds_do(r, slot, 4, hsetnx, NULL) != 0 ||
 	    index_id(r, slot, o->oid, value) != 0)
 		return -1;
 	for (i = 0; i < o->n; i++) {
@@ -194,7 +183,7 @@ finish(struct rds *r, unsigned slot, struct one *o, long *orders)
 		snprintf(field, sizeof(field), "c:%s", o->t[i].id);
 		hsetnx[2] = field;
 		hsetnx[3] = o->t[i].cancelled;
-		if (cmd(r, slot, 4, hsetnx) != 0)
+		if (rds_do(r, slot, 4, hsetnx, NULL) != 0)
 			return -1;
 	}
 	(*orders)++;

@@ -345,6 +345,18 @@ rds_argv(struct rds *r, unsigned slot, int argc, const char **argv,
 	return checked(r, slot, exchange(r, slot, argc, argv, lens), argv[0]);
 }
 
+int
+rds_do(struct rds *r, unsigned slot, int argc, const char **argv,
+    const size_t *lens)
+{
+	redisReply *rep;
+
+	if ((rep = rds_argv(r, slot, argc, argv, lens)) == NULL)
+		return -1;
+	freeReplyObject(rep);
+	return 0;
+}
+
 #define CMD_ARGS_MAX	64
 
 /* Splits the RESP array cmd (redisvFormatCommand()) into argv/lens, which

@@ -105,6 +105,10 @@ int	rds_is_open(const struct rds *r, unsigned slot);
  * ERR_IO) or an error reply (ERR_SERVER, freed). */
 redisReply *rds_argv(struct rds *r, unsigned slot, int argc,
 	    const char **argv, const size_t *lens);
+/* rds_argv() for a command whose answer only says it worked (a write,
+ * one queued in a transaction): 0, or -1 with errstr set. */
+int	rds_do(struct rds *r, unsigned slot, int argc, const char **argv,
+	    const size_t *lens);
 /* printf-style variant of rds_argv() (hiredis format: %s %b %d %lld). */
 redisReply *rds_cmd(struct rds *r, unsigned slot, const char *fmt, ...);
 /* EVALSHA of a script with nkeys keys (all in slot) then args (reloads on
