@@ -29,7 +29,9 @@
  * same -p PIDFILE replaces them: it reads the pids of the previous
  * generation from the file (those still running the same command line),
  * starts its own children, and once they have all run for a second sends
- * the old ones SIGTERM (they finish the request in hand and exit).  Under
+ * the old ones SIGTERM (they finish the request in hand and exit).  Until
+ * then the pid file lists the old ones beside the new, so that a prefork
+ * started after this one died too retires both generations.  Under
  * spawn-fcgi -n the new generation listens on a new socket at the same
  * path, so the old one only drains what it had already accepted.
  */
@@ -50,7 +52,8 @@
 #define CHILDREN_MAX	1024
 #define QUICK_MS	1000		/* a child dying sooner "failed to start" */
 #define DELAY_MAX_MS	10000
-#define PIDFILE_MAX	(CHILDREN_MAX * 12)
+#define OLDS_MAX	(2 * CHILDREN_MAX)	/* of earlier generations */
+#define PIDFILE_MAX	((CHILDREN_MAX + OLDS_MAX) * 12)
 
 struct child {
 	pid_t		pid;		/* 0: slot empty */
@@ -64,9 +67,12 @@ static int		 nkids = 1;
 static const char	*pidfile;
 static char *const	*prog;
 static int		 settled;	/* a child has run for QUICK_MS */
-/* children of a previous prefork (from the pid file), to be retired */
-static pid_t		 olds[CHILDREN_MAX];
+/* children of a previous prefork (from the pid file), to be retired; the
+ * pid file lists them beside ours until then, so that a prefork started
+ * after this one died still finds them */
+static pid_t		 olds[OLDS_MAX];
 static int		 nolds;
+static int		 keep_olds;	/* ours cannot start: they serve on */
 
 static void
 usage(FILE *f)
@@ -97,11 +103,12 @@ write_pidfile(void)
 
 	if (pidfile == NULL)
 		return;
-	for (i = 0; i < nkids; i++) {
-		if (kids[i].pid == 0)
+	for (i = 0; i < nkids + nolds; i++) {
+		pid_t pid = i < nkids ? kids[i].pid : olds[i - nkids];
+
+		if (pid == 0)
 			continue;
-		n = snprintf(buf + len, sizeof(buf) - len, "%ld\n",
-		    (long)kids[i].pid);
+		n = snprintf(buf + len, sizeof(buf) - len, "%ld\n", (long)pid);
 		if (n < 0 || (size_t)n >= sizeof(buf) - len)
 			break;
 		len += (size_t)n;
@@ -159,7 +166,7 @@ read_olds(void)
 		memcpy(want + wlen, prog[i], len);
 		wlen += len;
 	}
-	for (p = buf; *p != '\0' && nolds < CHILDREN_MAX; p = end) {
+	for (p = buf; *p != '\0' && nolds < OLDS_MAX; p = end) {
 		errno = 0;
 		v = strtol(p, &end, 10);
 		if (end == p)
@@ -178,12 +185,15 @@ read_olds(void)
 		    prog[0], nkids);
 }
 
-/* SIGTERM to the previous generation (not our children: init reaps them). */
+/* SIGTERM to the previous generation (not our children: init reaps them);
+ * none if ours could not start (keep_olds). */
 static void
 retire_olds(void)
 {
 	int i;
 
+	if (keep_olds)
+		return;
 	for (i = 0; i < nolds; i++)
 		if (kill(olds[i], SIGTERM) != 0 && errno != ESRCH)
 			log_warn("kill %ld", (long)olds[i]);
@@ -326,8 +336,10 @@ start_due(const sigset_t *old, int *changed)
 			next = kids[i].due - now;
 	}
 	if (nolds > 0) {
-		if (up)
+		if (up) {
 			retire_olds();
+			*changed = 1;	/* the pid file: ours only */
+		}
 		else if (next > 100)
 			next = 100;	/* look again soon */
 	}
@@ -354,7 +366,7 @@ supervise(long stop_s)
 		changed = 0;
 		if ((r = reap(stopping)) < 0) {
 			signal_all(SIGTERM);
-			nolds = 0;	/* they serve: better than nothing */
+			keep_olds = 1;	/* they serve: better than nothing */
 			stopping = 2;
 			deadline = mono_ms() + stop_s * 1000;
 		}

@@ -286,6 +286,54 @@ def test_prefork_replaces_the_children_of_a_dead_prefork():
                     os.kill(p, signal.SIGKILL)
 
 
+def test_prefork_killed_before_retiring_the_old_children():
+    """The second prefork dies before its children have run for a second
+    (before it stopped the first one's): a third retires both generations,
+    the first one's too (they were in no pid file any more: orphans that
+    accept nothing under spawn-fcgi -n)."""
+    with tempfile.TemporaryDirectory() as d:
+        pidfile = os.path.join(d, "kids.pid")
+        cmd = [PREFORK, "-n", "2", "-p", pidfile, "--", "sleep", "63"]
+        procs, gens = [], []
+
+        def listed():
+            try:
+                return [int(x) for x in open(pidfile).read().split()]
+            except (OSError, ValueError):
+                return []
+
+        def started(known):
+            mine = [p for p in listed() if p not in known and running(p)]
+            return mine if len(mine) == 2 else None
+
+        try:
+            for gen in range(2):
+                procs.append(subprocess.Popen(cmd, stderr=subprocess.DEVNULL))
+                known = sum(gens, [])
+                gens.append(box.wait_until(lambda: started(known), timeout=5, interval=0.02,
+                                           what="generation %d started" % gen))
+                procs[-1].kill()     # within its first second: nothing retired
+                procs[-1].wait()
+            everyone = sum(gens, [])
+            eq([p for p in everyone if running(p)], everyone, "both generations running")
+            procs.append(subprocess.Popen(cmd, stderr=subprocess.DEVNULL))
+            box.wait_until(lambda: not any(running(p) for p in everyone), timeout=10,
+                           what="both earlier generations (first %s, second %s) stopped by "
+                           "the third prefork" % (gens[0], gens[1]))
+            new = listed()
+            eq(len([p for p in new if running(p)]), 2, "the third prefork's children")
+            eq(set(new) & set(everyone), set(), "earlier pids in the pid file")
+            procs[-1].send_signal(signal.SIGTERM)
+            eq(procs[-1].wait(timeout=10), 0, "third prefork exit status")
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+            for p in sum(gens, []) + listed():
+                if running(p):
+                    os.kill(p, signal.SIGKILL)
+
+
 def test_prefork_gives_up_on_a_program_that_cannot_start():
     t0 = time.time()
     r = subprocess.run([PREFORK, "-n", "2", "--", "/nonexistent/program"], capture_output=True,
