@@ -313,9 +313,17 @@ link_read(struct link *l)
 			link_lost(l, 0);
 			return;
 		case MQ_EV_RETURN:
+			/* a return comes before its message's confirm, and in
+			 * publish order: the oldest entry of that id not yet
+			 * returned (a second publish of the same id may be in
+			 * flight behind it) */
 			for (k = 0; k < l->n; k++)
-				if (strcmp(flight_at(l, k)->id, ev.msgid) == 0)
+				if (!flight_at(l, k)->returned &&
+				    !flight_at(l, k)->done &&
+				    strcmp(flight_at(l, k)->id, ev.msgid) == 0) {
 					flight_at(l, k)->returned = 1;
+					break;
+				}
 			break;
 		case MQ_EV_BLOCKED:
 			/* RabbitMQ stopped reading at one of them: it keeps
