@@ -57,7 +57,8 @@
 -- out; 3 row sold out; 4 not found; 5 invalid seat; 6 no counters (fenced);
 -- 7 event cancelled; 8 not on sale yet {8, "<opens> <now>"}; 9 sale closed;
 -- 10 catalog unusable; 11 not enough adjacent seats (best available).
--- Every check comes before the first write.
+-- Every check comes before the first write (a refusal's record under the
+-- key aside: refuse()).
 --#include pending
 local ih, kind = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
 local hid, hsecs = ARGV[#ARGV - 5], ARGV[#ARGV - 4]
@@ -69,10 +70,12 @@ end
 -- a definite refusal (CONTRACT section 7: a keyed request answers it
 -- again for 24 h) is recorded under the key in the step that refuses, so
 -- that no request with the same key sells in between; "not on sale yet",
--- "no counters" and "catalog unusable" are not (a retry may sell)
+-- "no counters" and "catalog unusable" are not (a retry may sell).  The
+-- record is best effort (pcall): a Redis out of memory (maxmemory,
+-- noeviction) refuses the write, and the refusal is still the answer
 local function refuse(code, detail)
   if ih ~= '' then
-    redis.call('SET', KEYS[7], ih .. ' F ' .. code .. ' ' .. detail, 'EX', 86400)
+    redis.pcall('SET', KEYS[7], ih .. ' F ' .. code .. ' ' .. detail, 'EX', 86400)
   end
   return {code, detail}
 end

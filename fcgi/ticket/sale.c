@@ -248,7 +248,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 		if (rep->element[1]->type != REDIS_REPLY_STRING ||
 		    rep->element[1]->len >= sizeof(s->taken)) {
 			seterr(r, s->node, "order", "bad taken list");
-			return SALE_ERROR;	/* nothing written */
+			return SALE_ERROR;	/* nothing sold */
 		}
 		memcpy(s->taken, rep->element[1]->str,
 		    rep->element[1]->len + 1);

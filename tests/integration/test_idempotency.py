@@ -396,5 +396,28 @@ def test_refusal_recorded_before_a_retry_can_sell():
     eq(zone_orders(20), 1, "only the taker's order")
 
 
+def test_refusal_answered_while_redis_is_out_of_memory():
+    """Redis at maxmemory (noeviction, docs/deploy.md) refuses the write of
+    a keyed refusal's record: the answer is still the refusal, not a 503
+    "may still be issued" for an order that was never made."""
+    seat = [{"row": 2, "column": 1}]
+    eq(order(20, "oom-taker", seats=seat).status, 201, "taker")
+    node = box.zone_node("Event1", 20)
+    key = "bo:idem:{Event1:20}:oom-refused"
+    was = box.redis("CONFIG", "GET", "maxmemory", node=node)[1]
+    was = was.decode() if isinstance(was, bytes) else str(was)
+    box.redis("CONFIG", "SET", "maxmemory", "1", node=node)
+    try:
+        r = order(20, "oom-refused", seats=seat)
+        eq((r.status, r.json()["error"]), (409, "SEAT_TAKEN"), "refused while out of memory")
+        eq(box.redis("EXISTS", key, node=node), 0, "no record written")
+    finally:
+        box.redis("CONFIG", "SET", "maxmemory", was, node=node)
+    r2 = order(20, "oom-refused", seats=seat)
+    eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (409, r.body, None),
+       "once memory is back: refused again, and recorded now")
+    eq(box.redis("EXISTS", key, node=node), 1, "recorded")
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))

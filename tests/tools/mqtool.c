@@ -93,6 +93,11 @@ confirms_read(struct mq *m)
 			    "%llu\n", (unsigned long long)ev.tag);
 			return 1;
 		}
+		if (ev.kind == MQ_EV_RETURN) {
+			fprintf(stderr, "mqtool: a message was returned: no "
+			    "such queue\n");
+			return 1;
+		}
 		if (ev.kind != MQ_EV_ACK || ev.tag > cf.sent)
 			continue;
 		for (t = ev.multiple ? cf.floor + 1 : ev.tag; t <= ev.tag; t++)
@@ -153,7 +158,7 @@ publish(struct mq *m, const char *queue, const char *body, long times)
 				cf.cap = c;
 			}
 			if (mq_send(m, "", queue, body, strlen(body), "mqtool",
-			    0, &tag) != 0) {
+			    1, &tag) != 0) {
 				fprintf(stderr, "mqtool: %s\n", m->errstr);
 				return 1;
 			}
