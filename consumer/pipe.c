@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mq.h"
 #include "pipe.h"
+#include "when.h"
 
 #define CHANNEL		1	/* the channel mq_connect() opens */
 #define IDLE_WAIT_MS	250	/* longest wait for a first delivery */
@@ -33,37 +34,6 @@ pipe_sleep(long ms, const atomic_int *stop)
 		nanosleep(&ts, NULL);
 	}
 	return atomic_load(stop) ? 1 : 0;
-}
-
-/* The decimal number of n digits at s (already validated). */
-static int
-num(const char *s, int n)
-{
-	int v = 0;
-
-	while (n-- > 0)
-		v = v * 10 + (*s++ - '0');
-	return v;
-}
-
-long long
-pipe_stamp_ms(const char *stamp)
-{
-	struct tm	tm;
-	time_t		secs;
-
-	if (!ticket_stamp_ok(stamp))
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = num(stamp, 4) - 1900;
-	tm.tm_mon = num(stamp + 5, 2) - 1;
-	tm.tm_mday = num(stamp + 8, 2);
-	tm.tm_hour = num(stamp + 11, 2);
-	tm.tm_min = num(stamp + 14, 2);
-	tm.tm_sec = num(stamp + 17, 2);
-	if ((secs = timegm(&tm)) == (time_t)-1)
-		return 0;
-	return (long long)secs * 1000 + num(stamp + 20, 3);
 }
 
 /* Drops the connection without talking to the peer (it failed), as
@@ -294,7 +264,8 @@ ack_done(struct pipe *p, struct mq *m, struct item *items, size_t n)
 			done++;
 			if (items[i].tag > max)
 				max = items[i].tag;
-			if ((ms = pipe_stamp_ms(items[i].t.created)) > newest)
+			if (when_parse(items[i].t.created, &ms) == 0 &&
+			    ms > newest)
 				newest = ms;
 		} else if (!items[i].settled)
 			open++;

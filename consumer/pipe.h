@@ -87,7 +87,4 @@ void	*pipe_run(void *pipe);
  * set, else 0. */
 int	pipe_sleep(long ms, const atomic_int *stop);
 
-/* ms since the epoch of a ticket stamp "YYYY-MM-DDTHH:MM:SS.mmmZ", or 0. */
-long long pipe_stamp_ms(const char *stamp);
-
 #endif

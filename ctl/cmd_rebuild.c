@@ -74,6 +74,7 @@ struct newzone {
 	const char	**json;		/* per bit: ticket JSON to cache, or NULL */
 	long		 from[REBUILD__MAX];	/* seats taken from each */
 	long		 orders;	/* orders of MySQL indexed */
+	long		 keys;		/* their Idempotency-Keys */
 	long		 cancelled;	/* tickets left out: cancel queued */
 };
 
@@ -430,7 +431,7 @@ write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 	    write_counters(r, z->node, k[KEY_LEFT], nz) != 0 ||
 	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0 ||
 	    rebuild_orders(r, z->node, rb->d, nz->cz->event, nz->cz->zone,
-	    &nz->orders) != 0 ||
+	    &nz->orders, &nz->keys) != 0 ||
 	    write_cancels(rb, z->node, nz, k[KEY_ORDS]) != 0) {
 		if (rb->d->errstr[0] != '\0')
 			snprintf(r->errstr, sizeof(r->errstr), "%s",
@@ -589,6 +590,10 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		printf("%s zone %ld: %ld order(s) of MySQL: messages and index "
 		    "for cancellation put back where missing\n", cz->event,
 		    cz->zone, nz.orders);
+	if (nz.keys > 0)
+		printf("%s zone %ld: %ld Idempotency-Key record(s) of the last "
+		    "24 h put back where missing\n", cz->event, cz->zone,
+		    nz.keys);
 	rb->rebuilt++;
 out:
 	free(nz.bits);
@@ -754,7 +759,8 @@ const struct command cmd_rebuild = {
 	"claimed tickets Redis still holds.  Seats Redis still marks as sold\n"
 	"stay sold.  The zone's catalog hash gets its sale state (the event's\n"
 	"status, the sale window), and the orders of MySQL what a cancellation\n"
-	"needs (message, id index, recorded cancellations) where Redis has\n"
+	"needs (message, id index, recorded cancellations) and the records of\n"
+	"the Idempotency-Keys they were bought with (last 24 h) where Redis has\n"
 	"none.  Each zone is read under WATCH and written in one\n"
 	"MULTI/EXEC; if a sale changed it meanwhile, it is read again, so a\n"
 	"rebuild under load loses no reservation.\n\n"

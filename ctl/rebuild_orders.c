@@ -8,19 +8,27 @@
  * order's cancellation stamp (x:<orderId>) is not put back: MySQL cannot
  * tell it from the last of its tickets cancelled one by one, and each
  * ticket's own stamp (c:<ticketId>) is what the stores keep.
+ *
+ * An order bought with an Idempotency-Key (orders.idem_key, migration
+ * 005) gets its key's record back too, "<hash> P <orderId> <kind>" as
+ * lua/order.lua writes it, for what is left of its 24 h: a retry then
+ * answers that order again instead of buying another.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mysql.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "fmt.h"
 #include "keys.h"
 #include "msg.h"
 #include "rebuild_orders.h"
 #include "valid.h"
+#include "when.h"
 
 /* RFC 3339 UTC with milliseconds of a DATETIME(3) column ("" if NULL) */
 #define STAMP(c)	"IFNULL(CONCAT(LEFT(DATE_FORMAT(" c ", " \
@@ -29,13 +37,16 @@
 	"SELECT o.order_id, o.venue_id, o.total, o.cancel_hash, " \
 	STAMP("o.created_on") ", t.ticket_id, t.row_no, t.col_no, " \
 	"t.price, IF(t.status = 'CANCELLED', " STAMP("t.cancelled_on") \
-	", '') FROM orders o JOIN ticket t ON t.order_id = o.order_id " \
+	", ''), IFNULL(o.idem_key, ''), IFNULL(o.idem_hash, ''), " \
+	"IFNULL(o.idem_kind, '') " \
+	"FROM orders o JOIN ticket t ON t.order_id = o.order_id " \
 	"WHERE o.event_id = '%s' AND o.zone_id = %ld " \
 	"ORDER BY o.order_id, t.row_no, t.col_no"
 #define MSG_MAX		(ORDER_TICKETS_MAX * 512 + 1024)
+#define IDEM_SECS	86400	/* a key's record lives 24 h (lua/order.lua) */
 
 enum { C_OID, C_VENUE, C_TOTAL, C_HASH, C_CREATED, C_TID, C_ROW, C_COL,
-	C_PRICE, C_TCANCEL, C__MAX };
+	C_PRICE, C_TCANCEL, C_IKEY, C_IHASH, C_IKIND, C__MAX };
 
 struct one {
 	const char	*event;
@@ -43,6 +54,10 @@ struct one {
 	char		 tag[TAG_MAX];
 	char		 ords[KEY_MAX];
 	char		 oid[UUID_LEN + 1];
+	char		 created[STAMP_LEN + 1];
+	char		 ikey[ID_MAX + 1];	/* "" bought without a key */
+	char		 ihash[HASH_LEN + 1];
+	char		 ikind[2];
 	char		 msg[MSG_MAX];
 	size_t		 len;
 	size_t		 n;
@@ -81,6 +96,12 @@ row_ok(MYSQL_ROW row)
 	for (i = 0; i < C__MAX; i++)
 		if (row[i] == NULL)
 			return 0;
+	/* a key comes whole, as the consumer writes it, or not at all */
+	if (row[C_IKEY][0] != '\0' ? !valid_id(row[C_IKEY]) ||
+	    !msg_hash_ok(row[C_IHASH]) || strlen(row[C_IKIND]) != 1 ||
+	    strchr("toc", row[C_IKIND][0]) == NULL :
+	    row[C_IHASH][0] != '\0' || row[C_IKIND][0] != '\0')
+		return 0;
 	return valid_uuid(row[C_OID]) && valid_uuid(row[C_TID]) &&
 	    valid_id(row[C_VENUE]) && is_money(row[C_TOTAL]) &&
 	    is_money(row[C_PRICE]) && msg_hash_ok(row[C_HASH]) &&
@@ -94,14 +115,24 @@ static void
 begin(struct one *o, MYSQL_ROW row)
 {
 	memcpy(o->oid, row[C_OID], UUID_LEN + 1);
+	memcpy(o->created, row[C_CREATED], STAMP_LEN + 1);
+	snprintf(o->ikey, sizeof(o->ikey), "%s", row[C_IKEY]);
+	snprintf(o->ihash, sizeof(o->ihash), "%s", row[C_IHASH]);
+	snprintf(o->ikind, sizeof(o->ikind), "%s", row[C_IKIND]);
 	o->n = 0;
 	o->len = 0;
 	o->bad = fmt_add(o->msg, sizeof(o->msg), &o->len, "{\"type\":\"order\","
 	    "\"orderId\":\"%s\",\"venueId\":\"%s\",\"eventId\":\"%s\","
 	    "\"zoneId\":%ld,\"status\":\"CONFIRMED\",\"total\":%s,"
-	    "\"createdOn\":\"%s\",\"cancelHash\":\"%s\",\"tickets\":[",
+	    "\"createdOn\":\"%s\",\"cancelHash\":\"%s\",",
 	    row[C_OID], row[C_VENUE], o->event, o->zone, row[C_TOTAL],
 	    row[C_CREATED], row[C_HASH]) != 0;
+	if (o->ikey[0] != '\0' && fmt_add(o->msg, sizeof(o->msg), &o->len,
+	    "\"idempotency\":{\"key\":\"%s\",\"hash\":\"%s\",\"kind\":"
+	    "\"%s\"},", o->ikey, o->ihash, o->ikind) != 0)
+		o->bad = 1;
+	if (fmt_add(o->msg, sizeof(o->msg), &o->len, "\"tickets\":[") != 0)
+		o->bad = 1;
 }
 
 /* One ticket of the order, as the order script writes it. */
@@ -155,9 +186,37 @@ same_slot(const struct one *o, unsigned slot)
 	return 1;
 }
 
-/* The order's writes: message, index, recorded cancellations. */
+/* SET bo:idem:{E:Z}:<key> "<hash> P <orderId> <kind>" EX <what is left of
+ * its 24 h> NX: the record lua/order.lua wrote with the sale.  *keys
+ * counts the keys put back; an order older than 24 h has none. */
 static int
-finish(struct rds *r, unsigned slot, struct one *o, long *orders)
+index_key(struct rds *r, unsigned slot, const struct one *o, long long now,
+    long *keys)
+{
+	char		 key[KEY_MAX], value[HASH_LEN + UUID_LEN + 8], ex[24];
+	const char	*argv[] = { "SET", key, value, "EX", ex, "NX" };
+	long long	 created, left;
+
+	if (o->ikey[0] == '\0' || when_parse(o->created, &created) != 0)
+		return 0;
+	left = IDEM_SECS - (now - created) / 1000;
+	if (left <= 0)
+		return 0;
+	if (keys_idem(o->tag, o->ikey, key, sizeof(key)) < 0)
+		return -1;
+	snprintf(value, sizeof(value), "%s P %s %s", o->ihash, o->oid,
+	    o->ikind);
+	snprintf(ex, sizeof(ex), "%lld", left);
+	if (rds_do(r, slot, 6, argv, NULL) != 0)
+		return -1;
+	(*keys)++;
+	return 0;
+}
+
+/* The order's writes: message, index, recorded cancellations, its key. */
+static int
+finish(struct rds *r, unsigned slot, struct one *o, long long now,
+    long *orders, long *keys)
 {
 	char		 value[TAG_MAX + UUID_LEN + 2], field[UUID_LEN + 3];
 	const char	*hsetnx[] = { "HSETNX", o->ords, o->oid, o->msg };
@@ -186,14 +245,17 @@ finish(struct rds *r, unsigned slot, struct one *o, long *orders)
 		if (rds_do(r, slot, 4, hsetnx, NULL) != 0)
 			return -1;
 	}
+	if (index_key(r, slot, o, now, keys) != 0)
+		return -1;
 	(*orders)++;
 	return 0;
 }
 
 int
 rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
-    long zone, long *orders)
+    long zone, long *orders, long *keys)
 {
+	long long	 now = wall_ms();
 	char		 sql[2048], skip[UUID_LEN + 1] = "";
 	struct one	*o;
 	MYSQL		*my;
@@ -202,6 +264,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 	int		 ret = 0, open = 0;
 
 	*orders = 0;
+	*keys = 0;
 	if (!valid_id(event)) {
 		err_set(&d->err, d->errstr, ERR_OTHER, "bad event id");
 		return -1;
@@ -239,7 +302,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 			continue;
 		}
 		if (open && strcmp(row[C_OID], o->oid) != 0) {
-			ret = finish(r, slot, o, orders);
+			ret = finish(r, slot, o, now, orders, keys);
 			open = 0;
 		}
 		if (strcmp(row[C_OID], skip) == 0)
@@ -251,7 +314,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 		ticket(o, row);
 	}
 	if (ret == 0 && open)
-		ret = finish(r, slot, o, orders);
+		ret = finish(r, slot, o, now, orders, keys);
 	mysql_free_result(res);
 	free(o);
 	return ret;

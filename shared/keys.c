@@ -32,6 +32,12 @@ keys_build(enum key_kind kind, const char *tag, char *buf, size_t size)
 	return fits(snprintf(buf, size, "%s{%s}", key_prefix[kind], tag), size);
 }
 
+int
+keys_idem(const char *tag, const char *key, char *buf, size_t size)
+{
+	return fits(snprintf(buf, size, "bo:idem:{%s}:%s", tag, key), size);
+}
+
 unsigned
 keys_crc16(const char *s, size_t len)
 {

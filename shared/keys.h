@@ -65,6 +65,10 @@ enum key_kind {
 int	keys_tag(const char *event, long zone, char *tag, size_t size);
 /* Writes the key of kind for the tag "E:Z"; returns its length or -1. */
 int	keys_build(enum key_kind kind, const char *tag, char *buf, size_t size);
+/* Writes bo:idem:{E:Z}:<key>, the record of an Idempotency-Key of the
+ * zone tag "E:Z" (key "": a request without one); returns its length or
+ * -1. */
+int	keys_idem(const char *tag, const char *key, char *buf, size_t size);
 /* CRC16 (XMODEM, as Redis Cluster) of the tag. */
 unsigned keys_crc16(const char *s, size_t len);
 /* The Redis Cluster slot of the tag "E:Z": crc16(tag) % 16384. */

@@ -67,6 +67,34 @@ order_tickets(struct json_object *a, struct order *o)
 	return NULL;
 }
 
+/* The optional "idempotency" of a keyed sale's order (since 2026-12-06;
+ * absent in older messages and for a request without a key). */
+static const char *
+order_idem(struct json_object *j, struct order *o)
+{
+	struct json_object	*v;
+	char			 kind[2];
+
+	if (!json_object_object_get_ex(j, "idempotency", &v))
+		return NULL;
+	if (!json_object_is_type(v, json_type_object))
+		return "idempotency is not an object";
+	if (ticket_json_str(v, "key", o->idem_key, sizeof(o->idem_key)) ||
+	    !valid_id(o->idem_key))
+		return "idempotency.key is missing or not 1-64 of "
+		    "[A-Za-z0-9_-]";
+	if (ticket_json_str(v, "hash", o->idem_hash, sizeof(o->idem_hash)) ||
+	    !msg_hash_ok(o->idem_hash))
+		return "idempotency.hash is missing or not 64 lowercase hex "
+		    "digits";
+	if (ticket_json_str(v, "kind", kind, sizeof(kind)) ||
+	    (strcmp(kind, "t") != 0 && strcmp(kind, "o") != 0 &&
+	    strcmp(kind, "c") != 0))
+		return "idempotency.kind is missing or not t, o or c";
+	o->idem_kind = kind[0];
+	return NULL;
+}
+
 static const char *
 order_fields(struct json_object *j, struct msg *m)
 {
@@ -104,7 +132,8 @@ order_fields(struct json_object *j, struct msg *m)
 		return "cancelHash is missing or not 64 lowercase hex digits";
 	if ((a = list(j, "tickets")) == NULL)
 		return "tickets is missing or not a list of 1-10 tickets";
-	if ((s = order_tickets(a, o)) != NULL)
+	if ((s = order_tickets(a, o)) != NULL ||
+	    (s = order_idem(j, o)) != NULL)
 		return s;
 	memcpy(m->t.id, o->id, sizeof(o->id));
 	memcpy(m->t.event, o->event, sizeof(o->event));

@@ -34,6 +34,13 @@ struct order {
 	char		hash[HASH_LEN + 1];	/* cancelHash */
 	size_t		n;
 	struct ticket	t[ORDER_TICKETS_MAX];
+	/* "idempotency" of a keyed sale (absent: idem_key ""): its
+	 * Idempotency-Key, the request's hash and kind ('t' POST /tickets,
+	 * 'o' POST /orders, 'c' a hold's confirm), what lua/order.lua
+	 * records under the key; kept so that a rebuild can put it back */
+	char		idem_key[ID_MAX + 1];
+	char		idem_hash[HASH_LEN + 1];
+	char		idem_kind;
 };
 
 struct cancel {

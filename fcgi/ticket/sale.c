@@ -80,17 +80,6 @@ request_hash(char kind, const struct iovec *what, int nwhat,
 	return 0;
 }
 
-/* The Redis key of an Idempotency-Key of the zone tag ("" for none):
- * bo:idem:{E:Z}:<key>, beside the zone's seats (keys.h).  Returns 0 or -1
- * (too long). */
-static int
-idem_key(const char *tag, const char *key, char buf[KEY_MAX])
-{
-	int n = snprintf(buf, KEY_MAX, "bo:idem:{%s}:%s", tag, key);
-
-	return n >= 0 && n < KEY_MAX ? 0 : -1;
-}
-
 int
 sale_new(struct sale *s, const struct order_req *o, char kind,
     const char *key, const struct iovec *what, int nwhat, const char *secret)
@@ -107,7 +96,8 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	if (keys_tag(o->event, o->zone, s->tag, sizeof(s->tag)) < 0)
 		return -1;
 	s->node = keys_slot(s->tag);
-	if (idem_key(s->tag, key != NULL ? key : "", s->idem) != 0)
+	if (keys_idem(s->tag, key != NULL ? key : "", s->idem,
+	    sizeof(s->idem)) < 0)
 		return -1;
 	/* the random bytes of every id and token of the sale, drawn at once:
 	 * order id, hold id, token, ticket ids */
@@ -394,6 +384,7 @@ sale_from_replay(struct sale *s, const char *secret)
 	static const char pre[] = "{\"type\":\"order\",";
 	static const char ch[] = ",\"cancelHash\":\"";
 	static const char oid[] = "\"orderId\":\"";
+	static const char idem[] = "\"idempotency\":{";
 	static const char tid[] = "\"tickets\":[{\"ticketId\":\"";
 	const char	*m = s->replay, *h, *t;
 	size_t		 len = strlen(m);
@@ -403,6 +394,13 @@ sale_from_replay(struct sale *s, const char *secret)
 	    strlen(h) < sizeof(ch) - 1 + TOKEN_HASH_LEN + 3)
 		return -1;
 	t = h + sizeof(ch) - 1 + TOKEN_HASH_LEN + 2;
+	/* a keyed sale's "idempotency":{..} (no braces inside) comes before
+	 * the tickets */
+	if (strncmp(t, idem, sizeof(idem) - 1) == 0) {
+		if ((t = strchr(t, '}')) == NULL || t[1] != ',')
+			return -1;
+		t += 2;
+	}
 	if (strncmp(m + sizeof(pre) - 1, oid, sizeof(oid) - 1) != 0 ||
 	    strncmp(t, tid, sizeof(tid) - 1) != 0 ||
 	    strlen(t + sizeof(tid) - 1) < UUID_LEN)
@@ -555,8 +553,9 @@ sale_cancel(struct rds *r, const struct cancel_req *c, int cache_ttl,
 	what[0].iov_len = strlen(c->id);
 	what[1] = c->body;
 	if (zone_keys(out->tag, k) != 0 || token_hash(c->token, hash) != 0 ||
-	    idem_key(out->tag, c->key, idem) != 0 || (*c->key != '\0' &&
-	    request_hash(c->is_ticket ? 'y' : 'x', what, 2, ihash) != 0)) {
+	    keys_idem(out->tag, c->key, idem, sizeof(idem)) < 0 ||
+	    (*c->key != '\0' && request_hash(c->is_ticket ? 'y' : 'x', what,
+	    2, ihash) != 0)) {
 		err_set(&r->err, r->errstr, ERR_OTHER, "cancel: bad index "
 		    "entry or no hash");
 		return CANCEL_ERROR;

@@ -419,5 +419,113 @@ def test_refusal_answered_while_redis_is_out_of_memory():
     eq(box.redis("EXISTS", key, node=node), 1, "recorded")
 
 
+def lose_zone(zone, ids):
+    """What a Redis node that restarted empty leaves of Event1's zone: none
+    of its keys, its Idempotency-Key records, nor the keys of the ids."""
+    node = box.zone_node("Event1", zone)
+    tag = "{Event1:%d}" % zone
+    gone = ["bo:%s:%s" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "sweep",
+                                              "ords", "holds", "hexp")]
+    gone += box.redis("KEYS", "bo:idem:%s:*" % tag, node=node)
+    gone += [box.id_key(p, ident) for ident in ids
+             for p in ("bo:tkt:", "bo:ord:", "bo:oix:", "bo:hix:")]
+    box.redis("DEL", *gone, node=node)
+
+
+def test_keyed_sale_answered_again_after_a_redis_loss():
+    """Would catch: a keyed retry of a sale made before a Redis loss buying
+    again after `ticketctl rebuild` (the key's record lived in Redis only):
+    a best-available order bought a second set of seats.  The key goes
+    with the order to MySQL (migration 005) and rebuild puts its record
+    back for the rest of its 24 h; an order older than that gets none.  (A
+    keyed confirm's record is put back too, but its retry finds no hold
+    once the hold's index is lost: 404, nothing sold.)"""
+    zone, node = 21, box.zone_node("Event1", 21)
+    r_order = order(zone, "lost-o", quantity=4)
+    tb = json.dumps({"venueId": "Venue1", "eventId": "Event1", "zoneId": zone, "row": 9,
+                     "column": 9})
+    th = {"Content-Type": "application/json", "Idempotency-Key": "lost-t"}
+    r_ticket = http("POST", "/tickets", tb, headers=th)
+    h = hold(zone, "", seats=[{"row": 5, "column": 1}, {"row": 5, "column": 2}])
+    eq(h.status, 201, "hold: " + h.body)
+    confirm = "/holds/%s/confirm" % h.json()["holdId"]
+    r_confirm = keyed_post(confirm, "lost-c")
+    r_old = order(zone, "lost-old", quantity=1)
+    r_plain = http("POST", "/orders", {"venueId": "Venue1", "eventId": "Event1", "zoneId": zone,
+                                       "quantity": 2})
+    for what, r in (("order", r_order), ("ticket", r_ticket), ("confirm", r_confirm),
+                    ("old order", r_old), ("unkeyed order", r_plain)):
+        eq(r.status, 201, "%s: %s" % (what, r.body))
+    oids = {"lost-o": r_order.json()["orderId"], "lost-t": r_ticket.json()["orderId"],
+            "lost-c": r_confirm.json()["orderId"], "lost-old": r_old.json()["orderId"]}
+    plain = r_plain.json()["orderId"]
+    records = {k: box.redis("GET", "bo:idem:{Event1:%d}:%s" % (zone, k), node=node)
+               for k in oids}
+    rows = lambda: sorted(box.sql("SELECT IFNULL(idem_key, '-'), IFNULL(idem_hash, '-'), "
+                                  "IFNULL(idem_kind, '-'), order_id FROM ticketing.orders "
+                                  "WHERE order_id IN ('%s')"
+                                  % "','".join(list(oids.values()) + [plain])))
+    box.wait_until(lambda: len(rows()) == 5, what="the five orders in MySQL")
+    kinds = {"lost-o": "o", "lost-t": "t", "lost-c": "c", "lost-old": "o"}
+    hashes = {}
+    for k in oids:
+        hashes[k], rest = records[k].decode().split(" ", 1)
+        eq(rest, "P %s %s" % (oids[k], kinds[k]), "the record of %s before the loss" % k)
+    eq(rows(), sorted([["-", "-", "-", plain]] + [[k, hashes[k], kinds[k], oids[k]]
+                                                   for k in oids]),
+       "each order's key, request hash and kind in MySQL")
+    # a day and an hour ago: its key's 24 h are over
+    box.sql("UPDATE ticketing.orders SET created_on = created_on - INTERVAL 25 HOUR "
+            "WHERE order_id = '%s'" % oids["lost-old"])
+    taken = box.zone_state("Event1", zone)["taken"]
+    msgs = {k: box.redis("HGET", "bo:ords:{Event1:%d}" % zone, oid, node=node)
+            for k, oid in oids.items()}
+    check(all(b'"idempotency":{"key":"%s","hash":"%s","kind":"%s"},"tickets":['
+              % (k.encode(), hashes[k].encode(), kinds[k].encode()) in m
+              for k, m in msgs.items()), "each message carries its key: %r" % msgs)
+    ids = list(oids.values()) + [plain, h.json()["holdId"]] + [
+        t["ticketId"] for r in (r_order, r_ticket, r_confirm, r_old, r_plain)
+        for t in (r.json()["tickets"] if "tickets" in r.json() else [r.json()])]
+    box.stack("stop", "consumer")
+    try:
+        lose_zone(zone, ids)
+        r = box.ticketctl("rebuild", "Event1", check_rc=False)
+        eq(r.returncode, 0, "rebuild: %s %s" % (r.stdout, r.stderr))
+        check("Event1 zone %d: 5 order(s) of MySQL" % zone in r.stdout, r.stdout)
+        check("Event1 zone %d: 3 Idempotency-Key record(s) of the last 24 h put back where "
+              "missing" % zone in r.stdout, r.stdout)
+    finally:
+        box.stack("start", "consumer")
+    eq(box.zone_state("Event1", zone)["taken"], taken, "the seats after the rebuild")
+    for k in ("lost-o", "lost-t", "lost-c"):
+        eq(box.redis("HGET", "bo:ords:{Event1:%d}" % zone, oids[k], node=node), msgs[k],
+           "the message of %s put back as the order script wrote it" % k)
+    for k in ("lost-o", "lost-t", "lost-c"):
+        eq(box.redis("GET", "bo:idem:{Event1:%d}:%s" % (zone, k), node=node), records[k],
+           "the record of %s put back" % k)
+        ttl = box.redis("TTL", "bo:idem:{Event1:%d}:%s" % (zone, k), node=node)
+        check(86000 < ttl <= 86400, "the record of %s lives what is left of 24 h: %d" % (k, ttl))
+    eq(box.redis("GET", "bo:idem:{Event1:%d}:lost-old" % zone, node=node), None,
+       "no record for an order older than 24 h")
+    for port in WEB_PORTS:
+        again = (("order", r_order, order(zone, "lost-o", port=port, quantity=4)),
+                 ("ticket", r_ticket, http("POST", "/tickets", tb, headers=th, port=port)))
+        for what, first, r in again:
+            eq((r.status, r.body, r.header("Location"), r.header("Idempotent-Replayed")),
+               (201, first.body, first.header("Location"), "true"),
+               "the keyed %s retried after the loss via %d" % (what, port))
+        # the hold's index (bo:hix) is lost with it: its confirm finds no
+        # hold to confirm, and sells nothing
+        r = keyed_post(confirm, "lost-c", port=port)
+        eq((r.status, r.json().get("error")), (404, "NOT_FOUND"),
+           "the keyed confirm retried after the loss via %d: %s" % (port, r.body))
+    eq(box.zone_state("Event1", zone)["taken"], taken, "nothing bought again")
+    eq(zone_orders(zone), 5, "five orders in the zone, no more")
+    # the replayed token still cancels the order
+    o = r_order.json()
+    c = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]})
+    eq(c.status, 200, "cancel after the loss: " + c.body)
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))

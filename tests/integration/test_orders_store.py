@@ -492,6 +492,14 @@ def test_migration_on_round1_database():
         eq(box.sql("SELECT index_name FROM information_schema.statistics WHERE table_schema = "
                    "'%s' AND table_name = 'ticket' GROUP BY index_name ORDER BY index_name"
                    % db), want, "indexes of %s.ticket" % db)
+    # 005: an order keeps the Idempotency-Key it was bought with (NULL:
+    # none), upgraded and fresh alike
+    for db in ("ticketing_r1", "ticketing"):
+        eq(box.sql("SELECT column_name, column_type, is_nullable FROM information_schema.columns "
+                   "WHERE table_schema = '%s' AND table_name = 'orders' AND column_name LIKE "
+                   "'idem%%' ORDER BY ordinal_position" % db),
+           [["idem_key", "varchar(64)", "YES"], ["idem_hash", "char(64)", "YES"],
+            ["idem_kind", "char(1)", "YES"]], "the key's columns of %s.orders" % db)
     eq(box.sql("SELECT event_id, zone_id, sold, revenue FROM ticketing_r1.zone_sales"),
        [["Event2", "1", "1", "150.00"]], "sales summary back-filled from the round-1 ticket")
     eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.orders"), 0, "orders table")

@@ -65,6 +65,13 @@ test_build(void **state)
 	assert_true(keys_tag(ev, 2147483647L, tag, sizeof(tag)) > 0);
 	assert_true(keys_build(KEY_SWEEP, tag, key, sizeof(key)) > 0);
 	assert_true(keys_build(KEY_PEND, tag, key, sizeof(key)) > 0);
+	/* an Idempotency-Key's record, the longest key with it */
+	assert_true(keys_idem(tag, ev, key, sizeof(key)) > 0);
+	assert_int_equal(keys_idem("Event1:7", "K-1_a", key, sizeof(key)),
+	    strlen("bo:idem:{Event1:7}:K-1_a"));
+	assert_string_equal(key, "bo:idem:{Event1:7}:K-1_a");
+	assert_int_equal(keys_idem("Event1:7", "", key, sizeof(key)), 19);
+	assert_int_equal(keys_idem("Event1:7", "K", key, 20), -1);
 }
 
 static void

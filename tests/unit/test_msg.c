@@ -27,6 +27,12 @@
 	"\"status\":\"CONFIRMED\",\"total\":640.00,\"createdOn\":" \
 	"\"2026-11-27T23:54:24.123Z\",\"cancelHash\":\"" HASH "\"," \
 	"\"tickets\":[" tickets "]}"
+/* a keyed sale's order: its Idempotency-Key after the tickets */
+#define KEYED(idem) "{\"type\":\"order\",\"orderId\":\"" O_ID "\"," \
+	"\"venueId\":\"Venue1\",\"eventId\":\"Event1\",\"zoneId\":12," \
+	"\"status\":\"CONFIRMED\",\"total\":320.00,\"createdOn\":" \
+	"\"2026-11-27T23:54:24.123Z\",\"cancelHash\":\"" HASH "\"," \
+	"\"tickets\":[" TKT(T_ID, O_ID, "30") "],\"idempotency\":" idem "}"
 #define CANCEL(ids) "{\"type\":\"cancel\",\"orderId\":\"" O_ID "\"," \
 	"\"eventId\":\"Event1\",\"zoneId\":12,\"ticketIds\":[" ids "]," \
 	"\"cancelledOn\":\"2026-11-28T00:01:02.345Z\"}"
@@ -83,6 +89,48 @@ test_msg_order(void **state)
 	assert_int_equal(parse(ORDER(""), &why), -1);
 	assert_int_equal(parse("{\"type\":\"refund\"}", &why), -1);
 	assert_int_equal(parse("{\"type\":1}", &why), -1);
+}
+
+/* A keyed sale's key, hash and kind; an order without one has none. */
+static void
+test_msg_order_idempotency(void **state)
+{
+	static const struct {
+		const char	*idem;
+		const char	*why;
+	} bad[] = {
+		{ "\"k1\"", "idempotency is not an object" },
+		{ "{\"hash\":\"" HASH "\",\"kind\":\"o\"}",
+		    "idempotency.key is missing or not 1-64 of [A-Za-z0-9_-]" },
+		{ "{\"key\":\"a b\",\"hash\":\"" HASH "\",\"kind\":\"o\"}",
+		    "idempotency.key is missing or not 1-64 of [A-Za-z0-9_-]" },
+		{ "{\"key\":\"k1\",\"hash\":\"0123\",\"kind\":\"o\"}",
+		    "idempotency.hash is missing or not 64 lowercase hex digits" },
+		{ "{\"key\":\"k1\",\"hash\":\"" HASH "\",\"kind\":\"h\"}",
+		    "idempotency.kind is missing or not t, o or c" },
+		{ "{\"key\":\"k1\",\"hash\":\"" HASH "\",\"kind\":\"oo\"}",
+		    "idempotency.kind is missing or not t, o or c" },
+	};
+	const char	*why;
+	size_t		 i;
+
+	(void)state;
+	assert_int_equal(parse(KEYED("{\"key\":\"Key_1-x\",\"hash\":\""
+	    HASH "\",\"kind\":\"c\"}"), &why), 0);
+	assert_string_equal(m.u.o.idem_key, "Key_1-x");
+	assert_string_equal(m.u.o.idem_hash, HASH);
+	assert_int_equal(m.u.o.idem_kind, 'c');
+	assert_int_equal(m.u.o.n, 1);
+	assert_int_equal(parse(ORDER(TKT(T_ID, O_ID, "30")), &why), 0);
+	assert_string_equal(m.u.o.idem_key, "");
+	assert_int_equal(m.u.o.idem_kind, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char buf[2048];
+
+		snprintf(buf, sizeof(buf), KEYED("%s"), bad[i].idem);
+		assert_int_equal(parse(buf, &why), -1);
+		assert_string_equal(why, bad[i].why);
+	}
 }
 
 static void
@@ -236,6 +284,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_msg_ticket),
 		cmocka_unit_test(test_msg_order),
+		cmocka_unit_test(test_msg_order_idempotency),
 		cmocka_unit_test(test_msg_order_max),
 		cmocka_unit_test(test_msg_cancel),
 		cmocka_unit_test(test_msg_cancel_own_stamps),

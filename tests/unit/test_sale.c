@@ -152,6 +152,14 @@ test_from_replay(void **state)
 		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"venueId\":"
 		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"tickets\":[{"
 		    "\"ticketId\":\"" T_ID2 "\",\"row\":3}]}", 1 },
+		/* a keyed sale's message: its key before the tickets */
+		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"venueId\":"
+		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"idempotency\":{"
+		    "\"key\":\"k-1\",\"hash\":\"" HASH64 "\",\"kind\":\"t\"},"
+		    "\"tickets\":[{\"ticketId\":\"" T_ID2 "\",\"row\":3}]}", 1 },
+		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"cancelHash"
+		    "\":\"" HASH64 "\",\"idempotency\":{\"key\":\"k-1\"\"tickets"
+		    "\":[{\"ticketId\":\"" T_ID2 "\"}]}", 0 },	/* never closed */
 		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"tickets\":"
 		    "[{\"ticketId\":\"" T_ID2 "\"}]}", 0 },	/* no hash */
 		{ "{\"type\":\"ticket\",\"orderId\":\"" T_ID "\"}", 0 },
