@@ -199,9 +199,13 @@ index_key(struct rds *r, unsigned slot, const struct one *o, long long now,
 
 	if (o->ikey[0] == '\0' || when_parse(o->created, &created) != 0)
 		return 0;
+	/* the sale's stamp is its responder's clock, now this host's: a
+	 * stamp ahead of this clock gets no more than 24 h */
 	left = IDEM_SECS - (now - created) / 1000;
 	if (left <= 0)
 		return 0;
+	if (left > IDEM_SECS)
+		left = IDEM_SECS;
 	if (keys_idem(o->tag, o->ikey, key, sizeof(key)) < 0)
 		return -1;
 	snprintf(value, sizeof(value), "%s P %s %s", o->ihash, o->oid,

@@ -71,7 +71,8 @@ end
 -- a definite refusal (CONTRACT section 7: a keyed request answers it
 -- again for 24 h) is recorded under the key in the step that refuses, so
 -- that no request with the same key sells in between; "not on sale yet",
--- "no counters" and "catalog unusable" are not (a retry may sell).  The
+-- "no counters", "catalog unusable" and a zone Redis does not hold are
+-- not (a retry may sell).  The
 -- record is best effort (pcall): a Redis out of memory (maxmemory,
 -- noeviction) refuses the write, and the refusal is still the answer
 local function refuse(code, detail)
@@ -140,7 +141,13 @@ if held then
 end
 local meta = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price',
   'status', 'opens', 'closes')
-if not meta[1] or (meta[1] ~= ARGV[1] and not held) then
+-- a zone Redis does not hold may be one it lost: its refusal is not
+-- recorded, or a keyed retry in the outage would keep the key from the
+-- record ticketctl rebuild puts back (SET NX) and answer 404 for good
+if not meta[1] then
+  return {4, ''}
+end
+if meta[1] ~= ARGV[1] and not held then
   return refuse(4, '')
 end
 local venue = meta[1]

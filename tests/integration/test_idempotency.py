@@ -404,15 +404,18 @@ def test_refusal_answered_while_redis_is_out_of_memory():
     eq(order(20, "oom-taker", seats=seat).status, 201, "taker")
     node = box.zone_node("Event1", 20)
     key = "bo:idem:{Event1:20}:oom-refused"
-    was = box.redis("CONFIG", "GET", "maxmemory", node=node)[1]
+    # CONFIG names no key: in a Redis Cluster, send it to the zone's master
+    port = (box.cluster_port(box.zone_slot("Event1", 20)) if box.REDIS_MODE == "cluster"
+            else None)
+    was = box.redis("CONFIG", "GET", "maxmemory", node=node, port=port)[1]
     was = was.decode() if isinstance(was, bytes) else str(was)
-    box.redis("CONFIG", "SET", "maxmemory", "1", node=node)
+    box.redis("CONFIG", "SET", "maxmemory", "1", node=node, port=port)
     try:
         r = order(20, "oom-refused", seats=seat)
         eq((r.status, r.json()["error"]), (409, "SEAT_TAKEN"), "refused while out of memory")
         eq(box.redis("EXISTS", key, node=node), 0, "no record written")
     finally:
-        box.redis("CONFIG", "SET", "maxmemory", was, node=node)
+        box.redis("CONFIG", "SET", "maxmemory", was, node=node, port=port)
     r2 = order(20, "oom-refused", seats=seat)
     eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (409, r.body, None),
        "once memory is back: refused again, and recorded now")
@@ -451,13 +454,16 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     confirm = "/holds/%s/confirm" % h.json()["holdId"]
     r_confirm = keyed_post(confirm, "lost-c")
     r_old = order(zone, "lost-old", quantity=1)
+    r_23h = order(zone, "lost-23h", quantity=1)
     r_plain = http("POST", "/orders", {"venueId": "Venue1", "eventId": "Event1", "zoneId": zone,
                                        "quantity": 2})
     for what, r in (("order", r_order), ("ticket", r_ticket), ("confirm", r_confirm),
-                    ("old order", r_old), ("unkeyed order", r_plain)):
+                    ("old order", r_old), ("23 h old order", r_23h),
+                    ("unkeyed order", r_plain)):
         eq(r.status, 201, "%s: %s" % (what, r.body))
     oids = {"lost-o": r_order.json()["orderId"], "lost-t": r_ticket.json()["orderId"],
-            "lost-c": r_confirm.json()["orderId"], "lost-old": r_old.json()["orderId"]}
+            "lost-c": r_confirm.json()["orderId"], "lost-old": r_old.json()["orderId"],
+            "lost-23h": r_23h.json()["orderId"]}
     plain = r_plain.json()["orderId"]
     records = {k: box.redis("GET", "bo:idem:{Event1:%d}:%s" % (zone, k), node=node)
                for k in oids}
@@ -465,8 +471,8 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
                                   "IFNULL(idem_kind, '-'), order_id FROM ticketing.orders "
                                   "WHERE order_id IN ('%s')"
                                   % "','".join(list(oids.values()) + [plain])))
-    box.wait_until(lambda: len(rows()) == 5, what="the five orders in MySQL")
-    kinds = {"lost-o": "o", "lost-t": "t", "lost-c": "c", "lost-old": "o"}
+    box.wait_until(lambda: len(rows()) == 6, what="the six orders in MySQL")
+    kinds = {"lost-o": "o", "lost-t": "t", "lost-c": "c", "lost-old": "o", "lost-23h": "o"}
     hashes = {}
     for k in oids:
         hashes[k], rest = records[k].decode().split(" ", 1)
@@ -474,9 +480,10 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     eq(rows(), sorted([["-", "-", "-", plain]] + [[k, hashes[k], kinds[k], oids[k]]
                                                    for k in oids]),
        "each order's key, request hash and kind in MySQL")
-    # a day and an hour ago: its key's 24 h are over
-    box.sql("UPDATE ticketing.orders SET created_on = created_on - INTERVAL 25 HOUR "
-            "WHERE order_id = '%s'" % oids["lost-old"])
+    # a day and an hour ago: its key's 24 h are over; 23 h ago: 1 h left
+    for k, hours in (("lost-old", 25), ("lost-23h", 23)):
+        box.sql("UPDATE ticketing.orders SET created_on = created_on - INTERVAL %d HOUR "
+                "WHERE order_id = '%s'" % (hours, oids[k]))
     taken = box.zone_state("Event1", zone)["taken"]
     msgs = {k: box.redis("HGET", "bo:ords:{Event1:%d}" % zone, oid, node=node)
             for k, oid in oids.items()}
@@ -484,15 +491,21 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
               % (k.encode(), hashes[k].encode(), kinds[k].encode()) in m
               for k, m in msgs.items()), "each message carries its key: %r" % msgs)
     ids = list(oids.values()) + [plain, h.json()["holdId"]] + [
-        t["ticketId"] for r in (r_order, r_ticket, r_confirm, r_old, r_plain)
+        t["ticketId"] for r in (r_order, r_ticket, r_confirm, r_old, r_23h, r_plain)
         for t in (r.json()["tickets"] if "tickets" in r.json() else [r.json()])]
     box.stack("stop", "consumer")
     try:
         lose_zone(zone, ids)
+        # a retry while the zone is lost: 404, and no refusal recorded (it
+        # kept the key from its record, put back with SET NX: 404 for good)
+        r = order(zone, "lost-o", quantity=4)
+        eq((r.status, r.json().get("error")), (404, "NOT_FOUND"), "a retry in the outage")
+        eq(box.redis("EXISTS", "bo:idem:{Event1:%d}:lost-o" % zone, node=node), 0,
+           "nothing recorded under the key in the outage")
         r = box.ticketctl("rebuild", "Event1", check_rc=False)
         eq(r.returncode, 0, "rebuild: %s %s" % (r.stdout, r.stderr))
-        check("Event1 zone %d: 5 order(s) of MySQL" % zone in r.stdout, r.stdout)
-        check("Event1 zone %d: 3 Idempotency-Key record(s) of the last 24 h put back where "
+        check("Event1 zone %d: 6 order(s) of MySQL" % zone in r.stdout, r.stdout)
+        check("Event1 zone %d: 4 Idempotency-Key record(s) of the last 24 h put back where "
               "missing" % zone in r.stdout, r.stdout)
     finally:
         box.stack("start", "consumer")
@@ -507,6 +520,10 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
         check(86000 < ttl <= 86400, "the record of %s lives what is left of 24 h: %d" % (k, ttl))
     eq(box.redis("GET", "bo:idem:{Event1:%d}:lost-old" % zone, node=node), None,
        "no record for an order older than 24 h")
+    eq(box.redis("GET", "bo:idem:{Event1:%d}:lost-23h" % zone, node=node), records["lost-23h"],
+       "the record of an order 23 h old")
+    ttl = box.redis("TTL", "bo:idem:{Event1:%d}:lost-23h" % zone, node=node)
+    check(3400 < ttl <= 3600, "the record of an order 23 h old lives 1 h: %d" % ttl)
     for port in WEB_PORTS:
         again = (("order", r_order, order(zone, "lost-o", port=port, quantity=4)),
                  ("ticket", r_ticket, http("POST", "/tickets", tb, headers=th, port=port)))
@@ -520,7 +537,7 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
         eq((r.status, r.json().get("error")), (404, "NOT_FOUND"),
            "the keyed confirm retried after the loss via %d: %s" % (port, r.body))
     eq(box.zone_state("Event1", zone)["taken"], taken, "nothing bought again")
-    eq(zone_orders(zone), 5, "five orders in the zone, no more")
+    eq(zone_orders(zone), 6, "six orders in the zone, no more")
     # the replayed token still cancels the order
     o = r_order.json()
     c = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]})

@@ -27,12 +27,12 @@
 	"\"status\":\"CONFIRMED\",\"total\":640.00,\"createdOn\":" \
 	"\"2026-11-27T23:54:24.123Z\",\"cancelHash\":\"" HASH "\"," \
 	"\"tickets\":[" tickets "]}"
-/* a keyed sale's order: its Idempotency-Key after the tickets */
+/* a keyed sale's order: its Idempotency-Key before the tickets */
 #define KEYED(idem) "{\"type\":\"order\",\"orderId\":\"" O_ID "\"," \
 	"\"venueId\":\"Venue1\",\"eventId\":\"Event1\",\"zoneId\":12," \
 	"\"status\":\"CONFIRMED\",\"total\":320.00,\"createdOn\":" \
 	"\"2026-11-27T23:54:24.123Z\",\"cancelHash\":\"" HASH "\"," \
-	"\"tickets\":[" TKT(T_ID, O_ID, "30") "],\"idempotency\":" idem "}"
+	"\"idempotency\":" idem ",\"tickets\":[" TKT(T_ID, O_ID, "30") "]}"
 #define CANCEL(ids) "{\"type\":\"cancel\",\"orderId\":\"" O_ID "\"," \
 	"\"eventId\":\"Event1\",\"zoneId\":12,\"ticketIds\":[" ids "]," \
 	"\"cancelledOn\":\"2026-11-28T00:01:02.345Z\"}"
