@@ -595,7 +595,7 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		    nz.orders.keys);
 	if (nz.orders.holds > 0)
 		printf("%s zone %ld: %ld hold(s) confirmed in the last 24 h "
-		    "put back where missing\n", cz->event, cz->zone,
+		    "recorded as confirmed\n", cz->event, cz->zone,
 		    nz.orders.holds);
 	rb->rebuilt++;
 out:

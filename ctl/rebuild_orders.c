@@ -15,8 +15,8 @@
  * left of its 24 h: a retry then answers that order again instead of
  * buying another.  One that confirmed a hold (orders.hold_id) gets the
  * hold back as confirmed ("C <orderId>" in bo:holds, and its index
- * bo:hix:{st}<holdId>): a confirm again answers 200 that order, not
- * 404.
+ * bo:hix:{st}<holdId>): a confirm again answers 200 that order, not 404
+ * (or 410 after an AOF that lost the confirm: recent()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +64,7 @@ struct one {
 	char		 ikind[2];
 	char		 hold[HOLD_ID_MAX + 1];	/* "" not a hold's confirm */
 	char		 holds[KEY_MAX];
+	char		 hexp[KEY_MAX];
 	char		 msg[MSG_MAX];
 	size_t		 len;
 	size_t		 n;
@@ -198,22 +199,23 @@ same_slot(const struct one *o, unsigned slot)
 	return 1;
 }
 
-/* What an order of the last 24 h had beside it, each where Redis has none,
- * for what is left of the 24 h (EX): SET bo:idem:{E:Z}:<key> "<hash> P
- * <orderId> <kind>" NX, the record lua/order.lua wrote with a keyed sale;
- * for a hold's confirm HSETNX bo:holds:{E:Z} <holdId> "C <orderId>" and
- * SET bo:hix:{st}<holdId> "E:Z" NX, the hold as the confirm left it.  A
- * hold Redis still has is left as it is, even active ("A ...", after an
- * AOF that lost the confirm): marking it confirmed would keep its expiry
- * from freeing the seats it still owns (a ticket of its order cancelled
- * since). */
+/* What an order of the last 24 h had beside it, for what is left of the
+ * 24 h (EX): SET bo:idem:{E:Z}:<key> "<hash> P <orderId> <kind>" NX, the
+ * record lua/order.lua wrote with a keyed sale; for a hold's confirm
+ * SET bo:hix:{st}<holdId> "E:Z" NX and the hold as the confirm left it,
+ * HSET bo:holds:{E:Z} <holdId> "C <orderId>" and ZREM bo:hexp:{E:Z}
+ * <holdId>, whatever Redis says of it: MySQL holds the order, so the hold
+ * was confirmed.  A Redis that came back from an AOF without the confirm
+ * has the hold active ("A ..."): its confirm again answered 410, "seats
+ * released", for seats its order holds. */
 static int
 recent(struct rds *r, unsigned slot, const struct one *o, long long now,
     struct rebuild_orders_count *n)
 {
 	char		 key[KEY_MAX], value[HASH_LEN + UUID_LEN + 8], ex[24];
 	const char	*set[] = { "SET", key, value, "EX", ex, "NX" };
-	const char	*hsetnx[] = { "HSETNX", o->holds, o->hold, value };
+	const char	*hset[] = { "HSET", o->holds, o->hold, value };
+	const char	*zrem[] = { "ZREM", o->hexp, o->hold };
 	long long	 created, left;
 
 	if ((o->ikey[0] == '\0' && o->hold[0] == '\0') ||
@@ -239,7 +241,8 @@ recent(struct rds *r, unsigned slot, const struct one *o, long long now,
 	/* a hold's index is in the zone's slot when its id carries it */
 	if (o->hold[0] != '\0' && keys_id_slot(o->hold) == (int)slot) {
 		snprintf(value, sizeof(value), "C %s", o->oid);
-		if (rds_do(r, slot, 4, hsetnx, NULL) != 0 ||
+		if (rds_do(r, slot, 4, hset, NULL) != 0 ||
+		    rds_do(r, slot, 3, zrem, NULL) != 0 ||
 		    keys_id(KEY_HIX, slot, o->hold, key, sizeof(key)) < 0)
 			return -1;
 		snprintf(value, sizeof(value), "%s", o->tag);
@@ -313,7 +316,8 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 	o->zone = zone;
 	if (keys_tag(event, zone, o->tag, sizeof(o->tag)) < 0 ||
 	    keys_build(KEY_ORDS, o->tag, o->ords, sizeof(o->ords)) < 0 ||
-	    keys_build(KEY_HOLDS, o->tag, o->holds, sizeof(o->holds)) < 0) {
+	    keys_build(KEY_HOLDS, o->tag, o->holds, sizeof(o->holds)) < 0 ||
+	    keys_build(KEY_HEXP, o->tag, o->hexp, sizeof(o->hexp)) < 0) {
 		err_set(&d->err, d->errstr, ERR_OTHER, "bad zone key");
 		free(o);
 		return -1;

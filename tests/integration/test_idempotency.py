@@ -517,7 +517,7 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
         r = box.ticketctl("rebuild", "Event1", check_rc=False)
         eq(r.returncode, 0, "rebuild: %s %s" % (r.stdout, r.stderr))
         check("Event1 zone %d: 7 order(s) of MySQL" % zone in r.stdout, r.stdout)
-        check("Event1 zone %d: 2 hold(s) confirmed in the last 24 h put back where missing"
+        check("Event1 zone %d: 2 hold(s) confirmed in the last 24 h recorded as confirmed"
               % zone in r.stdout, r.stdout)
         check("Event1 zone %d: 4 Idempotency-Key record(s) of the last 24 h put back where "
               "missing" % zone in r.stdout, r.stdout)
