@@ -40,8 +40,6 @@ order_ok(const struct order *o)
 	    !msg_hash_ok(o->idem_hash) || strchr("toc", o->idem_kind) == NULL ||
 	    o->idem_kind == '\0'))
 		return 0;
-	if (o->hold[0] != '\0' && !msg_hold_ok(o->hold))
-		return 0;
 	for (i = 0; i < o->n; i++)
 		if (!ticket_ok(&o->t[i]))
 			return 0;
@@ -128,8 +126,8 @@ osql_orders_insert(const struct osql_order *v, size_t n, char *buf,
 
 	if (n < 1 || fmt_add(buf, size, &off, "INSERT INTO orders (order_id, "
 	    "venue_id, event_id, zone_id, total, status, cancel_hash, "
-	    "created_on, cancelled_on, idem_key, idem_hash, idem_kind, "
-	    "hold_id) VALUES ") != 0)
+	    "created_on, cancelled_on, idem_key, idem_hash, idem_kind) "
+	    "VALUES ") != 0)
 		return -1;
 	for (k = 0; k < n; k++) {
 		const struct order *o = v[k].o;
@@ -143,12 +141,10 @@ osql_orders_insert(const struct osql_order *v, size_t n, char *buf,
 		    o->hash, dt, gone ? "'" : "", gone ? last : "NULL",
 		    gone ? "'" : "") != 0)
 			return -1;
-		if ((o->idem_key[0] == '\0' ?
-		    fmt_add(buf, size, &off, "NULL,NULL,NULL,") :
-		    fmt_add(buf, size, &off, "'%s','%s','%c',", o->idem_key,
-		    o->idem_hash, o->idem_kind)) != 0 ||
-		    (o->hold[0] == '\0' ? fmt_add(buf, size, &off, "NULL)") :
-		    fmt_add(buf, size, &off, "'%s')", o->hold)) != 0)
+		if (o->idem_key[0] == '\0' ?
+		    fmt_add(buf, size, &off, "NULL,NULL,NULL)") :
+		    fmt_add(buf, size, &off, "'%s','%s','%c')", o->idem_key,
+		    o->idem_hash, o->idem_kind) != 0)
 			return -1;
 	}
 	return (int)off;

@@ -73,7 +73,8 @@ struct newzone {
 	const char	**owner;	/* per bit: ticket id, or NULL */
 	const char	**json;		/* per bit: ticket JSON to cache, or NULL */
 	long		 from[REBUILD__MAX];	/* seats taken from each */
-	struct rebuild_orders_count orders;	/* orders of MySQL indexed */
+	long		 orders;	/* orders of MySQL indexed */
+	long		 keys;		/* their Idempotency-Keys */
 	long		 cancelled;	/* tickets left out: cancel queued */
 };
 
@@ -430,7 +431,7 @@ write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 	    write_counters(r, z->node, k[KEY_LEFT], nz) != 0 ||
 	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0 ||
 	    rebuild_orders(r, z->node, rb->d, nz->cz->event, nz->cz->zone,
-	    &nz->orders) != 0 ||
+	    &nz->orders, &nz->keys) != 0 ||
 	    write_cancels(rb, z->node, nz, k[KEY_ORDS]) != 0) {
 		if (rb->d->errstr[0] != '\0')
 			snprintf(r->errstr, sizeof(r->errstr), "%s",
@@ -585,18 +586,14 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		printf("%s zone %ld: %ld ticket(s) whose cancellation is queued "
 		    "in %s: their seats left free\n", cz->event, cz->zone,
 		    nz.cancelled, MQ_QUEUE_SQL);
-	if (nz.orders.orders > 0)
+	if (nz.orders > 0)
 		printf("%s zone %ld: %ld order(s) of MySQL: messages and index "
 		    "for cancellation put back where missing\n", cz->event,
-		    cz->zone, nz.orders.orders);
-	if (nz.orders.keys > 0)
+		    cz->zone, nz.orders);
+	if (nz.keys > 0)
 		printf("%s zone %ld: %ld Idempotency-Key record(s) of the last "
 		    "24 h put back where missing\n", cz->event, cz->zone,
-		    nz.orders.keys);
-	if (nz.orders.holds > 0)
-		printf("%s zone %ld: %ld hold(s) confirmed in the last 24 h "
-		    "recorded as confirmed\n", cz->event, cz->zone,
-		    nz.orders.holds);
+		    nz.keys);
 	rb->rebuilt++;
 out:
 	free(nz.bits);
@@ -762,9 +759,9 @@ const struct command cmd_rebuild = {
 	"claimed tickets Redis still holds.  Seats Redis still marks as sold\n"
 	"stay sold.  The zone's catalog hash gets its sale state (the event's\n"
 	"status, the sale window), and the orders of MySQL what a cancellation\n"
-	"needs (message, id index, recorded cancellations), the records of the\n"
-	"Idempotency-Keys they were bought with and the holds they confirmed\n"
-	"(last 24 h) where Redis has none.  Each zone is read under WATCH and written in one\n"
+	"needs (message, id index, recorded cancellations) and the records of\n"
+	"the Idempotency-Keys they were bought with (last 24 h) where Redis has\n"
+	"none.  Each zone is read under WATCH and written in one\n"
 	"MULTI/EXEC; if a sale changed it meanwhile, it is read again, so a\n"
 	"rebuild under load loses no reservation.\n\n"
 	"Run it with sales stopped and the consumer stopped after it drained\n"

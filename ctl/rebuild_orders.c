@@ -9,14 +9,10 @@
  * tell it from the last of its tickets cancelled one by one, and each
  * ticket's own stamp (c:<ticketId>) is what the stores keep.
  *
- * An order of the last 24 h bought with an Idempotency-Key
- * (orders.idem_key, migration 005) gets its key's record back too,
- * "<hash> P <orderId> <kind>" as lua/order.lua writes it, for what is
- * left of its 24 h: a retry then answers that order again instead of
- * buying another.  One that confirmed a hold (orders.hold_id) gets the
- * hold back as confirmed ("C <orderId>" in bo:holds, and its index
- * bo:hix:{st}<holdId>): a confirm again answers 200 that order, not 404
- * (or 410 after an AOF that lost the confirm: recent()).
+ * An order bought with an Idempotency-Key (orders.idem_key, migration
+ * 005) gets its key's record back too, "<hash> P <orderId> <kind>" as
+ * lua/order.lua writes it, for what is left of its 24 h: a retry then
+ * answers that order again instead of buying another.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,15 +38,15 @@
 	STAMP("o.created_on") ", t.ticket_id, t.row_no, t.col_no, " \
 	"t.price, IF(t.status = 'CANCELLED', " STAMP("t.cancelled_on") \
 	", ''), IFNULL(o.idem_key, ''), IFNULL(o.idem_hash, ''), " \
-	"IFNULL(o.idem_kind, ''), IFNULL(o.hold_id, '') " \
+	"IFNULL(o.idem_kind, '') " \
 	"FROM orders o JOIN ticket t ON t.order_id = o.order_id " \
 	"WHERE o.event_id = '%s' AND o.zone_id = %ld " \
 	"ORDER BY o.order_id, t.row_no, t.col_no"
 #define MSG_MAX		(ORDER_TICKETS_MAX * 512 + 1024)
-#define RECENT_SECS	86400	/* a key's record lives 24 h (lua/order.lua) */
+#define IDEM_SECS	86400	/* a key's record lives 24 h (lua/order.lua) */
 
 enum { C_OID, C_VENUE, C_TOTAL, C_HASH, C_CREATED, C_TID, C_ROW, C_COL,
-	C_PRICE, C_TCANCEL, C_IKEY, C_IHASH, C_IKIND, C_HOLD, C__MAX };
+	C_PRICE, C_TCANCEL, C_IKEY, C_IHASH, C_IKIND, C__MAX };
 
 struct one {
 	const char	*event;
@@ -62,9 +58,6 @@ struct one {
 	char		 ikey[ID_MAX + 1];	/* "" bought without a key */
 	char		 ihash[HASH_LEN + 1];
 	char		 ikind[2];
-	char		 hold[HOLD_ID_MAX + 1];	/* "" not a hold's confirm */
-	char		 holds[KEY_MAX];
-	char		 hexp[KEY_MAX];
 	char		 msg[MSG_MAX];
 	size_t		 len;
 	size_t		 n;
@@ -109,8 +102,6 @@ row_ok(MYSQL_ROW row)
 	    strchr("toc", row[C_IKIND][0]) == NULL :
 	    row[C_IHASH][0] != '\0' || row[C_IKIND][0] != '\0')
 		return 0;
-	if (row[C_HOLD][0] != '\0' && !msg_hold_ok(row[C_HOLD]))
-		return 0;
 	return valid_uuid(row[C_OID]) && valid_uuid(row[C_TID]) &&
 	    valid_id(row[C_VENUE]) && is_money(row[C_TOTAL]) &&
 	    is_money(row[C_PRICE]) && msg_hash_ok(row[C_HASH]) &&
@@ -128,7 +119,6 @@ begin(struct one *o, MYSQL_ROW row)
 	snprintf(o->ikey, sizeof(o->ikey), "%s", row[C_IKEY]);
 	snprintf(o->ihash, sizeof(o->ihash), "%s", row[C_IHASH]);
 	snprintf(o->ikind, sizeof(o->ikind), "%s", row[C_IKIND]);
-	snprintf(o->hold, sizeof(o->hold), "%s", row[C_HOLD]);
 	o->n = 0;
 	o->len = 0;
 	o->bad = fmt_add(o->msg, sizeof(o->msg), &o->len, "{\"type\":\"order\","
@@ -140,9 +130,6 @@ begin(struct one *o, MYSQL_ROW row)
 	if (o->ikey[0] != '\0' && fmt_add(o->msg, sizeof(o->msg), &o->len,
 	    "\"idempotency\":{\"key\":\"%s\",\"hash\":\"%s\",\"kind\":"
 	    "\"%s\"},", o->ikey, o->ihash, o->ikind) != 0)
-		o->bad = 1;
-	if (o->hold[0] != '\0' && fmt_add(o->msg, sizeof(o->msg), &o->len,
-	    "\"holdId\":\"%s\",", o->hold) != 0)
 		o->bad = 1;
 	if (fmt_add(o->msg, sizeof(o->msg), &o->len, "\"tickets\":[") != 0)
 		o->bad = 1;
@@ -199,64 +186,41 @@ same_slot(const struct one *o, unsigned slot)
 	return 1;
 }
 
-/* What an order of the last 24 h had beside it, for what is left of the
- * 24 h (EX): SET bo:idem:{E:Z}:<key> "<hash> P <orderId> <kind>" NX, the
- * record lua/order.lua wrote with a keyed sale; for a hold's confirm
- * SET bo:hix:{st}<holdId> "E:Z" NX and the hold as the confirm left it,
- * HSET bo:holds:{E:Z} <holdId> "C <orderId>" and ZREM bo:hexp:{E:Z}
- * <holdId>, whatever Redis says of it: MySQL holds the order, so the hold
- * was confirmed.  A Redis that came back from an AOF without the confirm
- * has the hold active ("A ..."): its confirm again answered 410, "seats
- * released", for seats its order holds. */
+/* SET bo:idem:{E:Z}:<key> "<hash> P <orderId> <kind>" EX <what is left of
+ * its 24 h> NX: the record lua/order.lua wrote with the sale.  *keys
+ * counts the keys put back; an order older than 24 h has none. */
 static int
-recent(struct rds *r, unsigned slot, const struct one *o, long long now,
-    struct rebuild_orders_count *n)
+index_key(struct rds *r, unsigned slot, const struct one *o, long long now,
+    long *keys)
 {
 	char		 key[KEY_MAX], value[HASH_LEN + UUID_LEN + 8], ex[24];
-	const char	*set[] = { "SET", key, value, "EX", ex, "NX" };
-	const char	*hset[] = { "HSET", o->holds, o->hold, value };
-	const char	*zrem[] = { "ZREM", o->hexp, o->hold };
+	const char	*argv[] = { "SET", key, value, "EX", ex, "NX" };
 	long long	 created, left;
 
-	if ((o->ikey[0] == '\0' && o->hold[0] == '\0') ||
-	    when_parse(o->created, &created) != 0)
+	if (o->ikey[0] == '\0' || when_parse(o->created, &created) != 0)
 		return 0;
 	/* the sale's stamp is its responder's clock, now this host's: a
 	 * stamp ahead of this clock gets no more than 24 h */
-	left = RECENT_SECS - (now - created) / 1000;
+	left = IDEM_SECS - (now - created) / 1000;
 	if (left <= 0)
 		return 0;
-	if (left > RECENT_SECS)
-		left = RECENT_SECS;
+	if (left > IDEM_SECS)
+		left = IDEM_SECS;
+	if (keys_idem(o->tag, o->ikey, key, sizeof(key)) < 0)
+		return -1;
+	snprintf(value, sizeof(value), "%s P %s %s", o->ihash, o->oid,
+	    o->ikind);
 	snprintf(ex, sizeof(ex), "%lld", left);
-	if (o->ikey[0] != '\0') {
-		if (keys_idem(o->tag, o->ikey, key, sizeof(key)) < 0)
-			return -1;
-		snprintf(value, sizeof(value), "%s P %s %s", o->ihash, o->oid,
-		    o->ikind);
-		if (rds_do(r, slot, 6, set, NULL) != 0)
-			return -1;
-		n->keys++;
-	}
-	/* a hold's index is in the zone's slot when its id carries it */
-	if (o->hold[0] != '\0' && keys_id_slot(o->hold) == (int)slot) {
-		snprintf(value, sizeof(value), "C %s", o->oid);
-		if (rds_do(r, slot, 4, hset, NULL) != 0 ||
-		    rds_do(r, slot, 3, zrem, NULL) != 0 ||
-		    keys_id(KEY_HIX, slot, o->hold, key, sizeof(key)) < 0)
-			return -1;
-		snprintf(value, sizeof(value), "%s", o->tag);
-		if (rds_do(r, slot, 6, set, NULL) != 0)
-			return -1;
-		n->holds++;
-	}
+	if (rds_do(r, slot, 6, argv, NULL) != 0)
+		return -1;
+	(*keys)++;
 	return 0;
 }
 
-/* The order's writes: message, index, recorded cancellations, recent(). */
+/* The order's writes: message, index, recorded cancellations, its key. */
 static int
 finish(struct rds *r, unsigned slot, struct one *o, long long now,
-    struct rebuild_orders_count *n)
+    long *orders, long *keys)
 {
 	char		 value[TAG_MAX + UUID_LEN + 2], field[UUID_LEN + 3];
 	const char	*hsetnx[] = { "HSETNX", o->ords, o->oid, o->msg };
@@ -285,15 +249,15 @@ finish(struct rds *r, unsigned slot, struct one *o, long long now,
 		if (rds_do(r, slot, 4, hsetnx, NULL) != 0)
 			return -1;
 	}
-	if (recent(r, slot, o, now, n) != 0)
+	if (index_key(r, slot, o, now, keys) != 0)
 		return -1;
-	n->orders++;
+	(*orders)++;
 	return 0;
 }
 
 int
 rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
-    long zone, struct rebuild_orders_count *n)
+    long zone, long *orders, long *keys)
 {
 	long long	 now = wall_ms();
 	char		 sql[2048], skip[UUID_LEN + 1] = "";
@@ -303,7 +267,8 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 	MYSQL_ROW	 row;
 	int		 ret = 0, open = 0;
 
-	memset(n, 0, sizeof(*n));
+	*orders = 0;
+	*keys = 0;
 	if (!valid_id(event)) {
 		err_set(&d->err, d->errstr, ERR_OTHER, "bad event id");
 		return -1;
@@ -315,9 +280,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 	o->event = event;
 	o->zone = zone;
 	if (keys_tag(event, zone, o->tag, sizeof(o->tag)) < 0 ||
-	    keys_build(KEY_ORDS, o->tag, o->ords, sizeof(o->ords)) < 0 ||
-	    keys_build(KEY_HOLDS, o->tag, o->holds, sizeof(o->holds)) < 0 ||
-	    keys_build(KEY_HEXP, o->tag, o->hexp, sizeof(o->hexp)) < 0) {
+	    keys_build(KEY_ORDS, o->tag, o->ords, sizeof(o->ords)) < 0) {
 		err_set(&d->err, d->errstr, ERR_OTHER, "bad zone key");
 		free(o);
 		return -1;
@@ -343,7 +306,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 			continue;
 		}
 		if (open && strcmp(row[C_OID], o->oid) != 0) {
-			ret = finish(r, slot, o, now, n);
+			ret = finish(r, slot, o, now, orders, keys);
 			open = 0;
 		}
 		if (strcmp(row[C_OID], skip) == 0)
@@ -355,7 +318,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 		ticket(o, row);
 	}
 	if (ret == 0 && open)
-		ret = finish(r, slot, o, now, n);
+		ret = finish(r, slot, o, now, orders, keys);
 	mysql_free_result(res);
 	free(o);
 	return ret;

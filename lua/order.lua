@@ -44,8 +44,7 @@
 -- publishes its message if the responder never confirms), the order
 -- message once, in bo:ords (orderId -> message: what is published, the
 -- cancel token's hash, a keyed request's key, hash and kind
--- ("idempotency"), a confirm's holdId and the tickets, for
--- cancellation), the caches
+-- ("idempotency") and the tickets, for cancellation), the caches
 -- bo:tkt:{st}<ticketId> and bo:ord:{st}<orderId> (TTL), and the id index
 -- bo:oix:{st}<id> -> "E:Z orderId" for the order and each ticket (how a
 -- cancel finds the zone: docs/reliability.md).  Those keys are built here,
@@ -352,22 +351,18 @@ local head = '"orderId":"' .. oid .. '","venueId":"' .. venue ..
   ',"status":"CONFIRMED","total":' .. total .. ',"createdOn":"' ..
   created .. '"'
 local tickets = '"tickets":[' .. table.concat(tj, ',') .. ']'
--- a keyed sale's key, and a confirm's hold, go with the order to MySQL,
--- so that a rebuild after a Redis loss puts back the key's record and
--- the confirmed hold (ctl/rebuild_orders.c): the key is the rest of
--- KEYS[7] after "bo:idem:{E:Z}:", [A-Za-z0-9_-] only.  Before the
--- tickets: a responder older than them finds no tickets there and
--- answers its replay 503 (retry), not a body with them in it
-local extra = ''
+-- a keyed sale's key goes with the order to MySQL, so that a rebuild
+-- after a Redis loss puts its record back (ctl/rebuild_orders.c): the
+-- rest of KEYS[7] after "bo:idem:{E:Z}:", [A-Za-z0-9_-] only.  Before the
+-- tickets: a responder older than it finds no tickets there and answers
+-- its replay 503 (retry), not a body with the key in it
+local idem = ''
 if ih ~= '' then
-  extra = '"idempotency":{"key":"' .. string.sub(KEYS[7], #tag + 12) ..
+  idem = '"idempotency":{"key":"' .. string.sub(KEYS[7], #tag + 12) ..
     '","hash":"' .. ih .. '","kind":"' .. kind .. '"},'
 end
-if held then
-  extra = extra .. '"holdId":"' .. hid .. '",'
-end
 local msg = '{"type":"order",' .. head .. ',"cancelHash":"' .. ARGV[7] ..
-  '",' .. extra .. tickets .. '}'
+  '",' .. idem .. tickets .. '}'
 redis.call('ZADD', KEYS[5], ARGV[6], oid)
 redis.call('HSET', KEYS[6], oid, msg)
 redis.call('SET', 'bo:ord:' .. kt .. oid, '{' .. head .. ',' .. tickets .. '}',

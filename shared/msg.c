@@ -20,14 +20,6 @@ msg_hash_ok(const char *s)
 	return s[HASH_LEN] == '\0';
 }
 
-int
-msg_hold_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return (n == HOLD_ID_MAX || n == 22) && valid_id(s);
-}
-
 /* The array member key of o with 1..ORDER_TICKETS_MAX elements, or NULL. */
 static struct json_object *
 list(struct json_object *o, const char *key)
@@ -103,18 +95,6 @@ order_idem(struct json_object *j, struct order *o)
 	return NULL;
 }
 
-/* The optional "holdId" of a hold's confirm (since 2026-12-06). */
-static const char *
-order_hold(struct json_object *j, struct order *o)
-{
-	if (!json_object_object_get_ex(j, "holdId", NULL))
-		return NULL;
-	if (ticket_json_str(j, "holdId", o->hold, sizeof(o->hold)) ||
-	    !msg_hold_ok(o->hold))
-		return "holdId is not 25 or 22 of [A-Za-z0-9_-]";
-	return NULL;
-}
-
 static const char *
 order_fields(struct json_object *j, struct msg *m)
 {
@@ -153,7 +133,7 @@ order_fields(struct json_object *j, struct msg *m)
 	if ((a = list(j, "tickets")) == NULL)
 		return "tickets is missing or not a list of 1-10 tickets";
 	if ((s = order_tickets(a, o)) != NULL ||
-	    (s = order_idem(j, o)) != NULL || (s = order_hold(j, o)) != NULL)
+	    (s = order_idem(j, o)) != NULL)
 		return s;
 	memcpy(m->t.id, o->id, sizeof(o->id));
 	memcpy(m->t.event, o->event, sizeof(o->event));

@@ -17,7 +17,6 @@
 #define ORDER_TICKETS_MAX 10	/* seats per order (CONTRACT §7) */
 #define MSG_JSON_MAX	(ORDER_TICKETS_MAX * TICKET_JSON_MAX + 1024)
 #define HASH_LEN	64	/* SHA-256 as lowercase hex */
-#define HOLD_ID_MAX	25	/* holdId: 25 (22 before 2026-12-05) chars */
 
 enum msg_kind {
 	MSG_TICKET,	/* round-1 ticket: struct item.t only */
@@ -42,9 +41,6 @@ struct order {
 	char		idem_key[ID_MAX + 1];
 	char		idem_hash[HASH_LEN + 1];
 	char		idem_kind;
-	/* "holdId" of a hold's confirm ("" for none): kept so that a
-	 * rebuild can put back the confirmed hold */
-	char		hold[HOLD_ID_MAX + 1];
 };
 
 struct cancel {
@@ -84,7 +80,5 @@ int	msg_parse(const char *json, size_t len, struct msg *m,
 	    const char **why);
 /* 1 if s is 64 lowercase hex digits, else 0. */
 int	msg_hash_ok(const char *s);
-/* 1 if s is a holdId: 25 or 22 characters of [A-Za-z0-9_-], else 0. */
-int	msg_hold_ok(const char *s);
 
 #endif

@@ -384,6 +384,7 @@ sale_from_replay(struct sale *s, const char *secret)
 	static const char pre[] = "{\"type\":\"order\",";
 	static const char ch[] = ",\"cancelHash\":\"";
 	static const char oid[] = "\"orderId\":\"";
+	static const char idem[] = "\"idempotency\":{";
 	static const char tid[] = "\"tickets\":[{\"ticketId\":\"";
 	const char	*m = s->replay, *h, *t;
 	size_t		 len = strlen(m);
@@ -393,11 +394,13 @@ sale_from_replay(struct sale *s, const char *secret)
 	    strlen(h) < sizeof(ch) - 1 + TOKEN_HASH_LEN + 3)
 		return -1;
 	t = h + sizeof(ch) - 1 + TOKEN_HASH_LEN + 2;
-	/* a keyed sale's "idempotency" and a confirm's "holdId" may come
-	 * between the hash and the tickets (no value holds a quote) */
-	if (strncmp(t, tid, sizeof(tid) - 1) != 0 &&
-	    ((t = strstr(t, ",\"tickets\":[{")) == NULL || *++t == '\0'))
-		return -1;
+	/* a keyed sale's "idempotency":{..} (no braces inside) comes before
+	 * the tickets */
+	if (strncmp(t, idem, sizeof(idem) - 1) == 0) {
+		if ((t = strchr(t, '}')) == NULL || t[1] != ',')
+			return -1;
+		t += 2;
+	}
 	if (strncmp(m + sizeof(pre) - 1, oid, sizeof(oid) - 1) != 0 ||
 	    strncmp(t, tid, sizeof(tid) - 1) != 0 ||
 	    strlen(t + sizeof(tid) - 1) < UUID_LEN)

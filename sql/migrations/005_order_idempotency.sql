@@ -1,7 +1,6 @@
 -- SPDX-License-Identifier: ISC
 -- 005: an order keeps the Idempotency-Key of the request that bought it
--- and the hold it confirmed (CONTRACT section 7; docs/reliability.md,
--- "Idempotency keys", "After a Redis loss").
+-- (CONTRACT section 7; docs/reliability.md, "Idempotency keys").
 -- Idempotent (scripts/stack runs every migration on each `make up`, in
 -- file name order, after schema.sql).
 --
@@ -9,15 +8,12 @@
 --            or before this migration
 -- idem_hash  SHA-256 (hex) of the request as the responder hashed it
 -- idem_kind  t POST /tickets, o POST /orders, c a hold's confirm
--- hold_id    the hold the order confirmed; NULL: not a hold's confirm
 --
 -- lua/order.lua records a keyed sale under the key in Redis for 24 h, so
 -- that a retry answers it again and never buys a second time.  After a
 -- Redis loss, `ticketctl rebuild` puts those records back from these
 -- columns (for the orders of the last 24 h): without them a retried
--- best-available order bought a second set of seats.  It puts the
--- confirmed hold back too (its index and "C <orderId>"), so that a
--- confirm again answers 200 the same order, not 404.
+-- best-available order bought a second set of seats.
 --
 -- Nullable columns without a default: InnoDB adds them in place
 -- (ALGORITHM=INSTANT on MariaDB 10.3 and later), without copying the
@@ -25,5 +21,4 @@
 ALTER TABLE orders
   ADD COLUMN IF NOT EXISTS idem_key  VARCHAR(64) NULL,
   ADD COLUMN IF NOT EXISTS idem_hash CHAR(64)    NULL,
-  ADD COLUMN IF NOT EXISTS idem_kind CHAR(1)     NULL,
-  ADD COLUMN IF NOT EXISTS hold_id   VARCHAR(25) NULL;
+  ADD COLUMN IF NOT EXISTS idem_kind CHAR(1)     NULL;

@@ -205,54 +205,6 @@ def test_confirm_of_a_hold_that_lost_its_seat():
 
 
 
-def test_rebuild_records_a_confirm_the_aof_lost():
-    """Would catch: a hold confirmed (201, its order persisted) that Redis
-    has active again after it came back from an AOF that missed its last
-    second (appendfsync everysec), and `rebuild --all` leaving it so: the
-    confirm again answered 410 "its seats are released" for seats sold to
-    its order (the rebuilt owners are the order's tickets).  The order's
-    holdId in MySQL (migration 005) tells rebuild the hold was confirmed:
-    the confirm again answers 200 the same order, and no expiry is due."""
-    node, hk, xk = box.zone_node("Event3", 3), "bo:holds:{Event3:3}", "bo:hexp:{Event3:3}"
-    h = hold(3, event="Event3", seats=[{"row": 1, "column": 1}, {"row": 1, "column": 2}])
-    eq(h.status, 201, "hold: " + h.body)
-    hid = h.json()["holdId"]
-    active = box.redis("HGET", hk, hid, node=node)
-    exp = box.redis("ZSCORE", xk, hid, node=node)
-    c = confirm(hid)
-    eq(c.status, 201, "confirm: " + c.body)
-    oid, tids = c.json()["orderId"], [t["ticketId"] for t in c.json()["tickets"]]
-    live = ("SELECT COUNT(*) FROM ticketing.ticket WHERE event_id = 'Event3' AND zone_id = 3 "
-            "AND row_no = 1 AND col_no IN (1, 2) AND status <> 'CANCELLED'")
-    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.orders WHERE "
-                                         "order_id = '%s' AND hold_id = '%s'" % (oid, hid)) == 1,
-                   what="the order and its hold in MySQL")
-    box.stack("stop", "consumer")
-    try:
-        # what the AOF without its last second has: the hold active, its
-        # seats its own
-        box.redis("HSET", hk, hid, active, node=node)
-        box.redis("ZADD", xk, exp, hid, node=node)
-        for bit in (0, 1):
-            box.redis("HSET", "bo:own:{Event3:3}", bit, "h:" + hid, node=node)
-        r = box.ticketctl("rebuild", "--all", "Event3", check_rc=False)
-        eq(r.returncode, 0, "rebuild: %s %s" % (r.stdout, r.stderr))
-        check("Event3 zone 3: 1 hold(s) confirmed in the last 24 h recorded as confirmed"
-              in r.stdout, r.stdout)
-    finally:
-        box.stack("start", "consumer")
-    eq(box.redis("HGET", hk, hid, node=node), ("C " + oid).encode(), "the hold confirmed")
-    eq(box.redis("ZSCORE", xk, hid, node=node), None, "no expiry due for it")
-    for port in WEB_PORTS:
-        again = confirm(hid, port=port)
-        eq((again.status, again.body), (200, c.body), "the confirm again via %d" % port)
-    st = box.zone_state("Event3", 3)
-    eq([st["owners"].get(b) for b in (0, 1)], tids,
-       "the order's tickets own the seats")
-    time.sleep(1)
-    eq(box.sql_count(live), 2, "two live tickets for the two seats")
-
-
 def test_confirm_the_broker_refuses_keeps_the_hold():
     """A confirm whose order cannot be published (the broker stopped: a
     definite failure) answers 503 "nothing was sold" and gives the seats

@@ -121,24 +121,9 @@ test_msg_order_idempotency(void **state)
 	assert_string_equal(m.u.o.idem_hash, HASH);
 	assert_int_equal(m.u.o.idem_kind, 'c');
 	assert_int_equal(m.u.o.n, 1);
-	assert_string_equal(m.u.o.hold, "");
 	assert_int_equal(parse(ORDER(TKT(T_ID, O_ID, "30")), &why), 0);
 	assert_string_equal(m.u.o.idem_key, "");
 	assert_int_equal(m.u.o.idem_kind, 0);
-	/* a confirm's hold, after the key: 25 or 22 characters */
-	assert_int_equal(parse(KEYED("{\"key\":\"k\",\"hash\":\"" HASH
-	    "\",\"kind\":\"c\"},\"holdId\":\"Z9lcS81-_79QFLgsZmQmjAAAA\""),
-	    &why), 0);
-	assert_string_equal(m.u.o.hold, "Z9lcS81-_79QFLgsZmQmjAAAA");
-	assert_int_equal(parse(KEYED("{\"key\":\"k\",\"hash\":\"" HASH
-	    "\",\"kind\":\"c\"},\"holdId\":\"Z9lcS81-_79QFLgsZmQmjA\""),
-	    &why), 0);
-	assert_int_equal(parse(KEYED("{\"key\":\"k\",\"hash\":\"" HASH
-	    "\",\"kind\":\"c\"},\"holdId\":\"Z9lcS81-_79QFLgsZmQmj\""),
-	    &why), -1);
-	assert_string_equal(why, "holdId is not 25 or 22 of [A-Za-z0-9_-]");
-	assert_int_equal(parse(KEYED("{\"key\":\"k\",\"hash\":\"" HASH
-	    "\",\"kind\":\"c\"},\"holdId\":7"), &why), -1);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char buf[2048];
 

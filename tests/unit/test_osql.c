@@ -66,25 +66,16 @@ test_osql_order(void **state)
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "INSERT INTO orders (order_id, venue_id, "
 	    "event_id, zone_id, total, status, cancel_hash, created_on, "
-	    "cancelled_on, idem_key, idem_hash, idem_kind, hold_id) VALUES ('"
-	    O_ID "','Venue1','Event1',12,640.00,'CONFIRMED','" HASH "','2026-"
-	    "11-27 23:54:24.123',NULL,NULL,NULL,NULL,NULL)");
+	    "cancelled_on, idem_key, idem_hash, idem_kind) VALUES ('" O_ID
+	    "','Venue1','Event1',12,640.00,'CONFIRMED','" HASH "','2026-11-27 "
+	    "23:54:24.123',NULL,NULL,NULL,NULL)");
 	/* a keyed sale's key goes with it (ctl/rebuild_orders.c) */
 	memcpy(o.idem_key, "Key-1", 6);
 	memcpy(o.idem_hash, HASH, sizeof(HASH));
 	o.idem_kind = 'o';
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "'2026-11-27 23:54:24.123',NULL,'Key-1','"
-	    HASH "','o',NULL)"));
-	/* and a confirm's hold */
-	memcpy(o.hold, "Z9lcS81-_79QFLgsZmQmjAAAA", HOLD_ID_MAX + 1);
-	o.idem_kind = 'c';
-	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
-	assert_non_null(strstr(buf, "'Key-1','" HASH "','c',"
-	    "'Z9lcS81-_79QFLgsZmQmjAAAA')"));
-	memcpy(o.hold, "Z9lcS81'", 9);
-	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
-	o.hold[0] = '\0';
+	    HASH "','o')"));
 	o.idem_kind = 'h';
 	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
 	o.idem_kind = 'o';
@@ -132,7 +123,7 @@ test_osql_order_cancelled_first(void **state)
 	    "2026-11-28 00:03:00.000"), 0);
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "'CANCELLED','" HASH "','2026-11-27 "
-	    "23:54:24.123','2026-11-28 00:03:00.000',NULL,NULL,NULL,NULL)"));
+	    "23:54:24.123','2026-11-28 00:03:00.000',NULL,NULL,NULL)"));
 }
 
 static void

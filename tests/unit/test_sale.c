@@ -157,15 +157,9 @@ test_from_replay(void **state)
 		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"idempotency\":{"
 		    "\"key\":\"k-1\",\"hash\":\"" HASH64 "\",\"kind\":\"t\"},"
 		    "\"tickets\":[{\"ticketId\":\"" T_ID2 "\",\"row\":3}]}", 1 },
-		/* and a confirm's hold */
-		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"venueId\":"
-		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"idempotency\":{"
-		    "\"key\":\"k-1\",\"hash\":\"" HASH64 "\",\"kind\":\"c\"},"
-		    "\"holdId\":\"Z9lcS81-_79QFLgsZmQmjAAAA\",\"tickets\":[{"
-		    "\"ticketId\":\"" T_ID2 "\",\"row\":3}]}", 1 },
 		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"cancelHash"
-		    "\":\"" HASH64 "\",\"idempotency\":{\"key\":\"k-1\"}}",
-		    0 },					/* no tickets */
+		    "\":\"" HASH64 "\",\"idempotency\":{\"key\":\"k-1\"\"tickets"
+		    "\":[{\"ticketId\":\"" T_ID2 "\"}]}", 0 },	/* never closed */
 		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"tickets\":"
 		    "[{\"ticketId\":\"" T_ID2 "\"}]}", 0 },	/* no hash */
 		{ "{\"type\":\"ticket\",\"orderId\":\"" T_ID "\"}", 0 },
