@@ -36,9 +36,8 @@ order_ok(const struct order *o)
 	    !ticket_stamp_ok(o->created) || !msg_hash_ok(o->hash) ||
 	    o->n < 1 || o->n > ORDER_TICKETS_MAX)
 		return 0;
-	if (o->idem_key[0] != '\0' && (!valid_id(o->idem_key) ||
-	    !msg_hash_ok(o->idem_hash) || strchr("toc", o->idem_kind) == NULL ||
-	    o->idem_kind == '\0'))
+	if (o->idem_key[0] != '\0' &&
+	    !msg_idem_ok(o->idem_key, o->idem_hash, o->idem_kind))
 		return 0;
 	for (i = 0; i < o->n; i++)
 		if (!ticket_ok(&o->t[i]))
@@ -141,10 +140,10 @@ osql_orders_insert(const struct osql_order *v, size_t n, char *buf,
 		    o->hash, dt, gone ? "'" : "", gone ? last : "NULL",
 		    gone ? "'" : "") != 0)
 			return -1;
-		if (o->idem_key[0] == '\0' ?
+		if ((o->idem_key[0] == '\0' ?
 		    fmt_add(buf, size, &off, "NULL,NULL,NULL)") :
 		    fmt_add(buf, size, &off, "'%s','%s','%c')", o->idem_key,
-		    o->idem_hash, o->idem_kind) != 0)
+		    o->idem_hash, o->idem_kind)) != 0)
 			return -1;
 	}
 	return (int)off;

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mysql.h>
 
@@ -97,9 +96,8 @@ row_ok(MYSQL_ROW row)
 		if (row[i] == NULL)
 			return 0;
 	/* a key comes whole, as the consumer writes it, or not at all */
-	if (row[C_IKEY][0] != '\0' ? !valid_id(row[C_IKEY]) ||
-	    !msg_hash_ok(row[C_IHASH]) || strlen(row[C_IKIND]) != 1 ||
-	    strchr("toc", row[C_IKIND][0]) == NULL :
+	if (row[C_IKEY][0] != '\0' ? strlen(row[C_IKIND]) != 1 ||
+	    !msg_idem_ok(row[C_IKEY], row[C_IHASH], row[C_IKIND][0]) :
 	    row[C_IHASH][0] != '\0' || row[C_IKIND][0] != '\0')
 		return 0;
 	return valid_uuid(row[C_OID]) && valid_uuid(row[C_TID]) &&

@@ -20,6 +20,13 @@ msg_hash_ok(const char *s)
 	return s[HASH_LEN] == '\0';
 }
 
+int
+msg_idem_ok(const char *key, const char *hash, int kind)
+{
+	return valid_id(key) && msg_hash_ok(hash) &&
+	    (kind == 't' || kind == 'o' || kind == 'c');
+}
+
 /* The array member key of o with 1..ORDER_TICKETS_MAX elements, or NULL. */
 static struct json_object *
 list(struct json_object *o, const char *key)

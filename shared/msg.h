@@ -80,5 +80,8 @@ int	msg_parse(const char *json, size_t len, struct msg *m,
 	    const char **why);
 /* 1 if s is 64 lowercase hex digits, else 0. */
 int	msg_hash_ok(const char *s);
+/* 1 if key, hash and kind are a keyed sale's "idempotency" (struct order's
+ * idem_*: 1-64 of [A-Za-z0-9_-], msg_hash_ok, 't', 'o' or 'c'), else 0. */
+int	msg_idem_ok(const char *key, const char *hash, int kind);
 
 #endif

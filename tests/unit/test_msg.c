@@ -276,6 +276,12 @@ test_msg_hash(void **state)
 	assert_false(msg_hash_ok(HASH "0"));
 	assert_false(msg_hash_ok("0123456789ABCDEF0123456789abcdef0123456789"
 	    "abcdef0123456789abcdef"));
+	assert_true(msg_idem_ok("Key_1-x", HASH, 'c'));
+	assert_false(msg_idem_ok("", HASH, 'o'));
+	assert_false(msg_idem_ok("a b", HASH, 'o'));
+	assert_false(msg_idem_ok("k", "0123", 'o'));
+	assert_false(msg_idem_ok("k", HASH, 'h'));
+	assert_false(msg_idem_ok("k", HASH, '\0'));
 }
 
 int
