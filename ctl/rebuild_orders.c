@@ -9,10 +9,12 @@
  * tell it from the last of its tickets cancelled one by one, and each
  * ticket's own stamp (c:<ticketId>) is what the stores keep.
  *
- * An order bought with an Idempotency-Key (orders.idem_key, migration
- * 005) gets its key's record back too, "<hash> P <orderId> <kind>" as
- * lua/order.lua writes it, for what is left of its 24 h: a retry then
- * answers that order again instead of buying another.
+ * An order bought with an Idempotency-Key gets its key's record back too,
+ * "<hash> P <orderId> <kind>" as lua/order.lua writes it, for what is left
+ * of its 24 h: a retry then answers that order again instead of buying
+ * another.  MySQL keeps only the key's SHA-256 (orders.idem_key_hash,
+ * migration 006), so the record goes under bo:idem:{E:Z}:#<that hash>,
+ * which lua/order.lua reads when the record under the key is absent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,7 @@
 	"SELECT o.order_id, o.venue_id, o.total, o.cancel_hash, " \
 	STAMP("o.created_on") ", t.ticket_id, t.row_no, t.col_no, " \
 	"t.price, IF(t.status = 'CANCELLED', " STAMP("t.cancelled_on") \
-	", ''), IFNULL(o.idem_key, ''), IFNULL(o.idem_hash, ''), " \
+	", ''), IFNULL(o.idem_key_hash, ''), IFNULL(o.idem_hash, ''), " \
 	"IFNULL(o.idem_kind, '') " \
 	"FROM orders o JOIN ticket t ON t.order_id = o.order_id " \
 	"WHERE o.event_id = '%s' AND o.zone_id = %ld " \
@@ -54,7 +56,7 @@ struct one {
 	char		 ords[KEY_MAX];
 	char		 oid[UUID_LEN + 1];
 	char		 created[STAMP_LEN + 1];
-	char		 ikey[ID_MAX + 1];	/* "" bought without a key */
+	char		 ikey_hash[HASH_LEN + 1];	/* the key's SHA-256, "" if none */
 	char		 ihash[HASH_LEN + 1];
 	char		 ikind[2];
 	char		 msg[MSG_MAX];
@@ -97,7 +99,7 @@ row_ok(MYSQL_ROW row)
 			return 0;
 	/* a key comes whole, as the consumer writes it, or not at all */
 	if (row[C_IKEY][0] != '\0' ? strlen(row[C_IKIND]) != 1 ||
-	    !msg_idem_ok(row[C_IKEY], row[C_IHASH], row[C_IKIND][0]) :
+	    !msg_idem_ok(row[C_IKEY], "", row[C_IHASH], row[C_IKIND][0]) :
 	    row[C_IHASH][0] != '\0' || row[C_IKIND][0] != '\0')
 		return 0;
 	return valid_uuid(row[C_OID]) && valid_uuid(row[C_TID]) &&
@@ -114,7 +116,7 @@ begin(struct one *o, MYSQL_ROW row)
 {
 	memcpy(o->oid, row[C_OID], UUID_LEN + 1);
 	memcpy(o->created, row[C_CREATED], STAMP_LEN + 1);
-	snprintf(o->ikey, sizeof(o->ikey), "%s", row[C_IKEY]);
+	snprintf(o->ikey_hash, sizeof(o->ikey_hash), "%s", row[C_IKEY]);
 	snprintf(o->ihash, sizeof(o->ihash), "%s", row[C_IHASH]);
 	snprintf(o->ikind, sizeof(o->ikind), "%s", row[C_IKIND]);
 	o->n = 0;
@@ -125,9 +127,9 @@ begin(struct one *o, MYSQL_ROW row)
 	    "\"createdOn\":\"%s\",\"cancelHash\":\"%s\",",
 	    row[C_OID], row[C_VENUE], o->event, o->zone, row[C_TOTAL],
 	    row[C_CREATED], row[C_HASH]) != 0;
-	if (o->ikey[0] != '\0' && fmt_add(o->msg, sizeof(o->msg), &o->len,
-	    "\"idempotency\":{\"key\":\"%s\",\"hash\":\"%s\",\"kind\":"
-	    "\"%s\"},", o->ikey, o->ihash, o->ikind) != 0)
+	if (o->ikey_hash[0] != '\0' && fmt_add(o->msg, sizeof(o->msg), &o->len,
+	    "\"idempotency\":{\"keyHash\":\"%s\",\"hash\":\"%s\",\"kind\":"
+	    "\"%s\"},", o->ikey_hash, o->ihash, o->ikind) != 0)
 		o->bad = 1;
 	if (fmt_add(o->msg, sizeof(o->msg), &o->len, "\"tickets\":[") != 0)
 		o->bad = 1;
@@ -184,9 +186,10 @@ same_slot(const struct one *o, unsigned slot)
 	return 1;
 }
 
-/* SET bo:idem:{E:Z}:<key> "<hash> P <orderId> <kind>" EX <what is left of
- * its 24 h> NX: the record lua/order.lua wrote with the sale.  *keys
- * counts the keys put back; an order older than 24 h has none. */
+/* SET bo:idem:{E:Z}:#<SHA-256 of the key> "<hash> P <orderId> <kind>" EX
+ * <what is left of its 24 h> NX: the record lua/order.lua wrote with the
+ * sale (under the key).  *keys counts the records put back; an order
+ * older than 24 h has none. */
 static int
 index_key(struct rds *r, unsigned slot, const struct one *o, long long now,
     long *keys)
@@ -195,7 +198,7 @@ index_key(struct rds *r, unsigned slot, const struct one *o, long long now,
 	const char	*argv[] = { "SET", key, value, "EX", ex, "NX" };
 	long long	 created, left;
 
-	if (o->ikey[0] == '\0' || when_parse(o->created, &created) != 0)
+	if (o->ikey_hash[0] == '\0' || when_parse(o->created, &created) != 0)
 		return 0;
 	/* the sale's stamp is its responder's clock, now this host's: a
 	 * stamp ahead of this clock gets no more than 24 h */
@@ -204,7 +207,7 @@ index_key(struct rds *r, unsigned slot, const struct one *o, long long now,
 		return 0;
 	if (left > IDEM_SECS)
 		left = IDEM_SECS;
-	if (keys_idem(o->tag, o->ikey, key, sizeof(key)) < 0)
+	if (keys_idem_hashed(o->tag, o->ikey_hash, key, sizeof(key)) < 0)
 		return -1;
 	snprintf(value, sizeof(value), "%s P %s %s", o->ihash, o->oid,
 	    o->ikind);

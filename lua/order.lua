@@ -6,6 +6,7 @@
 -- KEYS[4] bo:own:{E:Z}   KEYS[5] bo:pend:{E:Z}  KEYS[6] bo:ords:{E:Z}
 -- KEYS[7] bo:idem:{E:Z}:<Idempotency-Key>        KEYS[8] bo:sweep:{E:Z}
 -- KEYS[9] bo:holds:{E:Z}  KEYS[10] bo:hexp:{E:Z}
+-- KEYS[11] bo:idem:{E:Z}:#<SHA-256 of the Idempotency-Key> (keys.h)
 -- ARGV[1] venueId, [2] eventId, [3] zoneId, [4] orderId, [5] createdOn,
 --      [6] now (ms, the pending score), [7] cancelHash (64 hex), [8] cache
 --      ttl (s), [9] quantity (0: explicit seats), [10] n seats,
@@ -30,7 +31,10 @@
 -- keyed confirm that found its hold confirmed by another request and
 -- answered that order, 200), "<hash> H <holdId> <expires ms> <total>
 -- <r c ...>" once a keyed hold was made, "<hash> F <code> <taken>" once
--- it was refused definitely (refuse(), below).  The same key again:
+-- it was refused definitely (refuse(), below).  `ticketctl rebuild`
+-- puts a sale's "P" record back after a Redis loss under KEYS[11] (MySQL
+-- keeps the key's hash, not the key); it is read when KEYS[7] is absent,
+-- and is never written here.  The same key again:
 -- another hash is 20 (reused); F is 23 {23, "<code> <taken>"}; H is 22
 -- {22, "<holdId> <expires ms> <total> <r c ...>", "h"} (the first 201
 -- again, whatever became of the hold since); P while the order message
@@ -84,7 +88,7 @@ end
 local held, seats, n = kind == 'c', {}, tonumber(ARGV[10])
 local hexp
 if ih ~= '' then
-  local rec = redis.call('GET', KEYS[7])
+  local rec = redis.call('GET', KEYS[7]) or redis.call('GET', KEYS[11])
   if rec then
     local h, st, rest = string.match(rec, '^(%x+) (%u) (.*)$')
     if h ~= ih then
@@ -351,14 +355,15 @@ local head = '"orderId":"' .. oid .. '","venueId":"' .. venue ..
   ',"status":"CONFIRMED","total":' .. total .. ',"createdOn":"' ..
   created .. '"'
 local tickets = '"tickets":[' .. table.concat(tj, ',') .. ']'
--- a keyed sale's key goes with the order to MySQL, so that a rebuild
--- after a Redis loss puts its record back (ctl/rebuild_orders.c): the
--- rest of KEYS[7] after "bo:idem:{E:Z}:", [A-Za-z0-9_-] only.  Before the
+-- a keyed sale's key goes with the order to MySQL as its SHA-256, so
+-- that a rebuild after a Redis loss puts its record back under KEYS[11]
+-- (ctl/rebuild_orders.c) and no store but this one keeps the key: the
+-- 64 hex digits of KEYS[11] after "bo:idem:{E:Z}:#".  Before the
 -- tickets: a responder older than it finds no tickets there and answers
--- its replay 503 (retry), not a body with the key in it
+-- its replay 503 (retry)
 local idem = ''
 if ih ~= '' then
-  idem = '"idempotency":{"key":"' .. string.sub(KEYS[7], #tag + 12) ..
+  idem = '"idempotency":{"keyHash":"' .. string.sub(KEYS[11], #tag + 13) ..
     '","hash":"' .. ih .. '","kind":"' .. kind .. '"},'
 end
 local msg = '{"type":"order",' .. head .. ',"cancelHash":"' .. ARGV[7] ..

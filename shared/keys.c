@@ -38,6 +38,14 @@ keys_idem(const char *tag, const char *key, char *buf, size_t size)
 	return fits(snprintf(buf, size, "bo:idem:{%s}:%s", tag, key), size);
 }
 
+int
+keys_idem_hashed(const char *tag, const char *key_hash, char *buf,
+    size_t size)
+{
+	return fits(snprintf(buf, size, "bo:idem:{%s}:#%s", tag, key_hash),
+	    size);
+}
+
 unsigned
 keys_crc16(const char *s, size_t len)
 {

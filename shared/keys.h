@@ -19,6 +19,9 @@
  *                          | "X" (expired) | "D" (deleted)
  *   bo:hexp:{E:Z}   zset   active holdIds scored by expiry (Redis clock)
  *   bo:idem:{E:Z}:<key>    string "<hash> P|H|F ..." of an Idempotency-Key (24 h)
+ *   bo:idem:{E:Z}:#<SHA-256 of the key>  the same record of a sale ("P"),
+ *                          as `ticketctl rebuild` puts it back from MySQL,
+ *                          which keeps only the key's hash
  *   bo:zones               set of "E:Z" tags loaded (ticketctl init)
  *
  * Keys by id alone (a lookup knows only the id) carry the slot tag "{st}"
@@ -69,6 +72,12 @@ int	keys_build(enum key_kind kind, const char *tag, char *buf, size_t size);
  * zone tag "E:Z" (key "": a request without one); returns its length or
  * -1. */
 int	keys_idem(const char *tag, const char *key, char *buf, size_t size);
+/* Writes bo:idem:{E:Z}:#<key_hash>, the name a sale's record is put back
+ * under from the SHA-256 (hex) of its key (lua/order.lua reads it when
+ * the record under the key is absent; '#' is not a key's character);
+ * returns its length or -1. */
+int	keys_idem_hashed(const char *tag, const char *key_hash, char *buf,
+	    size_t size);
 /* CRC16 (XMODEM, as Redis Cluster) of the tag. */
 unsigned keys_crc16(const char *s, size_t len);
 /* The Redis Cluster slot of the tag "E:Z": crc16(tag) % 16384. */

@@ -21,9 +21,11 @@ msg_hash_ok(const char *s)
 }
 
 int
-msg_idem_ok(const char *key, const char *hash, int kind)
+msg_idem_ok(const char *key_hash, const char *key, const char *hash,
+    int kind)
 {
-	return valid_id(key) && msg_hash_ok(hash) &&
+	return (key_hash[0] != '\0' ? msg_hash_ok(key_hash) && key[0] == '\0' :
+	    valid_id(key)) && msg_hash_ok(hash) &&
 	    (kind == 't' || kind == 'o' || kind == 'c');
 }
 
@@ -74,8 +76,9 @@ order_tickets(struct json_object *a, struct order *o)
 	return NULL;
 }
 
-/* The optional "idempotency" of a keyed sale's order (since 2026-12-06;
- * absent in older messages and for a request without a key). */
+/* The optional "idempotency" of a keyed sale's order (absent in older
+ * messages and for a request without a key): since 2026-12-07 with the
+ * key's SHA-256 ("keyHash"), on 2026-12-06 with the key ("key"). */
 static const char *
 order_idem(struct json_object *j, struct order *o)
 {
@@ -86,10 +89,18 @@ order_idem(struct json_object *j, struct order *o)
 		return NULL;
 	if (!json_object_is_type(v, json_type_object))
 		return "idempotency is not an object";
-	if (ticket_json_str(v, "key", o->idem_key, sizeof(o->idem_key)) ||
-	    !valid_id(o->idem_key))
-		return "idempotency.key is missing or not 1-64 of "
-		    "[A-Za-z0-9_-]";
+	if (json_object_object_get_ex(v, "keyHash", NULL)) {
+		if (ticket_json_str(v, "keyHash", o->idem_key_hash,
+		    sizeof(o->idem_key_hash)) ||
+		    !msg_hash_ok(o->idem_key_hash))
+			return "idempotency.keyHash is not 64 lowercase hex "
+			    "digits";
+		if (json_object_object_get_ex(v, "key", NULL))
+			return "idempotency has both key and keyHash";
+	} else if (ticket_json_str(v, "key", o->idem_key,
+	    sizeof(o->idem_key)) || !valid_id(o->idem_key))
+		return "idempotency.keyHash is missing, or its key not 1-64 "
+		    "of [A-Za-z0-9_-]";
 	if (ticket_json_str(v, "hash", o->idem_hash, sizeof(o->idem_hash)) ||
 	    !msg_hash_ok(o->idem_hash))
 		return "idempotency.hash is missing or not 64 lowercase hex "

@@ -34,10 +34,13 @@ struct order {
 	char		hash[HASH_LEN + 1];	/* cancelHash */
 	size_t		n;
 	struct ticket	t[ORDER_TICKETS_MAX];
-	/* "idempotency" of a keyed sale (absent: idem_key ""): its
-	 * Idempotency-Key, the request's hash and kind ('t' POST /tickets,
-	 * 'o' POST /orders, 'c' a hold's confirm), what lua/order.lua
-	 * records under the key; kept so that a rebuild can put it back */
+	/* "idempotency" of a keyed sale (absent: idem_kind 0): the SHA-256
+	 * (hex) of its Idempotency-Key ("keyHash"), or in a message of
+	 * 2026-12-06's shape the key itself ("key"; idem_key_hash ""), the
+	 * request's hash and kind ('t' POST /tickets, 'o' POST /orders, 'c'
+	 * a hold's confirm): what lua/order.lua records under the key, kept
+	 * so that a rebuild can put it back */
+	char		idem_key_hash[HASH_LEN + 1];
 	char		idem_key[ID_MAX + 1];
 	char		idem_hash[HASH_LEN + 1];
 	char		idem_kind;
@@ -80,8 +83,11 @@ int	msg_parse(const char *json, size_t len, struct msg *m,
 	    const char **why);
 /* 1 if s is 64 lowercase hex digits, else 0. */
 int	msg_hash_ok(const char *s);
-/* 1 if key, hash and kind are a keyed sale's "idempotency" (struct order's
- * idem_*: 1-64 of [A-Za-z0-9_-], msg_hash_ok, 't', 'o' or 'c'), else 0. */
-int	msg_idem_ok(const char *key, const char *hash, int kind);
+/* 1 if key_hash, key, hash and kind are a keyed sale's "idempotency"
+ * (struct order's idem_*: either key_hash msg_hash_ok and key "", or
+ * key_hash "" and key 1-64 of [A-Za-z0-9_-]; hash msg_hash_ok; kind 't',
+ * 'o' or 'c'), else 0. */
+int	msg_idem_ok(const char *key_hash, const char *key, const char *hash,
+	    int kind);
 
 #endif

@@ -86,6 +86,7 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 {
 	unsigned char	rnd[UUID_RANDOM + 2 * TOKEN_RANDOM +
 			    ORDER_SEATS_MAX * UUID_RANDOM];
+	char		khash[TOKEN_HASH_LEN + 1] = "";
 	int		i, n = o->quantity > 0 ? o->quantity : o->n;
 
 	memset(s, 0, sizeof(*s));
@@ -97,7 +98,10 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 		return -1;
 	s->node = keys_slot(s->tag);
 	if (keys_idem(s->tag, key != NULL ? key : "", s->idem,
-	    sizeof(s->idem)) < 0)
+	    sizeof(s->idem)) < 0 ||
+	    (key != NULL && token_hash(key, khash) != 0) ||
+	    keys_idem_hashed(s->tag, khash, s->idem_hashed,
+	    sizeof(s->idem_hashed)) < 0)
 		return -1;
 	/* the random bytes of every id and token of the sale, drawn at once:
 	 * order id, hold id, token, ticket ids */
@@ -251,7 +255,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	return sold_reply(r, s, rep);
 }
 
-#define ORDER_ARGS	(10 + 10 + 3 * ORDER_SEATS_MAX + 6)
+#define ORDER_ARGS	(11 + 10 + 3 * ORDER_SEATS_MAX + 6)
 
 enum sale_result
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
@@ -282,6 +286,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	argv[a++] = k[KEY_SWEEP];
 	argv[a++] = k[KEY_HOLDS];
 	argv[a++] = k[KEY_HEXP];
+	argv[a++] = s->idem_hashed;
 	argv[a++] = o->venue;
 	argv[a++] = o->event;
 	argv[a++] = zone;
@@ -311,7 +316,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	argv[a++] = s->tag;
 	argv[a++] = kt;
 	start = mono_us();
-	rep = rds_eval(r, s->node, SCRIPT_ORDER, 10, a, argv);
+	rep = rds_eval(r, s->node, SCRIPT_ORDER, 11, a, argv);
 	metrics_observe(METRICS_RESERVE, start);
 	if (rep == NULL)
 		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?

@@ -32,9 +32,12 @@ struct sale {
 	char		*msg;		/* the order message (bo:ords) */
 	char		 taken[SALE_TAKEN_MAX];	/* SEAT_TAKEN: "r c r c ..." */
 	/* Idempotency-Key: its Redis key ("bo:idem:{E:Z}:" if none), the
+	 * name a rebuild puts a sale's record back under (keys_idem_hashed:
+	 * "bo:idem:{E:Z}:#<SHA-256 of the key>", "...:#" if none), the
 	 * request's hash ("" if none), its kind ('t' ticket, 'o' order,
 	 * 'h' hold, 'c' confirm) */
 	char		 idem[KEY_MAX];
+	char		 idem_hashed[KEY_MAX];
 	char		 ihash[TOKEN_HASH_LEN + 1];
 	char		 kind;
 	/* a keyed replay: the order message and kind of the first sale, or

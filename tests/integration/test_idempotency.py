@@ -8,6 +8,7 @@ a keyed hold retried is one hold, its replay the first 201 even after the
 hold ended; a keyed confirm and a keyed cancel answer their first answer
 again; a malformed key is 400 on holds, confirms and cancels."""
 
+import hashlib
 import json
 import os
 import signal
@@ -438,11 +439,16 @@ def lose_zone(zone, ids):
 def test_keyed_sale_answered_again_after_a_redis_loss():
     """Would catch: a keyed retry of a sale made before a Redis loss buying
     again after `ticketctl rebuild` (the key's record lived in Redis only):
-    a best-available order bought a second set of seats.  The key goes
-    with the order to MySQL (migration 005) and rebuild puts its record
-    back for the rest of its 24 h; an order older than that gets none.  (A
-    keyed confirm's record is put back too, but its retry finds no hold
-    once the hold's index is lost: 404, nothing sold.)"""
+    a best-available order bought a second set of seats.  The key's
+    SHA-256 goes with the order to MySQL (migrations 005, 006: no store
+    but Redis keeps the key, which with the request's body is as good as
+    the cancel token) and rebuild puts its record back under that hash
+    (bo:idem:{E:Z}:#<SHA-256>) for the rest of its 24 h; an order older
+    than that gets none.  (A keyed confirm's record is put back too, but
+    its retry finds no hold once the hold's index is lost: 404, nothing
+    sold.)"""
+    sha = lambda k: hashlib.sha256(k.encode()).hexdigest()
+    hashed = lambda k: "bo:idem:{Event1:%d}:#%s" % (zone, sha(k))
     zone, node = 21, box.zone_node("Event1", 21)
     r_order = order(zone, "lost-o", quantity=4)
     tb = json.dumps({"venueId": "Venue1", "eventId": "Event1", "zoneId": zone, "row": 9,
@@ -467,7 +473,8 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     plain = r_plain.json()["orderId"]
     records = {k: box.redis("GET", "bo:idem:{Event1:%d}:%s" % (zone, k), node=node)
                for k in oids}
-    rows = lambda: sorted(box.sql("SELECT IFNULL(idem_key, '-'), IFNULL(idem_hash, '-'), "
+    rows = lambda: sorted(box.sql("SELECT IFNULL(idem_key, '-'), IFNULL(idem_key_hash, '-'), "
+                                  "IFNULL(idem_hash, '-'), "
                                   "IFNULL(idem_kind, '-'), order_id FROM ticketing.orders "
                                   "WHERE order_id IN ('%s')"
                                   % "','".join(list(oids.values()) + [plain])))
@@ -477,9 +484,9 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     for k in oids:
         hashes[k], rest = records[k].decode().split(" ", 1)
         eq(rest, "P %s %s" % (oids[k], kinds[k]), "the record of %s before the loss" % k)
-    eq(rows(), sorted([["-", "-", "-", plain]] + [[k, hashes[k], kinds[k], oids[k]]
-                                                   for k in oids]),
-       "each order's key, request hash and kind in MySQL")
+    eq(rows(), sorted([["-", "-", "-", "-", plain]] + [["-", sha(k), hashes[k], kinds[k], oids[k]]
+                                                        for k in oids]),
+       "each order's key's SHA-256 (never the key), request hash and kind in MySQL")
     # a day and an hour ago: its key's 24 h are over; 23 h ago: 1 h left
     for k, hours in (("lost-old", 25), ("lost-23h", 23)):
         box.sql("UPDATE ticketing.orders SET created_on = created_on - INTERVAL %d HOUR "
@@ -487,9 +494,10 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     taken = box.zone_state("Event1", zone)["taken"]
     msgs = {k: box.redis("HGET", "bo:ords:{Event1:%d}" % zone, oid, node=node)
             for k, oid in oids.items()}
-    check(all(b'"idempotency":{"key":"%s","hash":"%s","kind":"%s"},"tickets":['
-              % (k.encode(), hashes[k].encode(), kinds[k].encode()) in m
-              for k, m in msgs.items()), "each message carries its key: %r" % msgs)
+    check(all(b'"idempotency":{"keyHash":"%s","hash":"%s","kind":"%s"},"tickets":['
+              % (sha(k).encode(), hashes[k].encode(), kinds[k].encode()) in m
+              and k.encode() not in m for k, m in msgs.items()),
+          "each message carries its key's SHA-256, not the key: %r" % msgs)
     ids = list(oids.values()) + [plain, h.json()["holdId"]] + [
         t["ticketId"] for r in (r_order, r_ticket, r_confirm, r_old, r_23h, r_plain)
         for t in (r.json()["tickets"] if "tickets" in r.json() else [r.json()])]
@@ -513,16 +521,16 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     for k in ("lost-o", "lost-t", "lost-c"):
         eq(box.redis("HGET", "bo:ords:{Event1:%d}" % zone, oids[k], node=node), msgs[k],
            "the message of %s put back as the order script wrote it" % k)
+    eq(sorted(box.redis("KEYS", "bo:idem:{Event1:%d}:*" % zone, node=node)),
+       sorted(hashed(k).encode() for k in ("lost-o", "lost-t", "lost-c", "lost-23h")),
+       "the records put back, under the keys' hashes only")
     for k in ("lost-o", "lost-t", "lost-c"):
-        eq(box.redis("GET", "bo:idem:{Event1:%d}:%s" % (zone, k), node=node), records[k],
-           "the record of %s put back" % k)
-        ttl = box.redis("TTL", "bo:idem:{Event1:%d}:%s" % (zone, k), node=node)
+        eq(box.redis("GET", hashed(k), node=node), records[k], "the record of %s put back" % k)
+        ttl = box.redis("TTL", hashed(k), node=node)
         check(86000 < ttl <= 86400, "the record of %s lives what is left of 24 h: %d" % (k, ttl))
-    eq(box.redis("GET", "bo:idem:{Event1:%d}:lost-old" % zone, node=node), None,
-       "no record for an order older than 24 h")
-    eq(box.redis("GET", "bo:idem:{Event1:%d}:lost-23h" % zone, node=node), records["lost-23h"],
+    eq(box.redis("GET", hashed("lost-23h"), node=node), records["lost-23h"],
        "the record of an order 23 h old")
-    ttl = box.redis("TTL", "bo:idem:{Event1:%d}:lost-23h" % zone, node=node)
+    ttl = box.redis("TTL", hashed("lost-23h"), node=node)
     check(3400 < ttl <= 3600, "the record of an order 23 h old lives 1 h: %d" % ttl)
     for port in WEB_PORTS:
         again = (("order", r_order, order(zone, "lost-o", port=port, quantity=4)),
@@ -536,6 +544,10 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
         r = keyed_post(confirm, "lost-c", port=port)
         eq((r.status, r.json().get("error")), (404, "NOT_FOUND"),
            "the keyed confirm retried after the loss via %d: %s" % (port, r.body))
+    # the record put back knows the request: another body is refused
+    r = order(zone, "lost-o", quantity=3)
+    eq((r.status, r.json().get("error")), (422, "IDEMPOTENCY_KEY_REUSED"),
+       "the key retried with another body after the loss")
     eq(box.zone_state("Event1", zone)["taken"], taken, "nothing bought again")
     eq(zone_orders(zone), 6, "six orders in the zone, no more")
     # the replayed token still cancels the order

@@ -10,6 +10,7 @@ The purchase side of this branch does not publish these messages yet: they
 are forged (tests/lib/forge.py) and published straight into the broker.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -461,6 +462,38 @@ def test_check_does_not_report_a_cancelled_ticket():
     check("check: 0 difference(s)" in r.stdout, r.stdout[-400:])
 
 
+def test_keyed_orders_keep_only_their_key_hash():
+    """A keyed sale's message carries its Idempotency-Key as its SHA-256
+    ("keyHash", since migration 006); a message of 2026-12-06 carries the
+    key itself ("key") and may still be queued at the upgrade.  Both
+    persist, and MySQL keeps the key's SHA-256 only.  Would catch: a store
+    keeping the key (with the request's body, as good as the order's
+    cancel token for 24 h), or an old-shape message dead-lettered."""
+    sha = lambda s: hashlib.sha256(s.encode()).hexdigest()
+    old, new = forge.order([(12, 1), (12, 2)], zone=ZONE), forge.order([(12, 3)], zone=ZONE)
+    text = {}
+    for o, member, kind in ((old, '"key":"Old-Key_1"', "o"),
+                            (new, '"keyHash":"%s"' % sha("New-Key_2"), "t")):
+        text[o["orderId"]] = forge.order_json(o).replace(
+            '"tickets":[', '"idempotency":{%s,"hash":"%s","kind":"%s"},"tickets":['
+            % (member, sha("request of " + o["orderId"]), kind), 1)
+    before = dead_counts()
+    for t in text.values():
+        box.mqtool("publish", t)
+    wait_mysql(old["orderId"], 2)
+    wait_mysql(new["orderId"], 1)
+    eq(box.sql("SELECT order_id, IFNULL(idem_key, 'NULL'), idem_key_hash, idem_hash, idem_kind "
+               "FROM ticketing.orders WHERE order_id IN ('%s', '%s') ORDER BY order_id"
+               % (old["orderId"], new["orderId"])),
+       sorted([[old["orderId"], "NULL", sha("Old-Key_1"), sha("request of " + old["orderId"]),
+                "o"],
+               [new["orderId"], "NULL", sha("New-Key_2"), sha("request of " + new["orderId"]),
+                "t"]]), "the keys' hashes in MySQL, never a key")
+    wait_ddb(old["tickets"][0]["ticketId"], lambda i: "orderId" in i)
+    wait_ddb(new["tickets"][0]["ticketId"], lambda i: "orderId" in i)
+    eq(dead_counts(), before, "dead-lettered")
+
+
 def test_migration_on_round1_database():
     with open(os.path.join(box.ROOT, "tests", "fixtures", "schema-round1.sql")) as f:
         old = f.read().replace("ticketing", "ticketing_r1")
@@ -470,12 +503,30 @@ def test_migration_on_round1_database():
                    check=True, capture_output=True)
     box.sql("INSERT INTO ticketing_r1.ticket VALUES ('01a00000-0000-7000-8000-000000000001',"
             "'Venue2','Event2',1,1,1,150.00,'CREATED','2026-11-01 10:00:00.000')")
+    ins_order = ("INSERT INTO ticketing_r1.orders (order_id, venue_id, event_id, zone_id, "
+                 "total, status, cancel_hash, created_on, idem_key, idem_hash, idem_kind) "
+                 "VALUES ('%s','Venue2','Event2',1,150.00,'CONFIRMED',REPEAT('a',64),"
+                 "'2026-12-06 10:00:00.000','%s',REPEAT('b',64),'o')")
     for f in sorted(os.listdir(mig)):
         for _ in range(2):      # idempotent
             with open(os.path.join(mig, f)) as m:
                 subprocess.run([os.path.join(box.ROOT, "scripts", "stack"), "sql"],
                                input="USE ticketing_r1;\n" + m.read(), text=True, check=True,
                                capture_output=True)
+        if f.startswith("005_"):
+            # an order a consumer of 2026-12-06 wrote, with its key
+            box.sql(ins_order % ("01a00000-0000-7000-8000-00000000000a", "Key-1"))
+    # 006: a key written before is now its SHA-256; a consumer older than
+    # 006, still running until its restart, writes the key: the trigger
+    # keeps its hash instead
+    box.sql(ins_order % ("01a00000-0000-7000-8000-00000000000b", "Key-2"))
+    eq(box.sql("SELECT order_id, IFNULL(idem_key, 'NULL'), idem_key_hash FROM "
+               "ticketing_r1.orders ORDER BY order_id"),
+       [["01a00000-0000-7000-8000-00000000000a", "NULL",
+         hashlib.sha256(b"Key-1").hexdigest()],
+        ["01a00000-0000-7000-8000-00000000000b", "NULL",
+         hashlib.sha256(b"Key-2").hexdigest()]], "the keys of orders as their SHA-256 only")
+    box.sql("DELETE FROM ticketing_r1.orders")
     eq(box.sql("SELECT ticket_id, status, IFNULL(order_id, 'NULL'), IFNULL(cancelled_on, 'NULL'),"
                " live_seat FROM ticketing_r1.ticket"),
        [["01a00000-0000-7000-8000-000000000001", "CREATED", "NULL", "NULL", "1"]],
@@ -492,14 +543,16 @@ def test_migration_on_round1_database():
         eq(box.sql("SELECT index_name FROM information_schema.statistics WHERE table_schema = "
                    "'%s' AND table_name = 'ticket' GROUP BY index_name ORDER BY index_name"
                    % db), want, "indexes of %s.ticket" % db)
-    # 005: an order keeps the Idempotency-Key it was bought with (NULL:
-    # none), upgraded and fresh alike
+    # 005, 006: an order keeps the SHA-256 of the Idempotency-Key it was
+    # bought with (NULL: none), upgraded and fresh alike (idem_key stays,
+    # always NULL, for consumers older than 006)
     for db in ("ticketing_r1", "ticketing"):
         eq(box.sql("SELECT column_name, column_type, is_nullable FROM information_schema.columns "
                    "WHERE table_schema = '%s' AND table_name = 'orders' AND column_name LIKE "
                    "'idem%%' ORDER BY ordinal_position" % db),
-           [["idem_key", "varchar(64)", "YES"], ["idem_hash", "char(64)", "YES"],
-            ["idem_kind", "char(1)", "YES"]], "the key's columns of %s.orders" % db)
+           [["idem_key", "varchar(64)", "YES"], ["idem_key_hash", "char(64)", "YES"],
+            ["idem_hash", "char(64)", "YES"], ["idem_kind", "char(1)", "YES"]],
+           "the key's columns of %s.orders" % db)
     eq(box.sql("SELECT event_id, zone_id, sold, revenue FROM ticketing_r1.zone_sales"),
        [["Event2", "1", "1", "150.00"]], "sales summary back-filled from the round-1 ticket")
     eq(box.sql_count("SELECT COUNT(*) FROM ticketing_r1.orders"), 0, "orders table")

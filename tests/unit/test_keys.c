@@ -72,6 +72,18 @@ test_build(void **state)
 	assert_string_equal(key, "bo:idem:{Event1:7}:K-1_a");
 	assert_int_equal(keys_idem("Event1:7", "", key, sizeof(key)), 19);
 	assert_int_equal(keys_idem("Event1:7", "K", key, 20), -1);
+	/* the name a rebuild puts a record back under: the key's SHA-256,
+	 * behind a '#' no key has; the longest tag with it fits */
+	memset(ev, 'a', 64);
+	ev[64] = '\0';
+	assert_true(keys_idem_hashed(tag, ev, key, sizeof(key)) > 0);
+	assert_int_equal(keys_idem_hashed("Event1:7", ev, key, sizeof(key)),
+	    strlen("bo:idem:{Event1:7}:#") + 64);
+	assert_memory_equal(key, "bo:idem:{Event1:7}:#aaaa", 24);
+	assert_int_equal(keys_idem_hashed("Event1:7", "", key, sizeof(key)),
+	    20);
+	assert_string_equal(key, "bo:idem:{Event1:7}:#");
+	assert_int_equal(keys_idem_hashed("Event1:7", "ab", key, 22), -1);
 }
 
 static void

@@ -18,6 +18,7 @@
 
 #define O_ID	"019b6f7c-93fb-7a2e-9c41-00000000000a"
 #define HASH	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HASH2	"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 #define TKT(id, oid, col) "{\"ticketId\":\"" id "\",\"orderId\":\"" oid "\"," \
 	"\"venueId\":\"Venue1\",\"eventId\":\"Event1\",\"zoneId\":12," \
 	"\"row\":3,\"column\":" col ",\"price\":320.00,\"status\":\"CREATED\"," \
@@ -101,13 +102,25 @@ test_msg_order_idempotency(void **state)
 	} bad[] = {
 		{ "\"k1\"", "idempotency is not an object" },
 		{ "{\"hash\":\"" HASH "\",\"kind\":\"o\"}",
-		    "idempotency.key is missing or not 1-64 of [A-Za-z0-9_-]" },
+		    "idempotency.keyHash is missing, or its key not 1-64 of "
+		    "[A-Za-z0-9_-]" },
 		{ "{\"key\":\"a b\",\"hash\":\"" HASH "\",\"kind\":\"o\"}",
-		    "idempotency.key is missing or not 1-64 of [A-Za-z0-9_-]" },
+		    "idempotency.keyHash is missing, or its key not 1-64 of "
+		    "[A-Za-z0-9_-]" },
+		{ "{\"keyHash\":\"0123\",\"hash\":\"" HASH "\",\"kind\":"
+		    "\"o\"}",
+		    "idempotency.keyHash is not 64 lowercase hex digits" },
+		{ "{\"keyHash\":7,\"hash\":\"" HASH "\",\"kind\":\"o\"}",
+		    "idempotency.keyHash is not 64 lowercase hex digits" },
+		{ "{\"keyHash\":\"" HASH "\",\"key\":\"k1\",\"hash\":\"" HASH
+		    "\",\"kind\":\"o\"}", "idempotency has both key and keyHash" },
+		{ "{\"keyHash\":\"" HASH "\",\"hash\":\"0123\",\"kind\":"
+		    "\"o\"}",
+		    "idempotency.hash is missing or not 64 lowercase hex digits" },
 		{ "{\"key\":\"k1\",\"hash\":\"0123\",\"kind\":\"o\"}",
 		    "idempotency.hash is missing or not 64 lowercase hex digits" },
-		{ "{\"key\":\"k1\",\"hash\":\"" HASH "\",\"kind\":\"h\"}",
-		    "idempotency.kind is missing or not t, o or c" },
+		{ "{\"keyHash\":\"" HASH "\",\"hash\":\"" HASH "\",\"kind\":"
+		    "\"h\"}", "idempotency.kind is missing or not t, o or c" },
 		{ "{\"key\":\"k1\",\"hash\":\"" HASH "\",\"kind\":\"oo\"}",
 		    "idempotency.kind is missing or not t, o or c" },
 	};
@@ -115,14 +128,24 @@ test_msg_order_idempotency(void **state)
 	size_t		 i;
 
 	(void)state;
+	/* since 2026-12-07: the key's SHA-256 */
+	assert_int_equal(parse(KEYED("{\"keyHash\":\"" HASH2 "\",\"hash\":\""
+	    HASH "\",\"kind\":\"t\"}"), &why), 0);
+	assert_string_equal(m.u.o.idem_key_hash, HASH2);
+	assert_string_equal(m.u.o.idem_key, "");
+	assert_string_equal(m.u.o.idem_hash, HASH);
+	assert_int_equal(m.u.o.idem_kind, 't');
+	/* 2026-12-06: the key */
 	assert_int_equal(parse(KEYED("{\"key\":\"Key_1-x\",\"hash\":\""
 	    HASH "\",\"kind\":\"c\"}"), &why), 0);
 	assert_string_equal(m.u.o.idem_key, "Key_1-x");
+	assert_string_equal(m.u.o.idem_key_hash, "");
 	assert_string_equal(m.u.o.idem_hash, HASH);
 	assert_int_equal(m.u.o.idem_kind, 'c');
 	assert_int_equal(m.u.o.n, 1);
 	assert_int_equal(parse(ORDER(TKT(T_ID, O_ID, "30")), &why), 0);
 	assert_string_equal(m.u.o.idem_key, "");
+	assert_string_equal(m.u.o.idem_key_hash, "");
 	assert_int_equal(m.u.o.idem_kind, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char buf[2048];
@@ -276,12 +299,15 @@ test_msg_hash(void **state)
 	assert_false(msg_hash_ok(HASH "0"));
 	assert_false(msg_hash_ok("0123456789ABCDEF0123456789abcdef0123456789"
 	    "abcdef0123456789abcdef"));
-	assert_true(msg_idem_ok("Key_1-x", HASH, 'c'));
-	assert_false(msg_idem_ok("", HASH, 'o'));
-	assert_false(msg_idem_ok("a b", HASH, 'o'));
-	assert_false(msg_idem_ok("k", "0123", 'o'));
-	assert_false(msg_idem_ok("k", HASH, 'h'));
-	assert_false(msg_idem_ok("k", HASH, '\0'));
+	assert_true(msg_idem_ok(HASH2, "", HASH, 'o'));
+	assert_true(msg_idem_ok("", "Key_1-x", HASH, 'c'));
+	assert_false(msg_idem_ok("", "", HASH, 'o'));
+	assert_false(msg_idem_ok(HASH2, "k", HASH, 'o'));	/* both */
+	assert_false(msg_idem_ok("0123", "", HASH, 'o'));
+	assert_false(msg_idem_ok("", "a b", HASH, 'o'));
+	assert_false(msg_idem_ok("", "k", "0123", 'o'));
+	assert_false(msg_idem_ok(HASH2, "", HASH, 'h'));
+	assert_false(msg_idem_ok("", "k", HASH, '\0'));
 }
 
 int

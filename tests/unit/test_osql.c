@@ -18,6 +18,7 @@
 
 #define O_ID	"019b6f7c-93fb-7a2e-9c41-00000000000a"
 #define HASH	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HASH2	"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 
 static void
 sample_order(struct order *o)
@@ -66,22 +67,38 @@ test_osql_order(void **state)
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "INSERT INTO orders (order_id, venue_id, "
 	    "event_id, zone_id, total, status, cancel_hash, created_on, "
-	    "cancelled_on, idem_key, idem_hash, idem_kind) VALUES ('" O_ID
+	    "cancelled_on, idem_key_hash, idem_hash, idem_kind) VALUES ('" O_ID
 	    "','Venue1','Event1',12,640.00,'CONFIRMED','" HASH "','2026-11-27 "
 	    "23:54:24.123',NULL,NULL,NULL,NULL)");
-	/* a keyed sale's key goes with it (ctl/rebuild_orders.c) */
-	memcpy(o.idem_key, "Key-1", 6);
+	/* a keyed sale's key goes with it as its hash (ctl/rebuild_orders.c,
+	 * migration 006) */
+	memcpy(o.idem_key_hash, HASH2, sizeof(HASH2));
 	memcpy(o.idem_hash, HASH, sizeof(HASH));
 	o.idem_kind = 'o';
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
-	assert_non_null(strstr(buf, "'2026-11-27 23:54:24.123',NULL,'Key-1','"
-	    HASH "','o')"));
+	assert_non_null(strstr(buf, "'2026-11-27 23:54:24.123',NULL,'" HASH2
+	    "','" HASH "','o')"));
 	o.idem_kind = 'h';
 	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
 	o.idem_kind = 'o';
+	o.idem_key_hash[0] = 'A';	/* not lowercase hex */
+	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
+	/* a message of 2026-12-06 carries the key: MySQL keeps its hash */
+	o.idem_key_hash[0] = '\0';
+	memcpy(o.idem_key, "Key-1", 6);
+	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "'2026-11-27 23:54:24.123',NULL,"
+	    "SHA2('Key-1',256),'" HASH "','o')"));
 	memcpy(o.idem_key, "K'1", 4);
 	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
-	o.idem_key[0] = '\0';
+	/* one or the other, never both */
+	memcpy(o.idem_key, "Key-1", 6);
+	memcpy(o.idem_key_hash, HASH2, sizeof(HASH2));
+	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
+	/* no kind: bought without a key */
+	o.idem_kind = '\0';
+	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "',NULL,NULL,NULL,NULL)"));
 	assert_true(osql_tickets_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "INSERT INTO ticket (ticket_id, venue_id, "
 	    "event_id, zone_id, row_no, col_no, price, status, created_on, "

@@ -115,6 +115,9 @@ test_new(void **state)
 	assert_int_equal(sale_new(&b, &o, 'o', "k1", w, 1, SECRET), 0);
 	assert_string_equal(a.tag, "Event1:12");
 	assert_string_equal(a.idem, "bo:idem:{Event1:12}:k1");
+	/* sha256("k1") */
+	assert_string_equal(a.idem_hashed, "bo:idem:{Event1:12}:#"
+	    "6ab9f1eb8f7d3388f4f9d586f66e99fd54080df2c446f0e58668b09c08a16dd0");
 	assert_int_equal(strlen(a.ihash), TOKEN_HASH_LEN);
 	assert_string_equal(a.ihash, b.ihash);
 	assert_int_equal(token_for(SECRET, a.order_id, tok), 0);
@@ -135,6 +138,7 @@ test_new(void **state)
 	assert_int_equal(sale_new(&c, &o, 'o', NULL, w, 1, SECRET), 0);
 	assert_string_equal(c.ihash, "");
 	assert_string_equal(c.idem, "bo:idem:{Event1:12}:");
+	assert_string_equal(c.idem_hashed, "bo:idem:{Event1:12}:#");
 	assert_int_equal(token_for(SECRET, c.order_id, tok), 0);
 	assert_string_not_equal(c.token, tok);
 	assert_int_equal(strlen(c.hash), TOKEN_HASH_LEN);
@@ -157,6 +161,11 @@ test_from_replay(void **state)
 		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"idempotency\":{"
 		    "\"key\":\"k-1\",\"hash\":\"" HASH64 "\",\"kind\":\"t\"},"
 		    "\"tickets\":[{\"ticketId\":\"" T_ID2 "\",\"row\":3}]}", 1 },
+		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"venueId\":"
+		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"idempotency\":{"
+		    "\"keyHash\":\"" HASH64 "\",\"hash\":\"" HASH64 "\",\"kind\":"
+		    "\"o\"},\"tickets\":[{\"ticketId\":\"" T_ID2 "\",\"row\":3}]}",
+		    1 },
 		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"cancelHash"
 		    "\":\"" HASH64 "\",\"idempotency\":{\"key\":\"k-1\"\"tickets"
 		    "\":[{\"ticketId\":\"" T_ID2 "\"}]}", 0 },	/* never closed */
