@@ -36,8 +36,9 @@ order_ok(const struct order *o)
 	    !ticket_stamp_ok(o->created) || !msg_hash_ok(o->hash) ||
 	    o->n < 1 || o->n > ORDER_TICKETS_MAX)
 		return 0;
-	if (o->idem_kind != '\0' && !msg_idem_ok(o->idem_key_hash,
-	    o->idem_key, o->idem_hash, o->idem_kind))
+	if ((o->idem_kind != '\0' && !msg_idem_ok(o->idem_key_hash,
+	    o->idem_key, o->idem_hash, o->idem_kind)) ||
+	    (o->hold_hash[0] != '\0' && !msg_hash_ok(o->hold_hash)))
 		return 0;
 	for (i = 0; i < o->n; i++)
 		if (!ticket_ok(&o->t[i]))
@@ -125,8 +126,8 @@ osql_orders_insert(const struct osql_order *v, size_t n, char *buf,
 
 	if (n < 1 || fmt_add(buf, size, &off, "INSERT INTO orders (order_id, "
 	    "venue_id, event_id, zone_id, total, status, cancel_hash, "
-	    "created_on, cancelled_on, idem_key_hash, idem_hash, idem_kind) "
-	    "VALUES ") != 0)
+	    "created_on, cancelled_on, idem_key_hash, idem_hash, idem_kind, "
+	    "hold_hash) VALUES ") != 0)
 		return -1;
 	for (k = 0; k < n; k++) {
 		const struct order *o = v[k].o;
@@ -140,15 +141,16 @@ osql_orders_insert(const struct osql_order *v, size_t n, char *buf,
 		    o->hash, dt, gone ? "'" : "", gone ? last : "NULL",
 		    gone ? "'" : "") != 0)
 			return -1;
-		/* only the key's hash is kept (migration 006); a message of
-		 * 2026-12-06 carries the key: MySQL hashes it */
-		if ((o->idem_kind == '\0' ?
-		    fmt_add(buf, size, &off, "NULL,NULL,NULL)") :
-		    o->idem_key_hash[0] != '\0' ?
-		    fmt_add(buf, size, &off, "'%s','%s','%c')",
-		    o->idem_key_hash, o->idem_hash, o->idem_kind) :
-		    fmt_add(buf, size, &off, "SHA2('%s',256),'%s','%c')",
-		    o->idem_key, o->idem_hash, o->idem_kind)) != 0)
+		/* only the key's HMAC is kept (migration 006); of a message of
+		 * 2026-12-06, which carries the key, nothing: the secret of
+		 * its HMAC is the responders' */
+		if ((o->idem_kind == '\0' || o->idem_key_hash[0] == '\0' ?
+		    fmt_add(buf, size, &off, "NULL,NULL,NULL,") :
+		    fmt_add(buf, size, &off, "'%s','%s','%c',",
+		    o->idem_key_hash, o->idem_hash, o->idem_kind)) != 0 ||
+		    (o->hold_hash[0] == '\0' ? fmt_add(buf, size, &off,
+		    "NULL)") : fmt_add(buf, size, &off, "'%s')",
+		    o->hold_hash)) != 0)
 			return -1;
 	}
 	return (int)off;

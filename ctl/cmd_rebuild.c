@@ -73,8 +73,8 @@ struct newzone {
 	const char	**owner;	/* per bit: ticket id, or NULL */
 	const char	**json;		/* per bit: ticket JSON to cache, or NULL */
 	long		 from[REBUILD__MAX];	/* seats taken from each */
-	long		 orders;	/* orders of MySQL indexed */
-	long		 keys;		/* their Idempotency-Keys */
+	struct rebuild_count put;	/* orders of MySQL indexed, their
+					   keys' records, confirmed holds */
 	long		 cancelled;	/* tickets left out: cancel queued */
 };
 
@@ -431,7 +431,7 @@ write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 	    write_counters(r, z->node, k[KEY_LEFT], nz) != 0 ||
 	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0 ||
 	    rebuild_orders(r, z->node, rb->d, nz->cz->event, nz->cz->zone,
-	    &nz->orders, &nz->keys) != 0 ||
+	    &nz->put) != 0 ||
 	    write_cancels(rb, z->node, nz, k[KEY_ORDS]) != 0) {
 		if (rb->d->errstr[0] != '\0')
 			snprintf(r->errstr, sizeof(r->errstr), "%s",
@@ -586,14 +586,18 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		printf("%s zone %ld: %ld ticket(s) whose cancellation is queued "
 		    "in %s: their seats left free\n", cz->event, cz->zone,
 		    nz.cancelled, MQ_QUEUE_SQL);
-	if (nz.orders > 0)
+	if (nz.put.orders > 0)
 		printf("%s zone %ld: %ld order(s) of MySQL: messages and index "
 		    "for cancellation put back where missing\n", cz->event,
-		    cz->zone, nz.orders);
-	if (nz.keys > 0)
+		    cz->zone, nz.put.orders);
+	if (nz.put.keys > 0)
 		printf("%s zone %ld: %ld Idempotency-Key record(s) of the last "
 		    "24 h put back where missing\n", cz->event, cz->zone,
-		    nz.keys);
+		    nz.put.keys);
+	if (nz.put.holds > 0)
+		printf("%s zone %ld: %ld confirmed hold(s) of the last 24 h put "
+		    "back where missing\n", cz->event, cz->zone,
+		    nz.put.holds);
 	rb->rebuilt++;
 out:
 	free(nz.bits);

@@ -12,9 +12,19 @@
  * An order bought with an Idempotency-Key gets its key's record back too,
  * "<hash> P <orderId> <kind>" as lua/order.lua writes it, for what is left
  * of its 24 h: a retry then answers that order again instead of buying
- * another.  MySQL keeps only the key's SHA-256 (orders.idem_key_hash,
+ * another.  MySQL keeps only the key's HMAC (orders.idem_key_hash,
  * migration 006), so the record goes under bo:idem:{E:Z}:#<that hash>,
  * which lua/order.lua reads when the record under the key is absent.
+ *
+ * An order made by a hold's confirm (orders.hold_hash, migration 006)
+ * gets its hold back as confirmed, under the SHA-256 of the holdId (MySQL
+ * keeps no holdId: whoever has one may confirm, and a confirm again
+ * answers the order's cancel token): bo:holds:{E:Z} "#<hash>" -> "C
+ * <orderId>" and its index bo:hix:{st}#<hash> -> "E:Z" for what is left of
+ * 24 h, so that a confirm again answers that order instead of 404.  What
+ * Redis still has of the hold under its id (an AOF that lost the confirm
+ * keeps the hold active) comes first: lua/order.lua and the responder
+ * read the hashed names only when the id is not found.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,15 +49,16 @@
 	STAMP("o.created_on") ", t.ticket_id, t.row_no, t.col_no, " \
 	"t.price, IF(t.status = 'CANCELLED', " STAMP("t.cancelled_on") \
 	", ''), IFNULL(o.idem_key_hash, ''), IFNULL(o.idem_hash, ''), " \
-	"IFNULL(o.idem_kind, '') " \
+	"IFNULL(o.idem_kind, ''), IFNULL(o.hold_hash, '') " \
 	"FROM orders o JOIN ticket t ON t.order_id = o.order_id " \
 	"WHERE o.event_id = '%s' AND o.zone_id = %ld " \
 	"ORDER BY o.order_id, t.row_no, t.col_no"
 #define MSG_MAX		(ORDER_TICKETS_MAX * 512 + 1024)
-#define IDEM_SECS	86400	/* a key's record lives 24 h (lua/order.lua) */
+#define DAY_SECS	86400	/* a key's record lives 24 h (lua/order.lua),
+				   a confirmed hold's index at least */
 
 enum { C_OID, C_VENUE, C_TOTAL, C_HASH, C_CREATED, C_TID, C_ROW, C_COL,
-	C_PRICE, C_TCANCEL, C_IKEY, C_IHASH, C_IKIND, C__MAX };
+	C_PRICE, C_TCANCEL, C_IKEY, C_IHASH, C_IKIND, C_HOLD, C__MAX };
 
 struct one {
 	const char	*event;
@@ -56,9 +67,10 @@ struct one {
 	char		 ords[KEY_MAX];
 	char		 oid[UUID_LEN + 1];
 	char		 created[STAMP_LEN + 1];
-	char		 ikey_hash[HASH_LEN + 1];	/* the key's SHA-256, "" if none */
+	char		 ikey_hash[HASH_LEN + 1];	/* the key's HMAC, "" if none */
 	char		 ihash[HASH_LEN + 1];
 	char		 ikind[2];
+	char		 hold_hash[HASH_LEN + 1];	/* "" not a confirm */
 	char		 msg[MSG_MAX];
 	size_t		 len;
 	size_t		 n;
@@ -97,11 +109,6 @@ row_ok(MYSQL_ROW row)
 	for (i = 0; i < C__MAX; i++)
 		if (row[i] == NULL)
 			return 0;
-	/* a key comes whole, as the consumer writes it, or not at all */
-	if (row[C_IKEY][0] != '\0' ? strlen(row[C_IKIND]) != 1 ||
-	    !msg_idem_ok(row[C_IKEY], "", row[C_IHASH], row[C_IKIND][0]) :
-	    row[C_IHASH][0] != '\0' || row[C_IKIND][0] != '\0')
-		return 0;
 	return valid_uuid(row[C_OID]) && valid_uuid(row[C_TID]) &&
 	    valid_id(row[C_VENUE]) && is_money(row[C_TOTAL]) &&
 	    is_money(row[C_PRICE]) && msg_hash_ok(row[C_HASH]) &&
@@ -110,15 +117,32 @@ row_ok(MYSQL_ROW row)
 	    valid_digits(row[C_COL], &n) == 0 && n >= 1;
 }
 
-/* The first row of an order: the message up to its tickets. */
+/* The first row of an order: the message up to its tickets.  Its key (a
+ * key comes whole, as the consumer writes it) and its hold's hash are
+ * left out, and printed, when they are not what the consumer writes:
+ * the order is put back, its key's record or its hold not. */
 static void
 begin(struct one *o, MYSQL_ROW row)
 {
 	memcpy(o->oid, row[C_OID], UUID_LEN + 1);
 	memcpy(o->created, row[C_CREATED], STAMP_LEN + 1);
-	snprintf(o->ikey_hash, sizeof(o->ikey_hash), "%s", row[C_IKEY]);
-	snprintf(o->ihash, sizeof(o->ihash), "%s", row[C_IHASH]);
-	snprintf(o->ikind, sizeof(o->ikind), "%s", row[C_IKIND]);
+	o->ikey_hash[0] = o->ihash[0] = o->ikind[0] = o->hold_hash[0] = '\0';
+	if (strlen(row[C_IKIND]) == 1 && msg_idem_ok(row[C_IKEY], "",
+	    row[C_IHASH], row[C_IKIND][0])) {
+		memcpy(o->ikey_hash, row[C_IKEY], HASH_LEN + 1);
+		memcpy(o->ihash, row[C_IHASH], HASH_LEN + 1);
+		memcpy(o->ikind, row[C_IKIND], 2);
+	} else if (row[C_IKEY][0] != '\0' || row[C_IHASH][0] != '\0' ||
+	    row[C_IKIND][0] != '\0')
+		ctl_err("%s zone %ld: order %s: its Idempotency-Key columns "
+		    "are not what the consumer writes: its key's record is not "
+		    "put back", o->event, o->zone, o->oid);
+	if (msg_hash_ok(row[C_HOLD]))
+		memcpy(o->hold_hash, row[C_HOLD], HASH_LEN + 1);
+	else if (row[C_HOLD][0] != '\0')
+		ctl_err("%s zone %ld: order %s: its hold_hash is not 64 "
+		    "lowercase hex digits: its hold is not put back", o->event,
+		    o->zone, o->oid);
 	o->n = 0;
 	o->len = 0;
 	o->bad = fmt_add(o->msg, sizeof(o->msg), &o->len, "{\"type\":\"order\","
@@ -130,6 +154,9 @@ begin(struct one *o, MYSQL_ROW row)
 	if (o->ikey_hash[0] != '\0' && fmt_add(o->msg, sizeof(o->msg), &o->len,
 	    "\"idempotency\":{\"keyHash\":\"%s\",\"hash\":\"%s\",\"kind\":"
 	    "\"%s\"},", o->ikey_hash, o->ihash, o->ikind) != 0)
+		o->bad = 1;
+	if (o->hold_hash[0] != '\0' && fmt_add(o->msg, sizeof(o->msg),
+	    &o->len, "\"holdHash\":\"%s\",", o->hold_hash) != 0)
 		o->bad = 1;
 	if (fmt_add(o->msg, sizeof(o->msg), &o->len, "\"tickets\":[") != 0)
 		o->bad = 1;
@@ -186,45 +213,71 @@ same_slot(const struct one *o, unsigned slot)
 	return 1;
 }
 
-/* SET bo:idem:{E:Z}:#<SHA-256 of the key> "<hash> P <orderId> <kind>" EX
- * <what is left of its 24 h> NX: the record lua/order.lua wrote with the
- * sale (under the key).  *keys counts the records put back; an order
- * older than 24 h has none. */
-static int
-index_key(struct rds *r, unsigned slot, const struct one *o, long long now,
-    long *keys)
+/* The seconds left of the 24 h a key's record and a confirmed hold's
+ * index live after the sale, 0 if none. */
+static long long
+day_left(const struct one *o, long long now)
 {
-	char		 key[KEY_MAX], value[HASH_LEN + UUID_LEN + 8], ex[24];
-	const char	*argv[] = { "SET", key, value, "EX", ex, "NX" };
-	long long	 created, left;
+	long long created, left;
 
-	if (o->ikey_hash[0] == '\0' || when_parse(o->created, &created) != 0)
+	if (when_parse(o->created, &created) != 0)
 		return 0;
 	/* the sale's stamp is its responder's clock, now this host's: a
 	 * stamp ahead of this clock gets no more than 24 h */
-	left = IDEM_SECS - (now - created) / 1000;
-	if (left <= 0)
-		return 0;
-	if (left > IDEM_SECS)
-		left = IDEM_SECS;
+	left = DAY_SECS - (now - created) / 1000;
+	return left <= 0 ? 0 : left > DAY_SECS ? DAY_SECS : left;
+}
+
+/* SET bo:idem:{E:Z}:#<HMAC of the key> "<hash> P <orderId> <kind>" EX
+ * <left> NX: the record lua/order.lua wrote with the sale (under the
+ * key). */
+static int
+index_key(struct rds *r, unsigned slot, const struct one *o,
+    long long left)
+{
+	char		 key[KEY_MAX], value[HASH_LEN + UUID_LEN + 8], ex[24];
+	const char	*argv[] = { "SET", key, value, "EX", ex, "NX" };
+
 	if (keys_idem_hashed(o->tag, o->ikey_hash, key, sizeof(key)) < 0)
 		return -1;
 	snprintf(value, sizeof(value), "%s P %s %s", o->ihash, o->oid,
 	    o->ikind);
 	snprintf(ex, sizeof(ex), "%lld", left);
-	if (rds_do(r, slot, 6, argv, NULL) != 0)
-		return -1;
-	(*keys)++;
-	return 0;
+	return rds_do(r, slot, 6, argv, NULL);
 }
 
-/* The order's writes: message, index, recorded cancellations, its key. */
+/* HSETNX bo:holds:{E:Z} "#<SHA-256 of the holdId>" "C <orderId>" and SET
+ * bo:hix:{st}#<that hash> "E:Z" EX <left> NX: the hold the order
+ * confirmed, as lua/order.lua leaves it, under the hash of its id. */
+static int
+index_hold(struct rds *r, unsigned slot, const struct one *o,
+    long long left)
+{
+	char		 holds[KEY_MAX], key[KEY_MAX], field[HASH_LEN + 2];
+	char		 value[UUID_LEN + 3], ex[24];
+	const char	*hsetnx[] = { "HSETNX", holds, field, value };
+	const char	*set[] = { "SET", key, o->tag, "EX", ex, "NX" };
+
+	snprintf(field, sizeof(field), "#%s", o->hold_hash);
+	snprintf(value, sizeof(value), "C %s", o->oid);
+	snprintf(ex, sizeof(ex), "%lld", left);
+	if (keys_build(KEY_HOLDS, o->tag, holds, sizeof(holds)) < 0 ||
+	    keys_id(KEY_HIX, slot, field, key, sizeof(key)) < 0)
+		return -1;
+	if (rds_do(r, slot, 4, hsetnx, NULL) != 0)
+		return -1;
+	return rds_do(r, slot, 6, set, NULL);
+}
+
+/* The order's writes: message, index, recorded cancellations, its key's
+ * record and its confirmed hold (orders of the last 24 h). */
 static int
 finish(struct rds *r, unsigned slot, struct one *o, long long now,
-    long *orders, long *keys)
+    struct rebuild_count *c)
 {
 	char		 value[TAG_MAX + UUID_LEN + 2], field[UUID_LEN + 3];
 	const char	*hsetnx[] = { "HSETNX", o->ords, o->oid, o->msg };
+	long long	 left;
 	size_t		 i;
 
 	if (o->bad || fmt_add(o->msg, sizeof(o->msg), &o->len, "]}") != 0) {
@@ -250,15 +303,25 @@ finish(struct rds *r, unsigned slot, struct one *o, long long now,
 		if (rds_do(r, slot, 4, hsetnx, NULL) != 0)
 			return -1;
 	}
-	if (index_key(r, slot, o, now, keys) != 0)
-		return -1;
-	(*orders)++;
+	c->orders++;
+	if ((left = day_left(o, now)) == 0)
+		return 0;
+	if (o->ikey_hash[0] != '\0') {
+		if (index_key(r, slot, o, left) != 0)
+			return -1;
+		c->keys++;
+	}
+	if (o->hold_hash[0] != '\0') {
+		if (index_hold(r, slot, o, left) != 0)
+			return -1;
+		c->holds++;
+	}
 	return 0;
 }
 
 int
 rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
-    long zone, long *orders, long *keys)
+    long zone, struct rebuild_count *c)
 {
 	long long	 now = wall_ms();
 	char		 sql[2048], skip[UUID_LEN + 1] = "";
@@ -268,8 +331,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 	MYSQL_ROW	 row;
 	int		 ret = 0, open = 0;
 
-	*orders = 0;
-	*keys = 0;
+	memset(c, 0, sizeof(*c));
 	if (!valid_id(event)) {
 		err_set(&d->err, d->errstr, ERR_OTHER, "bad event id");
 		return -1;
@@ -307,7 +369,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 			continue;
 		}
 		if (open && strcmp(row[C_OID], o->oid) != 0) {
-			ret = finish(r, slot, o, now, orders, keys);
+			ret = finish(r, slot, o, now, c);
 			open = 0;
 		}
 		if (strcmp(row[C_OID], skip) == 0)
@@ -319,7 +381,7 @@ rebuild_orders(struct rds *r, unsigned slot, struct db *d, const char *event,
 		ticket(o, row);
 	}
 	if (ret == 0 && open)
-		ret = finish(r, slot, o, now, orders, keys);
+		ret = finish(r, slot, o, now, c);
 	mysql_free_result(res);
 	free(o);
 	return ret;

@@ -4,10 +4,12 @@
  * put back into Redis from MySQL by `ticketctl rebuild`: each order's
  * message in bo:ords:{E:Z} as lua/order.lua wrote it, the id index
  * bo:oix:{st}<id> of the order and its tickets, and the tickets'
- * cancellations MySQL recorded (c:<ticketId> in bo:ords), and the record
- * of the Idempotency-Key a sale was made with (bo:idem:{E:Z}:<key>).
- * Without them a cancellation of an order sold before a Redis loss
- * answers 404, and a keyed retry of it buys again.
+ * cancellations MySQL recorded (c:<ticketId> in bo:ords), the record
+ * of the Idempotency-Key a sale was made with (bo:idem:{E:Z}:#<its
+ * SHA-256>), and the hold a confirm made it of, confirmed (under the
+ * SHA-256 of its id).  Without them a cancellation of an order sold
+ * before a Redis loss answers 404, a keyed retry of it buys again, and a
+ * confirm again answers 404 instead of the order.
  */
 #ifndef BOX_CTL_REBUILD_ORDERS_H
 #define BOX_CTL_REBUILD_ORDERS_H
@@ -15,15 +17,23 @@
 #include "db.h"
 #include "rds.h"
 
+/* What rebuild_orders() put back. */
+struct rebuild_count {
+	long	orders;		/* orders queued */
+	long	keys;		/* Idempotency-Key records among them (orders
+				   of the last 24 h bought with a key) */
+	long	holds;		/* confirmed holds (orders of the last 24 h
+				   made by a confirm) */
+};
+
 /* Queues on the open transaction of the zone's node (slot) the writes of
  * every order of (event, zone) in MySQL, each only where it is absent
  * (HSETNX, SET NX): what Redis still holds is never changed.  An order
  * whose rows are not what the consumer writes is skipped (printed), and
  * so is one whose ids were made before they carried their slot (its keys
- * are outside the zone's slot).  *orders counts the orders queued,
- * *keys the Idempotency-Key records among them (orders of the last 24 h
- * bought with a key).  Returns 0, or -1 (d's or r's errstr set). */
+ * are outside the zone's slot).  *c counts what was queued.  Returns 0,
+ * or -1 (d's or r's errstr set). */
 int	rebuild_orders(struct rds *r, unsigned slot, struct db *d,
-	    const char *event, long zone, long *orders, long *keys);
+	    const char *event, long zone, struct rebuild_count *c);
 
 #endif

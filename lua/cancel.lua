@@ -4,7 +4,9 @@
 -- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
 -- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:pend:{E:Z}, KEYS[6] bo:sweep:{E:Z},
 -- KEYS[7] bo:ords:{E:Z}, KEYS[8] bo:idem:{E:Z}:<Idempotency-Key> (or
--- "bo:idem:{E:Z}:" for none)
+-- "bo:idem:{E:Z}:" for none), KEYS[9] bo:idem:{E:Z}:#<its HMAC> (the
+-- name `ticketctl rebuild` puts a sale's record back under: a sale's key
+-- reused on a cancel is 20 after a Redis loss too)
 -- ARGV: orderId, ticketId ("" = the whole order), SHA-256 of the token
 --       (64 hex), cancelledOn (stamp), cache ttl (s), now (ms), the zone's
 --       slot tag "{st}" of the caches (keys.h), the request's hash ("" =
@@ -34,7 +36,8 @@
 --#include pending
 local ih, again = ARGV[8] or '', 0
 if ih ~= '' then
-  local rec = redis.call('GET', KEYS[8])
+  local rec = redis.call('GET', KEYS[8]) or
+    (KEYS[9] and redis.call('GET', KEYS[9]))
   if rec then
     local h, st, rest = string.match(rec, '^(%x+) (%u) ?(.*)$')
     if h ~= ih then

@@ -6,12 +6,13 @@
 -- KEYS[4] bo:own:{E:Z}   KEYS[5] bo:pend:{E:Z}  KEYS[6] bo:ords:{E:Z}
 -- KEYS[7] bo:idem:{E:Z}:<Idempotency-Key>        KEYS[8] bo:sweep:{E:Z}
 -- KEYS[9] bo:holds:{E:Z}  KEYS[10] bo:hexp:{E:Z}
--- KEYS[11] bo:idem:{E:Z}:#<SHA-256 of the Idempotency-Key> (keys.h)
+-- KEYS[11] bo:idem:{E:Z}:#<HMAC of the Idempotency-Key> (keys.h)
 -- ARGV[1] venueId, [2] eventId, [3] zoneId, [4] orderId, [5] createdOn,
 --      [6] now (ms, the pending score), [7] cancelHash (64 hex), [8] cache
 --      ttl (s), [9] quantity (0: explicit seats), [10] n seats,
 --      [11 .. 10+n] ticket ids, then (explicit) n pairs row, column,
---      then the hold id ("" unless a hold or a confirm), the hold's
+--      then a confirm's SHA-256 of the hold id ("" unless a confirm), the
+--      hold id ("" unless a hold or a confirm), the hold's
 --      seconds, the request's hash ("" = no Idempotency-Key), its kind ("t"
 --      ticket, "o" order, "h" hold, "c" confirm of a hold), the tag
 --      "E:Z", last the zone's slot tag "{st}" of the keys by id (keys.h)
@@ -33,7 +34,7 @@
 -- <r c ...>" once a keyed hold was made, "<hash> F <code> <taken>" once
 -- it was refused definitely (refuse(), below).  `ticketctl rebuild`
 -- puts a sale's "P" record back after a Redis loss under KEYS[11] (MySQL
--- keeps the key's hash, not the key); it is read when KEYS[7] is absent,
+-- keeps the key's HMAC, not the key); it is read when KEYS[7] is absent,
 -- and is never written here.  The same key again:
 -- another hash is 20 (reused); F is 23 {23, "<code> <taken>"}; H is 22
 -- {22, "<holdId> <expires ms> <total> <r c ...>", "h"} (the first 201
@@ -47,8 +48,9 @@
 -- (bit -> ticketId), the orderId as the pending entry (the sweeper
 -- publishes its message if the responder never confirms), the order
 -- message once, in bo:ords (orderId -> message: what is published, the
--- cancel token's hash, a keyed request's key, hash and kind
--- ("idempotency") and the tickets, for cancellation), the caches
+-- cancel token's hash, a keyed request's key hash, hash and kind
+-- ("idempotency"), a confirm's hold id hash ("holdHash") and the tickets,
+-- for cancellation), the caches
 -- bo:tkt:{st}<ticketId> and bo:ord:{st}<orderId> (TTL), and the id index
 -- bo:oix:{st}<id> -> "E:Z orderId" for the order and each ticket (how a
 -- cancel finds the zone: docs/reliability.md).  Those keys are built here,
@@ -67,6 +69,7 @@
 --#include pending
 local ih, kind = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
 local hid, hsecs = ARGV[#ARGV - 5], ARGV[#ARGV - 4]
+local hhash = ARGV[#ARGV - 6]
 local kt = ARGV[#ARGV]
 local function now_ms()
   local t = redis.call('TIME')
@@ -109,7 +112,10 @@ if ih ~= '' then
   end
 end
 if held then
-  local rec = redis.call('HGET', KEYS[9], hid)
+  -- a confirmed hold `ticketctl rebuild` put back after a Redis loss is
+  -- "#<SHA-256 of the holdId>" -> "C <orderId>" (MySQL keeps no holdId)
+  local rec = redis.call('HGET', KEYS[9], hid) or
+    redis.call('HGET', KEYS[9], '#' .. hhash)
   if not rec or rec == 'D' then
     return refuse(4, '')
   end
@@ -355,19 +361,25 @@ local head = '"orderId":"' .. oid .. '","venueId":"' .. venue ..
   ',"status":"CONFIRMED","total":' .. total .. ',"createdOn":"' ..
   created .. '"'
 local tickets = '"tickets":[' .. table.concat(tj, ',') .. ']'
--- a keyed sale's key goes with the order to MySQL as its SHA-256, so
+-- a keyed sale's key goes with the order to MySQL as its HMAC, so
 -- that a rebuild after a Redis loss puts its record back under KEYS[11]
 -- (ctl/rebuild_orders.c) and no store but this one keeps the key: the
 -- 64 hex digits of KEYS[11] after "bo:idem:{E:Z}:#".  Before the
 -- tickets: a responder older than it finds no tickets there and answers
 -- its replay 503 (retry)
-local idem = ''
+local extra = ''
 if ih ~= '' then
-  idem = '"idempotency":{"keyHash":"' .. string.sub(KEYS[11], #tag + 13) ..
+  extra = '"idempotency":{"keyHash":"' .. string.sub(KEYS[11], #tag + 13) ..
     '","hash":"' .. ih .. '","kind":"' .. kind .. '"},'
 end
+-- a confirm's hold goes with it as the SHA-256 of its id, so that a
+-- rebuild puts the hold back confirmed (a second confirm answers the same
+-- order), without a holdId in MySQL: whoever has one may confirm
+if held then
+  extra = extra .. '"holdHash":"' .. hhash .. '",'
+end
 local msg = '{"type":"order",' .. head .. ',"cancelHash":"' .. ARGV[7] ..
-  '",' .. idem .. tickets .. '}'
+  '",' .. extra .. tickets .. '}'
 redis.call('ZADD', KEYS[5], ARGV[6], oid)
 redis.call('HSET', KEYS[6], oid, msg)
 redis.call('SET', 'bo:ord:' .. kt .. oid, '{' .. head .. ',' .. tickets .. '}',

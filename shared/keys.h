@@ -19,9 +19,10 @@
  *                          | "X" (expired) | "D" (deleted)
  *   bo:hexp:{E:Z}   zset   active holdIds scored by expiry (Redis clock)
  *   bo:idem:{E:Z}:<key>    string "<hash> P|H|F ..." of an Idempotency-Key (24 h)
- *   bo:idem:{E:Z}:#<SHA-256 of the key>  the same record of a sale ("P"),
- *                          as `ticketctl rebuild` puts it back from MySQL,
- *                          which keeps only the key's hash
+ *   bo:idem:{E:Z}:#<HMAC of the key>  the same record of a sale ("P"), as
+ *                          `ticketctl rebuild` puts it back from MySQL,
+ *                          which keeps only the key's HMAC under
+ *                          token_secret (fcgi/ticket/token.h)
  *   bo:zones               set of "E:Z" tags loaded (ticketctl init)
  *
  * Keys by id alone (a lookup knows only the id) carry the slot tag "{st}"
@@ -35,6 +36,10 @@
  *   bo:ord:{st}<orderId>   order JSON cache (TTL)
  *   bo:oix:{st}<id>        "E:Z orderId" of an order or ticket id (cancel)
  *   bo:hix:{st}<holdId>    "E:Z" of a hold
+ *   bo:hix:{st}#<SHA-256 of the holdId>  "E:Z" of a confirmed hold, as
+ *                          `ticketctl rebuild` puts it back from MySQL
+ *                          (which keeps only the id's hash), with its
+ *                          bo:holds:{E:Z} field "#<SHA-256>" -> "C <orderId>"
  *
  * An id made before (round 1, or the first orders build) has no slot: its
  * keys were untagged (bo:tkt:<id>, bo:oix:<id>, ...).  Lookups try the
@@ -73,7 +78,7 @@ int	keys_build(enum key_kind kind, const char *tag, char *buf, size_t size);
  * -1. */
 int	keys_idem(const char *tag, const char *key, char *buf, size_t size);
 /* Writes bo:idem:{E:Z}:#<key_hash>, the name a sale's record is put back
- * under from the SHA-256 (hex) of its key (lua/order.lua reads it when
+ * under from the HMAC (hex) of its key (lua/order.lua reads it when
  * the record under the key is absent; '#' is not a key's character);
  * returns its length or -1. */
 int	keys_idem_hashed(const char *tag, const char *key_hash, char *buf,

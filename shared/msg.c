@@ -78,7 +78,8 @@ order_tickets(struct json_object *a, struct order *o)
 
 /* The optional "idempotency" of a keyed sale's order (absent in older
  * messages and for a request without a key): since 2026-12-07 with the
- * key's SHA-256 ("keyHash"), on 2026-12-06 with the key ("key"). */
+ * key's HMAC ("keyHash", fcgi/ticket/token.h), on 2026-12-06 with the key
+ * ("key"). */
 static const char *
 order_idem(struct json_object *j, struct order *o)
 {
@@ -110,6 +111,18 @@ order_idem(struct json_object *j, struct order *o)
 	    strcmp(kind, "c") != 0))
 		return "idempotency.kind is missing or not t, o or c";
 	o->idem_kind = kind[0];
+	return NULL;
+}
+
+/* The optional "holdHash" of a hold's confirm (since 2026-12-07). */
+static const char *
+order_hold(struct json_object *j, struct order *o)
+{
+	if (!json_object_object_get_ex(j, "holdHash", NULL))
+		return NULL;
+	if (ticket_json_str(j, "holdHash", o->hold_hash, sizeof(o->hold_hash)) ||
+	    !msg_hash_ok(o->hold_hash))
+		return "holdHash is not 64 lowercase hex digits";
 	return NULL;
 }
 
@@ -151,7 +164,7 @@ order_fields(struct json_object *j, struct msg *m)
 	if ((a = list(j, "tickets")) == NULL)
 		return "tickets is missing or not a list of 1-10 tickets";
 	if ((s = order_tickets(a, o)) != NULL ||
-	    (s = order_idem(j, o)) != NULL)
+	    (s = order_idem(j, o)) != NULL || (s = order_hold(j, o)) != NULL)
 		return s;
 	memcpy(m->t.id, o->id, sizeof(o->id));
 	memcpy(m->t.event, o->event, sizeof(o->event));

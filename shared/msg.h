@@ -34,7 +34,7 @@ struct order {
 	char		hash[HASH_LEN + 1];	/* cancelHash */
 	size_t		n;
 	struct ticket	t[ORDER_TICKETS_MAX];
-	/* "idempotency" of a keyed sale (absent: idem_kind 0): the SHA-256
+	/* "idempotency" of a keyed sale (absent: idem_kind 0): the HMAC
 	 * (hex) of its Idempotency-Key ("keyHash"), or in a message of
 	 * 2026-12-06's shape the key itself ("key"; idem_key_hash ""), the
 	 * request's hash and kind ('t' POST /tickets, 'o' POST /orders, 'c'
@@ -44,6 +44,10 @@ struct order {
 	char		idem_key[ID_MAX + 1];
 	char		idem_hash[HASH_LEN + 1];
 	char		idem_kind;
+	/* "holdHash" of a hold's confirm (since 2026-12-07; "" for none):
+	 * the SHA-256 (hex) of the holdId, kept so that a rebuild can put
+	 * the confirmed hold back */
+	char		hold_hash[HASH_LEN + 1];
 };
 
 struct cancel {

@@ -794,6 +794,7 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 	c.token = tok;
 	c.body.iov_base = body;
 	c.body.iov_len = (size_t)n;
+	c.secret = secret;
 	switch (sale_cancel(&rds, &c, cfg.ticket_cache_ttl, &out)) {
 	case CANCEL_OK:
 		break;
@@ -1088,8 +1089,10 @@ init(const struct conf *c, int check_only)
 	if (c->token_secret[0] == '\0')
 		log_warnx("token_secret is not set: this process drew its own, "
 		    "so a keyed replay or a second confirm served by another "
-		    "process answers a cancel token that does not work; set "
-		    "the same token_secret on every purchase responder "
+		    "process answers a cancel token that does not work, and "
+		    "after a Redis loss only this process finds the records "
+		    "of Idempotency-Keys ticketctl rebuild put back; set the "
+		    "same token_secret on every purchase responder "
 		    "(docs/config.md)");
 	if (rds_ctx(&rds, 0) == NULL)
 		log_warnx("%s (will retry)", rds.errstr);

@@ -99,7 +99,7 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	s->node = keys_slot(s->tag);
 	if (keys_idem(s->tag, key != NULL ? key : "", s->idem,
 	    sizeof(s->idem)) < 0 ||
-	    (key != NULL && token_hash(key, khash) != 0) ||
+	    (key != NULL && token_key_hash(secret, key, khash) != 0) ||
 	    keys_idem_hashed(s->tag, khash, s->idem_hashed,
 	    sizeof(s->idem_hashed)) < 0)
 		return -1;
@@ -121,8 +121,11 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 		if (keys_id_stamp(s->hold_id, s->node) != 0)
 			return -1;
 	}
-	if (kind == 'c')
+	if (kind == 'c') {
 		memcpy(s->hold_id, o->hold_id, sizeof(s->hold_id));
+		if (token_hash(s->hold_id, s->hold_hash) != 0)
+			return -1;
+	}
 	/* a keyed request and a confirm answer their order again: the
 	 * token must be the same, derived from the order id */
 	if (key != NULL && request_hash(kind, what, nwhat, s->ihash) != 0)
@@ -255,7 +258,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	return sold_reply(r, s, rep);
 }
 
-#define ORDER_ARGS	(11 + 10 + 3 * ORDER_SEATS_MAX + 6)
+#define ORDER_ARGS	(11 + 10 + 3 * ORDER_SEATS_MAX + 7)
 
 enum sale_result
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
@@ -309,6 +312,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	kind[0] = s->kind;
 	kind[1] = '\0';
 	snprintf(hsecs, sizeof(hsecs), "%ld", s->hold_secs);
+	argv[a++] = s->hold_hash;
 	argv[a++] = s->hold_id;
 	argv[a++] = hsecs;
 	argv[a++] = s->ihash;
@@ -390,6 +394,7 @@ sale_from_replay(struct sale *s, const char *secret)
 	static const char ch[] = ",\"cancelHash\":\"";
 	static const char oid[] = "\"orderId\":\"";
 	static const char idem[] = "\"idempotency\":{";
+	static const char hh[] = "\"holdHash\":\"";
 	static const char tid[] = "\"tickets\":[{\"ticketId\":\"";
 	const char	*m = s->replay, *h, *t;
 	size_t		 len = strlen(m);
@@ -405,6 +410,14 @@ sale_from_replay(struct sale *s, const char *secret)
 		if ((t = strchr(t, '}')) == NULL || t[1] != ',')
 			return -1;
 		t += 2;
+	}
+	/* then a confirm's "holdHash":"<64 hex>", */
+	if (strncmp(t, hh, sizeof(hh) - 1) == 0) {
+		t += sizeof(hh) - 1;
+		if (strlen(t) < TOKEN_HASH_LEN + 2 ||
+		    strncmp(t + TOKEN_HASH_LEN, "\",", 2) != 0)
+			return -1;
+		t += TOKEN_HASH_LEN + 2;
 	}
 	if (strncmp(m + sizeof(pre) - 1, oid, sizeof(oid) - 1) != 0 ||
 	    strncmp(t, tid, sizeof(tid) - 1) != 0 ||
@@ -449,52 +462,78 @@ sale_hold_from_replay(struct sale *s)
 	return 0;
 }
 
-/* Finds the index entry of id: "E:Z orderId" of an order or ticket
- * (prefix bo:oix:), "E:Z" of a hold (bo:hix:, order_id NULL); first under
- * the slot tag the id carries, then untagged (an id made before the slot
- * was in it: docs/reliability.md, "Keys and ids").  LOOKUP_FOUND sets
+/* Reads the index entry under key (len bytes): "E:Z orderId" of an
+ * order or ticket, "E:Z" of a hold (order_id NULL).  LOOKUP_FOUND sets
  * slot, tag and order_id. */
+static enum sale_lookup
+lookup(struct rds *r, const char *key, size_t len, unsigned *slot,
+    char *tag, char *order_id)
+{
+	redisReply	*rep;
+	const char	*sp = NULL;
+	size_t		 tl;
+	int		 found = 0;
+
+	if ((rep = rds_cmd(r, rcl_slot(key, len), "GET %s", key)) == NULL)
+		return LOOKUP_ERROR;
+	if (rep->type == REDIS_REPLY_STRING)
+		sp = order_id != NULL ? strchr(rep->str, ' ') :
+		    rep->str + rep->len;
+	tl = sp != NULL ? (size_t)(sp - rep->str) : 0;
+	if (sp != NULL && tl > 0 && tl < TAG_MAX &&
+	    (order_id == NULL || strlen(sp + 1) == UUID_LEN)) {
+		memcpy(tag, rep->str, tl);
+		tag[tl] = '\0';
+		if (order_id != NULL)
+			memcpy(order_id, sp + 1, UUID_LEN + 1);
+		*slot = keys_slot(tag);
+		found = 1;
+	}
+	freeReplyObject(rep);
+	return found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
+}
+
+/* Finds the index entry of id (lookup()): first under the slot tag the id
+ * carries, then untagged (an id made before the slot was in it:
+ * docs/reliability.md, "Keys and ids"). */
 static enum sale_lookup
 find_id(struct rds *r, const char *prefix, const char *id, unsigned *slot,
     char *tag, char *order_id)
 {
 	char		 key[KEY_MAX];
-	redisReply	*rep;
-	const char	*sp;
-	size_t		 tl;
-	int		 found = 0, legacy, len;
+	enum sale_lookup f = LOOKUP_UNKNOWN;
+	int		 legacy, len;
 
-	for (legacy = 0; legacy < 2 && !found; legacy++) {
+	for (legacy = 0; legacy < 2 && f == LOOKUP_UNKNOWN; legacy++) {
 		len = legacy ? keys_legacy(prefix, id, key, sizeof(key)) :
 		    keys_of_id(prefix, id, key, sizeof(key));
-		if (len < 0)
-			continue;
-		if ((rep = rds_cmd(r, rcl_slot(key, (size_t)len), "GET %s",
-		    key)) == NULL)
-			return LOOKUP_ERROR;
-		sp = NULL;
-		if (rep->type == REDIS_REPLY_STRING)
-			sp = order_id != NULL ? strchr(rep->str, ' ') :
-			    rep->str + rep->len;
-		tl = sp != NULL ? (size_t)(sp - rep->str) : 0;
-		if (sp != NULL && tl > 0 && tl < TAG_MAX &&
-		    (order_id == NULL || strlen(sp + 1) == UUID_LEN)) {
-			memcpy(tag, rep->str, tl);
-			tag[tl] = '\0';
-			if (order_id != NULL)
-				memcpy(order_id, sp + 1, UUID_LEN + 1);
-			*slot = keys_slot(tag);
-			found = 1;
-		}
-		freeReplyObject(rep);
+		if (len >= 0)
+			f = lookup(r, key, (size_t)len, slot, tag, order_id);
 	}
-	return found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
+	return f;
 }
 
 enum sale_lookup
 sale_find_hold(struct rds *r, const char *hold_id, unsigned *node, char *tag)
 {
-	return find_id(r, "bo:hix:", hold_id, node, tag, NULL);
+	char		 key[KEY_MAX], hashed[1 + TOKEN_HASH_LEN + 1];
+	enum sale_lookup f = find_id(r, KEY_HIX, hold_id, node, tag, NULL);
+	int		 slot, len;
+
+	/* a confirmed hold `ticketctl rebuild` put back after a Redis loss
+	 * is indexed under the SHA-256 of its id (MySQL keeps no holdId), in
+	 * the slot the id carries: keys.h */
+	if (f != LOOKUP_UNKNOWN || (slot = keys_id_slot(hold_id)) < 0)
+		return f;
+	hashed[0] = '#';
+	if (token_hash(hold_id, hashed + 1) != 0) {
+		err_set(&r->err, r->errstr, ERR_OTHER, "hold: no SHA-256");
+		return LOOKUP_ERROR;
+	}
+	if ((len = keys_id(KEY_HIX, (unsigned)slot, hashed, key,
+	    sizeof(key))) < 0)
+		return LOOKUP_UNKNOWN;
+	return lookup(r, key, (size_t)len, node, tag, NULL);
 }
 
 enum sale_end_hold
@@ -540,8 +579,9 @@ sale_cancel(struct rds *r, const struct cancel_req *c, int cache_ttl,
 	char		 hash[TOKEN_HASH_LEN + 1], stamp[STAMP_LEN + 1];
 	char		 ttl[16], now[24], kt[KEYS_SLOT_TAG_MAX + 2];
 	char		 idem[KEY_MAX], ihash[TOKEN_HASH_LEN + 1] = "";
+	char		 hashed[KEY_MAX], khash[TOKEN_HASH_LEN + 1] = "";
 	struct iovec	 what[2];
-	const char	*argv[16];
+	const char	*argv[17];
 	redisReply	*rep;
 	long long	 ms = wall_ms(), code;
 	enum sale_lookup f;
@@ -559,6 +599,9 @@ sale_cancel(struct rds *r, const struct cancel_req *c, int cache_ttl,
 	what[1] = c->body;
 	if (zone_keys(out->tag, k) != 0 || token_hash(c->token, hash) != 0 ||
 	    keys_idem(out->tag, c->key, idem, sizeof(idem)) < 0 ||
+	    (*c->key != '\0' && token_key_hash(c->secret, c->key, khash) !=
+	    0) || keys_idem_hashed(out->tag, khash, hashed, sizeof(hashed)) <
+	    0 ||
 	    (*c->key != '\0' && request_hash(c->is_ticket ? 'y' : 'x', what,
 	    2, ihash) != 0)) {
 		err_set(&r->err, r->errstr, ERR_OTHER, "cancel: bad index "
@@ -573,15 +616,16 @@ sale_cancel(struct rds *r, const struct cancel_req *c, int cache_ttl,
 	argv[5] = k[KEY_SWEEP];
 	argv[6] = k[KEY_ORDS];
 	argv[7] = idem;
-	argv[8] = oid;
-	argv[9] = c->is_ticket ? c->id : "";
-	argv[10] = hash;
-	argv[11] = stamp;
-	argv[12] = ttl;
-	argv[13] = now;
-	argv[14] = kt;
-	argv[15] = ihash;
-	rep = rds_eval(r, out->node, SCRIPT_CANCEL, 8, 16, argv);
+	argv[8] = hashed;
+	argv[9] = oid;
+	argv[10] = c->is_ticket ? c->id : "";
+	argv[11] = hash;
+	argv[12] = stamp;
+	argv[13] = ttl;
+	argv[14] = now;
+	argv[15] = kt;
+	argv[16] = ihash;
+	rep = rds_eval(r, out->node, SCRIPT_CANCEL, 9, 17, argv);
 	if (rep == NULL)
 		return CANCEL_ERROR;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||

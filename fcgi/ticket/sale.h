@@ -33,7 +33,7 @@ struct sale {
 	char		 taken[SALE_TAKEN_MAX];	/* SEAT_TAKEN: "r c r c ..." */
 	/* Idempotency-Key: its Redis key ("bo:idem:{E:Z}:" if none), the
 	 * name a rebuild puts a sale's record back under (keys_idem_hashed:
-	 * "bo:idem:{E:Z}:#<SHA-256 of the key>", "...:#" if none), the
+	 * "bo:idem:{E:Z}:#<token_key_hash of the key>", "...:#" if none), the
 	 * request's hash ("" if none), its kind ('t' ticket, 'o' order,
 	 * 'h' hold, 'c' confirm) */
 	char		 idem[KEY_MAX];
@@ -49,6 +49,8 @@ struct sale {
 	/* holds: the hold's id and seconds; after a hold or a confirm, its
 	 * expiry (ms); after a hold, its total and seats ("r c r c ...") */
 	char		 hold_id[HOLD_ID_LEN + 1];
+	char		 hold_hash[TOKEN_HASH_LEN + 1];	/* a confirm's: the
+					   SHA-256 of hold_id, else "" */
 	long		 hold_secs;
 	long long	 expires_ms;
 	char		 total[PRICE_MAX + 8];
@@ -122,7 +124,9 @@ const char *sale_end_hold_str(enum sale_end_hold r);
 int	sale_new(struct sale *s, const struct order_req *o, char kind,
 	    const char *key, const struct iovec *what, int nwhat,
 	    const char *secret);
-/* Finds the zone tag (TAG_MAX) and node of a hold. */
+/* Finds the zone tag (TAG_MAX) and node of a hold: its index by id, else
+ * the index by the id's SHA-256 that `ticketctl rebuild` puts back for a
+ * confirmed hold after a Redis loss. */
 enum sale_lookup sale_find_hold(struct rds *r, const char *hold_id,
 	    unsigned *node, char *tag);
 /* DELETE of a hold (lua/hold_expire.lua). */
@@ -164,6 +168,7 @@ struct cancel_req {
 	const char	*token;		/* the body's cancelToken */
 	const char	*key;		/* Idempotency-Key, "" if none */
 	struct iovec	 body;		/* the body bytes (the key's request) */
+	const char	*secret;	/* token_secret (token_key_hash) */
 };
 
 /* What sale_cancel() found: on CANCEL_OK answer (the 200 body) and msg

@@ -78,22 +78,51 @@ token_for(const char *secret, const char *order_id, char out[TOKEN_LEN + 1])
 	return 0;
 }
 
+/* The 32 bytes of md as lowercase hex. */
+static void
+hex32(const unsigned char md[32], char out[TOKEN_HASH_LEN + 1])
+{
+	unsigned i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	out[TOKEN_HASH_LEN] = '\0';
+}
+
 int
 token_hash(const char *s, char out[TOKEN_HASH_LEN + 1])
 {
 	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned	len = 0, i;
-
+	unsigned	len = 0;
 	EVP_MD_CTX	*ctx;
 
 	if ((ctx = token_sha256()) == NULL ||
 	    EVP_DigestUpdate(ctx, s, strlen(s)) != 1 ||
 	    EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
 		return -1;
-	for (i = 0; i < len; i++) {
-		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-	}
-	out[2 * len] = '\0';
+	hex32(md, out);
+	return 0;
+}
+
+int
+token_key_hash(const char *secret, const char *key,
+    char out[TOKEN_HASH_LEN + 1])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE], in[5 + 64];
+	unsigned	len = 0;
+	size_t		n = strlen(key);
+
+	/* "idem:" keeps it apart from token_for()'s HMAC of an order id
+	 * (a client may choose a key that spells one) */
+	if (n > sizeof(in) - 5 || sha256() == NULL)
+		return -1;
+	memcpy(in, "idem:", 5);
+	memcpy(in + 5, key, n);
+	if (HMAC(sha256(), secret, (int)strlen(secret), in, 5 + n, md,
+	    &len) == NULL || len != 32)
+		return -1;
+	hex32(md, out);
 	return 0;
 }

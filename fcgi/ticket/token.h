@@ -24,6 +24,12 @@ void	token_from(const unsigned char rnd[TOKEN_RANDOM],
  * or -1. */
 int	token_for(const char *secret, const char *order_id,
 	    char out[TOKEN_LEN + 1]);
+/* Writes the name MySQL and a rebuilt record know an Idempotency-Key by
+ * (1-64 chars): the lowercase hex HMAC-SHA256(secret, "idem:" key).  Keyed
+ * with the secret, so that a reader of MySQL cannot try guessable keys
+ * against it.  Returns 0 or -1 (key too long, libcrypto failed). */
+int	token_key_hash(const char *secret, const char *key,
+	    char out[TOKEN_HASH_LEN + 1]);
 /* Writes the lowercase hex SHA-256 of the NUL-terminated s into out.
  * Returns 0 or -1 (libcrypto failed). */
 int	token_hash(const char *s, char out[TOKEN_HASH_LEN + 1]);

@@ -439,16 +439,17 @@ def lose_zone(zone, ids):
 def test_keyed_sale_answered_again_after_a_redis_loss():
     """Would catch: a keyed retry of a sale made before a Redis loss buying
     again after `ticketctl rebuild` (the key's record lived in Redis only):
-    a best-available order bought a second set of seats.  The key's
-    SHA-256 goes with the order to MySQL (migrations 005, 006: no store
-    but Redis keeps the key, which with the request's body is as good as
-    the cancel token) and rebuild puts its record back under that hash
-    (bo:idem:{E:Z}:#<SHA-256>) for the rest of its 24 h; an order older
-    than that gets none.  (A keyed confirm's record is put back too, but
-    its retry finds no hold once the hold's index is lost: 404, nothing
-    sold.)"""
+    a best-available order bought a second set of seats.  The key's HMAC
+    under token_secret goes with the order to MySQL (migrations 005, 006:
+    no store but Redis keeps the key, which with the request's body is as
+    good as the cancel token) and rebuild puts its record back under it
+    (bo:idem:{E:Z}:#<HMAC>) for the rest of its 24 h; an order older
+    than that gets none.  The hold a confirm made its order of comes back
+    confirmed, under the SHA-256 of its id (MySQL keeps no holdId, a
+    bearer capability): a confirm again answers that order (200; keyed,
+    its first 201) where it answered 404."""
     sha = lambda k: hashlib.sha256(k.encode()).hexdigest()
-    hashed = lambda k: "bo:idem:{Event1:%d}:#%s" % (zone, sha(k))
+    hashed = lambda k: "bo:idem:{Event1:%d}:#%s" % (zone, box.idem_key_hash(k))
     zone, node = 21, box.zone_node("Event1", 21)
     r_order = order(zone, "lost-o", quantity=4)
     tb = json.dumps({"venueId": "Venue1", "eventId": "Event1", "zoneId": zone, "row": 9,
@@ -457,7 +458,8 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     r_ticket = http("POST", "/tickets", tb, headers=th)
     h = hold(zone, "", seats=[{"row": 5, "column": 1}, {"row": 5, "column": 2}])
     eq(h.status, 201, "hold: " + h.body)
-    confirm = "/holds/%s/confirm" % h.json()["holdId"]
+    hid = h.json()["holdId"]
+    confirm = "/holds/%s/confirm" % hid
     r_confirm = keyed_post(confirm, "lost-c")
     r_old = order(zone, "lost-old", quantity=1)
     r_23h = order(zone, "lost-23h", quantity=1)
@@ -474,7 +476,7 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     records = {k: box.redis("GET", "bo:idem:{Event1:%d}:%s" % (zone, k), node=node)
                for k in oids}
     rows = lambda: sorted(box.sql("SELECT IFNULL(idem_key, '-'), IFNULL(idem_key_hash, '-'), "
-                                  "IFNULL(idem_hash, '-'), "
+                                  "IFNULL(idem_hash, '-'), IFNULL(hold_hash, '-'), "
                                   "IFNULL(idem_kind, '-'), order_id FROM ticketing.orders "
                                   "WHERE order_id IN ('%s')"
                                   % "','".join(list(oids.values()) + [plain])))
@@ -484,9 +486,11 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     for k in oids:
         hashes[k], rest = records[k].decode().split(" ", 1)
         eq(rest, "P %s %s" % (oids[k], kinds[k]), "the record of %s before the loss" % k)
-    eq(rows(), sorted([["-", "-", "-", "-", plain]] + [["-", sha(k), hashes[k], kinds[k], oids[k]]
-                                                        for k in oids]),
-       "each order's key's SHA-256 (never the key), request hash and kind in MySQL")
+    eq(rows(), sorted([["-", "-", "-", "-", "-", plain]] +
+                      [["-", box.idem_key_hash(k), hashes[k], sha(hid) if k == "lost-c" else "-",
+                        kinds[k], oids[k]] for k in oids]),
+       "each order's key's HMAC (never the key), request hash, hold's SHA-256 (never "
+       "its id) and kind in MySQL")
     # a day and an hour ago: its key's 24 h are over; 23 h ago: 1 h left
     for k, hours in (("lost-old", 25), ("lost-23h", 23)):
         box.sql("UPDATE ticketing.orders SET created_on = created_on - INTERVAL %d HOUR "
@@ -494,10 +498,12 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     taken = box.zone_state("Event1", zone)["taken"]
     msgs = {k: box.redis("HGET", "bo:ords:{Event1:%d}" % zone, oid, node=node)
             for k, oid in oids.items()}
-    check(all(b'"idempotency":{"keyHash":"%s","hash":"%s","kind":"%s"},"tickets":['
-              % (sha(k).encode(), hashes[k].encode(), kinds[k].encode()) in m
-              and k.encode() not in m for k, m in msgs.items()),
-          "each message carries its key's SHA-256, not the key: %r" % msgs)
+    check(all(b'"idempotency":{"keyHash":"%s","hash":"%s","kind":"%s"},%s"tickets":['
+              % (box.idem_key_hash(k).encode(), hashes[k].encode(), kinds[k].encode(),
+                 b'"holdHash":"%s",' % sha(hid).encode() if k == "lost-c" else b"") in m
+              and k.encode() not in m and hid.encode() not in m for k, m in msgs.items()),
+          "each message carries its key's HMAC, a confirm its hold's SHA-256, not the key nor "
+          "the holdId: %r" % msgs)
     ids = list(oids.values()) + [plain, h.json()["holdId"]] + [
         t["ticketId"] for r in (r_order, r_ticket, r_confirm, r_old, r_23h, r_plain)
         for t in (r.json()["tickets"] if "tickets" in r.json() else [r.json()])]
@@ -515,6 +521,8 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
         check("Event1 zone %d: 6 order(s) of MySQL" % zone in r.stdout, r.stdout)
         check("Event1 zone %d: 4 Idempotency-Key record(s) of the last 24 h put back where "
               "missing" % zone in r.stdout, r.stdout)
+        check("Event1 zone %d: 1 confirmed hold(s) of the last 24 h put back where missing"
+              % zone in r.stdout, r.stdout)
     finally:
         box.stack("start", "consumer")
     eq(box.zone_state("Event1", zone)["taken"], taken, "the seats after the rebuild")
@@ -532,6 +540,15 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
        "the record of an order 23 h old")
     ttl = box.redis("TTL", hashed("lost-23h"), node=node)
     check(3400 < ttl <= 3600, "the record of an order 23 h old lives 1 h: %d" % ttl)
+    # the confirmed hold, under its id's hash only
+    eq(box.redis("HGETALL", "bo:holds:{Event1:%d}" % zone, node=node),
+       [b"#" + sha(hid).encode(), b"C " + oids["lost-c"].encode()], "the hold put back")
+    hix = box.id_key("bo:hix:", hid)
+    eq(box.redis("EXISTS", hix, node=node), 0, "no index under the holdId")
+    hix = hix[:-len(hid)] + "#" + sha(hid)
+    eq(box.redis("GET", hix, node=node), b"Event1:%d" % zone, "the hold's index by its hash")
+    ttl = box.redis("TTL", hix, node=node)
+    check(86000 < ttl <= 86400, "the hold's index lives what is left of 24 h: %d" % ttl)
     for port in WEB_PORTS:
         again = (("order", r_order, order(zone, "lost-o", port=port, quantity=4)),
                  ("ticket", r_ticket, http("POST", "/tickets", tb, headers=th, port=port)))
@@ -539,11 +556,24 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
             eq((r.status, r.body, r.header("Location"), r.header("Idempotent-Replayed")),
                (201, first.body, first.header("Location"), "true"),
                "the keyed %s retried after the loss via %d" % (what, port))
-        # the hold's index (bo:hix) is lost with it: its confirm finds no
-        # hold to confirm, and sells nothing
+        # the hold put back confirmed: the keyed confirm's first 201, an
+        # unkeyed one 200 the same order (404 before: the hold was lost)
         r = keyed_post(confirm, "lost-c", port=port)
+        eq((r.status, r.body, r.header("Idempotent-Replayed")), (201, r_confirm.body, "true"),
+           "the keyed confirm retried after the loss via %d" % port)
+        r = http("POST", confirm, None, port=port)
+        eq((r.status, r.body), (200, r_confirm.body),
+           "the hold confirmed again after the loss via %d" % port)
+        r = http("DELETE", "/holds/%s" % hid, None, port=port)
         eq((r.status, r.json().get("error")), (404, "NOT_FOUND"),
-           "the keyed confirm retried after the loss via %d: %s" % (port, r.body))
+           "a confirmed hold deleted after the loss via %d" % port)
+    # a sale's key reused on a cancel is another request, after the loss
+    # too (the cancel script reads the record put back)
+    t = r_ticket.json()
+    r = keyed_post("/orders/%s/cancel" % t["orderId"], "lost-o",
+                   {"cancelToken": t["cancelToken"]})
+    eq((r.status, r.json().get("error")), (422, "IDEMPOTENCY_KEY_REUSED"),
+       "an order's key reused on a cancel after the loss")
     # the record put back knows the request: another body is refused
     r = order(zone, "lost-o", quantity=3)
     eq((r.status, r.json().get("error")), (422, "IDEMPOTENCY_KEY_REUSED"),

@@ -463,32 +463,35 @@ def test_check_does_not_report_a_cancelled_ticket():
 
 
 def test_keyed_orders_keep_only_their_key_hash():
-    """A keyed sale's message carries its Idempotency-Key as its SHA-256
-    ("keyHash", since migration 006); a message of 2026-12-06 carries the
-    key itself ("key") and may still be queued at the upgrade.  Both
-    persist, and MySQL keeps the key's SHA-256 only.  Would catch: a store
+    """A keyed sale's message carries its Idempotency-Key as its HMAC under
+    token_secret ("keyHash", since migration 006), a confirm's the SHA-256
+    of its hold's id ("holdHash"); a message of 2026-12-06 carries the key
+    itself ("key") and may still be queued at the upgrade.  All persist;
+    MySQL keeps the hashes, and of a key it cannot hash without the secret,
+    nothing.  Would catch: a store
     keeping the key (with the request's body, as good as the order's
     cancel token for 24 h), or an old-shape message dead-lettered."""
     sha = lambda s: hashlib.sha256(s.encode()).hexdigest()
     old, new = forge.order([(12, 1), (12, 2)], zone=ZONE), forge.order([(12, 3)], zone=ZONE)
     text = {}
-    for o, member, kind in ((old, '"key":"Old-Key_1"', "o"),
-                            (new, '"keyHash":"%s"' % sha("New-Key_2"), "t")):
+    for o, member, kind, hold in ((old, '"key":"Old-Key_1"', "o", ""),
+                                  (new, '"keyHash":"%s"' % sha("New-Key_2"), "c",
+                                   '"holdHash":"%s",' % sha("a hold"))):
         text[o["orderId"]] = forge.order_json(o).replace(
-            '"tickets":[', '"idempotency":{%s,"hash":"%s","kind":"%s"},"tickets":['
-            % (member, sha("request of " + o["orderId"]), kind), 1)
+            '"tickets":[', '"idempotency":{%s,"hash":"%s","kind":"%s"},%s"tickets":['
+            % (member, sha("request of " + o["orderId"]), kind, hold), 1)
     before = dead_counts()
     for t in text.values():
         box.mqtool("publish", t)
     wait_mysql(old["orderId"], 2)
     wait_mysql(new["orderId"], 1)
-    eq(box.sql("SELECT order_id, IFNULL(idem_key, 'NULL'), idem_key_hash, idem_hash, idem_kind "
-               "FROM ticketing.orders WHERE order_id IN ('%s', '%s') ORDER BY order_id"
-               % (old["orderId"], new["orderId"])),
-       sorted([[old["orderId"], "NULL", sha("Old-Key_1"), sha("request of " + old["orderId"]),
-                "o"],
+    eq(box.sql("SELECT order_id, IFNULL(idem_key, 'NULL'), IFNULL(idem_key_hash, 'NULL'), "
+               "IFNULL(idem_hash, 'NULL'), IFNULL(idem_kind, 'NULL'), "
+               "IFNULL(hold_hash, 'NULL') FROM ticketing.orders WHERE order_id IN ('%s', '%s') "
+               "ORDER BY order_id" % (old["orderId"], new["orderId"])),
+       sorted([[old["orderId"], "NULL", "NULL", "NULL", "NULL", "NULL"],
                [new["orderId"], "NULL", sha("New-Key_2"), sha("request of " + new["orderId"]),
-                "t"]]), "the keys' hashes in MySQL, never a key")
+                "c", sha("a hold")]]), "the keys' and the hold's hashes in MySQL, never a key")
     wait_ddb(old["tickets"][0]["ticketId"], lambda i: "orderId" in i)
     wait_ddb(new["tickets"][0]["ticketId"], lambda i: "orderId" in i)
     eq(dead_counts(), before, "dead-lettered")
@@ -516,16 +519,16 @@ def test_migration_on_round1_database():
         if f.startswith("005_"):
             # an order a consumer of 2026-12-06 wrote, with its key
             box.sql(ins_order % ("01a00000-0000-7000-8000-00000000000a", "Key-1"))
-    # 006: a key written before is now its SHA-256; a consumer older than
-    # 006, still running until its restart, writes the key: the trigger
-    # keeps its hash instead
+    # 006: a key written before is gone (MySQL cannot compute its HMAC: the
+    # secret is the responders'); a consumer older than 006, still running
+    # until its restart, writes a key: the trigger keeps none of it
     box.sql(ins_order % ("01a00000-0000-7000-8000-00000000000b", "Key-2"))
-    eq(box.sql("SELECT order_id, IFNULL(idem_key, 'NULL'), idem_key_hash FROM "
-               "ticketing_r1.orders ORDER BY order_id"),
-       [["01a00000-0000-7000-8000-00000000000a", "NULL",
-         hashlib.sha256(b"Key-1").hexdigest()],
-        ["01a00000-0000-7000-8000-00000000000b", "NULL",
-         hashlib.sha256(b"Key-2").hexdigest()]], "the keys of orders as their SHA-256 only")
+    eq(box.sql("SELECT order_id, IFNULL(idem_key, 'NULL'), IFNULL(idem_key_hash, 'NULL'), "
+               "IFNULL(idem_hash, 'NULL'), IFNULL(idem_kind, 'NULL') FROM ticketing_r1.orders "
+               "ORDER BY order_id"),
+       [["01a00000-0000-7000-8000-00000000000a", "NULL", "NULL", "NULL", "NULL"],
+        ["01a00000-0000-7000-8000-00000000000b", "NULL", "NULL", "NULL", "NULL"]],
+       "no key of an order kept")
     box.sql("DELETE FROM ticketing_r1.orders")
     eq(box.sql("SELECT ticket_id, status, IFNULL(order_id, 'NULL'), IFNULL(cancelled_on, 'NULL'),"
                " live_seat FROM ticketing_r1.ticket"),
@@ -548,10 +551,11 @@ def test_migration_on_round1_database():
     # always NULL, for consumers older than 006)
     for db in ("ticketing_r1", "ticketing"):
         eq(box.sql("SELECT column_name, column_type, is_nullable FROM information_schema.columns "
-                   "WHERE table_schema = '%s' AND table_name = 'orders' AND column_name LIKE "
-                   "'idem%%' ORDER BY ordinal_position" % db),
+                   "WHERE table_schema = '%s' AND table_name = 'orders' AND (column_name LIKE "
+                   "'idem%%' OR column_name = 'hold_hash') ORDER BY ordinal_position" % db),
            [["idem_key", "varchar(64)", "YES"], ["idem_key_hash", "char(64)", "YES"],
-            ["idem_hash", "char(64)", "YES"], ["idem_kind", "char(1)", "YES"]],
+            ["idem_hash", "char(64)", "YES"], ["idem_kind", "char(1)", "YES"],
+            ["hold_hash", "char(64)", "YES"]],
            "the key's columns of %s.orders" % db)
     eq(box.sql("SELECT event_id, zone_id, sold, revenue FROM ticketing_r1.zone_sales"),
        [["Event2", "1", "1", "150.00"]], "sales summary back-filled from the round-1 ticket")

@@ -12,6 +12,8 @@ which tests/run counts.
 """
 
 import concurrent.futures
+import hashlib
+import hmac
 import http.client as httplib
 import json
 import os
@@ -387,6 +389,15 @@ def id_slot(ident):
 
 def zone_slot(event, zone):
     return crc16(("%s:%d" % (event, zone)).encode()) % 16384
+
+
+def idem_key_hash(key):
+    """The name MySQL, an order message and a rebuilt record know an
+    Idempotency-Key by: HMAC-SHA256(token_secret, "idem:" key), hex
+    (fcgi/ticket/token.h), with the stack's token_secret."""
+    with open(os.path.join(ENV.get("BOX_VAR", os.path.join(ROOT, "var")), "token_secret")) as f:
+        secret = f.read().strip()
+    return hmac.new(secret.encode(), b"idem:" + key.encode(), hashlib.sha256).hexdigest()
 
 
 def id_key(prefix, ident):

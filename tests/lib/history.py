@@ -1317,8 +1317,13 @@ def idem_records(keys):
         by_node[box.zone_node(k[0], k[1])].append(k)
     out = {}
     for node, ks in by_node.items():
-        rep = redis_pipeline([("GET", "bo:idem:{%s:%d}:%s" % k) for k in ks], node)
-        for k, x in zip(ks, rep):
+        # under the key, else (put back by `ticketctl rebuild`) under its
+        # HMAC (keys.h)
+        rep = redis_pipeline([c for k in ks for c in (
+            ("GET", "bo:idem:{%s:%d}:%s" % k),
+            ("GET", "bo:idem:{%s:%d}:#%s" % (k[0], k[1], box.idem_key_hash(k[2]))))], node)
+        for i, k in enumerate(ks):
+            x = rep[2 * i] if isinstance(rep[2 * i], bytes) else rep[2 * i + 1]
             out[k] = x.decode() if isinstance(x, bytes) else None
     return out
 

@@ -147,6 +147,14 @@ test_msg_order_idempotency(void **state)
 	assert_string_equal(m.u.o.idem_key, "");
 	assert_string_equal(m.u.o.idem_key_hash, "");
 	assert_int_equal(m.u.o.idem_kind, 0);
+	assert_string_equal(m.u.o.hold_hash, "");
+	/* a confirm's: the SHA-256 of its hold's id */
+	assert_int_equal(parse(KEYED("{\"keyHash\":\"" HASH2 "\",\"hash\":\""
+	    HASH "\",\"kind\":\"c\"},\"holdHash\":\"" HASH2 "\""), &why), 0);
+	assert_string_equal(m.u.o.hold_hash, HASH2);
+	assert_int_equal(parse(KEYED("{\"keyHash\":\"" HASH2 "\",\"hash\":\""
+	    HASH "\",\"kind\":\"c\"},\"holdHash\":\"ABC\""), &why), -1);
+	assert_string_equal(why, "holdHash is not 64 lowercase hex digits");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char buf[2048];
 

@@ -67,9 +67,10 @@ test_osql_order(void **state)
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "INSERT INTO orders (order_id, venue_id, "
 	    "event_id, zone_id, total, status, cancel_hash, created_on, "
-	    "cancelled_on, idem_key_hash, idem_hash, idem_kind) VALUES ('" O_ID
+	    "cancelled_on, idem_key_hash, idem_hash, idem_kind, hold_hash) "
+	    "VALUES ('" O_ID
 	    "','Venue1','Event1',12,640.00,'CONFIRMED','" HASH "','2026-11-27 "
-	    "23:54:24.123',NULL,NULL,NULL,NULL)");
+	    "23:54:24.123',NULL,NULL,NULL,NULL,NULL)");
 	/* a keyed sale's key goes with it as its hash (ctl/rebuild_orders.c,
 	 * migration 006) */
 	memcpy(o.idem_key_hash, HASH2, sizeof(HASH2));
@@ -77,28 +78,39 @@ test_osql_order(void **state)
 	o.idem_kind = 'o';
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "'2026-11-27 23:54:24.123',NULL,'" HASH2
-	    "','" HASH "','o')"));
+	    "','" HASH "','o',NULL)"));
 	o.idem_kind = 'h';
 	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
 	o.idem_kind = 'o';
 	o.idem_key_hash[0] = 'A';	/* not lowercase hex */
 	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
-	/* a message of 2026-12-06 carries the key: MySQL keeps its hash */
+	/* a message of 2026-12-06 carries the key: MySQL keeps nothing of it
+	 * (its HMAC needs the responders' secret) */
 	o.idem_key_hash[0] = '\0';
 	memcpy(o.idem_key, "Key-1", 6);
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "'2026-11-27 23:54:24.123',NULL,"
-	    "SHA2('Key-1',256),'" HASH "','o')"));
+	    "NULL,NULL,NULL,NULL)"));
+	assert_null(strstr(buf, "Key-1"));
 	memcpy(o.idem_key, "K'1", 4);
 	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
 	/* one or the other, never both */
 	memcpy(o.idem_key, "Key-1", 6);
 	memcpy(o.idem_key_hash, HASH2, sizeof(HASH2));
 	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
-	/* no kind: bought without a key */
+	/* bought without a key */
 	o.idem_kind = '\0';
+	o.idem_key[0] = '\0';
+	o.idem_key_hash[0] = '\0';
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
-	assert_non_null(strstr(buf, "',NULL,NULL,NULL,NULL)"));
+	assert_non_null(strstr(buf, "',NULL,NULL,NULL,NULL,NULL)"));
+	/* a confirm's hold goes with it as its hash */
+	memcpy(o.hold_hash, HASH2, sizeof(HASH2));
+	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "',NULL,NULL,NULL,NULL,'" HASH2 "')"));
+	o.hold_hash[3] = 'G';
+	assert_int_equal(osql_orders_insert(&v, 1, buf, sizeof(buf)), -1);
+	o.hold_hash[0] = '\0';
 	assert_true(osql_tickets_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "INSERT INTO ticket (ticket_id, venue_id, "
 	    "event_id, zone_id, row_no, col_no, price, status, created_on, "
@@ -140,7 +152,7 @@ test_osql_order_cancelled_first(void **state)
 	    "2026-11-28 00:03:00.000"), 0);
 	assert_true(osql_orders_insert(&v, 1, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "'CANCELLED','" HASH "','2026-11-27 "
-	    "23:54:24.123','2026-11-28 00:03:00.000',NULL,NULL,NULL)"));
+	    "23:54:24.123','2026-11-28 00:03:00.000',NULL,NULL,NULL,NULL)"));
 }
 
 static void

@@ -115,9 +115,9 @@ test_new(void **state)
 	assert_int_equal(sale_new(&b, &o, 'o', "k1", w, 1, SECRET), 0);
 	assert_string_equal(a.tag, "Event1:12");
 	assert_string_equal(a.idem, "bo:idem:{Event1:12}:k1");
-	/* sha256("k1") */
+	/* HMAC-SHA256("unit-secret", "idem:k1") (Python's hmac agrees) */
 	assert_string_equal(a.idem_hashed, "bo:idem:{Event1:12}:#"
-	    "6ab9f1eb8f7d3388f4f9d586f66e99fd54080df2c446f0e58668b09c08a16dd0");
+	    "046b810d89386b0005ae1ff4d587e9acc9f1889c1054f3079df9ced37c3d3ac2");
 	assert_int_equal(strlen(a.ihash), TOKEN_HASH_LEN);
 	assert_string_equal(a.ihash, b.ihash);
 	assert_int_equal(token_for(SECRET, a.order_id, tok), 0);
@@ -139,10 +139,18 @@ test_new(void **state)
 	assert_string_equal(c.ihash, "");
 	assert_string_equal(c.idem, "bo:idem:{Event1:12}:");
 	assert_string_equal(c.idem_hashed, "bo:idem:{Event1:12}:#");
+	assert_string_equal(c.hold_hash, "");
 	assert_int_equal(token_for(SECRET, c.order_id, tok), 0);
 	assert_string_not_equal(c.token, tok);
 	assert_int_equal(strlen(c.hash), TOKEN_HASH_LEN);
 	assert_true(ends_with(a.created, "Z"));
+	/* a confirm: the SHA-256 of its hold's id (sha256("abc")) */
+	memcpy(o.hold_id, "abc", 4);
+	assert_int_equal(sale_new(&c, &o, 'c', NULL, w, 1, SECRET), 0);
+	assert_string_equal(c.hold_id, "abc");
+	assert_string_equal(c.hold_hash, "ba7816bf8f01cfea414140de5dae2223b003"
+	    "61a396177a9cb410ff61f20015ad");
+	o.hold_id[0] = '\0';
 }
 
 /* The order message of a keyed sale, read back for its replay. */
@@ -166,6 +174,20 @@ test_from_replay(void **state)
 		    "\"keyHash\":\"" HASH64 "\",\"hash\":\"" HASH64 "\",\"kind\":"
 		    "\"o\"},\"tickets\":[{\"ticketId\":\"" T_ID2 "\",\"row\":3}]}",
 		    1 },
+		/* a confirm's: its hold's hash, after a key if any */
+		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"venueId\":"
+		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"idempotency\":{"
+		    "\"keyHash\":\"" HASH64 "\",\"hash\":\"" HASH64 "\",\"kind\":"
+		    "\"c\"},\"holdHash\":\"" HASH64 "\",\"tickets\":[{\"ticketId"
+		    "\":\"" T_ID2 "\",\"row\":3}]}", 1 },
+		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"venueId\":"
+		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"holdHash\":\""
+		    HASH64 "\",\"tickets\":[{\"ticketId\":\"" T_ID2 "\",\"row\":"
+		    "3}]}", 1 },
+		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"venueId\":"
+		    "\"Venue1\",\"cancelHash\":\"" HASH64 "\",\"holdHash\":\"ab"
+		    "\",\"tickets\":[{\"ticketId\":\"" T_ID2 "\",\"row\":3}]}",
+		    0 },			/* a hash cut short */
 		{ "{\"type\":\"order\",\"orderId\":\"" T_ID "\",\"cancelHash"
 		    "\":\"" HASH64 "\",\"idempotency\":{\"key\":\"k-1\"\"tickets"
 		    "\":[{\"ticketId\":\"" T_ID2 "\"}]}", 0 },	/* never closed */

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -97,6 +98,39 @@ test_hash(void **state)
 	}
 }
 
+/* An Idempotency-Key's name in MySQL: HMAC-SHA256(secret, "idem:" key),
+ * hex (Python's hmac computed the value); never token_for()'s bits of
+ * the same text; a key longer than 64 is refused. */
+static void
+test_key_hash(void **state)
+{
+	char	out[TOKEN_HASH_LEN + 1], again[TOKEN_HASH_LEN + 1];
+	char	tok[TOKEN_LEN + 1], key[66];
+	unsigned char md[TOKEN_RANDOM];
+	size_t	i;
+
+	(void)state;
+	assert_int_equal(token_key_hash("key", "The_quick-brown", out), 0);
+	assert_string_equal(out, "742ae8326c3d8a9a6060ce518771e76f0ad483f665d58e4f19fc76140b705027");
+	assert_int_equal(token_key_hash("other", "The_quick-brown", again), 0);
+	assert_string_not_equal(out, again);
+	/* a key that spells an order id does not give away that order's
+	 * token (token_for: the first 128 bits of HMAC(secret, id)) */
+	assert_int_equal(token_key_hash("key", "The_quick-brown", out), 0);
+	for (i = 0; i < TOKEN_RANDOM; i++)
+		md[i] = (unsigned char)strtoul((char[]){ out[2 * i],
+		    out[2 * i + 1], '\0' }, NULL, 16);
+	token_from(md, again);
+	assert_int_equal(token_for("key", "The_quick-brown", tok), 0);
+	assert_string_not_equal(again, tok);
+	memset(key, 'k', 64);
+	key[64] = '\0';
+	assert_int_equal(token_key_hash("key", key, out), 0);
+	key[64] = 'k';
+	key[65] = '\0';
+	assert_int_equal(token_key_hash("key", key, out), -1);
+}
+
 int
 main(void)
 {
@@ -105,6 +139,7 @@ main(void)
 		cmocka_unit_test(test_from_bytes),
 		cmocka_unit_test(test_for),
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_key_hash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
