@@ -81,7 +81,7 @@ def main():
     kt = "{%s}" % box.slot_tag(box.zone_slot("Event1", args.zone))
     keys = ["bo:%s:{%s}" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "ords")]
     keys += ["bo:idem:{%s}:-" % tag, "bo:sweep:{%s}" % tag, "bo:holds:{%s}" % tag,
-             "bo:hexp:{%s}" % tag]
+             "bo:hexp:{%s}" % tag, "bo:idem:{%s}:#" % tag]
     import socket
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     f = s.makefile("rb")
@@ -95,7 +95,7 @@ def main():
         now = int(time.time() * 1000)
         rep = call("EVALSHA", sha, len(keys), *keys, "Venue1", "Event1", args.zone, oid,
                    time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()), now, "ab" * 32,
-                   3600, 0, 1, tid, r, c, "", 0, "", "t", tag, kt)
+                   3600, 0, 1, tid, r, c, "", "", 0, "", "t", tag, kt)
         return rep, oid
 
     seats = [(r, c) for r in range(1, B.ROWS + 1) for c in range(1, B.COLS // 2 + 1)]

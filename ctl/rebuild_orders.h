@@ -6,7 +6,7 @@
  * bo:oix:{st}<id> of the order and its tickets, and the tickets'
  * cancellations MySQL recorded (c:<ticketId> in bo:ords), the record
  * of the Idempotency-Key a sale was made with (bo:idem:{E:Z}:#<its
- * SHA-256>), and the hold a confirm made it of, confirmed (under the
+ * HMAC>), and the hold a confirm made it of, confirmed (under the
  * SHA-256 of its id).  Without them a cancellation of an order sold
  * before a Redis loss answers 404, a keyed retry of it buys again, and a
  * confirm again answers 404 instead of the order.

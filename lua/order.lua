@@ -112,10 +112,16 @@ if ih ~= '' then
   end
 end
 if held then
-  -- a confirmed hold `ticketctl rebuild` put back after a Redis loss is
-  -- "#<SHA-256 of the holdId>" -> "C <orderId>" (MySQL keeps no holdId)
-  local rec = redis.call('HGET', KEYS[9], hid) or
-    redis.call('HGET', KEYS[9], '#' .. hhash)
+  -- a confirmed hold `ticketctl rebuild` put back from MySQL is "#<SHA-256
+  -- of the holdId>" -> "C <orderId>" (MySQL keeps no holdId).  MySQL's
+  -- confirm comes before what Redis kept under the id: an AOF that lost
+  -- the confirm brings the hold back active (then expired, or deleted),
+  -- while its order is sold; it answers that order, and writes nothing
+  local rec = redis.call('HGET', KEYS[9], hid)
+  local put = redis.call('HGET', KEYS[9], '#' .. hhash)
+  if put and not (rec and string.sub(rec, 1, 2) == 'C ') then
+    rec = put
+  end
   if not rec or rec == 'D' then
     return refuse(4, '')
   end

@@ -50,6 +50,7 @@ END IF//
 
 DELIMITER ;
 
+-- a trigger of an unreleased draft of this migration (2026-12-06)
 DROP TRIGGER IF EXISTS orders_idem_key_hash;
 
 UPDATE orders SET idem_key = NULL, idem_hash = NULL, idem_kind = NULL

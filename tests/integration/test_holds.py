@@ -383,5 +383,68 @@ def test_hostile_holds():
     eq(box.zone_state("Event2", 4), before, "hostile holds changed nothing")
 
 
+def test_a_confirm_an_aof_lost_answers_its_order_after_a_rebuild():
+    """Redis came back from an AOF without its last second, which held a
+    confirm: the hold is active again under its id while its order is in
+    MySQL.  `ticketctl rebuild --all` gives the seats to the order's
+    tickets and puts the hold back confirmed under the SHA-256 of its id.
+    Would catch: a confirm again answering 410 (its seats are no longer
+    the hold's) where the contract says 200 the same order, and the hold's
+    expiry freeing seats its order holds."""
+    tag, node = "{Event3:2}", box.zone_node("Event3", 2)
+    keys = ["bo:%s:%s" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "sweep",
+                                              "ords", "holds", "hexp")]
+    h = hold(2, event="Event3", holdSeconds=60,
+             seats=[{"row": 2, "column": 1}, {"row": 2, "column": 2}])
+    eq(h.status, 201, "hold: " + h.body)
+    hid = h.json()["holdId"]
+    before = {k: box.redis("DUMP", k, node=node) for k in keys}
+    c = confirm(hid)
+    eq(c.status, 201, "confirm: " + c.body)
+    o = c.json()
+    for t in o["tickets"]:
+        box.ticket_persisted(t["ticketId"])
+    # the zone as the AOF has it: as before the confirm
+    for k, v in before.items():
+        if v is None:
+            box.redis("DEL", k, node=node)
+        else:
+            box.redis("RESTORE", k, 0, v, "REPLACE", node=node)
+    box.redis("DEL", *[box.id_key(p, i) for p in ("bo:tkt:", "bo:ord:", "bo:oix:")
+                       for i in [o["orderId"]] + [t["ticketId"] for t in o["tickets"]]],
+              node=node)
+    check(box.redis("HGET", "bo:holds:" + tag, hid, node=node).startswith(b"A "),
+          "the hold active again")
+    box.stack("stop", "consumer")       # rebuild refuses while one is attached
+    try:
+        r = box.ticketctl("rebuild", "--all", "Event3", check_rc=False)
+    finally:
+        box.stack("start", "consumer")
+    eq(r.returncode, 0, "rebuild --all: %s %s" % (r.stdout, r.stderr))
+    check("Event3 zone 2: 1 confirmed hold(s) of the last 24 h put back where missing"
+          in r.stdout, r.stdout)
+    bits = [1 * 12 + 0, 1 * 12 + 1]
+    tids = sorted(t["ticketId"] for t in o["tickets"])
+    eq(sorted(box.zone_state("Event3", 2)["owners"].get(b) for b in bits), tids,
+       "the seats are the order's tickets")
+    for port in WEB_PORTS:
+        a = confirm(hid, port=port)
+        eq((a.status, a.body), (200, c.body), "the confirm again via %d" % port)
+    # the hold under its id expires (in a second): nothing of the order
+    # is freed
+    sec, usec = box.redis("TIME", node=node)
+    due = int(sec) * 1000 + int(usec) // 1000 + 1000
+    rec = box.redis("HGET", "bo:holds:" + tag, hid, node=node).decode().split(" ", 2)
+    box.redis("HSET", "bo:holds:" + tag, hid, "A %d %s" % (due, rec[2]), node=node)
+    box.redis("ZADD", "bo:hexp:" + tag, due, hid, node=node)
+    box.wait_until(lambda: box.redis("HGET", "bo:holds:" + tag, hid, node=node) == b"X",
+                   timeout=60, what="the hold under its id expired")
+    eq(sorted(box.zone_state("Event3", 2)["owners"].get(b) for b in bits), tids,
+       "the seats are still the order's tickets after the expiry")
+    r = box.buy("Venue2", "Event3", 2, 2, 1)
+    eq((r.status, r.json().get("error")), (409, "SEAT_TAKEN"), "the order's seat does not sell")
+    eq(confirm(hid).status, 200, "the confirm again after the expiry")
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))

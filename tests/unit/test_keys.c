@@ -72,7 +72,7 @@ test_build(void **state)
 	assert_string_equal(key, "bo:idem:{Event1:7}:K-1_a");
 	assert_int_equal(keys_idem("Event1:7", "", key, sizeof(key)), 19);
 	assert_int_equal(keys_idem("Event1:7", "K", key, 20), -1);
-	/* the name a rebuild puts a record back under: the key's SHA-256,
+	/* the name a rebuild puts a record back under: the key's HMAC,
 	 * behind a '#' no key has; the longest tag with it fits */
 	memset(ev, 'a', 64);
 	ev[64] = '\0';

@@ -128,7 +128,7 @@ test_msg_order_idempotency(void **state)
 	size_t		 i;
 
 	(void)state;
-	/* since 2026-12-07: the key's SHA-256 */
+	/* since 2026-12-07: the key's HMAC */
 	assert_int_equal(parse(KEYED("{\"keyHash\":\"" HASH2 "\",\"hash\":\""
 	    HASH "\",\"kind\":\"t\"}"), &why), 0);
 	assert_string_equal(m.u.o.idem_key_hash, HASH2);
