@@ -48,6 +48,7 @@ static struct mq	mq;
 static struct pubc	pub;	/* amqp_publisher = local: pubd */
 static int		local;	/* amqp_publisher = local */
 static char		secret[CONF_STR_MAX];	/* token_secret, or drawn */
+static struct sale_secrets secrets;	/* secret; key: token_secret as set */
 /* the extra header of a refusal: REPLAYED when it answers a key again */
 static const char	*refusal_hdr;
 
@@ -475,7 +476,7 @@ sell_start(FCGX_Request *req, enum sell_kind k, const struct order_req *o,
 	if (key == NULL)
 		return -1;
 	if (sale_new(s, o, kinds[k], *key != '\0' ? key : NULL, what, nwhat,
-	    secret) != 0) {
+	    &secrets) != 0) {
 		log_warn("getrandom or sha256");
 		http_error(req, 503, "UNAVAILABLE", "no randomness for an order "
 		    "id; try again", RETRY_AFTER);
@@ -794,7 +795,7 @@ cancel(FCGX_Request *req, const char *id, int is_ticket)
 	c.token = tok;
 	c.body.iov_base = body;
 	c.body.iov_len = (size_t)n;
-	c.secret = secret;
+	c.key_secret = secrets.key;
 	switch (sale_cancel(&rds, &c, cfg.ticket_cache_ttl, &out)) {
 	case CANCEL_OK:
 		break;
@@ -1066,6 +1067,8 @@ init(const struct conf *c, int check_only)
 	char name[64];
 
 	cfg = *c;
+	secrets.token = secret;
+	secrets.key = cfg.token_secret;
 	if (c->token_secret[0] != '\0')
 		memcpy(secret, c->token_secret, sizeof(secret));
 	else if (token_new(secret) != 0) {
@@ -1090,9 +1093,9 @@ init(const struct conf *c, int check_only)
 		log_warnx("token_secret is not set: this process drew its own, "
 		    "so a keyed replay or a second confirm served by another "
 		    "process answers a cancel token that does not work, and "
-		    "after a Redis loss only this process finds the records "
-		    "of Idempotency-Keys ticketctl rebuild put back; set the "
-		    "same token_secret on every purchase responder "
+		    "MySQL keeps the Idempotency-Keys' HMAC without a secret "
+		    "(a reader may try guessable keys); set the same "
+		    "token_secret on every purchase responder "
 		    "(docs/config.md)");
 	if (rds_ctx(&rds, 0) == NULL)
 		log_warnx("%s (will retry)", rds.errstr);

@@ -82,7 +82,8 @@ request_hash(char kind, const struct iovec *what, int nwhat,
 
 int
 sale_new(struct sale *s, const struct order_req *o, char kind,
-    const char *key, const struct iovec *what, int nwhat, const char *secret)
+    const char *key, const struct iovec *what, int nwhat,
+    const struct sale_secrets *sec)
 {
 	unsigned char	rnd[UUID_RANDOM + 2 * TOKEN_RANDOM +
 			    ORDER_SEATS_MAX * UUID_RANDOM];
@@ -99,7 +100,7 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	s->node = keys_slot(s->tag);
 	if (keys_idem(s->tag, key != NULL ? key : "", s->idem,
 	    sizeof(s->idem)) < 0 ||
-	    (key != NULL && token_key_hash(secret, key, khash) != 0) ||
+	    (key != NULL && token_key_hash(sec->key, key, khash) != 0) ||
 	    keys_idem_hashed(s->tag, khash, s->idem_hashed,
 	    sizeof(s->idem_hashed)) < 0)
 		return -1;
@@ -131,7 +132,7 @@ sale_new(struct sale *s, const struct order_req *o, char kind,
 	if (key != NULL && request_hash(kind, what, nwhat, s->ihash) != 0)
 		return -1;
 	if (key != NULL || kind == 'c') {
-		if (token_for(secret, s->order_id, s->token) != 0)
+		if (token_for(sec->token, s->order_id, s->token) != 0)
 			return -1;
 	} else
 		token_from(rnd + UUID_RANDOM + TOKEN_RANDOM, s->token);
@@ -599,7 +600,7 @@ sale_cancel(struct rds *r, const struct cancel_req *c, int cache_ttl,
 	what[1] = c->body;
 	if (zone_keys(out->tag, k) != 0 || token_hash(c->token, hash) != 0 ||
 	    keys_idem(out->tag, c->key, idem, sizeof(idem)) < 0 ||
-	    (*c->key != '\0' && token_key_hash(c->secret, c->key, khash) !=
+	    (*c->key != '\0' && token_key_hash(c->key_secret, c->key, khash) !=
 	    0) || keys_idem_hashed(out->tag, khash, hashed, sizeof(hashed)) <
 	    0 ||
 	    (*c->key != '\0' && request_hash(c->is_ticket ? 'y' : 'x', what,

@@ -116,14 +116,24 @@ const char *sale_release_str(enum sale_release r);
 const char *sale_lookup_str(enum sale_lookup r);
 const char *sale_end_hold_str(enum sale_end_hold r);
 
+/* The responder's secrets: token, from which the cancel token of a keyed
+ * request or a confirm is derived (token_secret, or one the process drew
+ * when it is not set), and key, under which an Idempotency-Key's HMAC is
+ * made (token_key_hash: token_secret as set, "" if not, so that every
+ * process makes the same). */
+struct sale_secrets {
+	const char	*token;
+	const char	*key;
+};
+
 /* Fills ids, token, hash and stamps of s for the request o; with an
- * Idempotency-Key (key not NULL) the key, the SHA-256 of kind and the
- * parts what[0..nwhat-1] of the request (its body; for the legacy form the
- * query too) and the token derived from secret.  Returns 0 or -1 (no
- * randomness, no hash, key too long). */
+ * Idempotency-Key (key not NULL) the key, its HMAC, the SHA-256 of kind
+ * and the parts what[0..nwhat-1] of the request (its body; for the legacy
+ * form the query too) and the token derived from sec->token.  Returns 0
+ * or -1 (no randomness, no hash, key too long). */
 int	sale_new(struct sale *s, const struct order_req *o, char kind,
 	    const char *key, const struct iovec *what, int nwhat,
-	    const char *secret);
+	    const struct sale_secrets *sec);
 /* Finds the zone tag (TAG_MAX) and node of a hold: its index by id, else
  * the index by the id's SHA-256 that `ticketctl rebuild` puts back for a
  * confirmed hold after a Redis loss. */
@@ -168,7 +178,7 @@ struct cancel_req {
 	const char	*token;		/* the body's cancelToken */
 	const char	*key;		/* Idempotency-Key, "" if none */
 	struct iovec	 body;		/* the body bytes (the key's request) */
-	const char	*secret;	/* token_secret (token_key_hash) */
+	const char	*key_secret;	/* struct sale_secrets' key */
 };
 
 /* What sale_cancel() found: on CANCEL_OK answer (the 200 body) and msg

@@ -19,6 +19,8 @@
 #include "unit.h"
 
 #define SECRET	"unit-secret"
+/* the token's secret and the keys' (the same, as with token_secret set) */
+static const struct sale_secrets SECRETS = { SECRET, SECRET };
 #define HASH64	"0123456789abcdef0123456789abcdef" \
 		"0123456789abcdef0123456789abcdef"
 
@@ -111,8 +113,8 @@ test_new(void **state)
 	order_of(&o, 3);
 	w[0].iov_base = body;
 	w[0].iov_len = strlen(body);
-	assert_int_equal(sale_new(&a, &o, 'o', "k1", w, 1, SECRET), 0);
-	assert_int_equal(sale_new(&b, &o, 'o', "k1", w, 1, SECRET), 0);
+	assert_int_equal(sale_new(&a, &o, 'o', "k1", w, 1, &SECRETS), 0);
+	assert_int_equal(sale_new(&b, &o, 'o', "k1", w, 1, &SECRETS), 0);
 	assert_string_equal(a.tag, "Event1:12");
 	assert_string_equal(a.idem, "bo:idem:{Event1:12}:k1");
 	/* HMAC-SHA256("unit-secret", "idem:k1") (Python's hmac agrees) */
@@ -129,16 +131,28 @@ test_new(void **state)
 	assert_string_not_equal(a.order_id, b.order_id);
 
 	w[0].iov_base = other;
-	assert_int_equal(sale_new(&c, &o, 'o', "k1", w, 1, SECRET), 0);
+	assert_int_equal(sale_new(&c, &o, 'o', "k1", w, 1, &SECRETS), 0);
 	assert_string_not_equal(a.ihash, c.ihash);
 	w[0].iov_base = body;
-	assert_int_equal(sale_new(&c, &o, 't', "k1", w, 1, SECRET), 0);
+	assert_int_equal(sale_new(&c, &o, 't', "k1", w, 1, &SECRETS), 0);
 	assert_string_not_equal(a.ihash, c.ihash);	/* another kind */
 
-	assert_int_equal(sale_new(&c, &o, 'o', NULL, w, 1, SECRET), 0);
+	assert_int_equal(sale_new(&c, &o, 'o', NULL, w, 1, &SECRETS), 0);
 	assert_string_equal(c.ihash, "");
 	assert_string_equal(c.idem, "bo:idem:{Event1:12}:");
 	assert_string_equal(c.idem_hashed, "bo:idem:{Event1:12}:#");
+	/* token_secret not set: each process draws its own token secret, and
+	 * yet every one names a key alike (its HMAC under "") */
+	{
+		const struct sale_secrets p1 = { "drawn-1", "" };
+		const struct sale_secrets p2 = { "drawn-2", "" };
+
+		assert_int_equal(sale_new(&a, &o, 'o', "k1", w, 1, &p1), 0);
+		assert_int_equal(sale_new(&b, &o, 'o', "k1", w, 1, &p2), 0);
+		assert_string_equal(a.idem_hashed, b.idem_hashed);
+		assert_int_equal(token_for("drawn-1", a.order_id, tok), 0);
+		assert_string_equal(a.token, tok);
+	}
 	assert_string_equal(c.hold_hash, "");
 	assert_int_equal(token_for(SECRET, c.order_id, tok), 0);
 	assert_string_not_equal(c.token, tok);
@@ -146,7 +160,7 @@ test_new(void **state)
 	assert_true(ends_with(a.created, "Z"));
 	/* a confirm: the SHA-256 of its hold's id (sha256("abc")) */
 	memcpy(o.hold_id, "abc", 4);
-	assert_int_equal(sale_new(&c, &o, 'c', NULL, w, 1, SECRET), 0);
+	assert_int_equal(sale_new(&c, &o, 'c', NULL, w, 1, &SECRETS), 0);
 	assert_string_equal(c.hold_id, "abc");
 	assert_string_equal(c.hold_hash, "ba7816bf8f01cfea414140de5dae2223b003"
 	    "61a396177a9cb410ff61f20015ad");
