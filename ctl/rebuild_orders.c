@@ -14,7 +14,9 @@
  * of its 24 h: a retry then answers that order again instead of buying
  * another.  MySQL keeps only the key's HMAC (orders.idem_key_hash,
  * migration 006), so the record goes under bo:idem:{E:Z}:#<that hash>,
- * which lua/order.lua reads when the record under the key is absent.
+ * which lua/order.lua and lua/cancel.lua read before the record under the
+ * key (a refusal recorded there between the loss and the rebuild must not
+ * hide the sale).
  *
  * An order made by a hold's confirm (orders.hold_hash, migration 006)
  * gets its hold back as confirmed, under the SHA-256 of the holdId (MySQL

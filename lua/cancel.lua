@@ -36,8 +36,8 @@
 --#include pending
 local ih, again = ARGV[8] or '', 0
 if ih ~= '' then
-  local rec = redis.call('GET', KEYS[8]) or
-    (KEYS[9] and redis.call('GET', KEYS[9]))
+  local rec = (KEYS[9] and redis.call('GET', KEYS[9])) or
+    redis.call('GET', KEYS[8])
   if rec then
     local h, st, rest = string.match(rec, '^(%x+) (%u) ?(.*)$')
     if h ~= ih then

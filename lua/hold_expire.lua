@@ -5,14 +5,18 @@
 --
 -- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
 -- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:holds:{E:Z}, KEYS[6] bo:hexp:{E:Z}
--- ARGV: holdId ("" = every due hold), max count
+-- ARGV: holdId ("" = every due hold), max count, for one hold the SHA-256
+--       of its id (a hold `ticketctl rebuild` put back confirmed from
+--       MySQL is "#<that hash>" -> "C <orderId>": lua/order.lua)
 --
 -- Expiry is decided on the Redis clock (TIME), as the confirm decides it:
 -- a confirm before the expiry and this script after it are atomic, exactly
 -- one wins.  A seat is cleared only while its owner is still the hold.
 -- Returns the number expired ("" mode); for one hold 1 deleted, 2 expired
 -- (released now if the sweeper had not yet), 0 unknown (or confirmed, or
--- deleted before).
+-- deleted before).  A hold put back confirmed is confirmed whatever Redis
+-- kept under its id (an AOF that lost the confirm brings it back active):
+-- 0, nothing deleted.
 --#include free_seat
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -39,6 +43,10 @@ if ARGV[1] == '' then
     end
   end
   return #due
+end
+if (ARGV[3] or '') ~= '' and
+    redis.call('HGET', KEYS[5], '#' .. ARGV[3]) then
+  return 0
 end
 local rec = redis.call('HGET', KEYS[5], ARGV[1])
 if rec == 'X' then

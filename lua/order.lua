@@ -34,8 +34,8 @@
 -- <r c ...>" once a keyed hold was made, "<hash> F <code> <taken>" once
 -- it was refused definitely (refuse(), below).  `ticketctl rebuild`
 -- puts a sale's "P" record back after a Redis loss under KEYS[11] (MySQL
--- keeps the key's HMAC, not the key); it is read when KEYS[7] is absent,
--- and is never written here.  The same key again:
+-- keeps the key's HMAC, not the key); it is read before KEYS[7], and is
+-- never written here.  The same key again:
 -- another hash is 20 (reused); F is 23 {23, "<code> <taken>"}; H is 22
 -- {22, "<holdId> <expires ms> <total> <r c ...>", "h"} (the first 201
 -- again, whatever became of the hold since); P while the order message
@@ -91,7 +91,9 @@ end
 local held, seats, n = kind == 'c', {}, tonumber(ARGV[10])
 local hexp
 if ih ~= '' then
-  local rec = redis.call('GET', KEYS[7]) or redis.call('GET', KEYS[11])
+  -- a sale's record put back from MySQL comes first: a refusal recorded
+  -- under the key between the loss and the rebuild must not hide it
+  local rec = redis.call('GET', KEYS[11]) or redis.call('GET', KEYS[7])
   if rec then
     local h, st, rest = string.match(rec, '^(%x+) (%u) (.*)$')
     if h ~= ih then

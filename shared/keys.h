@@ -78,8 +78,8 @@ int	keys_build(enum key_kind kind, const char *tag, char *buf, size_t size);
  * -1. */
 int	keys_idem(const char *tag, const char *key, char *buf, size_t size);
 /* Writes bo:idem:{E:Z}:#<key_hash>, the name a sale's record is put back
- * under from the HMAC (hex) of its key (lua/order.lua reads it when
- * the record under the key is absent; '#' is not a key's character);
+ * under from the HMAC (hex) of its key (lua/order.lua reads it before
+ * the record under the key; '#' is not a key's character);
  * returns its length or -1. */
 int	keys_idem_hashed(const char *tag, const char *key_hash, char *buf,
 	    size_t size);

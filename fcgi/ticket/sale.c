@@ -541,13 +541,13 @@ enum sale_end_hold
 sale_end_hold(struct rds *r, unsigned node, const char *tag,
     const char *hold_id)
 {
-	char		 k[KEY__MAX][KEY_MAX];
-	const char	*argv[8];
+	char		 k[KEY__MAX][KEY_MAX], hash[TOKEN_HASH_LEN + 1];
+	const char	*argv[9];
 	redisReply	*rep;
 	long long	 res;
 
-	if (zone_keys(tag, k) != 0) {
-		seterr(r, node, "hold_expire", "bad zone tag");
+	if (zone_keys(tag, k) != 0 || token_hash(hold_id, hash) != 0) {
+		seterr(r, node, "hold_expire", "bad zone tag or no SHA-256");
 		return END_HOLD_ERROR;
 	}
 	seat_keys(argv, k);
@@ -555,7 +555,8 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 	argv[5] = k[KEY_HEXP];
 	argv[6] = hold_id;
 	argv[7] = "1";
-	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 6, 8, argv)) == NULL)
+	argv[8] = hash;		/* a hold rebuild put back confirmed */
+	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 6, 9, argv)) == NULL)
 		return END_HOLD_ERROR;
 	res = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
 	freeReplyObject(rep);

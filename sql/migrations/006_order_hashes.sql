@@ -21,8 +21,8 @@
 -- could rebuild many a body: MySQL keeps the key's HMAC, keyed with the
 -- responders' secret so that guessable keys cannot be tried against it.
 -- `ticketctl rebuild` needs only that: it puts a sale's record back under
--- bo:idem:{E:Z}:#<HMAC>, which lua/order.lua reads when the record under
--- the key is absent.  A holdId is such a secret too (whoever has it may
+-- bo:idem:{E:Z}:#<HMAC>, which lua/order.lua reads before the record
+-- under the key.  A holdId is such a secret too (whoever has it may
 -- confirm, and a confirm again answers the order with its cancel token):
 -- rebuild puts a confirmed hold back under the SHA-256 of its id (128
 -- random bits: nothing to guess), bo:hix:{st}#<hash> and "#<hash>" in

@@ -395,12 +395,13 @@ def test_a_confirm_an_aof_lost_answers_its_order_after_a_rebuild():
     MySQL.  `ticketctl rebuild --all` gives the seats to the order's
     tickets and puts the hold back confirmed under the SHA-256 of its id.
     Would catch: a confirm again answering 410 (its seats are no longer
-    the hold's) where the contract says 200 the same order, and the hold's
-    expiry freeing seats its order holds."""
+    the hold's) where the contract says 200 the same order, a DELETE
+    answering 204 (the hold ended two ways), and the hold's expiry freeing
+    seats its order holds."""
     tag, node = "{Event3:2}", box.zone_node("Event3", 2)
     keys = ["bo:%s:%s" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "sweep",
                                               "ords", "holds", "hexp")]
-    h = hold(2, event="Event3", holdSeconds=60,
+    h = hold(2, event="Event3", holdSeconds=600,
              seats=[{"row": 2, "column": 1}, {"row": 2, "column": 2}])
     eq(h.status, 201, "hold: " + h.body)
     hid = h.json()["holdId"]
@@ -436,6 +437,10 @@ def test_a_confirm_an_aof_lost_answers_its_order_after_a_rebuild():
     for port in WEB_PORTS:
         a = confirm(hid, port=port)
         eq((a.status, a.body), (200, c.body), "the confirm again via %d" % port)
+        d = delete(hid, port=port)
+        eq((d.status, d.json().get("error")), (404, "NOT_FOUND"), "a DELETE via %d" % port)
+    check(box.redis("HGET", "bo:holds:" + tag, hid, node=node).startswith(b"A "),
+          "the hold under its id left as it was")
     # the hold under its id expires (in a second): nothing of the order
     # is freed
     port = (box.cluster_port(box.zone_slot("Event3", 2)) if box.REDIS_MODE == "cluster"
@@ -443,6 +448,7 @@ def test_a_confirm_an_aof_lost_answers_its_order_after_a_rebuild():
     sec, usec = box.redis("TIME", node=node, port=port)
     due = int(sec) * 1000 + int(usec) // 1000 + 1000
     rec = box.redis("HGET", "bo:holds:" + tag, hid, node=node).decode().split(" ", 2)
+    eq(rec[0], "A", "the hold under its id still active")
     box.redis("HSET", "bo:holds:" + tag, hid, "A %d %s" % (due, rec[2]), node=node)
     box.redis("ZADD", "bo:hexp:" + tag, due, hid, node=node)
     box.wait_until(lambda: box.redis("HGET", "bo:holds:" + tag, hid, node=node) == b"X",

@@ -520,6 +520,10 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
         eq((r.status, r.json().get("error")), (404, "NOT_FOUND"), "a retry in the outage")
         eq(box.redis("EXISTS", "bo:idem:{Event1:%d}:lost-o" % zone, node=node), 0,
            "nothing recorded under the key in the outage")
+        # a refusal that was recorded under the key meanwhile (the zone's
+        # catalog back, the event closed) does not hide the sale put back
+        box.redis("SET", "bo:idem:{Event1:%d}:lost-t" % zone,
+                  records["lost-t"].split(b" ")[0] + b" F 9 ", "EX", 600, node=node)
         r = box.ticketctl("rebuild", "Event1", check_rc=False)
         eq(r.returncode, 0, "rebuild: %s %s" % (r.stdout, r.stderr))
         check("Event1 zone %d: 6 order(s) of MySQL" % zone in r.stdout, r.stdout)
@@ -538,8 +542,9 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     check(box.redis("HGET", "bo:ords:{Event1:%d}" % zone, oids["lost-old"], node=node),
           "the order with malformed key columns put back")
     eq(sorted(box.redis("KEYS", "bo:idem:{Event1:%d}:*" % zone, node=node)),
-       sorted(hashed(k).encode() for k in ("lost-o", "lost-t", "lost-c", "lost-23h")),
-       "the records put back, under the keys' hashes only")
+       sorted([hashed(k).encode() for k in ("lost-o", "lost-t", "lost-c", "lost-23h")] +
+              [b"bo:idem:{Event1:%d}:lost-t" % zone]),
+       "the records put back, under the keys' HMACs only (and the refusal of the outage)")
     for k in ("lost-o", "lost-t", "lost-c"):
         eq(box.redis("GET", hashed(k), node=node), records[k], "the record of %s put back" % k)
         ttl = box.redis("TTL", hashed(k), node=node)

@@ -546,7 +546,7 @@ def test_migration_on_round1_database():
         eq(box.sql("SELECT index_name FROM information_schema.statistics WHERE table_schema = "
                    "'%s' AND table_name = 'ticket' GROUP BY index_name ORDER BY index_name"
                    % db), want, "indexes of %s.ticket" % db)
-    # 005, 006: an order keeps the SHA-256 of the Idempotency-Key it was
+    # 005, 006: an order keeps the HMAC of the Idempotency-Key it was
     # bought with (NULL: none), upgraded and fresh alike (idem_key stays,
     # always NULL, for consumers older than 006)
     for db in ("ticketing_r1", "ticketing"):
