@@ -81,7 +81,7 @@ def main():
     kt = "{%s}" % box.slot_tag(box.zone_slot("Event1", args.zone))
     keys = ["bo:%s:{%s}" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "ords")]
     keys += ["bo:idem:{%s}:-" % tag, "bo:sweep:{%s}" % tag, "bo:holds:{%s}" % tag,
-             "bo:hexp:{%s}" % tag, "bo:idem:{%s}:#" % tag]
+             "bo:hexp:{%s}" % tag, "bo:idem:{%s}:#" % tag, "bo:hend:{%s}" % tag]
     import socket
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     f = s.makefile("rb")

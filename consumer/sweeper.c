@@ -151,26 +151,28 @@ republish(struct round *r, unsigned node, const char *sweep,
 
 /* Releases the seats of the zone's holds past their expiry
  * (lua/hold_expire.lua, on the Redis clock).  Each round, so a hold ends
- * within sweeper_interval_ms of its expiresAt. */
+ * within sweeper_interval_ms of its expiresAt.  The same call removes the
+ * records of holds ended over a day ago, whose index is gone
+ * (lua/lib/hold_end.lua). */
 static void
 expire_holds(struct round *r, unsigned node, const char *tag)
 {
-	char		 k[6][KEY_MAX], max[16];
-	static const enum key_kind kinds[6] = { KEY_ZONE, KEY_LEFT, KEY_SEAT,
-	    KEY_OWN, KEY_HOLDS, KEY_HEXP };
-	const char	*argv[8];
+	char		 k[7][KEY_MAX], max[16];
+	static const enum key_kind kinds[7] = { KEY_ZONE, KEY_LEFT, KEY_SEAT,
+	    KEY_OWN, KEY_HOLDS, KEY_HEXP, KEY_HEND };
+	const char	*argv[9];
 	redisReply	*rep;
 	int		 i;
 
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 7; i++) {
 		if (keys_build(kinds[i], tag, k[i], sizeof(k[i])) < 0)
 			return;
 		argv[i] = k[i];
 	}
 	snprintf(max, sizeof(max), "%d", SWEEP_CLAIM_MAX);
-	argv[6] = "";
-	argv[7] = max;
-	if ((rep = rds_eval(r->rds, node, SCRIPT_HOLD_EXPIRE, 6, 8, argv)) ==
+	argv[7] = "";
+	argv[8] = max;
+	if ((rep = rds_eval(r->rds, node, SCRIPT_HOLD_EXPIRE, 7, 9, argv)) ==
 	    NULL) {
 		round_fail(r, "hold_expire", r->rds->errstr);
 		master_failed(r, node);

@@ -23,10 +23,12 @@
  * keeps no holdId: whoever has one may confirm, and a confirm again
  * answers the order's cancel token): bo:holds:{E:Z} "#<hash>" -> "C
  * <orderId>" and its index bo:hix:{st}#<hash> -> "E:Z" for what is left of
- * 24 h, so that a confirm again answers that order instead of 404.  What
- * Redis still has of the hold under its id (an AOF that lost the confirm
- * keeps the hold active) comes first: lua/order.lua and the responder
- * read the hashed names only when the id is not found.
+ * 24 h, so that a confirm again answers that order instead of 404; the
+ * field is scored in bo:hend:{E:Z} for the sweeper to remove a minute
+ * after its index is gone (lua/lib/hold_end.lua).  The responder reads the
+ * hashed index only when the id's is not found; lua/order.lua and
+ * lua/hold_expire.lua read the hashed field before any but a "C" record
+ * under the id (an AOF that lost the confirm keeps the hold active there).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,8 @@
 #define MSG_MAX		(ORDER_TICKETS_MAX * 512 + 1024)
 #define DAY_SECS	86400	/* a key's record lives 24 h (lua/order.lua),
 				   a confirmed hold's index at least */
+#define HOLD_KEEP_MS	60000	/* an ended hold's field outlives its index
+				   (lua/lib/hold_end.lua) */
 
 enum { C_OID, C_VENUE, C_TOTAL, C_HASH, C_CREATED, C_TID, C_ROW, C_COL,
 	C_PRICE, C_TCANCEL, C_IKEY, C_IHASH, C_IKIND, C_HOLD, C__MAX };
@@ -250,23 +254,29 @@ index_key(struct rds *r, unsigned slot, const struct one *o,
 
 /* HSETNX bo:holds:{E:Z} "#<SHA-256 of the holdId>" "C <orderId>" and SET
  * bo:hix:{st}#<that hash> "E:Z" EX <left> NX: the hold the order
- * confirmed, as lua/order.lua leaves it, under the hash of its id. */
+ * confirmed, as lua/order.lua leaves it, under the hash of its id; ZADD
+ * bo:hend:{E:Z} of the field for when the sweeper removes it. */
 static int
 index_hold(struct rds *r, unsigned slot, const struct one *o,
-    long long left)
+    long long now, long long left)
 {
-	char		 holds[KEY_MAX], key[KEY_MAX], field[HASH_LEN + 2];
-	char		 value[UUID_LEN + 3], ex[24];
+	char		 holds[KEY_MAX], hend[KEY_MAX], key[KEY_MAX];
+	char		 field[HASH_LEN + 2], value[UUID_LEN + 3], ex[24];
+	char		 gone[24];
 	const char	*hsetnx[] = { "HSETNX", holds, field, value };
 	const char	*set[] = { "SET", key, o->tag, "EX", ex, "NX" };
+	const char	*zadd[] = { "ZADD", hend, gone, field };
 
 	snprintf(field, sizeof(field), "#%s", o->hold_hash);
 	snprintf(value, sizeof(value), "C %s", o->oid);
 	snprintf(ex, sizeof(ex), "%lld", left);
+	snprintf(gone, sizeof(gone), "%lld", now + left * 1000 + HOLD_KEEP_MS);
 	if (keys_build(KEY_HOLDS, o->tag, holds, sizeof(holds)) < 0 ||
+	    keys_build(KEY_HEND, o->tag, hend, sizeof(hend)) < 0 ||
 	    keys_id(KEY_HIX, slot, field, key, sizeof(key)) < 0)
 		return -1;
-	if (rds_do(r, slot, 4, hsetnx, NULL) != 0)
+	if (rds_do(r, slot, 4, hsetnx, NULL) != 0 ||
+	    rds_do(r, slot, 4, zadd, NULL) != 0)
 		return -1;
 	return rds_do(r, slot, 6, set, NULL);
 }
@@ -314,7 +324,7 @@ finish(struct rds *r, unsigned slot, struct one *o, long long now,
 		c->keys++;
 	}
 	if (o->hold_hash[0] != '\0') {
-		if (index_hold(r, slot, o, left) != 0)
+		if (index_hold(r, slot, o, now, left) != 0)
 			return -1;
 		c->holds++;
 	}

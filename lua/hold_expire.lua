@@ -4,7 +4,8 @@
 -- /holds/{id}).
 --
 -- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
--- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:holds:{E:Z}, KEYS[6] bo:hexp:{E:Z}
+-- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:holds:{E:Z}, KEYS[6] bo:hexp:{E:Z},
+-- KEYS[7] bo:hend:{E:Z}
 -- ARGV: holdId ("" = every due hold), max count, for one hold the SHA-256
 --       of its id (a hold `ticketctl rebuild` put back confirmed from
 --       MySQL is "#<that hash>" -> "C <orderId>": lua/order.lua)
@@ -17,11 +18,17 @@
 -- deleted before).  A hold put back confirmed is confirmed whatever Redis
 -- kept under its id (an AOF that lost the confirm brings it back active):
 -- 0, nothing deleted.
+--
+-- An ended hold's field is scored in bo:hend for when its index is gone
+-- (lua/lib/hold_end.lua); each "" round then removes the fields due, at
+-- most max count, but never an active hold's ("A ...": a confirm that was
+-- given back, lua/order_release.lua, ends again at its expiry).
 --#include free_seat
+--#include hold_end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
-local function release(hid, list, state)
+local function release(hid, exp, list, state)
   for r, c in string.gmatch(list, '(%d+) (%d+)') do
     if cols then
       free_seat((tonumber(r) - 1) * cols + (tonumber(c) - 1), r, 'h:' .. hid)
@@ -29,18 +36,28 @@ local function release(hid, list, state)
   end
   redis.call('HSET', KEYS[5], hid, state)
   redis.call('ZREM', KEYS[6], hid)
+  hold_ended(KEYS[7], hid, exp)
 end
 if ARGV[1] == '' then
   local due = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0,
     tonumber(ARGV[2]))
   for _, hid in ipairs(due) do
     local rec = redis.call('HGET', KEYS[5], hid)
-    local list = rec and string.match(rec, '^A %d+ (.*)$')
-    if list then
-      release(hid, list, 'X')
+    local exp, list = string.match(rec or '', '^A (%d+) (.*)$')
+    if exp then
+      release(hid, exp, list, 'X')
     else
       redis.call('ZREM', KEYS[6], hid)
     end
+  end
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now, 'LIMIT', 0,
+    tonumber(ARGV[2]))
+  for _, f in ipairs(gone) do
+    local rec = redis.call('HGET', KEYS[5], f)
+    if not (rec and string.sub(rec, 1, 2) == 'A ') then
+      redis.call('HDEL', KEYS[5], f)
+    end
+    redis.call('ZREM', KEYS[7], f)
   end
   return #due
 end
@@ -57,8 +74,8 @@ if not exp then
   return 0
 end
 if now >= tonumber(exp) then
-  release(ARGV[1], list, 'X')
+  release(ARGV[1], exp, list, 'X')
   return 2
 end
-release(ARGV[1], list, 'D')
+release(ARGV[1], exp, list, 'D')
 return 1

@@ -7,6 +7,7 @@
 -- KEYS[7] bo:idem:{E:Z}:<Idempotency-Key>        KEYS[8] bo:sweep:{E:Z}
 -- KEYS[9] bo:holds:{E:Z}  KEYS[10] bo:hexp:{E:Z}
 -- KEYS[11] bo:idem:{E:Z}:#<HMAC of the Idempotency-Key> (keys.h)
+-- KEYS[12] bo:hend:{E:Z}
 -- ARGV[1] venueId, [2] eventId, [3] zoneId, [4] orderId, [5] createdOn,
 --      [6] now (ms, the pending score), [7] cancelHash (64 hex), [8] cache
 --      ttl (s), [9] quantity (0: explicit seats), [10] n seats,
@@ -23,7 +24,8 @@
 -- index bo:hix:{st}<holdId> -> "E:Z"; returns {0, expires ms, total, "r c ..."}.  A
 -- confirm ("c") of an active hold before its expiry turns its seats into
 -- the order's tickets (same answer as an order; the hold becomes "C
--- <orderId>"); after the expiry it is 25 (the sweeper releases the seats,
+-- <orderId>", scored in bo:hend for when that goes: lua/lib/hold_end.lua);
+-- after the expiry it is 25 (the sweeper releases the seats,
 -- lua/hold_expire.lua); confirmed already: 22 as a replay (or 21 while
 -- its message is pending); unknown or deleted: 4.
 --
@@ -67,6 +69,7 @@
 -- Every check comes before the first write (a refusal's record under the
 -- key aside: refuse()).
 --#include pending
+--#include hold_end
 local ih, kind = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
 local hid, hsecs = ARGV[#ARGV - 5], ARGV[#ARGV - 4]
 local hhash = ARGV[#ARGV - 6]
@@ -361,6 +364,7 @@ end
 if held then
   redis.call('HSET', KEYS[9], hid, 'C ' .. oid)
   redis.call('ZREM', KEYS[10], hid)
+  hold_ended(KEYS[12], hid, hexp)
 else
   redis.call('HINCRBY', KEYS[2], 'z', -n)
 end

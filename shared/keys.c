@@ -9,7 +9,7 @@
 
 static const char *const key_prefix[KEY__MAX] = {
 	"bo:zone:", "bo:left:", "bo:seat:", "bo:own:", "bo:pend:", "bo:sweep:",
-	"bo:ords:", "bo:holds:", "bo:hexp:"
+	"bo:ords:", "bo:holds:", "bo:hexp:", "bo:hend:"
 };
 
 static int

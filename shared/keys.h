@@ -18,6 +18,9 @@
  *   bo:holds:{E:Z}  hash   holdId -> "A <expires ms> <r c ...>" | "C <orderId>"
  *                          | "X" (expired) | "D" (deleted)
  *   bo:hexp:{E:Z}   zset   active holdIds scored by expiry (Redis clock)
+ *   bo:hend:{E:Z}   zset   ended holds' bo:holds fields scored by when the
+ *                          sweeper removes them: once their index bo:hix
+ *                          is gone (lua/lib/hold_end.lua, Redis clock)
  *   bo:idem:{E:Z}:<key>    string "<hash> P|H|F ..." of an Idempotency-Key (24 h)
  *   bo:idem:{E:Z}:#<HMAC of the key>  the same record of a sale ("P"), as
  *                          `ticketctl rebuild` puts it back from MySQL,
@@ -64,6 +67,7 @@ enum key_kind {
 	KEY_ORDS,
 	KEY_HOLDS,
 	KEY_HEXP,
+	KEY_HEND,
 	KEY__MAX
 };
 

@@ -259,7 +259,7 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	return sold_reply(r, s, rep);
 }
 
-#define ORDER_ARGS	(11 + 10 + 3 * ORDER_SEATS_MAX + 7)
+#define ORDER_ARGS	(12 + 10 + 3 * ORDER_SEATS_MAX + 7)
 
 enum sale_result
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
@@ -291,6 +291,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	argv[a++] = k[KEY_HOLDS];
 	argv[a++] = k[KEY_HEXP];
 	argv[a++] = s->idem_hashed;
+	argv[a++] = k[KEY_HEND];
 	argv[a++] = o->venue;
 	argv[a++] = o->event;
 	argv[a++] = zone;
@@ -321,7 +322,7 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	argv[a++] = s->tag;
 	argv[a++] = kt;
 	start = mono_us();
-	rep = rds_eval(r, s->node, SCRIPT_ORDER, 11, a, argv);
+	rep = rds_eval(r, s->node, SCRIPT_ORDER, 12, a, argv);
 	metrics_observe(METRICS_RESERVE, start);
 	if (rep == NULL)
 		return r->in_doubt || strstr(r->errstr, "user_script") != NULL ?
@@ -542,7 +543,7 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
     const char *hold_id)
 {
 	char		 k[KEY__MAX][KEY_MAX], hash[TOKEN_HASH_LEN + 1];
-	const char	*argv[9];
+	const char	*argv[10];
 	redisReply	*rep;
 	long long	 res;
 
@@ -553,10 +554,11 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 	seat_keys(argv, k);
 	argv[4] = k[KEY_HOLDS];
 	argv[5] = k[KEY_HEXP];
-	argv[6] = hold_id;
-	argv[7] = "1";
-	argv[8] = hash;		/* a hold rebuild put back confirmed */
-	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 6, 9, argv)) == NULL)
+	argv[6] = k[KEY_HEND];
+	argv[7] = hold_id;
+	argv[8] = "1";
+	argv[9] = hash;		/* a hold rebuild put back confirmed */
+	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 7, 10, argv)) == NULL)
 		return END_HOLD_ERROR;
 	res = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
 	freeReplyObject(rep);

@@ -400,7 +400,7 @@ def test_a_confirm_an_aof_lost_answers_its_order_after_a_rebuild():
     seats its order holds."""
     tag, node = "{Event3:2}", box.zone_node("Event3", 2)
     keys = ["bo:%s:%s" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "sweep",
-                                              "ords", "holds", "hexp")]
+                                              "ords", "holds", "hexp", "hend")]
     h = hold(2, event="Event3", holdSeconds=600,
              seats=[{"row": 2, "column": 1}, {"row": 2, "column": 2}])
     eq(h.status, 201, "hold: " + h.body)
@@ -459,6 +459,69 @@ def test_a_confirm_an_aof_lost_answers_its_order_after_a_rebuild():
     r = box.buy("Venue2", "Event3", 2, 2, 1)
     eq((r.status, r.json().get("error")), (409, "SEAT_TAKEN"), "the order's seat does not sell")
     eq(confirm(hid).status, 200, "the confirm again after the expiry")
+
+
+def test_ended_holds_are_forgotten_a_day_after_their_expiry():
+    """An ended hold's record ("C <orderId>", "D", "X" in bo:holds) answers
+    a confirm or a DELETE again while the hold's index lives, 24 h past
+    its expiry; a minute later the sweeper removes it (bo:hend).  The day
+    is skipped by making the scores due and the indexes gone.  Would
+    catch: bo:holds keeping a field per hold for ever (it did before
+    2026-12-07), a record scored to go before its index, and the removal
+    of an active hold's record."""
+    tag, node = "{Event2:1}", box.zone_node("Event2", 1)
+    holds, hend = "bo:holds:" + tag, "bo:hend:" + tag
+    port = (box.cluster_port(box.zone_slot("Event2", 1)) if box.REDIS_MODE == "cluster"
+            else None)
+
+    def redis_ms():
+        sec, usec = box.redis("TIME", node=node, port=port)
+        return int(sec) * 1000 + int(usec) // 1000
+
+    hs = {}
+    for name, col in (("confirmed", 17), ("deleted", 18), ("expired", 19), ("active", 20)):
+        r = hold(1, holdSeconds=1 if name == "expired" else 600,
+                 seats=[{"row": 10, "column": col}])
+        eq(r.status, 201, "hold %s: %s" % (name, r.body))
+        hs[name] = r.json()["holdId"], stamp_ms(r.json()["expiresAt"])
+    eq(confirm(hs["confirmed"][0]).status, 201, "confirm")
+    eq(delete(hs["deleted"][0]).status, 204, "delete")
+    box.wait_until(lambda: box.redis("HGET", holds, hs["expired"][0], node=node) == b"X",
+                   timeout=60, what="the hold of 1 s expired")
+    ended = ("confirmed", "deleted", "expired")
+    for name in ended:
+        hid, exp = hs[name]
+        gone = box.redis("ZSCORE", hend, hid, node=node)
+        check(gone, "the %s hold is not scored in %s" % (name, hend))
+        eq(int(float(gone)), exp + 86400000 + 60000,
+           "the %s hold goes a day and a minute after its expiry" % name)
+        index = box.redis("PTTL", box.id_key("bo:hix:", hid), node=node)
+        after = float(gone) - (redis_ms() + index)
+        check(55000 <= after <= 61000,
+              "the %s hold's record goes %.0f ms after its index, not a minute" % (name, after))
+    eq(box.redis("ZSCORE", hend, hs["active"][0], node=node), None, "the active hold is not scored")
+    # a day later: the indexes are gone, the records due; an active hold's
+    # record is kept whatever bo:hend says
+    due = redis_ms() - 1
+    for name in ended + ("active",):
+        box.redis("ZADD", hend, due, hs[name][0], node=node)
+    box.redis("DEL", *[box.id_key("bo:hix:", hs[n][0]) for n in ended], node=node)
+    box.wait_until(lambda: not any(box.redis("ZSCORE", hend, hs[n][0], node=node)
+                                   for n in hs), timeout=60,
+                   what="the sweeper removed the records due")
+    for name in ended:
+        eq(box.redis("HEXISTS", holds, hs[name][0], node=node), 0,
+           "the %s hold's record removed" % name)
+        r = confirm(hs[name][0])
+        eq((r.status, r.json().get("error")), (404, "NOT_FOUND"), "a confirm of the %s hold" % name)
+    check(box.redis("HGET", holds, hs["active"][0], node=node).startswith(b"A "),
+          "the active hold's record kept")
+    eq(delete(hs["active"][0]).status, 204, "the active hold deleted")
+    eq(box.redis("HGET", holds, hs["active"][0], node=node), b"D", "deleted")
+    check(box.redis("ZSCORE", hend, hs["active"][0], node=node),
+          "the active hold scored once it ended")
+    eq(set(box.zone_state("Event2", 1)["owners"].get(9 * 20 + c - 1) for c in (18, 19, 20)),
+       {None}, "the deleted and expired holds' seats free")
 
 
 if __name__ == "__main__":

@@ -429,7 +429,7 @@ def lose_zone(zone, ids):
     node = box.zone_node("Event1", zone)
     tag = "{Event1:%d}" % zone
     gone = ["bo:%s:%s" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "sweep",
-                                              "ords", "holds", "hexp")]
+                                              "ords", "holds", "hexp", "hend")]
     gone += box.redis("KEYS", "bo:idem:%s:*" % tag, node=node)
     gone += [box.id_key(p, ident) for ident in ids
              for p in ("bo:tkt:", "bo:ord:", "bo:oix:", "bo:hix:")]
@@ -562,6 +562,13 @@ def test_keyed_sale_answered_again_after_a_redis_loss():
     eq(box.redis("GET", hix, node=node), b"Event1:%d" % zone, "the hold's index by its hash")
     ttl = box.redis("TTL", hix, node=node)
     check(86000 < ttl <= 86400, "the hold's index lives what is left of 24 h: %d" % ttl)
+    # the field goes a minute after its index (the sweeper, bo:hend)
+    pttl = box.redis("PTTL", hix, node=node)
+    gone = box.redis("ZSCORE", "bo:hend:{Event1:%d}" % zone, "#" + sha(hid), node=node)
+    check(gone, "the hold put back is not scored in bo:hend for its removal")
+    after = float(gone) - (time.time() * 1000 + pttl)
+    check(55000 <= after <= 62000,
+          "the hold put back goes %.0f ms after its index, not a minute" % after)
     for port in WEB_PORTS:
         again = (("order", r_order, order(zone, "lost-o", port=port, quantity=4)),
                  ("ticket", r_ticket, http("POST", "/tickets", tb, headers=th, port=port)))

@@ -342,7 +342,7 @@ def reserve_directly(tid, venue, event, zone, row, col, created_ms):
     tag = "%s:%d" % (event, zone)
     keys = ["bo:%s:{%s}" % (k, tag) for k in ("zone", "left", "seat", "own", "pend", "ords")]
     keys += ["bo:idem:{%s}:" % tag, "bo:sweep:{%s}" % tag, "bo:holds:{%s}" % tag,
-             "bo:hexp:{%s}" % tag, "bo:idem:{%s}:#" % tag]
+             "bo:hexp:{%s}" % tag, "bo:idem:{%s}:#" % tag, "bo:hend:{%s}" % tag]
     res = box.redis("EVAL", script, len(keys), *keys, venue, event, zone, oid, stamp,
                     created_ms, token_hash(token), 600, 0, 1, tid,
                     row, col, "", "", 0, "", "t", tag,
