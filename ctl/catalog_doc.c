@@ -259,6 +259,12 @@ parse_venue(json_object *o, struct catdoc_venue *v, char *err, size_t errlen)
 		    err, errlen) != 0 ||
 		    get_price(z, &cz->cents, what, err, errlen) != 0)
 			return -1;
+		if (cz->rows * cz->cols > CATDOC_ZONE_SEATS_MAX)
+			return fail(err, errlen, "%s: %ld rows x %ld columns "
+			    "is %ld seats, more than a zone may have (%ld: its "
+			    "seat map must fit one answer)", what, cz->rows,
+			    cz->cols, cz->rows * cz->cols,
+			    CATDOC_ZONE_SEATS_MAX);
 	}
 	return 0;
 }

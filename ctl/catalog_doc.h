@@ -28,6 +28,12 @@
 #define CATDOC_NAME_MAX		200			/* bytes */
 #define CATDOC_TYPE_MAX		64
 #define CATDOC_SIDE_MAX		10000			/* rows, columns */
+/* Seats of a zone (rows x columns), at most: its seat map (GET
+ * /get/events/{e}/zones/{z}/seats, one row of about 45 bytes + columns
+ * each) stays under 1.5 MB, well within one answer's 8 MiB, and a request
+ * for it reads at most 125 kB of bitmap from Redis.  10000 x 10000 seats
+ * would be a 100 MB answer, refused (500) every time after reading 12.5 MB. */
+#define CATDOC_ZONE_SEATS_MAX	1000000L
 #define CATDOC_ZONE_ID_MAX	2147483647L
 #define CATDOC_CENTS_MAX	9999999999LL		/* DECIMAL(10,2) */
 /* A seat's price in a document, at most 9999999.99: an order of

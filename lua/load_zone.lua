@@ -70,10 +70,18 @@ if exists then
   return 0
 end
 local rows, cols = tonumber(ARGV[2]), tonumber(ARGV[3])
+-- in HSETs of at most 1000 rows: unpack() of a 10000-row zone's 20002
+-- arguments overflows Lua's stack ("too many results to unpack")
 local args = {'z', rows * cols}
 for r = 1, rows do
   args[#args + 1] = 'r' .. r
   args[#args + 1] = cols
+  if #args >= 2000 then
+    redis.call('HSET', KEYS[2], unpack(args))
+    args = {}
+  end
 end
-redis.call('HSET', KEYS[2], unpack(args))
+if #args > 0 then
+  redis.call('HSET', KEYS[2], unpack(args))
+end
 return 1

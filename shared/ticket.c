@@ -141,7 +141,7 @@ ticket_stamp_ok(const char *s)
 {
 	long long ms;
 
-	if (strlen(s) != STAMP_LEN || s[4] != '-' || s[7] != '-' ||
+	if (s == NULL || strlen(s) != STAMP_LEN || s[4] != '-' || s[7] != '-' ||
 	    s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
 	    s[23] != 'Z')
 		return 0;

@@ -100,7 +100,8 @@ int	ticket_json_int(struct json_object *o, const char *key, long *out);
 int	ticket_price_ok(const char *s);
 /* 1 if s is exactly "YYYY-MM-DDTHH:MM:SS.mmmZ" and a real instant (a day
  * of its month, leap years counted; seconds 0..59; years 1970..9999), else
- * 0.  What it accepts MySQL's DATETIME(3) takes: the consumer dead-letters
+ * 0 (also for NULL: a column MySQL answered NULL).  What it accepts MySQL's
+ * DATETIME(3) takes: the consumer dead-letters
  * a message with another stamp instead of retrying its INSERT forever. */
 int	ticket_stamp_ok(const char *s);
 /* 1 if every field of t is what the contract allows (ids, seat numbers in

@@ -53,6 +53,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(a.venues[i].zones[k].zone >= 1);
 			CHECK(a.venues[i].zones[k].rows >= 1 &&
 			    a.venues[i].zones[k].rows <= CATDOC_SIDE_MAX);
+			CHECK(a.venues[i].zones[k].rows *
+			    a.venues[i].zones[k].cols <= CATDOC_ZONE_SEATS_MAX);
 			CHECK(a.venues[i].zones[k].cents >= 0 &&
 			    a.venues[i].zones[k].cents <= CATDOC_CENTS_MAX);
 		}

@@ -280,6 +280,41 @@ def test_price_too_dear_for_an_order_is_refused():
        "nothing dead-lettered")
 
 
+def test_a_zone_whose_seat_map_cannot_be_answered_is_refused():
+    """A zone may have at most 1,000,000 seats: its seat map must fit one
+    answer (8 MiB).  Would catch: a 10000 x 10000 zone accepted (its seat
+    map a 500 on every request, after reading 12.5 MB of Redis), or the
+    largest zones of either shape refused or their seat maps failing."""
+    before = catalog.show()
+    doc = json.loads(json.dumps(before))
+    doc["venues"].append({"venueId": "Venue8", "name": "Dome",
+                          "zones": [{"zoneId": 1, "rows": 10000, "columns": 100, "price": 5},
+                                    {"zoneId": 2, "rows": 1000, "columns": 1000, "price": 5}]})
+    doc["events"].append({"eventId": "Event8", "venueId": "Venue8", "name": "Rally",
+                          "type": "RALLY", "date": "2027-08-01T20:00:00Z"})
+    for rows, cols in ((1001, 1000), (10000, 10000)):
+        catalog.zone(doc, "Venue8", 2).update(rows=rows, columns=cols)
+        r = catalog.apply(doc)
+        eq(r.returncode, 1, "a zone of %d x %d: exit status (%s)" % (rows, cols, r.stdout))
+        check("venue Venue8 zone 2: %d rows x %d columns is %d seats, more than a zone may "
+              "have (1000000: its seat map must fit one answer)" % (rows, cols, rows * cols)
+              in r.stderr, r.stderr)
+        eq(catalog.show(), before, "catalog after the refusal of %d x %d" % (rows, cols))
+    catalog.zone(doc, "Venue8", 2).update(rows=1000, columns=1000)
+    catalog.apply_ok(doc, "the largest zones")
+    eq(buy("Venue8", "Event8", 1, 10000, 100).status, 201, "the last seat of 10000 x 100")
+    for zone, rows, cols in ((1, 10000, 100), (2, 1000, 1000)):
+        r = box.http("GET", "/get/events/Event8/zones/%d/seats" % zone)
+        eq(r.status, 200, "the seat map of %d x %d: %s" % (rows, cols, r.body[:200]))
+        m = r.json()
+        eq((m["rowCount"], m["colCount"], len(m["rows"])), (rows, cols, rows),
+           "the seat map of %d x %d" % (rows, cols))
+        eq({len(x["seats"]) for x in m["rows"]}, {cols}, "a row's seats")
+        check(len(r.body) < 1.5 * 1024 * 1024, "a seat map of %d bytes" % len(r.body))
+    eq(box.http("GET", "/get/events/Event8/zones/1/seats").json()["rows"][-1]["seats"],
+       "0" * 99 + "1", "the seat sold")
+
+
 def test_previous_schema_is_migrated():
     """A database made by the previous sql/schema.sql (seed rows and a
     ticket in it) gets the new columns and keeps its data."""

@@ -144,6 +144,30 @@ test_parse_bad(void **state)
 	    "\"zoneId\" must be 1..");
 	bad(V("{\"zoneId\": 1, \"rows\": 10001, \"columns\": 3, \"price\": 1}"),
 	    "\"rows\" must be");
+	bad(V("{\"zoneId\": 1, \"rows\": 1001, \"columns\": 1000, "
+	    "\"price\": 1}"), "zone 1: 1001 rows x 1000 columns is 1001000 "
+	    "seats, more than a zone may have (1000000: its seat map must fit "
+	    "one answer)");
+	bad(V("{\"zoneId\": 1, \"rows\": 10000, \"columns\": 10000, "
+	    "\"price\": 1}"), "more than a zone may have");
+	{
+		/* the most seats a zone may have, either shape */
+		static const char *const most[] = {
+			V("{\"zoneId\": 1, \"rows\": 1000, \"columns\": 1000, "
+			"\"price\": 1}"),
+			V("{\"zoneId\": 1, \"rows\": 10000, \"columns\": 100, "
+			"\"price\": 1}") };
+		struct catdoc	doc;
+		char		err[256];
+		size_t		i;
+
+		for (i = 0; i < 2; i++) {
+			if (catdoc_parse(most[i], strlen(most[i]), &doc, err,
+			    sizeof(err)) != 0)
+				fail_msg("refused: %s (%s)", most[i], err);
+			catdoc_free(&doc);
+		}
+	}
 	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": 1.005}"),
 	    "at most 2 decimals");
 	/* never rounded away, however dear the seat (the slack was once

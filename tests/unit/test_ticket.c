@@ -542,6 +542,7 @@ test_stamp_ok(void **state)
 	assert_int_equal(ticket_stamp_ok("2026-11-27T2 :54:24.123Z"), 0);
 	assert_int_equal(ticket_stamp_ok("-026-11-27T23:54:24.123Z"), 0);
 	assert_int_equal(ticket_stamp_ok(""), 0);
+	assert_int_equal(ticket_stamp_ok(NULL), 0);
 }
 
 int
