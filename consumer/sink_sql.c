@@ -82,6 +82,11 @@
 
 #define SQL_MODE	"SET SESSION sql_mode = 'STRICT_ALL_TABLES," \
 			"NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION'"
+/* REPEATABLE READ whatever the server's default: read_cancels() relies on
+ * its gap locks (under READ COMMITTED a cancellation committed between an
+ * order's look-up and its insert would be lost) */
+#define SQL_ISOLATION	"SET SESSION TRANSACTION ISOLATION LEVEL " \
+			"REPEATABLE READ"
 #define ER_DUP		1062	/* ER_DUP_ENTRY */
 #define EXPLAIN_ROUNDS	3	/* insert/look-up rounds before row by row */
 
@@ -157,8 +162,9 @@ conn(struct sink_sql *s)
 	if ((my = db_conn(&s->db)) == NULL)
 		return NULL;
 	if (s->session != s->db.reconnects) {
-		if (mysql_query(my, SQL_MODE) != 0) {
-			db_fail(&s->db, "set sql_mode");
+		if (mysql_query(my, SQL_MODE) != 0 ||
+		    mysql_query(my, SQL_ISOLATION) != 0) {
+			db_fail(&s->db, "set sql_mode and isolation");
 			db_close(&s->db);
 			return NULL;
 		}
@@ -267,6 +273,12 @@ alarm_log(const struct ticket *t, enum tsql_verdict v,
 		    "the DynamoDB item is marked " DOUBLE_SALE_STATUS,
 		    t->id, t->event, t->zone, t->row, t->col, t->venue,
 		    t->created, other->id);
+	else if (v == TSQL_PRESENT)
+		log_error("DOUBLE SALE ALARM: ticket %s of an order arrived for "
+		    "%s zone %ld row %ld column %ld, where it is stored "
+		    "already, without that order; the message goes to "
+		    MQ_QUEUE_SQL MQ_DEAD_SUFFIX ", the stored ticket is kept",
+		    t->id, t->event, t->zone, t->row, t->col);
 	else
 		log_error("DOUBLE SALE ALARM: ticket id %s arrived for %s zone "
 		    "%ld row %ld column %ld but is stored for %s zone %ld row "
@@ -509,7 +521,8 @@ stmt(struct sink_sql *s, int len, unsigned *code)
 
 /* Reads what ticket_cancel holds for the tickets of s->ov[0..k-1] into
  * their cancelled[] (under a shared lock: a cancellation committed by
- * another consumer meanwhile waits for this transaction). */
+ * another consumer meanwhile waits for this transaction; for a row not
+ * there yet, the lock is REPEATABLE READ's gap lock: SQL_ISOLATION). */
 static enum sql_outcome
 read_cancels(struct sink_sql *s, size_t k, unsigned *code)
 {
@@ -767,8 +780,6 @@ order_refused(struct sink_sql *s, struct item *it, unsigned code)
 				    "the cancellation's message came");
 			return -1;
 		}
-		if (v[j] == TSQL_PRESENT)	/* stored without its order */
-			v[j] = TSQL_ID_CONFLICT;
 		if (first == n)
 			first = j;
 	}

@@ -125,10 +125,9 @@ tsql_classify(const struct ticket *t, const struct tsql_row *rows,
 	*other = NULL;
 	for (i = 0; i < nrows; i++)
 		if (strcmp(rows[i].id, t->id) == 0) {
-			if (same_seat(t, &rows[i]))
-				return TSQL_PRESENT;
 			*other = &rows[i];
-			return TSQL_ID_CONFLICT;
+			return same_seat(t, &rows[i]) ? TSQL_PRESENT :
+			    TSQL_ID_CONFLICT;
 		}
 	for (i = 0; i < nrows; i++)
 		if (same_seat(t, &rows[i])) {

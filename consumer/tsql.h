@@ -50,8 +50,9 @@ int	tsql_lookup(const struct ticket *const *t, size_t n, char *buf,
 /* Fills r from the five text columns of a look-up row.  Returns 0, or -1
  * if a column is NULL or malformed. */
 int	tsql_row_parse(char *const *cols, struct tsql_row *r);
-/* The verdict for t given the look-up rows; for TSQL_SEAT_TAKEN and
- * TSQL_ID_CONFLICT *other points at the conflicting row. */
+/* The verdict for t given the look-up rows; *other points at the row of
+ * t's id (TSQL_PRESENT, TSQL_ID_CONFLICT) or of its seat
+ * (TSQL_SEAT_TAKEN), NULL for TSQL_ABSENT. */
 enum tsql_verdict tsql_classify(const struct ticket *t,
 	    const struct tsql_row *rows, size_t nrows,
 	    const struct tsql_row **other);

@@ -83,8 +83,9 @@ typedef enum dbq_res (*read_fn)(struct dbq *, const struct route *,
 /*
  * Runs fn on the connection replica_reader() picks; a failure on the
  * replica is read again on the primary.  With missing_too, so is an
- * answer "not found" of the replica: a ticket or order sold an instant ago
- * may not have reached it yet.
+ * answer "not found" of the replica: a ticket or order sold an instant ago,
+ * or an event or venue `ticketctl catalog apply` has just created, may not
+ * have reached it yet (purchases see the event at once: Redis has it).
  */
 static enum dbq_res
 db_read(read_fn fn, int missing_too, const struct route *rt, struct jout *j)
@@ -170,13 +171,13 @@ ep_venues(const struct route *rt, struct jout *j)
 static enum ep_outcome
 ep_venue_events(const struct route *rt, struct jout *j)
 {
-	return from_db(db_read(rd_venue_events, 0, rt, j));
+	return from_db(db_read(rd_venue_events, 1, rt, j));
 }
 
 static enum ep_outcome
 ep_event(const struct route *rt, struct jout *j)
 {
-	return from_db(db_read(rd_event, 0, rt, j));
+	return from_db(db_read(rd_event, 1, rt, j));
 }
 
 static enum ep_outcome
@@ -188,13 +189,13 @@ ep_seats(const struct route *rt, struct jout *j)
 static enum ep_outcome
 ep_tickets(const struct route *rt, struct jout *j)
 {
-	return from_db(db_read(rd_tickets, 0, rt, j));
+	return from_db(db_read(rd_tickets, 1, rt, j));
 }
 
 static enum ep_outcome
 ep_stats(const struct route *rt, struct jout *j)
 {
-	return from_db(db_read(rd_stats, 0, rt, j));
+	return from_db(db_read(rd_stats, 1, rt, j));
 }
 
 /* After the cache answered lr: LIVE_OK, else MySQL's look-up of id.
@@ -232,13 +233,13 @@ ep_order(const struct route *rt, struct jout *j)
 static enum ep_outcome
 ep_count(const struct route *rt, struct jout *j)
 {
-	return from_db(db_read(rd_count, 0, rt, j));
+	return from_db(db_read(rd_count, 1, rt, j));
 }
 
 static enum ep_outcome
 ep_money(const struct route *rt, struct jout *j)
 {
-	return from_db(db_read(rd_money, 0, rt, j));
+	return from_db(db_read(rd_money, 1, rt, j));
 }
 
 /* redis_read_from = replica: each master's replica as its last look (at

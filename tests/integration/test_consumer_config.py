@@ -97,5 +97,43 @@ def test_mysql_table_refusing_valid_tickets_keeps_the_messages():
     check("dead-lettered a message" not in log, "nothing dead-lettered")
 
 
+
+def test_orders_are_written_under_repeatable_read_whatever_the_server_default():
+    """A server whose default isolation is READ COMMITTED (a common
+    setting beside row-based binlogs): the consumer still writes orders
+    under REPEATABLE READ, whose gap locks keep a cancellation committed by
+    another consumer between an order's look-up of its cancellations and
+    its insert from being lost.  Seen in the server's general log: every
+    connection of the consumer that writes sets it first.  Would catch: a
+    session left at the server's default."""
+    import forge
+    box.sql("SET GLOBAL tx_isolation = 'READ-COMMITTED'")
+    box.sql("SET GLOBAL log_output = 'TABLE'")
+    box.sql("TRUNCATE mysql.general_log")
+    box.sql("SET GLOBAL general_log = 1")
+    try:
+        box.stack("stop", "consumer")
+        box.stack("start", "consumer")
+        o = forge.order([(20, 1), (20, 2)], zone=7)
+        forge.publish_order(o)
+        box.wait_until(lambda: forge.mysql_order(o["orderId"]), timeout=120,
+                       what="the order in MySQL")
+        rows = box.sql("SELECT thread_id, CONVERT(argument USING utf8mb4) FROM "
+                       "mysql.general_log WHERE command_type = 'Query' ORDER BY event_time")
+    finally:
+        box.sql("SET GLOBAL general_log = 0")
+        box.sql("SET GLOBAL tx_isolation = 'REPEATABLE-READ'")
+        box.sql("TRUNCATE mysql.general_log")
+        box.sql("SET GLOBAL log_output = 'FILE'")
+    writers = {t for t, q in rows if o["orderId"] in q and q.lstrip().upper().startswith("INSERT")}
+    check(writers, "no INSERT of the order in the general log: %r" % rows[-10:])
+    for t in writers:
+        before = [q for tt, q in rows if tt == t]
+        first = next(i for i, q in enumerate(before) if o["orderId"] in q)
+        check(any("ISOLATION LEVEL REPEATABLE READ" in q.upper() for q in before[:first]),
+              "connection %s wrote the order without setting REPEATABLE READ: %r" % (
+                  t, before[:first][-5:]))
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))

@@ -259,6 +259,40 @@ def test_poison_order_dead_lettered():
         box.mqtool("purge", q)
 
 
+def test_order_with_a_ticket_of_another_order_dead_lettered():
+    """An order message one of whose tickets MySQL already holds, on the
+    same seat, for another order (a forged or corrupted message: ids are
+    drawn at random): dead-lettered with the double-sale alarm, the stored
+    ticket kept.  Would catch: the consumer dying on it (a NULL row in the
+    alarm: it did, then again at each redelivery, holding its batch-mates
+    back) or the order written."""
+    o = forge.order([(13, 1)], zone=ZONE)
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 1)
+    pid = persist.consumer_pid()
+    forged = forge.order([(13, 1), (13, 2)], zone=ZONE)
+    forged["tickets"][0] = dict(o["tickets"][0], orderId=forged["orderId"])
+    dead0 = box.queue_count("ticketSQL.dead")
+    off = persist.log_size()
+    forge.publish_order(forged)
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == dead0 + 1, timeout=120,
+                   what="the order dead-lettered from ticketSQL")
+    check("DOUBLE SALE ALARM: ticket %s of an order arrived for %s zone %d row 13 column 1, "
+          "where it is stored already, without that order" % (
+              o["tickets"][0]["ticketId"], EVENT, ZONE) in persist.log_since(off),
+          "the alarm names the ticket: %s" % persist.log_since(off)[-2000:])
+    eq(persist.consumer_pid(), pid, "the consumer still runs (the same process)")
+    eq(forge.mysql_order(forged["orderId"]), None, "no row of the forged order")
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE order_id = '%s'"
+                     % forged["orderId"]), 0, "none of its tickets")
+    eq(forge.mysql_ticket(o["tickets"][0]["ticketId"])[0], "CREATED", "the stored ticket kept")
+    good = forge.order([(13, 3)], zone=ZONE)
+    forge.publish_order(good)
+    wait_mysql(good["orderId"], 1)
+    box.mqtool("purge", "ticketSQL.dead")
+    box.mqtool("purge", "ticketNoSQL.dead")
+
+
 def test_impossible_stamps_dead_lettered():
     """A stamp that is no real instant (a day its month has not, a leap
     second) is poison in every message: MySQL's DATETIME refuses it, and

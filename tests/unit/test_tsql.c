@@ -148,6 +148,9 @@ test_tsql_verdicts(void **state)
 
 	assert_int_equal(row_of(&rows[1], T_ID, "Event1", "12", "3", "30"), 0);
 	assert_int_equal(tsql_classify(&t, rows, 2, &o), TSQL_PRESENT);
+	/* the row that is there: an order that says it is not its own
+	 * logs it (consumer/sink_sql.c, order_refused) */
+	assert_ptr_equal(o, &rows[1]);
 
 	assert_int_equal(row_of(&rows[1], T_ID2, "Event1", "12", "3", "30"), 0);
 	assert_int_equal(tsql_classify(&t, rows, 2, &o), TSQL_SEAT_TAKEN);
