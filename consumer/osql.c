@@ -246,11 +246,14 @@ osql_cancel_order(const struct cancel *c, char *buf, size_t size)
 	char	dt[OSQL_DT_LEN];
 	size_t	off = 0;
 
+	/* the order's stamp is its last ticket's, whichever cancellation's
+	 * message came last (as osql_orders_insert() writes it) */
 	if (!cancel_ok(c) || tsql_datetime(c->on, dt) != 0 ||
 	    fmt_add(buf, size, &off, "UPDATE orders o SET o.status = 'CANCELLED', "
-	    "o.cancelled_on = '%s' WHERE o.order_id = '%s' AND o.status <> "
+	    "o.cancelled_on = (SELECT MAX(t.cancelled_on) FROM ticket t WHERE "
+	    "t.order_id = o.order_id) WHERE o.order_id = '%s' AND o.status <> "
 	    "'CANCELLED' AND NOT EXISTS (SELECT 1 FROM ticket t WHERE "
-	    "t.order_id = o.order_id AND t.status <> 'CANCELLED')", dt,
+	    "t.order_id = o.order_id AND t.status <> 'CANCELLED')",
 	    c->order) != 0)
 		return -1;
 	return (int)off;

@@ -56,7 +56,7 @@ int	osql_cancel_log(const struct cancel *const *c, size_t n, char *buf,
  * ticket_id IN (..) AND order_id = .. AND status <> 'CANCELLED'". */
 int	osql_cancel_tickets(const struct cancel *c, char *buf, size_t size);
 /* "UPDATE orders SET status = 'CANCELLED', ..": the order of c once none
- * of its tickets is live. */
+ * of its tickets is live, stamped with its last ticket's cancellation. */
 int	osql_cancel_order(const struct cancel *c, char *buf, size_t size);
 /* "SELECT order_id FROM orders WHERE order_id = ..". */
 int	osql_order_present(const struct order *o, char *buf, size_t size);

@@ -293,6 +293,28 @@ def test_order_with_a_ticket_of_another_order_dead_lettered():
     box.mqtool("purge", "ticketNoSQL.dead")
 
 
+def test_order_cancelled_ticket_by_ticket_gets_its_last_stamp_in_any_order():
+    """An order whose tickets were cancelled one by one is CANCELLED with
+    the last ticket's stamp, whichever message came last.  Would catch:
+    the stamp of the message that happened to complete it (the earlier
+    one when the later cancellation's message arrives first)."""
+    o = forge.order([(14, 1), (14, 2)], zone=ZONE)
+    forge.publish_order(o)
+    wait_mysql(o["orderId"], 2)
+    t1, t2 = (t["ticketId"] for t in o["tickets"])
+    early, late = "2026-12-01T10:00:00.000Z", "2026-12-01T11:00:00.000Z"
+    forge.publish_cancel(forge.cancel(o, [t2], when=late))
+    box.wait_until(lambda: forge.mysql_ticket(t2)[0] == "CANCELLED", timeout=120,
+                   what="the later cancellation stored")
+    forge.publish_cancel(forge.cancel(o, [t1], when=early))
+    box.wait_until(lambda: (forge.mysql_order(o["orderId"]) or ["?"])[0] == "CANCELLED",
+                   timeout=120, what="the order cancelled")
+    eq(forge.mysql_order(o["orderId"])[2], late, "the order's cancelledOn: its last ticket's")
+    r = box.http("GET", "/get/orders/" + o["orderId"])
+    eq((r.status, r.json().get("cancelledOn")), (200, late), "GET /get/orders (MySQL)")
+    forge.settled()
+
+
 def test_impossible_stamps_dead_lettered():
     """A stamp that is no real instant (a day its month has not, a leap
     second) is poison in every message: MySQL's DATETIME refuses it, and
