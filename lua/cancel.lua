@@ -80,7 +80,7 @@ elseif ARGV[2] == '' then
   redis.call('HSET', KEYS[7], mine, stamp)
 end
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
-local all, ids, out, answer, own = true, {}, {}, nil, {}
+local all, ids, out, answer, own, last = true, {}, {}, nil, {}, ''
 for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
   local tid = string.match(tj, '"ticketId":"([^"]+)"')
   local when = redis.call('HGET', KEYS[7], 'c:' .. tid)
@@ -99,6 +99,9 @@ for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
   end
   local cur = tj
   if when then
+    if when > last then
+      last = when
+    end
     cur = string.gsub(tj, '"status":"CREATED"', '"status":"CANCELLED"')
     cur = string.sub(cur, 1, -2) .. ',"cancelledOn":"' .. when .. '"}'
     redis.call('SET', 'bo:tkt:' .. ARGV[7] .. tid, cur, 'EX', ARGV[5])
@@ -115,7 +118,9 @@ for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
 end
 local head = string.match(msg, '^{"type":"order",(.-),"cancelHash"')
 if all then
-  head = string.gsub(head, '"status":"CONFIRMED"', '"status":"CANCELLED"', 1)
+  -- as MySQL answers it: the last of its tickets' stamps after createdOn
+  head = string.gsub(head, '"status":"CONFIRMED"', '"status":"CANCELLED"', 1) ..
+    ',"cancelledOn":"' .. last .. '"'
 end
 local order = '{' .. head .. ',"tickets":[' .. table.concat(out, ',') .. ']}'
 redis.call('SET', 'bo:ord:' .. ARGV[7] .. ARGV[1], order, 'EX', ARGV[5])

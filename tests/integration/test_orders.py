@@ -273,6 +273,18 @@ def test_cancel_rows():
     eq(st["taken"], {(1, 2)}, "seat bits")
     eq(st["left"], 779, "zone counter")
     eq(json.loads(rds("GET", box.id_key("bo:ord:", oid), zone=6), parse_float=str), oc, "order cache")
+    # the order's cancelledOn, its last ticket's, after createdOn: as MySQL
+    # answers it once the cache is gone (the same body then)
+    eq(list(oc.keys()), ORDER_KEYS[:7] + ["cancelledOn", "tickets"], "cancelled order fields")
+    eq(oc["cancelledOn"], max(t["cancelledOn"] for t in oc["tickets"]),
+       "the order's cancelledOn: its last ticket's")
+
+    def from_mysql():
+        rds("DEL", box.id_key("bo:ord:", oid), zone=6)
+        r = box.http("GET", "/get/orders/" + oid)
+        return r.status == 200 and json.loads(r.body, parse_float=str)
+    box.wait_until(lambda: from_mysql() == oc, timeout=120,
+                   what="MySQL's answer for the order the same as the cancel's")
 
 
 def test_cancel_not_yet_confirmed():
