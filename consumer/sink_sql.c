@@ -173,6 +173,21 @@ conn(struct sink_sql *s)
 	return my;
 }
 
+/* A write went in: the configuration alarm, if one was raised, is over.
+ * Only a statement that stored something says so (a round-1 insert, an
+ * order's COMMIT): a START TRANSACTION works whatever the table refuses,
+ * and logged the end of the alarm at every retry. */
+static enum sql_outcome
+written(struct sink_sql *s, enum sql_outcome o)
+{
+	if (o == SQL_OK && s->alarm) {
+		log_info("mysql: the ticket table takes tickets again; "
+		    "configuration alarm over");
+		s->alarm = 0;
+	}
+	return o;
+}
+
 /* Runs one statement without result.  *code gets the server's error
  * number (0 if none); a failure is recorded in the sink (sink_fail()). */
 static enum sql_outcome
@@ -185,13 +200,8 @@ run(struct sink_sql *s, const char *sql, size_t len, unsigned *code)
 		sink_fail(s->sk, s->db.err, "%s", s->db.errstr);
 		return SQL_TRANSIENT;
 	}
-	if (mysql_real_query(my, sql, len) == 0) {
-		if (s->alarm)
-			log_info("mysql: the ticket table takes tickets again; "
-			    "configuration alarm over");
-		s->alarm = 0;
+	if (mysql_real_query(my, sql, len) == 0)
 		return SQL_OK;
-	}
 	*code = mysql_errno(my);
 	db_fail(&s->db, "insert");
 	if (value_error(*code)) {
@@ -221,7 +231,7 @@ insert(struct sink_sql *s, size_t k, unsigned *code)
 		sink_fail(s->sk, ERR_OTHER, "ticket cannot be written as SQL");
 		return SQL_REFUSED;
 	}
-	return run(s, s->sql, (size_t)len, code);
+	return written(s, run(s, s->sql, (size_t)len, code));
 }
 
 /* Looks up the rows sharing an id or a (live) seat with tv[0..k-1] into
@@ -581,7 +591,7 @@ txn(struct sink_sql *s, size_t k, size_t nc, unsigned *code)
 	if (o == SQL_OK) {
 		unsigned c2;
 
-		return run(s, "COMMIT", 6, &c2) == SQL_OK ?
+		return written(s, run(s, "COMMIT", 6, &c2)) == SQL_OK ?
 		    SQL_OK : SQL_TRANSIENT;
 	}
 	/* a lost connection has rolled back by itself */
