@@ -28,7 +28,12 @@ static const char *const dead_queues[] = {
 /* One dead-lettered message, as read. */
 struct dead {
 	amqp_message_t	 msg;
-	char		 id[UUID_LEN + 1];	/* ticket id, or "" */
+	char		 id[UUID_LEN + 1];	/* order id, a round-1 ticket's,
+						   or "" */
+	const char	*kind;			/* "order", "cancel of order",
+						   "ticket" */
+	char		 tids[ORDER_TICKETS_MAX][UUID_LEN + 1];
+	size_t		 ntids;			/* its tickets (order, cancel) */
 	char		 reason[64];
 	char		 from[64];
 	long long	 count;
@@ -86,18 +91,37 @@ death_headers(const amqp_basic_properties_t *p, struct dead *d)
 	}
 }
 
-/* Fills the ticket id and the death headers of d from d->msg. */
+/* Fills the ids and the death headers of d from d->msg. */
 static void
 describe(struct dead *d)
 {
 	static struct msg	 m;	/* ticketctl is single-threaded */
 	const char		*why;
+	size_t			 i;
 
 	death_headers(&d->msg.properties, d);
-	/* a ticket's id, an order's, or the order of a cancellation */
-	if (msg_parse(d->msg.body.bytes, d->msg.body.len, &m, &why) == 0)
-		memcpy(d->id, m.kind == MSG_CANCEL ? m.u.c.order : m.t.id,
-		    sizeof(d->id));
+	d->kind = "";
+	if (msg_parse(d->msg.body.bytes, d->msg.body.len, &m, &why) != 0)
+		return;
+	switch (m.kind) {
+	case MSG_ORDER:
+		d->kind = "order";
+		memcpy(d->id, m.u.o.id, sizeof(d->id));
+		for (i = 0; i < m.u.o.n; i++)
+			memcpy(d->tids[i], m.u.o.t[i].id, sizeof(d->tids[i]));
+		d->ntids = m.u.o.n;
+		break;
+	case MSG_CANCEL:
+		d->kind = "cancel of order";
+		memcpy(d->id, m.u.c.order, sizeof(d->id));
+		for (i = 0; i < m.u.c.n; i++)
+			memcpy(d->tids[i], m.u.c.ids[i], sizeof(d->tids[i]));
+		d->ntids = m.u.c.n;
+		break;
+	default:
+		d->kind = "ticket";
+		memcpy(d->id, m.t.id, sizeof(d->id));
+	}
 }
 
 static void
@@ -109,6 +133,12 @@ show(const struct dead *d, long n)
 	printf("  %ld. %s  reason %s in %s, %lld time(s), %zu bytes\n     ", n,
 	    d->id[0] ? d->id : "(not a ticket)", d->reason, d->from, d->count,
 	    len);
+	if (d->ntids > 0) {
+		printf("%s %s, ticket(s)", d->kind, d->id);
+		for (i = 0; i < d->ntids; i++)
+			printf(" %s", d->tids[i]);
+		printf("\n     ");
+	}
 	for (i = 0; i < len && i < BODY_SHOWN_MAX; i++)
 		putchar(isprint(b[i]) ? b[i] : '?');
 	printf("%s\n", len > BODY_SHOWN_MAX ? "..." : "");
@@ -154,17 +184,25 @@ list_queue(struct ctl *ctl, const char *queue)
 	return r;
 }
 
+/* 1 if d is one of the messages of ids (an order id, or a ticket id of
+ * it; all if nids is 0); each id that names it is counted in hits. */
 static int
-selected(const struct dead *d, int nids, char **ids)
+selected(const struct dead *d, int nids, char **ids, int *hits)
 {
-	int i;
+	int	i, yes = nids == 0;
+	size_t	k;
 
-	if (nids == 0)
-		return 1;
-	for (i = 0; i < nids; i++)
-		if (strcmp(ids[i], d->id) == 0)
-			return 1;
-	return 0;
+	for (i = 0; i < nids; i++) {
+		int named = d->id[0] != '\0' && strcmp(ids[i], d->id) == 0;
+
+		for (k = 0; !named && k < d->ntids; k++)
+			named = strcmp(ids[i], d->tids[k]) == 0;
+		if (named) {
+			hits[i]++;
+			yes = 1;
+		}
+	}
+	return yes;
 }
 
 /* What requeue_message() needs. */
@@ -174,6 +212,7 @@ struct requeue {
 	const char	*queue;
 	int		 nids;
 	char		**ids;
+	int		*hits;		/* per id: messages it named */
 	long		 n;
 	int		 stopped;	/* a publish failed (printed) */
 };
@@ -190,7 +229,7 @@ requeue_message(const amqp_message_t *msg, void *arg)
 	memset(&d, 0, sizeof(d));
 	d.msg = *msg;
 	describe(&d);
-	if (!selected(&d, rq->nids, rq->ids))
+	if (!selected(&d, rq->nids, rq->ids, rq->hits))
 		return SOLD_MSG_KEEP;
 	if (mq_publish(&rq->pub, msg->body.bytes, msg->body.len,
 	    d.id[0] ? d.id : "dlq", rq->ctl->c.amqp_confirm_timeout_ms) !=
@@ -210,7 +249,8 @@ requeue_message(const amqp_message_t *msg, void *arg)
  * that dies again must not loop); the others stay, copied back like a
  * listing does. */
 static long
-requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
+requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids,
+    int *hits)
 {
 	struct requeue	 rq;
 	struct mq	 get;
@@ -227,6 +267,7 @@ requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids)
 	rq.queue = queue;
 	rq.nids = nids;
 	rq.ids = ids;
+	rq.hits = hits;
 	(void)mq_init_conf(&rq.pub, &ctl->c, "ticketctl dlq publish");
 	r = sold_read_queue(&v, &get, queue, &all, DLQ_READ_MAX, &msgs, &other,
 	    &more, requeue_message, &rq);
@@ -264,7 +305,7 @@ queue_option(int argc, char **argv, int *a, int *only)
 static int
 run_dlq(struct ctl *ctl, int argc, char **argv)
 {
-	int	a = 1, requeue = 0, only, q, i, ret = CTL_OK;
+	int	a = 1, requeue = 0, only, q, i, ret = CTL_OK, *hits;
 
 	if (a < argc && strcmp(argv[a], "list") == 0)
 		a++;
@@ -278,30 +319,45 @@ run_dlq(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage(&cmd_dlq);
 	for (i = a; i < argc; i++)
 		if (!valid_uuid(argv[i])) {
-			ctl_err("'%s' is not a ticket id", argv[i]);
+			ctl_err("'%s' is not a ticket or order id", argv[i]);
 			return CTL_USAGE;
 		}
+	if ((hits = calloc((size_t)(argc - a) + 1, sizeof(*hits))) == NULL) {
+		ctl_err("out of memory");
+		return CTL_FAIL;
+	}
 	for (q = 0; q < 2; q++) {
 		if (only >= 0 && q != only)
 			continue;
 		if (requeue ? requeue_queue(ctl, dead_queues[q], argc - a,
-		    argv + a) < 0 : list_queue(ctl, dead_queues[q]) != 0)
+		    argv + a, hits) < 0 : list_queue(ctl, dead_queues[q]) != 0)
 			ret = CTL_FAIL;
 	}
+	/* an id that named nothing is an operator's mistake, not a success */
+	for (i = a; requeue && i < argc; i++)
+		if (hits[i - a] == 0) {
+			ctl_err("no dead-lettered message of %s (an order id, or "
+			    "a ticket id of an order or cancellation)", argv[i]);
+			ret = CTL_FAIL;
+		}
+	free(hits);
 	return ret;
 }
 
 const struct command cmd_dlq = {
 	"dlq", run_dlq,
 	"dlq [list] [--queue sql|nosql]  |  dlq requeue [--queue sql|nosql] "
-	"[TICKETID...]",
+	"[ID...]",
 	"list dead-lettered messages; publish them again after a fix",
 	"list (the default) shows every message of ticketSQL.dead and\n"
-	"ticketNoSQL.dead (or of one of them): ticket id, why and from where it\n"
-	"was dead-lettered, how often, and the body.  The messages stay where\n"
-	"they are (each is copied back before it is acked: listing spends no\n"
-	"delivery attempt).\n\n"
-	"requeue publishes the messages (all, or those of the ticket ids given)\n"
+	"ticketNoSQL.dead (or of one of them): its order id (a round-1\n"
+	"ticket's id), why and from where it was dead-lettered, how often, the\n"
+	"ticket ids of an order or cancellation, and the body.  The messages\n"
+	"stay where they are (each is copied back before it is acked: listing\n"
+	"spends no delivery attempt).\n\n"
+	"requeue publishes the messages (all, or those an ID given names: an\n"
+	"order id, or a ticket id of an order or cancellation, as `ticketctl\n"
+	"check` prints them; an ID that names none is an error, exit 1)\n"
 	"again to ticket.exchange with a publisher confirm, so both pipelines\n"
 	"see them (the consumer ignores a ticket it has already written), and\n"
 	"removes each from its dead-letter queue once the broker confirmed the\n"

@@ -263,11 +263,19 @@ def test_dlq_list_and_requeue():
                     r"holds messages: ticketctl dlq\)" % tid, r.stdout), r.stdout)
     r = ctl("dlq")
     expect_rc(r, 0, "dlq")
-    check(re.search(r"^ticketSQL\.dead:\n  1\. %s .*\n     \{\"type\":\"order\",\"orderId\":\"%s\""
-                    % (oid, oid), r.stdout, re.M), "listing: " + r.stdout)
+    check(re.search(r"^ticketSQL\.dead:\n  1\. %s .*\n     order %s, ticket\(s\) %s\n"
+                    r"     \{\"type\":\"order\",\"orderId\":\"%s\""
+                    % (oid, oid, tid, oid), r.stdout, re.M), "listing: " + r.stdout)
     check("ticketNoSQL.dead:\n  0 message(s)" in r.stdout, r.stdout)
     eq(box.queue_count("ticketSQL.dead"), 1, "list left the message")
-    r = ctl("dlq", "requeue", "--queue", "sql", oid)
+    # an id that names no dead letter is an error, and requeues nothing
+    r = ctl("dlq", "requeue", "--queue", "sql", "00000000-0000-7000-8000-000000000000")
+    expect_rc(r, 1, "dlq requeue of an id no message names")
+    check("no dead-lettered message of 00000000-0000-7000-8000-000000000000" in r.stderr,
+          r.stderr)
+    eq(box.queue_count("ticketSQL.dead"), 1, "nothing requeued")
+    # the ticket id check printed names the order's message
+    r = ctl("dlq", "requeue", "--queue", "sql", tid)
     expect_rc(r, 0, "dlq requeue")
     check("ticketSQL.dead: 1 message(s) published again to ticket.exchange" in r.stdout, r.stdout)
     eq(box.queue_count("ticketSQL.dead"), 0, "dead-letter queue after requeue")
