@@ -14,16 +14,14 @@
 #include "keys.h"
 #include "sold.h"
 
-#define EVENTS_MAX	4096
-
 struct evcount {
 	char	event[ID_MAX + 1];
 	long	capacity, redis, pending, mysql, ddb;
 };
 
 struct status {
-	struct evcount	ev[EVENTS_MAX];
-	size_t		nev;
+	struct evcount	*ev;		/* every event met, catalog or store */
+	size_t		nev, cap;
 	int		failed;
 	int		redis_ok, mysql_ok, ddb_ok;
 	long		double_sales;	/* DynamoDB items marked DOUBLE_SALE */
@@ -37,8 +35,18 @@ find_event(struct status *st, const char *event)
 	for (i = 0; i < st->nev; i++)
 		if (strcmp(st->ev[i].event, event) == 0)
 			return &st->ev[i];
-	if (st->nev == EVENTS_MAX)
-		return NULL;
+	if (st->nev == st->cap) {
+		size_t		 cap = st->cap ? st->cap * 2 : 64;
+		struct evcount	*ev = realloc(st->ev, cap * sizeof(*ev));
+
+		if (ev == NULL) {
+			ctl_err("out of memory: event %s not counted", event);
+			st->failed = 1;
+			return NULL;
+		}
+		st->ev = ev;
+		st->cap = cap;
+	}
 	memset(&st->ev[st->nev], 0, sizeof(st->ev[0]));
 	snprintf(st->ev[st->nev].event, sizeof(st->ev[0].event), "%s", event);
 	return &st->ev[st->nev++];
@@ -371,6 +379,7 @@ run_status(struct ctl *ctl, int argc, char **argv)
 	show_sold(ctl, st, scan);
 	show_redis(ctl, st);
 	failed = st->failed;
+	free(st->ev);
 	free(st);
 	return failed ? CTL_FAIL : CTL_OK;
 }

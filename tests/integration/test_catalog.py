@@ -315,6 +315,27 @@ def test_a_zone_whose_seat_map_cannot_be_answered_is_refused():
        "0" * 99 + "1", "the seat sold")
 
 
+def test_status_counts_every_event_of_a_large_catalog():
+    """The catalog may hold 10,000 events; `ticketctl status` counts each
+    one.  Would catch: the events past 4096 dropped from its table with
+    exit status 0 (a fixed array)."""
+    doc = catalog.show()
+    doc["venues"].append({"venueId": "Venue5", "name": "Hall",
+                          "zones": [{"zoneId": 1, "rows": 1, "columns": 1, "price": 1}]})
+    n = 4200 - len(doc["events"])
+    doc["events"] += [{"eventId": "Many%04d" % i, "venueId": "Venue5", "name": "Night %d" % i,
+                       "type": "CONCERT", "date": "2027-09-01T20:00:00Z"} for i in range(n)]
+    catalog.apply_ok(doc, "%d events" % len(doc["events"]))
+    eq(buy("Venue5", "Many%04d" % (n - 1), 1, 1, 1).status, 201, "the last event sells")
+    r = box.ticketctl("status", "--no-scan", check_rc=False)
+    eq(r.returncode, 0, "status: %s" % r.stderr)
+    rows = [ln.split() for ln in r.stdout.splitlines() if ln.split() and
+            ln.split()[0].startswith("Many")]
+    eq(len(rows), n, "events of the status table")
+    last = [x for x in rows if x[0] == "Many%04d" % (n - 1)][0]
+    eq(last[1:3], ["1", "1"], "the last event's capacity and seats taken in Redis")
+
+
 def test_previous_schema_is_migrated():
     """A database made by the previous sql/schema.sql (seed rows and a
     ticket in it) gets the new columns and keeps its data."""
