@@ -76,6 +76,12 @@ struct newzone {
 	struct rebuild_count put;	/* orders of MySQL indexed, their
 					   keys' records, confirmed holds */
 	long		 cancelled;	/* tickets left out: cancel queued */
+	long		 rcancelled;	/* and: cancel recorded in Redis */
+	/* tickets Redis records as cancelled (c:<id> in bo:ords; sorted),
+	 * read with the zone: a cancel after MySQL was read, or whose message
+	 * is still pending (the broker was down) */
+	char		(*rcx)[UUID_LEN + 1];
+	size_t		 nrcx, caprcx;
 };
 
 static int
@@ -131,9 +137,103 @@ note_cancel(const amqp_message_t *msg, void *arg)
 	return SOLD_MSG_KEEP;
 }
 
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* 1 if Redis records ticket id as cancelled (read_redis_cancels()). */
+static int
+redis_cancelled(const struct newzone *nz, const char *id)
+{
+	return nz->nrcx > 0 && strlen(id) <= UUID_LEN &&
+	    bsearch(id, nz->rcx, nz->nrcx, sizeof(nz->rcx[0]), cmp_id) != NULL;
+}
+
+/* HMGET ords c:<id> of ids[0..n-1]: those recorded go into nz->rcx.
+ * Returns 0 or -1. */
+static int
+hmget_cancels(struct rds *r, unsigned node, const char *ords,
+    const char *const *ids, size_t n, struct newzone *nz)
+{
+	static char	 field[HSET_PAIRS_MAX][UUID_LEN + 3];
+	const char	*argv[2 + HSET_PAIRS_MAX];
+	redisReply	*rep;
+	size_t		 i;
+	void		*p;
+
+	argv[0] = "HMGET";
+	argv[1] = ords;
+	for (i = 0; i < n; i++) {
+		snprintf(field[i], sizeof(field[i]), "c:%s", ids[i]);
+		argv[2 + i] = field[i];
+	}
+	if ((rep = rds_argv(r, node, (int)(2 + n), argv, NULL)) == NULL)
+		return -1;
+	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements &&
+	    i < n; i++) {
+		if (rep->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		if (nz->nrcx == nz->caprcx) {
+			p = reallocarray(nz->rcx, nz->caprcx ? 2 * nz->caprcx :
+			    64, sizeof(nz->rcx[0]));
+			if (p == NULL) {
+				freeReplyObject(rep);
+				snprintf(r->errstr, sizeof(r->errstr),
+				    "out of memory");
+				return -1;
+			}
+			nz->rcx = p;
+			nz->caprcx = nz->caprcx ? 2 * nz->caprcx : 64;
+		}
+		snprintf(nz->rcx[nz->nrcx++], UUID_LEN + 1, "%s", ids[i]);
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* Which tickets of the zone that MySQL and the queues hold Redis records
+ * as cancelled (lua/cancel.lua's c:<ticketId> in bo:ords), read in the
+ * zone's watched transaction: a cancel that came after MySQL was read
+ * freed its seat, and one whose message is still pending (the broker was
+ * down) is in no queue.  Returns 0 or -1. */
+static int
+read_redis_cancels(struct rebuild *rb, const struct zstate *z,
+    struct newzone *nz)
+{
+	const struct soldv *const lists[] = { &rb->mysql, &rb->queued,
+	    &rb->dead };
+	const char	*ids[HSET_PAIRS_MAX];
+	char		 ords[KEY_MAX];
+	size_t		 l, first, n, i, k = 0;
+
+	nz->nrcx = 0;
+	if (keys_build(KEY_ORDS, z->tag, ords, sizeof(ords)) < 0)
+		return -1;
+	for (l = 0; l < 3; l++) {
+		n = soldv_zone(lists[l], nz->cz->event, nz->cz->zone, &first);
+		for (i = first; i < first + n; i++) {
+			ids[k++] = lists[l]->v[i].id;
+			if (k == HSET_PAIRS_MAX) {
+				if (hmget_cancels(&rb->ctl->rds, z->node, ords,
+				    ids, k, nz) != 0)
+					return -1;
+				k = 0;
+			}
+		}
+	}
+	if (k > 0 && hmget_cancels(&rb->ctl->rds, z->node, ords, ids, k,
+	    nz) != 0)
+		return -1;
+	if (nz->nrcx > 1)
+		qsort(nz->rcx, nz->nrcx, sizeof(nz->rcx[0]), cmp_id);
+	return 0;
+}
+
 /* Marks one sold seat; the first source to claim a seat owns it.  A ticket
- * whose cancellation is queued holds none: the cancel freed its seat
- * before the loss (the consumer will mark it CANCELLED). */
+ * whose cancellation is queued, or recorded in Redis, holds none: the
+ * cancel freed its seat (the consumer will mark it CANCELLED). */
 static void
 take(struct rebuild *rb, struct newzone *nz, enum rebuild_src src,
     const struct sold *s)
@@ -143,6 +243,10 @@ take(struct rebuild *rb, struct newzone *nz, enum rebuild_src src,
 
 	if (queued_cancel(rb, s->id) != NULL) {
 		nz->cancelled++;
+		return;
+	}
+	if (redis_cancelled(nz, s->id)) {
+		nz->rcancelled++;
 		return;
 	}
 
@@ -521,7 +625,15 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	memset(nz->owner, 0, (size_t)nz->nbits * sizeof(*nz->owner));
 	memset(nz->json, 0, (size_t)nz->nbits * sizeof(*nz->json));
 	memset(nz->from, 0, sizeof(nz->from));
-	nz->cancelled = 0;
+	nz->cancelled = nz->rcancelled = 0;
+	if (read_redis_cancels(rb, &z, nz) != 0) {
+		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
+		    r->errstr);
+		if ((rep = rds_cmd(r, z.node, "UNWATCH")) != NULL)
+			freeReplyObject(rep);
+		zstate_free(&z);
+		return -1;
+	}
 	take_all(rb, nz, REBUILD_MYSQL, &rb->mysql);
 	take_all(rb, nz, REBUILD_QUEUE, &rb->queued);
 	take_all(rb, nz, REBUILD_DEAD, &rb->dead);
@@ -586,6 +698,11 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		printf("%s zone %ld: %ld ticket(s) whose cancellation is queued "
 		    "in %s: their seats left free\n", cz->event, cz->zone,
 		    nz.cancelled, MQ_QUEUE_SQL);
+	if (nz.rcancelled > 0)
+		printf("%s zone %ld: %ld ticket(s) cancelled in Redis, not yet "
+		    "in MySQL nor %s (the cancel came after MySQL was read, or "
+		    "its message is pending): their seats left free\n",
+		    cz->event, cz->zone, nz.rcancelled, MQ_QUEUE_SQL);
 	if (nz.put.orders > 0)
 		printf("%s zone %ld: %ld order(s) of MySQL: messages and index "
 		    "for cancellation put back where missing\n", cz->event,
@@ -603,6 +720,7 @@ out:
 	free(nz.bits);
 	free(nz.owner);
 	free(nz.json);
+	free(nz.rcx);
 	return r < 0 ? -1 : 0;
 }
 

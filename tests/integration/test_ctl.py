@@ -237,6 +237,46 @@ def test_init_refuses_after_redis_loss_and_rebuild_restores():
     clean_check()
 
 
+def test_rebuild_all_leaves_a_seat_cancelled_in_redis_free():
+    """A ticket cancelled while the broker was down: Redis freed its seat
+    and recorded the cancel (c:<ticketId> in bo:ords), its message waits in
+    Redis for the sweeper, MySQL still has the ticket live, no queue has
+    the cancel.  `rebuild --all` (the consumer stopped, as it must be)
+    leaves the seat free; then the sweeper publishes the cancel and the
+    seat sells again.  Would catch: the seat taken again from MySQL's row,
+    for good (a repeated cancel frees nothing: the record exists)."""
+    r = buy("Venue1", "Event1", 9, 2, 2)
+    eq(r.status, 201, "buy: " + r.body)
+    tid, tok = r.json()["ticketId"], r.json()["cancelToken"]
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE "
+                                         "ticket_id = '%s'" % tid) == 1, timeout=60,
+                   what="the ticket in MySQL")
+    box.stack("stop", "consumer")       # its sweeper would publish the cancel
+    try:
+        box.stack("stop", "rabbitmq")
+        try:
+            c = box.http("POST", "/tickets/%s/cancel" % tid, {"cancelToken": tok})
+        finally:
+            box.stack("start", "rabbitmq")
+        eq(c.status, 503, "the cancel while the broker is down: " + c.body)
+        check(rz("Event1", 9, "HGET", "bo:ords:{Event1:9}", "c:" + tid), "the cancel recorded")
+        check((2, 2) not in box.zone_state("Event1", 9)["taken"], "the seat freed by the cancel")
+        r = ctl("rebuild", "--all", "Event1")
+        expect_rc(r, 0, "rebuild --all")
+        st = box.zone_state("Event1", 9)
+        check((2, 2) not in st["taken"] and 30 + 1 not in st["owners"],
+              "the seat cancelled in Redis is still free after rebuild --all: %s" % r.stdout)
+        check("Event1 zone 9: 1 ticket(s) cancelled in Redis, not yet in MySQL nor ticketSQL"
+              in r.stdout, r.stdout)
+    finally:
+        box.stack("start", "consumer")
+    box.wait_until(lambda: box.sql("SELECT status FROM ticketing.ticket WHERE ticket_id = '%s'"
+                                   % tid) == [["CANCELLED"]], timeout=60,
+                   what="the sweeper's cancel in MySQL")
+    eq(buy("Venue1", "Event1", 9, 2, 2).status, 201, "the seat sells again")
+    clean_check()
+
+
 def test_dlq_list_and_requeue():
     """A ticket the MySQL pipeline gave up on (its order message moved to
     ticketSQL.dead here): check points at the dead-letter queue; dlq lists
