@@ -21,6 +21,7 @@
  *   connection lost      -> MQ_UNKNOWN to every message in flight on it
  *   connection.blocked   -> MQ_UNKNOWN to every message in flight on it
  *                           (the broker stopped reading at one of them)
+ *   no room for 3/4 of a heartbeat interval -> replaced, as if lost
  *   not sent (no connection, blocked, too many in flight) -> MQ_FAILED
  *
  * The loop never waits on the broker.  A connection is opened by a
@@ -84,6 +85,23 @@
  * an order of 10 seats is ~4 KiB) may still wait for room.
  */
 #define SNDBUF		(1024 * 1024)
+/*
+ * The tests' builds (-DBOX_TEST_HOOKS, `make san`) take another size from
+ * BOX_TEST_PUBD_SNDBUF: a machine whose wmem_max gives every connection
+ * 2 MiB cannot otherwise show what a stock kernel's 416 KiB does to a
+ * message of 100 KiB.
+ */
+#ifdef BOX_TEST_HOOKS
+static int
+sndbuf_size(void)
+{
+	const char	*v = getenv("BOX_TEST_PUBD_SNDBUF");
+
+	return v != NULL && atoi(v) > 0 ? atoi(v) : SNDBUF;
+}
+#else
+#define sndbuf_size()	SNDBUF
+#endif
 #define FRAMING		512	/* a message's method and header frames */
 
 struct flight {
@@ -145,6 +163,7 @@ static struct unsent		*unsent_head, **unsent_tail = &unsent_head;
 static size_t			 nunsent;
 
 static void	link_connect(struct link *, long long, int);
+static int	link_writable(struct link *, size_t);
 
 static void
 on_signal(int sig)
@@ -286,6 +305,26 @@ confirm(struct link *l, uint64_t tag, int multiple, int ack)
 	pop_done(l);
 }
 
+/*
+ * Whether l's connection is to be replaced: it has had no room since its
+ * last frame, 3/4 of a heartbeat interval ago (the loop sends a heartbeat
+ * at half the interval when there is room, link_tick).  The broker has
+ * read nothing of it since (RabbitMQ's flow control stops reading a
+ * connection and goes on sending heartbeats); it would close it only
+ * after two intervals without a frame of ours, and meanwhile every
+ * message would wait for room and fail.  Checked before the connection's
+ * frames are read: rabbitmq-c's frame reader sends a heartbeat of its own
+ * once the interval has passed, and waits for room without a limit.
+ */
+static int
+link_stuck(struct link *l, long long now)
+{
+	int	hb = l->m.heartbeat;
+
+	return l->m.open && hb > 0 && now - l->sent_ms >= hb * 750LL &&
+	    !link_writable(l, 8);
+}
+
 /* Reads every event waiting on l's connection. */
 static void
 link_read(struct link *l)
@@ -294,6 +333,12 @@ link_read(struct link *l)
 	size_t		k;
 	int		rc;
 
+	if (link_stuck(l, mono_ms())) {
+		mq_drop(&l->m, "connection", "the broker has read nothing "
+		    "for 3/4 of a heartbeat interval: presumed stuck");
+		link_lost(l, 0);
+		return;
+	}
 	while (l->m.open && (rc = mq_read_event(&l->m, &ev)) != 0) {
 		if (rc < 0) {
 			link_lost(l, ev.notfound);
@@ -405,7 +450,7 @@ connector(void *arg)
 {
 	struct link	*l = arg;
 	unsigned char	 j = (unsigned char)(l - links);
-	int		 size = SNDBUF;
+	int		 size = sndbuf_size();
 
 	if (mq_connect(&l->next, 1) == 0 &&
 	    setsockopt(amqp_get_sockfd(l->next.conn), SOL_SOCKET, SO_SNDBUF,
@@ -762,6 +807,15 @@ unlink_ours(const char *path)
 		(void)unlink(path);
 }
 
+/* Whether open l would take a message once it has room: a blocked or
+ * full connection is writable all the while, and polling it for room
+ * while a message waits for another's connect would spin. */
+static int
+link_takes(const struct link *l)
+{
+	return l->n < FLIGHT_MAX && !l->m.blocked;
+}
+
 /* Milliseconds poll may sleep: until the nearest deadline or tick. */
 static int
 sleep_ms(long long now)
@@ -833,7 +887,8 @@ run(void)
 			if (links[j].m.open) {
 				pfd[n].fd = amqp_get_sockfd(links[j].m.conn);
 				pfd[n].events = POLLIN |
-				    (nunsent > 0 ? POLLOUT : 0);
+				    (nunsent > 0 && link_takes(&links[j]) ?
+				    POLLOUT : 0);
 				who[n++] = -3 - j;
 			}
 		for (i = 0; i < CLIENTS_MAX; i++)

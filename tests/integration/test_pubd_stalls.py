@@ -17,7 +17,17 @@ broker connection does.
   message is answered by its deadline, the unknown outcome for those sent,
   "not sent in time" for those that waited for room, where a publish
   inside the loop blocked on the full socket and answered nobody until the
-  broker read again.
+  broker read again;
+- a broker that stops reading one connection and goes on sending its
+  heartbeats (its flow control; a proxy that stops forwarding what pubd
+  sends): rabbitmq-c's frame reader sends a heartbeat of its own once the
+  interval has passed and waits for room without a limit, so pubd drops a
+  connection that has had no room for 3/4 of the interval, before reading
+  its frames again; every message is answered by its deadline, and the
+  next ones go out on a new connection;
+- a message that waits for a connection being opened while the other one
+  is blocked by a resource alarm: pubd sleeps until something changes,
+  where it polled the blocked connection for room (always there) and spun.
 
 Each test runs a pubd of its own (its own socket and configuration) next
 to the stack; the messages go to the default exchange with a routing key
@@ -35,6 +45,7 @@ import threading
 import time
 
 import box
+import history
 import tcpproxy
 from box import check, eq
 
@@ -93,7 +104,7 @@ class Pubd:
     """A pubd of the test's own: its configuration is the stack's with
     overrides (keys replaced), its log a file of its own."""
 
-    def __init__(self, **overrides):
+    def __init__(self, env=None, **overrides):
         self.dir = tempfile.mkdtemp(prefix="pubd-", dir="/tmp")
         self.sock = os.path.join(self.dir, "pubd.sock")
         overrides.setdefault("pubd_socket", self.sock)
@@ -106,7 +117,7 @@ class Pubd:
         with open(self.conf, "w") as f:
             f.writelines(lines)
         self.log = os.path.join(self.dir, "pubd.log")
-        env = dict(os.environ, BOXOFFICE_LOG_FILE=self.log)
+        env = dict(os.environ, BOXOFFICE_LOG_FILE=self.log, **(env or {}))
         self.p = subprocess.Popen([os.path.join(box.BIN, "pubd"), "-c", self.conf],
                                   env=env, stdout=subprocess.DEVNULL,
                                   stderr=open(self.log + ".err", "w"))
@@ -248,6 +259,132 @@ def test_a_silent_broker_is_dropped_on_heartbeats():
     finally:
         pd.stop()
         proxy.close()
+
+
+
+def late_answers(c, sent, deadline_s, grace_s):
+    """{message: seconds past its deadline + grace} of the messages sent
+    (id -> monotonic time), all answered."""
+    box.wait_until(lambda: all(m in c.answers for m in sent), timeout=60,
+                   what="answers to all %d messages" % len(sent))
+    return {m: round(c.at[m] - t - deadline_s, 2) for m, t in sent.items()
+            if c.at[m] - t > deadline_s + grace_s}
+
+
+# the send buffer of a stock kernel (wmem_max 208 KiB; pubd asks 1 MiB):
+# sanitizer builds take it from BOX_TEST_PUBD_SNDBUF
+SNDBUF_ASKED = 212992
+
+
+def test_a_connection_the_broker_stopped_reading_is_dropped_before_its_heartbeat():
+    hb = 4
+    proxy = tcpproxy.Proxy(PROXY_PORT, AMQP_PORT)
+    pd = Pubd(amqp_hosts="127.0.0.1:%d" % PROXY_PORT, amqp_heartbeat=hb,
+              pubd_connections=1, env={"BOX_TEST_PUBD_SNDBUF": str(SNDBUF_ASKED)})
+    try:
+        probe = pd.confirmed_client()
+        big = Client(pd.sock)
+        check(proxy.stall() == 1, "pubd's connection is not through the proxy")
+        t0 = time.monotonic()
+        # 20 MB waiting long enough to fill every buffer on the way: the
+        # connection has no room long before the broker's heartbeats (every
+        # hb/2 s) come.  Each message a quarter of pubd's send buffer (the
+        # kernel doubles what pubd asks for): under the third a writable
+        # socket has free (the write never waits), over the sixth pubd
+        # writes without asking the kernel again, so that no write is left
+        # for a heartbeat of its own
+        body = b"x" * (SNDBUF_ASKED * 2 // 4)
+        count = (20 << 20) // len(body)
+        threading.Thread(target=lambda: [big.send(request("big-%d" % k, body, 10000))
+                                         for k in range(count)], daemon=True).start()
+        sent = {}
+        while time.monotonic() - t0 < 4 * hb:
+            mid = "probe-%d" % len(sent)
+            sent[mid] = time.monotonic()
+            probe.send(request(mid, b"{}", 1000))
+            time.sleep(0.25)
+        late = late_answers(probe, sent, 1.0, 1.0)
+        kinds = {}
+        for m in sent:
+            kinds.setdefault(probe.answers[m][0], []).append(round(sent[m] - t0, 1))
+        print("probes by outcome (sent at s): %s" % kinds)
+        check(not late, "answers past the 1 s deadline + 1 s (s late): %s; pubd was held "
+              "in rabbitmq-c's heartbeat send on the connection with no room" % late)
+        # a broker closes a connection it has heard nothing from for two
+        # intervals or more: pubd must not wait for that
+        mid_way = [m for m in sent if 1.5 * hb <= sent[m] - t0 <= 2.5 * hb]
+        not_ok = {m: probe.answers[m] for m in mid_way if probe.answers[m][0] != OK}
+        check(mid_way and not not_ok, "probes sent %.0f-%.0f s after the broker stopped "
+              "reading, not confirmed (no new connection yet): %s" % (1.5 * hb, 2.5 * hb,
+                                                                      not_ok))
+        check("presumed stuck" in pd.logtext(), "pubd did not say why it dropped the "
+              "connection:\n%s" % pd.logtext()[-2000:])
+        probe.close()
+        big.close()
+    finally:
+        pd.stop()
+        proxy.close()
+
+
+def cpu_s(pid):
+    """utime + stime of process pid, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_message_waiting_for_a_connect_does_not_spin_on_a_blocked_connection():
+    proxy = tcpproxy.Proxy(PROXY_PORT, AMQP_PORT)
+    pd = Pubd(amqp_hosts="127.0.0.1:%d" % PROXY_PORT, amqp_heartbeat=60,
+              amqp_connect_timeout_ms=15000, pubd_connections=2)
+    alarm = False
+    try:
+        c = pd.confirmed_client()
+        box.wait_until(lambda: proxy.connections() == 2, timeout=30,
+                       what="pubd's two connections through the proxy")
+        proxy.unreachable()     # a connection opened from now on hangs
+        alarm = True
+        history.rabbitmqctl("set_disk_free_limit", "1000000GB")
+        # one message at a time, round robin: the first to meet the alarm
+        # blocks its connection only (a connection is blocked when it
+        # publishes)
+        n = [0]
+
+        def one_blocked():
+            mid = "m-%d" % n[0]
+            n[0] += 1
+            c.send(request(mid, b"{}", 3000))
+            box.wait_until(lambda: mid in c.answers, timeout=30, what="answer to " + mid)
+            return "blocked" in c.answers[mid][1]
+        box.wait_until(one_blocked, timeout=90, interval=0.5, what="the disk alarm")
+        conns = [ln.split("\t")[:2] for ln in history.rabbitmqctl(
+            "list_connections", "--no-table-headers", "pid", "state",
+            "client_properties").splitlines() if "pubd[%d]" % pd.p.pid in ln]
+        print("pubd's connections: %s" % conns)
+        other = [f for f in conns if f[1].strip() != "blocked"]
+        eq(len(other), 1, "pubd connections not blocked: %s" % conns)
+        history.rabbitmqctl("close_connection", other[0][0].strip(), "test: closed")
+        time.sleep(1)           # pubd reconnects: its connect hangs
+        c.send(request("waits", b"{}", 6000))
+        before = cpu_s(pd.p.pid)
+        time.sleep(4)
+        used = cpu_s(pd.p.pid) - before
+        print("pubd used %.2f s of CPU in 4 s with a message waiting" % used)
+        check(used < 1.0, "pubd used %.2f s of CPU in 4 s while a message waited for a "
+              "connect and the other connection was blocked: a busy loop" % used)
+        box.wait_until(lambda: "waits" in c.answers, timeout=30, what="the waiting message")
+        eq(c.answers["waits"][0], FAILED, "the message no connection took: %s" %
+           (c.answers["waits"],))
+        c.close()
+    finally:
+        if alarm:
+            history.rabbitmqctl("set_disk_free_limit", "50MB")
+        pd.stop()
+        proxy.close()
+    # the alarm gone before the next test publishes
+    box.wait_until(lambda: "disk" not in history.rabbitmqctl(
+        "eval", "rabbit_alarm:get_alarms()."), timeout=60, interval=1,
+        what="the disk alarm cleared")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ a black hole: nothing more is read or forwarded in either direction, no FIN
 or RST is sent, the sockets stay open - what a client sees when the broker's
 host loses power or the network partitions.  Connections opened afterwards
 are forwarded normally (the client finds a working path when it reconnects,
-as it would to another node).  gone() is the host itself lost: the open
-connections go silent as with freeze(), and a new connection is never
-answered (its SYNs are dropped: the port's listener never accepts and its
-queue is full), so a client waits its whole connect timeout.  close() ends
-everything.
+as it would to another node).  stall() makes every connection open at that
+moment stop reading its client: what the client sends stays in the socket
+buffers, what the server sends (its heartbeats) still arrives, as with a
+broker whose flow control stopped reading a connection.  unreachable()
+leaves the open connections alone, and a new connection is never answered
+(its SYNs are dropped: the port's listener never accepts and its queue is
+full), so a client waits its whole connect timeout.  gone() is the host
+itself lost: freeze() and unreachable().  close() ends everything.
 """
 
 import select
@@ -45,7 +48,7 @@ class Proxy:
             except OSError:
                 c.close()
                 continue
-            pair = {"c": c, "u": u, "frozen": False}
+            pair = {"c": c, "u": u, "frozen": False, "stalled": False}
             with self.lock:
                 self.pairs.append(pair)
             threading.Thread(target=self._pump, args=(c, u, pair), daemon=True).start()
@@ -53,7 +56,7 @@ class Proxy:
 
     def _pump(self, src, dst, pair):
         while not self.closed:
-            if pair["frozen"]:
+            if pair["frozen"] or (pair["stalled"] and src is pair["c"]):
                 threading.Event().wait(0.05)
                 continue
             try:
@@ -84,10 +87,24 @@ class Proxy:
                 p["frozen"] = True
             return len(self.pairs)
 
+    def stall(self):
+        """Every connection open now stops reading its client for good (the
+        server's side still arrives)."""
+        with self.lock:
+            for p in self.pairs:
+                p["stalled"] = True
+            return len(self.pairs)
+
     def gone(self):
         """The host is gone: every connection open now goes silent, and
         connections opened from now on are never answered."""
         n = self.freeze()
+        self.unreachable()
+        return n
+
+    def unreachable(self):
+        """Connections opened from now on are never answered; the open ones
+        go on."""
         try:
             self.lsock.shutdown(socket.SHUT_RDWR)   # wakes the accept()
         except OSError:
@@ -102,7 +119,6 @@ class Proxy:
         # drops every SYN to the port, as for a host that does not answer
         fill = socket.create_connection((host, self.port), timeout=5)
         self.hole = [hole, fill]
-        return n
 
     def close(self):
         self.closed = True
@@ -111,6 +127,12 @@ class Proxy:
                 s.close()
             except OSError:
                 pass
+        try:
+            # wakes the accept() (a closed descriptor would not: the
+            # socket would go on listening under the thread's reference)
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.lsock.close()
         except OSError:
