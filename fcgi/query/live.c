@@ -486,11 +486,17 @@ cached(struct rds *r, const char *prefix, const char *field, const char *id,
 	if ((res = cached_at(r, key, field, id, j)) == LIVE_OK)
 		return res;
 	failed = res == LIVE_FAIL;
+	/* one server holds every key: the others would each cost a connect
+	 * and redis_timeout_ms more, for the same answer */
+	if (failed && r->mode == RDS_SINGLE)
+		return LIVE_FAIL;
 	if (keys_legacy(KEY_OIX, id, key, sizeof(key)) < 0)
 		return LIVE_FAIL;
-	if ((rep = get(r, key)) == NULL)
+	if ((rep = get(r, key)) == NULL) {
+		if (r->mode == RDS_SINGLE)
+			return LIVE_FAIL;
 		failed = 1;
-	else {
+	} else {
 		if (rep->type == REDIS_REPLY_STRING &&
 		    (sp = strchr(rep->str, ' ')) != NULL &&
 		    (size_t)(sp - rep->str) < sizeof(tag)) {

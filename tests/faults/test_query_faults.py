@@ -2,11 +2,22 @@
 """Query responder when its dependencies fail: MySQL stopped -> 503 JSON on
 every MySQL endpoint (health says which), Redis-only answers still served;
 MySQL started again -> every responder process answers again, without a
-restart.  Same for Redis."""
+restart.  Same for Redis.  A Redis that accepts connections and never
+answers costs a ticket or order lookup one Redis timeout, not one per key
+it would look at (a responder of the test's own, on its own socket)."""
 
+import os
 import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
 
 import box
+import fcgi
 from box import NGINX, LIGHTTPD, WEB_PORTS, buy, check, eq, http
 
 MYSQL_PATHS = ["/get/venues", "/get/venues/Venue2/events", "/get/events/Event2",
@@ -147,6 +158,56 @@ def test_redis_restart_costs_no_request():
             for p in paths:
                 r = http("GET", p, port=port)
                 eq(r.status, 200, "%s right after a Redis restart (body %s)" % (p, r.body[:200]))
+
+
+
+def test_a_redis_that_never_answers_costs_a_lookup_one_timeout():
+    """Single mode: every key is on the one server, so once it failed to
+    answer, the other keys of a lookup (the untagged index entry, the
+    untagged cache entry of ids made before the slot tag) are not asked:
+    each would cost another connect and redis_timeout_ms."""
+    hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                c, _ = hole.accept()
+            except OSError:
+                return
+            accepted.append(c)      # kept open, never answered
+    threading.Thread(target=accept, daemon=True).start()
+    run = tempfile.mkdtemp(prefix="query-", dir="/tmp")
+    sock = os.path.join(run, "query.sock")
+    env = dict(os.environ, BOXOFFICE_CONF=box.CONF, BOXOFFICE_METRICS_DIR="",
+               BOXOFFICE_REDIS_NODES="127.0.0.1:%d" % hole.getsockname()[1],
+               BOXOFFICE_REDIS_TIMEOUT_MS="500",
+               BOXOFFICE_LOG_FILE=os.path.join(run, "query.log"))
+    p = subprocess.Popen([shutil.which("spawn-fcgi"), "-n", "-s", sock, "--",
+                          os.path.join(box.BIN, "query.fcgi")], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        box.wait_until(lambda: os.path.exists(sock), timeout=10, what="the socket")
+        for kind in ("tickets", "orders"):
+            path = "/get/%s/%s" % (kind, uuid.uuid4())
+            n0 = len(accepted)
+            out = fcgi.call(sock, "GET", path, timeout=30)
+            time.sleep(0.2)     # the accept thread catches up
+            print("%s: %d connection(s) to Redis; %s" % (path, len(accepted) - n0,
+                                                         out.split("\r\n")[0]))
+            check(out.startswith("Status: 503"), "%s with Redis silent and MySQL without "
+                  "it: %r" % (path, out[:200]))
+            eq(len(accepted) - n0, 1, "connections to the silent Redis for one lookup of "
+               "%s (each costs redis_timeout_ms)" % kind)
+    finally:
+        p.terminate()
+        p.wait(10)
+        hole.close()
+        for c in accepted:
+            c.close()
+        shutil.rmtree(run, ignore_errors=True)
 
 
 if __name__ == "__main__":
