@@ -31,6 +31,11 @@ const char *catz_str(enum catz r);
  * counters when absent and may_create).  Returns an enum catz. */
 enum catz catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 	    int may_create);
+/* The venue, shape and price Redis holds for one event zone, as text
+ * ("Venue1 26x30 at 80.00", or "nothing"), into out.  Returns 0, or -1
+ * (ctl->rds.errstr). */
+int	catalog_zone_held(struct ctl *ctl, const char *event, long zone,
+	    char *out, size_t len);
 /* Takes one event zone out of Redis unless it shows a sale. */
 enum catz catalog_zone_drop(struct ctl *ctl, const char *event, long zone);
 /* What Redis shows sold of one event zone: seats taken in the bitmap plus

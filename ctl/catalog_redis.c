@@ -118,6 +118,41 @@ catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 	return zone_script(ctl, &z, SCRIPT_LOAD_ZONE, 15, argv);
 }
 
+int
+catalog_zone_held(struct ctl *ctl, const char *event, long zone, char *out,
+    size_t len)
+{
+	struct zkeys	 z;
+	redisReply	*rep, *f[4];
+	int		 k;
+
+	if (zkeys(&z, event, zone) != 0) {
+		snprintf(ctl->rds.errstr, sizeof(ctl->rds.errstr), "bad key");
+		return -1;
+	}
+	rep = rds_cmd(&ctl->rds, keys_slot(z.tag), "HMGET %s venue rows cols "
+	    "price", z.k[KEY_ZONE]);
+	if (rep == NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 4) {
+		snprintf(ctl->rds.errstr, sizeof(ctl->rds.errstr), "%s: "
+		    "unexpected reply", z.k[KEY_ZONE]);
+		freeReplyObject(rep);
+		return -1;
+	}
+	for (k = 0; k < 4; k++)
+		f[k] = rep->element[k];
+	if (f[0]->type != REDIS_REPLY_STRING)
+		snprintf(out, len, "nothing");
+	else
+		snprintf(out, len, "%s %sx%s at %s", f[0]->str,
+		    f[1]->type == REDIS_REPLY_STRING ? f[1]->str : "?",
+		    f[2]->type == REDIS_REPLY_STRING ? f[2]->str : "?",
+		    f[3]->type == REDIS_REPLY_STRING ? f[3]->str : "?");
+	freeReplyObject(rep);
+	return 0;
+}
+
 enum catz
 catalog_zone_drop(struct ctl *ctl, const char *event, long zone)
 {

@@ -659,6 +659,42 @@ record(struct apply *a, const char *event, long zone, int dropped,
 	return 0;
 }
 
+/*
+ * Zone cz, which the document does not change, has another venue, shape or
+ * price in Redis than in the catalog: an apply whose undo failed left it
+ * (undo_redis).  Checked unsold like a changed zone, it is loaded as the
+ * catalog has it; with a sale it is refused (seats and prices sold stay as
+ * Redis has them).  Returns the load's answer, or CATZ_SOLD (printed).
+ */
+static enum catz
+repair(struct apply *a, const struct catalog_zone *cz, int *may)
+{
+	char	held[160], what[sizeof(cz->event) + 96];
+
+	if (catalog_zone_held(a->ctl, cz->event, cz->zone, held,
+	    sizeof(held)) != 0) {
+		ctl_err("redis: %s", a->ctl->rds.errstr);
+		return CATZ_ERROR;
+	}
+	printf("%s zone %ld: Redis holds %s, the catalog %s %ldx%ld at %s "
+	    "(an apply whose undo failed?): put back as the catalog has it\n",
+	    cz->event, cz->zone, held, cz->venue, cz->rows, cz->cols,
+	    cz->price);
+	snprintf(what, sizeof(what), "put %s zone %ld back as the catalog has "
+	    "it", cz->event, cz->zone);
+	if (refuse_if_sold(a, what, cz->event, cz->zone)) {
+		if (!a->failed)
+			ctl_err("%s zone %ld sold as Redis holds it (%s): give "
+			    "it that venue, shape and price in the catalog "
+			    "(with `ticketctl rebuild` after, for a shape), or "
+			    "put Redis's back by hand", cz->event, cz->zone,
+			    held);
+		return CATZ_SOLD;
+	}
+	*may = 1;
+	return catalog_zone_load(a->ctl, cz, 1);
+}
+
 /* Loads every event zone of the new document and drops those it lost.
  * Returns 0, or -1 (printed; the caller undoes what was recorded). */
 static int
@@ -704,6 +740,13 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 			if (record(a, e->id, cz.zone, 0, may) != 0)
 				return -1;
 			r = catalog_zone_load(a->ctl, &cz, may);
+			if (r == CATZ_SOLD && !may) {
+				if ((r = repair(a, &cz, &may)) == CATZ_SOLD) {
+					a->ndone--;	/* nothing written */
+					return -1;
+				}
+				a->done[a->ndone - 1].may_create = may;
+			}
 			if (r == CATZ_SOLD) {
 				ctl_err("%s zone %ld sold while the catalog "
 				    "was applied: nothing changed", e->id,

@@ -4,7 +4,10 @@ force (CONTRACT section 6, docs/catalog.md): ctl/cmd_catalog.c apply_locked
 writes MySQL in one transaction, then every event zone to Redis
 (write_redis, lua/load_zone.lua); on a failure it undoes the Redis writes
 it made (undo_redis: a zone of a new event is dropped again, with its
-bo:zones entry) and rolls MySQL back."""
+bo:zones entry) and rolls MySQL back.  A zone an undo could not put back
+(Redis holds another price than the catalog) is put back by the next
+apply while unsold, and named with the way out once sold; it no longer
+refuses every later apply as "sold while the catalog was applied"."""
 
 import copy
 import json
@@ -16,6 +19,7 @@ import catalog
 from box import buy, check, eq
 
 EVENT = "EventZ9"  # sorts after every seed event: its zones are written last
+LEFT_EVENT = "EventZ8"  # a zone an undo left at another price
 VENUE = "Venue2"   # zones 1..4 (box.VENUE2_ZONES)
 ZONES = sorted(box.VENUE2_ZONES)
 LAST = ZONES[-1]
@@ -26,8 +30,9 @@ def setup_module():
 
 
 def teardown_module():
-    for z in ZONES:
-        box.redis("DEL", "bo:zone:{%s:%d}" % (EVENT, z), node=box.zone_node(EVENT, z))
+    for ev in (EVENT, LEFT_EVENT):
+        for z in ZONES:
+            box.redis("DEL", "bo:zone:{%s:%d}" % (ev, z), node=box.zone_node(ev, z))
     catalog.restore()
 
 
@@ -140,6 +145,55 @@ def test_failed_redis_write_of_last_zone_leaves_previous_catalog():
     eq(b.status, 201, "purchase in the applied event: " + b.body)
     b = buy(VENUE, EVENT, LAST, 1, 1)
     eq(b.status, 201, "purchase in the once sabotaged zone: " + b.body)
+
+
+
+def test_a_zone_an_undo_left_at_another_price_is_put_back_while_unsold():
+    """An apply that repriced an unsold zone and then failed, whose undo
+    could not reach Redis, leaves the zone at the new price in Redis and
+    the old one in MySQL (the message says to apply the previous catalog).
+    Made here by hand (HSET of the price).  Would catch: the next apply of
+    the catalog refused for good (the zone, unchanged in the document, was
+    loaded without the check that lets its price change: "sold while the
+    catalog was applied", exit 1, for every apply, event cancel and
+    stagger); a repair that reprices a zone with a sale."""
+    doc = catalog.show()
+    doc["events"].append({"eventId": LEFT_EVENT, "venueId": VENUE, "name": "Left Night",
+                          "type": "CONCERT", "date": "2027-06-02T20:00:00Z",
+                          "status": "SCHEDULED"})
+    catalog.apply_ok(doc, "apply of %s" % LEFT_EVENT)
+    zone = ZONES[0]
+    key = "bo:zone:{%s:%d}" % (LEFT_EVENT, zone)
+    node = box.zone_node(LEFT_EVENT, zone)
+    price = box.redis("HGET", key, "price", node=node).decode()
+    box.redis("HSET", key, "price", "123.45", node=node)
+
+    r = catalog.apply(doc)
+    print("    unsold: exit %d, stdout %r, stderr %r" % (r.returncode, r.stdout, r.stderr))
+    eq(r.returncode, 0, "apply of the unchanged catalog with the zone at another price in "
+       "Redis: exit status (stdout %r, stderr %r)" % (r.stdout, r.stderr))
+    check("Redis holds Venue2" in r.stdout and "at 123.45" in r.stdout and
+          "put back as the catalog has it" in r.stdout, "what apply said: %r" % r.stdout)
+    eq(box.redis("HGET", key, "price", node=node).decode(), price, "the price in Redis")
+    b = buy(VENUE, LEFT_EVENT, zone, 1, 1)
+    eq(b.status, 201, "a purchase in the zone put back: " + b.body)
+    check('"price":%s,' % price in b.body, "sold at the catalog's %s: %s" % (price, b.body))
+
+    # sold since: the repair is refused, the zone named with the way out
+    box.redis("HSET", key, "price", "123.45", node=node)
+    r = catalog.apply(doc)
+    print("    sold: exit %d, stderr %r" % (r.returncode, r.stderr))
+    eq(r.returncode, 1, "apply with the zone sold at another price in Redis: exit status "
+       "(stdout %r, stderr %r)" % (r.stdout, r.stderr))
+    check("%s zone %d sold as Redis holds it (Venue2" % (LEFT_EVENT, zone) in r.stderr and
+          "at 123.45" in r.stderr, "what apply said: %r" % r.stderr)
+    check("catalog not applied" in r.stderr and "could not put" not in r.stderr,
+          "stderr: %r" % r.stderr)
+    eq(box.redis("HGET", key, "price", node=node).decode(), "123.45",
+       "Redis's price of the sold zone, untouched")
+    # the way out by hand: Redis's price back as the catalog has it
+    box.redis("HSET", key, "price", price, node=node)
+    catalog.apply_ok(doc, "apply once Redis's price is put back by hand")
 
 
 if __name__ == "__main__":
