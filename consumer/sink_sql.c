@@ -92,12 +92,15 @@
 
 #define DOUBLE_SALE_STATUS	"DOUBLE_SALE"
 #define MARK_WAIT_MS	15000	/* longest wait for the nosql write */
-#define MARK_SLOTS	8	/* double sales waiting for it at once */
 
-/* A double sale whose mark waits for the nosql pipeline's write. */
+/* A double sale whose mark waits for the nosql pipeline's write.  One
+ * entry per item of a batch and a spare: a batch is held until all its
+ * marks are done, so the entry a new one takes (the least recently seen)
+ * is never one still waiting, whose wait would begin again. */
 struct mark_wait {
 	char		id[UUID_LEN + 1];
 	long long	since;		/* mono_ms() of the first mark */
+	long long	seen;		/* mono_ms() of the last */
 };
 
 struct sink_sql {
@@ -117,7 +120,7 @@ struct sink_sql {
 	unsigned char		*held;		/* mark failed: retry later */
 	char			 mark_err[256];
 	int			 batch;		/* consumer_ddb_write = batch */
-	struct mark_wait	 waits[MARK_SLOTS];
+	struct mark_wait	*waits;		/* max + 1 */
 	char			*osql;		/* OSQL_SIZE(max) bytes */
 	struct osql_order	*ov;		/* orders of one transaction */
 	size_t			*oidx;		/* their item indices */
@@ -323,20 +326,21 @@ static int
 mark_wait(struct sink_sql *s, const char *id)
 {
 	long long	 now = mono_ms();
-	struct mark_wait *w = NULL, *oldest = &s->waits[0];
+	struct mark_wait *w = NULL, *lru = &s->waits[0];
 	size_t		 i;
 
-	for (i = 0; i < MARK_SLOTS; i++) {
+	for (i = 0; i <= s->max; i++) {
 		if (strcmp(s->waits[i].id, id) == 0)
 			w = &s->waits[i];
-		if (s->waits[i].since < oldest->since)
-			oldest = &s->waits[i];
+		if (s->waits[i].seen < lru->seen)
+			lru = &s->waits[i];
 	}
 	if (w == NULL) {
-		w = oldest;
+		w = lru;
 		snprintf(w->id, sizeof(w->id), "%s", id);
 		w->since = now;
 	}
+	w->seen = now;
 	if (now - w->since < MARK_WAIT_MS) {
 		snprintf(s->mark_err, sizeof(s->mark_err), "double sale %s "
 		    "marked in DynamoDB before the nosql pipeline wrote it: "
@@ -956,6 +960,7 @@ sql_free(void *ctx)
 	free(s->ov);
 	free(s->oidx);
 	free(s->cv);
+	free(s->waits);
 	free(s);
 }
 
@@ -999,10 +1004,11 @@ sink_sql_new(const struct conf *c)
 	s->ov = calloc(s->max, sizeof(*s->ov));
 	s->oidx = calloc(s->max, sizeof(*s->oidx));
 	s->cv = calloc(s->max, sizeof(*s->cv));
+	s->waits = calloc(s->max + 1, sizeof(*s->waits));
 	if (s->sql == NULL || s->tv == NULL || s->idx == NULL ||
 	    s->lead == NULL || s->rows == NULL || s->held == NULL ||
 	    s->osql == NULL || s->ov == NULL || s->oidx == NULL ||
-	    s->cv == NULL)
+	    s->cv == NULL || s->waits == NULL)
 		goto nomem;
 	return sk;
 nomem:

@@ -204,5 +204,42 @@ def test_double_sale_mark_survives_a_later_dynamodb_write():
     eq(box.queue_get("ticketSQL.dead"), [forged], "the refused message in ticketSQL.dead")
     persist.exact_check(LEDGER)
 
+
+def test_more_double_sales_in_a_batch_than_a_handful_each_wait_once():
+    """Round-1 double sales published to ticketSQL alone: the nosql
+    pipeline never writes them, so each mark waits its 15 s (mark_wait in
+    consumer/sink_sql.c) and the message is then dead-lettered.  Twenty in
+    one batch (published while the consumer was stopped).  Would catch: a
+    wait table smaller than a batch, whose entries the batch's retries
+    evict from each other so that every wait begins again at every round:
+    none ever ended, and the MySQL pipeline held that batch, and every
+    sale behind it, for good (8 entries until 2026-12-06)."""
+    sold = LEDGER.buy(LEDGER.seats(20))
+    persist.exact_check(LEDGER)
+    offset = persist.log_size()
+    forged = [persist.forged_copy(t, ticketId=persist.new_ticket_id()) for t in sold]
+    box.stack("stop", "consumer")
+    try:
+        for body in forged:
+            box.mqtool("publish", "-q", "ticketSQL", body)
+    finally:
+        box.stack("start", "consumer")
+    t0 = time.time()
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == len(forged), timeout=90,
+                   what="the %d double sales dead-lettered, each after its 15 s wait"
+                   % len(forged))
+    print("all %d dead-lettered %.1f s after the consumer started" % (len(forged),
+                                                                    time.time() - t0))
+    eq(sorted(box.queue_get("ticketSQL.dead")), sorted(forged), "ticketSQL.dead")
+    log = persist.log_since(offset)
+    eq(log.count("the nosql pipeline did not write it within 15 s"), len(forged),
+       "one end of a wait per double sale")
+    eq(len([ln for ln in log.splitlines() if "DOUBLE SALE ALARM" in ln]), len(forged),
+       "alarm lines")
+    # the pipeline goes on: a sale after them is stored
+    LEDGER.buy(LEDGER.seats(5))
+    persist.exact_check(LEDGER)
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
