@@ -194,12 +194,8 @@ order_seats(struct json_object *arr, struct order_req *o, const char **why)
 			    PURCHASE_BAD_REQUEST);
 	}
 	o->n = (int)n;
-	for (i = 0; i < n; i++)
-		for (j = 0; j < (int)i; j++)
-			if (o->seats[j].row == o->seats[i].row &&
-			    o->seats[j].col == o->seats[i].col)
-				return fail(why, "seats lists a seat twice",
-				    PURCHASE_BAD_REQUEST);
+	/* the range first: values out of it are clamped alike (json_int),
+	 * two of them are not one seat twice */
 	for (i = 0; i < n; i++) {
 		if (o->seats[i].row < 1 || o->seats[i].row > SEAT_MAX)
 			return fail(why, "row is outside the zone",
@@ -208,6 +204,12 @@ order_seats(struct json_object *arr, struct order_req *o, const char **why)
 			return fail(why, "column is outside the zone",
 			    PURCHASE_INVALID_SEAT);
 	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < (int)i; j++)
+			if (o->seats[j].row == o->seats[i].row &&
+			    o->seats[j].col == o->seats[i].col)
+				return fail(why, "seats lists a seat twice",
+				    PURCHASE_BAD_REQUEST);
 	return PURCHASE_OK;
 }
 

@@ -786,6 +786,14 @@ test_order_bodies(void **state)
 		    PURCHASE_INVALID_SEAT, 0, 0, 0 },
 		{ OIDS "\"seats\":[" S(1, 99999999999) "]}",
 		    PURCHASE_INVALID_SEAT, PURCHASE_INVALID_SEAT, 0, 0, 0 },
+		/* distinct seats out of range are not one seat twice (their
+		 * values are clamped alike) */
+		{ OIDS "\"seats\":[" S(-2, 1) "," S(-3, 1) "]}",
+		    PURCHASE_INVALID_SEAT, PURCHASE_INVALID_SEAT, 0, 0, 0 },
+		{ OIDS "\"seats\":[" S(3000000000, 1) "," S(4000000000, 1) "]}",
+		    PURCHASE_INVALID_SEAT, PURCHASE_INVALID_SEAT, 0, 0, 0 },
+		{ OIDS "\"seats\":[" S(1, 0) "," S(1, 0) "]}",
+		    PURCHASE_INVALID_SEAT, PURCHASE_INVALID_SEAT, 0, 0, 0 },
 		/* holdSeconds: ignored by orders, checked by holds */
 		{ OIDS "\"quantity\":1,\"holdSeconds\":0}", PURCHASE_OK,
 		    PURCHASE_BAD_REQUEST, 0, 1, -1 },
