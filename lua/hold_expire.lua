@@ -5,7 +5,8 @@
 --
 -- KEYS[1] bo:zone:{E:Z}, KEYS[2] bo:left:{E:Z}, KEYS[3] bo:seat:{E:Z},
 -- KEYS[4] bo:own:{E:Z}, KEYS[5] bo:holds:{E:Z}, KEYS[6] bo:hexp:{E:Z},
--- KEYS[7] bo:hend:{E:Z}
+-- KEYS[7] bo:hend:{E:Z}; for one hold also KEYS[8] bo:pend:{E:Z},
+-- KEYS[9] bo:sweep:{E:Z}, KEYS[10] bo:ords:{E:Z}
 -- ARGV: holdId ("" = every due hold), max count, for one hold the SHA-256
 --       of its id (a hold `ticketctl rebuild` put back confirmed from
 --       MySQL is "#<that hash>" -> "C <orderId>": lua/order.lua)
@@ -15,7 +16,9 @@
 -- one wins.  A seat is cleared only while its owner is still the hold.
 -- Returns the number expired ("" mode); for one hold 1 deleted, 2 expired
 -- (released now if the sweeper had not yet), 0 unknown (or confirmed, or
--- deleted before).  A hold put back confirmed is confirmed whatever Redis
+-- deleted before), 3 being confirmed: its order's message is not
+-- confirmed by the broker yet, and a publish that fails gives the hold
+-- back (lua/order_release.lua).  A hold put back confirmed is confirmed whatever Redis
 -- kept under its id (an AOF that lost the confirm brings it back active):
 -- 0, nothing deleted.
 --
@@ -25,6 +28,7 @@
 -- given back, lua/order_release.lua, ends again at its expiry).
 --#include free_seat
 --#include hold_end
+--#include pending
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cols = tonumber(redis.call('HGET', KEYS[1], 'cols'))
@@ -71,6 +75,11 @@ if rec == 'X' then
 end
 local exp, list = string.match(rec or '', '^A (%d+) (.*)$')
 if not exp then
+  local oid = string.match(rec or '', '^C (%S+)$')
+  if oid and KEYS[10] and order_pending(KEYS[8], KEYS[9], oid,
+      redis.call('HGET', KEYS[10], oid) or nil) then
+    return 3
+  end
   return 0
 end
 if now >= tonumber(exp) then

@@ -40,7 +40,8 @@
 -- never written here.  The same key again:
 -- another hash is 20 (reused); F is 23 {23, "<code> <taken>"}; H is 22
 -- {22, "<holdId> <expires ms> <total> <r c ...>", "h"} (the first 201
--- again, whatever became of the hold since); P while the order message
+-- again, whatever became of the hold since, once the replicas have the
+-- record: it is written again for the responder's WAIT); P while the order message
 -- is still pending (its publish not yet confirmed, or claimed by the
 -- sweeper) is 21 (in progress), else 22 {22, order message, kind}: the
 -- order was published, answer it again.  (order_release.lua deletes the
@@ -106,6 +107,10 @@ if ih ~= '' then
       return {23, rest}
     end
     if st == 'H' then
+      -- written again, unchanged: the responder's WAIT then covers the
+      -- hold, which another request made (its first answer may have
+      -- been the 503 of a hold no replica had yet)
+      redis.call('SET', KEYS[7], rec, 'KEEPTTL')
       return {22, rest, 'h'}
     end
     local oid, k = string.match(rest, '^(%S+) (%S+)$')

@@ -541,10 +541,14 @@ reply_unsold(FCGX_Request *req, enum sell_kind k, struct sale *s,
 		return;
 	}
 	if (k == SELL_HOLD && res == SALE_REPLAY && s->replay_kind == 'h') {
-		/* the first 201 again, whatever became of the hold since */
-		if (sale_hold_from_replay(s) == 0)
-			reply_hold(req, s, o, 1);
-		else {
+		/* the first 201 again, whatever became of the hold since;
+		 * WAITed for as a new hold (the script wrote its record
+		 * again): the first answer may have been the 503 of a hold
+		 * no replica had */
+		if (sale_hold_from_replay(s) == 0) {
+			if (hold_replicated(req, s))
+				reply_hold(req, s, o, 1);
+		} else {
 			log_warnx("replay of %s: unreadable hold", s->idem);
 			http_error(req, 503, "UNAVAILABLE", "cannot answer this "
 			    "Idempotency-Key again now; try again", RETRY_AFTER);
@@ -948,6 +952,13 @@ delete_hold(FCGX_Request *req, const char *id)
 	case END_HOLD_UNKNOWN:
 		http_error(req, 404, "NOT_FOUND", "no such hold (a confirmed "
 		    "hold is an order: cancel the order)", NULL);
+		break;
+	case END_HOLD_CONFIRMING:
+		/* a publish that fails gives the hold back: neither ended nor
+		 * an order yet */
+		http_error(req, 409, "REQUEST_IN_PROGRESS", "this hold is "
+		    "being confirmed; try again: its order, or the hold if "
+		    "the confirm fails", RETRY_AFTER);
 		break;
 	case END_HOLD_ERROR:
 		log_warnx("delete hold %s: %s", id, rds.errstr);

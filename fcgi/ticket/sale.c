@@ -543,7 +543,7 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
     const char *hold_id)
 {
 	char		 k[KEY__MAX][KEY_MAX], hash[TOKEN_HASH_LEN + 1];
-	const char	*argv[10];
+	const char	*argv[13];
 	redisReply	*rep;
 	long long	 res;
 
@@ -555,10 +555,14 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 	argv[4] = k[KEY_HOLDS];
 	argv[5] = k[KEY_HEXP];
 	argv[6] = k[KEY_HEND];
-	argv[7] = hold_id;
-	argv[8] = "1";
-	argv[9] = hash;		/* a hold rebuild put back confirmed */
-	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 7, 10, argv)) == NULL)
+	argv[7] = k[KEY_PEND];	/* a confirm in flight */
+	argv[8] = k[KEY_SWEEP];
+	argv[9] = k[KEY_ORDS];
+	argv[10] = hold_id;
+	argv[11] = "1";
+	argv[12] = hash;	/* a hold rebuild put back confirmed */
+	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 10, 13, argv)) ==
+	    NULL)
 		return END_HOLD_ERROR;
 	res = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
 	freeReplyObject(rep);
@@ -569,6 +573,8 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 		return END_HOLD_DELETED;
 	case 2:
 		return END_HOLD_EXPIRED;
+	case 3:
+		return END_HOLD_CONFIRMING;
 	default:
 		seterr(r, node, "hold_expire", "unexpected reply");
 		return END_HOLD_ERROR;

@@ -356,6 +356,33 @@ def test_short_wait_hold_is_not_answered_made():
     eq(http("DELETE", "/holds/" + hid).status, 404, "the hold has ended")
 
 
+def test_short_wait_keyed_hold_retry_is_not_answered_made():
+    """The retry of a keyed hold whose first answer was that 503 answers
+    the hold's 201 again only once a replica has it: while the replica
+    still cannot acknowledge it, the retry is the same 503 (a 201 then
+    would name a hold a failover could lose, CONTRACT §9.6); afterwards
+    the 201 of the same hold, replayed."""
+    rp = replica_of(master())
+    key = {"Idempotency-Key": "keyed-hold-%d" % time.time_ns()}
+    req = {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE, "quantity": 1,
+           "holdSeconds": 120}
+    with Paused(rp):
+        r = http("POST", "/holds", req, headers=key)
+        again = http("POST", "/holds", req, headers=key)
+    eq(r.status, 503, "a keyed hold the replica cannot acknowledge (%s)" % r.body)
+    hid = r.json().get("holdId")
+    eq((again.status, again.json().get("holdId")), (503, hid),
+       "its retry while the replica still cannot acknowledge it (%s)" % again.body)
+    check("could not replicate the hold" in again.json().get("message", ""),
+          "the retry's 503 says why: %s" % again.body)
+    box.wait_until(lambda: in_sync(master(), rp), timeout=30, what="replica in sync")
+    last = http("POST", "/holds", req, headers=key)
+    eq((last.status, last.json().get("holdId")), (201, hid),
+       "the retry once the replica has it (%s)" % last.body)
+    eq(last.header("Idempotent-Replayed"), "true", "replayed")
+    eq(http("DELETE", "/holds/" + hid).status, 204, "the hold stood on the master")
+
+
 def metric_of(path, name):
     r = http("GET", path, port=box.NGINX_METRICS)
     for line in r.body.splitlines():

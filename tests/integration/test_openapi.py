@@ -360,6 +360,7 @@ FLOW = [
     pend("C", old_shape=True),
     (("/holds/{holdId}/confirm", "post", "409", "REQUEST_IN_PROGRESS"), "POST", "/holds/{H1.holdId}/confirm",
      None, None),
+    (("/holds/{holdId}", "delete", "409", "REQUEST_IN_PROGRESS"), "DELETE", "/holds/{H1.holdId}", None, None),
     unpend,
     (("/holds/{holdId}", "delete", "404"), "DELETE", "/holds/{H1.holdId}", None, None),
     (("/holds", "post", "201"), "POST", "/holds", ob(seats=seats((7, 1))), None, "H2"),
