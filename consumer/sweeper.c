@@ -183,6 +183,35 @@ expire_holds(struct round *r, unsigned node, const char *tag)
 	freeReplyObject(rep);
 }
 
+/*
+ * Whether redis_wait_replicas replicas of the zone's master have what
+ * claim.lua returned (it wrote, so a WAIT covers it), as the responder asks
+ * before it publishes a sale (docs/reliability.md, "Redis Cluster"): an
+ * entry is the sweeper's because its responder never asked (killed after
+ * the reservation, or the reservation's answer lost), and a sale a
+ * failover could lose must not be published: the promoted replica would
+ * sell its seats again beside the stored tickets.  Short, the entries stay
+ * claimed for the next round.  1 also when no WAIT is asked
+ * (redis_wait_replicas 0, or redis_wait_short = publish).
+ */
+static int
+replicated(struct round *r, unsigned node, const char *tag)
+{
+	char	why[256];
+	int	n;
+
+	if (!r->rds->wait_release || r->rds->wait_replicas <= 0 ||
+	    (n = rds_wait(r->rds, node, r->rds->wait_replicas,
+	    r->rds->wait_timeout_ms)) >= r->rds->wait_replicas)
+		return 1;
+	fmt_trunc(why, sizeof(why), "%s: %d of %d replicas have its pending "
+	    "entries%s%s; kept for the next round", tag, n < 0 ? 0 : n,
+	    r->rds->wait_replicas, n < 0 ? ": " : "", n < 0 ?
+	    r->rds->errstr : "");
+	round_fail(r, "WAIT", why);
+	return 0;
+}
+
 /* Ends the zone's expired holds, then claims and publishes its stale
  * entries, unless the broker failed earlier in the round.  Returns 0, or
  * -1 if the broker failed (the round publishes no more, but goes on
@@ -219,6 +248,11 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	if ((rep = rds_eval(r->rds, node, SCRIPT_CLAIM, 3, 6, argv)) == NULL) {
 		round_fail(r, "claim", r->rds->errstr);
 		master_failed(r, node);
+		return 0;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+	    !replicated(r, node, tag)) {
+		freeReplyObject(rep);
 		return 0;
 	}
 	if (rep->type == REDIS_REPLY_ARRAY)

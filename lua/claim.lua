@@ -14,7 +14,10 @@
 -- pairs: the member (what the sweeper removes once published), then the
 -- message to publish: "" when the member is the message (it starts with
 -- "{"), also "" for an orderId whose message is missing (never written so:
--- the sweeper keeps such an entry and says so).
+-- the sweeper keeps such an entry and says so).  It writes whenever it
+-- returns an entry (claimed now, or the first one scored again: nothing
+-- reads a claim's score but this order), so that the sweeper's WAIT for
+-- the replicas covers what it is about to publish (consumer/sweeper.c).
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0,
   tonumber(ARGV[3]))
 for _, m in ipairs(old) do
@@ -29,5 +32,8 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)) do
   else
     out[#out + 1] = redis.call('HGET', KEYS[3], m) or ''
   end
+end
+if #old == 0 and #out > 0 then
+  redis.call('ZADD', KEYS[2], ARGV[2], out[1])
 end
 return out

@@ -27,6 +27,7 @@ that assert a replica read then fail (they did: see the report).
 import json
 import os
 import signal
+import threading
 import time
 
 import box
@@ -381,6 +382,62 @@ def test_short_wait_keyed_hold_retry_is_not_answered_made():
        "the retry once the replica has it (%s)" % last.body)
     eq(last.header("Idempotent-Replayed"), "true", "replayed")
     eq(http("DELETE", "/holds/" + hid).status, 204, "the hold stood on the master")
+
+
+def test_sweeper_publishes_only_what_a_replica_has():
+    """A sale whose responder died between its reservation and its WAIT
+    (a test hook holds it there, then kill -9) is the sweeper's to publish.
+    While the zone's replica cannot acknowledge it, the sweeper keeps it
+    claimed and publishes nothing: a failover then would lose the
+    reservation and sell the seat again beside a stored ticket.  Once the
+    replica has it, the sweeper publishes it: stored once."""
+    hooks = box.ENV.get("BOX_TEST_HOOK_DIR", "")
+    check(hooks and os.path.isdir(hooks), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
+    stale = int(box.ENV.get("BOXOFFICE_SWEEPER_STALE_MS", "30000")) / 1000.0
+    rp = replica_of(master())
+    row, col = 26, 29
+    hook = os.path.join(hooks, "reserved")
+    with open(hook + ".tmp", "w") as f:
+        f.write('120000 "zoneId":%d,"row":%d,"column":%d,\n' % (ZONE, row, col))
+    os.chmod(hook + ".tmp", 0o666)  # the responder (another user) writes its id in it
+    os.rename(hook + ".tmp", hook)
+    out = {}
+    body = {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
+            "seats": [{"row": row, "column": col}]}
+
+    def stored(oid):
+        return box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE order_id = '%s'" % oid)
+    try:
+        with Paused(rp):
+            t = threading.Thread(target=lambda: out.update(r=http("POST", "/orders", body,
+                                                                   timeout=60)))
+            t.start()
+            def held_order():
+                # the responder renames the file, then writes its id in it
+                for f in os.listdir(hooks):
+                    if f.startswith("reserved."):
+                        with open(os.path.join(hooks, f)) as fh:
+                            text = fh.read().strip()
+                        if len(text) == 36:
+                            return int(f.split(".")[-1]), text
+                return None
+            pid, oid = box.wait_until(held_order, timeout=60, what="the sale held before its WAIT")
+            os.kill(pid, signal.SIGKILL)
+            t.join(60)
+            # claimed once stale, then a few sweeper rounds (2 s each)
+            time.sleep(stale + 8)
+            eq(stored(oid), 0, "order %s stored while no replica had it" % oid)
+            check(box.redis("ZSCORE", "bo:sweep:{%s:%d}" % (EVENT, ZONE), oid,
+                            port=master()) is not None, "order %s claimed by the sweeper" % oid)
+    finally:
+        for f in os.listdir(hooks):
+            if f.startswith("reserved"):
+                os.unlink(os.path.join(hooks, f))
+    box.wait_until(lambda: stored(oid) == 1, timeout=90,
+                   what="order %s stored once the replica has it" % oid)
+    box.wait_until(lambda: box.redis("ZSCORE", "bo:sweep:{%s:%d}" % (EVENT, ZONE), oid,
+                                     port=master()) is None,
+                   timeout=30, what="the claim removed once published")
 
 
 def metric_of(path, name):

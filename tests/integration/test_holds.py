@@ -264,6 +264,7 @@ def test_delete_while_a_confirm_is_in_flight_is_asked_again():
     hook = os.path.join(HOOKS, "reserved")
     with open(hook + ".tmp", "w") as f:
         f.write('8000 "zoneId":1,"row":9,"column":1,\n')
+    os.chmod(hook + ".tmp", 0o666)  # the responder (another user) writes its id in it
     os.rename(hook + ".tmp", hook)
     out = {}
     t = threading.Thread(target=lambda: out.update(c=confirm(h["holdId"])))
