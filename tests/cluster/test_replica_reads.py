@@ -391,16 +391,10 @@ def test_sweeper_publishes_only_what_a_replica_has():
     claimed and publishes nothing: a failover then would lose the
     reservation and sell the seat again beside a stored ticket.  Once the
     replica has it, the sweeper publishes it: stored once."""
-    hooks = box.ENV.get("BOX_TEST_HOOK_DIR", "")
-    check(hooks and os.path.isdir(hooks), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
     stale = int(box.ENV.get("BOXOFFICE_SWEEPER_STALE_MS", "30000")) / 1000.0
     rp = replica_of(master())
     row, col = 26, 29
-    hook = os.path.join(hooks, "reserved")
-    with open(hook + ".tmp", "w") as f:
-        f.write('120000 "zoneId":%d,"row":%d,"column":%d,\n' % (ZONE, row, col))
-    os.chmod(hook + ".tmp", 0o666)  # the responder (another user) writes its id in it
-    os.rename(hook + ".tmp", hook)
+    box.hook_arm("reserved", 120000, '"zoneId":%d,"row":%d,"column":%d,' % (ZONE, row, col))
     out = {}
     body = {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
             "seats": [{"row": row, "column": col}]}
@@ -412,16 +406,7 @@ def test_sweeper_publishes_only_what_a_replica_has():
             t = threading.Thread(target=lambda: out.update(r=http("POST", "/orders", body,
                                                                    timeout=60)))
             t.start()
-            def held_order():
-                # the responder renames the file, then writes its id in it
-                for f in os.listdir(hooks):
-                    if f.startswith("reserved."):
-                        with open(os.path.join(hooks, f)) as fh:
-                            text = fh.read().strip()
-                        if len(text) == 36:
-                            return int(f.split(".")[-1]), text
-                return None
-            pid, oid = box.wait_until(held_order, timeout=60, what="the sale held before its WAIT")
+            pid, oid = box.hook_wait("reserved", timeout=60)
             os.kill(pid, signal.SIGKILL)
             t.join(60)
             # claimed once stale, then a few sweeper rounds (2 s each)
@@ -430,9 +415,7 @@ def test_sweeper_publishes_only_what_a_replica_has():
             check(box.redis("ZSCORE", "bo:sweep:{%s:%d}" % (EVENT, ZONE), oid,
                             port=master()) is not None, "order %s claimed by the sweeper" % oid)
     finally:
-        for f in os.listdir(hooks):
-            if f.startswith("reserved"):
-                os.unlink(os.path.join(hooks, f))
+        box.hook_clear("reserved")
     box.wait_until(lambda: stored(oid) == 1, timeout=90,
                    what="order %s stored once the replica has it" % oid)
     box.wait_until(lambda: box.redis("ZSCORE", "bo:sweep:{%s:%d}" % (EVENT, ZONE), oid,

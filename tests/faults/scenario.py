@@ -23,7 +23,6 @@ BEFORE = 6 if FULL else 2.5         # seconds of load before the fault
 AFTER = 10 if FULL else 3           # seconds of load after the recovery
 VAR = box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var"))
 HISTORIES = os.path.join(VAR, "histories")
-HOOKS = box.ENV.get("BOX_TEST_HOOK_DIR", "")
 RUN = os.path.join(VAR, "run")
 
 
@@ -103,44 +102,10 @@ class Scenarios:
 
 # --------------------------------------------------------------- test hooks
 
-def hook_arm(point, ms, match=""):
-    """Arms a pause point of the responders (fcgi/ticket/testhook.h): the next
-    request whose ticket JSON contains match is held ms milliseconds."""
-    check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
-    for f in os.listdir(HOOKS):
-        if f.startswith(point):
-            os.unlink(os.path.join(HOOKS, f))
-    tmp = os.path.join(HOOKS, ".%s.tmp" % point)
-    with open(tmp, "w") as f:
-        f.write("%d %s\n" % (ms, match) if match else "%d\n" % ms)
-    os.chmod(tmp, 0o666)
-    os.rename(tmp, os.path.join(HOOKS, point))
-
-
-def hook_wait(point, timeout=30):
-    """Waits until a responder holds a request at point; returns (pid,
-    ticketId)."""
-    def taken():
-        for f in os.listdir(HOOKS):
-            if f.startswith(point + "."):
-                with open(os.path.join(HOOKS, f)) as fh:
-                    tid = fh.read().strip()
-                if len(tid) == 36:
-                    return int(f.split(".")[-1]), tid
-        return None
-    try:
-        return box.wait_until(taken, timeout=timeout, interval=0.05,
-                              what="a responder held at the %s hook" % point)
-    except box.Fail:
-        raise box.Fail("no responder stopped at the %s hook: are the responders a "
-                       "-DBOX_TEST_HOOKS build (make san) started with BOX_TEST_HOOK_DIR=%s?"
-                       % (point, HOOKS))
-
-
-def hook_clear():
-    if HOOKS and os.path.isdir(HOOKS):
-        for f in os.listdir(HOOKS):
-            os.unlink(os.path.join(HOOKS, f))
+# box.py's (the integration tests use them too)
+hook_arm = box.hook_arm
+hook_wait = box.hook_wait
+hook_clear = box.hook_clear
 
 
 # ---------------------------------------------------------------- servers

@@ -20,7 +20,6 @@ from box import NGINX, LIGHTTPD, WEB_PORTS, check, eq, http
 
 HOLD_KEYS = ["holdId", "expiresAt", "venueId", "eventId", "zoneId", "seats", "total"]
 HOLD_ID = re.compile(r"^[A-Za-z0-9_-]{25}$")
-HOOKS = os.environ.get("BOX_TEST_HOOK_DIR", "")
 JSON = {"Content-Type": "application/json"}
 
 
@@ -258,27 +257,19 @@ def test_delete_while_a_confirm_is_in_flight_is_asked_again():
     404 "a confirmed hold is an order: cancel the order" of before, whose
     cancel then answered 409 and, had the publish failed, 404, while the
     hold stood again until its expiry."""
-    check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
     h = hold(1, event="Event3", holdSeconds=600,
              seats=[{"row": 9, "column": 1}, {"row": 9, "column": 2}]).json()
-    hook = os.path.join(HOOKS, "reserved")
-    with open(hook + ".tmp", "w") as f:
-        f.write('8000 "zoneId":1,"row":9,"column":1,\n')
-    os.chmod(hook + ".tmp", 0o666)  # the responder (another user) writes its id in it
-    os.rename(hook + ".tmp", hook)
+    box.hook_arm("reserved", 8000, '"zoneId":1,"row":9,"column":1,')
     out = {}
     t = threading.Thread(target=lambda: out.update(c=confirm(h["holdId"])))
     t.start()
     try:
-        box.wait_until(lambda: any(f.startswith("reserved.") for f in os.listdir(HOOKS)),
-                       timeout=60, what="the confirm held before its publish")
+        box.hook_wait("reserved", timeout=60)
         d = delete(h["holdId"])
         st = box.zone_state("Event3", 1)
     finally:
         t.join(60)
-        for f in os.listdir(HOOKS):
-            if f.startswith("reserved"):
-                os.unlink(os.path.join(HOOKS, f))
+        box.hook_clear("reserved")
     eq((d.status, d.json().get("error")), (409, "REQUEST_IN_PROGRESS"),
        "DELETE while the confirm is in flight (%s)" % d.body)
     check(d.header("Retry-After"), "no Retry-After")

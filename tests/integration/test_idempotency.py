@@ -18,7 +18,6 @@ import time
 import box
 from box import NGINX, LIGHTTPD, WEB_PORTS, check, eq, http
 
-HOOKS = os.environ.get("BOX_TEST_HOOK_DIR", "")
 
 
 def keyed(path, zone, key, port=NGINX, **kw):
@@ -307,27 +306,6 @@ def test_keyed_cancel_answered_again():
     check(not any((1, c) in st["taken"] for c in (1, 2, 3)), "every seat free")
 
 
-def hook_arm(point, ms, match):
-    tmp = os.path.join(HOOKS, ".%s.tmp" % point)
-    with open(tmp, "w") as f:
-        f.write("%d %s\n" % (ms, match))
-    os.chmod(tmp, 0o666)
-    os.rename(tmp, os.path.join(HOOKS, point))
-
-
-def hook_pid(point):
-    for f in os.listdir(HOOKS):
-        if f.startswith(point + "."):
-            return int(f.split(".")[-1])
-    return None
-
-
-def hook_clear(point):
-    for f in os.listdir(HOOKS):
-        if f.startswith(point):
-            os.unlink(os.path.join(HOOKS, f))
-
-
 def order_started(zone, key, seats):
     """An order sent from a thread: (the thread, {"r": its answer once joined})."""
     first = {}
@@ -337,11 +315,10 @@ def order_started(zone, key, seats):
 
 
 def test_unknown_outcome_then_the_real_one():
-    check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
     seats = [{"row": 4, "column": 4}, {"row": 4, "column": 5}]
-    hook_arm("reserved", 120000, '"zoneId":17,"row":4,"column":4')
+    box.hook_arm("reserved", 120000, '"zoneId":17,"row":4,"column":4')
     t, first = order_started(17, "lost", seats)
-    pid = box.wait_until(lambda: hook_pid("reserved"), timeout=60, what="the held responder")
+    pid, _ = box.hook_wait("reserved", timeout=60)
     try:
         # in flight: the seats are reserved, the publish not yet made
         for port in WEB_PORTS:
@@ -350,7 +327,7 @@ def test_unknown_outcome_then_the_real_one():
         os.kill(pid, signal.SIGKILL)
         t.join(60)
     finally:
-        hook_clear("reserved")
+        box.hook_clear("reserved")
     r = first["r"]
     eq((r.status, r.json()["error"]), (503, "UNAVAILABLE"), "the buyer heard nothing useful")
     # the sweeper publishes the orphaned order: then the key answers it
@@ -376,19 +353,18 @@ def test_refusal_recorded_before_a_retry_can_sell():
     """A keyed request refused SEAT_TAKEN, its answer not yet sent when the
     seat is freed: a retry with the same key is the refusal again, never a
     sale (the refusal is recorded in the step that refused, not after it)."""
-    check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
     seat = [{"row": 1, "column": 1}]
     taker = order(20, "taker", seats=seat).json()
-    hook_arm("refused", 6000, ":race-key")
+    box.hook_arm("refused", 6000, ":race-key")
     t, first = order_started(20, "race-key", seat)
     try:
-        box.wait_until(lambda: hook_pid("refused"), timeout=60, what="the held refusal")
+        box.hook_wait("refused", timeout=60)
         eq(http("POST", "/orders/%s/cancel" % taker["orderId"],
                 {"cancelToken": taker["cancelToken"]}).status, 200, "the seat freed")
         r2 = order(20, "race-key", port=LIGHTTPD, seats=seat)
         t.join(60)
     finally:
-        hook_clear("refused")
+        box.hook_clear("refused")
     r1 = first["r"]
     eq((r1.status, r1.json()["error"]), (409, "SEAT_TAKEN"), "the first answer")
     eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (409, r1.body, "true"),

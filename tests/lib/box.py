@@ -630,6 +630,61 @@ def alive(pid):
         return False
 
 
+# ------------------------------------------------------- test hooks
+#
+# The pause points of a test build's responders (fcgi/ticket/testhook.h,
+# `make san`): a file BOX_TEST_HOOK_DIR/POINT holding "MS [MATCH]" makes the
+# next request whose text contains MATCH stop MS milliseconds there.  The
+# responder that takes it renames the file POINT.PID, then writes the held
+# request's id (a UUID) in it.
+
+HOOKS = ENV.get("BOX_TEST_HOOK_DIR", "")
+
+
+def hook_arm(point, ms, match=""):
+    """Arms point for the next request whose text contains match (any
+    request when match is empty), to be held ms milliseconds."""
+    check(HOOKS and os.path.isdir(HOOKS), "BOX_TEST_HOOK_DIR is not set up (run via tests/run)")
+    hook_clear(point)
+    tmp = os.path.join(HOOKS, ".%s.tmp" % point)
+    with open(tmp, "w") as f:
+        f.write("%d %s\n" % (ms, match) if match else "%d\n" % ms)
+    os.chmod(tmp, 0o666)  # the responder (another user) renames it and writes in it
+    os.rename(tmp, os.path.join(HOOKS, point))
+
+
+def hook_held(point):
+    """(pid, id) of the responder holding a request at point, once it has
+    written the request's id; else None."""
+    for f in os.listdir(HOOKS):
+        if f.startswith(point + "."):
+            with open(os.path.join(HOOKS, f)) as fh:
+                held = fh.read().strip()
+            if len(held) == 36:
+                return int(f.split(".")[-1]), held
+    return None
+
+
+def hook_wait(point, timeout=30):
+    """Waits until a responder holds a request at point; returns (pid, id)."""
+    try:
+        return wait_until(lambda: hook_held(point), timeout=timeout, interval=0.05,
+                          what="a responder held at the %s hook" % point)
+    except Fail:
+        raise Fail("no responder stopped at the %s hook: are the responders a "
+                   "-DBOX_TEST_HOOKS build (make san) started with BOX_TEST_HOOK_DIR=%s?"
+                   % (point, HOOKS))
+
+
+def hook_clear(point=""):
+    """Disarms point (every point when empty); a held request goes on when
+    its time is up."""
+    if HOOKS and os.path.isdir(HOOKS):
+        for f in os.listdir(HOOKS):
+            if f.startswith(point) or f.startswith(".%s" % point):
+                os.unlink(os.path.join(HOOKS, f))
+
+
 # ------------------------------------------------------- Debian modules
 
 def debian_modules(*names):
