@@ -305,6 +305,15 @@ confirm(struct link *l, uint64_t tag, int multiple, int ack)
 	pop_done(l);
 }
 
+/* The heartbeat interval of l's open connection, in seconds (0: none): the
+ * one agreed with the broker (the lower of the two asked for, when both
+ * ask), which rabbitmq-c's frame reader keeps to; not amqp_heartbeat. */
+static int
+link_heartbeat(struct link *l)
+{
+	return l->m.open ? amqp_get_heartbeat(l->m.conn) : 0;
+}
+
 /*
  * Whether l's connection is to be replaced: it has had no room since its
  * last frame, 3/4 of a heartbeat interval ago (the loop sends a heartbeat
@@ -319,7 +328,7 @@ confirm(struct link *l, uint64_t tag, int multiple, int ack)
 static int
 link_stuck(struct link *l, long long now)
 {
-	int	hb = l->m.heartbeat;
+	int	hb = link_heartbeat(l);
 
 	return l->m.open && hb > 0 && now - l->sent_ms >= hb * 750LL &&
 	    !link_writable(l, 8);
@@ -386,7 +395,10 @@ link_read(struct link *l)
 
 /* Whether l's connection takes a write of len bytes now without waiting
  * for room; if so, the write is counted against what the kernel's last
- * "writable" leaves (room), so that most writes ask the kernel nothing. */
+ * "writable" leaves (room), so that most writes ask the kernel nothing.
+ * A "no room" from the kernel empties the count: a heartbeat written out
+ * of what was left would restart link_stuck()'s clock while the broker
+ * reads nothing. */
 static int
 link_writable(struct link *l, size_t len)
 {
@@ -401,8 +413,10 @@ link_writable(struct link *l, size_t len)
 	pfd.fd = amqp_get_sockfd(l->m.conn);
 	pfd.events = POLLOUT;
 	pfd.revents = 0;
-	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT)) {
+		l->room = 0;
 		return 0;
+	}
 	l->room = len < l->room_max ? l->room_max - len : 0;
 	return 1;
 }
@@ -414,7 +428,7 @@ link_tick(struct link *l, long long now)
 {
 	struct flight	*f;
 	size_t		 k;
-	int		 hb = l->m.heartbeat;
+	int		 hb = link_heartbeat(l);
 
 	for (k = 0; k < l->n; k++) {
 		f = flight_at(l, k);

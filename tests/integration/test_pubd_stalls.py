@@ -23,7 +23,9 @@ broker connection does.
   sends): rabbitmq-c's frame reader sends a heartbeat of its own once the
   interval has passed and waits for room without a limit, so pubd drops a
   connection that has had no room for 3/4 of the interval, before reading
-  its frames again; every message is answered by its deadline, and the
+  its frames again (the interval agreed with the broker, which may be
+  shorter than the one pubd asks for; messages of a few KiB as well as
+  large ones); every message is answered by its deadline, and the
   next ones go out on a new connection;
 - a message that waits for a connection being opened while the other one
   is blocked by a resource alarm: pubd sleeps until something changes,
@@ -276,10 +278,14 @@ def late_answers(c, sent, deadline_s, grace_s):
 SNDBUF_ASKED = 212992
 
 
-def test_a_connection_the_broker_stopped_reading_is_dropped_before_its_heartbeat():
-    hb = 4
+def stopped_reading(body_len, asked=4, hb=4):
+    """pubd publishing body_len-byte messages (20 MB of them) to a broker
+    that stops reading its connection and goes on sending heartbeats:
+    probes sent meanwhile are answered by their deadline, and those sent
+    1.5-2.5 intervals in are confirmed on a new connection.  pubd asks for
+    a heartbeat of asked seconds; hb is the one it agrees with the broker."""
     proxy = tcpproxy.Proxy(PROXY_PORT, AMQP_PORT)
-    pd = Pubd(amqp_hosts="127.0.0.1:%d" % PROXY_PORT, amqp_heartbeat=hb,
+    pd = Pubd(amqp_hosts="127.0.0.1:%d" % PROXY_PORT, amqp_heartbeat=asked,
               pubd_connections=1, env={"BOX_TEST_PUBD_SNDBUF": str(SNDBUF_ASKED)})
     try:
         probe = pd.confirmed_client()
@@ -288,12 +294,8 @@ def test_a_connection_the_broker_stopped_reading_is_dropped_before_its_heartbeat
         t0 = time.monotonic()
         # 20 MB waiting long enough to fill every buffer on the way: the
         # connection has no room long before the broker's heartbeats (every
-        # hb/2 s) come.  Each message a quarter of pubd's send buffer (the
-        # kernel doubles what pubd asks for): under the third a writable
-        # socket has free (the write never waits), over the sixth pubd
-        # writes without asking the kernel again, so that no write is left
-        # for a heartbeat of its own
-        body = b"x" * (SNDBUF_ASKED * 2 // 4)
+        # hb/2 s) come
+        body = b"x" * body_len
         count = (20 << 20) // len(body)
         threading.Thread(target=lambda: [big.send(request("big-%d" % k, body, 10000))
                                          for k in range(count)], daemon=True).start()
@@ -324,6 +326,40 @@ def test_a_connection_the_broker_stopped_reading_is_dropped_before_its_heartbeat
     finally:
         pd.stop()
         proxy.close()
+
+
+def test_a_connection_the_broker_stopped_reading_is_dropped_before_its_heartbeat():
+    # each message a quarter of pubd's send buffer (the kernel doubles what
+    # pubd asks for): under the third a writable socket has free (the write
+    # never waits), over the sixth pubd writes without asking the kernel
+    # again, so that no write is left for a heartbeat of its own
+    stopped_reading(SNDBUF_ASKED * 2 // 4)
+
+
+def test_small_messages_leave_no_room_for_a_heartbeat_either():
+    """Orders of a few KiB: when the kernel answers "no room", what pubd
+    counted as room since its last "writable" is gone too.  Would catch:
+    pubd sending the broker (which reads nothing) a heartbeat out of that
+    count every half interval, each of which restarted the 3/4-interval
+    clock, so the connection was not replaced until the broker closed it
+    (messages failed "not sent in time" meanwhile)."""
+    stopped_reading(2048)
+
+
+def test_the_heartbeat_kept_to_is_the_one_agreed_with_the_broker():
+    """pubd asks for 30 s, the broker for 4: RabbitMQ and rabbitmq-c agree
+    on 4, and rabbitmq-c's frame reader sends its own heartbeat after 4 s
+    of silence, waiting for room without a limit.  Would catch: pubd's
+    timers on the 30 s it asked for (replaced the connection after 22 s;
+    its loop held in that send until the broker closed the connection)."""
+    got = history.rabbitmqctl("eval", "application:get_env(rabbit, heartbeat).").strip()
+    m = re.match(r"^\{ok,(\d+)\}$", got)
+    check(m, "the broker's heartbeat setting: %r" % got)
+    history.rabbitmqctl("eval", "application:set_env(rabbit, heartbeat, 4).")
+    try:
+        stopped_reading(2048, asked=30, hb=4)
+    finally:
+        history.rabbitmqctl("eval", "application:set_env(rabbit, heartbeat, %s)." % m.group(1))
 
 
 def cpu_s(pid):
