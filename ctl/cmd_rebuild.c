@@ -24,6 +24,7 @@
 #include "msg.h"
 #include "rebuild_orders.h"
 #include "sold.h"
+#include "valid.h"
 #include "zone.h"
 
 #define QUEUE_PEEK_MAX	2000000L
@@ -77,6 +78,7 @@ struct newzone {
 					   keys' records, confirmed holds */
 	long		 cancelled;	/* tickets left out: cancel queued */
 	long		 rcancelled;	/* and: cancel recorded in Redis */
+	long		 mcancelled;	/* Redis owners MySQL has cancelled */
 	/* tickets Redis records as cancelled (c:<id> in bo:ords; sorted),
 	 * read with the zone: a cancel after MySQL was read, or whose message
 	 * is still pending (the broker was down) */
@@ -292,27 +294,104 @@ take_all(struct rebuild *rb, struct newzone *nz, enum rebuild_src src,
 		take(rb, nz, src, &v->v[i]);
 }
 
-/* Seats Redis still holds: owners, then bits without an owner. */
-static void
-take_redis(struct newzone *nz, const struct zstate *z)
-{
-	size_t	i;
-	long	bit;
+#define OWNERS_PER_QUERY	500
 
+/* Marks in gone (one byte per entry of z->own) the owners that no other
+ * source gave a seat and MySQL has CANCELLED, asking MySQL about
+ * OWNERS_PER_QUERY of them at a time.  Returns 0 or -1 (d's errstr). */
+static int
+mysql_cancelled_owners(struct db *d, const struct newzone *nz,
+    const struct zstate *z, unsigned char *gone)
+{
+	char		 sql[64 + OWNERS_PER_QUERY * (UUID_LEN + 3)];
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	size_t		 i, k, from, off, n;
+	long		 bit;
+
+	for (from = 0; from < z->nown; from = i) {
+		off = (size_t)snprintf(sql, sizeof(sql), "SELECT ticket_id "
+		    "FROM ticket WHERE live_seat IS NULL AND ticket_id IN (");
+		for (i = from, n = 0; i < z->nown && n < OWNERS_PER_QUERY; i++) {
+			bit = z->own[i].bit;
+			if (bit < 0 || bit >= nz->nbits ||
+			    nz->owner[bit] != NULL || !valid_uuid(z->own[i].id))
+				continue;
+			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+			    "%s'%s'", n++ ? "," : "", z->own[i].id);
+		}
+		if (n == 0)
+			continue;
+		snprintf(sql + off, sizeof(sql) - off, ")");
+		if ((my = db_conn(d)) == NULL)
+			return -1;
+		if (mysql_query(my, sql) != 0 ||
+		    (res = mysql_store_result(my)) == NULL)
+			return db_fail(d, "cancelled tickets");
+		while ((row = mysql_fetch_row(res)) != NULL)
+			for (k = from; row[0] != NULL && k < i; k++)
+				if (strcmp(z->own[k].id, row[0]) == 0)
+					gone[k] = 1;
+		mysql_free_result(res);
+	}
+	return 0;
+}
+
+/*
+ * Seats Redis still holds: owners, then bits without an owner.  Not the
+ * seat of an owner MySQL has CANCELLED: the consumer stored its cancel,
+ * and Redis came back from an AOF that lost the cancel's last second (the
+ * owner back, its c: record gone).  CANCELLED is final; kept, the seat
+ * would stay the cancelled ticket's for good (a repeated cancel finds the
+ * c: record the orders' rebuild writes, and frees nothing).  Returns 0,
+ * or -1 (printed).
+ */
+static int
+take_redis(struct rebuild *rb, struct newzone *nz, const struct zstate *z)
+{
+	unsigned char	*gone, *skip;
+	size_t		 i;
+	long		 bit;
+
+	gone = calloc(z->nown + 1, 1);
+	skip = calloc(nz->nbytes + 1, 1);
+	if (gone == NULL || skip == NULL) {
+		free(gone);
+		free(skip);
+		ctl_err("out of memory");
+		return -1;
+	}
+	if (mysql_cancelled_owners(rb->d, nz, z, gone) != 0) {
+		ctl_err("%s zone %ld: mysql: %s", nz->cz->event, nz->cz->zone,
+		    rb->d->errstr);
+		free(gone);
+		free(skip);
+		return -1;
+	}
 	for (i = 0; i < z->nown; i++) {
 		bit = z->own[i].bit;
 		if (bit < 0 || bit >= nz->nbits || nz->owner[bit] != NULL)
 			continue;
+		if (gone[i]) {
+			zone_bit_set(skip, bit);
+			nz->mcancelled++;
+			continue;
+		}
 		nz->owner[bit] = z->own[i].id;
 		zone_bit_set(nz->bits, bit);
 		nz->from[REBUILD_REDIS]++;
 	}
 	for (bit = 0; bit < nz->nbits; bit++)
 		if (zone_bit(z->bits, z->nbytes, bit) &&
-		    !zone_bit(nz->bits, nz->nbytes, bit)) {
+		    !zone_bit(nz->bits, nz->nbytes, bit) &&
+		    !zone_bit(skip, nz->nbytes, bit)) {
 			zone_bit_set(nz->bits, bit);
 			nz->from[REBUILD_REDIS]++;
 		}
+	free(gone);
+	free(skip);
+	return 0;
 }
 
 /* HSET key f1 v1 f2 v2 ... in chunks; fields and values as text. */
@@ -625,7 +704,7 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	memset(nz->owner, 0, (size_t)nz->nbits * sizeof(*nz->owner));
 	memset(nz->json, 0, (size_t)nz->nbits * sizeof(*nz->json));
 	memset(nz->from, 0, sizeof(nz->from));
-	nz->cancelled = nz->rcancelled = 0;
+	nz->cancelled = nz->rcancelled = nz->mcancelled = 0;
 	if (read_redis_cancels(rb, &z, nz) != 0) {
 		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
 		    r->errstr);
@@ -638,7 +717,12 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	take_all(rb, nz, REBUILD_QUEUE, &rb->queued);
 	take_all(rb, nz, REBUILD_DEAD, &rb->dead);
 	take_all(rb, nz, REBUILD_PENDING, &z.pending);
-	take_redis(nz, &z);
+	if (take_redis(rb, nz, &z) != 0) {
+		if ((rep = rds_cmd(r, z.node, "UNWATCH")) != NULL)
+			freeReplyObject(rep);
+		zstate_free(&z);
+		return -1;
+	}
 	if ((w = write_zone(rb, &z, nz)) < 0)
 		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
 		    r->errstr);
@@ -703,6 +787,10 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		    "in MySQL nor %s (the cancel came after MySQL was read, or "
 		    "its message is pending): their seats left free\n",
 		    cz->event, cz->zone, nz.rcancelled, MQ_QUEUE_SQL);
+	if (nz.mcancelled > 0)
+		printf("%s zone %ld: %ld seat(s) Redis gave to ticket(s) MySQL "
+		    "has cancelled (Redis lost the cancel): left free\n",
+		    cz->event, cz->zone, nz.mcancelled);
 	if (nz.put.orders > 0)
 		printf("%s zone %ld: %ld order(s) of MySQL: messages and index "
 		    "for cancellation put back where missing\n", cz->event,

@@ -12,7 +12,9 @@ docs/reliability.md, docs/catalog.md):
   (their messages and id index, the cancellations recorded): a ticket
   sold before the loss can be cancelled afterwards (it answered 404);
 - `rebuild` leaves free the seat of a ticket whose cancellation is still
-  queued (it took it again: that seat never sold again);
+  queued (it took it again: that seat never sold again), and `rebuild
+  --all` the seat Redis gives to a ticket MySQL has cancelled (an AOF that
+  lost the cancel);
 - a failed `catalog apply` never gives counters to a zone that had none (a
   node that lost its data): its undo did, beside seats sold in MySQL;
 - two `event cancel` / `catalog stagger` run at once both take effect (each
@@ -304,6 +306,48 @@ def test_rebuild_all_records_no_cancel_for_a_seat_redis_still_gives():
     again = buy("Venue2", "Event3", 3, 1, 6)
     eq(again.status, 201, "the seat after the repeated cancel: " + again.body)
     persisted(again.json()["ticketId"])
+
+
+def test_rebuild_all_frees_the_seat_of_a_ticket_mysql_has_cancelled():
+    """The consumer stored a cancellation (MySQL: CANCELLED), then Redis
+    came back from an AOF that lost the cancel's last second: the seat the
+    ticket's again, no c: record.  Would catch: rebuild --all keeping the
+    seat for the cancelled ticket while the orders' rebuild recorded its
+    cancellation from MySQL, so that a repeated cancel answered 200 and
+    freed nothing: the seat never sold again, and check never clean."""
+    catalog.restore()
+    r = buy("Venue2", "Event3", 3, 1, 7)
+    eq(r.status, 201, "buy: " + r.body)
+    tid, token = r.json()["ticketId"], r.json()["cancelToken"]
+    persisted(tid)
+    eq(box.http("POST", "/tickets/%s/cancel" % tid, {"cancelToken": token}).status, 200,
+       "the cancel")
+    box.wait_until(lambda: box.sql("SELECT status FROM ticketing.ticket WHERE ticket_id = "
+                                   "'%s'" % tid) == [["CANCELLED"]],
+                   what="the cancellation in MySQL")
+    box.stack("stop", "consumer")
+    try:
+        # what an AOF without its last second holds of it
+        rz("Event3", 3, "SETBIT", "bo:seat:{Event3:3}", 6, 1)
+        rz("Event3", 3, "HSET", "bo:own:{Event3:3}", 6, tid)
+        rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "z", -1)
+        rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "r1", -1)
+        rz("Event3", 3, "HDEL", "bo:ords:{Event3:3}", "c:" + tid)
+        r = catalog.ctl("rebuild", "--all", "Event3")
+        eq(r.returncode, 0, "rebuild --all (stdout %r, stderr %r)" % (r.stdout, r.stderr))
+        check("Event3 zone 3: 1 seat(s) Redis gave to ticket(s) MySQL has cancelled" in r.stdout,
+              r.stdout)
+        eq(rz("Event3", 3, "GETBIT", "bo:seat:{Event3:3}", 6), 0, "the seat after rebuild --all")
+        eq(rz("Event3", 3, "HGET", "bo:own:{Event3:3}", 6), None, "the seat's owner")
+    finally:
+        box.stack("start", "consumer")
+    again = buy("Venue2", "Event3", 3, 1, 7)
+    eq(again.status, 201, "the seat sold again: " + again.body)
+    persisted(again.json()["ticketId"])
+    c = box.http("POST", "/tickets/%s/cancel" % tid, {"cancelToken": token})
+    eq(c.status, 200, "the cancel repeated, answered the same: " + c.body)
+    eq(rz("Event3", 3, "GETBIT", "bo:seat:{Event3:3}", 6), 1, "the new sale's seat")
+    clean_check()
 
 
 class HeldLock:
