@@ -148,9 +148,11 @@ struct client {
 	size_t		 inlen, insize;
 	uint8_t		 out[OUT_MAX];
 	size_t		 outlen;
+	size_t		 pending;	/* its messages not yet answered */
 };
 
 static volatile sig_atomic_t	 stopping;
+static int			 draining;	/* the loop saw stopping */
 static struct conf		 cfg;
 static struct link		 links[LINKS_MAX];
 static int			 nlinks;
@@ -182,7 +184,7 @@ client_drop(int i)
 	close(c->fd);
 	c->fd = -1;
 	c->gen++;
-	c->inlen = c->outlen = 0;
+	c->inlen = c->outlen = c->pending = 0;
 	free(c->in);
 	c->in = NULL;
 	c->insize = 0;
@@ -220,6 +222,8 @@ answer(int i, unsigned gen, const char *id, enum mq_result r, const char *why)
 
 	if (i < 0 || (c = clients[i]) == NULL || c->fd < 0 || c->gen != gen)
 		return;
+	if (c->pending > 0)
+		c->pending--;
 	n = pubframe_ans_encode(c->out + c->outlen, OUT_MAX - c->outlen, r, id,
 	    r == MQ_OK ? "" : why);
 	if (n < 0) {
@@ -674,6 +678,15 @@ publish(int i, const struct pubframe_req *r)
 	long long	 now = mono_ms();
 	int		 wait = 1;
 
+	clients[i]->pending++;	/* every path below answers it once */
+	if (draining) {
+		/* a message read after the signal: only a client with
+		 * another still in flight sends one (close_idle() closes
+		 * the others), and it would hold the exit */
+		answer(i, clients[i]->gen, r->id, MQ_FAILED, "pubd is stopping: "
+		    "not sent");
+		return;
+	}
 	if (nunsent == 0) {
 		if ((l = link_pick(r->bodylen, now, &why, &wait)) != NULL) {
 			send_on(l, i, clients[i]->gen, r, now + r->timeout_ms);
@@ -847,7 +860,8 @@ sleep_ms(long long now)
 			if (f->client >= 0 && f->deadline < t)
 				t = f->deadline;
 		}
-		if (!links[j].m.open && !links[j].connecting &&
+		/* stopping: nothing is connected again (link_lost) */
+		if (!stopping && !links[j].m.open && !links[j].connecting &&
 		    links[j].retry_at < t)
 			t = links[j].retry_at;
 	}
@@ -870,6 +884,22 @@ waiting(void)
 	return n;
 }
 
+/* Stopping: closes the socket of every responder with nothing of its own
+ * left to answer.  It opens a new one for its next message (pubc_check()
+ * finds this one closed), to the next pubd; a message it sent meanwhile
+ * is unknown to it and sent again.  Messages taken on open sockets after
+ * the signal would hold the exit as long as they kept coming. */
+static void
+close_idle(void)
+{
+	int i;
+
+	for (i = 0; i < CLIENTS_MAX; i++)
+		if (clients[i] != NULL && clients[i]->fd >= 0 &&
+		    clients[i]->pending == 0 && clients[i]->outlen == 0)
+			client_drop(i);
+}
+
 static void
 run(void)
 {
@@ -886,7 +916,13 @@ run(void)
 			log_info("stopping: %zu message(s) awaiting a confirm",
 			    waiting());
 		}
-		if (stopping && waiting() == 0)
+		/* stopping is set by the signal at any time; what the loop
+		 * does about it starts here, once the idle are closed */
+		if (stopping) {
+			close_idle();
+			draining = 1;
+		}
+		if (draining && waiting() == 0)
 			return;
 		n = 0;
 		if (listen_fd >= 0) {

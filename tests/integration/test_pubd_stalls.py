@@ -29,7 +29,11 @@ broker connection does.
   next ones go out on a new connection;
 - a message that waits for a connection being opened while the other one
   is blocked by a resource alarm: pubd sleeps until something changes,
-  where it polled the blocked connection for room (always there) and spun.
+  where it polled the blocked connection for room (always there) and spun;
+- a stop (SIGTERM) while responders keep publishing: pubd closes each
+  socket with nothing left to answer and exits once what it took is
+  answered, where it took new messages for as long as they came; and it
+  sleeps while stopping with a connection lost, where it spun.
 
 Each test runs a pubd of its own (its own socket and configuration) next
 to the stack; the messages go to the default exchange with a routing key
@@ -73,6 +77,7 @@ class Client:
         self.buf = b""
         self.answers = {}
         self.at = {}
+        self.eof = False        # pubd closed the socket
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -83,6 +88,7 @@ class Client:
             except OSError:
                 return
             if not got:
+                self.eof = True
                 return
             self.buf += got
             while len(self.buf) >= 5:
@@ -360,6 +366,146 @@ def test_the_heartbeat_kept_to_is_the_one_agreed_with_the_broker():
         stopped_reading(2048, asked=30, hb=4)
     finally:
         history.rabbitmqctl("eval", "application:set_env(rabbit, heartbeat, %s)." % m.group(1))
+
+
+def test_a_stop_takes_no_new_message():
+    """SIGTERM with a message in flight (a stalled connection: no confirm
+    until its deadline): the socket of a responder with nothing left to
+    answer is closed at once (it opens one to the next pubd), and a
+    message that comes after the signal is answered "not sent"; pubd
+    exits once the message in flight is answered.  Would catch: pubd
+    taking new messages on the open sockets for as long as they came
+    (under load some message is always in flight), so that a restart
+    (prefork's SIGHUP: the next pubd starts when this one has exited) did
+    not end, and responders needing a new socket found none meanwhile."""
+    proxy = tcpproxy.Proxy(PROXY_PORT, AMQP_PORT)
+    pd = Pubd(amqp_hosts="127.0.0.1:%d" % PROXY_PORT, pubd_connections=1)
+    try:
+        busy = pd.confirmed_client()
+        idle = pd.confirmed_client()
+        eq(proxy.stall(), 1, "connections stalled")
+        time.sleep(0.3)
+        busy.send(request("held", b"{}", 6000))
+        time.sleep(0.3)
+        pd.p.send_signal(signal.SIGTERM)
+        box.wait_until(lambda: idle.eof, timeout=3,
+                       what="the socket of the responder with nothing in flight closed")
+        busy.send(request("after", b"{}", 6000))
+        box.wait_until(lambda: "after" in busy.answers, timeout=3,
+                       what="an answer to the message sent after the signal")
+        eq(busy.answers["after"], (FAILED, "pubd is stopping: not sent"),
+           "the message sent after the signal")
+        pd.p.wait(15)
+        eq(busy.answers["held"][0], UNKNOWN, "the message in flight at the signal")
+    finally:
+        pd.stop()
+        proxy.close()
+
+
+def test_a_stop_under_load_answers_the_responders_confirms():
+    """SIGTERM while responders keep publishing (8 that send one message
+    at a time, as the responders do, beside 4 that keep two in flight):
+    the one-at-a-time ones get confirms only (their sockets are closed
+    between messages; the signal can come between the read of a message
+    and its publish, which still goes out), the others confirms or "not
+    sent", and pubd exits within a confirm timeout."""
+    pd = Pubd(pubd_connections=1, amqp_confirm_timeout_ms=2000)
+    clients = [pd.confirmed_client() for _ in range(12)]
+    stop = threading.Event()
+    unanswered = []
+
+    def loop(c, k, depth):
+        n = 0
+        out = []
+        while not stop.is_set():
+            while len(out) < depth:
+                mid = "c%d-%d" % (k, n)
+                n += 1
+                try:
+                    c.send(request(mid, b"{}", 2000))
+                except OSError:
+                    return
+                out.append(mid)
+            end = time.monotonic() + 10
+            while out[0] not in c.answers:
+                if c.eof or time.monotonic() > end:
+                    unanswered.extend(out)
+                    return
+                time.sleep(0.0005)
+            out.pop(0)
+    threads = [threading.Thread(target=loop, args=(c, k, 2 if k < 4 else 1), daemon=True)
+               for k, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(2)
+        before = sum(len(c.answers) for c in clients)
+        check(before > 100, "the responders publishing: %d answers in 2 s" % before)
+        t0 = time.monotonic()
+        pd.p.send_signal(signal.SIGTERM)
+        try:
+            pd.p.wait(6)
+        except subprocess.TimeoutExpired:
+            raise box.Fail("pubd still running 6 s after SIGTERM while its responders kept "
+                           "publishing (%d answers since)"
+                           % (sum(len(c.answers) for c in clients) - before))
+        print("pubd exited %.2f s after SIGTERM; %d answers since; %d message(s) sent as "
+              "it closed the socket" % (time.monotonic() - t0,
+                                        sum(len(c.answers) for c in clients) - before,
+                                        len(unanswered)))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
+        pd.stop()
+    bad = {m: a for c in clients[4:] for m, a in c.answers.items() if a[0] != OK}
+    eq(bad, {}, "answers to the one-at-a-time clients other than a confirm")
+    bad = {m: a for c in clients[:4] for m, a in c.answers.items()
+           if a[0] != OK and not (a[0] == FAILED and "stopping" in a[1])}
+    eq(bad, {}, "answers other than a confirm or 'stopping: not sent'")
+    check(len(unanswered) <= 16, "unanswered: %s" % unanswered)
+
+
+def test_a_stop_with_a_connection_lost_does_not_spin():
+    """Stopping, one of two connections lost while the other has a message
+    in flight: pubd sleeps until that message's confirm or deadline.
+    Would catch: the lost connection's retry time (0: at once), which no
+    connect follows while stopping, making every poll return at once (a
+    core spun until the deadline)."""
+    proxy = tcpproxy.Proxy(PROXY_PORT, AMQP_PORT)
+    pd = Pubd(amqp_hosts="127.0.0.1:%d" % PROXY_PORT, pubd_connections=2)
+    try:
+        c = pd.confirmed_client()
+        box.wait_until(lambda: proxy.connections() == 2, timeout=30,
+                       what="pubd's two connections through the proxy")
+        eq(proxy.stall(), 2, "connections stalled")
+        time.sleep(0.3)
+        # round robin: one message in flight on each, never confirmed
+        c.send(request("a", b"{}", 8000))
+        c.send(request("b", b"{}", 8000))
+        time.sleep(0.5)
+        eq(c.answers.get("a"), None, "a answered")
+        pd.p.send_signal(signal.SIGTERM)
+        box.wait_until(lambda: "stopping:" in pd.logtext(), timeout=10, what="pubd stopping")
+        conns = [ln.split("\t")[0].strip() for ln in history.rabbitmqctl(
+            "list_connections", "--no-table-headers", "pid", "client_properties").splitlines()
+            if "pubd[%d]" % pd.p.pid in ln]
+        eq(len(conns), 2, "pubd's connections at the broker")
+        history.rabbitmqctl("close_connection", conns[0], "test: closed")
+        box.wait_until(lambda: len([m for m in ("a", "b") if m in c.answers]) == 1,
+                       timeout=10, what="the closed connection's message answered")
+        before = cpu_s(pd.p.pid)
+        time.sleep(3)
+        check(pd.p.poll() is None, "pubd exited: its other message was answered early")
+        used = cpu_s(pd.p.pid) - before
+        print("pubd used %.2f s of CPU in 3 s, stopping, a message in flight" % used)
+        check(used < 0.5, "pubd used %.2f s of CPU in 3 s while stopping" % used)
+        pd.p.wait(15)
+        eq(sorted(c.answers[m][0] for m in ("a", "b")), [UNKNOWN, UNKNOWN],
+           "both messages unknown (one lost with its connection, one past its deadline)")
+    finally:
+        pd.stop()
+        proxy.close()
 
 
 def cpu_s(pid):

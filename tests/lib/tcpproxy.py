@@ -61,7 +61,8 @@ class Proxy:
                 continue
             try:
                 r, _, _ = select.select([src], [], [], 0.1)
-                if not r or pair["frozen"]:
+                # what came while select() waited stays unread as well
+                if not r or pair["frozen"] or (pair["stalled"] and src is pair["c"]):
                     continue
                 data = src.recv(65536)
                 if not data:
