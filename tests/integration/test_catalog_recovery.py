@@ -280,6 +280,18 @@ def test_rebuild_leaves_free_the_seat_of_a_queued_cancellation():
     clean_check()
 
 
+def cancel_lost(col, tid):
+    """What an AOF without its last second holds of the cancel of ticket
+    tid, seat (1, col) of Event3 zone 3: the seat and its owner back, the
+    counters down by one, no c: record."""
+    bit = col - 1
+    rz("Event3", 3, "SETBIT", "bo:seat:{Event3:3}", bit, 1)
+    rz("Event3", 3, "HSET", "bo:own:{Event3:3}", bit, tid)
+    rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "z", -1)
+    rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "r1", -1)
+    rz("Event3", 3, "HDEL", "bo:ords:{Event3:3}", "c:" + tid)
+
+
 def test_rebuild_all_records_no_cancel_for_a_seat_redis_still_gives():
     """An AOF that lost a cancellation (Redis: the seat still the ticket's,
     no c: record) while its message waits in ticketSQL.  Would catch:
@@ -288,12 +300,7 @@ def test_rebuild_all_records_no_cancel_for_a_seat_redis_still_gives():
     free the seat, finds it done: the seat never sold again."""
     tid, token, _ = cancel_queued(6)
     try:
-        # what an AOF without its last second holds of it
-        rz("Event3", 3, "SETBIT", "bo:seat:{Event3:3}", 5, 1)
-        rz("Event3", 3, "HSET", "bo:own:{Event3:3}", 5, tid)
-        rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "z", -1)
-        rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "r1", -1)
-        rz("Event3", 3, "HDEL", "bo:ords:{Event3:3}", "c:" + tid)
+        cancel_lost(6, tid)
         r = catalog.ctl("rebuild", "--all", "Event3")
         eq(r.returncode, 0, "rebuild --all (stdout %r, stderr %r)" % (r.stdout, r.stderr))
         check("Event3 zone 3: rebuilt: 8 seats, 1 sold" in r.stdout, r.stdout)
@@ -327,12 +334,7 @@ def test_rebuild_all_frees_the_seat_of_a_ticket_mysql_has_cancelled():
                    what="the cancellation in MySQL")
     box.stack("stop", "consumer")
     try:
-        # what an AOF without its last second holds of it
-        rz("Event3", 3, "SETBIT", "bo:seat:{Event3:3}", 6, 1)
-        rz("Event3", 3, "HSET", "bo:own:{Event3:3}", 6, tid)
-        rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "z", -1)
-        rz("Event3", 3, "HINCRBY", "bo:left:{Event3:3}", "r1", -1)
-        rz("Event3", 3, "HDEL", "bo:ords:{Event3:3}", "c:" + tid)
+        cancel_lost(7, tid)
         r = catalog.ctl("rebuild", "--all", "Event3")
         eq(r.returncode, 0, "rebuild --all (stdout %r, stderr %r)" % (r.stdout, r.stderr))
         check("Event3 zone 3: 1 seat(s) Redis gave to ticket(s) MySQL has cancelled" in r.stdout,
