@@ -39,6 +39,14 @@ struct queued_cancel {
 	char	on[STAMP_LEN + 1];
 };
 
+/* An order message read from ticketSQL. */
+struct queued_order {
+	char	event[ID_MAX + 1];
+	long	zone;
+	char	*body;
+	size_t	len;
+};
+
 /* What every zone's rebuild reads. */
 struct rebuild {
 	struct ctl	*ctl;
@@ -53,6 +61,11 @@ struct rebuild {
 	struct queued_cancel	*cx;
 	size_t		 ncx, capcx;
 	int		 cx_nomem;
+	/* the order messages read from ticketSQL: what Redis needs of them
+	 * (message, index, key record, confirmed hold) MySQL does not have
+	 * yet */
+	struct queued_order	*qo;
+	size_t		 nqo, capqo;
 };
 
 /* Where rebuild saw a sold seat (counted per zone in from[]). */
@@ -76,6 +89,7 @@ struct newzone {
 	long		 from[REBUILD__MAX];	/* seats taken from each */
 	struct rebuild_count put;	/* orders of MySQL indexed, their
 					   keys' records, confirmed holds */
+	struct rebuild_count putq;	/* the same of ticketSQL's orders */
 	long		 cancelled;	/* tickets left out: cancel queued */
 	long		 rcancelled;	/* and: cancel recorded in Redis */
 	long		 mcancelled;	/* Redis owners MySQL has cancelled */
@@ -105,19 +119,51 @@ queued_cancel(const struct rebuild *rb, const char *id)
 	return bsearch(&key, rb->cx, rb->ncx, sizeof(key), cmp_cancel);
 }
 
-/* sold_read_queue() of ticketSQL: notes every cancellation (the message
- * stays in the queue). */
+/* Keeps a copy of order message m (body msg) for the zone's rebuild. */
+static void
+note_order(struct rebuild *rb, const amqp_message_t *msg, const struct msg *m)
+{
+	struct queued_order	*p;
+
+	if (rb->nqo == rb->capqo) {
+		p = reallocarray(rb->qo, rb->capqo ? 2 * rb->capqo : 64,
+		    sizeof(*p));
+		if (p == NULL) {
+			rb->cx_nomem = 1;
+			return;
+		}
+		rb->qo = p;
+		rb->capqo = rb->capqo ? 2 * rb->capqo : 64;
+	}
+	p = &rb->qo[rb->nqo];
+	if ((p->body = malloc(msg->body.len)) == NULL) {
+		rb->cx_nomem = 1;
+		return;
+	}
+	memcpy(p->body, msg->body.bytes, msg->body.len);
+	p->len = msg->body.len;
+	snprintf(p->event, sizeof(p->event), "%s", m->u.o.event);
+	p->zone = m->u.o.zone;
+	rb->nqo++;
+}
+
+/* sold_read_queue() of ticketSQL: notes every cancellation and keeps
+ * every order message (the message stays in the queue). */
 static enum sold_msg
 note_cancel(const amqp_message_t *msg, void *arg)
 {
 	struct rebuild		*rb = arg;
 	struct queued_cancel	*p;
-	struct msg		 m;
+	static struct msg	 m;	/* ticketctl is single-threaded */
 	const char		*why;
 	size_t			 i;
 
 	if (msg->body.len > MSG_JSON_MAX || msg_parse(msg->body.bytes,
-	    msg->body.len, &m, &why) != 0 || m.kind != MSG_CANCEL)
+	    msg->body.len, &m, &why) != 0)
+		return SOLD_MSG_KEEP;
+	if (m.kind == MSG_ORDER)
+		note_order(rb, msg, &m);
+	if (m.kind != MSG_CANCEL)
 		return SOLD_MSG_KEEP;
 	for (i = 0; i < m.u.c.n; i++) {
 		if (rb->ncx == rb->capcx) {
@@ -550,6 +596,31 @@ write_catalog_and_seats(struct rds *r, const struct zstate *z,
 	    rds_do(r, z->node, 3, set, setlen) != 0 ? -1 : 0;
 }
 
+/* What Redis needs of the zone's orders still queued in ticketSQL, after
+ * those of MySQL (each write only where missing): a ticket of one is
+ * cancelled (404 before), a keyed retry answers it (a second sale
+ * before), a confirm again answers it.  Returns 0 or -1. */
+static int
+write_queued_orders(struct rebuild *rb, unsigned node, struct newzone *nz)
+{
+	static struct msg	 m;	/* ticketctl is single-threaded */
+	const char		*why;
+	size_t			 i;
+
+	memset(&nz->putq, 0, sizeof(nz->putq));
+	for (i = 0; i < rb->nqo; i++) {
+		if (rb->qo[i].zone != nz->cz->zone ||
+		    strcmp(rb->qo[i].event, nz->cz->event) != 0 ||
+		    msg_parse(rb->qo[i].body, rb->qo[i].len, &m, &why) != 0 ||
+		    m.kind != MSG_ORDER)
+			continue;
+		if (rebuild_queued_order(&rb->ctl->rds, node, &m.u.o,
+		    rb->qo[i].body, rb->qo[i].len, &nz->putq) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Whether ticket id owns a seat of the new state. */
 static int
 owns_seat(const struct newzone *nz, const char *id)
@@ -615,6 +686,7 @@ write_zone(struct rebuild *rb, const struct zstate *z, struct newzone *nz)
 	    write_cache(r, z->node, nz, ctl->c.ticket_cache_ttl) != 0 ||
 	    rebuild_orders(r, z->node, rb->d, nz->cz->event, nz->cz->zone,
 	    &nz->put) != 0 ||
+	    write_queued_orders(rb, z->node, nz) != 0 ||
 	    write_cancels(rb, z->node, nz, k[KEY_ORDS]) != 0) {
 		if (rb->d->errstr[0] != '\0')
 			snprintf(r->errstr, sizeof(r->errstr), "%s",
@@ -795,6 +867,11 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		printf("%s zone %ld: %ld order(s) of MySQL: messages and index "
 		    "for cancellation put back where missing\n", cz->event,
 		    cz->zone, nz.put.orders);
+	if (nz.putq.orders > 0)
+		printf("%s zone %ld: %ld order(s) still queued in %s: messages "
+		    "and index put back where missing; %ld Idempotency-Key "
+		    "record(s), %ld confirmed hold(s)\n", cz->event, cz->zone,
+		    nz.putq.orders, MQ_QUEUE_SQL, nz.putq.keys, nz.putq.holds);
 	if (nz.put.keys > 0)
 		printf("%s zone %ld: %ld Idempotency-Key record(s) of the last "
 		    "24 h put back where missing\n", cz->event, cz->zone,
@@ -951,6 +1028,9 @@ done:
 	soldv_free(&rb.queued);
 	soldv_free(&rb.dead);
 	free(rb.cx);
+	for (i = 0; i < rb.nqo; i++)
+		free(rb.qo[i].body);
+	free(rb.qo);
 	catalog_free(&cat);
 	db_close(&d);
 	return ret;
@@ -967,13 +1047,13 @@ const struct command cmd_rebuild = {
 	"dead-letter queues (read without spending delivery attempts: each is\n"
 	"copied back to its queue before it is acked) and the pending or\n"
 	"claimed tickets Redis still holds.  Seats Redis still marks as sold\n"
-	"stay sold.  The zone's catalog hash gets its sale state (the event's\n"
-	"status, the sale window), and the orders of MySQL what a cancellation\n"
-	"needs (message, id index, recorded cancellations); of the orders of\n"
-	"the last 24 h, the records of the Idempotency-Keys they were bought\n"
-	"with and the holds a confirm made them of, confirmed (each under its\n"
-	"hash, where it is not yet).  Each zone is read under WATCH and written\n"
-	"in one "
+	"stay sold, but for tickets MySQL has cancelled.  The zone's catalog\n"
+	"hash gets its sale state (the event's status, the sale window), and\n"
+	"the orders of MySQL and of ticketSQL what a cancellation needs\n"
+	"(message, id index, recorded cancellations); of the orders of the last\n"
+	"24 h, the records of the Idempotency-Keys they were bought with and\n"
+	"the holds a confirm made them of, confirmed (each under its hash,\n"
+	"where it is not yet).  Each zone is read under WATCH and written in one\n"
 	"MULTI/EXEC; if a sale changed it meanwhile, it is read again, so a\n"
 	"rebuild under load loses no reservation.\n\n"
 	"Run it with sales stopped and the consumer stopped after it drained\n"

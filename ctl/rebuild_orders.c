@@ -236,15 +236,18 @@ day_left(const struct one *o, long long now)
 
 /* SET bo:idem:{E:Z}:#<HMAC of the key> "<hash> P <orderId> <kind>" EX
  * <left> NX: the record lua/order.lua wrote with the sale (under the
- * key). */
+ * key); under the key itself when only that is known (idem_key: a
+ * queued message of 2026-12-06's shape). */
 static int
 index_key(struct rds *r, unsigned slot, const struct one *o,
-    long long left)
+    const char *idem_key, long long left)
 {
 	char		 key[KEY_MAX], value[HASH_LEN + UUID_LEN + 8], ex[24];
 	const char	*argv[] = { "SET", key, value, "EX", ex, "NX" };
 
-	if (keys_idem_hashed(o->tag, o->ikey_hash, key, sizeof(key)) < 0)
+	if ((o->ikey_hash[0] != '\0' ? keys_idem_hashed(o->tag, o->ikey_hash,
+	    key, sizeof(key)) : keys_idem(o->tag, idem_key, key,
+	    sizeof(key))) < 0)
 		return -1;
 	snprintf(value, sizeof(value), "%s P %s %s", o->ihash, o->oid,
 	    o->ikind);
@@ -282,22 +285,17 @@ index_hold(struct rds *r, unsigned slot, const struct one *o,
 }
 
 /* The order's writes: message, index, recorded cancellations, its key's
- * record and its confirmed hold (orders of the last 24 h). */
+ * record (under its HMAC, or a message's key itself) and its confirmed
+ * hold (orders of the last 24 h).  Each only where missing. */
 static int
-finish(struct rds *r, unsigned slot, struct one *o, long long now,
-    struct rebuild_count *c)
+put_back(struct rds *r, unsigned slot, struct one *o, const char *idem_key,
+    long long now, struct rebuild_count *c)
 {
 	char		 value[TAG_MAX + UUID_LEN + 2], field[UUID_LEN + 3];
 	const char	*hsetnx[] = { "HSETNX", o->ords, o->oid, o->msg };
 	long long	 left;
 	size_t		 i;
 
-	if (o->bad || fmt_add(o->msg, sizeof(o->msg), &o->len, "]}") != 0) {
-		ctl_err("%s zone %ld: order %s in MySQL is not what the "
-		    "consumer writes: not indexed (its cancellation answers "
-		    "404)", o->event, o->zone, o->oid);
-		return 0;
-	}
 	if (!same_slot(o, slot))
 		return 0;
 	snprintf(value, sizeof(value), "%s %s", o->tag, o->oid);
@@ -318,8 +316,9 @@ finish(struct rds *r, unsigned slot, struct one *o, long long now,
 	c->orders++;
 	if ((left = day_left(o, now)) == 0)
 		return 0;
-	if (o->ikey_hash[0] != '\0') {
-		if (index_key(r, slot, o, left) != 0)
+	if (o->ikey_hash[0] != '\0' || (idem_key[0] != '\0' &&
+	    o->ihash[0] != '\0')) {
+		if (index_key(r, slot, o, idem_key, left) != 0)
 			return -1;
 		c->keys++;
 	}
@@ -329,6 +328,59 @@ finish(struct rds *r, unsigned slot, struct one *o, long long now,
 		c->holds++;
 	}
 	return 0;
+}
+
+/* The end of an order of MySQL: its message closed, then put back. */
+static int
+finish(struct rds *r, unsigned slot, struct one *o, long long now,
+    struct rebuild_count *c)
+{
+	if (o->bad || fmt_add(o->msg, sizeof(o->msg), &o->len, "]}") != 0) {
+		ctl_err("%s zone %ld: order %s in MySQL is not what the "
+		    "consumer writes: not indexed (its cancellation answers "
+		    "404)", o->event, o->zone, o->oid);
+		return 0;
+	}
+	return put_back(r, slot, o, "", now, c);
+}
+
+int
+rebuild_queued_order(struct rds *r, unsigned slot, const struct order *m,
+    const char *body, size_t len, struct rebuild_count *c)
+{
+	struct one	*o;
+	size_t		 i;
+	int		 ret;
+
+	if (len >= sizeof(o->msg) || m->n > ORDER_TICKETS_MAX ||
+	    (o = calloc(1, sizeof(*o))) == NULL)
+		return 0;
+	o->event = m->event;
+	o->zone = m->zone;
+	if (keys_tag(m->event, m->zone, o->tag, sizeof(o->tag)) < 0 ||
+	    keys_build(KEY_ORDS, o->tag, o->ords, sizeof(o->ords)) < 0) {
+		free(o);
+		return 0;
+	}
+	memcpy(o->oid, m->id, sizeof(o->oid));
+	memcpy(o->created, m->created, sizeof(o->created));
+	if (m->idem_kind != 0) {
+		memcpy(o->ikey_hash, m->idem_key_hash, sizeof(o->ikey_hash));
+		memcpy(o->ihash, m->idem_hash, sizeof(o->ihash));
+		o->ikind[0] = m->idem_kind;
+	}
+	memcpy(o->hold_hash, m->hold_hash, sizeof(o->hold_hash));
+	/* the message as lua/order.lua stored it: the consumer's copy */
+	memcpy(o->msg, body, len);
+	o->msg[len] = '\0';
+	o->len = len;
+	o->n = m->n;
+	for (i = 0; i < m->n; i++)
+		memcpy(o->t[i].id, m->t[i].id, sizeof(o->t[i].id));
+	ret = put_back(r, slot, o, m->idem_kind != 0 ? m->idem_key : "",
+	    wall_ms(), c);
+	free(o);
+	return ret;
 }
 
 int

@@ -36,4 +36,15 @@ struct rebuild_count {
 int	rebuild_orders(struct rds *r, unsigned slot, struct db *d,
 	    const char *event, long zone, struct rebuild_count *c);
 
+/* Queues the same writes for an order still queued in ticketSQL, from its
+ * message m (parsed) and its body (what lua/order.lua stored, byte for
+ * byte): the consumer has not stored it in MySQL yet.  No cancellation is
+ * recorded (rebuild writes those of the queued cancels).  An order too
+ * long, or whose ids are outside the slot, is left out.  Returns 0 or -1
+ * (r's errstr). */
+struct order;
+int	rebuild_queued_order(struct rds *r, unsigned slot,
+	    const struct order *m, const char *body, size_t len,
+	    struct rebuild_count *c);
+
 #endif

@@ -412,6 +412,59 @@ def lose_zone(zone, ids):
     box.redis("DEL", *gone, node=node)
 
 
+def test_orders_still_queued_answered_again_after_a_redis_loss():
+    """Redis loses a zone while its orders still wait in ticketSQL (the
+    consumer stopped before it drained: MySQL was down).  `rebuild` puts
+    back from their messages what the orders of MySQL get: message, id
+    index, key record, confirmed hold.  Would catch: rebuild taking their
+    seats only (it read their tickets), so that a keyed best-available
+    retry bought a second set of seats, a cancel of one of their tickets
+    answered 404 and a confirm again 404."""
+    zone, node = 22, box.zone_node("Event1", 22)
+    box.stack("stop", "consumer")
+    try:
+        r_order = order(zone, "queued-o", quantity=3)
+        eq(r_order.status, 201, "order: " + r_order.body)
+        h = hold(zone, "", seats=[{"row": 6, "column": 1}, {"row": 6, "column": 2}])
+        eq(h.status, 201, "hold: " + h.body)
+        hid = h.json()["holdId"]
+        confirm = "/holds/%s/confirm" % hid
+        r_confirm = keyed_post(confirm, "queued-c")
+        eq(r_confirm.status, 201, "confirm: " + r_confirm.body)
+        o, c = r_order.json(), r_confirm.json()
+        msgs = {x["orderId"]: box.redis("HGET", "bo:ords:{Event1:%d}" % zone, x["orderId"],
+                                        node=node) for x in (o, c)}
+        taken = box.zone_state("Event1", zone)["taken"]
+        lose_zone(zone, [o["orderId"], c["orderId"], hid] +
+                  [t["ticketId"] for x in (o, c) for t in x["tickets"]])
+        r = box.ticketctl("rebuild", "Event1", check_rc=False)
+        eq(r.returncode, 0, "rebuild: %s %s" % (r.stdout, r.stderr))
+        check("Event1 zone %d: 2 order(s) still queued in ticketSQL: messages and index put "
+              "back where missing; 2 Idempotency-Key record(s), 1 confirmed hold(s)" % zone
+              in r.stdout, r.stdout)
+        eq(box.zone_state("Event1", zone)["taken"], taken, "the seats after the rebuild")
+        for oid, m in msgs.items():
+            eq(box.redis("HGET", "bo:ords:{Event1:%d}" % zone, oid, node=node), m,
+               "the message of %s put back as the order script wrote it" % oid)
+        for port in WEB_PORTS:
+            r = order(zone, "queued-o", port=port, quantity=3)
+            eq((r.status, r.body, r.header("Idempotent-Replayed")), (201, r_order.body, "true"),
+               "the keyed order retried after the loss via %d" % port)
+            r = keyed_post(confirm, "queued-c", port=port)
+            eq((r.status, r.body, r.header("Idempotent-Replayed")),
+               (201, r_confirm.body, "true"), "the keyed confirm retried via %d" % port)
+        eq(box.zone_state("Event1", zone)["taken"], taken, "nothing bought again")
+        t = o["tickets"][0]
+        x = http("POST", "/tickets/%s/cancel" % t["ticketId"],
+                 {"cancelToken": o["cancelToken"]})
+        eq(x.status, 200, "a cancel of a ticket of the queued order: " + x.body)
+    finally:
+        box.stack("start", "consumer")
+    box.wait_until(lambda: box.sql("SELECT status FROM ticketing.ticket WHERE ticket_id = "
+                                   "'%s'" % t["ticketId"]) == [["CANCELLED"]],
+                   what="the order, then its ticket's cancellation, in MySQL")
+
+
 def test_keyed_sale_answered_again_after_a_redis_loss():
     """Would catch: a keyed retry of a sale made before a Redis loss buying
     again after `ticketctl rebuild` (the key's record lived in Redis only):
