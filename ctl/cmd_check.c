@@ -24,7 +24,10 @@
  * lua/cancel.lua) whose seat is free or sold again is not live: while
  * MySQL still has it live, its cancellation is on its way if a cancel is
  * pending in the zone or ticketSQL holds messages (counted "cancelling"),
- * else a difference.
+ * else a difference.  The same for DynamoDB: a ticket cancelled in Redis
+ * that only one of MySQL and DynamoDB has live is on its way to the other
+ * (the consumer's two pipelines go at their own pace), against ticketSQL
+ * or ticketNoSQL.
  *
  * A double sale the consumer caught (MySQL refused the second ticket of a
  * seat, the consumer marked its DynamoDB item DOUBLE_SALE) is not a
@@ -408,14 +411,42 @@ redis_owned(const struct zstate *z, const struct catalog_zone *cz,
 	return o != NULL && strcmp(o->id, s->id) == 0;
 }
 
-/* MySQL against DynamoDB: a merge of the two zone ranges by seat. */
-static void
+/*
+ * A ticket live in one store of MySQL and DynamoDB and not the other, that
+ * Redis records as cancelled: the store that has it live has not applied
+ * its cancel yet (the two pipelines go at their own pace; a store down
+ * holds its own).  Live in MySQL (ddb 0): check_redis_mysql() counted it
+ * "cancelling" against ticketSQL.  Live in DynamoDB (ddb 1): counted here,
+ * against ticketNoSQL.  Returns 1 if so, 0 if not (a difference), -1 if
+ * Redis failed (printed).
+ */
+static int
+ddb_behind(struct check *ck, const struct catalog_zone *cz,
+    const struct zstate *z, const struct sold *s, int ddb)
+{
+	int c = cancelled_in_redis(ck, z, s->id);
+
+	if (c < 0) {
+		ctl_err("%s zone %ld: %s", cz->event, cz->zone,
+		    ck->ctl->rds.errstr);
+		return -1;
+	}
+	if (c == 0 || (ddb && !maybe_queued(ck, 1, cz->event)))
+		return 0;
+	if (ddb)
+		total(ck, cz->event)->cancelling++;
+	return 1;
+}
+
+/* MySQL against DynamoDB: a merge of the two zone ranges by seat.
+ * Returns 0, or -1 if Redis failed. */
+static int
 check_mysql_ddb(struct check *ck, const struct catalog_zone *cz,
     const struct zstate *z)
 {
 	const struct sold	*m, *d;
 	size_t			 mf, mn, df, dn, i = 0, j = 0;
-	int			 c;
+	int			 c, k;
 
 	mn = soldv_zone(&ck->mysql, cz->event, cz->zone, &mf);
 	dn = soldv_zone(&ck->ddb, cz->event, cz->zone, &df);
@@ -444,15 +475,25 @@ check_mysql_ddb(struct check *ck, const struct catalog_zone *cz,
 			i++;
 			j++;
 		} else if (c < 0) {
-			if (!maybe_queued(ck, 1, cz->event))
+			/* live in MySQL, cancelled in DynamoDB (it has no
+			 * live item): its cancel on the way to MySQL, which
+			 * check_redis_mysql() counted "cancelling" */
+			if ((k = ddb_behind(ck, cz, z, m, 0)) < 0)
+				return -1;
+			if (k == 0 && !maybe_queued(ck, 1, cz->event))
 				diff(ck, cz->event, cz->zone, "ticket %s (row "
 				    "%ld column %ld) in MySQL, not in DynamoDB, "
 				    "not queued%s", m->id, m->row, m->col,
 				    dead_hint(ck));
 			i++;
 		} else {
-			/* counted against ticketSQL with its Redis owner */
-			if (ck->qsql_msgs == 0 || !redis_owned(z, cz, d))
+			/* counted against ticketSQL with its Redis owner;
+			 * cancelled in MySQL and Redis, its cancel on the
+			 * way to DynamoDB against ticketNoSQL */
+			if ((k = ddb_behind(ck, cz, z, d, 1)) < 0)
+				return -1;
+			if (k == 0 && (ck->qsql_msgs == 0 ||
+			    !redis_owned(z, cz, d)))
 				diff(ck, cz->event, cz->zone, "ticket %s (row "
 				    "%ld column %ld) in DynamoDB, not in MySQL, "
 				    "not queued%s", d->id, d->row, d->col,
@@ -460,6 +501,7 @@ check_mysql_ddb(struct check *ck, const struct catalog_zone *cz,
 			j++;
 		}
 	}
+	return 0;
 }
 
 /* Tickets of event zones the catalog does not have. */
@@ -507,7 +549,10 @@ check_zone(struct check *ck, const struct catalog_zone *cz)
 		zstate_free(&z);
 		return -1;
 	}
-	check_mysql_ddb(ck, cz, &z);
+	if (check_mysql_ddb(ck, cz, &z) != 0) {
+		zstate_free(&z);
+		return -1;
+	}
 	zstate_free(&z);
 	return 0;
 }
