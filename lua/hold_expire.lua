@@ -15,8 +15,8 @@
 -- a confirm before the expiry and this script after it are atomic, exactly
 -- one wins.  A seat is cleared only while its owner is still the hold.
 -- Returns the number expired ("" mode); for one hold 1 deleted, 2 expired
--- (released now if the sweeper had not yet), 0 unknown (or confirmed, or
--- deleted before), 3 being confirmed: its order's message is not
+-- (released now if the sweeper had not yet), 4 deleted before, 0 unknown
+-- (or confirmed), 3 being confirmed: its order's message is not
 -- confirmed by the broker yet, and a publish that fails gives the hold
 -- back (lua/order_release.lua).  A hold put back confirmed is confirmed whatever Redis
 -- kept under its id (an AOF that lost the confirm brings it back active):
@@ -72,6 +72,12 @@ end
 local rec = redis.call('HGET', KEYS[5], ARGV[1])
 if rec == 'X' then
   return 2
+end
+if rec == 'D' then
+  -- written again: the caller's WAIT then covers the end a first answer
+  -- could not see replicated (503), before a retry answers it ended
+  redis.call('HSET', KEYS[5], ARGV[1], 'D')
+  return 4
 end
 local exp, list = string.match(rec or '', '^A (%d+) (.*)$')
 if not exp then

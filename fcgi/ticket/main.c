@@ -949,6 +949,15 @@ delete_hold(FCGX_Request *req, const char *id)
 		http_error(req, 410, "HOLD_EXPIRED", "this hold has expired, "
 		    "its seats are released", NULL);
 		break;
+	case END_HOLD_ENDED:
+		/* the retry of a 503 above: 404 once a replica has the end */
+		if (!write_replicated(node, "delete hold", id)) {
+			http_error(req, 503, "UNAVAILABLE", "seat store could "
+			    "not replicate the hold's end yet; delete it again "
+			    "(404 then: it has ended)", RETRY_AFTER);
+			break;
+		}
+		/* FALLTHROUGH */
 	case END_HOLD_UNKNOWN:
 		http_error(req, 404, "NOT_FOUND", "no such hold (a confirmed "
 		    "hold is an order: cancel the order)", NULL);

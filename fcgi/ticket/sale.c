@@ -575,6 +575,8 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 		return END_HOLD_EXPIRED;
 	case 3:
 		return END_HOLD_CONFIRMING;
+	case 4:
+		return END_HOLD_ENDED;
 	default:
 		seterr(r, node, "hold_expire", "unexpected reply");
 		return END_HOLD_ERROR;
@@ -729,8 +731,9 @@ const char *
 sale_end_hold_str(enum sale_end_hold r)
 {
 	static const char *const names[] = {
-		"DELETED", "EXPIRED", "UNKNOWN", "ERROR"
+		"DELETED", "EXPIRED", "ENDED", "UNKNOWN", "CONFIRMING", "ERROR"
 	};
 
-	return (unsigned)r < 4 ? names[r] : "?";
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] :
+	    "?";
 }

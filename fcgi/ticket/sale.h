@@ -105,6 +105,8 @@ enum sale_lookup {
 enum sale_end_hold {
 	END_HOLD_DELETED,	/* released */
 	END_HOLD_EXPIRED,	/* it had expired (released by the sweeper) */
+	END_HOLD_ENDED,		/* deleted before (its end written again,
+				   for the caller's WAIT) */
 	END_HOLD_UNKNOWN,	/* no such hold, or confirmed: an order now */
 	END_HOLD_CONFIRMING,	/* its confirm's message not confirmed yet */
 	END_HOLD_ERROR		/* Redis failed, errstr says why */

@@ -310,8 +310,10 @@ def test_short_wait_is_counted():
 def test_short_wait_cancel_and_hold_end_are_not_answered_done():
     """A cancellation and a hold's end are WAITed for like a sale: while the
     replica cannot acknowledge them, a failover could undo them, so the
-    answer is 503 "try again", not 200 / 204; once the replica has them
-    the retry answers the cancellation that stands, and the hold is gone."""
+    answer is 503 "try again", not 200 / 204; so is a retried delete
+    while the replica is still short (404 "it has ended" before); once the
+    replica has them the retry answers the cancellation that stands, and
+    the hold is gone."""
     rp = replica_of(master())
     r = http("POST", "/orders", {"venueId": "Venue1", "eventId": EVENT, "zoneId": ZONE,
                                  "quantity": 1})
@@ -325,8 +327,13 @@ def test_short_wait_cancel_and_hold_end_are_not_answered_done():
     with Paused(rp):
         c = http("POST", "/orders/%s/cancel" % o["orderId"], body)
         d = http("DELETE", "/holds/" + hid)
+        # the retry the 503 asks for, still short: not the 404 "it has
+        # ended" a failover could undo (the hold back, its seats held)
+        d2 = http("DELETE", "/holds/" + hid)
     eq(c.status, 503, "cancel the replica cannot acknowledge (%s)" % c.body)
     eq(d.status, 503, "hold's end the replica cannot acknowledge (%s)" % d.body)
+    eq(d2.status, 503, "the delete retried while the replica still cannot acknowledge the "
+       "hold's end (%s)" % d2.body)
     box.wait_until(lambda: in_sync(master(), rp), timeout=30, what="replica in sync")
     c = http("POST", "/orders/%s/cancel" % o["orderId"], body)
     eq((c.status, c.json().get("status")), (200, "CANCELLED"), "the retry (%s)" % c.body)

@@ -68,7 +68,10 @@ test_result_names(void **state)
 	assert_string_equal(sale_release_str((enum sale_release)3), "?");
 	assert_string_equal(sale_lookup_str(LOOKUP_UNKNOWN), "UNKNOWN");
 	assert_string_equal(sale_end_hold_str(END_HOLD_EXPIRED), "EXPIRED");
-	assert_string_equal(sale_end_hold_str((enum sale_end_hold)4), "?");
+	assert_string_equal(sale_end_hold_str(END_HOLD_CONFIRMING),
+	    "CONFIRMING");
+	assert_string_equal(sale_end_hold_str(END_HOLD_ERROR), "ERROR");
+	assert_string_equal(sale_end_hold_str((enum sale_end_hold)6), "?");
 }
 
 static void
