@@ -19,6 +19,12 @@
 #include "sweeper.h"
 #include "ticket.h"
 
+/* Masters noted in a round, by address. */
+struct masters {
+	char	where[SWEEP_DOWN_MAX][RCL_HOST_MAX + 8];
+	int	n;
+};
+
 /* The state of one round. */
 struct round {
 	struct sweeper	*sw;
@@ -32,34 +38,52 @@ struct round {
 	/* masters that did not answer this round: their other zones wait
 	 * for the next one (each call would cost redis_timeout_ms or
 	 * redis_retry_ms, and the holds of every other master expire late) */
-	char		 down[SWEEP_DOWN_MAX][RCL_HOST_MAX + 8];
-	int		 ndown;
+	struct masters	 down;
+	/* masters whose replicas fell short of a WAIT this round: their
+	 * other zones claim nothing until the next (each WAIT would wait
+	 * redis_wait_timeout_ms, and the holds of every other master expire
+	 * late); their holds still end */
+	struct masters	 behind;
 	redisReply	**zones;	/* the last bo:zones read (kept across
 					   rounds: its master may be the one
 					   that does not answer) */
 };
 
-/* 1 if the master of slot did not answer earlier in the round. */
+/* 1 if the master of slot is in m. */
 static int
-master_down(const struct round *r, unsigned slot)
+masters_have(const struct round *r, const struct masters *m, unsigned slot)
 {
 	char	where[RCL_HOST_MAX + 8];
 	int	i;
 
 	rds_where(r->rds, slot, where, sizeof(where));
-	for (i = 0; i < r->ndown; i++)
-		if (strcmp(r->down[i], where) == 0)
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->where[i], where) == 0)
 			return 1;
 	return 0;
+}
+
+/* Notes the master of slot in m for the rest of the round. */
+static void
+masters_add(struct round *r, struct masters *m, unsigned slot)
+{
+	if (m->n < SWEEP_DOWN_MAX && !masters_have(r, m, slot))
+		rds_where(r->rds, slot, m->where[m->n++],
+		    sizeof(m->where[0]));
+}
+
+/* 1 if the master of slot did not answer earlier in the round. */
+static int
+master_down(const struct round *r, unsigned slot)
+{
+	return masters_have(r, &r->down, slot);
 }
 
 /* Notes the master of slot as not answering for the rest of the round. */
 static void
 master_failed(struct round *r, unsigned slot)
 {
-	if (r->ndown < SWEEP_DOWN_MAX)
-		rds_where(r->rds, slot, r->down[r->ndown++],
-		    sizeof(r->down[0]));
+	masters_add(r, &r->down, slot);
 }
 
 static void
@@ -209,6 +233,7 @@ replicated(struct round *r, unsigned node, const char *tag)
 	    r->rds->wait_replicas, n < 0 ? ": " : "", n < 0 ?
 	    r->rds->errstr : "");
 	round_fail(r, "WAIT", why);
+	masters_add(r, &r->behind, node);
 	return 0;
 }
 
@@ -233,7 +258,8 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	if (master_down(r, node))
 		return 0;
 	expire_holds(r, node, tag);
-	if (r->broker_failed || master_down(r, node))
+	if (r->broker_failed || master_down(r, node) ||
+	    masters_have(r, &r->behind, node))
 		return 0;
 	snprintf(cutoff, sizeof(cutoff), "%lld",
 	    r->now - r->sw->c->sweeper_stale_ms);
