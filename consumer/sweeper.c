@@ -79,11 +79,14 @@ master_down(const struct round *r, unsigned slot)
 	return masters_have(r, &r->down, slot);
 }
 
-/* Notes the master of slot as not answering for the rest of the round. */
+/* After a call on slot failed: notes its master as not answering for the
+ * rest of the round, unless it answered (a script's error, a slot being
+ * moved between masters: the master's other zones are served). */
 static void
 master_failed(struct round *r, unsigned slot)
 {
-	masters_add(r, &r->down, slot);
+	if (r->rds->err == ERR_IO)
+		masters_add(r, &r->down, slot);
 }
 
 static void
@@ -177,8 +180,8 @@ republish(struct round *r, unsigned node, const char *sweep,
  * (lua/hold_expire.lua, on the Redis clock).  Each round, so a hold ends
  * within sweeper_interval_ms of its expiresAt.  The same call removes the
  * records of holds ended over a day ago, whose index is gone
- * (lua/lib/hold_end.lua). */
-static void
+ * (lua/lib/hold_end.lua).  Returns 0, or -1 if the call failed. */
+static int
 expire_holds(struct round *r, unsigned node, const char *tag)
 {
 	char		 k[7][KEY_MAX], max[16];
@@ -190,7 +193,7 @@ expire_holds(struct round *r, unsigned node, const char *tag)
 
 	for (i = 0; i < 7; i++) {
 		if (keys_build(kinds[i], tag, k[i], sizeof(k[i])) < 0)
-			return;
+			return -1;
 		argv[i] = k[i];
 	}
 	snprintf(max, sizeof(max), "%d", SWEEP_CLAIM_MAX);
@@ -200,11 +203,12 @@ expire_holds(struct round *r, unsigned node, const char *tag)
 	    NULL) {
 		round_fail(r, "hold_expire", r->rds->errstr);
 		master_failed(r, node);
-		return;
+		return -1;
 	}
 	if (rep->type == REDIS_REPLY_INTEGER)
 		r->expired += (unsigned long)rep->integer;
 	freeReplyObject(rep);
+	return 0;
 }
 
 /*
@@ -257,8 +261,10 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 		return 0;	/* not a tag of ours */
 	if (master_down(r, node))
 		return 0;
-	expire_holds(r, node, tag);
-	if (r->broker_failed || master_down(r, node) ||
+	/* a zone whose slot is being moved: claim.lua would wait out
+	 * redis_retry_ms the same, for the next round */
+	if ((expire_holds(r, node, tag) != 0 && r->rds->moving) ||
+	    r->broker_failed || master_down(r, node) ||
 	    masters_have(r, &r->behind, node))
 		return 0;
 	snprintf(cutoff, sizeof(cutoff), "%lld",

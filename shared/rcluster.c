@@ -801,13 +801,20 @@ follow(struct rcluster *c, struct attempt *t, int node, redisReply *rep,
 		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
 		    a->host, a->port, rep->str);
 		freeReplyObject(rep);
-		return backoff(c, t->start, &t->step);
+		if (backoff(c, t->start, &t->step) != 0) {
+			/* a slot whose keys are split between two nodes;
+			 * CLUSTERDOWN is the whole cluster's */
+			c->unstable = *kind == RCL_REDIR_TRYAGAIN;
+			return -1;
+		}
+		return 0;
 	}
 	if (++t->redirects > RCL_REDIRECTS_MAX) {
 		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: more "
 		    "than %d redirects for slot %u (last: %s)",
 		    RCL_REDIRECTS_MAX, t->slot, rep->str);
 		freeReplyObject(rep);
+		c->unstable = 1;
 		return -1;
 	}
 	freeReplyObject(rep);
@@ -884,6 +891,7 @@ rcl_command_argv(struct rcluster *c, unsigned slot, enum rcl_route route,
 	redisReply		*rep;
 
 	c->in_doubt = 0;
+	c->unstable = 0;
 	if (c->txn_node >= 0 && !c->txn_multi &&
 	    rcl_is_cmd(argv, argvlen, "WATCH") && c->have_map &&
 	    c->map.master[slot & (RCL_SLOTS - 1)] != c->txn_node) {
@@ -1103,6 +1111,7 @@ rcl_node_argv(struct rcluster *c, int node, int argc, const char **argv,
 	redisContext	*ctx;
 	redisReply	*rep;
 
+	c->unstable = 0;
 	if ((ctx = rcl_node_ctx(c, node)) == NULL)
 		return NULL;
 	if ((rep = redisCommandArgv(ctx, argc, argv, argvlen)) == NULL) {

@@ -183,6 +183,11 @@ struct rcluster {
 					   or -1 (rcl_command_argv()) */
 	int		 txn_multi;	/* and MULTI sent */
 	int		 in_doubt;	/* last command: sent, no reply */
+	int		 unstable;	/* last command failed on answers of
+					   the nodes, its slot being moved
+					   (TRYAGAIN past retry_ms, or more
+					   than RCL_REDIRECTS_MAX redirects),
+					   not on a node lost */
 	int		 read_max_lag_ms;	/* replica reads: bound of the
 						   lag, -1: no look */
 	/* what happened so far (for metrics and tests) */
@@ -213,7 +218,9 @@ int	rcl_refresh(struct rcluster *c);
  * it) along route, following redirects.  Returns the reply, the caller's to
  * freeReplyObject() (an error reply other than a redirect is returned as
  * is), or NULL with errstr: in_doubt then says whether a write may have
- * run.
+ * run, unstable whether the nodes answered but the slot is being moved
+ * (the other slots of its master are served).  After a reply, last_node
+ * is the node that gave it (an ASK target too).
  *
  * A transaction: from a WATCH or MULTI that succeeded on a master until
  * EXEC, DISCARD or UNWATCH, every command goes to that connection as it

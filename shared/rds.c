@@ -277,9 +277,11 @@ checked(struct rds *r, unsigned slot, redisReply *rep, const char *what)
 			seterr(r, slot, ERR_IO, what, r->ctx != NULL ?
 			    r->ctx->errstr : "no connection");
 			single_drop(r);
-		} else
-			err_set(&r->err, r->errstr, ERR_IO, "%s",
-			    r->cl->errstr);
+		} else {	/* a slot being moved: its master answers */
+			r->moving = r->cl->unstable;
+			err_set(&r->err, r->errstr, r->moving ? ERR_SERVER :
+			    ERR_IO, "%s", r->cl->errstr);
+		}
 		return NULL;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
@@ -316,6 +318,7 @@ exchange(struct rds *r, unsigned slot, int argc, const char **argv,
 	redisReply	*rep;
 
 	r->in_doubt = 0;
+	r->moving = 0;
 	if (r->mode == RDS_CLUSTER) {
 		rep = rcl_command_argv(r->cl, slot, RCL_MASTER, argc, argv,
 		    lens);
@@ -437,14 +440,19 @@ rds_cmd(struct rds *r, unsigned slot, const char *fmt, ...)
 	return rep;
 }
 
-/* SCRIPT LOAD of s on the master of slot; returns 0 or -1. */
+/* SCRIPT LOAD of s on the master of slot, or on the cluster's map node
+ * node if >= 0; returns 0 or -1. */
 static int
-load_script(struct rds *r, unsigned slot, enum rds_script s)
+load_script(struct rds *r, unsigned slot, enum rds_script s, int node)
 {
 	const char	*argv[3] = { "SCRIPT", "LOAD", *script_src[s] };
 	redisReply	*rep;
 
-	if ((rep = rds_argv(r, slot, 3, argv, NULL)) == NULL)
+	if (node >= 0) {
+		if ((rep = checked(r, slot, rcl_node_argv(r->cl, node, 3,
+		    argv, NULL), "SCRIPT LOAD")) == NULL)
+			return -1;
+	} else if ((rep = rds_argv(r, slot, 3, argv, NULL)) == NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
 		seterr(r, slot, ERR_OTHER, "SCRIPT LOAD", "unexpected reply");
@@ -474,7 +482,7 @@ rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
 	}
 	/* a SCRIPT LOAD that failed ran nothing of the script, even if its
 	 * reply was lost: not in doubt */
-	if (r->sha[s][0] == '\0' && load_script(r, slot, s) != 0) {
+	if (r->sha[s][0] == '\0' && load_script(r, slot, s, -1) != 0) {
 		r->in_doubt = 0;
 		return NULL;
 	}
@@ -489,9 +497,12 @@ rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
 		if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
 		    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 			/* a fresh server (restart, failover, SCRIPT FLUSH):
-			 * nothing ran; load it there, retry once */
+			 * nothing ran; load it there (in a cluster the node
+			 * that answered: an ASK's target is not the slot's
+			 * master), retry once */
 			freeReplyObject(rep);
-			if (load_script(r, slot, s) != 0) {
+			if (load_script(r, slot, s, r->mode == RDS_CLUSTER ?
+			    r->cl->last_node : -1) != 0) {
 				r->in_doubt = 0;
 				return NULL;
 			}

@@ -70,6 +70,9 @@ struct rds {
 	int		 read_replica;
 	unsigned long	 reconnects;
 	int		 in_doubt;	/* last command: sent, no reply */
+	int		 moving;	/* last command failed (ERR_SERVER): its
+					   slot being moved between masters
+					   (rcluster.h, unstable) */
 	long long	 opens_ms;	/* SALE_NOT_ON_SALE: when it opens */
 	long long	 wait_ms;	/* and how long until then (Redis TIME) */
 	int		 err;		/* enum err_kind */

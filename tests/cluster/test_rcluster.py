@@ -29,10 +29,12 @@ RUN = "%x" % int(time.time() * 1000)   # keys of this run only
 class Client:
     """One rcltool process: one rcluster client kept across commands."""
 
-    def __init__(self, timeout_ms=1000, retry_ms=2000, seeds=SEEDS):
-        self.p = subprocess.Popen([os.path.join(box.BIN, "rcltool"), seeds, str(timeout_ms),
-                                   str(retry_ms)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True, bufsize=1)
+    def __init__(self, timeout_ms=1000, retry_ms=2000, seeds=SEEDS, rds=False):
+        """rds: shared/rds.c in cluster mode (rcltool -r) over the client."""
+        self.p = subprocess.Popen([os.path.join(box.BIN, "rcltool")] + ["-r"] * rds +
+                                  [seeds, str(timeout_ms), str(retry_ms)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  bufsize=1)
 
     def __call__(self, line):
         self.p.stdin.write(line + "\n")
@@ -279,6 +281,52 @@ def test_migrating_slot_gives_ask_then_moved():
             r(dst, "CLUSTER", "SETSLOT", slot, "STABLE")
         except (OSError, box.RedisError):
             pass
+
+
+def test_scripts_on_a_slot_being_moved():
+    """A script on a slot whose keys are split between two masters: TRYAGAIN
+    until the retry budget is spent, then a failure that says the master
+    answered (err=server, moving=1: the sweeper goes on with the master's
+    other zones), not that it is gone (err=io, as before).  Once every key
+    is on the destination the script runs there on ASK, even if that node
+    never had it (NOSCRIPT: loaded on the node that answered, not on the
+    slot's master, which before failed "NOSCRIPT after reload")."""
+    c = Client(retry_ms=300, rds=True)
+    tag = "mv%s" % RUN
+    keys = ["bo:%s:{%s}" % (k, tag) for k in ("pend", "sweep", "ords")]
+    slot = slot_of(keys[0])
+    src = master_of(slot)
+    dst = next(p for p in masters() if p != src)
+    try:
+        c.ok("M ZADD %s 9000000000000 later" % keys[0])
+        c.ok("M ZADD %s 1 {\"claimed\":1} " % keys[1])
+        c.ok("M HSET %s later {}" % keys[2])
+        eq(c.ok("CLAIM %s" % tag), "[2]", "claim.lua on a settled slot")
+        eq(r(dst, "CLUSTER", "SETSLOT", slot, "IMPORTING", node_id(src)), "OK", "IMPORTING")
+        eq(r(src, "CLUSTER", "SETSLOT", slot, "MIGRATING", node_id(dst)), "OK", "MIGRATING")
+        eq(r(src, "MIGRATE", "127.0.0.1", dst, "", 0, 5000, "KEYS", keys[0]), "OK",
+           "MIGRATE of one key")
+        got = c("CLAIM %s" % tag)
+        check(got.startswith("FAIL in_doubt=0 err=server moving=1 ") and "TRYAGAIN" in got,
+              "claim.lua with its keys split: %s" % got)
+        got = c("CLAIM %s" % tag)
+        check(got.startswith("FAIL in_doubt=0 err=server moving=1 "),
+              "claim.lua with its keys still split: %s" % got)
+        eq(r(src, "MIGRATE", "127.0.0.1", dst, "", 0, 5000, "KEYS", *keys[1:]), "OK",
+           "MIGRATE of the others")
+        eq(r(dst, "SCRIPT", "FLUSH"), "OK", "SCRIPT FLUSH on the destination")
+        eq(c.ok("CLAIM %s" % tag), "[2]", "claim.lua with every key on the destination (ASK)")
+        eq(c.ok("M ZSCORE %s {\"claimed\":1}" % keys[1]), "1", "the claimed entry scored "
+           "again (its now, 1) on the destination")
+    finally:
+        c.close()
+        # back as it was: the source serves the slot, the keys gone
+        r(src, "CLUSTER", "SETSLOT", slot, "STABLE")
+        back = r(dst, "CLUSTER", "GETKEYSINSLOT", slot, 1000)
+        if back:
+            r(dst, "MIGRATE", "127.0.0.1", src, "", 0, 5000, "KEYS", *back)
+        r(dst, "CLUSTER", "SETSLOT", slot, "STABLE")
+        r(src, "DEL", *keys)
 
 
 def test_an_unreachable_master_costs_at_most_the_retry_budget():

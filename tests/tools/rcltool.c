@@ -5,9 +5,13 @@
  *
  *   rcltool SEEDS [TIMEOUT_MS RETRY_MS]
  *   rcltool -1 SERVER [TIMEOUT_MS]
+ *   rcltool -r SEEDS [TIMEOUT_MS RETRY_MS]
  *
  * -1: the single-server client of shared/rds.c instead (SERVER host:port
- * or a unix socket's path; only M is understood, sent with rds_argv()).
+ * or a unix socket's path); -r: shared/rds.c in cluster mode.  Both
+ * understand only M, sent with rds_argv(), and CLAIM TAG, lua/claim.lua
+ * (rds_eval()) on bo:pend/sweep/ords:{TAG} claiming nothing (cutoff 0);
+ * a failure answers "FAIL in_doubt=<0|1> err=<kind> moving=<0|1> ...".
  *
  *   M ARG...        the command ARG... on the master of ARG[1]'s slot
  *   R ARG...        the same on its replica (READONLY), else the master
@@ -86,9 +90,31 @@ split(char *line, const char **av)
 	return n;
 }
 
-/* rcltool -1: the single-server client (shared/rds.c). */
+/* CLAIM TAG: lua/claim.lua on the zone-like keys of TAG, claiming
+ * nothing. */
+static redisReply *
+claim(struct rds *r, const char *tag)
+{
+	char		 k[3][256];
+	const char	*argv[6];
+	int		 i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(k[i], sizeof(k[i]), "bo:%s:{%s}", i == 0 ? "pend" :
+		    i == 1 ? "sweep" : "ords", tag);
+		argv[i] = k[i];
+	}
+	argv[3] = "0";
+	argv[4] = "1";
+	argv[5] = "10";
+	return rds_eval(r, rcl_slot(tag, strlen(tag)), SCRIPT_CLAIM, 3, 6,
+	    argv);
+}
+
+/* rcltool -1 and -r: the client of shared/rds.c, in single or cluster
+ * mode. */
 static int
-single(const char *server, int timeout_ms)
+with_rds(enum rds_mode mode, const char *nodes, int timeout_ms, int retry_ms)
 {
 	struct rds	 r;
 	redisReply	*rep;
@@ -96,7 +122,7 @@ single(const char *server, int timeout_ms)
 	const char	*av[ARGS_MAX];
 	int		 n;
 
-	if (rds_init(&r, RDS_SINGLE, server, timeout_ms, 0) != 0) {
+	if (rds_init(&r, mode, nodes, timeout_ms, retry_ms) != 0) {
 		fprintf(stderr, "rcltool: %s\n", r.errstr);
 		return 1;
 	}
@@ -104,12 +130,19 @@ single(const char *server, int timeout_ms)
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		if ((n = split(line, av)) == 0)
 			continue;
-		if (strcmp(av[0], "M") != 0 || n < 2) {
+		if (strcmp(av[0], "M") == 0 && n >= 2)
+			rep = rds_argv(&r, n > 2 ? rcl_slot(av[2],
+			    strlen(av[2])) : 0, n - 1, av + 1, NULL);
+		else if (strcmp(av[0], "CLAIM") == 0 && n == 2)
+			rep = claim(&r, av[1]);
+		else {
 			printf("FAIL in_doubt=0 unknown command\n");
 			continue;
 		}
-		if ((rep = rds_argv(&r, 0, n - 1, av + 1, NULL)) == NULL) {
-			printf("FAIL in_doubt=%d %s\n", r.in_doubt, r.errstr);
+		if (rep == NULL) {
+			printf("FAIL in_doubt=%d err=%s moving=%d %s\n",
+			    r.in_doubt, err_kind_str(r.err), r.moving,
+			    r.errstr);
 			continue;
 		}
 		print_reply(rep);
@@ -128,10 +161,16 @@ main(int argc, char **argv)
 	int		 n, timeout_ms = 1000, retry_ms = 2000;
 
 	if (argc >= 3 && argc <= 4 && strcmp(argv[1], "-1") == 0)
-		return single(argv[2], argc == 4 ? atoi(argv[3]) : 1000);
+		return with_rds(RDS_SINGLE, argv[2], argc == 4 ?
+		    atoi(argv[3]) : 1000, 0);
+	if ((argc == 3 || argc == 5) && strcmp(argv[1], "-r") == 0)
+		return with_rds(RDS_CLUSTER, argv[2], argc == 5 ?
+		    atoi(argv[3]) : timeout_ms, argc == 5 ? atoi(argv[4]) :
+		    retry_ms);
 	if (argc != 2 && argc != 4) {
 		fprintf(stderr, "usage: rcltool SEEDS [TIMEOUT_MS RETRY_MS]\n"
-		    "       rcltool -1 SERVER [TIMEOUT_MS]\n");
+		    "       rcltool -1 SERVER [TIMEOUT_MS]\n"
+		    "       rcltool -r SEEDS [TIMEOUT_MS RETRY_MS]\n");
 		return 2;
 	}
 	if (argc == 4) {
