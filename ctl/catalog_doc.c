@@ -379,6 +379,117 @@ parse_doc(json_object *root, struct catdoc *doc, char *err, size_t errlen)
 	return catdoc_check(doc, err, errlen);
 }
 
+/* ------------------------------------------------- members given twice */
+
+#define DUP_NAME_MAX	32	/* a longer name is none of ours:
+				   known_members() refuses it */
+#define DUP_MEMBERS_MAX	16	/* ours have at most 8: past this many,
+				   names are unknown, refused as well */
+
+/* One open object (or array) of the document being scanned. */
+struct dup_level {
+	char	name[DUP_MEMBERS_MAX][DUP_NAME_MAX];
+	int	n;
+	int	object;		/* else an array */
+	int	want_name;	/* the next string is a member's name */
+};
+
+static unsigned
+hexval(char c)
+{
+	return c >= '0' && c <= '9' ? (unsigned)(c - '0') :
+	    c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) :
+	    c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 0;
+}
+
+/* Reads the JSON string at buf[*i] (its opening quote) and moves *i past
+ * its closing one.  Its text, escapes decoded, into out; "" if it is
+ * longer than DUP_NAME_MAX - 1 bytes or has anything but printable ASCII
+ * (no member name of ours). */
+static void
+scan_string(const char *buf, size_t len, size_t *i, char out[DUP_NAME_MAX])
+{
+	size_t		n = 0, k;
+	unsigned	c;
+	int		keep = 1;
+
+	for ((*i)++; *i < len && buf[*i] != '"'; (*i)++) {
+		c = (unsigned char)buf[*i];
+		if (c == '\\' && *i + 1 < len) {
+			c = (unsigned char)buf[++(*i)];
+			if (c == 'u') {
+				for (c = 0, k = 1; k <= 4 && *i + k < len; k++)
+					c = c * 16 + hexval(buf[*i + k]);
+				*i += 4;
+			} else if (c != '"' && c != '\\' && c != '/')
+				c = 0;	/* \b \f \n \r \t */
+		}
+		if (c < 0x20 || c >= 0x7f || n + 1 >= DUP_NAME_MAX)
+			keep = 0;
+		else if (keep)
+			out[n++] = (char)c;
+	}
+	(*i)++;
+	out[keep ? n : 0] = '\0';
+}
+
+/*
+ * Fails if an object of the document (valid JSON: json-c took it) has a
+ * member twice: json-c keeps the last, so {"status": "CANCELLED", ...,
+ * "status": "SCHEDULED"} would reopen a cancelled event, a second
+ * "onSale": null drop a staged release, in silence.  Names are compared
+ * decoded ("on\u0053ale" is "onSale").
+ */
+static int
+twice(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct dup_level	 lv[CATDOC_DEPTH_MAX + 1], *top = NULL;
+	char			 name[DUP_NAME_MAX];
+	size_t			 i = 0, at;
+	int			 d = -1, k;
+
+	while (i < len) {
+		switch (buf[i]) {
+		case '{':
+		case '[':
+			if (d + 1 > CATDOC_DEPTH_MAX)	/* json-c refused it */
+				return fail(err, errlen, "nested too deep");
+			top = &lv[++d];
+			top->n = 0;
+			top->object = buf[i] == '{';
+			top->want_name = top->object;
+			break;
+		case '}':
+		case ']':
+			top = --d >= 0 ? &lv[d] : NULL;
+			break;
+		case ',':
+			if (top != NULL && top->object)
+				top->want_name = 1;
+			break;
+		case '"':
+			at = i;
+			scan_string(buf, len, &i, name);
+			if (top == NULL || !top->want_name)
+				continue;
+			top->want_name = 0;
+			if (name[0] == '\0')
+				continue;
+			for (k = 0; k < top->n && strcmp(top->name[k], name) != 0;
+			    k++)
+				;
+			if (k < top->n)
+				return fail(err, errlen, "member \"%s\" given twice "
+				    "in one object (byte %zu)", name, at);
+			if (top->n < DUP_MEMBERS_MAX)
+				memcpy(top->name[top->n++], name, sizeof(name));
+			continue;
+		}
+		i++;
+	}
+	return 0;
+}
+
 int
 catdoc_parse(const char *buf, size_t len, struct catdoc *doc, char *err,
     size_t errlen)
@@ -406,7 +517,8 @@ catdoc_parse(const char *buf, size_t len, struct catdoc *doc, char *err,
 		return r;
 	}
 	json_tokener_free(tok);
-	r = parse_doc(root, doc, err, errlen);
+	r = twice(buf, len, err, errlen) != 0 ? -1 :
+	    parse_doc(root, doc, err, errlen);
 	json_object_put(root);
 	return r;
 }

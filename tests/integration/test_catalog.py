@@ -241,6 +241,29 @@ def test_a_misspelt_member_is_refused():
     eq(catalog.show(), before, "catalog after the refusal")
 
 
+def test_a_member_given_twice_is_refused():
+    """json-c keeps the last of a member given twice: a document with
+    "name" twice was applied with the second, in silence (as would a
+    "status": "SCHEDULED" after "CANCELLED" reopen a cancelled event).  Now
+    it is refused by the member's name and nothing changes."""
+    before = catalog.show()
+    doc = json.loads(json.dumps(before))
+    event = next(e for e in doc["events"] if e["eventId"] == "Event2")
+    first = event["name"]
+    event["name"] = first + " (renamed)"
+    text = json.dumps(doc)
+    anchor = '{"eventId": "Event2"'
+    eq(text.count(anchor), 1, "Event2 in the document")
+    text = text.replace(anchor, '{"name": %s, "eventId": "Event2"' % json.dumps(first))
+    p = os.path.join(box.ENV.get("BOX_VAR", "/tmp"), "twice-catalog.json")
+    with open(p, "w") as f:
+        f.write(text)
+    r = catalog.ctl("catalog", "apply", p)
+    eq(r.returncode, 1, "a member given twice: exit status (%s)" % r.stdout)
+    check('member "name" given twice in one object' in r.stderr, r.stderr)
+    eq(catalog.show(), before, "catalog after the refusal")
+
+
 def test_price_too_dear_for_an_order_is_refused():
     """A seat may cost at most 9,999,999.99: ten of them (the largest order)
     must fit the order's total, DECIMAL(10,2) in MySQL and the consumer's

@@ -205,7 +205,9 @@ test_parse_bad(void **state)
 	    "\"zones\": []}], \"events\": []}", "not an id");
 	bad("{\"venues\": [{\"venueId\": \"V\", \"name\": \"\", "
 	    "\"zones\": []}], \"events\": []}", "1 to 200 bytes");
-	bad(E("{" EV ", \"venueId\": \"W\"}"), "venue W is not in the catalog");
+	bad(E("{\"eventId\": \"E\", \"venueId\": \"W\", \"name\": \"n\", "
+	    "\"type\": \"t\", \"date\": \"2027-01-01T00:00:00Z\"}"),
+	    "venue W is not in the catalog");
 	bad(E("{" EV "}, {" EV "}"), "event E: twice");
 	bad(E("{" EV ", \"status\": \"POSTPONED\"}"), "SCHEDULED or CANCELLED");
 	bad(E("{\"eventId\": \"E\", \"venueId\": \"V\", \"name\": \"n\", "
@@ -235,6 +237,16 @@ test_parse_bad(void **state)
 	    "\"opensAt\": \"2027-01-01T00:00:00Z\", \"closesAt\": "
 	    "\"2027-01-02T00:00:00Z\"}]}"),
 	    "event E onSale #1: unknown member \"closesAt\"");
+	/* a member given twice: json-c keeps the last, in silence */
+	bad(E("{" EV ", \"status\": \"CANCELLED\", \"status\": "
+	    "\"SCHEDULED\"}"), "member \"status\" given twice in one object");
+	bad(E("{" EV ", \"onSale\": [{\"fromZone\": 1, \"toZone\": 4, "
+	    "\"opensAt\": \"2027-01-01T00:00:00Z\"}], \"on\\u0053ale\": null}"),
+	    "member \"onSale\" given twice");
+	bad(V("{\"zoneId\": 1, \"rows\": 2, \"rows\": 3, \"columns\": 3, "
+	    "\"price\": 1}"), "member \"rows\" given twice");
+	bad("{\"venues\": [], \"events\": [], \"venues\": []}",
+	    "member \"venues\" given twice");
 	/* deeper than the nesting cap */
 	bad("{\"venues\": [[[[[[[[[[1]]]]]]]]]], \"events\": []}",
 	    "not a JSON document");
