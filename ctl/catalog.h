@@ -27,10 +27,22 @@ enum catz {
 /* "redis failed", "it sold", "no counters", "kept", "created". */
 const char *catz_str(enum catz r);
 
+/* Whether catalog_zone_load() may give a zone without counters full ones
+ * (lua/load_zone.lua's may_create). */
+enum catz_create {
+	CATZ_CREATE_NEVER = 0,
+	CATZ_CREATE_UNTRACED,	/* if Redis shows no trace of a sale (init,
+				   which accounted for every sale) */
+	CATZ_CREATE_CHECKED	/* as UNTRACED, but a zone whose catalog
+				   hash is there without counters is
+				   CATZ_SOLD: catalog apply checked it
+				   unsold, it was fenced since */
+};
+
 /* Loads one event zone into its Redis node (catalog hash, sale window,
- * counters when absent and may_create).  Returns an enum catz. */
+ * counters when absent as create says).  Returns an enum catz. */
 enum catz catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
-	    int may_create);
+	    enum catz_create create);
 /* The venue, shape and price Redis holds for one event zone, as text
  * ("Venue1 26x30 at 80.00", or "nothing"), into out.  Returns 0, or -1
  * (ctl->rds.errstr). */

@@ -89,8 +89,9 @@ zone_script(struct ctl *ctl, const struct zkeys *z, enum rds_script s,
 
 enum catz
 catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
-    int may_create)
+    enum catz_create create)
 {
+	static const char *const may[] = { "0", "1", "2" };
 	struct zkeys	 z;
 	struct zone_sale sale;
 	char		 rows[24], cols[24];
@@ -111,7 +112,7 @@ catalog_zone_load(struct ctl *ctl, const struct catalog_zone *cz,
 	argv[8] = cols;
 	argv[9] = cz->price;
 	argv[10] = z.tag;
-	argv[11] = may_create ? "1" : "0";
+	argv[11] = may[create <= CATZ_CREATE_CHECKED ? create : 0];
 	argv[12] = sale.status[0] != '\0' ? sale.status : "SCHEDULED";
 	argv[13] = sale.opens;
 	argv[14] = sale.closes;

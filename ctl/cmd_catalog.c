@@ -314,16 +314,57 @@ refuse_event_if_sold(struct apply *a, const char *what,
 		refuse_if_sold(a, what, e->id, v->zones[k].zone);
 }
 
-/* Refuses what if zone of venue is sold in any event there (old doc). */
+/*
+ * 1 if Redis holds event's zone nz of venue as the new document has it
+ * while the catalog (MySQL) has it otherwise: an apply whose undo failed
+ * because the zone sold as that apply had made it (undo_redis).  Its
+ * sales are all at those values (load_zone.lua changes no zone with a
+ * trace of a sale, and the apply checked it unsold), so the change only
+ * records in MySQL what Redis sells.  -1 on a Redis failure (printed).
+ */
+static int
+redis_sells_as_new(struct apply *a, const char *event, const char *venue,
+    const struct catdoc_zone *nz)
+{
+	char	held[160], want[160], price[CATDOC_PRICE_LEN];
+
+	if (catalog_zone_held(a->ctl, event, nz->zone, held,
+	    sizeof(held)) != 0) {
+		ctl_err("redis: %s", a->ctl->rds.errstr);
+		a->failed = 1;
+		return -1;
+	}
+	catdoc_price(nz->cents, price);
+	snprintf(want, sizeof(want), "%s %ldx%ld at %s", venue, nz->rows,
+	    nz->cols, price);
+	return strcmp(held, want) == 0;
+}
+
+/* Refuses what if zone of venue is sold in any event there (old doc);
+ * for a change to nz (NULL: a removal), not in an event whose zone Redis
+ * sells as nz already (redis_sells_as_new()). */
 static void
 refuse_zone_if_sold(struct apply *a, const char *what, const char *venue,
-    long zone)
+    long zone, const struct catdoc_zone *nz)
 {
-	size_t i;
+	const char	*ev;
+	size_t		 i;
+	int		 same;
 
-	for (i = 0; i < a->old->nevents && !a->failed; i++)
-		if (strcmp(a->old->events[i].venue, venue) == 0)
-			refuse_if_sold(a, what, a->old->events[i].id, zone);
+	for (i = 0; i < a->old->nevents && !a->failed; i++) {
+		ev = a->old->events[i].id;
+		if (strcmp(a->old->events[i].venue, venue) != 0)
+			continue;
+		if (nz != NULL && (same = redis_sells_as_new(a, ev, venue,
+		    nz)) != 0) {
+			if (same > 0)
+				plan("  %s zone %ld: Redis sells it so already "
+				    "(an apply whose undo failed): recorded",
+				    ev, zone);
+			continue;
+		}
+		refuse_if_sold(a, what, ev, zone);
+	}
 }
 
 static void
@@ -353,7 +394,7 @@ plan_zones(struct apply *a, const struct catdoc_venue *ov,
 		    oz->cols, p1, nz->rows, nz->cols, p2);
 		plan("%s", what);
 		a->changed++;
-		refuse_zone_if_sold(a, what, nv->id, nz->zone);
+		refuse_zone_if_sold(a, what, nv->id, nz->zone, nz);
 	}
 	for (k = 0; ov != NULL && k < ov->nzones; k++) {
 		if (catdoc_zone(nv, ov->zones[k].zone) != NULL)
@@ -362,7 +403,7 @@ plan_zones(struct apply *a, const struct catdoc_venue *ov,
 		    ov->zones[k].zone);
 		plan("%s", what);
 		a->removed++;
-		refuse_zone_if_sold(a, what, ov->id, ov->zones[k].zone);
+		refuse_zone_if_sold(a, what, ov->id, ov->zones[k].zone, NULL);
 	}
 }
 
@@ -626,6 +667,13 @@ doc_zone(const struct catdoc *doc, const char *event, long zone,
 	return catdoc_zone(catdoc_venue(doc, (*e)->venue), zone);
 }
 
+/* How a zone the apply checked unsold (may) may get fresh counters. */
+static enum catz_create
+create_of(int may)
+{
+	return may ? CATZ_CREATE_CHECKED : CATZ_CREATE_NEVER;
+}
+
 /* Whether the zone was checked unsold (new, or venue/shape/price changed):
  * then it may get fresh counters. */
 static int
@@ -692,7 +740,7 @@ repair(struct apply *a, const struct catalog_zone *cz, int *may)
 		return CATZ_SOLD;
 	}
 	*may = 1;
-	return catalog_zone_load(a->ctl, cz, 1);
+	return catalog_zone_load(a->ctl, cz, CATZ_CREATE_CHECKED);
 }
 
 /* Loads every event zone of the new document and drops those it lost.
@@ -739,7 +787,7 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 			may = may_create(a, &cz);
 			if (record(a, e->id, cz.zone, 0, may) != 0)
 				return -1;
-			r = catalog_zone_load(a->ctl, &cz, may);
+			r = catalog_zone_load(a->ctl, &cz, create_of(may));
 			if (r == CATZ_SOLD && !may) {
 				if ((r = repair(a, &cz, &may)) == CATZ_SOLD) {
 					a->ndone--;	/* nothing written */
@@ -748,9 +796,10 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 				a->done[a->ndone - 1].may_create = may;
 			}
 			if (r == CATZ_SOLD) {
-				ctl_err("%s zone %ld sold while the catalog "
-				    "was applied: nothing changed", e->id,
-				    cz.zone);
+				a->ndone--;	/* nothing written */
+				ctl_err("%s zone %ld sold (or fenced: sales "
+				    "unknown) while the catalog was applied",
+				    e->id, cz.zone);
 				return -1;
 			}
 			if (r == CATZ_ERROR) {
@@ -769,15 +818,18 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
  * are given back only to a zone the apply checked unsold (removed, or its
  * venue, shape or price changed): a zone without counters that was only
  * reloaded stays without (a node that lost its data: full counters beside
- * the seats sold in MySQL would sell them again). */
-static void
+ * the seats sold in MySQL would sell them again).  Returns how many zones
+ * could not be put back (printed, each with the way out). */
+static int
 undo_redis(struct apply *a)
 {
-	const struct catdoc_event	*oe;
-	const struct catdoc_zone	*oz;
+	const struct catdoc_event	*oe, *ne;
+	const struct catdoc_zone	*oz, *nz;
 	struct catalog_zone		 cz;
+	char				 price[CATDOC_PRICE_LEN];
 	size_t				 i;
 	enum catz			 r;
+	int				 left = 0;
 
 	for (i = a->ndone; i-- > 0;) {
 		oz = doc_zone(a->old, a->done[i].event, a->done[i].zone, &oe);
@@ -787,15 +839,30 @@ undo_redis(struct apply *a)
 		else {
 			zone_of(oe, oz, &cz);
 			r = catalog_zone_load(a->ctl, &cz,
-			    a->done[i].may_create);
+			    create_of(a->done[i].may_create));
 		}
-		if (r == CATZ_ERROR || r == CATZ_SOLD)
+		if (r != CATZ_ERROR && r != CATZ_SOLD)
+			continue;
+		left++;
+		nz = doc_zone(a->new, a->done[i].event, a->done[i].zone, &ne);
+		if (r == CATZ_SOLD && nz != NULL) {
+			/* sold as this apply made it: Redis keeps it so */
+			catdoc_price(nz->cents, price);
+			ctl_err("%s zone %ld sold while the catalog was "
+			    "applied, as the new catalog has it (%s %ldx%ld "
+			    "at %s): Redis sells it so; record it with an "
+			    "apply of a catalog that has it so%s",
+			    a->done[i].event, a->done[i].zone, ne->venue,
+			    nz->rows, nz->cols, price, oz == NULL ?
+			    " (its event and zone are not in MySQL)" : "");
+		} else
 			ctl_err("could not put %s zone %ld back in Redis (%s): "
 			    "run `ticketctl catalog apply` of the previous "
 			    "catalog (`catalog show`)", a->done[i].event,
 			    a->done[i].zone, r == CATZ_SOLD ? catz_str(r) :
 			    a->ctl->rds.errstr);
 	}
+	return left;
 }
 
 /* ---------------------------------------------------------------- apply */
@@ -858,6 +925,7 @@ static int
 apply_locked(struct apply *a, int dry_run)
 {
 	long	loaded = 0, dropped = 0, fenced = 0;
+	int	left;
 
 	plan_venues(a);
 	plan_events(a);
@@ -879,9 +947,14 @@ apply_locked(struct apply *a, int dry_run)
 	if (write_mysql(a) != 0 ||
 	    write_redis(a, &loaded, &dropped, &fenced) != 0 ||
 	    exec(a, "COMMIT") != 0) {
-		undo_redis(a);
+		left = undo_redis(a);
 		db_exec(a->d, "ROLLBACK");
-		ctl_err("catalog not applied; the previous one is in force");
+		if (left == 0)
+			ctl_err("catalog not applied; the previous one is in "
+			    "force");
+		else
+			ctl_err("catalog not applied in MySQL; %d event "
+			    "zone(s) not put back in Redis (above)", left);
 		return CTL_FAIL;
 	}
 	printf("redis: %ld event zone(s) loaded, %ld removed\n", loaded,

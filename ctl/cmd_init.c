@@ -125,11 +125,12 @@ load_zone(const struct catalog_zone *cz, void *arg)
 	in_mysql = l->guard ? zcounts_get(&l->mysql, cz->event, cz->zone) : 0;
 	why = in_mysql > 0 ? INIT_REFUSE_MYSQL : INIT_REFUSE_TRACES;
 	r = catalog_zone_load(l->ctl, cz, !l->guard || (in_mysql == 0 &&
-	    l->accounted));
+	    l->accounted) ? CATZ_CREATE_UNTRACED : CATZ_CREATE_NEVER);
 	if (r == CATZ_NO_COUNT && in_mysql == 0 && !l->accounted) {
 		why = INIT_REFUSE_INFLIGHT;
 		if (never_loaded(l, tag, k))
-			r = catalog_zone_load(l->ctl, cz, 1);
+			r = catalog_zone_load(l->ctl, cz,
+			    CATZ_CREATE_UNTRACED);
 	}
 	if (r == CATZ_ERROR)
 		return -1;

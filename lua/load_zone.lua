@@ -6,8 +6,14 @@
 -- KEYS[3] bo:own:{E:Z}, KEYS[4] bo:pend:{E:Z}, KEYS[5] bo:sweep:{E:Z}
 -- (the set bo:zones of loaded zones is kept by ticketctl, outside: it is
 -- in another Redis Cluster slot)
--- ARGV: venueId, rows, cols, price, tag "E:Z", may_create ("1" or "0"),
---       status, opens (ms or ""), closes (ms or "")
+-- ARGV: venueId, rows, cols, price, tag "E:Z", may_create ("0", "1" or
+--       "2"), status, opens (ms or ""), closes (ms or "")
+--
+-- may_create "2" (ticketctl catalog apply, which checked the zone unsold a
+-- moment ago) is "1" except for a zone whose catalog hash is there without
+-- counters: fenced since the check (a Redis node that lost data), its sales
+-- unknown; it is refused as sold (-2, nothing written).  init passes "1"
+-- once it has accounted for every sale.
 --
 -- The catalog hash is (re)written; counters are created only when absent,
 -- and only if the caller found no sale of the zone elsewhere (may_create)
@@ -21,6 +27,9 @@
 -- shape or price changed while the zone has sales (both: nothing written).
 local old = redis.call('HMGET', KEYS[1], 'venue', 'rows', 'cols', 'price')
 local exists = redis.call('EXISTS', KEYS[2]) == 1
+if ARGV[6] == '2' and old[1] and not exists then
+  return -2
+end
 local function traces()
   if ARGV[6] == '0' or redis.call('BITCOUNT', KEYS[3]) > 0 or
       redis.call('HLEN', KEYS[4]) > 0 or redis.call('ZCARD', KEYS[5]) > 0 or
