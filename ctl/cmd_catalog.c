@@ -921,11 +921,79 @@ catalog_lock(struct db *d)
 	return ok ? 0 : -1;
 }
 
+/* 1 if x and y are the same catalog (as `catalog show` writes them), 0
+ * if not, -1 (out of memory). */
+static int
+same_catalog(const struct catdoc *x, const struct catdoc *y)
+{
+	char	*bx = NULL, *by = NULL;
+	size_t	 nx = 0, ny = 0;
+	FILE	*fx, *fy;
+	int	 r = -1;
+
+	if ((fx = open_memstream(&bx, &nx)) != NULL) {
+		if ((fy = open_memstream(&by, &ny)) != NULL) {
+			if (catdoc_write(x, fx) == 0 &&
+			    catdoc_write(y, fy) == 0 && fflush(fx) == 0 &&
+			    fflush(fy) == 0)
+				r = nx == ny && memcmp(bx, by, nx) == 0;
+			fclose(fy);
+		}
+		fclose(fx);
+	}
+	free(bx);
+	free(by);
+	return r;
+}
+
+/*
+ * After a COMMIT that failed: whether MySQL committed all the same, its
+ * answer lost with the connection.  An answer (an error) means it did
+ * not.  Else a new connection takes the catalog lock, free once the old
+ * session has ended (committed or rolled back), and compares MySQL's
+ * catalog with the new one.  Returns 1 (committed), 0 (not), or -1 (cannot
+ * tell: MySQL does not answer, or the old session holds the lock still;
+ * printed).
+ */
+static int
+committed(struct apply *a)
+{
+	struct catdoc	now;
+	int		r;
+
+	if (a->d->err != ERR_IO)
+		return 0;
+	db_close(a->d);
+	if (catalog_lock(a->d) != 0) {
+		ctl_err("mysql: %s", a->d->errstr);
+		return -1;
+	}
+	r = catalog_current(a->ctl, a->d, &now) != 0 ? -1 :
+	    same_catalog(&now, a->new);
+	catdoc_free(&now);
+	return r;
+}
+
+/* After a failure before the commit: puts Redis back, rolls MySQL back. */
+static int
+not_applied(struct apply *a)
+{
+	int left = undo_redis(a);
+
+	db_exec(a->d, "ROLLBACK");
+	if (left == 0)
+		ctl_err("catalog not applied; the previous one is in force");
+	else
+		ctl_err("catalog not applied in MySQL; %d event zone(s) not "
+		    "put back in Redis (above)", left);
+	return CTL_FAIL;
+}
+
 static int
 apply_locked(struct apply *a, int dry_run)
 {
 	long	loaded = 0, dropped = 0, fenced = 0;
-	int	left;
+	int	c = 0;
 
 	plan_venues(a);
 	plan_events(a);
@@ -945,18 +1013,24 @@ apply_locked(struct apply *a, int dry_run)
 	if (exec(a, "START TRANSACTION") != 0)
 		return CTL_FAIL;
 	if (write_mysql(a) != 0 ||
-	    write_redis(a, &loaded, &dropped, &fenced) != 0 ||
-	    exec(a, "COMMIT") != 0) {
-		left = undo_redis(a);
-		db_exec(a->d, "ROLLBACK");
-		if (left == 0)
-			ctl_err("catalog not applied; the previous one is in "
-			    "force");
-		else
-			ctl_err("catalog not applied in MySQL; %d event "
-			    "zone(s) not put back in Redis (above)", left);
+	    write_redis(a, &loaded, &dropped, &fenced) != 0)
+		return not_applied(a);
+	/* a COMMIT whose answer was lost may have committed: then Redis
+	 * must keep the new catalog (put back, it would sell an event MySQL
+	 * removed or cancelled, and the same apply again would find nothing
+	 * to change); not knowing, Redis keeps it too: the same apply again
+	 * writes what MySQL lacks */
+	if (exec(a, "COMMIT") != 0 && (c = committed(a)) == 0)
+		return not_applied(a);
+	if (c < 0) {
+		ctl_err("could not tell whether MySQL took the catalog (the "
+		    "answer to COMMIT was lost): Redis has the new one; apply "
+		    "it again once MySQL answers");
 		return CTL_FAIL;
 	}
+	if (c > 0)
+		ctl_err("warning: the answer to COMMIT was lost, but MySQL "
+		    "has the new catalog: applied");
 	printf("redis: %ld event zone(s) loaded, %ld removed\n", loaded,
 	    dropped);
 	if (fenced > 0)

@@ -20,6 +20,7 @@ import threading
 
 import box
 import catalog
+import tcpproxy
 from box import buy, check, eq
 
 EVENT = "EventZ9"  # sorts after every seed event: its zones are written last
@@ -335,6 +336,46 @@ def test_a_zone_fenced_during_an_apply_gets_no_counters():
     eq(catalog.zone(catalog.show(), FIRST[0], 1)["price"], 10, "MySQL's price")
     b = buy(LAST_EV[0], LAST_EV[1], 1, 1, 1)
     eq(b.status, 503, "a purchase in the fenced zone: " + b.body)
+    catalog.restore()
+
+
+PROXY_PORT = int(os.environ.get("BOX_SPARE_PORT_BASE", "30200")) + 60
+
+
+def test_a_commit_whose_answer_was_lost_is_not_undone():
+    """MySQL runs the apply's COMMIT, and the connection is lost before
+    its answer comes (tcpproxy.cut_after).  Would catch: the apply taking
+    the failure for a rollback, putting Redis back as the previous catalog
+    had it while MySQL has the new one: a new event in MySQL that sells
+    nothing (404), an event removed or cancelled in MySQL that Redis sells
+    on, and the same apply again finding nothing to change."""
+    catalog.restore()
+    doc = catalog.seed()
+    doc["events"].append({"eventId": "EventC1", "venueId": VENUE, "name": "Commit Night",
+                          "type": "CONCERT", "date": "2027-06-03T20:00:00Z",
+                          "status": "SCHEDULED"})
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(doc, f)
+        path = f.name
+    proxy = tcpproxy.Proxy(PROXY_PORT, int(box.setting("mysql_port")))
+    proxy.cut_after(b"COMMIT")
+    try:
+        r = subprocess.run([os.path.join(box.BIN, "ticketctl"), "-c", box.CONF, "catalog",
+                            "apply", path], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, BOXOFFICE_MYSQL_PORT=str(PROXY_PORT)))
+    finally:
+        proxy.close()
+        os.unlink(path)
+    print("    COMMIT's answer lost: exit %d, stdout %r, stderr %r"
+          % (r.returncode, r.stdout[-200:], r.stderr), flush=True)
+    check("Lost connection" in r.stderr or "lost" in r.stderr, "the COMMIT failed: %r" % r.stderr)
+    eq(r.returncode, 0, "the apply MySQL committed: exit status")
+    check("the answer to COMMIT was lost, but MySQL has the new catalog: applied" in r.stderr,
+          "what apply said: %r" % r.stderr)
+    eq(box.sql_count("SELECT COUNT(*) FROM ticketing.event WHERE event_id = 'EventC1'"), 1,
+       "the new event in MySQL")
+    b = buy(VENUE, "EventC1", 1, 1, 1)
+    eq(b.status, 201, "a purchase in the new event: " + b.body)
     catalog.restore()
 
 

@@ -14,7 +14,10 @@ broker whose flow control stopped reading a connection.  unreachable()
 leaves the open connections alone, and a new connection is never answered
 (its SYNs are dropped: the port's listener never accepts and its queue is
 full), so a client waits its whole connect timeout.  gone() is the host
-itself lost: freeze() and unreachable().  close() ends everything.
+itself lost: freeze() and unreachable().  cut_after(pattern) makes every
+connection whose client sends pattern (b"COMMIT") pass that on and then
+close both ways at once: the server runs what it received, its answer is
+lost with the connection.  close() ends everything.
 """
 
 import select
@@ -34,6 +37,7 @@ class Proxy:
         self.pairs = []
         self.closed = False
         self.hole = []
+        self.cut = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -68,6 +72,8 @@ class Proxy:
                 if not data:
                     break
                 dst.sendall(data)
+                if self.cut is not None and src is pair["c"] and self.cut in data:
+                    break
             except (OSError, ValueError):
                 break
         if not pair["frozen"]:
@@ -95,6 +101,11 @@ class Proxy:
             for p in self.pairs:
                 p["stalled"] = True
             return len(self.pairs)
+
+    def cut_after(self, pattern):
+        """From now on a connection whose client sends pattern passes it
+        on, then is closed both ways (the answer to it lost)."""
+        self.cut = pattern
 
     def gone(self):
         """The host is gone: every connection open now goes silent, and
