@@ -13,6 +13,7 @@ import re
 import subprocess
 
 import box
+import forge
 from box import buy, check, eq
 
 SQL_EVENT1 = "SELECT COUNT(*) FROM ticketing.ticket WHERE event_id = 'Event1'"
@@ -157,10 +158,7 @@ DEAD_PORT = int(os.environ.get("BOX_SPARE_PORT_BASE", "30200")) + 7   # nothing 
 
 
 def ddb_status(tid):
-    code, res = box.ddb("GetItem", {"TableName": "Tickets", "Key": {"ticketId": {"S": tid}},
-                                    "ConsistentRead": True})
-    eq(code, 200, "GetItem %s" % tid)
-    return ((res or {}).get("Item") or {}).get("status", {}).get("S")
+    return (forge.ddb_item(tid) or {}).get("status")
 
 
 def sql_status(tid):
