@@ -53,9 +53,11 @@ enum catz catalog_zone_drop(struct ctl *ctl, const char *event, long zone);
 /* What Redis shows sold of one event zone: seats taken in the bitmap plus
  * pending and claimed tickets; *fenced set if the catalog hash exists but
  * the counters do not (sales unknown until `ticketctl rebuild`); *seen set
- * if Redis sees every sale of the zone: its counters are there and its
- * node is intact (CTL_KEY_INTACT: nothing it loaded was lost since), so a
- * ticket still queued or held unacked by the consumer has its seat taken.
+ * if Redis sees every sale of the zone: its counters are there (or it is
+ * not there at all: removed while unsold, or never loaded; nothing sells
+ * without its catalog hash) and its node is intact (CTL_KEY_INTACT:
+ * nothing it loaded was lost since), so a ticket still queued or held
+ * unacked by the consumer has its seat taken.
  * Returns the count, or -1 (ctl->rds.errstr). */
 long	catalog_zone_taken(struct ctl *ctl, const char *event, long zone,
 	    int *fenced, int *seen);

@@ -210,7 +210,9 @@ catalog_zone_taken(struct ctl *ctl, const char *event, long zone, int *fenced,
 	    (intact = zone_int(ctl, &z, "EXISTS", CTL_KEY_INTACT)) < 0)
 		return -1;
 	*fenced = hash == 1 && left == 0;
-	*seen = left == 1 && intact == 1;
+	/* no catalog hash either: removed (drop_zone.lua, only while it
+	 * showed no sale) or never loaded, and nothing sells without it */
+	*seen = (left == 1 || hash == 0) && intact == 1;
 	return (long)(bits + pend + sweep);
 }
 

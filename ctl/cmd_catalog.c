@@ -242,11 +242,11 @@ plan(const char *fmt, ...)
 	putchar('\n');
 }
 
-/* Refuses the item what if event zone (event, zone) shows a sale anywhere.
- * Returns 1 if refused (printed), 0 if unsold. */
+/* Whether event zone (event, zone) shows a sale anywhere: 1 (why says
+ * where), 0 if unsold, -1 if a store failed (printed, a->failed). */
 static int
-refuse_if_sold(struct apply *a, const char *what, const char *event,
-    long zone)
+zone_sold(struct apply *a, const char *event, long zone, char *out,
+    size_t outlen)
 {
 	char		 sql[256];
 	MYSQL		*my;
@@ -269,13 +269,13 @@ refuse_if_sold(struct apply *a, const char *what, const char *event,
 		db_fail(a->d, "tickets");
 		ctl_err("mysql: %s", a->d->errstr);
 		a->failed = 1;
-		return 1;
+		return -1;
 	}
 	if ((taken = catalog_zone_taken(a->ctl, event, zone, &fenced,
 	    &seen)) < 0) {
 		ctl_err("redis: %s", a->ctl->rds.errstr);
 		a->failed = 1;
-		return 1;
+		return -1;
 	}
 	/* Redis does not see every sale of it: then only an empty broker
 	 * (nothing queued, held by a consumer or dead-lettered) says that
@@ -284,7 +284,7 @@ refuse_if_sold(struct apply *a, const char *what, const char *event,
 		if (!a->have_flight) {
 			if (catalog_in_flight(a->ctl, &a->flight) != 0) {
 				a->failed = 1;
-				return 1;
+				return -1;
 			}
 			a->have_flight = 1;
 		}
@@ -292,13 +292,30 @@ refuse_if_sold(struct apply *a, const char *what, const char *event,
 	}
 	if (in_mysql == 0 && taken == 0 && why[0] == '\0' && !fenced)
 		return 0;
-	a->refused++;
-	ctl_err("refused: %s: %s zone %ld is sold (%lld ticket(s) in MySQL, "
-	    "%ld seat(s) taken or pending in Redis%s%s)", what, event, zone,
+	snprintf(out, outlen, "%s zone %ld is sold (%lld ticket(s) in MySQL, "
+	    "%ld seat(s) taken or pending in Redis%s%s)", event, zone,
 	    in_mysql, taken, fenced ? "; its Redis counters are fenced, sales "
 	    "unknown until `ticketctl rebuild`" : why[0] != '\0' ? "; Redis "
 	    "may not see all its sales and some may be on their way: " : "",
 	    fenced ? "" : why);
+	return 1;
+}
+
+/* Refuses the item what if event zone (event, zone) shows a sale anywhere.
+ * Returns 1 if refused (printed), 0 if unsold. */
+static int
+refuse_if_sold(struct apply *a, const char *what, const char *event,
+    long zone)
+{
+	char	why[512];
+	int	r;
+
+	if ((r = zone_sold(a, event, zone, why, sizeof(why))) == 0)
+		return 0;
+	if (r > 0) {
+		a->refused++;
+		ctl_err("refused: %s: %s", what, why);
+	}
 	return 1;
 }
 
@@ -743,6 +760,34 @@ repair(struct apply *a, const struct catalog_zone *cz, int *may)
 	return catalog_zone_load(a->ctl, cz, CATZ_CREATE_CHECKED);
 }
 
+/*
+ * Zone cz, which the document does not change, has no counters in Redis
+ * (its load refused to create them).  If it has no catalog hash either, an
+ * apply whose undo failed removed it (or its node lost everything): it
+ * would answer 404 for good.  Checked unsold, it gets counters; with a sale
+ * it is left without (sales unknown: `ticketctl rebuild`).  Returns the
+ * load's answer, CATZ_NO_COUNT, or CATZ_ERROR (printed).
+ */
+static enum catz
+missing(struct apply *a, const struct catalog_zone *cz)
+{
+	char	held[160], why[512];
+	int	sold;
+
+	if (catalog_zone_held(a->ctl, cz->event, cz->zone, held,
+	    sizeof(held)) != 0)
+		return CATZ_ERROR;
+	if (strcmp(held, "nothing") != 0)
+		return CATZ_NO_COUNT;
+	if ((sold = zone_sold(a, cz->event, cz->zone, why, sizeof(why))) < 0)
+		return CATZ_ERROR;	/* printed, a->failed */
+	if (sold)
+		return CATZ_NO_COUNT;
+	printf("%s zone %ld: not in Redis (an apply whose undo failed?), "
+	    "unsold: loaded\n", cz->event, cz->zone);
+	return catalog_zone_load(a->ctl, cz, CATZ_CREATE_CHECKED);
+}
+
 /* Loads every event zone of the new document and drops those it lost.
  * Returns 0, or -1 (printed; the caller undoes what was recorded). */
 static int
@@ -795,6 +840,9 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 				}
 				a->done[a->ndone - 1].may_create = may;
 			}
+			if (r == CATZ_NO_COUNT && !may &&
+			    (r = missing(a, &cz)) == CATZ_CREATED)
+				a->done[a->ndone - 1].may_create = 1;
 			if (r == CATZ_SOLD) {
 				a->ndone--;	/* nothing written */
 				ctl_err("%s zone %ld sold (or fenced: sales "
@@ -803,7 +851,9 @@ write_redis(struct apply *a, long *loaded, long *dropped, long *fenced)
 				return -1;
 			}
 			if (r == CATZ_ERROR) {
-				ctl_err("redis: %s", a->ctl->rds.errstr);
+				if (!a->failed)
+					ctl_err("redis: %s",
+					    a->ctl->rds.errstr);
 				return -1;
 			}
 			if (r == CATZ_NO_COUNT)

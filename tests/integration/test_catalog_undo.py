@@ -339,6 +339,49 @@ def test_a_zone_fenced_during_an_apply_gets_no_counters():
     catalog.restore()
 
 
+def test_a_zone_an_undo_left_removed_is_loaded_again_while_unsold():
+    """An apply that removed an event's zones and then failed, whose undo
+    could not reach Redis, leaves MySQL with the event and Redis without
+    its zones (no catalog hash, no counters).  Made here by hand (DEL).
+    Would catch: the next apply (of that catalog, as the message says)
+    answering 0 with a warning while every purchase of the event answers
+    404 for good; a zone of it with a sale given counters again."""
+    catalog.restore()
+    ev = "EventZ7"
+    doc = catalog.show()
+    doc["events"].append({"eventId": ev, "venueId": VENUE, "name": "Gone Night",
+                          "type": "CONCERT", "date": "2027-06-04T20:00:00Z",
+                          "status": "SCHEDULED"})
+    catalog.apply_ok(doc, "apply of %s" % ev)
+    sold_zone = ZONES[1]
+    b = buy(VENUE, ev, sold_zone, 1, 1)
+    eq(b.status, 201, "a seat of zone %d: %s" % (sold_zone, b.body))
+    tid = b.json()["ticketId"]
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE "
+                                         "ticket_id = '%s'" % tid) == 1,
+                   what="the ticket in MySQL")
+    for z in ZONES:
+        tag = "%s:%d" % (ev, z)
+        n = box.zone_node(ev, z)
+        for k in ("zone", "left", "seat", "own"):
+            box.redis("DEL", "bo:%s:{%s}" % (k, tag), node=n)
+        box.redis("SREM", "bo:zones", tag)
+    eq(buy(VENUE, ev, ZONES[0], 1, 1).status, 404, "a purchase of the removed zone")
+
+    r = catalog.apply(doc)
+    print("    removed zones: exit %d, stdout %r, stderr %r" % (r.returncode, r.stdout, r.stderr))
+    eq(r.returncode, 0, "apply of the unchanged catalog: exit status")
+    for z in ZONES:
+        said = "%s zone %d: not in Redis (an apply whose undo failed?), unsold: loaded" % (ev, z)
+        check((said in r.stdout) == (z != sold_zone), "zone %d: %r" % (z, r.stdout))
+    check("1 event zone(s) have no counters" in r.stderr, "the sold zone left: %r" % r.stderr)
+    eq(box.redis("EXISTS", "bo:left:{%s:%d}" % (ev, sold_zone),
+                 node=box.zone_node(ev, sold_zone)), 0, "counters of the zone with a sale")
+    b = buy(VENUE, ev, ZONES[0], 1, 1)
+    eq(b.status, 201, "a purchase in a zone loaded again: " + b.body)
+    catalog.restore()
+
+
 PROXY_PORT = int(os.environ.get("BOX_SPARE_PORT_BASE", "30200")) + 60
 
 
