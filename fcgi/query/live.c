@@ -160,6 +160,10 @@ seatmap_json(struct rds *r, unsigned node, const char *event, long zone,
 		    LIVE_BAD_DATA);
 	if (meta->element[0]->type == REDIS_REPLY_NIL)
 		return LIVE_NOT_FOUND;
+	/* fenced: seats sold in what the node lost show free, and there
+	 * are no counters to show (lua/order.lua answers code 6) */
+	if (left->elements == 0)
+		return LIVE_REBUILDING;
 	if ((rows = reply_long(meta->element[0])) < 1 ||
 	    (cols = reply_long(meta->element[1])) < 1 ||
 	    cols > SEATMAP_COLS_MAX || rows > SEATMAP_COLS_MAX ||

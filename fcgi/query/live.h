@@ -14,7 +14,10 @@ enum live_res {
 	LIVE_OK,
 	LIVE_NOT_FOUND,		/* no such event zone / ticket */
 	LIVE_FAIL,		/* Redis failed: r->errstr (try again) */
-	LIVE_BAD_DATA		/* state we cannot represent: r->errstr */
+	LIVE_BAD_DATA,		/* state we cannot represent: r->errstr */
+	LIVE_REBUILDING		/* the zone's counters are fenced (a node
+				   that lost data): its sales unknown until
+				   `ticketctl rebuild` */
 };
 
 /* The seat map of one event zone, read in one MULTI/EXEC (a consistent
@@ -23,6 +26,7 @@ enum live_res {
  * "remaining","rows":[{"row","remaining","seats"}]}, seats one char per
  * column, '1' taken.  Remaining counts are the purchase path's own
  * counters.  Returns LIVE_OK, LIVE_NOT_FOUND (the event has no such zone),
+ * LIVE_REBUILDING (no counters: the purchase path answers 503 too),
  * LIVE_FAIL or LIVE_BAD_DATA. */
 enum live_res live_seatmap(struct rds *r, const char *event, long zone,
 	    struct jout *j);

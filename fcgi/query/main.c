@@ -36,6 +36,7 @@ enum ep_outcome {
 	EP_DB_DOWN,		/* MySQL failed: dbq->errstr */
 	EP_REDIS_DOWN,		/* Redis failed: rds.errstr */
 	EP_BAD_DATA,		/* stored data we cannot answer with */
+	EP_REBUILDING,		/* a zone fenced until `ticketctl rebuild` */
 	EP_HEALTH_DOWN		/* health: the answer is already in j */
 };
 
@@ -71,6 +72,8 @@ from_live(enum live_res r)
 	case LIVE_BAD_DATA:
 		log_warnx("%s", rds.errstr);
 		return EP_BAD_DATA;
+	case LIVE_REBUILDING:
+		return EP_REBUILDING;
 	default:
 		return EP_REDIS_DOWN;
 	}
@@ -393,6 +396,10 @@ answer(FCGX_Request *req, const struct route *rt, enum ep_outcome out,
 		log_warnx("%s: %s", route_name(rt->ep), rds.errstr);
 		http_error(req, 503, "UNAVAILABLE", "seat store unavailable; "
 		    "try again", RETRY_AFTER);
+		return;
+	case EP_REBUILDING:
+		http_error(req, 503, "UNAVAILABLE", "this zone is being rebuilt "
+		    "after a seat store failure; try again", RETRY_AFTER);
 		return;
 	default:
 		http_error(req, 500, "INTERNAL", "stored data cannot be "

@@ -30,6 +30,12 @@ ZONES = sorted(box.VENUE2_ZONES)
 LAST = ZONES[-1]
 
 
+def add_event(doc, event, venue, name, date):
+    """Appends a scheduled concert to doc's events."""
+    doc["events"].append({"eventId": event, "venueId": venue, "name": name,
+                          "type": "CONCERT", "date": date, "status": "SCHEDULED"})
+
+
 def setup_module():
     catalog.restore()
 
@@ -90,9 +96,7 @@ def test_failed_redis_write_of_last_zone_leaves_previous_catalog():
     doc = json.loads(before)
     check(all(e["eventId"] != EVENT for e in doc["events"]), "no %s yet" % EVENT)
     new = copy.deepcopy(doc)
-    new["events"].append({"eventId": EVENT, "venueId": VENUE, "name": "Undo Night",
-                          "type": "CONCERT", "date": "2027-06-01T20:00:00Z",
-                          "status": "SCHEDULED"})
+    add_event(new, EVENT, VENUE, "Undo Night", "2027-06-01T20:00:00Z")
     # the sabotage: the catalog hash of the event's last zone is a string,
     # so load_zone.lua's HMGET of it fails with WRONGTYPE
     sab = "bo:zone:{%s:%d}" % (EVENT, LAST)
@@ -163,9 +167,7 @@ def test_a_zone_an_undo_left_at_another_price_is_put_back_while_unsold():
     catalog was applied", exit 1, for every apply, event cancel and
     stagger); a repair that reprices a zone with a sale."""
     doc = catalog.show()
-    doc["events"].append({"eventId": LEFT_EVENT, "venueId": VENUE, "name": "Left Night",
-                          "type": "CONCERT", "date": "2027-06-02T20:00:00Z",
-                          "status": "SCHEDULED"})
+    add_event(doc, LEFT_EVENT, VENUE, "Left Night", "2027-06-02T20:00:00Z")
     catalog.apply_ok(doc, "apply of %s" % LEFT_EVENT)
     zone = ZONES[0]
     key = "bo:zone:{%s:%d}" % (LEFT_EVENT, zone)
@@ -220,9 +222,7 @@ def staged(doc, price_a, price_z):
         d["venues"].append({"venueId": venue, "name": venue, "zones": [
             {"zoneId": z, "rows": 2, "columns": 2 if zones == 1 else 1, "price": price}
             for z in range(1, zones + 1)]})
-        d["events"].append({"eventId": event, "venueId": venue, "name": event,
-                            "type": "CONCERT", "date": "2027-07-01T20:00:00Z",
-                            "status": "SCHEDULED"})
+        add_event(d, event, venue, event, "2027-07-01T20:00:00Z")
     return d
 
 
@@ -349,9 +349,7 @@ def test_a_zone_an_undo_left_removed_is_loaded_again_while_unsold():
     catalog.restore()
     ev = "EventZ7"
     doc = catalog.show()
-    doc["events"].append({"eventId": ev, "venueId": VENUE, "name": "Gone Night",
-                          "type": "CONCERT", "date": "2027-06-04T20:00:00Z",
-                          "status": "SCHEDULED"})
+    add_event(doc, ev, VENUE, "Gone Night", "2027-06-04T20:00:00Z")
     catalog.apply_ok(doc, "apply of %s" % ev)
     sold_zone = ZONES[1]
     b = buy(VENUE, ev, sold_zone, 1, 1)
@@ -394,9 +392,7 @@ def test_a_commit_whose_answer_was_lost_is_not_undone():
     on, and the same apply again finding nothing to change."""
     catalog.restore()
     doc = catalog.seed()
-    doc["events"].append({"eventId": "EventC1", "venueId": VENUE, "name": "Commit Night",
-                          "type": "CONCERT", "date": "2027-06-03T20:00:00Z",
-                          "status": "SCHEDULED"})
+    add_event(doc, "EventC1", VENUE, "Commit Night", "2027-06-03T20:00:00Z")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(doc, f)
         path = f.name
