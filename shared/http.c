@@ -100,6 +100,21 @@ http_param(FCGX_Request *req, const char *name)
 	return v != NULL ? v : "";
 }
 
+const char *
+http_origin_form(const char *uri)
+{
+	const char *p;
+
+	if (strncasecmp(uri, "http://", 7) == 0)
+		p = uri + 7;
+	else if (strncasecmp(uri, "https://", 8) == 0)
+		p = uri + 8;
+	else
+		return uri;
+	p += strcspn(p, "/?#");
+	return *p == '/' ? p : "/";
+}
+
 int
 http_path(FCGX_Request *req, char *buf, size_t size)
 {
@@ -110,6 +125,7 @@ http_path(FCGX_Request *req, char *buf, size_t size)
 		uri = http_param(req, "DOCUMENT_URI");
 	if (*uri == '\0')
 		uri = http_param(req, "SCRIPT_NAME");
+	uri = http_origin_form(uri);
 	len = strcspn(uri, "?");
 	if (len >= size)
 		return -1;

@@ -44,6 +44,11 @@ const char *http_param(FCGX_Request *req, const char *name);
 /* The path of the request (REQUEST_URI up to '?', else DOCUMENT_URI or
  * SCRIPT_NAME) copied into buf; returns its length or -1 if too long. */
 int	http_path(FCGX_Request *req, char *buf, size_t size);
+/* A request target in absolute form (RFC 9112 section 3.2.2: "http://" or
+ * "https://", any case, then the authority) from its path on ("/" if it
+ * has none), any other as it is; the web servers pass it on so in
+ * REQUEST_URI. */
+const char *http_origin_form(const char *uri);
 
 /* 1 if CONTENT_TYPE names the media type (case-insensitive, parameters such
  * as charset allowed), else 0. */

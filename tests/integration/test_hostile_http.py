@@ -651,5 +651,22 @@ def test_still_serving():
     settled()
 
 
+def test_absolute_form_request_target():
+    """A request line with the absolute form of its target (RFC 9112
+    section 3.2.2: a server must accept it; proxies send it) reaches the
+    same endpoint as its origin form: the query answers 200, a purchase
+    through it is refused as the same body would be."""
+    for name, port in SERVERS:
+        target = b"http://127.0.0.1:%d/get/events/Event2" % port
+        r = expect("absolute-form GET", name, port, b"GET " + target + b" HTTP/1.1\r\n"
+                   b"Host: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % port, 200)
+        box.eq(json.loads(r.body).get("eventId"), "Event2", "absolute-form GET via %s" % name)
+        body = b'{"venueId":"Venue1","eventId":"Event1","zoneId":1,"row":0,"column":1}'
+        expect("absolute-form POST", name, port, b"POST http://127.0.0.1:%d/tickets HTTP/1.1"
+               b"\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+               % (port, port, len(body), body), 400, "INVALID_SEAT")
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))

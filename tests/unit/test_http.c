@@ -103,6 +103,23 @@ test_reason(void **state)
 /* A health answer says "ok" or "down", never the error text (which names
  * accounts and hosts), however often and with whatever text it is asked. */
 static void
+test_origin_form(void **state)
+{
+	(void)state;
+	assert_string_equal(http_origin_form("/get/venues?x=1"),
+	    "/get/venues?x=1");
+	assert_string_equal(http_origin_form("http://127.0.0.1:8080/get/venues"),
+	    "/get/venues");
+	assert_string_equal(http_origin_form("HTTPS://h/tickets?a=b"),
+	    "/tickets?a=b");
+	assert_string_equal(http_origin_form("http://h"), "/");
+	assert_string_equal(http_origin_form("http://h?q=1"), "/");
+	assert_string_equal(http_origin_form("http://"), "/");
+	assert_string_equal(http_origin_form("httpx://h/p"), "httpx://h/p");
+	assert_string_equal(http_origin_form(""), "");
+}
+
+static void
 test_health_state(void **state)
 {
 	static const char detail[] = "mysql bo_query@127.0.0.1:3306: connect: "
@@ -127,6 +144,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_content_type),
 		cmocka_unit_test(test_reason),
+		cmocka_unit_test(test_origin_form),
 		cmocka_unit_test(test_health_state),
 	};
 
