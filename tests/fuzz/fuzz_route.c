@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_route.c - libFuzzer harness for the query responder's router,
- * route_parse() and route_decode(), and for the JSON writer (jout.c) fed
- * with what the router let through.  The input is split at its first two
+ * route_parse() and route_decode(), for http_origin_form(), and for the
+ * JSON writer (jout.c) fed with what the router let through.  The input is split at its first two
  * '\n': method, path, query string (missing parts are NULL / "").  Each
  * part gets a buffer of its own exact size so that reading past it is
  * caught.
@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "fuzz.h"
+#include "http.h"
 #include "jout.h"
 #include "route.h"
 #include "valid.h"
@@ -99,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t	*nl1, *nl2 = NULL;
 	char		*method, *path, *query = NULL, *dec;
-	const char	*why = NULL, *why2 = NULL;
+	const char	*why = NULL, *why2 = NULL, *origin;
 	struct route	 rt, rt2;
 	enum route_err	 e;
 	size_t		 mlen, plen, k;
@@ -129,6 +130,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(route_parse(method, path, query, &rt2, &why2) == e);
 	if (e == ROUTE_OK)
 		CHECK(memcmp(&rt, &rt2, sizeof(rt)) == 0);
+	/* a target in absolute form is served as its path: a suffix of it,
+	 * or "/" */
+	origin = http_origin_form(path);
+	CHECK(strcmp(origin, "/") == 0 || (strlen(origin) <= strlen(path) &&
+	    origin == path + strlen(path) - strlen(origin)));
+	CHECK(origin == path || *origin == '/');
 	/* a NULL method is never allowed, a NULL path never found */
 	CHECK(route_parse(NULL, path, query, &rt2, &why2) != ROUTE_OK);
 	CHECK(route_parse(method, NULL, query, &rt2, &why2) ==
