@@ -102,6 +102,23 @@ sndbuf_size(void)
 #else
 #define sndbuf_size()	SNDBUF
 #endif
+/*
+ * And BOX_TEST_PUBD_STOP_PAUSE_MS: a pause when the loop first acts on the
+ * stop, before it closes the idle sockets, so that a test can put a
+ * message in one then (it may come at any time).
+ */
+#ifdef BOX_TEST_HOOKS
+static void
+stop_pause(void)
+{
+	const char	*v = getenv("BOX_TEST_PUBD_STOP_PAUSE_MS");
+
+	if (v != NULL && atoi(v) > 0)
+		usleep((useconds_t)atoi(v) * 1000);
+}
+#else
+#define stop_pause()	do { } while (0)
+#endif
 #define FRAMING		512	/* a message's method and header frames */
 
 struct flight {
@@ -884,11 +901,26 @@ waiting(void)
 	return n;
 }
 
+/* 1 if fd has something to read now. */
+static int
+readable(int fd)
+{
+	struct pollfd p;
+
+	p.fd = fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return poll(&p, 1, 0) > 0;
+}
+
 /* Stopping: closes the socket of every responder with nothing of its own
- * left to answer.  It opens a new one for its next message (pubc_check()
- * finds this one closed), to the next pubd; a message it sent meanwhile
- * is unknown to it and sent again.  Messages taken on open sockets after
- * the signal would hold the exit as long as they kept coming. */
+ * left to answer and nothing unread.  It opens a new one for its next
+ * message (pubc_check() finds this one closed), to the next pubd.  A
+ * message already in the socket is read first and answered "not sent"
+ * (closed unread, it was lost with an unknown outcome to its responder);
+ * part of one is dropped with the socket (pubc counts it not sent).
+ * Messages taken on open sockets after the signal would hold the exit as
+ * long as they kept coming. */
 static void
 close_idle(void)
 {
@@ -896,8 +928,23 @@ close_idle(void)
 
 	for (i = 0; i < CLIENTS_MAX; i++)
 		if (clients[i] != NULL && clients[i]->fd >= 0 &&
-		    clients[i]->pending == 0 && clients[i]->outlen == 0)
+		    clients[i]->pending == 0 && clients[i]->outlen == 0 &&
+		    !readable(clients[i]->fd))
 			client_drop(i);
+}
+
+/* 1 if a responder's socket has something pubd has not read yet (the exit
+ * waits for it to be answered "not sent"). */
+static int
+unread(void)
+{
+	int i;
+
+	for (i = 0; i < CLIENTS_MAX; i++)
+		if (clients[i] != NULL && clients[i]->fd >= 0 &&
+		    readable(clients[i]->fd))
+			return 1;
+	return 0;
 }
 
 static void
@@ -919,10 +966,12 @@ run(void)
 		/* stopping is set by the signal at any time; what the loop
 		 * does about it starts here, once the idle are closed */
 		if (stopping) {
+			if (!draining)
+				stop_pause();
 			close_idle();
 			draining = 1;
 		}
-		if (draining && waiting() == 0)
+		if (draining && waiting() == 0 && !unread())
 			return;
 		n = 0;
 		if (listen_fd >= 0) {
