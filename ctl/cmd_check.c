@@ -47,6 +47,7 @@
 
 #include "ctl.h"
 #include "keys.h"
+#include "msg.h"
 #include "sold.h"
 #include "zone.h"
 
@@ -106,8 +107,10 @@ total(struct check *ck, const char *event)
 	return &ck->ev[ck->nev - 1];
 }
 
-/* 1 if a ticket missing from MySQL (nosql: DynamoDB) may be one of the
- * messages still waiting in its queue; each message explains one ticket. */
+/* 1 if a ticket missing from MySQL (nosql: DynamoDB) may be in one of
+ * the messages still waiting in its queue; each message explains up to
+ * ORDER_TICKETS_MAX tickets (an order's: the queues are counted, not
+ * read). */
 static int
 maybe_queued(struct check *ck, int nosql, const char *event)
 {
@@ -570,8 +573,8 @@ count_queues(struct check *ck, struct mq *m)
 		ctl_err("%s", m->errstr);
 		return -1;
 	}
-	ck->sql_budget = ck->qsql_msgs;
-	ck->nosql_budget = ck->qnosql_msgs;
+	ck->sql_budget = ck->qsql_msgs * ORDER_TICKETS_MAX;
+	ck->nosql_budget = ck->qnosql_msgs * ORDER_TICKETS_MAX;
 	return 0;
 }
 
@@ -782,9 +785,10 @@ const struct command cmd_check = {
 	"A ticket cancelled in Redis is not live; while MySQL still has it, it\n"
 	"is counted \"cancelling\" if a cancel is pending or queued.\n"
 	"Tickets on their way are not differences: pending or claimed in Redis,\n"
-	"or (as many as the queue holds messages) missing from MySQL while\n"
-	"ticketSQL holds messages, from DynamoDB while ticketNoSQL does.  The\n"
-	"queues are counted, never read (that would spend delivery attempts).\n"
+	"or (up to 10 a message the queue holds: an order's seats) missing from\n"
+	"MySQL while ticketSQL holds messages, from DynamoDB while ticketNoSQL\n"
+	"does.  The queues are counted, never read (that would spend delivery\n"
+	"attempts).\n"
 	"A running consumer holds a few messages nobody can see: --wait S checks\n"
 	"again every 2 s until there is no difference or S seconds have passed.\n"
 	"Exit 0 if the stores agree, 1 if not (or a store failed).",
