@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * cmd_dlq.c - ticketctl dlq: lists the dead-lettered messages and, after
- * the cause was fixed, publishes them again to ticket.exchange with a
- * publisher confirm, acking each dead message only once the broker
- * confirmed its copy.  Both read the queue with sold_read_queue(): what
+ * the cause was fixed, publishes them again to the queue they died in
+ * (ticketSQL.dead's to ticketSQL, not to ticket.exchange: the other
+ * pipeline has its copy already) with a publisher confirm, acking each
+ * dead message only once the broker confirmed its copy.  Both read the queue with sold_read_queue(): what
  * stays is copied back, nothing is returned (no delivery attempt spent).
  */
 #include <ctype.h>
@@ -24,6 +25,8 @@
 static const char *const dead_queues[] = {
 	MQ_QUEUE_SQL MQ_DEAD_SUFFIX, MQ_QUEUE_NOSQL MQ_DEAD_SUFFIX
 };
+/* Where the messages of dead_queues[i] died (its dead-letter source). */
+static const char *const live_queues[] = { MQ_QUEUE_SQL, MQ_QUEUE_NOSQL };
 
 /* One dead-lettered message, as read. */
 struct dead {
@@ -210,6 +213,7 @@ struct requeue {
 	struct ctl	*ctl;
 	struct mq	 pub;
 	const char	*queue;
+	const char	*to;		/* the queue it died in */
 	int		 nids;
 	char		**ids;
 	int		*hits;		/* per id: messages it named */
@@ -231,9 +235,9 @@ requeue_message(const amqp_message_t *msg, void *arg)
 	describe(&d);
 	if (!selected(&d, rq->nids, rq->ids, rq->hits))
 		return SOLD_MSG_KEEP;
-	if (mq_publish(&rq->pub, msg->body.bytes, msg->body.len,
-	    d.id[0] ? d.id : "dlq", rq->ctl->c.amqp_confirm_timeout_ms) !=
-	    MQ_OK) {
+	if (mq_publish_queue(&rq->pub, rq->to, msg->body.bytes,
+	    msg->body.len, d.id[0] ? d.id : "dlq",
+	    rq->ctl->c.amqp_confirm_timeout_ms) != MQ_OK) {
 		ctl_err("publish %s: %s; stopping (the message stays in %s)",
 		    d.id, rq->pub.errstr, rq->queue);
 		rq->stopped = 1;
@@ -244,14 +248,14 @@ requeue_message(const amqp_message_t *msg, void *arg)
 	return SOLD_MSG_TAKEN;
 }
 
-/* Publishes the selected messages of queue again; returns the number
- * requeued, or -1.  Only the messages there at the start are read (one
+/* Publishes the selected messages of dead_queues[q] again, to
+ * live_queues[q]; returns the number requeued, or -1.  Only the messages there at the start are read (one
  * that dies again must not loop); the others stay, copied back like a
  * listing does. */
 static long
-requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids,
-    int *hits)
+requeue_queue(struct ctl *ctl, int q, int nids, char **ids, int *hits)
 {
+	const char	*queue = dead_queues[q];
 	struct requeue	 rq;
 	struct mq	 get;
 	struct soldv	 v;
@@ -265,6 +269,7 @@ requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids,
 	memset(&v, 0, sizeof(v));
 	rq.ctl = ctl;
 	rq.queue = queue;
+	rq.to = live_queues[q];
 	rq.nids = nids;
 	rq.ids = ids;
 	rq.hits = hits;
@@ -277,7 +282,7 @@ requeue_queue(struct ctl *ctl, const char *queue, int nids, char **ids,
 	mq_close(&get);
 	soldv_free(&v);
 	printf("%s: %ld message(s) published again to %s\n", queue, rq.n,
-	    MQ_EXCHANGE);
+	    rq.to);
 	return r < 0 ? -1 : rq.n;
 }
 
@@ -329,8 +334,8 @@ run_dlq(struct ctl *ctl, int argc, char **argv)
 	for (q = 0; q < 2; q++) {
 		if (only >= 0 && q != only)
 			continue;
-		if (requeue ? requeue_queue(ctl, dead_queues[q], argc - a,
-		    argv + a, hits) < 0 : list_queue(ctl, dead_queues[q]) != 0)
+		if (requeue ? requeue_queue(ctl, q, argc - a, argv + a,
+		    hits) < 0 : list_queue(ctl, dead_queues[q]) != 0)
 			ret = CTL_FAIL;
 	}
 	/* an id that named nothing is an operator's mistake, not a success */
@@ -358,10 +363,10 @@ const struct command cmd_dlq = {
 	"requeue publishes the messages (all, or those an ID given names: an\n"
 	"order id, or a ticket id of an order or cancellation, as `ticketctl\n"
 	"check` prints them; an ID that names none is an error, exit 1)\n"
-	"again to ticket.exchange with a publisher confirm, so both pipelines\n"
-	"see them (the consumer ignores a ticket it has already written), and\n"
-	"removes each from its dead-letter queue once the broker confirmed the\n"
-	"copy.  Only the messages present when it starts are handled: one that\n"
+	"again to the queue it died in (ticketSQL.dead's to ticketSQL,\n"
+	"ticketNoSQL.dead's to ticketNoSQL: the other pipeline had its copy)\n"
+	"with a publisher confirm, and removes each from its dead-letter queue\n"
+	"once the broker confirmed the copy.  Only the messages present when it starts are handled: one that\n"
 	"is dead-lettered again stays there.  Fix the cause first (the\n"
 	"consumer's log says why it gave up on a message).",
 };

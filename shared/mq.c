@@ -627,7 +627,7 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 }
 
 static enum mq_result	publish(struct mq *, const char *, const char *,
-			    size_t, const char *, int);
+			    const char *, size_t, const char *, int);
 
 void
 mq_message_props(amqp_basic_properties_t *props, const char *msgid)
@@ -655,11 +655,19 @@ mq_publish_key(struct mq *m, const char *key, const char *body, size_t len,
 	long long	start = mono_us();
 	enum mq_result	r;
 
-	r = publish(m, key, body, len, msgid, timeout_ms);
+	r = publish(m, MQ_EXCHANGE, key, body, len, msgid, timeout_ms);
 	metrics_observe(METRICS_PUBLISH, start);
 	metrics_count(r == MQ_OK ? METRICS_PUBLISH_CONFIRMED :
 	    r == MQ_FAILED ? METRICS_PUBLISH_FAILED : METRICS_PUBLISH_UNKNOWN);
 	return r;
+}
+
+enum mq_result
+mq_publish_queue(struct mq *m, const char *queue, const char *body,
+    size_t len, const char *msgid, int timeout_ms)
+{
+	/* the default exchange routes a key to the queue of that name */
+	return publish(m, "", queue, body, len, msgid, timeout_ms);
 }
 
 int
@@ -703,15 +711,15 @@ mq_send(struct mq *m, const char *exchange, const char *key,
 }
 
 static enum mq_result
-publish(struct mq *m, const char *key, const char *body, size_t len,
-    const char *msgid, int timeout_ms)
+publish(struct mq *m, const char *exchange, const char *key, const char *body,
+    size_t len, const char *msgid, int timeout_ms)
 {
 	uint64_t	tag;
 	long long	deadline = mono_ms() + timeout_ms;
 
 	if (mq_check(m) != 0)
 		return MQ_FAILED;
-	if (mq_send(m, MQ_EXCHANGE, key, body, len, msgid, 1, &tag) != 0)
+	if (mq_send(m, exchange, key, body, len, msgid, 1, &tag) != 0)
 		return MQ_FAILED;
 	return wait_confirm(m, tag, msgid, deadline);
 }

@@ -125,6 +125,11 @@ enum mq_result mq_publish(struct mq *m, const char *body, size_t len,
 /* The same with another routing key (MQ_CANCEL_KEY). */
 enum mq_result mq_publish_key(struct mq *m, const char *key, const char *body,
 	    size_t len, const char *msgid, int timeout_ms);
+/* The same straight to one queue (the default exchange): a dead letter
+ * put back where it died (ticketctl dlq requeue); not timed, not counted
+ * as a sale's publish. */
+enum mq_result mq_publish_queue(struct mq *m, const char *queue,
+	    const char *body, size_t len, const char *msgid, int timeout_ms);
 const char *mq_result_str(enum mq_result r);
 /* The properties every published message carries (persistent, JSON,
  * message-id msgid, which must outlive props). */

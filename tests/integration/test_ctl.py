@@ -398,11 +398,52 @@ def test_dlq_list_and_requeue():
     # the ticket id check printed names the order's message
     r = ctl("dlq", "requeue", "--queue", "sql", tid)
     expect_rc(r, 0, "dlq requeue")
-    check("ticketSQL.dead: 1 message(s) published again to ticket.exchange" in r.stdout, r.stdout)
+    check("ticketSQL.dead: 1 message(s) published again to ticketSQL" in r.stdout, r.stdout)
     eq(box.queue_count("ticketSQL.dead"), 0, "dead-letter queue after requeue")
     box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE "
                                          "ticket_id = '%s'" % tid) == 1, timeout=60,
                    what="the requeued ticket in MySQL")
+    clean_check()
+
+
+def test_a_requeue_goes_back_to_the_queue_it_died_in():
+    """Each pipeline has its copy of a message: one dead in ticketSQL.dead
+    is requeued to ticketSQL, one dead in ticketNoSQL.dead to ticketNoSQL,
+    never to ticket.exchange (both queues), where the pipeline that had
+    written it would get a second copy (a round-1 double sale's batch write
+    over its DOUBLE_SALE mark; a message dead in both queues doubling with
+    each requeue)."""
+    box.stack("stop", "consumer")
+    try:
+        a, b = buy("Venue2", "Event2", 2, 5, 10), buy("Venue2", "Event2", 2, 5, 11)
+        eq((a.status, b.status), (201, 201), "buy")
+        sql, nosql = box.queue_get("ticketSQL"), box.queue_get("ticketNoSQL")
+        eq((len(sql), len(nosql)), (2, 2), "two messages in each queue")
+        # a died in the MySQL pipeline, b in the DynamoDB one
+        box.mqtool("publish", "-q", "ticketSQL.dead", sql[0])
+        box.mqtool("publish", "-q", "ticketNoSQL", nosql[0])
+        box.mqtool("publish", "-q", "ticketSQL", sql[1])
+        box.mqtool("publish", "-q", "ticketNoSQL.dead", nosql[1])
+        r = ctl("dlq", "requeue")
+        expect_rc(r, 0, "dlq requeue")
+        check("ticketSQL.dead: 1 message(s) published again to ticketSQL\n" in r.stdout
+              and "ticketNoSQL.dead: 1 message(s) published again to ticketNoSQL\n" in r.stdout,
+              r.stdout)
+        eq([box.queue_count(q) for q in ("ticketSQL", "ticketNoSQL", "ticketSQL.dead",
+                                         "ticketNoSQL.dead")], [2, 2, 0, 0],
+           "ticketSQL, ticketNoSQL and their dead-letter queues after the requeue")
+        eq(sorted(box.queue_get("ticketSQL")), sorted(sql), "ticketSQL's messages")
+        eq(sorted(box.queue_get("ticketNoSQL")), sorted(nosql), "ticketNoSQL's messages")
+        for m in sql:
+            box.mqtool("publish", "-q", "ticketSQL", m)
+        for m in nosql:
+            box.mqtool("publish", "-q", "ticketNoSQL", m)
+    finally:
+        box.stack("start", "consumer")
+    tids = (a.json()["ticketId"], b.json()["ticketId"])
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE "
+                                         "ticket_id IN ('%s', '%s')" % tids) == 2, timeout=60,
+                   what="both tickets in MySQL")
     clean_check()
 
 
