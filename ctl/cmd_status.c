@@ -16,7 +16,7 @@
 
 struct evcount {
 	char	event[ID_MAX + 1];
-	long	capacity, redis, pending, mysql, ddb;
+	long	capacity, redis, pending, mysql, ddb, held;
 };
 
 struct status {
@@ -80,7 +80,26 @@ show_queues(struct ctl *ctl, struct status *st)
 	mq_close(&m);
 }
 
-/* Sold and pending seats of one zone from its counters and pending sets. */
+/* The seats of a hold's record (lua/order.lua): "A <expires ms> <r c ...>"
+ * while active, the pairs counted; anything else (confirmed) holds none. */
+static long
+hold_seats(const char *rec)
+{
+	long	words = 0;
+	int	in = 0;
+
+	if (strncmp(rec, "A ", 2) != 0)
+		return 0;
+	for (; *rec != '\0'; rec++) {
+		if (*rec != ' ' && !in)
+			words++;
+		in = *rec != ' ';
+	}
+	return words < 2 ? 0 : (words - 2) / 2;
+}
+
+/* Sold, held and pending seats of one zone from its counters, holds and
+ * pending sets: the counters count a held seat as taken. */
 static int
 redis_zone(const struct catalog_zone *cz, void *arg)
 {
@@ -89,14 +108,18 @@ redis_zone(const struct catalog_zone *cz, void *arg)
 	struct evcount	*e;
 	redisReply	*rep;
 	char		 tag[TAG_MAX], left[KEY_MAX], pend[KEY_MAX], sweep[KEY_MAX];
+	char		 holds[KEY_MAX];
 	unsigned	 node;
 	long		 z;
+	size_t		 i;
+	int		 counted;
 
 	if ((e = find_event(st, cz->event)) == NULL ||
 	    keys_tag(cz->event, cz->zone, tag, sizeof(tag)) < 0 ||
 	    keys_build(KEY_LEFT, tag, left, sizeof(left)) < 0 ||
 	    keys_build(KEY_PEND, tag, pend, sizeof(pend)) < 0 ||
-	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0)
+	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0 ||
+	    keys_build(KEY_HOLDS, tag, holds, sizeof(holds)) < 0)
 		return 0;
 	e->capacity += cz->rows * cz->cols;
 	if (!st->redis_ok)
@@ -106,8 +129,9 @@ redis_zone(const struct catalog_zone *cz, void *arg)
 		st->redis_ok = 0;
 		return 0;
 	}
-	if (rep->type == REDIS_REPLY_STRING &&
-	    valid_long(rep->str, -(1L << 40), 1L << 40, &z) == 0)
+	counted = rep->type == REDIS_REPLY_STRING &&
+	    valid_long(rep->str, -(1L << 40), 1L << 40, &z) == 0;
+	if (counted)
 		e->redis += cz->rows * cz->cols - z;
 	freeReplyObject(rep);
 	if ((rep = rds_cmd(&ctl->rds, node, "ZCARD %s", pend)) != NULL) {
@@ -116,6 +140,16 @@ redis_zone(const struct catalog_zone *cz, void *arg)
 	}
 	if ((rep = rds_cmd(&ctl->rds, node, "ZCARD %s", sweep)) != NULL) {
 		e->pending += rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+		freeReplyObject(rep);
+	}
+	if ((rep = rds_cmd(&ctl->rds, node, "HVALS %s", holds)) != NULL) {
+		for (i = 0; rep->type == REDIS_REPLY_ARRAY &&
+		    i < rep->elements; i++)
+			if (rep->element[i]->type == REDIS_REPLY_STRING) {
+				z = hold_seats(rep->element[i]->str);
+				e->held += z;
+				e->redis -= counted ? z : 0;
+			}
 		freeReplyObject(rep);
 	}
 	return 0;
@@ -217,8 +251,8 @@ show_sold(struct ctl *ctl, struct status *st, int scan)
 	db_close(&d);
 	if (scan)
 		count_ddb(ctl, st);
-	printf("sold per event\n  %-20s %9s %9s %9s %9s %9s\n", "event",
-	    "capacity", "redis", "pending", "mysql", "dynamodb");
+	printf("sold per event\n  %-20s %9s %9s %9s %9s %9s %9s\n", "event",
+	    "capacity", "redis", "pending", "mysql", "dynamodb", "held");
 	for (i = 0; i < st->nev; i++) {
 		printf("  %-20s %9ld", st->ev[i].event, st->ev[i].capacity);
 		if (st->redis_ok)
@@ -230,9 +264,13 @@ show_sold(struct ctl *ctl, struct status *st, int scan)
 		else
 			printf(" %9s", "?");
 		if (st->ddb_ok)
-			printf(" %9ld\n", st->ev[i].ddb);
+			printf(" %9ld", st->ev[i].ddb);
 		else
-			printf(" %9s\n", scan ? "?" : "-");
+			printf(" %9s", scan ? "?" : "-");
+		if (st->redis_ok)
+			printf(" %9ld\n", st->ev[i].held);
+		else
+			printf(" %9s\n", "?");
 	}
 	if (!st->redis_ok)
 		printf("  redis: %s\n", ctl->rds.errstr);
@@ -389,10 +427,12 @@ const struct command cmd_status = {
 	"queue depths, consumers, seats sold per event in each store, Redis memory",
 	"Queues: messages ready in ticketSQL, ticketNoSQL and their dead-letter\n"
 	"queues, and the consumers attached.  Per event: capacity, seats sold\n"
-	"according to the Redis counters, tickets pending or claimed in Redis\n"
-	"(publish outcome not yet known), rows in MySQL and items in DynamoDB\n"
-	"(a Scan of the whole table: --no-scan skips it, which on AWS saves\n"
-	"read capacity; cancelled tickets and the double sales the consumer\n"
-	"caught are not counted, the latter are listed by ticketctl check).  Redis: memory used, peak and limit, keys and event\n"
-	"zones per node.  Exit 1 if a store does not answer.",
+	"according to the Redis counters (held seats apart), orders pending or\n"
+	"claimed in Redis (publish outcome not yet known; an order has 1-10\n"
+	"tickets), rows in MySQL and items in DynamoDB (a Scan of the whole\n"
+	"table: --no-scan skips it, which on AWS saves read capacity; cancelled\n"
+	"tickets and the double sales the consumer caught are not counted, the\n"
+	"latter are listed by ticketctl check), and the seats of active holds\n"
+	"(\"held\": taken, not sold).  Redis: memory used, peak and limit, keys\n"
+	"and event zones per node.  Exit 1 if a store does not answer.",
 };
