@@ -120,6 +120,25 @@ other_frame(struct mq *m)
 	}
 }
 
+/* 1 if the properties p carry MQ_REQUEUED_HEADER, true. */
+static int
+requeued(const amqp_basic_properties_t *p)
+{
+	const amqp_table_entry_t	*e;
+	int				 i;
+
+	if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return 0;
+	for (i = 0; i < p->headers.num_entries; i++) {
+		e = &p->headers.entries[i];
+		if (e->key.len == strlen(MQ_REQUEUED_HEADER) &&
+		    memcmp(e->key.bytes, MQ_REQUEUED_HEADER, e->key.len) == 0)
+			return e->value.kind == AMQP_FIELD_KIND_BOOLEAN &&
+			    e->value.value.boolean;
+	}
+	return 0;
+}
+
 /* Waits up to ms for one delivery and copies it into it.  Returns 1 got
  * one, 0 none in time, -1 the connection is gone (errstr set). */
 static int
@@ -145,6 +164,7 @@ next_delivery(struct mq *m, long ms, struct item *it)
 		return mq_rpc_check(m, r, "consume");
 	memset(it, 0, sizeof(*it));
 	it->tag = env.delivery_tag;
+	it->requeued = requeued(&env.message.properties);
 	len = env.message.body.len;
 	if (len > PIPE_BODY_MAX) {
 		it->state = PIPE_DEAD;

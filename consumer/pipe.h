@@ -44,6 +44,8 @@ struct item {
 	enum pipe_state	 state;
 	const char	*why;		/* DEAD: static reason for the log */
 	int		 settled;	/* acked or rejected already */
+	int		 requeued;	/* MQ_REQUEUED_HEADER: ticketctl dlq
+					   requeue put it back */
 };
 
 /* A destination.  write() writes every item in state PIPE_NEW or PIPE_RETRY

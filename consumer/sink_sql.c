@@ -26,8 +26,11 @@
  *     written by that pipeline yet, the message is held and marked again
  *     after a back-off until the item is there, at most MARK_WAIT_MS (an
  *     order's items are put only where none is, then updated keeping
- *     their status: their marks need no wait).  Only this alarm path
- *     talks to DynamoDB: nothing is added to a normal sale;
+ *     their status: their marks need no wait).  A message `ticketctl dlq
+ *     requeue` put back (MQ_REQUEUED_HEADER) that MySQL now takes (the
+ *     seat's other ticket cancelled since) undoes its tickets' marks
+ *     (requeued_stored()).  Only these paths talk to DynamoDB: nothing is
+ *     added to a normal sale;
  *   - an order whose seat belongs to a live ticket that Redis knows as
  *     cancelled (c:<ticketId> in bo:ords:{E:Z}, written by lua/cancel.lua
  *     before it frees the seat) is no double sale: the seat was sold again
@@ -413,6 +416,83 @@ mark_double_sale(struct sink_sql *s, const struct ticket *t,
 	else if (wait && s->batch && !written_before(r.body))
 		ret = mark_wait(s, t->id);
 	ddb_resp_free(&r);
+	return ret;
+}
+
+/* Undoes the double-sale mark of ticket id, if it has one: an order or
+ * round-1 ticket that ticketctl dlq requeue put back (the seat's other
+ * ticket cancelled since) and MySQL took is a sale, not a double one.  A
+ * conditional UpdateItem: only an item marked DOUBLE_SALE becomes CREATED
+ * again (the ticket's other attributes are there: the nosql pipeline's
+ * write or the mark's if_not_exists).  Returns 0 (undone, or no mark), or
+ * -1 with s->mark_err set. */
+static int
+unmark_double_sale(struct sink_sql *s, const char *id)
+{
+	struct ddb_resp	 r;
+	char		 json[768];
+	int		 n, ret;
+
+	n = snprintf(json, sizeof(json), "{\"TableName\":\"%s\","
+	    "\"Key\":{\"ticketId\":{\"S\":\"%s\"}},"
+	    "\"UpdateExpression\":\"SET #s = :c REMOVE #o, #d\","
+	    "\"ConditionExpression\":\"#s = :m\","
+	    "\"ExpressionAttributeNames\":{\"#s\":\"status\","
+	    "\"#o\":\"doubleSaleOf\",\"#d\":\"doubleSaleOn\"},"
+	    "\"ExpressionAttributeValues\":{"
+	    "\":c\":{\"S\":\"" TICKET_STATUS "\"},"
+	    "\":m\":{\"S\":\"" DOUBLE_SALE_STATUS "\"}}}", s->ddb.table, id);
+	if (n < 0 || (size_t)n >= sizeof(json)) {
+		snprintf(s->mark_err, sizeof(s->mark_err), "dynamodb: undoing "
+		    "the double sale mark of %s does not fit", id);
+		return -1;
+	}
+	if (ddb_call(&s->ddb, "UpdateItem", json, &r) != 0) {
+		fmt_trunc(s->mark_err, sizeof(s->mark_err), "cannot undo the "
+		    "double sale mark of %s in DynamoDB: %s", id,
+		    s->ddb.errstr);
+		return -1;
+	}
+	ret = r.status == 200 || strcmp(r.type,
+	    "ConditionalCheckFailedException") == 0 ? 0 : -1;
+	if (r.status == 200)
+		log_info("mysql: ticket %s, requeued, is stored: its DynamoDB "
+		    "item is no longer marked a double sale", id);
+	else if (ret != 0)
+		fmt_trunc(s->mark_err, sizeof(s->mark_err), "cannot undo the "
+		    "double sale mark of %s in DynamoDB: %s", id,
+		    s->ddb.errstr);
+	ddb_resp_free(&r);
+	return ret;
+}
+
+/* The requeued items (ticketctl dlq requeue) MySQL now has: each of their
+ * tickets' double-sale marks undone; an item whose undo failed is left to
+ * retry (stored already then: done again, undone again).  Returns 0, or
+ * -1 with the sink's errstr set. */
+static int
+requeued_stored(struct sink_sql *s, struct item *items, size_t n)
+{
+	size_t	i, j;
+	int	ret = 0;
+
+	for (i = 0; i < n; i++) {
+		struct item *it = &items[i];
+
+		if (!it->requeued || it->state != PIPE_DONE)
+			continue;
+		for (j = 0; it->kind == MSG_ORDER && j < it->u.o.n; j++)
+			if (unmark_double_sale(s, it->u.o.t[j].id) != 0)
+				break;
+		if (it->kind == MSG_ORDER ? j == it->u.o.n :
+		    it->kind != MSG_TICKET ||
+		    unmark_double_sale(s, it->t.id) == 0)
+			continue;
+		it->state = PIPE_RETRY;
+		if (ret == 0)
+			sink_fail(s->sk, ERR_IO, "%s", s->mark_err);
+		ret = -1;
+	}
 	return ret;
 }
 
@@ -938,6 +1018,8 @@ sql_write(struct sink *sk, struct item *items, size_t n)
 		items[i].state = items[s->lead[i]].state;
 		items[i].why = items[s->lead[i]].why;
 	}
+	if (requeued_stored(s, items, n) != 0)
+		ret = -1;
 	return ret == 0 && oret == 0 ? 0 : -1;
 }
 

@@ -627,7 +627,11 @@ wait_confirm(struct mq *m, uint64_t tag, const char *msgid, long long deadline)
 }
 
 static enum mq_result	publish(struct mq *, const char *, const char *,
-			    const char *, size_t, const char *, int);
+			    const char *, size_t, const char *, int,
+			    const amqp_table_t *);
+static int		send_props(struct mq *, const char *, const char *,
+			    const char *, size_t, const char *, int,
+			    const amqp_table_t *, uint64_t *);
 
 void
 mq_message_props(amqp_basic_properties_t *props, const char *msgid)
@@ -655,7 +659,7 @@ mq_publish_key(struct mq *m, const char *key, const char *body, size_t len,
 	long long	start = mono_us();
 	enum mq_result	r;
 
-	r = publish(m, MQ_EXCHANGE, key, body, len, msgid, timeout_ms);
+	r = publish(m, MQ_EXCHANGE, key, body, len, msgid, timeout_ms, NULL);
 	metrics_observe(METRICS_PUBLISH, start);
 	metrics_count(r == MQ_OK ? METRICS_PUBLISH_CONFIRMED :
 	    r == MQ_FAILED ? METRICS_PUBLISH_FAILED : METRICS_PUBLISH_UNKNOWN);
@@ -666,14 +670,32 @@ enum mq_result
 mq_publish_queue(struct mq *m, const char *queue, const char *body,
     size_t len, const char *msgid, int timeout_ms)
 {
+	amqp_table_entry_t	e;
+	amqp_table_t		h;
+
+	e.key = amqp_cstring_bytes(MQ_REQUEUED_HEADER);
+	e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	e.value.value.boolean = 1;
+	h.num_entries = 1;
+	h.entries = &e;
 	/* the default exchange routes a key to the queue of that name */
-	return publish(m, "", queue, body, len, msgid, timeout_ms);
+	return publish(m, "", queue, body, len, msgid, timeout_ms, &h);
 }
 
 int
 mq_send(struct mq *m, const char *exchange, const char *key,
     const char *body, size_t len, const char *msgid, int mandatory,
     uint64_t *tag)
+{
+	return send_props(m, exchange, key, body, len, msgid, mandatory, NULL,
+	    tag);
+}
+
+/* mq_send() with the headers h (NULL: none). */
+static int
+send_props(struct mq *m, const char *exchange, const char *key,
+    const char *body, size_t len, const char *msgid, int mandatory,
+    const amqp_table_t *h, uint64_t *tag)
 {
 	amqp_basic_properties_t	 props;
 	amqp_bytes_t		 b;
@@ -693,6 +715,10 @@ mq_send(struct mq *m, const char *exchange, const char *key,
 		return -1;
 	}
 	mq_message_props(&props, msgid);
+	if (h != NULL) {
+		props._flags |= AMQP_BASIC_HEADERS_FLAG;
+		props.headers = *h;
+	}
 	b.bytes = (void *)(uintptr_t)body;
 	b.len = len;
 	rc = amqp_basic_publish(m->conn, CHANNEL,
@@ -712,14 +738,14 @@ mq_send(struct mq *m, const char *exchange, const char *key,
 
 static enum mq_result
 publish(struct mq *m, const char *exchange, const char *key, const char *body,
-    size_t len, const char *msgid, int timeout_ms)
+    size_t len, const char *msgid, int timeout_ms, const amqp_table_t *h)
 {
 	uint64_t	tag;
 	long long	deadline = mono_ms() + timeout_ms;
 
 	if (mq_check(m) != 0)
 		return MQ_FAILED;
-	if (mq_send(m, exchange, key, body, len, msgid, 1, &tag) != 0)
+	if (send_props(m, exchange, key, body, len, msgid, 1, h, &tag) != 0)
 		return MQ_FAILED;
 	return wait_confirm(m, tag, msgid, deadline);
 }

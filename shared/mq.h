@@ -38,6 +38,9 @@
 #define MQ_QUEUE_SQL	"ticketSQL"
 #define MQ_QUEUE_NOSQL	"ticketNoSQL"
 #define MQ_DEAD_SUFFIX	".dead"
+/* A header (true) on a message ticketctl dlq requeue put back: the consumer
+ * may find a double-sale mark of its own to undo (consumer/sink_sql.c). */
+#define MQ_REQUEUED_HEADER	"x-boxoffice-requeued"
 /* x-delivery-limit of the quorum main queues: deliveries a message may
  * have before the broker dead-letters it.  Poison is rejected by the
  * consumer at its first delivery; what returns a message to the queue is a
@@ -125,9 +128,9 @@ enum mq_result mq_publish(struct mq *m, const char *body, size_t len,
 /* The same with another routing key (MQ_CANCEL_KEY). */
 enum mq_result mq_publish_key(struct mq *m, const char *key, const char *body,
 	    size_t len, const char *msgid, int timeout_ms);
-/* The same straight to one queue (the default exchange): a dead letter
- * put back where it died (ticketctl dlq requeue); not timed, not counted
- * as a sale's publish. */
+/* The same straight to one queue (the default exchange), with the header
+ * MQ_REQUEUED_HEADER: a dead letter put back where it died (ticketctl dlq
+ * requeue); not timed, not counted as a sale's publish. */
 enum mq_result mq_publish_queue(struct mq *m, const char *queue,
 	    const char *body, size_t len, const char *msgid, int timeout_ms);
 const char *mq_result_str(enum mq_result r);

@@ -197,6 +197,43 @@ def test_cancelled_seat_sold_again_never_twice():
     eq(persist.double_sales().keys() & {free, taken, owner}, {taken}, "double sales recorded")
 
 
+def test_a_double_sale_requeued_after_its_seat_was_freed_is_a_sale():
+    """The customer service settles a double sale: the seat's first ticket
+    is cancelled and the refused order requeued (`ticketctl dlq requeue`).
+    MySQL now takes it; its DynamoDB item, marked DOUBLE_SALE when it was
+    refused, becomes a live ticket again (CREATED, no doubleSaleOf), so
+    both stores say the same.  Would catch: the mark kept (an order live
+    in MySQL, a double sale in DynamoDB; check and status disagree)."""
+    first = forge.order([(15, 1)], zone=ZONE)
+    forge.publish_order(first)
+    wait_mysql(first["orderId"], 1)
+    dead0 = box.queue_count("ticketSQL.dead")
+    double = forge.order([(15, 1), (15, 2)], zone=ZONE)
+    forge.publish_order(double)
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == dead0 + 1, timeout=120,
+                   what="the double sale dead-lettered")
+    taken, free = [t["ticketId"] for t in double["tickets"]]
+    wait_ddb(taken, lambda i: i.get("status") == "DOUBLE_SALE" and "orderId" in i,
+             what="marked DOUBLE_SALE and written by the order")
+    forge.publish_cancel(forge.cancel(first))
+    box.wait_until(lambda: forge.mysql_ticket(first["tickets"][0]["ticketId"])[0] ==
+                   "CANCELLED", timeout=120, what="the first ticket cancelled")
+    r = box.ticketctl("dlq", "requeue", double["orderId"], check_rc=False)
+    eq(r.returncode, 0, "dlq requeue: %s %s" % (r.stdout, r.stderr))
+    wait_mysql(double["orderId"], 2)
+    eq([forge.mysql_ticket(t)[0] for t in (taken, free)], ["CREATED", "CREATED"],
+       "the requeued order's tickets in MySQL")
+    it = wait_ddb(taken, lambda i: i.get("status") != "DOUBLE_SALE", timeout=60,
+                  what="no longer marked DOUBLE_SALE")
+    eq((it["status"], "doubleSaleOf" in it, "doubleSaleOn" in it, it["orderId"], it["row"],
+        it["column"]), ("CREATED", False, False, double["orderId"], "15", "1"),
+       "the DynamoDB item of the seat's ticket now")
+    eq(forge.ddb_item(free)["status"], "CREATED", "the other ticket's item")
+    forge.settled()
+    eq(box.queue_count("ticketSQL.dead"), dead0, "nothing dead-lettered again")
+    check(taken not in persist.double_sales(), "no double sale recorded for %s" % taken)
+
+
 def test_cancelled_order_stored_after_its_seat_was_sold_again():
     """The real path, then the messages put back in another order: O1 sells
     a seat, its ticket is cancelled (the seat is free at once), O2 sells the
