@@ -275,11 +275,13 @@ jscan_utf8(struct jscan *j, unsigned char c)
 	return 0;
 }
 
+/* A string; name: a member name, where \u0000 is refused (json-c cuts a
+ * name at its NUL: "venueId\u0000" would replace "venueId"). */
 static int
-jscan_string(struct jscan *j)
+jscan_string(struct jscan *j, int name)
 {
 	unsigned char	c;
-	int		i;
+	int		i, nonzero;
 
 	if (!jscan_eat(j, '"'))
 		return -1;
@@ -302,9 +304,14 @@ jscan_string(struct jscan *j)
 		if (c == 'u') {
 			if (j->len - j->off < 4)
 				return -1;
-			for (i = 0; i < 4; i++)
-				if (!isxdigit((unsigned char)j->s[j->off++]))
+			for (i = nonzero = 0; i < 4; i++) {
+				c = (unsigned char)j->s[j->off++];
+				if (!isxdigit(c))
 					return -1;
+				nonzero |= c != '0';
+			}
+			if (name && !nonzero)
+				return -1;
 		} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0')
 			return -1;
 	}
@@ -334,7 +341,7 @@ jscan_container(struct jscan *j)
 	if (!jscan_eat(j, close)) {
 		for (;;) {
 			if (close == '}') {
-				if (jscan_string(j) != 0)
+				if (jscan_string(j, 1) != 0)
 					return -1;
 				jscan_ws(j);
 				if (!jscan_eat(j, ':'))
@@ -368,7 +375,7 @@ jscan_value(struct jscan *j)
 		r = jscan_container(j);
 		break;
 	case '"':
-		r = jscan_string(j);
+		r = jscan_string(j, 0);
 		break;
 	case 't':
 		r = jscan_word(j, "true");

@@ -44,7 +44,8 @@ enum valid_row {
  * deep (the outermost value is level 1, as json-c counts), else 0.
  * Strict where json-c is lenient: single-quoted keys, raw control characters
  * in strings, leading zeros, "1.", Infinity/NaN, and UTF-8 that RFC 3629
- * forbids (overlong forms, encoded surrogates) are rejected. */
+ * forbids (overlong forms, encoded surrogates) are rejected; so is \u0000
+ * in a member name (json-c would cut the name there: another member). */
 int	valid_json(const char *s, size_t len, int depth_max);
 
 /* A legacy row label: letters A=1 .. Z=26, AA=27, .. (case-insensitive),

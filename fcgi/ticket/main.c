@@ -907,7 +907,11 @@ confirm_hold(FCGX_Request *req, const char *id)
 	char		 tag[TAG_MAX], *colon, *end;
 	unsigned	 node;
 
-	if (find_hold_or_reply(req, id, &node, tag) != 0)
+	/* every parameter before the look-up (docs/api.md): a bad key is a
+	 * 400 whether the hold exists or Redis answers (sell() reads it again,
+	 * no I/O) */
+	if (idem_key_or_reply(req) == NULL ||
+	    find_hold_or_reply(req, id, &node, tag) != 0)
 		return;
 	memset(&o, 0, sizeof(o));
 	colon = strrchr(tag, ':');

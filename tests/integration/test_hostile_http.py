@@ -458,6 +458,12 @@ def test_nul_bytes():
     both("NUL after the body", request(body=body + b"\x00"), 400, "BAD_REQUEST")
     both("\\u0000 in venueId", request(body=body.replace(b'"Venue1"', b'"Venue1\\u0000"')),
          400, "BAD_REQUEST")
+    # json-c cuts a member name at \u0000: "venueId\u0000" would replace
+    # venueId, so that a venue nobody asked for sold the seat
+    both("\\u0000 in a member name",
+         request(body=body.replace(b'"venueId":"Venue1"',
+                                   b'"venueId":"Venue9","venueId\\u0000":"Venue1"')),
+         400, "BAD_REQUEST")
     both("NUL in a header", request(body=body, extra=b"X-A: a\x00b\r\n"), 400, "html")
     both("NUL in the path", request(body=body, path=b"/tick\x00ets"), 400, "html")
     # Apache passes %00 on undecoded: the responder knows no such path

@@ -192,6 +192,11 @@ def test_bad_key_400_on_holds_confirm_cancel():
             r = http("POST", "/holds/%s/confirm" % hid, port=port,
                      headers={"Idempotency-Key": bad})
             eq((r.status, r.json()["error"]), (400, "BAD_REQUEST"), "confirm, key %r" % bad)
+            # the parameters before the look-up: a hold nobody made is a 400 too
+            r = http("POST", "/holds/%s/confirm" % ("A" * 25), port=port,
+                     headers={"Idempotency-Key": bad})
+            eq((r.status, r.json()["error"]), (400, "BAD_REQUEST"),
+               "confirm of an unknown hold, key %r" % bad)
     c = http("POST", "/holds/%s/confirm" % hid, headers={"Idempotency-Key": "ok-confirm"})
     eq(c.status, 201, "the first good confirm sells (%s)" % c.body)
     o = c.json()

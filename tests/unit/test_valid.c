@@ -267,6 +267,9 @@ static const struct json_case json_accepts[] = {
 	{ "{\"a\":1}", 2, 1 },
 	{ "[]", 1, 1 },
 	{ "1", 1, 1 },
+	/* \u0000 in a value (its length is kept); in a name, not 0000 */
+	{ "{\"a\":\"x\\u0000y\"}", 16, 1 },
+	{ "{\"a\\u0001\":1,\"\\u0100\":2,\"\\u0030\":3}", 16, 1 },
 };
 
 static void
@@ -328,6 +331,12 @@ static const struct json_case json_rejects[] = {
 	{ "{\"a\":1}", 1, 0 },
 	{ "1", 0, 0 },
 	{ "{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", 4, 0 },
+	/* a member name with \u0000: json-c cuts it there, so that
+	 * "venueId\u0000" would stand for (replace) "venueId" */
+	{ "{\"venueId\\u0000\":\"V\"}", 16, 0 },
+	{ "{\"\\u0000\":1}", 16, 0 },
+	{ "{\"a\":{\"b\\u0000c\":1}}", 16, 0 },
+	{ "[{\"\\u0000\":1}]", 16, 0 },
 };
 
 static void
