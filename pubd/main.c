@@ -388,14 +388,17 @@ link_read(struct link *l)
 			link_lost(l, 0);
 			return;
 		case MQ_EV_RETURN:
-			/* a return comes before its message's confirm, and in
-			 * publish order: the oldest entry of that id not yet
-			 * returned (a second publish of the same id may be in
-			 * flight behind it) */
+			/* a return comes before its message's confirm: the
+			 * entry of the tag it carries back (mq_send() sends
+			 * it as the correlation-id), not the first of its id:
+			 * another publish of that id may be in flight before
+			 * it, routed, its confirm still to come (a retry after
+			 * an unknown outcome, a cancel under its order's id) */
 			for (k = 0; k < l->n; k++)
 				if (!flight_at(l, k)->returned &&
 				    !flight_at(l, k)->done &&
-				    strcmp(flight_at(l, k)->id, ev.msgid) == 0) {
+				    (ev.tag != 0 ? flight_at(l, k)->tag == ev.tag :
+				    strcmp(flight_at(l, k)->id, ev.msgid) == 0)) {
 					flight_at(l, k)->returned = 1;
 					break;
 				}

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -699,6 +700,7 @@ send_props(struct mq *m, const char *exchange, const char *key,
 {
 	amqp_basic_properties_t	 props;
 	amqp_bytes_t		 b;
+	char			 corr[24];
 	int			 rc;
 
 	if (!m->open) {
@@ -715,6 +717,11 @@ send_props(struct mq *m, const char *exchange, const char *key,
 		return -1;
 	}
 	mq_message_props(&props, msgid);
+	/* the delivery tag it gets, which a basic.return carries back: the
+	 * message returned, whatever else of the same id is in flight */
+	snprintf(corr, sizeof(corr), "%llu", (unsigned long long)m->next_tag);
+	props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+	props.correlation_id = amqp_cstring_bytes(corr);
 	if (h != NULL) {
 		props._flags |= AMQP_BASIC_HEADERS_FLAG;
 		props.headers = *h;
@@ -757,6 +764,27 @@ mq_drop(struct mq *m, const char *what, const char *why)
 	mq_abort(m);
 }
 
+/* The delivery tag a returned message was sent with (its correlation-id,
+ * send_props()), or 0 if it carries none (another publisher's). */
+static uint64_t
+return_tag(const amqp_basic_properties_t *p)
+{
+	char			 s[24], *end;
+	unsigned long long	 v;
+
+	if (!(p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) ||
+	    p->correlation_id.len == 0 ||
+	    p->correlation_id.len >= sizeof(s))
+		return 0;
+	memcpy(s, p->correlation_id.bytes, p->correlation_id.len);
+	s[p->correlation_id.len] = '\0';
+	if (s[0] < '1' || s[0] > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	return *end != '\0' || errno != 0 ? 0 : (uint64_t)v;
+}
+
 /* The method frame f as an event of mq_read_event().  Returns as it. */
 static int
 method_event(struct mq *m, amqp_frame_t *f, struct mq_event *ev)
@@ -792,6 +820,7 @@ method_event(struct mq *m, amqp_frame_t *f, struct mq_event *ev)
 		}
 		p = &msg.properties;
 		ev->kind = MQ_EV_RETURN;
+		ev->tag = return_tag(p);
 		ev->msgid[0] = '\0';
 		if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
 		    p->message_id.len < sizeof(ev->msgid)) {

@@ -179,7 +179,8 @@ enum mq_event_kind {
 
 struct mq_event {
 	enum mq_event_kind	kind;
-	uint64_t		tag;		/* ACK, NACK */
+	uint64_t		tag;		/* ACK, NACK; RETURN: the tag it
+						   was sent with, 0 unknown */
 	int			multiple;	/* ACK, NACK */
 	int			notfound;	/* CLOSED: 404, nothing routed */
 	char			msgid[128];	/* RETURN */

@@ -165,6 +165,40 @@ class Pubd:
               "pubd: sanitizer report:\n%s" % err[-3000:])
 
 
+def test_a_return_is_its_own_message_s_not_the_first_of_its_id():
+    """Two messages of one id in flight on one connection (a responder's
+    retry after an unknown outcome; a cancellation, which carries its
+    order's id): the first routed to a queue (its confirm waits for the
+    disk), the second unroutable (returned at once, then confirmed).  Each
+    is answered as the broker took it: the first OK, the second FAILED
+    (unroutable).  Broken (a return given to the oldest entry of its id):
+    the first FAILED, a sale released whose message is queued, and the
+    second OK, a 201 or a cancel's 200 for a message no queue holds."""
+    pd = Pubd(pubd_connections=1)
+    queue = "ticketSQL.dead"      # a durable queue nobody consumes here
+    before = box.queue_count(queue)
+    try:
+        c = pd.confirmed_client()
+        got = []
+        for n in range(12):
+            mid = "twice-%d" % n
+            c1, c2 = Client(pd.sock), Client(pd.sock)
+            c1.send(request(mid, b'{"n":%d}' % n, 5000, key=queue, mandatory=True))
+            c2.send(request(mid, b"{}", 5000, key=VOID_KEY, mandatory=True))
+            box.wait_until(lambda: mid in c1.answers and mid in c2.answers, timeout=30,
+                           what="both answers of %s" % mid)
+            got.append((c1.answers[mid][0], c2.answers[mid][0]))
+            c1.close()
+            c2.close()
+        print("answers (routed, returned): %s" % got)
+        eq(got, [(OK, FAILED)] * 12, "answers (routed, returned) of the pairs of one id")
+        c.close()
+    finally:
+        pd.stop()
+        box.mqtool("get", queue, 12)
+    eq(box.queue_count(queue), before, "%s as before" % queue)
+
+
 def test_a_broker_node_that_never_answers_stalls_no_one():
     hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     hole.bind(("127.0.0.1", 0))
