@@ -14,7 +14,9 @@
 
 #include <amqp.h>
 
+#include "catalog.h"
 #include "ctl.h"
+#include "db.h"
 #include "msg.h"
 #include "sold.h"
 #include "ticket.h"
@@ -310,7 +312,8 @@ queue_option(int argc, char **argv, int *a, int *only)
 static int
 run_dlq(struct ctl *ctl, int argc, char **argv)
 {
-	int	a = 1, requeue = 0, only, q, i, ret = CTL_OK, *hits;
+	struct db	 d;
+	int		 a = 1, requeue = 0, only, q, i, ret = CTL_OK, *hits;
 
 	if (a < argc && strcmp(argv[a], "list") == 0)
 		a++;
@@ -331,6 +334,17 @@ run_dlq(struct ctl *ctl, int argc, char **argv)
 		ctl_err("out of memory");
 		return CTL_FAIL;
 	}
+	/* init and rebuild read ticketSQL, then the dead-letter queues, under
+	 * the catalog lock: a message requeued in between, or held unacked by
+	 * a listing, would be seen by neither read (its seat free after a
+	 * Redis loss), so this waits for them and they for it */
+	ctl_db_open(ctl, &d);
+	if (catalog_lock(&d) != 0) {
+		ctl_err("catalog: %s", d.errstr);
+		db_close(&d);
+		free(hits);
+		return CTL_FAIL;
+	}
 	for (q = 0; q < 2; q++) {
 		if (only >= 0 && q != only)
 			continue;
@@ -345,6 +359,7 @@ run_dlq(struct ctl *ctl, int argc, char **argv)
 			    "a ticket id of an order or cancellation)", argv[i]);
 			ret = CTL_FAIL;
 		}
+	db_close(&d);
 	free(hits);
 	return ret;
 }
@@ -368,5 +383,7 @@ const struct command cmd_dlq = {
 	"with a publisher confirm, and removes each from its dead-letter queue\n"
 	"once the broker confirmed the copy.  Only the messages present when it starts are handled: one that\n"
 	"is dead-lettered again stays there.  Fix the cause first (the\n"
-	"consumer's log says why it gave up on a message).",
+	"consumer's log says why it gave up on a message).\n\n"
+	"Both take the catalog lock in MySQL (up to 30 s behind another\n"
+	"ticketctl): init and rebuild must see every message of a queue.",
 };

@@ -424,5 +424,42 @@ def test_init_waits_for_the_catalog_lock():
     eq(p.returncode, 0, "init (stdout %r, stderr %r)" % (out, err))
 
 
+def test_dlq_waits_for_the_catalog_lock():
+    """init and rebuild read ticketSQL, then the dead-letter queues, under
+    the catalog lock.  Would catch: `dlq requeue` moving a message from
+    ticketSQL.dead to ticketSQL between those reads (a sale neither sees:
+    its seat free after a Redis loss, sold twice), or `dlq` holding it
+    unacked meanwhile: both now wait for the lock."""
+    box.stack("stop", "consumer")
+    try:
+        r = buy("Venue1", "Event1", 51, 3, 3)
+        eq(r.status, 201, "buy: " + r.body)
+        body = box.queue_get("ticketSQL")
+        eq(len(body), 1, "its message in ticketSQL")
+        box.mqtool("publish", "-q", "ticketSQL.dead", body[0])
+    finally:
+        box.stack("start", "consumer")
+    lock = HeldLock()
+    procs = []
+    try:
+        procs = [ctl_start("dlq"), ctl_start("dlq", "requeue")]
+        box.wait_until(lambda: waiting_for_lock() == 2, timeout=30,
+                       what="dlq and dlq requeue waiting for the catalog lock")
+        time.sleep(1)
+        eq([p.poll() for p in procs], [None, None], "dlq commands finished under the lock")
+        eq(box.queue_count("ticketSQL.dead"), 1, "the dead letter under the lock")
+    finally:
+        lock.release()
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        eq(p.returncode, 0, "%s (stdout %r, stderr %r)" % (p.args[3:], out, err))
+    eq(box.queue_count("ticketSQL.dead"), 0, "the dead letter requeued after the lock")
+    tid = r.json()["ticketId"]
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket WHERE "
+                                         "ticket_id = '%s'" % tid) == 1, timeout=60,
+                   what="the requeued ticket in MySQL")
+    clean_check()
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
