@@ -93,6 +93,8 @@ struct newzone {
 	long		 cancelled;	/* tickets left out: cancel queued */
 	long		 rcancelled;	/* and: cancel recorded in Redis */
 	long		 mcancelled;	/* Redis owners MySQL has cancelled */
+	long		 qcancelled;	/* queued, dead or pending tickets
+					   MySQL has cancelled */
 	/* tickets Redis records as cancelled (c:<id> in bo:ords; sorted),
 	 * read with the zone: a cancel after MySQL was read, or whose message
 	 * is still pending (the broker was down) */
@@ -279,6 +281,53 @@ read_redis_cancels(struct rebuild *rb, const struct zstate *z,
 	return 0;
 }
 
+#define OWNERS_PER_QUERY	500
+
+/* The id of entry i of a list mysql_cancelled() asks about, or NULL to
+ * leave it out. */
+typedef const char *(*id_at_fn)(const void *list, size_t i);
+
+/* Marks in gone (one byte per entry of a list of n) the entries whose
+ * ticket MySQL has CANCELLED (live_seat NULL), asking about
+ * OWNERS_PER_QUERY of them at a time.  Returns 0 or -1 (d's errstr). */
+static int
+mysql_cancelled(struct db *d, const void *list, size_t n, id_at_fn id_at,
+    unsigned char *gone)
+{
+	char		 sql[64 + OWNERS_PER_QUERY * (UUID_LEN + 3)];
+	const char	*id;
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	size_t		 i, k, from, off, q;
+
+	for (from = 0; from < n; from = i) {
+		off = (size_t)snprintf(sql, sizeof(sql), "SELECT ticket_id "
+		    "FROM ticket WHERE live_seat IS NULL AND ticket_id IN (");
+		for (i = from, q = 0; i < n && q < OWNERS_PER_QUERY; i++) {
+			if ((id = id_at(list, i)) == NULL || !valid_uuid(id))
+				continue;
+			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+			    "%s'%s'", q++ ? "," : "", id);
+		}
+		if (q == 0)
+			continue;
+		snprintf(sql + off, sizeof(sql) - off, ")");
+		if ((my = db_conn(d)) == NULL)
+			return -1;
+		if (mysql_query(my, sql) != 0 ||
+		    (res = mysql_store_result(my)) == NULL)
+			return db_fail(d, "cancelled tickets");
+		while ((row = mysql_fetch_row(res)) != NULL)
+			for (k = from; row[0] != NULL && k < i; k++)
+				if ((id = id_at(list, k)) != NULL &&
+				    strcmp(id, row[0]) == 0)
+					gone[k] = 1;
+		mysql_free_result(res);
+	}
+	return 0;
+}
+
 /* Marks one sold seat; the first source to claim a seat owns it.  A ticket
  * whose cancellation is queued, or recorded in Redis, holds none: the
  * cancel freed its seat (the consumer will mark it CANCELLED). */
@@ -329,59 +378,64 @@ take(struct rebuild *rb, struct newzone *nz, enum rebuild_src src,
 	nz->from[src]++;
 }
 
-static void
+static const char *
+sold_id_at(const void *list, size_t i)
+{
+	return ((const struct sold *)list)[i].id;
+}
+
+/* The seats of v's tickets of the zone.  Of a queue, a dead-letter queue
+ * or a pending set, not a ticket MySQL has CANCELLED: CANCELLED is final
+ * (the consumer stored the cancel; the message is a copy another pipeline
+ * gave up on, or a redelivery), and the seat taken would be the cancelled
+ * ticket's for good (a repeated cancel finds the c: record the orders'
+ * rebuild writes, and frees nothing).  Returns 0, or -1 (printed). */
+static int
 take_all(struct rebuild *rb, struct newzone *nz, enum rebuild_src src,
     const struct soldv *v)
 {
-	size_t first, n, i;
+	unsigned char	*gone = NULL;
+	size_t		 first, n, i;
 
 	n = soldv_zone(v, nz->cz->event, nz->cz->zone, &first);
-	for (i = first; i < first + n; i++)
-		take(rb, nz, src, &v->v[i]);
+	if (src != REBUILD_MYSQL && n > 0) {
+		if ((gone = calloc(n, 1)) == NULL) {
+			ctl_err("out of memory");
+			return -1;
+		}
+		if (mysql_cancelled(rb->d, v->v + first, n, sold_id_at,
+		    gone) != 0) {
+			ctl_err("%s zone %ld: mysql: %s", nz->cz->event,
+			    nz->cz->zone, rb->d->errstr);
+			free(gone);
+			return -1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (gone != NULL && gone[i])
+			nz->qcancelled++;
+		else
+			take(rb, nz, src, &v->v[first + i]);
+	free(gone);
+	return 0;
 }
 
-#define OWNERS_PER_QUERY	500
+/* What mysql_cancelled() asks about the owners Redis holds: those no
+ * other source gave a seat. */
+struct owners {
+	const struct newzone	*nz;
+	const struct zstate	*z;
+};
 
-/* Marks in gone (one byte per entry of z->own) the owners that no other
- * source gave a seat and MySQL has CANCELLED, asking MySQL about
- * OWNERS_PER_QUERY of them at a time.  Returns 0 or -1 (d's errstr). */
-static int
-mysql_cancelled_owners(struct db *d, const struct newzone *nz,
-    const struct zstate *z, unsigned char *gone)
+static const char *
+owner_id_at(const void *list, size_t i)
 {
-	char		 sql[64 + OWNERS_PER_QUERY * (UUID_LEN + 3)];
-	MYSQL		*my;
-	MYSQL_RES	*res;
-	MYSQL_ROW	 row;
-	size_t		 i, k, from, off, n;
-	long		 bit;
+	const struct owners	*o = list;
+	long			 bit = o->z->own[i].bit;
 
-	for (from = 0; from < z->nown; from = i) {
-		off = (size_t)snprintf(sql, sizeof(sql), "SELECT ticket_id "
-		    "FROM ticket WHERE live_seat IS NULL AND ticket_id IN (");
-		for (i = from, n = 0; i < z->nown && n < OWNERS_PER_QUERY; i++) {
-			bit = z->own[i].bit;
-			if (bit < 0 || bit >= nz->nbits ||
-			    nz->owner[bit] != NULL || !valid_uuid(z->own[i].id))
-				continue;
-			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
-			    "%s'%s'", n++ ? "," : "", z->own[i].id);
-		}
-		if (n == 0)
-			continue;
-		snprintf(sql + off, sizeof(sql) - off, ")");
-		if ((my = db_conn(d)) == NULL)
-			return -1;
-		if (mysql_query(my, sql) != 0 ||
-		    (res = mysql_store_result(my)) == NULL)
-			return db_fail(d, "cancelled tickets");
-		while ((row = mysql_fetch_row(res)) != NULL)
-			for (k = from; row[0] != NULL && k < i; k++)
-				if (strcmp(z->own[k].id, row[0]) == 0)
-					gone[k] = 1;
-		mysql_free_result(res);
-	}
-	return 0;
+	if (bit < 0 || bit >= o->nz->nbits || o->nz->owner[bit] != NULL)
+		return NULL;
+	return o->z->own[i].id;
 }
 
 /*
@@ -396,10 +450,13 @@ mysql_cancelled_owners(struct db *d, const struct newzone *nz,
 static int
 take_redis(struct rebuild *rb, struct newzone *nz, const struct zstate *z)
 {
+	struct owners	 o;
 	unsigned char	*gone, *skip;
 	size_t		 i;
 	long		 bit;
 
+	o.nz = nz;
+	o.z = z;
 	gone = calloc(z->nown + 1, 1);
 	skip = calloc(nz->nbytes + 1, 1);
 	if (gone == NULL || skip == NULL) {
@@ -408,7 +465,7 @@ take_redis(struct rebuild *rb, struct newzone *nz, const struct zstate *z)
 		ctl_err("out of memory");
 		return -1;
 	}
-	if (mysql_cancelled_owners(rb->d, nz, z, gone) != 0) {
+	if (mysql_cancelled(rb->d, &o, z->nown, owner_id_at, gone) != 0) {
 		ctl_err("%s zone %ld: mysql: %s", nz->cz->event, nz->cz->zone,
 		    rb->d->errstr);
 		free(gone);
@@ -776,7 +833,7 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 	memset(nz->owner, 0, (size_t)nz->nbits * sizeof(*nz->owner));
 	memset(nz->json, 0, (size_t)nz->nbits * sizeof(*nz->json));
 	memset(nz->from, 0, sizeof(nz->from));
-	nz->cancelled = nz->rcancelled = nz->mcancelled = 0;
+	nz->cancelled = nz->rcancelled = nz->mcancelled = nz->qcancelled = 0;
 	if (read_redis_cancels(rb, &z, nz) != 0) {
 		ctl_err("%s zone %ld: redis: %s", cz->event, cz->zone,
 		    r->errstr);
@@ -785,11 +842,11 @@ rebuild_once(struct rebuild *rb, const struct catalog_zone *cz,
 		zstate_free(&z);
 		return -1;
 	}
-	take_all(rb, nz, REBUILD_MYSQL, &rb->mysql);
-	take_all(rb, nz, REBUILD_QUEUE, &rb->queued);
-	take_all(rb, nz, REBUILD_DEAD, &rb->dead);
-	take_all(rb, nz, REBUILD_PENDING, &z.pending);
-	if (take_redis(rb, nz, &z) != 0) {
+	if (take_all(rb, nz, REBUILD_MYSQL, &rb->mysql) != 0 ||
+	    take_all(rb, nz, REBUILD_QUEUE, &rb->queued) != 0 ||
+	    take_all(rb, nz, REBUILD_DEAD, &rb->dead) != 0 ||
+	    take_all(rb, nz, REBUILD_PENDING, &z.pending) != 0 ||
+	    take_redis(rb, nz, &z) != 0) {
 		if ((rep = rds_cmd(r, z.node, "UNWATCH")) != NULL)
 			freeReplyObject(rep);
 		zstate_free(&z);
@@ -859,6 +916,10 @@ rebuild_zone(struct rebuild *rb, const struct catalog_zone *cz)
 		    "in MySQL nor %s (the cancel came after MySQL was read, or "
 		    "its message is pending): their seats left free\n",
 		    cz->event, cz->zone, nz.rcancelled, MQ_QUEUE_SQL);
+	if (nz.qcancelled > 0)
+		printf("%s zone %ld: %ld ticket(s) of a queue, a dead-letter "
+		    "queue or a pending set that MySQL has cancelled: their "
+		    "seats left free\n", cz->event, cz->zone, nz.qcancelled);
 	if (nz.mcancelled > 0)
 		printf("%s zone %ld: %ld seat(s) Redis gave to ticket(s) MySQL "
 		    "has cancelled (Redis lost the cancel): left free\n",

@@ -236,6 +236,49 @@ def test_a_dead_lettered_ticket_counts_as_sold():
     clean_check()
 
 
+def test_a_cancelled_ticket_in_a_dead_letter_queue_gets_no_seat():
+    """A sale the DynamoDB pipeline gave up on (its order in
+    ticketNoSQL.dead), stored in MySQL and cancelled there; then Redis
+    loses the zone (its c: record too).  rebuild reads the dead letter but
+    leaves the seat free: CANCELLED is final.  Would catch: the seat given
+    to the cancelled ticket, for good (a repeated cancel frees nothing, the
+    seat never sells again)."""
+    box.stack("stop", "consumer")
+    try:
+        r = buy("Venue2", "Event2", 3, 1, 7)
+        eq(r.status, 201, "buy: " + r.body)
+        tid, token = r.json()["ticketId"], r.json()["cancelToken"]
+        nosql = box.queue_get("ticketNoSQL")
+        eq(len(nosql), 1, "its message in ticketNoSQL")
+        box.mqtool("publish", "-q", "ticketNoSQL.dead", nosql[0])
+    finally:
+        box.stack("start", "consumer")
+    c = box.http("POST", "/tickets/%s/cancel" % tid, {"cancelToken": token})
+    eq(c.status, 200, "cancel: " + c.body)
+    box.wait_until(lambda: box.sql("SELECT status FROM ticketing.ticket WHERE ticket_id = '%s'"
+                                   % tid) == [["CANCELLED"]], timeout=60,
+                   what="the ticket CANCELLED in MySQL")
+    box.wait_until(lambda: box.queue_count("ticketSQL") + box.queue_count("ticketNoSQL") == 0,
+                   timeout=60, what="the queues drained")
+    box.stack("stop", "consumer")
+    try:
+        box.redis("DEL", *["bo:%s:{Event2:3}" % k for k in ("left", "seat", "own", "pend",
+                                                             "sweep", "ords")],
+                  node=box.zone_node("Event2", 3))
+        r = ctl("rebuild", "Event2")
+        expect_rc(r, 0, "rebuild")
+        eq(box.redis("GETBIT", "bo:seat:{Event2:3}", 6, node=box.zone_node("Event2", 3)), 0,
+           "the cancelled ticket's seat after the rebuild")
+        check("Event2 zone 3: 1 ticket(s) of a queue, a dead-letter queue or a pending set "
+              "that MySQL has cancelled: their seats left free" in r.stdout, r.stdout)
+        eq(buy("Venue2", "Event2", 3, 1, 7).status, 201, "the seat sells again")
+    finally:
+        box.stack("start", "consumer")
+    # the DynamoDB pipeline gets its copy back: the item ends CANCELLED
+    expect_rc(ctl("dlq", "requeue"), 0, "dlq requeue")
+    clean_check()
+
+
 def test_no_command_spends_delivery_attempts():
     """Quorum queues with a delivery limit (a policy of 3 in a scratch
     vhost, as RabbitMQ 4 does with 20): init (as a retrying
