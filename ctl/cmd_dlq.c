@@ -4,8 +4,9 @@
  * the cause was fixed, publishes them again to the queue they died in
  * (ticketSQL.dead's to ticketSQL, not to ticket.exchange: the other
  * pipeline has its copy already) with a publisher confirm, acking each
- * dead message only once the broker confirmed its copy.  Both read the queue with sold_read_queue(): what
- * stays is copied back, nothing is returned (no delivery attempt spent).
+ * dead message only once the broker confirmed its copy.  Both read the
+ * queue with sold_read_queue(): what stays is copied back, nothing is
+ * returned (no delivery attempt spent).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -251,9 +252,9 @@ requeue_message(const amqp_message_t *msg, void *arg)
 }
 
 /* Publishes the selected messages of dead_queues[q] again, to
- * live_queues[q]; returns the number requeued, or -1.  Only the messages there at the start are read (one
- * that dies again must not loop); the others stay, copied back like a
- * listing does. */
+ * live_queues[q]; returns the number requeued, or -1.  Only the messages
+ * there at the start are read (one that dies again must not loop); the
+ * others stay, copied back like a listing does. */
 static long
 requeue_queue(struct ctl *ctl, int q, int nids, char **ids, int *hits)
 {
@@ -380,10 +381,11 @@ const struct command cmd_dlq = {
 	"check` prints them; an ID that names none is an error, exit 1)\n"
 	"again to the queue it died in (ticketSQL.dead's to ticketSQL,\n"
 	"ticketNoSQL.dead's to ticketNoSQL: the other pipeline had its copy)\n"
-	"with a publisher confirm, and removes each from its dead-letter queue\n"
-	"once the broker confirmed the copy.  Only the messages present when it starts are handled: one that\n"
-	"is dead-lettered again stays there.  Fix the cause first (the\n"
-	"consumer's log says why it gave up on a message).\n\n"
+	"with a publisher confirm, and removes each from its dead-letter\n"
+	"queue once the broker confirmed the copy.  Only the messages present\n"
+	"when it starts are handled: one that is dead-lettered again stays\n"
+	"there.  Fix the cause first (the consumer's log says why it gave up\n"
+	"on a message).\n\n"
 	"Both take the catalog lock in MySQL (up to 30 s behind another\n"
 	"ticketctl): init and rebuild must see every message of a queue.",
 };
