@@ -4,9 +4,9 @@
  * ticketNoSQL into DynamoDB, and sweeps reservations whose publish outcome
  * was unknown (docs/consumer.md).
  *
- * Three threads, each with its own connections: the MySQL pipeline, the
- * DynamoDB pipeline (pipe.c + sink_sql.c / sink_ddb.c) and the sweeper
- * (sweeper.c).  The main thread only waits for SIGTERM/SIGINT (blocked in
+ * Four threads, each with its own connections: the MySQL pipeline, the
+ * DynamoDB pipeline (pipe.c + sink_sql.c / sink_ddb.c) and the sweeper's
+ * two (sweeper.c: republishing, and ending expired holds).  The main thread only waits for SIGTERM/SIGINT (blocked in
  * every thread, taken with sigtimedwait) and logs a throughput/lag line.
  * On a signal every pipeline stops taking messages, finishes and acks the
  * batch in hand, closes (the broker requeues what was prefetched) and the
@@ -191,7 +191,7 @@ struct consumer {
 	struct pipe	 pipes[2];
 	struct sweeper	 sw;
 	struct sink	*sinks[2];
-	pthread_t	 tids[3];
+	pthread_t	 tids[4];
 	int		 parts;		/* enum part mask (-p) */
 	int		 npipes;
 	int		 nthreads;	/* started, to join */
@@ -300,7 +300,7 @@ start_up(struct consumer *k)
 	return 0;
 }
 
-/* Step 3, the pipelines: one thread per pipeline and the sweeper's.
+/* Step 3, the pipelines: one thread per pipeline and the sweeper's two.
  * Returns 0, or -1 with k->err set (the threads started are joined by
  * shut_down()). */
 static int
@@ -322,6 +322,10 @@ start_threads(struct consumer *k)
 	if (k->parts & PART_SWEEPER) {
 		if (pthread_create(&k->tids[k->nthreads], NULL, sweeper_run,
 		    &k->sw) != 0)
+			goto fail;
+		k->nthreads++;
+		if (pthread_create(&k->tids[k->nthreads], NULL,
+		    sweeper_holds_run, &k->sw) != 0)
 			goto fail;
 		k->nthreads++;
 	}

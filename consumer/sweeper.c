@@ -131,8 +131,10 @@ entry_route(const char *body, size_t len, char id[UUID_LEN + 1])
 
 /* Publishes one claimed entry (member, and its message: "" when the
  * member is the message, lua/claim.lua) and drops it from bo:sweep once
- * confirmed.  Returns 0, or -1 if the broker failed (the round
- * publishes no more). */
+ * confirmed.  Returns 0, -1 if the broker failed (the round publishes no
+ * more), or 1 if the master did not take the ZREM (the zone's other
+ * entries wait for the next round: if it is gone, each would wait out
+ * redis_timeout_ms). */
 static int
 republish(struct round *r, unsigned node, const char *sweep,
     const redisReply *member, const redisReply *msg)
@@ -170,20 +172,24 @@ republish(struct round *r, unsigned node, const char *sweep,
 	if ((rep = rds_argv(r->rds, node, 3, argv, lens)) == NULL) {
 		/* published but kept: the next round publishes it again */
 		round_fail(r, "ZREM", r->rds->errstr);
-		return 0;
+		master_failed(r, node);
+		return 1;
 	}
 	freeReplyObject(rep);
 	return 0;
 }
 
 /* Releases the seats of the zone's holds past their expiry
- * (lua/hold_expire.lua, on the Redis clock).  Each round, so a hold ends
- * within sweeper_interval_ms of its expiresAt.  The same call removes the
+ * (lua/hold_expire.lua, on the Redis clock).  Each round of the holds'
+ * thread, so a hold ends within sweeper_interval_ms of its expiresAt,
+ * whatever the publishing thread waits for.  The same call removes the
  * records of holds ended over a day ago, whose index is gone
- * (lua/lib/hold_end.lua).  Returns 0, or -1 if the call failed. */
+ * (lua/lib/hold_end.lua).  Returns 0. */
 static int
 expire_holds(struct round *r, unsigned node, const char *tag)
 {
+	if (master_down(r, node))
+		return 0;
 	char		 k[7][KEY_MAX], max[16];
 	static const enum key_kind kinds[7] = { KEY_ZONE, KEY_LEFT, KEY_SEAT,
 	    KEY_OWN, KEY_HOLDS, KEY_HEXP, KEY_HEND };
@@ -193,7 +199,7 @@ expire_holds(struct round *r, unsigned node, const char *tag)
 
 	for (i = 0; i < 7; i++) {
 		if (keys_build(kinds[i], tag, k[i], sizeof(k[i])) < 0)
-			return -1;
+			return 0;	/* not a tag of ours */
 		argv[i] = k[i];
 	}
 	snprintf(max, sizeof(max), "%d", SWEEP_CLAIM_MAX);
@@ -203,7 +209,7 @@ expire_holds(struct round *r, unsigned node, const char *tag)
 	    NULL) {
 		round_fail(r, "hold_expire", r->rds->errstr);
 		master_failed(r, node);
-		return -1;
+		return 0;
 	}
 	if (rep->type == REDIS_REPLY_INTEGER)
 		r->expired += (unsigned long)rep->integer;
@@ -241,10 +247,9 @@ replicated(struct round *r, unsigned node, const char *tag)
 	return 0;
 }
 
-/* Ends the zone's expired holds, then claims and publishes its stale
- * entries, unless the broker failed earlier in the round.  Returns 0, or
- * -1 if the broker failed (the round publishes no more, but goes on
- * ending holds: they need no broker). */
+/* Claims and publishes the zone's stale entries, unless the broker failed
+ * earlier in the round.  Returns 0, or -1 if the broker failed (the round
+ * publishes no more). */
 static int
 sweep_zone(struct round *r, unsigned node, const char *tag)
 {
@@ -259,12 +264,7 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 	    keys_build(KEY_SWEEP, tag, sweep, sizeof(sweep)) < 0 ||
 	    keys_build(KEY_ORDS, tag, ords, sizeof(ords)) < 0)
 		return 0;	/* not a tag of ours */
-	if (master_down(r, node))
-		return 0;
-	/* a zone whose slot is being moved: claim.lua would wait out
-	 * redis_retry_ms the same, for the next round */
-	if ((expire_holds(r, node, tag) != 0 && r->rds->moving) ||
-	    r->broker_failed || master_down(r, node) ||
+	if (r->broker_failed || master_down(r, node) ||
 	    masters_have(r, &r->behind, node))
 		return 0;
 	snprintf(cutoff, sizeof(cutoff), "%lld",
@@ -295,14 +295,14 @@ sweep_zone(struct round *r, unsigned node, const char *tag)
 				ret = republish(r, node, sweep,
 				    rep->element[i], rep->element[i + 1]);
 	freeReplyObject(rep);
-	return ret;
+	return ret < 0 ? -1 : 0;
 }
 
-/* One round over every zone of bo:zones (as last read, if its master
- * does not answer now), each on its slot; returns the number
- * republished. */
-static unsigned long
-sweep_round(struct round *r)
+/* One round of zone() over every zone of bo:zones (as last read, if its
+ * master does not answer now), each on its slot. */
+static void
+sweep_round(struct round *r, int (*zone)(struct round *, unsigned,
+    const char *))
 {
 	redisReply	*tags;
 	char		 tag[TAG_MAX];
@@ -314,7 +314,7 @@ sweep_round(struct round *r)
 		round_fail(r, "SMEMBERS", r->rds->errstr);
 		master_failed(r, rcl_slot(KEY_ZONES, strlen(KEY_ZONES)));
 		if ((tags = *r->zones) == NULL)
-			return r->published;
+			return;
 	} else if (tags->type == REDIS_REPLY_ARRAY) {
 		if (*r->zones != NULL)
 			freeReplyObject(*r->zones);
@@ -328,57 +328,78 @@ sweep_round(struct round *r)
 			continue;
 		memcpy(tag, e->str, e->len);
 		tag[e->len] = '\0';
-		if (sweep_zone(r, keys_slot(tag), tag) != 0)
+		if (zone(r, keys_slot(tag), tag) != 0)
 			r->broker_failed = 1;
 	}
 	if (tags != *r->zones)
 		freeReplyObject(tags);
-	return r->published;
+}
+
+/* The loop of either thread: rounds of zone() every sweeper_interval_ms
+ * until *stop, with its own Redis connection (and AMQP connection, mq
+ * non-NULL), logging what each round did and when it fails or works
+ * again. */
+static void
+run(struct sweeper *sw, const char *who, struct mq *mq,
+    int (*zone)(struct round *, unsigned, const char *))
+{
+	struct rds	 rds;
+	struct round	 r;
+	redisReply	*zones = NULL;
+	int		 failing = 0;
+
+	if (rds_init_conf(&rds, sw->c) != 0) {
+		log_error("%s: %s", who, rds.errstr);
+		return;
+	}
+	while (!pipe_sleep(sw->c->sweeper_interval_ms, sw->stop)) {
+		memset(&r, 0, sizeof(r));
+		r.sw = sw;
+		r.rds = &rds;
+		r.mq = mq;
+		r.zones = &zones;
+		sweep_round(&r, zone);
+		if (r.expired > 0)
+			log_info("%s: released %lu expired hold(s)", who,
+			    r.expired);
+		if (r.published > 0) {
+			atomic_fetch_add(&sw->published, r.published);
+			log_info("%s: republished %lu unconfirmed ticket(s)",
+			    who, r.published);
+		}
+		if (r.err[0] != '\0' && !failing)
+			log_warnx("%s: %s; trying again every round", who,
+			    r.err);
+		else if (r.err[0] == '\0' && failing)
+			log_info("%s: works again", who);
+		failing = r.err[0] != '\0';
+	}
+	if (zones != NULL)
+		freeReplyObject(zones);
+	rds_close(&rds);
 }
 
 void *
 sweeper_run(void *arg)
 {
 	struct sweeper	*sw = arg;
-	struct rds	 rds;
 	struct mq	 mq;
-	struct round	 r;
-	redisReply	*zones = NULL;
-	int		 failing = 0;
 
-	if (rds_init_conf(&rds, sw->c) != 0) {
-		log_error("sweeper: %s", rds.errstr);
-		return NULL;
-	}
 	(void)mq_init_conf(&mq, sw->c, "consumer sweeper");
 	log_info("sweeper: every %d ms, publishing reservations unconfirmed "
 	    "for %d ms", sw->c->sweeper_interval_ms, sw->c->sweeper_stale_ms);
-	while (!pipe_sleep(sw->c->sweeper_interval_ms, sw->stop)) {
-		memset(&r, 0, sizeof(r));
-		r.sw = sw;
-		r.rds = &rds;
-		r.mq = &mq;
-		r.zones = &zones;
-		sweep_round(&r);
-		atomic_fetch_add(&sw->rounds, 1);
-		if (r.expired > 0)
-			log_info("sweeper: released %lu expired hold(s)",
-			    r.expired);
-		if (r.published > 0) {
-			atomic_fetch_add(&sw->published, r.published);
-			log_info("sweeper: republished %lu unconfirmed "
-			    "ticket(s)", r.published);
-		}
-		if (r.err[0] != '\0' && !failing)
-			log_warnx("sweeper: %s; trying again every round",
-			    r.err);
-		else if (r.err[0] == '\0' && failing)
-			log_info("sweeper: works again");
-		failing = r.err[0] != '\0';
-	}
-	if (zones != NULL)
-		freeReplyObject(zones);
+	run(sw, "sweeper", &mq, sweep_zone);
 	mq_close(&mq);
-	rds_close(&rds);
+	return NULL;
+}
+
+void *
+sweeper_holds_run(void *arg)
+{
+	struct sweeper	*sw = arg;
+
+	log_info("sweeper (holds): every %d ms, releasing expired holds",
+	    sw->c->sweeper_interval_ms);
+	run(sw, "sweeper (holds)", NULL, expire_holds);
 	return NULL;
 }

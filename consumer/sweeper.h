@@ -17,6 +17,11 @@
  * publisher confirm; a confirmed entry is removed from bo:sweep, anything
  * else stays for the next round.  Duplicates are harmless: both pipelines
  * are idempotent.  The sweeper has its own Redis and AMQP connections.
+ *
+ * A second thread ends the holds past their expiry (lua/hold_expire.lua)
+ * in every zone on the same timer, with a Redis connection of its own:
+ * a publish waiting out amqp_confirm_timeout_ms (a frozen broker) must
+ * not delay an expiry CONTRACT section 7 promises within 5 s.
  */
 #ifndef BOX_SWEEPER_H
 #define BOX_SWEEPER_H
@@ -32,11 +37,12 @@ struct sweeper {
 	const struct conf	*c;
 	const atomic_int	*stop;
 	atomic_ulong		 published;	/* total republished */
-	atomic_ulong		 rounds;
 };
 
-/* Thread entry: runs the sweeper (a struct sweeper *) until *stop is set;
- * returns NULL. */
+/* Thread entries, each until *stop is set (a struct sweeper *, shared);
+ * return NULL: sweeper_run claims and republishes, sweeper_holds_run ends
+ * expired holds. */
 void	*sweeper_run(void *sweeper);
+void	*sweeper_holds_run(void *sweeper);
 
 #endif
