@@ -26,8 +26,9 @@
  *     written by that pipeline yet, the message is held and marked again
  *     after a back-off until the item is there, at most MARK_WAIT_MS (an
  *     order's items are put only where none is, then updated keeping
- *     their status: their marks need no wait).  A message `ticketctl dlq
- *     requeue` put back (MQ_REQUEUED_HEADER) that MySQL now takes (the
+ *     their status: their marks need no wait; nor does a requeued
+ *     message's, whose nosql copy came long before).  A message `ticketctl
+ *     dlq requeue` put back (MQ_REQUEUED_HEADER) that MySQL now takes (the
  *     seat's other ticket cancelled since) undoes its tickets' marks
  *     (requeued_stored()).  Only these paths talk to DynamoDB: nothing is
  *     added to a normal sale;
@@ -517,8 +518,11 @@ explain(struct sink_sql *s, struct item *items, size_t k)
 			it->state = PIPE_DONE;
 			continue;
 		}
+		/* a requeued message's nosql copy went its own way when
+		 * it first came (dlq requeue puts back only the queue it
+		 * died in): no write to wait for */
 		if (v == TSQL_SEAT_TAKEN &&
-		    mark_double_sale(s, &it->t, other, 1) != 0) {
+		    mark_double_sale(s, &it->t, other, !it->requeued) != 0) {
 			it->state = PIPE_RETRY;
 			s->held[s->idx[j]] = 1;
 			continue;

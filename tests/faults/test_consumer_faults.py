@@ -205,6 +205,43 @@ def test_double_sale_mark_survives_a_later_dynamodb_write():
     persist.exact_check(LEDGER)
 
 
+def test_a_requeued_double_sale_does_not_wait_for_a_nosql_write():
+    """A round-1 double sale dead-lettered, then put back by `ticketctl dlq
+    requeue` while its seat is still the other ticket's: only ticketSQL
+    gets it again (the nosql pipeline wrote its copy when it first came),
+    so its mark must not wait for a write that will not come.  Before,
+    the mark found the item marked (not the nosql pipeline's CREATED),
+    waited its 15 s (mark_wait in consumer/sink_sql.c) and held the MySQL
+    pipeline's batch, and every sale behind it, as long."""
+    (orig,) = LEDGER.buy(LEDGER.seats(1))
+    persist.exact_check(LEDGER)
+    forged = persist.forged_copy(orig, ticketId=persist.new_ticket_id())
+    fid = persist.parse_body(forged)["ticketId"]
+    box.mqtool("publish", forged)
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 1, timeout=90,
+                   what="the second ticket dead-lettered from ticketSQL")
+    persist.wait_drained()
+    check(fid in persist.double_sales(), "marked DOUBLE_SALE in DynamoDB")
+    offset = persist.log_size()
+    r = box.ticketctl("dlq", "requeue", "--queue", "sql", fid)
+    check("1" in r.stdout, "requeued: " + r.stdout)
+
+    def dead_again():
+        return sum("DOUBLE SALE ALARM" in ln and fid in ln
+                   for ln in persist.log_since(offset).splitlines()) == 1
+    box.wait_until(dead_again, timeout=60, what="the requeued double sale refused again")
+    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 1, timeout=60,
+                   what="it is dead-lettered again")
+    eq(box.queue_get("ticketSQL.dead"), [forged], "the refused message in ticketSQL.dead")
+    log = persist.log_since(offset)
+    check("double sale %s: the nosql pipeline did not write it" % fid not in log,
+          "the requeued double sale waited for a nosql write:\n" + log[-2000:])
+    marked = persist.double_sales().get(fid)
+    check(marked is not None and marked.get("doubleSaleOf") == orig["ticketId"],
+          "still marked DOUBLE_SALE of the seat's ticket: %r" % marked)
+    persist.exact_check(LEDGER)
+
+
 def test_more_double_sales_in_a_batch_than_a_handful_each_wait_once():
     """Round-1 double sales published to ticketSQL alone: the nosql
     pipeline never writes them, so each mark waits its 15 s (mark_wait in
