@@ -155,18 +155,25 @@ def test_forged_double_sale_is_dead_lettered_and_alarmed():
     persist.exact_check(LEDGER)
 
 
-def test_double_sale_leaves_both_stores_alike():
-    # a second ticket for a sold seat, published like a sale (both queues):
-    # MySQL refuses it (seat key) and the consumer must tell DynamoDB, which
-    # is keyed by ticketId and would otherwise keep it as a second sale
+def double_sale():
+    """A second ticket for a seat just sold, published like a sale (both
+    queues), once ticketSQL dead-lettered it and both pipelines drained:
+    returns the seat's ticket, the second one's body and its id."""
     (orig,) = LEDGER.buy(LEDGER.seats(1))
     persist.exact_check(LEDGER)
     forged = persist.forged_copy(orig, ticketId=persist.new_ticket_id())
-    fid = persist.parse_body(forged)["ticketId"]
     box.mqtool("publish", forged)
     box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 1, timeout=90,
                    what="the second ticket dead-lettered from ticketSQL")
     persist.wait_drained()
+    return orig, forged, persist.parse_body(forged)["ticketId"]
+
+
+def test_double_sale_leaves_both_stores_alike():
+    # a second ticket for a sold seat, published like a sale (both queues):
+    # MySQL refuses it (seat key) and the consumer must tell DynamoDB, which
+    # is keyed by ticketId and would otherwise keep it as a second sale
+    orig, forged, fid = double_sale()
     marked = persist.double_sales().get(fid)
     check(marked is not None, "the second ticket's DynamoDB item is marked DOUBLE_SALE "
           "(it is %r)" % [it for it in box.ddb_items() if it.get("ticketId") == fid])
@@ -213,14 +220,7 @@ def test_a_requeued_double_sale_does_not_wait_for_a_nosql_write():
     the mark found the item marked (not the nosql pipeline's CREATED),
     waited its 15 s (mark_wait in consumer/sink_sql.c) and held the MySQL
     pipeline's batch, and every sale behind it, as long."""
-    (orig,) = LEDGER.buy(LEDGER.seats(1))
-    persist.exact_check(LEDGER)
-    forged = persist.forged_copy(orig, ticketId=persist.new_ticket_id())
-    fid = persist.parse_body(forged)["ticketId"]
-    box.mqtool("publish", forged)
-    box.wait_until(lambda: box.queue_count("ticketSQL.dead") == 1, timeout=90,
-                   what="the second ticket dead-lettered from ticketSQL")
-    persist.wait_drained()
+    orig, forged, fid = double_sale()
     check(fid in persist.double_sales(), "marked DOUBLE_SALE in DynamoDB")
     offset = persist.log_size()
     r = box.ticketctl("dlq", "requeue", "--queue", "sql", fid)
