@@ -18,7 +18,10 @@
 -- (released now if the sweeper had not yet), 4 deleted before, 0 unknown
 -- (or confirmed), 3 being confirmed: its order's message is not
 -- confirmed by the broker yet, and a publish that fails gives the hold
--- back (lua/order_release.lua).  A hold put back confirmed is confirmed whatever Redis
+-- back (lua/order_release.lua), 5 active in a fenced zone (no counters:
+-- its node lost writes, docs/reliability.md): the hold may have been
+-- confirmed or deleted in the lost second, so it is not ended before
+-- `ticketctl rebuild` says (the "" mode leaves the zone's holds alike).  A hold put back confirmed is confirmed whatever Redis
 -- kept under its id (an AOF that lost the confirm brings it back active):
 -- 0, nothing deleted.
 --
@@ -42,9 +45,10 @@ local function release(hid, exp, list, state)
   redis.call('ZREM', KEYS[6], hid)
   hold_ended(KEYS[7], hid, exp)
 end
+local fenced = redis.call('EXISTS', KEYS[2]) == 0
 if ARGV[1] == '' then
-  local due = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0,
-    tonumber(ARGV[2]))
+  local due = fenced and {} or redis.call('ZRANGEBYSCORE', KEYS[6], '-inf',
+    now, 'LIMIT', 0, tonumber(ARGV[2]))
   for _, hid in ipairs(due) do
     local rec = redis.call('HGET', KEYS[5], hid)
     local exp, list = string.match(rec or '', '^A (%d+) (.*)$')
@@ -87,6 +91,9 @@ if not exp then
     return 3
   end
   return 0
+end
+if fenced then
+  return 5
 end
 if now >= tonumber(exp) then
   release(ARGV[1], exp, list, 'X')

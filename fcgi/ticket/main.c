@@ -973,6 +973,11 @@ delete_hold(FCGX_Request *req, const char *id)
 		    "being confirmed; try again: its order, or the hold if "
 		    "the confirm fails", RETRY_AFTER);
 		break;
+	case END_HOLD_FENCED:
+		http_error(req, 503, "UNAVAILABLE", "this zone is being "
+		    "rebuilt after a seat store failure, the hold is "
+		    "unchanged; try again", RETRY_AFTER);
+		break;
 	case END_HOLD_ERROR:
 		log_warnx("delete hold %s: %s", id, rds.errstr);
 		http_error(req, 503, "UNAVAILABLE", "seat store unavailable; "

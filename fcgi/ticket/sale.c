@@ -577,6 +577,8 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 		return END_HOLD_CONFIRMING;
 	case 4:
 		return END_HOLD_ENDED;
+	case 5:
+		return END_HOLD_FENCED;
 	default:
 		seterr(r, node, "hold_expire", "unexpected reply");
 		return END_HOLD_ERROR;

@@ -109,6 +109,8 @@ enum sale_end_hold {
 				   for the caller's WAIT) */
 	END_HOLD_UNKNOWN,	/* no such hold, or confirmed: an order now */
 	END_HOLD_CONFIRMING,	/* its confirm's message not confirmed yet */
+	END_HOLD_FENCED,	/* active in a zone without counters: not
+				   ended before ticketctl rebuild */
 	END_HOLD_ERROR		/* Redis failed, errstr says why */
 };
 

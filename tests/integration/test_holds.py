@@ -304,6 +304,37 @@ def test_confirm_in_a_fenced_zone_sells_nothing():
     eq(confirm(h["holdId"]).status, 201, "confirmed once the zone has its counters")
 
 
+def test_delete_or_expiry_in_a_fenced_zone_ends_nothing():
+    """An active hold in a fenced zone may have been confirmed or deleted
+    in the second its node lost (docs/reliability.md): until the rebuild
+    says, a DELETE answers 503 and the sweeper leaves it (a 204, or 410
+    after it marked the hold expired, would end a hold the rebuild then
+    finds confirmed: two ends, CONTRACT section 9 promise 6)."""
+    node = box.zone_node("Event3", 1)
+    seats = [{"row": 7, "column": 5}]
+    h = hold(1, event="Event3", seats=seats).json()
+    short = hold(1, event="Event3", holdSeconds=1, seats=[{"row": 7, "column": 6}]).json()
+    left = box.redis("HGETALL", "bo:left:{Event3:1}", node=node)
+    box.redis("UNLINK", "bo:left:{Event3:1}", node=node)
+    try:
+        for port in WEB_PORTS:
+            d = delete(h["holdId"], port=port)
+            eq((d.status, d.json().get("error")), (503, "UNAVAILABLE"),
+               "delete in a fenced zone via %d (%s)" % (port, d.body))
+            check("being rebuilt" in d.body, d.body)
+        # two sweeper rounds past the short hold's expiry at least
+        time.sleep(stamp_ms(short["expiresAt"]) / 1000.0 - time.time() + 2)
+        for hid in (h["holdId"], short["holdId"]):
+            eq(box.redis("HGET", "bo:holds:{Event3:1}", hid, node=node).decode()[:2], "A ",
+               "the hold is still active while the zone is fenced")
+        check((7, 6) in box.zone_state("Event3", 1)["taken"], "its seat is still taken")
+    finally:
+        box.redis("HSET", "bo:left:{Event3:1}", *left, node=node)
+    eq(delete(h["holdId"]).status, 204, "deleted once the zone has its counters")
+    box.wait_until(lambda: (7, 6) not in box.zone_state("Event3", 1)["taken"],
+                   what="the short hold released once the zone has its counters")
+
+
 def hold_each(held, secs):
     """A hold of secs seconds on each (event, zone, row, col) of held;
     returns the last expiresAt, in seconds."""
