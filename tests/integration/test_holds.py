@@ -8,6 +8,7 @@ expire in every zone while the broker is down, and on time while it is
 frozen (a publish waiting for its confirm), a hold whose answer was
 lost names the hold, hostile input."""
 
+import contextlib
 import json
 import os
 import re
@@ -282,6 +283,28 @@ def test_delete_while_a_confirm_is_in_flight_is_asked_again():
     eq((delete(h["holdId"]).status), 404, "the hold is an order now")
 
 
+@contextlib.contextmanager
+def fenced_zone(event, zone):
+    """The zone fenced as after its node lost writes (its counters gone,
+    docs/reliability.md), its counters back after the block."""
+    node, key = box.zone_node(event, zone), "bo:left:{%s:%d}" % (event, zone)
+    left = box.redis("HGETALL", key, node=node)
+    box.redis("UNLINK", key, node=node)
+    try:
+        yield
+    finally:
+        box.redis("HSET", key, *left, node=node)
+
+
+def rebuilding_503(call, hid, what):
+    """call(hid, port) answers 503 "being rebuilt" through every server."""
+    for port in WEB_PORTS:
+        r = call(hid, port=port)
+        eq((r.status, r.json().get("error")), (503, "UNAVAILABLE"),
+           "%s in a fenced zone via %d (%s)" % (what, port, r.body))
+        check("being rebuilt" in r.body, r.body)
+
+
 def test_confirm_in_a_fenced_zone_sells_nothing():
     """A zone whose counters are gone (its Redis node lost writes and was
     fenced, docs/reliability.md) sells nothing until rebuilt: a confirm of
@@ -289,16 +312,8 @@ def test_confirm_in_a_fenced_zone_sells_nothing():
     second, confirmed or deleted there already)."""
     h = hold(1, event="Event3", seats=[{"row": 7, "column": 1}]).json()
     node = box.zone_node("Event3", 1)
-    left = box.redis("HGETALL", "bo:left:{Event3:1}", node=node)
-    box.redis("UNLINK", "bo:left:{Event3:1}", node=node)
-    try:
-        for port in WEB_PORTS:
-            c = confirm(h["holdId"], port=port)
-            eq((c.status, c.json().get("error")), (503, "UNAVAILABLE"),
-               "confirm in a fenced zone via %d (%s)" % (port, c.body))
-            check("being rebuilt" in c.body, c.body)
-    finally:
-        box.redis("HSET", "bo:left:{Event3:1}", *left, node=node)
+    with fenced_zone("Event3", 1):
+        rebuilding_503(confirm, h["holdId"], "confirm")
     eq(box.redis("HGET", "bo:holds:{Event3:1}", h["holdId"], node=node).decode()[:2], "A ",
        "the hold is still active")
     eq(confirm(h["holdId"]).status, 201, "confirmed once the zone has its counters")
@@ -314,22 +329,14 @@ def test_delete_or_expiry_in_a_fenced_zone_ends_nothing():
     seats = [{"row": 7, "column": 5}]
     h = hold(1, event="Event3", seats=seats).json()
     short = hold(1, event="Event3", holdSeconds=1, seats=[{"row": 7, "column": 6}]).json()
-    left = box.redis("HGETALL", "bo:left:{Event3:1}", node=node)
-    box.redis("UNLINK", "bo:left:{Event3:1}", node=node)
-    try:
-        for port in WEB_PORTS:
-            d = delete(h["holdId"], port=port)
-            eq((d.status, d.json().get("error")), (503, "UNAVAILABLE"),
-               "delete in a fenced zone via %d (%s)" % (port, d.body))
-            check("being rebuilt" in d.body, d.body)
+    with fenced_zone("Event3", 1):
+        rebuilding_503(delete, h["holdId"], "delete")
         # two sweeper rounds past the short hold's expiry at least
         time.sleep(stamp_ms(short["expiresAt"]) / 1000.0 - time.time() + 2)
         for hid in (h["holdId"], short["holdId"]):
             eq(box.redis("HGET", "bo:holds:{Event3:1}", hid, node=node).decode()[:2], "A ",
                "the hold is still active while the zone is fenced")
         check((7, 6) in box.zone_state("Event3", 1)["taken"], "its seat is still taken")
-    finally:
-        box.redis("HSET", "bo:left:{Event3:1}", *left, node=node)
     eq(delete(h["holdId"]).status, 204, "deleted once the zone has its counters")
     box.wait_until(lambda: (7, 6) not in box.zone_state("Event3", 1)["taken"],
                    what="the short hold released once the zone has its counters")
