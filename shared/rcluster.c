@@ -798,7 +798,7 @@ follow(struct rcluster *c, struct attempt *t, int node, redisReply *rep,
 			c->clusterdown++;
 			c->stale = 1;
 		}
-		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: WAIT: %s",
 		    a->host, a->port, rep->str);
 		freeReplyObject(rep);
 		if (backoff(c, t->start, &t->step) != 0) {
@@ -1005,44 +1005,58 @@ route_command(struct rcluster *c, unsigned slot, enum rcl_route route,
 }
 
 int
-rcl_wait(struct rcluster *c, int nreplicas, int timeout_ms)
+rcl_wait_ctx(redisContext *ctx, int nreplicas, int timeout_ms, int base_ms,
+    char *why, size_t whylen, int *dead)
 {
 	struct timeval	 tv;
 	redisReply	*r;
-	int		 i = c->last_node, n;
+	int		 n;
 
+	*dead = 0;
 	if (timeout_ms <= 0) {	/* WAIT n 0 would block for ever */
-		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: WAIT "
-		    "needs a timeout");
-		return -1;
-	}
-	if (i < 0 || c->conn[i].ctx == NULL) {
-		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: WAIT: "
-		    "the connection of the last write is gone");
+		fmt_trunc(why, whylen, "needs a timeout");
 		return -1;
 	}
 	/* the reply may take timeout_ms: the socket waits that much longer */
-	tv.tv_sec = (timeout_ms + c->timeout_ms) / 1000;
-	tv.tv_usec = ((timeout_ms + c->timeout_ms) % 1000) * 1000;
-	(void)redisSetTimeout(c->conn[i].ctx, tv);
-	r = redisCommand(c->conn[i].ctx, "WAIT %d %d", nreplicas, timeout_ms);
-	tv.tv_sec = c->timeout_ms / 1000;
-	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+	tv.tv_sec = (timeout_ms + base_ms) / 1000;
+	tv.tv_usec = ((timeout_ms + base_ms) % 1000) * 1000;
+	(void)redisSetTimeout(ctx, tv);
+	r = redisCommand(ctx, "WAIT %d %d", nreplicas, timeout_ms);
+	tv.tv_sec = base_ms / 1000;
+	tv.tv_usec = (base_ms % 1000) * 1000;
 	if (r != NULL)
-		(void)redisSetTimeout(c->conn[i].ctx, tv);
+		(void)redisSetTimeout(ctx, tv);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: WAIT: %s",
-		    c->map.nodes[i].host, c->map.nodes[i].port,
-		    r == NULL ? c->conn[i].ctx->errstr :
+		fmt_trunc(why, whylen, "%s", r == NULL ? ctx->errstr :
 		    r->type == REDIS_REPLY_ERROR ? r->str : "not an integer");
-		if (r == NULL)
-			conn_drop(&c->conn[i]);
-		else
+		*dead = r == NULL;
+		if (r != NULL)
 			freeReplyObject(r);
 		return -1;
 	}
 	n = (int)r->integer;
 	freeReplyObject(r);
+	return n;
+}
+
+int
+rcl_wait(struct rcluster *c, int nreplicas, int timeout_ms)
+{
+	char	why[200];
+	int	i = c->last_node, n, dead;
+
+	if (i < 0 || c->conn[i].ctx == NULL) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis cluster: WAIT: "
+		    "the connection of the last write is gone");
+		return -1;
+	}
+	if ((n = rcl_wait_ctx(c->conn[i].ctx, nreplicas, timeout_ms,
+	    c->timeout_ms, why, sizeof(why), &dead)) < 0) {
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: WAIT: %s",
+		    c->map.nodes[i].host, c->map.nodes[i].port, why);
+		if (dead)
+			conn_drop(&c->conn[i]);
+	}
 	return n;
 }
 
@@ -1115,7 +1129,7 @@ rcl_node_argv(struct rcluster *c, int node, int argc, const char **argv,
 	if ((ctx = rcl_node_ctx(c, node)) == NULL)
 		return NULL;
 	if ((rep = redisCommandArgv(ctx, argc, argv, argvlen)) == NULL) {
-		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: WAIT: %s",
 		    c->map.nodes[node].host, c->map.nodes[node].port,
 		    ctx->errstr);
 		rcl_node_failed(c, node);

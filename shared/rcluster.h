@@ -237,6 +237,12 @@ redisReply *rcl_command_argv(struct rcluster *c, unsigned slot,
  * that acknowledged it, or -1 with errstr (no such connection any more:
  * what it wrote is unknown to be replicated). */
 int	rcl_wait(struct rcluster *c, int nreplicas, int timeout_ms);
+/* WAIT nreplicas timeout_ms (> 0) on ctx, the connection of the writes it
+ * is about, its socket waiting timeout_ms longer than its usual base_ms
+ * meanwhile.  Returns the replicas that have them, or -1 with why (*dead
+ * set on an I/O failure: ctx is unusable, the caller drops it). */
+int	rcl_wait_ctx(redisContext *ctx, int nreplicas, int timeout_ms,
+	    int base_ms, char *why, size_t whylen, int *dead);
 
 /* The node a read of slot along route goes to now: for RCL_REPLICA its
  * replica while its look allows (else the master: replica_fallbacks), for

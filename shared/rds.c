@@ -517,8 +517,8 @@ rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
 int
 rds_wait(struct rds *r, unsigned slot, int nreplicas, int timeout_ms)
 {
-	redisReply	*rep;
-	int		 n;
+	char	why[200];
+	int	n, dead;
 
 	if (r->mode == RDS_CLUSTER) {
 		if ((n = rcl_wait(r->cl, nreplicas, timeout_ms)) < 0)
@@ -526,13 +526,21 @@ rds_wait(struct rds *r, unsigned slot, int nreplicas, int timeout_ms)
 			    r->cl->errstr);
 		return n;
 	}
-	if ((rep = rds_cmd(r, slot, "WAIT %d %d", nreplicas, timeout_ms)) ==
-	    NULL)
+	/* on the connection of the write, never a new one: WAIT counts the
+	 * replicas that have what its own connection wrote, and on a new
+	 * connection that is nothing (every replica) */
+	if (r->ctx == NULL || rcl_idle_dead(r->ctx)) {
+		seterr(r, slot, ERR_IO, "WAIT", "the connection of the last "
+		    "write is gone");
+		single_drop(r);
 		return -1;
-	n = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
-	freeReplyObject(rep);
-	if (n < 0)
-		seterr(r, slot, ERR_OTHER, "WAIT", "not an integer");
+	}
+	if ((n = rcl_wait_ctx(r->ctx, nreplicas, timeout_ms, r->timeout_ms,
+	    why, sizeof(why), &dead)) < 0) {
+		seterr(r, slot, dead ? ERR_IO : ERR_SERVER, "WAIT", why);
+		if (dead)
+			single_drop(r);
+	}
 	return n;
 }
 

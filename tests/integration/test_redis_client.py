@@ -6,6 +6,8 @@
   (ticketctl rebuild writes a zone so, and a sale made in between would be
   overwritten); the command fails, "the transaction is lost", and the next
   one starts afresh;
+- WAIT after the server closed the write's connection is unknown (-1):
+  on a new connection it would count the replicas of nothing;
 - a purchase whose SCRIPT LOAD got no answer (a fresh responder, Redis
   frozen) ran nothing: 503 "nothing was sold", not the unknown outcome
   with a ticketId that will never exist.
@@ -34,6 +36,12 @@ class Client:
         line = self.p.stdout.readline()
         check(line, "rcltool exited on %r" % (args,))
         return line.strip()
+
+    def wait(self, replicas, ms):
+        """rds_wait(): "OK <replicas that have the writes>" or "FAIL ..."."""
+        self.p.stdin.write("WAIT %d %d\n" % (replicas, ms))
+        self.p.stdin.flush()
+        return self.p.stdout.readline().strip()
 
     def close(self):
         self.p.stdin.close()
@@ -68,6 +76,29 @@ def test_a_transaction_whose_connection_was_closed_is_not_continued():
     finally:
         c.close()
         box.redis("DEL", "rds:txn")
+
+
+def test_a_wait_whose_write_s_connection_was_closed_is_unknown():
+    """WAIT counts the replicas that have what its own connection wrote:
+    on a new connection (the server closed the write's) it counts those
+    of nothing, and would call a sale no replica has replicated
+    (redis_wait_replicas in single mode, a replica behind).  rds_wait
+    must say it cannot tell (-1), as the cluster client does."""
+    c = Client()
+    try:
+        eq(c.cmd("SET", "rds:wait", "1"), "OK OK", "the write")
+        cid = c.cmd("CLIENT", "ID")
+        check(cid.startswith("OK "), cid)
+        eq(box.redis("CLIENT", "KILL", "ID", cid.split()[1]), 1, "CLIENT KILL")
+        time.sleep(0.2)
+        r = c.wait(1, 300)
+        check(r.startswith("FAIL ") and "connection" in r,
+              "WAIT after the write's connection was closed: %r" % r)
+        eq(c.cmd("GET", "rds:wait"), "OK 1", "the next command on a new connection")
+        eq(c.wait(0, 100), "OK 0", "WAIT on the connection of the last command")
+    finally:
+        c.close()
+        box.redis("DEL", "rds:wait")
 
 
 def test_a_lost_script_load_is_nothing_sold():

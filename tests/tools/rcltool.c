@@ -135,7 +135,16 @@ with_rds(enum rds_mode mode, const char *nodes, int timeout_ms, int retry_ms)
 			    strlen(av[2])) : 0, n - 1, av + 1, NULL);
 		else if (strcmp(av[0], "CLAIM") == 0 && n == 2)
 			rep = claim(&r, av[1]);
-		else {
+		else if (strcmp(av[0], "WAIT") == 0 && n == 3) {
+			int got = rds_wait(&r, 0, atoi(av[1]), atoi(av[2]));
+
+			if (got < 0)
+				printf("FAIL err=%s %s\n", err_kind_str(r.err),
+				    r.errstr);
+			else
+				printf("OK %d\n", got);
+			continue;
+		} else {
 			printf("FAIL in_doubt=0 unknown command\n");
 			continue;
 		}
