@@ -32,6 +32,7 @@
 -- Returns {0, answer JSON, cancel message, replayed 0|1}, {4} unknown
 -- order or ticket, {12} wrong token, {13} the order's creation is still
 -- unconfirmed.
+--#include cancelled
 --#include free_seat
 --#include pending
 local ih, again = ARGV[8] or '', 0
@@ -102,8 +103,7 @@ for tj in string.gmatch(msg, '{"ticketId":[^}]*}') do
     if when > last then
       last = when
     end
-    cur = string.gsub(tj, '"status":"CREATED"', '"status":"CANCELLED"')
-    cur = string.sub(cur, 1, -2) .. ',"cancelledOn":"' .. when .. '"}'
+    cur = ticket_cancelled(tj, when)
     redis.call('SET', 'bo:tkt:' .. ARGV[7] .. tid, cur, 'EX', ARGV[5])
   else
     all = false
@@ -119,8 +119,7 @@ end
 local head = string.match(msg, '^{"type":"order",(.-),"cancelHash"')
 if all then
   -- as MySQL answers it: the last of its tickets' stamps after createdOn
-  head = string.gsub(head, '"status":"CONFIRMED"', '"status":"CANCELLED"', 1) ..
-    ',"cancelledOn":"' .. last .. '"'
+  head = order_cancelled(head, last)
 end
 local order = '{' .. head .. ',"tickets":[' .. table.concat(out, ',') .. ']}'
 redis.call('SET', 'bo:ord:' .. ARGV[7] .. ARGV[1], order, 'EX', ARGV[5])

@@ -71,6 +71,7 @@
 -- key aside: refuse()).
 --#include pending
 --#include hold_end
+--#include cancelled
 local ih, kind = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
 local hid, hsecs = ARGV[#ARGV - 5], ARGV[#ARGV - 4]
 local hhash = ARGV[#ARGV - 6]
@@ -118,6 +119,11 @@ if ih ~= '' then
     if not m or order_pending(KEYS[5], KEYS[8], oid, m) then
       return {21, ''}
     end
+    -- a 200 with the order another request confirmed shows it as it is
+    -- now, as the confirm below does; a sale's 201 is its first answer
+    if k == 'C' then
+      m = order_now(KEYS[6], m)
+    end
     return {22, m, k}
   end
 end
@@ -152,7 +158,8 @@ if held then
     if ih ~= '' then
       redis.call('SET', KEYS[7], ih .. ' P ' .. a .. ' C', 'EX', 86400)
     end
-    return {22, m, 'o'}
+    -- as it is now: cancelled since, it says so (lua/lib/cancelled.lua)
+    return {22, order_now(KEYS[6], m), 'o'}
   end
   local exp, list = string.match(a, '^(%d+) (.*)$')
   if now_ms() >= tonumber(exp) then

@@ -85,8 +85,14 @@ def test_hold_confirm_delete_through_both_servers():
         for p in WEB_PORTS:
             c2 = confirm(h["holdId"], port=p)
             eq((c2.status, c2.body), (200, c.body), "confirm again: 200 the same")
-        eq(http("POST", "/orders/%s/cancel" % o["orderId"],
-                {"cancelToken": o["cancelToken"]}).status, 200, "its token cancels")
+        x = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]})
+        eq(x.status, 200, "its token cancels")
+        # a confirm again answers the order as it is now: cancelled
+        c3 = confirm(h["holdId"], port=port)
+        eq(c3.status, 200, "confirm after the cancel (%s)" % c3.body)
+        j3 = json.loads(c3.body, parse_float=str)
+        eq(j3.pop("cancelToken"), o["cancelToken"], "the order's token")
+        eq(j3, json.loads(x.body, parse_float=str), "the order as the cancel answered it")
         eq(delete(h["holdId"], port=port).status, 404, "a confirmed hold cannot be deleted")
     # delete
     r = hold(1, quantity=3, holdSeconds=1800)
