@@ -733,7 +733,13 @@ const char *
 sale_end_hold_str(enum sale_end_hold r)
 {
 	static const char *const names[] = {
-		"DELETED", "EXPIRED", "ENDED", "UNKNOWN", "CONFIRMING", "ERROR"
+		[END_HOLD_DELETED] = "DELETED",
+		[END_HOLD_EXPIRED] = "EXPIRED",
+		[END_HOLD_ENDED] = "ENDED",
+		[END_HOLD_UNKNOWN] = "UNKNOWN",
+		[END_HOLD_CONFIRMING] = "CONFIRMING",
+		[END_HOLD_FENCED] = "FENCED",
+		[END_HOLD_ERROR] = "ERROR"
 	};
 
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] :

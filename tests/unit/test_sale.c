@@ -70,8 +70,9 @@ test_result_names(void **state)
 	assert_string_equal(sale_end_hold_str(END_HOLD_EXPIRED), "EXPIRED");
 	assert_string_equal(sale_end_hold_str(END_HOLD_CONFIRMING),
 	    "CONFIRMING");
+	assert_string_equal(sale_end_hold_str(END_HOLD_FENCED), "FENCED");
 	assert_string_equal(sale_end_hold_str(END_HOLD_ERROR), "ERROR");
-	assert_string_equal(sale_end_hold_str((enum sale_end_hold)6), "?");
+	assert_string_equal(sale_end_hold_str((enum sale_end_hold)7), "?");
 }
 
 static void
