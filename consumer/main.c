@@ -6,8 +6,9 @@
  *
  * Four threads, each with its own connections: the MySQL pipeline, the
  * DynamoDB pipeline (pipe.c + sink_sql.c / sink_ddb.c) and the sweeper's
- * two (sweeper.c: republishing, and ending expired holds).  The main thread only waits for SIGTERM/SIGINT (blocked in
- * every thread, taken with sigtimedwait) and logs a throughput/lag line.
+ * two (sweeper.c: republishing, and ending expired holds).  The main
+ * thread only waits for SIGTERM/SIGINT (blocked in every thread, taken
+ * with sigtimedwait) and logs a throughput/lag line.
  * On a signal every pipeline stops taking messages, finishes and acks the
  * batch in hand, closes (the broker requeues what was prefetched) and the
  * process exits 0.

@@ -188,14 +188,15 @@ republish(struct round *r, unsigned node, const char *sweep,
 static int
 expire_holds(struct round *r, unsigned node, const char *tag)
 {
-	if (master_down(r, node))
-		return 0;
 	char		 k[7][KEY_MAX], max[16];
 	static const enum key_kind kinds[7] = { KEY_ZONE, KEY_LEFT, KEY_SEAT,
 	    KEY_OWN, KEY_HOLDS, KEY_HEXP, KEY_HEND };
 	const char	*argv[9];
 	redisReply	*rep;
 	int		 i;
+
+	if (master_down(r, node))
+		return 0;
 
 	for (i = 0; i < 7; i++) {
 		if (keys_build(kinds[i], tag, k[i], sizeof(k[i])) < 0)

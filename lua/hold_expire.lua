@@ -21,9 +21,10 @@
 -- back (lua/order_release.lua), 5 active in a fenced zone (no counters:
 -- its node lost writes, docs/reliability.md): the hold may have been
 -- confirmed or deleted in the lost second, so it is not ended before
--- `ticketctl rebuild` says (the "" mode leaves the zone's holds alike).  A hold put back confirmed is confirmed whatever Redis
--- kept under its id (an AOF that lost the confirm brings it back active):
--- 0, nothing deleted.
+-- `ticketctl rebuild` says (the "" mode leaves the zone's holds alike).
+-- A hold put back confirmed is confirmed whatever Redis kept under its id
+-- (an AOF that lost the confirm brings it back active): 0, nothing
+-- deleted.
 --
 -- An ended hold's field is scored in bo:hend for when its index is gone
 -- (lua/lib/hold_end.lua); each "" round then removes the fields due, at

@@ -798,7 +798,7 @@ follow(struct rcluster *c, struct attempt *t, int node, redisReply *rep,
 			c->clusterdown++;
 			c->stale = 1;
 		}
-		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: WAIT: %s",
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
 		    a->host, a->port, rep->str);
 		freeReplyObject(rep);
 		if (backoff(c, t->start, &t->step) != 0) {
@@ -1129,7 +1129,7 @@ rcl_node_argv(struct rcluster *c, int node, int argc, const char **argv,
 	if ((ctx = rcl_node_ctx(c, node)) == NULL)
 		return NULL;
 	if ((rep = redisCommandArgv(ctx, argc, argv, argvlen)) == NULL) {
-		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: WAIT: %s",
+		fmt_trunc(c->errstr, sizeof(c->errstr), "redis %s:%d: %s",
 		    c->map.nodes[node].host, c->map.nodes[node].port,
 		    ctx->errstr);
 		rcl_node_failed(c, node);
