@@ -29,11 +29,26 @@ CREATE TABLE IF NOT EXISTS zone_sales (
 ) ENGINE=InnoDB;
 
 -- The back-fill and the triggers under one lock, so that no ticket written
--- meanwhile is missed or counted twice.  The back-fill runs only on an
--- empty summary (a new one): after that the triggers keep it.
+-- meanwhile is missed or counted twice.  The back-fill runs on an empty
+-- summary (a new one), and from scratch whenever one of the triggers is
+-- missing: a run that failed after its back-fill and before its last
+-- trigger (no TRIGGER privilege, binary logging without SUPER, a killed
+-- client) left a summary that missed the writes made since, and the run
+-- after it mends that.  Once the triggers are all there, they keep it.
+-- The clear and the fill commit together, before the first trigger.
+SET autocommit = 0;
 LOCK TABLES ticket WRITE, zone_sales WRITE;
 
-SET @zs_fill = IF((SELECT COUNT(*) FROM zone_sales) = 0,
+SET @zs_redo = (SELECT COUNT(*) FROM zone_sales) = 0 OR
+  (SELECT COUNT(*) FROM information_schema.TRIGGERS
+   WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'ticket' AND
+   TRIGGER_NAME IN ('ticket_sales_ins', 'ticket_sales_upd',
+                    'ticket_sales_del')) < 3;
+SET @zs_clear = IF(@zs_redo, 'DELETE FROM zone_sales', 'DO 0');
+PREPARE zs_clear FROM @zs_clear;
+EXECUTE zs_clear;
+DEALLOCATE PREPARE zs_clear;
+SET @zs_fill = IF(@zs_redo,
   'INSERT INTO zone_sales (event_id, zone_id, sold, revenue)
    SELECT event_id, zone_id, COUNT(*), SUM(price) FROM ticket
    WHERE live_seat = 1 GROUP BY event_id, zone_id',
@@ -41,6 +56,7 @@ SET @zs_fill = IF((SELECT COUNT(*) FROM zone_sales) = 0,
 PREPARE zs_fill FROM @zs_fill;
 EXECUTE zs_fill;
 DEALLOCATE PREPARE zs_fill;
+COMMIT;
 
 -- The upsert is written out in each trigger: a CALL of one procedure
 -- holding it cost about 40 us more CPU of mysqld per ticket.
@@ -77,3 +93,8 @@ END IF//
 DELIMITER ;
 
 UNLOCK TABLES;
+SET autocommit = 1;
+
+-- an earlier version of this migration (2026-12-02) kept the upsert in a
+-- procedure, with its definer's rights over zone_sales
+DROP PROCEDURE IF EXISTS zone_sales_add;

@@ -52,6 +52,9 @@ DELIMITER ;
 
 -- a trigger of an unreleased draft of this migration (2026-12-06)
 DROP TRIGGER IF EXISTS orders_idem_key_hash;
+-- and a column of a draft of 005 (2026-12-06, reverted), which kept a
+-- confirm's holdId: whoever has a holdId may confirm it
+ALTER TABLE orders DROP COLUMN IF EXISTS hold_id;
 
 UPDATE orders SET idem_key = NULL, idem_hash = NULL, idem_kind = NULL
   WHERE idem_key IS NOT NULL;
