@@ -13,6 +13,7 @@
 
 #include "catalog_doc.h"
 #include "jsonesc.h"
+#include "valid.h"
 #include "when.h"
 
 static int
@@ -517,6 +518,15 @@ catdoc_parse(const char *buf, size_t len, struct catdoc *doc, char *err,
 		return r;
 	}
 	json_tokener_free(tok);
+	/* json-c's strict mode still takes single-quoted names (which the
+	 * check for a member given twice would not see), "1.", raw control
+	 * characters and invalid UTF-8; RFC 8259 does not, nor do we */
+	if (!valid_json(buf, len, CATDOC_DEPTH_MAX)) {
+		json_object_put(root);
+		return fail(err, errlen, "not strict JSON (RFC 8259): a name in "
+		    "single quotes, a number such as \"1.\", a control "
+		    "character or invalid UTF-8 in a string");
+	}
 	r = twice(buf, len, err, errlen) != 0 ? -1 :
 	    parse_doc(root, doc, err, errlen);
 	json_object_put(root);

@@ -247,6 +247,15 @@ test_parse_bad(void **state)
 	    "\"price\": 1}"), "member \"rows\" given twice");
 	bad("{\"venues\": [], \"events\": [], \"venues\": []}",
 	    "member \"venues\" given twice");
+	/* what json-c's strict mode still takes, and RFC 8259 does not: a
+	 * single-quoted name hid a member given twice from the check above */
+	bad(E("{" EV ", \"status\": \"CANCELLED\", 'status': "
+	    "\"SCHEDULED\"}"), "not strict JSON");
+	bad(E("{" EV ", 'onSale': null}"), "not strict JSON");
+	bad(V("{\"zoneId\": 1, \"rows\": 2, \"columns\": 3, \"price\": 1.}"),
+	    "not strict JSON");
+	bad("{\"venues\": [{\"venueId\": \"V\", \"name\": \"Caf\xe9\", "
+	    "\"zones\": []}], \"events\": []}", "not strict JSON");
 	/* deeper than the nesting cap */
 	bad("{\"venues\": [[[[[[[[[[1]]]]]]]]]], \"events\": []}",
 	    "not a JSON document");
