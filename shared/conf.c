@@ -204,6 +204,13 @@ conf_read_file(struct conf *c, const char *path, int must_exist, char *err,
 			return -1;
 		}
 	}
+	/* fopen() takes a directory, and fgets() then fails (EISDIR): a
+	 * read error is no end of the file */
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
 	fclose(f);
 	return 0;
 }

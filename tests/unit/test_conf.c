@@ -141,6 +141,10 @@ test_defaults(void **state)
 	    sizeof(err)), -1);
 	assert_string_equal(err, "/nonexistent/boxoffice.conf: No such file or "
 	    "directory");
+	/* a directory opens, and reads as nothing: not "all defaults" */
+	assert_int_equal(conf_load(&c, "/tmp", 1, err, sizeof(err)), -1);
+	assert_string_equal(err, "/tmp: Is a directory");
+	assert_int_equal(conf_load(&c, "/tmp", 0, err, sizeof(err)), -1);
 }
 
 static void
