@@ -497,15 +497,54 @@ requeued_stored(struct sink_sql *s, struct item *items, size_t n)
 	return ret;
 }
 
+static int	cancelled_since(struct sink_sql *, const struct tsql_row *,
+		    struct cancel *);
+static enum sql_outcome	txn(struct sink_sql *, size_t, size_t, unsigned *);
+
+/* A round-1 ticket it refused on the seat of other, a ticket of an order
+ * that Redis knows as cancelled (an old responder sold the seat again at
+ * once, and the ticket overtook the cancellation's message, as an order
+ * may: see the top of the file): that cancellation now, and 1 (insert it
+ * again).  0 if Redis knows no such cancellation (a double sale); -1 if
+ * it cannot tell now, or the cancellation could not be written (the
+ * message held, s->mark_err set). */
+static int
+cancelled_first(struct sink_sql *s, const struct item *it,
+    const struct tsql_row *other)
+{
+	struct cancel	c;
+	unsigned	code;
+	int		gone;
+
+	if ((gone = cancelled_since(s, other, &c)) == 1) {
+		s->cv[0] = &c;
+		if (txn(s, 0, 1, &code) != SQL_OK)
+			gone = -1;
+		else
+			log_info("mysql: ticket %s (order %s) was cancelled on "
+			    "%s and its seat sold again to ticket %s before the "
+			    "cancellation's message came: cancellation "
+			    "recorded, the ticket again", c.ids[0], c.order,
+			    c.on, it->t.id);
+	}
+	if (gone < 0)
+		fmt_trunc(s->mark_err, sizeof(s->mark_err), "ticket %s: %s",
+		    it->t.id, s->sk->errstr);
+	return gone;
+}
+
 /* Applies the look-up to the k items s->idx[0..k-1]: done, dead (alarm)
- * or left alone; a double sale whose DynamoDB mark failed is held for a
- * retry.  Returns how many were settled or held. */
+ * or left alone; a double sale whose DynamoDB mark failed, or whose seat's
+ * cancellation Redis could not tell, is held for a retry; a ticket on the
+ * seat of a ticket cancelled since is left to insert again
+ * (cancelled_first()).  Returns how many were settled or held. */
 static size_t
 explain(struct sink_sql *s, struct item *items, size_t k)
 {
 	const struct tsql_row	*other;
 	enum tsql_verdict	 v;
 	size_t			 j, settled = 0;
+	int			 gone;
 
 	for (j = 0; j < k; j++) {
 		struct item *it = &items[s->idx[j]];
@@ -513,6 +552,15 @@ explain(struct sink_sql *s, struct item *items, size_t k)
 		v = tsql_classify(&it->t, s->rows, s->nrows, &other);
 		if (v == TSQL_ABSENT)
 			continue;
+		if (v == TSQL_SEAT_TAKEN &&
+		    (gone = cancelled_first(s, it, other)) != 0) {
+			if (gone < 0) {
+				settled++;
+				it->state = PIPE_RETRY;
+				s->held[s->idx[j]] = 1;
+			}
+			continue;
+		}
 		settled++;
 		if (v == TSQL_PRESENT) {
 			it->state = PIPE_DONE;

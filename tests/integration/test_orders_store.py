@@ -283,6 +283,52 @@ def test_cancelled_order_stored_after_its_seat_was_sold_again():
     eq(dead_counts(), (0, 0), "dead-lettered at the end")
 
 
+def test_round1_ticket_stored_after_it_overtook_a_cancellation():
+    """An upgrade from round 1 in progress: a new responder cancels an
+    order's ticket (the seat is free at once), an old one sells the seat
+    again as a round-1 ticket, and that ticket reaches MySQL before the
+    cancellation's message.  Would catch: the round-1 ticket dead-lettered
+    as a DOUBLE SALE (a 201 never in MySQL) although Redis recorded the
+    cancellation, where an order in its place is stored (the test
+    above)."""
+    seat = ("Venue1", EVENT, 8, 2, 1)
+    r1 = box.buy(*seat)
+    eq(r1.status, 201, "the sale: " + r1.body)
+    t1, o1 = r1.json()["ticketId"], r1.json()["orderId"]
+    wait_mysql(o1, 1)
+    box.stack("stop", "consumer")
+    try:
+        c = box.http("POST", "/tickets/%s/cancel" % t1, {"cancelToken": r1.json()["cancelToken"]})
+        eq(c.status, 200, "cancel: " + c.body)
+        held = box.queue_get("ticketSQL")
+        eq([json.loads(m)["type"] for m in held], ["cancel"], "ticketSQL (held back)")
+    finally:
+        box.stack("start", "consumer")
+    tid = persist.new_ticket_id()
+    t = {"ticketId": tid, "venueId": "Venue1", "eventId": EVENT, "zoneId": 8, "row": 2,
+         "column": 1, "price": PRICE, "status": "CREATED", "createdOn": forge.stamp()}
+    off = persist.log_size()
+    box.mqtool("publish", persist.forged_copy(t))
+    box.wait_until(lambda: forge.mysql_ticket(tid) is not None or
+                   box.queue_count("ticketSQL.dead") > 0, timeout=60,
+                   what="the round-1 ticket stored or dead-lettered")
+    eq(dead_counts(), (0, 0), "dead-lettered (log: %s)" % persist.log_since(off)[-600:])
+    eq(forge.mysql_ticket(tid)[0], "CREATED", "the round-1 ticket in MySQL")
+    eq(forge.mysql_ticket(t1)[0], "CANCELLED", "the cancelled ticket in MySQL")
+    check("DOUBLE SALE" not in persist.log_since(off), "a double-sale alarm")
+    forge.publish_lines(held, "ticketSQL")
+    box.wait_until(lambda: box.queue_count("ticketSQL") == 0, what="the cancellation taken")
+    forge.settled()
+    eq(box.sql("SELECT ticket_id, status FROM ticketing.ticket WHERE event_id = '%s' AND "
+               "zone_id = 8 AND row_no = 2 AND col_no = 1 ORDER BY status" % EVENT),
+       [[t1, "CANCELLED"], [tid, "CREATED"]], "MySQL tickets of the seat")
+    eq(forge.mysql_order(o1)[0], "CANCELLED", "the order in MySQL")
+    eq(wait_ddb(tid, lambda i: True)["status"], "CREATED", "DynamoDB item of the round-1 ticket")
+    eq(wait_ddb(t1, lambda i: i.get("status") == "CANCELLED", what="CANCELLED")["orderId"], o1,
+       "DynamoDB item of the cancelled ticket")
+    eq(dead_counts(), (0, 0), "dead-lettered at the end")
+
+
 def test_poison_order_dead_lettered():
     o = forge.order([(7, 1), (7, 2)], zone=ZONE)
     o["tickets"][1]["column"] = 1       # one seat twice: malformed
