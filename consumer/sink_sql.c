@@ -39,6 +39,8 @@
  *     publishers, no order between them; a cancellation published by the
  *     sweeper comes seconds later).  That cancellation is applied now, as
  *     its message will be again (idempotent), and the order retried;
+ *     so is a round-1 ticket (an old responder, during an upgrade) in its
+ *     place (cancelled_first());
  *   - the other way round, an order whose own ticket Redis knows as
  *     cancelled, refused on the seat of a live ticket that reached MySQL
  *     first (the seat sold again after the cancel; the order redelivered,
