@@ -17,8 +17,11 @@ seats were sold.
 """
 
 import json
+import os
 import re
+import signal
 import socket
+import threading
 import time
 
 import box
@@ -643,6 +646,45 @@ def test_slow_bodies_hold_no_responder_long():
         for c in slow:
             c.close()
     settled()
+
+
+def test_a_hung_responder_is_given_up_on():
+    """A responder that took a request and never answers (stopped: a hang):
+    every web server gives up after its read timeout (nginx and lighttpd
+    30 s, Apache's ProxyTimeout 30) with the JSON UNAVAILABLE body, and
+    the client is not kept waiting for good.  Would catch: lighttpd
+    without a backend read timeout (it waited as long as the client)."""
+    pids = box.fcgi_pids("ticket")
+    box.check(pids, "the purchase responders' pids")
+    got = {}
+
+    def ask(name, port):
+        t0 = time.time()
+        try:
+            r = box.http("GET", "/tickets/health", port=port, timeout=75)
+            got[name] = (r.status, r.body, time.time() - t0)
+        except OSError as e:
+            got[name] = (None, repr(e), time.time() - t0)
+
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=ask, args=sv) for sv in SERVERS]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+    for name, _ in SERVERS:
+        status, body, took = got.get(name, (None, "no answer", 0))
+        box.check(status in (503, 504), "%s: %s %s after %.1f s" % (name, status, body[:200],
+                                                                     took))
+        box.eq(json.loads(body)["error"], "UNAVAILABLE", "%s's body" % name)
+        box.check(25 <= took <= 45, "%s gave up after %.1f s" % (name, took))
+    box.wait_until(lambda: all(box.http("GET", "/tickets/health", port=port).status == 200
+                               for _, port in SERVERS), timeout=60, what="the responders answer")
 
 
 def test_still_serving():
