@@ -677,6 +677,8 @@ def test_a_hung_responder_is_given_up_on():
     finally:
         for p in pids:
             os.kill(p, signal.SIGCONT)
+    print("a hung responder: %s" % ", ".join("%s %s after %.1f s" % (n, got[n][0], got[n][2])
+                                             for n in sorted(got)), flush=True)
     for name, _ in SERVERS:
         status, body, took = got.get(name, (None, "no answer", 0))
         box.check(status in (503, 504), "%s: %s %s after %.1f s" % (name, status, body[:200],
