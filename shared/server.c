@@ -36,7 +36,9 @@ usage(FILE *f, const void *ctx)
 	    START_HELP_H "\n"
 	    "Settings may be overridden by BOXOFFICE_<NAME> environment\n"
 	    "variables; see docs/config.md.  The process serves FastCGI on\n"
-	    "file descriptor 0, as spawn-fcgi provides it.\n",
+	    "file descriptor 0, as spawn-fcgi provides it (exit 1 if that is\n"
+	    "no listening socket).  SIGTERM/SIGINT: exit 0 after the request\n"
+	    "in hand.\n",
 	    ops->prog, ops->summary);
 }
 
@@ -95,6 +97,27 @@ finish(FCGX_Request *req)
 	http_deadline(0);
 }
 
+/*
+ * FCGX_Accept_r gave up with r (minus an errno, or libfcgi's own code
+ * below -9000).  After SIGTERM that is the stop: returns 0.  Otherwise
+ * descriptor 0 is no listening socket (started without spawn-fcgi), or
+ * accepting failed for good: logs why and returns 1, so that a supervisor
+ * sees a failure, not a clean stop it would restart for ever.
+ */
+static int
+accept_failed(int r)
+{
+	if (stopping)
+		return 0;
+	if (r > -9000)
+		log_error("fastcgi: accept on descriptor 0 failed: %s (is it "
+		    "the listening socket of spawn-fcgi?)", strerror(-r));
+	else
+		log_error("fastcgi: accept on descriptor 0 failed (libfcgi "
+		    "error %d)", r);
+	return 1;
+}
+
 int
 server_main(int argc, char **argv, const struct server_ops *ops)
 {
@@ -125,9 +148,12 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 	if (http_deadline_init(c.fcgi_read_timeout_ms) != 0)
 		log_warn("sigaction: no deadline on reading a request");
 	log_info("started");
+	rc = 0;
 	while (!stopping) {
-		if (FCGX_Accept_r(&req) < 0)
+		if ((rc = FCGX_Accept_r(&req)) < 0) {
+			rc = accept_failed(rc);
 			break;
+		}
 		if (!serve_metrics(&req, ops))
 			ops->handle(&req);
 		finish(&req);
@@ -137,5 +163,5 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 	FCGX_Free(&req, 1);
 	metrics_close();
 	log_info("stopped");
-	return 0;
+	return rc;
 }

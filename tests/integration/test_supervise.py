@@ -345,5 +345,27 @@ def test_prefork_gives_up_on_a_program_that_cannot_start():
     eq(r.returncode, 2, "bad -n")
 
 
+def test_a_responder_without_a_socket_gives_up():
+    """prefork started without spawn-fcgi (descriptor 0 not a listening
+    socket): the responder logs why its accept failed and exits 1, so prefork
+    gives up at once (before, it exited 0 without a word and prefork
+    restarted it for ever)."""
+    env = dict(box.ENV, BOXOFFICE_LOG_FILE="", BOXOFFICE_METRICS_DIR="")
+    t0 = time.time()
+    p = subprocess.Popen([PREFORK, "-n", "1", "--", os.path.join(box.BIN, "query.fcgi"),
+                          "-c", box.ENV["BOX_CONF"]], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        err = p.communicate(timeout=15)[1]
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGTERM)     # prefork stops its child
+        err = p.communicate(timeout=30)[1]
+        check(False, "prefork still restarting the responder after 15 s:\n" + err[-2000:])
+    eq(p.returncode, 1, "prefork exit status")
+    check(time.time() - t0 < 10, "took %.1f s" % (time.time() - t0))
+    check("giving up" in err, err)
+    check("accept" in err and "non-socket" in err, "no word of why:\n" + err)
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
