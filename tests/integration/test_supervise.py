@@ -6,8 +6,10 @@ and every ticket sold is persisted.  The supervisor itself (prefork) killed
 with SIGKILL under load: its responders keep serving, and the next
 `scripts/stack start ticket` starts a new supervisor that replaces them;
 the history check finds no violation.  Also prefork itself: SIGTERM stops the
-children, a program that cannot start is not restarted forever, and
-`scripts/stack stop` really stops a supervised service."""
+children, a program that cannot start (a responder without its socket
+included) is not restarted forever, a restart (SIGHUP) lets a responder
+finish the purchase whose body is still arriving, and `scripts/stack stop`
+really stops a supervised service."""
 
 import json
 import os
