@@ -188,6 +188,8 @@ $(eval $(call unit_group,$(TICKET_TESTS),$(BUILD)/ticket.a,fcgi/ticket,$(TICKET_
 $(eval $(call unit_group,$(QUERY_TESTS),$(BUILD)/query.a,fcgi/query,$(QUERY_PKGS)))
 $(eval $(call unit_group,$(CONSUMER_TESTS),$(BUILD)/consumer.a,consumer,$(CONSUMER_PKGS)))
 $(eval $(call unit_group,$(CTL_TESTS),$(BUILD)/ctl.a,ctl,$(CTL_PKGS)))
+# test_metrics observes from threads while it renders
+$(BUILD)/test/test_metrics: override LDFLAGS += -pthread
 
 # fuzz_group NAMES ARCHIVE DIR: libFuzzer harnesses (FUZZ=1 builds only)
 define fuzz_group

@@ -365,12 +365,20 @@ render_requests(FILE *f, const struct src *s, int n)
 	}
 }
 
+/*
+ * A histogram family.  Other processes add to the buckets, the count and
+ * the sum one after the other while this reads them, so the buckets need
+ * not add up to the count read: the count is read once and is both the
+ * le="+Inf" bucket and _count (Prometheus requires them equal), and no
+ * bucket says more than it (they must not decrease).  An observation half
+ * added shows in the next scrape.
+ */
 static void
 render_hist(FILE *f, const struct src *s, int n, int who,
     enum metrics_hist which, const char *name, const char *help)
 {
 	const struct hist	*h;
-	uint64_t		 cum;
+	uint64_t		 cum, total;
 	size_t			 b;
 	int			 i;
 
@@ -380,20 +388,18 @@ render_hist(FILE *f, const struct src *s, int n, int who,
 		if (!(prog_bit(s[i].p) & who))
 			continue;
 		h = &s[i].m->hist[which];
-		for (b = 0, cum = 0; b <= NBOUNDS; b++) {
+		total = get(&h->count);
+		for (b = 0, cum = 0; b < NBOUNDS; b++) {
 			cum += get(&h->bucket[b]);
-			if (b < NBOUNDS)
-				fprintf(f, "%s_bucket{program=\"%s\",le=\"%g\"} "
-				    "%llu\n", name, s[i].p, bounds_us[b] / 1e6,
-				    (unsigned long long)cum);
-			else
-				fprintf(f, "%s_bucket{program=\"%s\",le=\"+Inf\"}"
-				    " %llu\n", name, s[i].p,
-				    (unsigned long long)cum);
+			fprintf(f, "%s_bucket{program=\"%s\",le=\"%g\"} %llu\n",
+			    name, s[i].p, bounds_us[b] / 1e6,
+			    (unsigned long long)(cum < total ? cum : total));
 		}
-		fprintf(f, "%s_sum{program=\"%s\"} %.6f\n%s_count{program="
-		    "\"%s\"} %llu\n", name, s[i].p, get(&h->sum_us) / 1e6, name,
-		    s[i].p, (unsigned long long)get(&h->count));
+		fprintf(f, "%s_bucket{program=\"%s\",le=\"+Inf\"} %llu\n"
+		    "%s_sum{program=\"%s\"} %.6f\n%s_count{program=\"%s\"} "
+		    "%llu\n", name, s[i].p, (unsigned long long)total, name,
+		    s[i].p, get(&h->sum_us) / 1e6, name, s[i].p,
+		    (unsigned long long)total);
 	}
 }
 

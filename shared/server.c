@@ -15,6 +15,7 @@
 #include "start.h"
 
 static volatile sig_atomic_t	stopping;
+static sigset_t			stop_sigs;	/* SIGTERM, SIGINT */
 
 static void
 on_term(int sig)
@@ -36,7 +37,9 @@ usage(FILE *f, const void *ctx)
 	    START_HELP_H "\n"
 	    "Settings may be overridden by BOXOFFICE_<NAME> environment\n"
 	    "variables; see docs/config.md.  The process serves FastCGI on\n"
-	    "file descriptor 0, as spawn-fcgi provides it.\n",
+	    "file descriptor 0, as spawn-fcgi provides it (exit 1 if that is\n"
+	    "no listening socket).  SIGTERM/SIGINT: exit 0 after the request\n"
+	    "in hand.\n",
 	    ops->prog, ops->summary);
 }
 
@@ -95,6 +98,44 @@ finish(FCGX_Request *req)
 	http_deadline(0);
 }
 
+/*
+ * Holds (hold 1) or lets through (hold 0) SIGTERM and SIGINT.  Held while a
+ * request is in hand: the handler runs without SA_RESTART (so that it ends
+ * a blocked accept), and would interrupt any read or wait of the request,
+ * above all the read of a body that has not fully arrived (Apache passes a
+ * body on as the client sends it): libfcgi marks the stream failed on
+ * EINTR and a valid purchase was answered 400.  A signal that came
+ * meanwhile is delivered when it is let through, before the next accept:
+ * the process stops after the answer.  SIGALRM (http_deadline) is never
+ * held.
+ */
+static void
+hold_stop(int hold)
+{
+	(void)sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &stop_sigs, NULL);
+}
+
+/*
+ * FCGX_Accept_r gave up with r (minus an errno, or libfcgi's own code
+ * below -9000).  After SIGTERM that is the stop: returns 0.  Otherwise
+ * descriptor 0 is no listening socket (started without spawn-fcgi), or
+ * accepting failed for good: logs why and returns 1, so that a supervisor
+ * sees a failure, not a clean stop it would restart for ever.
+ */
+static int
+accept_failed(int r)
+{
+	if (stopping)
+		return 0;
+	if (r > -9000)
+		log_error("fastcgi: accept on descriptor 0 failed: %s (is it "
+		    "the listening socket of spawn-fcgi?)", strerror(-r));
+	else
+		log_error("fastcgi: accept on descriptor 0 failed (libfcgi "
+		    "error %d)", r);
+	return 1;
+}
+
 int
 server_main(int argc, char **argv, const struct server_ops *ops)
 {
@@ -111,6 +152,9 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 		return ops->init(&c, 1) != 0 ? 1 : start_check_done(&c);
 	start_log(ops->prog, &c);
 	start_signals(on_term);
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
 
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
 		log_error("fastcgi: cannot initialise the library");
@@ -125,17 +169,23 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 	if (http_deadline_init(c.fcgi_read_timeout_ms) != 0)
 		log_warn("sigaction: no deadline on reading a request");
 	log_info("started");
+	rc = 0;
 	while (!stopping) {
-		if (FCGX_Accept_r(&req) < 0)
+		/* idle in accept, a stop signal ends the wait at once */
+		if ((rc = FCGX_Accept_r(&req)) < 0) {
+			rc = accept_failed(rc);
 			break;
+		}
+		hold_stop(1);
 		if (!serve_metrics(&req, ops))
 			ops->handle(&req);
 		finish(&req);
+		hold_stop(0);	/* one held meanwhile sets stopping here */
 	}
 	if (ops->fini != NULL)
 		ops->fini();
 	FCGX_Free(&req, 1);
 	metrics_close();
 	log_info("stopped");
-	return 0;
+	return rc;
 }

@@ -3,7 +3,11 @@
  * server.h - the life of a preforked FastCGI responder: command line
  * (-c config, -n check config, -h), settings, logging, signals and the
  * FCGX accept loop, and the shared metrics (opened here, served at
- * metrics_path).  fcgi/ticket/main.c and fcgi/query/main.c only supply the handlers.  SIGTERM and SIGINT end the process after the request in hand.
+ * metrics_path).  fcgi/ticket/main.c and fcgi/query/main.c only supply
+ * the handlers.  SIGTERM and SIGINT end the process after the request in
+ * hand: they are held from the accept to the end of the answer (a body
+ * still arriving is read whole), and end an idle wait in accept at once.
+ * Exit status 0 after them, 1 if descriptor 0 is no listening socket.
  */
 #ifndef BOX_SERVER_H
 #define BOX_SERVER_H

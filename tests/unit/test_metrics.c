@@ -2,9 +2,11 @@
 /*
  * test_metrics.c - unit tests of shared/metrics.c: the Prometheus text of
  * counters, histograms and the consumer's pipelines, one HELP/TYPE per
- * family, the consumer's file added to the purchase responder's text, and
- * nothing while metrics are off.
+ * family, the consumer's file added to the purchase responder's text,
+ * nothing while metrics are off, and a histogram whose +Inf bucket equals
+ * its _count while other threads observe.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,12 +136,101 @@ test_ticket_text(void **state)
 	metrics_close();
 }
 
+/* Observes into METRICS_RESERVE until *arg is set, with latencies that
+ * spread over the buckets (a sanitizer build makes them longer still). */
+static void *
+observer(void *arg)
+{
+	const int	*stop = arg;
+	long long	 k = 0;
+
+	while (!__atomic_load_n(stop, __ATOMIC_RELAXED))
+		metrics_observe(METRICS_RESERVE, mono_us() - (k++ % 7) * 400);
+	return NULL;
+}
+
+/*
+ * Checks the reserve histogram of one text: its buckets never decrease and
+ * the le="+Inf" bucket equals _count (Prometheus requires both).  Returns
+ * 0, or -1 with why written.
+ */
+static int
+hist_consistent(const char *text, char *why, size_t size)
+{
+	static const char	bucket[] = "boxoffice_reserve_duration_seconds_"
+	    "bucket{program=\"ticket\",le=\"";
+	static const char	cnt[] = "boxoffice_reserve_duration_seconds_"
+	    "count{program=\"ticket\"} ";
+	const char		*p, *v;
+	unsigned long long	 prev = 0, b, inf = 0, c;
+	int			 seen_inf = 0;
+
+	for (p = text; (p = strstr(p, bucket)) != NULL; p++) {
+		if ((v = strstr(p, "} ")) == NULL)
+			break;
+		b = strtoull(v + 2, NULL, 10);
+		if (b < prev) {
+			snprintf(why, size, "bucket %.12s %llu < %llu before",
+			    p + sizeof(bucket) - 1, b, prev);
+			return -1;
+		}
+		prev = b;
+		if (strncmp(p + sizeof(bucket) - 1, "+Inf", 4) == 0) {
+			inf = b;
+			seen_inf = 1;
+		}
+	}
+	if (!seen_inf || (p = strstr(text, cnt)) == NULL) {
+		snprintf(why, size, "no +Inf bucket or no _count");
+		return -1;
+	}
+	c = strtoull(p + sizeof(cnt) - 1, NULL, 10);
+	if (c != inf) {
+		snprintf(why, size, "+Inf %llu, _count %llu", inf, c);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+test_histogram_consistent_while_observed(void **state)
+{
+	pthread_t	 t[2];
+	char		*text, why[128] = "";
+	size_t		 len;
+	int		 stop = 0, i, bad = 0;
+
+	(void)state;
+	assert_int_equal(metrics_open(dir, "ticket"), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, observer, &stop),
+		    0);
+	for (i = 0; i < 2000; i++) {
+		assert_non_null(text = metrics_render(&len));
+		if (hist_consistent(text, why, sizeof(why)) != 0)
+			bad++;
+		free(text);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	/* and the totals once nothing moves */
+	assert_non_null(text = metrics_render(&len));
+	if (hist_consistent(text, why, sizeof(why)) != 0)
+		bad++;
+	free(text);
+	metrics_close();
+	if (bad != 0)
+		fail_msg("%d of 2001 renders inconsistent, e.g. %s", bad, why);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_off_renders_nothing),
 		cmocka_unit_test(test_ticket_text),
+		cmocka_unit_test(test_histogram_consistent_while_observed),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, setup, teardown);
