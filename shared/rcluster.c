@@ -180,6 +180,10 @@ rcl_redirect_str(enum rcl_redirect r)
 
 /* "host:port" (the port after the last colon, so an IPv6 host works) into
  * host and *port; returns 0 or -1. */
+/* what separates the seed nodes of redis_nodes: commas, and blanks around
+ * them ("a:1, b:2"), which are no part of a host */
+#define SEED_SEP	", \t"
+
 static int
 parse_addr(const char *s, char *host, size_t hsize, int *port)
 {
@@ -488,8 +492,8 @@ rcl_refresh(struct rcluster *c)
 		}
 	/* then the seeds, on connections of their own */
 	memcpy(list, c->seeds, sizeof(list));
-	for (tok = strtok_r(list, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(list, SEED_SEP, &save); tok != NULL;
+	    tok = strtok_r(NULL, SEED_SEP, &save)) {
 		if (parse_addr(tok, host, sizeof(host), &port) != 0)
 			continue;
 		if ((ctx = connect_to(c, host, port)) == NULL)
@@ -1150,8 +1154,8 @@ rcl_new(const char *seeds, int timeout_ms, int retry_ms, char *err,
 		return NULL;
 	}
 	memcpy(list, seeds, strlen(seeds) + 1);
-	for (tok = strtok_r(list, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save), n++)
+	for (tok = strtok_r(list, SEED_SEP, &save); tok != NULL;
+	    tok = strtok_r(NULL, SEED_SEP, &save), n++)
 		if (parse_addr(tok, host, sizeof(host), &port) != 0) {
 			snprintf(err, errlen, "redis cluster: '%s' is not "
 			    "host:port", tok);

@@ -274,6 +274,13 @@ test_new(void **state)
 	assert_null(rcl_new("127.0.0.1", 1000, 2000, err, sizeof(err)));
 	assert_non_null(strstr(err, "host:port"));
 	assert_null(rcl_new("a:1,b:x", 1000, 2000, err, sizeof(err)));
+	/* blanks around the commas are no part of a host (as amqp_hosts) */
+	assert_null(rcl_new("a:1, b:x", 1000, 2000, err, sizeof(err)));
+	assert_string_equal(err, "redis cluster: 'b:x' is not host:port");
+	c = rcl_new(" 127.0.0.1:7001 ,\t127.0.0.1:7002 ", 1000, 2000, err,
+	    sizeof(err));
+	assert_non_null(c);
+	rcl_free(c);
 	rcl_free(NULL);
 }
 
