@@ -2,7 +2,7 @@
 # boxoffice - build, test, run.  See README.md.
 #
 #   make              release build of the programs into build/bin
-#   make tools        what tests, stack and bench run besides (mqtool, loopback.so, hello, pubbench)
+#   make tools        what tests, stack and bench run besides (mqtool, rcltool, loopback.so, hello, pubbench)
 #   make check        build and run the unit tests (sanitizer build)
 #   make test         install what is missing, build, start a stack, run every test
 #   make demo         install, build, start the stack, sell seats, print what happened

@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "mq.h"
 #include "pipe.h"
+#include "rds.h"
 #include "sink.h"
 #include "start.h"
 #include "sweeper.h"
@@ -90,6 +91,8 @@ parse_parts(const char *s)
 static int
 check_conf(const struct conf *c)
 {
+	struct rds	r;
+
 	if (strcmp(c->consumer_ddb_write, "batch") != 0 &&
 	    strcmp(c->consumer_ddb_write, "put") != 0) {
 		fprintf(stderr, "consumer: consumer_ddb_write: '%s' is not "
@@ -101,6 +104,14 @@ check_conf(const struct conf *c)
 		    "table name\n", c->dynamodb_table);
 		return -1;
 	}
+	/* the MySQL sink and the sweepers read Redis: a redis_mode,
+	 * redis_wait_short or redis_read_from they refuse stopped them at
+	 * start, after -n said ok */
+	if (rds_init_conf(&r, c) != 0) {
+		fprintf(stderr, "consumer: %s\n", r.errstr);
+		return -1;
+	}
+	rds_close(&r);
 	if (c->consumer_batch > c->consumer_prefetch)
 		fprintf(stderr, "consumer: note: consumer_batch %d is above "
 		    "consumer_prefetch %d; batches hold at most %d\n",

@@ -44,6 +44,12 @@ def test_command_line():
     check("consumer_ddb_write" in r.stderr, "names the setting: %r" % r.stderr)
     r = run_consumer("-n", "-c", box.CONF, env={"BOXOFFICE_CONSUMER_PREFETCH": "0"})
     eq(r.returncode, 1, "consumer_prefetch 0 refused")
+    # the Redis settings its MySQL sink and sweepers refuse at start
+    for name, value in (("REDIS_READ_FROM", "bogus"), ("REDIS_MODE", "sentinel"),
+                        ("REDIS_WAIT_SHORT", "maybe")):
+        r = run_consumer("-n", "-c", box.CONF, env={"BOXOFFICE_" + name: value})
+        eq(r.returncode, 1, "bad %s refused by -n (%s)" % (name.lower(), r.stderr[-200:]))
+        check(name.lower() in r.stderr, "names the setting: %r" % r.stderr)
     r = run_consumer("-n", "-c", "/nonexistent/boxoffice.conf")
     eq(r.returncode, 1, "missing -c file refused")
     r = run_consumer("-h")
