@@ -608,7 +608,8 @@ def test_each_purchase_sends_its_own_idempotency_keys():
         drv.find_element(By.ID, "buy").click()
         n = len(cols)
         wait(lambda: ("Bought %d seat" % n) in answer(), "purchase answer", show=answer)
-        holds, confirms = requests("POST", "/holds")[len(keys):], requests("POST", CONFIRM)[len(keys):]
+        done = len(keys) // 2
+        holds, confirms = requests("POST", "/holds")[done:], requests("POST", CONFIRM)[done:]
         eq((len(holds), len(confirms)), (1, 1), "one hold and one confirm: %r" % requests("POST"))
         h, c = holds[0], confirms[0]
         check(h["key"] and KEY.fullmatch(h["key"]), "the hold's Idempotency-Key: %r" % h["key"])
@@ -641,15 +642,19 @@ def kill_held_confirm():
     return order_id
 
 
-def never_not_bought(until):
-    """A wait() function: fails at once if the page says the seats were
-    not bought; true once until(answer) holds."""
+def settle(until, what, timeout):
+    """Waits until until(the answer) holds; fails at once when the page
+    says, meanwhile, that the seats were not bought."""
+    said = []
+
     def fn():
         text = answer()
         if "not bought" in text.lower() or "Nothing bought" in text:
-            raise box.Fail("an unknown outcome told as not bought: %r" % text)
+            said.append(text)
+            return True
         return until(text)
-    return fn
+    wait(fn, what, timeout=timeout, show=answer)
+    check(not said, "an unknown outcome told as not bought: %r" % said[:1])
 
 
 def sold_once(event, zone, seats, order_id):
@@ -673,8 +678,8 @@ def sold_once(event, zone, seats, order_id):
 
 def test_unknown_confirm_is_asked_again_with_its_key():
     """The responder of the page's confirm is killed after reserving the
-    seats, before publishing: nginx and lighttpd answer their own 503
-    ("the outcome of a purchase in progress is unknown").  The page does
+    seats, before publishing: nginx and lighttpd answer their own 503 or
+    500 ("the outcome of a purchase in progress is unknown").  The page does
     not say "not bought" nor give the hold back: it asks again with the
     same Idempotency-Key (409 REQUEST_IN_PROGRESS until the sweeper has
     published the order, then the first 201 again) and shows the order,
@@ -691,12 +696,13 @@ def test_unknown_confirm_is_asked_again_with_its_key():
             oid = kill_held_confirm()
         finally:
             box.hook_clear("reserved")
-        wait(never_not_bought(lambda t: "Bought 2 seats" in t), "the order, asked again", timeout=90,
-             show=answer)
+        settle(lambda t: "Bought 2 seats" in t, "the order, asked again", 90)
         check(oid in answer(), "the page shows the order %s: %r" % (oid, answer()))
         confirms = requests("POST", CONFIRM)
         check(len(confirms) >= 2, "the confirm asked again: %r" % confirms)
-        eq(confirms[0]["status"], 503, "the first confirm: the web server's 503")
+        # nginx's 503, lighttpd's 500 (conf/lighttpd-errors/status-500.html)
+        check(confirms[0]["status"] in (500, 502, 503, 504), "the first confirm: the web server's 5xx: %r"
+              % confirms[0])
         eq(len({c["key"] for c in confirms}), 1, "every confirm with the same key: %r" % confirms)
         check(confirms[0]["key"] and KEY.fullmatch(confirms[0]["key"]), "a key: %r" % confirms[0]["key"])
         eq(len(requests("POST", "/holds")), 1, "one hold, not bought again")
@@ -711,8 +717,8 @@ def test_outcome_still_unknown_is_said_plainly():
     """As above, with the consumer (and its sweeper) stopped: the key
     answers 409 REQUEST_IN_PROGRESS as long as the order is unpublished.
     The page gives up asking on its own and says the outcome is unknown
-    (do not buy again), with the order's id, keeping the hold; "Check
-    again" once the sweeper runs shows the order, sold once."""
+    (do not buy again: no answer named the order), keeping the hold;
+    "Check again" once the sweeper runs shows the order, sold once."""
     port, mine = NGINX, [(9, 4), (9, 5)]
     choose(port, "Venue2", "Event2", 1)
     record_requests()
@@ -726,9 +732,8 @@ def test_outcome_still_unknown_is_said_plainly():
             oid = kill_held_confirm()
         finally:
             box.hook_clear("reserved")
-        wait(never_not_bought(lambda t: "Outcome unknown" in t), "outcome unknown", timeout=120, show=answer)
+        settle(lambda t: "Outcome unknown" in t, "outcome unknown", 120)
         text = answer()
-        check(oid in text, "the order %s named: %r" % (oid, text))
         check("do not buy" in text.lower(), "told not to buy again yet: %r" % text)
         check("Bought" not in text, "nothing said bought: %r" % text)
         eq(requests("DELETE"), [], "the hold is kept")
@@ -741,8 +746,7 @@ def test_outcome_still_unknown_is_said_plainly():
     finally:
         box.stack("start", "consumer")
     drv.find_element(By.CSS_SELECTOR, "#answer button.again").click()
-    wait(never_not_bought(lambda t: "Bought 2 seats" in t), "the order after Check again", timeout=90,
-         show=answer)
+    settle(lambda t: "Bought 2 seats" in t, "the order after Check again", 90)
     check(oid in answer(), "the order shown: %r" % answer())
     eq(len({c["key"] for c in requests("POST", CONFIRM)}), 1, "Check again: the same key")
     sold_once("Event2", 1, mine, oid)
