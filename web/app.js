@@ -544,13 +544,13 @@ function outcome(r) {
 
 const sleep = (ms) => new Promise((go) => setTimeout(go, ms));
 
-// send(q, asking): sends q = {method, path, body, key}, and again with the
+// send(q, tell): sends q = {method, path, body, key}, and again with the
 // same key while its outcome is unknown, ASK_AGAIN_S[i] seconds later or
 // after the answer's Retry-After if that is longer (at most
-// RETRY_AFTER_MAX_S); asking(r) is told before each wait.  Returns the last
+// RETRY_AFTER_MAX_S); tell(r) is called before each wait.  Returns the last
 // answer with r.outcome, and r.ids: the ticketId and orderId any answer
 // named.
-async function send(q, asking) {
+async function send(q, tell) {
   const ids = {};
   const ask = async () => {
     const a = await api(q.method, q.path, q.body, q.key);
@@ -560,7 +560,7 @@ async function send(q, asking) {
   let r = await ask();
   for (const s of ASK_AGAIN_S) {
     if (outcome(r) !== 'unknown') break;
-    if (asking) asking(r);
+    if (tell) tell(r);
     await sleep(1000 * Math.max(s, Math.min(r.retryAfter, RETRY_AFTER_MAX_S)));
     r = await ask();
   }
