@@ -36,10 +36,13 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
-// api(method, path, body): {status, body}; status 0 when the server was not
-// reached.  Never throws.
-async function api(method, path, body) {
+// api(method, path, body, key): {status, body, retryAfter}; status 0 when
+// the server was not reached, retryAfter the Retry-After header's seconds
+// (0 without one).  key, when given, is sent as the Idempotency-Key.  Never
+// throws.
+async function api(method, path, body, key) {
   const init = { method, cache: 'no-store', headers: { Accept: 'application/json' } };
+  if (key) init.headers['Idempotency-Key'] = key;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -52,7 +55,8 @@ async function api(method, path, body) {
   }
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
-  return { status: res.status, body: data };
+  const after = Number(res.headers.get('Retry-After'));   // a date is NaN: not used
+  return { status: res.status, body: data, retryAfter: after > 0 ? after : 0 };
 }
 
 const seg = encodeURIComponent;
@@ -95,8 +99,9 @@ function say(kind, ...parts) {
   a.replaceChildren(...parts.map((p) => (p instanceof Node ? p : el('p', {}, p))));
 }
 
-// explain(r, seats): what an error answer means for these seats, in words
-function explain(r, seats) {
+// explain(r, seats, zone): what a definite refusal means for these seats
+// of that zone, in words (an answer whose outcome is unknown: unknownText)
+function explain(r, seats, zone) {
   const b = r.body || {};
   const what = seats.map(seatName).join(', ');
   switch (b.error) {
@@ -105,27 +110,19 @@ function explain(r, seats) {
     return `Someone else bought ${lost.map(seatName).join(', ')} first.`;
   }
   case 'ROW_SOLD_OUT': return `Row ${seats[0].row} sold out before ${what} could be bought.`;
-  case 'ZONE_SOLD_OUT': return `Zone ${state.zone} sold out before ${what} could be bought.`;
+  case 'ZONE_SOLD_OUT': return `Zone ${zone} sold out before ${what} could be bought.`;
   case 'NOT_ENOUGH_ADJACENT': return 'No row has that many free seats side by side.';
-  case 'NOT_ON_SALE': return `Zone ${state.zone} is not on sale yet: ${b.opensAt ? opens(b.opensAt) : 'no opening time set'}.`;
+  case 'NOT_ON_SALE': return `Zone ${zone} is not on sale yet: ${b.opensAt ? opens(b.opensAt) : 'no opening time set'}.`;
   case 'SALE_CLOSED': return 'Sales for this event are closed.';
   case 'EVENT_CANCELLED': return 'This event was cancelled: nothing can be bought.';
   case 'INVALID_SEAT': return `${what}: no such seat in this zone.`;
   case 'NOT_FOUND': return 'This event or zone no longer exists.';
   case 'UNAVAILABLE':
-    if (b.ticketId) {
-      return `The box office could not confirm ${what} (${b.message}). ` +
-             `Ticket ${b.ticketId} may still be issued: look it up below before buying again.`;
-    }
-    if (b.orderId) {
-      return `The box office could not confirm ${what} (${b.message}). ` +
-             `Order ${b.orderId} may still be issued: look at the seat map again before buying again.`;
-    }
-    // what comes after ';' asks the client to act ("try again", "the hold
-    // stands"): this page gave its hold back (buyOrder) and says so itself
+    // only the responder's 503 that says "nothing was sold" comes here
+    // (nothingSold); what comes after ';' asks the client to act ("try
+    // again", "the hold stands"): this page gave its hold back and says so
     return `${what[0].toUpperCase()}${what.slice(1)} not bought: the box office is unavailable right now ` +
            `(${(b.message || 'try again in a moment').split(';')[0]}).`;
-  case 'NETWORK': return `The server could not be reached; ${what} may or may not be bought: look at the seat map before trying again.`;
   default:
     return `${what}: ${b.message || 'the server answered ' + r.status}.`;
   }
@@ -245,16 +242,19 @@ function showSale() {
   showSelection();
 }
 
-// learn(r): what an answer tells about the sale, kept until the next poll
-function learn(r) {
-  const b = r.body || {}, z = zoneOf(state.zone);
-  if (b.error === 'EVENT_CANCELLED') state.event.status = 'CANCELLED';
-  else if (b.error === 'SALE_CLOSED' && !passed(state.event.closesAt)) state.event.closesAt = new Date().toISOString();
+// learn(r, ev, zone): what an answer to a purchase of that event's zone
+// tells about its sale, kept until the next poll (ev is the event the
+// purchase began with: the page may show another one by now)
+function learn(r, ev, zone) {
+  const b = r.body || {}, z = (ev.zones || []).find((x) => x.zoneId === zone);
+  if (b.error === 'EVENT_CANCELLED') ev.status = 'CANCELLED';
+  else if (b.error === 'SALE_CLOSED' && !passed(ev.closesAt)) ev.closesAt = new Date().toISOString();
   else if (b.error === 'NOT_ON_SALE' && z) Object.assign(z, { onSale: false, opensAt: b.opensAt || null });
 }
 
 // refreshEvent: status, closesAt and the zones' sale fields, polled with the stats
 async function refreshEvent(gen) {
+  if (gen !== state.gen || !state.event) return;
   const r = await api('GET', `/get/events/${seg(state.event.eventId)}`);
   if (gen !== state.gen || r.status !== 200 || !r.body) return;
   for (const k of ['status', 'closesAt', 'name', 'date']) state.event[k] = r.body[k];
@@ -501,85 +501,248 @@ function chooseBest() {
 }
 
 // ------------------------------------------------------------- purchase
+//
+// One Buy is one attempt with keys of its own (docs/api.md,
+// "Idempotency-Key"): each of its POSTs carries an Idempotency-Key, one per
+// request (a key is bound to one request: a hold and its confirm are two).
+// A request whose outcome is unknown is sent again with the same key: the
+// server answers what the first one did (its 201 again, a definite
+// refusal, or 409 REQUEST_IN_PROGRESS while its order is not settled) and
+// never buys twice.  Such an outcome is never told as "not bought".
 
-// ---- orders, holds, cancellation (docs/api.md) -----------------------------
-// Asked for once: GET on a POST-only path answers 405 where it exists and
-// 404 "no such path" where it does not, so the page still works against a
-// purchase responder of round 1 (one seat per POST /tickets, below).
+const ASK_AGAIN_S = [1, 2, 3, 4, 5, 5];   // waits before each new try: ~20 s in all
+const RETRY_AFTER_MAX_S = 5;              // a longer Retry-After is cut to this
+
+// newKey(): 128 random bits in hex, the base of one attempt's keys
+// (getRandomValues: randomUUID needs a secure context, and the page may be
+// served over plain http)
+function newKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// nothingSold(r): the responder's definite 503: it says "nothing was sold"
+// and names no ticket, order or hold (docs/api.md: only the responder's
+// 503 without them says so; the web servers' own 5xx promise nothing)
+function nothingSold(r) {
+  const b = r.body || {};
+  return r.status === 503 && b.error === 'UNAVAILABLE' && typeof b.message === 'string' &&
+    b.message.includes('nothing was sold') && !b.ticketId && !b.orderId && !b.holdId;
+}
+
+// outcome(r): 'done' (201; 200, the order a hold already became),
+// 'unknown' (no answer; a 5xx but the responder's "nothing was sold"; 409
+// REQUEST_IN_PROGRESS), else 'refused' (a definite answer: nothing bought)
+function outcome(r) {
+  const b = r.body || {};
+  if (r.status === 201 || r.status === 200) return 'done';
+  if (r.status === 409 && b.error === 'REQUEST_IN_PROGRESS') return 'unknown';
+  if (r.status === 0 || r.status >= 500) return nothingSold(r) ? 'refused' : 'unknown';
+  return 'refused';
+}
+
+const sleep = (ms) => new Promise((go) => setTimeout(go, ms));
+
+// send(q, tell): sends q = {method, path, body, key}, and again with the
+// same key while its outcome is unknown, ASK_AGAIN_S[i] seconds later or
+// after the answer's Retry-After if that is longer (at most
+// RETRY_AFTER_MAX_S); tell(r) is called before each wait.  Returns the last
+// answer with r.outcome, and r.ids: the ticketId and orderId any answer
+// named.
+async function send(q, tell) {
+  const ids = {};
+  const ask = async () => {
+    const a = await api(q.method, q.path, q.body, q.key);
+    for (const k of ['ticketId', 'orderId']) if (a.body && typeof a.body[k] === 'string') ids[k] = a.body[k];
+    return a;
+  };
+  let r = await ask();
+  for (const s of ASK_AGAIN_S) {
+    if (outcome(r) !== 'unknown') break;
+    if (tell) tell(r);
+    await sleep(1000 * Math.max(s, Math.min(r.retryAfter, RETRY_AFTER_MAX_S)));
+    r = await ask();
+  }
+  r.outcome = outcome(r);
+  r.ids = ids;
+  return r;
+}
+
+const seatList = (seats) => seats.map(seatName).join(', ');
+const were = (seats) => (seats.length > 1 ? 'were' : 'was');
+
+// why(r): an answer in a few words
+function why(r) {
+  const b = r.body || {};
+  if (r.status === 0) return 'the server could not be reached';
+  if (b.error === 'REQUEST_IN_PROGRESS') return 'the purchase is still being completed';
+  return b.message || `the server answered ${r.status}`;
+}
+
+// asking(p): what the page says while it asks again
+const asking = (p) => (r) => say('ok', `No answer yet whether ${seatList(p.seats)} ${were(p.seats)} bought ` +
+  `(${why(r)}): asking the box office again with the same request, which never buys twice…`);
+
+// unknownText(r, seats): an outcome still unknown, in words, with the ids
+// the answers gave
+function unknownText(r, seats) {
+  const ids = [r.ids && r.ids.orderId && `order ${r.ids.orderId}`,
+               r.ids && r.ids.ticketId && `ticket ${r.ids.ticketId}`].filter(Boolean);
+  return `The box office has not said whether ${seatList(seats)} ${were(seats)} bought (${why(r)}).` +
+    (ids.length ? ` It may still issue ${ids.join(', ')}.` : '') +
+    ' Do not buy again yet: check again in a moment, or look at the seat map and your tickets.';
+}
+
+// result(parts): a purchase's result for report(), every list present
+const result = (o) => ({ bought: [], failed: [], unknown: [], orders: [], ...o });
+
+function merge(res, r) {
+  for (const k of ['bought', 'failed', 'unknown', 'orders']) res[k].push(...r[k]);
+  return res;
+}
+
+// bought(r, seats): the result of a 201 or 200 with an order or a ticket
+function bought(r, seats) {
+  const o = r.body || {};
+  const tickets = Array.isArray(o.tickets) ? o.tickets : o.ticketId ? [o] : null;
+  if (!tickets) {
+    return result({ unknown: [{ seats, text: `The box office answered ${r.status} for ${seatList(seats)}, ` +
+      'but its answer could not be read. Do not buy again yet: look at the seat map.' }] });
+  }
+  if (o.cancelToken) for (const t of tickets) state.tokens.set(t.ticketId, o.cancelToken);
+  return result({ bought: tickets, orders: o.orderId ? [o] : [] });
+}
+
+// has(feature, path): true or false once known, null while it is not.
+// Asked once: GET on a POST-only path answers 405 where it exists and 404
+// "no such path" where it does not (a purchase responder of round 1: one
+// seat per POST /tickets, below).  Anything else (no answer, a 5xx) says
+// neither: asked again next time, and nothing is bought meanwhile.
 async function has(feature, path) {
   if (state.features[feature] === undefined) {
     const r = await api('GET', path);
     if (r.status === 405) state.features[feature] = true;
     else if (r.status === 404) state.features[feature] = false;
-    else return false;  // server trouble: ask again next time
+    else return null;
   }
   return state.features[feature];
 }
 
-// buyOrder(seats): one all-or-nothing order, held first where holds exist
-async function buyOrder(seats) {
-  const body = { venueId: state.event.venueId, eventId: state.event.eventId, zoneId: state.zone,
-                 seats: seats.map((s) => ({ row: s.row, column: s.column })) };
-  let r;
-  if (await has('holds', '/holds')) {
-    r = await api('POST', '/holds', body);
-    const hold = r.body && r.body.holdId;
-    if (r.status === 201) r = await api('POST', `/holds/${seg(hold)}/confirm`);
-    // a confirm that sold nothing leaves the hold standing (docs/api.md), and
-    // a hold whose answer was lost may stand: this page does not try again,
-    // so it gives the seats back at once instead of at the hold's expiry
-    if (hold && r.status !== 201 && r.status !== 200 && !(r.body && r.body.orderId)) {
-      await api('DELETE', `/holds/${seg(hold)}`);
-    }
-  } else {
-    r = await api('POST', '/orders', body);
+const unasked = (p) => result({ failed: [{ seats: p.seats, text: 'The box office did not answer ' +
+  'which purchases it offers, so nothing was sent. Try again in a moment.' }] });
+
+const hold = (p) => ({ venueId: p.ev.venueId, eventId: p.ev.eventId, zoneId: p.zone,
+                       seats: p.seats.map((s) => ({ row: s.row, column: s.column })) });
+
+// buyKeyed(p, q, gaveUp): the result of q, a keyed request that buys
+// p.seats (an order, a hold's confirm); after a definite refusal,
+// gaveUp() first.  An unknown outcome leaves everything as it is and may
+// be asked again (report's "Check again").
+async function buyKeyed(p, q, gaveUp) {
+  const r = await send(q, asking(p));
+  if (r.outcome === 'done') return bought(r, p.seats);
+  if (r.outcome === 'unknown') {
+    return result({ unknown: [{ seats: p.seats, text: unknownText(r, p.seats), again: () => buyKeyed(p, q, gaveUp) }] });
   }
-  if (r.status === 201 || r.status === 200) {
-    for (const t of r.body.tickets) state.tokens.set(t.ticketId, r.body.cancelToken);
-    return { bought: r.body.tickets, failed: [], order: r.body };
-  }
-  learn(r);
-  return { bought: [], failed: [{ seats, text: explain(r, seats) }] };
+  if (gaveUp) await gaveUp();
+  learn(r, p.ev, p.zone);
+  return result({ failed: [{ seats: p.seats, text: explain(r, p.seats, p.zone) }] });
 }
-// ---- end of round 2 ---------------------------------------------------------
+
+// buyOrder(p): one all-or-nothing order, held first where holds exist
+async function buyOrder(p) {
+  const holds = await has('holds', '/holds');
+  if (holds === null) return unasked(p);
+  if (!holds) return buyKeyed(p, { method: 'POST', path: '/orders', body: hold(p), key: `${p.key}-order` });
+  const h = await send({ method: 'POST', path: '/holds', body: hold(p), key: `${p.key}-hold` }, asking(p));
+  if (h.outcome !== 'done' || !h.body || !h.body.holdId) {
+    // no confirm was sent: nothing is bought.  A hold still unknown that
+    // names its id is deleted (204 if it was made, 404 if not); one that
+    // names none ends at its expiry.
+    const id = h.body && h.body.holdId;
+    if (id) await api('DELETE', `/holds/${seg(id)}`);
+    if (h.outcome === 'refused') {
+      learn(h, p.ev, p.zone);
+      return result({ failed: [{ seats: p.seats, text: explain(h, p.seats, p.zone) }] });
+    }
+    return result({ failed: [{ seats: p.seats, text: `${seatList(p.seats)}: the box office did not say ` +
+      `whether they were held (${why(h)}), and nothing was bought.` +
+      (id ? '' : ' If they were held, they are on sale again when the hold expires.') }] });
+  }
+  // a confirm refused leaves the hold standing (a 503 "nothing was sold;
+  // the hold stands", an event cancelled since): the page does not confirm
+  // it again, so gives the seats back now instead of at its expiry.  A
+  // confirm whose outcome is unknown keeps it: the order may be made.
+  const id = seg(h.body.holdId);
+  return buyKeyed(p, { method: 'POST', path: `/holds/${id}/confirm`, key: `${p.key}-confirm` },
+    () => api('DELETE', `/holds/${id}`));
+}
 
 const SALE_ERRORS = ['NOT_ON_SALE', 'SALE_CLOSED', 'EVENT_CANCELLED'];
 
-// buySingly(seats): one POST /tickets per seat; some may succeed, some not
-async function buySingly(seats) {
-  const out = { bought: [], failed: [] };
-  for (const s of seats) {
-    const r = await api('POST', '/tickets', { venueId: state.event.venueId, eventId: state.event.eventId,
-                                              zoneId: state.zone, row: s.row, column: s.column });
-    if (r.status === 201) {
-      out.bought.push(r.body);
-      if (r.body.cancelToken) state.tokens.set(r.body.ticketId, r.body.cancelToken);
+// buySingly(p): one POST /tickets per seat (a purchase responder of round
+// 1, which has no orders); some may succeed, some not.  Sent once each
+// with a key of its own but not asked again: a responder of round 1 does
+// not know keys, and would answer a retry SEAT_TAKEN for its own sale.
+async function buySingly(p) {
+  const out = result({});
+  for (const [i, s] of p.seats.entries()) {
+    const r = await api('POST', '/tickets', { venueId: p.ev.venueId, eventId: p.ev.eventId,
+                                              zoneId: p.zone, row: s.row, column: s.column }, `${p.key}-t${i + 1}`);
+    r.ids = { ticketId: r.body && r.body.ticketId, orderId: r.body && r.body.orderId };
+    const rest = p.seats.slice(i);
+    if (outcome(r) === 'done') {
+      merge(out, bought(r, [s]));
+    } else if (outcome(r) === 'unknown') {
+      out.unknown.push({ seats: [s], text: unknownText(r, [s]) });
     } else if (SALE_ERRORS.includes(r.body && r.body.error)) {
-      learn(r);   // the same for every seat left: one message for all of them
-      out.failed.push({ seats: seats.slice(seats.indexOf(s)), text: explain(r, seats.slice(seats.indexOf(s))) });
+      learn(r, p.ev, p.zone);   // the same for every seat left: one message for all of them
+      out.failed.push({ seats: rest, text: explain(r, rest, p.zone) });
       break;
     } else {
-      out.failed.push({ seats: [s], text: explain(r, [s]) });
+      out.failed.push({ seats: [s], text: explain(r, [s], p.zone) });
     }
   }
   return out;
 }
 
+async function purchase(p) {
+  const orders = await has('orders', '/orders');
+  if (orders === null) return unasked(p);
+  return orders ? buyOrder(p) : buySingly(p);
+}
+
+// buy: the chosen seats of the open zone.  The event, zone and seats are
+// taken now: the person may pick another event or zone while it runs.
 async function buy() {
   const seats = [...state.selected.values()];
-  if (!seats.length || state.busy || !state.event) return;
-  state.busy = true;
-  showSelection();
-  say('ok', `Buying ${seats.map(seatName).join(', ')}…`);
+  if (!seats.length || state.busy || !state.event || state.zone == null) return;
+  const p = { ev: state.event, zone: state.zone, seats, key: newKey() };
   const gen = state.gen;
-  const res = (await has('orders', '/orders')) ? await buyOrder(seats) : await buySingly(seats);
-  state.busy = false;
+  let res;
+  state.busy = true;
+  try {
+    showSelection();
+    say('ok', `Buying ${seatList(seats)}…`);
+    res = await purchase(p);
+  } catch (e) {
+    console.error(e);
+    res = result({ unknown: [{ seats, text: `This page failed while buying ${seatList(seats)} (${e}). ` +
+      'Do not buy again yet: look at the seat map and your tickets.' }] });
+  } finally {
+    state.busy = false;
+    showSelection();
+  }
   // seats the live map took away from the choice while the person chose
   if (state.lost.length) {
-    res.failed.unshift({ seats: state.lost, text: `Someone else bought ${state.lost.map(seatName).join(', ')} first, while you were choosing.` });
+    res.failed.unshift({ seats: state.lost, text: `Someone else bought ${seatList(state.lost)} first, while you were choosing.` });
     state.lost = [];
   }
-  if (gen !== state.gen) return;
+  if (gen !== state.gen) {
+    report(res, `${p.ev.name || p.ev.eventId}, zone ${p.zone}:`);
+    return;
+  }
   state.selected.clear();
   report(res);
   showSale();
@@ -594,21 +757,62 @@ function ticketLine(t) {
   return el('li', {}, `${seatName(t)}, ${money(t.price)}: ticket `, el('span', { class: 'id' }, t.ticketId), ' ', look);
 }
 
-function report(res) {
-  const parts = [];
+// report(res, where): a purchase's result in the answer box; where names
+// the event and zone when the page shows another one by now.  An unknown
+// outcome is never told as "not bought": it says so, and offers to ask
+// again (the same requests, the same keys).
+function report(res, where) {
+  const parts = where ? [el('p', {}, where)] : [];
   if (res.bought.length) {
     parts.push(el('p', {}, el('strong', {}, `Bought ${res.bought.length} ${res.bought.length > 1 ? 'seats' : 'seat'}.`)));
     parts.push(el('ul', {}, ...res.bought.map(ticketLine)));
-    if (res.order && res.order.cancelToken) {
-      parts.push(el('p', {}, 'Cancel token (shown once, kept only while this page is open): ',
-        el('span', { class: 'token' }, res.order.cancelToken)));
+    for (const o of res.orders) {
+      parts.push(el('p', {}, 'Order ', el('span', { class: 'order' }, o.orderId)));
+      if (o.cancelToken) {
+        parts.push(el('p', {}, 'Cancel token (shown once, kept only while this page is open): ',
+          el('span', { class: 'token' }, o.cancelToken)));
+      }
+    }
+  }
+  if (res.unknown.length) {
+    parts.push(el('p', {}, el('strong', {}, 'Outcome unknown.')));
+    parts.push(list(res.unknown.map((u) => u.text)));
+    const again = res.unknown.filter((u) => u.again);
+    if (again.length) {
+      const b = el('button', { type: 'button', class: 'again' }, 'Check again');
+      b.addEventListener('click', () => checkAgain(again, where));
+      parts.push(el('p', {}, b));
     }
   }
   if (res.failed.length) {
-    parts.push(el('p', {}, el('strong', {}, res.bought.length ? 'Not bought:' : 'Nothing bought.')));
+    parts.push(el('p', {}, el('strong', {}, res.bought.length || res.unknown.length ? 'Not bought:' : 'Nothing bought.')));
     parts.push(list(res.failed.map((f) => f.text)));
   }
-  say(res.failed.length ? 'error' : 'ok', ...parts);
+  say(res.failed.length || res.unknown.length ? 'error' : 'ok', ...parts);
+}
+
+// checkAgain(unknown, where): the requests whose outcome was unknown, sent
+// again with their keys (their first answer, or still unknown), then told
+async function checkAgain(unknown, where) {
+  if (state.busy) return;
+  state.busy = true;
+  const res = result({});
+  try {
+    showSelection();
+    say('ok', 'Asking the box office again…');
+    for (const u of unknown) merge(res, await u.again());
+  } catch (e) {
+    console.error(e);
+    res.unknown.push(...unknown.map((u) => ({ ...u, text: `${u.text} (This page failed while asking again: ${e}.)` })));
+  } finally {
+    state.busy = false;
+    showSelection();
+  }
+  report(res, where);
+  if (res.bought.length) {
+    state.lastStats = 0;
+    await refreshMap(state.gen);
+  }
 }
 
 // --------------------------------------------------------------- lookup

@@ -14,11 +14,21 @@ purchase answered 403 NOT_ON_SALE is told in words, a cancelled event says
 so and sells nothing; the seed catalog is put back afterwards. Orders:
 two seats chosen are one order (held, then confirmed), and a ticket is
 cancelled from the page with the order's token.
+Unknown outcomes (docs/api.md, "Outcome unknown", "Idempotency-Key"):
+every purchase attempt sends its own Idempotency-Keys (one for the hold,
+one for its confirm); a confirm whose responder is killed (nginx's and
+lighttpd's own 503) is never told "not bought": the page asks again with
+the same key and shows the order the sweeper completed, sold once; while
+the outcome stays unknown (no sweeper) it says so, keeps the hold and asks
+again when told.  A failed feature probe buys nothing seat by seat, and
+switching event while a purchase is in flight neither breaks the page nor
+leaves Buy disabled.
 Screenshots go to $BOX_VAR/screenshots/ for a person to look at.
 """
 
 import os
 import re
+import signal
 from datetime import timedelta
 
 import box
@@ -201,6 +211,58 @@ def block_queries(on):
     saw: a person who clicks Buy before the next poll."""
     drv.execute_cdp_cmd("Network.enable", {})
     drv.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/get/*"] if on else []})
+
+
+# The page's requests as it sends them (window.fetch wrapped after the page
+# loaded; app.js calls the global fetch each time): method, path, the
+# Idempotency-Key header and the body sent, and the status answered (None
+# while in flight, 0 when none came).  With window.__park set, a POST waits
+# before it is sent until window.__release() is called.
+RECORDER = """
+if (!window.__reqs) {
+  window.__reqs = [];
+  const real = window.fetch.bind(window);
+  window.fetch = async (url, init) => {
+    init = init || {};
+    const h = init.headers || {};
+    const key = h instanceof Headers ? h.get('Idempotency-Key') : (h['Idempotency-Key'] || null);
+    const e = {method: init.method || 'GET', path: new URL(String(url), location.href).pathname,
+               key: key, body: init.body === undefined ? null : String(init.body), status: null};
+    window.__reqs.push(e);
+    if (window.__park && e.method === 'POST') {
+      e.parked = true;
+      await new Promise((go) => { window.__release = go; });
+    }
+    try {
+      const r = await real(url, init);
+      e.status = r.status;
+      return r;
+    } catch (err) {
+      e.status = 0;
+      throw err;
+    }
+  };
+}
+"""
+
+
+def record_requests():
+    drv.execute_script(RECORDER)
+
+
+def requests(method=None, path=None):
+    """The recorded requests, those of method and whose path matches the
+    regular expression path when given."""
+    return [r for r in drv.execute_script("return window.__reqs || []")
+            if (method is None or r["method"] == method) and (path is None or re.fullmatch(path, r["path"]))]
+
+
+KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CONFIRM = r"/holds/[A-Za-z0-9_-]+/confirm"
+
+
+def hold_id(confirm_path):
+    return confirm_path.split("/")[2]
 
 
 def sale_cell(zone):
@@ -529,6 +591,243 @@ def test_seats_bought_as_one_order_and_one_cancelled():
        "the other ticket stays sold")
     shot("cancelled-ticket-nginx")
     no_console_errors("order and cancellation")
+
+
+def test_each_purchase_sends_its_own_idempotency_keys():
+    """A purchase's hold and its confirm each carry an Idempotency-Key
+    (two keys: a key is bound to one request), and the server kept them:
+    the same hold again with its key and body answers the first hold, the
+    confirm again answers the same order, both as replays.  The next
+    purchase uses new keys."""
+    choose(LIGHTTPD, "Venue2", "Event2", 1)
+    record_requests()
+    keys = []
+    for cols in ((12, 13), (15,)):
+        for c in cols:
+            seat(8, c).click()
+        drv.find_element(By.ID, "buy").click()
+        n = len(cols)
+        wait(lambda: ("Bought %d seat" % n) in answer(), "purchase answer", show=answer)
+        done = len(keys) // 2
+        holds, confirms = requests("POST", "/holds")[done:], requests("POST", CONFIRM)[done:]
+        eq((len(holds), len(confirms)), (1, 1), "one hold and one confirm: %r" % requests("POST"))
+        h, c = holds[0], confirms[0]
+        check(h["key"] and KEY.fullmatch(h["key"]), "the hold's Idempotency-Key: %r" % h["key"])
+        check(c["key"] and KEY.fullmatch(c["key"]), "the confirm's Idempotency-Key: %r" % c["key"])
+        check(h["key"] != c["key"], "one key for the hold, another for its confirm")
+        keys += [h["key"], c["key"]]
+        # the server's records of those keys: replays of the page's requests
+        rh = box.http("POST", "/holds", h["body"], {"Content-Type": "application/json",
+                                                    "Idempotency-Key": h["key"]}, port=LIGHTTPD)
+        eq((rh.status, rh.header("Idempotent-Replayed"), rh.json().get("holdId")),
+           (201, "true", hold_id(c["path"])), "the hold again with its key (%s)" % rh.body)
+        rc = box.http("POST", c["path"], None, {"Idempotency-Key": c["key"]}, port=NGINX)
+        eq((rc.status, rc.header("Idempotent-Replayed")), (201, "true"),
+           "the confirm again with its key (%s)" % rc.body)
+        oid = rc.json()["orderId"]
+        check(oid in answer(), "the page shows the order %s: %r" % (oid, answer()))
+        eq(sorted((t["row"], t["column"]) for t in rc.json()["tickets"]), [(8, x) for x in cols],
+           "the order's seats")
+    eq(len(set(keys)), 4, "new keys for the second purchase: %r" % keys)
+    no_console_errors("keyed purchases")
+
+
+def kill_held_confirm():
+    """Once a responder holds the page's confirm at the armed "reserved"
+    hook (its seats reserved, nothing published), kills it with SIGKILL:
+    the web server answers its own 503.  Returns the order id the
+    responder was selling."""
+    pid, order_id = box.hook_wait("reserved", timeout=60)
+    os.kill(pid, signal.SIGKILL)
+    return order_id
+
+
+def settle(until, what, timeout):
+    """Waits until until(the answer) holds; fails at once when the page
+    says, meanwhile, that the seats were not bought."""
+    said = []
+
+    def fn():
+        text = answer()
+        if "not bought" in text.lower() or "Nothing bought" in text:
+            said.append(text)
+            return True
+        return until(text)
+    wait(fn, what, timeout=timeout, show=answer)
+    check(not said, "an unknown outcome told as not bought: %r" % said[:1])
+
+
+def bought_or_check_again(text):
+    """For settle(): the page shows the order; on a slow machine it may
+    have stopped asking by itself first: then "Check again" is pressed."""
+    if "Bought 2 seats" in text:
+        return True
+    if "Outcome unknown" in text:
+        drv.find_element(By.CSS_SELECTOR, "#answer button.again").click()
+    return False
+
+
+def sold_once(event, zone, seats, order_id):
+    """Redis: the seats belong to the order's tickets; MySQL: they were
+    sold once, in that order."""
+    o = box.http("GET", "/get/orders/%s" % order_id)
+    eq(o.status, 200, "the order exists (%s)" % o.body)
+    tickets = {(t["row"], t["column"]): t["ticketId"] for t in o.json()["tickets"]}
+    eq(sorted(tickets), sorted(seats), "the order's seats")
+    st = box.zone_state(event, zone)
+    eq({s: st["owners"].get((s[0] - 1) * st["cols"] + s[1] - 1) for s in seats}, tickets,
+       "Redis: the seats are the order's")
+    where = "event_id = '%s' AND zone_id = %d AND (%s)" % (
+        event, zone, " OR ".join("(row_no = %d AND col_no = %d)" % s for s in seats))
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticket WHERE " + where) == len(seats),
+                   timeout=60, what="MySQL holds the order's tickets")
+    eq(box.sql("SELECT DISTINCT order_id FROM ticket WHERE " + where), [[order_id]],
+       "MySQL: one order for the seats")
+    return o.json()
+
+
+def test_unknown_confirm_is_asked_again_with_its_key():
+    """The responder of the page's confirm is killed after reserving the
+    seats, before publishing: nginx and lighttpd answer their own 503 or
+    500 ("the outcome of a purchase in progress is unknown").  The page does
+    not say "not bought" nor give the hold back: it asks again with the
+    same Idempotency-Key (409 REQUEST_IN_PROGRESS until the sweeper has
+    published the order, then the first 201 again) and shows the order,
+    sold once."""
+    for i, port in enumerate((NGINX, LIGHTTPD)):
+        mine = [(7, 1 + 3 * i), (7, 2 + 3 * i)]
+        choose(port, "Venue2", "Event2", 1)
+        record_requests()
+        for s in mine:
+            seat(*s).click()
+        box.hook_arm("reserved", 60000, '"zoneId":1,"row":7,"column":%d,' % mine[0][1])
+        try:
+            drv.find_element(By.ID, "buy").click()
+            oid = kill_held_confirm()
+        finally:
+            box.hook_clear("reserved")
+        settle(bought_or_check_again, "the order, asked again", 90)
+        check(oid in answer(), "the page shows the order %s: %r" % (oid, answer()))
+        confirms = requests("POST", CONFIRM)
+        check(len(confirms) >= 2, "the confirm asked again: %r" % confirms)
+        # nginx's 503, lighttpd's 500 (conf/lighttpd-errors/status-500.html)
+        check(confirms[0]["status"] in (500, 502, 503, 504), "the first confirm: the web server's 5xx: %r"
+              % confirms[0])
+        eq(len({c["key"] for c in confirms}), 1, "every confirm with the same key: %r" % confirms)
+        check(confirms[0]["key"] and KEY.fullmatch(confirms[0]["key"]), "a key: %r" % confirms[0]["key"])
+        eq(len(requests("POST", "/holds")), 1, "one hold, not bought again")
+        eq(requests("DELETE"), [], "the hold of a confirm in doubt is not deleted")
+        o = sold_once("Event2", 1, mine, oid)
+        check(o["tickets"][0]["ticketId"] in bought_ids(), "the order's tickets shown")
+        shot("unknown-asked-again-" + NAMES[port])
+        no_console_errors("unknown outcome via %d" % port)
+
+
+def test_outcome_still_unknown_is_said_plainly():
+    """As above, with the consumer (and its sweeper) stopped: the key
+    answers 409 REQUEST_IN_PROGRESS as long as the order is unpublished.
+    The page gives up asking on its own and says the outcome is unknown
+    (do not buy again: no answer named the order), keeping the hold;
+    "Check again" once the sweeper runs shows the order, sold once."""
+    port, mine = NGINX, [(9, 4), (9, 5)]
+    choose(port, "Venue2", "Event2", 1)
+    record_requests()
+    for s in mine:
+        seat(*s).click()
+    box.stack("stop", "consumer")
+    try:
+        box.hook_arm("reserved", 60000, '"zoneId":1,"row":9,"column":4,')
+        try:
+            drv.find_element(By.ID, "buy").click()
+            oid = kill_held_confirm()
+        finally:
+            box.hook_clear("reserved")
+        settle(lambda t: "Outcome unknown" in t, "outcome unknown", 120)
+        text = answer()
+        check("do not buy" in text.lower(), "told not to buy again yet: %r" % text)
+        check("Bought" not in text, "nothing said bought: %r" % text)
+        eq(requests("DELETE"), [], "the hold is kept")
+        confirms = requests("POST", CONFIRM)
+        check(len(confirms) >= 3 and len({c["key"] for c in confirms}) == 1,
+              "asked again with the same key: %r" % confirms)
+        check({c["status"] for c in confirms[1:]} == {409}, "REQUEST_IN_PROGRESS: %r" % confirms)
+        check(set(mine) <= box.zone_state("Event2", 1)["taken"], "the seats stay reserved")
+        shot("unknown-" + NAMES[port])
+    finally:
+        box.stack("start", "consumer")
+    drv.find_element(By.CSS_SELECTOR, "#answer button.again").click()
+    settle(lambda t: "Bought 2 seats" in t, "the order after Check again", 90)
+    check(oid in answer(), "the order shown: %r" % answer())
+    eq(len({c["key"] for c in requests("POST", CONFIRM)}), 1, "Check again: the same key")
+    sold_once("Event2", 1, mine, oid)
+    no_console_errors("outcome unknown")
+
+
+def test_failed_probe_buys_nothing_seat_by_seat():
+    """The page asks once whether POST /orders and /holds exist (405 yes,
+    404 no).  With the purchase responder down the probe gets the web
+    server's 503, which says nothing about that: the page must not fall
+    back to one POST /tickets per seat (not all or nothing), it buys
+    nothing and says so; with the responder back, the same page buys the
+    seats as one order."""
+    mine = [(10, 1), (10, 2)]
+    choose(NGINX, "Venue2", "Event2", 1)
+    record_requests()
+    for s in mine:
+        seat(*s).click()
+    box.stack("stop", "ticket")
+    try:
+        drv.find_element(By.ID, "buy").click()
+        wait(lambda: requests("GET", "/orders") and "Buying" not in answer(), "the answer", show=answer)
+        text = answer()
+        eq(requests("POST"), [], "no purchase sent while the probe failed")
+        check("Nothing bought" in text, "nothing bought, said: %r" % text)
+    finally:
+        box.stack("start", "ticket")
+    box.wait_until(lambda: box.http("GET", "/tickets/health").status == 200, timeout=60,
+                   what="the purchase responder back")
+    for s in mine:
+        if seat(*s).get_attribute("aria-pressed") != "true":
+            seat(*s).click()
+    drv.find_element(By.ID, "buy").click()
+    wait(lambda: "Bought 2 seats" in answer(), "the purchase once the responder is back", show=answer)
+    eq(requests("POST", "/tickets"), [], "never seat by seat")
+    eq(len(requests("POST", "/holds")), 1, "one hold for both seats")
+    no_console_errors("failed probe")
+
+
+def test_event_switched_while_buying():
+    """The person picks another event while a purchase is in flight (the
+    page's POST held back in the page), and the answer (410, the first
+    event was cancelled meanwhile) comes after: it is told, nothing
+    breaks, and Buy works for the other event."""
+    catalog.apply_ok(base(), "the catalog")
+    try:
+        choose(NGINX, "Venue2", "Event3", 1)
+        record_requests()
+        seat(2, 1).click()
+        block_queries(True)
+        try:
+            eq(catalog.ctl("event", "cancel", "Event3").returncode, 0, "cancel Event3")
+            drv.execute_script("window.__park = true")
+            drv.find_element(By.ID, "buy").click()
+            wait(lambda: [r for r in requests("POST") if r.get("parked")], "the purchase sent")
+        finally:
+            block_queries(False)
+        Select(drv.find_element(By.ID, "event")).select_by_value("Event2")
+        wait(lambda: "Chamber Evening" in drv.find_element(By.ID, "event-info").text, "Event2 shown")
+        drv.execute_script("window.__park = false; window.__release()")
+        wait(lambda: "cancelled" in answer(), "the 410 told", show=answer)
+        btn = wait(lambda: drv.find_element(By.CSS_SELECTOR, "button[data-zone='2']"), "zone button")
+        btn.click()
+        wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#seats .seat"), "Event2's seat map")
+        seat(3, 7).click()
+        wait(lambda: drv.find_element(By.ID, "buy").get_attribute("disabled") is None,
+             "Buy enabled for the other event")
+        no_console_errors("event switched while buying")
+    finally:
+        catalog.apply_ok(base(), "the catalog again")
+
 
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
