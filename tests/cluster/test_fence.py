@@ -19,22 +19,9 @@ import time
 
 import box
 import history
-from box import Fail, check, eq, http
-from test_failover import EVENT, node_name, wait_replicated, zones_by_master
-
-
-def pid_of(port):
-    with open(os.path.join(box.ENV["BOX_CLUSTER_VAR"], "run", "redis-%d.pid" % port)) as f:
-        return int(f.read().split()[0])
-
-
-def replica_of(port):
-    info = box.redis("INFO", "replication", port=port).decode()
-    for line in info.splitlines():
-        if line.startswith("slave0:"):
-            fields = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].split(","))
-            return int(fields["port"])
-    raise Fail("master %d has no replica:\n%s" % (port, info))
+from box import check, eq, http
+from test_failover import (EVENT, node_name, pid_of, replica_of, wait_replicated,
+                           zones_by_master)
 
 
 def buy(zone, row, col):
