@@ -227,15 +227,9 @@ def settled(sold=False):
         box.check(not dead, "%s responders died: %s" % (name, dead))
     box.eq(box.zone_state(*TARGET), state["zone"], "Redis state of %s zone %d" % TARGET)
     if sold:
-        rebase()
+        state["stores"].reset()
     else:
-        state["stores"] = stores.unchanged(state["stores"], "the hostile requests", [TARGET])
-
-
-def rebase():
-    """A new snapshot of the stores after a test's own sales."""
-    stores.quiesce()
-    state["stores"] = stores.snapshot([TARGET])
+        state["stores"].check("the hostile requests")
 
 
 def free_seats(zone, n):
@@ -261,7 +255,7 @@ def setup_module():
     box.check(len(state["pids"]["ticket"]) > 0, "no ticket responder pids")
     box.check(all(box.alive(p) for p in state["pids"]["ticket"]), "ticket responders not alive")
     state["zone"] = box.zone_state(*TARGET)
-    rebase()
+    state["stores"] = stores.Baseline([TARGET])
 
 
 # ------------------------------------------------------------------ tests
@@ -385,7 +379,7 @@ def test_chunked_hostile():
         box.eq(r.headers.get("connection", "").lower(), "close",
                "Apache closes the connection after a request with both")
         sold(SALE_ZONE, [seat], before)
-        rebase()
+        state["stores"].reset()
 
 
 def test_one_megabyte_body():
@@ -437,7 +431,7 @@ def test_charset_parameter_accepted():
                        request(body=purchase(seat, zone=SALE_ZONE, venue="Venue2"), ct=ct), 201)
             box.eq(json.loads(r.body)["row"], seat[0], "row")
     sold(SALE_ZONE, seats, before)
-    rebase()
+    state["stores"].reset()
     # other media types: 415 and nothing sold
     for ct in (b"application/jsonp", b"text/json", b"application/x-www-form-urlencoded",
                b"application/json, text/plain", b"*/*"):

@@ -103,7 +103,7 @@ def snapshot():
 
 def unchanged(what):
     eq(snapshot(), state["before"], what + ": the seats and the order changed")
-    state["stores"] = stores.unchanged(state["stores"], what, [TARGET])
+    state["stores"].check(what)
     for pid in state["pids"]:
         check(box.alive(pid), what + ": responder %d died" % pid)
 
@@ -117,8 +117,7 @@ def setup_module():
     state["hold"] = r.json()
     state["pids"] = box.fcgi_pids("ticket")
     state["before"] = snapshot()
-    stores.quiesce()
-    state["stores"] = stores.snapshot([TARGET])
+    state["stores"] = stores.Baseline([TARGET])
 
 
 def test_order_bodies():

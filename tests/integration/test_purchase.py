@@ -113,8 +113,7 @@ state = {}
 
 def test_bad_request_rows():
     before = box.zone_state("Event1", 1)
-    stores.quiesce()
-    state["stores"] = stores.snapshot([("Event1", 1)])
+    state["stores"] = stores.Baseline([("Event1", 1)])
     for port in WEB_PORTS:
         for what, body in BAD_BODIES:
             if isinstance(body, dict):
@@ -123,8 +122,7 @@ def test_bad_request_rows():
                 r = http("POST", "/tickets", body, {"Content-Type": "application/json"}, port=port)
             expect_error(r, 400, "BAD_REQUEST", "%s via %d" % (what, port))
     eq(box.zone_state("Event1", 1), before, "nothing changed in Redis")
-    state["stores"] = stores.unchanged(state["stores"], "the 400 BAD_REQUEST rows",
-                                       [("Event1", 1)])
+    state["stores"].check("the 400 BAD_REQUEST rows")
 
 
 def test_invalid_seat_rows():
@@ -135,8 +133,7 @@ def test_invalid_seat_rows():
         # a single-row zone: row 2 is outside
         expect_error(buy("Venue2", "Event2", 3, 2, 1, port=port), 400, "INVALID_SEAT", "Venue2 z3 row 2")
     if "stores" in state:
-        state["stores"] = stores.unchanged(state["stores"], "the 400 INVALID_SEAT rows",
-                                           [("Event1", 1)])
+        state["stores"].check("the 400 INVALID_SEAT rows")
 
 
 def test_not_found_rows():

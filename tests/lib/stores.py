@@ -13,17 +13,22 @@
   - Redis: the content of every key of the zones involved (their hash tag
     {E:Z}), of every pending set bo:pend:*, claimed set bo:sweep:*, order
     set bo:ords:*, idempotency record bo:idem:* and hold set
-    bo:holds:*/bo:hexp:*/bo:hend:*, and how many keys of each prefix the
-    whole keyspace holds (a new bo:oix:/bo:tkt:/bo:hix: key anywhere).
+    bo:holds:*/bo:hexp:*/bo:hend:*, the name of every key of a zone
+    (tagged {E:Z}: a new bo:own:, bo:idem: key of any zone), and how many
+    keys of each prefix the rest of the keyspace holds (a new
+    bo:oix:/bo:tkt:/bo:hix: key anywhere).
     Zones with holds of their own running or recently ended (bo:hexp or
     bo:hend not empty: an earlier test's), other than the zones involved,
     are left out of the content: the sweeper may end those holds at any
     moment.
 
-Usage: quiesce() once (the consumer and the sweeper idle: nothing pending
-or claimed, the queues empty, the stores still), before = snapshot(zones);
-the hostile requests; unchanged(before, what, zones).  diff() names what
-differs.
+Usage: base = Baseline(zones) (waits until the consumer and the sweeper
+are idle: nothing pending or claimed, the queues empty, then takes the
+snapshot); the hostile requests; base.check(what) (a new snapshot must
+equal it, and becomes the baseline of the next check -- after a failure
+once the consumer is idle again -- so that a change is reported once, by
+the check after it); base.reset() after a test's own sales.  diff()
+names what differs.
 """
 
 import hashlib
@@ -98,10 +103,13 @@ SQL = ("SELECT (SELECT COUNT(*) FROM ticketing.ticket), "
 
 def mysql_state():
     row = box.sql("SET SESSION group_concat_max_len = 1048576; " + SQL)[0]
-    return {"ticket rows": int(row[0]), "cancelled tickets": int(row[1]),
-            "orders rows": int(row[2]), "cancelled orders": int(row[3]),
-            "ticket_cancel rows": int(row[4]),
-            "zone_sales": row[5] if len(row) > 5 else ""}
+    out = {"ticket rows": int(row[0]), "cancelled tickets": int(row[1]),
+           "orders rows": int(row[2]), "cancelled orders": int(row[3]),
+           "ticket_cancel rows": int(row[4])}
+    for zs in (row[5] if len(row) > 5 else "").split():
+        k, _, v = zs.partition("=")
+        out["zone_sales " + k] = v
+    return out
 
 
 def ddb_items():
@@ -187,15 +195,19 @@ def _content(typ, value):
 
 
 def redis_state(zones=()):
-    """{"keys": {prefix: count}, "content": {key: digest}, "left out": [zone tags]}."""
+    """{"keys": {prefix: count}, "names": set of zone keys, "content": {key:
+    digest}, "left out": [zone tags]}."""
     mine = {"%s:%d" % (e, z) for e, z in zones}
-    counts, content, volatile = {}, {}, set()
+    counts, names, content, volatile = {}, set(), {}, set()
     pats = [re.compile(rb"^" + re.escape(p[:-1].encode())) for p in PATTERNS]
     for port in _nodes():
         keys = _scan(port)
         for k in keys:
-            p = _prefix(k)
-            counts[p] = counts.get(p, 0) + 1
+            if ":" in (_tag(k) or ""):
+                names.add(k.decode(errors="replace"))
+            else:
+                p = _prefix(k)
+                counts[p] = counts.get(p, 0) + 1
         # zones whose holds the sweeper may end meanwhile
         hold_keys = [k for k in keys if k.startswith((b"bo:hexp:", b"bo:hend:"))]
         for k, n in zip(hold_keys, _pipeline(port, [("ZCARD", k) for k in hold_keys])):
@@ -208,7 +220,7 @@ def redis_state(zones=()):
         vals = _pipeline(port, [_read(k, t) for k, t in zip(want, types)])
         for k, t, v in zip(want, types, vals):
             content[k.decode(errors="replace")] = _content(t, v)
-    return {"keys": counts, "content": content, "left out": sorted(volatile)}
+    return {"keys": counts, "names": names, "content": content, "left out": sorted(volatile)}
 
 
 # --------------------------------------------------------------- snapshot
@@ -239,25 +251,40 @@ def diff(before, after):
                                                  after["dynamodb items"]))
     skip = set(before["redis"]["left out"]) | set(after["redis"]["left out"])
     a, b = before["redis"]["content"], after["redis"]["content"]
-    for k in sorted(set(a) | set(b)):
+    na, nb = before["redis"]["names"], after["redis"]["names"]
+    for k in sorted(set(a) | set(b) | na | nb):
         if _tag(k.encode()) in skip:
             continue
-        if k not in a:
+        if k not in a and k not in na:
             out.append("Redis key %s: new" % k)
-        elif k not in b:
+        elif k not in b and k not in nb:
             out.append("Redis key %s: gone" % k)
-        elif a[k] != b[k]:
+        elif a.get(k) != b.get(k):
             out.append("Redis key %s: changed" % k)
     return out
 
 
-def unchanged(before, what, zones=()):
-    """Checks that a new snapshot equals before; returns it."""
-    after = snapshot(zones)
-    d = diff(before, after)
-    box.check(not d, "%s changed the stores: %s" % (what, "; ".join(d[:12]) +
-                                                    (" ..." if len(d) > 12 else "")))
-    return after
+class Baseline:
+    """The snapshot to compare the next check with (see the module's text)."""
+
+    def __init__(self, zones=()):
+        self.zones = list(zones)
+        self.reset()
+
+    def reset(self):
+        quiesce()
+        self.snap = snapshot(self.zones)
+
+    def check(self, what):
+        after = snapshot(self.zones)
+        d = diff(self.snap, after)
+        self.snap = after
+        if d:
+            # what changed may still be on its way to the stores: the
+            # next check compares with where it ends
+            self.reset()
+        box.check(not d, "%s changed the stores: %s" % (what, "; ".join(d[:12]) +
+                                                        (" ..." if len(d) > 12 else "")))
 
 
 def quiesce(timeout=120, quiet=0.0):
