@@ -4,12 +4,14 @@
 POST /holds, POST /holds/{id}/confirm, DELETE /holds/{id}, the
 Idempotency-Key header) through nginx, lighttpd and Apache, in the way of
 test_hostile_http.py: every request gets its exact 4xx and changes nothing
-(the seats of TARGET, the order of VICTIM, its hold), and no responder
-process dies."""
+(the seats of TARGET, the order of VICTIM, its hold, and everything else
+stores.snapshot() sees: the queues, MySQL, DynamoDB, the pending, order,
+hold and idempotency keys of Redis), and no responder process dies."""
 
 import json
 
 import box
+import stores
 from box import eq, check
 
 SERVERS = (("nginx", box.NGINX), ("lighttpd", box.LIGHTTPD)) + \
@@ -101,6 +103,7 @@ def snapshot():
 
 def unchanged(what):
     eq(snapshot(), state["before"], what + ": the seats and the order changed")
+    state["stores"].check(what)
     for pid in state["pids"]:
         check(box.alive(pid), what + ": responder %d died" % pid)
 
@@ -114,6 +117,7 @@ def setup_module():
     state["hold"] = r.json()
     state["pids"] = box.fcgi_pids("ticket")
     state["before"] = snapshot()
+    state["stores"] = stores.Baseline([TARGET])
 
 
 def test_order_bodies():

@@ -12,6 +12,7 @@ import time
 
 import box
 import fcgi
+import stores
 from box import NGINX, LIGHTTPD, WEB_PORTS, buy, check, eq, http
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -107,8 +108,12 @@ BAD_BODIES = [
 ]
 
 
+state = {}
+
+
 def test_bad_request_rows():
     before = box.zone_state("Event1", 1)
+    state["stores"] = stores.Baseline([("Event1", 1)])
     for port in WEB_PORTS:
         for what, body in BAD_BODIES:
             if isinstance(body, dict):
@@ -117,6 +122,7 @@ def test_bad_request_rows():
                 r = http("POST", "/tickets", body, {"Content-Type": "application/json"}, port=port)
             expect_error(r, 400, "BAD_REQUEST", "%s via %d" % (what, port))
     eq(box.zone_state("Event1", 1), before, "nothing changed in Redis")
+    state["stores"].check("the 400 BAD_REQUEST rows")
 
 
 def test_invalid_seat_rows():
@@ -126,6 +132,8 @@ def test_invalid_seat_rows():
                          "row %d col %d" % (row, col))
         # a single-row zone: row 2 is outside
         expect_error(buy("Venue2", "Event2", 3, 2, 1, port=port), 400, "INVALID_SEAT", "Venue2 z3 row 2")
+    if "stores" in state:
+        state["stores"].check("the 400 INVALID_SEAT rows")
 
 
 def test_not_found_rows():
