@@ -33,6 +33,7 @@ import time
 
 import box
 from box import Fail, check, eq, http
+from test_failover import replica_of
 
 EVENT = "Event1"
 ZONE = 7
@@ -48,15 +49,6 @@ def restart_query(**settings):
 
 def master():
     return box.cluster_port(box.zone_slot(EVENT, ZONE), refresh=True)
-
-
-def replica_of(port):
-    info = box.redis("INFO", "replication", port=port).decode()
-    for line in info.splitlines():
-        if line.startswith("slave0:"):
-            kv = dict(f.split("=", 1) for f in line.split(":", 1)[1].split(","))
-            return int(kv["port"])
-    raise Fail("master %d has no replica:\n%s" % (port, info))
 
 
 def info_int(port, field):

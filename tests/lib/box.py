@@ -295,6 +295,27 @@ def _redis_at(port, *args):
         s.close()
 
 
+def redis_pipeline_at(port, cmds):
+    """Sends every command of cmds to the Redis at port on one connection;
+    returns the replies (an error reply becomes a RedisError in the list)."""
+    if not cmds:
+        return []
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    f = s.makefile("rb")
+    try:
+        s.sendall(b"".join(_resp_encode(c) for c in cmds))
+        out = []
+        for _ in cmds:
+            try:
+                out.append(_resp_read(f))
+            except RedisError as e:
+                out.append(e)
+        return out
+    finally:
+        f.close()
+        s.close()
+
+
 def _resp_read(f):
     line = f.readline()
     if not line:

@@ -457,20 +457,7 @@ def redis_pipeline(cmds, node=0):
             except box.RedisError as e:
                 out.append(e)
         return out
-    s = socket.create_connection(("127.0.0.1", box.REDIS_PORTS[node]), timeout=30)
-    f = s.makefile("rb")
-    try:
-        s.sendall(b"".join(box._resp_encode(c) for c in cmds))
-        out = []
-        for _ in cmds:
-            try:
-                out.append(box._resp_read(f))
-            except box.RedisError as e:
-                out.append(e)
-        return out
-    finally:
-        f.close()
-        s.close()
+    return box.redis_pipeline_at(box.REDIS_PORTS[node], cmds)
 
 
 def catalog():

@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import urllib.request
@@ -135,23 +134,7 @@ def _nodes():
     return [box.REDIS_PORTS[0]]
 
 
-def _pipeline(port, cmds):
-    if not cmds:
-        return []
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    f = s.makefile("rb")
-    try:
-        s.sendall(b"".join(box._resp_encode(c) for c in cmds))
-        out = []
-        for _ in cmds:
-            try:
-                out.append(box._resp_read(f))
-            except box.RedisError as e:
-                out.append(e)
-        return out
-    finally:
-        f.close()
-        s.close()
+_pipeline = box.redis_pipeline_at
 
 
 def _scan(port):
