@@ -316,6 +316,31 @@ def test_a_key_that_bought_twice_without_an_id_is_I7():
     expect("I7", "bought 2 persisted orders", h)
 
 
+def test_two_orders_stored_under_one_key_is_I7():
+    """MySQL holds two orders of one zone bought with the same key (its
+    HMAC in orders.idem_key_hash), whatever the answers said: I7 from the
+    stores alone (before, only orders matched to the key's requests)."""
+    keyed = [r for r in kind("order") + kind("ticket") if r.get("key") and history.order_id_of(r)]
+    check(keyed, "no keyed sale in the history")
+    r1 = keyed[0]
+    z = history.zone_of(r1)
+    r2 = next((r for r in kind("order") + kind("ticket") if history.zone_of(r) == z and
+               history.order_id_of(r) and history.order_id_of(r) != history.order_id_of(r1)),
+              None)
+    check(r2 is not None, "no second order of zone %r" % (z,))
+    oid = history.order_id_of(r2)
+    was = box.sql("SELECT IFNULL(idem_key_hash, 'NULL') FROM ticketing.orders WHERE order_id = "
+                  "'%s'" % oid)[0][0]
+    box.sql("UPDATE ticketing.orders SET idem_key_hash = '%s' WHERE order_id = '%s'" % (
+        box.idem_key_hash(r1["key"]), oid))
+    try:
+        expect("I7", "MySQL holds 2 orders bought with it")
+    finally:
+        box.sql("UPDATE ticketing.orders SET idem_key_hash = %s WHERE order_id = '%s'" % (
+            "NULL" if was == "NULL" else "'%s'" % was, oid))
+    clean()
+
+
 def test_check_history_command_exit_codes():
     d = os.path.join(sc.HISTORIES, "checker")
     os.makedirs(d, exist_ok=True)

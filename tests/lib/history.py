@@ -494,6 +494,16 @@ def mysql_orders():
     return {r[0]: (r[1], r[2], int(r[3])) for r in rows}
 
 
+def mysql_order_keys():
+    """{(eventId, zoneId, key hash): [orderIds]} of the orders bought with an
+    Idempotency-Key (orders.idem_key_hash: its HMAC, box.idem_key_hash())."""
+    out = collections.defaultdict(list)
+    for e, z, h, oid in box.sql("SELECT event_id, zone_id, idem_key_hash, order_id FROM "
+                                "ticketing.orders WHERE idem_key_hash IS NOT NULL"):
+        out[(e, int(z), h)].append(oid)
+    return out
+
+
 def ddb_tickets():
     out = []
     for it in box.ddb_items():
@@ -817,6 +827,7 @@ class Stores:
         self.cat = catalog()
         self.my = mysql_tickets()
         self.orders = mysql_orders()
+        self.order_keys = mysql_order_keys()
         self.dd = ddb_tickets()
         self.rz = redis_zones(self.cat)
         self.my_by_id = {t["ticketId"]: t for t in self.my}
@@ -1320,7 +1331,11 @@ def check_i7(rep, v, st):
     ticket, an order, a hold's confirm), at most one order id across all
     its 201s (an unknown outcome without an id counts the order I3 matched
     to it when no other request may have made that order), at most one of its orders (of any
-    answer) persisted, and the order Redis keeps for the key is that one."""
+    answer) persisted, and the order Redis keeps for the key is that one;
+    and whatever the requests' answers say, MySQL holds at most one order
+    bought with the key in its zone (orders.idem_key_hash: a second best
+    available purchase under a key, which matching by seats cannot tell
+    from another request's, shows there)."""
     by_key = collections.defaultdict(list)
     for r in v.recs:
         z = zone_of(r, v.holds)
@@ -1347,6 +1362,10 @@ def check_i7(rep, v, st):
         elif persisted and oks and persisted != oks:
             rep.bad("I7", "key %s answered order %s, order %s is persisted" % (
                 k[2], sorted(oks), sorted(persisted)))
+        stored = getattr(st, "order_keys", {}).get((k[0], int(k[1]), box.idem_key_hash(k[2])), [])
+        if len(stored) > 1:
+            rep.bad("I7", "key %s of %s zone %d: MySQL holds %d orders bought with it: %s" % (
+                k[2], k[0], k[1], len(stored), sorted(stored)))
         m = re.match(r"^\S+ P (\S+) ", kept.get(k) or "")
         if m and (oks or persisted) and m.group(1) not in (oks | persisted):
             rep.bad("I7", "key %s: Redis keeps order %s, the answers and stores say %s" % (
