@@ -1185,6 +1185,9 @@ def check_i5(rep, history, st, run_ticketctl):
     for q in QUEUES:
         # ready from a passive declare (exact), unacked from rabbitmqctl
         # (its statistics may lag a few seconds)
+        if depths and q not in depths:
+            rep.bad("I5", "%s: rabbitmqctl list_queues does not list it (its unacked "
+                    "messages unknown)" % q)
         _, unacked, _ = depths.get(q, (0, 0, 0))
         ready = box.queue_count(q)
         if ready or unacked:
