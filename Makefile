@@ -103,7 +103,7 @@ UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS)
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
 FUZZ_LIB    = ticket awscreds redirect msg pubframe
-FUZZ_TICKET = form json order opath
+FUZZ_TICKET = form json order opath replay
 FUZZ_QUERY  = route
 FUZZ_CTL    = catalog
 FUZZERS	= $(foreach f,$(FUZZ_LIB) $(FUZZ_TICKET) $(FUZZ_QUERY) $(FUZZ_CTL),$(BUILD)/bin/fuzz_$(f))
