@@ -197,6 +197,34 @@ def test_a_sale_before_the_cancel_is_I1():
           "a sale after the cancel taken for a double sale:\n" + rep.text())
 
 
+def test_two_answered_before_a_cancel_is_I1_whatever_the_stamps():
+    """A seat's ticket answered sold, its cancel sent later; another ticket
+    of the seat answered sold between the two, with a createdOn after the
+    first one's cancelledOn (stamps that hide the overlap): both were live
+    when the second was answered, and the checker says so from the
+    client's clock (before, only the stamps were compared, with 1.5 s of
+    slack)."""
+    v = history.View(H)
+    sold_at, asked = history.live_by_answers(v)
+    mine = {t["ticketId"]: t for t in SNAP[0].my if t["status"] == "CANCELLED"}
+    cands = [tid for tid in sold_at if tid in mine and sold_at[tid] < asked.get(tid, 0)]
+    check(cands, "no ticket answered sold, then asked to cancel, then cancelled")
+    tid = cands[0]
+    t = v.ans_tickets[tid][0]
+    died = history.stamp_s(mine[tid]["cancelledOn"])
+    fake = dict(t, ticketId=persist.new_ticket_id(), createdOn=stamp(died + 0.01),
+                status="CREATED")
+    fake.pop("cancelledOn", None)
+    h = H.copy()
+    h.add({"kind": "ticket", "seat": [t["venueId"], t["eventId"], t["zoneId"], t["row"],
+                                      t["column"]], "t0": sold_at[tid],
+           "t1": (sold_at[tid] + asked[tid]) / 2, "outcome": "ok",
+           "ticketId": fake["ticketId"], "ticket": fake, "status": 201, "why": "201",
+           "body": ""})
+    rep = expect("I1", "before a cancel of either was sent", h)
+    check(any(fake["ticketId"] in x and tid in x for x in rep.violations["I1"]), rep.text())
+
+
 def test_a_cancel_not_applied_is_I2_and_an_unasked_one_I3():
     live = next(t for t in history.Stores().my if t["status"] == "CREATED" and t.get("orderId"))
     h = H.copy()

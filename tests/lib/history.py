@@ -853,7 +853,10 @@ def check_i1(rep, v, st, slack):
     the tickets are those of the 201s and of both stores.  Two of one seat
     may overlap by at most `slack` seconds: each stamp is taken before its
     Redis script runs, so a sale that found the seat freed by a cancel may
-    carry a stamp a little older than the cancel's."""
+    carry a stamp a little older than the cancel's.  The client's own clock
+    needs no slack: two tickets of a seat both answered (201/200) before
+    any cancel of either was sent were live at once, whatever the stamps
+    say (live_by_answers())."""
     seen = {}
 
     def note(t, where):
@@ -881,6 +884,7 @@ def check_i1(rep, v, st, slack):
         if e["created"] is not None:
             by_seat[e["seat"]].append((tid, e))
     inf = float("inf")
+    sold_at, asked = live_by_answers(v)
     for seat, es in by_seat.items():
         es.sort(key=lambda x: x[1]["created"])
         for i, (ta, a) in enumerate(es):
@@ -890,6 +894,42 @@ def check_i1(rep, v, st, slack):
                     rep.bad("I1", "seat %r: tickets %s (%s) and %s (%s) live at once %s" % (
                         seat, ta, "/".join(a["where"]), tb, "/".join(b["where"]),
                         "to this day" if end == inf else "for %.1f s" % (end - b["created"])))
+                    continue
+                both = max(sold_at.get(ta, inf), sold_at.get(tb, inf))
+                if both < min(asked.get(ta, inf), asked.get(tb, inf)):
+                    rep.bad("I1", "seat %r: tickets %s and %s both answered sold (the later "
+                            "answer at %.3f) before a cancel of either was sent%s" % (
+                                seat, ta, tb, both, "" if min(asked.get(ta, inf), asked.get(
+                                    tb, inf)) == inf else " (the first at %.3f)" % min(
+                                    asked.get(ta, inf), asked.get(tb, inf))))
+
+
+def live_by_answers(v):
+    """({ticketId: when its first 201/200 was answered}, {ticketId: when the
+    first cancel naming it, or its order, was sent (any outcome)}) on the
+    client's clock.  A cancel without a send time counts as sent at once
+    (-inf: it may have freed the seat at any moment); an answer without
+    one (a forged record) is not counted."""
+    sold_at, order_of = {}, {}
+    for r in v.sales_ok:
+        for t in answer_tickets(r):
+            tid = t.get("ticketId")
+            if tid and r.get("t1"):
+                sold_at[tid] = min(sold_at.get(tid, float("inf")), r["t1"])
+            if tid and (t.get("orderId") or order_id_of(r)):
+                order_of[tid] = t.get("orderId") or order_id_of(r)
+    tickets_of = collections.defaultdict(list)
+    for tid, oid in order_of.items():
+        tickets_of[oid].append(tid)
+    asked = {}
+    for r in v.recs:
+        if kind_of(r) != "cancel":
+            continue
+        t0 = r.get("t0") or float("-inf")
+        for tid in ([r["ticketId"]] if r.get("ticketId") else tickets_of.get(r.get("orderId"),
+                                                                              [])):
+            asked[tid] = min(asked.get(tid, float("inf")), t0)
+    return sold_at, asked
 
 
 def check_i2(rep, v, st, unknown_must_resolve):
