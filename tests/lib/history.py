@@ -347,6 +347,37 @@ def call(hist, conn, port, rec, body=None, key=None):
     return rec
 
 
+def recorded(hist, rec, send):
+    """One sale request of a test that asserts its answer itself: send()
+    makes it and returns a box.Resp; rec says what it was for, as attempt()
+    writes it ("seat" [venue, event, zone, row, col]) or, with "kind", as
+    call() does (an order: "zone" [venue, event, zone], "seats" [[row,
+    col]..], "key").  Its outcome is recorded in hist (an exception as
+    attempt() records it, then raised again); returns the Resp."""
+    rec.setdefault("port", box.NGINX)
+    rec.setdefault("key", None)
+    rec["t0"] = time.time()
+    kind = rec.get("kind")
+    try:
+        resp = send()
+    except Exception as e:
+        outcome = "fail" if isinstance(e, ConnectionRefusedError) else "unknown"
+        rec.update(t1=time.time(), outcome=outcome, why="%s: %r" % (
+            "refused" if outcome == "fail" else "no answer", e))
+        hist.add(rec)
+        raise
+    # a POST /tickets as classify_call() sees it: with the orderId of its
+    # 201 or 503 besides the ticketId
+    outcome, f, why = classify_call(kind or "ticket", resp.status, resp.body)
+    rec.update(f)
+    if kind is not None and resp.header("Idempotent-Replayed"):
+        rec["replayed"] = True
+    rec.update(status=resp.status, body=resp.body[:1500], t1=time.time(), outcome=outcome,
+               why=why)
+    hist.add(rec)
+    return resp
+
+
 class Clients:
     """The loop of a load's client threads: `workers` threads, thread n on
     a keep-alive connection to web server ports[n % len(ports)], each
