@@ -369,6 +369,42 @@ def test_two_orders_stored_under_one_key_is_I7():
     clean()
 
 
+def with_ddb_item(item):
+    """The stores of the clean run with one more DynamoDB item."""
+    st = copy.deepcopy(SNAP[0])
+    st.dd.append(item)
+    st.dd_by_id[item["ticketId"]] = item
+    st.dd_by_order[item["ticketId"]].append(item)
+    return st
+
+
+def test_a_forged_double_sale_is_set_aside_only_when_declared():
+    """A DynamoDB item marked DOUBLE_SALE (the consumer's record of a
+    refused second ticket on a seat) counts as a sale unless the history
+    declares it forged (History.expect_double_sale), and a declared one
+    must be marked of the seat's live MySQL ticket."""
+    live = next(t for t in SNAP[0].my if t["status"] == "CREATED" and "orderId" in t)
+    fid = persist.new_ticket_id()
+    item = {k: live[k] for k in history.FIELDS}
+    item.update(ticketId=fid, status="DOUBLE_SALE", doubleSaleOf=live["ticketId"],
+                doubleSaleOn=live["createdOn"])
+    named = lambda rep: [v for vs in rep.violations.values() for v in vs if fid in v]  # noqa: E731
+    rep = history.check(H.copy(), run_ticketctl=False, stores=with_ddb_item(item))
+    check(rep.violations["I5"] and named(rep), "an undeclared double sale not reported:\n" +
+          rep.text())
+    h = H.copy()
+    h.expect_double_sale(fid)
+    rep = history.check(h, run_ticketctl=False, stores=with_ddb_item(item))
+    check(not named(rep), "a declared double sale reported:\n" + rep.text())
+    other = next(t for t in SNAP[0].my if t["status"] == "CREATED" and
+                 history.seat_key(t) != history.seat_key(live))
+    rep = history.check(h, run_ticketctl=False, stores=with_ddb_item(
+        dict(item, doubleSaleOf=other["ticketId"])))
+    check(any("forged double sale" in v and fid in v for v in rep.violations["I5"]),
+          "a declared double sale marked of another seat's ticket not reported:\n" +
+          rep.text())
+
+
 def test_check_history_command_exit_codes():
     d = os.path.join(sc.HISTORIES, "checker")
     os.makedirs(d, exist_ok=True)

@@ -119,6 +119,7 @@ class History:
         self.name = name
         self.records = []
         self.expected_dead = []        # message bodies a scenario dead-letters on purpose
+        self.expected_double = []      # ticket ids a scenario forges as double sales
         self.lost = []                 # (from, to): Redis lost reservations then
         self.lock = threading.Lock()
 
@@ -128,6 +129,7 @@ class History:
         with self.lock:
             h.records = json.loads(json.dumps(self.records))
             h.expected_dead = list(self.expected_dead)
+            h.expected_double = list(self.expected_double)
             h.lost = list(self.lost)
         return h
 
@@ -140,6 +142,16 @@ class History:
         with self.lock:
             self.expected_dead.append(body)
 
+    def expect_double_sale(self, ticket_id):
+        """A ticket the scenario forged (published without a sale) on a
+        seat sold to another: the consumer refuses it and marks its
+        DynamoDB item DOUBLE_SALE (docs/consumer.md).  Such an item is a
+        record of the conflict, not a sale, when the check finds it marked
+        so with the seat's live MySQL ticket as doubleSaleOf; any other
+        item (an undeclared double sale above all) counts as a sale."""
+        with self.lock:
+            self.expected_double.append(ticket_id)
+
     def save(self, path):
         with open(path, "w") as f:
             f.write(json.dumps({"line": "history", "name": self.name}) + "\n")
@@ -149,6 +161,8 @@ class History:
                 f.write(json.dumps({"line": "expected_dead", "body": b}) + "\n")
             for a, b in self.lost:
                 f.write(json.dumps({"line": "lost", "from": a, "to": b}) + "\n")
+            for t in self.expected_double:
+                f.write(json.dumps({"line": "expected_double", "ticketId": t}) + "\n")
 
     @classmethod
     def load(cls, path):
@@ -161,11 +175,14 @@ class History:
                 # "line" says what a line is ("kind" in older files; a
                 # request's "kind" is the kind of request, call())
                 kind = d.pop("line", None) or (d.pop("kind") if d.get("kind") in (
-                    "history", "expected_dead", "lost", "request") else "request")
+                    "history", "expected_dead", "expected_double", "lost", "request") else
+                    "request")
                 if kind == "history":
                     h.name = d.get("name", "")
                 elif kind == "expected_dead":
                     h.expected_dead.append(d["body"])
+                elif kind == "expected_double":
+                    h.expected_double.append(d["ticketId"])
                 elif kind == "lost":
                     h.lost.append((d["from"], d["to"]))
                 else:
@@ -345,6 +362,37 @@ def call(hist, conn, port, rec, body=None, key=None):
     rec.update(t1=time.time(), outcome=outcome, why=why)
     hist.add(rec)
     return rec
+
+
+def recorded(hist, rec, send):
+    """One sale request of a test that asserts its answer itself: send()
+    makes it and returns a box.Resp; rec says what it was for, as attempt()
+    writes it ("seat" [venue, event, zone, row, col]) or, with "kind", as
+    call() does (an order: "zone" [venue, event, zone], "seats" [[row,
+    col]..], "key").  Its outcome is recorded in hist (an exception as
+    attempt() records it, then raised again); returns the Resp."""
+    rec.setdefault("port", box.NGINX)
+    rec.setdefault("key", None)
+    rec["t0"] = time.time()
+    kind = rec.get("kind")
+    try:
+        resp = send()
+    except Exception as e:
+        outcome = "fail" if isinstance(e, ConnectionRefusedError) else "unknown"
+        rec.update(t1=time.time(), outcome=outcome, why="%s: %r" % (
+            "refused" if outcome == "fail" else "no answer", e))
+        hist.add(rec)
+        raise
+    # a POST /tickets as classify_call() sees it: with the orderId of its
+    # 201 or 503 besides the ticketId
+    outcome, f, why = classify_call(kind or "ticket", resp.status, resp.body)
+    rec.update(f)
+    if kind is not None and resp.header("Idempotent-Replayed"):
+        rec["replayed"] = True
+    rec.update(status=resp.status, body=resp.body[:1500], t1=time.time(), outcome=outcome,
+               why=why)
+    hist.add(rec)
+    return resp
 
 
 class Clients:
@@ -838,6 +886,38 @@ class Stores:
         self.dd_by_order = collections.defaultdict(list)
         for t in self.dd:
             self.dd_by_order[t.get("orderId") or t.get("ticketId")].append(t)
+
+    def set_aside_double_sales(self, rep, declared):
+        """Takes out of the DynamoDB items those of the declared forged
+        double sales (History.expect_double_sale) that are marked as the
+        consumer marks a refused one: status DOUBLE_SALE, doubleSaleOf the
+        live MySQL ticket of the same seat, the ticket itself not in MySQL.
+        Anything else stays a sale for the invariants; a declared item
+        marked wrong is an I5 violation."""
+        declared = set(declared)
+        kept, aside = [], 0
+        for t in self.dd:
+            tid = t.get("ticketId")
+            if tid not in declared or t.get("status") != "DOUBLE_SALE":
+                kept.append(t)
+                continue
+            owner = self.my_by_id.get(t.get("doubleSaleOf"))
+            try:
+                same_seat = owner is not None and seat_key(owner) == seat_key(t)
+            except (KeyError, ValueError, TypeError):
+                same_seat = False
+            if tid in self.my_by_id or not same_seat or owner.get("status") == "CANCELLED":
+                rep.bad("I5", "forged double sale %s is marked DOUBLE_SALE of %s, which is not "
+                        "the live MySQL ticket of its seat (or it is in MySQL itself): %r" % (
+                            tid, t.get("doubleSaleOf"), t))
+            aside += 1
+        self.dd = kept
+        self.dd_by_id = {t.get("ticketId"): t for t in self.dd}
+        self.dd_by_order = collections.defaultdict(list)
+        for t in self.dd:
+            self.dd_by_order[t.get("orderId") or t.get("ticketId")].append(t)
+        rep.info("forged double sales: %d declared, %d recorded in DynamoDB as such" % (
+            len(declared), aside))
 
     def persisted(self):
         """Every ticket of MySQL or DynamoDB by id (MySQL's when in both)."""
@@ -1433,6 +1513,8 @@ def check(history, unknown_must_resolve=True, run_ticketctl=True, slack=1.5, sto
                                                        for k, n in why.most_common(8)))
     v = View(history)
     st = stores or Stores()
+    if history.expected_double:
+        st.set_aside_double_sales(rep, history.expected_double)
     rep.info("stores: %d tickets in MySQL (%d cancelled), %d orders, %d items in DynamoDB" % (
         len(st.my), sum(1 for t in st.my if t["status"] == "CANCELLED"), len(st.orders),
         len(st.dd)))
