@@ -178,12 +178,12 @@ rcl_redirect_str(enum rcl_redirect r)
 	return (unsigned)r < RCL_REDIR__MAX ? redirect_names[r] : "?";
 }
 
-/* "host:port" (the port after the last colon, so an IPv6 host works) into
- * host and *port; returns 0 or -1. */
 /* what separates the seed nodes of redis_nodes: commas, and blanks around
  * them ("a:1, b:2"), which are no part of a host */
 #define SEED_SEP	", \t"
 
+/* "host:port" (the port after the last colon, so an IPv6 host works) into
+ * host and *port; returns 0 or -1. */
 static int
 parse_addr(const char *s, char *host, size_t hsize, int *port)
 {
