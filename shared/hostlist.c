@@ -13,8 +13,8 @@ int
 hostlist_parse(const char *list, int default_port, struct hostport *out,
     int max, char *err, size_t errlen)
 {
-	const char	*p = list, *e, *colon;
-	char		 item[300];
+	const char	*p = list, *e;
+	char		 item[300], *host, *colon, *rb = NULL;
 	size_t		 len;
 	long		 port;
 	int		 n = 0;
@@ -41,20 +41,41 @@ hostlist_parse(const char *list, int default_port, struct hostport *out,
 			return -1;
 		}
 		port = default_port;
-		if ((colon = strrchr(item, ':')) != NULL) {
+		host = item;
+		colon = strrchr(item, ':');
+		if (item[0] == '[') {
+			/* "[v6]" or "[v6]:port": the address's own colons
+			 * are not the port's */
+			if ((rb = strchr(item, ']')) == NULL) {
+				snprintf(err, errlen, "node '%s': no ']' after "
+				    "the address", item);
+				return -1;
+			}
+			if (rb[1] != '\0' && rb[1] != ':') {
+				snprintf(err, errlen, "node '%s': ':port' or "
+				    "nothing must follow ']'", item);
+				return -1;
+			}
+			colon = rb[1] == ':' ? rb + 1 : NULL;
+		}
+		if (colon != NULL) {
 			if (valid_long(colon + 1, 1, 65535, &port) != 0) {
 				snprintf(err, errlen, "node '%s': port is not "
 				    "in 1..65535", item);
 				return -1;
 			}
-			item[colon - item] = '\0';
+			*colon = '\0';
 		}
-		if (item[0] == '\0' || strpbrk(item, " \t") != NULL ||
-		    strlen(item) >= sizeof(out[n].host)) {
+		if (item[0] == '[') {
+			*rb = '\0';
+			host = item + 1;
+		}
+		if (host[0] == '\0' || strpbrk(host, " \t[]") != NULL ||
+		    strlen(host) >= sizeof(out[n].host)) {
 			snprintf(err, errlen, "node '%s': bad host", item);
 			return -1;
 		}
-		memcpy(out[n].host, item, strlen(item) + 1);
+		memcpy(out[n].host, host, strlen(host) + 1);
 		out[n].port = (int)port;
 		n++;
 	}

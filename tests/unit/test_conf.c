@@ -423,6 +423,38 @@ test_amqp_hosts(void **state)
 	    "1..65535");
 }
 
+/* an IPv6 address in brackets (RFC 3986 section 3.2.2), with or without
+ * its port; unbracketed, the last ':' still separates the port, as before */
+static void
+test_amqp_hosts_ipv6(void **state)
+{
+	struct hostport	h[4];
+	char		err[512];
+
+	(void)state;
+	assert_int_equal(hostlist_parse("[::1]:5673, [fd00::2], ::3:5674",
+	    5672, h, 4, err, sizeof(err)), 3);
+	assert_string_equal(h[0].host, "::1");
+	assert_int_equal(h[0].port, 5673);
+	assert_string_equal(h[1].host, "fd00::2");
+	assert_int_equal(h[1].port, 5672);
+	assert_string_equal(h[2].host, "::3");
+	assert_int_equal(h[2].port, 5674);
+	assert_int_equal(hostlist_parse("[::1", 1, h, 4, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "node '[::1': no ']' after the address");
+	assert_int_equal(hostlist_parse("[::1]5672", 1, h, 4, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "node '[::1]5672': ':port' or nothing must "
+	    "follow ']'");
+	assert_int_equal(hostlist_parse("[]:5672", 1, h, 4, err, sizeof(err)),
+	    -1);
+	assert_int_equal(hostlist_parse("[::1]:0", 1, h, 4, err, sizeof(err)),
+	    -1);
+	assert_int_equal(hostlist_parse("[a b]", 1, h, 4, err, sizeof(err)),
+	    -1);
+}
+
 static void
 test_default_path(void **state)
 {
@@ -453,6 +485,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dump_masks_secrets, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_amqp_hosts, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_amqp_hosts_ipv6, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_default_path, setup,
 		    teardown),
