@@ -26,8 +26,8 @@
 -- the order's tickets (same answer as an order; the hold becomes "C
 -- <orderId>", scored in bo:hend for when that goes: lua/lib/hold_end.lua);
 -- after the expiry it is 25 (the sweeper releases the seats,
--- lua/hold_expire.lua); confirmed already: 22 as a replay (or 21 while
--- its message is pending); unknown or deleted: 4.
+-- lua/hold_expire.lua); confirmed already: 22 as a replay (or 21
+-- {21, orderId, ""} while its message is pending); unknown or deleted: 4.
 --
 -- Idempotency (checked first, a confirm's key too): KEYS[7] holds "<hash>
 -- P <orderId> <kind>" (TTL 24 h) once a keyed request sold (kind "C": a
@@ -43,7 +43,8 @@
 -- again, whatever became of the hold since, once the replicas have the
 -- record: it is written again for the responder's WAIT); P while the order message
 -- is still pending (its publish not yet confirmed, or claimed by the
--- sweeper) is 21 (in progress), else 22 {22, order message, kind}: the
+-- sweeper) is 21 (in progress) {21, orderId, ticketId of a "t" or ""},
+-- else 22 {22, order message, kind}: the
 -- order was published, answer it again.  (order_release.lua deletes the
 -- key.)
 --
@@ -117,7 +118,10 @@ if ih ~= '' then
     local oid, k = string.match(rest, '^(%S+) (%S+)$')
     local m = oid and redis.call('HGET', KEYS[6], oid)
     if not m or order_pending(KEYS[5], KEYS[8], oid, m) then
-      return {21, ''}
+      -- the ids the 409 names: the order, and a POST /tickets's ticket
+      local tid = k == 't' and m and
+        string.match(m, '"tickets":%[{"ticketId":"([%x-]+)"') or ''
+      return {21, oid or '', tid}
     end
     -- a 200 with the order another request confirmed shows it as it is
     -- now, as the confirm below does; a sale's 201 is its first answer
@@ -151,7 +155,7 @@ if held then
       return refuse(4, '')
     end
     if order_pending(KEYS[5], KEYS[8], a, m) then
-      return {21, ''}
+      return {21, a, ''}
     end
     -- confirmed by another request: 200 the same order; a key records
     -- that answer (kind "C"), so that it is what the key answers again

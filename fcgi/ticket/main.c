@@ -286,6 +286,39 @@ reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 	free(body);
 }
 
+/* 409 REQUEST_IN_PROGRESS: the order it is completing (and the ticket of
+ * a POST /tickets) when Redis named it, with Location, as the 503 of an
+ * unknown outcome does: a client that lost its first answer learns what
+ * may still be issued. */
+static void
+reply_in_progress(FCGX_Request *req, const struct sale *s)
+{
+	static const char msg[] = "a request with this Idempotency-Key is "
+	    "still running; try again";
+	char	body[320], hdr[128];
+	int	n;
+
+	if (s->running_order[0] == '\0') {
+		http_error(req, 409, "REQUEST_IN_PROGRESS", msg, RETRY_AFTER);
+		return;
+	}
+	if (s->running_ticket[0] != '\0') {
+		n = snprintf(body, sizeof(body), "{\"error\":"
+		    "\"REQUEST_IN_PROGRESS\",\"message\":\"%s\",\"ticketId\":"
+		    "\"%s\",\"orderId\":\"%s\"}", msg, s->running_ticket,
+		    s->running_order);
+		snprintf(hdr, sizeof(hdr), RETRY_AFTER
+		    "Location: /get/tickets/%s\r\n", s->running_ticket);
+	} else {
+		n = snprintf(body, sizeof(body), "{\"error\":"
+		    "\"REQUEST_IN_PROGRESS\",\"message\":\"%s\",\"orderId\":"
+		    "\"%s\"}", msg, s->running_order);
+		snprintf(hdr, sizeof(hdr), RETRY_AFTER
+		    "Location: /get/orders/%s\r\n", s->running_order);
+	}
+	http_reply(req, 409, hdr, body, (size_t)n);
+}
+
 /* The answers of a keyed request that lua/order.lua found done or
  * running; returns 1 if it answered, else 0. */
 static int
@@ -300,9 +333,7 @@ reply_keyed(FCGX_Request *req, struct sale *s, enum sale_result res)
 		    "Idempotency-Key was used with another request", NULL);
 		return 1;
 	case SALE_IN_PROGRESS:
-		http_error(req, 409, "REQUEST_IN_PROGRESS", "a request with "
-		    "this Idempotency-Key is still running; try again",
-		    RETRY_AFTER);
+		reply_in_progress(req, s);
 		return 1;
 	case SALE_REPLAY:
 		if (sale_from_replay(s, secret) != 0) {

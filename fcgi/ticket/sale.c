@@ -207,6 +207,18 @@ sold_reply(struct rds *r, struct sale *s, const redisReply *rep)
 	return SALE_OK;
 }
 
+/* Element i of rep into out if it is a UUID, else "" into out. */
+static void
+uuid_of(const redisReply *rep, size_t i, char out[UUID_LEN + 1])
+{
+	const redisReply *e = i < rep->elements ? rep->element[i] : NULL;
+
+	out[0] = '\0';
+	if (e != NULL && e->type == REDIS_REPLY_STRING &&
+	    e->len == UUID_LEN && valid_uuid(e->str))
+		memcpy(out, e->str, UUID_LEN + 1);
+}
+
 /* Interprets lua/order.lua's reply: a reply we cannot use after the
  * script may have written is SALE_IN_DOUBT. */
 static enum sale_result
@@ -234,6 +246,12 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 		if (code == SALE_REPLAY)
 			s->replay_kind = rep->element[2]->str[0];
 		return (enum sale_result)code;
+	}
+	if (code == SALE_IN_PROGRESS) {
+		/* the ids are for the answer only: one unreadable leaves it
+		 * a 409 without them */
+		uuid_of(rep, 1, s->running_order);
+		uuid_of(rep, 2, s->running_ticket);
 	}
 	if (code >= SALE_KEY_REUSED)
 		return (enum sale_result)code;

@@ -46,6 +46,10 @@ struct sale {
 	 * (SALE_REFUSED) */
 	char		*replay;
 	char		 replay_kind;
+	/* SALE_IN_PROGRESS: the order still running and, for a keyed POST
+	 * /tickets, its ticket ("" when Redis did not name them) */
+	char		 running_order[UUID_LEN + 1];
+	char		 running_ticket[UUID_LEN + 1];
 	/* holds: the hold's id and seconds; after a hold or a confirm, its
 	 * expiry (ms); after a hold, its total and seats ("r c r c ...") */
 	char		 hold_id[HOLD_ID_LEN + 1];

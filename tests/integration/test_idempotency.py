@@ -326,9 +326,11 @@ def test_unknown_outcome_then_the_real_one():
     pid, _ = box.hook_wait("reserved", timeout=60)
     try:
         # in flight: the seats are reserved, the publish not yet made
+        named = set()
         for port in WEB_PORTS:
             r = order(17, "lost", port=port, seats=seats)
             eq((r.status, r.json()["error"]), (409, "REQUEST_IN_PROGRESS"), "in flight")
+            named.add(r.json().get("orderId"))
         os.kill(pid, signal.SIGKILL)
         t.join(60)
     finally:
@@ -345,6 +347,7 @@ def test_unknown_outcome_then_the_real_one():
     eq(r.header("Idempotent-Replayed"), "true", "a replay")
     o = r.json()
     eq([(t["row"], t["column"]) for t in o["tickets"]], [(4, 4), (4, 5)], "its seats")
+    eq(named, {o["orderId"]}, "the order the 409s named while it was in flight")
     st = box.zone_state("Event1", 17)
     eq({st["owners"][3 * 30 + 3], st["owners"][3 * 30 + 4]},
        {t["ticketId"] for t in o["tickets"]}, "the seats are its tickets'")
@@ -352,6 +355,60 @@ def test_unknown_outcome_then_the_real_one():
     c = http("POST", "/orders/%s/cancel" % o["orderId"], {"cancelToken": o["cancelToken"]})
     eq(c.status, 200, "its token works")
     box.stack("start", "ticket", check_rc=False)
+
+
+def in_flight(point_match, send, retry):
+    """send() from a thread held by the "reserved" hook (point_match in its
+    order message), retry() meanwhile: (send's answer, retry's answer)."""
+    box.hook_arm("reserved", 3000, point_match)
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=send()))
+    t.start()
+    try:
+        box.hook_wait("reserved", timeout=60)
+        again = retry()
+    finally:
+        t.join(60)
+        box.hook_clear("reserved")
+    return out["r"], again
+
+
+def test_in_progress_names_what_it_will_issue():
+    """A retry while the first request is between its reservation and its
+    publish is 409 REQUEST_IN_PROGRESS naming what the first will issue,
+    with Location, as the 503 of an unknown outcome does: a client whose
+    first answer was lost knows what to look for.  Before: no id at all."""
+    # POST /tickets: its ticket and order, Location the ticket
+    first, r = in_flight('"zoneId":23,"row":1,"column":1,',
+                         lambda: keyed("/tickets", 23, "busy-t", row=1, column=1),
+                         lambda: keyed("/tickets", 23, "busy-t", port=LIGHTTPD, row=1, column=1))
+    eq(first.status, 201, "the first (%s)" % first.body)
+    f, b = first.json(), r.json()
+    eq((r.status, b.get("error")), (409, "REQUEST_IN_PROGRESS"), "the retry (%s)" % r.body)
+    eq((b.get("ticketId"), b.get("orderId")), (f["ticketId"], f["orderId"]), "the ids named")
+    eq(r.header("Location"), "/get/tickets/%s" % f["ticketId"], "Location")
+    check(r.header("Retry-After"), "no Retry-After")
+    # POST /orders: its order
+    seats = [{"row": 2, "column": 1}, {"row": 2, "column": 2}]
+    first, r = in_flight('"zoneId":23,"row":2,"column":1,',
+                         lambda: order(23, "busy-o", seats=seats),
+                         lambda: order(23, "busy-o", port=LIGHTTPD, seats=seats))
+    eq(first.status, 201, "the first order (%s)" % first.body)
+    b = r.json()
+    eq((r.status, b.get("error"), b.get("orderId")),
+       (409, "REQUEST_IN_PROGRESS", first.json()["orderId"]), "the retry (%s)" % r.body)
+    check("ticketId" not in b, "an order's 409 names no ticket: %s" % r.body)
+    eq(r.header("Location"), "/get/orders/%s" % first.json()["orderId"], "Location")
+    # a confirm (no key) while another confirm of the hold is in flight
+    h = hold(24, "busy-h", holdSeconds=600, seats=[{"row": 3, "column": 1}]).json()
+    path = "/holds/%s/confirm" % h["holdId"]
+    first, r = in_flight('"zoneId":24,"row":3,"column":1,',
+                         lambda: http("POST", path, None),
+                         lambda: http("POST", path, None, port=LIGHTTPD))
+    eq(first.status, 201, "the first confirm (%s)" % first.body)
+    eq((r.status, r.json().get("orderId")), (409, first.json()["orderId"]),
+       "the confirm meanwhile (%s)" % r.body)
+    eq(r.header("Location"), "/get/orders/%s" % first.json()["orderId"], "Location")
 
 
 def test_refusal_recorded_before_a_retry_can_sell():

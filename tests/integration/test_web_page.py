@@ -727,7 +727,7 @@ def test_outcome_still_unknown_is_said_plainly():
     """As above, with the consumer (and its sweeper) stopped: the key
     answers 409 REQUEST_IN_PROGRESS as long as the order is unpublished.
     The page gives up asking on its own and says the outcome is unknown
-    (do not buy again: no answer named the order), keeping the hold;
+    (do not buy again) with the order the 409s name, keeping the hold;
     "Check again" once the sweeper runs shows the order, sold once."""
     port, mine = NGINX, [(9, 4), (9, 5)]
     choose(port, "Venue2", "Event2", 1)
@@ -746,6 +746,7 @@ def test_outcome_still_unknown_is_said_plainly():
         text = answer()
         check("do not buy" in text.lower(), "told not to buy again yet: %r" % text)
         check("Bought" not in text, "nothing said bought: %r" % text)
+        check("order %s" % oid in text, "the order the 409s named, shown: %r" % text)
         eq(requests("DELETE"), [], "the hold is kept")
         confirms = requests("POST", CONFIRM)
         check(len(confirms) >= 3 and len({c["key"] for c in confirms}) == 1,
