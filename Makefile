@@ -94,7 +94,7 @@ TOOLS	= $(BUILD)/bin/mqtool $(BUILD)/bin/rcltool $(BUILD)/lib/loopback.so \
 	  $(patsubst bench/%.c,$(BUILD)/bin/%,$(wildcard bench/*.c))
 
 # unit tests: tests/unit/test_NAME.c tests module NAME of one archive
-LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics mq msg pubframe rcluster rds start ticket valid
+LIB_TESTS      = awscreds clock conf err fmt http jsonesc keys metrics mq msg pubc pubframe rcluster rds start ticket valid
 TICKET_TESTS   = purchase sale token
 QUERY_TESTS    = route jout money gtid
 CONSUMER_TESTS = tsql osql ddb_item ddb_order sigv4 backoff sink

@@ -37,13 +37,15 @@ pubc_close(struct pubc *p)
 	p->fd = -1;
 }
 
-int
-pubc_check(struct pubc *p)
+/* pubc_check(); *fresh 1 if it connected now, 0 if it kept the socket. */
+static int
+check(struct pubc *p, int *fresh)
 {
 	struct sockaddr_un	sun;
 	struct pollfd		pfd;
 	struct timeval		tv;
 
+	*fresh = 0;
 	if (p->fd >= 0) {
 		/* idle between requests: anything readable now is EOF or
 		 * junk of a pubd gone (restarted): start afresh */
@@ -72,19 +74,31 @@ pubc_check(struct pubc *p)
 		pubc_close(p);
 		return -1;
 	}
+	*fresh = 1;
 	return 0;
 }
 
+int
+pubc_check(struct pubc *p)
+{
+	int fresh;
+
+	return check(p, &fresh);
+}
+
 /* Writes n bytes of buf before deadline (monotonic ms).  Returns the bytes
- * written (n on success; fewer: failed, errstr set). */
+ * written (n on success; fewer: failed, errstr set, *gone 1 if the peer
+ * had closed its end, EPIPE or ECONNRESET). */
 static size_t
-write_all(struct pubc *p, const uint8_t *buf, size_t n, long long deadline)
+write_all(struct pubc *p, const uint8_t *buf, size_t n, long long deadline,
+    int *gone)
 {
 	struct pollfd	pfd;
 	size_t		off = 0;
 	ssize_t		w;
 	long long	left;
 
+	*gone = 0;
 	while (off < n) {
 		w = send(p->fd, buf + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w > 0) {
@@ -100,6 +114,7 @@ write_all(struct pubc *p, const uint8_t *buf, size_t n, long long deadline)
 			(void)poll(&pfd, 1, (int)left);
 			continue;
 		}
+		*gone = w < 0 && (errno == EPIPE || errno == ECONNRESET);
 		err_set(&p->err, p->errstr, ERR_IO, "pubd %s: write: %s",
 		    p->path, w < 0 && errno != EAGAIN ? strerror(errno) :
 		    "timed out");
@@ -166,6 +181,7 @@ hand_over(struct pubc *p, const char *exchange, const char *key,
 	long long	 deadline = mono_ms() + timeout_ms + PUBC_GRACE_MS;
 	size_t		 sent;
 	enum mq_result	 r;
+	int		 fresh, gone;
 
 	if (len > PUBFRAME_BODY_MAX || (buf = malloc(PUBFRAME_HDR +
 	    PUBFRAME_ID_MAX + 2 * PUBFRAME_NAME_MAX + len)) == NULL) {
@@ -182,11 +198,22 @@ hand_over(struct pubc *p, const char *exchange, const char *key,
 		    "key or timeout out of range");
 		return MQ_FAILED;
 	}
-	if (pubc_check(p) != 0) {
+	if (check(p, &fresh) != 0) {
 		free(buf);
 		return MQ_FAILED;
 	}
-	sent = write_all(p, buf, (size_t)n, deadline);
+	sent = write_all(p, buf, (size_t)n, deadline, &gone);
+	if (sent < (size_t)n && gone && !fresh) {
+		/* the kept socket's pubd went away after the check (stopping,
+		 * restarted) and took no whole frame: once more on a fresh
+		 * socket, to the pubd listening now */
+		pubc_close(p);
+		if (check(p, &fresh) != 0) {
+			free(buf);
+			return MQ_FAILED;
+		}
+		sent = write_all(p, buf, (size_t)n, deadline, &gone);
+	}
 	free(buf);
 	/* pubd takes only whole frames: a part of one is dropped with us */
 	if (sent < (size_t)n) {

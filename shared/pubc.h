@@ -9,6 +9,9 @@
  * MQ_UNKNOWN once the message may have left: pubd's answer unknown, pubd
  * gone (EOF) or silent past the deadline.  After an unknown outcome the
  * socket is closed, so that a late answer never meets the next message.
+ * A kept socket that pubd closed after the idle check (a write fails
+ * EPIPE: no whole frame reached it) is replaced once and the frame sent
+ * again, so a pubd restart costs no request.
  */
 #ifndef BOX_PUBC_H
 #define BOX_PUBC_H
