@@ -159,7 +159,8 @@ COMPONENTS = ["wrk", "nginx", "responders", "pubd", "hello", "pubbench", "redis"
 
 
 def _proc_table():
-    """{pid: (ppid, ticks)} of every process."""
+    """{pid: (ppid, ticks, reaped)} of every process: its own utime + stime,
+    and cutime + cstime, the ticks of the children it has waited for."""
     table = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -170,7 +171,8 @@ def _proc_table():
         except OSError:
             continue
         rest = s[s.rfind(")") + 2:].split()
-        table[int(d)] = (int(rest[1]), int(rest[11]) + int(rest[12]))
+        table[int(d)] = (int(rest[1]), int(rest[11]) + int(rest[12]),
+                         int(rest[13]) + int(rest[14]))
     return table
 
 
@@ -220,7 +222,11 @@ def _roots(extra):
 
 class CpuMeter:
     """CPU time per component between start() and stop(), from
-    /proc/<pid>/stat (utime + stime of each process and its descendants)."""
+    /proc/<pid>/stat (utime + stime of each process and its descendants).
+    A child that ends within the window (Redis's AOF rewrite, a replaced
+    responder) is not in the second sample: its ticks are counted where
+    they went, in its parent's cutime + cstime once reaped, less what it
+    had used before the window."""
 
     def __init__(self, extra=None):
         self.extra = extra or {}
@@ -228,7 +234,7 @@ class CpuMeter:
     def _sample(self):
         table = _proc_table()
         children = {}
-        for pid, (ppid, _) in table.items():
+        for pid, (ppid, _, _) in table.items():
             children.setdefault(ppid, []).append(pid)
         owner = {}
         for comp, pids in _roots(self.extra).items():
@@ -239,7 +245,8 @@ class CpuMeter:
                     continue
                 owner[p] = comp
                 todo.extend(children.get(p, []))
-        return {pid: (owner.get(pid), ticks) for pid, (_, ticks) in table.items()}, \
+        return {pid: (owner.get(pid), ticks, reaped, ppid)
+                for pid, (ppid, ticks, reaped) in table.items()}, \
             _machine_busy(), time.time()
 
     def start(self):
@@ -250,12 +257,19 @@ class CpuMeter:
         (a, (busy0, steal0), w0), (b, (busy1, steal1), w1) = self.t0, self._sample()
         comps = {}
         ours = 0
-        for pid, (comp, ticks) in b.items():
+        for pid, (comp, ticks, reaped, _) in b.items():
             if comp is None:
                 continue
-            d = ticks - a[pid][1] if pid in a else ticks
+            d = ticks + reaped - (a[pid][1] + a[pid][2] if pid in a else 0)
             comps[comp] = comps.get(comp, 0) + d
             ours += d
+        # a child of the first sample reaped since by its parent: its whole
+        # life went into the parent's reaped ticks, the part before the
+        # window included
+        for pid, (comp, ticks, _, ppid) in a.items():
+            if comp is not None and pid not in b and b.get(ppid, (None,))[0] == comp:
+                comps[comp] -= ticks
+                ours -= ticks
         secs = max(w1 - w0, 1e-6)
         # percent of one core
         pct = {k: 100.0 * v / HZ / secs for k, v in comps.items()}
