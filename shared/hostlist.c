@@ -10,13 +10,64 @@
 #include "valid.h"
 
 int
+hostport_parse(const char *s, int default_port, struct hostport *out,
+    char *err, size_t errlen)
+{
+	char	 item[300], *host, *colon, *rb = NULL;
+	long	 port = default_port;
+
+	if (strlen(s) >= sizeof(item)) {
+		snprintf(err, errlen, "node '%.40s...' too long", s);
+		return -1;
+	}
+	memcpy(item, s, strlen(s) + 1);
+	host = item;
+	colon = strrchr(item, ':');
+	if (item[0] == '[') {
+		/* "[v6]" or "[v6]:port": the address's own colons are not
+		 * the port's */
+		if ((rb = strchr(item, ']')) == NULL) {
+			snprintf(err, errlen, "node '%s': no ']' after the "
+			    "address", s);
+			return -1;
+		}
+		if (rb[1] != '\0' && rb[1] != ':') {
+			snprintf(err, errlen, "node '%s': ':port' or nothing "
+			    "must follow ']'", s);
+			return -1;
+		}
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+		*rb = '\0';
+		host = item + 1;
+	}
+	if (colon != NULL) {
+		if (valid_long(colon + 1, 1, 65535, &port) != 0) {
+			snprintf(err, errlen, "node '%s': port is not in "
+			    "1..65535", s);
+			return -1;
+		}
+		*colon = '\0';
+	} else if (default_port <= 0) {
+		snprintf(err, errlen, "node '%s': no port", s);
+		return -1;
+	}
+	if (host[0] == '\0' || strpbrk(host, " \t[]") != NULL ||
+	    strlen(host) >= sizeof(out->host)) {
+		snprintf(err, errlen, "node '%s': bad host", s);
+		return -1;
+	}
+	memcpy(out->host, host, strlen(host) + 1);
+	out->port = (int)port;
+	return 0;
+}
+
+int
 hostlist_parse(const char *list, int default_port, struct hostport *out,
     int max, char *err, size_t errlen)
 {
 	const char	*p = list, *e;
-	char		 item[300], *host, *colon, *rb = NULL;
+	char		 item[300];
 	size_t		 len;
-	long		 port;
 	int		 n = 0;
 
 	while (*p != '\0') {
@@ -40,43 +91,9 @@ hostlist_parse(const char *list, int default_port, struct hostport *out,
 			snprintf(err, errlen, "more than %d nodes", max);
 			return -1;
 		}
-		port = default_port;
-		host = item;
-		colon = strrchr(item, ':');
-		if (item[0] == '[') {
-			/* "[v6]" or "[v6]:port": the address's own colons
-			 * are not the port's */
-			if ((rb = strchr(item, ']')) == NULL) {
-				snprintf(err, errlen, "node '%s': no ']' after "
-				    "the address", item);
-				return -1;
-			}
-			if (rb[1] != '\0' && rb[1] != ':') {
-				snprintf(err, errlen, "node '%s': ':port' or "
-				    "nothing must follow ']'", item);
-				return -1;
-			}
-			colon = rb[1] == ':' ? rb + 1 : NULL;
-		}
-		if (colon != NULL) {
-			if (valid_long(colon + 1, 1, 65535, &port) != 0) {
-				snprintf(err, errlen, "node '%s': port is not "
-				    "in 1..65535", item);
-				return -1;
-			}
-			*colon = '\0';
-		}
-		if (item[0] == '[') {
-			*rb = '\0';
-			host = item + 1;
-		}
-		if (host[0] == '\0' || strpbrk(host, " \t[]") != NULL ||
-		    strlen(host) >= sizeof(out[n].host)) {
-			snprintf(err, errlen, "node '%s': bad host", item);
+		if (hostport_parse(item, default_port, &out[n], err,
+		    errlen) != 0)
 			return -1;
-		}
-		memcpy(out[n].host, host, strlen(host) + 1);
-		out[n].port = (int)port;
 		n++;
 	}
 	return n;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * hostlist.h - a list of servers in one setting, "host[:port],host[:port]"
- * (amqp_hosts).  A parser only: no I/O, no name lookup.
+ * (amqp_hosts), and one such entry.  A parser only: no I/O, no name lookup.
  */
 #ifndef BOX_HOSTLIST_H
 #define BOX_HOSTLIST_H
@@ -20,5 +20,11 @@ struct hostport {
  * the number of entries (0 for an empty list), or -1 with err set. */
 int	hostlist_parse(const char *list, int default_port, struct hostport *out,
 	    int max, char *err, size_t errlen);
+/* One entry as above, "host[:port]" or "[v6][:port]" (no blanks around
+ * it), into out; default_port 0: the port must be given.  Returns 0, or
+ * -1 with err set.  Also the parser of redis_nodes and of the addresses
+ * a Redis Cluster names (shared/rds.c, shared/rcluster.c). */
+int	hostport_parse(const char *s, int default_port, struct hostport *out,
+	    char *err, size_t errlen);
 
 #endif

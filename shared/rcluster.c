@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "fmt.h"
 #include "keys.h"
+#include "hostlist.h"
 #include "rcluster.h"
 #include "valid.h"
 
@@ -182,24 +183,20 @@ rcl_redirect_str(enum rcl_redirect r)
  * them ("a:1, b:2"), which are no part of a host */
 #define SEED_SEP	", \t"
 
-/* "host:port" (the port after the last colon, so an IPv6 host works) into
- * host and *port; returns 0 or -1. */
+/* "host:port" (the port after the last colon, so an IPv6 host works;
+ * "[v6]:port" too: hostport_parse()) into host and *port; returns 0 or
+ * -1. */
 static int
 parse_addr(const char *s, char *host, size_t hsize, int *port)
 {
-	const char	*colon;
-	long		 v;
-	size_t		 hl;
+	struct hostport	hp;
+	char		err[8];
 
-	if ((colon = strrchr(s, ':')) == NULL ||
-	    valid_long(colon + 1, 1, 65535, &v) != 0)
+	if (hostport_parse(s, 0, &hp, err, sizeof(err)) != 0 ||
+	    strlen(hp.host) >= hsize)
 		return -1;
-	hl = (size_t)(colon - s);
-	if (hl == 0 || hl >= hsize)
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	*port = (int)v;
+	memcpy(host, hp.host, strlen(hp.host) + 1);
+	*port = hp.port;
 	return 0;
 }
 

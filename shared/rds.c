@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "hostlist.h"
 #include "rds.h"
 #include "scripts.h"
 #include "valid.h"
@@ -68,9 +69,7 @@ rds_init(struct rds *r, enum rds_mode mode, const char *nodes,
     int timeout_ms, int retry_ms)
 {
 	struct sockaddr_un	 sun;
-	const char		*colon;
-	long			 port;
-	size_t			 hlen;
+	struct hostport		 hp;
 	char			 err[ERRSTR_MAX];
 
 	memset(r, 0, sizeof(*r));
@@ -89,8 +88,6 @@ rds_init(struct rds *r, enum rds_mode mode, const char *nodes,
 		err_set(&r->err, r->errstr, ERR_OTHER, "redis_mode: unknown");
 		return -1;
 	}
-	colon = strrchr(nodes, ':');
-	hlen = colon != NULL ? (size_t)(colon - nodes) : 0;
 	if (strchr(nodes, ',') != NULL) {
 		err_set(&r->err, r->errstr, ERR_OTHER, "redis_nodes: one "
 		    "host:port in redis_mode single (a list is for "
@@ -108,16 +105,16 @@ rds_init(struct rds *r, enum rds_mode mode, const char *nodes,
 		r->port = 0;
 		return 0;
 	}
-	if (colon == NULL || hlen == 0 || hlen >= sizeof(r->host) ||
-	    valid_long(colon + 1, 1, 65535, &port) != 0) {
+	/* "[v6]:port" too */
+	if (hostport_parse(nodes, 0, &hp, err, sizeof(err)) != 0 ||
+	    strlen(hp.host) >= sizeof(r->host)) {
 		err_set(&r->err, r->errstr, ERR_OTHER, "redis_nodes: '%s' is "
 		    "not host:port or the absolute path of a unix socket",
 		    nodes);
 		return -1;
 	}
-	memcpy(r->host, nodes, hlen);
-	r->host[hlen] = '\0';
-	r->port = (int)port;
+	memcpy(r->host, hp.host, strlen(hp.host) + 1);
+	r->port = hp.port;
 	return 0;
 }
 

@@ -229,6 +229,11 @@ test_redirects(void **state)
 	assert_int_equal(slot, 0);
 	assert_string_equal(host, "::1");
 	assert_int_equal(port, 7000);
+	/* a bracketed IPv6 address, should a server send one */
+	assert_int_equal(rcl_parse_redirect("MOVED 7 [::1]:7001", &slot, host,
+	    sizeof(host), &port), RCL_REDIR_MOVED);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 7001);
 	assert_int_equal(rcl_parse_redirect("ASK 16383 a:65535", &slot, host,
 	    sizeof(host), &port), RCL_REDIR_ASK);
 	assert_int_equal(rcl_parse_redirect("TRYAGAIN Multiple keys request "
@@ -242,7 +247,8 @@ test_redirects(void **state)
 		"MOVED 16384 h:1", "MOVED -1 h:1", "MOVED 1 h", "MOVED 1 h:",
 		"MOVED 1 h:0", "MOVED 1 h:65536", "MOVED 1 :80", "MOVED x h:1",
 		"MOVED 1", "MOVED", "ASK  h:1", "MOVED 1 averyveryverylonghost:1",
-		"ERR unknown command", "moved 1 h:1", "", NULL
+		"ERR unknown command", "moved 1 h:1", "MOVED 1 [::1]",
+		"MOVED 1 [h:1", "MOVED 1 []:1", "", NULL
 	};
 	size_t i;
 

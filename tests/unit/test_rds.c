@@ -42,6 +42,11 @@ test_node_lists(void **state)
 		{ RDS_SINGLE, "h:0", -1, NULL, 0 },
 		{ RDS_SINGLE, "h:65536", -1, NULL, 0 },
 		{ RDS_SINGLE, "h:12x", -1, NULL, 0 },
+		/* IPv6: in brackets, or bare with the port after the last ':' */
+		{ RDS_SINGLE, "[::1]:6380", 0, "::1", 6380 },
+		{ RDS_SINGLE, "::1:6381", 0, "::1", 6381 },
+		{ RDS_SINGLE, "[::1]", -1, NULL, 0 },	/* no port */
+		{ RDS_SINGLE, "[::1:6379", -1, NULL, 0 },
 		/* a unix socket: its path, port 0 */
 		{ RDS_SINGLE, "/run/redis/redis.sock", 0,
 		    "/run/redis/redis.sock", 0 },
@@ -54,6 +59,8 @@ test_node_lists(void **state)
 		{ RDS_CLUSTER, "h:1", 0, NULL, 0 },
 		{ RDS_CLUSTER, "", -1, NULL, 0 },
 		{ RDS_CLUSTER, "h:1,nope", -1, NULL, 0 },
+		{ RDS_CLUSTER, "[::1]:7001, [::1]:7002", 0, NULL, 0 },
+		{ RDS_CLUSTER, "[::1]:7001,[::1]", -1, NULL, 0 },
 	};
 	struct rds	r;
 	size_t		i;
