@@ -16,9 +16,9 @@
 -- one wins.  A seat is cleared only while its owner is still the hold.
 -- Returns the number expired ("" mode); for one hold 1 deleted, 2 expired
 -- (released now if the sweeper had not yet), 4 deleted before, 0 unknown
--- (or confirmed), 3 being confirmed: its order's message is not
--- confirmed by the broker yet, and a publish that fails gives the hold
--- back (lua/order_release.lua), 5 active in a fenced zone (no counters:
+-- (or confirmed), {3, orderId} being confirmed into that order: its
+-- message is not confirmed by the broker yet, and a publish that fails
+-- gives the hold back (lua/order_release.lua), 5 active in a fenced zone (no counters:
 -- its node lost writes, docs/reliability.md): the hold may have been
 -- confirmed or deleted in the lost second, so it is not ended before
 -- `ticketctl rebuild` says (the "" mode leaves the zone's holds alike).
@@ -89,7 +89,7 @@ if not exp then
   local oid = string.match(rec or '', '^C (%S+)$')
   if oid and KEYS[10] and order_pending(KEYS[8], KEYS[9], oid,
       redis.call('HGET', KEYS[10], oid) or nil) then
-    return 3
+    return {3, oid}
   end
   return 0
 end

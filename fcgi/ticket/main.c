@@ -286,35 +286,33 @@ reply_sold(FCGX_Request *req, enum sell_kind k, const struct sale *s,
 	free(body);
 }
 
-/* 409 REQUEST_IN_PROGRESS: the order it is completing (and the ticket of
- * a POST /tickets) when Redis named it, with Location, as the 503 of an
- * unknown outcome does: a client that lost its first answer learns what
- * may still be issued. */
+/* 409 REQUEST_IN_PROGRESS with msg (plain text, no JSON escapes needed):
+ * the order being completed (and the ticket of a POST /tickets) when Redis
+ * named it, with Location, as the 503 of an unknown outcome does: a client
+ * that lost its first answer learns what may still be issued. */
 static void
-reply_in_progress(FCGX_Request *req, const struct sale *s)
+reply_in_progress(FCGX_Request *req, const char *msg, const char *order,
+    const char *ticket)
 {
-	static const char msg[] = "a request with this Idempotency-Key is "
-	    "still running; try again";
-	char	body[320], hdr[128];
+	char	body[384], hdr[128];
 	int	n;
 
-	if (s->running_order[0] == '\0') {
+	if (order[0] == '\0') {
 		http_error(req, 409, "REQUEST_IN_PROGRESS", msg, RETRY_AFTER);
 		return;
 	}
-	if (s->running_ticket[0] != '\0') {
+	if (ticket[0] != '\0') {
 		n = snprintf(body, sizeof(body), "{\"error\":"
 		    "\"REQUEST_IN_PROGRESS\",\"message\":\"%s\",\"ticketId\":"
-		    "\"%s\",\"orderId\":\"%s\"}", msg, s->running_ticket,
-		    s->running_order);
+		    "\"%s\",\"orderId\":\"%s\"}", msg, ticket, order);
 		snprintf(hdr, sizeof(hdr), RETRY_AFTER
-		    "Location: /get/tickets/%s\r\n", s->running_ticket);
+		    "Location: /get/tickets/%s\r\n", ticket);
 	} else {
 		n = snprintf(body, sizeof(body), "{\"error\":"
 		    "\"REQUEST_IN_PROGRESS\",\"message\":\"%s\",\"orderId\":"
-		    "\"%s\"}", msg, s->running_order);
+		    "\"%s\"}", msg, order);
 		snprintf(hdr, sizeof(hdr), RETRY_AFTER
-		    "Location: /get/orders/%s\r\n", s->running_order);
+		    "Location: /get/orders/%s\r\n", order);
 	}
 	http_reply(req, 409, hdr, body, (size_t)n);
 }
@@ -333,7 +331,9 @@ reply_keyed(FCGX_Request *req, struct sale *s, enum sale_result res)
 		    "Idempotency-Key was used with another request", NULL);
 		return 1;
 	case SALE_IN_PROGRESS:
-		reply_in_progress(req, s);
+		reply_in_progress(req, "a request with this Idempotency-Key "
+		    "is still running; try again", s->running_order,
+		    s->running_ticket);
 		return 1;
 	case SALE_REPLAY:
 		if (sale_from_replay(s, secret) != 0) {
@@ -965,12 +965,12 @@ confirm_hold(FCGX_Request *req, const char *id)
 static void
 delete_hold(FCGX_Request *req, const char *id)
 {
-	char		 tag[TAG_MAX];
+	char		 tag[TAG_MAX], oid[UUID_LEN + 1];
 	unsigned	 node;
 
 	if (find_hold_or_reply(req, id, &node, tag) != 0)
 		return;
-	switch (sale_end_hold(&rds, node, tag, id)) {
+	switch (sale_end_hold(&rds, node, tag, id, oid)) {
 	case END_HOLD_DELETED:
 		/* a failover must not bring the hold back after a 204 */
 		if (write_replicated(node, "delete hold", id))
@@ -999,10 +999,10 @@ delete_hold(FCGX_Request *req, const char *id)
 		break;
 	case END_HOLD_CONFIRMING:
 		/* a publish that fails gives the hold back: neither ended nor
-		 * an order yet */
-		http_error(req, 409, "REQUEST_IN_PROGRESS", "this hold is "
-		    "being confirmed; try again: its order, or the hold if "
-		    "the confirm fails", RETRY_AFTER);
+		 * an order yet (the order named: it may be what comes) */
+		reply_in_progress(req, "this hold is being confirmed; try "
+		    "again: its order, or the hold if the confirm fails", oid,
+		    "");
 		break;
 	case END_HOLD_FENCED:
 		http_error(req, 503, "UNAVAILABLE", "this zone is being "

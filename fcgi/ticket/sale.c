@@ -558,7 +558,7 @@ sale_find_hold(struct rds *r, const char *hold_id, unsigned *node, char *tag)
 
 enum sale_end_hold
 sale_end_hold(struct rds *r, unsigned node, const char *tag,
-    const char *hold_id)
+    const char *hold_id, char order_id[UUID_LEN + 1])
 {
 	char		 k[KEY__MAX][KEY_MAX], hash[TOKEN_HASH_LEN + 1];
 	const char	*argv[13];
@@ -582,7 +582,15 @@ sale_end_hold(struct rds *r, unsigned node, const char *tag,
 	if ((rep = rds_eval(r, node, SCRIPT_HOLD_EXPIRE, 10, 13, argv)) ==
 	    NULL)
 		return END_HOLD_ERROR;
-	res = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	/* an integer, or {3, orderId} */
+	order_id[0] = '\0';
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    rep->element[0]->type == REDIS_REPLY_INTEGER &&
+	    rep->element[0]->integer == 3) {
+		uuid_of(rep, 1, order_id);
+		res = 3;
+	} else
+		res = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
 	freeReplyObject(rep);
 	switch (res) {
 	case 0:

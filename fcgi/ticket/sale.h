@@ -112,7 +112,8 @@ enum sale_end_hold {
 	END_HOLD_ENDED,		/* deleted before (its end written again,
 				   for the caller's WAIT) */
 	END_HOLD_UNKNOWN,	/* no such hold, or confirmed: an order now */
-	END_HOLD_CONFIRMING,	/* its confirm's message not confirmed yet */
+	END_HOLD_CONFIRMING,	/* its confirm's message not confirmed yet
+				   (the order's id into order_id) */
 	END_HOLD_FENCED,	/* active in a zone without counters: not
 				   ended before ticketctl rebuild */
 	END_HOLD_ERROR		/* Redis failed, errstr says why */
@@ -148,9 +149,11 @@ int	sale_new(struct sale *s, const struct order_req *o, char kind,
  * confirmed hold after a Redis loss. */
 enum sale_lookup sale_find_hold(struct rds *r, const char *hold_id,
 	    unsigned *node, char *tag);
-/* DELETE of a hold (lua/hold_expire.lua). */
+/* DELETE of a hold (lua/hold_expire.lua); on END_HOLD_CONFIRMING the
+ * order it is being confirmed into goes to order_id ("" if Redis did not
+ * name one). */
 enum sale_end_hold sale_end_hold(struct rds *r, unsigned node,
-	    const char *tag, const char *hold_id);
+	    const char *tag, const char *hold_id, char order_id[UUID_LEN + 1]);
 
 /* After SALE_REPLAY: fills head, tickets, order_id, tids[0], kind and the
  * token (from secret) from the replayed order message.  Returns 0 or -1. */

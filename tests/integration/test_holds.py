@@ -266,8 +266,9 @@ def test_delete_while_a_confirm_is_in_flight_is_asked_again():
     """DELETE of a hold whose confirm is between its reservation and its
     publish (a test hook holds the confirm's responder there): neither
     ended nor an order yet (a failed publish gives the hold back), so 409
-    REQUEST_IN_PROGRESS with Retry-After, the seats untouched; once the
-    confirm is answered 201, the hold is an order (404).  Would catch: the
+    REQUEST_IN_PROGRESS with Retry-After and the order it may become, the
+    seats untouched; once the confirm is answered 201, the hold is an
+    order (404).  Would catch: the
     404 "a confirmed hold is an order: cancel the order" of before, whose
     cancel then answered 409 and, had the publish failed, 404, while the
     hold stood again until its expiry."""
@@ -289,6 +290,10 @@ def test_delete_while_a_confirm_is_in_flight_is_asked_again():
     check(d.header("Retry-After"), "no Retry-After")
     c = out["c"]
     eq(c.status, 201, "the confirm (%s)" % c.body)
+    # the 409 named the order the confirm was making
+    eq((d.json().get("orderId"), d.header("Location")),
+       (c.json()["orderId"], "/get/orders/%s" % c.json()["orderId"]),
+       "the order named by the DELETE's 409")
     owners = {t["ticketId"] for t in c.json()["tickets"]}
     eq({st["owners"].get(8 * 20 + 0), st["owners"].get(8 * 20 + 1)}, owners,
        "the seats were the order's while the DELETE was answered")
