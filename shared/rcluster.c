@@ -12,8 +12,8 @@
 
 #include "clock.h"
 #include "fmt.h"
-#include "keys.h"
 #include "hostlist.h"
+#include "keys.h"
 #include "rcluster.h"
 #include "valid.h"
 

@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "hostlist.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
-#include "hostlist.h"
 #include "rds.h"
 #include "scripts.h"
 #include "valid.h"
