@@ -102,7 +102,7 @@ CTL_TESTS      = catalog_doc
 UNIT	= $(foreach t,$(LIB_TESTS) $(TICKET_TESTS) $(QUERY_TESTS) $(CONSUMER_TESTS) $(CTL_TESTS),\
 	  $(BUILD)/test/test_$(t))
 # fuzz harnesses: tests/fuzz/fuzz_NAME.c with the archive of what it fuzzes
-FUZZ_LIB    = ticket awscreds redirect msg pubframe headers
+FUZZ_LIB    = ticket awscreds redirect msg pubframe headers conf
 FUZZ_TICKET = form json order opath replay
 FUZZ_QUERY  = route
 FUZZ_CTL    = catalog

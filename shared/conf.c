@@ -307,7 +307,11 @@ conf_dump(const struct conf *c, int fd)
 			n = snprintf(line, sizeof(line), "%s = %d\n", d->name,
 			    *(const int *)p);
 		else
-			n = snprintf(line, sizeof(line), "%s = %s\n", d->name, p);
+			/* a value that begins with '#' (written "name =#...")
+			 * keeps the '=' next to it, or it would read back as
+			 * a comment */
+			n = snprintf(line, sizeof(line), "%s =%s%s\n", d->name,
+			    *p == '#' ? "" : " ", p);
 		if (n > 0 && (size_t)n < sizeof(line))
 			(void)!write(fd, line, n);
 	}

@@ -385,6 +385,32 @@ test_dump_masks_secrets(void **state)
 	assert_non_null(strstr(t, "amqp_password = ****\n"));
 }
 
+/* What -n prints of a file loads again to the same settings: a value that
+ * begins with '#' (after "=" with no blank, so no comment) keeps it
+ * (found by tests/fuzz/fuzz_conf.c) */
+static void
+test_dump_reads_back(void **state)
+{
+	struct conf	c, again;
+	char		err[512];
+	const char	*t;
+
+	(void)state;
+	assert_int_equal(load_text(
+	    "log_file =#weird\n"
+	    "amqp_vhost = /a#b\n"
+	    "mysql_database = x # a comment\n", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.log_file, "#weird");
+	assert_string_equal(c.amqp_vhost, "/a#b");
+	assert_string_equal(c.mysql_database, "x");
+	t = dump(&c);
+	assert_non_null(strstr(t, "log_file =#weird\n"));
+	assert_int_equal(load_text(t, &again, err, sizeof(err)), 0);
+	assert_string_equal(again.log_file, "#weird");
+	assert_string_equal(again.amqp_vhost, "/a#b");
+	assert_string_equal(again.mysql_database, "x");
+}
+
 /* amqp_hosts (hostlist.c): a list of host[:port], checked at load */
 static void
 test_amqp_hosts(void **state)
@@ -483,6 +509,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_env_aws, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_masks_secrets, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_dump_reads_back, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_amqp_hosts, setup,
 		    teardown),
