@@ -162,8 +162,10 @@ conf_read_file(struct conf *c, const char *path, int must_exist, char *err,
     size_t errlen)
 {
 	FILE	*f;
-	char	 line[4096], msg[512], *p, *eq, *name, *value;
-	int	 lineno = 0;
+	char	*line = NULL, msg[512], *p, *eq, *name, *value;
+	size_t	 cap = 0, len;
+	ssize_t	 n;
+	int	 lineno = 0, rc = -1;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		if (!must_exist && errno == ENOENT)
@@ -171,12 +173,19 @@ conf_read_file(struct conf *c, const char *path, int must_exist, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while ((n = getline(&line, &cap, f)) > 0) {
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
+		len = (size_t)n - (line[n - 1] == '\n');
+		if (len > CONF_LINE_MAX) {
 			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
-			fclose(f);
-			return -1;
+			goto out;
+		}
+		/* a NUL would end the line's text early: not a text file
+		 * (UTF-16, say), not a line "too long" */
+		if (memchr(line, '\0', len) != NULL) {
+			snprintf(err, errlen, "%s:%d: a NUL byte: the file is "
+			    "not text (saved as UTF-16?)", path, lineno);
+			goto out;
 		}
 		/* '#' starts a comment at the start of a line or after a blank,
 		 * so that values such as passwords may contain it */
@@ -192,27 +201,27 @@ conf_read_file(struct conf *c, const char *path, int must_exist, char *err,
 		if ((eq = strchr(p, '=')) == NULL) {
 			snprintf(err, errlen, "%s:%d: expected 'name = value'",
 			    path, lineno);
-			fclose(f);
-			return -1;
+			goto out;
 		}
 		*eq = '\0';
 		name = trim(p);
 		value = trim(eq + 1);
 		if (conf_set(c, name, value, msg, sizeof(msg)) != 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
-			fclose(f);
-			return -1;
+			goto out;
 		}
 	}
-	/* fopen() takes a directory, and fgets() then fails (EISDIR): a
+	/* fopen() takes a directory, and getline() then fails (EISDIR): a
 	 * read error is no end of the file */
 	if (ferror(f)) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fclose(f);
-		return -1;
+		goto out;
 	}
+	rc = 0;
+out:
+	free(line);
 	fclose(f);
-	return 0;
+	return rc;
 }
 
 static int

@@ -15,6 +15,7 @@
 
 #define CONF_STR_MAX	256
 #define CONF_HOSTS_MAX	16	/* entries of amqp_hosts */
+#define CONF_LINE_MAX	4094	/* bytes of a file's line, besides its newline */
 
 struct conf {
 	/* logging */

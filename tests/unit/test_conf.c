@@ -216,6 +216,53 @@ test_file_errors(void **state)
 	    "1: mysql_database: value longer than 63 characters");
 }
 
+/* A NUL byte (a file saved as UTF-16) is named as such, not as a line
+ * "too long" (what fgets() made of it) */
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "amqp_port = 5673\nlog_level = info\0x\n"
+	    "amqp_host = h\n";
+	struct conf	c;
+	char		err[512], want[512];
+	FILE		*f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, f),
+	    sizeof(text) - 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(conf_load(&c, path, 1, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: a NUL byte: the file is not text "
+	    "(saved as UTF-16?)", path);
+	assert_string_equal(err, want);
+}
+
+/* The longest line: CONF_LINE_MAX bytes and its newline, or without one at
+ * the end of the file */
+static void
+test_longest_line(void **state)
+{
+	static char	big[CONF_LINE_MAX + 2];
+	struct conf	c;
+	char		err[512];
+	size_t		pre = strlen("aws_session_token = ");
+
+	(void)state;
+	/* the value is too long for the setting, but the line is read */
+	memset(big, 'x', CONF_LINE_MAX);
+	memcpy(big, "aws_session_token = ", pre);
+	big[CONF_LINE_MAX] = '\n';
+	assert_int_equal(load_text(big, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":1: aws_session_token: value longer"));
+	big[CONF_LINE_MAX] = '\0';
+	assert_int_equal(load_text(big, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":1: aws_session_token: value longer"));
+	big[CONF_LINE_MAX] = 'x';
+	assert_int_equal(load_text(big, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":1: line too long"));
+}
+
 static void
 test_long_line(void **state)
 {
@@ -504,6 +551,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_longest_line, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_log_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_aws, setup, teardown),
