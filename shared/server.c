@@ -2,6 +2,8 @@
 /*
  * server.c - command line, signals and the accept loop (see server.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +18,49 @@
 
 static volatile sig_atomic_t	stopping;
 static sigset_t			stop_sigs;	/* SIGTERM, SIGINT */
+static int			null_fd = -1;	/* /dev/null */
 
+/*
+ * SIGTERM, SIGINT: stop after the request in hand.  The handler runs with
+ * SA_RESTART, because until the request is in hand (hold_stop()) the
+ * process may be inside libfcgi's accept reading the request's parameters,
+ * and libfcgi takes a read interrupted there (EINTR) for the end of them:
+ * the request was handled without the parameters still to come (its path,
+ * its Idempotency-Key...).  An idle process blocked in accept() must still
+ * stop at once: the handler puts /dev/null in place of the listening
+ * socket (descriptor 0), so the accept() the kernel restarts fails
+ * (ENOTSOCK) and FCGX_Accept_r returns; a read of parameters under way is
+ * on the connection's own descriptor, restarted, and goes on.
+ */
 static void
 on_term(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	stopping = 1;
-	/* only sets libfcgi's flag: makes a blocked accept give up */
-	FCGX_ShutdownPending();
+	if (null_fd >= 0)
+		(void)dup2(null_fd, 0);
+	errno = saved;
+}
+
+static void
+stop_signals(void)
+{
+	struct sigaction sa;
+
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	if ((null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		log_warn("/dev/null (an idle process will stop only after "
+		    "its next request)");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
 }
 
 static void
@@ -100,14 +137,14 @@ finish(FCGX_Request *req)
 
 /*
  * Holds (hold 1) or lets through (hold 0) SIGTERM and SIGINT.  Held while a
- * request is in hand: the handler runs without SA_RESTART (so that it ends
- * a blocked accept), and would interrupt any read or wait of the request,
- * above all the read of a body that has not fully arrived (Apache passes a
- * body on as the client sends it): libfcgi marks the stream failed on
- * EINTR and a valid purchase was answered 400.  A signal that came
- * meanwhile is delivered when it is let through, before the next accept:
- * the process stops after the answer.  SIGALRM (http_deadline) is never
- * held.
+ * request is in hand: SA_RESTART restarts reads, but not every wait (poll()
+ * and the waits with a timeout end with EINTR whatever the flag), and the
+ * handler must not cut short any wait of the request, above all the read
+ * of a body that has not fully arrived (Apache passes a body on as the
+ * client sends it: libfcgi marks the stream failed on EINTR and a valid
+ * purchase was answered 400).  A signal that came meanwhile is delivered
+ * when it is let through, before the next accept: the process stops after
+ * the answer.  SIGALRM (http_deadline) is never held.
  */
 static void
 hold_stop(int hold)
@@ -151,10 +188,8 @@ server_main(int argc, char **argv, const struct server_ops *ops)
 	if (a.check)
 		return ops->init(&c, 1) != 0 ? 1 : start_check_done(&c);
 	start_log(ops->prog, &c);
-	start_signals(on_term);
-	sigemptyset(&stop_sigs);
-	sigaddset(&stop_sigs, SIGTERM);
-	sigaddset(&stop_sigs, SIGINT);
+	start_signals(on_term);		/* and SIGPIPE ignored */
+	stop_signals();
 
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
 		log_error("fastcgi: cannot initialise the library");

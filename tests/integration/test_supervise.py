@@ -21,6 +21,7 @@ import threading
 import time
 
 import box
+import fcgi
 import history
 from box import check, eq
 
@@ -280,6 +281,69 @@ def test_a_restart_while_a_body_arrives_answers_the_purchase():
     r = box.buy("Venue1", "Event1", 64, 1, 2, port=box.APACHE)
     eq(r.status, 201, "a purchase after the restart")
     box.ticket_persisted(tkt["ticketId"], timeout=60)
+
+
+def test_a_stop_while_the_request_head_arrives_answers_it():
+    """SIGTERM to a responder that has accepted a connection and is still
+    reading the request's parameters (inside libfcgi's accept, before the
+    request is in hand): it waits for the rest of them, answers that
+    request, then exits 0.  Before, the signal interrupted libfcgi's read
+    (EINTR), libfcgi took the parameters it had for the whole request, and
+    the responder answered a request without its path (404 "no such path")
+    before the web server had even sent it.  An idle responder still stops
+    at once."""
+    with tempfile.TemporaryDirectory() as d:
+        sock = os.path.join(d, "query.sock")
+        env = dict(box.ENV, BOXOFFICE_LOG_FILE="", BOXOFFICE_METRICS_DIR="")
+
+        def start():
+            p = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "--",
+                                  os.path.join(box.BIN, "query.fcgi"), "-c",
+                                  box.ENV["BOX_CONF"]], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True, env=env)
+            box.wait_until(lambda: os.path.exists(sock), timeout=10, interval=0.05,
+                           what="the responder's socket")
+            eq(fcgi.call(sock, "GET", "/get/venues").split("\r\n", 1)[0], "Status: 200 OK",
+               "a request before the test")
+            return p
+
+        p = start()
+        try:
+            # REQUEST_METHOD sent, the path and the parameters' end not yet
+            head, rest = fcgi.request("GET", "/get/venues", head_params=1)
+            s = fcgi.connect(sock, timeout=10)
+            try:
+                s.sendall(head)
+                time.sleep(0.3)
+                p.send_signal(signal.SIGTERM)
+                time.sleep(0.3)
+                check(p.poll() is None, "the responder exited (%s) with a request's head read"
+                      % p.returncode)
+                s.sendall(rest)
+                out = fcgi.read_reply(s)
+            finally:
+                s.close()
+            eq(out.split("\r\n", 1)[0], "Status: 200 OK",
+               "the answer to the request whose head was arriving (%r)" % out[:200])
+            eq(p.wait(timeout=10), 0, "exit status after the answer")
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        # idle, waiting in accept: stops at once
+        os.unlink(sock)
+        p = start()
+        try:
+            t0 = time.time()
+            p.send_signal(signal.SIGTERM)
+            eq(p.wait(timeout=5), 0, "exit status of an idle responder")
+            check(time.time() - t0 < 1.0, "an idle responder took %.2f s to stop"
+                  % (time.time() - t0))
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
 
 
 def test_prefork_stops_its_children_on_sigterm():

@@ -22,15 +22,19 @@ def _pair(k, v):
     return n(k) + n(v) + k + v
 
 
-def request(method, path, body=b"", content_type=""):
+def request(method, path, body=b"", content_type="", head_params=None):
     """The records of one request, split in two halves: (head, rest).  A
-    responder that got only the head waits for the rest, busy."""
-    params = [("REQUEST_METHOD", method), ("REQUEST_URI", path), ("SCRIPT_NAME", path),
-              ("QUERY_STRING", ""), ("SERVER_PROTOCOL", "HTTP/1.1"),
-              ("CONTENT_TYPE", content_type), ("CONTENT_LENGTH", str(len(body)) if body else "")]
-    head = record(BEGIN, struct.pack("!HB5x", 1, 0)) + \
-        record(PARAMS, b"".join(_pair(k, v) for k, v in params))
-    rest = record(PARAMS, b"") + (record(STDIN, body) if body else b"") + record(STDIN, b"")
+    responder that got only the head waits for the rest, busy.  The head
+    holds every parameter, or only the first head_params of them (the
+    others in a second PARAMS record of the rest)."""
+    params = [_pair(k, v) for k, v in (
+        ("REQUEST_METHOD", method), ("REQUEST_URI", path), ("SCRIPT_NAME", path),
+        ("QUERY_STRING", ""), ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("CONTENT_TYPE", content_type), ("CONTENT_LENGTH", str(len(body)) if body else ""))]
+    cut = len(params) if head_params is None else head_params
+    head = record(BEGIN, struct.pack("!HB5x", 1, 0)) + record(PARAMS, b"".join(params[:cut]))
+    rest = (record(PARAMS, b"".join(params[cut:])) if cut < len(params) else b"") + \
+        record(PARAMS, b"") + (record(STDIN, body) if body else b"") + record(STDIN, b"")
     return head, rest
 
 
