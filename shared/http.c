@@ -15,6 +15,8 @@
 #include "log.h"
 #include "metrics.h"
 
+#define DEADLINE_REPEAT_MS	100	/* after the deadline, until disarmed */
+
 static int	deadline_ms;
 
 static void
@@ -48,6 +50,11 @@ http_deadline(int on)
 	if (on) {
 		it.it_value.tv_sec = deadline_ms / 1000;
 		it.it_value.tv_usec = (deadline_ms % 1000) * 1000;
+		/* and again every DEADLINE_REPEAT_MS until disarmed: a signal
+		 * that came while no read was blocked (libfcgi between two
+		 * reads) interrupted nothing, and the next read would wait
+		 * for ever */
+		it.it_interval.tv_usec = DEADLINE_REPEAT_MS * 1000;
 	}
 	(void)setitimer(ITIMER_REAL, &it, NULL);
 }

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_http.c - unit tests of the pure parts of shared/http.c: media type
- * matching, reason phrases and health states.  (Reading bodies and
+ * matching, reason phrases and health states; and the body deadline's
+ * timer.  (Reading bodies and
  * writing responses need libfcgi streams: the integration tests cover them.)
  */
+#include <sys/wait.h>
+
+#include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -119,6 +125,42 @@ test_origin_form(void **state)
 	assert_string_equal(http_origin_form(""), "");
 }
 
+/* The body deadline (http_deadline()) in a child process: armed for 50
+ * ms, the first SIGALRM lands while nothing reads (a sleep), then a read
+ * of a pipe that never gets data begins.  It must fail (EINTR) soon: the
+ * signal repeats until disarmed.  Before, it fired once and that read
+ * waited for ever.  The child's exit status: 0 the read was interrupted,
+ * 1 it returned something else; no exit within 3 s is the hang. */
+static void
+test_deadline_repeats(void **state)
+{
+	pid_t	pid;
+	int	status = -1, i;
+
+	(void)state;
+	if ((pid = fork()) == 0) {
+		int	fds[2];
+		char	c;
+
+		if (pipe(fds) != 0 || http_deadline_init(50) != 0)
+			_exit(1);
+		http_deadline(1);
+		usleep(200 * 1000);	/* the deadline passes here */
+		_exit(read(fds[0], &c, 1) == -1 && errno == EINTR ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	for (i = 0; i < 300 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(10 * 1000);
+	if (i == 300) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("a read begun after the deadline was not interrupted "
+		    "within 3 s");
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void
 test_health_state(void **state)
 {
@@ -146,6 +188,7 @@ main(void)
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_origin_form),
 		cmocka_unit_test(test_health_state),
+		cmocka_unit_test(test_deadline_repeats),
 	};
 
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
