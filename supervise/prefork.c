@@ -27,7 +27,8 @@
  * as nginx's and Apache's workers do when their master dies; nothing
  * replaces a child that dies meanwhile.  A new prefork started with the
  * same -p PIDFILE replaces them: it reads the pids of the previous
- * generation from the file (those still running the same command line),
+ * generation from the file (those still running the same command line;
+ * a pidfd of each, so that a pid taken over meanwhile is not signalled),
  * starts its own children, and once they have all run for a second sends
  * the old ones SIGTERM (they finish the request in hand and exit).  Until
  * then the pid file lists the old ones beside the new, so that a prefork
@@ -41,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +73,7 @@ static int		 settled;	/* a child has run for QUICK_MS */
  * pid file lists them beside ours until then, so that a prefork started
  * after this one died still finds them */
 static pid_t		 olds[OLDS_MAX];
+static int		 oldfds[OLDS_MAX];	/* their pidfds, or -1 */
 static int		 nolds;
 static int		 keep_olds;	/* ours cannot start: they serve on */
 
@@ -173,10 +176,20 @@ read_olds(void)
 			break;
 		if (errno != 0 || v <= 1 || (pid_t)v == getpid())
 			continue;
-		/* not a recycled pid: the same command line, not a zombie */
+		/* a pidfd names this process, not whatever has its pid when
+		 * retire_olds() signals it: the old one may exit meanwhile
+		 * and its pid be taken by another (-1: no pidfd, the pid) */
+		fd = pidfd_open((pid_t)v, 0);
+		/* not a recycled pid: the same command line, not a zombie,
+		 * read while the process the pidfd names was alive */
 		if (cmdline((pid_t)v, got, sizeof(got)) != (ssize_t)wlen ||
-		    memcmp(got, want, wlen) != 0)
+		    memcmp(got, want, wlen) != 0 ||
+		    (fd >= 0 && pidfd_send_signal(fd, 0, NULL, 0) != 0)) {
+			if (fd >= 0)
+				close(fd);
 			continue;
+		}
+		oldfds[nolds] = fd;
 		olds[nolds++] = (pid_t)v;
 	}
 	if (nolds > 0)
@@ -194,9 +207,14 @@ retire_olds(void)
 
 	if (keep_olds)
 		return;
-	for (i = 0; i < nolds; i++)
-		if (kill(olds[i], SIGTERM) != 0 && errno != ESRCH)
+	for (i = 0; i < nolds; i++) {
+		if ((oldfds[i] >= 0 ?
+		    pidfd_send_signal(oldfds[i], SIGTERM, NULL, 0) :
+		    kill(olds[i], SIGTERM)) != 0 && errno != ESRCH)
 			log_warn("kill %ld", (long)olds[i]);
+		if (oldfds[i] >= 0)
+			close(oldfds[i]);
+	}
 	if (nolds > 0)
 		log_info("sent SIGTERM to %d %s process(es) of the previous "
 		    "supervisor", nolds, prog[0]);

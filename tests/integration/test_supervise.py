@@ -11,6 +11,7 @@ included) is not restarted forever, a restart (SIGHUP) lets a responder
 finish the purchase whose body is still arriving, and `scripts/stack stop`
 really stops a supervised service."""
 
+import ctypes
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ import history
 from box import check, eq
 
 PREFORK = os.path.join(box.BIN, "prefork")
+PR_SET_CHILD_SUBREAPER = 36
 RUN = os.path.join(box.ENV.get("BOX_VAR", os.path.join(box.ROOT, "var")), "run")
 
 
@@ -456,6 +458,85 @@ def test_prefork_killed_before_retiring_the_old_children():
             for p in sum(gens, []) + listed():
                 if running(p):
                     os.kill(p, signal.SIGKILL)
+
+
+def test_prefork_retires_the_old_child_not_a_process_that_took_its_pid():
+    """An old child (of a prefork killed with SIGKILL) that exits after the
+    new prefork read the pid file and before it retires the old ones: its
+    pid, taken meanwhile by another process running the very same command
+    line, is not signalled.  The pid is handed on on purpose through
+    /proc/sys/kernel/ns_last_pid (root).  Before, prefork sent SIGTERM to
+    the pid and stopped that other process."""
+    last_pid = "/proc/sys/kernel/ns_last_pid"
+    if not os.access(last_pid, os.W_OK):
+        print("%s is not writable here (not root): cannot hand a pid on" % last_pid)
+        return
+    with tempfile.TemporaryDirectory() as d:
+        pidfile = os.path.join(d, "kids.pid")
+        cmd = [PREFORK, "-n", "1", "-p", pidfile, "--", "sleep", "65"]
+        procs, others = [], []
+
+        def listed():
+            try:
+                return [int(x) for x in open(pidfile).read().split()]
+            except (OSError, ValueError):
+                return []
+
+        # the first prefork's orphan is ours to reap at once (init may take
+        # a second or more, and the new prefork retires after one)
+        libc = ctypes.CDLL(None, use_errno=True)
+        eq(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0, "prctl(PR_SET_CHILD_SUBREAPER)")
+        try:
+            procs.append(subprocess.Popen(cmd, stderr=subprocess.DEVNULL))
+            old = box.wait_until(lambda: [p for p in listed() if running(p)], timeout=5,
+                                 interval=0.02, what="the first child")[0]
+            procs[0].kill()
+            procs[0].wait()
+            procs.append(subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True))
+            # the new prefork read the pid file: it lists its child beside the old
+            box.wait_until(lambda: len(listed()) == 2 and old in listed(), timeout=5,
+                           interval=0.005, what="the second prefork's child")
+            t0 = time.time()
+            os.kill(old, signal.SIGKILL)
+            os.waitpid(old, 0)
+            other = None
+            for _ in range(20):
+                with open(last_pid, "w") as f:
+                    f.write(str(old - 1))
+                q = subprocess.Popen(["sleep", "65"])
+                others.append(q)
+                if q.pid == old:
+                    other = q
+                    break
+                q.kill()
+            took = time.time() - t0
+            if other is None:
+                print("no process got pid %d in 20 tries (a busy machine): nothing to check"
+                      % old)
+                return
+            check(took < 0.8, "handing the pid on took %.2f s: the new prefork may have "
+                  "retired the old one before" % took)
+            # the new prefork retires the old generation once its child ran 1 s
+            time.sleep(2.0)
+            procs[1].send_signal(signal.SIGTERM)
+            eq(procs[1].wait(timeout=10), 0, "second prefork exit status")
+            err = procs[1].stderr.read()
+            check("1 sleep process(es) of a previous supervisor" in err, err)
+            check(other.poll() is None, "the process that took pid %d was stopped (%s): "
+                  "prefork signalled a pid, not the old child" % (old, other.poll()))
+        finally:
+            libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+            for p in procs + others:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+            for p in listed():
+                if running(p):
+                    os.kill(p, signal.SIGKILL)
+                    try:
+                        os.waitpid(p, 0)
+                    except ChildProcessError:
+                        pass
 
 
 def test_prefork_gives_up_on_a_program_that_cannot_start():
