@@ -13,7 +13,6 @@ host or server message: those go to the log)."""
 import concurrent.futures
 import ctypes
 import glob
-import json
 import os
 import select
 import struct
@@ -37,14 +36,6 @@ CONSUMER_PW = box.ENV.get("BOX_MYSQL_CONSUMER_PASSWORD", "bo_consumer_pw")
 LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
 
 
-def pidfile(path):
-    try:
-        with open(path) as f:
-            return [int(x) for x in f.read().split()]
-    except (OSError, ValueError):
-        return []
-
-
 def children(pid):
     out = []
     for d in glob.glob("/proc/[0-9]*/stat"):
@@ -62,8 +53,8 @@ def stack_pids():
     """Every process of the stack: the pidfiles' processes and their children."""
     roots = []
     for f in glob.glob(os.path.join(RUN, "*.pid")):
-        roots += pidfile(f)
-    roots += pidfile(os.path.join(VAR, "rabbitmq", "rabbitmq.pid"))
+        roots += box.pidfile_pids(f)
+    roots += box.pidfile_pids(os.path.join(VAR, "rabbitmq", "rabbitmq.pid"))
     seen, todo = set(), [p for p in roots if box.alive(p)]
     while todo:
         p = todo.pop()
@@ -174,7 +165,7 @@ def test_consumer_account_selects_inserts_and_cancels_only():
 def test_responders_run_unprivileged():
     for name in ("ticket", "query"):
         pids = [p for p in box.fcgi_pids(name) if box.alive(p)]
-        sup = pidfile(os.path.join(RUN, name + "-sup.pid"))
+        sup = box.pidfile_pids(os.path.join(RUN, name + "-sup.pid"))
         check(pids, "no %s responders" % name)
         for p in pids + [x for x in sup if box.alive(x)]:
             with open("/proc/%d/status" % p) as f:

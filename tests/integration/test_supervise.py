@@ -423,10 +423,7 @@ def test_prefork_killed_before_retiring_the_old_children():
         procs, gens = [], []
 
         def listed():
-            try:
-                return [int(x) for x in open(pidfile).read().split()]
-            except (OSError, ValueError):
-                return []
+            return box.pidfile_pids(pidfile)
 
         def started(known):
             mine = [p for p in listed() if p not in known and running(p)]
@@ -477,10 +474,7 @@ def test_prefork_retires_the_old_child_not_a_process_that_took_its_pid():
         procs, others = [], []
 
         def listed():
-            try:
-                return [int(x) for x in open(pidfile).read().split()]
-            except (OSError, ValueError):
-                return []
+            return box.pidfile_pids(pidfile)
 
         # the first prefork's orphan is ours to reap at once (init may take
         # a second or more, and the new prefork retires after one)

@@ -634,13 +634,18 @@ def fcgi_socket(name):
     return os.path.join(ENV.get("BOX_VAR", os.path.join(ROOT, "var")), "run", name + ".sock")
 
 
-def fcgi_pids(name):
-    path = os.path.join(ENV.get("BOX_VAR", os.path.join(ROOT, "var")), "run", name + ".pid")
+def pidfile_pids(path):
+    """The pids a pid file lists, one per line (none if it is not there)."""
     try:
         with open(path) as f:
             return [int(x) for x in f.read().split()]
-    except OSError:
+    except (OSError, ValueError):
         return []
+
+
+def fcgi_pids(name):
+    return pidfile_pids(os.path.join(ENV.get("BOX_VAR", os.path.join(ROOT, "var")), "run",
+                                     name + ".pid"))
 
 
 def alive(pid):
