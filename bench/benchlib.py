@@ -22,7 +22,6 @@ BOX_* environment) with wrk and bench/wrk.lua:
 Python standard library only (plus tests/lib/box.py for Redis/SQL/DynamoDB).
 """
 
-import json
 import os
 import random
 import re

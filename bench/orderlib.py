@@ -16,7 +16,6 @@ Python standard library only (plus tests/lib/box.py, through benchlib).
 """
 
 import glob
-import json
 import os
 import random
 import time

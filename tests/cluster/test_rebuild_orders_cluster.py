@@ -42,7 +42,7 @@ def test_rebuild_with_an_old_and_a_new_order():
     r = http("POST", "/orders", {"venueId": "Venue2", "eventId": EVENT, "zoneId": ZONE,
                                  "seats": [{"row": 3, "column": 1}]})
     eq(r.status, 201, "an order through the API: " + r.body)
-    oid, token = r.json()["orderId"], r.json()["cancelToken"]
+    token = r.json()["cancelToken"]
     tid = r.json()["tickets"][0]["ticketId"]
     old_oid, old_tid = legacy_id(), legacy_id()
     box.sql("INSERT INTO ticketing.orders (order_id, venue_id, event_id, zone_id, total, status, "

@@ -18,7 +18,7 @@ import uuid
 
 import box
 import fcgi
-from box import NGINX, LIGHTTPD, WEB_PORTS, buy, check, eq, http
+from box import WEB_PORTS, buy, check, eq, http
 
 MYSQL_PATHS = ["/get/venues", "/get/venues/Venue2/events", "/get/events/Event2",
                "/get/events/Event2/stats", "/get/events/Event2/tickets", "/get/count/Event2",

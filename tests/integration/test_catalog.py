@@ -11,7 +11,6 @@ database of the previous schema is migrated with its data kept."""
 import json
 import os
 import subprocess
-import time
 
 import box
 import catalog

@@ -10,7 +10,6 @@ reconnects.  A metrics file of another layout (an older responder still
 running during a rolling restart) is never truncated under its mapping."""
 
 import json
-import mmap
 import os
 import re
 import signal

@@ -23,7 +23,6 @@ cancel answers what a lookup shows) checked beside.
 import json
 import os
 import re
-import time
 from datetime import timedelta
 
 import box

@@ -264,7 +264,7 @@ def test_a_body_that_stops_coming_frees_the_responder():
         s.sendall(head + fcgi.record(fcgi.PARAMS, b"") + fcgi.record(fcgi.STDIN, body[:20]))
         if trickle:
             s.settimeout(0.5)
-            out, i = "", 20
+            i = 20
             while time.time() - t0 < 20 and i < len(body) - 1:
                 try:
                     s.sendall(fcgi.record(fcgi.STDIN, body[i:i + 1]))

@@ -10,7 +10,6 @@ price tiers in price order; event list shows status, sold and capacity."""
 
 import json
 import re
-import time
 from datetime import datetime, timedelta, timezone
 
 import box
