@@ -27,7 +27,8 @@ enum http_body {
  * SIGALRM handler without SA_RESTART; http_deadline(1) arms a timer of ms
  * after which a blocked read of the request fails (EINTR), and so does any
  * read begun later (the signal repeats every 100 ms), until
- * http_deadline(0) disarms it.  Without http_deadline_init() no deadline is armed.
+ * http_deadline(0) disarms it.  Without http_deadline_init() no deadline
+ * is armed.
  */
 int	http_deadline_init(int ms);
 void	http_deadline(int on);
