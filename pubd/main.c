@@ -116,8 +116,24 @@ stop_pause(void)
 	if (v != NULL && atoi(v) > 0)
 		usleep((useconds_t)atoi(v) * 1000);
 }
+/*
+ * And BOX_TEST_PUBD_CLOSE_PAUSE_MS: a pause (once) between the idle check
+ * of a responder's socket and its close, so that a test can put a message
+ * in it then, unread when it is closed.
+ */
+static void
+close_pause(void)
+{
+	static int	 done;
+	const char	*v = getenv("BOX_TEST_PUBD_CLOSE_PAUSE_MS");
+
+	if (!done && v != NULL && atoi(v) > 0)
+		usleep((useconds_t)atoi(v) * 1000);
+	done = 1;
+}
 #else
 #define stop_pause()	do { } while (0)
+#define close_pause()	do { } while (0)
 #endif
 #define FRAMING		512	/* a message's method and header frames */
 
@@ -919,8 +935,10 @@ readable(int fd)
 /* Stopping: closes the socket of every responder with nothing of its own
  * left to answer and nothing unread.  It opens a new one for its next
  * message (pubc_check() finds this one closed), to the next pubd.  A
- * message already in the socket is read first and answered "not sent"
- * (closed unread, it was lost with an unknown outcome to its responder);
+ * message already in the socket is read first and answered "not sent".
+ * One that arrives between the check and the close is closed unread: the
+ * responder's read then fails ECONNRESET, not EOF, and pubc knows nothing
+ * was sent (it hands the message to the next pubd, or answers failed);
  * part of one is dropped with the socket (pubc counts it not sent).
  * Messages taken on open sockets after the signal would hold the exit as
  * long as they kept coming. */
@@ -932,8 +950,10 @@ close_idle(void)
 	for (i = 0; i < CLIENTS_MAX; i++)
 		if (clients[i] != NULL && clients[i]->fd >= 0 &&
 		    clients[i]->pending == 0 && clients[i]->outlen == 0 &&
-		    !readable(clients[i]->fd))
+		    !readable(clients[i]->fd)) {
+			close_pause();
 			client_drop(i);
+		}
 }
 
 /* 1 if a responder's socket has something pubd has not read yet (the exit

@@ -37,15 +37,13 @@ pubc_close(struct pubc *p)
 	p->fd = -1;
 }
 
-/* pubc_check(); *fresh 1 if it connected now, 0 if it kept the socket. */
-static int
-check(struct pubc *p, int *fresh)
+int
+pubc_check(struct pubc *p)
 {
 	struct sockaddr_un	sun;
 	struct pollfd		pfd;
 	struct timeval		tv;
 
-	*fresh = 0;
 	if (p->fd >= 0) {
 		/* idle between requests: anything readable now is EOF or
 		 * junk of a pubd gone (restarted): start afresh */
@@ -74,16 +72,7 @@ check(struct pubc *p, int *fresh)
 		pubc_close(p);
 		return -1;
 	}
-	*fresh = 1;
 	return 0;
-}
-
-int
-pubc_check(struct pubc *p)
-{
-	int fresh;
-
-	return check(p, &fresh);
 }
 
 /* Writes n bytes of buf before deadline (monotonic ms).  Returns the bytes
@@ -123,9 +112,14 @@ write_all(struct pubc *p, const uint8_t *buf, size_t n, long long deadline,
 	return off;
 }
 
-/* Reads pubd's answer to msgid before deadline.  Returns the outcome. */
+/* Reads pubd's answer to msgid before deadline.  Returns the outcome;
+ * *untaken 1 (with MQ_UNKNOWN) if pubd closed the socket with bytes of the
+ * frame still unread in it (the kernel reports ECONNRESET for that, a
+ * plain EOF for a socket read to its end): it never had the whole frame,
+ * so it published nothing. */
 static enum mq_result
-read_answer(struct pubc *p, const char *msgid, long long deadline)
+read_answer(struct pubc *p, const char *msgid, long long deadline,
+    int *untaken)
 {
 	uint8_t			 buf[PUBFRAME_ANS_MAX];
 	struct pubframe_ans	 a;
@@ -136,6 +130,7 @@ read_answer(struct pubc *p, const char *msgid, long long deadline)
 	long			 n;
 	long long		 left;
 
+	*untaken = 0;
 	for (;;) {
 		n = pubframe_ans_parse(buf, have, &a, &why);
 		if (n > 0 && strcmp(a.id, msgid) == 0) {
@@ -162,6 +157,14 @@ read_answer(struct pubc *p, const char *msgid, long long deadline)
 		r = recv(p->fd, buf + have, sizeof(buf) - have, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && errno == ECONNRESET && have == 0) {
+			/* one frame at a time: what it left unread is ours */
+			err_set(&p->err, p->errstr, ERR_IO, "pubd %s: closed "
+			    "the socket with the message unread (stopping?): "
+			    "not sent", p->path);
+			*untaken = 1;
+			return MQ_UNKNOWN;
+		}
 		if (r <= 0) {
 			err_set(&p->err, p->errstr, ERR_IO, "pubd %s: %s",
 			    p->path, r == 0 ? "connection closed (pubd gone)" :
@@ -172,6 +175,36 @@ read_answer(struct pubc *p, const char *msgid, long long deadline)
 	}
 }
 
+/*
+ * One attempt: writes the frame on the kept or a new socket and reads the
+ * answer.  Returns the outcome; *untaken 1 if pubd took no whole frame and
+ * went away (a kept socket closed after the idle check: the write fails
+ * EPIPE; or closed with the frame unread): nothing was published.
+ */
+static enum mq_result
+attempt(struct pubc *p, const uint8_t *buf, size_t n, const char *msgid,
+    long long deadline, int *untaken)
+{
+	enum mq_result	r;
+	size_t		sent;
+	int		gone;
+
+	*untaken = 0;
+	if (pubc_check(p) != 0)
+		return MQ_FAILED;
+	sent = write_all(p, buf, n, deadline, &gone);
+	/* pubd takes only whole frames: a part of one is dropped with us */
+	if (sent < n) {
+		pubc_close(p);
+		*untaken = gone;
+		return MQ_FAILED;
+	}
+	r = read_answer(p, msgid, deadline, untaken);
+	if (r == MQ_UNKNOWN)
+		pubc_close(p);
+	return r;
+}
+
 static enum mq_result
 hand_over(struct pubc *p, const char *exchange, const char *key,
     const char *body, size_t len, const char *msgid, int timeout_ms)
@@ -179,9 +212,8 @@ hand_over(struct pubc *p, const char *exchange, const char *key,
 	uint8_t		*buf;
 	long		 n;
 	long long	 deadline = mono_ms() + timeout_ms + PUBC_GRACE_MS;
-	size_t		 sent;
 	enum mq_result	 r;
-	int		 fresh, gone;
+	int		 untaken;
 
 	if (len > PUBFRAME_BODY_MAX || (buf = malloc(PUBFRAME_HDR +
 	    PUBFRAME_ID_MAX + 2 * PUBFRAME_NAME_MAX + len)) == NULL) {
@@ -198,31 +230,15 @@ hand_over(struct pubc *p, const char *exchange, const char *key,
 		    "key or timeout out of range");
 		return MQ_FAILED;
 	}
-	if (check(p, &fresh) != 0) {
-		free(buf);
-		return MQ_FAILED;
-	}
-	sent = write_all(p, buf, (size_t)n, deadline, &gone);
-	if (sent < (size_t)n && gone && !fresh) {
-		/* the kept socket's pubd went away after the check (stopping,
-		 * restarted) and took no whole frame: once more on a fresh
-		 * socket, to the pubd listening now */
-		pubc_close(p);
-		if (check(p, &fresh) != 0) {
-			free(buf);
-			return MQ_FAILED;
-		}
-		sent = write_all(p, buf, (size_t)n, deadline, &gone);
-	}
+	/* a pubd that went away without the whole frame (stopping,
+	 * restarted): once more on a fresh socket, to the pubd listening
+	 * now; if that one does the same, nothing was sent */
+	r = attempt(p, buf, (size_t)n, msgid, deadline, &untaken);
+	if (r != MQ_OK && untaken)
+		r = attempt(p, buf, (size_t)n, msgid, deadline, &untaken);
+	if (r != MQ_OK && untaken)
+		r = MQ_FAILED;
 	free(buf);
-	/* pubd takes only whole frames: a part of one is dropped with us */
-	if (sent < (size_t)n) {
-		pubc_close(p);
-		return MQ_FAILED;
-	}
-	r = read_answer(p, msgid, deadline);
-	if (r == MQ_UNKNOWN)
-		pubc_close(p);
 	return r;
 }
 

@@ -9,9 +9,12 @@
  * MQ_UNKNOWN once the message may have left: pubd's answer unknown, pubd
  * gone (EOF) or silent past the deadline.  After an unknown outcome the
  * socket is closed, so that a late answer never meets the next message.
- * A kept socket that pubd closed after the idle check (a write fails
- * EPIPE: no whole frame reached it) is replaced once and the frame sent
- * again, so a pubd restart costs no request.
+ * A socket that pubd closed without taking the whole frame (stopping, after
+ * the idle check: the write fails EPIPE, or the read ECONNRESET, which the
+ * kernel reports for a socket closed with bytes unread, where a socket
+ * read to its end gives EOF) is replaced once and the frame sent again, so
+ * a pubd restart costs no request; if the new socket goes the same way
+ * (or none can be had), MQ_FAILED: nothing was sent.
  */
 #ifndef BOX_PUBC_H
 #define BOX_PUBC_H

@@ -33,13 +33,18 @@ broker connection does.
 - a stop (SIGTERM) while responders keep publishing: pubd closes each
   socket with nothing left to answer and exits once what it took is
   answered, where it took new messages for as long as they came; and it
-  sleeps while stopping with a connection lost, where it spun.
+  sleeps while stopping with a connection lost, where it spun;
+- a message its responder wrote just as a stopping pubd closed the socket
+  (unread): the responder knows it was not sent (503 "nothing was sold",
+  the seat free), where it took that for an unknown outcome.
 
 Each test runs a pubd of its own (its own socket and configuration) next
 to the stack; the messages go to the default exchange with a routing key
-no queue has and mandatory off, so the broker drops them.
+no queue has and mandatory off, so the broker drops them (but those of
+the responder of the last item's own: real sales, persisted).
 """
 
+import json
 import os
 import re
 import signal
@@ -51,6 +56,7 @@ import threading
 import time
 
 import box
+import fcgi
 import history
 import tcpproxy
 from box import check, eq
@@ -457,6 +463,74 @@ def test_a_stop_answers_a_message_already_in_the_socket():
         pd.p.wait(15)
     finally:
         pd.stop()
+
+
+def test_a_message_closed_unread_as_pubd_stops_is_not_sent():
+    """A responder's kept socket that a stopping pubd closes just after its
+    idle check, with the responder's next message written meanwhile (a
+    pause there in the tests' build, BOX_TEST_PUBD_CLOSE_PAUSE_MS, makes
+    sure of it): the message was never read, and the responder's read
+    fails ECONNRESET, not EOF.  It tries a new socket; with no pubd
+    listening yet (prefork starts the next one once this one has exited)
+    nothing was sent: 503 "nothing was sold" and the seat free at once,
+    sold again through the next pubd.  A responder of the test's own
+    (ticket.fcgi under spawn-fcgi -n).  Would catch: the read taken for
+    EOF, an unknown outcome (503 with the ticketId, the seat kept and the
+    sale left to the sweeper) for a message no pubd had.  (The pause ends
+    before the responder's deadline, 1.5 s + PUBC_GRACE_MS here.)"""
+    zone = 61
+    pd = Pubd(pubd_connections=1, amqp_publisher="local",
+              env={"BOX_TEST_PUBD_CLOSE_PAUSE_MS": "1000"})
+    pd2 = None
+    sock = os.path.join(pd.dir, "ticket.sock")
+    env = dict(box.ENV, BOXOFFICE_LOG_FILE="", BOXOFFICE_METRICS_DIR="",
+               BOXOFFICE_AMQP_PUBLISHER="local", BOXOFFICE_PUBD_SOCKET=pd.sock)
+    resp = None
+    try:
+        pd.wait_started(timeout=30)
+        resp = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "--",
+                                 os.path.join(box.BIN, "ticket.fcgi"), "-c", pd.conf],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        box.wait_until(lambda: os.path.exists(sock), timeout=10, interval=0.05,
+                       what="the responder's socket")
+        taken = box.zone_state("Event1", zone)["taken"]
+        a, b = [c for c in range(1, 30) if (1, c) not in taken][:2]
+
+        def buy(col):
+            out = fcgi.call(sock, "POST", "/tickets", json.dumps(
+                {"venueId": "Venue1", "eventId": "Event1", "zoneId": zone, "row": 1,
+                 "column": col}).encode(), "application/json", timeout=30)
+            head, _, body = out.partition("\r\n\r\n")
+            return head.split("\r\n", 1)[0], body
+
+        st, body = buy(a)
+        eq(st, "Status: 201 Created", "the first purchase, through the first pubd (%s)" % body)
+        pd.p.send_signal(signal.SIGTERM)
+        box.wait_until(lambda: not os.path.exists(pd.sock), timeout=5, interval=0.02,
+                       what="the stopping pubd's socket gone")
+        st, body = buy(b)
+        eq(st, "Status: 503 Service Unavailable",
+           "the purchase whose message the stopping pubd closed unread (%s)" % body)
+        check("nothing was sold" in body and "ticketId" not in body,
+              "not a definite failure: %s" % body)
+        eq(pd.p.wait(15), 0, "the first pubd's exit status")
+        st = box.zone_state("Event1", zone)
+        check((1, b) not in st["taken"], "seat (1,%d) still taken after 'nothing was sold'" % b)
+        pd2 = Pubd(pubd_connections=1, pubd_socket=pd.sock)
+        pd2.wait_started(timeout=30)
+        st, body = buy(b)
+        eq(st, "Status: 201 Created", "the same seat through the next pubd (%s)" % body)
+        box.ticket_persisted(json.loads(body)["ticketId"])
+    finally:
+        if resp is not None:
+            resp.terminate()
+            _, err = resp.communicate(timeout=15)
+            check("AddressSanitizer" not in err and "runtime error" not in err,
+                  "responder: sanitizer report:\n%s" % err[-3000:])
+        pd.stop()
+        if pd2 is not None:
+            pd2.stop()
 
 
 def test_a_stop_under_load_answers_the_responders_confirms():

@@ -7,9 +7,12 @@
  * check, before the write (pubd stopping, restarted), is replaced and the
  * message handed to the pubd listening now, not refused; a peer that
  * takes nothing is MQ_FAILED, one that takes the frame and goes away is
- * MQ_UNKNOWN.
+ * MQ_UNKNOWN; one that closes the socket with the frame unread in it
+ * (pubd stopping, after its idle check) published nothing: the message
+ * goes to the pubd listening now, or is MQ_FAILED.
  */
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -106,6 +109,14 @@ serve_one(int lfd)
 	return fd;
 }
 
+/* Hands body over as message id with a 2 s timeout. */
+static enum mq_result
+publish(struct pubc *c, const char *id)
+{
+	return pubc_publish(c, MQ_EXCHANGE, MQ_ROUTING_KEY, body, strlen(body),
+	    id, 2000);
+}
+
 static void
 sync_wait(struct peer *p)
 {
@@ -144,13 +155,88 @@ test_a_socket_closed_after_the_check_is_replaced(void **state)
 	}
 	close(p.sync[1]);
 	pubc_init(&c, p.path);
-	assert_int_equal(pubc_publish(&c, MQ_EXCHANGE, MQ_ROUTING_KEY, body,
-	    strlen(body), T_ID, 2000), MQ_OK);
+	assert_int_equal(publish(&c, T_ID), MQ_OK);
 	sync_wait(&p);
 	assert_int_equal(pubc_check(&c), 0);	/* kept: nothing readable */
-	assert_int_equal(pubc_publish(&c, MQ_EXCHANGE, MQ_ROUTING_KEY, body,
-	    strlen(body), T_ID2, 2000), MQ_OK);
+	assert_int_equal(publish(&c, T_ID2), MQ_OK);
 	pubc_close(&c);
+	peer_done(&p);
+}
+
+/* In the child: accepts one connection (or takes fd >= 0), waits until a
+ * frame is in it and closes it unread, as pubd's close_idle() may after
+ * its idle check.  Returns 0 or -1. */
+static int
+close_unread(int lfd, int fd)
+{
+	struct pollfd pfd;
+
+	if (fd < 0 && (fd = accept(lfd, NULL, NULL)) < 0)
+		return -1;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) != 1)
+		return -1;
+	return close(fd);
+}
+
+/* The pubd that closes a kept socket with the next message unread in it
+ * (stopping: its idle check came just before the write): the kernel says
+ * ECONNRESET, not EOF, so the frame was never read whole and nothing was
+ * published; the message goes to the pubd listening now.  (Before:
+ * MQ_UNKNOWN, a 503 with the order left to the sweeper.) */
+static void
+test_closed_with_the_frame_unread_is_sent_again(void **state)
+{
+	struct peer	p;
+	struct pubc	c;
+	int		fd;
+
+	(void)state;
+	peer_listen(&p);
+	if ((p.pid = fork()) == 0) {
+		alarm(10);
+		close(p.sync[0]);
+		if ((fd = serve_one(p.lfd)) < 0 ||
+		    write(p.sync[1], "x", 1) != 1 ||
+		    close_unread(p.lfd, fd) != 0)
+			_exit(1);
+		if ((fd = serve_one(p.lfd)) < 0)
+			_exit(2);
+		close(fd);
+		_exit(0);
+	}
+	close(p.sync[1]);
+	pubc_init(&c, p.path);
+	assert_int_equal(publish(&c, T_ID), MQ_OK);
+	sync_wait(&p);
+	assert_int_equal(publish(&c, T_ID2), MQ_OK);
+	pubc_close(&c);
+	peer_done(&p);
+}
+
+/* Closed unread on the new socket too: nothing was sent, MQ_FAILED (the
+ * seats are released), not MQ_UNKNOWN. */
+static void
+test_closed_unread_twice_is_failed(void **state)
+{
+	struct peer	p;
+	struct pubc	c;
+
+	(void)state;
+	peer_listen(&p);
+	if ((p.pid = fork()) == 0) {
+		alarm(10);
+		if (close_unread(p.lfd, -1) != 0 ||
+		    close_unread(p.lfd, -1) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p.sync[1]);
+	pubc_init(&c, p.path);
+	assert_int_equal(publish(&c, T_ID), MQ_FAILED);
+	assert_non_null(strstr(c.errstr, "unread"));
+	assert_int_equal(c.fd, -1);
 	peer_done(&p);
 }
 
@@ -197,8 +283,7 @@ test_gone_after_the_frame_is_unknown(void **state)
 	}
 	close(p.sync[1]);
 	pubc_init(&c, p.path);
-	assert_int_equal(pubc_publish(&c, MQ_EXCHANGE, MQ_ROUTING_KEY, body,
-	    strlen(body), T_ID, 2000), MQ_UNKNOWN);
+	assert_int_equal(publish(&c, T_ID), MQ_UNKNOWN);
 	assert_int_equal(c.fd, -1);
 	peer_done(&p);
 }
@@ -208,6 +293,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_socket_closed_after_the_check_is_replaced),
+		cmocka_unit_test(test_closed_with_the_frame_unread_is_sent_again),
+		cmocka_unit_test(test_closed_unread_twice_is_failed),
 		cmocka_unit_test(test_no_pubd_is_failed),
 		cmocka_unit_test(test_gone_after_the_frame_is_unknown),
 	};
