@@ -41,6 +41,18 @@ fail(struct rds *r, unsigned node, const char *what, const char *why,
 	return res;
 }
 
+/* 1 if a read begun at t0 (mono_ms()) that failed may be sent once more:
+ * it failed at once (a kept connection found closed or reset: Redis
+ * restarted, a failover; a connect refused), or it went to a replica (the
+ * next goes to the master).  Not after it waited out redis_timeout_ms on a
+ * master: that server is there and does not answer, and a second try
+ * would wait as long again before the answer (a 503, or MySQL's). */
+static int
+read_again(const struct rds *r, long long t0, int replica)
+{
+	return replica || mono_ms() - t0 < r->timeout_ms / 2;
+}
+
 /* Sends the seat map transaction on keys k to the node rds_read_ctx()
  * picks (*from; *replica 1 if a replica) and reads its replies into
  * rep[].  Returns LIVE_OK (the caller frees rep[]) or LIVE_FAIL (freed). */
@@ -361,6 +373,7 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 	char			 tag[TAG_MAX];
 	unsigned		 node;
 	enum live_res		 res = LIVE_FAIL;
+	long long		 t0;
 	int			 i, attempt, from, replica, moving = 0;
 
 	if (keys_tag(event, zone, tag, sizeof(tag)) < 0 ||
@@ -372,12 +385,17 @@ live_seatmap(struct rds *r, const char *event, long zone, struct jout *j)
 	/* a kept connection may be stale (Redis restarted, a failover), a
 	 * replica may have died or answer MOVED (promoted, slots moved): the
 	 * read is safe to send once more, on a fresh connection, the map
-	 * asked again (a failed replica is then left for its master) */
+	 * asked again (a failed replica is then left for its master); not
+	 * after a master's timeout (read_again()) */
 	for (attempt = 0; attempt < 2 && res == LIVE_FAIL && !moving;
 	    attempt++) {
+		t0 = mono_ms();
 		if ((res = seatmap_read(r, node, &k, rep, &from, &replica)) !=
-		    LIVE_OK)
+		    LIVE_OK) {
+			if (!read_again(r, t0, replica))
+				break;
 			continue;
+		}
 		x = rep[SEATMAP_CMDS - 1];
 		if (seatmap_migrating(rep))
 			moving = 1;
@@ -429,7 +447,7 @@ cached_ok(const char *s, size_t len, const char *key, const char *id)
 }
 
 /* GET key (on the slot of its hash tag), once more if a kept connection
- * was stale; a nil from a replica is asked of the master, which may have
+ * was stale (read_again(): not after a timeout on a master); a nil from a replica is asked of the master, which may have
  * what the replica does not have yet (a 201's cache entry: CONTRACT §3,
  * "200 right after its 201").  Returns the reply (a string or nil) or
  * NULL. */
@@ -439,9 +457,11 @@ get(struct rds *r, const char *key)
 	redisReply	*rep;
 	unsigned	 slot = rcl_slot(key, strlen(key));
 	int		 was_open = rds_is_open(r, slot);
+	long long	 t0 = mono_ms();
 
 	rep = rds_read_cmd(r, slot, "GET %s", key);
-	if (rep == NULL && was_open && !rds_is_open(r, slot))
+	if (rep == NULL && was_open && !rds_is_open(r, slot) &&
+	    read_again(r, t0, r->read_replica))
 		rep = rds_read_cmd(r, slot, "GET %s", key);	/* was stale */
 	if (rep != NULL && rep->type == REDIS_REPLY_NIL && r->read_replica &&
 	    r->mode != RDS_SINGLE) {
