@@ -447,10 +447,10 @@ cached_ok(const char *s, size_t len, const char *key, const char *id)
 }
 
 /* GET key (on the slot of its hash tag), once more if a kept connection
- * was stale (read_again(): not after a timeout on a master); a nil from a replica is asked of the master, which may have
- * what the replica does not have yet (a 201's cache entry: CONTRACT §3,
- * "200 right after its 201").  Returns the reply (a string or nil) or
- * NULL. */
+ * was stale (read_again(): not after a timeout on a master); a nil from a
+ * replica is asked of the master, which may have what the replica does not
+ * have yet (a 201's cache entry: CONTRACT §3, "200 right after its 201").
+ * Returns the reply (a string or nil) or NULL. */
 static redisReply *
 get(struct rds *r, const char *key)
 {
