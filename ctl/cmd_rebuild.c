@@ -20,6 +20,7 @@
 
 #include "catalog.h"
 #include "ctl.h"
+#include "fmt.h"
 #include "keys.h"
 #include "msg.h"
 #include "rebuild_orders.h"
@@ -288,13 +289,18 @@ read_redis_cancels(struct rebuild *rb, const struct zstate *z,
 typedef const char *(*id_at_fn)(const void *list, size_t i);
 
 /* Marks in gone (one byte per entry of a list of n) the entries whose
- * ticket MySQL has CANCELLED (live_seat NULL), asking about
- * OWNERS_PER_QUERY of them at a time.  Returns 0 or -1 (d's errstr). */
+ * ticket MySQL has cancelled: CANCELLED (live_seat NULL), or its
+ * cancellation logged in ticket_cancel while the ticket is not there yet
+ * (the consumer stored a cancel before its order, which is still queued or
+ * dead-lettered: docs/consumer.md).  Asks about OWNERS_PER_QUERY of them
+ * at a time.  Returns 0 or -1 (d's errstr). */
 static int
 mysql_cancelled(struct db *d, const void *list, size_t n, id_at_fn id_at,
     unsigned char *gone)
 {
-	char		 sql[64 + OWNERS_PER_QUERY * (UUID_LEN + 3)];
+	/* "'<id>'" per id, a comma between two, and the NUL */
+	char		 ids[OWNERS_PER_QUERY * (UUID_LEN + 3)];
+	char		 sql[2 * sizeof(ids) + 160];
 	const char	*id;
 	MYSQL		*my;
 	MYSQL_RES	*res;
@@ -302,17 +308,28 @@ mysql_cancelled(struct db *d, const void *list, size_t n, id_at_fn id_at,
 	size_t		 i, k, from, off, q;
 
 	for (from = 0; from < n; from = i) {
-		off = (size_t)snprintf(sql, sizeof(sql), "SELECT ticket_id "
-		    "FROM ticket WHERE live_seat IS NULL AND ticket_id IN (");
+		off = 0;
 		for (i = from, q = 0; i < n && q < OWNERS_PER_QUERY; i++) {
 			if ((id = id_at(list, i)) == NULL || !valid_uuid(id))
 				continue;
-			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
-			    "%s'%s'", q++ ? "," : "", id);
+			if (q++ > 0)
+				ids[off++] = ',';
+			ids[off++] = '\'';
+			memcpy(ids + off, id, UUID_LEN);
+			off += UUID_LEN;
+			ids[off++] = '\'';
 		}
 		if (q == 0)
 			continue;
-		snprintf(sql + off, sizeof(sql) - off, ")");
+		ids[off] = '\0';
+		if (fmt_trunc(sql, sizeof(sql), "SELECT ticket_id FROM ticket "
+		    "WHERE live_seat IS NULL AND ticket_id IN (%s) UNION "
+		    "SELECT ticket_id FROM ticket_cancel WHERE ticket_id IN "
+		    "(%s)", ids, ids) != 0) {
+			err_set(&d->err, d->errstr, ERR_OTHER, "cancelled "
+			    "tickets: query too long");
+			return -1;
+		}
 		if ((my = db_conn(d)) == NULL)
 			return -1;
 		if (mysql_query(my, sql) != 0 ||

@@ -382,6 +382,74 @@ def test_rebuild_all_leaves_a_seat_cancelled_in_redis_free():
     clean_check()
 
 
+def test_rebuild_a_zone_with_more_queued_tickets_than_one_query_asks_about():
+    """rebuild asks MySQL which of the tickets it found outside MySQL (the
+    queue, Redis's owners) are cancelled there, 500 ids a query.  A zone
+    whose counters Redis lost with 600 sold seats still queued (the
+    consumer stopped: MySQL was down) is rebuilt whole.  Would catch: the
+    query's buffer sized for a shorter head than its own, so that the
+    500th id ran past its end (AddressSanitizer: stack-buffer-overflow in
+    mysql_cancelled; without it, a cut query MySQL refuses, and the zone
+    stays fenced: no sales, rebuild exit 1)."""
+    zone = 41
+    box.stack("stop", "consumer")
+    try:
+        for i in range(60):
+            r = http("POST", "/orders", {"venueId": "Venue1", "eventId": "Event1",
+                                         "zoneId": zone, "quantity": 10})
+            eq(r.status, 201, "order %d of ten seats: %s" % (i, r.body))
+            if i == 0:
+                first = r.json()["tickets"][0]
+        rz("Event1", zone, "DEL", "bo:left:{Event1:%d}" % zone)
+        r = ctl("rebuild", "Event1")
+        expect_rc(r, 0, "rebuild Event1")
+        check("Event1 zone %d: rebuilt: 780 seats, 600 sold (0 in MySQL, 600 queued, "
+              "0 dead-lettered, 0 pending, 0 only in Redis), 180 left" % zone in r.stdout,
+              r.stdout)
+        st = box.zone_state("Event1", zone)
+        eq((len(st["taken"]), st["left"]), (600, 180), "seats taken and left after rebuild")
+    finally:
+        box.stack("start", "consumer")
+    # the orders filled rows 1-20 (best available: the lowest row first)
+    eq(buy("Venue1", "Event1", zone, first["row"], first["column"]).json().get("error"),
+       "ROW_SOLD_OUT", "a seat of the first order after rebuild")
+    clean_check()
+
+
+def test_rebuild_leaves_free_a_queued_ticket_whose_cancel_mysql_holds():
+    """The consumer stored a cancellation before its order (the order
+    still queued: consumer.md, "a cancel seen first"): MySQL logs it in
+    ticket_cancel and has no ticket row yet.  Redis then loses the zone's
+    counters; rebuild must leave the seat free, as the consumer will store
+    the ticket CANCELLED.  Would catch: rebuild asking only the ticket
+    table (live_seat NULL), so that the queued order's ticket took the seat
+    for good (nothing would ever cancel it again: check's "sold in Redis,
+    not in MySQL")."""
+    zone = 42
+    o = forge.order([(1, 1)], zone=zone, price=box.zone_state("Event1", zone)["price"])
+    tid = o["tickets"][0]["ticketId"]
+    forge.publish_cancel(forge.cancel(o))
+    box.wait_until(lambda: box.sql_count("SELECT COUNT(*) FROM ticketing.ticket_cancel WHERE "
+                                         "ticket_id = '%s'" % tid) == 1, timeout=60,
+                   what="the cancel logged in ticket_cancel")
+    box.stack("stop", "consumer")
+    try:
+        forge.publish_order(o)
+        eq(box.queue_count("ticketSQL"), 1, "the order queued")
+        rz("Event1", zone, "DEL", "bo:left:{Event1:%d}" % zone)
+        r = ctl("rebuild", "Event1")
+        expect_rc(r, 0, "rebuild Event1")
+        check("Event1 zone %d: 1 ticket(s) of a queue, a dead-letter queue or a pending set "
+              "that MySQL has cancelled: their seats left free" % zone in r.stdout, r.stdout)
+        eq(box.zone_state("Event1", zone)["taken"], set(), "the cancelled ticket's seat")
+    finally:
+        box.stack("start", "consumer")
+    box.wait_until(lambda: (forge.mysql_ticket(tid) or ("",))[0] == "CANCELLED", timeout=60,
+                   what="the order stored, its ticket CANCELLED")
+    eq(buy("Venue1", "Event1", zone, 1, 1).status, 201, "the seat sells")
+    clean_check()
+
+
 def test_dlq_list_and_requeue():
     """A ticket the MySQL pipeline gave up on (its order message moved to
     ticketSQL.dead here): check points at the dead-letter queue; dlq lists
