@@ -111,8 +111,9 @@ if ih ~= '' then
     if st == 'H' then
       -- written again, unchanged: the responder's WAIT then covers the
       -- hold, which another request made (its first answer may have
-      -- been the 503 of a hold no replica had yet)
-      redis.call('SET', KEYS[7], rec, 'KEEPTTL')
+      -- been the 503 of a hold no replica had yet).  Best effort, as in
+      -- refuse(): out of memory, the replay is still the answer
+      redis.pcall('SET', KEYS[7], rec, 'KEEPTTL')
       return {22, rest, 'h'}
     end
     local oid, k = string.match(rest, '^(%S+) (%S+)$')
@@ -159,8 +160,9 @@ if held then
     end
     -- confirmed by another request: 200 the same order; a key records
     -- that answer (kind "C"), so that it is what the key answers again
+    -- (best effort, as in refuse(): a key without it answers the same)
     if ih ~= '' then
-      redis.call('SET', KEYS[7], ih .. ' P ' .. a .. ' C', 'EX', 86400)
+      redis.pcall('SET', KEYS[7], ih .. ' P ' .. a .. ' C', 'EX', 86400)
     end
     -- as it is now: cancelled since, it says so (lua/lib/cancelled.lua)
     return {22, order_now(KEYS[6], m), 'o'}

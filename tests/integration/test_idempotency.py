@@ -435,30 +435,99 @@ def test_refusal_recorded_before_a_retry_can_sell():
     eq(zone_orders(20), 1, "only the taker's order")
 
 
+class out_of_memory:
+    """Redis's node of Event1's zone at maxmemory 1 (noeviction,
+    docs/deploy.md: every write refused) for the with block."""
+
+    def __init__(self, zone):
+        self.node = box.zone_node("Event1", zone)
+        # CONFIG names no key: in a Redis Cluster, send it to the zone's master
+        self.port = (box.cluster_port(box.zone_slot("Event1", zone))
+                     if box.REDIS_MODE == "cluster" else None)
+
+    def __enter__(self):
+        was = box.redis("CONFIG", "GET", "maxmemory", node=self.node, port=self.port)[1]
+        self.was = was.decode() if isinstance(was, bytes) else str(was)
+        box.redis("CONFIG", "SET", "maxmemory", "1", node=self.node, port=self.port)
+        return self
+
+    def __exit__(self, *exc):
+        box.redis("CONFIG", "SET", "maxmemory", self.was, node=self.node, port=self.port)
+
+
 def test_refusal_answered_while_redis_is_out_of_memory():
     """Redis at maxmemory (noeviction, docs/deploy.md) refuses the write of
     a keyed refusal's record: the answer is still the refusal, not a 503
     "may still be issued" for an order that was never made."""
     seat = [{"row": 2, "column": 1}]
     eq(order(20, "oom-taker", seats=seat).status, 201, "taker")
-    node = box.zone_node("Event1", 20)
     key = "bo:idem:{Event1:20}:oom-refused"
-    # CONFIG names no key: in a Redis Cluster, send it to the zone's master
-    port = (box.cluster_port(box.zone_slot("Event1", 20)) if box.REDIS_MODE == "cluster"
-            else None)
-    was = box.redis("CONFIG", "GET", "maxmemory", node=node, port=port)[1]
-    was = was.decode() if isinstance(was, bytes) else str(was)
-    box.redis("CONFIG", "SET", "maxmemory", "1", node=node, port=port)
-    try:
+    with out_of_memory(20) as oom:
         r = order(20, "oom-refused", seats=seat)
         eq((r.status, r.json()["error"]), (409, "SEAT_TAKEN"), "refused while out of memory")
-        eq(box.redis("EXISTS", key, node=node), 0, "no record written")
-    finally:
-        box.redis("CONFIG", "SET", "maxmemory", was, node=node, port=port)
+        eq(box.redis("EXISTS", key, node=oom.node), 0, "no record written")
     r2 = order(20, "oom-refused", seats=seat)
     eq((r2.status, r2.body, r2.header("Idempotent-Replayed")), (409, r.body, None),
        "once memory is back: refused again, and recorded now")
-    eq(box.redis("EXISTS", key, node=node), 1, "recorded")
+    eq(box.redis("EXISTS", key, node=oom.node), 1, "recorded")
+
+
+def test_replays_answered_while_redis_is_out_of_memory():
+    """A keyed hold retried, and a keyed confirm of a hold another request
+    confirmed, answer from what Redis holds; the script's write that goes
+    with the answer (the hold's record again, for the WAIT; the confirm's
+    record under its key) is refused at maxmemory and is best effort.
+    Would catch: the refused write failing the script, answered 503 "the
+    hold may have been made" naming a holdId no script ever stored (a
+    DELETE of it 404) while the key's hold stands, and 503 "may still be
+    issued" naming a new order for a confirm whose order exists."""
+    h1 = hold(20, "oom-hold", seats=[{"row": 3, "column": 1}])
+    eq(h1.status, 201, "keyed hold (%s)" % h1.body)
+    c = hold(20, "", seats=[{"row": 4, "column": 1}])
+    eq(c.status, 201, "hold (%s)" % c.body)
+    confirm = "/holds/%s/confirm" % c.json()["holdId"]
+    first = http("POST", confirm)
+    eq(first.status, 201, "its confirm (%s)" % first.body)
+    before = zone_orders(20)
+    with out_of_memory(20):
+        h2 = hold(20, "oom-hold", seats=[{"row": 3, "column": 1}])
+        eq((h2.status, h2.body, h2.header("Location"), h2.header("Idempotent-Replayed")),
+           (201, h1.body, h1.header("Location"), "true"), "the keyed hold replayed")
+        r = keyed_post(confirm, "oom-confirm")
+        eq((r.status, r.body), (200, first.body), "keyed confirm of a confirmed hold")
+    eq(zone_orders(20), before, "no order made")
+    r = keyed_post(confirm, "oom-confirm", port=LIGHTTPD)
+    eq((r.status, r.body), (200, first.body), "once memory is back: the same answer")
+
+
+def test_a_sale_redis_refuses_for_memory_sold_nothing():
+    """Redis at maxmemory refuses a script's first write, and only a first:
+    a purchase it refuses reserved nothing, and the answer says so (503
+    "nothing was sold", no ticketId or Location to follow) instead of
+    "the ticket may still be issued" for a ticket that can never exist.
+    The seats are free once memory is back, and the same key then sells."""
+    seat = {"row": 5, "column": 1}
+    body = json.dumps(dict(venueId="Venue1", eventId="Event1", zoneId=20, **seat))
+    before = zone_orders(20)
+    with out_of_memory(20):
+        for name, r in (("ticket", http("POST", "/tickets", body,
+                                        headers={"Content-Type": "application/json"})),
+                        ("keyed order", order(20, "oom-sale", seats=[{"row": 5, "column": 2}]))):
+            j = r.json()
+            eq((r.status, j["error"], j["message"]),
+               (503, "UNAVAILABLE", "seat store unavailable, nothing was sold; try again"),
+               "%s while Redis is out of memory (%s)" % (name, r.body))
+            eq((r.header("Location"), "ticketId" in j, "orderId" in j), (None, False, False),
+               "%s: nothing named to look up" % name)
+            check(r.header("Retry-After"), name + ": Retry-After")
+    taken = box.zone_state("Event1", 20)["taken"]
+    eq({(5, 1), (5, 2)} & set(taken), set(), "the seats are free")
+    eq(zone_orders(20), before, "no order made")
+    r = order(20, "oom-sale", seats=[{"row": 5, "column": 2}])
+    eq((r.status, r.header("Idempotent-Replayed")), (201, None),
+       "once memory is back the key sells (%s)" % r.body)
+    eq(http("POST", "/tickets", body, headers={"Content-Type": "application/json"}).status,
+       201, "and the seat without a key")
 
 
 def lose_zone(zone, ids):
