@@ -148,11 +148,19 @@ ddb_unprocessed(const char *body, const char *table,
 		json_object_put(o);
 		return -1;
 	}
+	/* absent, or no list of the table's: all processed; anything else
+	 * in their place is no answer to trust (a null, a string: a broken
+	 * proxy), never read as "all processed", which acks the messages */
 	if (!json_object_object_get_ex(o, "UnprocessedItems", &un) ||
-	    !json_object_object_get_ex(un, table, &list) ||
+	    (json_object_is_type(un, json_type_object) &&
+	    !json_object_object_get_ex(un, table, &list))) {
+		json_object_put(o);
+		return 0;
+	}
+	if (!json_object_is_type(un, json_type_object) ||
 	    !json_object_is_type(list, json_type_array)) {
 		json_object_put(o);
-		return 0;	/* absent or empty map: all processed */
+		return -1;
 	}
 	n = json_object_array_length(list);
 	for (i = 0; i < n; i++) {

@@ -347,8 +347,10 @@ run_jobs(struct sink_ddb *s, struct item *items, struct job *jobs, size_t nj)
 				active++;
 		if (active == 0)
 			continue;
+		/* a failed multi makes no progress however often it is
+		 * called: every transfer is given up below */
 		if (curl_multi_perform(s->multi, &running) != CURLM_OK)
-			running = 0;	/* answered below as failed */
+			break;
 		while ((msg = curl_multi_info_read(s->multi, &q)) != NULL) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
@@ -365,7 +367,10 @@ run_jobs(struct sink_ddb *s, struct item *items, struct job *jobs, size_t nj)
 		    curl_multi_poll(s->multi, NULL, 0, 100, NULL) != CURLM_OK)
 			break;
 	}
-	/* only after a multi failure: give every transfer up */
+	/* only after a multi failure: give every transfer up, and the jobs
+	 * not started */
+	for (; next < nj; next++)
+		job_retry(s, items, &jobs[next], "dynamodb: curl multi failed");
 	for (q = 0; q < s->nslots; q++) {
 		sl = &s->slots[q];
 		if (sl->job == NULL)

@@ -320,6 +320,7 @@ written_before(const char *body)
 	if (json_object_object_get_ex(o, "Attributes", &a) &&
 	    json_object_object_get_ex(a, "status", &st) &&
 	    json_object_object_get_ex(st, "S", &v) &&
+	    json_object_is_type(v, json_type_string) &&
 	    strcmp(json_object_get_string(v), TICKET_STATUS) == 0)
 		yes = 1;
 	json_object_put(o);

@@ -314,8 +314,11 @@ imds_fetch(struct awscreds *a, struct awscreds_set *out)
 	size_t			 n;
 	int			 rc = -1;
 
-	if ((b.p = malloc(AWSCREDS_RESP_MAX + 1)) == NULL)
+	if ((b.p = malloc(AWSCREDS_RESP_MAX + 1)) == NULL) {
+		fmt_trunc(a->errstr, sizeof(a->errstr), "metadata: out of "
+		    "memory");
 		return -1;
+	}
 	if ((h = curl_easy_init()) == NULL) {
 		free(b.p);
 		fmt_trunc(a->errstr, sizeof(a->errstr), "metadata: curl init");

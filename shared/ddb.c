@@ -81,6 +81,23 @@ ddb_endpoint_check(const char *endpoint, int token, char *err, size_t errlen)
 	return -1;
 }
 
+/* Appends line to the header list *l; on failure (out of memory) frees
+ * the whole list, sets *l to NULL and returns -1 (curl_slist_append()
+ * leaves the list as it was, which the caller would then lose). */
+static int
+slist_add(struct curl_slist **l, const char *line)
+{
+	struct curl_slist *n;
+
+	if ((n = curl_slist_append(*l, line)) == NULL) {
+		curl_slist_free_all(*l);
+		*l = NULL;
+		return -1;
+	}
+	*l = n;
+	return 0;
+}
+
 /* The credentials of d->creds, refreshed if they are about to expire, put
  * into userpwd and the token header when they changed.  Returns 0 or -1
  * with errstr. */
@@ -88,7 +105,7 @@ static int
 creds_apply(struct ddb *d)
 {
 	const struct awscreds_set	*cur = &d->creds->cur;
-	struct curl_slist		*l;
+	struct curl_slist		*l = NULL;
 	int				 n;
 
 	if (awscreds_refresh(d->creds, wall_ms()) < 0) {
@@ -110,10 +127,8 @@ creds_apply(struct ddb *d)
 		    "too long");
 		return -1;
 	}
-	l = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.0");
-	if (l != NULL && cur->token[0] != '\0')
-		l = curl_slist_append(l, d->token_hdr);
-	if (l == NULL) {
+	if (slist_add(&l, "Content-Type: application/x-amz-json-1.0") != 0 ||
+	    (cur->token[0] != '\0' && slist_add(&l, d->token_hdr) != 0)) {
 		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: out of memory");
 		return -1;
 	}
@@ -146,14 +161,14 @@ ddb_init(struct ddb *d, const struct conf *c)
 		d->err = ERR_OTHER;
 		return -1;
 	}
-	d->hdr_base = curl_slist_append(NULL,
-	    "Content-Type: application/x-amz-json-1.0");
-	if (c->aws_session_token[0] != '\0') {
+	if (c->aws_session_token[0] != '\0')
 		snprintf(d->token_hdr, sizeof(d->token_hdr),
 		    "X-Amz-Security-Token: %s", c->aws_session_token);
-		d->hdr_base = curl_slist_append(d->hdr_base, d->token_hdr);
-	}
-	if (d->hdr_base == NULL || (d->curl = curl_easy_init()) == NULL) {
+	if (slist_add(&d->hdr_base, "Content-Type: "
+	    "application/x-amz-json-1.0") != 0 ||
+	    (c->aws_session_token[0] != '\0' &&
+	    slist_add(&d->hdr_base, d->token_hdr) != 0) ||
+	    (d->curl = curl_easy_init()) == NULL) {
 		err_set(&d->err, d->errstr, ERR_OTHER, "dynamodb: curl init");
 		return -1;
 	}
@@ -229,9 +244,9 @@ ddb_prepare(struct ddb *d, CURL *h, struct curl_slist **hdrs, const char *op,
 	    ddb_target_header(op, target, sizeof(target)) != 0)
 		return -1;
 	for (s = d->hdr_base; s != NULL; s = s->next)
-		if ((l = curl_slist_append(l, s->data)) == NULL)
+		if (slist_add(&l, s->data) != 0)
 			return -1;
-	if ((l = curl_slist_append(l, target)) == NULL)
+	if (slist_add(&l, target) != 0)
 		return -1;
 	/* No "Expect:" line to suppress 100-continue: libcurl 7.88 signs such
 	 * a removed header (curl issue #11664) and AWS then refuses the

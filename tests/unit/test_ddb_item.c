@@ -177,6 +177,15 @@ test_unprocessed(void **state)
 	assert_int_equal(ddb_unprocessed("not json", "Tickets", ids, 4), -1);
 	assert_int_equal(ddb_unprocessed("[1]", "Tickets", ids, 4), -1);
 	assert_int_equal(ddb_unprocessed(NULL, "Tickets", ids, 4), -1);
+	/* leftovers in a shape we cannot read are not "none left" */
+	assert_int_equal(ddb_unprocessed("{\"UnprocessedItems\":null}",
+	    "Tickets", ids, 4), -1);
+	assert_int_equal(ddb_unprocessed("{\"UnprocessedItems\":[]}",
+	    "Tickets", ids, 4), -1);
+	assert_int_equal(ddb_unprocessed("{\"UnprocessedItems\":{\"Tickets\""
+	    ":{}}}", "Tickets", ids, 4), -1);
+	assert_int_equal(ddb_unprocessed("{\"UnprocessedItems\":{\"Tickets\""
+	    ":null}}", "Tickets", ids, 4), -1);
 	assert_int_equal(ddb_unprocessed("{\"UnprocessedItems\":{\"Tickets\":"
 	    "[{\"PutRequest\":{\"Item\":{\"ticketId\":{\"S\":\"x\"}}}}]}}",
 	    "Tickets", ids, 4), -1);
