@@ -43,16 +43,21 @@ soldv_add(struct soldv *s, const char *event, long zone, long row, long col,
 	return 0;
 }
 
-/* Appends each ticket of an order message with its ticket JSON. */
+/* Appends each ticket of an order message with the JSON lua/order.lua
+ * caches for it (bo:tkt): the ticket, then its orderId. */
 static int
 soldv_add_order(struct soldv *s, const struct order *o)
 {
-	char	json[TICKET_JSON_MAX];
+	char	json[TICKET_JSON_MAX + UUID_LEN + 16];
 	size_t	i;
+	int	n;
 
 	for (i = 0; i < o->n; i++) {
-		if (ticket_json(&o->t[i], json, sizeof(json)) < 0)
+		if ((n = ticket_json(&o->t[i], json, TICKET_JSON_MAX)) < 1)
 			return 0;
+		/* in place of its closing brace: room for this is reserved */
+		snprintf(json + n - 1, sizeof(json) - (size_t)n + 1,
+		    ",\"orderId\":\"%s\"}", o->id);
 		if (soldv_add(s, o->t[i].event, o->t[i].zone, o->t[i].row,
 		    o->t[i].col, o->t[i].id, json) != 0)
 			return -1;

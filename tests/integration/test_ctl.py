@@ -408,6 +408,10 @@ def test_rebuild_a_zone_with_more_queued_tickets_than_one_query_asks_about():
               r.stdout)
         st = box.zone_state("Event1", zone)
         eq((len(st["taken"]), st["left"]), (600, 180), "seats taken and left after rebuild")
+        # the lookup cache rebuild writes for a queued ticket is the one a
+        # sale writes: the ticket, then its orderId (MySQL has no row yet)
+        r = http("GET", "/get/tickets/%s" % first["ticketId"])
+        eq((r.status, r.json()), (200, first), "the ticket's lookup after rebuild")
     finally:
         box.stack("start", "consumer")
     # the orders filled rows 1-20 (best available: the lowest row first)
