@@ -1027,7 +1027,7 @@ static void
 health(FCGX_Request *req)
 {
 	const char	*rstate, *mstate, *pstate = "ok";
-	char		 body[320], pubpart[32] = "";
+	char		 body[320], pubpart[32] = "", rpart[64];
 	int		 rok, mok, pok = 1, blocked, n, up, total;
 
 	up = rds_ping_masters(&rds, &total);
@@ -1055,10 +1055,17 @@ health(FCGX_Request *req)
 		http_reply(req, 200, NULL, body, (size_t)n);
 		return;
 	}
+	/* Redis as above: "ok", "degraded" (some masters answer) or why not;
+	 * the 503 is the broker's or the publisher's when Redis answers */
+	if (!rok && up > 0)
+		snprintf(rpart, sizeof(rpart), "\"degraded\",\"redisMastersDown\""
+		    ":%d", total - up);
+	else
+		snprintf(rpart, sizeof(rpart), "\"%s\"", rstate);
 	n = snprintf(body, sizeof(body), "{\"error\":\"UNAVAILABLE\","
 	    "\"message\":\"a dependency is down\",\"status\":\"unavailable\","
-	    "\"redis\":\"%s\",\"broker\":\"%s\"%s}", up > 0 ? "degraded" :
-	    rstate, blocked ? "blocked (resource alarm)" : mstate, pubpart);
+	    "\"redis\":%s,\"broker\":\"%s\"%s}", rpart, blocked ?
+	    "blocked (resource alarm)" : mstate, pubpart);
 	http_reply(req, 503, RETRY_AFTER, body, (size_t)n);
 }
 
