@@ -463,6 +463,24 @@ load_script(struct rds *r, unsigned slot, enum rds_script s, int node)
 
 #define EVAL_ARGS_MAX	64
 
+/*
+ * Whether the error reply err to EVALSHA came from inside the script, which
+ * may have written before it (Redis does not undo a script's writes): a
+ * Lua error, or a command of the script that failed ("user_script" in the
+ * text, at its end for the latter: read here, before seterr() may cut it
+ * short).  Except Redis refusing a write at maxmemory ("OOM command not
+ * allowed"): it refuses a script's write only while the script has written
+ * nothing (after its first write it lets the rest through, so that no
+ * script stops half-way).  An error before the script ran (BUSY, LOADING,
+ * a cluster redirect, NOSCRIPT) names no user_script.
+ */
+static int
+script_may_have_written(const char *err)
+{
+	return strstr(err, "user_script") != NULL &&
+	    strncmp(err, "OOM ", 4) != 0;
+}
+
 redisReply *
 rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
     int argc, const char **argv)
@@ -473,6 +491,7 @@ rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
 	int		 k, attempt;
 
 	r->in_doubt = 0;
+	r->script_failed = 0;
 	if (argc > EVAL_ARGS_MAX) {
 		err_set(&r->err, r->errstr, ERR_OTHER, "too many script args");
 		return NULL;
@@ -505,6 +524,8 @@ rds_eval(struct rds *r, unsigned slot, enum rds_script s, int nkeys,
 			}
 			continue;
 		}
+		if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
+			r->script_failed = script_may_have_written(rep->str);
 		return checked(r, slot, rep, "EVALSHA");
 	}
 	seterr(r, slot, ERR_SERVER, "EVALSHA", "NOSCRIPT after reload");

@@ -70,6 +70,9 @@ struct rds {
 	int		 read_replica;
 	unsigned long	 reconnects;
 	int		 in_doubt;	/* last command: sent, no reply */
+	int		 script_failed;	/* last rds_eval(): an error raised
+					   inside the script, which may have
+					   written before it (rds_eval()) */
 	int		 moving;	/* last command failed (ERR_SERVER): its
 					   slot being moved between masters
 					   (rcluster.h, unstable) */
@@ -116,7 +119,9 @@ int	rds_do(struct rds *r, unsigned slot, int argc, const char **argv,
 redisReply *rds_cmd(struct rds *r, unsigned slot, const char *fmt, ...);
 /* EVALSHA of a script with nkeys keys (all in slot) then args (reloads on
  * NOSCRIPT).  Same return convention as rds_argv(); on NULL, in_doubt is 1
- * if the command had been sent whole (Redis may have run it), else 0. */
+ * if the command had been sent whole and not answered (Redis may have run
+ * it), else 0, and script_failed is 1 if the answer was an error raised
+ * inside the script after it may have written, else 0. */
 redisReply *rds_eval(struct rds *r, unsigned slot, enum rds_script s,
 	    int nkeys, int argc, const char **argv);
 /* WAIT nreplicas timeout_ms on the master that ran the last command of

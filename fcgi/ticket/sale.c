@@ -279,24 +279,6 @@ order_reply(struct rds *r, struct sale *s, const redisReply *rep)
 
 #define ORDER_ARGS	(12 + 10 + 3 * ORDER_SEATS_MAX + 7)
 
-/*
- * Whether the order script that failed (rds_eval() gave NULL) may have
- * written: its reply lost after it was sent, or an error raised inside it
- * ("user_script"), which Redis does not undo.  Except Redis refusing a
- * write at maxmemory ("OOM command not allowed", noeviction): Redis
- * refuses a script's write only while the script has written nothing (once
- * it has, it lets the rest through, so that no script stops half-way), so
- * nothing was reserved and the answer is a definite 503.
- */
-static int
-script_in_doubt(const struct rds *r)
-{
-	if (r->in_doubt)
-		return 1;
-	return strstr(r->errstr, "user_script") != NULL &&
-	    strstr(r->errstr, ": OOM command not allowed") == NULL;
-}
-
 enum sale_result
 sale_order(struct rds *r, struct sale *s, const struct order_req *o,
     int cache_ttl)
@@ -361,7 +343,11 @@ sale_order(struct rds *r, struct sale *s, const struct order_req *o,
 	rep = rds_eval(r, s->node, SCRIPT_ORDER, 12, a, argv);
 	metrics_observe(METRICS_RESERVE, start);
 	if (rep == NULL)
-		return script_in_doubt(r) ? SALE_IN_DOUBT : SALE_ERROR;
+		/* sent whole and unanswered, or failed after it may have
+		 * written (rds.h: Redis out of memory refusing its first
+		 * write is neither: nothing was reserved) */
+		return r->in_doubt || r->script_failed ? SALE_IN_DOUBT :
+		    SALE_ERROR;
 	res = order_reply(r, s, rep);
 	freeReplyObject(rep);
 	return res;
