@@ -107,6 +107,19 @@ http_param(FCGX_Request *req, const char *name)
 	return v != NULL ? v : "";
 }
 
+int
+http_param_count(FCGX_Request *req, const char *name)
+{
+	size_t	  len = strlen(name);
+	char	**e;
+	int	  n = 0;
+
+	for (e = req->envp; e != NULL && *e != NULL; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			n++;
+	return n;
+}
+
 const char *
 http_origin_form(const char *uri)
 {

@@ -42,6 +42,11 @@ const char *http_body_str(enum http_body b);
 
 /* The request's parameter or "" (never NULL). */
 const char *http_param(FCGX_Request *req, const char *name);
+/* How many times the web server passed the parameter name (nginx before
+ * 1.23 passes a header sent twice as two parameters, of which
+ * http_param() sees the first; lighttpd and Apache join the values with
+ * ", "). */
+int	http_param_count(FCGX_Request *req, const char *name);
 
 /* The path of the request (REQUEST_URI up to '?', else DOCUMENT_URI or
  * SCRIPT_NAME) copied into buf; returns its length or -1 if too long. */

@@ -481,15 +481,19 @@ hold_replicated(FCGX_Request *req, struct sale *s)
 
 /* The Idempotency-Key of req ("" if none), or NULL after answering 400
  * for a malformed one (every POST checks it, even those that record
- * none). */
+ * none), or for two: nginx 1.22 passes each (http_param() would see the
+ * first, "" for an empty one: a request a client meant to protect would
+ * run without a key), lighttpd and Apache the two joined, which is
+ * malformed. */
 static const char *
 idem_key_or_reply(FCGX_Request *req)
 {
 	const char *key = http_param(req, "HTTP_IDEMPOTENCY_KEY");
 
-	if (*key != '\0' && !valid_id_n(key, strlen(key))) {
-		http_error(req, 400, "BAD_REQUEST", "Idempotency-Key must be 1-64 "
-		    "letters, digits, '_' or '-'", NULL);
+	if (http_param_count(req, "HTTP_IDEMPOTENCY_KEY") > 1 ||
+	    (*key != '\0' && !valid_id_n(key, strlen(key)))) {
+		http_error(req, 400, "BAD_REQUEST", "Idempotency-Key must be one "
+		    "header of 1-64 letters, digits, '_' or '-'", NULL);
 		return NULL;
 	}
 	return key;

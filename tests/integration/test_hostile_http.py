@@ -734,5 +734,22 @@ def test_absolute_form_request_target():
     settled()
 
 
+
+def test_two_idempotency_keys():
+    """An Idempotency-Key header sent twice is 400 through every server and
+    sells nothing.  nginx 1.22 passes both headers to the responder as two
+    parameters; it used to read the first (a valid first key: the purchase
+    ran under it, whatever the second said; an empty first one: it ran
+    without a key); lighttpd and Apache join them with ", " (malformed).
+    An empty one and a key: lighttpd drops the empty one (the key holds),
+    nginx passes both (400 now)."""
+    both("Idempotency-Key twice", request(body=good(), extra=b"Idempotency-Key: k-1\r\n"
+                                          b"Idempotency-Key: k-2\r\n"), 400, "BAD_REQUEST")
+    expect("an empty Idempotency-Key, then one", "nginx", dict(SERVERS)["nginx"],
+           request(body=good(), extra=b"Idempotency-Key: \r\nIdempotency-Key: k-3\r\n"),
+           400, "BAD_REQUEST")
+    settled()
+
+
 if __name__ == "__main__":
     raise SystemExit(box.main(globals()))
